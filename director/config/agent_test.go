@@ -1,0 +1,214 @@
+package config
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestAgentErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "valid",
+			yaml: `
+vips: [192.168.56.90]
+`,
+		},
+		{
+			name: "empty file",
+			yaml: "",
+			want: []string{`t.yaml:1: missing required field "vips"`},
+		},
+		{
+			name: "everything wrong",
+			yaml: `
+mode: nat
+vips:
+  - 192.168.56.90
+  - 192.168.56.90/32
+  - 127.0.0.1
+  - 192.168.56.91
+  - 192.168.56.91
+sysctls:
+  arp_ignore: 9
+  arp_announce: 3
+  rp_filter: 1
+state_file: state.json
+resync_interval: 0
+log_level: trace
+interfce: lo
+`,
+			want: []string{
+				`t.yaml:1: mode: unknown mode "nat" (want one of dr, tun)`,
+				`t.yaml:4: vips[1]: invalid IP address "192.168.56.90/32"`,
+				`t.yaml:5: vips[2]: 127.0.0.1 cannot be a virtual address`,
+				`t.yaml:7: vips[4]: duplicate VIP 192.168.56.91`,
+				`t.yaml:9: sysctls.arp_ignore: must be between 0 and 8, got 9`,
+				`t.yaml:10: sysctls.arp_announce: must be between 0 and 2, got 3`,
+				`t.yaml:12: state_file: must be an absolute path, got "state.json"`,
+				`t.yaml:13: resync_interval: must be at least 1s, got 0s`,
+				`t.yaml:14: log_level: unknown log level "trace" (want one of debug, info, warn, error)`,
+				`t.yaml:15: unknown field "interfce"`,
+			},
+		},
+		{
+			name: "rp_filter in dr mode",
+			yaml: `
+vips: [192.168.56.90]
+sysctls: {rp_filter: 0}
+`,
+			want: []string{`t.yaml:2: sysctls.rp_filter: rp_filter is set in tun mode only`},
+		},
+		{
+			name: "labels",
+			yaml: `
+vips: [192.168.56.90]
+label_prefix: "eth0:"
+`,
+			want: []string{`t.yaml:2: label_prefix: label prefix "eth0:" must start with the interface name and a colon (lo:)`},
+		},
+		{
+			name: "label too long",
+			yaml: `
+vips: [192.168.56.90, 192.168.56.91]
+label_prefix: "lo:abcdefghijkl"
+`,
+			want: []string{`t.yaml:2: label_prefix: label "lo:abcdefghijkl1" would be longer than 15 bytes`},
+		},
+		{
+			name: "labels in tun mode",
+			yaml: `
+mode: tun
+vips: [192.168.56.90]
+label_prefix: "tunl0:"
+sysctls: {rp_filter: 3}
+`,
+			want: []string{
+				`t.yaml:3: label_prefix: labels are used in dr mode only`,
+				`t.yaml:4: sysctls.rp_filter: must be between 0 and 2, got 3`,
+			},
+		},
+		{
+			name: "empty vips and not a list",
+			yaml: `
+vips: []
+interface: ""
+`,
+			want: []string{
+				`t.yaml:1: vips: at least one VIP required`,
+				`t.yaml:2: interface: must not be empty`,
+			},
+		},
+		{
+			name: "vips not a list",
+			yaml: `
+vips: 192.168.56.90
+`,
+			want: []string{`t.yaml:1: vips: expected a list, got "192.168.56.90"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseAgent("t.yaml", src(tt.yaml))
+			diffLines(t, errLines(t, err), tt.want)
+			if (err == nil) != (a != nil) {
+				t.Errorf("ParseAgent returned config %v and error %v: want exactly one", a != nil, err)
+			}
+		})
+	}
+}
+
+func TestAgentDefaults(t *testing.T) {
+	zero := 0
+	tests := []struct {
+		name string
+		yaml string
+		want Agent
+	}{
+		{
+			name: "dr",
+			yaml: `vips: [192.168.56.90, "2001:db8::90", 192.168.56.91]`,
+			want: Agent{
+				Mode:           ModeDR,
+				VIPs:           []netip.Addr{netip.MustParseAddr("192.168.56.90"), netip.MustParseAddr("2001:db8::90"), netip.MustParseAddr("192.168.56.91")},
+				Interface:      "lo",
+				Interface6:     "lo",
+				LabelPrefix:    "lo:",
+				Sysctls:        AgentSysctls{ArpIgnore: 1, ArpAnnounce: 2},
+				StateFile:      "/var/lib/lbrs/state.json",
+				ResyncInterval: 30 * time.Second,
+				LogFormat:      "text",
+				LogLevel:       "info",
+			},
+		},
+		{
+			name: "tun",
+			yaml: "mode: tun\nvips: [192.168.56.90]\nsysctls: {arp_ignore: 0, arp_announce: 0}\nresync_interval: 5",
+			want: Agent{
+				Mode:           ModeTUN,
+				VIPs:           []netip.Addr{netip.MustParseAddr("192.168.56.90")},
+				Interface:      "tunl0",
+				Interface6:     "ip6tnl0",
+				Sysctls:        AgentSysctls{ArpIgnore: 0, ArpAnnounce: 0, RPFilter: &zero},
+				StateFile:      "/var/lib/lbrs/state.json",
+				ResyncInterval: 5 * time.Second,
+				LogFormat:      "text",
+				LogLevel:       "info",
+			},
+		},
+		{
+			name: "dr without labels",
+			yaml: "vips: [10.0.0.1]\nlabel_prefix: \"\"\ninterface: dummy0",
+			want: Agent{
+				Mode:           ModeDR,
+				VIPs:           []netip.Addr{netip.MustParseAddr("10.0.0.1")},
+				Interface:      "dummy0",
+				Interface6:     "dummy0",
+				Sysctls:        AgentSysctls{ArpIgnore: 1, ArpAnnounce: 2},
+				StateFile:      "/var/lib/lbrs/state.json",
+				ResyncInterval: 30 * time.Second,
+				LogFormat:      "text",
+				LogLevel:       "info",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseAgent("t.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*a, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", *a, tt.want)
+			}
+		})
+	}
+}
+
+func TestAgentHelpers(t *testing.T) {
+	a, err := ParseAgent("t.yaml", []byte(`{mode: tun, vips: [192.168.56.90, "2001:db8::90"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.InterfaceFor(a.VIPs[0]); got != "tunl0" {
+		t.Errorf("InterfaceFor(v4) = %q", got)
+	}
+	if got := a.InterfaceFor(a.VIPs[1]); got != "ip6tnl0" {
+		t.Errorf("InterfaceFor(v6) = %q", got)
+	}
+	if got := a.Label(0); got != "" {
+		t.Errorf("tun Label(0) = %q, want none", got)
+	}
+	d, err := ParseAgent("t.yaml", []byte(`vips: [192.168.56.90]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Label(0) != "lo:0" || d.Label(3) != "lo:3" {
+		t.Errorf("dr labels = %q, %q", d.Label(0), d.Label(3))
+	}
+}

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Director is lbd.yaml. After LoadDirector/ParseDirector every default is
+// filled in (see REFERENCE.md), except the check timing keys of Timing,
+// which stay as written and are resolved by VirtualServer.EffectiveCheck.
+type Director struct {
+	Global         Global          `yaml:"global"`
+	IPVS           IPVS            `yaml:"ipvs"`
+	VRRP           VRRP            `yaml:"vrrp"`
+	VirtualServers []VirtualServer `yaml:"virtual_servers"`
+}
+
+// Global is the daemon-wide settings (keepalived global_defs).
+type Global struct {
+	RouterID       string        `yaml:"router_id"`       // default: the host name
+	ControlSocket  string        `yaml:"control_socket"`  // default /run/lbd/lbd.sock
+	ControlGroup   string        `yaml:"control_group"`   // "" = socket mode 0600, else 0660 with this group
+	MetricsAddress string        `yaml:"metrics_address"` // default 127.0.0.1:9650; "" disables
+	LogFormat      LogFormat     `yaml:"log_format"`      // default text
+	LogLevel       LogLevel      `yaml:"log_level"`       // default info
+	ResyncInterval time.Duration `yaml:"resync_interval"` // default 30s, >= 1s
+	PurgeUnmanaged bool          `yaml:"purge_unmanaged"` // remove IPVS services not in the config
+	FlushOnStop    bool          `yaml:"flush_on_stop"`   // remove managed services on stop
+	StateDir       string        `yaml:"state_dir"`       // default /var/lib/lbd
+}
+
+// IPVS is kernel-wide IPVS settings.
+type IPVS struct {
+	Timeouts   Timeouts    `yaml:"timeouts"`
+	Sysctls    IPVSSysctls `yaml:"sysctls"`
+	SyncDaemon *SyncDaemon `yaml:"sync_daemon"` // nil = no sync daemon
+}
+
+// Timeouts are the IPVS connection timeouts (ipvsadm --set tcp tcpfin udp).
+// Zero leaves the kernel's value.
+type Timeouts struct {
+	TCP    time.Duration `yaml:"tcp"`
+	TCPFin time.Duration `yaml:"tcpfin"`
+	UDP    time.Duration `yaml:"udp"`
+}
+
+// IPVSSysctls are sysctls lbd sets at start; nil leaves the kernel's value.
+type IPVSSysctls struct {
+	IPForward               *bool `yaml:"ip_forward"`                // net.ipv4.ip_forward
+	IPv6Forwarding          *bool `yaml:"ipv6_forwarding"`           // net.ipv6.conf.all.forwarding
+	ExpireNodestConn        *bool `yaml:"expire_nodest_conn"`        // net.ipv4.vs.expire_nodest_conn
+	ExpireQuiescentTemplate *bool `yaml:"expire_quiescent_template"` // net.ipv4.vs.expire_quiescent_template
+	Conntrack               *bool `yaml:"conntrack"`                 // net.ipv4.vs.conntrack
+	SloppyTCP               *bool `yaml:"sloppy_tcp"`                // net.ipv4.vs.sloppy_tcp
+	SNATReroute             *bool `yaml:"snat_reroute"`              // net.ipv4.vs.snat_reroute
+}
+
+// SyncDaemon is the IPVS connection-sync daemon (keepalived lvs_sync_daemon).
+type SyncDaemon struct {
+	Interface string   `yaml:"interface"` // required
+	SyncID    int      `yaml:"sync_id"`   // 0-255
+	Role      SyncRole `yaml:"role"`      // default auto
+	Instance  string   `yaml:"instance"`  // VRRP instance driving the role; required with auto
+}
+
+// VRRP is the VRRP part: instances, the scripts they track, sync groups.
+// The named lists keep the file's order.
+type VRRP struct {
+	Instances  []VRRPInstance `yaml:"instances,named"`
+	Scripts    []VRRPScript   `yaml:"scripts,named"`
+	SyncGroups []SyncGroup    `yaml:"sync_groups,named"`
+}
+
+// VRRPInstance is one virtual router (keepalived vrrp_instance).
+type VRRPInstance struct {
+	Name               string             `yaml:"-"`                 // the mapping key
+	State              VRRPState          `yaml:"state"`             // initial state, default BACKUP
+	Interface          string             `yaml:"interface"`         // required
+	VirtualRouterID    int                `yaml:"virtual_router_id"` // 1-255, required
+	Version            int                `yaml:"version"`           // 2 or 3, default 2
+	Priority           int                `yaml:"priority"`          // 1-255, default 100
+	AdvertInterval     time.Duration      `yaml:"advert_interval"`   // default 1s
+	NoPreempt          bool               `yaml:"nopreempt"`
+	PreemptDelay       time.Duration      `yaml:"preempt_delay"` // 0-1000s
+	Authentication     *Authentication    `yaml:"authentication"`
+	SourceAddress      netip.Addr         `yaml:"source_address"` // zero = interface's primary address
+	UnicastPeers       []netip.Addr       `yaml:"unicast_peers"`  // empty = multicast
+	VirtualIPAddresses []VirtualIPAddress `yaml:"virtual_ipaddresses"`
+	TrackInterfaces    []TrackInterface   `yaml:"track_interfaces"`
+	TrackScripts       []TrackScript      `yaml:"track_scripts"`
+	Notify             Notify             `yaml:"notify"`
+	GARP               GARP               `yaml:"garp"`
+	SkipCheckAdvAddr   bool               `yaml:"skip_check_adv_addr"`
+}
+
+// Authentication is VRRPv2 authentication (keepalived authentication {}).
+type Authentication struct {
+	Type     AuthType `yaml:"type"`     // PASS (required)
+	Password string   `yaml:"password"` // 1-8 characters
+}
+
+// VirtualIPAddress is one VIP the instance owns while MASTER.
+type VirtualIPAddress struct {
+	Address netip.Prefix `yaml:"address"` // a bare IP is /32 or /128
+	Device  string       `yaml:"device"`  // default: the instance's interface
+	Label   string       `yaml:"label"`   // IPv4 only, "<device>:<x>", <= 15 bytes
+}
+
+// TrackInterface lowers the priority (or, weight 0, goes FAULT) when the
+// interface is down.
+type TrackInterface struct {
+	Name   string `yaml:"name"`
+	Weight int    `yaml:"weight"` // 0 = FAULT on link down, else -254..254
+}
+
+// TrackScript makes an instance track a script of VRRP.Scripts.
+type TrackScript struct {
+	Name   string `yaml:"name"`
+	Weight int    `yaml:"weight"` // default: the script's weight
+}
+
+// Notify is commands run on state changes (keepalived notify_*). nil = none.
+type Notify struct {
+	Master Argv `yaml:"master"`
+	Backup Argv `yaml:"backup"`
+	Fault  Argv `yaml:"fault"`
+	Stop   Argv `yaml:"stop"`
+	Any    Argv `yaml:"any"` // gets TYPE NAME STATE PRIORITY appended
+}
+
+// GARP is the gratuitous ARP / unsolicited NA schedule of a new master.
+type GARP struct {
+	MasterDelay         time.Duration `yaml:"master_delay"`          // second burst after becoming master, default 5s, 0 = off
+	MasterRepeat        int           `yaml:"master_repeat"`         // per burst, default 5
+	MasterRefresh       time.Duration `yaml:"master_refresh"`        // periodic refresh while master, 0 = off
+	MasterRefreshRepeat int           `yaml:"master_refresh_repeat"` // per refresh, default 1
+	Interval            time.Duration `yaml:"interval"`              // gap between messages of a burst
+}
+
+// VRRPScript is a tracked script (keepalived vrrp_script).
+type VRRPScript struct {
+	Name     string        `yaml:"-"`
+	Command  Argv          `yaml:"command"`  // required
+	Interval time.Duration `yaml:"interval"` // default 1s
+	Timeout  time.Duration `yaml:"timeout"`  // default: Interval
+	Rise     int           `yaml:"rise"`     // default 1
+	Fall     int           `yaml:"fall"`     // default 1
+	Weight   int           `yaml:"weight"`   // -254..254; 0 = FAULT while failing
+}
+
+// SyncGroup makes instances change state together (keepalived
+// vrrp_sync_group).
+type SyncGroup struct {
+	Name      string   `yaml:"-"`
+	Instances []string `yaml:"instances"`
+	Notify    Notify   `yaml:"notify"`
+}
+
+// Timing is the health-check timing keys, which may appear on a virtual
+// server, a real server and a check; nil means "inherit". See
+// VirtualServer.EffectiveCheck.
+type Timing struct {
+	DelayLoop        *time.Duration `yaml:"delay_loop"`         // between checks, default 60s
+	ConnectTimeout   *time.Duration `yaml:"connect_timeout"`    // default 5s
+	Retry            *int           `yaml:"retry"`              // default 1
+	DelayBeforeRetry *time.Duration `yaml:"delay_before_retry"` // default 3s
+	Warmup           *time.Duration `yaml:"warmup"`             // random delay max before the first check, default 0
+	Alpha            *bool          `yaml:"alpha"`              // start down until the first pass
+	Rise             *int           `yaml:"rise"`               // 0 = 1
+	Fall             *int           `yaml:"fall"`               // 0 = retry+1
+}
+
+// VirtualServer is one IPVS service and its real servers (keepalived
+// virtual_server).
+type VirtualServer struct {
+	Address            netip.Addr      `yaml:"address"`  // zero for fwmark services
+	Port               uint16          `yaml:"port"`     // 0 only with persistence
+	Protocol           Protocol        `yaml:"protocol"` // default TCP; "" for fwmark services
+	FWMark             uint32          `yaml:"fwmark"`   // > 0: fwmark service
+	Family             Family          `yaml:"family"`   // always set: from Address, or default ipv4 with fwmark
+	Scheduler          Scheduler       `yaml:"scheduler"`
+	SchedulerFlags     []SchedulerFlag `yaml:"scheduler_flags"`
+	PersistenceTimeout time.Duration   `yaml:"persistence_timeout"` // 0 = not persistent; whole seconds
+	PersistenceNetmask Netmask         `yaml:"persistence_netmask"` // prefix length; default 32 or 128
+	OnePacket          bool            `yaml:"one_packet"`          // UDP only
+	Forwarding         Forwarding      `yaml:"forwarding"`          // default for real servers, default DR
+	Quorum             int             `yaml:"quorum"`              // default 1
+	Hysteresis         int             `yaml:"hysteresis"`
+	QuorumUp           Argv            `yaml:"quorum_up"`
+	QuorumDown         Argv            `yaml:"quorum_down"`
+	InhibitOnFailure   bool            `yaml:"inhibit_on_failure"` // default for real servers
+	SorryServer        *SorryServer    `yaml:"sorry_server"`
+	Timing             `yaml:",inline"`
+	RealServers        []RealServer `yaml:"real_servers"`
+}
+
+// SorryServer replaces the real servers while none is up (or quorum is lost).
+type SorryServer struct {
+	Address    netip.Addr `yaml:"address"`    // required
+	Port       uint16     `yaml:"port"`       // default: service port
+	Forwarding Forwarding `yaml:"forwarding"` // default: service forwarding
+	Inhibit    bool       `yaml:"inhibit"`    // keep it with weight 0 instead of removing it
+}
+
+// RealServer is one IPVS destination (keepalived real_server). Port, Weight,
+// Forwarding and InhibitOnFailure hold effective values after loading.
+type RealServer struct {
+	Address          netip.Addr `yaml:"address"`            // required
+	Port             uint16     `yaml:"port"`               // default: service port
+	Weight           int        `yaml:"weight"`             // 0-65535, default 1
+	Forwarding       Forwarding `yaml:"forwarding"`         // default: service forwarding
+	Tunnel           *Tunnel    `yaml:"tunnel"`             // TUN only; nil = ipip
+	UpperThreshold   int        `yaml:"upper_threshold"`    // 0 = none
+	LowerThreshold   int        `yaml:"lower_threshold"`    // 0 = none
+	InhibitOnFailure bool       `yaml:"inhibit_on_failure"` // default: service's
+	NotifyUp         Argv       `yaml:"notify_up"`
+	NotifyDown       Argv       `yaml:"notify_down"`
+	Timing           `yaml:",inline"`
+	Checks           []Check `yaml:"checks"` // all must pass; none = always up
+}
+
+// Tunnel is the encapsulation of a TUN real server.
+type Tunnel struct {
+	Type     TunnelType     `yaml:"type"`     // default ipip
+	Port     uint16         `yaml:"port"`     // GUE destination port (required with gue)
+	Checksum TunnelChecksum `yaml:"checksum"` // default none
+}
+
+// Check is one health check of a real server. Which keys apply depends on
+// Type; the others are rejected when loading.
+type Check struct {
+	Type        CheckType  `yaml:"type"`         // required
+	ConnectIP   netip.Addr `yaml:"connect_ip"`   // default: real server address (see EffectiveTarget)
+	ConnectPort uint16     `yaml:"connect_port"` // default: real server port
+	BindTo      netip.Addr `yaml:"bindto"`       // source address, optional
+	Timing      `yaml:",inline"`
+
+	// http, https
+	URLs        []URL  `yaml:"urls"`
+	VirtualHost string `yaml:"virtualhost"`
+	// https
+	TLSVerify bool   `yaml:"tls_verify"`
+	SNI       string `yaml:"sni"` // default: VirtualHost
+
+	// script
+	Command Argv `yaml:"command"`
+	Dynamic bool `yaml:"dynamic"` // exit 2-255 sets weight to code-2
+
+	// dns
+	QueryType DNSType `yaml:"query_type"` // default SOA
+	QueryName string  `yaml:"query_name"` // default "."
+}
+
+// URL is one HTTP(S) request of a check; all of a check's URLs must pass.
+type URL struct {
+	Path        string        `yaml:"path"`         // required, starts with "/"
+	Digest      string        `yaml:"digest"`       // MD5 of the body, 32 lower-case hex digits, optional
+	StatusCodes []StatusRange `yaml:"status_codes"` // default 200-299
+}

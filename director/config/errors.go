@@ -1,0 +1,178 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Error is one problem found in a configuration file.
+type Error struct {
+	File string // the file name as given to Load/Parse
+	Line int    // 1-based line; 0 when unknown
+	Path string // e.g. "virtual_servers[0].real_servers[1].address"; "" for the whole file
+	Msg  string
+}
+
+// Error formats the problem as "FILE:LINE: PATH: message"; the line and the
+// path are left out when unknown or empty.
+func (e Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":")
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one file, sorted by line. Parse and Load
+// functions return it (as an error) when the file is not valid.
+type Errors []Error
+
+// Error returns the problems one per line, without a trailing newline.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sortErrors orders errors by line, keeping the order of discovery among
+// errors on the same line, and drops exact duplicates.
+func sortErrors(es []Error) Errors {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+	out := make(Errors, 0, len(es))
+	seen := make(map[Error]bool, len(es))
+	for _, e := range es {
+		if seen[e] {
+			continue
+		}
+		seen[e] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+// report collects errors and remembers where every decoded value was, so
+// that validation after decoding can name a line for any path.
+type report struct {
+	file     string
+	lines    map[string]int  // path -> line of its key (or of the sequence item)
+	bad      map[string]bool // paths whose value failed to decode
+	errs     []Error
+	nodes    int // values decoded, to stop alias bombs
+	maxNodes int
+
+	fields map[reflect.Type]map[string]fieldInfo // cache of structFields
+}
+
+func newReport(file string) *report {
+	return &report{
+		file:     file,
+		lines:    map[string]int{"": 1},
+		bad:      map[string]bool{},
+		maxNodes: maxNodes,
+		fields:   map[reflect.Type]map[string]fieldInfo{},
+	}
+}
+
+// atLine records an error on an explicit line.
+func (r *report) atLine(line int, path, format string, args ...any) {
+	r.errs = append(r.errs, Error{File: r.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// errf records an error about path, on the line where path (or its nearest
+// present ancestor) was written. Errors about values that already failed to
+// decode, or lie inside one, are dropped: the decode error says it all.
+func (r *report) errf(path, format string, args ...any) {
+	if r.isBad(path) {
+		return
+	}
+	r.atLine(r.line(path), path, format, args...)
+}
+
+// missing reports a required key absent from the mapping at path.
+func (r *report) missing(path, key string) {
+	r.errf(path, "missing required field %q", key)
+}
+
+// has reports whether path was written in the file (even with a bad value).
+func (r *report) has(path string) bool {
+	_, ok := r.lines[path]
+	return ok
+}
+
+// ok reports whether path decoded without error (absent counts as ok).
+func (r *report) ok(path string) bool { return !r.isBad(path) }
+
+func (r *report) isBad(path string) bool {
+	for p := path; ; p = parentPath(p) {
+		if r.bad[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
+}
+
+func (r *report) line(path string) int {
+	for p := path; ; p = parentPath(p) {
+		if l, ok := r.lines[p]; ok {
+			return l
+		}
+		if p == "" {
+			return 0
+		}
+	}
+}
+
+func (r *report) result() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return sortErrors(r.errs)
+}
+
+// parentPath returns the path of the value containing path:
+// "a.b[3]" -> "a.b", "a.b" -> "a", "a" -> "".
+func parentPath(p string) string {
+	depth := 0
+	for i := len(p) - 1; i >= 0; i-- {
+		switch p[i] {
+		case ']':
+			depth++
+		case '[':
+			depth--
+			if depth == 0 {
+				return p[:i]
+			}
+		case '.':
+			if depth == 0 {
+				return p[:i]
+			}
+		}
+	}
+	return ""
+}
+
+func joinPath(p, key string) string {
+	if p == "" {
+		return key
+	}
+	return p + "." + key
+}
+
+func itemPath(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+func namedPath(p, name string) string { return p + "[" + name + "]" }

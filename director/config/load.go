@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+)
+
+// LoadDirector reads and validates lbd.yaml. Invalid contents give an
+// Errors value (every problem, one per line, "FILE:LINE: PATH: message",
+// FILE being path as given); a file that cannot be read gives a wrapped
+// *os.PathError.
+func LoadDirector(path string) (*Director, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading director config: %w", err)
+	}
+	return ParseDirector(path, data)
+}
+
+// ParseDirector decodes and validates lbd.yaml contents; name is used as
+// FILE in errors.
+func ParseDirector(name string, data []byte) (*Director, error) {
+	return newReport(name).parseDirector(data)
+}
+
+func (r *report) parseDirector(data []byte) (*Director, error) {
+	d := &Director{}
+	if !r.decodeFile(data, d) {
+		return nil, r.result()
+	}
+	r.directorDefaults(d)
+	r.validateDirector(d)
+	if err := r.result(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// LoadAgent reads and validates lbrs.yaml, like LoadDirector.
+func LoadAgent(path string) (*Agent, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading agent config: %w", err)
+	}
+	return ParseAgent(path, data)
+}
+
+// ParseAgent decodes and validates lbrs.yaml contents; name is used as FILE
+// in errors.
+func ParseAgent(name string, data []byte) (*Agent, error) {
+	r := newReport(name)
+	a := &Agent{}
+	if !r.decodeFile(data, a) {
+		return nil, r.result()
+	}
+	r.agentDefaults(a)
+	r.validateAgent(a)
+	if err := r.result(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// decodeFile parses data into out (a pointer to struct). It returns false
+// when the file is not YAML at all (syntax error, several documents): then
+// validating the empty result would only add noise.
+func (r *report) decodeFile(data []byte, out any) bool {
+	root := parseDocument(r, data)
+	if len(r.errs) > 0 {
+		return false
+	}
+	if root != nil {
+		r.decode(root, reflect.ValueOf(out).Elem(), "")
+	}
+	return !r.bad[""] && !r.tooLarge()
+}
