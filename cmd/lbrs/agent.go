@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/realserver"
+)
+
+// exitConfig is the exit status for a configuration lbrs refuses (EX_CONFIG):
+// the unit file tells systemd not to restart on it.
+const exitConfig = 78
+
+// agentCommands are the real-server agent's subcommands, registered in
+// main.go's table.
+func agentCommands() []command {
+	return []command{
+		{name: "run", summary: "apply the configuration, keep it in place, restore it on SIGTERM", run: runRun},
+		{name: "apply", summary: "apply the configuration once (the seed's lvs-rs.sh start)", run: runApply},
+		{name: "restore", summary: "undo what lbrs applied, from its state file (lvs-rs.sh stop)", run: runRestore},
+		{name: "status", summary: "show each VIP and sysctl: expected, actual, OK/DIFFERS, owner", run: runStatus},
+	}
+}
+
+// agentFlags are the flags shared by the agent subcommands.
+type agentFlags struct {
+	fs     *flag.FlagSet
+	config *string
+}
+
+func newAgentFlags(name, usage string) agentFlags {
+	fs := flag.NewFlagSet("lbrs "+name, flag.ContinueOnError)
+	cfg := fs.String("c", defaultConfigPath, "configuration `file`")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: lbrs %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	return agentFlags{fs: fs, config: cfg}
+}
+
+// loadSpec reads lbrs.yaml and turns it into the agent's runtime spec and a
+// logger configured from it. Config errors are printed one per line and
+// become exit status exitConfig.
+func loadSpec(path string, stderr io.Writer) (realserver.Spec, *slog.Logger, error) {
+	cfg, err := config.LoadAgent(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			return realserver.Spec{}, nil, exitCode(exitConfig)
+		}
+		return realserver.Spec{}, nil, err
+	}
+	spec, err := specFromConfig(cfg)
+	if err != nil {
+		return realserver.Spec{}, nil, err
+	}
+	return spec, newLogger(stderr, string(cfg.LogFormat), string(cfg.LogLevel)), nil
+}
+
+// specFromConfig translates the YAML model into realserver.Spec.
+func specFromConfig(a *config.Agent) (realserver.Spec, error) {
+	mode, err := realserver.ParseMode(string(a.Mode))
+	if err != nil {
+		return realserver.Spec{}, err
+	}
+	s := realserver.Spec{
+		Mode:           mode,
+		VIPs:           slices.Clone(a.VIPs),
+		Interface:      a.Interface,
+		Interface6:     a.Interface6,
+		LabelPrefix:    a.LabelPrefix,
+		ARPIgnore:      a.Sysctls.ArpIgnore,
+		ARPAnnounce:    a.Sysctls.ArpAnnounce,
+		StateFile:      a.StateFile,
+		ResyncInterval: a.ResyncInterval,
+	}
+	if a.Sysctls.RPFilter != nil {
+		v := *a.Sysctls.RPFilter
+		s.RPFilter = &v
+	}
+	if err := s.Validate(); err != nil {
+		return realserver.Spec{}, err
+	}
+	return s, nil
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openAgent builds the agent on the kernel of this process's namespace.
+func openAgent(spec realserver.Spec, log *slog.Logger) (*realserver.Agent, func(), error) {
+	sys, err := realserver.NewNetlinkSystem(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := realserver.New(spec, sys, log)
+	if err != nil {
+		sys.Close()
+		return nil, nil, err
+	}
+	return a, sys.Close, nil
+}
+
+// isRefusal reports whether an apply error is a refused VIP (the config must
+// change; restarting will not help).
+func isRefusal(err error) bool { return errors.Is(err, realserver.ErrRefused) }
+
+// runRun is the daemon: apply, tell systemd READY, watch and repair; SIGHUP
+// reloads the config; SIGTERM/SIGINT restores everything and exits.
+func runRun(ctx context.Context, args []string) error {
+	f := newAgentFlags("run", "run [-c FILE]\n\nApply the configuration, repair any drift, restore on SIGTERM/SIGINT. SIGHUP reloads.")
+	if err := parseFlags(f.fs, args); err != nil {
+		return err
+	}
+	spec, log, err := loadSpec(*f.config, os.Stderr)
+	if err != nil {
+		return err
+	}
+	release, err := realserver.LockState(spec.StateFile)
+	if err != nil {
+		return err
+	}
+	defer release()
+	agent, closeSys, err := openAgent(spec, log)
+	if err != nil {
+		return err
+	}
+	defer closeSys()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	if err := agent.Apply(ctx); err != nil {
+		if isRefusal(err) {
+			log.Error("configuration refused", "err", err)
+			// Undo anything a former run left (the refusal changed nothing).
+			if rerr := agent.Restore(context.Background()); rerr != nil {
+				log.Error("restore", "err", rerr)
+			}
+			return exitCode(exitConfig)
+		}
+		// Transient (a sysctl or device failed): keep running, the watcher
+		// retries at every resync.
+		log.Error("apply failed; will retry", "err", err)
+	}
+	notify(log, daemon.SdNotifyReady)
+	log.Info("lbrs running", "mode", spec.Mode.String(), "vips", fmt.Sprint(spec.VIPs), "state_file", spec.StateFile)
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- agent.Watch(watchCtx) }()
+
+	for {
+		select {
+		case <-hup:
+			notify(log, fmt.Sprintf("%s\nMONOTONIC_USEC=%d", daemon.SdNotifyReloading, monotonicUsec()))
+			reload(ctx, agent, *f.config, log)
+			notify(log, daemon.SdNotifyReady)
+		case <-ctx.Done():
+			notify(log, daemon.SdNotifyStopping)
+			log.Info("stopping: restoring what lbrs changed")
+			stopWatch()
+			<-watchDone
+			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := agent.Restore(rctx); err != nil {
+				return fmt.Errorf("restore on stop: %w", err)
+			}
+			log.Info("restored; exiting")
+			return nil
+		}
+	}
+}
+
+func reload(ctx context.Context, agent *realserver.Agent, path string, log *slog.Logger) {
+	log.Info("SIGHUP: reloading", "config", path)
+	spec, _, err := loadSpec(path, logWriter{log})
+	if err != nil {
+		log.Error("reload: configuration not loaded, keeping the old one", "err", err)
+		return
+	}
+	if err := agent.Reload(ctx, spec); err != nil {
+		log.Error("reload", "err", err)
+		return
+	}
+	log.Info("reloaded", "vips", fmt.Sprint(spec.VIPs))
+}
+
+// logWriter sends config error lines to the log on reload.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Error("config", "line", string(bytes.TrimRight(p, "\r\n")))
+	return len(p), nil
+}
+
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify", "state", state, "err", err)
+	}
+}
+
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
+}
+
+// runApply applies the configuration once and exits.
+func runApply(ctx context.Context, args []string) error {
+	f := newAgentFlags("apply", "apply [-c FILE]\n\nApply the configuration once (idempotent) and exit; originals are recorded in the state file.")
+	if err := parseFlags(f.fs, args); err != nil {
+		return err
+	}
+	spec, log, err := loadSpec(*f.config, os.Stderr)
+	if err != nil {
+		return err
+	}
+	release, err := realserver.LockState(spec.StateFile)
+	if err != nil {
+		return err
+	}
+	defer release()
+	agent, closeSys, err := openAgent(spec, log)
+	if err != nil {
+		return err
+	}
+	defer closeSys()
+	if err := agent.Apply(ctx); err != nil {
+		if isRefusal(err) {
+			fmt.Fprintln(os.Stderr, err)
+			return exitCode(exitConfig)
+		}
+		return err
+	}
+	return nil
+}
+
+// runRestore undoes what lbrs applied, reading only the state file: -c
+// names the config holding state_file, or -state gives it directly (for a
+// config that no longer loads).
+func runRestore(ctx context.Context, args []string) error {
+	f := newAgentFlags("restore", "restore [-c FILE | -state FILE]\n\nRemove the VIPs lbrs added and put back the original sysctls, from the state file.")
+	stateFile := f.fs.String("state", "", "state `file` to restore from (instead of the one named in the config)")
+	if err := parseFlags(f.fs, args); err != nil {
+		return err
+	}
+	path := *stateFile
+	log := newLogger(os.Stderr, "text", "info")
+	if path == "" {
+		spec, l, err := loadSpec(*f.config, os.Stderr)
+		if err != nil {
+			return err
+		}
+		path, log = spec.StateFile, l
+	}
+	release, err := realserver.LockState(path)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sys, err := realserver.NewNetlinkSystem(log)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	return realserver.Restore(ctx, sys, path, log)
+}
+
+// runStatus prints the status table; exit status 1 when something differs.
+func runStatus(ctx context.Context, args []string) error {
+	f := newAgentFlags("status", "status [-c FILE]\n\nShow each link, sysctl and VIP: expected, actual, OK/DIFFERS, and who owns it.\nExit status 1 when anything differs.")
+	if err := parseFlags(f.fs, args); err != nil {
+		return err
+	}
+	spec, log, err := loadSpec(*f.config, os.Stderr)
+	if err != nil {
+		return err
+	}
+	agent, closeSys, err := openAgent(spec, log)
+	if err != nil {
+		return err
+	}
+	defer closeSys()
+	st, err := agent.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := st.WriteTo(os.Stdout); err != nil {
+		return err
+	}
+	if n := st.Differs(); n > 0 {
+		fmt.Fprintf(os.Stdout, "%d item(s) differ\n", n)
+		return exitCode(1)
+	}
+	return nil
+}

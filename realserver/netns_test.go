@@ -1,0 +1,582 @@
+//go:build netns
+
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/vishvananda/netns"
+
+	"github.com/lvsd/lb/e2e/topo"
+)
+
+// node is a real server in its own namespace on a lab switch, with a
+// client next to it.
+type node struct {
+	lab    *topo.Lab
+	web    *topo.Namespace
+	client *topo.Namespace
+	handle netns.NsHandle
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	lab := topo.NewT(t, "rs")
+	lan, err := lab.AddSwitch("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := lab.AddHost("web", lan, netip.MustParsePrefix("192.168.56.200/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := lab.AddHost("client", lan, netip.MustParsePrefix("192.168.56.10/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netns.GetFromPath(web.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return &node{lab: lab, web: web, client: client, handle: h}
+}
+
+// system is the real System bound to the web namespace, usable from any
+// goroutine of this test process.
+func (n *node) system(t *testing.T, log *slog.Logger) *NetlinkSystem {
+	t.Helper()
+	sys, err := NewNetlinkSystemAt(n.handle, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	return sys
+}
+
+// run runs a command in the web namespace and fails the test on error.
+func (n *node) run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := n.web.Run(context.Background(), name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ipAddrs is `ip -o addr show dev DEV` reduced to "ADDR/LEN LABEL" (IPv4)
+// or "ADDR/LEN" (IPv6), as iproute2 reports them.
+func (n *node) ipAddrs(t *testing.T, dev string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(n.run(t, "ip", "-o", "addr", "show", "dev", dev), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		switch f[2] {
+		case "inet":
+			// 1: lo    inet 192.168.56.90/32 scope global lo:0\ ...
+			label := ""
+			for i := 4; i+1 < len(f); i++ {
+				if f[i] == "scope" && i+2 < len(f) {
+					label = strings.TrimSuffix(f[i+2], "\\")
+				}
+			}
+			out = append(out, f[3]+" "+label)
+		case "inet6":
+			out = append(out, f[3])
+		}
+	}
+	return out
+}
+
+// sysctl reads a key in the web namespace through an outside process.
+func (n *node) sysctl(t *testing.T, key string) string {
+	t.Helper()
+	return strings.TrimSpace(n.run(t, "cat", "/proc/sys/"+key))
+}
+
+func (n *node) setSysctl(t *testing.T, key, v string) {
+	t.Helper()
+	n.run(t, "sh", "-c", fmt.Sprintf("echo %s > /proc/sys/%s", v, key))
+}
+
+// hostSysctls snapshots the test process's own namespace, which the agent
+// must never touch.
+func hostSysctls(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, k := range []string{loIgnore, allIgnore, loAnnounce, allAnnounce, "net/ipv4/conf/all/rp_filter"} {
+		b, err := os.ReadFile("/proc/sys/" + k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[k] = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func checkHostUntouched(t *testing.T) {
+	before := hostSysctls(t)
+	t.Cleanup(func() {
+		after := hostSysctls(t)
+		for k, v := range before {
+			if after[k] != v {
+				t.Errorf("host namespace %s changed from %s to %s: the agent escaped its namespace", k, v, after[k])
+			}
+		}
+	})
+}
+
+// arpAnswers reports whether the web node answers an ARP request for ip
+// sent by the client.
+func (n *node) arpAnswers(t *testing.T, ip string) bool {
+	t.Helper()
+	var c *arp.Client
+	err := n.client.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		c, err = arp.Dial(ifi)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ARP client in the client namespace: %v", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Resolve(netip.MustParseAddr(ip))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("ARP resolve %s: %v", ip, err)
+	}
+	return true
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 5s waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNetnsApplyRestoreDR(t *testing.T) {
+	checkHostUntouched(t)
+	ctx := context.Background()
+	n := newNode(t)
+	// Before lbrs: an admin-chosen arp_announce, and a VIP someone put on lo.
+	n.setSysctl(t, allAnnounce, "1")
+	n.run(t, "ip", "addr", "add", "192.168.56.92/32", "dev", "lo", "label", "lo:9")
+	origs := map[string]string{}
+	for _, k := range []string{loIgnore, allIgnore, loAnnounce, allAnnounce} {
+		origs[k] = n.sysctl(t, k)
+	}
+
+	// The bug lbrs exists for: a VIP on lo with arp_ignore=0 is answered
+	// on the wire, and the node steals the director's traffic.
+	if !n.arpAnswers(t, "192.168.56.92") {
+		t.Fatal("control: with arp_ignore=0 the node should answer ARP for a VIP on lo")
+	}
+
+	spec := drSpec("192.168.56.90", "2001:db8::90", "192.168.56.91", "192.168.56.92")
+	spec.StateFile = filepath.Join(t.TempDir(), "state.json")
+	a, err := New(spec, n.system(t, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(ctx); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	wantLo := []string{"127.0.0.1/8 lo", "192.168.56.92/32 lo:9", "192.168.56.90/32 lo:0", "192.168.56.91/32 lo:1", "2001:db8::90/128", "::1/128"}
+	if diff := cmpStrings(wantLo, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("ip addr on lo after apply: %s", diff)
+	}
+	for k, want := range map[string]string{loIgnore: "1", allIgnore: "1", loAnnounce: "2", allAnnounce: "2"} {
+		if got := n.sysctl(t, k); got != want {
+			t.Errorf("%s = %s after apply, want %s", SysctlName(k), got, want)
+		}
+	}
+	// And the fix, on the wire: the VIPs are not answered, the node's own
+	// address still is.
+	for _, vip := range []string{"192.168.56.90", "192.168.56.91", "192.168.56.92"} {
+		if n.arpAnswers(t, vip) {
+			t.Errorf("after apply the node answers ARP for VIP %s", vip)
+		}
+	}
+	if !n.arpAnswers(t, "192.168.56.200") {
+		t.Error("after apply the node no longer answers ARP for its own address")
+	}
+
+	// Idempotent: a second pass changes nothing, the state file keeps the
+	// pre-lbrs values.
+	stBefore, _ := os.ReadFile(spec.StateFile)
+	if changes, err := a.Resync(ctx); err != nil || changes != 0 {
+		t.Errorf("Resync on an applied node: %d changes, %v; want 0", changes, err)
+	}
+	if err := a.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stAfter, _ := os.ReadFile(spec.StateFile); string(stAfter) != string(stBefore) {
+		t.Errorf("second apply rewrote the state file:\n%s\nwas:\n%s", stAfter, stBefore)
+	}
+
+	if err := a.Restore(ctx); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	wantLo = []string{"127.0.0.1/8 lo", "192.168.56.92/32 lo:9", "::1/128"}
+	if diff := cmpStrings(wantLo, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("ip addr on lo after restore (the pre-existing VIP stays): %s", diff)
+	}
+	for k, want := range origs {
+		if got := n.sysctl(t, k); got != want {
+			t.Errorf("%s = %s after restore, want the original %s", SysctlName(k), got, want)
+		}
+	}
+	if _, err := os.Stat(spec.StateFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file after restore: %v", err)
+	}
+}
+
+func cmpStrings(want, got []string) string {
+	if slices.Equal(want, got) {
+		return ""
+	}
+	return fmt.Sprintf("got %q, want %q", got, want)
+}
+
+func TestNetnsRefusesPrimaryAddress(t *testing.T) {
+	checkHostUntouched(t)
+	n := newNode(t)
+	spec := drSpec("192.168.56.90", "192.168.56.200")
+	spec.StateFile = filepath.Join(t.TempDir(), "state.json")
+	a, err := New(spec, n.system(t, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Apply(context.Background())
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "192.168.56.200: it is this node's own primary address on eth0") {
+		t.Fatalf("Apply = %v, want refusal", err)
+	}
+	if got := n.ipAddrs(t, "lo"); !slices.Equal(got, []string{"127.0.0.1/8 lo", "::1/128"}) {
+		t.Errorf("lo after refused apply = %q", got)
+	}
+	if got := n.sysctl(t, allIgnore); got != "0" {
+		t.Errorf("all.arp_ignore after refused apply = %s", got)
+	}
+}
+
+func TestNetnsWatchRepairs(t *testing.T) {
+	checkHostUntouched(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := newNode(t)
+	logs := &logBuf{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	spec := drSpec("192.168.56.90", "192.168.56.91")
+	spec.StateFile = filepath.Join(t.TempDir(), "state.json")
+	spec.ResyncInterval = 300 * time.Millisecond
+	a, err := New(spec, n.system(t, log), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Watch(ctx) }()
+	has := func(want string) func() bool {
+		return func() bool { return slices.Contains(n.ipAddrs(t, "lo"), want) }
+	}
+	// Give the subscription a moment, then pull the VIP.
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	n.run(t, "ip", "addr", "del", "192.168.56.90/32", "dev", "lo")
+	eventually(t, "VIP re-added after ip addr del", has("192.168.56.90/32 lo:0"))
+	t.Logf("VIP back %v after ip addr del", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(logs.String(), `msg=repair action=add-addr what="address 192.168.56.90/32 lo:0 on lo" expected="192.168.56.90/32 label lo:0" found=absent`) {
+		t.Errorf("repair not logged with what/expected/found:\n%s", logs.String())
+	}
+
+	// Re-added by hand without its label: put back with it.
+	// (one ip -batch process, so the agent cannot slip in between)
+	batch := filepath.Join(t.TempDir(), "relabel")
+	if err := os.WriteFile(batch, []byte("addr del 192.168.56.91/32 dev lo\naddr add 192.168.56.91/32 dev lo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.run(t, "ip", "-batch", batch)
+	eventually(t, "label lo:1 restored", has("192.168.56.91/32 lo:1"))
+
+	// A sysctl has no event: the interval resync puts it back.
+	n.setSysctl(t, allIgnore, "0")
+	eventually(t, "all.arp_ignore back to 1", func() bool { return n.sysctl(t, allIgnore) == "1" })
+	if !strings.Contains(logs.String(), `what="sysctl net.ipv4.conf.all.arp_ignore" expected=1 found=0`) {
+		t.Errorf("sysctl repair not logged:\n%s", logs.String())
+	}
+
+	// lo set down: brought back up.
+	n.run(t, "ip", "link", "set", "lo", "down")
+	eventually(t, "lo up again", func() bool { return strings.Contains(n.run(t, "ip", "-o", "link", "show", "lo"), ",UP") })
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Watch did not stop")
+	}
+	if err := a.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.ipAddrs(t, "lo"); !slices.Equal(got, []string{"127.0.0.1/8 lo", "::1/128"}) {
+		t.Errorf("lo after restore = %q", got)
+	}
+}
+
+func TestNetnsTUN(t *testing.T) {
+	checkHostUntouched(t)
+	ctx := context.Background()
+	n := newNode(t)
+	spec := drSpec("192.168.56.90")
+	spec.Mode = ModeTUN
+	spec.StateFile = filepath.Join(t.TempDir(), "state.json")
+	a, err := New(spec, n.system(t, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whether this kernel can make an IPIP device at all, asked with
+	// iproute2 from the other namespace.
+	_, probeErr := n.client.Run(ctx, "ip", "link", "add", "probe0", "type", "ipip", "remote", "192.0.2.1")
+	kernelHasIPIP := probeErr == nil
+	err = a.Apply(ctx)
+	if !kernelHasIPIP {
+		// This kernel (the build host's) has no IP-in-IP: the agent must
+		// say so and leave nothing behind.
+		if err == nil || !strings.Contains(err.Error(), "tunl0 does not exist and cannot be made") {
+			t.Fatalf("Apply without IPIP support = %v, want an explanation", err)
+		}
+		t.Logf("kernel without IPIP, as reported: %v", err)
+		if got := n.sysctl(t, allIgnore); got != "0" {
+			t.Errorf("all.arp_ignore = %s after a failed TUN apply", got)
+		}
+		if st, _ := LoadState(spec.StateFile); !st.Empty() {
+			t.Errorf("state after failed TUN apply = %+v", st)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got := n.ipAddrs(t, "tunl0"); !slices.Contains(got, "192.168.56.90/32 tunl0") {
+		t.Errorf("tunl0 addresses = %q", got)
+	}
+	for _, k := range []string{"net/ipv4/conf/tunl0/rp_filter", "net/ipv4/conf/all/rp_filter"} {
+		if got := n.sysctl(t, k); got != "0" {
+			t.Errorf("%s = %s, want 0", SysctlName(k), got)
+		}
+	}
+	if err := a.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spec.StateFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file after restore: %v", err)
+	}
+}
+
+// buildLbrs compiles cmd/lbrs into a temporary directory.
+func buildLbrs(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+	bin := filepath.Join(t.TempDir(), "lbrs")
+	cmd := exec.Command(goBin, "build", "-o", bin, "../cmd/lbrs")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/lbrs: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// daemon is `lbrs run` started in the web namespace.
+type daemon struct {
+	cmd  *exec.Cmd
+	logs *logBuf
+	done chan error
+}
+
+func (n *node) startDaemon(t *testing.T, bin, cfg string) *daemon {
+	t.Helper()
+	d := &daemon{logs: &logBuf{}, done: make(chan error, 1)}
+	d.cmd = n.web.Command(context.Background(), bin, "run", "-c", cfg)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.logs.String(), `msg="lbrs running"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("lbrs run did not become ready in 10s; log:\n%s", d.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return d
+}
+
+func (d *daemon) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-d.done:
+		d.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("lbrs did not exit; log:\n%s", d.logs.String())
+		return nil
+	}
+}
+
+func TestNetnsKill9RestartRestore(t *testing.T) {
+	checkHostUntouched(t)
+	n := newNode(t)
+	bin := buildLbrs(t)
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "state.json")
+	cfg := filepath.Join(dir, "lbrs.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`mode: dr
+vips: [192.168.56.90, "2001:db8::90"]
+state_file: %s
+resync_interval: 1s
+`, stateFile)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.setSysctl(t, loAnnounce, "1") // a non-default original to get back
+	origs := map[string]string{}
+	for _, k := range []string{loIgnore, allIgnore, loAnnounce, allAnnounce} {
+		origs[k] = n.sysctl(t, k)
+	}
+	applied := []string{"127.0.0.1/8 lo", "192.168.56.90/32 lo:0", "2001:db8::90/128", "::1/128"}
+
+	d := n.startDaemon(t, bin, cfg)
+	if diff := cmpStrings(applied, n.ipAddrs(t, "lo")); diff != "" {
+		t.Fatalf("lo under lbrs run: %s", diff)
+	}
+	// A second agent cannot run against the same state.
+	if out, err := n.web.Run(context.Background(), bin, "apply", "-c", cfg); err == nil || !strings.Contains(out, "locked") {
+		t.Errorf("apply while run holds the lock: %v\n%s", err, out)
+	}
+	if out, err := n.web.Run(context.Background(), bin, "status", "-c", cfg); err != nil || !strings.Contains(out, "net.ipv4.conf.lo.arp_announce") {
+		t.Errorf("status while running: %v\n%s", err, out)
+	}
+
+	// kill -9: nothing restored, the state file stays.
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.wait(t)
+	if diff := cmpStrings(applied, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("lo after kill -9 should still hold the VIPs: %s", diff)
+	}
+	st, err := LoadState(stateFile)
+	if err != nil || st.Empty() {
+		t.Fatalf("state after kill -9: %+v, %v", st, err)
+	}
+	// While it is down, someone removes a VIP.
+	n.run(t, "ip", "addr", "del", "192.168.56.90/32", "dev", "lo")
+
+	// Restart: the originals are the pre-lbrs ones, not lbrs's own values.
+	d = n.startDaemon(t, bin, cfg)
+	if diff := cmpStrings(applied, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("lo after restart: %s", diff)
+	}
+	st, _ = LoadState(stateFile)
+	for k, v := range origs {
+		if st.Sysctls[k] != v {
+			t.Errorf("recorded original of %s after restart = %q, want %q", SysctlName(k), st.Sysctls[k], v)
+		}
+	}
+
+	// kill -9 again, then the one-shot restore (the seed's "stop").
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.wait(t)
+	if out, err := n.web.Run(context.Background(), bin, "restore", "-c", cfg); err != nil {
+		t.Fatalf("lbrs restore: %v\n%s", err, out)
+	}
+	if diff := cmpStrings([]string{"127.0.0.1/8 lo", "::1/128"}, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("lo after restore: %s", diff)
+	}
+	for k, v := range origs {
+		if got := n.sysctl(t, k); got != v {
+			t.Errorf("%s = %s after restore, want original %s", SysctlName(k), got, v)
+		}
+	}
+	if _, err := os.Stat(stateFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file after restore: %v", err)
+	}
+	out, err := n.web.Run(context.Background(), bin, "status", "-c", cfg)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "DIFFERS") {
+		t.Errorf("status after restore: %v (want exit 1 with DIFFERS)\n%s", err, out)
+	}
+
+	// Finally a clean run and SIGTERM: restores by itself and exits 0.
+	d = n.startDaemon(t, bin, cfg)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.wait(t); err != nil {
+		t.Errorf("lbrs run after SIGTERM: %v\n%s", err, d.logs.String())
+	}
+	if diff := cmpStrings([]string{"127.0.0.1/8 lo", "::1/128"}, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("lo after SIGTERM: %s", diff)
+	}
+	for k, v := range origs {
+		if got := n.sysctl(t, k); got != v {
+			t.Errorf("%s = %s after SIGTERM, want original %s", SysctlName(k), got, v)
+		}
+	}
+}
+
+func TestNetnsBinaryRefusesPrimary(t *testing.T) {
+	n := newNode(t)
+	bin := buildLbrs(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbrs.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("vips: [192.168.56.200]\nstate_file: %s/state.json\n", dir)), 0o644)
+	for _, sub := range []string{"apply", "run"} {
+		out, err := n.web.Run(context.Background(), bin, sub, "-c", cfg)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 78 || !strings.Contains(out, "own primary address on eth0") {
+			t.Errorf("lbrs %s with the node's own address: %v (want exit 78 and the reason)\n%s", sub, err, out)
+		}
+	}
+	if got := n.ipAddrs(t, "lo"); !slices.Equal(got, []string{"127.0.0.1/8 lo", "::1/128"}) {
+		t.Errorf("lo after refusal = %q", got)
+	}
+}
