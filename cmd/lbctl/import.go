@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/lvsd/lb/director/kaconf"
+)
+
+const importUsage = `usage: lbctl import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
+
+Converts a keepalived configuration (and the files it includes) into lbd.yaml.
+Keywords that cannot be carried over are listed on stderr, one per line, as
+  FILE:LINE: keyword "X" not mapped: reason
+and in the header comment of the output, followed by notes on keepalived
+defaults and corrections written out. The output passes "lbd check".
+
+  -o FILE    write the YAML to FILE (mode 0600) instead of standard output
+  --strict   exit with status 3 when a keyword is not mapped
+
+Exit status: 0 converted (even with unmapped keywords, unless --strict);
+1 the file is malformed or cannot be read (errors as FILE:LINE: message);
+2 usage; 3 unmapped keywords with --strict.
+`
+
+// importKeepalived runs "lbctl import-keepalived".
+func importKeepalived(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lbctl import-keepalived", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
+	out := fs.String("o", "", "output file")
+	strict := fs.Bool("strict", false, "exit 3 when something is not mapped")
+	// Flags may come before or after the file name.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		fmt.Fprint(stderr, importUsage)
+		return 2
+	}
+
+	res, err := kaconf.ConvertFile(files[0], nil)
+	if err != nil {
+		var errs kaconf.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+		} else {
+			fmt.Fprintf(stderr, "lbctl import-keepalived: %v\n", err)
+		}
+		return 1
+	}
+	for _, i := range res.Unmapped {
+		fmt.Fprintln(stderr, i.String())
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintln(stderr, n.String())
+	}
+
+	if *out == "" {
+		if _, err := stdout.Write(res.YAML); err != nil {
+			fmt.Fprintf(stderr, "lbctl import-keepalived: %v\n", err)
+			return 1
+		}
+	} else if err := writeFileAtomic(*out, res.YAML); err != nil {
+		fmt.Fprintf(stderr, "lbctl import-keepalived: %v\n", err)
+		return 1
+	}
+	if *strict && len(res.Unmapped) > 0 {
+		fmt.Fprintf(stderr, "lbctl import-keepalived: %d keyword(s) not mapped (--strict)\n", len(res.Unmapped))
+		return 3
+	}
+	return 0
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, so that a reader never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

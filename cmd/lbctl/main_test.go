@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/table"
+)
+
+func sampleIPVS() control.IPVS {
+	web := table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP,
+		Address: netip.MustParseAddr("192.168.56.90"), Port: 80}, Scheduler: "rr", Netmask: 0xffffffff}
+	web.Destinations = []table.Destination{
+		{Address: netip.MustParseAddr("192.168.56.201"), Port: 80, Family: table.FamilyIPv4, Forward: table.ForwardRoute, Weight: 1},
+		{Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Family: table.FamilyIPv4, Forward: table.ForwardRoute, Weight: 1, ActiveConns: 3, InactConns: 12},
+	}
+	return control.IPVS{Info: table.Info{Version: [3]int{1, 2, 1}, ConnTableSize: 4096}, Table: table.Table{Services: []table.Service{web}},
+		Timeouts: table.Timeouts{TCP: 1, TCPFin: 1, UDP: 1}}
+}
+
+const sampleList = "IP Virtual Server version 1.2.1 (size=4096)\n" +
+	"Prot LocalAddress:Port Scheduler Flags\n" +
+	"  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n" +
+	"TCP  192.168.56.90:80 rr\n" +
+	"  -> 192.168.56.200:80            Route   1      3          12        \n" +
+	"  -> 192.168.56.201:80            Route   1      0          0         \n"
+
+type fakeEnv struct {
+	running bool
+	noIPVS  bool
+	status  control.Status
+	asked   string
+}
+
+func (f *fakeEnv) env() env {
+	return env{
+		status: func(_ context.Context, s string) (control.Status, error) {
+			f.asked = s
+			if !f.running {
+				return control.Status{}, fmt.Errorf("%w (%s: connect: no such file or directory)", control.ErrNotRunning, s)
+			}
+			return f.status, nil
+		},
+		reload: func(context.Context, string) (control.ReloadResult, error) {
+			if !f.running {
+				return control.ReloadResult{}, control.ErrNotRunning
+			}
+			return control.ReloadResult{ConfigFile: "/etc/lbd/lbd.yaml", Changes: []string{"virtual_servers: 1 changed"},
+				Apply: &control.ApplyResult{Kind: "apply", Writes: 1, Ops: []string{"-e -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 2 (weight 1 -> 2)"}}}, nil
+		},
+		resync: func(context.Context, string) (control.ApplyResult, error) {
+			return control.ApplyResult{Kind: "resync", Writes: 0}, nil
+		},
+		kernel: func() (kernelView, error) {
+			if f.noIPVS {
+				return kernelView{}, fmt.Errorf("open IPVS: %w", os.ErrNotExist)
+			}
+			return kernelView{ipvs: sampleIPVS()}, nil
+		},
+		conns: func() ([]table.Conn, error) {
+			return []table.Conn{{Protocol: "TCP", Client: netip.MustParseAddrPort("10.8.8.1:46552"), Virtual: netip.MustParseAddrPort("10.8.8.8:80"),
+				Dest: netip.MustParseAddrPort("10.8.8.99:80"), State: "SYN_RECV", Expires: 56}}, nil
+		},
+		resolver: func() table.Resolver { return nil },
+	}
+}
+
+func runCmd(f *fakeEnv, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, f.env())
+	return code, out.String(), errb.String()
+}
+
+func TestStatusFromDaemon(t *testing.T) {
+	f := &fakeEnv{running: true, status: control.Status{IPVS: sampleIPVS(), Daemon: control.DaemonInfo{PID: 7}}}
+	code, out, errs := runCmd(f, "-s", "/tmp/x.sock", "status", "-n")
+	if code != 0 || out != sampleList || errs != "" {
+		t.Errorf("code %d\nout:\n%s\nerr: %s", code, out, errs)
+	}
+	if f.asked != "/tmp/x.sock" {
+		t.Errorf("asked %q", f.asked)
+	}
+}
+
+func TestStatusWithoutDaemonReadsKernel(t *testing.T) {
+	f := &fakeEnv{}
+	code, out, errs := runCmd(f, "status", "-n")
+	if code != 0 || out != sampleList {
+		t.Errorf("code %d out:\n%s", code, out)
+	}
+	if !strings.Contains(errs, "lbd is not running") || !strings.Contains(errs, "showing the kernel table only") {
+		t.Errorf("stderr %q", errs)
+	}
+	// --health without the daemon says so.
+	code, _, errs = runCmd(f, "status", "-n", "--health")
+	if code != 0 || !strings.Contains(errs, "no health or VRRP state: lbd is not running") {
+		t.Errorf("health without lbd: %d %q", code, errs)
+	}
+	// No IPVS at all.
+	f.noIPVS = true
+	code, out, errs = runCmd(f, "status", "-n")
+	if code != 1 || out != "" || !strings.Contains(errs, "IPVS is not available in this kernel") {
+		t.Errorf("no IPVS: %d %q %q", code, out, errs)
+	}
+}
+
+func TestStatusKernelOnlyDoesNotAskDaemon(t *testing.T) {
+	f := &fakeEnv{running: true}
+	code, out, errs := runCmd(f, "status", "-n", "--kernel")
+	if code != 0 || out != sampleList || errs != "" || f.asked != "" {
+		t.Errorf("%d %q %q asked %q", code, out, errs, f.asked)
+	}
+}
+
+func TestStatusViews(t *testing.T) {
+	f := &fakeEnv{running: true, status: control.Status{IPVS: sampleIPVS()}}
+	if code, out, _ := runCmd(f, "status", "--timeout"); code != 0 || out != "Timeout (tcp tcpfin udp): 1 1 1\n" {
+		t.Errorf("timeout: %d %q", code, out)
+	}
+	code, out, _ := runCmd(f, "status", "-n", "-c")
+	want := "IPVS connection entries\npro expire state       source             virtual            destination\n" +
+		"TCP 00:56  SYN_RECV    10.8.8.1:46552     10.8.8.8:80        10.8.8.99:80\n"
+	if code != 0 || out != want {
+		t.Errorf("conns: %d\n%q\n%q", code, out, want)
+	}
+	if code, out, _ := runCmd(f, "save", "-n"); code != 0 || out != "-A -t 192.168.56.90:80 -s rr\n-a -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 1\n-a -t 192.168.56.90:80 -r 192.168.56.201:80 -g -w 1\n" {
+		t.Errorf("save: %d %q", code, out)
+	}
+	if code, _, errs := runCmd(f, "status", "-c", "--stats"); code != 2 || !strings.Contains(errs, "options conflicts") {
+		t.Errorf("conflict: %d %q", code, errs)
+	}
+	code, out, _ = runCmd(f, "status", "--json")
+	var st control.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.IPVS.Table.Services) != 1 {
+		t.Errorf("json: %d %s", code, out)
+	}
+}
+
+func TestStatusHealthSection(t *testing.T) {
+	w0, w1 := uint32(0), uint32(1)
+	st := control.Status{IPVS: sampleIPVS()}
+	key := st.IPVS.Table.Services[0].Key()
+	st.VRRP = []control.VRRPInstance{{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 80,
+		VIPs: []string{"192.168.56.90/32"}, Reason: "chk_nginx failing"}}
+	st.RealServers = []control.RealServer{
+		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Up: true, ConfiguredWeight: 1, DesiredWeight: &w1, KernelWeight: &w1},
+		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, ConfiguredWeight: 1, DesiredWeight: &w0, KernelWeight: &w1,
+			Reason: "inhibited: health down: HTTP 503"},
+	}
+	st.Services = []control.ServiceQuorum{{Service: key, LiveWeight: 1, Quorum: 1, QuorumUp: true}}
+	f := &fakeEnv{running: true, status: st}
+	code, out, _ := runCmd(f, "status", "-n", "--health")
+	if code != 0 || !strings.HasPrefix(out, sampleList) {
+		t.Fatalf("the table must come first, unchanged:\n%s", out)
+	}
+	extra := out[len(sampleList):]
+	for _, want := range []string{
+		"VRRP instances", "VI_1", "MASTER", "80 (configured 100)", "chk_nginx failing",
+		"Real servers (weights: configured / desired / kernel)",
+		"192.168.56.201:80", "down", "inhibited: health down: HTTP 503; kernel differs from desired (resync pending)",
+		"Quorum", "TCP 192.168.56.90:80",
+	} {
+		if !strings.Contains(extra, want) {
+			t.Errorf("health section lacks %q:\n%s", want, extra)
+		}
+	}
+}
+
+func TestReloadResync(t *testing.T) {
+	f := &fakeEnv{running: true}
+	code, out, _ := runCmd(f, "reload")
+	if code != 0 || !strings.Contains(out, "reloaded /etc/lbd/lbd.yaml") || !strings.Contains(out, "ipvsadm -e -t 192.168.56.90:80") {
+		t.Errorf("reload: %d %q", code, out)
+	}
+	if code, out, _ := runCmd(f, "resync", "--json"); code != 0 || !strings.Contains(out, `"kind": "resync"`) {
+		t.Errorf("resync: %d %q", code, out)
+	}
+	f.running = false
+	code, _, errs := runCmd(f, "reload")
+	if code != 1 || !strings.Contains(errs, "lbd is not running") {
+		t.Errorf("reload without lbd: %d %q", code, errs)
+	}
+	if code, _, _ := runCmd(f, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	if !errors.Is(fmt.Errorf("x: %w", control.ErrNotRunning), control.ErrNotRunning) {
+		t.Fatal("sentinel")
+	}
+}

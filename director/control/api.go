@@ -1,0 +1,145 @@
+// Package control is lbd's control socket: the JSON API types, the server
+// that answers on a unix socket (HTTP/1.1, mode 0600 or 0660 with a group),
+// and the Client that lbctl uses. The server gathers its answers from
+// providers (IPVS, real-server health, VRRP) that the daemon plugs in.
+//
+// Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync.
+package control
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/lvsd/lb/director/table"
+)
+
+// Status is the answer of GET /v1/status.
+type Status struct {
+	Daemon      DaemonInfo      `json:"daemon"`
+	IPVS        IPVS            `json:"ipvs"`
+	Services    []ServiceQuorum `json:"services,omitempty"`
+	RealServers []RealServer    `json:"real_servers,omitempty"`
+	VRRP        []VRRPInstance  `json:"vrrp,omitempty"`
+}
+
+// DaemonInfo describes the running lbd.
+type DaemonInfo struct {
+	PID        int       `json:"pid"`
+	Version    string    `json:"version,omitempty"`
+	RouterID   string    `json:"router_id,omitempty"`
+	ConfigFile string    `json:"config_file,omitempty"`
+	Started    time.Time `json:"started"`
+	// LastReload is when the configuration was last (re)loaded.
+	LastReload time.Time `json:"last_reload,omitzero"`
+}
+
+// IPVS is the kernel table as lbd reads it, and how lbd keeps it.
+type IPVS struct {
+	// Error is set when the kernel could not be read; the rest may be empty.
+	Error    string         `json:"error,omitempty"`
+	Info     table.Info     `json:"info"`
+	Timeouts table.Timeouts `json:"timeouts"`
+	// Table is the kernel's table with counters, in kernel order.
+	Table   table.Table    `json:"table"`
+	Daemons []table.Daemon `json:"daemons,omitempty"`
+	// Managed are the services lbd manages.
+	Managed    []table.ServiceKey `json:"managed,omitempty"`
+	LastApply  *ApplyResult       `json:"last_apply,omitempty"`
+	Writes     uint64             `json:"writes"`
+	Repairs    uint64             `json:"repairs"`
+	InSync     bool               `json:"in_sync"`
+	Pending    []string           `json:"pending,omitempty"` // writes needed to bring the kernel to the desired table
+	ResyncedAt time.Time          `json:"resynced_at,omitzero"`
+}
+
+// ApplyResult reports an apply, resync or clear.
+type ApplyResult struct {
+	Kind    string        `json:"kind"`
+	Start   time.Time     `json:"start"`
+	Took    time.Duration `json:"took"`
+	Writes  int           `json:"writes"`
+	Rounds  int           `json:"rounds"`
+	Ops     []string      `json:"ops,omitempty"`     // done, as ipvsadm rules
+	Failed  []string      `json:"failed,omitempty"`  // failed writes with their errors
+	Pending []string      `json:"pending,omitempty"` // still needed when it gave up
+	Error   string        `json:"error,omitempty"`
+}
+
+// ServiceQuorum is a service's quorum state.
+type ServiceQuorum struct {
+	Service     table.ServiceKey `json:"service"`
+	LiveWeight  uint64           `json:"live_weight"`
+	Quorum      int              `json:"quorum"`
+	QuorumUp    bool             `json:"quorum_up"`
+	SorryActive bool             `json:"sorry_active,omitempty"`
+}
+
+// RealServer is one real (or sorry) server: configured against desired
+// against kernel weight, and why they differ.
+type RealServer struct {
+	Service table.ServiceKey `json:"service"`
+	Address netip.Addr       `json:"address"`
+	Port    uint16           `json:"port"`
+	Sorry   bool             `json:"sorry,omitempty"`
+	Up      bool             `json:"up"`
+	// ConfiguredWeight is the weight in lbd.yaml.
+	ConfiguredWeight uint32 `json:"configured_weight"`
+	// DesiredWeight is what lbd wants programmed; nil: not in the table.
+	DesiredWeight *uint32 `json:"desired_weight"`
+	// KernelWeight is what the kernel has; nil: absent from the kernel.
+	KernelWeight *uint32 `json:"kernel_weight"`
+	// Reason explains a difference (health down, inhibited, quorum lost...).
+	Reason string `json:"reason,omitempty"`
+}
+
+// VRRPInstance is the state of one VRRP instance.
+type VRRPInstance struct {
+	Name              string    `json:"name"`
+	Interface         string    `json:"interface"`
+	VRID              int       `json:"vrid"`
+	Version           int       `json:"version"`
+	State             string    `json:"state"` // INIT, BACKUP, MASTER, FAULT
+	Priority          int       `json:"priority"`
+	EffectivePriority int       `json:"effective_priority"`
+	VIPs              []string  `json:"vips,omitempty"`
+	Since             time.Time `json:"since,omitzero"`
+	// Reason explains a FAULT or a lowered priority.
+	Reason    string `json:"reason,omitempty"`
+	SyncGroup string `json:"sync_group,omitempty"`
+}
+
+// ReloadResult is the answer of POST /v1/reload.
+type ReloadResult struct {
+	ConfigFile string       `json:"config_file,omitempty"`
+	Changes    []string     `json:"changes,omitempty"`
+	Apply      *ApplyResult `json:"apply,omitempty"`
+}
+
+// IPVSSource provides the IPVS part of the status.
+type IPVSSource interface {
+	IPVSStatus(ctx context.Context) IPVS
+}
+
+// HealthSource provides the quorum and real-server part of the status.
+type HealthSource interface {
+	HealthStatus(ctx context.Context) ([]ServiceQuorum, []RealServer)
+}
+
+// VRRPSource provides the VRRP part of the status.
+type VRRPSource interface {
+	VRRPStatus(ctx context.Context) []VRRPInstance
+}
+
+// Actions are the commands the socket accepts.
+type Actions interface {
+	// Reload re-reads the configuration and applies it.
+	Reload(ctx context.Context) (ReloadResult, error)
+	// Resync re-reads the kernel and repairs drift now.
+	Resync(ctx context.Context) (ApplyResult, error)
+}
+
+// errorBody is the JSON of a failed request.
+type errorBody struct {
+	Error string `json:"error"`
+}

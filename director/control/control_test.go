@@ -1,0 +1,216 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/table"
+)
+
+type sources struct {
+	reloads, resyncs int
+	failReload       bool
+}
+
+func (s *sources) IPVSStatus(context.Context) control.IPVS {
+	web := table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP,
+		Address: netip.MustParseAddr("192.168.56.90"), Port: 80}, Scheduler: "rr", Netmask: 0xffffffff}
+	web.Destinations = []table.Destination{{Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Family: table.FamilyIPv4,
+		Forward: table.ForwardRoute, Weight: 1, ActiveConns: 3}}
+	return control.IPVS{Info: table.Info{Version: [3]int{1, 2, 1}, ConnTableSize: 4096}, Table: table.Table{Services: []table.Service{web}},
+		Writes: 5, InSync: true}
+}
+
+func (s *sources) HealthStatus(context.Context) ([]control.ServiceQuorum, []control.RealServer) {
+	w := uint32(0)
+	return []control.ServiceQuorum{{Quorum: 1, QuorumUp: true, LiveWeight: 1}},
+		[]control.RealServer{{Address: netip.MustParseAddr("192.168.56.201"), Port: 80, ConfiguredWeight: 1, DesiredWeight: &w, Reason: "inhibited: health down"}}
+}
+
+func (s *sources) VRRPStatus(context.Context) []control.VRRPInstance {
+	return []control.VRRPInstance{{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 100}}
+}
+
+func (s *sources) Reload(context.Context) (control.ReloadResult, error) {
+	s.reloads++
+	if s.failReload {
+		return control.ReloadResult{ConfigFile: "/etc/lbd.yaml", Changes: []string{"partial"}}, errors.New("lbd.yaml:3: bad")
+	}
+	return control.ReloadResult{ConfigFile: "/etc/lbd.yaml", Apply: &control.ApplyResult{Kind: "apply", Writes: 1}}, nil
+}
+
+func (s *sources) Resync(context.Context) (control.ApplyResult, error) {
+	s.resyncs++
+	return control.ApplyResult{Kind: "resync", Writes: 2, Ops: []string{"-a -t 1.2.3.4:80 -r 5.6.7.8:80 -g -w 1"}}, nil
+}
+
+func serve(t *testing.T, cfg control.ServerConfig) (*control.Client, func()) {
+	t.Helper()
+	srv := control.NewServer(cfg)
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	return control.NewClient(cfg.Path), stop
+}
+
+func TestStatusReloadResync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "lbd.sock")
+	src := &sources{}
+	c, stop := serve(t, control.ServerConfig{Path: path, IPVS: src, Health: src, VRRP: src, Actions: src,
+		Daemon: control.DaemonInfo{PID: 42, RouterID: "LVS_DEVEL"}})
+	defer stop()
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want socket 0600", fi.Mode())
+	}
+
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Daemon.PID != 42 || len(st.IPVS.Table.Services) != 1 || st.IPVS.Table.Services[0].Destinations[0].ActiveConns != 3 ||
+		st.IPVS.Writes != 5 || len(st.VRRP) != 1 || st.VRRP[0].State != "MASTER" || len(st.RealServers) != 1 ||
+		*st.RealServers[0].DesiredWeight != 0 || st.RealServers[0].KernelWeight != nil || len(st.Services) != 1 {
+		t.Errorf("status %+v", st)
+	}
+	if got := st.IPVS.Table.Services[0].Key().String(); got != "TCP 192.168.56.90:80" {
+		t.Errorf("service key after JSON: %s", got)
+	}
+
+	rr, err := c.Reload(ctx)
+	if err != nil || rr.Apply == nil || rr.Apply.Writes != 1 || src.reloads != 1 {
+		t.Errorf("reload %+v %v", rr, err)
+	}
+	ar, err := c.Resync(ctx)
+	if err != nil || ar.Writes != 2 || len(ar.Ops) != 1 || src.resyncs != 1 {
+		t.Errorf("resync %+v %v", ar, err)
+	}
+
+	src.failReload = true
+	rr, err = c.Reload(ctx)
+	if err == nil || err.Error() != "lbd: lbd.yaml:3: bad" || len(rr.Changes) != 1 {
+		t.Errorf("failed reload: %+v %v", rr, err)
+	}
+}
+
+func TestActionsMissingAnswer501(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbd.sock")
+	c, stop := serve(t, control.ServerConfig{Path: path})
+	defer stop()
+	if _, err := c.Resync(context.Background()); err == nil || err.Error() != "lbd: resync is not available" {
+		t.Errorf("err %v", err)
+	}
+	st, err := c.Status(context.Background())
+	if err != nil || len(st.IPVS.Table.Services) != 0 {
+		t.Errorf("empty status: %+v %v", st, err)
+	}
+}
+
+func TestGroupSocketMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbd.sock")
+	gid := os.Getgid()
+	_, stop := serve(t, control.ServerConfig{Path: path, Group: strconv.Itoa(gid)})
+	defer stop()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("mode %v, want 0660", fi.Mode().Perm())
+	}
+	if _, err := control.NewServer(control.ServerConfig{Path: path + "2", Group: "no-such-group-lbd"}).Listen(); err == nil {
+		t.Error("unknown group accepted")
+	}
+}
+
+func TestClientNotRunning(t *testing.T) {
+	dir := t.TempDir()
+	c := control.NewClient(filepath.Join(dir, "missing.sock"))
+	if _, err := c.Status(context.Background()); !errors.Is(err, control.ErrNotRunning) {
+		t.Errorf("missing socket: %v", err)
+	}
+	// A stale socket: the file exists, nobody listens.
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := control.NewClient(stale).Status(context.Background()); !errors.Is(err, control.ErrNotRunning) {
+		t.Errorf("stale socket: %v", err)
+	}
+	// The server replaces a stale socket.
+	_, stop := serve(t, control.ServerConfig{Path: stale})
+	if _, err := control.NewClient(stale).Status(context.Background()); err != nil {
+		t.Errorf("after replacing the stale socket: %v", err)
+	}
+	// It refuses to start while another one listens.
+	if _, err := control.NewServer(control.ServerConfig{Path: stale}).Listen(); err == nil {
+		t.Error("second server on a live socket")
+	}
+	stop()
+	// Stopping removes the socket.
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left after stop: %v", err)
+	}
+	// A regular file is never removed.
+	reg := filepath.Join(dir, "file")
+	os.WriteFile(reg, []byte("x"), 0o644)
+	if _, err := control.NewServer(control.ServerConfig{Path: reg}).Listen(); err == nil {
+		t.Error("regular file replaced")
+	}
+	if b, _ := os.ReadFile(reg); string(b) != "x" {
+		t.Error("regular file changed")
+	}
+}
+
+func TestServeStopsOnCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbd.sock")
+	srv := control.NewServer(control.ServerConfig{Path: path})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("socket never appeared")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
+	}
+}

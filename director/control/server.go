@@ -1,0 +1,253 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// DefaultSocket is where lbd listens unless configured otherwise.
+const DefaultSocket = "/run/lbd/lbd.sock"
+
+// ServerConfig configures a Server. Every source is optional: a missing
+// part of the status is left empty, a missing Actions answers 501.
+type ServerConfig struct {
+	// Path of the socket; default DefaultSocket.
+	Path string
+	// Group, if set (a name or a numeric gid), gets read-write access: the
+	// socket is mode 0660 owned by that group. Otherwise it is mode 0600.
+	Group string
+
+	Daemon  DaemonInfo
+	IPVS    IPVSSource
+	Health  HealthSource
+	VRRP    VRRPSource
+	Actions Actions
+	Logger  *slog.Logger
+}
+
+// Server answers the control API.
+type Server struct {
+	cfg ServerConfig
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// NewServer returns a Server; ListenAndServe starts it.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.Path == "" {
+		cfg.Path = DefaultSocket
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("POST /v1/reload", s.reload)
+	s.mux.HandleFunc("POST /v1/resync", s.resync)
+	return s
+}
+
+// Handler returns the HTTP handler of the API (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Status assembles the status from the sources.
+func (s *Server) Status(ctx context.Context) Status {
+	st := Status{Daemon: s.cfg.Daemon}
+	if s.cfg.IPVS != nil {
+		st.IPVS = s.cfg.IPVS.IPVSStatus(ctx)
+	}
+	if s.cfg.Health != nil {
+		st.Services, st.RealServers = s.cfg.Health.HealthStatus(ctx)
+	}
+	if s.cfg.VRRP != nil {
+		st.VRRP = s.cfg.VRRP.VRRPStatus(ctx)
+	}
+	return st
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status(r.Context()))
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Actions == nil {
+		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "reload is not available"})
+		return
+	}
+	res, err := s.cfg.Actions.Reload(r.Context())
+	if err != nil {
+		s.log.Warn("reload over the control socket failed", "err", err)
+		writeJSON(w, http.StatusInternalServerError, struct {
+			errorBody
+			Result ReloadResult `json:"result"`
+		}{errorBody{err.Error()}, res})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Actions == nil {
+		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "resync is not available"})
+		return
+	}
+	res, err := s.cfg.Actions.Resync(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, struct {
+			errorBody
+			Result ApplyResult `json:"result"`
+		}{errorBody{err.Error()}, res})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away; nothing to do
+}
+
+// Listen creates the socket: it refuses to replace a live socket (another
+// lbd) or a non-socket file, removes a stale one, and sets the mode and
+// group before the socket appears under its name (it is bound under a
+// temporary name and renamed), so no one connects with looser rights.
+func (s *Server) Listen() (net.Listener, error) {
+	path := s.cfg.Path
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create control socket directory: %w", err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	gid, mode := -1, os.FileMode(0o600)
+	if s.cfg.Group != "" {
+		g, err := lookupGroup(s.cfg.Group)
+		if err != nil {
+			return nil, err
+		}
+		gid, mode = g, 0o660
+	}
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d", filepath.Base(path), os.Getpid()))
+	os.Remove(tmp)
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("listen on control socket: %w", err)
+	}
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	fail := func(err error) (net.Listener, error) {
+		l.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return fail(fmt.Errorf("chmod control socket: %w", err))
+	}
+	if gid >= 0 {
+		if err := os.Chown(tmp, -1, gid); err != nil {
+			return fail(fmt.Errorf("chown control socket to group %s: %w", s.cfg.Group, err))
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(fmt.Errorf("install control socket %s: %w", path, err))
+	}
+	return &unlinkListener{Listener: l, path: path}, nil
+}
+
+// unlinkListener removes the socket file when closed.
+type unlinkListener struct {
+	net.Listener
+	path string
+}
+
+func (l *unlinkListener) Close() error {
+	err := l.Listener.Close()
+	os.Remove(l.path)
+	return err
+}
+
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("control socket %s: exists and is not a socket", path)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another lbd is listening", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale control socket: %w", err)
+	}
+	return nil
+}
+
+func lookupGroup(g string) (int, error) {
+	if n, err := strconv.Atoi(g); err == nil {
+		return n, nil
+	}
+	gr, err := user.LookupGroup(g)
+	if err != nil {
+		return 0, fmt.Errorf("control socket group %q: %w", g, err)
+	}
+	n, err := strconv.Atoi(gr.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("control socket group %q: gid %q: %w", g, gr.Gid, err)
+	}
+	return n, nil
+}
+
+// ListenAndServe listens (see Listen) and serves until ctx ends, then
+// closes the socket and removes it.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	l, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve serves on l until ctx ends.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(l) }()
+	select {
+	case err := <-done:
+		l.Close()
+		return fmt.Errorf("control socket: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := hs.Shutdown(sctx)
+		l.Close()
+		<-done
+		if err != nil {
+			return fmt.Errorf("shut down control socket: %w", err)
+		}
+		return nil
+	}
+}

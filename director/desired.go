@@ -1,0 +1,240 @@
+package director
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/lvsd/lb/director/table"
+)
+
+// ServiceSpec is one configured virtual service as the builder needs it.
+type ServiceSpec struct {
+	// Service holds the key and attributes (scheduler, flags, persistence);
+	// its Destinations are ignored.
+	Service table.Service
+	// Quorum is the minimum total weight of live real servers (keepalived
+	// quorum); Hysteresis widens the band that changes the quorum state.
+	Quorum, Hysteresis int
+	// RealServers are the configured destinations.
+	RealServers []RealServerSpec
+	// Sorry, if set, replaces the live real servers while quorum is lost.
+	Sorry *SorrySpec
+}
+
+// RealServerSpec is one configured real server.
+type RealServerSpec struct {
+	// Dest is the destination as configured (weight = configured weight).
+	Dest table.Destination
+	// InhibitOnFailure keeps a failed server in the table with weight 0
+	// instead of removing it.
+	InhibitOnFailure bool
+}
+
+// SorrySpec is a service's sorry server.
+type SorrySpec struct {
+	Dest table.Destination
+	// Inhibit keeps it in the table with weight 0 while it is not needed.
+	Inhibit bool
+}
+
+// RealServerID names a real server of a service.
+type RealServerID struct {
+	Service table.ServiceKey `json:"service"`
+	Address netip.Addr       `json:"address"`
+	Port    uint16           `json:"port"`
+}
+
+// Health is what the health checks say of a real server. A real server
+// absent from a HealthView is up with its configured weight.
+type Health struct {
+	Down bool `json:"down"`
+	// Weight, if set, replaces the configured weight (a dynamic check's
+	// verdict, keepalived MISC_CHECK misc_dynamic).
+	Weight *uint32 `json:"weight,omitempty"`
+	// Reason says why (the last check failure, ...).
+	Reason string `json:"reason,omitempty"`
+}
+
+// HealthView is the health of every checked real server.
+type HealthView map[RealServerID]Health
+
+// RealServerState explains one real server's place in the desired table:
+// configured against desired weight and why they differ.
+type RealServerState struct {
+	ID RealServerID `json:"id"`
+	// Sorry is true for a sorry server.
+	Sorry bool `json:"sorry,omitempty"`
+	// Up is the health verdict (a sorry server is always up).
+	Up               bool   `json:"up"`
+	ConfiguredWeight uint32 `json:"configured_weight"`
+	// InTable says whether the server is in the desired table, and
+	// DesiredWeight with which weight.
+	InTable       bool   `json:"in_table"`
+	DesiredWeight uint32 `json:"desired_weight"`
+	// Reason explains a difference: "health down: ...", "inhibited: ...",
+	// "quorum lost: sorry server in use", "weight set by check", ...
+	Reason string `json:"reason,omitempty"`
+}
+
+// ServiceState is the quorum state of one service.
+type ServiceState struct {
+	Key table.ServiceKey `json:"key"`
+	// LiveWeight is the total weight of the live real servers.
+	LiveWeight uint64 `json:"live_weight"`
+	Quorum     int    `json:"quorum"`
+	QuorumUp   bool   `json:"quorum_up"`
+	// SorryActive says the sorry server is serving.
+	SorryActive bool `json:"sorry_active,omitempty"`
+}
+
+// Desired is the table to program and how it came about.
+type Desired struct {
+	Table       table.Table
+	Services    []ServiceState
+	RealServers []RealServerState
+}
+
+// QuorumStates returns each service's quorum state, to feed the next Build.
+func (d Desired) QuorumStates() map[table.ServiceKey]bool {
+	m := make(map[table.ServiceKey]bool, len(d.Services))
+	for _, s := range d.Services {
+		m[s.Key] = s.QuorumUp
+	}
+	return m
+}
+
+// Build computes the desired table from the configured services and the
+// health of their real servers, with keepalived's semantics: a failed real
+// server is removed (or set to weight 0 when inhibit_on_failure); a dynamic
+// check weight replaces the configured one; when the live weight falls
+// below the quorum (less the hysteresis, or to zero) the quorum is lost and,
+// if there is a sorry server, it replaces the live real servers until the
+// live weight reaches quorum plus hysteresis again. prevQuorum is the
+// previous Build's QuorumStates (nil at start: the quorum is up when the
+// live weight reaches it). Build is pure.
+func Build(specs []ServiceSpec, health HealthView, prevQuorum map[table.ServiceKey]bool) Desired {
+	var d Desired
+	for _, spec := range specs {
+		svc := spec.Service.WithoutDestinations()
+		svc.ServiceKey = svc.Key()
+		svc.Stats = table.Stats{}
+		key := svc.ServiceKey
+
+		type rsCalc struct {
+			state  RealServerState
+			dest   table.Destination
+			inhib  bool
+			health Health
+		}
+		calcs := make([]rsCalc, 0, len(spec.RealServers))
+		var live uint64
+		for _, rs := range spec.RealServers {
+			dst := normalizeDest(svc, rs.Dest)
+			id := RealServerID{Service: key, Address: dst.Address, Port: dst.Port}
+			h := health[id]
+			c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h}
+			c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight}
+			w := rs.Dest.Weight
+			if h.Weight != nil {
+				w = *h.Weight
+			}
+			c.dest.Weight = w
+			if !h.Down {
+				live += uint64(w)
+			}
+			calcs = append(calcs, c)
+		}
+
+		up, known := prevQuorum[key]
+		q := int64(spec.Quorum)
+		hy := int64(spec.Hysteresis)
+		switch {
+		case !known:
+			up = live > 0 && int64(live) >= q
+		case !up && live > 0 && int64(live) >= q+hy:
+			up = true
+		case up && (live == 0 || int64(live) < q-hy):
+			up = false
+		}
+		sorryActive := !up && spec.Sorry != nil
+		d.Services = append(d.Services, ServiceState{Key: key, LiveWeight: live, Quorum: spec.Quorum, QuorumUp: up, SorryActive: sorryActive})
+
+		for _, c := range calcs {
+			st := c.state
+			switch {
+			case c.health.Down && c.inhib:
+				c.dest.Weight = 0
+				st.InTable = true
+				st.Reason = "inhibited: " + downReason(c.health)
+			case c.health.Down:
+				st.Reason = downReason(c.health)
+			case sorryActive:
+				st.Reason = "quorum lost: sorry server in use"
+			default:
+				st.InTable = true
+				if c.health.Weight != nil && *c.health.Weight != st.ConfiguredWeight {
+					st.Reason = "weight set by check"
+					if c.health.Reason != "" {
+						st.Reason += ": " + c.health.Reason
+					}
+				}
+			}
+			if st.InTable {
+				st.DesiredWeight = c.dest.Weight
+				svc.Destinations = append(svc.Destinations, c.dest)
+			}
+			d.RealServers = append(d.RealServers, st)
+		}
+
+		if spec.Sorry != nil {
+			dst := normalizeDest(svc, spec.Sorry.Dest)
+			st := RealServerState{
+				ID:               RealServerID{Service: key, Address: dst.Address, Port: dst.Port},
+				Sorry:            true,
+				Up:               true,
+				ConfiguredWeight: dst.Weight,
+			}
+			switch {
+			case sorryActive:
+				st.InTable, st.DesiredWeight, st.Reason = true, dst.Weight, "quorum lost: serving"
+			case spec.Sorry.Inhibit:
+				dst.Weight = 0
+				st.InTable, st.Reason = true, "idle (inhibited while quorum is up)"
+			default:
+				st.Reason = "idle (quorum is up)"
+			}
+			if st.InTable && !slices.ContainsFunc(svc.Destinations, func(x table.Destination) bool { return x.Key() == dst.Key() }) {
+				svc.Destinations = append(svc.Destinations, dst)
+			}
+			d.RealServers = append(d.RealServers, st)
+		}
+		d.Table.Services = append(d.Table.Services, svc)
+	}
+	d.Table.Sort()
+	return d
+}
+
+func downReason(h Health) string {
+	if h.Reason == "" {
+		return "health down"
+	}
+	return "health down: " + h.Reason
+}
+
+// normalizeDest applies what ipvsadm does to a destination: the family from
+// the address, and for a direct-routing or tunnelled destination of a
+// non-fwmark service the service's port.
+func normalizeDest(svc table.Service, d table.Destination) table.Destination {
+	if d.Address.Is4In6() {
+		d.Address = d.Address.Unmap()
+	}
+	d.Family = table.FamilyOf(d.Address)
+	if svc.FWMark == 0 && (d.Forward == table.ForwardRoute || d.Forward == table.ForwardTunnel) {
+		d.Port = svc.Port
+	}
+	if d.Forward != table.ForwardTunnel {
+		d.TunnelType, d.TunnelPort, d.TunnelFlags = 0, 0, 0
+	}
+	d.ActiveConns, d.InactConns, d.PersistConns, d.Stats = 0, 0, 0, table.Stats{}
+	return d
+}

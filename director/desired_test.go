@@ -1,0 +1,243 @@
+package director_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/director/table"
+)
+
+func spec(quorum, hysteresis int, sorry *director.SorrySpec, inhibit bool) director.ServiceSpec {
+	s := director.ServiceSpec{Service: svc(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: quorum, Hysteresis: hysteresis, Sorry: sorry}
+	for i, a := range []string{"192.168.56.200:80", "192.168.56.201:80", "192.168.56.202:80"} {
+		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: dst(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
+	}
+	return s
+}
+
+func rsID(s director.ServiceSpec, addr string) director.RealServerID {
+	a := ap(addr)
+	return director.RealServerID{Service: s.Service.Key(), Address: a.Addr(), Port: a.Port()}
+}
+
+type destView struct {
+	addr   string
+	weight uint32
+}
+
+func destsOf(d director.Desired) []destView {
+	var out []destView
+	for _, s := range d.Table.Services {
+		for _, x := range s.Destinations {
+			out = append(out, destView{netipString(x), x.Weight})
+		}
+	}
+	return out
+}
+
+func netipString(d table.Destination) string { return d.Key().String() }
+
+func u32(v uint32) *uint32 { return &v }
+
+func TestBuildHealth(t *testing.T) {
+	s := spec(1, 0, nil, false)
+	tests := []struct {
+		name    string
+		spec    director.ServiceSpec
+		health  director.HealthView
+		want    []destView
+		reasons map[string]string
+	}{
+		{"all up", s, nil,
+			[]destView{{"192.168.56.200:80", 1}, {"192.168.56.201:80", 2}, {"192.168.56.202:80", 3}}, nil},
+		{"one down is removed", s, director.HealthView{rsID(s, "192.168.56.201:80"): {Down: true, Reason: "HTTP 503"}},
+			[]destView{{"192.168.56.200:80", 1}, {"192.168.56.202:80", 3}},
+			map[string]string{"192.168.56.201:80": "health down: HTTP 503"}},
+		{"inhibit_on_failure keeps it at weight 0", spec(1, 0, nil, true),
+			director.HealthView{rsID(s, "192.168.56.201:80"): {Down: true, Reason: "timeout"}},
+			[]destView{{"192.168.56.200:80", 1}, {"192.168.56.201:80", 0}, {"192.168.56.202:80", 3}},
+			map[string]string{"192.168.56.201:80": "inhibited: health down: timeout"}},
+		{"dynamic weight", s, director.HealthView{rsID(s, "192.168.56.200:80"): {Weight: u32(7), Reason: "script said 9"}},
+			[]destView{{"192.168.56.200:80", 7}, {"192.168.56.201:80", 2}, {"192.168.56.202:80", 3}},
+			map[string]string{"192.168.56.200:80": "weight set by check: script said 9"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := director.Build([]director.ServiceSpec{tc.spec}, tc.health, nil)
+			if got := destsOf(d); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("dests %v, want %v", got, tc.want)
+			}
+			for _, rs := range d.RealServers {
+				key := table.DestKey{Address: rs.ID.Address, Port: rs.ID.Port}.String()
+				if want := tc.reasons[key]; rs.Reason != want {
+					t.Errorf("%s reason %q, want %q", key, rs.Reason, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildQuorumAndSorryServer(t *testing.T) {
+	sorry := &director.SorrySpec{Dest: dst("10.0.0.9:80", table.ForwardMasq, 1)}
+	s := spec(4, 1, sorry, false) // weights 1, 2, 3: live 6
+	down := func(addrs ...string) director.HealthView {
+		h := director.HealthView{}
+		for _, a := range addrs {
+			h[rsID(s, a)] = director.Health{Down: true}
+		}
+		return h
+	}
+	all := []destView{{"192.168.56.200:80", 1}, {"192.168.56.201:80", 2}, {"192.168.56.202:80", 3}}
+
+	d := director.Build([]director.ServiceSpec{s}, nil, nil)
+	if !d.Services[0].QuorumUp || !reflect.DeepEqual(destsOf(d), all) {
+		t.Fatalf("start: %+v %v", d.Services, destsOf(d))
+	}
+	q := d.QuorumStates()
+
+	// live 4 (>= quorum - hysteresis = 3): still up.
+	d = director.Build([]director.ServiceSpec{s}, down("192.168.56.201:80"), q)
+	if !d.Services[0].QuorumUp || d.Services[0].LiveWeight != 4 {
+		t.Fatalf("live 4: %+v", d.Services[0])
+	}
+	q = d.QuorumStates()
+	// live 1 < 3: lost; the sorry server replaces the live real servers.
+	d = director.Build([]director.ServiceSpec{s}, down("192.168.56.201:80", "192.168.56.202:80"), q)
+	if d.Services[0].QuorumUp || !d.Services[0].SorryActive {
+		t.Fatalf("live 1: %+v", d.Services[0])
+	}
+	if got := destsOf(d); !reflect.DeepEqual(got, []destView{{"10.0.0.9:80", 1}}) {
+		t.Errorf("sorry: %v", got)
+	}
+	for _, rs := range d.RealServers {
+		if rs.ID.Address.String() == "192.168.56.200" && rs.Reason != "quorum lost: sorry server in use" {
+			t.Errorf("live server reason %q", rs.Reason)
+		}
+		if rs.Sorry && (!rs.InTable || rs.Reason != "quorum lost: serving") {
+			t.Errorf("sorry state %+v", rs)
+		}
+	}
+	q = d.QuorumStates()
+	// live 4: below quorum + hysteresis (5): still lost.
+	d = director.Build([]director.ServiceSpec{s}, down("192.168.56.201:80"), q)
+	if d.Services[0].QuorumUp {
+		t.Fatalf("hysteresis ignored: %+v", d.Services[0])
+	}
+	q = d.QuorumStates()
+	// live 6 >= 5: back.
+	d = director.Build([]director.ServiceSpec{s}, nil, q)
+	if !d.Services[0].QuorumUp || !reflect.DeepEqual(destsOf(d), all) {
+		t.Fatalf("recovered: %+v %v", d.Services[0], destsOf(d))
+	}
+}
+
+func TestBuildSorryInhibitAndNoSorry(t *testing.T) {
+	sorry := &director.SorrySpec{Dest: dst("10.0.0.9:8080", table.ForwardRoute, 1), Inhibit: true}
+	s := spec(1, 0, sorry, false)
+	d := director.Build([]director.ServiceSpec{s}, nil, nil)
+	// Inhibited sorry server: in the table at weight 0; DR: port forced to 80.
+	found := false
+	for _, x := range d.Table.Services[0].Destinations {
+		if x.Address.String() == "10.0.0.9" {
+			found = true
+			if x.Weight != 0 || x.Port != 80 {
+				t.Errorf("idle sorry %+v", x)
+			}
+		}
+	}
+	if !found {
+		t.Error("inhibited sorry server missing")
+	}
+	// Quorum lost without sorry server: keepalived keeps what is left.
+	s2 := spec(5, 0, nil, false)
+	d = director.Build([]director.ServiceSpec{s2}, director.HealthView{rsID(s2, "192.168.56.202:80"): {Down: true}}, nil)
+	if d.Services[0].QuorumUp || len(d.Table.Services[0].Destinations) != 2 {
+		t.Errorf("no sorry: %+v %v", d.Services[0], destsOf(d))
+	}
+	// All down: quorum lost at live weight 0 even with quorum 0.
+	s3 := spec(0, 0, nil, false)
+	h := director.HealthView{}
+	for _, rs := range s3.RealServers {
+		h[rsID(s3, rs.Dest.Key().String())] = director.Health{Down: true}
+	}
+	d = director.Build([]director.ServiceSpec{s3}, h, map[table.ServiceKey]bool{s3.Service.Key(): true})
+	if d.Services[0].QuorumUp || len(d.Table.Services[0].Destinations) != 0 {
+		t.Errorf("all down: %+v", d.Services[0])
+	}
+}
+
+func TestManagerOneHealthChangeIsOneWrite(t *testing.T) {
+	k := fake.New()
+	r, _ := newRec(t, k, nil)
+	var quorum []bool
+	m := director.NewManager(director.ManagerConfig{Reconciler: r, OnQuorumChange: func(_ table.ServiceKey, up bool) { quorum = append(quorum, up) }})
+	s := spec(1, 0, &director.SorrySpec{Dest: dst("10.0.0.9:80", table.ForwardMasq, 1)}, false)
+	ctx := context.Background()
+	if _, err := m.SetSpecs(ctx, []director.ServiceSpec{s}); err != nil {
+		t.Fatal(err)
+	}
+	k.ResetCounters()
+	if _, err := m.SetHealth(ctx, rsID(s, "192.168.56.201:80"), director.Health{Down: true, Reason: "refused"}); err != nil {
+		t.Fatal(err)
+	}
+	if k.Writes() != 1 || k.Log()[0] != "remove-destination 192.168.56.201:80 of TCP 192.168.56.90:80" {
+		t.Errorf("health down: %v", k.Log())
+	}
+	// The same verdict again: nothing.
+	k.ResetCounters()
+	m.SetHealth(ctx, rsID(s, "192.168.56.201:80"), director.Health{Down: true, Reason: "refused"})
+	if k.Writes() != 0 {
+		t.Errorf("repeat: %v", k.Log())
+	}
+	// All down: quorum lost, sorry server in (1 create + 2 removes).
+	k.ResetCounters()
+	m.SetHealth(ctx, rsID(s, "192.168.56.200:80"), director.Health{Down: true})
+	m.SetHealth(ctx, rsID(s, "192.168.56.202:80"), director.Health{Down: true})
+	if !reflect.DeepEqual(quorum, []bool{false}) {
+		t.Errorf("quorum callbacks %v", quorum)
+	}
+	got := k.Table().Services[0].Destinations
+	if len(got) != 1 || got[0].Address.String() != "10.0.0.9" {
+		t.Errorf("kernel %v", got)
+	}
+	// Back up.
+	m.SetHealthView(ctx, nil)
+	if !reflect.DeepEqual(quorum, []bool{false, true}) || len(k.Table().Services[0].Destinations) != 3 {
+		t.Errorf("recovery: %v %v", quorum, k.Table().Services[0].Destinations)
+	}
+	// A reload that drops a real server forgets its health.
+	s.RealServers = s.RealServers[:2]
+	m.SetHealth(ctx, rsID(s, "192.168.56.202:80"), director.Health{Down: true})
+	m.SetSpecs(ctx, []director.ServiceSpec{s})
+	if n := len(m.Desired().RealServers); n != 3 { // two real + sorry
+		t.Errorf("real servers after reload: %d", n)
+	}
+}
+
+func TestEnsureSyncDaemon(t *testing.T) {
+	k := fake.New()
+	master := table.Daemon{State: table.DaemonMaster, Interface: "eth1", SyncID: 51}
+	ch, err := director.EnsureSyncDaemon(k, &master)
+	if err != nil || len(ch) != 1 {
+		t.Fatalf("%v %v", ch, err)
+	}
+	k.ResetCounters()
+	if ch, err := director.EnsureSyncDaemon(k, &master); err != nil || len(ch) != 0 || k.Writes() != 0 {
+		t.Errorf("idempotent: %v %v %d", ch, err, k.Writes())
+	}
+	backup := table.Daemon{State: table.DaemonBackup, Interface: "eth1", SyncID: 51}
+	if ch, err := director.EnsureSyncDaemon(k, &backup); err != nil || len(ch) != 2 {
+		t.Errorf("switch: %v %v", ch, err)
+	}
+	ds, _ := k.Daemons()
+	if len(ds) != 1 || ds[0].State != table.DaemonBackup {
+		t.Errorf("daemons %+v", ds)
+	}
+	director.EnsureSyncDaemon(k, nil)
+	if ds, _ := k.Daemons(); len(ds) != 0 {
+		t.Errorf("left %+v", ds)
+	}
+}

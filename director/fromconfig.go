@@ -1,0 +1,178 @@
+package director
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/director/table"
+)
+
+// SpecsFromConfig translates the configured virtual servers (defaults
+// filled in by the config loader) into builder specs.
+func SpecsFromConfig(vss []config.VirtualServer) ([]ServiceSpec, error) {
+	specs := make([]ServiceSpec, 0, len(vss))
+	for i := range vss {
+		s, err := specFromConfig(&vss[i])
+		if err != nil {
+			return nil, fmt.Errorf("virtual_servers[%d] (%s): %w", i, vss[i].Key(), err)
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+// ServiceKeyOf returns the table key of a configured virtual server.
+func ServiceKeyOf(vs *config.VirtualServer) table.ServiceKey {
+	k := table.ServiceKey{Family: familyOf(vs.Family)}
+	if vs.FWMark > 0 {
+		k.FWMark = vs.FWMark
+		return k
+	}
+	k.Protocol = protocolOf(vs.Protocol)
+	k.Address = vs.Address.Unmap()
+	k.Port = vs.Port
+	return k.Normalize()
+}
+
+func familyOf(f config.Family) table.Family {
+	if f == config.IPv6 {
+		return table.FamilyIPv6
+	}
+	return table.FamilyIPv4
+}
+
+func protocolOf(p config.Protocol) table.Protocol {
+	switch p {
+	case config.UDP:
+		return table.ProtoUDP
+	case config.SCTP:
+		return table.ProtoSCTP
+	}
+	return table.ProtoTCP
+}
+
+func specFromConfig(vs *config.VirtualServer) (ServiceSpec, error) {
+	key := ServiceKeyOf(vs)
+	svc := table.Service{ServiceKey: key, Scheduler: string(vs.Scheduler), Netmask: table.FullNetmask(key.Family)}
+	if svc.Scheduler == "" {
+		svc.Scheduler = "wlc"
+	}
+	for _, f := range vs.SchedulerFlags {
+		switch f {
+		case "sh-fallback", "mh-fallback", "flag-1":
+			svc.Flags |= table.FlagSched1
+		case "sh-port", "mh-port", "flag-2":
+			svc.Flags |= table.FlagSched2
+		case "flag-3":
+			svc.Flags |= table.FlagSched3
+		default:
+			return ServiceSpec{}, fmt.Errorf("unknown scheduler flag %q", f)
+		}
+	}
+	if vs.PersistenceTimeout > 0 {
+		svc.Flags |= table.FlagPersistent
+		svc.Timeout = uint32((vs.PersistenceTimeout + time.Second - 1) / time.Second)
+		svc.Netmask = table.NetmaskFromBits(key.Family, int(vs.PersistenceNetmask))
+	}
+	if vs.OnePacket {
+		svc.Flags |= table.FlagOnePacket
+	}
+	spec := ServiceSpec{Service: svc, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
+	for j := range vs.RealServers {
+		rs := &vs.RealServers[j]
+		d, err := destFromConfig(rs.Address.Unmap(), rs.Port, rs.Weight, rs.Forwarding, rs.Tunnel)
+		if err != nil {
+			return ServiceSpec{}, fmt.Errorf("real_servers[%d] %s: %w", j, rs.AddrPort(), err)
+		}
+		d.UpperThreshold = uint32(max(rs.UpperThreshold, 0))
+		d.LowerThreshold = uint32(max(rs.LowerThreshold, 0))
+		spec.RealServers = append(spec.RealServers, RealServerSpec{Dest: d, InhibitOnFailure: rs.InhibitOnFailure})
+	}
+	if ss := vs.SorryServer; ss != nil {
+		port := ss.Port
+		if port == 0 {
+			port = vs.Port
+		}
+		d, err := destFromConfig(ss.Address.Unmap(), port, 1, ss.Forwarding, nil)
+		if err != nil {
+			return ServiceSpec{}, fmt.Errorf("sorry_server: %w", err)
+		}
+		spec.Sorry = &SorrySpec{Dest: d, Inhibit: ss.Inhibit}
+	}
+	return spec, nil
+}
+
+func destFromConfig(addr netip.Addr, port uint16, weight int, fwd config.Forwarding, tun *config.Tunnel) (table.Destination, error) {
+	d := table.Destination{Address: addr, Port: port, Family: table.FamilyOf(addr)}
+	if weight < 0 {
+		return d, fmt.Errorf("negative weight %d", weight)
+	}
+	d.Weight = uint32(weight)
+	switch fwd {
+	case config.NAT:
+		d.Forward = table.ForwardMasq
+	case config.TUN:
+		d.Forward = table.ForwardTunnel
+		if tun != nil {
+			switch tun.Type {
+			case config.TunnelGUE:
+				d.TunnelType = table.TunnelGUE
+				d.TunnelPort = tun.Port
+			case config.TunnelGRE:
+				d.TunnelType = table.TunnelGRE
+			}
+			switch tun.Checksum {
+			case config.ChecksumCsum:
+				d.TunnelFlags = table.TunnelCsum
+			case config.ChecksumRemCsum:
+				d.TunnelFlags = table.TunnelRemCsum
+			}
+		}
+	case config.DR, "":
+		d.Forward = table.ForwardRoute
+	default:
+		return d, fmt.Errorf("unknown forwarding %q", fwd)
+	}
+	return d, nil
+}
+
+// Settings are the kernel-wide settings lbd applies besides the table.
+type Settings struct {
+	// Timeouts to set; a zero field leaves the kernel's value.
+	Timeouts table.Timeouts
+	// Sysctls to set, in order.
+	Sysctls []SysctlSetting
+}
+
+// SysctlSetting is one sysctl and its wanted value.
+type SysctlSetting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SettingsFromConfig translates the ipvs section of lbd.yaml.
+func SettingsFromConfig(c config.IPVS) Settings {
+	secs := func(d time.Duration) uint32 { return uint32((d + time.Second - 1) / time.Second) }
+	s := Settings{Timeouts: table.Timeouts{TCP: secs(c.Timeouts.TCP), TCPFin: secs(c.Timeouts.TCPFin), UDP: secs(c.Timeouts.UDP)}}
+	add := func(name string, v *bool) {
+		if v == nil {
+			return
+		}
+		val := "0"
+		if *v {
+			val = "1"
+		}
+		s.Sysctls = append(s.Sysctls, SysctlSetting{Name: name, Value: val})
+	}
+	sc := c.Sysctls
+	add("net.ipv4.ip_forward", sc.IPForward)
+	add("net.ipv6.conf.all.forwarding", sc.IPv6Forwarding)
+	add("net.ipv4.vs.expire_nodest_conn", sc.ExpireNodestConn)
+	add("net.ipv4.vs.expire_quiescent_template", sc.ExpireQuiescentTemplate)
+	add("net.ipv4.vs.conntrack", sc.Conntrack)
+	add("net.ipv4.vs.sloppy_tcp", sc.SloppyTCP)
+	add("net.ipv4.vs.snat_reroute", sc.SNATReroute)
+	return s
+}

@@ -1,0 +1,513 @@
+package kaconf
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lvsd/lb/director/config"
+)
+
+// emit writes the mapped configuration as lbd.yaml: a header comment, then
+// the sections in the order of config.Director. Entries carry a comment
+// naming the keepalived statement they come from.
+func emit(m *mapper, source string) ([]byte, error) {
+	d := &m.d
+	root := newMap()
+
+	g := newMap()
+	if d.Global.RouterID != "" {
+		g.add("router_id", str(d.Global.RouterID))
+	}
+	if d.Global.PurgeUnmanaged {
+		g.add("purge_unmanaged", boolean(true)).LineComment = "keepalived lvs_flush"
+	}
+	if d.Global.FlushOnStop {
+		k := g.add("flush_on_stop", boolean(true))
+		if m.flush {
+			k.LineComment = "keepalived lvs_flush_on_stop"
+		} else {
+			k.HeadComment = "keepalived removes its IPVS services when it stops; so does lbd with this\n" +
+				"(delete the line to keep the table, and the traffic, across lbd restarts)"
+		}
+	}
+	root.addIf("global", g)
+
+	ipvs := newMap()
+	t := newMap()
+	for _, e := range []struct {
+		key string
+		d   time.Duration
+	}{{"tcp", d.IPVS.Timeouts.TCP}, {"tcpfin", d.IPVS.Timeouts.TCPFin}, {"udp", d.IPVS.Timeouts.UDP}} {
+		if e.d > 0 {
+			t.add(e.key, dur(e.d))
+		}
+	}
+	if len(t.Content) > 0 {
+		ipvs.add("timeouts", t.Node).LineComment = "keepalived lvs_timeouts"
+	}
+	if s := d.IPVS.SyncDaemon; s != nil {
+		sd := newMap()
+		sd.add("interface", str(s.Interface))
+		sd.add("sync_id", num(s.SyncID))
+		sd.add("role", str(string(s.Role)))
+		sd.add("instance", str(s.Instance))
+		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + m.sources.syncd.String() + " " + "(master while the instance is MASTER, backup otherwise)"
+	}
+	root.addIf("ipvs", ipvs)
+
+	vrrp := newMap()
+	if len(d.VRRP.Instances) > 0 {
+		ins := newMap()
+		for i := range d.VRRP.Instances {
+			in := &d.VRRP.Instances[i]
+			ins.add(in.Name, instanceNode(in)).HeadComment = "from " + m.sources.instances[in.Name].String()
+		}
+		vrrp.add("instances", ins.Node)
+	}
+	if len(d.VRRP.Scripts) > 0 {
+		ss := newMap()
+		for _, s := range d.VRRP.Scripts {
+			n := newMap()
+			n.add("command", argv(s.Command))
+			n.add("interval", dur(s.Interval))
+			if s.Timeout > 0 {
+				n.add("timeout", dur(s.Timeout))
+			}
+			if s.Rise != 1 {
+				n.add("rise", num(s.Rise))
+			}
+			if s.Fall != 1 {
+				n.add("fall", num(s.Fall))
+			}
+			n.add("weight", num(s.Weight))
+			ss.add(s.Name, n.Node).HeadComment = "from " + m.sources.scripts[s.Name].String()
+		}
+		vrrp.add("scripts", ss.Node)
+	}
+	if len(d.VRRP.SyncGroups) > 0 {
+		gs := newMap()
+		for _, sg := range d.VRRP.SyncGroups {
+			n := newMap()
+			names := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+			for _, in := range sg.Instances {
+				names.Content = append(names.Content, str(in))
+			}
+			n.add("instances", names)
+			n.addIf("notify", notifyNode(sg.Notify))
+			gs.add(sg.Name, n.Node).HeadComment = "from " + m.sources.groups[sg.Name].String()
+		}
+		vrrp.add("sync_groups", gs.Node)
+	}
+	root.addIf("vrrp", vrrp)
+
+	if len(d.VirtualServers) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := range d.VirtualServers {
+			n := serviceNode(&d.VirtualServers[i], m.sources.reals[i])
+			n.HeadComment = "from " + m.sources.services[i].String()
+			list.Content = append(list.Content, n)
+		}
+		root.add("virtual_servers", list)
+	}
+
+	var buf bytes.Buffer
+	writeHeader(&buf, m, source)
+	if len(root.Content) == 0 {
+		buf.WriteString("{}\n")
+		return buf.Bytes(), nil
+	}
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root.Node}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeHeader(buf *bytes.Buffer, m *mapper, source string) {
+	fmt.Fprintf(buf, "# lbd.yaml imported from %s by \"lbctl import-keepalived\".\n", oneLine(source))
+	buf.WriteString("# Where keepalived's defaults differ from lbd's, keepalived's values are\n")
+	buf.WriteString("# written out, so this file behaves as the keepalived configuration did.\n")
+	buf.WriteString("# Check it with \"lbd check -c FILE\"; keys are described in\n")
+	buf.WriteString("# director/config/REFERENCE.md.\n#\n")
+	if len(m.issues) == 0 {
+		buf.WriteString("# Every keepalived keyword was imported.\n")
+	} else {
+		fmt.Fprintf(buf, "# Not imported (%d):\n", len(m.issues))
+		for _, i := range m.issues {
+			fmt.Fprintf(buf, "# unmapped: %s: %s: %s\n", i.Pos, oneLine(i.Keyword), oneLine(i.Reason))
+		}
+	}
+	if len(m.notes) > 0 {
+		fmt.Fprintf(buf, "#\n# Notes (%d):\n", len(m.notes))
+		for _, n := range m.notes {
+			fmt.Fprintf(buf, "# note: %s: %s\n", n.Pos, oneLine(n.Msg))
+		}
+	}
+	buf.WriteString("\n")
+}
+
+// oneLine keeps a value from breaking out of its comment line.
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+
+func instanceNode(in *config.VRRPInstance) *yaml.Node {
+	n := newMap()
+	n.add("state", str(string(in.State)))
+	n.add("interface", str(in.Interface))
+	n.add("virtual_router_id", num(in.VirtualRouterID))
+	n.add("version", num(in.Version))
+	n.add("priority", num(in.Priority))
+	n.add("advert_interval", dur(in.AdvertInterval))
+	if in.NoPreempt {
+		n.add("nopreempt", boolean(true))
+	}
+	if in.PreemptDelay > 0 {
+		n.add("preempt_delay", dur(in.PreemptDelay))
+	}
+	if a := in.Authentication; a != nil {
+		an := newMap()
+		an.add("type", str(string(a.Type)))
+		an.add("password", quoted(a.Password))
+		n.add("authentication", an.Node)
+	}
+	if in.SourceAddress.IsValid() {
+		n.add("source_address", str(in.SourceAddress.String()))
+	}
+	if len(in.UnicastPeers) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, p := range in.UnicastPeers {
+			l.Content = append(l.Content, str(p.String()))
+		}
+		n.add("unicast_peers", l)
+	}
+	vips := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, v := range in.VirtualIPAddresses {
+		vn := newMap()
+		addr := v.Address.String()
+		if v.Address.Bits() == v.Address.Addr().BitLen() {
+			addr = v.Address.Addr().String()
+		}
+		vn.add("address", str(addr))
+		vn.add("device", str(v.Device))
+		if v.Label != "" {
+			vn.add("label", quoted(v.Label))
+		}
+		vips.Content = append(vips.Content, vn.Node)
+	}
+	n.add("virtual_ipaddresses", vips)
+	if len(in.TrackInterfaces) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, t := range in.TrackInterfaces {
+			e := newMap()
+			e.add("name", str(t.Name))
+			e.add("weight", num(t.Weight))
+			l.Content = append(l.Content, e.Node)
+		}
+		n.add("track_interfaces", l)
+	}
+	if len(in.TrackScripts) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, t := range in.TrackScripts {
+			e := newMap()
+			e.add("name", str(t.Name))
+			e.add("weight", num(t.Weight))
+			l.Content = append(l.Content, e.Node)
+		}
+		n.add("track_scripts", l)
+	}
+	n.addIf("notify", notifyNode(in.Notify))
+	gn := newMap()
+	g := in.GARP
+	if g.MasterDelay != 5*time.Second {
+		gn.add("master_delay", dur(g.MasterDelay))
+	}
+	if g.MasterRepeat != 5 {
+		gn.add("master_repeat", num(g.MasterRepeat))
+	}
+	if g.MasterRefresh > 0 {
+		gn.add("master_refresh", dur(g.MasterRefresh))
+	}
+	if g.MasterRefreshRepeat != 1 {
+		gn.add("master_refresh_repeat", num(g.MasterRefreshRepeat))
+	}
+	if g.Interval > 0 {
+		gn.add("interval", dur(g.Interval))
+	}
+	n.addIf("garp", gn)
+	if in.SkipCheckAdvAddr {
+		n.add("skip_check_adv_addr", boolean(true))
+	}
+	return n.Node
+}
+
+func notifyNode(nt config.Notify) ynode {
+	n := newMap()
+	for _, e := range []struct {
+		key string
+		cmd config.Argv
+	}{{"master", nt.Master}, {"backup", nt.Backup}, {"fault", nt.Fault}, {"stop", nt.Stop}, {"any", nt.Any}} {
+		if e.cmd != nil {
+			n.add(e.key, argv(e.cmd))
+		}
+	}
+	return n
+}
+
+func serviceNode(vs *config.VirtualServer, reals []Pos) *yaml.Node {
+	n := newMap()
+	if vs.FWMark > 0 {
+		n.add("fwmark", num(int(vs.FWMark)))
+		n.add("family", str(string(vs.Family)))
+	} else {
+		n.add("address", str(vs.Address.String()))
+		n.add("port", num(int(vs.Port)))
+		n.add("protocol", str(string(vs.Protocol)))
+	}
+	n.add("scheduler", str(string(vs.Scheduler)))
+	if len(vs.SchedulerFlags) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, f := range vs.SchedulerFlags {
+			l.Content = append(l.Content, str(string(f)))
+		}
+		n.add("scheduler_flags", l)
+	}
+	if vs.PersistenceTimeout > 0 {
+		n.add("persistence_timeout", dur(vs.PersistenceTimeout))
+		if vs.PersistenceNetmask != 0 {
+			n.add("persistence_netmask", num(int(vs.PersistenceNetmask)))
+		}
+	}
+	if vs.OnePacket {
+		n.add("one_packet", boolean(true))
+	}
+	n.add("forwarding", str(string(vs.Forwarding)))
+	if vs.Quorum != 1 {
+		n.add("quorum", num(vs.Quorum))
+	}
+	if vs.Hysteresis > 0 {
+		n.add("hysteresis", num(vs.Hysteresis))
+	}
+	if vs.QuorumUp != nil {
+		n.add("quorum_up", argv(vs.QuorumUp))
+	}
+	if vs.QuorumDown != nil {
+		n.add("quorum_down", argv(vs.QuorumDown))
+	}
+	if vs.InhibitOnFailure {
+		n.add("inhibit_on_failure", boolean(true))
+	}
+	if s := vs.SorryServer; s != nil {
+		sn := newMap()
+		sn.add("address", str(s.Address.String()))
+		sn.add("port", num(int(s.Port)))
+		if s.Forwarding != "" {
+			sn.add("forwarding", str(string(s.Forwarding)))
+		}
+		if s.Inhibit {
+			sn.add("inhibit", boolean(true))
+		}
+		n.add("sorry_server", sn.Node)
+	}
+	timingNode(n, &vs.Timing)
+	l := &yaml.Node{Kind: yaml.SequenceNode}
+	for i := range vs.RealServers {
+		rn := realNode(vs, &vs.RealServers[i])
+		rn.HeadComment = "from " + reals[i].String()
+		l.Content = append(l.Content, rn)
+	}
+	n.add("real_servers", l)
+	return n.Node
+}
+
+func realNode(vs *config.VirtualServer, rs *config.RealServer) *yaml.Node {
+	n := newMap()
+	n.add("address", str(rs.Address.String()))
+	if rs.Port != 0 || vs.FWMark == 0 {
+		n.add("port", num(int(rs.Port)))
+	}
+	n.add("weight", num(rs.Weight))
+	if rs.Forwarding != "" {
+		n.add("forwarding", str(string(rs.Forwarding)))
+	}
+	if t := rs.Tunnel; t != nil {
+		tn := newMap()
+		tn.add("type", str(string(t.Type)))
+		if t.Port != 0 {
+			tn.add("port", num(int(t.Port)))
+		}
+		tn.add("checksum", str(string(t.Checksum)))
+		n.add("tunnel", tn.Node)
+	}
+	if rs.UpperThreshold > 0 {
+		n.add("upper_threshold", num(rs.UpperThreshold))
+	}
+	if rs.LowerThreshold > 0 {
+		n.add("lower_threshold", num(rs.LowerThreshold))
+	}
+	if rs.InhibitOnFailure != vs.InhibitOnFailure {
+		n.add("inhibit_on_failure", boolean(rs.InhibitOnFailure))
+	}
+	if rs.NotifyUp != nil {
+		n.add("notify_up", argv(rs.NotifyUp))
+	}
+	if rs.NotifyDown != nil {
+		n.add("notify_down", argv(rs.NotifyDown))
+	}
+	timingNode(n, &rs.Timing)
+	if len(rs.Checks) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := range rs.Checks {
+			l.Content = append(l.Content, checkNode(&rs.Checks[i]))
+		}
+		n.add("checks", l)
+	}
+	return n.Node
+}
+
+func checkNode(c *config.Check) *yaml.Node {
+	n := newMap()
+	n.add("type", str(string(c.Type)))
+	if c.ConnectIP.IsValid() {
+		n.add("connect_ip", str(c.ConnectIP.String()))
+	}
+	if c.ConnectPort != 0 {
+		n.add("connect_port", num(int(c.ConnectPort)))
+	}
+	if c.BindTo.IsValid() {
+		n.add("bindto", str(c.BindTo.String()))
+	}
+	if len(c.URLs) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, u := range c.URLs {
+			un := newMap()
+			un.add("path", quotedIfNeeded(u.Path))
+			if u.Digest != "" {
+				un.add("digest", str(u.Digest))
+			}
+			if len(u.StatusCodes) > 0 {
+				codes := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+				for _, r := range u.StatusCodes {
+					if r.Lo == r.Hi {
+						codes.Content = append(codes.Content, num(r.Lo))
+					} else {
+						codes.Content = append(codes.Content, quoted(fmt.Sprintf("%d-%d", r.Lo, r.Hi)))
+					}
+				}
+				un.add("status_codes", codes)
+			}
+			l.Content = append(l.Content, un.Node)
+		}
+		n.add("urls", l)
+	}
+	if c.VirtualHost != "" {
+		n.add("virtualhost", str(c.VirtualHost))
+	}
+	if c.SNI != "" {
+		n.add("sni", str(c.SNI))
+	}
+	if c.Command != nil {
+		n.add("command", argv(c.Command))
+	}
+	if c.Dynamic {
+		n.add("dynamic", boolean(true))
+	}
+	if c.QueryType != "" {
+		n.add("query_type", str(string(c.QueryType)))
+	}
+	if c.QueryName != "" {
+		n.add("query_name", str(c.QueryName))
+	}
+	timingNode(n, &c.Timing)
+	return n.Node
+}
+
+// timingNode adds the timing keys that are set.
+func timingNode(n ynode, t *config.Timing) {
+	if t.DelayLoop != nil {
+		n.add("delay_loop", dur(*t.DelayLoop))
+	}
+	if t.ConnectTimeout != nil {
+		n.add("connect_timeout", dur(*t.ConnectTimeout))
+	}
+	if t.Retry != nil {
+		n.add("retry", num(*t.Retry))
+	}
+	if t.DelayBeforeRetry != nil {
+		n.add("delay_before_retry", dur(*t.DelayBeforeRetry))
+	}
+	if t.Warmup != nil {
+		n.add("warmup", dur(*t.Warmup))
+	}
+	if t.Alpha != nil {
+		n.add("alpha", boolean(*t.Alpha))
+	}
+	if t.Rise != nil {
+		n.add("rise", num(*t.Rise))
+	}
+	if t.Fall != nil {
+		n.add("fall", num(*t.Fall))
+	}
+}
+
+// ynode is a YAML mapping being built.
+type ynode struct{ *yaml.Node }
+
+func newMap() ynode { return ynode{&yaml.Node{Kind: yaml.MappingNode}} }
+
+// add appends key: v and returns the key node (for comments).
+func (n ynode) add(key string, v *yaml.Node) *yaml.Node {
+	k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}
+	n.Content = append(n.Content, k, v)
+	return k
+}
+
+// addIf adds a mapping only when it has content.
+func (n ynode) addIf(key string, v ynode) {
+	if len(v.Content) > 0 {
+		n.add(key, v.Node)
+	}
+}
+
+func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+// quoted is a string always written in double quotes (passwords, labels:
+// "1111" and "eth0:0" stay strings for any reader).
+func quoted(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
+}
+
+// quotedIfNeeded quotes strings that YAML 1.1 readers could take for
+// something else.
+func quotedIfNeeded(s string) *yaml.Node {
+	if strings.ContainsAny(s, ":#{}[],&*!|>'\"%@`") {
+		return quoted(s)
+	}
+	return str(s)
+}
+
+func num(i int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}
+}
+
+func boolean(b bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(b)}
+}
+
+func dur(d time.Duration) *yaml.Node { return str(formatDuration(d)) }
+
+// argv writes a command as a flow list of quoted strings.
+func argv(a config.Argv) *yaml.Node {
+	l := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, s := range a {
+		l.Content = append(l.Content, quoted(s))
+	}
+	return l
+}

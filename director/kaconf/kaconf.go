@@ -1,0 +1,148 @@
+package kaconf
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/lvsd/lb/director/config"
+)
+
+// Options are the file-system hooks of a conversion; the zero value reads
+// the real file system.
+type Options struct {
+	ReadFile func(name string) ([]byte, error)      // reads included files; nil: os.ReadFile
+	Glob     func(pattern string) ([]string, error) // expands include patterns; nil: filepath.Glob
+}
+
+func (o *Options) readFile(name string) ([]byte, error) {
+	if o != nil && o.ReadFile != nil {
+		return o.ReadFile(name)
+	}
+	return os.ReadFile(name)
+}
+
+func (o *Options) glob(pattern string) ([]string, error) {
+	if o != nil && o.Glob != nil {
+		return o.Glob(pattern)
+	}
+	return filepath.Glob(pattern)
+}
+
+// Issue is a keepalived keyword (or an option of one) that the conversion
+// does not carry over.
+type Issue struct {
+	Pos     Pos
+	Keyword string
+	Reason  string
+}
+
+// String is `FILE:LINE: keyword "X" not mapped: reason`.
+func (i Issue) String() string {
+	return fmt.Sprintf("%s: keyword %q not mapped: %s", i.Pos, i.Keyword, i.Reason)
+}
+
+// Note is something the conversion did that the reader should know: a
+// keepalived default written out, or a correction keepalived makes itself.
+type Note struct {
+	Pos Pos
+	Msg string
+}
+
+// String is "FILE:LINE: note: message".
+func (n Note) String() string { return fmt.Sprintf("%s: note: %s", n.Pos, n.Msg) }
+
+// Error is a malformed statement.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+
+// Errors is every malformed statement found, one per line.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Result is a converted configuration.
+type Result struct {
+	Source   string           // the file name given to Convert
+	YAML     []byte           // lbd.yaml, with a header comment listing Unmapped and Notes
+	Director *config.Director // YAML as lbd reads it (config.ParseDirector: defaults applied)
+	Unmapped []Issue          // in file order
+	Notes    []Note           // in file order
+}
+
+// ConvertFile converts the keepalived configuration at path (and the files
+// it includes).
+func ConvertFile(path string, opts *Options) (*Result, error) {
+	data, err := opts.readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading keepalived configuration: %w", err)
+	}
+	return Convert(path, data, opts)
+}
+
+// Convert converts keepalived.conf contents; name is the file name used in
+// positions and to resolve relative includes. Malformed input gives an
+// Errors value. If the converted YAML does not pass config.ParseDirector
+// (input the conversion cannot express), the error says so and the Result
+// is still returned, for inspection.
+func Convert(name string, data []byte, opts *Options) (*Result, error) {
+	lx := &lexer{opts: opts}
+	lx.lexFile(name, data)
+	nodes, errs := buildTree(lx.items)
+	errs = append(lx.errs, errs...)
+	m := newMapper()
+	m.notes = append(m.notes, lx.notes...)
+	if len(errs) == 0 {
+		m.mapTop(nodes)
+		errs = m.errs
+	}
+	if len(errs) > 0 {
+		order := fileOrder(lx.items, name)
+		slices.SortStableFunc(errs, func(a, b *Error) int { return comparePos(order, a.Pos, b.Pos) })
+		return nil, errs
+	}
+
+	order := fileOrder(lx.items, name)
+	slices.SortStableFunc(m.issues, func(a, b Issue) int { return comparePos(order, a.Pos, b.Pos) })
+	slices.SortStableFunc(m.notes, func(a, b Note) int { return comparePos(order, a.Pos, b.Pos) })
+	res := &Result{Source: name, Unmapped: m.issues, Notes: m.notes}
+	y, err := emit(m, name)
+	if err != nil {
+		return nil, fmt.Errorf("writing YAML: %w", err)
+	}
+	res.YAML = y
+	d, err := config.ParseDirector(name+" (converted)", y)
+	if err != nil {
+		return res, fmt.Errorf("the converted configuration does not pass lbd's checks:\n%w", err)
+	}
+	res.Director = d
+	return res, nil
+}
+
+// fileOrder numbers the files in the order they were read.
+func fileOrder(items []item, first string) map[string]int {
+	order := map[string]int{first: 0}
+	for _, it := range items {
+		if _, ok := order[it.pos.File]; !ok {
+			order[it.pos.File] = len(order)
+		}
+	}
+	return order
+}
+
+func comparePos(order map[string]int, a, b Pos) int {
+	return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(a.Line, b.Line))
+}

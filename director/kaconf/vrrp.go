@@ -1,0 +1,669 @@
+package kaconf
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lb/director/config"
+)
+
+var instanceMapped = []string{
+	"state", "interface", "virtual_router_id", "priority", "advert_int", "nopreempt", "preempt",
+	"preempt_delay", "authentication", "virtual_ipaddress", "mcast_src_ip", "unicast_src_ip",
+	"unicast_peer", "track_interface", "track_script", "notify_master", "notify_backup",
+	"notify_fault", "notify_stop", "notify", "garp_master_delay", "garp_master_repeat",
+	"garp_master_refresh", "garp_master_refresh_repeat", "version", "skip_check_adv_addr",
+	"lvs_sync_daemon_interface",
+}
+
+// instanceBuild is a vrrp_instance being read.
+type instanceBuild struct {
+	in        config.VRRPInstance
+	node      *Node
+	state     *Node // the state statement, if any
+	prio      *Node // the priority statement, if any
+	version   *Node
+	advert    *Node
+	nopre     *Node
+	delay     *Node
+	authNode  *Node
+	authType  string
+	authPass  string
+	vipNodes  []*Node  // the statement of each VirtualIPAddresses entry
+	vipLabels []string // and its label as written
+	srcNode   *Node
+	misspelt  *Node // lvs_sync_daemon_inteface, as in the seed
+}
+
+// vrrpInstance maps "vrrp_instance NAME { ... }".
+func (m *mapper) vrrpInstance(n *Node) {
+	if !m.block(n, 1, 1) {
+		return
+	}
+	name := n.Args[0]
+	if p, dup := m.sources.instances[name]; dup {
+		m.errorf(n.Pos, "vrrp_instance %s is defined twice (first at line %d)", name, p.Line)
+		return
+	}
+	b := &instanceBuild{node: n, in: config.VRRPInstance{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
+	in := &b.in
+	hasVRID := false
+	for _, c := range n.Block {
+		switch c.Key {
+		case "state":
+			if m.leaf(c, 1, 1) {
+				switch c.Args[0] {
+				case "MASTER":
+					in.State, b.state = config.Master, c
+				case "BACKUP":
+					if in.State == config.Master {
+						m.notef(c.Pos, "state BACKUP after state MASTER: keepalived keeps MASTER")
+						continue
+					}
+					in.State, b.state = config.Backup, c
+				default:
+					m.notef(c.Pos, "unknown state %q: keepalived uses BACKUP", c.Args[0])
+					in.State, b.state = config.Backup, c
+				}
+			}
+		case "interface":
+			if m.leaf(c, 1, 1) {
+				if len(c.Args[0]) >= 16 {
+					m.errorf(c.Pos, "interface: name %q is longer than 15 bytes", c.Args[0])
+					continue
+				}
+				in.Interface = c.Args[0]
+			}
+		case "virtual_router_id":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
+					in.VirtualRouterID, hasVRID = v, true
+				}
+			}
+		case "priority":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
+					in.Priority, b.prio = v, c
+				}
+			}
+		case "advert_int":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, secondsIn(10*time.Millisecond, 255*time.Second)); ok {
+					in.AdvertInterval, b.advert = v, c
+				}
+			}
+		case "version":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, uintIn(2, 3)); ok {
+					in.Version, b.version = v, c
+				}
+			}
+		case "nopreempt":
+			if m.leaf(c, 0, 0) {
+				in.NoPreempt, b.nopre = true, c
+			}
+		case "preempt":
+			if m.leaf(c, 0, 0) {
+				in.NoPreempt, b.nopre = false, nil
+			}
+		case "preempt_delay":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, secondsIn(0, 1000*time.Second)); ok {
+					in.PreemptDelay, b.delay = v, c
+				}
+			}
+		case "authentication":
+			m.authentication(b, c)
+		case "virtual_ipaddress":
+			m.virtualAddresses(b, c)
+		case "mcast_src_ip", "unicast_src_ip":
+			if m.leaf(c, 1, 1) {
+				if a, ok := value(m, c, 0, parseAddr); ok {
+					in.SourceAddress, b.srcNode = a, c
+				}
+			}
+		case "unicast_peer":
+			m.unicastPeers(b, c)
+		case "track_interface":
+			m.trackInterfaces(b, c)
+		case "track_script":
+			m.trackScripts(b, c)
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			m.notify(&in.Notify, c)
+		case "garp_master_delay":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
+					in.GARP.MasterDelay = v
+				}
+			}
+		case "garp_master_repeat":
+			if m.leaf(c, 1, 1) {
+				if v, ok := m.repeat(c); ok {
+					in.GARP.MasterRepeat = v
+				}
+			}
+		case "garp_master_refresh":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
+					in.GARP.MasterRefresh = v
+				}
+			}
+		case "garp_master_refresh_repeat":
+			if m.leaf(c, 1, 1) {
+				if v, ok := m.repeat(c); ok {
+					in.GARP.MasterRefreshRepeat = v
+				}
+			}
+		case "skip_check_adv_addr":
+			if v, ok := m.flag(c); ok {
+				in.SkipCheckAdvAddr = v
+			}
+		case "lvs_sync_daemon_interface":
+			if m.leaf(c, 1, 1) {
+				if m.syncd != nil {
+					m.unmapped(c, "a sync daemon is already given at line %d; keepalived ignores this one", m.syncd.node.Pos.Line)
+					continue
+				}
+				m.syncd = &syncDaemonSpec{node: c, iface: c.Args[0], instance: name, syncID: -1}
+			}
+		case "lvs_sync_daemon_inteface":
+			b.misspelt = c
+		default:
+			m.other(c, "vrrp_instance", instanceUnsupported, instanceMapped)
+		}
+	}
+	if c := b.misspelt; c != nil {
+		iface := "IFACE"
+		if len(c.Args) > 0 {
+			iface = c.Args[0]
+		}
+		m.unmapped(c, "misspelling of lvs_sync_daemon_interface: keepalived rejects the unknown keyword and runs "+
+			"no sync daemon, so none is imported; what was meant is ipvs.sync_daemon "+
+			"{interface: %s, instance: %s, sync_id: %d, role: auto}", iface, name, in.VirtualRouterID)
+	}
+	if !hasVRID {
+		m.errorf(n.Pos, "vrrp_instance %s: missing virtual_router_id (keepalived requires it)", name)
+		return
+	}
+	if in.Interface == "" {
+		m.unmapped(n, "vrrp_instance %s has no interface: lbd needs one, so the instance is not imported", name)
+		return
+	}
+	if len(in.VirtualIPAddresses) == 0 {
+		m.unmapped(n, "vrrp_instance %s has no virtual_ipaddress: lbd needs at least one, so the instance is not imported", name)
+		return
+	}
+	m.completeInstance(b)
+	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
+	m.sources.instances[name] = n.Pos
+	for _, v := range in.VirtualIPAddresses {
+		m.vipOf[v.Address.Addr().String()] = name
+	}
+}
+
+// completeInstance applies keepalived's defaults and corrections.
+func (m *mapper) completeInstance(b *instanceBuild) {
+	in := &b.in
+	fam := config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr())
+
+	if b.version == nil {
+		in.Version = m.glob.version
+	}
+	if fam == config.IPv6 && in.Version != 3 {
+		if b.version != nil {
+			m.notef(b.version.Pos, "IPv6 instance: keepalived always uses VRRP version 3")
+		}
+		in.Version = 3
+	}
+
+	// Priority from the state, state from the priority.
+	if b.prio == nil {
+		in.Priority = 100
+		if in.State == config.Master {
+			in.Priority = 255
+			m.notef(b.state.Pos, "no priority with state MASTER: keepalived makes the instance the address owner (priority 255)")
+		}
+	}
+	if in.State == "" {
+		in.State = config.Backup
+		if in.Priority == 255 {
+			in.State = config.Master
+		}
+	}
+
+	if b.nopre != nil && in.Priority == 255 {
+		m.notef(b.nopre.Pos, "nopreempt with priority 255: keepalived clears nopreempt")
+		in.NoPreempt = false
+	}
+	if in.NoPreempt && in.State == config.Master {
+		m.notef(b.nopre.Pos, "nopreempt with state MASTER: keepalived clears nopreempt (it needs state BACKUP)")
+		in.NoPreempt = false
+	}
+	if b.delay != nil && in.PreemptDelay > 0 {
+		switch {
+		case in.State == config.Master:
+			m.notef(b.delay.Pos, "preempt_delay with state MASTER: keepalived clears it")
+			in.PreemptDelay = 0
+		case in.NoPreempt:
+			m.notef(b.delay.Pos, "preempt_delay with nopreempt: keepalived clears it")
+			in.PreemptDelay = 0
+		}
+	}
+
+	// Advert interval: v2 whole seconds, v3 centiseconds.
+	if b.advert == nil {
+		in.AdvertInterval = time.Second
+	}
+	ai := in.AdvertInterval
+	if in.Version == 2 && ai%time.Second != 0 {
+		r := max((ai+time.Second/2)/time.Second*time.Second, time.Second)
+		m.notef(b.advert.Pos, "advert_int %s with VRRP version 2: keepalived rounds it to %s", formatDuration(ai), formatDuration(r))
+		in.AdvertInterval = r
+	}
+	if in.Version == 3 {
+		const cs = 10 * time.Millisecond
+		if r := (ai + cs/2) / cs * cs; r != ai {
+			m.notef(b.advert.Pos, "advert_int %s with VRRP version 3: keepalived rounds it to %s", formatDuration(ai), formatDuration(r))
+			in.AdvertInterval = r
+		}
+		if in.AdvertInterval > 40950*time.Millisecond {
+			m.notef(b.advert.Pos, "advert_int above 40.95s with VRRP version 3: set to 40.95s")
+			in.AdvertInterval = 40950 * time.Millisecond
+		}
+	}
+
+	// Addresses without dev are on the instance's interface; labels must
+	// name the device.
+	for i := range in.VirtualIPAddresses {
+		v := &in.VirtualIPAddresses[i]
+		if v.Device == "" {
+			v.Device = in.Interface
+		}
+		label, c := b.vipLabels[i], b.vipNodes[i]
+		switch {
+		case label == "":
+		case !v.Address.Addr().Is4():
+			m.unmappedWord(c, "label", "labels are IPv4 only")
+		case len(label) > 15 || !strings.HasPrefix(label, v.Device+":") || len(label) == len(v.Device)+1:
+			m.unmappedWord(c, "label", "label %q: lbd needs DEVICE:SUFFIX (%s:...), at most 15 bytes", label, v.Device)
+		default:
+			v.Label = label
+		}
+	}
+
+	// Authentication, as keepalived checks it.
+	if b.authNode != nil {
+		switch {
+		case b.authType == "":
+			m.notef(b.authNode.Pos, "authentication without auth_type: keepalived uses none")
+		case b.authType == "AH":
+			m.unmappedWord(b.authNode, "auth_type", "AH authentication is not supported (only PASS): the instance is imported without authentication")
+		case in.Version == 3:
+			m.notef(b.authNode.Pos, "authentication with VRRP version 3: keepalived ignores it")
+		case b.authPass == "":
+			m.notef(b.authNode.Pos, "authentication without auth_pass: keepalived uses none")
+		default:
+			pass := b.authPass
+			if len(pass) > 8 {
+				m.notef(b.authNode.Pos, "auth_pass longer than 8 characters: keepalived uses the first 8")
+				pass = pass[:8]
+			}
+			in.Authentication = &config.Authentication{Type: config.AuthPass, Password: pass}
+		}
+	}
+
+	if in.SourceAddress.IsValid() && config.FamilyOf(in.SourceAddress) != fam {
+		m.unmapped(b.srcNode, "%s source address in an %s instance: keepalived skips it", config.FamilyOf(in.SourceAddress), fam)
+		in.SourceAddress = netip.Addr{}
+	}
+	peers := in.UnicastPeers[:0]
+	for _, p := range in.UnicastPeers {
+		if config.FamilyOf(p) != fam || p == in.SourceAddress || slices.Contains(peers, p) {
+			m.notef(b.node.Pos, "unicast peer %s dropped (other family, duplicate, or the source address)", p)
+			continue
+		}
+		peers = append(peers, p)
+	}
+	in.UnicastPeers = peers
+}
+
+// authentication maps "authentication { auth_type PASS auth_pass SECRET }".
+func (m *mapper) authentication(b *instanceBuild, n *Node) {
+	if !m.block(n, 0, 0) {
+		return
+	}
+	b.authNode = n
+	for _, c := range n.Block {
+		switch c.Key {
+		case "auth_type":
+			if m.leaf(c, 1, 1) {
+				switch c.Args[0] {
+				case "PASS", "AH":
+					b.authType = c.Args[0]
+				default:
+					m.errorf(c.Pos, "auth_type: %q is not PASS or AH", c.Args[0])
+				}
+			}
+		case "auth_pass":
+			if m.leaf(c, 1, 1) {
+				b.authPass = c.Args[0]
+			}
+		default:
+			m.other(c, "authentication", nil, []string{"auth_type", "auth_pass"})
+		}
+	}
+}
+
+// virtualAddresses maps the lines "ADDR[/LEN] [dev DEV] [label LABEL] ..."
+// of a virtual_ipaddress block.
+func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
+	if !m.block(n, 0, 0) {
+		return
+	}
+	in := &b.in
+	for _, c := range n.Block {
+		if c.HasBlock {
+			m.errorf(c.Pos, "virtual_ipaddress: %s does not take a block", c.Key)
+			continue
+		}
+		p, ok := value(m, &Node{Pos: c.Pos, Key: "virtual_ipaddress", Args: []string{c.Key}}, 0, parsePrefix)
+		if !ok {
+			continue
+		}
+		v := config.VirtualIPAddress{Address: p}
+		var label string
+		for i := 0; i < len(c.Args); i++ {
+			w := c.Args[i]
+			arg := func() (string, bool) {
+				if i+1 >= len(c.Args) {
+					m.errorf(c.Pos, "virtual_ipaddress %s: %s needs a value", c.Key, w)
+					return "", false
+				}
+				i++
+				return c.Args[i], true
+			}
+			switch w {
+			case "dev":
+				if d, ok := arg(); ok {
+					v.Device = d
+				}
+			case "label":
+				if l, ok := arg(); ok {
+					label = l
+				}
+			case "scope":
+				if s, ok := arg(); ok && s != "global" {
+					m.unmappedWord(c, "scope", "scope %s: lbd adds addresses with scope global", s)
+				}
+			case "brd", "broadcast", "peer", "preferred_lft", "track_group":
+				if _, ok := arg(); ok {
+					m.unmappedWord(c, w, "address option %s is not supported", w)
+				}
+			case "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
+				m.unmappedWord(c, w, "address option %s is not supported", w)
+			default:
+				m.unmappedWord(c, w, "unknown virtual_ipaddress option")
+			}
+		}
+		a := p.Addr()
+		if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+			m.unmapped(c, "%s cannot be a virtual address", a)
+			continue
+		}
+		if len(in.VirtualIPAddresses) > 0 && config.FamilyOf(a) != config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr()) {
+			m.unmapped(c, "%s address in an instance whose first address is %s (list it under another instance)",
+				config.FamilyOf(a), config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr()))
+			continue
+		}
+		if other, dup := m.vipOf[a.String()]; dup || slices.ContainsFunc(in.VirtualIPAddresses, func(x config.VirtualIPAddress) bool { return x.Address.Addr() == a }) {
+			if other == "" {
+				other = in.Name
+			}
+			m.unmapped(c, "%s is already a virtual address of vrrp_instance %s", a, other)
+			continue
+		}
+		in.VirtualIPAddresses = append(in.VirtualIPAddresses, v)
+		b.vipNodes = append(b.vipNodes, c)
+		b.vipLabels = append(b.vipLabels, label)
+	}
+}
+
+// unicastPeers maps "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }".
+func (m *mapper) unicastPeers(b *instanceBuild, n *Node) {
+	if !m.block(n, 0, 0) {
+		return
+	}
+	for _, c := range n.Block {
+		if c.HasBlock {
+			m.errorf(c.Pos, "unicast_peer: %s does not take a block", c.Key)
+			continue
+		}
+		a, ok := value(m, &Node{Pos: c.Pos, Key: "unicast_peer", Args: []string{c.Key}}, 0, parseAddr)
+		if !ok {
+			continue
+		}
+		for _, w := range c.Args {
+			if w == "min_ttl" || w == "max_ttl" {
+				m.unmappedWord(c, w, "lbd does not check the TTL of unicast adverts")
+			}
+		}
+		b.in.UnicastPeers = append(b.in.UnicastPeers, a)
+	}
+}
+
+// trackInterfaces maps "track_interface { IFACE [weight W [reverse]] ... }".
+func (m *mapper) trackInterfaces(b *instanceBuild, n *Node) {
+	if !m.block(n, 0, 0) {
+		return
+	}
+	for _, c := range n.Block {
+		w, ok := m.trackWeight(c, "track_interface")
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(b.in.TrackInterfaces, func(t config.TrackInterface) bool { return t.Name == c.Key }) {
+			m.notef(c.Pos, "track_interface %s listed twice: keepalived ignores the second", c.Key)
+			continue
+		}
+		b.in.TrackInterfaces = append(b.in.TrackInterfaces, config.TrackInterface{Name: c.Key, Weight: w})
+	}
+}
+
+// trackScripts maps "track_script { NAME [weight W [reverse]] ... }".
+// Without a weight the script's own applies (lbd's default too, written
+// out here).
+func (m *mapper) trackScripts(b *instanceBuild, n *Node) {
+	if !m.block(n, 0, 0) {
+		return
+	}
+	for _, c := range n.Block {
+		s := m.d.VRRP.Script(c.Key)
+		if s == nil {
+			m.unmapped(c, "no vrrp_script %s is imported (keepalived ignores an unknown track_script too)", c.Key)
+			continue
+		}
+		w, ok := m.trackWeight(c, "track_script")
+		if !ok {
+			continue
+		}
+		if len(c.Args) == 0 {
+			w = s.Weight
+		}
+		if slices.ContainsFunc(b.in.TrackScripts, func(t config.TrackScript) bool { return t.Name == c.Key }) {
+			m.notef(c.Pos, "track_script %s listed twice: keepalived ignores the second", c.Key)
+			continue
+		}
+		b.in.TrackScripts = append(b.in.TrackScripts, config.TrackScript{Name: c.Key, Weight: w})
+	}
+}
+
+// trackWeight reads "NAME [weight W [reverse|noreverse]]"; keepalived turns
+// +/-254 into +/-253.
+func (m *mapper) trackWeight(c *Node, where string) (int, bool) {
+	if c.HasBlock {
+		m.errorf(c.Pos, "%s: %s does not take a block", where, c.Key)
+		return 0, false
+	}
+	if len(c.Args) == 0 {
+		return 0, true
+	}
+	if c.Args[0] != "weight" {
+		m.unmappedWord(c, c.Args[0], "unknown %s option: keepalived ignores the entry %s too", where, c.Key)
+		return 0, false
+	}
+	if len(c.Args) < 2 {
+		m.errorf(c.Pos, "%s %s: weight needs a value", where, c.Key)
+		return 0, false
+	}
+	w, ok := value(m, &Node{Pos: c.Pos, Key: where + " " + c.Key + " weight", Args: c.Args[1:2]}, 0, intIn(-254, 254))
+	if !ok {
+		return 0, false
+	}
+	if w == 254 || w == -254 {
+		m.notef(c.Pos, "%s %s weight %d: keepalived uses %d", where, c.Key, w, w/254*253)
+		w = w / 254 * 253
+	}
+	if len(c.Args) > 2 {
+		switch c.Args[2] {
+		case "noreverse":
+		case "reverse":
+			m.unmappedWord(c, "reverse", "reverse weights are not supported: the entry %s is not imported", c.Key)
+			return 0, false
+		default:
+			m.unmappedWord(c, c.Args[2], "unknown %s weight option", where)
+		}
+	}
+	return w, true
+}
+
+// notify maps notify_master/backup/fault/stop and notify.
+func (m *mapper) notify(nt *config.Notify, c *Node) {
+	argv, ok := m.command(c)
+	if !ok {
+		return
+	}
+	dst := map[string]*config.Argv{
+		"notify_master": &nt.Master, "notify_backup": &nt.Backup, "notify_fault": &nt.Fault,
+		"notify_stop": &nt.Stop, "notify": &nt.Any,
+	}[c.Key]
+	if *dst != nil {
+		m.notef(c.Pos, "%s given twice: keepalived keeps the first", c.Key)
+		return
+	}
+	*dst = argv
+}
+
+var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall"}
+
+// vrrpScript maps "vrrp_script NAME { script ... interval ... }".
+func (m *mapper) vrrpScript(n *Node) {
+	if !m.block(n, 1, 1) {
+		return
+	}
+	name := n.Args[0]
+	if p, dup := m.sources.scripts[name]; dup {
+		m.errorf(n.Pos, "vrrp_script %s is defined twice (first at line %d)", name, p.Line)
+		return
+	}
+	s := config.VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1}
+	for _, c := range n.Block {
+		switch c.Key {
+		case "script":
+			if argv, ok := m.command(c); ok {
+				s.Command = argv
+			}
+		case "interval", "timeout":
+			if m.leaf(c, 1, 1) {
+				v, ok := value(m, c, 0, secondsIn(0, 1<<31*time.Second))
+				if !ok {
+					continue
+				}
+				if v == 0 {
+					m.notef(c.Pos, "%s 0: keepalived uses 1s", c.Key)
+					v = time.Second
+				}
+				if c.Key == "interval" {
+					s.Interval = v
+				} else {
+					s.Timeout = v
+				}
+			}
+		case "weight":
+			if m.leaf(c, 1, 2) {
+				if v, ok := value(m, c, 0, intIn(-253, 253)); ok {
+					s.Weight = v
+				}
+				if len(c.Args) == 2 && c.Args[1] == "reverse" {
+					m.unmappedWord(c, "reverse", "reverse weights are not supported: the weight is imported as given")
+				}
+			}
+		case "rise", "fall":
+			if m.leaf(c, 1, 1) {
+				if v, ok := value(m, c, 0, uintIn(1, 1<<31-1)); ok {
+					if c.Key == "rise" {
+						s.Rise = v
+					} else {
+						s.Fall = v
+					}
+				}
+			}
+		default:
+			m.other(c, "vrrp_script", scriptUnsupported, scriptMapped)
+		}
+	}
+	if s.Command == nil {
+		m.unmapped(n, "vrrp_script %s has no script: keepalived ignores it too", name)
+		return
+	}
+	m.d.VRRP.Scripts = append(m.d.VRRP.Scripts, s)
+	m.sources.scripts[name] = n.Pos
+}
+
+var syncGroupMapped = []string{"group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"}
+
+// syncGroup maps "vrrp_sync_group NAME { group { VI_1 VI_2 } notify_* }".
+func (m *mapper) syncGroup(n *Node) {
+	if !m.block(n, 1, 1) {
+		return
+	}
+	name := n.Args[0]
+	if p, dup := m.sources.groups[name]; dup {
+		m.errorf(n.Pos, "vrrp_sync_group %s is defined twice (first at line %d)", name, p.Line)
+		return
+	}
+	g := config.SyncGroup{Name: name}
+	for _, c := range n.Block {
+		switch c.Key {
+		case "group":
+			if !m.block(c, 0, 0) {
+				continue
+			}
+			for _, e := range c.Block {
+				for _, inst := range e.Words() {
+					switch other := m.d.VRRP.SyncGroupOf(inst); {
+					case m.d.VRRP.Instance(inst) == nil:
+						m.unmappedWord(e, inst, "no vrrp_instance %s is imported", inst)
+					case slices.Contains(g.Instances, inst):
+						m.notef(e.Pos, "%s listed twice in vrrp_sync_group %s", inst, name)
+					case other != nil:
+						m.unmappedWord(e, inst, "vrrp_instance %s is already in vrrp_sync_group %s", inst, other.Name)
+					default:
+						g.Instances = append(g.Instances, inst)
+					}
+				}
+			}
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			m.notify(&g.Notify, c)
+		default:
+			m.other(c, "vrrp_sync_group", syncGroupUnsupported, syncGroupMapped)
+		}
+	}
+	if len(g.Instances) == 0 {
+		m.unmapped(n, "vrrp_sync_group %s has no imported instance", name)
+		return
+	}
+	m.d.VRRP.SyncGroups = append(m.d.VRRP.SyncGroups, g)
+	m.sources.groups[name] = n.Pos
+}

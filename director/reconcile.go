@@ -1,0 +1,585 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lvsd/lb/director/table"
+)
+
+// Retry bounds how a failed apply is retried.
+type Retry struct {
+	// Attempts is the number of rounds (read, diff, write) before giving
+	// up; default 4.
+	Attempts int
+	// Initial is the pause after the first failed round, doubled after each
+	// one up to Max; defaults 200ms and 5s.
+	Initial, Max time.Duration
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 4
+	}
+	if r.Initial <= 0 {
+		r.Initial = 200 * time.Millisecond
+	}
+	if r.Max <= 0 {
+		r.Max = 5 * time.Second
+	}
+	return r
+}
+
+// ReconcilerConfig configures a Reconciler.
+type ReconcilerConfig struct {
+	Kernel Kernel
+	Logger *slog.Logger // default slog.Default()
+	// Purge removes every service not in the desired table, not only those
+	// this daemon manages (config global.purge_unmanaged).
+	Purge bool
+	Retry Retry
+	// Store remembers which services this daemon manages across restarts,
+	// so that a service dropped from the configuration while lbd was down is
+	// still removed. Nil: only services desired since the start are managed.
+	Store ManagedStore
+	// BatchMin is the number of ops from which writes go through the
+	// kernel's WriteBatch when it has one (BatchWriter); 0 means 16, a
+	// negative value never batches.
+	BatchMin int
+	// Sysctls, if set, is used by ApplySettings.
+	Sysctls Sysctls
+	// Sleep waits between retries; nil means a timer honouring ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// FailedOp is a write that failed.
+type FailedOp struct {
+	Op    table.Op `json:"op"`
+	Error string   `json:"error"`
+}
+
+// Result reports one apply or resync.
+type Result struct {
+	// Kind is "apply", "resync" or "clear".
+	Kind  string        `json:"kind"`
+	Start time.Time     `json:"start"`
+	Took  time.Duration `json:"took"`
+	// Ops are the writes that succeeded, in order. For a resync they are
+	// repairs of changes made behind our back.
+	Ops []table.Op `json:"ops,omitempty"`
+	// Failed are the writes that failed (each retry round's).
+	Failed []FailedOp `json:"failed,omitempty"`
+	// Pending are the writes still needed after the last round, when the
+	// apply gave up (computed from a fresh read of the kernel).
+	Pending []table.Op `json:"pending,omitempty"`
+	// Writes counts the write attempts, failed ones included.
+	Writes int `json:"writes"`
+	// Rounds counts read-diff-write rounds.
+	Rounds int    `json:"rounds"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Reconciler keeps the kernel's IPVS table equal to the desired one.
+// Its methods are safe for concurrent use; applies are serialized.
+type Reconciler struct {
+	cfg   ReconcilerConfig
+	log   *slog.Logger
+	retry Retry
+
+	mu       sync.Mutex // serializes applies and guards the fields below
+	desired  *table.Table
+	settings *Settings
+	managed  map[table.ServiceKey]bool
+	actual   table.Table // last table read back (or known written)
+	last     Result
+	writes   uint64
+	repairs  uint64
+}
+
+// NewReconciler returns a Reconciler; it loads the managed set from
+// cfg.Store. It writes nothing: the first Apply adopts a matching table
+// with zero writes.
+func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
+	if cfg.Kernel == nil {
+		return nil, errors.New("director: ReconcilerConfig.Kernel is nil")
+	}
+	if cfg.BatchMin == 0 {
+		cfg.BatchMin = 16
+	}
+	r := &Reconciler{cfg: cfg, log: cfg.Logger, retry: cfg.Retry.withDefaults(), managed: map[table.ServiceKey]bool{}}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if cfg.Store != nil {
+		keys, err := cfg.Store.Load()
+		if err != nil {
+			return nil, fmt.Errorf("load managed IPVS services: %w", err)
+		}
+		for _, k := range keys {
+			r.managed[k.Normalize()] = true
+		}
+	}
+	return r, nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.cfg.Now != nil {
+		return r.cfg.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
+	if r.cfg.Sleep != nil {
+		return r.cfg.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Apply makes the kernel's table equal to desired (services outside it are
+// removed only if managed or with Purge), and remembers desired for
+// Resync. It reads the kernel's table back, writes only what differs and,
+// when a write fails, pauses, re-reads and retries; if it gives up, the
+// Result lists what is still pending according to a fresh read.
+func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := desired.Clone()
+	r.desired = &d
+	return r.reconcile(ctx, "apply", d)
+}
+
+// Resync re-reads the kernel and repairs any difference from the last
+// applied table (hand edits such as "ipvsadm -d"), logging each repair, and
+// re-applies the last settings. Before the first Apply it does nothing.
+func (r *Reconciler) Resync(ctx context.Context) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	if r.settings != nil {
+		if _, err := r.applySettings(*r.settings, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.desired == nil {
+		return Result{Kind: "resync", Start: r.now()}, errors.Join(errs...)
+	}
+	res, err := r.reconcile(ctx, "resync", *r.desired)
+	return res, errors.Join(append(errs, err)...)
+}
+
+// Clear removes the services this daemon manages (all services with
+// Purge): lbd's flush_on_stop. It forgets the desired table.
+func (r *Reconciler) Clear(ctx context.Context) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.desired = nil
+	return r.reconcile(ctx, "clear", table.Table{})
+}
+
+// Run resyncs every interval and whenever trigger fires, until ctx ends.
+// Errors are logged (and kept for Last); the loop goes on.
+func (r *Reconciler) Run(ctx context.Context, interval time.Duration, trigger <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-trigger:
+		}
+		if _, err := r.Resync(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("IPVS resync failed", "err", err)
+		}
+	}
+}
+
+// Last returns the result of the last apply, resync or clear.
+func (r *Reconciler) Last() Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// Counters returns the total write attempts and repairs (resync ops) so far.
+func (r *Reconciler) Counters() (writes, repairs uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes, r.repairs
+}
+
+// Desired returns a copy of the last applied desired table.
+func (r *Reconciler) Desired() (table.Table, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.desired == nil {
+		return table.Table{}, false
+	}
+	return r.desired.Clone(), true
+}
+
+// Managed returns the keys of the services this daemon manages, sorted.
+func (r *Reconciler) Managed() []table.ServiceKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.managedKeys()
+}
+
+func (r *Reconciler) managedKeys() []table.ServiceKey {
+	keys := make([]table.ServiceKey, 0, len(r.managed))
+	for k := range r.managed {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, table.ServiceKey.Compare)
+	return keys
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.Table) (res Result, err error) {
+	res = Result{Kind: kind, Start: r.now()}
+	defer func() {
+		res.Took = r.now().Sub(res.Start)
+		if err != nil {
+			res.Error = err.Error()
+		}
+		r.writes += uint64(res.Writes)
+		if kind == "resync" {
+			r.repairs += uint64(len(res.Ops))
+		}
+		r.last = res
+	}()
+
+	opts := table.DiffOptions{Purge: r.cfg.Purge, Managed: func(k table.ServiceKey) bool { return r.managed[k] }}
+	pause := r.retry.Initial
+	var lastErr error
+	for round := 1; ; round++ {
+		res.Rounds = round
+		actual, rerr := table.Read(r.cfg.Kernel)
+		if rerr != nil {
+			lastErr = fmt.Errorf("read IPVS table: %w", rerr)
+		} else {
+			r.actual = actual
+			ops := table.Diff(desired, actual, opts)
+			if len(ops) == 0 {
+				r.setManaged(desired, nil)
+				return res, nil
+			}
+			if round > 1 {
+				r.log.Info("retrying IPVS writes", "kind", kind, "round", round, "pending", len(ops))
+			}
+			failed := r.applyOps(ctx, kind, ops, &res)
+			if len(failed) == 0 {
+				r.actual = applied(actual, ops)
+				r.setManaged(desired, nil)
+				r.logSummary(kind, res)
+				return res, nil
+			}
+			lastErr = failed[0]
+			if len(failed) > 1 {
+				lastErr = fmt.Errorf("%w (and %d more failed writes)", failed[0], len(failed)-1)
+			}
+		}
+		if ctx.Err() != nil || round >= r.retry.Attempts {
+			break
+		}
+		r.log.Warn("IPVS apply incomplete, retrying", "kind", kind, "round", round, "in", pause, "err", lastErr)
+		if err := r.sleep(ctx, pause); err != nil {
+			break
+		}
+		pause = min(2*pause, r.retry.Max)
+	}
+
+	// Give up, but know where we stand: read the kernel once more.
+	if actual, rerr := table.Read(r.cfg.Kernel); rerr == nil {
+		r.actual = actual
+		res.Pending = table.Diff(desired, actual, opts)
+		r.setManaged(desired, actual.Keys())
+	} else {
+		lastErr = errors.Join(lastErr, fmt.Errorf("re-read IPVS table: %w", rerr))
+	}
+	if ctx.Err() != nil {
+		lastErr = errors.Join(ctx.Err(), lastErr)
+	}
+	r.logSummary(kind, res)
+	return res, fmt.Errorf("IPVS %s gave up after %d rounds, %d writes pending: %w", kind, res.Rounds, len(res.Pending), lastErr)
+}
+
+// applyOps writes ops in order; a failed service creation skips that
+// service's destination writes. It returns the errors.
+func (r *Reconciler) applyOps(ctx context.Context, kind string, ops []table.Op, res *Result) []error {
+	if bw, ok := r.cfg.Kernel.(BatchWriter); ok && r.cfg.BatchMin >= 0 && len(ops) >= max(r.cfg.BatchMin, 1) {
+		return r.applyBatch(ctx, kind, bw, ops, res)
+	}
+	var errs []error
+	skip := map[table.ServiceKey]bool{}
+	for _, op := range ops {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		key := op.Service.Key()
+		if !op.IsServiceOp() && skip[key] {
+			continue
+		}
+		res.Writes++
+		if err := r.write(op); err != nil {
+			res.Failed = append(res.Failed, FailedOp{Op: op, Error: err.Error()})
+			errs = append(errs, err)
+			r.log.Warn("IPVS write failed", "kind", kind, "op", op.Kind.String(), "rule", op.String(), "err", err)
+			if op.Kind == table.OpCreateService {
+				skip[key] = true
+			}
+			continue
+		}
+		res.Ops = append(res.Ops, op)
+		r.logOp(ctx, kind, op, len(res.Ops), len(ops))
+	}
+	return errs
+}
+
+// applyBatch writes ops in one batch (see BatchWriter).
+func (r *Reconciler) applyBatch(ctx context.Context, kind string, bw BatchWriter, ops []table.Op, res *Result) []error {
+	if err := ctx.Err(); err != nil {
+		return []error{err}
+	}
+	results := bw.WriteBatch(ops)
+	var errs []error
+	res.Writes += len(ops)
+	for i, op := range ops {
+		var err error
+		if i < len(results) {
+			err = results[i]
+		} else {
+			err = errors.New("no result from batch write")
+		}
+		if err != nil {
+			res.Failed = append(res.Failed, FailedOp{Op: op, Error: err.Error()})
+			errs = append(errs, err)
+			if len(errs) <= logEachLimit {
+				r.log.Warn("IPVS write failed", "kind", kind, "op", op.Kind.String(), "rule", op.String(), "err", err)
+			}
+			continue
+		}
+		res.Ops = append(res.Ops, op)
+		r.logOp(ctx, kind, op, len(res.Ops), len(ops))
+	}
+	return errs
+}
+
+// logEachLimit is how many ops of one apply are logged one by one at info
+// (warn for repairs); the rest go to debug, announced by one line.
+const logEachLimit = 50
+
+func (r *Reconciler) logOp(ctx context.Context, kind string, op table.Op, n, total int) {
+	level, msg := slog.LevelInfo, "IPVS changed"
+	if kind == "resync" {
+		level, msg = slog.LevelWarn, "repaired IPVS drift"
+	}
+	if n > logEachLimit {
+		level = slog.LevelDebug
+	}
+	if n == logEachLimit+1 {
+		r.log.Log(ctx, slog.LevelInfo, "more IPVS writes logged at debug level", "kind", kind, "more", total-logEachLimit)
+	}
+	if !r.log.Enabled(ctx, level) {
+		return
+	}
+	r.log.Log(ctx, level, msg, "kind", kind, "op", op.Kind.String(), "rule", op.String())
+}
+
+func (r *Reconciler) write(op table.Op) error {
+	k := r.cfg.Kernel
+	switch op.Kind {
+	case table.OpCreateService:
+		return k.CreateService(op.Service)
+	case table.OpUpdateService:
+		return k.UpdateService(op.Service)
+	case table.OpRemoveService:
+		return k.RemoveService(op.Service)
+	case table.OpCreateDest:
+		return k.CreateDestination(op.Service, op.Dest)
+	case table.OpUpdateDest:
+		return k.UpdateDestination(op.Service, op.Dest)
+	case table.OpRemoveDest:
+		return k.RemoveDestination(op.Service, op.Dest)
+	}
+	return fmt.Errorf("unknown IPVS op %v", op.Kind)
+}
+
+func (r *Reconciler) logSummary(kind string, res Result) {
+	if res.Writes == 0 && len(res.Pending) == 0 {
+		return
+	}
+	r.log.Info("IPVS "+kind+" done", "writes", res.Writes, "ok", len(res.Ops), "failed", len(res.Failed),
+		"pending", len(res.Pending), "rounds", res.Rounds)
+}
+
+// setManaged records the services we manage: those desired, plus those
+// still present that we managed but could not remove.
+func (r *Reconciler) setManaged(desired table.Table, stillPresent []table.ServiceKey) {
+	next := make(map[table.ServiceKey]bool, len(desired.Services))
+	for _, k := range desired.Keys() {
+		next[k] = true
+	}
+	for _, k := range stillPresent {
+		if r.managed[k] {
+			next[k] = true
+		}
+	}
+	changed := len(next) != len(r.managed)
+	if !changed {
+		for k := range next {
+			if !r.managed[k] {
+				changed = true
+				break
+			}
+		}
+	}
+	r.managed = next
+	if changed && r.cfg.Store != nil {
+		if err := r.cfg.Store.Save(r.managedKeys()); err != nil {
+			r.log.Error("saving managed IPVS services failed", "err", err)
+		}
+	}
+}
+
+// applied returns actual with ops applied (what the kernel holds after they
+// all succeeded), without re-reading.
+func applied(actual table.Table, ops []table.Op) table.Table {
+	t := actual.Clone()
+	idx := make(map[table.ServiceKey]int, len(t.Services))
+	for i, s := range t.Services {
+		idx[s.Key()] = i
+	}
+	removed := false
+	for _, op := range ops {
+		k := op.Service.Key()
+		i, ok := idx[k]
+		switch op.Kind {
+		case table.OpCreateService:
+			idx[k] = len(t.Services)
+			t.Services = append(t.Services, op.Service.WithoutDestinations())
+		case table.OpUpdateService:
+			if ok {
+				dests := t.Services[i].Destinations
+				t.Services[i] = op.Service.WithoutDestinations()
+				t.Services[i].Destinations = dests
+			}
+		case table.OpRemoveService:
+			if ok {
+				delete(idx, k)
+				removed = true
+			}
+		case table.OpCreateDest:
+			if ok {
+				t.Services[i].Destinations = append(t.Services[i].Destinations, op.Dest)
+			}
+		case table.OpUpdateDest, table.OpRemoveDest:
+			if !ok {
+				continue
+			}
+			ds := t.Services[i].Destinations
+			j := slices.IndexFunc(ds, func(d table.Destination) bool { return d.Key() == op.Dest.Key() })
+			if j < 0 {
+				continue
+			}
+			if op.Kind == table.OpRemoveDest {
+				t.Services[i].Destinations = slices.Delete(ds, j, j+1)
+			} else {
+				ds[j] = op.Dest
+			}
+		}
+	}
+	if removed {
+		t.Services = slices.DeleteFunc(t.Services, func(s table.Service) bool {
+			_, ok := idx[s.Key()]
+			return !ok
+		})
+	}
+	return t
+}
+
+// Actual returns the kernel table as last read back or known written.
+func (r *Reconciler) Actual() table.Table {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.actual.Clone()
+}
+
+// ApplySettings sets the IPVS timeouts and sysctls of s where they differ
+// from the kernel's (zero writes when they match), and remembers s for
+// Resync. It returns what it changed.
+func (r *Reconciler) ApplySettings(s Settings) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settings = &s
+	return r.applySettings(s, false)
+}
+
+func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
+	var changed []string
+	var errs []error
+	t := s.Timeouts
+	if t != (table.Timeouts{}) {
+		cur, err := r.cfg.Kernel.Timeouts()
+		if err != nil {
+			errs = append(errs, err)
+		} else if (t.TCP != 0 && t.TCP != cur.TCP) || (t.TCPFin != 0 && t.TCPFin != cur.TCPFin) || (t.UDP != 0 && t.UDP != cur.UDP) {
+			r.writes++
+			if err := r.cfg.Kernel.SetTimeouts(t); err != nil {
+				errs = append(errs, err)
+			} else {
+				changed = append(changed, fmt.Sprintf("timeouts (tcp tcpfin udp) %d %d %d -> %d %d %d",
+					cur.TCP, cur.TCPFin, cur.UDP, or(t.TCP, cur.TCP), or(t.TCPFin, cur.TCPFin), or(t.UDP, cur.UDP)))
+			}
+		}
+	}
+	if len(s.Sysctls) > 0 && r.cfg.Sysctls == nil {
+		errs = append(errs, errors.New("sysctls configured but no sysctl access"))
+	} else {
+		for _, sc := range s.Sysctls {
+			cur, err := r.cfg.Sysctls.Get(sc.Name)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if cur == sc.Value {
+				continue
+			}
+			if err := r.cfg.Sysctls.Set(sc.Name, sc.Value); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			changed = append(changed, fmt.Sprintf("%s %s -> %s", sc.Name, cur, sc.Value))
+		}
+	}
+	for _, c := range changed {
+		if repair {
+			r.log.Warn("repaired IPVS setting", "change", c)
+		} else {
+			r.log.Info("IPVS setting changed", "change", c)
+		}
+	}
+	return changed, errors.Join(errs...)
+}
+
+func or(a, b uint32) uint32 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
