@@ -47,9 +47,9 @@ func NewNetlinkSystemAt(ns netns.NsHandle, log *slog.Logger) (*NetlinkSystem, er
 	var h *netlink.Handle
 	var err error
 	if ns.IsOpen() {
-		h, err = netlink.NewHandleAt(ns)
+		h, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	} else {
-		h, err = netlink.NewHandle()
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open rtnetlink: %w", err)
