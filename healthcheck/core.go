@@ -1,0 +1,246 @@
+package healthcheck
+
+import (
+	"container/heap"
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// ID is a subscriber's name for one subscription, chosen by the caller
+// (the director uses one per virtual service, real server and check).
+type ID string
+
+// Transition reports a check's state to its subscribers: once per
+// subscription when it is added (Initial), then on every change of Up or of
+// the dynamic weight.
+type Transition struct {
+	// IDs are the subscriptions fed by this check, sorted.
+	IDs []ID
+	// Key is the check's dedup key; Type and Target describe it.
+	Key    string
+	Type   CheckType
+	Target netip.AddrPort
+	// Up is the state now.
+	Up bool
+	// Initial marks the first event of a new subscription: the current
+	// state, which may come from checks run for earlier subscribers.
+	Initial bool
+	// Weight is the last weight set by a dynamic script (nil: none yet).
+	Weight *int
+	// Result is the result that caused the change (zero in an Initial
+	// event before any check ran).
+	Result Result
+	// At is when the result was taken (or when the subscription was added).
+	At time.Time
+}
+
+// runner is one deduplicated check and its schedule.
+type runner struct {
+	key     string
+	spec    Spec
+	timing  Timing
+	checker Checker
+	subs    map[ID]struct{}
+
+	health Health
+	weight *int
+	last   Result
+	lastAt time.Time
+	since  time.Time // last change of Up (or the start)
+	checks uint64
+	fails  uint64
+
+	next     time.Time
+	due      time.Time // when the attempt in flight was due
+	index    int       // in the heap; -1 when not
+	inflight bool
+	removed  bool
+	cancel   context.CancelFunc // of the attempt in flight
+}
+
+func (r *runner) ids() []ID {
+	ids := make([]ID, 0, len(r.subs))
+	for id := range r.subs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (r *runner) transition(initial bool, at time.Time) Transition {
+	return Transition{
+		IDs: r.ids(), Key: r.key, Type: r.spec.Type, Target: r.spec.Target,
+		Up: r.health.Up, Initial: initial, Weight: r.weight, Result: r.last, At: at,
+	}
+}
+
+// runnerHeap orders runners by their next check time.
+type runnerHeap []*runner
+
+func (h runnerHeap) Len() int           { return len(h) }
+func (h runnerHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h runnerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *runnerHeap) Push(x any) {
+	r := x.(*runner)
+	r.index = len(*h)
+	*h = append(*h, r)
+}
+func (h *runnerHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	r.index = -1
+	return r
+}
+
+// table is the scheduler's pure core: subscriptions, deduplicated runners,
+// their health and their schedule. It takes the time as an argument and
+// never blocks; the Scheduler drives it under its lock.
+type table struct {
+	runners map[string]*runner
+	subs    map[ID]*runner
+	heap    runnerHeap
+	// jitter returns a random duration in [0, max) for the warmup.
+	jitter func(max time.Duration) time.Duration
+}
+
+func newTable(jitter func(time.Duration) time.Duration) *table {
+	return &table{runners: map[string]*runner{}, subs: map[ID]*runner{}, jitter: jitter}
+}
+
+// add subscribes id to the check (spec, timing), creating its runner with
+// newChecker if no identical check exists. Re-adding an id with the same
+// key is a no-op (ok false); with another key it moves the subscription.
+// It returns the Initial transition for id and the runner removed by a
+// move, if any (its attempt must be cancelled).
+func (t *table) add(id ID, spec Spec, timing Timing, now time.Time, newChecker func(Spec) (Checker, error)) (tr Transition, ok bool, err error) {
+	key := Key(spec, timing)
+	if old, exists := t.subs[id]; exists {
+		if old.key == key {
+			return Transition{}, false, nil
+		}
+		t.remove(id)
+	}
+	r := t.runners[key]
+	if r == nil {
+		c, err := newChecker(spec)
+		if err != nil {
+			return Transition{}, false, err
+		}
+		r = &runner{
+			key: key, spec: spec, timing: timing, checker: c, subs: map[ID]struct{}{},
+			health: InitialHealth(timing), since: now, index: -1,
+		}
+		r.next = now
+		if timing.Warmup > 0 {
+			r.next = now.Add(t.jitter(timing.Warmup))
+		}
+		t.runners[key] = r
+		heap.Push(&t.heap, r)
+	}
+	r.subs[id] = struct{}{}
+	t.subs[id] = r
+	tr = r.transition(true, now)
+	tr.IDs = []ID{id}
+	return tr, true, nil
+}
+
+// remove drops a subscription; when it was the runner's last, the runner
+// is stopped and returned (so its attempt in flight can be cancelled).
+func (t *table) remove(id ID) (stopped *runner, ok bool) {
+	r, exists := t.subs[id]
+	if !exists {
+		return nil, false
+	}
+	delete(t.subs, id)
+	delete(r.subs, id)
+	if len(r.subs) > 0 {
+		return nil, true
+	}
+	delete(t.runners, r.key)
+	if r.index >= 0 {
+		heap.Remove(&t.heap, r.index)
+	}
+	r.removed = true
+	return r, true
+}
+
+// due pops the runners whose time has come and marks them in flight; they
+// are not rescheduled until complete.
+func (t *table) due(now time.Time) []*runner {
+	var out []*runner
+	for len(t.heap) > 0 && !t.heap[0].next.After(now) {
+		r := heap.Pop(&t.heap).(*runner)
+		r.inflight = true
+		r.due = r.next
+		out = append(out, r)
+	}
+	return out
+}
+
+// nextAt is the earliest scheduled check, if any.
+func (t *table) nextAt() (time.Time, bool) {
+	if len(t.heap) == 0 {
+		return time.Time{}, false
+	}
+	return t.heap[0].next, true
+}
+
+// complete records an attempt's result at now, advances the runner's
+// health, reschedules it, and returns the transition to report, if any.
+//
+// The next check is due the step's delay (delay_loop or
+// delay_before_retry) after this one was due, so that a check runs every
+// delay_loop without drifting by its own duration; when the attempt took
+// longer than the delay, the delay counts from its end instead (as
+// keepalived does), so a slow server is never checked back to back.
+func (t *table) complete(r *runner, res Result, now time.Time) (Transition, bool) {
+	r.inflight = false
+	r.cancel = nil
+	if r.removed {
+		return Transition{}, false
+	}
+	r.checks++
+	if !res.OK {
+		r.fails++
+	}
+	r.last, r.lastAt = res, now
+	next, changed, delay := r.health.Step(r.timing, res.OK)
+	r.health = next
+	weightChanged := false
+	if res.OK && res.Weight != nil && (r.weight == nil || *r.weight != *res.Weight) {
+		w := *res.Weight
+		r.weight = &w
+		weightChanged = true
+	}
+	r.next = r.due.Add(delay)
+	if !r.next.After(now) {
+		r.next = now.Add(delay)
+	}
+	heap.Push(&t.heap, r)
+	if changed {
+		r.since = now
+	}
+	if !changed && !weightChanged {
+		return Transition{}, false
+	}
+	return r.transition(false, now), true
+}
+
+func sortStatus(st []Status) {
+	slices.SortFunc(st, func(a, b Status) int {
+		switch {
+		case a.Key < b.Key:
+			return -1
+		case a.Key > b.Key:
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,551 @@
+//go:build linux
+
+package healthcheck
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// reactor runs plain HTTP and TCP checks on one goroutine over epoll, with
+// non-blocking sockets: no goroutine, netpoller hand-off or runtime timer
+// per check (the Scheduler runs one reactor per usable CPU, at most 4). At
+// thousands of checks per second most of a checker's CPU is the kernel's
+// TCP work and the Go runtime's cross-thread wake-ups; this removes the
+// second. HTTPS, scripts and DNS keep the goroutine path. Its results are
+// the same as the net path's (tests run every case through both).
+type reactor struct {
+	epfd, evfd int
+
+	mu      sync.Mutex
+	queue   []*rop // to start
+	cancels []*rop // to cancel
+	closed  bool
+
+	// Owned by the loop goroutine.
+	conns    map[int]*rop
+	gen      int32 // of the last socket opened
+	timeouts ropHeap
+	buf      []byte
+	res      *resources
+}
+
+// reactorState is where a reactor operation is.
+type reactorState int
+
+const (
+	stConnect reactorState = iota
+	stWrite
+	stRead
+)
+
+// rop is one check attempt in the reactor: one connection at a time (one
+// per URL, in turn).
+type rop struct {
+	hc       *httpChecker // nil for a TCP connect check
+	tc       *tcpChecker
+	url      int
+	start    time.Time
+	deadline time.Time
+	budget   time.Duration
+	done     func(Result)
+
+	fd    int
+	gen   int32
+	state reactorState
+	off   int // of the request written
+	index int // in the timeout heap
+	ended bool
+
+	hdr      []byte
+	hdrDone  bool
+	resp     response
+	hd       head
+	h        hash.Hash
+	draining bool // body complete, waiting for the server's FIN
+	// peerClosed: the server closed first, so the connection is over and
+	// we close with a reset: no FIN/ACK exchange, no TIME_WAIT left on
+	// the server (HAProxy closes its checks the same way).
+	peerClosed bool
+	chunks     []byte
+}
+
+const (
+	maxHeadBytes    = 64 << 10
+	maxChunkedBytes = 8 << 20
+)
+
+func newReactor(res *resources) (*reactor, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create: %w", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
+	}
+	return &reactor{epfd: epfd, evfd: evfd, conns: map[int]*rop{}, buf: make([]byte, 64<<10), res: res}, nil
+}
+
+// canRun says whether the reactor can run this checker.
+func (rc *reactor) canRun(c Checker) bool {
+	switch c := c.(type) {
+	case *httpChecker:
+		return c.sa != nil && c.urls[0].tls == nil
+	case *tcpChecker:
+		return c.sa != nil
+	}
+	return false
+}
+
+// start queues an attempt; done is called once, from the reactor's
+// goroutine (or a new one if the reactor has stopped). The returned
+// function cancels the attempt.
+func (rc *reactor) start(c Checker, timeout time.Duration, done func(Result)) (cancel func()) {
+	now := time.Now()
+	op := &rop{start: now, deadline: now.Add(timeout), budget: timeout.Round(time.Millisecond), done: done, fd: -1, index: -1}
+	switch c := c.(type) {
+	case *httpChecker:
+		op.hc = c
+	case *tcpChecker:
+		op.tc = c
+	}
+	rc.mu.Lock()
+	if rc.closed {
+		rc.mu.Unlock()
+		go done(failResult(KindError, "check cancelled"))
+		return func() {}
+	}
+	wake := len(rc.queue) == 0 && len(rc.cancels) == 0
+	rc.queue = append(rc.queue, op)
+	rc.mu.Unlock()
+	if wake {
+		rc.wake()
+	}
+	return func() {
+		rc.mu.Lock()
+		if rc.closed {
+			rc.mu.Unlock()
+			return
+		}
+		wake := len(rc.queue) == 0 && len(rc.cancels) == 0
+		rc.cancels = append(rc.cancels, op)
+		rc.mu.Unlock()
+		if wake {
+			rc.wake()
+		}
+	}
+}
+
+func (rc *reactor) wake() {
+	var one = [8]byte{1}
+	_, _ = unix.Write(rc.evfd, one[:])
+}
+
+// run is the loop; it returns when ctx is done, after failing every
+// attempt still open.
+func (rc *reactor) run(ctx context.Context) {
+	defer func() {
+		unix.Close(rc.epfd)
+		unix.Close(rc.evfd)
+	}()
+	stop := context.AfterFunc(ctx, rc.wake)
+	defer stop()
+	events := make([]unix.EpollEvent, 256)
+	for {
+		rc.mu.Lock()
+		queue, cancels := rc.queue, rc.cancels
+		rc.queue, rc.cancels = nil, nil
+		// Decided once, under the lock: after closed is set, start
+		// answers by itself, so nothing queued later is lost.
+		stopping := ctx.Err() != nil
+		rc.closed = stopping
+		rc.mu.Unlock()
+		for _, op := range queue {
+			rc.begin(op)
+		}
+		for _, op := range cancels {
+			if !op.ended {
+				rc.end(op, failResult(KindError, "check cancelled"))
+			}
+		}
+		if stopping {
+			for _, op := range rc.conns {
+				rc.end(op, failResult(KindError, "check cancelled"))
+			}
+			return
+		}
+		wait := 1000
+		if len(rc.timeouts) > 0 {
+			d := time.Until(rc.timeouts[0].deadline)
+			wait = int((d + time.Millisecond - 1) / time.Millisecond)
+			wait = max(0, min(wait, 1000))
+		}
+		n, err := unix.EpollWait(rc.epfd, events, wait)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			// Cannot happen with valid arguments; do not spin.
+			time.Sleep(10 * time.Millisecond)
+		}
+		for i := 0; i < n; i++ {
+			fd := int(events[i].Fd)
+			if fd == rc.evfd {
+				var b [8]byte
+				_, _ = unix.Read(rc.evfd, b[:])
+				continue
+			}
+			// The generation tells a socket from an earlier one that had
+			// the same descriptor and was closed in this batch.
+			if op := rc.conns[fd]; op != nil && op.gen == events[i].Pad {
+				rc.handle(op, events[i].Events)
+			}
+		}
+		now := time.Now()
+		for len(rc.timeouts) > 0 && !rc.timeouts[0].deadline.After(now) {
+			op := rc.timeouts[0]
+			if op.draining {
+				// The whole body came; the server just never closed.
+				op.draining = false
+				rc.urlDone(op)
+				continue
+			}
+			rc.fail(op, rc.phase(op), os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+func (rc *reactor) phase(op *rop) phase {
+	switch op.state {
+	case stConnect:
+		return phaseConnect
+	case stWrite:
+		return phaseRequest
+	}
+	return phaseResponse
+}
+
+// begin opens the attempt's next connection.
+func (rc *reactor) begin(op *rop) {
+	var sa, bind unix.Sockaddr
+	if op.hc != nil {
+		sa, bind = op.hc.sa, op.hc.bind
+	} else {
+		sa, bind = op.tc.sa, op.tc.bind
+	}
+	family := unix.AF_INET
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		rc.end(op, classifyNetErr(fmt.Errorf("socket: %w", err), phaseConnect, op.budget).prefixed(op))
+		return
+	}
+	op.fd, op.state, op.off = fd, stConnect, 0
+	op.hdr, op.hdrDone, op.resp, op.hd, op.h, op.draining, op.chunks, op.peerClosed = nil, false, response{}, head{}, nil, false, nil, false
+	if op.index < 0 {
+		heap.Push(&rc.timeouts, op)
+	}
+	if bind != nil {
+		if err := unix.Bind(fd, bind); err != nil {
+			rc.fail(op, phaseConnect, fmt.Errorf("bind: %w", err))
+			return
+		}
+	}
+	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		rc.fail(op, phaseConnect, err)
+		return
+	}
+	rc.gen++
+	op.gen = rc.gen
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: op.gen}
+	if err := unix.EpollCtl(rc.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		rc.fail(op, phaseConnect, fmt.Errorf("epoll_ctl: %w", err))
+		return
+	}
+	rc.conns[fd] = op
+}
+
+func (rc *reactor) handle(op *rop, ev uint32) {
+	if op.state == stConnect {
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+			return
+		}
+		soerr, err := unix.GetsockoptInt(op.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err == nil && soerr != 0 {
+			err = syscall.Errno(soerr)
+		}
+		if err != nil {
+			rc.fail(op, phaseConnect, err)
+			return
+		}
+		if op.tc != nil {
+			rc.end(op, okResult("connected"))
+			return
+		}
+		op.state = stWrite
+	}
+	if op.state == stWrite {
+		req := op.hc.urls[op.url].req
+		for op.off < len(req) {
+			n, err := unix.Write(op.fd, req[op.off:])
+			if errors.Is(err, unix.EAGAIN) {
+				return // wait for the next EPOLLOUT edge
+			}
+			if err != nil {
+				rc.fail(op, phaseRequest, err)
+				return
+			}
+			op.off += n
+		}
+		op.state = stRead
+		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+			return // the answer comes with a later edge
+		}
+	}
+	for fd := op.fd; !op.ended && op.fd == fd; { // until done or on to the next URL
+		n, err := unix.Read(op.fd, rc.buf)
+		switch {
+		case n > 0:
+			rc.feed(op, rc.buf[:n])
+		case err == nil: // EOF
+			op.peerClosed = true
+			rc.eof(op)
+			return
+		case errors.Is(err, unix.EAGAIN):
+			return
+		case errors.Is(err, unix.EINTR):
+		default:
+			rc.fail(op, phaseResponse, err)
+			return
+		}
+	}
+}
+
+// feed takes response bytes.
+func (rc *reactor) feed(op *rop, b []byte) {
+	if !op.hdrDone {
+		from := max(0, len(op.hdr)-2)
+		op.hdr = append(op.hdr, b...)
+		end := headEnd(op.hdr, from)
+		if end < 0 {
+			if len(op.hdr) > maxHeadBytes {
+				rc.fail(op, phaseResponse, fmt.Errorf("response head longer than %d bytes: %w", maxHeadBytes, errMalformed))
+			}
+			return
+		}
+		if !rc.parseHead(op, op.hdr[:end]) {
+			return
+		}
+		u := &op.hc.urls[op.url]
+		if !statusOK(u.StatusCodes, op.resp.Status) {
+			rc.urlDone(op)
+			return
+		}
+		if u.Digest != "" {
+			op.h = md5.New()
+		}
+		b = op.hdr[end:]
+		op.hdrDone = true
+	}
+	if op.draining {
+		return
+	}
+	if op.hd.chunked {
+		op.chunks = append(op.chunks, b...)
+		if len(op.chunks) > maxChunkedBytes {
+			rc.fail(op, phaseResponse, fmt.Errorf("chunked body longer than %d bytes: %w", maxChunkedBytes, errMalformed))
+			return
+		}
+		if bytes.HasSuffix(op.chunks, []byte("0\r\n\r\n")) {
+			if rc.decodeChunks(op, false) {
+				rc.urlDone(op)
+			}
+		}
+		return
+	}
+	if cl := op.hd.contentLength; cl >= 0 {
+		b = b[:min(int64(len(b)), cl-op.resp.BodyLen)]
+	}
+	if op.h != nil {
+		op.h.Write(b)
+	}
+	op.resp.BodyLen += int64(len(b))
+	if cl := op.hd.contentLength; cl >= 0 && op.resp.BodyLen == cl {
+		if op.hd.serverCloses {
+			op.draining = true // let the server close first
+			return
+		}
+		rc.urlDone(op)
+	}
+}
+
+// headEnd returns the offset just past the empty line that ends the head
+// (CRLF or bare LF line ends), searching from from, or -1.
+func headEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// parseHead parses a complete head with the shared parser.
+func (rc *reactor) parseHead(op *rop, b []byte) bool {
+	br := rc.res.readers.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(b))
+	resp, hd, err := parseHead(br, false)
+	br.Reset(nil)
+	rc.res.readers.Put(br)
+	if err != nil {
+		rc.fail(op, phaseResponse, err)
+		return false
+	}
+	op.resp, op.hd = resp, hd
+	return true
+}
+
+// decodeChunks decodes the chunked body gathered so far; atEOF says no
+// more is coming, so an incomplete body is an error.
+func (rc *reactor) decodeChunks(op *rop, atEOF bool) bool {
+	br := rc.res.readers.Get().(*bufio.Reader)
+	defer func() { br.Reset(nil); rc.res.readers.Put(br) }()
+	br.Reset(bytes.NewReader(op.chunks))
+	var w io.Writer = io.Discard
+	if op.h != nil {
+		op.h.Reset()
+		w = op.h
+	}
+	n, err := copyChunked(w, br)
+	if err != nil {
+		if atEOF {
+			rc.fail(op, phaseResponse, err)
+		}
+		return false
+	}
+	op.resp.BodyLen = n
+	return true
+}
+
+func (rc *reactor) eof(op *rop) {
+	if !op.hdrDone {
+		// Let the shared parser say what is missing.
+		if rc.parseHead(op, op.hdr) {
+			rc.fail(op, phaseResponse, fmt.Errorf("connection closed in headers: %w", errMalformed))
+		}
+		return
+	}
+	if op.hd.chunked {
+		if rc.decodeChunks(op, true) {
+			rc.urlDone(op)
+		}
+		return
+	}
+	if cl := op.hd.contentLength; cl >= 0 && op.resp.BodyLen < cl {
+		rc.fail(op, phaseResponse, fmt.Errorf("body ended after %d of %d bytes: %w", op.resp.BodyLen, cl, io.ErrUnexpectedEOF))
+		return
+	}
+	rc.urlDone(op)
+}
+
+// urlDone evaluates the response of the current URL and moves on to the
+// next URL or ends the attempt.
+func (rc *reactor) urlDone(op *rop) {
+	u := &op.hc.urls[op.url]
+	if op.h != nil {
+		var sum [md5.Size]byte
+		op.resp.MD5 = hex.EncodeToString(op.h.Sum(sum[:0]))
+	}
+	res := u.evaluate(op.resp, phaseResponse, nil, op.budget)
+	if !res.OK || op.url == len(op.hc.urls)-1 {
+		rc.end(op, res)
+		return
+	}
+	rc.closeConn(op)
+	op.url++
+	rc.begin(op)
+}
+
+func (rc *reactor) fail(op *rop, ph phase, err error) {
+	rc.end(op, classifyNetErr(err, ph, op.budget).prefixed(op))
+}
+
+func (r Result) prefixed(op *rop) Result {
+	if op.hc != nil {
+		r.Reason = "GET " + op.hc.urls[op.url].Path + ": " + r.Reason
+	}
+	return r
+}
+
+func (rc *reactor) closeConn(op *rop) {
+	if op.fd >= 0 {
+		delete(rc.conns, op.fd)
+		if op.peerClosed {
+			_ = unix.SetsockoptLinger(op.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		}
+		unix.Close(op.fd) // also leaves the epoll set
+		op.fd = -1
+	}
+}
+
+func (rc *reactor) end(op *rop, res Result) {
+	if op.ended {
+		return
+	}
+	op.ended = true
+	rc.closeConn(op)
+	if op.index >= 0 {
+		heap.Remove(&rc.timeouts, op.index)
+	}
+	res.Duration = time.Since(op.start)
+	op.done(res)
+}
+
+// ropHeap orders attempts by deadline.
+type ropHeap []*rop
+
+func (h ropHeap) Len() int           { return len(h) }
+func (h ropHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h ropHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *ropHeap) Push(x any) {
+	op := x.(*rop)
+	op.index = len(*h)
+	*h = append(*h, op)
+}
+func (h *ropHeap) Pop() any {
+	old := *h
+	op := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	op.index = -1
+	return op
+}

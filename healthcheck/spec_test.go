@@ -1,0 +1,127 @@
+package healthcheck
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStatusRanges(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []StatusRange
+		wantErr string
+	}{
+		{"200", []StatusRange{{200, 200}}, ""},
+		{"200-299 400-499 503", []StatusRange{{200, 299}, {400, 499}, {503, 503}}, ""},
+		{"200,301", []StatusRange{{200, 200}, {301, 301}}, ""},
+		{"", nil, "empty"},
+		{"299-200", nil, "upside down"},
+		{"abc", nil, "not a number"},
+		{"99", nil, "out of 100-999"},
+		{"200-", nil, "not a number"},
+	}
+	for _, tt := range tests {
+		got, err := ParseStatusRanges(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseStatusRanges(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseStatusRanges(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	target := netip.MustParseAddrPort("10.0.0.1:80")
+	tm := timing(1, false, 0, 0)
+	base := Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/", Digest: "ABCDEF0123456789abcdef0123456789"}}}
+	same := []struct {
+		name string
+		a, b Spec
+	}{
+		{"default status and case of digest",
+			base,
+			Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/", Digest: "abcdef0123456789abcdef0123456789", StatusCodes: []StatusRange{{200, 299}}}}}},
+		{"no url means GET /", Spec{Type: TypeHTTP, Target: target}, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{}}}},
+		{"spec virtualhost is the url's default",
+			Spec{Type: TypeHTTP, Target: target, VirtualHost: "a", URLs: []URL{{Path: "/x"}}},
+			Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/x", VirtualHost: "a"}}}},
+		{"dns defaults", Spec{Type: TypeDNS, Target: target}, Spec{Type: TypeDNS, Target: target, DNSType: "soa", DNSName: "."}},
+		{"fields of other types ignored", Spec{Type: TypeTCP, Target: target}, Spec{Type: TypeTCP, Target: target, Command: []string{"x"}, SNI: "y"}},
+	}
+	for _, tt := range same {
+		if ka, kb := Key(tt.a, tm), Key(tt.b, tm); ka != kb {
+			t.Errorf("%s: keys differ:\n%s\n%s", tt.name, ka, kb)
+		}
+	}
+	different := []struct {
+		name   string
+		b      Spec
+		timing Timing
+	}{
+		{"port", Spec{Type: TypeHTTP, Target: netip.MustParseAddrPort("10.0.0.1:81"), URLs: base.URLs}, tm},
+		{"address", Spec{Type: TypeHTTP, Target: netip.MustParseAddrPort("10.0.0.2:80"), URLs: base.URLs}, tm},
+		{"type", Spec{Type: TypeHTTPS, Target: target, URLs: base.URLs}, tm},
+		{"path", Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/x", Digest: base.URLs[0].Digest}}}, tm},
+		{"status", Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/", Digest: base.URLs[0].Digest, StatusCodes: []StatusRange{{200, 200}}}}}, tm},
+		{"bindto", Spec{Type: TypeHTTP, Target: target, URLs: base.URLs, BindTo: netip.MustParseAddr("10.0.0.9")}, tm},
+		{"delay_loop", base, Timing{DelayLoop: 5 * time.Second, ConnectTimeout: time.Second, Retry: 1, DelayBeforeRetry: dbr}},
+		{"alpha", base, timing(1, true, 0, 0)},
+	}
+	for _, tt := range different {
+		if Key(base, tm) == Key(tt.b, tt.timing) {
+			t.Errorf("%s: keys should differ: %s", tt.name, Key(base, tm))
+		}
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	target := netip.MustParseAddrPort("10.0.0.1:80")
+	tests := []struct {
+		name    string
+		spec    Spec
+		wantErr string
+	}{
+		{"http ok", Spec{Type: TypeHTTP, Target: target}, ""},
+		{"no port", Spec{Type: TypeTCP, Target: netip.AddrPortFrom(target.Addr(), 0)}, "needs an address and a port"},
+		{"bad digest", Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Digest: "xyz"}}}, "not 32 hex digits"},
+		{"relative path", Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "x"}}}, "must start with /"},
+		{"header injection", Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/\r\nX: y"}}}, "line break"},
+		{"empty script", Spec{Type: TypeScript}, "empty command"},
+		{"script ok", Spec{Type: TypeScript, Command: []string{"/bin/true"}}, ""},
+		{"dns type", Spec{Type: TypeDNS, Target: target, DNSType: "BOGUS"}, "unknown query type"},
+		{"unknown type", Spec{Type: "ping", Target: target}, "unknown check type"},
+	}
+	for _, tt := range tests {
+		err := tt.spec.Validate()
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: Validate() = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestTimingValidateAndDefaults(t *testing.T) {
+	if err := (Timing{}).Validate(); err == nil {
+		t.Error("zero Timing should not validate")
+	}
+	for _, ct := range []CheckType{TypeHTTP, TypeHTTPS, TypeTCP, TypeScript, TypeDNS} {
+		if err := DefaultTiming(ct).Validate(); err != nil {
+			t.Errorf("DefaultTiming(%s): %v", ct, err)
+		}
+	}
+	if d := DefaultTiming(TypeHTTP); d.DelayBeforeRetry != 3*time.Second || d.Retry != 1 || d.ConnectTimeout != 5*time.Second || d.DelayLoop != time.Minute {
+		t.Errorf("http defaults = %v", d)
+	}
+	if d := DefaultTiming(TypeDNS); d.Retry != 3 || d.DelayBeforeRetry != d.DelayLoop {
+		t.Errorf("dns defaults = %v", d)
+	}
+	if d := DefaultTiming(TypeScript); d.Retry != 0 {
+		t.Errorf("script defaults = %v", d)
+	}
+}
