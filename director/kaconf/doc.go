@@ -11,7 +11,9 @@
 //     spaces, and "include" splices in other files (glob patterns, relative
 //     to the including file). The result is a tree of Nodes that remember
 //     their file and line. Structural mistakes (a missing or extra brace, an
-//     unterminated quote, an include loop) are errors.
+//     unterminated quote, an include loop) are errors, and so are the
+//     preprocessor lines this reader does not expand ($NAME= definitions,
+//     @CONFIG_ID conditions, ~SEQ).
 //   - global.go, vrrp.go, lvs.go and check.go map the tree onto
 //     config.Director. Where keepalived's default differs from lbd's (the
 //     forwarding method, a missing protocol, a priority derived from the
@@ -27,5 +29,6 @@
 //     config.ParseDirector before it is returned.
 //
 // Errors (malformed input, a value that is not a number or an address) stop
-// the conversion; Issues and Notes do not.
+// the conversion; Issues and Notes do not. MAPPING.md in this directory
+// lists what maps to what.
 package kaconf

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -56,7 +57,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 		sd.add("sync_id", num(s.SyncID))
 		sd.add("role", str(string(s.Role)))
 		sd.add("instance", str(s.Instance))
-		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + m.sources.syncd.String() + " " + "(master while the instance is MASTER, backup otherwise)"
+		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + oneLine(m.sources.syncd.String()) + " " + "(master while the instance is MASTER, backup otherwise)"
 	}
 	root.addIf("ipvs", ipvs)
 
@@ -65,7 +66,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 		ins := newMap()
 		for i := range d.VRRP.Instances {
 			in := &d.VRRP.Instances[i]
-			ins.add(in.Name, instanceNode(in)).HeadComment = "from " + m.sources.instances[in.Name].String()
+			ins.add(in.Name, instanceNode(in)).HeadComment = "from " + oneLine(m.sources.instances[in.Name].String())
 		}
 		vrrp.add("instances", ins.Node)
 	}
@@ -85,7 +86,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 				n.add("fall", num(s.Fall))
 			}
 			n.add("weight", num(s.Weight))
-			ss.add(s.Name, n.Node).HeadComment = "from " + m.sources.scripts[s.Name].String()
+			ss.add(s.Name, n.Node).HeadComment = "from " + oneLine(m.sources.scripts[s.Name].String())
 		}
 		vrrp.add("scripts", ss.Node)
 	}
@@ -99,7 +100,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 			}
 			n.add("instances", names)
 			n.addIf("notify", notifyNode(sg.Notify))
-			gs.add(sg.Name, n.Node).HeadComment = "from " + m.sources.groups[sg.Name].String()
+			gs.add(sg.Name, n.Node).HeadComment = "from " + oneLine(m.sources.groups[sg.Name].String())
 		}
 		vrrp.add("sync_groups", gs.Node)
 	}
@@ -109,7 +110,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 		list := &yaml.Node{Kind: yaml.SequenceNode}
 		for i := range d.VirtualServers {
 			n := serviceNode(&d.VirtualServers[i], m.sources.reals[i])
-			n.HeadComment = "from " + m.sources.services[i].String()
+			n.HeadComment = "from " + oneLine(m.sources.services[i].String())
 			list.Content = append(list.Content, n)
 		}
 		root.add("virtual_servers", list)
@@ -143,20 +144,31 @@ func writeHeader(buf *bytes.Buffer, m *mapper, source string) {
 	} else {
 		fmt.Fprintf(buf, "# Not imported (%d):\n", len(m.issues))
 		for _, i := range m.issues {
-			fmt.Fprintf(buf, "# unmapped: %s: %s: %s\n", i.Pos, oneLine(i.Keyword), oneLine(i.Reason))
+			fmt.Fprintf(buf, "# unmapped: %s: %s: %s\n", oneLine(i.Pos.String()), oneLine(i.Keyword), oneLine(i.Reason))
 		}
 	}
 	if len(m.notes) > 0 {
 		fmt.Fprintf(buf, "#\n# Notes (%d):\n", len(m.notes))
 		for _, n := range m.notes {
-			fmt.Fprintf(buf, "# note: %s: %s\n", n.Pos, oneLine(n.Msg))
+			fmt.Fprintf(buf, "# note: %s: %s\n", oneLine(n.Pos.String()), oneLine(n.Msg))
 		}
 	}
 	buf.WriteString("\n")
 }
 
-// oneLine keeps a value from breaking out of its comment line.
-func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+// oneLine makes text safe in a comment line: characters that are not
+// graphic (line breaks, control characters) are escaped as \uXXXX.
+func oneLine(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsGraphic(r) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
 
 func instanceNode(in *config.VRRPInstance) *yaml.Node {
 	n := newMap()
@@ -320,7 +332,7 @@ func serviceNode(vs *config.VirtualServer, reals []Pos) *yaml.Node {
 	l := &yaml.Node{Kind: yaml.SequenceNode}
 	for i := range vs.RealServers {
 		rn := realNode(vs, &vs.RealServers[i])
-		rn.HeadComment = "from " + reals[i].String()
+		rn.HeadComment = "from " + oneLine(reals[i].String())
 		l.Content = append(l.Content, rn)
 	}
 	n.add("real_servers", l)
@@ -476,7 +488,16 @@ func (n ynode) addIf(key string, v ynode) {
 	}
 }
 
-func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+// str is a string scalar; yaml.v3 quotes what YAML 1.2 would read as
+// something else, and the words YAML 1.1 readers take for booleans are
+// quoted too.
+func str(s string) *yaml.Node {
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off":
+		return quoted(s)
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
 
 // quoted is a string always written in double quotes (passwords, labels:
 // "1111" and "eth0:0" stay strings for any reader).

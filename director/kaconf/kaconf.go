@@ -110,12 +110,12 @@ func Convert(name string, data []byte, opts *Options) (*Result, error) {
 		errs = m.errs
 	}
 	if len(errs) > 0 {
-		order := fileOrder(lx.items, name)
+		order := readingOrder(lx.lines)
 		slices.SortStableFunc(errs, func(a, b *Error) int { return comparePos(order, a.Pos, b.Pos) })
 		return nil, errs
 	}
 
-	order := fileOrder(lx.items, name)
+	order := readingOrder(lx.lines)
 	slices.SortStableFunc(m.issues, func(a, b Issue) int { return comparePos(order, a.Pos, b.Pos) })
 	slices.SortStableFunc(m.notes, func(a, b Note) int { return comparePos(order, a.Pos, b.Pos) })
 	res := &Result{Source: name, Unmapped: m.issues, Notes: m.notes}
@@ -132,17 +132,25 @@ func Convert(name string, data []byte, opts *Options) (*Result, error) {
 	return res, nil
 }
 
-// fileOrder numbers the files in the order they were read.
-func fileOrder(items []item, first string) map[string]int {
-	order := map[string]int{first: 0}
-	for _, it := range items {
-		if _, ok := order[it.pos.File]; !ok {
-			order[it.pos.File] = len(order)
+// readingOrder numbers the lines in the order they were read, included
+// files spliced in where they are included.
+func readingOrder(lines []Pos) map[Pos]int {
+	order := make(map[Pos]int, len(lines))
+	for _, p := range lines {
+		if _, ok := order[p]; !ok {
+			order[p] = len(order)
 		}
 	}
 	return order
 }
 
-func comparePos(order map[string]int, a, b Pos) int {
-	return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(a.Line, b.Line))
+// comparePos orders positions by reading order (positions not read, which
+// do not occur, by file name and line).
+func comparePos(order map[Pos]int, a, b Pos) int {
+	oa, okA := order[a]
+	ob, okB := order[b]
+	if okA && okB {
+		return cmp.Compare(oa, ob)
+	}
+	return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 }

@@ -100,14 +100,14 @@ var globalUnsupported = map[string]string{
 	"lvs_netlink_monitor_rcv_bufs":    noTuning,
 	"vrrp_rx_bufs_policy":             noTuning,
 	"vrrp_rx_bufs_multiplier":         noTuning,
-	"vrrp_startup_delay":              "lbd starts VRRP at once",
+	"vrrp_startup_delay":              noEquivalent,
 	"vrrp_delay_after_boot":           noEquivalent,
 	"vrrp_check_unicast_src":          noEquivalent,
 	"vrrp_garp_lower_prio_delay":      noEquivalent,
 	"vrrp_garp_lower_prio_repeat":     noEquivalent,
 	"vrrp_lower_prio_no_advert":       noEquivalent,
 	"vrrp_higher_prio_send_advert":    noEquivalent,
-	"vrrp_gna_interval":               "IPv6 unsolicited neighbour advertisements use garp.interval",
+	"vrrp_gna_interval":               noEquivalent,
 	"vrrp_min_garp":                   noEquivalent,
 	"vrrp_garp_extra_if":              noEquivalent,
 	"vrrp_vmac_garp_intvl":            noEquivalent,
@@ -150,7 +150,7 @@ var instanceUnsupported = map[string]string{
 	"use_ipvlan":                 noVMAC,
 	"vrf":                        noEquivalent,
 	"native_ipv6":                "deprecated in keepalived: the family follows the virtual addresses",
-	"dont_track_primary":         "lbd always tracks the instance's interface",
+	"dont_track_primary":         noEquivalent,
 	"track_file":                 noTrackOther,
 	"track_process":              noTrackOther,
 	"track_bfd":                  noTrackOther,
@@ -165,8 +165,8 @@ var instanceUnsupported = map[string]string{
 	"linkbeat_use_polling":       noEquivalent,
 	"virtual_routes":             noRoutes,
 	"virtual_rules":              noRoutes,
-	"accept":                     "lbd leaves packets to the virtual addresses alone (accept mode)",
-	"no_accept":                  "lbd does not filter packets to the virtual addresses",
+	"accept":                     noEquivalent,
+	"no_accept":                  noEquivalent,
 	"strict_mode":                noStrict,
 	"debug":                      "keepalived does not implement it either",
 	"notify_deleted":             noEquivalent,
@@ -190,7 +190,7 @@ var instanceUnsupported = map[string]string{
 
 var scriptUnsupported = map[string]string{
 	"user":      noUser,
-	"init_fail": "lbd starts a tracked script as passing",
+	"init_fail": noEquivalent,
 }
 
 var syncGroupUnsupported = map[string]string{
@@ -206,7 +206,7 @@ var syncGroupUnsupported = map[string]string{
 }
 
 var serviceUnsupported = map[string]string{
-	"ha_suspend":         "lbd keeps checking while the virtual address is elsewhere",
+	"ha_suspend":         noEquivalent,
 	"omega":              noEquivalent,
 	"smtp_alert":         noMail,
 	"snmp_name":          noSNMP,
@@ -229,11 +229,11 @@ var realUnsupported = map[string]string{
 }
 
 var checkerUnsupported = map[string]string{
-	"bind_port":        "lbd picks the source port",
+	"bind_port":        "lbd has no option for the source port",
 	"bind_if":          noEquivalent,
 	"fwmark":           noEquivalent,
 	"log_all_failures": noEquivalent,
-	"http_protocol":    "lbd's http checks speak HTTP/1.1",
+	"http_protocol":    noEquivalent,
 	"fast_recovery":    noEquivalent,
 	"tls_compliant":    noEquivalent,
 	"user":             noUser,

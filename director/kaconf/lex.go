@@ -62,6 +62,7 @@ type lexer struct {
 	errs  Errors
 	notes []Note
 	stack []string // files being read, for loop detection
+	lines []Pos    // every line in reading order, includes spliced in
 }
 
 // lexFile appends the items of one file (and of the files it includes).
@@ -73,6 +74,7 @@ func (lx *lexer) lexFile(name string, data []byte) {
 	spaceNoted := false
 	for i, raw := range strings.Split(string(data), "\n") {
 		pos := Pos{File: name, Line: i + 1}
+		lx.lines = append(lx.lines, pos)
 		line := strings.TrimSuffix(raw, "\r")
 		if !utf8.ValidString(line) {
 			line = strings.ToValidUTF8(line, "\uFFFD")
@@ -88,6 +90,10 @@ func (lx *lexer) lexFile(name string, data []byte) {
 		line, ok := decomment(line)
 		if !ok {
 			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: "unterminated double quote"})
+			continue
+		}
+		if msg := unsupportedLine(line); msg != "" {
+			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: msg})
 			continue
 		}
 		pieces := splitBraces(line)
@@ -153,6 +159,24 @@ func (lx *lexer) include(pos Pos, words []string) {
 		}
 		lx.lexFile(m, data)
 	}
+}
+
+// unsupportedLine explains why a line of keepalived's preprocessor
+// (parameter definitions, conditional lines, sequences) cannot be read, or
+// returns "".
+func unsupportedLine(line string) string {
+	t := strings.TrimLeft(line, whiteSpace)
+	switch {
+	case strings.HasPrefix(t, "$"):
+		if name, _, ok := strings.Cut(t, "="); ok && !strings.ContainsAny(name, whiteSpace) {
+			return "parameter definitions ($NAME=...) are not supported: expand them first"
+		}
+	case strings.HasPrefix(t, "@"):
+		return "conditional configuration (@CONFIG_ID ...) is not supported: keep the lines meant for this host, without the @ prefix"
+	case strings.HasPrefix(t, "~SEQ") || strings.HasPrefix(t, "~LST"):
+		return "~SEQ and ~LST are not supported: expand them first"
+	}
+	return ""
 }
 
 // asciiSpaces replaces non-ASCII white space (the no-break spaces of text

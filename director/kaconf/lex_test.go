@@ -90,7 +90,7 @@ func TestNoBreakSpaceNote(t *testing.T) {
 func TestStructuralErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, in string
-		want []string
+		want     []string
 	}{
 		{"unclosed block", "a {\n b {\n c\n }\n", []string{`k.conf:1: the block of "a" opened here is never closed (missing "}")`}},
 		{"unclosed blocks", "a {\nb {", []string{
@@ -100,6 +100,10 @@ func TestStructuralErrors(t *testing.T) {
 		{"brace without keyword", "{\n a\n}", []string{`k.conf:1: unexpected "{" (no keyword before it)`}},
 		{"second block for one statement", "a { } {\n}", []string{`k.conf:1: unexpected "{" (no keyword before it)`}},
 		{"unterminated quote", "a {\n b \"x\n}", []string{`k.conf:2: unterminated double quote`}},
+		{"preprocessor lines", "$PRIO=100\n@lb1 priority 200\n~SEQ(i,1,3) x\nfoo $x=1\n", []string{
+			"k.conf:1: parameter definitions ($NAME=...) are not supported: expand them first",
+			"k.conf:2: conditional configuration (@CONFIG_ID ...) is not supported: keep the lines meant for this host, without the @ prefix",
+			"k.conf:3: ~SEQ and ~LST are not supported: expand them first"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, errs := parseText(t, tt.in, nil)

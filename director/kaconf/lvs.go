@@ -68,6 +68,7 @@ type realBuild struct {
 	fwdSet      bool
 	tunnel      *config.Tunnel
 	inhibitSet  bool
+	lthreshold  *Node
 	virtualhost string
 	checks      []*checkBuild
 }
@@ -75,7 +76,7 @@ type realBuild struct {
 // virtualServer maps "virtual_server ADDR PORT { ... }" and
 // "virtual_server fwmark N { ... }".
 func (m *mapper) virtualServer(n *Node) {
-	if !m.block(n, 1, 3) {
+	if !m.block(n, 1, -1) {
 		return
 	}
 	b := &serviceBuild{node: n, weight: 1}
@@ -242,7 +243,16 @@ func (m *mapper) virtualServer(n *Node) {
 		m.unmapped(n, "virtual_server %s has no real_server: keepalived ignores such a virtual server, so it is not imported (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
 		return
 	}
+	notes, issues := len(m.notes), len(m.issues)
 	if m.completeService(b) {
+		for i, o := range m.d.VirtualServers {
+			if o.Key() == vs.Key() {
+				m.notes, m.issues = m.notes[:notes], m.issues[:issues]
+				m.unmapped(n, "a second virtual_server for %s (the first is at line %d): not imported; lbd has one entry per service, so merge the real servers into the first",
+					vs.Key(), m.sources.services[i].Line)
+				return
+			}
+		}
 		m.sources.services = append(m.sources.services, n.Pos)
 		rp := make([]Pos, len(b.reals))
 		for i, r := range b.reals {
@@ -448,7 +458,7 @@ func (m *mapper) realServer(b *serviceBuild, n *Node) {
 					if c.Key == "uthreshold" {
 						rs.UpperThreshold = v
 					} else {
-						rs.LowerThreshold = v
+						rs.LowerThreshold, r.lthreshold = v, c
 					}
 				}
 			}
@@ -669,13 +679,19 @@ func (m *mapper) completeReal(b *serviceBuild, r *realBuild) bool {
 	if !r.weightSet {
 		rs.Weight = b.weight
 	}
+	if rs.UpperThreshold > 0 && rs.LowerThreshold > rs.UpperThreshold {
+		m.unmapped(r.lthreshold, "lthreshold %d above uthreshold %d: lbd refuses it, so it is left out", rs.LowerThreshold, rs.UpperThreshold)
+		rs.LowerThreshold = 0
+	}
 	if !r.inhibitSet {
 		rs.InhibitOnFailure = vs.InhibitOnFailure
 	}
 	if fwd == config.TUN {
-		t := r.tunnel
-		if t == nil {
-			t = b.tunnel
+		// Tunnel options come with the lvs_method that set TUN: the real
+		// server's own, else the virtual server's.
+		t := b.tunnel
+		if r.fwdSet {
+			t = r.tunnel
 		}
 		if t != nil && (t.Type != config.TunnelIPIP || t.Checksum != config.ChecksumNone) {
 			tc := *t

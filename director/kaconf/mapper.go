@@ -22,6 +22,9 @@ type mapper struct {
 	sources sources // where each emitted entry came from, for comments
 	vipOf   map[string]string
 	flush   bool // flush_on_stop was asked for explicitly
+
+	laterScripts map[string]bool // every vrrp_script name in the file
+	defined      map[string]Pos  // "vrrp_instance NAME"... -> first definition
 }
 
 // globals are the global_defs values that are defaults for the instances.
@@ -52,7 +55,8 @@ func newMapper() *mapper {
 			scripts:   map[string]Pos{},
 			groups:    map[string]Pos{},
 		},
-		vipOf: map[string]string{},
+		vipOf:   map[string]string{},
+		defined: map[string]Pos{},
 	}
 }
 
@@ -160,7 +164,10 @@ func (m *mapper) flag(n *Node) (bool, bool) {
 }
 
 // command reads a script statement (notify_*, script, misc_path...):
-// the program and its arguments; a user to run it as is reported.
+// the program and its arguments, from the first word after the keyword
+// (quoted when it has arguments). Further words name a user to run it as
+// (notify scripts), or are ignored by keepalived (script, misc_path); both
+// are reported.
 func (m *mapper) command(n *Node) (config.Argv, bool) {
 	if !m.leaf(n, 1, -1) {
 		return nil, false
@@ -170,7 +177,12 @@ func (m *mapper) command(n *Node) (config.Argv, bool) {
 		m.errorf(n.Pos, "%s: %v", n.Key, err)
 		return nil, false
 	}
-	if len(user) > 0 {
+	switch {
+	case len(user) == 0:
+	case n.Key == "script" || n.Key == "misc_path":
+		m.unmappedWord(n, n.Key, "keepalived ignores %q after the command (quote the whole command line): it runs %q only, and so does the import",
+			strings.Join(user, " "), strings.Join(argv, " "))
+	default:
 		m.unmappedWord(n, n.Key, "runs as user %q: lbd runs commands as its own user", strings.Join(user, " "))
 	}
 	return config.Argv(argv), true
@@ -234,42 +246,42 @@ func editDistance(a, b string) int {
 }
 
 // mapTop maps the top-level statements: global_defs first (its values are
-// defaults for the rest), then scripts, instances, sync groups and virtual
-// servers, each in file order.
+// defaults for the rest), then scripts, instances and virtual servers in
+// file order (keepalived resolves a track_script when it reads it, so the
+// script must come first), then sync groups and the sync daemon, which
+// keepalived resolves once everything is read.
 func (m *mapper) mapTop(nodes []*Node) {
-	byKey := func(key string) []*Node {
-		var out []*Node
-		for _, n := range nodes {
-			if n.Key == key {
-				out = append(out, n)
-			}
+	m.laterScripts = map[string]bool{}
+	for _, n := range nodes {
+		if n.Key == "vrrp_script" && len(n.Args) > 0 {
+			m.laterScripts[n.Args[0]] = true
 		}
-		return out
 	}
-	for _, n := range byKey("global_defs") {
-		m.globalDefs(n)
-	}
-	for _, n := range byKey("vrrp_script") {
-		m.vrrpScript(n)
-	}
-	for _, n := range byKey("vrrp_instance") {
-		m.vrrpInstance(n)
-	}
-	for _, n := range byKey("vrrp_sync_group") {
-		m.syncGroup(n)
-	}
-	m.resolveSyncDaemon()
-	for _, n := range byKey("virtual_server") {
-		m.virtualServer(n)
-	}
-	if len(m.d.VirtualServers) > 0 && !m.flush {
-		m.d.Global.FlushOnStop = true
+	for _, n := range nodes {
+		if n.Key == "global_defs" {
+			m.globalDefs(n)
+		}
 	}
 	for _, n := range nodes {
 		switch n.Key {
-		case "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server":
+		case "vrrp_script":
+			m.vrrpScript(n)
+		case "vrrp_instance":
+			m.vrrpInstance(n)
+		case "virtual_server":
+			m.virtualServer(n)
+		case "global_defs", "vrrp_sync_group":
 		default:
 			m.other(n, "top-level", topUnsupported, []string{"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server"})
 		}
+	}
+	for _, n := range nodes {
+		if n.Key == "vrrp_sync_group" {
+			m.syncGroup(n)
+		}
+	}
+	m.resolveSyncDaemon()
+	if len(m.d.VirtualServers) > 0 && !m.flush {
+		m.d.Global.FlushOnStop = true
 	}
 }

@@ -43,8 +43,11 @@ func (m *mapper) vrrpInstance(n *Node) {
 		return
 	}
 	name := n.Args[0]
-	if p, dup := m.sources.instances[name]; dup {
-		m.errorf(n.Pos, "vrrp_instance %s is defined twice (first at line %d)", name, p.Line)
+	if name == "" {
+		m.errorf(n.Pos, "%s: empty name", n.Key)
+		return
+	}
+	if !m.firstDefinition(n, name) {
 		return
 	}
 	b := &instanceBuild{node: n, in: config.VRRPInstance{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
@@ -196,6 +199,21 @@ func (m *mapper) vrrpInstance(n *Node) {
 		return
 	}
 	m.completeInstance(b)
+	for _, o := range m.d.VRRP.Instances {
+		if o.Interface != in.Interface || o.VirtualRouterID != in.VirtualRouterID || o.Family() != in.Family() {
+			continue
+		}
+		first := m.sources.instances[o.Name].Line
+		if len(o.UnicastPeers) > 0 && len(in.UnicastPeers) > 0 &&
+			!slices.ContainsFunc(in.UnicastPeers, func(p netip.Addr) bool { return slices.Contains(o.UnicastPeers, p) }) {
+			m.unmapped(n, "VRID %d on %s is also used by vrrp_instance %s at line %d: keepalived allows it for unicast instances "+
+				"with different peers, lbd does not, so this instance is not imported", in.VirtualRouterID, in.Interface, o.Name, first)
+			return
+		}
+		m.errorf(n.Pos, "vrrp_instance %s: VRID %d on %s (%s) is already used by vrrp_instance %s at line %d (keepalived refuses this too)",
+			name, in.VirtualRouterID, in.Interface, in.Family(), o.Name, first)
+		return
+	}
 	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
 	m.sources.instances[name] = n.Pos
 	for _, v := range in.VirtualIPAddresses {
@@ -480,7 +498,11 @@ func (m *mapper) trackScripts(b *instanceBuild, n *Node) {
 	}
 	for _, c := range n.Block {
 		s := m.d.VRRP.Script(c.Key)
-		if s == nil {
+		switch {
+		case s == nil && m.laterScripts[c.Key] && m.sources.scripts[c.Key] == (Pos{}):
+			m.unmapped(c, "vrrp_script %s is not defined before this instance (or is not imported): keepalived ignores the reference; define the script first", c.Key)
+			continue
+		case s == nil:
 			m.unmapped(c, "no vrrp_script %s is imported (keepalived ignores an unknown track_script too)", c.Key)
 			continue
 		}
@@ -563,8 +585,11 @@ func (m *mapper) vrrpScript(n *Node) {
 		return
 	}
 	name := n.Args[0]
-	if p, dup := m.sources.scripts[name]; dup {
-		m.errorf(n.Pos, "vrrp_script %s is defined twice (first at line %d)", name, p.Line)
+	if name == "" {
+		m.errorf(n.Pos, "%s: empty name", n.Key)
+		return
+	}
+	if !m.firstDefinition(n, name) {
 		return
 	}
 	s := config.VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1}
@@ -629,8 +654,11 @@ func (m *mapper) syncGroup(n *Node) {
 		return
 	}
 	name := n.Args[0]
-	if p, dup := m.sources.groups[name]; dup {
-		m.errorf(n.Pos, "vrrp_sync_group %s is defined twice (first at line %d)", name, p.Line)
+	if name == "" {
+		m.errorf(n.Pos, "%s: empty name", n.Key)
+		return
+	}
+	if !m.firstDefinition(n, name) {
 		return
 	}
 	g := config.SyncGroup{Name: name}
@@ -666,4 +694,16 @@ func (m *mapper) syncGroup(n *Node) {
 	}
 	m.d.VRRP.SyncGroups = append(m.d.VRRP.SyncGroups, g)
 	m.sources.groups[name] = n.Pos
+}
+
+// firstDefinition reports whether n is the first "KIND NAME" block of its
+// kind and name, and an error when it is not.
+func (m *mapper) firstDefinition(n *Node, name string) bool {
+	k := n.Key + " " + name
+	if p, dup := m.defined[k]; dup {
+		m.errorf(n.Pos, "%s %s is defined twice (first at line %d)", n.Key, name, p.Line)
+		return false
+	}
+	m.defined[k] = n.Pos
+	return true
 }
