@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"flag"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +22,16 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestTestbed builds the initramfs, boots ONE VM for every selected
-// scenario (E2E_RUN, default all) and reports each scenario as a subtest
-// carrying the scenario's own log. A VM that dies or times out fails the
-// test with the tail of the console.
+// TestTestbed builds the initramfs, boots ONE VM that runs every guest
+// package's testbed_guest tests one package after another (E2E_RUN and
+// E2E_PKGS select, and so does go test -run at the subtest levels; default
+// all) and reports each test as a subtest
+// carrying its own log: scenarios flat (TestTestbed/SeedDR), other
+// packages one level down (TestTestbed/director_kernel/TestTestbedSysctl).
+// A guest package whose test binary does not build fails its subtest
+// (TestTestbed/director_kernel) with the compiler's output while the
+// others still run. A VM that dies or times out fails the test with the
+// tail of the console.
 func TestTestbed(t *testing.T) {
 	buildOpts, runOpts, err := vm.OptionsFromEnv()
 	if err != nil {
@@ -33,54 +42,105 @@ func TestTestbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("initramfs %s: %.1f MiB, cached %t, build %s (go builds %s, packing %s); commands %v; not included: %v",
+	var guests []string
+	for _, g := range img.Guests {
+		guests = append(guests, g.Name)
+	}
+	t.Logf("initramfs %s: %.1f MiB, cached %t, build %s (go builds %s, packing %s); guest packages %v; commands %v; not included: %v",
 		img.Initrd, float64(img.Size)/(1<<20), img.Cached, img.BuildTime.Round(time.Millisecond),
-		img.GoTime.Round(time.Millisecond), img.PackTime.Round(time.Millisecond), img.Commands, img.Skipped)
+		img.GoTime.Round(time.Millisecond), img.PackTime.Round(time.Millisecond), guests, img.Commands, img.Skipped)
+	for _, name := range slices.Sorted(maps.Keys(img.BenchErrors)) {
+		t.Logf("note: bench %s is not in the image (testbed bench will fail on it): %v", name, img.BenchErrors[name])
+	}
 
-	names, err := vm.ListScenarios(t.Context(), img, runOpts.Run)
+	// "go test -run TestTestbed/SeedDR$" boots a VM that runs SeedDR only.
+	if f := flag.Lookup("test.run"); f != nil {
+		if runOpts, err = vm.NarrowToHostRun(img, runOpts, f.Value.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := vm.Plan(img, runOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) == 0 {
-		t.Fatalf("no scenario matches E2E_RUN=%q", runOpts.Run)
-	}
-	if dl, ok := t.Deadline(); ok {
-		left := time.Until(dl) - 15*time.Second
-		if runOpts.Timeout == 0 || runOpts.Timeout > left {
-			runOpts.Timeout = left
+	runnable := 0
+	for _, pg := range plan {
+		if pg.BuildError == nil {
+			runnable += len(pg.Selected)
 		}
 	}
-	res, bootErr := vm.Boot(t.Context(), img, runOpts)
-	if res == nil {
-		t.Fatal(bootErr)
+	if vm.PlannedTests(plan) == 0 && len(vm.Outcomes(plan, &vm.Result{})) == 0 {
+		t.Fatalf("no guest test matches E2E_RUN=%q in packages %v", runOpts.Run, guests)
 	}
-	t.Logf("VM: %d scenario(s), boot to first scenario %s, whole run %s, guest exit %d, console log %s",
-		len(names), res.BootTime.Round(time.Millisecond), res.Duration.Round(time.Millisecond), res.ExitCode, res.LogPath)
+	res := &vm.Result{ExitCode: -1}
+	var bootErr error
+	if runnable > 0 {
+		if dl, ok := t.Deadline(); ok {
+			left := time.Until(dl) - 15*time.Second
+			if runOpts.Timeout == 0 || runOpts.Timeout > left {
+				runOpts.Timeout = left
+			}
+		}
+		res, bootErr = vm.Boot(t.Context(), img, runOpts)
+		if res == nil {
+			t.Fatal(bootErr)
+		}
+		t.Logf("VM: %d test(s) in %d package(s), boot to first test %s, whole run %s, guest exit %d, console log %s",
+			runnable, len(plan), res.BootTime.Round(time.Millisecond), res.Duration.Round(time.Millisecond), res.ExitCode, res.LogPath)
+	}
 
-	for _, name := range names {
-		t.Run(strings.TrimPrefix(name, "TestScenario"), func(t *testing.T) {
-			sc, ok := res.Scenario(name)
-			if !ok {
-				t.Fatalf("%s never started in the VM; console tail:\n%s", name, res.Tail(40))
+	outcomes := vm.Outcomes(plan, res)
+	for _, pg := range plan {
+		var mine []vm.Outcome
+		for _, o := range outcomes {
+			if o.Guest == pg.Name {
+				mine = append(mine, o)
 			}
-			if len(sc.Output) > 0 {
-				t.Log("guest output:\n" + strings.Join(sc.Output, "\n"))
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		if pg.Name == vm.ScenarioGuest {
+			for _, o := range mine {
+				t.Run(o.Label(), func(t *testing.T) { judge(t, o, res) })
 			}
-			switch sc.Status {
-			case vm.StatusPass:
-			case vm.StatusSkip:
-				t.Skipf("%s skipped itself in the VM (see its output)", name)
-			case vm.StatusFail:
-				t.Errorf("%s failed in the VM after %s", name, sc.Elapsed)
-			default:
-				t.Errorf("%s started but never finished (%s); console tail:\n%s", name, sc.Status, res.Tail(40))
+			continue
+		}
+		t.Run(pg.Name, func(t *testing.T) {
+			for _, o := range mine {
+				if o.Test == "" {
+					judge(t, o, res)
+					continue
+				}
+				t.Run(o.Test, func(t *testing.T) { judge(t, o, res) })
 			}
 		})
 	}
 	if bootErr != nil {
 		t.Fatalf("%v\nconsole tail:\n%s", bootErr, res.Tail(40))
 	}
-	if res.ExitCode != 0 && !t.Failed() {
-		t.Errorf("the guest test binary exited with %d though no scenario failed; console tail:\n%s", res.ExitCode, res.Tail(40))
+	if runnable > 0 && res.ExitCode != 0 && !t.Failed() {
+		t.Errorf("the guest run exited with %d though no test failed; console tail:\n%s", res.ExitCode, res.Tail(40))
+	}
+}
+
+// judge turns an outcome into the subtest's verdict, with the guest's
+// output in the log.
+func judge(t *testing.T, o vm.Outcome, res *vm.Result) {
+	t.Helper()
+	if o.Test != "" && o.Status != vm.StatusNotRun && o.Status != vm.StatusNoResult {
+		t.Logf("ran %s in the VM", o.Elapsed)
+	}
+	if len(o.Output) > 0 {
+		t.Log("guest output:\n" + strings.Join(o.Output, "\n"))
+	}
+	switch o.Status {
+	case vm.StatusPass:
+	case vm.StatusSkip:
+		t.Skipf("%s skipped itself in the VM (see its output)", o.Test)
+	case vm.StatusFail:
+		t.Error(o.Detail)
+	default:
+		t.Errorf("%s (%s); console tail:\n%s", o.Detail, o.Status, res.Tail(40))
 	}
 }

@@ -2,7 +2,6 @@ package vm
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,23 +22,34 @@ type Mode string
 
 // Guest modes.
 const (
-	ModeTest  Mode = "test"  // run the scenario test binary, then power off
-	ModeShell Mode = "shell" // an interactive shell on the console, power off on exit
+	ModeTest    Mode = "test"  // run the guest packages' tests, then power off
+	ModeShell   Mode = "shell" // an interactive shell on the console, power off on exit
+	ModeCommand Mode = "cmd"   // run RunOptions.Command with sh -c, then power off
 )
 
 // RunOptions configure one boot.
 type RunOptions struct {
 	Mode Mode // default ModeTest
-	// Run is the guest's -test.run regexp; default "^TestScenario".
+	// Run is a go test -run pattern for the guests' top-level tests
+	// ("SeedDR", "^TestScenarioSeedDR$/sub", "RoundTrip|Sysctl"): in every
+	// selected package it picks among the tests of the testbed_guest files.
+	// Default: all of them.
 	Run string
+	// Packages are the guest packages to run, by Name or package path
+	// ("scenarios", "director_kernel", "./director/kernel"). Default: all.
+	Packages []string
+	// Command is the shell command ModeCommand runs (sh -c) in /tmp; its
+	// status is the run's ExitCode. Its base64 must fit on the kernel
+	// command line (about 1,500 characters of command).
+	Command string
 	// Env adds variables to the guest's environment (through the kernel
 	// command line): names must start with E2E_, values must not hold
 	// spaces or quotes.
 	Env map[string]string
 	// Timeout bounds the whole VM, boot included; qemu is killed when it
-	// passes. Default 10 minutes. The guest test binary gets
-	// -test.timeout 30 s shorter, so a hung scenario panics with a
-	// goroutine dump before the host kills the VM.
+	// passes. Default 10 minutes. The guest packages get -test.timeout of
+	// what is left of it less 30 s, so a hung test panics with a goroutine
+	// dump before the host kills the VM.
 	Timeout time.Duration
 	// MemoryMB is the guest RAM (default 1024; the initramfs lives in it).
 	MemoryMB int
@@ -54,9 +65,11 @@ type RunOptions struct {
 
 // Result is what a boot produced.
 type Result struct {
-	Scenarios []ScenarioResult // in the order the guest ran them
-	// ExitCode is the guest test binary's exit status, -1 when /init
-	// never reported one (the VM died, hung or was killed).
+	Tests    []TestResult    // in the order the guest ran them
+	Packages []PackageResult // the guest packages that started, in order
+	// ExitCode is the guest run's exit status (ModeTest: 0 when every
+	// package passed; ModeCommand: the command's), -1 when /init never
+	// reported one (the VM died, hung or was killed).
 	ExitCode int
 	LogPath  string   // the full console log
 	Lines    []string // the same, in memory
@@ -65,14 +78,24 @@ type Result struct {
 	Cmdline  string // the kernel command line used
 }
 
-// Scenario returns the result of the scenario called name.
-func (r *Result) Scenario(name string) (ScenarioResult, bool) {
-	for _, s := range r.Scenarios {
-		if s.Name == name {
+// Test returns the result of the test called name in the guest package pkg.
+func (r *Result) Test(pkg, name string) (TestResult, bool) {
+	for _, s := range r.Tests {
+		if s.Package == pkg && s.Name == name {
 			return s, true
 		}
 	}
-	return ScenarioResult{}, false
+	return TestResult{}, false
+}
+
+// Package returns the result of the guest package called name.
+func (r *Result) Package(name string) (PackageResult, bool) {
+	for _, p := range r.Packages {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return PackageResult{}, false
 }
 
 // Tail returns the last n console lines, joined.
@@ -87,13 +110,42 @@ func (r *Result) Tail(n int) string {
 var envNameRE = regexp.MustCompile(`^E2E_[A-Z0-9_]+$`)
 var envValueRE = regexp.MustCompile(`^[A-Za-z0-9_.,:/+=@%^-]*$`)
 
+// maxCmdline is x86's COMMAND_LINE_SIZE less the terminating NUL.
+const maxCmdline = 2047
+
+// guestVars are the E2E_* variables /init and the runner read for a boot.
+func guestVars(opts RunOptions, guestTimeout time.Duration) (map[string]string, error) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	vars := map[string]string{"E2E_MODE": string(opts.Mode)}
+	switch opts.Mode {
+	case ModeCommand:
+		if strings.TrimSpace(opts.Command) == "" {
+			return nil, errors.New("ModeCommand needs a command")
+		}
+		vars["E2E_CMD"] = b64(opts.Command)
+	case ModeTest:
+		parts := splitTestPattern(opts.Run)
+		if parts[0] != "" {
+			vars["E2E_RUN"] = b64(parts[0])
+		}
+		if len(parts) > 1 {
+			vars["E2E_SUB"] = b64(strings.Join(parts[1:], "/"))
+		}
+		if len(opts.Packages) > 0 {
+			vars["E2E_PKGS"] = strings.Join(opts.Packages, ",")
+		}
+		vars["E2E_TIMEOUT"] = strconv.Itoa(int(guestTimeout / time.Second))
+	}
+	return vars, nil
+}
+
 // kernelCmdline builds the kernel command line: REFERENCE.md's
-// "console=ttyS0 quiet panic=-1" plus the E2E_* variables /init reads.
-func kernelCmdline(mode Mode, run string, guestTimeout time.Duration, env map[string]string) (string, error) {
-	vars := map[string]string{
-		"E2E_MODE":    string(mode),
-		"E2E_RUN":     base64.StdEncoding.EncodeToString([]byte(run)),
-		"E2E_TIMEOUT": guestTimeout.String(),
+// "console=ttyS0 quiet panic=-1" plus the E2E_* variables of the guest
+// (vars, set by the testbed) and of the caller (env).
+func kernelCmdline(vars, env map[string]string) (string, error) {
+	all := map[string]string{}
+	for k, v := range vars {
+		all[k] = v
 	}
 	for k, v := range env {
 		if !envNameRE.MatchString(k) {
@@ -102,22 +154,32 @@ func kernelCmdline(mode Mode, run string, guestTimeout time.Duration, env map[st
 		if !envValueRE.MatchString(v) {
 			return "", fmt.Errorf("guest variable %s=%q: values may not hold spaces or quotes", k, v)
 		}
-		if _, ok := vars[k]; ok {
+		if _, ok := testbedVars[k]; ok {
 			return "", fmt.Errorf("guest variable %s is set by the testbed itself", k)
 		}
-		vars[k] = v
+		all[k] = v
 	}
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
+	keys := make([]string, 0, len(all))
+	for k, v := range all {
+		if !envValueRE.MatchString(v) {
+			return "", fmt.Errorf("guest variable %s=%q: values may not hold spaces or quotes", k, v)
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	parts := []string{"console=ttyS0", "quiet", "panic=-1"}
 	for _, k := range keys {
-		parts = append(parts, k+"="+vars[k])
+		parts = append(parts, k+"="+all[k])
 	}
-	return strings.Join(parts, " "), nil
+	cl := strings.Join(parts, " ")
+	if len(cl) > maxCmdline {
+		return "", fmt.Errorf("the kernel command line would be %d bytes, over the kernel's %d: shorten the run pattern or command", len(cl), maxCmdline)
+	}
+	return cl, nil
 }
+
+// testbedVars are the guest variables the testbed sets itself.
+var testbedVars = map[string]bool{"E2E_MODE": true, "E2E_RUN": true, "E2E_SUB": true, "E2E_PKGS": true, "E2E_TIMEOUT": true, "E2E_CMD": true}
 
 // qemuArgs is the qemu command line: TCG (a KVM boot hung on this kind of
 // host), no NIC, serial console on stdio.
@@ -136,20 +198,18 @@ func qemuArgs(img *Image, memMB, cpus int, cmdline string) []string {
 	}
 }
 
-// Boot starts qemu on img and, in ModeTest, streams the console until the
-// guest powers off, sorting the output into scenario results. The error is
-// non-nil when qemu could not run, the VM timed out, or the guest never
-// reported the test binary's exit (it died); the Result is filled in as far
-// as the console went either way. A scenario failure is not an error: look
-// at Result.Scenarios and Result.ExitCode.
+// Boot starts qemu on img and, in ModeTest and ModeCommand, streams the
+// console until the guest powers off, sorting ModeTest's output into test
+// and package results. The error is non-nil when qemu could not run, the VM
+// timed out, or the guest never reported the run's end (it died); the
+// Result is filled in as far as the console went either way. A test
+// failure is not an error: look at Outcomes(plan, result) or
+// Result.ExitCode.
 //
 // In ModeShell the console is connected to this process's terminal.
 func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 	if opts.Mode == "" {
 		opts.Mode = ModeTest
-	}
-	if opts.Run == "" {
-		opts.Run = "^TestScenario"
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
@@ -165,7 +225,22 @@ func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 		return nil, &MissingError{Items: []Missing{{What: "the program qemu-system-x86_64", Package: "qemu-system-x86"}}}
 	}
 	guestTimeout := max(opts.Timeout-30*time.Second, 30*time.Second).Truncate(time.Second)
-	cmdline, err := kernelCmdline(opts.Mode, opts.Run, guestTimeout, opts.Env)
+	if len(opts.Packages) > 0 {
+		// The guest knows packages by Name only.
+		sel, err := selectGuests(img.Guests, opts.Packages)
+		if err != nil {
+			return nil, err
+		}
+		opts.Packages = nil
+		for _, g := range sel {
+			opts.Packages = append(opts.Packages, g.Name)
+		}
+	}
+	vars, err := guestVars(opts, guestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	cmdline, err := kernelCmdline(vars, opts.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +323,7 @@ func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 	}
 	werr := cmd.Wait()
 	res.Duration = time.Since(start)
-	res.Scenarios = p.snapshot()
+	res.Tests, res.Packages = p.snapshot()
 	res.ExitCode = p.exitCode
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -263,43 +338,18 @@ func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 	return res, nil
 }
 
+// shellQuote joins args into a POSIX shell command line, single-quoting
+// every word that is not plainly safe.
 func shellQuote(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		} else {
+		if safeWordRE.MatchString(a) {
 			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 	}
 	return strings.Join(q, " ")
 }
 
-// ListScenarios runs the guest test binary on the host with -test.list to
-// learn which scenarios (top-level TestScenario* tests) a run pattern
-// selects, without booting anything. The binary is static, so it runs here.
-func ListScenarios(ctx context.Context, img *Image, run string) ([]string, error) {
-	if run == "" {
-		run = "^TestScenario"
-	}
-	top := splitTestPattern(run)[0]
-	re, err := regexp.Compile(top)
-	if err != nil {
-		return nil, fmt.Errorf("scenario pattern %q: %w", run, err)
-	}
-	cmd := exec.CommandContext(ctx, img.GuestTest, "-test.list", "^TestScenario")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("listing scenarios with %s -test.list: %w: %s", img.GuestTest, err, strings.TrimSpace(stderr.String()))
-	}
-	var names []string
-	for _, l := range strings.Split(string(out), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "TestScenario") && re.MatchString(l) {
-			names = append(names, l)
-		}
-	}
-	return names, nil
-}
+var safeWordRE = regexp.MustCompile(`^[A-Za-z0-9_.,:/+=@%-]+$`)

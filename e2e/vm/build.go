@@ -15,13 +15,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// GuestTestPath is where the guest scenario test binary lives in the image;
-// Go commands go next to it in /usr/local/bin.
+// GuestTestPath is where the scenario package's test binary lives in the
+// image; the other guest packages' binaries (NAME.test) and the Go
+// commands go next to it in /usr/local/bin.
 const GuestTestPath = "/usr/local/bin/scenarios.test"
 
 // BuildOptions says what goes into the initramfs. The zero value builds the
@@ -39,9 +41,13 @@ type BuildOptions struct {
 	// ModuleDir, e.g. "./cmd/lbd"). nil means every main package under
 	// ./cmd; an empty non-nil slice means none.
 	Commands []string
-	// GuestPackage is the scenario package built with -tags testbed_guest.
-	// Default "./e2e/scenarios".
-	GuestPackage string
+	// GuestPackages are the guest packages to build with -tags
+	// testbed_guest, by Name or path (see Guest). nil means every package
+	// DiscoverGuests finds (./e2e/scenarios, ./director/kernel...).
+	GuestPackages []string
+	// Benches are the VM benchmarks whose commands go into the image. nil
+	// means Benches().
+	Benches []Bench
 	// GzipLevel compresses the archive with gzip at that level (1-9, or
 	// gzip.DefaultCompression). The zero value, gzip.NoCompression, writes
 	// plain cpio: measured here it boots about 1 s faster under TCG (the
@@ -62,12 +68,16 @@ type Image struct {
 	BuildTime time.Duration // the whole Build call, Go builds included
 	GoTime    time.Duration // of which compiling the Go binaries
 	PackTime  time.Duration // of which writing the archive (0 when cached)
-	GuestTest string        // host path of the guest test binary (for -test.list)
-	Commands  []string      // Go commands in /usr/local/bin
-	Tools     []string      // host tools copied in
-	Modules   []string      // module files, in load order
-	Skipped   []string      // optional modules or tools not available on this host
-	CacheDir  string
+	Guests    []Guest       // guest test packages, in run order (see Guest.BuildError)
+	Commands  []string      // Go commands in /usr/local/bin, benches' included
+	Benches   []Bench       // benches whose command is in the image
+	// BenchErrors holds, by bench name, why a bench's command did not
+	// build (it is then not in the image; the rest is).
+	BenchErrors map[string]error
+	Tools       []string // host tools copied in
+	Modules     []string // module files, in load order
+	Skipped     []string // optional modules or tools not available on this host
+	CacheDir    string
 }
 
 // DefaultCacheDir is $E2E_CACHE, else $XDG_CACHE_HOME/lbtestbed, else
@@ -100,9 +110,15 @@ func goTool() (string, error) {
 // Build makes the initramfs: busybox and its applet links, the kernel
 // modules IPVS and the topologies need, ipvsadm/iproute2 (and tcpdump,
 // keepalived when installed) with their libraries, the static Go commands
-// and the guest scenario test binary, and /init. The result is cached under
-// CacheDir keyed by a hash of all of it, so an unchanged tree costs only the
-// (cached) Go builds and the hash.
+// and bench commands, the test binary of every guest package (go test -c
+// -tags testbed_guest) with the list of its tests, the runner and /init.
+// The result is cached under CacheDir keyed by a hash of all of it, so an
+// unchanged tree costs only the (cached) Go builds and the hash.
+//
+// A command under ./cmd that does not compile fails the build (choose
+// others with E2E_CMDS). A guest package or bench that does not compile
+// does not: it is left out and recorded in Guest.BuildError or
+// Image.BenchErrors, so the rest still runs and the host reports it.
 func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	start := time.Now()
 	log := opts.Logger
@@ -116,8 +132,8 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	if opts.Kernel.Version == "" {
 		opts.Kernel = rep.Kernel
 	}
-	if opts.GuestPackage == "" {
-		opts.GuestPackage = "./e2e/scenarios"
+	if opts.Benches == nil {
+		opts.Benches = Benches()
 	}
 	goBin, err := goTool()
 	if err != nil {
@@ -150,13 +166,29 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	// 1. Go binaries.
 	goStart := time.Now()
 	binDir := filepath.Join(opts.CacheDir, "bin")
-	cmds, guestTest, err := buildGo(ctx, goBin, opts, binDir, log)
+	guests, err := DiscoverGuests(opts.ModuleDir)
+	if err != nil {
+		return nil, err
+	}
+	if guests, err = selectGuests(guests, opts.GuestPackages); err != nil {
+		return nil, err
+	}
+	gb, err := buildGo(ctx, goBin, opts, guests, binDir, log)
 	if err != nil {
 		return nil, err
 	}
 	img.GoTime = time.Since(goStart)
-	img.GuestTest = guestTest
-	log.Info("go binaries built", "commands", cmds, "took", img.GoTime.Round(time.Millisecond))
+	img.Guests, img.Benches, img.BenchErrors = gb.guests, gb.benches, gb.benchErrors
+	cmds := gb.commands
+	log.Info("go binaries built", "commands", cmds, "guests", len(gb.guests), "took", img.GoTime.Round(time.Millisecond))
+	for _, g := range gb.guests {
+		if g.BuildError != nil {
+			log.Warn("guest package not built", "package", g.Package, "err", g.BuildError)
+		}
+	}
+	for name, err := range gb.benchErrors {
+		log.Warn("bench not built", "bench", name, "err", err)
+	}
 
 	// 2. The file tree.
 	t := newTree()
@@ -198,7 +230,21 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 		t.addFile(path.Join("/usr/local/bin", c), filepath.Join(binDir, c), 0o755)
 	}
 	img.Commands = cmds
-	t.addFile(GuestTestPath, guestTest, 0o755)
+	var guestList strings.Builder
+	for _, g := range img.Guests {
+		if g.BuildError != nil {
+			continue
+		}
+		t.addFile(g.Binary, filepath.Join(binDir, path.Base(g.Binary)), 0o755)
+		fmt.Fprintf(&guestList, "%s %s\n", g.Name, g.Binary)
+		var tests strings.Builder
+		for _, name := range g.Tests {
+			tests.WriteString(name + "\n")
+		}
+		t.addData(path.Join(guestTestsDir, g.Name), []byte(tests.String()), 0o644)
+	}
+	t.addData(guestsFile, []byte(guestList.String()), 0o644)
+	t.addData(RunnerPath, []byte(runnerScript), 0o755)
 	t.addData("/init", []byte(initScript), 0o755)
 
 	// 3. Cache lookup by content.
@@ -263,12 +309,21 @@ func lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// buildGo compiles the Go commands and the guest test binary, static, into
-// binDir; go's build cache and up-to-date check make a rebuild of unchanged
-// code cheap. It returns the command names and the test binary's path.
-func buildGo(ctx context.Context, goBin string, opts BuildOptions, binDir string, log *slog.Logger) ([]string, string, error) {
+// goBuilt is what buildGo produced.
+type goBuilt struct {
+	commands    []string // names in binDir, commands and benches
+	guests      []Guest  // with Binary set, or BuildError
+	benches     []Bench  // those that built
+	benchErrors map[string]error
+}
+
+// buildGo compiles, static, into binDir: the Go commands (any failure is
+// an error), the benches' commands and every guest package's test binary
+// (failures recorded, not returned). Two go commands run at a time; go's
+// build cache makes a rebuild of unchanged code cheap.
+func buildGo(ctx context.Context, goBin string, opts BuildOptions, guests []Guest, binDir string, log *slog.Logger) (*goBuilt, error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("creating %s: %w", binDir, err)
+		return nil, fmt.Errorf("creating %s: %w", binDir, err)
 	}
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	run := func(args ...string) error {
@@ -287,31 +342,97 @@ func buildGo(ctx context.Context, goBin string, opts BuildOptions, binDir string
 	if pkgs == nil {
 		var err error
 		if pkgs, err = mainPackages(ctx, goBin, opts.ModuleDir, env); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
-	var names []string
+	res := &goBuilt{benchErrors: map[string]error{}}
+	keep := map[string]bool{}
+	owner := map[string]string{}
+	claim := func(name, pkg string) error {
+		if other, dup := owner[name]; dup {
+			return fmt.Errorf("the testbed image would hold two binaries named %s (%s and %s)", name, other, pkg)
+		}
+		owner[name] = pkg
+		keep[name] = true
+		return nil
+	}
+	for _, p := range pkgs {
+		if err := claim(path.Base(strings.TrimSuffix(p, "/")), p); err != nil {
+			return nil, err
+		}
+	}
+
+	// The jobs; each writes only its own result slot.
+	var jobs []func()
+	var cmdErr error
 	if len(pkgs) > 0 {
 		args := append(append([]string{"build"}, flags...), "-o", binDir+"/")
-		if err := run(append(args, pkgs...)...); err != nil {
-			return nil, "", fmt.Errorf("building the Go commands for the testbed (%s) failed; fix the package or choose others with E2E_CMDS: %w", strings.Join(pkgs, " "), err)
+		args = append(args, pkgs...)
+		jobs = append(jobs, func() {
+			if err := run(args...); err != nil {
+				cmdErr = fmt.Errorf("building the Go commands for the testbed (%s) failed; fix the package or choose others with E2E_CMDS: %w", strings.Join(pkgs, " "), err)
+			}
+		})
+	}
+	benchErrs := make([]error, len(opts.Benches))
+	for i, b := range opts.Benches {
+		if err := claim(b.Name, b.Package); err != nil {
+			return nil, err
 		}
-		for _, p := range pkgs {
-			names = append(names, path.Base(strings.TrimSuffix(p, "/")))
+		args := append(append([]string{"build"}, flags...), "-o", filepath.Join(binDir, b.Name), b.Package)
+		jobs = append(jobs, func() { benchErrs[i] = run(args...) })
+	}
+	res.guests = make([]Guest, len(guests))
+	for i, g := range guests {
+		g.Binary = guestBinary(g.Name)
+		if err := claim(path.Base(g.Binary), g.Package); err != nil {
+			return nil, err
+		}
+		res.guests[i] = g
+		out := filepath.Join(binDir, path.Base(g.Binary))
+		args := append(append([]string{"test", "-c", "-tags", GuestTag}, flags...), "-o", out, g.Package)
+		jobs = append(jobs, func() {
+			err := run(args...)
+			if err == nil {
+				if _, serr := os.Stat(out); serr != nil {
+					err = fmt.Errorf("go test -c produced no test binary (no _test.go files?): %w", serr)
+				}
+			}
+			if err != nil {
+				res.guests[i].BuildError = errors.Join(res.guests[i].BuildError, err)
+			}
+		})
+	}
+	runJobs(jobs, 2)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("building the testbed's Go binaries: %w", err)
+	}
+	if cmdErr != nil {
+		return nil, cmdErr
+	}
+	for _, p := range pkgs {
+		res.commands = append(res.commands, path.Base(strings.TrimSuffix(p, "/")))
+	}
+	for i, b := range opts.Benches {
+		if benchErrs[i] != nil {
+			res.benchErrors[b.Name] = fmt.Errorf("building bench %s (%s) failed: %w", b.Name, b.Package, benchErrs[i])
+			delete(keep, b.Name)
+			continue
+		}
+		res.benches = append(res.benches, b)
+		res.commands = append(res.commands, b.Name)
+	}
+	for i := range res.guests {
+		if res.guests[i].BuildError != nil {
+			res.guests[i].Binary = ""
 		}
 	}
-	guest := filepath.Join(binDir, "scenarios.test")
-	args := append(append([]string{"test", "-c", "-tags", "testbed_guest"}, flags...), "-o", guest, opts.GuestPackage)
-	if err := run(args...); err != nil {
-		return nil, "", fmt.Errorf("building the guest scenarios (%s) failed: %w", opts.GuestPackage, err)
-	}
-	if _, err := os.Stat(guest); err != nil {
-		return nil, "", fmt.Errorf("the guest scenario package %s produced no test binary (does it have _test.go files with the testbed_guest tag?): %w", opts.GuestPackage, err)
-	}
-	// Drop binaries of commands that no longer exist.
-	keep := map[string]bool{"scenarios.test": true}
-	for _, n := range names {
-		keep[n] = true
+	// Drop binaries of commands, benches and guests that no longer exist
+	// or did not build.
+	for i, g := range guests {
+		if res.guests[i].BuildError != nil {
+			delete(keep, path.Base(guestBinary(g.Name)))
+		}
 	}
 	if ents, err := os.ReadDir(binDir); err == nil {
 		for _, e := range ents {
@@ -320,8 +441,24 @@ func buildGo(ctx context.Context, goBin string, opts BuildOptions, binDir string
 			}
 		}
 	}
-	log.Debug("go build done", "dir", binDir)
-	return names, guest, nil
+	log.Debug("go builds done", "dir", binDir)
+	return res, nil
+}
+
+// runJobs runs jobs, at most n at a time, and waits for all of them.
+func runJobs(jobs []func(), n int) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			j()
+		}()
+	}
+	wg.Wait()
 }
 
 // mainPackages lists the main packages under ./cmd.

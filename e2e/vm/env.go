@@ -11,7 +11,10 @@ import (
 // OptionsFromEnv reads the testbed's environment variables into options,
 // so "go test -tags testbed ./e2e" and e2e/cmd/testbed behave alike:
 //
-//	E2E_RUN      scenario regexp (guest -test.run), default ^TestScenario
+//	E2E_RUN      go test -run pattern for the guest tests (e.g. SeedDR,
+//	             RoundTrip|Sysctl, ^TestScenarioSeedDR$/sub); default: all
+//	E2E_PKGS     comma-separated guest packages to run (scenarios,
+//	             director_kernel or ./director/kernel...); default: all
 //	E2E_TIMEOUT  whole-VM timeout (Go duration), default 10m
 //	E2E_SMP      guest vCPUs, default 1
 //	E2E_MEM      guest RAM in MiB, default 1024
@@ -47,6 +50,11 @@ func OptionsFromEnv() (BuildOptions, RunOptions, error) {
 				return b, r, fmt.Errorf("%s=%q: want a positive integer", iv.name, v)
 			}
 			*iv.dst = n
+		}
+	}
+	for _, p := range strings.Split(os.Getenv("E2E_PKGS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			r.Packages = append(r.Packages, p)
 		}
 	}
 	switch v := strings.TrimSpace(os.Getenv("E2E_CMDS")); v {

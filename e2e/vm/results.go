@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// Status is a scenario's outcome as the guest reported it.
+// Status is a test's outcome as the guest reported it.
 type Status string
 
-// The outcomes of a scenario.
+// The outcomes of a test.
 const (
 	StatusPass     Status = "PASS"
 	StatusFail     Status = "FAIL"
@@ -19,15 +19,27 @@ const (
 	StatusNotRun   Status = "NOT RUN"   // expected but never started
 )
 
-// ScenarioResult is one top-level guest test.
-type ScenarioResult struct {
-	Name    string
+// TestResult is one top-level guest test.
+type TestResult struct {
+	Package string // the guest's Name ("scenarios", "director_kernel")
+	Name    string // the test's name in its package ("TestScenarioSeedDR")
 	Status  Status
 	Elapsed time.Duration // as the guest measured it
-	// Output holds the console lines between the scenario's "=== RUN" and
-	// its "--- PASS/FAIL/SKIP" line (subtests, t.Log lines, anything it
+	// Output holds the console lines between the test's "=== RUN" and its
+	// "--- PASS/FAIL/SKIP" line (subtests, t.Log lines, anything it
 	// printed), then for a failure whatever followed it before the next
-	// scenario (a panic's trace).
+	// test (a panic's trace).
+	Output []string
+}
+
+// PackageResult is one guest package's run.
+type PackageResult struct {
+	Name string
+	// ExitCode is the test binary's exit status, -1 when /init never
+	// reported it (the VM died or was killed while it ran).
+	ExitCode int
+	// Output holds the package's console lines that belong to no test
+	// (the runner's PASS/FAIL, a panic in TestMain or in init).
 	Output []string
 }
 
@@ -35,6 +47,8 @@ var (
 	runLineRE  = regexp.MustCompile(`^=== (RUN|CONT|NAME|PAUSE)\s+(\S+)`)
 	endLineRE  = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
 	exitLineRE = regexp.MustCompile(markerExit + ` (-?\d+)`)
+	pkgLineRE  = regexp.MustCompile(markerPackage + ` (\S+)$`)
+	pkgExitRE  = regexp.MustCompile(markerPackageExit + ` (\S+) (-?\d+)`)
 	ansiRE     = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_c])`)
 )
 
@@ -46,20 +60,24 @@ func cleanLine(s string) string {
 	return ansiRE.ReplaceAllString(s, "")
 }
 
-// consoleParser follows "go test -v" output on the console and sorts lines
-// into scenarios. It is fed line by line as the console streams.
+// consoleParser follows "go test -v" output of the guest packages on the
+// console and sorts lines into tests. It is fed line by line as the
+// console streams. Output before any package marker belongs to the
+// scenario package (what an image without markers printed).
 type consoleParser struct {
-	results   []*ScenarioResult
-	byName    map[string]*ScenarioResult
-	current   *ScenarioResult // the scenario whose output is streaming
-	afterFail *ScenarioResult // a failed scenario collecting trailing output
+	tests     []*TestResult
+	byName    map[[2]string]*TestResult
+	pkgs      []*PackageResult
+	pkg       *PackageResult // the package whose binary is running
+	current   *TestResult    // the test whose output is streaming
+	afterFail *TestResult    // a failed test collecting trailing output
 	exitCode  int
 	exited    bool
 	started   bool
 }
 
 func newConsoleParser() *consoleParser {
-	return &consoleParser{byName: map[string]*ScenarioResult{}, exitCode: -1}
+	return &consoleParser{byName: map[[2]string]*TestResult{}, exitCode: -1}
 }
 
 func topLevel(name string) string {
@@ -67,13 +85,21 @@ func topLevel(name string) string {
 	return top
 }
 
-func (p *consoleParser) scenario(name string) *ScenarioResult {
-	if r, ok := p.byName[name]; ok {
+func (p *consoleParser) pkgName() string {
+	if p.pkg == nil {
+		return ScenarioGuest
+	}
+	return p.pkg.Name
+}
+
+func (p *consoleParser) test(name string) *TestResult {
+	key := [2]string{p.pkgName(), name}
+	if r, ok := p.byName[key]; ok {
 		return r
 	}
-	r := &ScenarioResult{Name: name, Status: StatusNoResult}
-	p.byName[name] = r
-	p.results = append(p.results, r)
+	r := &TestResult{Package: key[0], Name: name, Status: StatusNoResult}
+	p.byName[key] = r
+	p.tests = append(p.tests, r)
 	return r
 }
 
@@ -83,22 +109,35 @@ func (p *consoleParser) feed(line string) {
 		p.started = true
 		return
 	}
+	if m := pkgExitRE.FindStringSubmatch(line); m != nil {
+		if p.pkg != nil && p.pkg.Name == m[1] {
+			p.pkg.ExitCode, _ = strconv.Atoi(m[2])
+		}
+		p.pkg, p.current, p.afterFail = nil, nil, nil
+		return
+	}
+	if m := pkgLineRE.FindStringSubmatch(line); m != nil {
+		p.pkg = &PackageResult{Name: m[1], ExitCode: -1}
+		p.pkgs = append(p.pkgs, p.pkg)
+		p.current, p.afterFail = nil, nil
+		return
+	}
 	if m := exitLineRE.FindStringSubmatch(line); m != nil {
 		p.exitCode, _ = strconv.Atoi(m[1])
 		p.exited = true
-		p.current, p.afterFail = nil, nil
+		p.pkg, p.current, p.afterFail = nil, nil, nil
 		return
 	}
 	if m := runLineRE.FindStringSubmatch(line); m != nil {
 		top := topLevel(m[2])
 		if m[1] == "PAUSE" {
 			if m[2] != top {
-				r := p.scenario(top)
+				r := p.test(top)
 				r.Output = append(r.Output, line)
 			}
 			return
 		}
-		r := p.scenario(top)
+		r := p.test(top)
 		p.current, p.afterFail = r, nil
 		if m[2] != top {
 			r.Output = append(r.Output, line)
@@ -106,7 +145,7 @@ func (p *consoleParser) feed(line string) {
 		return
 	}
 	if m := endLineRE.FindStringSubmatch(line); m != nil && !strings.Contains(m[2], "/") {
-		r := p.scenario(m[2])
+		r := p.test(m[2])
 		r.Status = Status(m[1])
 		if secs, err := strconv.ParseFloat(m[3], 64); err == nil {
 			r.Elapsed = time.Duration(secs * float64(time.Second))
@@ -123,6 +162,8 @@ func (p *consoleParser) feed(line string) {
 		p.current.Output = append(p.current.Output, line)
 	case p.afterFail != nil && !isRunnerNoise(line):
 		p.afterFail.Output = append(p.afterFail.Output, line)
+	case p.pkg != nil && strings.TrimSpace(line) != "":
+		p.pkg.Output = append(p.pkg.Output, line)
 	}
 }
 
@@ -132,23 +173,29 @@ func isRunnerNoise(line string) bool {
 	return t == "" || t == "PASS" || t == "FAIL" || strings.HasPrefix(t, "exit status ")
 }
 
-// ParseConsole sorts a whole console log into scenario results and returns
-// the guest test binary's exit code (-1 when /init never reported it).
-func ParseConsole(lines []string) ([]ScenarioResult, int) {
+// ParseConsole sorts a whole console log into test and package results
+// and returns the guest run's exit code (-1 when /init never reported it).
+func ParseConsole(lines []string) ([]TestResult, []PackageResult, int) {
 	p := newConsoleParser()
 	for _, l := range lines {
 		p.feed(cleanLine(l))
 	}
-	return p.snapshot(), p.exitCode
+	tests, pkgs := p.snapshot()
+	return tests, pkgs, p.exitCode
 }
 
-func (p *consoleParser) snapshot() []ScenarioResult {
-	out := make([]ScenarioResult, len(p.results))
-	for i, r := range p.results {
-		out[i] = *r
-		out[i].Output = append([]string(nil), r.Output...)
+func (p *consoleParser) snapshot() ([]TestResult, []PackageResult) {
+	tests := make([]TestResult, len(p.tests))
+	for i, r := range p.tests {
+		tests[i] = *r
+		tests[i].Output = append([]string(nil), r.Output...)
 	}
-	return out
+	pkgs := make([]PackageResult, len(p.pkgs))
+	for i, r := range p.pkgs {
+		pkgs[i] = *r
+		pkgs[i].Output = append([]string(nil), r.Output...)
+	}
+	return tests, pkgs
 }
 
 // splitTestPattern splits a -test.run pattern at the slashes that separate

@@ -278,24 +278,58 @@ func TestMissingErrorNamesPackagesOnce(t *testing.T) {
 }
 
 func TestKernelCmdline(t *testing.T) {
-	got, err := kernelCmdline(ModeTest, "^TestScenario(A|B)$", 90*time.Second, map[string]string{"E2E_DEMO": "1"})
-	if err != nil {
-		t.Fatal(err)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name string
+		opts RunOptions
+		want string
+	}{
+		{
+			name: "all tests",
+			opts: RunOptions{Mode: ModeTest},
+			want: "console=ttyS0 quiet panic=-1 E2E_MODE=test E2E_TIMEOUT=90",
+		},
+		{
+			name: "pattern with subtests, packages, caller env",
+			opts: RunOptions{Mode: ModeTest, Run: "^TestScenario(A|B)$/sub/x", Packages: []string{"scenarios", "director_kernel"}, Env: map[string]string{"E2E_DEMO": "1"}},
+			want: "console=ttyS0 quiet panic=-1 E2E_DEMO=1 E2E_MODE=test E2E_PKGS=scenarios,director_kernel E2E_RUN=" + b64("^TestScenario(A|B)$") + " E2E_SUB=" + b64("sub/x") + " E2E_TIMEOUT=90",
+		},
+		{
+			name: "command",
+			opts: RunOptions{Mode: ModeCommand, Command: "ipvsbench -runs 3; echo 'done'"},
+			want: "console=ttyS0 quiet panic=-1 E2E_CMD=" + b64("ipvsbench -runs 3; echo 'done'") + " E2E_MODE=cmd",
+		},
 	}
-	run := base64.StdEncoding.EncodeToString([]byte("^TestScenario(A|B)$"))
-	want := "console=ttyS0 quiet panic=-1 E2E_DEMO=1 E2E_MODE=test E2E_RUN=" + run + " E2E_TIMEOUT=1m30s"
-	if got != want {
-		t.Errorf("cmdline\n got %q\nwant %q", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars, err := guestVars(tt.opts, 90*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := kernelCmdline(vars, tt.opts.Env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("cmdline\n got %q\nwant %q", got, tt.want)
+			}
+		})
 	}
+	vars, _ := guestVars(RunOptions{Mode: ModeTest}, time.Minute)
 	for _, env := range []map[string]string{
 		{"FOO": "1"},
 		{"E2E_X": "has space"},
 		{"E2E_X": `quote"`},
 		{"E2E_MODE": "shell"},
+		{"E2E_PKGS": "x"},
+		{"E2E_X": strings.Repeat("a", 2100)},
 	} {
-		if _, err := kernelCmdline(ModeTest, "x", time.Minute, env); err == nil {
+		if _, err := kernelCmdline(vars, env); err == nil {
 			t.Errorf("env %v accepted", env)
 		}
+	}
+	if _, err := guestVars(RunOptions{Mode: ModeCommand}, time.Minute); err == nil {
+		t.Error("ModeCommand without a command accepted")
 	}
 }
 
@@ -319,15 +353,22 @@ func TestSplitTestPattern(t *testing.T) {
 
 func TestParseConsole(t *testing.T) {
 	type summary struct {
+		Package string
 		Name    string
 		Status  Status
 		Elapsed time.Duration
 		Output  []string
 	}
+	type pkgSummary struct {
+		Name     string
+		ExitCode int
+		Output   []string
+	}
 	tests := []struct {
 		name     string
 		console  string
 		want     []summary
+		wantPkgs []pkgSummary
 		wantExit int
 	}{
 		{
@@ -335,6 +376,7 @@ func TestParseConsole(t *testing.T) {
 			console: "\x1bc\x1b[?7lSeaBIOS (version 1.16.2)\r\n" +
 				"LBTESTBED-BOOT kernel 6.1.0\r\n" +
 				"LBTESTBED-START\r\n" +
+				"LBTESTBED-PKG scenarios\r\n" +
 				"=== RUN   TestScenarioA\r\n" +
 				"==>  1. step one\r\n" +
 				"--- PASS: TestScenarioA (2.50s)\r\n" +
@@ -349,41 +391,74 @@ func TestParseConsole(t *testing.T) {
 				"--- SKIP: TestScenarioC (0.00s)\r\n" +
 				"FAIL\r\n" +
 				"\r\n" +
+				"LBTESTBED-PKG-EXIT scenarios 1\r\n" +
 				"LBTESTBED-EXIT 1\r\n" +
 				"[   13.0] reboot: Power down\r\n",
 			want: []summary{
-				{Name: "TestScenarioA", Status: StatusPass, Elapsed: 2500 * time.Millisecond, Output: []string{"==>  1. step one"}},
-				{Name: "TestScenarioB", Status: StatusFail, Elapsed: 200 * time.Millisecond, Output: []string{
+				{Package: "scenarios", Name: "TestScenarioA", Status: StatusPass, Elapsed: 2500 * time.Millisecond, Output: []string{"==>  1. step one"}},
+				{Package: "scenarios", Name: "TestScenarioB", Status: StatusFail, Elapsed: 200 * time.Millisecond, Output: []string{
 					"=== RUN   TestScenarioB/sub", "    b_test.go:10: boom", "[   12.345678] some kernel warning", "    --- FAIL: TestScenarioB/sub (0.10s)"}},
-				{Name: "TestScenarioC", Status: StatusSkip, Output: []string{"    c_test.go:5: no tunnel module"}},
+				{Package: "scenarios", Name: "TestScenarioC", Status: StatusSkip, Output: []string{"    c_test.go:5: no tunnel module"}},
+			},
+			wantPkgs: []pkgSummary{{Name: "scenarios", ExitCode: 1, Output: []string{"FAIL"}}},
+			wantExit: 1,
+		},
+		{
+			name: "two packages with the same test name, a package failing outside its tests",
+			console: "LBTESTBED-START\n" +
+				"LBTESTBED-PKG scenarios\n" +
+				"=== RUN   TestX\n" +
+				"--- PASS: TestX (0.01s)\n" +
+				"PASS\n" +
+				"LBTESTBED-PKG-EXIT scenarios 0\n" +
+				"LBTESTBED-PKG director_kernel\n" +
+				"=== RUN   TestX\n" +
+				"    x_test.go:1: in kernel\n" +
+				"--- PASS: TestX (0.02s)\n" +
+				"PASS\n" +
+				"panic: in TestMain after m.Run\n" +
+				"LBTESTBED-PKG-EXIT director_kernel 2\n" +
+				"LBTESTBED-EXIT 1\n",
+			want: []summary{
+				{Package: "scenarios", Name: "TestX", Status: StatusPass, Elapsed: 10 * time.Millisecond},
+				{Package: "director_kernel", Name: "TestX", Status: StatusPass, Elapsed: 20 * time.Millisecond, Output: []string{"    x_test.go:1: in kernel"}},
+			},
+			wantPkgs: []pkgSummary{
+				{Name: "scenarios", ExitCode: 0, Output: []string{"PASS"}},
+				{Name: "director_kernel", ExitCode: 2, Output: []string{"PASS", "panic: in TestMain after m.Run"}},
 			},
 			wantExit: 1,
 		},
 		{
-			name: "panic after the fail line goes to the failed scenario",
-			console: "=== RUN   TestScenarioP\n" +
+			name: "panic after the fail line goes to the failed test",
+			console: "LBTESTBED-PKG scenarios\n" +
+				"=== RUN   TestScenarioP\n" +
 				"--- FAIL: TestScenarioP (0.01s)\n" +
 				"panic: oops [recovered]\n" +
 				"goroutine 7 [running]:\n" +
 				"FAIL\n" +
+				"LBTESTBED-PKG-EXIT scenarios 2\n" +
 				"LBTESTBED-EXIT 2\n",
 			want: []summary{
-				{Name: "TestScenarioP", Status: StatusFail, Elapsed: 10 * time.Millisecond, Output: []string{"panic: oops [recovered]", "goroutine 7 [running]:"}},
+				{Package: "scenarios", Name: "TestScenarioP", Status: StatusFail, Elapsed: 10 * time.Millisecond, Output: []string{"panic: oops [recovered]", "goroutine 7 [running]:"}},
 			},
+			wantPkgs: []pkgSummary{{Name: "scenarios", ExitCode: 2, Output: []string{"FAIL"}}},
 			wantExit: 2,
 		},
 		{
-			name: "hung scenario: no result, no exit",
-			console: "=== RUN   TestScenarioH\n" +
+			name: "hung test: no result, no exit",
+			console: "LBTESTBED-PKG director_kernel\n" +
+				"=== RUN   TestH\n" +
 				"==>  1. waiting forever\n" +
 				"panic: test timed out after 30s\n",
 			want: []summary{
-				{Name: "TestScenarioH", Status: StatusNoResult, Output: []string{"==>  1. waiting forever", "panic: test timed out after 30s"}},
+				{Package: "director_kernel", Name: "TestH", Status: StatusNoResult, Output: []string{"==>  1. waiting forever", "panic: test timed out after 30s"}},
 			},
+			wantPkgs: []pkgSummary{{Name: "director_kernel", ExitCode: -1}},
 			wantExit: -1,
 		},
 		{
-			name: "parallel subtests interleave within their scenario",
+			name: "parallel subtests interleave within their test; no package marker means scenarios",
 			console: "=== RUN   TestScenarioQ\n" +
 				"=== RUN   TestScenarioQ/x\n" +
 				"=== PAUSE TestScenarioQ/x\n" +
@@ -393,7 +468,7 @@ func TestParseConsole(t *testing.T) {
 				"PASS\n" +
 				"LBTESTBED-EXIT 0\n",
 			want: []summary{
-				{Name: "TestScenarioQ", Status: StatusPass, Output: []string{
+				{Package: "scenarios", Name: "TestScenarioQ", Status: StatusPass, Output: []string{
 					"=== RUN   TestScenarioQ/x", "=== PAUSE TestScenarioQ/x", "=== CONT  TestScenarioQ/x", "    --- PASS: TestScenarioQ/x (0.00s)"}},
 			},
 			wantExit: 0,
@@ -401,13 +476,20 @@ func TestParseConsole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, exit := ParseConsole(strings.Split(strings.TrimSuffix(tt.console, "\n"), "\n"))
+			res, pkgs, exit := ParseConsole(strings.Split(strings.TrimSuffix(tt.console, "\n"), "\n"))
 			var got []summary
 			for _, r := range res {
-				got = append(got, summary{r.Name, r.Status, r.Elapsed, r.Output})
+				got = append(got, summary{r.Package, r.Name, r.Status, r.Elapsed, r.Output})
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("scenarios (-want +got):\n%s", diff)
+				t.Errorf("tests (-want +got):\n%s", diff)
+			}
+			var gotPkgs []pkgSummary
+			for _, p := range pkgs {
+				gotPkgs = append(gotPkgs, pkgSummary{p.Name, p.ExitCode, p.Output})
+			}
+			if diff := cmp.Diff(tt.wantPkgs, gotPkgs); diff != "" {
+				t.Errorf("packages (-want +got):\n%s", diff)
 			}
 			if exit != tt.wantExit {
 				t.Errorf("exit = %d, want %d", exit, tt.wantExit)
@@ -428,15 +510,17 @@ func TestCleanLine(t *testing.T) {
 	}
 }
 
-func TestInitScriptRunsTheGuestBinary(t *testing.T) {
-	// The host relies on these markers and on the guest binary's path.
-	for _, want := range []string{markerBoot, markerStart, markerExit + " $rc", GuestTestPath + " -test.v", "insmod", "poweroff -f", "mount -t tmpfs -o mode=0755 tmpfs /run", "mkdir -p /run/netns"} {
+func TestInitScriptRunsTheRunner(t *testing.T) {
+	// The host relies on these markers and paths.
+	for _, want := range []string{markerBoot, markerStart, markerExit + " $rc", RunnerPath, "E2E_CMD", "sh -c \"$cmd\"", "insmod", "poweroff -f", "mount -t tmpfs -o mode=0755 tmpfs /run", "mkdir -p /run/netns"} {
 		if !strings.Contains(initScript, want) {
 			t.Errorf("init script lacks %q", want)
 		}
 	}
-	if !strings.HasPrefix(initScript, "#!/bin/sh\n") {
-		t.Error("init script does not start with #!/bin/sh")
+	for _, sc := range []string{initScript, runnerScript} {
+		if !strings.HasPrefix(sc, "#!/bin/sh\n") {
+			t.Error("a script does not start with #!/bin/sh")
+		}
 	}
 }
 
@@ -447,11 +531,12 @@ func TestOptionsFromEnv(t *testing.T) {
 	t.Setenv("E2E_MEM", "512")
 	t.Setenv("E2E_CMDS", "./cmd/lbd, ./cmd/lbctl")
 	t.Setenv("E2E_GZIP", "6")
+	t.Setenv("E2E_PKGS", "scenarios, ./director/kernel")
 	b, r, err := OptionsFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Run != "SeedDR" || r.Timeout != 3*time.Minute || r.CPUs != 2 || r.MemoryMB != 512 {
+	if r.Run != "SeedDR" || r.Timeout != 3*time.Minute || r.CPUs != 2 || r.MemoryMB != 512 || !cmp.Equal(r.Packages, []string{"scenarios", "./director/kernel"}) {
 		t.Errorf("run options %+v", r)
 	}
 	if diff := cmp.Diff([]string{"./cmd/lbd", "./cmd/lbctl"}, b.Commands); diff != "" || b.GzipLevel != 6 {

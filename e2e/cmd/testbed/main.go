@@ -2,7 +2,11 @@
 // e2e/README.md):
 //
 //	go run ./e2e/cmd/testbed demo              narrated run of the seed's LVS-DR scenarios
-//	go run ./e2e/cmd/testbed run [-run RE] [-v] run scenarios, print verdicts
+//	go run ./e2e/cmd/testbed run [-run RE] [-pkgs P] [-v]
+//	                                           run the guest packages' tests, print verdicts
+//	go run ./e2e/cmd/testbed bench [-list] [NAME...]
+//	                                           run the VM benchmarks (vm.Benches), print their output
+//	go run ./e2e/cmd/testbed exec CMD [ARG...] run a command in the VM, print its output
 //	go run ./e2e/cmd/testbed shell             interactive shell in the VM
 //	go run ./e2e/cmd/testbed build             build (or reuse) the initramfs, print what is in it
 //
@@ -15,9 +19,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,13 +42,16 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: testbed <command> [flags]
 
 commands:
-  demo    boot the VM and run the demo scenarios with narrated output
-  run     run scenarios (-run REGEXP, default all; -v prints every scenario's output)
-  shell   boot the VM with an interactive shell on the console (exit powers off)
-  build   build or reuse the initramfs and print what it holds
+  demo              boot the VM and run the demo scenarios with narrated output
+  run               run the guest tests (-run REGEXP, -pkgs scenarios,director_kernel;
+                    default all; -v prints the whole console)
+  bench [NAME...]   run the VM benchmarks (all by default; -list lists them)
+  exec CMD [ARG...] run a command in the VM (sh -c of the words) and print its output
+  shell             boot the VM with an interactive shell on the console (exit powers off)
+  build             build or reuse the initramfs and print what it holds
 
-flags (after the command): -run REGEXP, -v, -timeout DURATION, -smp N, -mem MiB
-environment: E2E_RUN E2E_TIMEOUT E2E_SMP E2E_MEM E2E_CMDS E2E_GZIP E2E_CACHE (see e2e/README.md)
+flags (after the command): -run REGEXP, -pkgs LIST, -v, -timeout DURATION, -smp N, -mem MiB
+environment: E2E_RUN E2E_PKGS E2E_TIMEOUT E2E_SMP E2E_MEM E2E_CMDS E2E_GZIP E2E_CACHE (see e2e/README.md)
 `)
 }
 
@@ -59,24 +68,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("testbed "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&runOpts.Run, "run", runOpts.Run, "scenario regexp (guest -test.run)")
-	verbose := fs.Bool("v", false, "print every scenario's output, not only failures")
+	fs.StringVar(&runOpts.Run, "run", runOpts.Run, "go test -run pattern for the guest tests (default all)")
+	pkgs := fs.String("pkgs", strings.Join(runOpts.Packages, ","), "comma-separated guest packages to run (default all)")
+	verbose := fs.Bool("v", false, "print the whole console, not only verdicts and failures")
+	list := fs.Bool("list", false, "bench: list the benchmarks and exit")
 	fs.DurationVar(&runOpts.Timeout, "timeout", runOpts.Timeout, "whole-VM timeout (default 10m)")
 	fs.IntVar(&runOpts.CPUs, "smp", runOpts.CPUs, "guest vCPUs (default 1)")
 	fs.IntVar(&runOpts.MemoryMB, "mem", runOpts.MemoryMB, "guest RAM in MiB (default 1024)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 {
+	runOpts.Packages = nil
+	for _, p := range strings.Split(*pkgs, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			runOpts.Packages = append(runOpts.Packages, p)
+		}
+	}
+	switch {
+	case cmd == "exec" && fs.NArg() == 0:
+		fmt.Fprintln(stderr, "testbed exec: which command?")
+		return 2
+	case fs.NArg() > 0 && cmd != "bench" && cmd != "exec":
 		fmt.Fprintf(stderr, "testbed %s: unexpected arguments %v\n", cmd, fs.Args())
 		return 2
+	}
+	if cmd == "bench" && *list {
+		for _, b := range vm.Benches() {
+			fmt.Fprintf(stdout, "%-12s %s\n             %s %s (package %s)\n", b.Name, b.Doc, b.Name, strings.Join(b.Args, " "), b.Package)
+		}
+		return 0
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	switch cmd {
-	case "demo", "run", "shell", "build":
+	case "demo", "run", "shell", "build", "bench", "exec":
 	default:
 		fmt.Fprintf(stderr, "testbed: unknown command %q\n", cmd)
 		usage(stderr)
@@ -84,6 +111,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	buildOpts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var benches []vm.Bench
+	if cmd == "bench" {
+		// Check the names before spending time on a build.
+		if benches, err = vm.SelectBenches(vm.Benches(), fs.Args()); err != nil {
+			fmt.Fprintln(stderr, "testbed:", err)
+			return 2
+		}
+	}
 	fmt.Fprintln(stdout, "testbed: building the initramfs (Go binaries, busybox, kernel modules, ipvsadm, iproute2)...")
 	img, err := vm.Build(ctx, buildOpts)
 	if err != nil {
@@ -116,16 +151,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if runOpts.Run == "" {
 			runOpts.Run = demoRun
 		}
-		return runScenarios(ctx, img, runOpts, stdout, stderr, newDemoPrinter(stdout, img), false)
+		if runOpts.Packages == nil {
+			runOpts.Packages = []string{vm.ScenarioGuest}
+		}
+		return runTests(ctx, img, runOpts, stdout, stderr, newDemoPrinter(stdout, img), false)
+	case "bench":
+		if runOpts.Timeout == 0 {
+			runOpts.Timeout = 30 * time.Minute
+		}
+		return runBenches(ctx, img, benches, runOpts, stdout, stderr, *verbose)
+	case "exec":
+		return runCommand(ctx, img, fs.Args(), runOpts, stdout, stderr, *verbose)
 	default:
-		return runScenarios(ctx, img, runOpts, stdout, stderr, newVerdictPrinter(stdout, *verbose), !*verbose)
+		return runTests(ctx, img, runOpts, stdout, stderr, newVerdictPrinter(stdout, *verbose), !*verbose)
 	}
 }
 
 func printImage(w io.Writer, img *vm.Image) {
 	fmt.Fprintf(w, "  kernel:    %s (%s)\n", img.Kernel.Image, img.Kernel.Version)
 	fmt.Fprintf(w, "  commands:  %s (in /usr/local/bin)\n", strings.Join(img.Commands, " "))
-	fmt.Fprintf(w, "  scenarios: %s\n", vm.GuestTestPath)
+	for _, g := range img.Guests {
+		if g.BuildError != nil {
+			fmt.Fprintf(w, "  guest:     %s (%s) NOT BUILT: %v\n", g.Name, g.Package, g.BuildError)
+			continue
+		}
+		fmt.Fprintf(w, "  guest:     %s (%s): %s, %d test(s)\n", g.Name, g.Package, g.Binary, len(g.Tests))
+	}
+	for _, b := range img.Benches {
+		fmt.Fprintf(w, "  bench:     %s %s\n", b.Name, strings.Join(b.Args, " "))
+	}
+	for _, name := range slices.Sorted(maps.Keys(img.BenchErrors)) {
+		fmt.Fprintf(w, "  bench:     %s NOT BUILT: %v\n", name, img.BenchErrors[name])
+	}
 	fmt.Fprintf(w, "  tools:     busybox %s\n", strings.Join(img.Tools, " "))
 	fmt.Fprintf(w, "  modules:   %s\n", strings.Join(img.Modules, " "))
 	if len(img.Skipped) > 0 {
@@ -140,51 +197,183 @@ type printer interface {
 	line(string)
 }
 
-func runScenarios(ctx context.Context, img *vm.Image, opts vm.RunOptions, stdout, stderr io.Writer, p printer, dumpFailures bool) int {
-	names, err := vm.ListScenarios(ctx, img, opts.Run)
+func runTests(ctx context.Context, img *vm.Image, opts vm.RunOptions, stdout, stderr io.Writer, p printer, dumpFailures bool) int {
+	plan, err := vm.Plan(img, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "testbed:", err)
 		return 1
 	}
-	if len(names) == 0 {
-		fmt.Fprintf(stderr, "testbed: no scenario matches %q\n", opts.Run)
+	runnable := 0
+	for _, pg := range plan {
+		if pg.BuildError == nil {
+			runnable += len(pg.Selected)
+		}
+	}
+	if vm.PlannedTests(plan) == 0 && len(vm.Outcomes(plan, &vm.Result{})) == 0 {
+		fmt.Fprintf(stderr, "testbed: no guest test matches %q\n", opts.Run)
 		return 1
 	}
-	opts.OnLine = p.line
+	res := &vm.Result{ExitCode: -1}
+	var bootErr error
+	if runnable > 0 {
+		opts.OnLine = p.line
+		res, bootErr = vm.Boot(ctx, img, opts)
+		if res == nil {
+			fmt.Fprintln(stderr, "testbed:", bootErr)
+			return 1
+		}
+	}
+	passed, failed := 0, 0
+	fmt.Fprintln(stdout)
+	for _, o := range vm.Outcomes(plan, res) {
+		if o.Failed() {
+			failed++
+			if dumpFailures && len(o.Output) > 0 {
+				fmt.Fprintf(stdout, "--- output of %s:\n%s\n", o.Label(), strings.Join(o.Output, "\n"))
+			}
+			if o.Detail != "" && (o.Test == "" || o.Status != vm.StatusFail) {
+				fmt.Fprintf(stdout, "--- %s: %s\n", o.Label(), o.Detail)
+			}
+		} else {
+			passed++
+		}
+		fmt.Fprintf(stdout, "  %-9s %s (%s)\n", o.Status, o.Label(), o.Elapsed.Round(10*time.Millisecond))
+	}
+	fmt.Fprintf(stdout, "\n%d result(s): %d passed, %d failed. VM %s (boot %s). Console log: %s\n",
+		passed+failed, passed, failed, res.Duration.Round(10*time.Millisecond), res.BootTime.Round(10*time.Millisecond), res.LogPath)
+	if bootErr != nil {
+		fmt.Fprintf(stderr, "testbed: %v\n--- console tail:\n%s\n", bootErr, res.Tail(40))
+		return 1
+	}
+	if failed > 0 || (runnable > 0 && res.ExitCode != 0) {
+		return 1
+	}
+	return 0
+}
+
+// runBenches boots once and runs the benches one after another, printing
+// their output (kernel messages left to the log unless verbose) and a
+// summary. It fails when a bench did not build, exited non-zero (a missed
+// goal) or never finished.
+func runBenches(ctx context.Context, img *vm.Image, benches []vm.Bench, opts vm.RunOptions, stdout, stderr io.Writer, verbose bool) int {
+	var inImage []vm.Bench
+	for _, b := range benches {
+		if err, bad := img.BenchErrors[b.Name]; bad {
+			fmt.Fprintf(stderr, "testbed: %v\n", err)
+			continue
+		}
+		inImage = append(inImage, b)
+	}
+	failed := len(benches) - len(inImage)
+	if len(inImage) == 0 {
+		fmt.Fprintln(stderr, "testbed: no bench to run")
+		return 1
+	}
+	bp := vm.NewBenchParser()
+	seen, blanks := 0, 0
+	opts.Mode = vm.ModeCommand
+	opts.Command = vm.BenchCommand(inImage, nil)
+	opts.OnLine = func(l string) {
+		own := bp.Feed(l, time.Now())
+		if rs := bp.Results(); len(rs) > seen {
+			seen = len(rs)
+			b := inImage[0]
+			for _, c := range inImage {
+				if c.Name == rs[seen-1].Name {
+					b = c
+				}
+			}
+			fmt.Fprintf(stdout, "\n=== bench %s: %s %s\n    (%s)\n", b.Name, b.Name, strings.Join(b.Args, " "), b.Doc)
+		}
+		switch {
+		case verbose:
+			fmt.Fprintln(stdout, l)
+		case !own || vm.IsKernelLine(l):
+			blanks = 0 // the runner's blank line before a bench's end
+		case l == "":
+			blanks++ // held until more output follows
+		default:
+			fmt.Fprint(stdout, strings.Repeat("\n", blanks))
+			blanks = 0
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	fmt.Fprintf(stdout, "testbed: booting Debian's kernel %s under qemu TCG (emulated CPU: absolute times are slower than hardware, ratios are what to read)\n", img.Kernel.Version)
 	res, bootErr := vm.Boot(ctx, img, opts)
 	if res == nil {
 		fmt.Fprintln(stderr, "testbed:", bootErr)
 		return 1
 	}
-	passed, failed := 0, 0
 	fmt.Fprintln(stdout)
-	for _, name := range names {
-		sc, ok := res.Scenario(name)
-		status := vm.StatusNotRun
-		if ok {
-			status = sc.Status
-		}
-		switch status {
-		case vm.StatusPass, vm.StatusSkip:
-			passed++
+	done := map[string]vm.BenchResult{}
+	for _, r := range bp.Results() {
+		done[r.Name] = r
+	}
+	for _, b := range benches {
+		r, ok := done[b.Name]
+		_, unbuilt := img.BenchErrors[b.Name]
+		switch {
+		case unbuilt:
+			fmt.Fprintf(stdout, "  %-9s %s (did not build, see above)\n", "NOT BUILT", b.Name)
+		case !ok:
+			failed++
+			fmt.Fprintf(stdout, "  %-9s %s\n", vm.StatusNotRun, b.Name)
+		case r.ExitCode == 0:
+			fmt.Fprintf(stdout, "  %-9s %s (%s)\n", vm.StatusPass, b.Name, r.Duration.Round(100*time.Millisecond))
+		case r.ExitCode < 0:
+			failed++
+			fmt.Fprintf(stdout, "  %-9s %s (never finished)\n", vm.StatusNoResult, b.Name)
 		default:
 			failed++
-			if dumpFailures && ok {
-				fmt.Fprintf(stdout, "--- output of %s:\n%s\n", name, strings.Join(sc.Output, "\n"))
-			}
+			fmt.Fprintf(stdout, "  %-9s %s (exit %d after %s)\n", vm.StatusFail, b.Name, r.ExitCode, r.Duration.Round(100*time.Millisecond))
 		}
-		fmt.Fprintf(stdout, "  %-9s %s (%s)\n", status, strings.TrimPrefix(name, "TestScenario"), sc.Elapsed.Round(10*time.Millisecond))
 	}
-	fmt.Fprintf(stdout, "\n%d scenario(s): %d passed, %d failed. VM %s (boot %s). Console log: %s\n",
-		len(names), passed, failed, res.Duration.Round(10*time.Millisecond), res.BootTime.Round(10*time.Millisecond), res.LogPath)
+	fmt.Fprintf(stdout, "\n%d bench(es), %d failed. VM %s (boot %s). Console log: %s\n",
+		len(benches), failed, res.Duration.Round(100*time.Millisecond), res.BootTime.Round(100*time.Millisecond), res.LogPath)
 	if bootErr != nil {
 		fmt.Fprintf(stderr, "testbed: %v\n--- console tail:\n%s\n", bootErr, res.Tail(40))
 		return 1
 	}
-	if failed > 0 || res.ExitCode != 0 {
+	if failed > 0 {
 		return 1
 	}
 	return 0
+}
+
+// runCommand boots once, runs the words as a shell command in the VM and
+// prints its output; the exit status is the command's.
+func runCommand(ctx context.Context, img *vm.Image, words []string, opts vm.RunOptions, stdout, stderr io.Writer, verbose bool) int {
+	opts.Mode = vm.ModeCommand
+	opts.Command = strings.Join(words, " ")
+	started, ended, blanks := false, false, 0
+	opts.OnLine = func(l string) {
+		switch {
+		case verbose:
+			fmt.Fprintln(stdout, l)
+		case strings.HasPrefix(l, "LBTESTBED-START"):
+			started = true
+		case strings.HasPrefix(l, "LBTESTBED-EXIT"):
+			ended = true
+		case !started || ended || vm.IsKernelLine(l):
+		case l == "":
+			blanks++ // held until more output follows (/init adds one before its exit line)
+		default:
+			fmt.Fprint(stdout, strings.Repeat("\n", blanks))
+			blanks = 0
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	res, bootErr := vm.Boot(ctx, img, opts)
+	if res == nil {
+		fmt.Fprintln(stderr, "testbed:", bootErr)
+		return 1
+	}
+	if bootErr != nil {
+		fmt.Fprintf(stderr, "testbed: %v\n--- console tail:\n%s\n", bootErr, res.Tail(40))
+		return 1
+	}
+	fmt.Fprintf(stderr, "testbed: exit %d; VM %s; console log %s\n", res.ExitCode, res.Duration.Round(100*time.Millisecond), res.LogPath)
+	return res.ExitCode
 }
 
 // verdictPrinter prints RUN and PASS/FAIL lines as they come, or the whole
@@ -199,13 +388,13 @@ func newVerdictPrinter(w io.Writer, verbose bool) *verdictPrinter {
 }
 
 var (
-	topRunRE = regexp.MustCompile(`^=== RUN\s+(TestScenario[^/\s]*)$`)
-	topEndRE = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (TestScenario[^/\s]*) \(([0-9.]+s)\)`)
+	topRunRE = regexp.MustCompile(`^=== RUN\s+(Test[^/\s]*)$`)
+	topEndRE = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (Test[^/\s]*) \(([0-9.]+s)\)`)
 	logRE    = regexp.MustCompile(`^\s+\S+\.go:\d+: `)
 )
 
 func (p *verdictPrinter) line(l string) {
-	if p.verbose || topRunRE.MatchString(l) || topEndRE.MatchString(l) || strings.Contains(l, "LBTESTBED-BOOT") {
+	if p.verbose || topRunRE.MatchString(l) || topEndRE.MatchString(l) || strings.HasPrefix(l, "LBTESTBED-BOOT") || strings.HasPrefix(l, "LBTESTBED-PKG") {
 		fmt.Fprintln(p.w, l)
 	}
 }
@@ -235,12 +424,12 @@ func (p *demoPrinter) line(l string) {
 	case strings.HasPrefix(l, "LBTESTBED-EXIT"):
 		fmt.Fprintf(p.w, "\n[vm %5.1fs] done; powering off\n", time.Since(p.t0).Seconds())
 	case topRunRE.MatchString(l):
-		name := strings.TrimPrefix(topRunRE.FindStringSubmatch(l)[1], "TestScenario")
+		name := vm.ScenarioLabel(topRunRE.FindStringSubmatch(l)[1])
 		fmt.Fprintf(p.w, "\n=== Scenario %s %s\n", name, strings.Repeat("=", max(0, 60-len(name))))
 	case topEndRE.MatchString(l):
 		m := topEndRE.FindStringSubmatch(l)
 		verdict := map[string]string{"PASS": "PASSED", "FAIL": "FAILED", "SKIP": "SKIPPED"}[m[1]]
-		fmt.Fprintf(p.w, "=== %s %s in %s\n", strings.TrimPrefix(m[2], "TestScenario"), verdict, m[3])
+		fmt.Fprintf(p.w, "=== %s %s in %s\n", vm.ScenarioLabel(m[2]), verdict, m[3])
 	case strings.HasPrefix(l, "==> "):
 		fmt.Fprintf(p.w, "  %s\n", strings.TrimPrefix(l, "==> "))
 	case strings.HasPrefix(l, "    | "):
