@@ -105,6 +105,8 @@ commands:
   save     print the table like "ipvsadm -S" (-n numeric, --kernel)
   reload   ask lbd to reload its configuration
   resync   ask lbd to repair the IPVS table now
+  genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
+           print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
            convert a keepalived configuration into lbd.yaml
 `
@@ -138,6 +140,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) in
 		})
 	case "import-keepalived":
 		return importKeepalived(ctx, rest, stdout, stderr)
+	case "genhash":
+		return genhash(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -37,6 +37,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "check", summary: "validate a configuration file and exit", run: runCheck},
+		{name: "run", summary: "run the director daemon (SIGHUP reloads)", run: runRun},
 	}
 }
 

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/director/daemon"
+)
+
+// runRun is "lbd run": the director daemon. SIGHUP reloads the
+// configuration; SIGTERM and SIGINT (the context) stop it. An invalid
+// configuration exits 1 with every error on stderr.
+func runRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("lbd run", flag.ContinueOnError)
+	file := fs.String("c", defaultConfigPath, "configuration `file`")
+	format := fs.String("log-format", "", "log format: text or json (default: the file's global.log_format)")
+	level := fs.String("log-level", "", "log level: debug, info, warn or error (default: the file's global.log_level)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: lbd run [-c FILE] [--log-format text|json] [--log-level LEVEL]\n\n"+
+			"Run the director: IPVS, health checks, VRRP, control socket, metrics.\n"+
+			"SIGHUP reloads the configuration; SIGTERM stops (the IPVS table stays unless flush_on_stop).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level})
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(os.Stderr, e.Error())
+			}
+			return exitCode(1)
+		}
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				// Errors are logged by Reload; the daemon keeps running.
+				_, _ = d.Reload(ctx)
+			}
+		}
+	}()
+	if err := d.Run(ctx); err != nil {
+		return fmt.Errorf("lbd stopped: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/healthcheck"
+)
+
+// Plan is what a reload changes, computed from the old and new
+// configurations alone (pure).
+type Plan struct {
+	// VRRP components: those to stop (removed or changed, by name), to
+	// start (new or changed) and kept running untouched.
+	StopComponents  []string
+	StartComponents []Component
+	KeepComponents  []string
+	// Health checks: subscriptions to add and remove; the others keep their
+	// state.
+	AddChecks    []CheckSub
+	RemoveChecks []healthcheck.ID
+	KeepChecks   int
+	// Services added, removed or changed (informational: the Manager's
+	// diff decides the writes).
+	Services []string
+	// Settings says the ipvs section (timeouts, sysctls, sync daemon) changed.
+	Settings bool
+	// Restart lists global settings a reload cannot change.
+	Restart []string
+	// Changes describes the plan, one line per change.
+	Changes []string
+}
+
+// PlanReload computes what moving from old to new changes.
+func PlanReload(old, new *config.Director) Plan {
+	var p Plan
+	// VRRP.
+	oldComps := map[string]Component{}
+	for _, c := range Components(&old.VRRP) {
+		oldComps[c.Name] = c
+	}
+	newNames := map[string]bool{}
+	for _, c := range Components(&new.VRRP) {
+		newNames[c.Name] = true
+		oc, ok := oldComps[c.Name]
+		switch {
+		case ok && reflect.DeepEqual(oc.Options, c.Options):
+			p.KeepComponents = append(p.KeepComponents, c.Name)
+		case ok:
+			p.StopComponents = append(p.StopComponents, c.Name)
+			p.StartComponents = append(p.StartComponents, c)
+			p.Changes = append(p.Changes, "vrrp: restart "+c.Name+" (changed)")
+		default:
+			p.StartComponents = append(p.StartComponents, c)
+			p.Changes = append(p.Changes, "vrrp: start "+c.Name)
+		}
+	}
+	for _, c := range Components(&old.VRRP) {
+		if !newNames[c.Name] {
+			p.StopComponents = append(p.StopComponents, c.Name)
+			p.Changes = append(p.Changes, "vrrp: stop "+c.Name)
+		}
+	}
+	// Checks.
+	oldChecks := map[healthcheck.ID]bool{}
+	for _, s := range Checks(old.VirtualServers) {
+		oldChecks[s.ID] = true
+	}
+	newChecks := map[healthcheck.ID]bool{}
+	for _, s := range Checks(new.VirtualServers) {
+		newChecks[s.ID] = true
+		if oldChecks[s.ID] {
+			p.KeepChecks++
+			continue
+		}
+		p.AddChecks = append(p.AddChecks, s)
+		p.Changes = append(p.Changes, fmt.Sprintf("check: add %s %s %s", s.Server.Service, netipAddrPort(s.Server), s.Name))
+	}
+	for _, s := range Checks(old.VirtualServers) {
+		if !newChecks[s.ID] {
+			p.RemoveChecks = append(p.RemoveChecks, s.ID)
+			p.Changes = append(p.Changes, fmt.Sprintf("check: remove %s %s %s", s.Server.Service, netipAddrPort(s.Server), s.Name))
+		}
+	}
+	// Services.
+	oldVS := map[table.ServiceKey]*config.VirtualServer{}
+	for i := range old.VirtualServers {
+		oldVS[director.ServiceKeyOf(&old.VirtualServers[i])] = &old.VirtualServers[i]
+	}
+	seen := map[table.ServiceKey]bool{}
+	for i := range new.VirtualServers {
+		vs := &new.VirtualServers[i]
+		k := director.ServiceKeyOf(vs)
+		seen[k] = true
+		ov, ok := oldVS[k]
+		switch {
+		case !ok:
+			p.Services = append(p.Services, "add "+k.String())
+		case !reflect.DeepEqual(ov, vs):
+			p.Services = append(p.Services, "change "+k.String())
+		}
+	}
+	for i := range old.VirtualServers {
+		if k := director.ServiceKeyOf(&old.VirtualServers[i]); !seen[k] {
+			p.Services = append(p.Services, "remove "+k.String())
+		}
+	}
+	for _, s := range p.Services {
+		p.Changes = append(p.Changes, "ipvs: "+s)
+	}
+	if !reflect.DeepEqual(old.IPVS, new.IPVS) {
+		p.Settings = true
+		p.Changes = append(p.Changes, "ipvs: settings changed")
+	}
+	og, ng := old.Global, new.Global
+	if og.ControlSocket != ng.ControlSocket || og.ControlGroup != ng.ControlGroup {
+		p.Restart = append(p.Restart, "global.control_socket/control_group")
+	}
+	if og.MetricsAddress != ng.MetricsAddress {
+		p.Restart = append(p.Restart, "global.metrics_address")
+	}
+	if og.StateDir != ng.StateDir || og.PurgeUnmanaged != ng.PurgeUnmanaged {
+		p.Restart = append(p.Restart, "global.state_dir/purge_unmanaged")
+	}
+	if og.ResyncInterval != ng.ResyncInterval || og.LogFormat != ng.LogFormat {
+		p.Restart = append(p.Restart, "global.resync_interval/log_format")
+	}
+	for _, r := range p.Restart {
+		p.Changes = append(p.Changes, "needs a restart to take effect: "+r)
+	}
+	return p
+}

@@ -1,0 +1,15 @@
+package metrics
+
+import (
+	"os"
+	"testing"
+)
+
+func readDoc(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,246 @@
+// Package metrics exposes lbd's state to Prometheus: VRRP instances, the
+// kernel's IPVS counters, health checks and the reconciler. A single
+// collector reads snapshots from its sources at scrape time; nothing polls in
+// the background. METRICS.md lists every metric.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/vrrp"
+)
+
+// Check is one health-check subscription's state as the metrics show it.
+type Check struct {
+	Service, Server, Check string
+	Up                     bool
+	// LastDuration is how long the last attempt took; Checks and Failures
+	// count attempts of the underlying (possibly shared) check.
+	LastDuration     time.Duration
+	Checks, Failures uint64
+}
+
+// Sources are read at scrape time; a nil source leaves its metrics out.
+type Sources struct {
+	VRRP func() vrrp.Stats
+	// Transitions counts VRRP transitions by instance and target state.
+	Transitions func() map[string]map[string]uint64
+	// IPVS reads the kernel's table with counters.
+	IPVS   func() (table.Table, error)
+	Checks func() []Check
+	// CheckTotals are the scheduler's completed attempts and failures.
+	CheckTotals func() (checks, failures uint64)
+	// Reconciler returns write attempts and repairs.
+	Reconciler func() (writes, repairs uint64)
+}
+
+func desc(name, help string, labels ...string) *Desc {
+	return &Desc{Name: "lbd_" + name, Help: help, Labels: labels}
+}
+
+var (
+	svcLabels  = []string{"service", "protocol", "address", "port", "fwmark"}
+	destLabels = []string{"service", "protocol", "address", "port", "fwmark", "server"}
+)
+
+// Collector turns Sources into metrics at each scrape.
+type Collector struct {
+	src Sources
+
+	vrrpState, vrrpPrio, vrrpBasePrio, vrrpTrans, vrrpSent, vrrpRecv, vrrpDrops, vrrpPrioZeroRecv, vrrpPrioZeroSent *Desc
+	vrrpSockDrops                                                                                                   *Desc
+
+	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *Desc
+	dstConns, dstInPkts, dstOutPkts, dstInBytes, dstOutBytes *Desc
+	dstActive, dstInactive, dstWeight                        *Desc
+	ipvsUp                                                   *Desc
+
+	checkUp, checkDuration, checkAttempts, checksTotal *Desc
+	recWrites, recRepairs                              *Desc
+}
+
+// NewCollector returns a collector reading src.
+func NewCollector(src Sources) *Collector {
+	inst := []string{"instance", "iface", "vrid"}
+	return &Collector{
+		src:              src,
+		vrrpState:        desc("vrrp_state", "VRRP instance state: 0 init, 1 backup, 2 master, 3 fault, 4 stopped.", inst...),
+		vrrpPrio:         desc("vrrp_priority", "Effective VRRP priority (after tracking).", inst...),
+		vrrpBasePrio:     desc("vrrp_base_priority", "Configured VRRP priority.", inst...),
+		vrrpTrans:        desc("vrrp_transitions_total", "VRRP state transitions by target state.", "instance", "state"),
+		vrrpSent:         desc("vrrp_adverts_sent_total", "VRRP advertisements sent.", inst...),
+		vrrpRecv:         desc("vrrp_adverts_received_total", "VRRP advertisements received that passed the checks.", inst...),
+		vrrpPrioZeroSent: desc("vrrp_priority_zero_sent_total", "Priority 0 advertisements sent (master leaving).", inst...),
+		vrrpPrioZeroRecv: desc("vrrp_priority_zero_received_total", "Priority 0 advertisements received.", inst...),
+		vrrpDrops:        desc("vrrp_drops_total", "Received VRRP packets dropped, by reason.", "instance", "iface", "vrid", "reason"),
+		vrrpSockDrops:    desc("vrrp_socket_drops_total", "VRRP packets dropped before reaching an instance, by interface and reason.", "iface", "family", "reason"),
+
+		svcConns:    desc("ipvs_service_connections_total", "Connections scheduled by the IPVS service.", svcLabels...),
+		svcInPkts:   desc("ipvs_service_incoming_packets_total", "Incoming packets of the IPVS service.", svcLabels...),
+		svcOutPkts:  desc("ipvs_service_outgoing_packets_total", "Outgoing packets of the IPVS service.", svcLabels...),
+		svcInBytes:  desc("ipvs_service_incoming_bytes_total", "Incoming bytes of the IPVS service.", svcLabels...),
+		svcOutBytes: desc("ipvs_service_outgoing_bytes_total", "Outgoing bytes of the IPVS service.", svcLabels...),
+		dstConns:    desc("ipvs_backend_connections_total", "Connections scheduled to the real server.", destLabels...),
+		dstInPkts:   desc("ipvs_backend_incoming_packets_total", "Incoming packets to the real server.", destLabels...),
+		dstOutPkts:  desc("ipvs_backend_outgoing_packets_total", "Outgoing packets from the real server.", destLabels...),
+		dstInBytes:  desc("ipvs_backend_incoming_bytes_total", "Incoming bytes to the real server.", destLabels...),
+		dstOutBytes: desc("ipvs_backend_outgoing_bytes_total", "Outgoing bytes from the real server.", destLabels...),
+		dstActive:   desc("ipvs_backend_active_connections", "Active connections to the real server (ActiveConn).", destLabels...),
+		dstInactive: desc("ipvs_backend_inactive_connections", "Inactive connections to the real server (InActConn).", destLabels...),
+		dstWeight:   desc("ipvs_backend_weight", "Weight of the real server in the kernel table.", destLabels...),
+		ipvsUp:      desc("ipvs_up", "1 if the kernel's IPVS table could be read at this scrape."),
+
+		checkUp:       desc("check_up", "1 if the health check passes (its state after rise/fall), else 0.", "service", "server", "check"),
+		checkDuration: desc("check_duration_seconds", "Duration of the last attempt of the health check.", "service", "server", "check"),
+		checkAttempts: desc("check_attempts_total", "Attempts of the health check (shared by identical checks), by result.", "service", "server", "check", "result"),
+		checksTotal:   desc("checks_total", "Health-check attempts of the scheduler, by result (ok or fail).", "result"),
+		recWrites:     desc("reconciler_writes_total", "IPVS write attempts by the reconciler (failed ones included)."),
+		recRepairs:    desc("reconciler_repairs_total", "IPVS repairs made by resyncs (changes made behind lbd's back)."),
+	}
+}
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *Desc) {
+	for _, d := range []*Desc{c.vrrpState, c.vrrpPrio, c.vrrpBasePrio, c.vrrpTrans, c.vrrpSent, c.vrrpRecv,
+		c.vrrpPrioZeroSent, c.vrrpPrioZeroRecv, c.vrrpDrops, c.vrrpSockDrops,
+		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
+		c.dstConns, c.dstInPkts, c.dstOutPkts, c.dstInBytes, c.dstOutBytes, c.dstActive, c.dstInactive, c.dstWeight, c.ipvsUp,
+		c.checkUp, c.checkDuration, c.checkAttempts, c.checksTotal, c.recWrites, c.recRepairs} {
+		ch <- d
+	}
+}
+
+// vrrpStateValue maps states to keepalived exporters' numbers.
+func vrrpStateValue(s vrrp.State) float64 {
+	switch s {
+	case vrrp.StateBackup:
+		return 1
+	case vrrp.StateMaster:
+		return 2
+	case vrrp.StateFault:
+		return 3
+	case vrrp.StateStopped:
+		return 4
+	}
+	return 0
+}
+
+// Collect reads the sources and sends the metrics.
+func (c *Collector) Collect(ch chan<- Metric) {
+	gauge, counter := Gauge, Counter
+	if c.src.VRRP != nil {
+		st := c.src.VRRP()
+		for _, in := range st.Instances {
+			l := []string{in.Name, in.Interface, strconv.Itoa(int(in.VRID))}
+			ch <- newMetric(c.vrrpState, gauge, vrrpStateValue(in.State), l...)
+			ch <- newMetric(c.vrrpPrio, gauge, float64(in.Priority), l...)
+			ch <- newMetric(c.vrrpBasePrio, gauge, float64(in.BasePriority), l...)
+			ch <- newMetric(c.vrrpSent, counter, float64(in.AdvertsSent), l...)
+			ch <- newMetric(c.vrrpRecv, counter, float64(in.AdvertsReceived), l...)
+			ch <- newMetric(c.vrrpPrioZeroSent, counter, float64(in.PriorityZeroSent), l...)
+			ch <- newMetric(c.vrrpPrioZeroRecv, counter, float64(in.PriorityZeroReceived), l...)
+			for r := vrrp.DropReason(0); r < vrrp.NumDropReasons; r++ {
+				ch <- newMetric(c.vrrpDrops, counter, float64(in.Drops[r]), append(l, r.String())...)
+			}
+		}
+		type sk struct{ iface, fam, reason string }
+		socks := map[sk]uint64{}
+		for _, s := range st.Sockets {
+			fam := "ipv4"
+			if s.IPv6 {
+				fam = "ipv6"
+			}
+			for r, n := range s.Drops {
+				socks[sk{s.Interface, fam, r.String()}] += n
+			}
+		}
+		for k, n := range socks {
+			ch <- newMetric(c.vrrpSockDrops, counter, float64(n), k.iface, k.fam, k.reason)
+		}
+	}
+	if c.src.Transitions != nil {
+		for inst, m := range c.src.Transitions() {
+			for state, n := range m {
+				ch <- newMetric(c.vrrpTrans, counter, float64(n), inst, state)
+			}
+		}
+	}
+	if c.src.IPVS != nil {
+		t, err := c.src.IPVS()
+		up := 1.0
+		if err != nil {
+			up = 0
+		}
+		ch <- newMetric(c.ipvsUp, gauge, up)
+		for _, s := range t.Services {
+			sl := serviceLabels(s.ServiceKey)
+			stat := func(d *Desc, v uint64, l []string) {
+				ch <- newMetric(d, counter, float64(v), l...)
+			}
+			stat(c.svcConns, s.Stats.Conns, sl)
+			stat(c.svcInPkts, s.Stats.InPkts, sl)
+			stat(c.svcOutPkts, s.Stats.OutPkts, sl)
+			stat(c.svcInBytes, s.Stats.InBytes, sl)
+			stat(c.svcOutBytes, s.Stats.OutBytes, sl)
+			for _, d := range s.Destinations {
+				dl := append(append([]string{}, sl...), d.Key().String())
+				stat(c.dstConns, d.Stats.Conns, dl)
+				stat(c.dstInPkts, d.Stats.InPkts, dl)
+				stat(c.dstOutPkts, d.Stats.OutPkts, dl)
+				stat(c.dstInBytes, d.Stats.InBytes, dl)
+				stat(c.dstOutBytes, d.Stats.OutBytes, dl)
+				ch <- newMetric(c.dstActive, gauge, float64(d.ActiveConns), dl...)
+				ch <- newMetric(c.dstInactive, gauge, float64(d.InactConns), dl...)
+				ch <- newMetric(c.dstWeight, gauge, float64(d.Weight), dl...)
+			}
+		}
+	}
+	if c.src.Checks != nil {
+		for _, k := range c.src.Checks() {
+			l := []string{k.Service, k.Server, k.Check}
+			up := 0.0
+			if k.Up {
+				up = 1
+			}
+			ch <- newMetric(c.checkUp, gauge, up, l...)
+			ch <- newMetric(c.checkDuration, gauge, k.LastDuration.Seconds(), l...)
+			ch <- newMetric(c.checkAttempts, counter, float64(k.Checks-k.Failures), append(l, "ok")...)
+			ch <- newMetric(c.checkAttempts, counter, float64(k.Failures), append(l, "fail")...)
+		}
+	}
+	if c.src.CheckTotals != nil {
+		n, f := c.src.CheckTotals()
+		ch <- newMetric(c.checksTotal, counter, float64(n-f), "ok")
+		ch <- newMetric(c.checksTotal, counter, float64(f), "fail")
+	}
+	if c.src.Reconciler != nil {
+		w, r := c.src.Reconciler()
+		ch <- newMetric(c.recWrites, counter, float64(w))
+		ch <- newMetric(c.recRepairs, counter, float64(r))
+	}
+}
+
+func serviceLabels(k table.ServiceKey) []string {
+	addr, port, fw := "", "", ""
+	if k.FWMark != 0 {
+		fw = strconv.FormatUint(uint64(k.FWMark), 10)
+	} else {
+		addr = k.Address.String()
+		port = strconv.Itoa(int(k.Port))
+	}
+	return []string{k.String(), k.Protocol.String(), addr, port, fw}
+}
+
+// Handler returns the /metrics handler (Prometheus text format 0.0.4).
+func Handler(src Sources) http.Handler {
+	c := NewCollector(src)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_ = c.WriteText(w)
+	})
+	return mux
+}
