@@ -1,0 +1,140 @@
+package vrrp
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// DropReason says why a received packet was dropped.
+type DropReason uint8
+
+// Drop reasons, in the order the checks run (keepalived's order).
+const (
+	DropLength      DropReason = iota // shorter than a header, or length not matching the address count
+	DropVRID                          // no instance with that VRID on the interface
+	DropTTL                           // multicast advert whose TTL (hop limit) is not 255
+	DropVersion                       // not our VRRP version
+	DropAuth                          // VRRPv2 auth type or password mismatch
+	DropInterval                      // VRRPv2 advert interval differs from ours
+	DropType                          // not an advertisement
+	DropChecksum                      // bad checksum
+	DropDestination                   // multicast received by a unicast instance or the reverse
+	NumDropReasons
+)
+
+var dropNames = [NumDropReasons]string{"length", "vrid", "ttl", "version", "auth", "interval", "type", "checksum", "destination"}
+
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropNames[r]
+	}
+	return fmt.Sprintf("DropReason(%d)", uint8(r))
+}
+
+// MarshalText makes drop reasons readable as JSON map keys.
+func (r DropReason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses a drop reason name.
+func (r *DropReason) UnmarshalText(b []byte) error {
+	i := slices.Index(dropNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("vrrp: unknown drop reason %q", b)
+	}
+	*r = DropReason(i)
+	return nil
+}
+
+// Datagram is a received VRRP packet with what the IP layer told us.
+type Datagram struct {
+	Payload []byte     // the VRRP message
+	Src     netip.Addr // IP source
+	Dst     netip.Addr // IP destination
+	TTL     int        // IPv4 TTL or IPv6 hop limit; -1 if unknown
+	At      time.Time  // when it was read off the socket
+}
+
+// checker holds what the receive checks compare against.
+type checker struct {
+	version  uint8
+	ipv6     bool
+	unicast  bool
+	authType uint8
+	auth     [authLen]byte
+	interval time.Duration
+	vips     []netip.Addr
+}
+
+func newChecker(c *Config) checker {
+	k := checker{
+		version:  uint8(c.Version),
+		ipv6:     c.ipv6(),
+		unicast:  len(c.UnicastPeers) > 0,
+		interval: c.AdvertInterval,
+	}
+	if c.AuthPass != "" {
+		k.authType = AuthPass
+		k.auth = authData(c.AuthPass)
+	}
+	for _, v := range c.VIPs {
+		k.vips = append(k.vips, v.Prefix.Addr())
+	}
+	return k
+}
+
+// check runs keepalived's receive checks in its order (after the VRID
+// lookup): length, TTL (multicast only), version, VRRPv2 auth, VRRPv2
+// interval, type, checksum, destination. A list of addresses that differs
+// from ours is reported by mismatch but does not drop the packet.
+func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch bool) {
+	b := d.Payload
+	if len(b) < headerLen {
+		return p, DropLength, false, false
+	}
+	ver := b[0] >> 4
+	if len(b) != PacketLen(ver, k.ipv6, int(b[3])) {
+		return p, DropLength, false, false
+	}
+	if !k.unicast && d.TTL >= 0 && d.TTL != 255 {
+		return p, DropTTL, false, false
+	}
+	if ver != k.version {
+		return p, DropVersion, false, false
+	}
+	p, err := ParsePacket(b, k.ipv6)
+	if err != nil { // cannot happen after the checks above
+		return p, DropLength, false, false
+	}
+	if k.version == 2 {
+		if p.AuthType != k.authType {
+			return p, DropAuth, false, false
+		}
+		if k.authType == AuthPass && subtle.ConstantTimeCompare(p.AuthData[:], k.auth[:]) != 1 {
+			return p, DropAuth, false, false
+		}
+		if p.Interval != k.interval {
+			return p, DropInterval, false, false
+		}
+	}
+	if p.Type != typeAdvert {
+		return p, DropType, false, false
+	}
+	if Checksum(b, ver, d.Src, d.Dst) != 0 {
+		return p, DropChecksum, false, false
+	}
+	if d.Dst.IsValid() && d.Dst.IsMulticast() == k.unicast {
+		return p, DropDestination, false, false
+	}
+	mismatch = len(p.Addresses) != len(k.vips)
+	if !mismatch {
+		for _, v := range k.vips {
+			if !slices.Contains(p.Addresses, v) {
+				mismatch = true
+				break
+			}
+		}
+	}
+	return p, 0, true, mismatch
+}

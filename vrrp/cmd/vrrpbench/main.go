@@ -1,0 +1,369 @@
+// Command vrrpbench measures VRRP takeover times on network namespaces
+// (root needed), for our implementation (vrrpd) and for keepalived with the
+// same timers, in one run:
+//
+//   - two directors a (priority 200, master) and b (100) on one bridge, a
+//     client c pinging the VIP every millisecond, a sniffer on the bridge
+//     with kernel timestamps;
+//   - "link cut": a's switch port goes down at a fixed phase after one of
+//     its adverts (the same phases for both implementations); "stop": a is
+//     sent SIGTERM;
+//   - on the wire: from a's last advert (its priority 0 advert for a stop)
+//     to b's first advert, against the protocol's limit
+//     (Master_Down_Interval, Skew_Time at priority 100);
+//   - at the VIP: the longest gap between the client's echo replies around
+//     the event (the outage the client saw), the client probing every
+//     200 us.
+//
+// It prints every trial, the medians, the ratios ours/keepalived and the
+// acceptance checks; it exits 1 when a check fails.
+//
+//	vrrpbench [-trials 5] [-vrrpd PATH] [-only ours|keepalived|v3] [-rt PRIO]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lb/vrrp"
+	"github.com/lvsd/lb/vrrp/internal/vrrplab"
+)
+
+var (
+	vip   = netip.MustParsePrefix("10.88.0.100/32")
+	addrA = netip.MustParsePrefix("10.88.0.1/24")
+	addrB = netip.MustParsePrefix("10.88.0.2/24")
+	addrC = netip.MustParsePrefix("10.88.0.10/24")
+)
+
+// pingEvery is the client's probe interval: the resolution of the
+// measurement at the VIP.
+const pingEvery = 200 * time.Microsecond
+
+type impl struct {
+	name    string
+	version int
+	advert  time.Duration
+	ka      bool
+}
+
+type trial struct {
+	wire, vip time.Duration
+}
+
+type result struct {
+	impl     impl
+	scenario string // "cut" or "stop"
+	limit    time.Duration
+	trials   []trial
+}
+
+func main() {
+	trials := flag.Int("trials", 5, "trials per implementation and scenario")
+	bin := flag.String("vrrpd", "", "vrrpd binary (default: build it)")
+	only := flag.String("only", "", "run only the implementations whose names contain this (ours, keepalived, v3)")
+	rt := flag.Int("rt", 0, "run every VRRP speaker (ours and keepalived alike) under SCHED_FIFO at this priority (chrt -f), to keep a loaded machine's noise out")
+	flag.Parse()
+	var wrap []string
+	if *rt > 0 {
+		wrap = []string{"chrt", "-f", strconv.Itoa(*rt)}
+	}
+	if err := run(*trials, *bin, *only, wrap); err != nil {
+		fmt.Fprintln(os.Stderr, "vrrpbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, bin string, only string, wrap []string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces)")
+	}
+	dir, err := os.MkdirTemp("", "vrrpbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		if bin, err = vrrplab.BuildVrrpd(dir); err != nil {
+			return err
+		}
+	}
+	lab, err := vrrplab.New("vbench", dir, bin)
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	lab.Wrap = wrap
+	hosts := map[string]*vrrplab.Host{}
+	for name, a := range map[string]netip.Prefix{"a": addrA, "b": addrB, "c": addrC} {
+		if hosts[name], err = lab.AddHost(name, a); err != nil {
+			return err
+		}
+	}
+	sn, err := lab.Sniff()
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	ping, err := lab.Ping(hosts["c"], vip.Addr(), pingEvery)
+	if err != nil {
+		return err
+	}
+	defer ping.Close()
+
+	var impls []impl
+	for _, im := range []impl{
+		{"ours", 2, time.Second, false},
+		{"keepalived", 2, time.Second, true},
+		{"ours v3 100ms", 3, 100 * time.Millisecond, false},
+	} {
+		if strings.Contains(im.name, only) {
+			impls = append(impls, im)
+		}
+	}
+	b := &bencher{lab: lab, a: hosts["a"], b: hosts["b"], sn: sn, ping: ping}
+	var results []result
+	for _, im := range impls {
+		for _, sc := range []string{"cut", "stop"} {
+			fmt.Fprintf(os.Stderr, "%s, %s: %d trials\n", im.name, sc, n)
+			r, err := b.measure(im, sc, n)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", im.name, sc, err)
+			}
+			results = append(results, r)
+		}
+	}
+	return report(results)
+}
+
+type bencher struct {
+	lab    *vrrplab.Lab
+	a, b   *vrrplab.Host
+	sn     *vrrplab.Sniffer
+	ping   *vrrplab.Pinger
+	serial int
+}
+
+func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, error) {
+	bn.serial++
+	name := fmt.Sprintf("%s-%d", h.Name, bn.serial)
+	if im.ka {
+		in := vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: im.version, Priority: prio, Advert: im.advert, VIPs: []netip.Prefix{vip}, Label: true}
+		if im.version == 2 {
+			in.AuthPass = "1111"
+		}
+		return bn.lab.StartKeepalived(h, name, vrrplab.KeepalivedConf(name, in))
+	}
+	c := vrrp.Config{
+		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: uint8(prio), AdvertInterval: im.advert,
+		VIPs: []vrrp.VIP{{Prefix: vip, Label: "eth0:0"}}, GARP: vrrp.DefaultGARPConfig(),
+	}
+	if im.version == 2 {
+		c.AuthPass = "1111"
+	}
+	p, err := bn.lab.StartOurs(h, name, vrrplab.Config{Instances: []vrrp.Config{c}})
+	return p, err
+}
+
+// steady waits until a is master, b backup and the client has been
+// reaching the VIP for a while.
+func (bn *bencher) steady(im impl, m, k *vrrplab.Proc) error {
+	mdi := 3*im.advert + im.advert
+	if err := m.WaitState("VI_1", vrrp.StateMaster, 2*mdi+5*time.Second); err != nil {
+		return err
+	}
+	if err := k.WaitState("VI_1", vrrp.StateBackup, 5*time.Second); err != nil {
+		return err
+	}
+	time.Sleep(max(3*im.advert, time.Second))
+	if _, err := bn.ping.WaitReplyAfter(time.Now(), 5*time.Second); err != nil {
+		return fmt.Errorf("client cannot reach the VIP: %w", err)
+	}
+	return nil
+}
+
+func (bn *bencher) measure(im impl, scenario string, n int) (result, error) {
+	res := result{impl: im, scenario: scenario}
+	skew := 156 * im.advert / 256
+	if im.version == 2 {
+		skew = 156 * time.Second / 256
+	}
+	res.limit = skew
+	if scenario == "cut" {
+		res.limit = 3*im.advert + skew
+	}
+	master, err := bn.start(im, bn.a, 200)
+	if err != nil {
+		return res, err
+	}
+	backup, err := bn.start(im, bn.b, 100)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		backup.Stop(5 * time.Second)
+		master.Stop(5 * time.Second)
+	}()
+	for i := range n {
+		if err := bn.steady(im, master, backup); err != nil {
+			return res, fmt.Errorf("trial %d: %w", i+1, err)
+		}
+		// An advert of a's, then the event at a fixed phase of the cycle.
+		adv, err := bn.sn.Wait(time.Now(), 2*im.advert+time.Second, func(c vrrplab.Capture) bool {
+			return c.IsAdvert(addrA.Addr(), 51) && c.VRRP.Priority == 200
+		})
+		if err != nil {
+			return res, fmt.Errorf("trial %d: no advert from a: %w", i+1, err)
+		}
+		phase := time.Duration(2*i+1) * im.advert / time.Duration(2*n)
+		time.Sleep(time.Until(adv.At.Add(phase)))
+		event := time.Now()
+		if scenario == "cut" {
+			err = bn.a.Link.Cut()
+		} else {
+			err = master.Stop(10 * time.Second)
+		}
+		if err != nil {
+			return res, err
+		}
+		first, err := bn.sn.Wait(event, res.limit+2*time.Second, func(c vrrplab.Capture) bool {
+			return c.IsAdvert(addrB.Addr(), 51) && c.VRRP.Priority == 100
+		})
+		if err != nil {
+			return res, fmt.Errorf("trial %d: b never advertised: %w", i+1, err)
+		}
+		var last time.Time
+		for _, c := range bn.sn.Captures() {
+			if c.IsAdvert(addrA.Addr(), 51) && c.At.Before(first.At) {
+				if scenario == "stop" && c.VRRP.Priority != 0 {
+					continue
+				}
+				last = c.At
+			}
+		}
+		if last.IsZero() || last.Before(event.Add(-im.advert-100*time.Millisecond)) {
+			return res, fmt.Errorf("trial %d: no last advert from a before b's first", i+1)
+		}
+		if _, err := bn.ping.WaitReplyAfter(first.At, 5*time.Second); err != nil {
+			return res, fmt.Errorf("trial %d: the client never reached the VIP again: %w", i+1, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		t := trial{wire: first.At.Sub(last), vip: bn.ping.LongestGap(event.Add(-50 * time.Millisecond))}
+		res.trials = append(res.trials, t)
+		garp := "none"
+		if g, err := bn.sn.Wait(first.At.Add(-time.Second), time.Second, func(c vrrplab.Capture) bool {
+			return c.VRRP == nil && c.Src == vip.Addr() && c.HWSrc.String() == bn.b.MAC.String()
+		}); err == nil {
+			garp = fmt.Sprintf("%+.2f ms", float64(g.At.Sub(first.At))/1e6)
+		}
+		reply, _ := bn.ping.FirstReplyAfter(first.At)
+		fmt.Fprintf(os.Stderr, "  trial %d (phase %v): wire %v, VIP outage %v (b's GARP %s, client's first reply %+.2f ms after b's first advert)\n",
+			i+1, phase, t.wire.Round(10*time.Microsecond), t.vip.Round(100*time.Microsecond), garp, float64(reply.Sub(first.At))/1e6)
+
+		// Back to the start: a returns and preempts.
+		if scenario == "cut" {
+			if err := bn.a.Link.Restore(); err != nil {
+				return res, err
+			}
+		} else if master, err = bn.start(im, bn.a, 200); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (r result) medians() (wire, vip time.Duration) {
+	var w, v []time.Duration
+	for _, t := range r.trials {
+		w = append(w, t.wire)
+		v = append(v, t.vip)
+	}
+	return median(w), median(v)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.4f s", d.Seconds()) }
+
+func report(results []result) error {
+	if len(results) == 0 {
+		return errors.New("nothing measured")
+	}
+	find := func(name, sc string) *result {
+		for i := range results {
+			if results[i].impl.name == name && results[i].scenario == sc {
+				return &results[i]
+			}
+		}
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nVRRP takeover, a (priority 200, master) -> b (priority 100); medians of %d trials; client probing every %v\n", len(results[0].trials), pingEvery)
+	fmt.Fprintf(&b, "%-15s %-6s %-12s %-12s %-12s %-12s %s\n", "implementation", "event", "limit", "wire", "wire-limit", "VIP outage", "trials (wire / VIP)")
+	for _, r := range results {
+		w, v := r.medians()
+		var each []string
+		for _, t := range r.trials {
+			each = append(each, fmt.Sprintf("%.4f/%.3f", t.wire.Seconds(), t.vip.Seconds()))
+		}
+		fmt.Fprintf(&b, "%-15s %-6s %-12s %-12s %-12s %-12s %s\n", r.impl.name, r.scenario, secs(r.limit), secs(w),
+			fmt.Sprintf("%+.1f ms", float64(w-r.limit)/1e6), secs(v), strings.Join(each, " "))
+	}
+	var failed []string
+	check := func(ok bool, format string, a ...any) {
+		mark := "ok  "
+		if !ok {
+			mark = "FAIL"
+			failed = append(failed, fmt.Sprintf(format, a...))
+		}
+		fmt.Fprintf(&b, "  [%s] %s\n", mark, fmt.Sprintf(format, a...))
+	}
+	b.WriteString("\nratios ours/keepalived (same timers: advert 1 s, VRRPv2)\n")
+	for _, sc := range []string{"cut", "stop"} {
+		o, k := find("ours", sc), find("keepalived", sc)
+		if o == nil || k == nil {
+			continue
+		}
+		ow, ov := o.medians()
+		kw, kv := k.medians()
+		fmt.Fprintf(&b, "  %-5s wire %.4f / %.4f = %.4f   VIP %.4f / %.4f = %.4f\n", sc, ow.Seconds(), kw.Seconds(), ow.Seconds()/kw.Seconds(),
+			ov.Seconds(), kv.Seconds(), ov.Seconds()/kv.Seconds())
+	}
+	b.WriteString("\nacceptance\n")
+	for _, sc := range []string{"cut", "stop"} {
+		o, k := find("ours", sc), find("keepalived", sc)
+		if o == nil || k == nil {
+			continue
+		}
+		ow, ov := o.medians()
+		_, kv := k.medians()
+		d := ow - o.limit
+		check(d.Abs() <= 5*time.Millisecond, "%s: ours on the wire %.4f s is within 5 ms of %.4f s (%+.2f ms)", sc, ow.Seconds(), o.limit.Seconds(), float64(d)/1e6)
+		check(ov.Seconds()/kv.Seconds() <= 1.0, "%s: at the VIP ours/keepalived = %.4f <= 1.0", sc, ov.Seconds()/kv.Seconds())
+	}
+	for _, sc := range []string{"cut", "stop"} {
+		if r := find("ours v3 100ms", sc); r != nil {
+			w, v := r.medians()
+			check(w < 500*time.Millisecond && v < 500*time.Millisecond, "%s: ours VRRPv3 at 100 ms takes over in under 0.5 s (wire %.4f s, VIP %.4f s)", sc, w.Seconds(), v.Seconds())
+		}
+	}
+	fmt.Print(b.String())
+	if len(failed) > 0 {
+		return fmt.Errorf("%d acceptance check(s) failed", len(failed))
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package vrrp implements the Virtual Router Redundancy Protocol as keepalived
+// runs it: VRRPv2 (RFC 3768, whole-second adverts, PASS authentication) and
+// VRRPv3 (RFC 5798, centisecond adverts, pseudo-header checksum) over IPv4,
+// and VRRPv3 over IPv6.
+//
+// The package is layered so that the protocol logic can be tested without a
+// network:
+//
+//   - packet.go: the advertisement codec (fuzzed).
+//   - check.go: the receive checks, in keepalived's order, each failure a
+//     counted DropReason.
+//   - fsm.go: the state machine as a pure step function
+//     (Machine, Event, now) -> (Machine, []Action): no sockets, no clocks.
+//   - sync.go, track.go: sync groups and tracking (scripts, interfaces) as
+//     pure decisions.
+//   - router.go: the runner that owns the instances, turns events (packets,
+//     timers, tracking, address removals) into Step calls and executes the
+//     actions through small seams: Transport, Addresses, Links, Announcer and
+//     Runner (env.go). The Linux implementations of those seams live in the
+//     *_linux.go files (raw IP protocol 112 via golang.org/x/net, addresses
+//     and links via vishvananda/netlink, gratuitous ARP via mdlayher/arp).
+//
+// A director builds a Router with New(Options), runs it with Run(ctx),
+// follows state changes with Subscribe (or Options.OnStateChange) and reads
+// counters with Stats.
+package vrrp

@@ -1,0 +1,82 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// The router reaches the system only through these interfaces. LinuxEnv
+// returns the real implementations; tests use fakes.
+
+// Transport sends and receives VRRP messages on one interface for one
+// address family.
+type Transport interface {
+	// Recv blocks until a message arrives; it fails once Close was called.
+	Recv() (Datagram, error)
+	// Send sends msg from src (the instance's source address) to dst (the
+	// multicast group or a unicast peer), with TTL 255.
+	Send(msg []byte, src, dst netip.Addr) error
+	// Primary returns the interface's primary address of the family
+	// (IPv6: its link-local address), skipping those in exclude (our VIPs).
+	Primary(exclude []netip.Addr) (netip.Addr, error)
+	Close() error
+}
+
+// TransportConfig says what to open.
+type TransportConfig struct {
+	Interface string
+	IPv6      bool
+	Multicast bool // join the VRRP group
+}
+
+// Addresses adds and removes virtual addresses and reports removals.
+type Addresses interface {
+	Add(v VIP) error    // idempotent
+	Remove(v VIP) error // no error if absent
+	Has(v VIP) (bool, error)
+	// Watch reports addresses removed from any interface, and a Resync
+	// event whenever notifications may have been lost.
+	Watch(ctx context.Context) (<-chan AddrEvent, error)
+}
+
+// AddrEvent is an address removal (or a request to resync).
+type AddrEvent struct {
+	Addr   netip.Addr
+	Resync bool
+}
+
+// Links reports link state.
+type Links interface {
+	Up(name string) (bool, error)
+	Watch(ctx context.Context) (<-chan LinkEvent, error)
+}
+
+// LinkEvent is a link going up or down (or away).
+type LinkEvent struct {
+	Name string
+	Up   bool
+}
+
+// Announcer sends gratuitous ARPs (IPv4) or unsolicited neighbour
+// advertisements (IPv6) for addresses on a device.
+type Announcer interface {
+	Announce(device string, addrs []netip.Addr, repeat int, interval time.Duration) error
+}
+
+// Runner runs commands without a shell.
+type Runner interface {
+	// Start starts argv and does not wait for it.
+	Start(argv []string) error
+	// Run runs argv and waits at most timeout; nil means exit status 0.
+	Run(ctx context.Context, argv []string, timeout time.Duration) error
+}
+
+// Env bundles the seams. A nil field in Options.Env is filled from LinuxEnv.
+type Env struct {
+	Listen    func(TransportConfig) (Transport, error)
+	Addresses Addresses
+	Links     Links
+	Announcer Announcer
+	Runner    Runner
+}

@@ -1,0 +1,868 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Router.
+type Options struct {
+	Instances  []Config
+	Scripts    []ScriptConfig
+	SyncGroups []SyncGroupConfig
+	Logger     *slog.Logger // default slog.Default()
+	// OnStateChange, if set, is called on every instance transition, in
+	// order, from the router's goroutine (after its lock is released): it
+	// must not block for long. Subscribe is the alternative.
+	OnStateChange func(StateChange)
+	// Env holds the system seams; nil fields are filled from LinuxEnv.
+	Env Env
+}
+
+// StateChange is one instance transition.
+type StateChange struct {
+	Instance  string
+	Group     string
+	Interface string
+	VRID      uint8
+	From, To  State
+	Priority  uint8
+	VIPs      []netip.Prefix
+	At        time.Time
+}
+
+// Router runs a set of VRRP instances (keepalived's VRRP process).
+type Router struct {
+	log     *slog.Logger
+	opts    Options
+	scripts map[string]ScriptConfig
+
+	mu     sync.Mutex // guards everything below against Stats and Subscribe
+	insts  []*instance
+	groups []*group
+	socks  []*socket
+	subs   map[*subscriber]struct{}
+
+	env     Env
+	running atomic.Bool
+	inbox   chan any
+	stop    chan struct{} // closed when the loop ends
+	scriptS map[string]*riseFall
+	notes   *notifier
+	publish []StateChange // collected under mu, delivered after
+}
+
+type instance struct {
+	cfg     Config
+	m       Machine
+	chk     checker
+	sock    *socket
+	src     netip.Addr
+	dsts    []netip.Addr
+	group   *group
+	gi      int
+	timers  [numTimers]loopTimer
+	track   []trackRef
+	started bool
+	stats   InstanceStats
+	logged  bool // address list mismatch already logged
+}
+
+type trackRef struct {
+	script string // or
+	iface  string
+	weight int
+	status trackStatus
+}
+
+type loopTimer struct {
+	t   *time.Timer
+	gen uint64
+}
+
+type socket struct {
+	cfg    TransportConfig
+	tr     Transport
+	byVRID map[uint8]*instance
+	stats  SocketStats
+}
+
+type group struct {
+	cfg     SyncGroupConfig
+	members []*instance
+	state   State
+}
+
+// Loop messages.
+type (
+	pktMsg struct {
+		s *socket
+		d Datagram
+	}
+	timerMsg struct {
+		in  *instance
+		t   Timer
+		gen uint64
+		at  time.Time
+	}
+	scriptMsg struct {
+		name string
+		ok   bool
+	}
+	linkMsg LinkEvent
+	addrMsg AddrEvent
+)
+
+// New validates the configuration and returns a Router; nothing is opened
+// before Run.
+func New(opts Options) (*Router, error) {
+	cfgs, scripts, err := validateAll(opts.Instances, opts.Scripts, opts.SyncGroups)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: invalid configuration: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Router{
+		log:     log,
+		opts:    opts,
+		scripts: scripts,
+		subs:    map[*subscriber]struct{}{},
+		inbox:   make(chan any, 256),
+		stop:    make(chan struct{}),
+		scriptS: map[string]*riseFall{},
+	}
+	byName := map[string]*instance{}
+	for _, c := range cfgs {
+		in := &instance{cfg: c, chk: newChecker(&c)}
+		in.stats = InstanceStats{
+			Name: c.Name, Interface: c.Interface, VRID: c.VRID, Version: c.Version, IPv6: c.ipv6(),
+			BasePriority: c.Priority, Priority: c.Priority, State: StateInit,
+			Drops: map[DropReason]uint64{},
+		}
+		for _, v := range c.VIPs {
+			in.stats.VIPs = append(in.stats.VIPs, v.Prefix)
+		}
+		// The instance's own interface is always tracked: down = FAULT.
+		in.track = append(in.track, trackRef{iface: c.Interface, status: trackUp})
+		for _, t := range c.TrackInterfaces {
+			in.track = append(in.track, trackRef{iface: t.Name, weight: t.Weight, status: trackUp})
+		}
+		for _, t := range c.TrackScripts {
+			w := scripts[t.Name].Weight
+			if t.OverrideWeight {
+				w = t.Weight
+			}
+			in.track = append(in.track, trackRef{script: t.Name, weight: w})
+			if _, ok := r.scriptS[t.Name]; !ok {
+				s := scripts[t.Name]
+				r.scriptS[t.Name] = &riseFall{rise: s.Rise, fall: s.Fall}
+			}
+		}
+		r.insts = append(r.insts, in)
+		byName[c.Name] = in
+	}
+	for _, gc := range opts.SyncGroups {
+		g := &group{cfg: gc, state: StateInit}
+		for i, n := range gc.Instances {
+			in := byName[n]
+			in.group, in.gi = g, i
+			in.stats.Group = gc.Name
+			g.members = append(g.members, in)
+		}
+		r.groups = append(r.groups, g)
+	}
+	return r, nil
+}
+
+// Stats returns a snapshot of every instance, group and socket.
+func (r *Router) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s Stats
+	for _, in := range r.insts {
+		is := in.stats.clone()
+		is.State = in.m.State()
+		is.Priority = in.m.Priority()
+		is.Master = in.m.MasterAddr()
+		is.Source = in.src
+		s.Instances = append(s.Instances, is)
+	}
+	for _, g := range r.groups {
+		gs := GroupStatus{Name: g.cfg.Name, State: g.state}
+		for _, in := range g.members {
+			gs.Instances = append(gs.Instances, in.cfg.Name)
+		}
+		s.Groups = append(s.Groups, gs)
+	}
+	for _, k := range r.socks {
+		ks := k.stats
+		ks.Drops = make(map[DropReason]uint64, len(k.stats.Drops))
+		for rr, n := range k.stats.Drops {
+			ks.Drops[rr] = n
+		}
+		s.Sockets = append(s.Sockets, ks)
+	}
+	return s
+}
+
+// Run opens the sockets, starts the instances and runs until ctx is done;
+// then it stops them as keepalived does (a master sends a priority 0
+// advert and releases its addresses, STOP notify scripts get up to a
+// second), closes everything and returns. Sockets are opened in the
+// calling goroutine's network namespace.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("vrrp: Run called twice")
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		close(r.stop) // from now on nothing waits on the loop
+		cancel()
+		r.closeSockets()
+		wg.Wait()
+		if r.notes != nil {
+			r.notes.close()
+		}
+		r.mu.Lock()
+		for s := range r.subs {
+			s.end()
+		}
+		r.subs = map[*subscriber]struct{}{}
+		r.mu.Unlock()
+	}()
+	if err := r.fillEnv(); err != nil {
+		return err
+	}
+	r.notes = newNotifier(r.env.Runner, r.log)
+	if err := r.open(); err != nil {
+		return err
+	}
+	for _, k := range r.socks {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.read(wctx, k) }()
+	}
+
+	// Watch before reading the initial link states so that no change is lost.
+	links, err := r.env.Links.Watch(wctx)
+	if err != nil {
+		return fmt.Errorf("vrrp: watching links: %w", err)
+	}
+	addrs, err := r.env.Addresses.Watch(wctx)
+	if err != nil {
+		return fmt.Errorf("vrrp: watching addresses: %w", err)
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); forward(wctx, r, links, func(e LinkEvent) any { return linkMsg(e) }) }()
+	go func() { defer wg.Done(); forward(wctx, r, addrs, func(e AddrEvent) any { return addrMsg(e) }) }()
+
+	r.mu.Lock()
+	for _, in := range r.insts {
+		for i := range in.track {
+			t := &in.track[i]
+			if t.iface == "" {
+				continue
+			}
+			up, err := r.env.Links.Up(t.iface)
+			if err != nil {
+				r.log.Warn("vrrp: tracked interface state unknown, taking it as down", "instance", in.cfg.Name, "interface", t.iface, "err", err)
+			}
+			t.status = trackDown
+			if up {
+				t.status = trackUp
+			}
+		}
+	}
+	now := time.Now()
+	for _, in := range r.insts {
+		r.retrack(in, now)
+	}
+	r.mu.Unlock()
+	r.deliver()
+
+	for name := range r.scriptS {
+		s := r.scripts[name]
+		wg.Add(1)
+		go func() { defer wg.Done(); r.runScript(wctx, s) }()
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return nil
+		case m := <-r.inbox:
+			r.handle(m)
+		}
+	}
+}
+
+func (r *Router) fillEnv() error {
+	r.env = r.opts.Env
+	if r.env.Listen != nil && r.env.Addresses != nil && r.env.Links != nil && r.env.Announcer != nil && r.env.Runner != nil {
+		return nil
+	}
+	lx, err := LinuxEnv(r.log)
+	if err != nil {
+		return err
+	}
+	if r.env.Listen == nil {
+		r.env.Listen = lx.Listen
+	}
+	if r.env.Addresses == nil {
+		r.env.Addresses = lx.Addresses
+	}
+	if r.env.Links == nil {
+		r.env.Links = lx.Links
+	}
+	if r.env.Announcer == nil {
+		r.env.Announcer = lx.Announcer
+	}
+	if r.env.Runner == nil {
+		r.env.Runner = lx.Runner
+	}
+	return nil
+}
+
+// open opens one socket per interface and family and resolves each
+// instance's source and destinations.
+func (r *Router) open() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type key struct {
+		iface string
+		six   bool
+	}
+	socks := map[key]*socket{}
+	for _, in := range r.insts {
+		k := key{in.cfg.Interface, in.cfg.ipv6()}
+		s := socks[k]
+		if s == nil {
+			s = &socket{
+				cfg:    TransportConfig{Interface: k.iface, IPv6: k.six},
+				byVRID: map[uint8]*instance{},
+				stats:  SocketStats{Interface: k.iface, IPv6: k.six, Drops: map[DropReason]uint64{}},
+			}
+			socks[k] = s
+			r.socks = append(r.socks, s)
+		}
+		if len(in.cfg.UnicastPeers) == 0 {
+			s.cfg.Multicast = true
+		}
+		s.byVRID[in.cfg.VRID] = in
+		in.sock = s
+	}
+	for _, s := range r.socks {
+		tr, err := r.env.Listen(s.cfg)
+		if err != nil {
+			return fmt.Errorf("vrrp: opening VRRP socket on %s: %w", s.cfg.Interface, err)
+		}
+		s.tr = tr
+	}
+	for _, in := range r.insts {
+		in.src = in.cfg.SourceAddr
+		if !in.src.IsValid() {
+			var vips []netip.Addr
+			for _, v := range in.cfg.VIPs {
+				vips = append(vips, v.Prefix.Addr())
+			}
+			src, err := in.sock.tr.Primary(vips)
+			if err != nil {
+				return fmt.Errorf("vrrp: instance %s: no source address on %s: %w", in.cfg.Name, in.cfg.Interface, err)
+			}
+			in.src = src
+		}
+		in.dsts = in.cfg.UnicastPeers
+		if len(in.dsts) == 0 {
+			in.dsts = []netip.Addr{MulticastGroup(in.cfg.ipv6())}
+		}
+		c := in.cfg
+		in.m = NewMachine(Params{
+			Version:        uint8(c.Version),
+			Priority:       c.Priority,
+			AdvertInterval: c.AdvertInterval,
+			Preempt:        !c.NoPreempt,
+			PreemptDelay:   c.PreemptDelay,
+			InitialMaster:  c.InitialState == StateMaster,
+			Local:          in.src,
+			InGroup:        in.group != nil,
+			GARP:           c.GARP,
+		})
+		in.stats.Source = in.src
+	}
+	return nil
+}
+
+func (r *Router) closeSockets() {
+	for _, s := range r.socks {
+		if s.tr != nil {
+			s.tr.Close()
+		}
+	}
+}
+
+// post hands a message to the loop; false once the loop has ended.
+func (r *Router) post(m any) bool {
+	select {
+	case r.inbox <- m:
+		return true
+	case <-r.stop:
+		return false
+	}
+}
+
+func forward[E any](ctx context.Context, r *Router, ch <-chan E, wrap func(E) any) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			if !r.post(wrap(e)) {
+				return
+			}
+		}
+	}
+}
+
+func (r *Router) read(ctx context.Context, s *socket) {
+	for {
+		d, err := s.tr.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.log.Warn("vrrp: receive failed", "interface", s.cfg.Interface, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if !r.post(pktMsg{s, d}) {
+			return
+		}
+	}
+}
+
+func (r *Router) runScript(ctx context.Context, s ScriptConfig) {
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		err := r.env.Runner.Run(ctx, s.Command, s.Timeout)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			r.log.Debug("vrrp: script failed", "script", s.Name, "err", err)
+		}
+		if !r.post(scriptMsg{s.Name, err == nil}) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Router) handle(m any) {
+	r.mu.Lock()
+	switch m := m.(type) {
+	case pktMsg:
+		r.receive(m.s, m.d)
+	case timerMsg:
+		if m.in.timers[m.t].gen == m.gen && m.in.timers[m.t].t != nil {
+			m.in.timers[m.t].t = nil
+			r.step(m.in, TimerExpired{m.t}, m.at)
+		}
+	case scriptMsg:
+		rf := r.scriptS[m.name]
+		if rf != nil && rf.observe(m.ok) {
+			r.log.Info("vrrp: script status changed", "script", m.name, "up", rf.status == trackUp)
+			now := time.Now()
+			for _, in := range r.insts {
+				for i := range in.track {
+					if in.track[i].script == m.name {
+						in.track[i].status = rf.status
+					}
+				}
+				r.retrack(in, now)
+			}
+		}
+	case linkMsg:
+		now := time.Now()
+		st := trackDown
+		if m.Up {
+			st = trackUp
+		}
+		for _, in := range r.insts {
+			changed := false
+			for i := range in.track {
+				if in.track[i].iface == m.Name && in.track[i].status != st {
+					in.track[i].status = st
+					changed = true
+				}
+			}
+			if changed {
+				r.log.Info("vrrp: tracked interface changed", "instance", in.cfg.Name, "interface", m.Name, "up", m.Up)
+				r.retrack(in, now)
+			}
+		}
+	case addrMsg:
+		r.addrEvent(AddrEvent(m))
+	}
+	r.mu.Unlock()
+	r.deliver()
+}
+
+// receive dispatches a packet by VRID and runs the instance's checks.
+func (r *Router) receive(s *socket, d Datagram) {
+	s.stats.Received++
+	if len(d.Payload) < headerLen {
+		s.stats.Drops[DropLength]++
+		return
+	}
+	in := s.byVRID[d.Payload[1]]
+	if in == nil {
+		s.stats.Drops[DropVRID]++
+		return
+	}
+	p, reason, ok, mismatch := in.chk.check(d)
+	if !ok {
+		in.stats.Drops[reason]++
+		r.log.Debug("vrrp: packet dropped", "instance", in.cfg.Name, "from", d.Src, "reason", reason)
+		return
+	}
+	in.stats.AdvertsReceived++
+	if p.Priority == 0 {
+		in.stats.PriorityZeroReceived++
+	}
+	if mismatch {
+		in.stats.AddressListMismatches++
+		if !in.logged {
+			r.log.Warn("vrrp: advert's address list differs from ours", "instance", in.cfg.Name, "from", d.Src, "addresses", p.Addresses)
+			in.logged = true
+		}
+	} else {
+		in.logged = false
+	}
+	if !in.started {
+		return
+	}
+	r.step(in, AdvertReceived{Priority: p.Priority, Src: d.Src, Interval: p.Interval}, d.At)
+}
+
+// retrack recomputes an instance's priority and fault from its tracked
+// objects and feeds the changes to its machine, starting it once nothing
+// it waits for is pending.
+func (r *Router) retrack(in *instance, now time.Time) {
+	items := make([]trackItem, len(in.track))
+	for i, t := range in.track {
+		items[i] = trackItem{weight: t.weight, status: t.status}
+	}
+	prio, fault, pending := trackResult(in.cfg.Priority, items)
+	if !in.started {
+		if pending {
+			return
+		}
+		in.started = true
+		r.step(in, PriorityChanged{prio}, now)
+		r.step(in, FaultChanged{fault}, now)
+		r.step(in, Startup{}, now)
+		return
+	}
+	if prio != in.m.Priority() {
+		r.log.Info("vrrp: priority changed", "instance", in.cfg.Name, "from", in.m.Priority(), "to", prio)
+		r.step(in, PriorityChanged{prio}, now)
+	}
+	if fault != in.m.Fault() {
+		r.step(in, FaultChanged{fault}, now)
+	}
+}
+
+func (r *Router) addrEvent(e AddrEvent) {
+	now := time.Now()
+	for _, in := range r.insts {
+		if in.m.State() != StateMaster {
+			continue
+		}
+		missing := false
+		for _, v := range in.cfg.VIPs {
+			if !e.Resync && v.Prefix.Addr() != e.Addr {
+				continue
+			}
+			has, err := r.env.Addresses.Has(v)
+			if err != nil {
+				r.log.Warn("vrrp: checking a virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "err", err)
+				continue
+			}
+			if !has {
+				missing = true
+			}
+		}
+		if missing {
+			r.log.Warn("vrrp: virtual address removed behind our back, putting it back", "instance", in.cfg.Name)
+			r.step(in, AddressRemoved{}, now)
+		}
+	}
+}
+
+// step feeds an event to an instance, carries out the actions and lets its
+// sync group react, until the group is settled.
+func (r *Router) step(in *instance, ev Event, at time.Time) {
+	type work struct {
+		in *instance
+		ev Event
+	}
+	queue := []work{{in, ev}}
+	for len(queue) > 0 {
+		w := queue[0]
+		queue = queue[1:]
+		next, acts := w.in.m.Step(w.ev, at)
+		w.in.m = next
+		r.execute(w.in, acts, at)
+		g := w.in.group
+		if g == nil {
+			continue
+		}
+		ms := make([]Machine, len(g.members))
+		for i, o := range g.members {
+			ms[i] = o.m
+		}
+		for _, me := range groupReact(ms, w.in.gi, acts) {
+			queue = append(queue, work{g.members[me.member], me.ev})
+		}
+		if s := groupState(ms); s != g.state && s != StateInit {
+			r.log.Info("vrrp: sync group entering state", "group", g.cfg.Name, "state", s)
+			g.state = s
+			r.notify(g.cfg.Notify, "GROUP", g.cfg.Name, s, 0)
+		}
+	}
+}
+
+func (r *Router) execute(in *instance, acts []Action, at time.Time) {
+	for _, a := range acts {
+		start := time.Now()
+		r.do(in, a, at)
+		if d := time.Since(start); d > 20*time.Millisecond {
+			r.log.Warn("vrrp: slow action", "instance", in.cfg.Name, "action", fmt.Sprintf("%T", a), "took", d)
+		}
+	}
+}
+
+func (r *Router) do(in *instance, a Action, at time.Time) {
+	{
+		switch a := a.(type) {
+		case SendAdvert:
+			r.sendAdvert(in, a.Priority)
+		case SetTimer:
+			r.arm(in, a.Timer, at.Add(a.After))
+		case StopTimer:
+			lt := &in.timers[a.Timer]
+			lt.gen++
+			if lt.t != nil {
+				lt.t.Stop()
+				lt.t = nil
+			}
+		case AddVIPs:
+			for _, v := range in.cfg.VIPs {
+				if err := r.env.Addresses.Add(v); err != nil {
+					r.log.Error("vrrp: adding a virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "device", v.Device, "err", err)
+				}
+			}
+		case RemoveVIPs:
+			for _, v := range in.cfg.VIPs {
+				if err := r.env.Addresses.Remove(v); err != nil {
+					r.log.Error("vrrp: removing a virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "device", v.Device, "err", err)
+				}
+			}
+		case SendGARP:
+			r.garp(in, a.Repeat)
+		case Transition:
+			r.transition(in, a, at)
+		case RequestMaster:
+			r.log.Info("vrrp: waiting for the sync group to go MASTER", "instance", in.cfg.Name, "group", in.group.cfg.Name)
+		}
+	}
+}
+
+func (r *Router) arm(in *instance, t Timer, at time.Time) {
+	lt := &in.timers[t]
+	lt.gen++
+	if lt.t != nil {
+		lt.t.Stop()
+	}
+	gen := lt.gen
+	// Go's timers wake with millisecond granularity (the netpoller sleeps
+	// in whole milliseconds): fire a little early and sleep the rest in
+	// the kernel, so that the protocol's timers are kept to the
+	// sub-millisecond.
+	lt.t = time.AfterFunc(time.Until(at)-timerLead, func() {
+		preciseSleepUntil(at)
+		r.post(timerMsg{in, t, gen, at})
+	})
+}
+
+func (r *Router) sendAdvert(in *instance, prio uint8) {
+	c := &in.cfg
+	p := Packet{
+		Version:  uint8(c.Version),
+		Type:     typeAdvert,
+		VRID:     c.VRID,
+		Priority: prio,
+		Interval: c.AdvertInterval,
+	}
+	if c.AuthPass != "" {
+		p.AuthType = AuthPass
+		p.AuthData = authData(c.AuthPass)
+	}
+	for _, v := range c.VIPs {
+		p.Addresses = append(p.Addresses, v.Prefix.Addr())
+	}
+	for _, dst := range in.dsts {
+		b, err := p.Marshal(in.src, dst)
+		if err != nil {
+			r.log.Error("vrrp: encoding an advert", "instance", c.Name, "err", err)
+			return
+		}
+		if err := in.sock.tr.Send(b, in.src, dst); err != nil {
+			r.log.Warn("vrrp: sending an advert", "instance", c.Name, "to", dst, "err", err)
+			continue
+		}
+		in.stats.AdvertsSent++
+		if prio == 0 {
+			in.stats.PriorityZeroSent++
+		}
+	}
+}
+
+func (r *Router) garp(in *instance, repeat int) {
+	byDev := map[string][]netip.Addr{}
+	var devs []string
+	for _, v := range in.cfg.VIPs {
+		if v.Device == "lo" {
+			continue // never announce an address on lo
+		}
+		if _, ok := byDev[v.Device]; !ok {
+			devs = append(devs, v.Device)
+		}
+		byDev[v.Device] = append(byDev[v.Device], v.Prefix.Addr())
+	}
+	interval := in.cfg.GARP.Interval
+	for _, d := range devs {
+		send := func() {
+			if err := r.env.Announcer.Announce(d, byDev[d], repeat, interval); err != nil {
+				r.log.Warn("vrrp: sending gratuitous ARP", "instance", in.cfg.Name, "device", d, "err", err)
+			}
+		}
+		if interval > 0 && repeat > 1 {
+			go send() // spaced bursts must not hold the loop
+		} else {
+			send()
+		}
+	}
+}
+
+func (r *Router) transition(in *instance, t Transition, at time.Time) {
+	switch {
+	case t.To == StateMaster:
+		in.stats.BecameMaster++
+	case t.From == StateMaster:
+		in.stats.ReleasedMaster++
+	}
+	in.stats.LastTransition = at
+	r.log.Info("vrrp: instance entering state", "instance", in.cfg.Name, "state", t.To, "from", t.From, "priority", in.m.Priority())
+	if t.To != StateInit {
+		r.notify(in.cfg.Notify, "INSTANCE", in.cfg.Name, t.To, in.m.Priority())
+	}
+	var group string
+	if in.group != nil {
+		group = in.group.cfg.Name
+	}
+	r.publish = append(r.publish, StateChange{
+		Instance: in.cfg.Name, Group: group, Interface: in.cfg.Interface, VRID: in.cfg.VRID,
+		From: t.From, To: t.To, Priority: in.m.Priority(),
+		VIPs: slices.Clone(in.stats.VIPs), At: at,
+	})
+}
+
+// notify runs the state's command, then the generic one with keepalived's
+// arguments: TYPE NAME STATE PRIORITY.
+func (r *Router) notify(n Notify, kind, name string, s State, prio uint8) {
+	var argv []string
+	switch s {
+	case StateMaster:
+		argv = n.Master
+	case StateBackup:
+		argv = n.Backup
+	case StateFault:
+		argv = n.Fault
+	case StateStopped:
+		argv = n.Stop
+	}
+	wait := s == StateStopped
+	if len(argv) > 0 {
+		r.notes.add(slices.Clone(argv), wait)
+	}
+	if len(n.Any) > 0 {
+		argv := append(slices.Clone(n.Any), kind, name, s.String(), strconv.Itoa(int(prio)))
+		r.notes.add(argv, wait)
+	}
+}
+
+// deliver hands the collected state changes to the callback and the
+// subscribers, outside the lock.
+func (r *Router) deliver() {
+	r.mu.Lock()
+	pub := r.publish
+	r.publish = nil
+	subs := make([]*subscriber, 0, len(r.subs))
+	for s := range r.subs {
+		subs = append(subs, s)
+	}
+	r.mu.Unlock()
+	for _, c := range pub {
+		if r.opts.OnStateChange != nil {
+			r.opts.OnStateChange(c)
+		}
+		for _, s := range subs {
+			s.push(c)
+		}
+	}
+}
+
+func (r *Router) shutdown() {
+	r.mu.Lock()
+	now := time.Now()
+	for _, in := range r.insts {
+		if in.started {
+			r.step(in, Shutdown{}, now)
+		} else {
+			in.m, _ = in.m.Step(Shutdown{}, now)
+		}
+		for i := range in.timers {
+			if in.timers[i].t != nil {
+				in.timers[i].t.Stop()
+				in.timers[i].t = nil
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.deliver()
+	r.notes.close() // waits for STOP scripts (at most a second each)
+}

@@ -1,0 +1,490 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const fastAdvert = 40 * time.Millisecond
+
+// fastConfig is a VRRPv3 instance with 40 ms adverts: quick enough for unit
+// tests that run real timers.
+func fastConfig(name string, prio uint8) Config {
+	return Config{
+		Name: name, Interface: "eth0", VRID: 51, Version: 3, Priority: prio, AdvertInterval: fastAdvert,
+		VIPs:   []VIP{{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Label: "eth0:0"}},
+		GARP:   DefaultGARPConfig(),
+		Notify: Notify{Master: []string{"/bin/notify-master"}, Any: []string{"/bin/notify", "x"}},
+	}
+}
+
+type running struct {
+	r      *Router
+	host   *fakeHost
+	cancel context.CancelFunc
+	done   chan error
+	subs   <-chan StateChange
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func start(t *testing.T, lan *fakeLAN, h *fakeHost, opts Options) *running {
+	t.Helper()
+	opts.Env = h.env(lan)
+	opts.Logger = quietLog()
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, cancelSub := r.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{r: r, host: h, cancel: cancel, done: make(chan error, 1), subs: sub}
+	go func() { run.done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		run.stop(t)
+		cancelSub()
+	})
+	return run
+}
+
+func (run *running) stop(t *testing.T) {
+	t.Helper()
+	run.cancel()
+	select {
+	case err := <-run.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		run.done <- nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
+
+func (run *running) state(name string) State {
+	for _, i := range run.r.Stats().Instances {
+		if i.Name == name {
+			return i.State
+		}
+	}
+	return StateInit
+}
+
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func waitState(t *testing.T, run *running, name string, s State) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%s to be %v (is %v)", name, s, run.state(name)), func() bool { return run.state(name) == s })
+}
+
+func TestRouterElectionAndGracefulStop(t *testing.T) {
+	lan := newFakeLAN()
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
+	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+	waitState(t, a, "VI_1", StateMaster)
+	waitState(t, b, "VI_1", StateBackup)
+	// Let a few adverts go: b must stay backup.
+	time.Sleep(10 * fastAdvert)
+	if s := b.state("VI_1"); s != StateBackup {
+		t.Fatalf("backup is %v", s)
+	}
+	if !a.host.addrs.has("192.168.56.90/32") || b.host.addrs.has("192.168.56.90/32") {
+		t.Fatal("the VIP is not on the master alone")
+	}
+	if a.host.ann.count() == 0 {
+		t.Fatal("no gratuitous ARP from the new master")
+	}
+
+	bs := b.r.Stats().Instances[0]
+	if bs.AdvertsReceived == 0 || bs.Master != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("backup stats: %+v", bs)
+	}
+
+	// Graceful stop: a priority 0 advert hands over after the skew time.
+	a.stop(t)
+	if a.host.addrs.has("192.168.56.90/32") {
+		t.Fatal("stopped master kept the VIP")
+	}
+	as := a.r.Stats().Instances[0]
+	if as.PriorityZeroSent != 1 || as.State != StateStopped {
+		t.Fatalf("stopped master stats: %+v", as)
+	}
+	waitState(t, b, "VI_1", StateMaster)
+	if b.r.Stats().Instances[0].PriorityZeroReceived != 1 {
+		t.Fatal("backup did not count the priority 0 advert")
+	}
+	// Notify commands, keepalived's arguments.
+	want := []string{"/bin/notify x INSTANCE VI_1 BACKUP 200", "/bin/notify-master", "/bin/notify x INSTANCE VI_1 MASTER 200"}
+	got := a.host.runner.commands()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("notify %q not run; ran %q", w, got)
+		}
+	}
+	if !slices.Contains(got, "/bin/notify x INSTANCE VI_1 STOP 200") {
+		t.Errorf("no STOP notify; ran %q", got)
+	}
+}
+
+func TestRouterSubscribeInOrder(t *testing.T) {
+	lan := newFakeLAN()
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
+	var got []string
+	for c := range a.subs {
+		got = append(got, c.From.String()+">"+c.To.String())
+		if c.To == StateMaster {
+			if c.Instance != "VI_1" || c.VRID != 51 || len(c.VIPs) != 1 || c.At.IsZero() {
+				t.Fatalf("change %+v", c)
+			}
+			break
+		}
+	}
+	if want := []string{"INIT>BACKUP", "BACKUP>MASTER"}; !slices.Equal(got, want) {
+		t.Fatalf("changes %q, want %q", got, want)
+	}
+	a.stop(t)
+	var rest []string
+	for c := range a.subs { // closed when Run returns
+		rest = append(rest, c.To.String())
+	}
+	if !slices.Equal(rest, []string{"STOP"}) {
+		t.Fatalf("after stop: %q", rest)
+	}
+}
+
+func TestRouterLinkDownIsFault(t *testing.T) {
+	lan := newFakeLAN()
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
+	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+	waitState(t, a, "VI_1", StateMaster)
+	waitState(t, b, "VI_1", StateBackup)
+
+	lan.setCut(a.host.addr, true)
+	a.host.links.set("eth0", false)
+	waitState(t, a, "VI_1", StateFault)
+	waitState(t, b, "VI_1", StateMaster)
+	if a.host.addrs.has("192.168.56.90/32") {
+		t.Fatal("FAULT kept the VIP")
+	}
+
+	// Back up: the higher priority preempts.
+	lan.setCut(a.host.addr, false)
+	a.host.links.set("eth0", true)
+	waitState(t, a, "VI_1", StateMaster)
+	waitState(t, b, "VI_1", StateBackup)
+	if b.host.addrs.has("192.168.56.90/32") {
+		t.Fatal("the old backup kept the VIP")
+	}
+}
+
+func TestRouterNoPreempt(t *testing.T) {
+	lan := newFakeLAN()
+	ca := fastConfig("VI_1", 200)
+	ca.NoPreempt = true
+	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+	waitState(t, b, "VI_1", StateMaster)
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{ca}})
+	waitState(t, a, "VI_1", StateBackup)
+	time.Sleep(20 * fastAdvert)
+	if s := a.state("VI_1"); s != StateBackup {
+		t.Fatalf("nopreempt instance with the higher priority is %v", s)
+	}
+	if s := b.state("VI_1"); s != StateMaster {
+		t.Fatalf("lower priority master is %v", s)
+	}
+}
+
+func TestRouterVIPPutBack(t *testing.T) {
+	lan := newFakeLAN()
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
+	waitState(t, a, "VI_1", StateMaster)
+	adds, garps := a.host.addrs.addCount(), a.host.ann.count()
+	a.host.addrs.removeBehindBack("192.168.56.90/32")
+	eventually(t, "the VIP to be put back", func() bool { return a.host.addrs.has("192.168.56.90/32") })
+	if a.host.addrs.addCount() <= adds || a.host.ann.count() <= garps {
+		t.Fatal("VIP not re-added with a gratuitous ARP")
+	}
+	if a.state("VI_1") != StateMaster {
+		t.Fatal("left MASTER")
+	}
+}
+
+// TestRouterTrackScript is the seed's case: keepalived cannot see that
+// nginx died unless a script tells it.
+func TestRouterTrackScript(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		weight     int
+		wantFailed State // state of the master while its script fails
+	}{
+		{"weight 0 means FAULT", 0, StateFault},
+		{"negative weight lowers the priority below the backup", -150, StateBackup},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lan := newFakeLAN()
+			ha := newFakeHost(lan, "10.0.0.1")
+			ca := fastConfig("VI_1", 200)
+			ca.TrackScripts = []TrackScript{{Name: "chk_nginx"}}
+			scripts := []ScriptConfig{{Name: "chk_nginx", Command: []string{"/usr/bin/pgrep", "nginx"}, Interval: 10 * time.Millisecond, Fall: 2, Rise: 2, Weight: tc.weight}}
+			a := start(t, lan, ha, Options{Instances: []Config{ca}, Scripts: scripts})
+			b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+			waitState(t, a, "VI_1", StateMaster)
+			waitState(t, b, "VI_1", StateBackup)
+
+			ha.runner.set("/usr/bin/pgrep", false) // nginx died
+			waitState(t, a, "VI_1", tc.wantFailed)
+			waitState(t, b, "VI_1", StateMaster)
+			if tc.weight != 0 {
+				if p := a.r.Stats().Instances[0].Priority; p != 50 {
+					t.Fatalf("effective priority %d, want 50", p)
+				}
+			}
+			ha.runner.set("/usr/bin/pgrep", true)
+			waitState(t, a, "VI_1", StateMaster)
+			waitState(t, b, "VI_1", StateBackup)
+		})
+	}
+}
+
+func TestRouterTrackInterfaceWeight(t *testing.T) {
+	lan := newFakeLAN()
+	ha := newFakeHost(lan, "10.0.0.1", "eth1")
+	ca := fastConfig("VI_1", 200)
+	ca.TrackInterfaces = []TrackInterface{{Name: "eth1", Weight: -120}}
+	a := start(t, lan, ha, Options{Instances: []Config{ca}})
+	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+	waitState(t, a, "VI_1", StateMaster)
+	ha.links.set("eth1", false)
+	waitState(t, b, "VI_1", StateMaster)
+	waitState(t, a, "VI_1", StateBackup)
+	if p := a.r.Stats().Instances[0].Priority; p != 80 {
+		t.Fatalf("priority %d, want 80", p)
+	}
+}
+
+func TestRouterSyncGroup(t *testing.T) {
+	lan := newFakeLAN()
+	group := func(prio uint8) Options {
+		c1, c2 := fastConfig("VI_1", prio), fastConfig("VI_2", prio)
+		c2.VRID = 52
+		c2.VIPs = []VIP{{Prefix: netip.MustParsePrefix("192.168.57.90/32")}}
+		c1.TrackScripts = []TrackScript{{Name: "chk"}}
+		return Options{
+			Instances:  []Config{c1, c2},
+			Scripts:    []ScriptConfig{{Name: "chk", Command: []string{"/bin/chk"}, Interval: 10 * time.Millisecond}},
+			SyncGroups: []SyncGroupConfig{{Name: "G1", Instances: []string{"VI_1", "VI_2"}, Notify: Notify{Any: []string{"/bin/gnotify"}}}},
+		}
+	}
+	ha := newFakeHost(lan, "10.0.0.1")
+	a := start(t, lan, ha, group(200))
+	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), group(100))
+	for _, n := range []string{"VI_1", "VI_2"} {
+		waitState(t, a, n, StateMaster)
+		waitState(t, b, n, StateBackup)
+	}
+	// VI_1's script fails on a: the whole group goes FAULT there and both
+	// instances move to b together.
+	ha.runner.set("/bin/chk", false)
+	for _, n := range []string{"VI_1", "VI_2"} {
+		waitState(t, a, n, StateFault)
+		waitState(t, b, n, StateMaster)
+	}
+	if g := a.r.Stats().Groups[0]; g.State != StateFault {
+		t.Fatalf("group state %v", g.State)
+	}
+	if !slices.Contains(ha.runner.startedLines(), "/bin/gnotify GROUP G1 FAULT 0") {
+		t.Fatalf("no group notify; ran %q", ha.runner.startedLines())
+	}
+	ha.runner.set("/bin/chk", true)
+	for _, n := range []string{"VI_1", "VI_2"} {
+		waitState(t, a, n, StateMaster)
+		waitState(t, b, n, StateBackup)
+	}
+}
+
+func TestRouterDropsCounted(t *testing.T) {
+	lan := newFakeLAN()
+	c := fastConfig("VI_1", 200)
+	c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "secret"
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c}})
+	waitState(t, a, "VI_1", StateBackup)
+	src := netip.MustParseAddr("10.0.0.9")
+	good := func() Packet {
+		return Packet{Version: 2, Type: 1, VRID: 51, Priority: 100, AuthType: AuthPass, AuthData: authData("secret"),
+			Interval: time.Second, Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}}
+	}
+	send := func(p Packet, f func(*Datagram)) {
+		b, err := p.Marshal(src, groupV4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Datagram{Payload: b, Src: src, Dst: groupV4, TTL: 255}
+		if f != nil {
+			f(&d)
+		}
+		lan.inject(d)
+	}
+	send(good(), func(d *Datagram) { d.TTL = 1 })
+	send(good(), func(d *Datagram) { d.Payload = d.Payload[:4] })
+	send(good(), func(d *Datagram) { d.Payload = d.Payload[:len(d.Payload)-1] })
+	send(good(), func(d *Datagram) { d.Payload[6] ^= 1 })
+	p := good()
+	p.VRID = 99
+	send(p, nil)
+	p = good()
+	p.AuthData = authData("guess")
+	send(p, nil)
+	p = good()
+	p.Interval = 3 * time.Second
+	send(p, nil)
+	p = good()
+	p.Type = 3
+	send(p, nil)
+	p = good()
+	p.Version = 3
+	p.AuthType, p.AuthData = 0, [8]byte{}
+	send(p, nil)
+	eventually(t, "nine drops", func() bool {
+		var n uint64
+		for _, v := range a.r.Stats().Dropped() {
+			n += v
+		}
+		return n == 9
+	})
+	s := a.r.Stats()
+	got := s.Dropped()
+	want := map[DropReason]uint64{DropTTL: 1, DropLength: 2, DropChecksum: 1, DropVRID: 1, DropAuth: 1, DropInterval: 1, DropType: 1, DropVersion: 1}
+	for r, n := range want {
+		if got[r] != n {
+			t.Errorf("%v drops: %d, want %d", r, got[r], n)
+		}
+	}
+	if s.Sockets[0].Drops[DropVRID] != 1 || s.Sockets[0].Drops[DropLength] != 1 {
+		t.Errorf("socket drops %v: want the unknown VRID and the 4-byte packet there", s.Sockets[0].Drops)
+	}
+	if s.Instances[0].AdvertsReceived != 0 || a.state("VI_1") != StateBackup {
+		t.Fatalf("a dropped packet was processed: %+v", s.Instances[0])
+	}
+}
+
+func TestRouterAddressListMismatchIsNotDropped(t *testing.T) {
+	lan := newFakeLAN()
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
+	waitState(t, a, "VI_1", StateBackup)
+	src := netip.MustParseAddr("10.0.0.9")
+	p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: fastAdvert, Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.99")}}
+	for range 5 {
+		b, _ := p.Marshal(src, groupV4)
+		lan.inject(Datagram{Payload: b, Src: src, Dst: groupV4, TTL: 255})
+		time.Sleep(fastAdvert)
+	}
+	eventually(t, "five adverts", func() bool { return a.r.Stats().Instances[0].AdvertsReceived == 5 })
+	s := a.r.Stats().Instances[0]
+	if s.AddressListMismatches != 5 || s.AdvertsReceived != 5 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestRouterRunTwice(t *testing.T) {
+	lan := newFakeLAN()
+	h := newFakeHost(lan, "10.0.0.1")
+	r, err := New(Options{Instances: []Config{fastConfig("VI_1", 100)}, Env: h.env(lan), Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	time.Sleep(10 * time.Millisecond)
+	if err := r.Run(ctx); err == nil {
+		t.Fatal("second Run accepted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := fastConfig("VI_1", 100)
+	tests := []struct {
+		name string
+		opts func() Options
+		want string
+	}{
+		{"no instance", func() Options { return Options{} }, "no VRRP instance"},
+		{"vrid 0", func() Options { c := good; c.VRID = 0; return Options{Instances: []Config{c}} }, "virtual router id"},
+		{"v2 fractional interval", func() Options {
+			c := good
+			c.Version, c.AdvertInterval = 2, 1500*time.Millisecond
+			return Options{Instances: []Config{c}}
+		}, "whole seconds"},
+		{"v3 auth", func() Options { c := good; c.AuthPass = "x"; return Options{Instances: []Config{c}} }, "VRRPv2 only"},
+		{"long password", func() Options {
+			c := good
+			c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "123456789"
+			return Options{Instances: []Config{c}}
+		}, "longer than 8"},
+		{"no VIP", func() Options { c := good; c.VIPs = nil; return Options{Instances: []Config{c}} }, "no virtual address"},
+		{"v2 IPv6", func() Options {
+			c := good
+			c.Version, c.AdvertInterval = 2, time.Second
+			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
+			return Options{Instances: []Config{c}}
+		}, "IPv6 needs VRRPv3"},
+		{"mixed families", func() Options {
+			c := good
+			c.VIPs = append(c.VIPs, VIP{Prefix: netip.MustParsePrefix("2001:db8::1/128")})
+			return Options{Instances: []Config{c}}
+		}, "one family"},
+		{"bad label", func() Options {
+			c := good
+			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("10.0.0.1/32"), Label: "lo:0"}}
+			return Options{Instances: []Config{c}}
+		}, "label"},
+		{"unknown script", func() Options {
+			c := good
+			c.TrackScripts = []TrackScript{{Name: "nope"}}
+			return Options{Instances: []Config{c}}
+		}, `tracked script "nope"`},
+		{"same vrid twice", func() Options { c := good; c.Name = "VI_2"; return Options{Instances: []Config{good, c}} }, "already used"},
+		{"group unknown instance", func() Options {
+			return Options{Instances: []Config{good}, SyncGroups: []SyncGroupConfig{{Name: "G", Instances: []string{"VI_9"}}}}
+		}, "unknown instance"},
+		{"instance in two groups", func() Options {
+			return Options{Instances: []Config{good}, SyncGroups: []SyncGroupConfig{{Name: "G", Instances: []string{"VI_1"}}, {Name: "H", Instances: []string{"VI_1"}}}}
+		}, "already in group"},
+		{"weight out of range", func() Options {
+			c := good
+			c.TrackInterfaces = []TrackInterface{{Name: "eth1", Weight: 300}}
+			return Options{Instances: []Config{c}}
+		}, "weight"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.opts())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := New(Options{Instances: []Config{good}}); err != nil {
+		t.Fatalf("good config rejected: %v", err)
+	}
+}
