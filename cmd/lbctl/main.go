@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -351,6 +352,26 @@ func printAction(w io.Writer, res any) {
 	}
 }
 
+// dropsStr lists the non-zero drop counts as reason=count sorted by
+// reason, or "none".
+func dropsStr(drops map[string]uint64) string {
+	reasons := make([]string, 0, len(drops))
+	for r, n := range drops {
+		if n != 0 {
+			reasons = append(reasons, r)
+		}
+	}
+	if len(reasons) == 0 {
+		return "none"
+	}
+	sort.Strings(reasons)
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%s=%d", r, drops[r])
+	}
+	return strings.Join(parts, " ")
+}
+
 // writeHealth prints what ipvsadm cannot show: VRRP instances, quorum, and
 // each real server's configured, desired and kernel weight and why they
 // differ.
@@ -373,6 +394,12 @@ func writeHealth(w io.Writer, st control.Status) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Interface, v.VRID, v.State, prio, since,
 				strings.Join(v.VIPs, ","), v.Reason)
+		}
+		// Counters go under the table: a line without cells inside it
+		// would break the tabwriter's column alignment.
+		for _, v := range st.VRRP {
+			fmt.Fprintf(tw, "  %s: adverts sent=%d received=%d; drops: %s\n", v.Name, v.AdvertsSent, v.AdvertsReceived,
+				dropsStr(v.Drops))
 		}
 	}
 	fmt.Fprintln(tw)

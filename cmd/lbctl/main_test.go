@@ -148,8 +148,12 @@ func TestStatusHealthSection(t *testing.T) {
 	w0, w1 := uint32(0), uint32(1)
 	st := control.Status{IPVS: sampleIPVS()}
 	key := st.IPVS.Table.Services[0].Key()
-	st.VRRP = []control.VRRPInstance{{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 80,
-		VIPs: []string{"192.168.56.90/32"}, Reason: "chk_nginx failing"}}
+	st.VRRP = []control.VRRPInstance{
+		{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 80,
+			VIPs: []string{"192.168.56.90/32"}, Reason: "chk_nginx failing", AdvertsSent: 120, AdvertsReceived: 2,
+			Drops: map[string]uint64{"ttl": 1, "auth": 3, "vrid": 0}},
+		{Name: "VI_2", Interface: "eth1", VRID: 52, State: "BACKUP", Priority: 90, EffectivePriority: 90, AdvertsReceived: 7},
+	}
 	st.RealServers = []control.RealServer{
 		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Up: true, ConfiguredWeight: 1, DesiredWeight: &w1, KernelWeight: &w1},
 		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, ConfiguredWeight: 1, DesiredWeight: &w0, KernelWeight: &w1,
@@ -164,6 +168,9 @@ func TestStatusHealthSection(t *testing.T) {
 	extra := out[len(sampleList):]
 	for _, want := range []string{
 		"VRRP instances", "VI_1", "MASTER", "80 (configured 100)", "chk_nginx failing",
+		// Only non-zero drop reasons, sorted; "none" when there are none.
+		"\n  VI_1: adverts sent=120 received=2; drops: auth=3 ttl=1\n",
+		"\n  VI_2: adverts sent=0 received=7; drops: none\n",
 		"Real servers (weights: configured / desired / kernel)",
 		"192.168.56.201:80", "down", "inhibited: health down: HTTP 503; kernel differs from desired (resync pending)",
 		"Quorum", "TCP 192.168.56.90:80",
@@ -171,6 +178,21 @@ func TestStatusHealthSection(t *testing.T) {
 		if !strings.Contains(extra, want) {
 			t.Errorf("health section lacks %q:\n%s", want, extra)
 		}
+	}
+	// The counter lines do not break the table's columns: both instance
+	// rows put their State column at the same offset.
+	var cols []int
+	for _, line := range strings.Split(extra, "\n") {
+		if strings.HasPrefix(line, "  VI_") && !strings.Contains(line, ": adverts") {
+			i := strings.Index(line, "MASTER")
+			if i < 0 {
+				i = strings.Index(line, "BACKUP")
+			}
+			cols = append(cols, i)
+		}
+	}
+	if len(cols) != 2 || cols[0] < 0 || cols[0] != cols[1] {
+		t.Errorf("instance rows misaligned (State at %v):\n%s", cols, extra)
 	}
 }
 

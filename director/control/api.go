@@ -107,6 +107,14 @@ type VRRPInstance struct {
 	// Reason explains a FAULT or a lowered priority.
 	Reason    string `json:"reason,omitempty"`
 	SyncGroup string `json:"sync_group,omitempty"`
+	// AdvertsSent and AdvertsReceived count advertisements since the
+	// instance started (received: those that passed every check).
+	AdvertsSent     uint64 `json:"adverts_sent"`
+	AdvertsReceived uint64 `json:"adverts_received"`
+	// Drops counts received packets the instance dropped, by reason
+	// (length, vrid, ttl, version, auth, interval, type, checksum,
+	// destination); only non-zero reasons are present.
+	Drops map[string]uint64 `json:"drops,omitempty"`
 }
 
 // ReloadResult is the answer of POST /v1/reload.

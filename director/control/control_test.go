@@ -2,12 +2,14 @@ package control_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +38,11 @@ func (s *sources) HealthStatus(context.Context) ([]control.ServiceQuorum, []cont
 }
 
 func (s *sources) VRRPStatus(context.Context) []control.VRRPInstance {
-	return []control.VRRPInstance{{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 100}}
+	return []control.VRRPInstance{
+		{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 100,
+			AdvertsSent: 120, AdvertsReceived: 2, Drops: map[string]uint64{"auth": 3, "ttl": 1}},
+		{Name: "VI_2", Interface: "eth1", VRID: 52, State: "BACKUP", Priority: 90, EffectivePriority: 90, AdvertsReceived: 7},
+	}
 }
 
 func (s *sources) Reload(context.Context) (control.ReloadResult, error) {
@@ -92,9 +98,15 @@ func TestStatusReloadResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Daemon.PID != 42 || len(st.IPVS.Table.Services) != 1 || st.IPVS.Table.Services[0].Destinations[0].ActiveConns != 3 ||
-		st.IPVS.Writes != 5 || len(st.VRRP) != 1 || st.VRRP[0].State != "MASTER" || len(st.RealServers) != 1 ||
+		st.IPVS.Writes != 5 || len(st.VRRP) != 2 || st.VRRP[0].State != "MASTER" || len(st.RealServers) != 1 ||
 		*st.RealServers[0].DesiredWeight != 0 || st.RealServers[0].KernelWeight != nil || len(st.Services) != 1 {
 		t.Errorf("status %+v", st)
+	}
+	if v := st.VRRP[0]; v.AdvertsSent != 120 || v.AdvertsReceived != 2 || len(v.Drops) != 2 || v.Drops["auth"] != 3 || v.Drops["ttl"] != 1 {
+		t.Errorf("VRRP counters after JSON: %+v", v)
+	}
+	if v := st.VRRP[1]; v.Drops != nil || v.AdvertsReceived != 7 {
+		t.Errorf("VRRP instance without drops after JSON: %+v", v)
 	}
 	if got := st.IPVS.Table.Services[0].Key().String(); got != "TCP 192.168.56.90:80" {
 		t.Errorf("service key after JSON: %s", got)
@@ -212,5 +224,43 @@ func TestServeStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop")
+	}
+}
+
+func TestVRRPInstanceJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   control.VRRPInstance
+		want []string // substrings of the JSON
+		not  []string
+	}{
+		{
+			name: "drops by reason",
+			in:   control.VRRPInstance{Name: "VI_1", AdvertsSent: 4, AdvertsReceived: 1, Drops: map[string]uint64{"ttl": 2, "auth": 3}},
+			want: []string{`"adverts_sent":4`, `"adverts_received":1`, `"drops":{"auth":3,"ttl":2}`},
+		},
+		{
+			name: "no drops",
+			in:   control.VRRPInstance{Name: "VI_1"},
+			want: []string{`"adverts_sent":0`, `"adverts_received":0`},
+			not:  []string{`"drops"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("%s lacks %s", b, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(string(b), n) {
+					t.Errorf("%s has %s", b, n)
+				}
+			}
+		})
 	}
 }

@@ -532,6 +532,37 @@ func (d *Daemon) VRRPStats() vrrp.Stats {
 	return all
 }
 
+// vrrpInstanceStatus is the control socket's view of a running instance.
+func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
+	ci := control.VRRPInstance{
+		Name: in.Name, Interface: in.Interface, VRID: int(in.VRID), Version: in.Version,
+		State: in.State.String(), Priority: int(in.BasePriority), EffectivePriority: int(in.Priority),
+		Since: in.LastTransition, SyncGroup: in.Group,
+		AdvertsSent: in.AdvertsSent, AdvertsReceived: in.AdvertsReceived,
+	}
+	for _, p := range in.VIPs {
+		ci.VIPs = append(ci.VIPs, p.String())
+	}
+	for r, n := range in.Drops {
+		if n == 0 {
+			continue
+		}
+		if ci.Drops == nil {
+			ci.Drops = map[string]uint64{}
+		}
+		ci.Drops[r.String()] += n
+	}
+	var reasons []string
+	if in.Priority != in.BasePriority {
+		reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))
+	}
+	if in.State == vrrp.StateFault {
+		reasons = append(reasons, "fault: tracked interface or script down")
+	}
+	ci.Reason = strings.Join(reasons, "; ")
+	return ci
+}
+
 // vrrpSource is the control socket's view of VRRP.
 type vrrpSource struct{ d *Daemon }
 
@@ -541,23 +572,7 @@ func (v vrrpSource) VRRPStatus(ctx context.Context) []control.VRRPInstance {
 	cfg := v.d.Config()
 	out := make([]control.VRRPInstance, 0, len(st.Instances))
 	for _, in := range st.Instances {
-		ci := control.VRRPInstance{
-			Name: in.Name, Interface: in.Interface, VRID: int(in.VRID), Version: in.Version,
-			State: in.State.String(), Priority: int(in.BasePriority), EffectivePriority: int(in.Priority),
-			Since: in.LastTransition, SyncGroup: in.Group,
-		}
-		for _, p := range in.VIPs {
-			ci.VIPs = append(ci.VIPs, p.String())
-		}
-		var reasons []string
-		if in.Priority != in.BasePriority {
-			reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))
-		}
-		if in.State == vrrp.StateFault {
-			reasons = append(reasons, "fault: tracked interface or script down")
-		}
-		ci.Reason = strings.Join(reasons, "; ")
-		out = append(out, ci)
+		out = append(out, vrrpInstanceStatus(in))
 	}
 	// Instances whose router could not start still show, in INIT.
 	v.d.mu.Lock()

@@ -30,7 +30,7 @@ type netnsDirector struct {
 	done   chan error
 }
 
-func netnsConfig(dir string, prio, weight int, b1, b2 netip.AddrPort) string {
+func netnsConfig(dir string, prio, weight int, pass string, b1, b2 netip.AddrPort) string {
 	return fmt.Sprintf(`global:
   control_socket: %s/lbd.sock
   state_dir: %s
@@ -42,7 +42,7 @@ vrrp:
       virtual_router_id: 51
       priority: %d
       advert_interval: 1
-      authentication: {type: PASS, password: "1111"}
+      authentication: {type: PASS, password: "%s"}
       virtual_ipaddresses: [{address: 10.9.0.100/24, label: "eth0:0"}]
 virtual_servers:
   - address: 10.9.0.100
@@ -57,14 +57,20 @@ virtual_servers:
         checks: [{type: http, connect_ip: %s, connect_port: %d, urls: [{path: /health}]}]
       - address: 10.9.1.2
         checks: [{type: http, connect_ip: %s, connect_port: %d, urls: [{path: /health}]}]
-`, dir, dir, prio, weight, b1.Addr(), b1.Port(), b2.Addr(), b2.Port())
+`, dir, dir, prio, pass, weight, b1.Addr(), b1.Port(), b2.Addr(), b2.Port())
 }
 
 func startNetnsDirector(t *testing.T, ns *topo.Namespace, prio int) *netnsDirector {
 	t.Helper()
+	return startNetnsDirectorPass(t, ns, prio, "1111")
+}
+
+// startNetnsDirectorPass starts a director whose VRRP password is pass.
+func startNetnsDirectorPass(t *testing.T, ns *topo.Namespace, prio int, pass string) *netnsDirector {
+	t.Helper()
 	dir := t.TempDir()
 	n := &netnsDirector{ns: ns, k: fake.New(), cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
-	if err := os.WriteFile(n.cfg, []byte(netnsConfig(dir, prio, 1, backends[0].addrPort(), backends[1].addrPort())), 0o600); err != nil {
+	if err := os.WriteFile(n.cfg, []byte(netnsConfig(dir, prio, 1, pass, backends[0].addrPort(), backends[1].addrPort())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
@@ -115,16 +121,25 @@ func (n *netnsDirector) hasVIP(t *testing.T) bool {
 }
 
 func (n *netnsDirector) vrrpState(t *testing.T) string {
-	st, err := control.NewClient(n.sock).Status(context.Background())
+	in, err := n.vrrpInstance()
 	if err != nil {
 		return "error: " + err.Error()
 	}
+	return in.State
+}
+
+// vrrpInstance returns VI_1 as the control socket shows it.
+func (n *netnsDirector) vrrpInstance() (control.VRRPInstance, error) {
+	st, err := control.NewClient(n.sock).Status(context.Background())
+	if err != nil {
+		return control.VRRPInstance{}, err
+	}
 	for _, in := range st.VRRP {
 		if in.Name == "VI_1" {
-			return in.State
+			return in, nil
 		}
 	}
-	return "absent"
+	return control.VRRPInstance{State: "absent"}, nil
 }
 
 func TestNetnsDaemonComposition(t *testing.T) {
@@ -151,6 +166,28 @@ func TestNetnsDaemonComposition(t *testing.T) {
 	waitFor(t, "d1 MASTER with the VIP, d2 BACKUP", func() bool {
 		return d1.vrrpState(t) == "MASTER" && d2.vrrpState(t) == "BACKUP" && d1.hasVIP(t) && !d2.hasVIP(t)
 	})
+	// VRRP counters over the socket: d1 sends, d2 receives, and a third
+	// router with another password drops d1's adverts as "auth".
+	ns3, err := lab.AddHost("d3", lan, netip.MustParsePrefix("10.9.0.3/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d3 := startNetnsDirectorPass(t, ns3, 50, "2222")
+	var v3 control.VRRPInstance
+	waitFor(t, "d3 drops d1's adverts for auth", func() bool {
+		v3, err = d3.vrrpInstance()
+		return err == nil && v3.Drops["auth"] > 0
+	})
+	d3.stop(t)
+	if v3.AdvertsReceived != 0 {
+		t.Errorf("d3 accepted adverts with another password: %+v", v3)
+	}
+	v1, err1 := d1.vrrpInstance()
+	v2, err2 := d2.vrrpInstance()
+	if err1 != nil || err2 != nil || v1.AdvertsSent == 0 || v2.AdvertsReceived == 0 {
+		t.Errorf("VRRP counters: d1 %+v (%v), d2 %+v (%v)", v1, err1, v2, err2)
+	}
+
 	fakeDests := func(k *fake.Kernel) map[string]uint32 {
 		out := map[string]uint32{}
 		for _, s := range k.Table().Services {

@@ -1,13 +1,19 @@
-// Package metrics exposes lbd's state to Prometheus: VRRP instances, the
-// kernel's IPVS counters, health checks and the reconciler. A single
-// collector reads snapshots from its sources at scrape time; nothing polls in
-// the background. METRICS.md lists every metric.
+// Package metrics exposes lbd's state to Prometheus (client_golang): VRRP
+// instances, the kernel's IPVS counters, health checks and the reconciler.
+// A single prometheus.Collector reads snapshots from its sources at scrape
+// time; nothing polls in the background. Each Handler has a registry of its
+// own (no global registry). METRICS.md lists every metric.
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/vrrp"
@@ -37,8 +43,8 @@ type Sources struct {
 	Reconciler func() (writes, repairs uint64)
 }
 
-func desc(name, help string, labels ...string) *Desc {
-	return &Desc{Name: "lbd_" + name, Help: help, Labels: labels}
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("lbd_"+name, help, labels, nil)
 }
 
 var (
@@ -46,20 +52,21 @@ var (
 	destLabels = []string{"service", "protocol", "address", "port", "fwmark", "server"}
 )
 
-// Collector turns Sources into metrics at each scrape.
+// Collector is a prometheus.Collector that turns Sources into constant
+// metrics at each scrape.
 type Collector struct {
 	src Sources
 
-	vrrpState, vrrpPrio, vrrpBasePrio, vrrpTrans, vrrpSent, vrrpRecv, vrrpDrops, vrrpPrioZeroRecv, vrrpPrioZeroSent *Desc
-	vrrpSockDrops                                                                                                   *Desc
+	vrrpState, vrrpPrio, vrrpBasePrio, vrrpTrans, vrrpSent, vrrpRecv, vrrpDrops, vrrpPrioZeroRecv, vrrpPrioZeroSent *prometheus.Desc
+	vrrpSockDrops                                                                                                   *prometheus.Desc
 
-	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *Desc
-	dstConns, dstInPkts, dstOutPkts, dstInBytes, dstOutBytes *Desc
-	dstActive, dstInactive, dstWeight                        *Desc
-	ipvsUp                                                   *Desc
+	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *prometheus.Desc
+	dstConns, dstInPkts, dstOutPkts, dstInBytes, dstOutBytes *prometheus.Desc
+	dstActive, dstInactive, dstWeight                        *prometheus.Desc
+	ipvsUp                                                   *prometheus.Desc
 
-	checkUp, checkDuration, checkAttempts, checksTotal *Desc
-	recWrites, recRepairs                              *Desc
+	checkUp, checkDuration, checkAttempts, checksTotal *prometheus.Desc
+	recWrites, recRepairs                              *prometheus.Desc
 }
 
 // NewCollector returns a collector reading src.
@@ -102,15 +109,26 @@ func NewCollector(src Sources) *Collector {
 	}
 }
 
-// Describe sends every metric's description.
-func (c *Collector) Describe(ch chan<- *Desc) {
-	for _, d := range []*Desc{c.vrrpState, c.vrrpPrio, c.vrrpBasePrio, c.vrrpTrans, c.vrrpSent, c.vrrpRecv,
+// Describe implements prometheus.Collector: it sends every metric's
+// description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.vrrpState, c.vrrpPrio, c.vrrpBasePrio, c.vrrpTrans, c.vrrpSent, c.vrrpRecv,
 		c.vrrpPrioZeroSent, c.vrrpPrioZeroRecv, c.vrrpDrops, c.vrrpSockDrops,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.dstConns, c.dstInPkts, c.dstOutPkts, c.dstInBytes, c.dstOutBytes, c.dstActive, c.dstInactive, c.dstWeight, c.ipvsUp,
 		c.checkUp, c.checkDuration, c.checkAttempts, c.checksTotal, c.recWrites, c.recRepairs} {
 		ch <- d
 	}
+}
+
+// newMetric returns a constant sample, or an invalid metric carrying the
+// error (bad label values), which the handler logs and leaves out.
+func newMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
 }
 
 // vrrpStateValue maps states to keepalived exporters' numbers.
@@ -128,9 +146,10 @@ func vrrpStateValue(s vrrp.State) float64 {
 	return 0
 }
 
-// Collect reads the sources and sends the metrics.
-func (c *Collector) Collect(ch chan<- Metric) {
-	gauge, counter := Gauge, Counter
+// Collect implements prometheus.Collector: it reads the sources and sends
+// the metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 	if c.src.VRRP != nil {
 		st := c.src.VRRP()
 		for _, in := range st.Instances {
@@ -177,7 +196,7 @@ func (c *Collector) Collect(ch chan<- Metric) {
 		ch <- newMetric(c.ipvsUp, gauge, up)
 		for _, s := range t.Services {
 			sl := serviceLabels(s.ServiceKey)
-			stat := func(d *Desc, v uint64, l []string) {
+			stat := func(d *prometheus.Desc, v uint64, l []string) {
 				ch <- newMetric(d, counter, float64(v), l...)
 			}
 			stat(c.svcConns, s.Stats.Conns, sl)
@@ -224,23 +243,37 @@ func (c *Collector) Collect(ch chan<- Metric) {
 }
 
 func serviceLabels(k table.ServiceKey) []string {
-	addr, port, fw := "", "", ""
+	proto, addr, port, fw := "", "", "", ""
 	if k.FWMark != 0 {
+		// Firewall-mark services have no protocol, address or port.
 		fw = strconv.FormatUint(uint64(k.FWMark), 10)
 	} else {
+		proto = k.Protocol.String()
 		addr = k.Address.String()
 		port = strconv.Itoa(int(k.Port))
 	}
-	return []string{k.String(), k.Protocol.String(), addr, port, fw}
+	return []string{k.String(), proto, addr, port, fw}
 }
 
-// Handler returns the /metrics handler (Prometheus text format 0.0.4).
+// NewRegistry returns a fresh registry holding the collector of src and
+// the Go runtime and process collectors.
+func NewRegistry(src Sources) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Handler returns an http.Handler serving /metrics from a registry of its
+// own (see NewRegistry), in the format the scraper asks for (text 0.0.4 by
+// default). A metric that fails at a scrape is logged and left out; the
+// rest is served.
 func Handler(src Sources) http.Handler {
-	c := NewCollector(src)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = c.WriteText(w)
-	})
+	mux.Handle("/metrics", promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
 	return mux
 }

@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"maps"
+	"net/netip"
+	"testing"
+
+	"github.com/lvsd/lb/vrrp"
+)
+
+func TestVRRPInstanceStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		in         vrrp.InstanceStats
+		drops      map[string]uint64
+		sent, recv uint64
+		reason     string
+	}{
+		{
+			name: "counters and non-zero drops by reason name",
+			in: vrrp.InstanceStats{Name: "VI_1", State: vrrp.StateMaster, Priority: 100, BasePriority: 100,
+				AdvertsSent: 120, AdvertsReceived: 2,
+				Drops: map[vrrp.DropReason]uint64{vrrp.DropAuth: 3, vrrp.DropTTL: 1, vrrp.DropVRID: 0}},
+			drops: map[string]uint64{"auth": 3, "ttl": 1},
+			sent:  120, recv: 2,
+		},
+		{
+			name:  "no drops: no map",
+			in:    vrrp.InstanceStats{Name: "VI_1", State: vrrp.StateBackup, Priority: 100, BasePriority: 100, AdvertsReceived: 7},
+			drops: nil, recv: 7,
+		},
+		{
+			name:  "only zero counts: no map",
+			in:    vrrp.InstanceStats{Name: "VI_1", State: vrrp.StateBackup, Priority: 80, BasePriority: 100, Drops: map[vrrp.DropReason]uint64{vrrp.DropAuth: 0}},
+			drops: nil, reason: "priority 100 -> 80 by tracking",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := vrrpInstanceStatus(tc.in)
+			if !maps.Equal(got.Drops, tc.drops) || (tc.drops == nil) != (got.Drops == nil) {
+				t.Errorf("drops %v, want %v", got.Drops, tc.drops)
+			}
+			if got.AdvertsSent != tc.sent || got.AdvertsReceived != tc.recv {
+				t.Errorf("adverts sent %d received %d, want %d %d", got.AdvertsSent, got.AdvertsReceived, tc.sent, tc.recv)
+			}
+			if got.Reason != tc.reason || got.State != tc.in.State.String() || got.Name != tc.in.Name {
+				t.Errorf("status %+v", got)
+			}
+		})
+	}
+	// VIPs are listed as prefixes.
+	got := vrrpInstanceStatus(vrrp.InstanceStats{VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.56.90/32")}})
+	if len(got.VIPs) != 1 || got.VIPs[0] != "192.168.56.90/32" {
+		t.Errorf("VIPs %v", got.VIPs)
+	}
+}
