@@ -3,6 +3,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin
+# Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
 .PHONY: all build test test-unit test-netns test-vm vet fmt-check demo bench bench-vrrp bench-check bench-ipvs install clean
 
@@ -52,6 +53,20 @@ bench-check:
 # VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces.
 bench-vrrp:
 	$(GO) run ./vrrp/cmd/vrrpbench
+
+## install: binaries, systemd units, example configs and docs (DESTDIR= for staging, PREFIX=/usr/local).
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/systemd/system \
+		$(DESTDIR)/etc/lbd $(DESTDIR)/etc/lbrs $(DESTDIR)$(PREFIX)/share/doc/lbd
+	install -m 0755 $(BIN)/lbd $(BIN)/lbrs $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BIN)/lbctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 deploy/lbd.service deploy/lbrs.service $(DESTDIR)/etc/systemd/system/
+	install -m 0600 deploy/examples/lbd-master.yaml deploy/examples/lbd-backup.yaml $(DESTDIR)/etc/lbd/
+	install -m 0644 deploy/examples/lbrs-web.yaml $(DESTDIR)/etc/lbrs/
+	install -m 0644 README.md director/config/REFERENCE.md director/metrics/METRICS.md \
+		director/kaconf/MAPPING.md $(DESTDIR)$(PREFIX)/share/doc/lbd/
+	@echo "installed; now: cp /etc/lbd/lbd-master.yaml /etc/lbd/lbd.yaml (or lbctl import-keepalived), lbd check -c /etc/lbd/lbd.yaml, systemctl daemon-reload && systemctl enable --now lbd"
 
 clean:
 	rm -rf $(BIN)
