@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/lvsd/lb/cmd/internal/cli"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/director/daemon"
 )
 
@@ -27,17 +26,13 @@ func runRun(ctx context.Context, args []string) error {
 			"SIGHUP reloads the configuration; SIGTERM stops (the IPVS table stays unless flush_on_stop).\n\n")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level})
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(os.Stderr, e.Error())
-			}
-			return exitCode(1)
+		if cli.PrintConfigErrors(os.Stderr, err) {
+			return cli.ExitCode(1)
 		}
 		return err
 	}

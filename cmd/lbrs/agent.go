@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lvsd/lb/cmd/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -27,12 +28,12 @@ const exitConfig = 78
 
 // agentCommands are the real-server agent's subcommands, registered in
 // main.go's table.
-func agentCommands() []command {
-	return []command{
-		{name: "run", summary: "apply the configuration, keep it in place, restore it on SIGTERM", run: runRun},
-		{name: "apply", summary: "apply the configuration once (the seed's lvs-rs.sh start)", run: runApply},
-		{name: "restore", summary: "undo what lbrs applied, from its state file (lvs-rs.sh stop)", run: runRestore},
-		{name: "status", summary: "show each VIP and sysctl: expected, actual, OK/DIFFERS, owner", run: runStatus},
+func agentCommands() []cli.Command {
+	return []cli.Command{
+		{Name: "run", Summary: "apply the configuration, keep it in place, restore it on SIGTERM", Run: runRun},
+		{Name: "apply", Summary: "apply the configuration once (the seed's lvs-rs.sh start)", Run: runApply},
+		{Name: "restore", Summary: "undo what lbrs applied, from its state file (lvs-rs.sh stop)", Run: runRestore},
+		{Name: "status", Summary: "show each VIP and sysctl: expected, actual, OK/DIFFERS, owner", Run: runStatus},
 	}
 }
 
@@ -58,12 +59,8 @@ func newAgentFlags(name, usage string) agentFlags {
 func loadSpec(path string, stderr io.Writer) (realserver.Spec, *slog.Logger, error) {
 	cfg, err := config.LoadAgent(path)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			return realserver.Spec{}, nil, exitCode(exitConfig)
+		if cli.PrintConfigErrors(stderr, err) {
+			return realserver.Spec{}, nil, cli.ExitCode(exitConfig)
 		}
 		return realserver.Spec{}, nil, err
 	}
@@ -135,7 +132,7 @@ func isRefusal(err error) bool { return errors.Is(err, realserver.ErrRefused) }
 // reloads the config; SIGTERM/SIGINT restores everything and exits.
 func runRun(ctx context.Context, args []string) error {
 	f := newAgentFlags("run", "run [-c FILE]\n\nApply the configuration, repair any drift, restore on SIGTERM/SIGINT. SIGHUP reloads.")
-	if err := parseFlags(f.fs, args); err != nil {
+	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
 	spec, log, err := loadSpec(*f.config, os.Stderr)
@@ -164,7 +161,7 @@ func runRun(ctx context.Context, args []string) error {
 			if rerr := agent.Restore(context.Background()); rerr != nil {
 				log.Error("restore", "err", rerr)
 			}
-			return exitCode(exitConfig)
+			return cli.ExitCode(exitConfig)
 		}
 		// Transient (a sysctl or device failed): keep running, the watcher
 		// retries at every resync.
@@ -238,7 +235,7 @@ func monotonicUsec() int64 {
 // runApply applies the configuration once and exits.
 func runApply(ctx context.Context, args []string) error {
 	f := newAgentFlags("apply", "apply [-c FILE]\n\nApply the configuration once (idempotent) and exit; originals are recorded in the state file.")
-	if err := parseFlags(f.fs, args); err != nil {
+	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
 	spec, log, err := loadSpec(*f.config, os.Stderr)
@@ -258,7 +255,7 @@ func runApply(ctx context.Context, args []string) error {
 	if err := agent.Apply(ctx); err != nil {
 		if isRefusal(err) {
 			fmt.Fprintln(os.Stderr, err)
-			return exitCode(exitConfig)
+			return cli.ExitCode(exitConfig)
 		}
 		return err
 	}
@@ -271,7 +268,7 @@ func runApply(ctx context.Context, args []string) error {
 func runRestore(ctx context.Context, args []string) error {
 	f := newAgentFlags("restore", "restore [-c FILE | -state FILE]\n\nRemove the VIPs lbrs added and put back the original sysctls, from the state file.")
 	stateFile := f.fs.String("state", "", "state `file` to restore from (instead of the one named in the config)")
-	if err := parseFlags(f.fs, args); err != nil {
+	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
 	path := *stateFile
@@ -299,7 +296,7 @@ func runRestore(ctx context.Context, args []string) error {
 // runStatus prints the status table; exit status 1 when something differs.
 func runStatus(ctx context.Context, args []string) error {
 	f := newAgentFlags("status", "status [-c FILE]\n\nShow each link, sysctl and VIP: expected, actual, OK/DIFFERS, and who owns it.\nExit status 1 when anything differs.")
-	if err := parseFlags(f.fs, args); err != nil {
+	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
 	spec, log, err := loadSpec(*f.config, os.Stderr)
@@ -320,7 +317,7 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	if n := st.Differs(); n > 0 {
 		fmt.Fprintf(os.Stdout, "%d item(s) differ\n", n)
-		return exitCode(1)
+		return cli.ExitCode(1)
 	}
 	return nil
 }

@@ -1,0 +1,138 @@
+// Package cli is the small command-line frame that lbd and lbrs share: a
+// table of subcommands, exit statuses carried as errors, strict flag parsing
+// and the "check" subcommand that validates a configuration file.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/lvsd/lb/director/config"
+)
+
+// Command is one subcommand.
+type Command struct {
+	Name    string
+	Summary string // one line for "PROG help"
+	Run     func(ctx context.Context, args []string) error
+}
+
+// ExitCode is an error carrying only an exit status: the command has
+// already told the user what went wrong.
+type ExitCode int
+
+func (e ExitCode) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+// Main runs the subcommand named by os.Args[1] with a context cancelled by
+// SIGINT or SIGTERM, and exits with its status.
+func Main(prog string, cmds []Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Dispatch(ctx, prog, cmds, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Dispatch runs the subcommand named by args[0] and returns the exit status:
+// 0 success, 1 failure, 2 usage error, or the command's own ExitCode.
+func Dispatch(ctx context.Context, prog string, cmds []Command, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr, prog, cmds)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout, prog, cmds)
+		return 0
+	}
+	for _, c := range cmds {
+		if c.Name != args[0] {
+			continue
+		}
+		err := c.Run(ctx, args[1:])
+		var code ExitCode
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &code):
+			return int(code)
+		}
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.Name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
+	usage(stderr, prog, cmds)
+	return 2
+}
+
+// ParseFlags parses args with fs and refuses extra arguments; usage errors
+// become exit status 2 (fs has already printed them).
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return ExitCode(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return ExitCode(2)
+	}
+	return nil
+}
+
+// CheckCommand is the "check" subcommand: it loads the file given with -c
+// (default defaultPath) through load and prints every problem on stderr, one
+// per line (FILE:LINE: PATH: message), exiting 1; or "FILE: OK" and 0.
+func CheckCommand(prog, what, defaultPath string, load func(path string) error, stdout, stderr io.Writer) Command {
+	run := func(_ context.Context, args []string) error {
+		fs := flag.NewFlagSet(prog+" check", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		file := fs.String("c", defaultPath, "configuration `file` to validate")
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage: %s check [-c FILE]\n\nValidate %s and exit.\n\n", prog, what)
+			fs.PrintDefaults()
+		}
+		if err := ParseFlags(fs, args); err != nil {
+			return err
+		}
+		err := load(*file)
+		if PrintConfigErrors(stderr, err) {
+			return ExitCode(1)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: OK\n", *file)
+		return nil
+	}
+	return Command{Name: "check", Summary: "validate a configuration file and exit", Run: run}
+}
+
+// PrintConfigErrors prints each file:line error of a configuration that did
+// not validate, one per line, and reports whether err was such an error.
+func PrintConfigErrors(w io.Writer, err error) bool {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return false
+	}
+	for _, e := range errs {
+		fmt.Fprintln(w, e.Error())
+	}
+	return true
+}
+
+func usage(w io.Writer, prog string, cmds []Command) {
+	fmt.Fprintf(w, "Usage: %s COMMAND [flags]\n\nCommands:\n", prog)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprintf(w, "\nRun \"%s COMMAND -h\" for a command's flags.\n", prog)
+}
