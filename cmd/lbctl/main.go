@@ -392,8 +392,14 @@ func writeHealth(w io.Writer, st control.Status) error {
 			if v.EffectivePriority != v.Priority {
 				prio = fmt.Sprintf("%d (configured %d)", v.EffectivePriority, v.Priority)
 			}
+			// Only a master holds its VIPs; say so rather than list
+			// addresses this director does not have.
+			vips := strings.Join(v.VIPs, ",")
+			if v.State != "MASTER" && vips != "" {
+				vips = "not held: " + vips
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Interface, v.VRID, v.State, prio, since,
-				strings.Join(v.VIPs, ","), v.Reason)
+				vips, v.Reason)
 		}
 		// Counters go under the table: a line without cells inside it
 		// would break the tabwriter's column alignment.

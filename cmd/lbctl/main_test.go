@@ -152,7 +152,8 @@ func TestStatusHealthSection(t *testing.T) {
 		{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 80,
 			VIPs: []string{"192.168.56.90/32"}, Reason: "chk_nginx failing", AdvertsSent: 120, AdvertsReceived: 2,
 			Drops: map[string]uint64{"ttl": 1, "auth": 3, "vrid": 0}},
-		{Name: "VI_2", Interface: "eth1", VRID: 52, State: "BACKUP", Priority: 90, EffectivePriority: 90, AdvertsReceived: 7},
+		{Name: "VI_2", Interface: "eth1", VRID: 52, State: "BACKUP", Priority: 90, EffectivePriority: 90, AdvertsReceived: 7,
+			VIPs: []string{"192.168.56.91/32"}},
 	}
 	st.RealServers = []control.RealServer{
 		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Up: true, ConfiguredWeight: 1, DesiredWeight: &w1, KernelWeight: &w1},
@@ -168,6 +169,8 @@ func TestStatusHealthSection(t *testing.T) {
 	extra := out[len(sampleList):]
 	for _, want := range []string{
 		"VRRP instances", "VI_1", "MASTER", "80 (configured 100)", "chk_nginx failing",
+		// A backup does not hold its VIPs: the column says so.
+		"not held: 192.168.56.91/32",
 		// Only non-zero drop reasons, sorted; "none" when there are none.
 		"\n  VI_1: adverts sent=120 received=2; drops: auth=3 ttl=1\n",
 		"\n  VI_2: adverts sent=0 received=7; drops: none\n",

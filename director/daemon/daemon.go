@@ -305,11 +305,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 
 // applyIPVS applies the ipvs settings and the services.
 func (d *Daemon) applyIPVS(ctx context.Context, cfg *config.Director, start bool) error {
-	changed, err := d.rec.ApplySettings(director.SettingsFromConfig(cfg.IPVS))
-	for _, c := range changed {
-		d.log.Info("ipvs setting changed", "change", c)
-	}
-	if err != nil {
+	// The reconciler logs each setting it changes.
+	if _, err := d.rec.ApplySettings(director.SettingsFromConfig(cfg.IPVS)); err != nil {
 		return fmt.Errorf("applying IPVS settings: %w", err)
 	}
 	specs, err := director.SpecsFromConfig(cfg.VirtualServers)
@@ -621,11 +618,7 @@ func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
 
 	rctx := d.ctx()
 	// IPVS: the manager's diff writes only what changed.
-	changed, err := d.rec.ApplySettings(director.SettingsFromConfig(newCfg.IPVS))
-	for _, c := range changed {
-		d.log.Info("ipvs setting changed", "change", c)
-	}
-	if err != nil {
+	if _, err := d.rec.ApplySettings(director.SettingsFromConfig(newCfg.IPVS)); err != nil {
 		d.log.Error("applying IPVS settings", "err", err)
 	}
 	specs, err := director.SpecsFromConfig(newCfg.VirtualServers)

@@ -1,7 +1,7 @@
 // Command testbed builds and boots the real-kernel testbed VM (see
 // e2e/README.md):
 //
-//	go run ./e2e/cmd/testbed demo              narrated run of the seed's LVS-DR scenarios
+//	go run ./e2e/cmd/testbed demo              narrated run of the demo scenario (make demo)
 //	go run ./e2e/cmd/testbed run [-run RE] [-pkgs P] [-v]
 //	                                           run the guest packages' tests, print verdicts
 //	go run ./e2e/cmd/testbed bench [-list] [NAME...]
@@ -31,8 +31,10 @@ import (
 	"github.com/lvsd/lb/e2e/vm"
 )
 
-// demoRun selects the scenarios "make demo" shows.
-const demoRun = "^TestScenario(SeedDR|SeedDRWithoutVIPOnLo)$"
+// demoRun selects the scenarios "make demo" shows: the director pair of
+// deploy/examples balancing, losing a web node and failing over
+// (e2e/scenarios/demo_test.go).
+const demoRun = "^TestScenarioDemo$"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
