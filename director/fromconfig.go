@@ -3,6 +3,7 @@ package director
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/lvsd/lb/director/config"
@@ -174,5 +175,8 @@ func SettingsFromConfig(c config.IPVS) Settings {
 	add("net.ipv4.vs.conntrack", sc.Conntrack)
 	add("net.ipv4.vs.sloppy_tcp", sc.SloppyTCP)
 	add("net.ipv4.vs.snat_reroute", sc.SNATReroute)
+	if sc.ConnReuseMode != nil {
+		s.Sysctls = append(s.Sysctls, SysctlSetting{Name: "net.ipv4.vs.conn_reuse_mode", Value: strconv.Itoa(*sc.ConnReuseMode)})
+	}
 	return s
 }

@@ -14,7 +14,7 @@ import (
 const lbdYAML = `
 ipvs:
   timeouts: {tcp: 1s, tcpfin: 1, udp: 1}
-  sysctls: {ip_forward: true, expire_nodest_conn: true, conntrack: false}
+  sysctls: {ip_forward: true, expire_nodest_conn: true, conntrack: false, conn_reuse_mode: 2}
 virtual_servers:
   - address: 192.168.56.90
     port: 80
@@ -121,8 +121,57 @@ func TestSettingsFromConfig(t *testing.T) {
 		{Name: "net.ipv4.ip_forward", Value: "1"},
 		{Name: "net.ipv4.vs.expire_nodest_conn", Value: "1"},
 		{Name: "net.ipv4.vs.conntrack", Value: "0"},
+		{Name: "net.ipv4.vs.conn_reuse_mode", Value: "2"},
 	}
 	if !reflect.DeepEqual(s.Sysctls, want) {
 		t.Errorf("sysctls %v", s.Sysctls)
+	}
+}
+
+// conn_reuse_mode goes from lbd.yaml to the kernel: written only when the
+// kernel's value differs, and not touched at all when absent.
+func TestConnReuseModeFromConfigToKernel(t *testing.T) {
+	tests := []struct {
+		name       string
+		sysctls    string
+		kernel     string // the kernel's value before
+		want       string // after
+		writes     int    // on the first apply; the second must write nothing
+		wantChange string
+	}{
+		{name: "differs: written", sysctls: "{conn_reuse_mode: 2}", kernel: "1", want: "2", writes: 1,
+			wantChange: "net.ipv4.vs.conn_reuse_mode 1 -> 2"},
+		{name: "explicit 0 written", sysctls: "{conn_reuse_mode: 0}", kernel: "1", want: "0", writes: 1,
+			wantChange: "net.ipv4.vs.conn_reuse_mode 1 -> 0"},
+		{name: "same: not written", sysctls: "{conn_reuse_mode: 3}", kernel: "3", want: "3"},
+		{name: "absent: left alone", sysctls: "{expire_nodest_conn: true}", kernel: "1", want: "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.ParseDirector("lbd.yaml", []byte("ipvs:\n  sysctls: "+tt.sysctls+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := &fakeSysctl{v: map[string]string{"net.ipv4.vs.conn_reuse_mode": tt.kernel, "net.ipv4.vs.expire_nodest_conn": "1"}}
+			r, _ := newRec(t, fake.New(), func(c *director.ReconcilerConfig) { c.Sysctls = sys })
+			s := director.SettingsFromConfig(cfg.IPVS)
+			ch, err := r.ApplySettings(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sys.v["net.ipv4.vs.conn_reuse_mode"]; got != tt.want || sys.writes != tt.writes {
+				t.Errorf("kernel value %q after %d writes, want %q after %d", got, sys.writes, tt.want, tt.writes)
+			}
+			if tt.wantChange != "" && (len(ch) != 1 || ch[0] != tt.wantChange) {
+				t.Errorf("changes %q, want [%q]", ch, tt.wantChange)
+			}
+			if tt.wantChange == "" && len(ch) != 0 {
+				t.Errorf("changes %q, want none", ch)
+			}
+			sys.writes = 0
+			if ch, err := r.ApplySettings(s); err != nil || len(ch) != 0 || sys.writes != 0 {
+				t.Errorf("second apply: changes %q, error %v, %d writes", ch, err, sys.writes)
+			}
+		})
 	}
 }

@@ -53,6 +53,7 @@ type IPVSSysctls struct {
 	Conntrack               *bool `yaml:"conntrack"`                 // net.ipv4.vs.conntrack
 	SloppyTCP               *bool `yaml:"sloppy_tcp"`                // net.ipv4.vs.sloppy_tcp
 	SNATReroute             *bool `yaml:"snat_reroute"`              // net.ipv4.vs.snat_reroute
+	ConnReuseMode           *int  `yaml:"conn_reuse_mode"`           // net.ipv4.vs.conn_reuse_mode, 0-3 (a bitmap)
 }
 
 // SyncDaemon is the IPVS connection-sync daemon (keepalived lvs_sync_daemon).

@@ -1090,6 +1090,59 @@ virtual_servers:
 	}
 }
 
+func TestConnReuseMode(t *testing.T) {
+	ptr := func(v int) *int { return &v }
+	tests := []struct {
+		name string
+		yaml string
+		want *int // nil: absent
+		errs []string
+	}{
+		{name: "absent leaves the kernel value", yaml: "ipvs:\n  sysctls: {expire_nodest_conn: true}\n"},
+		{name: "null is absent", yaml: "ipvs:\n  sysctls:\n    conn_reuse_mode: ~\n"},
+		{name: "explicit 0 is kept", yaml: "ipvs:\n  sysctls:\n    conn_reuse_mode: 0\n", want: ptr(0)},
+		{name: "1", yaml: "ipvs:\n  sysctls: {conn_reuse_mode: 1}\n", want: ptr(1)},
+		{name: "2 with expire_nodest_conn", yaml: "ipvs:\n  sysctls:\n    expire_nodest_conn: true\n    conn_reuse_mode: 2\n", want: ptr(2)},
+		{name: "3", yaml: "ipvs:\n  sysctls:\n    conn_reuse_mode: 3\n", want: ptr(3)},
+		{
+			name: "above the range",
+			yaml: "global: {}\nipvs:\n  sysctls:\n    expire_nodest_conn: true\n    conn_reuse_mode: 4\n",
+			errs: []string{`t.yaml:5: ipvs.sysctls.conn_reuse_mode: must be between 0 and 3, got 4`},
+		},
+		{
+			name: "negative",
+			yaml: "ipvs:\n  sysctls: {conn_reuse_mode: -1}\n",
+			errs: []string{`t.yaml:2: ipvs.sysctls.conn_reuse_mode: must be between 0 and 3, got -1`},
+		},
+		{
+			name: "not an integer",
+			yaml: "ipvs:\n  sysctls:\n    conn_reuse_mode: two\n",
+			errs: []string{`t.yaml:3: ipvs.sysctls.conn_reuse_mode: expected an integer, got "two"`},
+		},
+		{
+			name: "misspelt key",
+			yaml: "ipvs:\n  sysctls:\n    conn_reuse: 2\n",
+			errs: []string{`t.yaml:3: ipvs.sysctls: unknown field "conn_reuse"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ParseDirector("t.yaml", []byte(tt.yaml))
+			diffLines(t, errLines(t, err), tt.errs)
+			if err != nil {
+				return
+			}
+			got := d.IPVS.Sysctls.ConnReuseMode
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("conn_reuse_mode = %d, want absent", *got)
+			case tt.want != nil && (got == nil || *got != *tt.want):
+				t.Errorf("conn_reuse_mode = %v, want %d", got, *tt.want)
+			}
+		})
+	}
+}
+
 // Aliases can multiply a small file into a huge tree: decoding stops with an
 // error instead of running away.
 func TestAliasBomb(t *testing.T) {

@@ -244,6 +244,9 @@ func (r *report) validateIPVS(d *Director) {
 	r.wholeSeconds("ipvs.timeouts.tcp", t.TCP)
 	r.wholeSeconds("ipvs.timeouts.tcpfin", t.TCPFin)
 	r.wholeSeconds("ipvs.timeouts.udp", t.UDP)
+	if m := d.IPVS.Sysctls.ConnReuseMode; m != nil {
+		r.intRange("ipvs.sysctls.conn_reuse_mode", *m, 0, 3)
+	}
 	sd := d.IPVS.SyncDaemon
 	if sd == nil {
 		return
