@@ -124,6 +124,35 @@ func openAgent(spec realserver.Spec, log *slog.Logger) (*realserver.Agent, func(
 	return a, sys.Close, nil
 }
 
+// open parses args into f, loads the configuration it names, takes the
+// state file's lock when lock is set (every subcommand that changes the
+// node), and opens the agent. closeAgent closes the agent, then releases the
+// lock; on error nothing is left open.
+func (f agentFlags) open(args []string, lock bool) (spec realserver.Spec, log *slog.Logger, agent *realserver.Agent, closeAgent func(), err error) {
+	if err := cli.ParseFlags(f.fs, args); err != nil {
+		return spec, nil, nil, nil, err
+	}
+	spec, log, err = loadSpec(*f.config, os.Stderr)
+	if err != nil {
+		return spec, nil, nil, nil, err
+	}
+	release := func() {}
+	if lock {
+		if release, err = realserver.LockState(spec.StateFile); err != nil {
+			return spec, nil, nil, nil, err
+		}
+	}
+	agent, closeSys, err := openAgent(spec, log)
+	if err != nil {
+		release()
+		return spec, nil, nil, nil, err
+	}
+	return spec, log, agent, func() {
+		closeSys()
+		release()
+	}, nil
+}
+
 // isRefusal reports whether an apply error is a refused VIP (the config must
 // change; restarting will not help).
 func isRefusal(err error) bool { return errors.Is(err, realserver.ErrRefused) }
@@ -132,23 +161,11 @@ func isRefusal(err error) bool { return errors.Is(err, realserver.ErrRefused) }
 // reloads the config; SIGTERM/SIGINT restores everything and exits.
 func runRun(ctx context.Context, args []string) error {
 	f := newAgentFlags("run", "run [-c FILE]\n\nApply the configuration, repair any drift, restore on SIGTERM/SIGINT. SIGHUP reloads.")
-	if err := cli.ParseFlags(f.fs, args); err != nil {
-		return err
-	}
-	spec, log, err := loadSpec(*f.config, os.Stderr)
+	spec, log, agent, closeAgent, err := f.open(args, true)
 	if err != nil {
 		return err
 	}
-	release, err := realserver.LockState(spec.StateFile)
-	if err != nil {
-		return err
-	}
-	defer release()
-	agent, closeSys, err := openAgent(spec, log)
-	if err != nil {
-		return err
-	}
-	defer closeSys()
+	defer closeAgent()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -235,23 +252,11 @@ func monotonicUsec() int64 {
 // runApply applies the configuration once and exits.
 func runApply(ctx context.Context, args []string) error {
 	f := newAgentFlags("apply", "apply [-c FILE]\n\nApply the configuration once (idempotent) and exit; originals are recorded in the state file.")
-	if err := cli.ParseFlags(f.fs, args); err != nil {
-		return err
-	}
-	spec, log, err := loadSpec(*f.config, os.Stderr)
+	_, _, agent, closeAgent, err := f.open(args, true)
 	if err != nil {
 		return err
 	}
-	release, err := realserver.LockState(spec.StateFile)
-	if err != nil {
-		return err
-	}
-	defer release()
-	agent, closeSys, err := openAgent(spec, log)
-	if err != nil {
-		return err
-	}
-	defer closeSys()
+	defer closeAgent()
 	if err := agent.Apply(ctx); err != nil {
 		if isRefusal(err) {
 			fmt.Fprintln(os.Stderr, err)
@@ -296,18 +301,11 @@ func runRestore(ctx context.Context, args []string) error {
 // runStatus prints the status table; exit status 1 when something differs.
 func runStatus(ctx context.Context, args []string) error {
 	f := newAgentFlags("status", "status [-c FILE]\n\nShow each link, sysctl and VIP: expected, actual, OK/DIFFERS, and who owns it.\nExit status 1 when anything differs.")
-	if err := cli.ParseFlags(f.fs, args); err != nil {
-		return err
-	}
-	spec, log, err := loadSpec(*f.config, os.Stderr)
+	_, _, agent, closeAgent, err := f.open(args, false)
 	if err != nil {
 		return err
 	}
-	agent, closeSys, err := openAgent(spec, log)
-	if err != nil {
-		return err
-	}
-	defer closeSys()
+	defer closeAgent()
 	st, err := agent.Status(ctx)
 	if err != nil {
 		return err

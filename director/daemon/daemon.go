@@ -409,6 +409,10 @@ func (d *Daemon) onVRRP(sc vrrp.StateChange) {
 	d.trans[transKey{sc.Instance, sc.To.String()}]++
 	cfg := d.cfg
 	d.mu.Unlock()
+	// Any state but MASTER, STOP included, makes this director a sync
+	// backup: like the IPVS table, the daemon outlives lbd, and a director
+	// that stopped keeps receiving the master's connections, so that a
+	// restarted lbd that takes over carries them on.
 	if sd := cfg.IPVS.SyncDaemon; sd != nil && sd.Role == config.SyncAuto && sd.Instance == sc.Instance {
 		d.ensureSyncDaemon(cfg, sc.To.String())
 	}

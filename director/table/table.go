@@ -378,6 +378,24 @@ func (s DaemonState) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s DaemonState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler: the inverse of
+// MarshalText ("master", "backup" or "state(N)").
+func (s *DaemonState) UnmarshalText(b []byte) error {
+	switch t := string(b); t {
+	case "master":
+		*s = DaemonMaster
+	case "backup":
+		*s = DaemonBackup
+	default:
+		var n uint32
+		if _, err := fmt.Sscanf(t, "state(%d)", &n); err != nil || t != fmt.Sprintf("state(%d)", n) {
+			return fmt.Errorf("sync daemon state %q: want master, backup or state(N)", t)
+		}
+		*s = DaemonState(n)
+	}
+	return nil
+}
+
 // Daemon is a running IPVS sync daemon (ipvsadm --start-daemon).
 type Daemon struct {
 	State     DaemonState `json:"state"`

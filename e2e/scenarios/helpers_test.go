@@ -89,14 +89,18 @@ func must(t *testing.T, err error) {
 // with name and a newline. It stops at the end of the test.
 func serveName(t *testing.T, ns *topo.Namespace, addr, name string) {
 	t.Helper()
+	serveHTTP(t, ns, addr, func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, name)
+	})
+}
+
+// serveHTTP starts an HTTP server in ns on addr that answers with h. It
+// stops at the end of the test.
+func serveHTTP(t *testing.T, ns *topo.Namespace, addr string, h http.HandlerFunc) {
+	t.Helper()
 	l, err := ns.Listen("tcp", addr)
 	must(t, err)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprintln(w, name)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 }

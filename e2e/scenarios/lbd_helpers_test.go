@@ -66,21 +66,14 @@ func (w *lbdWeb) setHealth(body string) { w.health.Store(&body) }
 func (w *lbdWeb) serve(t *testing.T) {
 	t.Helper()
 	w.setHealth(healthBody)
-	l, err := w.ns.Listen("tcp", "0.0.0.0:80")
-	must(t, err)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body) // a client's upload, read to the end
-			if r.URL.Path == "/health.html" {
-				io.WriteString(rw, *w.health.Load())
-				return
-			}
-			fmt.Fprintln(rw, w.name)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // a client's upload, read to the end
+		if r.URL.Path == "/health.html" {
+			io.WriteString(rw, *w.health.Load())
+			return
+		}
+		fmt.Fprintln(rw, w.name)
+	})
 }
 
 // lbdLab is a director, a client and two real servers for one forwarding
@@ -112,14 +105,7 @@ func buildLbdLab(t *testing.T, n *narrator, prefix, fwd string) *lbdLab {
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
 	host := func(name string, sw *topo.Switch, addr string, ifName string) *topo.Namespace {
-		ns := lab.Namespace(name)
-		if ns == nil {
-			ns, err = lab.AddNamespace(name)
-			must(t, err)
-		}
-		a := netip.MustParseAddr(addr)
-		_, err = lab.Connect(ns, sw, topo.Port{Name: ifName, MAC: seedMAC(addr), Addrs: []netip.Prefix{netip.PrefixFrom(a, 24)}})
-		must(t, err)
+		ns, _ := addSeedHost(t, lab, sw, name, ifName, addr)
 		n.Note("%-8s %s %s/24", name, ifName, addr)
 		return ns
 	}
@@ -187,11 +173,7 @@ func buildLbdLab(t *testing.T, n *narrator, prefix, fwd string) *lbdLab {
 // addClient adds another client on the LAN at addr/24.
 func (l *lbdLab) addClient(t *testing.T, n *narrator, name, addr string) *topo.Namespace {
 	t.Helper()
-	a := netip.MustParseAddr(addr)
-	ns, err := l.lab.AddNamespace(name)
-	must(t, err)
-	_, err = l.lab.Connect(ns, l.lan, topo.Port{Name: "eth0", MAC: seedMAC(addr), Addrs: []netip.Prefix{netip.PrefixFrom(a, 24)}})
-	must(t, err)
+	ns, _ := addSeedHost(t, l.lab, l.lan, name, "eth0", addr)
 	n.Note("%-8s eth0 %s/24", name, addr)
 	return ns
 }
@@ -285,16 +267,6 @@ func (l *lbdLab) wantService(svcs map[string]*ipvsService, schedFlags string, we
 	return true
 }
 
-// lbdBinary returns the path of a command in the VM (lbd, lbctl).
-func lbdBinary(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("the %s command is not in the image (%v): build the image with ./cmd/%s (E2E_CMDS must include it)", name, err, name)
-	}
-	return p
-}
-
 // lbdNode is one director's lbd files: config, control socket and state
 // directory in a directory of its own, short enough for a unix socket
 // path (all namespaces share the VM's file system).
@@ -310,8 +282,8 @@ type lbdNode struct {
 
 func newLbdNode(t *testing.T, name string, ns *topo.Namespace) *lbdNode {
 	t.Helper()
-	lbdBinary(t, "lbd")
-	lbdBinary(t, "lbctl")
+	commandPath(t, "lbd")
+	commandPath(t, "lbctl")
 	dir, err := os.MkdirTemp("/tmp", "lbd")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -338,11 +310,8 @@ func (l *lbdNode) writeConfig(t *testing.T, globalExtra, body string) {
 
 // lbdDaemon is "lbd run" running in a node's namespace.
 type lbdDaemon struct {
+	*daemon
 	node *lbdNode
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
 }
 
 // start starts "lbd run -c CONFIG" in the node's namespace. At the end of
@@ -350,39 +319,8 @@ type lbdDaemon struct {
 // shown when the test failed.
 func (l *lbdNode) start(t *testing.T) *lbdDaemon {
 	t.Helper()
-	d := &lbdDaemon{node: l, log: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = l.ns.Command(context.Background(), lbdBinary(t, "lbd"), "run", "-c", l.config)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	must(t, d.cmd.Start())
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		if !d.exited() {
-			d.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-d.done:
-			case <-time.After(10 * time.Second):
-				d.cmd.Process.Kill()
-				<-d.done
-				t.Errorf("lbd run on %s ignored SIGTERM for 10 s; killed", l.name)
-			}
-		}
-		if t.Failed() {
-			t.Logf("log of lbd run on %s (pid %d, %v):\n%s", l.name, d.cmd.Process.Pid, d.err, d.log.String())
-		}
-	})
-	return d
-}
-
-func (d *lbdDaemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
+	d := startDaemon(t, l.ns, "lbd run on "+l.name, commandPath(t, "lbd"), "run", "-c", l.config)
+	return &lbdDaemon{daemon: d, node: l}
 }
 
 // status asks this daemon's control socket for its status.
@@ -417,10 +355,7 @@ func (d *lbdDaemon) waitReady(t *testing.T) (control.Status, time.Duration) {
 		case !st.IPVS.InSync:
 			last = fmt.Sprintf("not in sync, pending %q", st.IPVS.Pending)
 		default:
-			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.cmd.Process.Pid))
-			if err != nil || strings.TrimSpace(string(comm)) != "lbd" {
-				t.Fatalf("process %d started for lbd run is %q (%v), not lbd: nsenter did not exec it", d.cmd.Process.Pid, comm, err)
-			}
+			d.requireComm(t, "lbd")
 			return st, time.Since(start)
 		}
 		if time.Now().After(deadline) {
@@ -436,56 +371,13 @@ func (d *lbdDaemon) signal(t *testing.T, sig syscall.Signal) {
 	must(t, d.cmd.Process.Signal(sig))
 }
 
-// stop sends sig and waits for the daemon to exit; it returns how long the
-// exit took and the exit error.
-func (d *lbdDaemon) stop(t *testing.T, sig syscall.Signal) (time.Duration, error) {
-	t.Helper()
-	start := time.Now()
-	must(t, d.cmd.Process.Signal(sig))
-	select {
-	case <-d.done:
-		return time.Since(start), d.err
-	case <-time.After(15 * time.Second):
-		t.Fatalf("lbd run on %s did not exit within 15 s of %v; log:\n%s", d.node.name, sig, d.log.String())
-		return 0, nil
-	}
-}
-
-// logLines returns the daemon's log lines holding every one of words.
-func (d *lbdDaemon) logLines(words ...string) []string {
-	var out []string
-	for _, l := range strings.Split(d.log.String(), "\n") {
-		ok := l != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// waitLogLines waits up to 3 s for at least one log line holding every one
-// of words and returns those lines.
-func (d *lbdDaemon) waitLogLines(words ...string) []string {
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		lines := d.logLines(words...)
-		if len(lines) > 0 || time.Now().After(deadline) {
-			return lines
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // lbctl runs "lbctl -s SOCKET ARGS..." in the node's namespace and returns
 // its stdout, stderr and exit status.
 func (l *lbdNode) lbctl(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	cmd := l.ns.Command(ctx, lbdBinary(t, "lbctl"), append([]string{"-s", l.socket}, args...)...)
+	cmd := l.ns.Command(ctx, commandPath(t, "lbctl"), append([]string{"-s", l.socket}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

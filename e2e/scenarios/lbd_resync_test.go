@@ -53,7 +53,7 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 	if !wantRR(parseIPVS(t, table)) {
 		t.Errorf("after lbctl resync the table is not back:\n%s", table)
 	}
-	rep := d.waitLogLines("repaired IPVS drift", web2)
+	rep := d.waitLog(3*time.Second, "repaired IPVS drift", web2)
 	n.Note("lbd log:")
 	n.Block(strings.Join(rep, "\n"))
 	if len(rep) != 1 {
@@ -99,7 +99,7 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 		if took > 2500*time.Millisecond {
 			t.Errorf("%s: restored after %v, want within resync_interval 1s (+1.5 s)", what, took)
 		}
-		lines := d.waitLogLines(append([]string{"repaired IPVS drift"}, logWords...)...)
+		lines := d.waitLog(3*time.Second, append([]string{"repaired IPVS drift"}, logWords...)...)
 		n.Block(strings.Join(lines, "\n"))
 		if len(lines) == 0 {
 			t.Errorf("%s: lbd logged no repair holding %q (%v after the edit):\n%s", what, logWords, time.Since(edited), d.log.String())

@@ -3,11 +3,11 @@
 package scenarios
 
 import (
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/e2e/topo"
 )
 
 // TestScenarioLbrsDR is the seed's LVS-DR setup with the real servers made
@@ -38,18 +38,7 @@ func TestScenarioLbrsDR(t *testing.T) {
 	expectNoAnswers(t, n, d.client, 2, forwardDR)
 
 	n.Step("lbrs run -c lbrs.yaml on web1 and web2 (each its own config and state file); web1's config:")
-	n.Block(nodes["web1"].yaml)
-	daemons := map[string]*lbrsDaemon{}
-	for _, w := range seedWebs() {
-		daemons[w.name] = startLbrs(t, nodes[w.name])
-	}
-	for _, w := range seedWebs() {
-		status, took := daemons[w.name].waitApplied(t)
-		n.Note("%s: lbrs status exit 0 after %v", w.name, took.Round(time.Millisecond))
-		if w.name == "web1" {
-			n.Block(status)
-		}
-	}
+	daemons := startLbrsNodes(t, n, nodes)
 
 	n.Step("What lbrs did on each real server: VIP %s/32 on lo as lo:0, arp_ignore=1 and arp_announce=2 on lo and all", seedVIP)
 	applied := map[string]string{}
@@ -93,7 +82,7 @@ func TestScenarioLbrsDR(t *testing.T) {
 	case back > time.Second:
 		t.Errorf("VIP back on web1's lo after %v, want within 1 s", back)
 	}
-	repairs := daemons["web1"].waitLogLines("msg=repair", "action=add-addr", seedVIP)
+	repairs := daemons["web1"].waitLog(2*time.Second, "msg=repair", "action=add-addr", seedVIP)
 	if len(repairs) != 1 {
 		t.Errorf("web1's lbrs logged %d repairs adding the VIP, want 1:\n%s", len(repairs), daemons["web1"].log.String())
 	}
@@ -103,23 +92,14 @@ func TestScenarioLbrsDR(t *testing.T) {
 	spreadRequests(t, n, d.client, 2)
 
 	n.Step("SIGTERM to both lbrs: each exits 0 after removing the VIP and writing back the original sysctls")
-	for _, w := range seedWebs() {
-		took, err := daemons[w.name].stop(t, syscall.SIGTERM)
-		if err != nil {
-			t.Errorf("lbrs run on %s exited with %v after SIGTERM, want 0", w.name, err)
-		}
-		ns := d.webs[w.name]
+	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *topo.Namespace, took time.Duration) {
 		addrs := ipv4Addrs(t, ns, "lo")
 		n.Note("%s: exited in %v; lo: %s; %s", w.name, took.Round(time.Millisecond), strings.Join(addrs, ", "),
 			fmtSysctls(readSysctls(t, ns, keys), keys))
 		if len(addrs) != 1 || addrs[0] != "127.0.0.1/8 lo" {
 			t.Errorf("%s lo after SIGTERM = %q, want only 127.0.0.1/8", w.name, addrs)
 		}
-		checkSysctls(t, ns, origs[w.name], "after SIGTERM")
-		if _, err := os.Stat(nodes[w.name].state); !os.IsNotExist(err) {
-			t.Errorf("%s state file %s after restore: %v, want it removed", w.name, nodes[w.name].state, err)
-		}
-	}
+	})
 	n.Note("the VIP is unanswered again, as before lbrs:")
 	expectNoAnswers(t, n, d.client, 1, forwardDR)
 }

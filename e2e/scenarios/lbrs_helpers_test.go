@@ -8,13 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,65 +36,19 @@ var (
 	forwardTUN = lbrsForward{flag: "-i", name: "Tunnel"}
 )
 
-// lbrsBinary returns the path of the lbrs command in the VM.
-func lbrsBinary(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("lbrs")
-	if err != nil {
-		t.Fatalf("the lbrs command is not in the image (%v): build the image with ./cmd/lbrs (E2E_CMDS must include it)", err)
-	}
-	return p
-}
-
 // buildLbrsLAN builds the seed's LAN (client, director, web1, web2 on one
 // bridge, fixed MACs), programs the director by hand as lvs_dr.sh does but
 // with the given forwarding method, and starts the HTTP servers. The real
 // servers get nothing else: no VIP, no sysctl. That is lbrs's job.
 func buildLbrsLAN(t *testing.T, n *narrator, prefix string, fwd lbrsForward) *seedDR {
 	t.Helper()
-	lbrsBinary(t)
-	n.Step("Building the seed's LAN 192.168.56.0/24: a bridge and one namespace per machine")
-	lab := topo.NewT(t, prefix)
-	lan, err := lab.AddSwitch("lan")
-	must(t, err)
-	host := func(name, addr string) *topo.Namespace {
-		ns, err := lab.AddNamespace(name)
-		must(t, err)
-		_, err = lab.Connect(ns, lan, topo.Port{
-			Name:  "eth0",
-			MAC:   seedMAC(addr),
-			Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(addr), 24)},
-		})
-		must(t, err)
-		n.Note("%-8s eth0 %s/24  mac %s", name, addr, seedMAC(addr))
-		return ns
-	}
-	d := &seedDR{lab: lab, webs: map[string]*topo.Namespace{}}
-	d.client = host("client", seedClient)
-	d.director = host("director", seedDirector)
-	for _, w := range seedWebs() {
-		d.webs[w.name] = host(w.name, w.addr)
-	}
+	commandPath(t, "lbrs")
+	d := buildSeedLAN(t, n, prefix)
 
 	n.Step("Director by hand (lvs_dr.sh): ip_forward=1, VIP %s/32 on eth0:0, IPVS service rr with web1, web2 as %s (%s)", seedVIP, fwd.name, fwd.flag)
-	must(t, d.director.Sysctl("net.ipv4.ip_forward", "1"))
-	must(t, d.director.AddAddress("eth0", netip.MustParsePrefix(seedVIP+"/32"), "eth0:0"))
-	svc := seedVIP + ":80"
-	for _, args := range [][]string{
-		{"-C"},
-		{"-A", "-t", svc, "-s", "rr"},
-		{"-a", "-t", svc, "-r", "192.168.56.200:80", fwd.flag},
-		{"-a", "-t", svc, "-r", "192.168.56.201:80", fwd.flag},
-		{"--set", "1", "1", "1"},
-	} {
-		run(t, d.director, "ipvsadm", args...)
-		n.Note("ipvsadm %s", strings.Join(args, " "))
-	}
+	programSeedDirector(t, n, d.director, fwd.flag)
 	table := run(t, d.director, "ipvsadm", "-ln")
-	dests := map[string]string{}
-	for _, m := range ipvsDestRE.FindAllStringSubmatch(table, -1) {
-		dests[m[1]] = m[2] + " weight " + m[3]
-	}
+	dests := ipvsDests(table)
 	for _, w := range seedWebs() {
 		if got, want := dests[w.addr+":80"], fwd.name+" weight 1"; got != want {
 			t.Fatalf("destination %s:80 = %q, want %s; table:\n%s", w.addr, got, want, table)
@@ -107,13 +58,7 @@ func buildLbrsLAN(t *testing.T, n *narrator, prefix string, fwd lbrsForward) *se
 	for _, w := range seedWebs() {
 		serveName(t, d.webs[w.name], "0.0.0.0:80", w.name)
 	}
-	direct := newHTTPClient(d.client, 5*time.Second)
-	for _, w := range seedWebs() {
-		got, err := get(direct, "http://"+w.addr+"/")
-		if err != nil || got != w.name {
-			t.Fatalf("real server %s at its own address: answer %q, error %v; want %q", w.name, got, err, w.name)
-		}
-	}
+	requireDirectAnswers(t, d.client, seedWebs())
 	n.Note("web1 and web2 serve HTTP on 0.0.0.0:80 (answering their name); the client reaches both at their own addresses")
 	return d
 }
@@ -203,7 +148,7 @@ func (nd *lbrsNode) cli(t *testing.T, sub string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	cmd := nd.ns.Command(ctx, lbrsBinary(t), sub, "-c", nd.config)
+	cmd := nd.ns.Command(ctx, commandPath(t, "lbrs"), sub, "-c", nd.config)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -220,11 +165,8 @@ func (nd *lbrsNode) cli(t *testing.T, sub string) (string, int) {
 
 // lbrsDaemon is "lbrs run" running in a node's namespace.
 type lbrsDaemon struct {
+	*daemon
 	node *lbrsNode
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
 }
 
 // startLbrs starts "lbrs run -c CONFIG" in the node's namespace. At the end
@@ -232,40 +174,47 @@ type lbrsDaemon struct {
 // then SIGKILL if it does not exit; its log is shown when the test failed.
 func startLbrs(t *testing.T, nd *lbrsNode) *lbrsDaemon {
 	t.Helper()
-	d := &lbrsDaemon{node: nd, log: &syncBuffer{}, done: make(chan struct{})}
-	// Not t.Context(): it ends before the cleanups run, and its end would
-	// SIGKILL the daemon before it could restore.
-	d.cmd = nd.ns.Command(context.Background(), lbrsBinary(t), "run", "-c", nd.config)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	must(t, d.cmd.Start())
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		if !d.exited() {
-			d.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-d.done:
-			case <-time.After(10 * time.Second):
-				d.cmd.Process.Kill()
-				<-d.done
-				t.Errorf("lbrs run on %s ignored SIGTERM for 10 s; killed", nd.name)
-			}
-		}
-		if t.Failed() {
-			t.Logf("log of lbrs run on %s (pid %d, %v):\n%s", nd.name, d.cmd.Process.Pid, d.err, d.log.String())
-		}
-	})
-	return d
+	d := startDaemon(t, nd.ns, "lbrs run on "+nd.name, commandPath(t, "lbrs"), "run", "-c", nd.config)
+	return &lbrsDaemon{daemon: d, node: nd}
 }
 
-func (d *lbrsDaemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
+// startLbrsNodes shows web1's lbrs.yaml, starts "lbrs run" on web1 and
+// web2 and waits until each has applied its configuration ("lbrs status"
+// exits 0; web1's shown).
+func startLbrsNodes(t *testing.T, n *narrator, nodes map[string]*lbrsNode) map[string]*lbrsDaemon {
+	t.Helper()
+	n.Block(nodes["web1"].yaml)
+	daemons := map[string]*lbrsDaemon{}
+	for _, w := range seedWebs() {
+		daemons[w.name] = startLbrs(t, nodes[w.name])
+	}
+	for _, w := range seedWebs() {
+		status, took := daemons[w.name].waitApplied(t)
+		n.Note("%s: lbrs status exit 0 after %v", w.name, took.Round(time.Millisecond))
+		if w.name == "web1" {
+			n.Block(status)
+		}
+	}
+	return daemons
+}
+
+// stopLbrsNodes sends SIGTERM to the lbrs of web1 and web2 in turn and
+// requires each to exit 0, then (after check, which looks at what the mode
+// put on its device) the sysctls back at origs and the state file removed.
+func stopLbrsNodes(t *testing.T, d *seedDR, daemons map[string]*lbrsDaemon, nodes map[string]*lbrsNode, origs map[string]map[string]string,
+	check func(w seedWeb, ns *topo.Namespace, took time.Duration)) {
+	t.Helper()
+	for _, w := range seedWebs() {
+		took, err := daemons[w.name].stop(t, syscall.SIGTERM)
+		if err != nil {
+			t.Errorf("lbrs run on %s exited with %v after SIGTERM, want 0", w.name, err)
+		}
+		ns := d.webs[w.name]
+		check(w, ns, took)
+		checkSysctls(t, ns, origs[w.name], "after SIGTERM")
+		if _, err := os.Stat(nodes[w.name].state); !os.IsNotExist(err) {
+			t.Errorf("%s state file %s after restore: %v, want it removed", w.name, nodes[w.name].state, err)
+		}
 	}
 }
 
@@ -283,10 +232,7 @@ func (d *lbrsDaemon) waitApplied(t *testing.T) (string, time.Duration) {
 		}
 		out, code := d.node.cli(t, "status")
 		if code == 0 {
-			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.cmd.Process.Pid))
-			if err != nil || strings.TrimSpace(string(comm)) != "lbrs" {
-				t.Fatalf("process %d started for lbrs run is %q (%v), not lbrs: nsenter did not exec it, signals would miss it", d.cmd.Process.Pid, comm, err)
-			}
+			d.requireComm(t, "lbrs")
 			return out, time.Since(start)
 		}
 		if time.Now().After(deadline) {
@@ -294,68 +240,6 @@ func (d *lbrsDaemon) waitApplied(t *testing.T) (string, time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// stop sends sig and waits for the daemon to exit; it returns the exit
-// error and how long the exit took.
-func (d *lbrsDaemon) stop(t *testing.T, sig syscall.Signal) (time.Duration, error) {
-	t.Helper()
-	start := time.Now()
-	must(t, d.cmd.Process.Signal(sig))
-	select {
-	case <-d.done:
-		return time.Since(start), d.err
-	case <-time.After(15 * time.Second):
-		t.Fatalf("lbrs run on %s did not exit within 15 s of %v; log:\n%s", d.node.name, sig, d.log.String())
-		return 0, nil
-	}
-}
-
-// logLines returns the daemon's log lines holding every one of words.
-func (d *lbrsDaemon) logLines(words ...string) []string {
-	var out []string
-	for _, l := range strings.Split(d.log.String(), "\n") {
-		ok := l != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// waitLogLines waits up to 2 s for the daemon to log at least one line
-// holding every one of words (a change is logged just after it is made, so
-// the kernel may show it first), and returns those lines.
-func (d *lbrsDaemon) waitLogLines(words ...string) []string {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		lines := d.logLines(words...)
-		if len(lines) > 0 || time.Now().After(deadline) {
-			return lines
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // ipv4Addrs returns dev's IPv4 addresses as "ADDR/LEN LABEL" (the label is

@@ -22,7 +22,7 @@ import (
 // back and removes the VIP.
 func TestScenarioLbrsKill9RestartRestore(t *testing.T) {
 	n := newNarrator(t)
-	lbrsBinary(t)
+	commandPath(t, "lbrs")
 	n.Step("One real server web1 (192.168.56.200/24) with non-default originals: lo.arp_announce=1, all.arp_ignore=2")
 	lab := topo.NewT(t, "lbrskill")
 	lan, err := lab.AddSwitch("lan")

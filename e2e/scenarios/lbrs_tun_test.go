@@ -3,11 +3,11 @@
 package scenarios
 
 import (
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/e2e/topo"
 )
 
 // TestScenarioLbrsTUN is LVS-TUN: the director encapsulates each client
@@ -53,18 +53,7 @@ func TestScenarioLbrsTUN(t *testing.T) {
 	run(t, d.director, "ipvsadm", "-Z")
 
 	n.Step("lbrs run -c lbrs.yaml (mode tun) on web1 and web2; web1's config:")
-	n.Block(nodes["web1"].yaml)
-	daemons := map[string]*lbrsDaemon{}
-	for _, w := range seedWebs() {
-		daemons[w.name] = startLbrs(t, nodes[w.name])
-	}
-	for _, w := range seedWebs() {
-		status, took := daemons[w.name].waitApplied(t)
-		n.Note("%s: lbrs status exit 0 after %v", w.name, took.Round(time.Millisecond))
-		if w.name == "web1" {
-			n.Block(status)
-		}
-	}
+	daemons := startLbrsNodes(t, n, nodes)
 
 	n.Step("What lbrs did: tunl0 up with %s/32, rp_filter=0 on tunl0 and all, arp_ignore=1 and arp_announce=2 on tunl0 and all", seedVIP)
 	applied := map[string]string{}
@@ -94,29 +83,13 @@ func TestScenarioLbrsTUN(t *testing.T) {
 	spreadRequests(t, n, d.client, requests)
 
 	n.Step("Counters (ipvsadm -ln --stats, zeroed after the refused tries): 10 connections each, replies bypass the director (OutPkts 0)")
-	stats := settledStats(t, d.director, "192.168.56.201:80", requests/2)
-	n.Block(stats)
-	for _, w := range seedWebs() {
-		conns, in, out, err := statsRow(stats, w.addr+":80")
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		if conns != requests/2 || in == 0 || out != 0 {
-			t.Errorf("stats of %s: conns %d, inpkts %d, outpkts %d; want %d conns, some inpkts, 0 outpkts (TUN)", w.name, conns, in, out, requests/2)
-		}
-	}
+	checkBypassStats(t, n, d.director, requests, "TUN")
 
 	n.Step("ARP: the VIP sits on tunl0 of web1/web2, yet only the director answers for it on the LAN")
 	checkARPOnlyDirector(t, n, d.client)
 
 	n.Step("SIGTERM to both lbrs: VIP off tunl0, tunl0 down again, rp_filter and the ARP sysctls as they were")
-	for _, w := range seedWebs() {
-		took, err := daemons[w.name].stop(t, syscall.SIGTERM)
-		if err != nil {
-			t.Errorf("lbrs run on %s exited with %v after SIGTERM, want 0", w.name, err)
-		}
-		ns := d.webs[w.name]
+	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *topo.Namespace, took time.Duration) {
 		addrs := ipv4Addrs(t, ns, "tunl0")
 		up := linkUp(t, ns, "tunl0")
 		n.Note("%s: exited in %v; tunl0 up=%v %s; %s", w.name, took.Round(time.Millisecond), up,
@@ -124,9 +97,5 @@ func TestScenarioLbrsTUN(t *testing.T) {
 		if up || len(addrs) != 0 {
 			t.Errorf("%s tunl0 after SIGTERM: up %v, addresses %q; want down with none", w.name, up, addrs)
 		}
-		checkSysctls(t, ns, origs[w.name], "after SIGTERM")
-		if _, err := os.Stat(nodes[w.name].state); !os.IsNotExist(err) {
-			t.Errorf("%s state file %s after restore: %v, want it removed", w.name, nodes[w.name].state, err)
-		}
-	}
+	})
 }

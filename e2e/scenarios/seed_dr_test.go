@@ -55,43 +55,10 @@ type seedDR struct {
 // its lo (it still gets the ARP sysctls): a deliberately broken topology.
 func buildSeedDR(t *testing.T, n *narrator, noVIP string) *seedDR {
 	t.Helper()
-	n.Step("Building the seed's LAN 192.168.56.0/24: a bridge and one namespace per machine")
-	lab := topo.NewT(t, "seed")
-	lan, err := lab.AddSwitch("lan")
-	must(t, err)
-	host := func(name, addr string) *topo.Namespace {
-		ns, err := lab.AddNamespace(name)
-		must(t, err)
-		_, err = lab.Connect(ns, lan, topo.Port{
-			Name:  "eth0",
-			MAC:   seedMAC(addr),
-			Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(addr), 24)},
-		})
-		must(t, err)
-		n.Note("%-8s eth0 %s/24  mac %s", name, addr, seedMAC(addr))
-		return ns
-	}
-	d := &seedDR{lab: lab, webs: map[string]*topo.Namespace{}}
-	d.client = host("client", seedClient)
-	d.director = host("director", seedDirector)
-	for _, w := range seedWebs() {
-		d.webs[w.name] = host(w.name, w.addr)
-	}
+	d := buildSeedLAN(t, n, "seed")
 
 	n.Step("Director (lvs_dr.sh): ip_forward=1, VIP %s/32 on eth0:0, IPVS service rr with web1, web2 as DR (-g)", seedVIP)
-	must(t, d.director.Sysctl("net.ipv4.ip_forward", "1"))
-	must(t, d.director.AddAddress("eth0", netip.MustParsePrefix(seedVIP+"/32"), "eth0:0"))
-	svc := seedVIP + ":80"
-	for _, args := range [][]string{
-		{"-C"},
-		{"-A", "-t", svc, "-s", "rr"},
-		{"-a", "-t", svc, "-r", "192.168.56.200:80", "-g"},
-		{"-a", "-t", svc, "-r", "192.168.56.201:80", "-g"},
-		{"--set", "1", "1", "1"},
-	} {
-		run(t, d.director, "ipvsadm", args...)
-		n.Note("ipvsadm %s", strings.Join(args, " "))
-	}
+	programSeedDirector(t, n, d.director, "-g")
 
 	for _, w := range seedWebs() {
 		ns := d.webs[w.name]
@@ -109,21 +76,23 @@ func buildSeedDR(t *testing.T, n *narrator, noVIP string) *seedDR {
 		n.Note("%s serves HTTP on 0.0.0.0:80, answering %q", w.name, w.name)
 	}
 
-	// Every real server must answer on its own address before the VIP is
-	// tried: a failure later is then the load balancer's, not the server's.
-	direct := newHTTPClient(d.client, 5*time.Second)
-	for _, w := range seedWebs() {
-		got, err := get(direct, "http://"+w.addr+"/")
-		if err != nil || got != w.name {
-			t.Fatalf("real server %s at its own address: answer %q, error %v; want %q", w.name, got, err, w.name)
-		}
-	}
+	requireDirectAnswers(t, d.client, seedWebs())
 	n.Note("client reaches web1 and web2 directly at their own addresses")
 	return d
 }
 
 // ipvsDest is one "  -> addr:port Forward Weight ActiveConn InActConn" row.
 var ipvsDestRE = regexp.MustCompile(`(?m)^  -> (\S+)\s+(Route|Masq|Tunnel|Local)\s+(\d+)\s+\d+\s+\d+\s*$`)
+
+// ipvsDests returns the destinations of "ipvsadm -ln" output, "ADDR:PORT"
+// -> "FORWARD weight WEIGHT" ("Route weight 1").
+func ipvsDests(table string) map[string]string {
+	dests := map[string]string{}
+	for _, m := range ipvsDestRE.FindAllStringSubmatch(table, -1) {
+		dests[m[1]] = m[2] + " weight " + m[3]
+	}
+	return dests
+}
 
 // statsRow returns Conns, InPkts, OutPkts of a destination in
 // "ipvsadm -ln --stats" output.
@@ -160,6 +129,26 @@ func settledStats(t *testing.T, director *topo.Namespace, dest string, conns int
 	}
 }
 
+// checkBypassStats reads the director's counters once web2 shows
+// requests/2 connections and requires each real server to have had
+// requests/2 connections, some packets in and none out: with DR (or TUN,
+// the method named in messages) the replies bypass the director.
+func checkBypassStats(t *testing.T, n *narrator, director *topo.Namespace, requests int, method string) {
+	t.Helper()
+	stats := settledStats(t, director, "192.168.56.201:80", requests/2)
+	n.Block(stats)
+	for _, w := range seedWebs() {
+		conns, in, out, err := statsRow(stats, w.addr+":80")
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if conns != requests/2 || in == 0 || out != 0 {
+			t.Errorf("stats of %s: conns %d, inpkts %d, outpkts %d; want %d conns, some inpkts, 0 outpkts (%s)", w.name, conns, in, out, requests/2, method)
+		}
+	}
+}
+
 // TestScenarioSeedDR is the seed tutorial's LVS-DR setup, done by hand with
 // ipvsadm on a real kernel: 20 new connections to the VIP are spread 10/10
 // over web1 and web2 by rr, the replies bypass the director (DR), and only
@@ -174,10 +163,7 @@ func TestScenarioSeedDR(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^TCP  ` + regexp.QuoteMeta(seedVIP) + `:80 rr\s*$`).MatchString(table) {
 		t.Errorf("ipvsadm -ln has no line %q:\n%s", "TCP  "+seedVIP+":80 rr", table)
 	}
-	dests := map[string]string{}
-	for _, m := range ipvsDestRE.FindAllStringSubmatch(table, -1) {
-		dests[m[1]] = m[2] + " weight " + m[3]
-	}
+	dests := ipvsDests(table)
 	for _, w := range seedWebs() {
 		if got := dests[w.addr+":80"]; got != "Route weight 1" {
 			t.Errorf("destination %s:80 = %q, want Route weight 1; table:\n%s", w.addr, got, table)
@@ -190,36 +176,10 @@ func TestScenarioSeedDR(t *testing.T) {
 
 	const requests = 20
 	n.Step("Client sends %d HTTP requests to http://%s/, a new connection each", requests, seedVIP)
-	c := newHTTPClient(d.client, 5*time.Second)
-	counts := map[string]int{}
-	for i := 1; i <= requests; i++ {
-		got, err := get(c, "http://"+seedVIP+"/")
-		if err != nil {
-			t.Errorf("request %d: %v", i, err)
-			n.Note("request %2d -> FAILED: %v", i, err)
-			continue
-		}
-		counts[got]++
-		n.Note("request %2d -> answered by %s", i, got)
-	}
-	n.Note("totals: web1 %d, web2 %d", counts["web1"], counts["web2"])
-	if counts["web1"] != requests/2 || counts["web2"] != requests/2 || len(counts) != 2 {
-		t.Errorf("answers %v: want web1 and web2 %d each (rr over new connections)", counts, requests/2)
-	}
+	spreadRequests(t, n, d.client, requests)
 
 	n.Step("Counters (ipvsadm -ln --stats): DR replies bypass the director, so OutPkts stay 0")
-	stats := settledStats(t, d.director, "192.168.56.201:80", requests/2)
-	n.Block(stats)
-	for _, w := range seedWebs() {
-		conns, in, out, err := statsRow(stats, w.addr+":80")
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		if conns != requests/2 || in == 0 || out != 0 {
-			t.Errorf("stats of %s: conns %d, inpkts %d, outpkts %d; want %d conns, some inpkts, 0 outpkts (DR)", w.name, conns, in, out, requests/2)
-		}
-	}
+	checkBypassStats(t, n, d.director, requests, "DR")
 
 	n.Step("ARP: the client learned the VIP at the director's MAC (arp_ignore keeps web1/web2 quiet)")
 	mac := neighMAC(t, d.client, "eth0", seedVIP)

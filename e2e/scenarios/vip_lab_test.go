@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -85,7 +84,7 @@ type vipDirector struct {
 	config  string
 	socket  string
 	changes []string // the substitutions made to the example, for humans
-	lbd     *vipLbd
+	lbd     *daemon  // lbd run
 }
 
 // vipWeb is one web node: lbrs, and an HTTP server answering its name on
@@ -150,25 +149,15 @@ func vipExampleDigest(t *testing.T, name string) []string {
 // and the backup BACKUP. prefix names the lab.
 func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 	t.Helper()
-	lbrsBinary(t)
-	for _, bin := range []string{"lbd", "lbctl"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("the %s command is not in the image (%v): build the image with ./cmd/%s (E2E_CMDS must include it)", bin, err, bin)
-		}
+	for _, bin := range []string{"lbrs", "lbd", "lbctl"} {
+		commandPath(t, bin)
 	}
 	n.Step("Building the examples' LAN 192.168.56.0/24: one bridge, one namespace per machine")
 	lab := topo.NewT(t, prefix)
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
 	host := func(name, addr, role string) (*topo.Namespace, *topo.Link) {
-		ns, err := lab.AddNamespace(name)
-		must(t, err)
-		lk, err := lab.Connect(ns, lan, topo.Port{
-			Name:  "eth0",
-			MAC:   seedMAC(addr),
-			Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(addr), 24)},
-		})
-		must(t, err)
+		ns, lk := addSeedHost(t, lab, lan, name, "eth0", addr)
 		n.Note("%-7s eth0 %-15s mac %s  %s", name, addr, seedMAC(addr), role)
 		return ns, lk
 	}
@@ -214,12 +203,7 @@ func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 		n.Note("%s: lbrs run with deploy/examples/lbrs-web.yaml (%s): VIP on lo:0, arp_ignore=1, arp_announce=2 in %s",
 			w.name, strings.Join(changes, "; "), took.Round(time.Millisecond))
 	}
-	direct := newHTTPClient(l.client, 5*time.Second)
-	for _, w := range l.webs {
-		if got, err := get(direct, "http://"+w.addr+"/"); err != nil || got != w.name {
-			t.Fatalf("web node %s at its own address: answer %q, error %v; want %q", w.name, got, err, w.name)
-		}
-	}
+	requireDirectAnswers(t, l.client, seedWebs())
 
 	// The directors.
 	for _, d := range []*vipDirector{l.master, l.backup} {
@@ -258,24 +242,17 @@ func vipFirstLine(out, def string) string {
 // serve starts the web node's HTTP server.
 func (w *vipWeb) serve(t *testing.T) {
 	t.Helper()
-	l, err := w.ns.Listen("tcp", "0.0.0.0:80")
-	must(t, err)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == vipHealthPath {
-				if w.broken.Load() {
-					io.WriteString(rw, vipBrokenBody)
-					return
-				}
-				io.WriteString(rw, vipHealthyBody)
+	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == vipHealthPath {
+			if w.broken.Load() {
+				io.WriteString(rw, vipBrokenBody)
 				return
 			}
-			fmt.Fprintln(rw, w.name)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+			io.WriteString(rw, vipHealthyBody)
+			return
+		}
+		fmt.Fprintln(rw, w.name)
+	})
 }
 
 // configure writes the director's lbd.yaml from its example.
@@ -299,66 +276,19 @@ func (d *vipDirector) configure(t *testing.T) {
 	must(t, os.WriteFile(d.config, []byte(text), 0o644))
 }
 
-// vipLbd is "lbd run" running in a director's namespace.
-type vipLbd struct {
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	done   chan struct{}
-	err    error     // Wait's result, once done is closed
-	exitAt time.Time // when Wait returned, once done is closed
-}
-
-func (p *vipLbd) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // start runs "lbd run -c CONFIG" in the director's namespace. At the end of
 // the test a daemon still running gets SIGTERM, then SIGKILL after 10 s;
 // its log is shown when the test failed.
 func (d *vipDirector) start(t *testing.T) {
 	t.Helper()
-	p := &vipLbd{log: &syncBuffer{}, done: make(chan struct{})}
-	// Not t.Context(): it ends before the cleanups, and would SIGKILL lbd
-	// before it could leave VRRP cleanly.
-	p.cmd = d.ns.Command(context.Background(), "lbd", "run", "-c", d.config)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	must(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		p.exitAt = time.Now()
-		close(p.done)
-	}()
-	d.lbd = p
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				p.cmd.Process.Kill()
-				<-p.done
-				t.Errorf("lbd run on %s ignored SIGTERM for 10 s; killed", d.name)
-			}
-		}
-		if t.Failed() {
-			t.Logf("log of lbd run on %s (pid %d, %v):\n%s", d.name, p.cmd.Process.Pid, p.err, p.log.String())
-		}
-	})
+	d.lbd = startDaemon(t, d.ns, "lbd run on "+d.name, "lbd", "run", "-c", d.config)
 }
 
 // signal sends sig to lbd, after checking that the process is lbd itself
 // (nsenter must have exec'd it, or the signal would hit nsenter).
 func (d *vipDirector) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.lbd.cmd.Process.Pid))
-	if err != nil || strings.TrimSpace(string(comm)) != "lbd" {
-		t.Fatalf("process %d started for lbd run on %s is %q (%v), not lbd: a signal would miss it", d.lbd.cmd.Process.Pid, d.name, comm, err)
-	}
+	d.lbd.requireComm(t, "lbd")
 	must(t, d.lbd.cmd.Process.Signal(sig))
 }
 
