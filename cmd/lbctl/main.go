@@ -1,8 +1,9 @@
 // Command lbctl is the CLI of lbd: "lbctl status" prints the IPVS table
 // exactly like "ipvsadm -L" (with -n like "ipvsadm -ln"), plus, with
-// --health, the VRRP state and each real server's configured, desired and
-// kernel weight. It asks lbd over its control socket and, when lbd is not
-// running, reads the kernel directly for the table views. "lbctl reload" and
+// --health, the VRRP state, each real server's configured, desired and
+// kernel weight, and each health check's state, last result and reason.
+// It asks lbd over its control socket and, when lbd is not running, reads
+// the kernel directly for the table views. "lbctl reload" and
 // "lbctl resync" ask lbd to reload its configuration or repair the table.
 //
 // It imports director/control (the API), director/table (the printer) and
@@ -17,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -44,6 +46,8 @@ type env struct {
 	conns func() ([]table.Conn, error)
 	// resolver names addresses and ports without -n.
 	resolver func() table.Resolver
+	// now is the clock for "Ns ago"; nil: time.Now.
+	now func() time.Time
 }
 
 // kernelView is what lbctl shows from a direct kernel read.
@@ -100,7 +104,8 @@ commands:
              -c                 connections (/proc/net/ip_vs_conn)
              --timeout          IPVS timeouts
              --daemon           sync daemons
-             --health           after the table: VRRP and each real server's weights
+             --health           after the table: VRRP, each real server's weights
+                                and each health check's state and last result
              --json             lbd's full status as JSON
              --kernel           do not ask lbd: read the kernel only
   save     print the table like "ipvsadm -S" (-n numeric, --kernel)
@@ -252,7 +257,11 @@ func status(ctx context.Context, args []string, socket string, stdout, stderr io
 			fmt.Fprintln(stderr, "lbctl: no health or VRRP state: lbd is not running")
 			return 0
 		}
-		return writeOut(stderr, writeHealth(stdout, st))
+		now := time.Now
+		if e.now != nil {
+			now = e.now
+		}
+		return writeOut(stderr, writeHealth(stdout, st, now()))
 	}
 	return 0
 }
@@ -372,10 +381,11 @@ func dropsStr(drops map[string]uint64) string {
 	return strings.Join(parts, " ")
 }
 
-// writeHealth prints what ipvsadm cannot show: VRRP instances, quorum, and
+// writeHealth prints what ipvsadm cannot show: VRRP instances, quorum,
 // each real server's configured, desired and kernel weight and why they
-// differ.
-func writeHealth(w io.Writer, st control.Status) error {
+// differ, and each health check's state and last result (ages counted
+// from now).
+func writeHealth(w io.Writer, st control.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "VRRP instances")
@@ -433,6 +443,26 @@ func writeHealth(w io.Writer, st control.Status) error {
 				weightStr(rs.DesiredWeight), weightStr(rs.KernelWeight), reason)
 		}
 	}
+	if len(st.Checks) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "Checks")
+		fmt.Fprintln(tw, "  Service\tRemoteAddress:Port\tCheck\tState\tLast result\tTook\tLast at\tReason")
+		for _, c := range st.Checks {
+			state := "up"
+			if !c.Up {
+				state = "down"
+			}
+			result, took, at := "-", "-", "never"
+			if !c.LastCheck.IsZero() {
+				result, took, at = c.Result, tookStr(c.Duration), agoStr(now.Sub(c.LastCheck))
+			}
+			if c.InFlight {
+				at += " (checking)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Service, hostPort(c.Address, c.Port), c.Check, state,
+				result, took, at, oneLine(c.Reason))
+		}
+	}
 	if len(st.Services) > 0 {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "Quorum")
@@ -459,10 +489,40 @@ func writeHealth(w io.Writer, st control.Status) error {
 }
 
 func addrPort(rs control.RealServer) string {
-	if rs.Address.Is4() {
-		return fmt.Sprintf("%s:%d", rs.Address, rs.Port)
+	return hostPort(rs.Address, rs.Port)
+}
+
+func hostPort(a netip.Addr, port uint16) string {
+	if a.Is4() {
+		return fmt.Sprintf("%s:%d", a, port)
 	}
-	return fmt.Sprintf("[%s]:%d", rs.Address, rs.Port)
+	return fmt.Sprintf("[%s]:%d", a, port)
+}
+
+// tookStr is a check's duration, to the microsecond under a second and to
+// the millisecond above.
+func tookStr(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// agoStr is the age of a result: "0.4s ago", "12s ago", "3m5s ago".
+func agoStr(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "just now" // lbd's clock is ahead of ours
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs ago", d.Seconds())
+	}
+	return d.Truncate(time.Second).String() + " ago"
+}
+
+// oneLine keeps a reason on its row: a tab or a newline (a script's
+// output, a server's status line) would break the table's columns.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func weightStr(w *uint32) string {

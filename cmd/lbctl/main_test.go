@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/table"
@@ -218,5 +220,65 @@ func TestReloadResync(t *testing.T) {
 	}
 	if !errors.Is(fmt.Errorf("x: %w", control.ErrNotRunning), control.ErrNotRunning) {
 		t.Fatal("sentinel")
+	}
+}
+
+func TestStatusHealthChecksSection(t *testing.T) {
+	now := time.Date(2024, 5, 1, 10, 30, 20, 0, time.UTC)
+	st := control.Status{IPVS: sampleIPVS()}
+	key := st.IPVS.Table.Services[0].Key()
+	w1 := uint32(1)
+	st.RealServers = []control.RealServer{
+		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Up: true, ConfiguredWeight: 1, DesiredWeight: &w1, KernelWeight: &w1},
+	}
+	st.Checks = []control.CheckStatus{
+		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Check: "http#0 GET /health.html", Up: true,
+			Result: "ok", Reason: "GET /health.html: status 200", Duration: 1234 * time.Microsecond, LastCheck: now.Add(-1500 * time.Millisecond)},
+		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, Check: "tcp#1 at 10.0.0.9:8080",
+			Result: "refused", Reason: "connect: connection\trefused\n(port closed)", Duration: 2 * time.Second, LastCheck: now.Add(-95 * time.Second)},
+		{Service: key, Address: netip.MustParseAddr("2001:db8::1"), Port: 80, Check: "dns#2 SOA .", Up: true},
+	}
+	f := &fakeEnv{running: true, status: st}
+	e := f.env()
+	e.now = func() time.Time { return now }
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"status", "-n", "--health"}, &out, &errb, e); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), sampleList) {
+		t.Fatalf("the table must come first, unchanged:\n%s", out.String())
+	}
+	extra := out.String()[len(sampleList):]
+	rs, ck := strings.Index(extra, "Real servers"), strings.Index(extra, "\nChecks\n")
+	if rs < 0 || ck < rs {
+		t.Fatalf("no Checks section after Real servers:\n%s", extra)
+	}
+	lines := strings.Split(extra[ck+1:], "\n")
+	// Header and three rows, then the end (no quorum in this status).
+	if len(lines) < 5 {
+		t.Fatalf("checks section:\n%s", extra[ck:])
+	}
+	header, rows := lines[1], lines[2:5]
+	for i, want := range [][]string{
+		{"TCP 192.168.56.90:80", "192.168.56.200:80", "http#0 GET /health.html", "up", "ok", "1.234ms", "1.5s ago", "GET /health.html: status 200"},
+		{"TCP 192.168.56.90:80", "192.168.56.201:80", "tcp#1 at 10.0.0.9:8080", "down", "refused", "2s", "1m35s ago",
+			"connect: connection refused (port closed)"},
+		{"TCP 192.168.56.90:80", "[2001:db8::1]:80", "dns#2 SOA .", "up", "-", "-", "never", ""},
+	} {
+		// Each cell starts at its header's column.
+		cols := []string{"Service", "RemoteAddress:Port", "Check", "State", "Last result", "Took", "Last at", "Reason"}
+		for j, cell := range want {
+			col := utf8.RuneCountInString(header[:strings.Index(header, cols[j])])
+			r := []rune(rows[i])
+			if cell == "" {
+				if len(r) > col {
+					t.Errorf("row %d: %q after the last column", i, string(r[col:]))
+				}
+				continue
+			}
+			if len(r) < col+len([]rune(cell)) || string(r[col:col+len([]rune(cell))]) != cell {
+				t.Errorf("row %d: column %s does not start with %q:\n%s\n%s", i, cols[j], cell, header, rows[i])
+			}
+		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package control is lbd's control socket: the JSON API types, the server
 // that answers on a unix socket (HTTP/1.1, mode 0600 or 0660 with a group),
 // and the Client that lbctl uses. The server gathers its answers from
-// providers (IPVS, real-server health, VRRP) that the daemon plugs in.
+// providers (IPVS, real-server health, checks, VRRP) that the daemon plugs in.
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync.
 package control
@@ -20,6 +20,7 @@ type Status struct {
 	IPVS        IPVS            `json:"ipvs"`
 	Services    []ServiceQuorum `json:"services,omitempty"`
 	RealServers []RealServer    `json:"real_servers,omitempty"`
+	Checks      []CheckStatus   `json:"checks,omitempty"`
 	VRRP        []VRRPInstance  `json:"vrrp,omitempty"`
 }
 
@@ -93,6 +94,43 @@ type RealServer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// CheckStatus is one health check of a real server of a service: its
+// state and its last result.
+type CheckStatus struct {
+	Service table.ServiceKey `json:"service"`
+	Address netip.Addr       `json:"address"`
+	Port    uint16           `json:"port"`
+	// Check is a short label: type and position among the real server's
+	// checks, what it asks, and where it connects when that is not the
+	// real server, e.g. "http#0 GET /health.html" or "tcp#1 at 10.0.0.5:8080".
+	Check string `json:"check"`
+	// Type is the checker kind (http, https, tcp, script, dns).
+	Type string `json:"type"`
+	// Target is where the check connects (empty for scripts).
+	Target string `json:"target,omitempty"`
+	Up     bool   `json:"up"`
+	// Result is the kind of the last result (ok, status, digest, timeout,
+	// refused, tls, script-exit, dns, error); empty before the first.
+	Result string `json:"result,omitempty"`
+	// Reason explains the last result, e.g. "status 500 not in 200-299".
+	Reason string `json:"reason,omitempty"`
+	// Duration is how long the last check took.
+	Duration  time.Duration `json:"duration"`
+	LastCheck time.Time     `json:"last_check,omitzero"`
+	// Since is when Up last changed (or the check started).
+	Since time.Time `json:"since,omitzero"`
+	// ConsecutiveFailures and ConsecutiveSuccesses count results in a row.
+	ConsecutiveFailures  int `json:"consecutive_failures"`
+	ConsecutiveSuccesses int `json:"consecutive_successes"`
+	// Checks and Failures count attempts since the check started.
+	Checks   uint64 `json:"checks"`
+	Failures uint64 `json:"failures"`
+	// Shared is the number of subscriptions served by this one check
+	// (identical checks of the same target run once); 1 when not shared.
+	Shared   int  `json:"shared"`
+	InFlight bool `json:"in_flight,omitempty"`
+}
+
 // VRRPInstance is the state of one VRRP instance.
 type VRRPInstance struct {
 	Name              string    `json:"name"`
@@ -132,6 +170,11 @@ type IPVSSource interface {
 // HealthSource provides the quorum and real-server part of the status.
 type HealthSource interface {
 	HealthStatus(ctx context.Context) ([]ServiceQuorum, []RealServer)
+}
+
+// CheckSource provides the per-check part of the status.
+type CheckSource interface {
+	CheckStatus(ctx context.Context) []CheckStatus
 }
 
 // VRRPSource provides the VRRP part of the status.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +36,22 @@ func (s *sources) HealthStatus(context.Context) ([]control.ServiceQuorum, []cont
 	w := uint32(0)
 	return []control.ServiceQuorum{{Quorum: 1, QuorumUp: true, LiveWeight: 1}},
 		[]control.RealServer{{Address: netip.MustParseAddr("192.168.56.201"), Port: 80, ConfiguredWeight: 1, DesiredWeight: &w, Reason: "inhibited: health down"}}
+}
+
+// lastCheck is the time of the sample check, with a monotonic reading
+// stripped as JSON does.
+var lastCheck = time.Date(2024, 5, 1, 10, 30, 15, 123456789, time.UTC)
+
+func (s *sources) CheckStatus(context.Context) []control.CheckStatus {
+	key := table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("192.168.56.90"), Port: 80}
+	return []control.CheckStatus{
+		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, Check: "http#0 GET /health.html",
+			Type: "http", Target: "192.168.56.201:80", Result: "status", Reason: "status 500 not in 200-299",
+			Duration: 1500 * time.Microsecond, LastCheck: lastCheck, Since: lastCheck.Add(-time.Minute),
+			ConsecutiveFailures: 3, Checks: 40, Failures: 3, Shared: 2},
+		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, Check: "tcp#1", Type: "tcp",
+			Target: "192.168.56.201:80", Up: true, Result: "ok", ConsecutiveSuccesses: 7, Shared: 1},
+	}
 }
 
 func (s *sources) VRRPStatus(context.Context) []control.VRRPInstance {
@@ -80,7 +97,7 @@ func serve(t *testing.T, cfg control.ServerConfig) (*control.Client, func()) {
 func TestStatusReloadResync(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run", "lbd.sock")
 	src := &sources{}
-	c, stop := serve(t, control.ServerConfig{Path: path, IPVS: src, Health: src, VRRP: src, Actions: src,
+	c, stop := serve(t, control.ServerConfig{Path: path, IPVS: src, Health: src, Checks: src, VRRP: src, Actions: src,
 		Daemon: control.DaemonInfo{PID: 42, RouterID: "LVS_DEVEL"}})
 	defer stop()
 
@@ -107,6 +124,9 @@ func TestStatusReloadResync(t *testing.T) {
 	}
 	if v := st.VRRP[1]; v.Drops != nil || v.AdvertsReceived != 7 {
 		t.Errorf("VRRP instance without drops after JSON: %+v", v)
+	}
+	if want := src.CheckStatus(ctx); !reflect.DeepEqual(st.Checks, want) {
+		t.Errorf("checks after JSON:\n got %+v\nwant %+v", st.Checks, want)
 	}
 	if got := st.IPVS.Table.Services[0].Key().String(); got != "TCP 192.168.56.90:80" {
 		t.Errorf("service key after JSON: %s", got)
@@ -224,6 +244,33 @@ func TestServeStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop")
+	}
+}
+
+func TestCheckStatusJSON(t *testing.T) {
+	in := control.Status{Checks: (&sources{}).CheckStatus(context.Background())}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`"checks":[`, `"check":"http#0 GET /health.html"`, `"result":"status"`,
+		`"reason":"status 500 not in 200-299"`, `"duration":1500000`, `"last_check":"2024-05-01T10:30:15.123456789Z"`,
+		`"consecutive_failures":3`, `"shared":2`, `"up":false`} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("%s lacks %s", b, w)
+		}
+	}
+	var out control.Status
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out.Checks, in.Checks) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", out.Checks, in.Checks)
+	}
+	// No checks: no key.
+	b, _ = json.Marshal(control.Status{})
+	if strings.Contains(string(b), `"checks"`) {
+		t.Errorf("empty checks marshalled: %s", b)
 	}
 }
 

@@ -30,6 +30,7 @@ type ServerConfig struct {
 	Daemon  DaemonInfo
 	IPVS    IPVSSource
 	Health  HealthSource
+	Checks  CheckSource
 	VRRP    VRRPSource
 	Actions Actions
 	Logger  *slog.Logger
@@ -68,6 +69,9 @@ func (s *Server) Status(ctx context.Context) Status {
 	}
 	if s.cfg.Health != nil {
 		st.Services, st.RealServers = s.cfg.Health.HealthStatus(ctx)
+	}
+	if s.cfg.Checks != nil {
+		st.Checks = s.cfg.Checks.CheckStatus(ctx)
 	}
 	if s.cfg.VRRP != nil {
 		st.VRRP = s.cfg.VRRP.VRRPStatus(ctx)

@@ -239,7 +239,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Path: cfg.Global.ControlSocket, Group: cfg.Global.ControlGroup,
 		Daemon: control.DaemonInfo{PID: os.Getpid(), Version: d.opts.Version, RouterID: cfg.Global.RouterID,
 			ConfigFile: d.path, Started: d.started, LastReload: d.started},
-		IPVS: d.status, Health: d.status, VRRP: vrrpSource{d},
+		IPVS: d.status, Health: d.status, Checks: checkSource{d}, VRRP: vrrpSource{d},
 		Actions: director.ControlActions{Reconciler: d.rec, ReloadFunc: d.Reload},
 		Logger:  d.log,
 	})

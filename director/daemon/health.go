@@ -271,3 +271,14 @@ func (a *healthAgg) labels(id healthcheck.ID) (service, server, check string, ok
 func serverString(rs director.RealServerID) string {
 	return netipAddrPort(rs)
 }
+
+// subsByID returns a copy of the current subscriptions.
+func (a *healthAgg) subsByID() map[healthcheck.ID]CheckSub {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[healthcheck.ID]CheckSub, len(a.subs))
+	for id, s := range a.subs {
+		out[id] = s
+	}
+	return out
+}

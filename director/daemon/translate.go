@@ -218,7 +218,9 @@ type CheckSub struct {
 	Server director.RealServerID
 	// Name is the check's label in logs and metrics: "http#0" (type and
 	// position among the real server's checks).
-	Name   string
+	Name string
+	// Index is the check's position among the real server's checks.
+	Index  int
 	Spec   healthcheck.Spec
 	Timing healthcheck.Timing
 }
@@ -248,7 +250,7 @@ func Checks(vss []config.VirtualServer) []CheckSub {
 					id += fmt.Sprintf("-%d", n)
 				}
 				out = append(out, CheckSub{
-					ID: healthcheck.ID(id), Server: rid, Name: fmt.Sprintf("%s#%d", c.Type, k),
+					ID: healthcheck.ID(id), Server: rid, Name: fmt.Sprintf("%s#%d", c.Type, k), Index: k,
 					Spec: spec, Timing: timing,
 				})
 			}
