@@ -29,9 +29,14 @@ import (
 // second. HTTPS, scripts and DNS keep the goroutine path. Its results are
 // the same as the net path's (tests run every case through both).
 type reactor struct {
-	epfd, evfd int
+	epfd int // owned by the loop goroutine, closed when it returns
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// evfd wakes the loop. Other goroutines write to it (start, cancel,
+	// the context's AfterFunc), some of them after the loop has returned,
+	// so it is written and closed only under mu, and -1 once closed: a
+	// late write must not land on whatever file has reused the number.
+	evfd    int
 	queue   []*rop // to start
 	cancels []*rop // to cancel
 	closed  bool
@@ -136,30 +141,37 @@ func (rc *reactor) start(c Checker, timeout time.Duration, done func(Result)) (c
 		go done(failResult(KindError, "check cancelled"))
 		return func() {}
 	}
-	wake := len(rc.queue) == 0 && len(rc.cancels) == 0
+	if len(rc.queue) == 0 && len(rc.cancels) == 0 {
+		rc.wakeLocked()
+	}
 	rc.queue = append(rc.queue, op)
 	rc.mu.Unlock()
-	if wake {
-		rc.wake()
-	}
 	return func() {
 		rc.mu.Lock()
+		defer rc.mu.Unlock()
 		if rc.closed {
-			rc.mu.Unlock()
 			return
 		}
-		wake := len(rc.queue) == 0 && len(rc.cancels) == 0
-		rc.cancels = append(rc.cancels, op)
-		rc.mu.Unlock()
-		if wake {
-			rc.wake()
+		if len(rc.queue) == 0 && len(rc.cancels) == 0 {
+			rc.wakeLocked()
 		}
+		rc.cancels = append(rc.cancels, op)
 	}
 }
 
+// wake wakes the loop up, if it still runs.
 func (rc *reactor) wake() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.wakeLocked()
+}
+
+func (rc *reactor) wakeLocked() {
+	if rc.evfd < 0 {
+		return // the loop has returned and closed it
+	}
 	var one = [8]byte{1}
-	_, _ = unix.Write(rc.evfd, one[:])
+	_, _ = unix.Write(rc.evfd, one[:]) // non-blocking; EAGAIN means already signalled
 }
 
 // run is the loop; it returns when ctx is done, after failing every
@@ -167,11 +179,19 @@ func (rc *reactor) wake() {
 func (rc *reactor) run(ctx context.Context) {
 	defer func() {
 		unix.Close(rc.epfd)
+		rc.epfd = -1
+		// The AfterFunc below may still be about to run (stop does not
+		// wait for it), and start or cancel may be racing the stop: they
+		// all write under mu and see evfd = -1.
+		rc.mu.Lock()
 		unix.Close(rc.evfd)
+		rc.evfd = -1
+		rc.mu.Unlock()
 	}()
 	stop := context.AfterFunc(ctx, rc.wake)
 	defer stop()
 	events := make([]unix.EpollEvent, 256)
+	evfd := rc.evfd // closed only after this loop returns
 	for {
 		rc.mu.Lock()
 		queue, cancels := rc.queue, rc.cancels
@@ -182,6 +202,10 @@ func (rc *reactor) run(ctx context.Context) {
 		rc.closed = stopping
 		rc.mu.Unlock()
 		for _, op := range queue {
+			if stopping {
+				rc.end(op, failResult(KindError, "check cancelled"))
+				continue
+			}
 			rc.begin(op)
 		}
 		for _, op := range cancels {
@@ -208,9 +232,9 @@ func (rc *reactor) run(ctx context.Context) {
 		}
 		for i := 0; i < n; i++ {
 			fd := int(events[i].Fd)
-			if fd == rc.evfd {
+			if fd == evfd {
 				var b [8]byte
-				_, _ = unix.Read(rc.evfd, b[:])
+				_, _ = unix.Read(evfd, b[:])
 				continue
 			}
 			// The generation tells a socket from an earlier one that had
@@ -322,7 +346,9 @@ func (rc *reactor) handle(op *rop, ev uint32) {
 			return // the answer comes with a later edge
 		}
 	}
-	for fd := op.fd; !op.ended && op.fd == fd; { // until done or on to the next URL
+	// Until done or on to the next URL: that one's socket often has the
+	// same number, so the generation tells them apart.
+	for gen := op.gen; !op.ended && op.gen == gen; {
 		n, err := unix.Read(op.fd, rc.buf)
 		switch {
 		case n > 0:

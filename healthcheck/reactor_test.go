@@ -3,11 +3,15 @@
 package healthcheck
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestHeadEnd(t *testing.T) {
@@ -64,5 +68,51 @@ func TestFragmentedResponse(t *testing.T) {
 	r = check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/a", Digest: md5hex("other")}}}, 2*time.Second)
 	if r.OK || r.Kind != KindDigest {
 		t.Errorf("Check = %+v, want a digest mismatch", r)
+	}
+}
+
+// TestReactorWakeAfterStop: a wake-up that comes after the loop has
+// stopped (context.AfterFunc runs it on its own goroutine, and stop does not
+// wait for it; start and cancel can race the stop too) must not write to
+// the eventfd's old descriptor number, which by then may be another
+// socket's: an HTTPS check's, whose peer then read 8 stray bytes.
+func TestReactorWakeAfterStop(t *testing.T) {
+	rc, err := newReactor(newResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := rc.evfd
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rc.run(ctx) // returns at once: ctx is done
+
+	// Take the old number back (the kernel hands out the lowest free
+	// one), as a new socket would.
+	var mine []int
+	defer func() {
+		for _, fd := range mine {
+			unix.Close(fd)
+		}
+	}()
+	r := -1
+	for len(mine) < 1024 && r < 0 {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, p[0], p[1])
+		if p[1] == old {
+			r = p[0]
+		}
+	}
+	if r < 0 {
+		t.Fatalf("descriptor %d never came back", old)
+	}
+
+	rc.wake()                                               // a late AfterFunc
+	rc.start(&tcpChecker{}, time.Second, func(Result) {})() // a late start, then its cancel
+	var b [16]byte
+	if n, err := unix.Read(r, b[:]); !errors.Is(err, unix.EAGAIN) {
+		t.Errorf("the stopped reactor wrote %d bytes %x to descriptor %d, now another file's (read err %v)", n, b[:max(n, 0)], old, err)
 	}
 }
