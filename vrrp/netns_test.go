@@ -744,9 +744,23 @@ func TestNetnsKeepalivedV3KeepalivedMaster(t *testing.T) { interop(t, 3, false) 
 // whichever implementation holds it.
 func TestNetnsKeepalivedTieBreak(t *testing.T) {
 	bn := newBench(t)
+	// A backup never preempts an equal priority (RFC 5798 6.4.2), so the
+	// tie-break only decides between two masters: start both apart, so
+	// that each becomes master, then let them hear each other.
+	for _, h := range []*vrrplab.Host{bn.a, bn.b} {
+		if err := bn.Isolate(h, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ka := bn.keepalived(t, bn.a, kaInstance(100, 3)) // 10.77.0.1
 	ours := bn.ours(t, bn.b, oursFor(100, 3))        // 10.77.0.2: higher
 	waitState(t, ours, vrrp.StateMaster, 3*time.Second)
+	waitState(t, ka, vrrp.StateMaster, 3*time.Second)
+	for _, h := range []*vrrplab.Host{bn.a, bn.b} {
+		if err := bn.Isolate(h, false); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitState(t, ka, vrrp.StateBackup, 3*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	if ka.State("VI_1") != vrrp.StateBackup || ours.State("VI_1") != vrrp.StateMaster {
