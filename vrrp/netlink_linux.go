@@ -149,26 +149,52 @@ func (e *netlinkEnv) Has(v VIP) (bool, error) {
 // receive error: it is then opened again and a Resync event tells the
 // router to compare the addresses it holds with the kernel's.
 func (e *netlinkEnv) Watch(ctx context.Context) (<-chan AddrEvent, error) {
-	out := make(chan AddrEvent, 64)
-	sub := func() (chan netlink.AddrUpdate, chan struct{}, error) {
-		ch := make(chan netlink.AddrUpdate, 256)
+	return watchNetlink(ctx, e.log, "address",
+		func(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
+			return netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{Namespace: &e.ns, ErrorCallback: onErr})
+		},
+		func(u netlink.AddrUpdate) (AddrEvent, bool) {
+			if u.NewAddr {
+				return AddrEvent{}, false
+			}
+			ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+			return AddrEvent{Addr: ip.Unmap()}, true
+		},
+		func() ([]AddrEvent, error) { return []AddrEvent{{Resync: true}}, nil })
+}
+
+// watchNetlink runs a netlink subscription until ctx ends and sends what
+// convert makes of each update. The subscription closes on any receive
+// error: it is then opened again (once a second until that works) and the
+// events resync returns are sent, since updates may have been lost.
+func watchNetlink[U, E any](ctx context.Context, log *slog.Logger, what string,
+	subscribe func(ch chan<- U, done <-chan struct{}, onErr func(error)) error,
+	convert func(U) (E, bool), resync func() ([]E, error)) (<-chan E, error) {
+	onErr := func(err error) {
+		if ctx.Err() == nil {
+			log.Warn("vrrp: "+what+" notifications failed", "err", err)
+		}
+	}
+	open := func() (chan U, chan struct{}, error) {
+		ch := make(chan U, 256)
 		done := make(chan struct{})
-		err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
-			Namespace: &e.ns,
-			ErrorCallback: func(err error) {
-				if ctx.Err() == nil {
-					e.log.Warn("vrrp: address notifications failed", "err", err)
-				}
-			},
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("subscribing to address changes: %w", err)
+		if err := subscribe(ch, done, onErr); err != nil {
+			return nil, nil, fmt.Errorf("subscribing to %s changes: %w", what, err)
 		}
 		return ch, done, nil
 	}
-	ch, done, err := sub()
+	ch, done, err := open()
 	if err != nil {
 		return nil, err
+	}
+	out := make(chan E, 64)
+	send := func(ev E) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
 	go func() {
 		defer close(out)
@@ -179,35 +205,33 @@ func (e *netlinkEnv) Watch(ctx context.Context) (<-chan AddrEvent, error) {
 				return
 			case u, ok := <-ch:
 				if ok {
-					if u.NewAddr {
-						continue
-					}
-					ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-					select {
-					case out <- AddrEvent{Addr: ip.Unmap()}:
-					case <-ctx.Done():
+					if ev, keep := convert(u); keep && !send(ev) {
 						return
 					}
 					continue
 				}
 				close(done)
 				for {
-					ch, done, err = sub()
-					if err == nil {
+					if ch, done, err = open(); err == nil {
 						break
 					}
-					e.log.Warn("vrrp: resubscribing to address changes", "err", err)
+					log.Warn("vrrp: resubscribing to "+what+" changes", "err", err)
 					select {
 					case <-ctx.Done():
-						done = make(chan struct{})
+						done = make(chan struct{}) // for the deferred close
 						return
 					case <-time.After(time.Second):
 					}
 				}
-				select {
-				case out <- AddrEvent{Resync: true}:
-				case <-ctx.Done():
-					return
+				evs, err := resync()
+				if err != nil {
+					log.Warn("vrrp: resynchronising after lost "+what+" notifications", "err", err)
+					continue
+				}
+				for _, ev := range evs {
+					if !send(ev) {
+						return
+					}
 				}
 			}
 		}
@@ -237,76 +261,24 @@ func (l netlinkLinks) Watch(ctx context.Context) (<-chan LinkEvent, error) {
 }
 
 func (e *netlinkEnv) watchLinks(ctx context.Context) (<-chan LinkEvent, error) {
-	out := make(chan LinkEvent, 64)
-	sub := func() (chan netlink.LinkUpdate, chan struct{}, error) {
-		ch := make(chan netlink.LinkUpdate, 256)
-		done := make(chan struct{})
-		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
-			Namespace: &e.ns,
-			ErrorCallback: func(err error) {
-				if ctx.Err() == nil {
-					e.log.Warn("vrrp: link notifications failed", "err", err)
-				}
-			},
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("subscribing to link changes: %w", err)
-		}
-		return ch, done, nil
-	}
-	ch, done, err := sub()
-	if err != nil {
-		return nil, err
-	}
-	send := func(ev LinkEvent) bool {
-		select {
-		case out <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	go func() {
-		defer close(out)
-		defer func() { close(done) }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u, ok := <-ch:
-				if ok {
-					up := linkUp(u.Link) && u.Header.Type != unix.RTM_DELLINK
-					if !send(LinkEvent{Name: u.Link.Attrs().Name, Up: up}) {
-						return
-					}
-					continue
-				}
-				close(done)
-				for {
-					ch, done, err = sub()
-					if err == nil {
-						break
-					}
-					select {
-					case <-ctx.Done():
-						done = make(chan struct{})
-						return
-					case <-time.After(time.Second):
-					}
-				}
-				// Resync: report every link's current state.
-				links, err := e.h.LinkList()
-				if err != nil {
-					e.log.Warn("vrrp: listing links", "err", err)
-					continue
-				}
-				for _, l := range links {
-					if !send(LinkEvent{Name: l.Attrs().Name, Up: linkUp(l)}) {
-						return
-					}
-				}
+	return watchNetlink(ctx, e.log, "link",
+		func(ch chan<- netlink.LinkUpdate, done <-chan struct{}, onErr func(error)) error {
+			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{Namespace: &e.ns, ErrorCallback: onErr})
+		},
+		func(u netlink.LinkUpdate) (LinkEvent, bool) {
+			up := linkUp(u.Link) && u.Header.Type != unix.RTM_DELLINK
+			return LinkEvent{Name: u.Link.Attrs().Name, Up: up}, true
+		},
+		// Every link's current state.
+		func() ([]LinkEvent, error) {
+			links, err := e.h.LinkList()
+			if err != nil {
+				return nil, fmt.Errorf("listing links: %w", err)
 			}
-		}
-	}()
-	return out, nil
+			evs := make([]LinkEvent, 0, len(links))
+			for _, l := range links {
+				evs = append(evs, LinkEvent{Name: l.Attrs().Name, Up: linkUp(l)})
+			}
+			return evs, nil
+		})
 }

@@ -23,7 +23,7 @@
 // It prints every trial, the medians, the ratios ours/keepalived and the
 // acceptance checks; it exits 1 when a check fails.
 //
-//	vrrpbench [-trials 5] [-vrrpd PATH] [-only ours|keepalived|v3] [-rt PRIO]
+//	vrrpbench [-trials 7] [-vrrpd PATH] [-only ours|keepalived|v3] [-rt PRIO]
 package main
 
 import (
@@ -73,7 +73,7 @@ type result struct {
 }
 
 func main() {
-	trials := flag.Int("trials", 5, "trials per implementation and scenario")
+	trials := flag.Int("trials", 7, "trials per implementation and scenario")
 	bin := flag.String("vrrpd", "", "vrrpd binary (default: build it)")
 	only := flag.String("only", "", "run only the implementations whose names contain this (ours, keepalived, v3)")
 	rt := flag.Int("rt", 0, "run every VRRP speaker (ours and keepalived alike) under SCHED_FIFO at this priority (chrt -f), to keep a loaded machine's noise out")
