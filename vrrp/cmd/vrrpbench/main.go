@@ -258,11 +258,11 @@ func (bn *bencher) measure(im impl, scenario string, n int) (result, error) {
 		if last.IsZero() || last.Before(event.Add(-im.advert-100*time.Millisecond)) {
 			return res, fmt.Errorf("trial %d: no last advert from a before b's first", i+1)
 		}
-		if _, err := bn.ping.WaitReplyAfter(first.At, 5*time.Second); err != nil {
+		reply, err := bn.ping.WaitReplyAfter(first.At, 5*time.Second)
+		if err != nil {
 			return res, fmt.Errorf("trial %d: the client never reached the VIP again: %w", i+1, err)
 		}
 		time.Sleep(50 * time.Millisecond)
-		reply, _ := bn.ping.FirstReplyAfter(first.At)
 		t := trial{wire: first.At.Sub(last), vip: reply.Sub(last), outage: bn.ping.LongestGap(event.Add(-50 * time.Millisecond))}
 		res.trials = append(res.trials, t)
 		garp := "none"
