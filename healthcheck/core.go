@@ -76,28 +76,9 @@ func (r *runner) transition(initial bool, at time.Time) Transition {
 	}
 }
 
-// runnerHeap orders runners by their next check time.
-type runnerHeap []*runner
-
-func (h runnerHeap) Len() int           { return len(h) }
-func (h runnerHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
-func (h runnerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *runnerHeap) Push(x any) {
-	r := x.(*runner)
-	r.index = len(*h)
-	*h = append(*h, r)
-}
-func (h *runnerHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	r.index = -1
-	return r
-}
+// A runner is ordered by its next check time.
+func (r *runner) heapTime() time.Time { return r.next }
+func (r *runner) setHeapIndex(i int)  { r.index = i }
 
 // table is the scheduler's pure core: subscriptions, deduplicated runners,
 // their health and their schedule. It takes the time as an argument and
@@ -105,7 +86,7 @@ func (h *runnerHeap) Pop() any {
 type table struct {
 	runners map[string]*runner
 	subs    map[ID]*runner
-	heap    runnerHeap
+	heap    timeHeap[*runner]
 	// jitter returns a random duration in [0, max) for the warmup.
 	jitter func(max time.Duration) time.Duration
 }

@@ -44,7 +44,7 @@ type reactor struct {
 	// Owned by the loop goroutine.
 	conns    map[int]*rop
 	gen      int32 // of the last socket opened
-	timeouts ropHeap
+	timeouts timeHeap[*rop]
 	buf      []byte
 	res      *resources
 }
@@ -553,25 +553,6 @@ func (rc *reactor) end(op *rop, res Result) {
 	op.done(res)
 }
 
-// ropHeap orders attempts by deadline.
-type ropHeap []*rop
-
-func (h ropHeap) Len() int           { return len(h) }
-func (h ropHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h ropHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *ropHeap) Push(x any) {
-	op := x.(*rop)
-	op.index = len(*h)
-	*h = append(*h, op)
-}
-func (h *ropHeap) Pop() any {
-	old := *h
-	op := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	op.index = -1
-	return op
-}
+// An attempt is ordered by its deadline.
+func (op *rop) heapTime() time.Time { return op.deadline }
+func (op *rop) setHeapIndex(i int)  { op.index = i }
