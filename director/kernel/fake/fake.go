@@ -285,22 +285,37 @@ func clean(d table.Destination) table.Destination {
 	return d
 }
 
+// destWrite starts a destination write (verb create, update or remove):
+// it logs and counts the write, checks d unless it is removed, and finds
+// it in s: a create wants it absent (EEXIST), the others present (ENOENT).
+func (k *Kernel) destWrite(verb string, s table.Service, d table.Destination) (svc *table.Service, j int, err error) {
+	if err := k.begin(verb + "-destination " + d.Key().String() + " of " + s.Key().String()); err != nil {
+		return nil, 0, err
+	}
+	if verb != "remove" {
+		if err := checkDest(d); err != nil {
+			return nil, 0, err
+		}
+	}
+	if svc, j, err = k.dest(s, d); err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case verb == "create" && j >= 0:
+		return nil, 0, syscall.EEXIST
+	case verb != "create" && j < 0:
+		return nil, 0, syscall.ENOENT
+	}
+	return svc, j, nil
+}
+
 // CreateDestination implements the director's Kernel.
 func (k *Kernel) CreateDestination(s table.Service, d table.Destination) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.begin("create-destination " + d.Key().String() + " of " + s.Key().String()); err != nil {
-		return err
-	}
-	if err := checkDest(d); err != nil {
-		return err
-	}
-	svc, j, err := k.dest(s, d)
+	svc, _, err := k.destWrite("create", s, d)
 	if err != nil {
 		return err
-	}
-	if j >= 0 {
-		return syscall.EEXIST
 	}
 	svc.Destinations = append(svc.Destinations, clean(d))
 	return nil
@@ -310,18 +325,9 @@ func (k *Kernel) CreateDestination(s table.Service, d table.Destination) error {
 func (k *Kernel) UpdateDestination(s table.Service, d table.Destination) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.begin("update-destination " + d.Key().String() + " of " + s.Key().String()); err != nil {
-		return err
-	}
-	if err := checkDest(d); err != nil {
-		return err
-	}
-	svc, j, err := k.dest(s, d)
+	svc, j, err := k.destWrite("update", s, d)
 	if err != nil {
 		return err
-	}
-	if j < 0 {
-		return syscall.ENOENT
 	}
 	old := svc.Destinations[j]
 	nd := clean(d)
@@ -334,15 +340,9 @@ func (k *Kernel) UpdateDestination(s table.Service, d table.Destination) error {
 func (k *Kernel) RemoveDestination(s table.Service, d table.Destination) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.begin("remove-destination " + d.Key().String() + " of " + s.Key().String()); err != nil {
-		return err
-	}
-	svc, j, err := k.dest(s, d)
+	svc, j, err := k.destWrite("remove", s, d)
 	if err != nil {
 		return err
-	}
-	if j < 0 {
-		return syscall.ENOENT
 	}
 	svc.Destinations = slices.Delete(svc.Destinations, j, j+1)
 	return nil
