@@ -39,15 +39,8 @@ type instanceBuild struct {
 
 // vrrpInstance maps "vrrp_instance NAME { ... }".
 func (m *mapper) vrrpInstance(n *Node) {
-	if !m.block(n, 1, 1) {
-		return
-	}
-	name := n.Args[0]
-	if name == "" {
-		m.errorf(n.Pos, "%s: empty name", n.Key)
-		return
-	}
-	if !m.firstDefinition(n, name) {
+	name, ok := m.namedBlock(n)
+	if !ok {
 		return
 	}
 	b := &instanceBuild{node: n, in: config.VRRPInstance{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
@@ -581,15 +574,8 @@ var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "
 
 // vrrpScript maps "vrrp_script NAME { script ... interval ... }".
 func (m *mapper) vrrpScript(n *Node) {
-	if !m.block(n, 1, 1) {
-		return
-	}
-	name := n.Args[0]
-	if name == "" {
-		m.errorf(n.Pos, "%s: empty name", n.Key)
-		return
-	}
-	if !m.firstDefinition(n, name) {
+	name, ok := m.namedBlock(n)
+	if !ok {
 		return
 	}
 	s := config.VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1}
@@ -650,15 +636,8 @@ var syncGroupMapped = []string{"group", "notify_master", "notify_backup", "notif
 
 // syncGroup maps "vrrp_sync_group NAME { group { VI_1 VI_2 } notify_* }".
 func (m *mapper) syncGroup(n *Node) {
-	if !m.block(n, 1, 1) {
-		return
-	}
-	name := n.Args[0]
-	if name == "" {
-		m.errorf(n.Pos, "%s: empty name", n.Key)
-		return
-	}
-	if !m.firstDefinition(n, name) {
+	name, ok := m.namedBlock(n)
+	if !ok {
 		return
 	}
 	g := config.SyncGroup{Name: name}
@@ -696,14 +675,23 @@ func (m *mapper) syncGroup(n *Node) {
 	m.sources.groups[name] = n.Pos
 }
 
-// firstDefinition reports whether n is the first "KIND NAME" block of its
-// kind and name, and an error when it is not.
-func (m *mapper) firstDefinition(n *Node, name string) bool {
+// namedBlock checks a "KIND NAME { ... }" block and returns its name: one
+// non-empty argument, and the first block of its kind and name. Otherwise
+// it reports the error and returns false.
+func (m *mapper) namedBlock(n *Node) (string, bool) {
+	if !m.block(n, 1, 1) {
+		return "", false
+	}
+	name := n.Args[0]
+	if name == "" {
+		m.errorf(n.Pos, "%s: empty name", n.Key)
+		return "", false
+	}
 	k := n.Key + " " + name
 	if p, dup := m.defined[k]; dup {
 		m.errorf(n.Pos, "%s %s is defined twice (first at line %d)", n.Key, name, p.Line)
-		return false
+		return "", false
 	}
 	m.defined[k] = n.Pos
-	return true
+	return name, true
 }
