@@ -89,9 +89,7 @@ const (
 )
 
 func (s *VRRPState) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "state", "MASTER", "BACKUP")
-	*s = VRRPState(v)
-	return err
+	return decodeOneOf(s, n, "state", "MASTER", "BACKUP")
 }
 
 // Scheduler is an IPVS scheduler name (keepalived lb_algo, ipvsadm -s).
@@ -103,9 +101,7 @@ func schedulers() []string {
 }
 
 func (s *Scheduler) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "scheduler", schedulers()...)
-	*s = Scheduler(v)
-	return err
+	return decodeOneOf(s, n, "scheduler", schedulers()...)
 }
 
 // SchedulerFlag is a scheduler option (ipvsadm -b): sh-fallback, sh-port,
@@ -113,27 +109,21 @@ func (s *Scheduler) decodeYAML(n *yaml.Node) error {
 type SchedulerFlag string
 
 func (f *SchedulerFlag) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "scheduler flag", "sh-fallback", "sh-port", "mh-fallback", "mh-port", "flag-1", "flag-2", "flag-3")
-	*f = SchedulerFlag(v)
-	return err
+	return decodeOneOf(f, n, "scheduler flag", "sh-fallback", "sh-port", "mh-fallback", "mh-port", "flag-1", "flag-2", "flag-3")
 }
 
 // LogFormat is the daemons' log encoding: "text" or "json".
 type LogFormat string
 
 func (f *LogFormat) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "log format", "text", "json")
-	*f = LogFormat(v)
-	return err
+	return decodeOneOf(f, n, "log format", "text", "json")
 }
 
 // LogLevel is the minimum level logged: debug, info, warn or error.
 type LogLevel string
 
 func (l *LogLevel) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "log level", "debug", "info", "warn", "error")
-	*l = LogLevel(v)
-	return err
+	return decodeOneOf(l, n, "log level", "debug", "info", "warn", "error")
 }
 
 // CheckType is the kind of a health check.
@@ -150,9 +140,7 @@ const (
 )
 
 func (c *CheckType) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "check type", "http", "https", "tcp", "script", "dns")
-	*c = CheckType(v)
-	return err
+	return decodeOneOf(c, n, "check type", "http", "https", "tcp", "script", "dns")
 }
 
 // AuthType is a VRRPv2 authentication type. Only PASS is supported.
@@ -188,9 +176,7 @@ const (
 )
 
 func (r *SyncRole) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "sync daemon role", "auto", "master", "backup")
-	*r = SyncRole(v)
-	return err
+	return decodeOneOf(r, n, "sync daemon role", "auto", "master", "backup")
 }
 
 // TunnelType is the encapsulation of a TUN real server.
@@ -204,9 +190,7 @@ const (
 )
 
 func (t *TunnelType) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "tunnel type", "ipip", "gue", "gre")
-	*t = TunnelType(v)
-	return err
+	return decodeOneOf(t, n, "tunnel type", "ipip", "gue", "gre")
 }
 
 // TunnelChecksum is the checksum option of a GUE/GRE tunnel.
@@ -220,18 +204,14 @@ const (
 )
 
 func (t *TunnelChecksum) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "tunnel checksum", "none", "csum", "remcsum")
-	*t = TunnelChecksum(v)
-	return err
+	return decodeOneOf(t, n, "tunnel checksum", "none", "csum", "remcsum")
 }
 
 // DNSType is the record type a DNS check queries.
 type DNSType string
 
 func (t *DNSType) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "DNS query type", "A", "AAAA", "NS", "MX", "TXT", "SOA", "CNAME", "PTR", "SRV")
-	*t = DNSType(v)
-	return err
+	return decodeOneOf(t, n, "DNS query type", "A", "AAAA", "NS", "MX", "TXT", "SOA", "CNAME", "PTR", "SRV")
 }
 
 // AgentMode is how lbrs receives traffic: "dr" (VIPs on lo) or "tun" (VIPs
@@ -245,9 +225,7 @@ const (
 )
 
 func (m *AgentMode) decodeYAML(n *yaml.Node) error {
-	v, err := oneOf(n, "mode", "dr", "tun")
-	*m = AgentMode(v)
-	return err
+	return decodeOneOf(m, n, "mode", "dr", "tun")
 }
 
 // Argv is a command run without a shell: program then arguments. YAML: a
@@ -357,6 +335,16 @@ func text(n *yaml.Node, want string) (string, error) {
 }
 
 // oneOf matches scalar n case-insensitively against the canonical values.
+// decodeOneOf decodes one of values into a string type (oneOf's
+// matching, the value as listed); *dst is set even on error, to "".
+func decodeOneOf[T ~string](dst *T, n *yaml.Node, what string, values ...string) error {
+	v, err := oneOf(n, what, values...)
+	*dst = T(v)
+	return err
+}
+
+// oneOf decodes a string matching one of values (case-insensitively) and
+// returns it as listed.
 func oneOf(n *yaml.Node, what string, values ...string) (string, error) {
 	s, err := text(n, "a "+what)
 	if err != nil {
