@@ -1,6 +1,7 @@
 package kaconf
 
 import (
+	"strings"
 	"time"
 
 	"github.com/lvsd/lb/director/config"
@@ -42,36 +43,9 @@ func (m *mapper) globalDefs(n *Node) {
 					g.version = v
 				}
 			}
-		case "vrrp_garp_master_delay":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
-					g.garp.MasterDelay = v
-				}
-			}
-		case "vrrp_garp_master_repeat":
-			if m.leaf(c, 1, 1) {
-				if v, ok := m.repeat(c); ok {
-					g.garp.MasterRepeat = v
-				}
-			}
-		case "vrrp_garp_master_refresh":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
-					g.garp.MasterRefresh = v
-				}
-			}
-		case "vrrp_garp_master_refresh_repeat":
-			if m.leaf(c, 1, 1) {
-				if v, ok := m.repeat(c); ok {
-					g.garp.MasterRefreshRepeat = v
-				}
-			}
-		case "vrrp_garp_interval":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, secondsIn(0, 1000*time.Second)); ok {
-					g.garp.Interval = v
-				}
-			}
+		case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
+			"vrrp_garp_master_refresh_repeat", "vrrp_garp_interval":
+			m.garp(c, strings.TrimPrefix(c.Key, "vrrp_"), &g.garp)
 		case "vrrp_skip_check_adv_addr":
 			if v, ok := m.flag(c); ok {
 				g.skipCheckAdvAddr = v

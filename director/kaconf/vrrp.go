@@ -128,30 +128,8 @@ func (m *mapper) vrrpInstance(n *Node) {
 			m.trackScripts(b, c)
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			m.notify(&in.Notify, c)
-		case "garp_master_delay":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
-					in.GARP.MasterDelay = v
-				}
-			}
-		case "garp_master_repeat":
-			if m.leaf(c, 1, 1) {
-				if v, ok := m.repeat(c); ok {
-					in.GARP.MasterRepeat = v
-				}
-			}
-		case "garp_master_refresh":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31)); ok {
-					in.GARP.MasterRefresh = v
-				}
-			}
-		case "garp_master_refresh_repeat":
-			if m.leaf(c, 1, 1) {
-				if v, ok := m.repeat(c); ok {
-					in.GARP.MasterRefreshRepeat = v
-				}
-			}
+		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat":
+			m.garp(c, c.Key, &in.GARP)
 		case "skip_check_adv_addr":
 			if v, ok := m.flag(c); ok {
 				in.SkipCheckAdvAddr = v
@@ -571,6 +549,42 @@ func (m *mapper) notify(nt *config.Notify, c *Node) {
 }
 
 var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall"}
+
+// garp maps one gratuitous ARP setting (key without global_defs' "vrrp_"
+// prefix: garp_master_delay, garp_master_repeat, garp_master_refresh,
+// garp_master_refresh_repeat, garp_interval) into g; the same keywords
+// set the defaults in global_defs and the values of a vrrp_instance.
+func (m *mapper) garp(c *Node, key string, g *config.GARP) {
+	if !m.leaf(c, 1, 1) {
+		return
+	}
+	switch key {
+	case "garp_master_delay", "garp_master_refresh":
+		v, ok := value(m, c, 0, wholeSecondsIn(0, 1<<31))
+		if !ok {
+			return
+		}
+		if key == "garp_master_delay" {
+			g.MasterDelay = v
+		} else {
+			g.MasterRefresh = v
+		}
+	case "garp_master_repeat", "garp_master_refresh_repeat":
+		v, ok := m.repeat(c)
+		if !ok {
+			return
+		}
+		if key == "garp_master_repeat" {
+			g.MasterRepeat = v
+		} else {
+			g.MasterRefreshRepeat = v
+		}
+	case "garp_interval":
+		if v, ok := value(m, c, 0, secondsIn(0, 1000*time.Second)); ok {
+			g.Interval = v
+		}
+	}
+}
 
 // vrrpScript maps "vrrp_script NAME { script ... interval ... }".
 func (m *mapper) vrrpScript(n *Node) {
