@@ -64,8 +64,8 @@ install: build
 	install -m 0644 deploy/lbd.service deploy/lbrs.service $(DESTDIR)/etc/systemd/system/
 	install -m 0600 deploy/examples/lbd-master.yaml deploy/examples/lbd-backup.yaml $(DESTDIR)/etc/lbd/
 	install -m 0644 deploy/examples/lbrs-web.yaml $(DESTDIR)/etc/lbrs/
-	install -m 0644 README.md director/config/REFERENCE.md director/metrics/METRICS.md \
-		director/kaconf/MAPPING.md $(DESTDIR)$(PREFIX)/share/doc/lbd/
+	install -m 0644 README.md docs/config.md docs/metrics.md \
+		docs/keepalived-mapping.md docs/ARCHITECTURE.md $(DESTDIR)$(PREFIX)/share/doc/lbd/
 	@echo "installed; now: cp /etc/lbd/lbd-master.yaml /etc/lbd/lbd.yaml (or lbctl import-keepalived), lbd check -c /etc/lbd/lbd.yaml, systemctl daemon-reload && systemctl enable --now lbd"
 
 clean:

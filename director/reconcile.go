@@ -233,6 +233,18 @@ func (r *Reconciler) Desired() (table.Table, bool) {
 	return r.desired.Clone(), true
 }
 
+// Drift returns the writes that would bring actual to want under this
+// reconciler's rules (purge, managed services): none when in sync.
+func (r *Reconciler) Drift(want, actual table.Table) []table.Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return table.Diff(want, actual, r.diffOptions())
+}
+
+func (r *Reconciler) diffOptions() table.DiffOptions {
+	return table.DiffOptions{Purge: r.cfg.Purge, Managed: func(k table.ServiceKey) bool { return r.managed[k] }}
+}
+
 // Managed returns the keys of the services this daemon manages, sorted.
 func (r *Reconciler) Managed() []table.ServiceKey {
 	r.mu.Lock()
@@ -263,7 +275,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 		r.last = res
 	}()
 
-	opts := table.DiffOptions{Purge: r.cfg.Purge, Managed: func(k table.ServiceKey) bool { return r.managed[k] }}
+	opts := r.diffOptions()
 	pause := r.retry.Initial
 	var lastErr error
 	for round := 1; ; round++ {

@@ -21,21 +21,21 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/vishvananda/netns"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // node is a real server in its own namespace on a lab switch, with a
 // client next to it.
 type node struct {
-	lab    *topo.Lab
-	web    *topo.Namespace
-	client *topo.Namespace
+	lab    *netnslab.Lab
+	web    *netnslab.Namespace
+	client *netnslab.Namespace
 	handle netns.NsHandle
 }
 
 func newNode(t *testing.T) *node {
 	t.Helper()
-	lab := topo.NewT(t, "rs")
+	lab := netnslab.NewT(t, "rs")
 	lan, err := lab.AddSwitch("lan")
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/lvsd/lb/director/kaconf"
+	"github.com/lvsd/lb/internal/kaconf"
 )
 
 const importUsage = `usage: lbctl import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF

@@ -8,7 +8,7 @@
 //
 // It imports director/control (the API), director/table (the printer) and
 // director/kernel (the direct read), nothing of the daemon itself; and
-// director/kaconf for "lbctl import-keepalived" (import.go).
+// internal/kaconf for "lbctl import-keepalived" (import.go).
 package main
 
 import (

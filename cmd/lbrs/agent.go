@@ -18,7 +18,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/realserver"
 )
 

@@ -15,7 +15,7 @@ import (
 	"os"
 
 	"github.com/lvsd/lb/cmd/internal/cli"
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // defaultConfigPath is where lbrs looks for its configuration without -c.

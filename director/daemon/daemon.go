@@ -23,12 +23,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lb/director"
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -76,7 +76,7 @@ type Daemon struct {
 	mgr       *director.Manager
 	sched     *healthcheck.Scheduler
 	agg       *healthAgg
-	status    *director.StatusSource
+	status    *StatusSource
 	started   time.Time
 
 	runCtx context.Context // set by Run
@@ -169,7 +169,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	hopts.OnTransition = func(t healthcheck.Transition) { d.agg.onTransition(d.ctx(), t) }
 	d.sched = healthcheck.NewScheduler(hopts)
 	sd, _ := d.kern.(director.SyncDaemons)
-	d.status = &director.StatusSource{Kernel: d.kern, Manager: d.mgr, Daemons: sd}
+	d.status = &StatusSource{Kernel: d.kern, Manager: d.mgr, Daemons: sd}
 	return d, nil
 }
 
@@ -240,7 +240,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Daemon: control.DaemonInfo{PID: os.Getpid(), Version: d.opts.Version, RouterID: cfg.Global.RouterID,
 			ConfigFile: d.path, Started: d.started, LastReload: d.started},
 		IPVS: d.status, Health: d.status, Checks: checkSource{d}, VRRP: vrrpSource{d},
-		Actions: director.ControlActions{Reconciler: d.rec, ReloadFunc: d.Reload},
+		Actions: ControlActions{Reconciler: d.rec, ReloadFunc: d.Reload},
 		Logger:  d.log,
 	})
 	ln, err := srv.Listen()
@@ -306,10 +306,10 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 // applyIPVS applies the ipvs settings and the services.
 func (d *Daemon) applyIPVS(ctx context.Context, cfg *config.Director, start bool) error {
 	// The reconciler logs each setting it changes.
-	if _, err := d.rec.ApplySettings(director.SettingsFromConfig(cfg.IPVS)); err != nil {
+	if _, err := d.rec.ApplySettings(SettingsFromConfig(cfg.IPVS)); err != nil {
 		return fmt.Errorf("applying IPVS settings: %w", err)
 	}
-	specs, err := director.SpecsFromConfig(cfg.VirtualServers)
+	specs, err := SpecsFromConfig(cfg.VirtualServers)
 	if err != nil {
 		return fmt.Errorf("translating virtual servers: %w", err)
 	}
@@ -329,7 +329,7 @@ func notifyMap(cfg *config.Director) map[director.RealServerID]serverNotify {
 	m := map[director.RealServerID]serverNotify{}
 	for i := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[i]
-		k := director.ServiceKeyOf(vs)
+		k := ServiceKeyOf(vs)
 		for _, rs := range vs.RealServers {
 			m[director.RealServerID{Service: k, Address: rs.Address, Port: rs.Port}] = serverNotify{up: rs.NotifyUp, down: rs.NotifyDown}
 		}
@@ -341,7 +341,7 @@ func (d *Daemon) setQuorumCommands(cfg *config.Director) {
 	q := map[table.ServiceKey][2][]string{}
 	for i := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[i]
-		q[director.ServiceKeyOf(vs)] = [2][]string{vs.QuorumUp, vs.QuorumDown}
+		q[ServiceKeyOf(vs)] = [2][]string{vs.QuorumUp, vs.QuorumDown}
 	}
 	d.mu.Lock()
 	d.quorum = q
@@ -622,10 +622,10 @@ func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
 
 	rctx := d.ctx()
 	// IPVS: the manager's diff writes only what changed.
-	if _, err := d.rec.ApplySettings(director.SettingsFromConfig(newCfg.IPVS)); err != nil {
+	if _, err := d.rec.ApplySettings(SettingsFromConfig(newCfg.IPVS)); err != nil {
 		d.log.Error("applying IPVS settings", "err", err)
 	}
-	specs, err := director.SpecsFromConfig(newCfg.VirtualServers)
+	specs, err := SpecsFromConfig(newCfg.VirtualServers)
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
 	}
@@ -647,7 +647,7 @@ func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
 		}
 	}
 	ar, err := d.mgr.SetSpecs(rctx, specs)
-	cr := director.ControlResult(ar)
+	cr := ControlResult(ar)
 	res.Apply = &cr
 	if err != nil {
 		d.log.Error("applying the IPVS table", "err", err)

@@ -14,13 +14,13 @@ import (
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // netnsDirector is one lbd running in-process: the fake IPVS, the real
 // VRRP in its namespace, the real control socket.
 type netnsDirector struct {
-	ns     *topo.Namespace
+	ns     *netnslab.Namespace
 	k      *fake.Kernel
 	d      *Daemon
 	cfg    string
@@ -60,13 +60,13 @@ virtual_servers:
 `, dir, dir, prio, pass, weight, b1.Addr(), b1.Port(), b2.Addr(), b2.Port())
 }
 
-func startNetnsDirector(t *testing.T, ns *topo.Namespace, prio int) *netnsDirector {
+func startNetnsDirector(t *testing.T, ns *netnslab.Namespace, prio int) *netnsDirector {
 	t.Helper()
 	return startNetnsDirectorPass(t, ns, prio, "1111")
 }
 
 // startNetnsDirectorPass starts a director whose VRRP password is pass.
-func startNetnsDirectorPass(t *testing.T, ns *topo.Namespace, prio int, pass string) *netnsDirector {
+func startNetnsDirectorPass(t *testing.T, ns *netnslab.Namespace, prio int, pass string) *netnsDirector {
 	t.Helper()
 	dir := t.TempDir()
 	n := &netnsDirector{ns: ns, k: fake.New(), cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
@@ -147,7 +147,7 @@ func TestNetnsDaemonComposition(t *testing.T) {
 		t.Fatal("needs root")
 	}
 	backends[0], backends[1] = newBackend(t), newBackend(t)
-	lab := topo.NewT(t, "lbd")
+	lab := netnslab.NewT(t, "lbd")
 	lan, err := lab.AddSwitch("lan")
 	if err != nil {
 		t.Fatal(err)

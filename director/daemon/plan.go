@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/lvsd/lb/director"
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // Plan is what a reload changes, computed from the old and new
@@ -88,12 +87,12 @@ func PlanReload(old, new *config.Director) Plan {
 	// Services.
 	oldVS := map[table.ServiceKey]*config.VirtualServer{}
 	for i := range old.VirtualServers {
-		oldVS[director.ServiceKeyOf(&old.VirtualServers[i])] = &old.VirtualServers[i]
+		oldVS[ServiceKeyOf(&old.VirtualServers[i])] = &old.VirtualServers[i]
 	}
 	seen := map[table.ServiceKey]bool{}
 	for i := range new.VirtualServers {
 		vs := &new.VirtualServers[i]
-		k := director.ServiceKeyOf(vs)
+		k := ServiceKeyOf(vs)
 		seen[k] = true
 		ov, ok := oldVS[k]
 		switch {
@@ -104,7 +103,7 @@ func PlanReload(old, new *config.Director) Plan {
 		}
 	}
 	for i := range old.VirtualServers {
-		if k := director.ServiceKeyOf(&old.VirtualServers[i]); !seen[k] {
+		if k := ServiceKeyOf(&old.VirtualServers[i]); !seen[k] {
 			p.Services = append(p.Services, "remove "+k.String())
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/director"
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/vrrp"
 )
 

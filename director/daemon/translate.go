@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/lvsd/lb/director"
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -233,7 +233,7 @@ func Checks(vss []config.VirtualServer) []CheckSub {
 	var out []CheckSub
 	for i := range vss {
 		vs := &vss[i]
-		key := director.ServiceKeyOf(vs)
+		key := ServiceKeyOf(vs)
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
 			rid := director.RealServerID{Service: key, Address: rs.Address, Port: rs.Port}

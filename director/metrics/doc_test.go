@@ -7,7 +7,7 @@ import (
 
 func readDoc(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("METRICS.md")
+	b, err := os.ReadFile("../../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}

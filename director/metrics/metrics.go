@@ -2,7 +2,7 @@
 // instances, the kernel's IPVS counters, health checks and the reconciler.
 // A single prometheus.Collector reads snapshots from its sources at scrape
 // time; nothing polls in the background. Each Handler has a registry of its
-// own (no global registry). METRICS.md lists every metric.
+// own (no global registry). docs/metrics.md lists every metric.
 package metrics
 
 import (

@@ -127,7 +127,7 @@ func TestScrape(t *testing.T) {
 	if t.Failed() {
 		t.Logf("scrape:\n%s", got)
 	}
-	// Every scraped lbd metric is in METRICS.md, and the standard
+	// Every scraped lbd metric is in docs/metrics.md, and the standard
 	// collectors' families are mentioned there.
 	doc := readDoc(t)
 	for _, line := range strings.Split(got, "\n") {
@@ -141,7 +141,7 @@ func TestScrape(t *testing.T) {
 			want = "`" + prefix + "_*`"
 		}
 		if !strings.Contains(doc, want) {
-			t.Errorf("METRICS.md does not document %s (looked for %s)", name, want)
+			t.Errorf("docs/metrics.md does not document %s (looked for %s)", name, want)
 		}
 	}
 }

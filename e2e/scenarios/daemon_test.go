@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // commandPath returns the path of a command in the VM (lbd, lbctl, lbrs).
@@ -42,7 +42,7 @@ type daemon struct {
 // still running gets SIGTERM (lbrs restores the node, lbd leaves VRRP), then
 // SIGKILL if it does not exit within 10 s; its log is shown when the test
 // failed.
-func startDaemon(t *testing.T, ns *topo.Namespace, what, name string, args ...string) *daemon {
+func startDaemon(t *testing.T, ns *netnslab.Namespace, what, name string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{what: what, log: &syncBuffer{}, done: make(chan struct{})}
 	// Not t.Context(): it ends before the cleanups run, and its end would

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // TestMain refuses to run scenarios outside the testbed VM (they reshape
@@ -66,7 +66,7 @@ func (n *narrator) Block(text string) {
 }
 
 // run runs a program in ns and fails the test when it fails.
-func run(t *testing.T, ns *topo.Namespace, name string, args ...string) string {
+func run(t *testing.T, ns *netnslab.Namespace, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -87,7 +87,7 @@ func must(t *testing.T, err error) {
 
 // serveName starts an HTTP server in ns on addr that answers every request
 // with name and a newline. It stops at the end of the test.
-func serveName(t *testing.T, ns *topo.Namespace, addr, name string) {
+func serveName(t *testing.T, ns *netnslab.Namespace, addr, name string) {
 	t.Helper()
 	serveHTTP(t, ns, addr, func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, name)
@@ -96,7 +96,7 @@ func serveName(t *testing.T, ns *topo.Namespace, addr, name string) {
 
 // serveHTTP starts an HTTP server in ns on addr that answers with h. It
 // stops at the end of the test.
-func serveHTTP(t *testing.T, ns *topo.Namespace, addr string, h http.HandlerFunc) {
+func serveHTTP(t *testing.T, ns *netnslab.Namespace, addr string, h http.HandlerFunc) {
 	t.Helper()
 	l, err := ns.Listen("tcp", addr)
 	must(t, err)
@@ -107,7 +107,7 @@ func serveHTTP(t *testing.T, ns *topo.Namespace, addr string, h http.HandlerFunc
 
 // newHTTPClient returns a client whose connections start in ns, one new
 // connection per request.
-func newHTTPClient(ns *topo.Namespace, timeout time.Duration) *http.Client {
+func newHTTPClient(ns *netnslab.Namespace, timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/director/control"
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // Helpers of the lbd scenarios: the director daemon "lbd run" programs
@@ -55,7 +55,7 @@ const (
 type lbdWeb struct {
 	name   string
 	addr   string // its own address (on the LAN, or on the NAT network)
-	ns     *topo.Namespace
+	ns     *netnslab.Namespace
 	health atomic.Pointer[string]
 }
 
@@ -83,12 +83,12 @@ func (w *lbdWeb) serve(t *testing.T) {
 // The VIP is on the director's eth0 as eth0:0 (no VRRP here).
 type lbdLab struct {
 	fwd string // DR, NAT or TUN
-	lab *topo.Lab
-	lan *topo.Switch // the client's LAN
+	lab *netnslab.Lab
+	lan *netnslab.Switch // the client's LAN
 	// srcPort is the last source port a client of this lab used: see dial.
 	srcPort  atomic.Uint32
-	client   *topo.Namespace
-	director *topo.Namespace
+	client   *netnslab.Namespace
+	director *netnslab.Namespace
 	webs     []*lbdWeb
 }
 
@@ -101,10 +101,10 @@ func forwardName(fwd string) string {
 // at its own address.
 func buildLbdLab(t *testing.T, n *narrator, prefix, fwd string) *lbdLab {
 	t.Helper()
-	lab := topo.NewT(t, prefix)
+	lab := netnslab.NewT(t, prefix)
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
-	host := func(name string, sw *topo.Switch, addr string, ifName string) *topo.Namespace {
+	host := func(name string, sw *netnslab.Switch, addr string, ifName string) *netnslab.Namespace {
 		ns, _ := addSeedHost(t, lab, sw, name, ifName, addr)
 		n.Note("%-8s %s %s/24", name, ifName, addr)
 		return ns
@@ -171,7 +171,7 @@ func buildLbdLab(t *testing.T, n *narrator, prefix, fwd string) *lbdLab {
 }
 
 // addClient adds another client on the LAN at addr/24.
-func (l *lbdLab) addClient(t *testing.T, n *narrator, name, addr string) *topo.Namespace {
+func (l *lbdLab) addClient(t *testing.T, n *narrator, name, addr string) *netnslab.Namespace {
 	t.Helper()
 	ns, _ := addSeedHost(t, l.lab, l.lan, name, "eth0", addr)
 	n.Note("%-8s eth0 %s/24", name, addr)
@@ -186,7 +186,7 @@ func (l *lbdLab) addClient(t *testing.T, n *narrator, name, addr string) *topo.N
 // (net.ipv4.vs.conn_reuse_mode=1 reschedules TIME_WAIT entries only), so
 // the new connection goes to the old connection's real server, whatever
 // the scheduler or the weights say. Fresh ports keep the counts exact.
-func (l *lbdLab) dial(ctx context.Context, ns *topo.Namespace, addr string) (net.Conn, error) {
+func (l *lbdLab) dial(ctx context.Context, ns *netnslab.Namespace, addr string) (net.Conn, error) {
 	port := 20000 + int(l.srcPort.Add(1))
 	var c net.Conn
 	err := ns.Do(func() error {
@@ -272,7 +272,7 @@ func (l *lbdLab) wantService(svcs map[string]*ipvsService, schedFlags string, we
 // path (all namespaces share the VM's file system).
 type lbdNode struct {
 	name   string
-	ns     *topo.Namespace
+	ns     *netnslab.Namespace
 	dir    string
 	config string
 	socket string
@@ -280,7 +280,7 @@ type lbdNode struct {
 	yaml   string
 }
 
-func newLbdNode(t *testing.T, name string, ns *topo.Namespace) *lbdNode {
+func newLbdNode(t *testing.T, name string, ns *netnslab.Namespace) *lbdNode {
 	t.Helper()
 	commandPath(t, "lbd")
 	commandPath(t, "lbctl")
@@ -454,7 +454,7 @@ func (s *ipvsService) dest(addr string) (ipvsRow, bool) {
 }
 
 // ipvsadmList runs "ipvsadm -ln" in ns.
-func ipvsadmList(t *testing.T, ns *topo.Namespace) string {
+func ipvsadmList(t *testing.T, ns *netnslab.Namespace) string {
 	t.Helper()
 	return run(t, ns, "ipvsadm", "-ln")
 }
@@ -462,7 +462,7 @@ func ipvsadmList(t *testing.T, ns *topo.Namespace) string {
 // waitIPVS polls "ipvsadm -ln" in ns every 100 ms until ok holds, for at
 // most timeout. It returns the last table, the time it took and whether ok
 // held.
-func waitIPVS(t *testing.T, ns *topo.Namespace, timeout time.Duration, ok func(svcs map[string]*ipvsService) bool) (string, time.Duration, bool) {
+func waitIPVS(t *testing.T, ns *netnslab.Namespace, timeout time.Duration, ok func(svcs map[string]*ipvsService) bool) (string, time.Duration, bool) {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -483,7 +483,7 @@ const vipURL = "http://" + seedVIP + "/"
 // sendRequests sends requests to url from ns, a new connection each (from
 // a fresh source port, see dial), and returns how many each server
 // answered and the sequence of answers.
-func (l *lbdLab) sendRequests(t *testing.T, ns *topo.Namespace, url string, requests int) (map[string]int, string) {
+func (l *lbdLab) sendRequests(t *testing.T, ns *netnslab.Namespace, url string, requests int) (map[string]int, string) {
 	t.Helper()
 	c := &http.Client{
 		Timeout: 3 * time.Second,
@@ -519,7 +519,7 @@ type heldConn struct {
 
 // holdConn opens a connection (fresh source port, see dial) from ns to addr and sends one request on it
 // to learn which real server holds it.
-func (l *lbdLab) holdConn(t *testing.T, ns *topo.Namespace, addr string) *heldConn {
+func (l *lbdLab) holdConn(t *testing.T, ns *netnslab.Namespace, addr string) *heldConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()

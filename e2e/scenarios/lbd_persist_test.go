@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // TestScenarioLbdPersistence runs lbd with an rr DR service with
@@ -40,7 +40,7 @@ func TestScenarioLbdPersistence(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		addr string
-		ns   *topo.Namespace
+		ns   *netnslab.Namespace
 	}{{"client", seedClient, l.client}, {"client2", client2Addr, client2}} {
 		n.Step("%s (%s) sends %d requests, a new connection each", c.name, c.addr, requests)
 		counts, seq := l.sendRequests(t, c.ns, vipURL, requests)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // TestScenarioLbrsDR is the seed's LVS-DR setup with the real servers made
@@ -92,7 +92,7 @@ func TestScenarioLbrsDR(t *testing.T) {
 	spreadRequests(t, n, d.client, 2)
 
 	n.Step("SIGTERM to both lbrs: each exits 0 after removing the VIP and writing back the original sysctls")
-	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *topo.Namespace, took time.Duration) {
+	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *netnslab.Namespace, took time.Duration) {
 		addrs := ipv4Addrs(t, ns, "lo")
 		n.Note("%s: exited in %v; lo: %s; %s", w.name, took.Round(time.Millisecond), strings.Join(addrs, ", "),
 			fmtSysctls(readSysctls(t, ns, keys), keys))

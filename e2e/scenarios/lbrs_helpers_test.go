@@ -18,7 +18,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // Helpers of the lbrs scenarios: the seed's LAN with the director made by
@@ -69,7 +69,7 @@ func buildLbrsLAN(t *testing.T, n *narrator, prefix string, fwd lbrsForward) *se
 // does not own and is dropped: a timeout. With TUN the real server's kernel
 // has no tunnel up to take the IP-in-IP packet and answers the director
 // with an ICMP unreachable, which IPVS relays to the client: refused.
-func expectNoAnswers(t *testing.T, n *narrator, client *topo.Namespace, requests int, fwd lbrsForward) {
+func expectNoAnswers(t *testing.T, n *narrator, client *netnslab.Namespace, requests int, fwd lbrsForward) {
 	t.Helper()
 	c := newHTTPClient(client, time.Second)
 	for i := 1; i <= requests; i++ {
@@ -91,7 +91,7 @@ func expectNoAnswers(t *testing.T, n *narrator, client *topo.Namespace, requests
 
 // spreadRequests sends requests new connections to the VIP and requires rr
 // to have spread them evenly over web1 and web2.
-func spreadRequests(t *testing.T, n *narrator, client *topo.Namespace, requests int) {
+func spreadRequests(t *testing.T, n *narrator, client *netnslab.Namespace, requests int) {
 	t.Helper()
 	c := newHTTPClient(client, 5*time.Second)
 	counts := map[string]int{}
@@ -116,7 +116,7 @@ func spreadRequests(t *testing.T, n *narrator, client *topo.Namespace, requests 
 // default /var/lib/lbrs/state.json would be one lock for all).
 type lbrsNode struct {
 	name   string
-	ns     *topo.Namespace
+	ns     *netnslab.Namespace
 	config string
 	state  string
 	yaml   string
@@ -124,7 +124,7 @@ type lbrsNode struct {
 
 // newLbrsNode writes an lbrs.yaml for ns: mode and VIP, the ARP sysctls as
 // the seed's lvs-rs.sh sets them, a private state file, plus extra lines.
-func newLbrsNode(t *testing.T, name string, ns *topo.Namespace, mode, extra string) *lbrsNode {
+func newLbrsNode(t *testing.T, name string, ns *netnslab.Namespace, mode, extra string) *lbrsNode {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	must(t, os.MkdirAll(dir, 0o755))
@@ -202,7 +202,7 @@ func startLbrsNodes(t *testing.T, n *narrator, nodes map[string]*lbrsNode) map[s
 // requires each to exit 0, then (after check, which looks at what the mode
 // put on its device) the sysctls back at origs and the state file removed.
 func stopLbrsNodes(t *testing.T, d *seedDR, daemons map[string]*lbrsDaemon, nodes map[string]*lbrsNode, origs map[string]map[string]string,
-	check func(w seedWeb, ns *topo.Namespace, took time.Duration)) {
+	check func(w seedWeb, ns *netnslab.Namespace, took time.Duration)) {
 	t.Helper()
 	for _, w := range seedWebs() {
 		took, err := daemons[w.name].stop(t, syscall.SIGTERM)
@@ -244,7 +244,7 @@ func (d *lbrsDaemon) waitApplied(t *testing.T) (string, time.Duration) {
 
 // ipv4Addrs returns dev's IPv4 addresses as "ADDR/LEN LABEL" (the label is
 // the device name for an unlabelled address), read over netlink.
-func ipv4Addrs(t *testing.T, ns *topo.Namespace, dev string) []string {
+func ipv4Addrs(t *testing.T, ns *netnslab.Namespace, dev string) []string {
 	t.Helper()
 	lk, err := ns.Handle().LinkByName(dev)
 	if err != nil {
@@ -272,7 +272,7 @@ func hasAddr(addrs []string, want string) bool {
 }
 
 // linkUp reports whether dev is administratively up in ns.
-func linkUp(t *testing.T, ns *topo.Namespace, dev string) bool {
+func linkUp(t *testing.T, ns *netnslab.Namespace, dev string) bool {
 	t.Helper()
 	lk, err := ns.Handle().LinkByName(dev)
 	if err != nil {
@@ -282,7 +282,7 @@ func linkUp(t *testing.T, ns *topo.Namespace, dev string) bool {
 }
 
 // readSysctls reads keys ("net.ipv4.conf.lo.arp_ignore") in ns.
-func readSysctls(t *testing.T, ns *topo.Namespace, keys []string) map[string]string {
+func readSysctls(t *testing.T, ns *netnslab.Namespace, keys []string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
 	for _, k := range keys {
@@ -296,7 +296,7 @@ func readSysctls(t *testing.T, ns *topo.Namespace, keys []string) map[string]str
 }
 
 // checkSysctls requires every key of want to have its value in ns.
-func checkSysctls(t *testing.T, ns *topo.Namespace, want map[string]string, when string) {
+func checkSysctls(t *testing.T, ns *netnslab.Namespace, want map[string]string, when string) {
 	t.Helper()
 	for k, v := range want {
 		got, err := ns.ReadSysctl(k)
@@ -329,7 +329,7 @@ var arpReplyRE = regexp.MustCompile(`(?m)^Unicast reply from (\S+) \[([0-9A-Fa-f
 // then prints one "Unicast reply" line per answer, from every answering
 // host (checked with two hosts claiming one address), although its summary
 // says "0 broadcast(s)".
-func arpProbe(t *testing.T, ns *topo.Namespace, dev, ip string, probes int) (map[string]int, string) {
+func arpProbe(t *testing.T, ns *netnslab.Namespace, dev, ip string, probes int) (map[string]int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -359,7 +359,7 @@ func arpProbe(t *testing.T, ns *topo.Namespace, dev, ip string, probes int) (map
 // checkARPOnlyDirector asserts the client resolved the VIP to the
 // director's MAC (after traffic) and that broadcast ARP probes for the VIP
 // are answered by the director alone, never by a real server.
-func checkARPOnlyDirector(t *testing.T, n *narrator, client *topo.Namespace) {
+func checkARPOnlyDirector(t *testing.T, n *narrator, client *netnslab.Namespace) {
 	t.Helper()
 	dirMAC := seedMAC(seedDirector).String()
 	mac := neighMAC(t, client, "eth0", seedVIP)

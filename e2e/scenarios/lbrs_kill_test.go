@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 	"github.com/lvsd/lb/realserver"
 )
 
@@ -24,7 +24,7 @@ func TestScenarioLbrsKill9RestartRestore(t *testing.T) {
 	n := newNarrator(t)
 	commandPath(t, "lbrs")
 	n.Step("One real server web1 (192.168.56.200/24) with non-default originals: lo.arp_announce=1, all.arp_ignore=2")
-	lab := topo.NewT(t, "lbrskill")
+	lab := netnslab.NewT(t, "lbrskill")
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
 	web, err := lab.AddHost("web1", lan, netip.MustParsePrefix("192.168.56.200/24"))

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // TestScenarioLbrsTUN is LVS-TUN: the director encapsulates each client
@@ -89,7 +89,7 @@ func TestScenarioLbrsTUN(t *testing.T) {
 	checkARPOnlyDirector(t, n, d.client)
 
 	n.Step("SIGTERM to both lbrs: VIP off tunl0, tunl0 down again, rp_filter and the ARP sysctls as they were")
-	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *topo.Namespace, took time.Duration) {
+	stopLbrsNodes(t, d, daemons, nodes, origs, func(w seedWeb, ns *netnslab.Namespace, took time.Duration) {
 		addrs := ipv4Addrs(t, ns, "tunl0")
 		up := linkUp(t, ns, "tunl0")
 		n.Note("%s: exited in %v; tunl0 up=%v %s; %s", w.name, took.Round(time.Millisecond), up,

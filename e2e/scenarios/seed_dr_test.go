@@ -15,7 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // The seed's addresses (lvs_dr.sh, lvs-rs.sh).
@@ -44,10 +44,10 @@ func seedMAC(addr string) net.HardwareAddr {
 
 // seedDR is the seed's LVS-DR network, built by hand as the tutorial does.
 type seedDR struct {
-	lab      *topo.Lab
-	client   *topo.Namespace
-	director *topo.Namespace
-	webs     map[string]*topo.Namespace
+	lab      *netnslab.Lab
+	client   *netnslab.Namespace
+	director *netnslab.Namespace
+	webs     map[string]*netnslab.Namespace
 }
 
 // buildSeedDR reproduces lvs_dr.sh on a director and lvs-rs.sh on each real
@@ -116,7 +116,7 @@ func statsRow(out, dest string) (conns, inPkts, outPkts int, err error) {
 // conns connections. The kernel folds its per-CPU counters into what
 // ipvsadm reads only every 2 s (the rate estimator's tick), so fresh
 // traffic shows up late; give up after 6 s and return the last output.
-func settledStats(t *testing.T, director *topo.Namespace, dest string, conns int) string {
+func settledStats(t *testing.T, director *netnslab.Namespace, dest string, conns int) string {
 	t.Helper()
 	deadline := time.Now().Add(6 * time.Second)
 	for {
@@ -133,7 +133,7 @@ func settledStats(t *testing.T, director *topo.Namespace, dest string, conns int
 // requests/2 connections and requires each real server to have had
 // requests/2 connections, some packets in and none out: with DR (or TUN,
 // the method named in messages) the replies bypass the director.
-func checkBypassStats(t *testing.T, n *narrator, director *topo.Namespace, requests int, method string) {
+func checkBypassStats(t *testing.T, n *narrator, director *netnslab.Namespace, requests int, method string) {
 	t.Helper()
 	stats := settledStats(t, director, "192.168.56.201:80", requests/2)
 	n.Block(stats)
@@ -240,7 +240,7 @@ func shortErr(err error) string {
 }
 
 // neighMAC returns the MAC ns has learned for addr on dev.
-func neighMAC(t *testing.T, ns *topo.Namespace, dev, addr string) net.HardwareAddr {
+func neighMAC(t *testing.T, ns *netnslab.Namespace, dev, addr string) net.HardwareAddr {
 	t.Helper()
 	lk, err := ns.Handle().LinkByName(dev)
 	must(t, err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // Building blocks of the seed's LAN 192.168.56.0/24, shared by the
@@ -17,7 +17,7 @@ import (
 
 // addSeedHost connects the namespace name of lab (added when the lab has
 // none of that name yet) to sw as ifName with addr/24 and addr's seedMAC.
-func addSeedHost(t *testing.T, lab *topo.Lab, sw *topo.Switch, name, ifName, addr string) (*topo.Namespace, *topo.Link) {
+func addSeedHost(t *testing.T, lab *netnslab.Lab, sw *netnslab.Switch, name, ifName, addr string) (*netnslab.Namespace, *netnslab.Link) {
 	t.Helper()
 	ns := lab.Namespace(name)
 	if ns == nil {
@@ -25,7 +25,7 @@ func addSeedHost(t *testing.T, lab *topo.Lab, sw *topo.Switch, name, ifName, add
 		ns, err = lab.AddNamespace(name)
 		must(t, err)
 	}
-	lk, err := lab.Connect(ns, sw, topo.Port{
+	lk, err := lab.Connect(ns, sw, netnslab.Port{
 		Name:  ifName,
 		MAC:   seedMAC(addr),
 		Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(addr), 24)},
@@ -39,15 +39,15 @@ func addSeedHost(t *testing.T, lab *topo.Lab, sw *topo.Switch, name, ifName, add
 func buildSeedLAN(t *testing.T, n *narrator, prefix string) *seedDR {
 	t.Helper()
 	n.Step("Building the seed's LAN 192.168.56.0/24: a bridge and one namespace per machine")
-	lab := topo.NewT(t, prefix)
+	lab := netnslab.NewT(t, prefix)
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
-	host := func(name, addr string) *topo.Namespace {
+	host := func(name, addr string) *netnslab.Namespace {
 		ns, _ := addSeedHost(t, lab, lan, name, "eth0", addr)
 		n.Note("%-8s eth0 %s/24  mac %s", name, addr, seedMAC(addr))
 		return ns
 	}
-	d := &seedDR{lab: lab, webs: map[string]*topo.Namespace{}}
+	d := &seedDR{lab: lab, webs: map[string]*netnslab.Namespace{}}
 	d.client = host("client", seedClient)
 	d.director = host("director", seedDirector)
 	for _, w := range seedWebs() {
@@ -59,7 +59,7 @@ func buildSeedLAN(t *testing.T, n *narrator, prefix string) *seedDR {
 // programSeedDirector does on director what lvs_dr.sh does, with the
 // forwarding flag given (ipvsadm's -g or -i): ip_forward=1, the VIP on
 // eth0:0, the rr service on VIP:80 with web1 and web2, timeouts 1 1 1.
-func programSeedDirector(t *testing.T, n *narrator, director *topo.Namespace, flag string) {
+func programSeedDirector(t *testing.T, n *narrator, director *netnslab.Namespace, flag string) {
 	t.Helper()
 	must(t, director.Sysctl("net.ipv4.ip_forward", "1"))
 	must(t, director.AddAddress("eth0", netip.MustParsePrefix(seedVIP+"/32"), "eth0:0"))
@@ -79,7 +79,7 @@ func programSeedDirector(t *testing.T, n *narrator, director *topo.Namespace, fl
 // requireDirectAnswers requires every one of webs to answer its name at
 // its own address, from ns, before anything goes through the VIP: a
 // failure later is then the load balancer's, not the server's.
-func requireDirectAnswers(t *testing.T, ns *topo.Namespace, webs []seedWeb) {
+func requireDirectAnswers(t *testing.T, ns *netnslab.Namespace, webs []seedWeb) {
 	t.Helper()
 	direct := newHTTPClient(ns, 5*time.Second)
 	for _, w := range webs {

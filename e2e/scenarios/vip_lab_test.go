@@ -30,7 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lb/director/control"
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // The director pair of deploy/examples on a real kernel, shared by the VIP
@@ -65,8 +65,8 @@ const (
 
 // vipLab is the running pair.
 type vipLab struct {
-	lab    *topo.Lab
-	client *topo.Namespace
+	lab    *netnslab.Lab
+	client *netnslab.Namespace
 	master *vipDirector // d1: lbd-master.yaml, priority 200
 	backup *vipDirector // d2: lbd-backup.yaml, priority 100, nopreempt
 	webs   []*vipWeb
@@ -78,8 +78,8 @@ type vipDirector struct {
 	example string // the deploy/examples file its lbd.yaml comes from
 	addr    string
 	mac     net.HardwareAddr
-	ns      *topo.Namespace
-	link    *topo.Link
+	ns      *netnslab.Namespace
+	link    *netnslab.Link
 	dir     string
 	config  string
 	socket  string
@@ -92,7 +92,7 @@ type vipDirector struct {
 type vipWeb struct {
 	name   string
 	addr   string
-	ns     *topo.Namespace
+	ns     *netnslab.Namespace
 	broken atomic.Bool // /health.html serves vipBrokenBody
 	lbrs   *lbrsDaemon
 }
@@ -153,10 +153,10 @@ func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 		commandPath(t, bin)
 	}
 	n.Step("Building the examples' LAN 192.168.56.0/24: one bridge, one namespace per machine")
-	lab := topo.NewT(t, prefix)
+	lab := netnslab.NewT(t, prefix)
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
-	host := func(name, addr, role string) (*topo.Namespace, *topo.Link) {
+	host := func(name, addr, role string) (*netnslab.Namespace, *netnslab.Link) {
 		ns, lk := addSeedHost(t, lab, lan, name, "eth0", addr)
 		n.Note("%-7s eth0 %-15s mac %s  %s", name, addr, seedMAC(addr), role)
 		return ns, lk
@@ -419,7 +419,7 @@ func (d *vipDirector) checkHealthText(t *testing.T, state string, prio int) stri
 
 // vipRequests sends count requests to the VIP, a new connection each, and
 // returns who answered each ("" for a failure, the error in errs).
-func vipRequests(ctx context.Context, client *topo.Namespace, count int) (answers []string, errs []error) {
+func vipRequests(ctx context.Context, client *netnslab.Namespace, count int) (answers []string, errs []error) {
 	for range count {
 		got, err := vipProbe(ctx, client, 3*time.Second)
 		answers = append(answers, got)
@@ -430,7 +430,7 @@ func vipRequests(ctx context.Context, client *topo.Namespace, count int) (answer
 
 // vipSpread sends count requests and requires them answered as want
 // (web name -> count); it prints who answered each and returns the counts.
-func vipSpread(t *testing.T, n *narrator, client *topo.Namespace, count int, want map[string]int) map[string]int {
+func vipSpread(t *testing.T, n *narrator, client *netnslab.Namespace, count int, want map[string]int) map[string]int {
 	t.Helper()
 	answers, errs := vipRequests(t.Context(), client, count)
 	counts := map[string]int{}
@@ -475,7 +475,7 @@ func vipSpread(t *testing.T, n *narrator, client *topo.Namespace, count int, wan
 // 900 ms, less than TCP's first SYN retransmission (1 s): a probe sends one
 // SYN, and when vipFirstAnswer returns no probe is left that could still
 // reach IPVS and shift the round robin of the requests that follow.
-func vipFirstAnswer(t *testing.T, client *topo.Namespace, since time.Time, limit time.Duration) (time.Duration, string) {
+func vipFirstAnswer(t *testing.T, client *netnslab.Namespace, since time.Time, limit time.Duration) (time.Duration, string) {
 	t.Helper()
 	type answer struct {
 		at  time.Time
@@ -520,7 +520,7 @@ func vipFirstAnswer(t *testing.T, client *topo.Namespace, since time.Time, limit
 // within timeout, and returns the answer's body. Unlike http.Client, whose
 // Transport may finish a dial in the background after the request gave
 // up, it returns only once its socket is closed.
-func vipProbe(ctx context.Context, client *topo.Namespace, timeout time.Duration) (string, error) {
+func vipProbe(ctx context.Context, client *netnslab.Namespace, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := client.DialContext(ctx, "tcp", vipAddr+":80")
@@ -567,7 +567,7 @@ type vipARPSniffer struct {
 
 // vipSniffARP starts recording the ARP packets dev receives in ns, until the
 // end of the test.
-func vipSniffARP(t *testing.T, ns *topo.Namespace, dev string) *vipARPSniffer {
+func vipSniffARP(t *testing.T, ns *netnslab.Namespace, dev string) *vipARPSniffer {
 	t.Helper()
 	lk, err := ns.Handle().LinkByName(dev)
 	must(t, err)
@@ -657,7 +657,7 @@ func (s *vipARPSniffer) waitGratuitous(ip string, mac net.HardwareAddr, t0 time.
 
 // vipWaitNeigh waits up to limit for ns's neighbour entry of ip on dev to
 // be mac, and returns the entry it saw last.
-func vipWaitNeigh(t *testing.T, ns *topo.Namespace, dev, ip string, mac net.HardwareAddr, limit time.Duration) net.HardwareAddr {
+func vipWaitNeigh(t *testing.T, ns *netnslab.Namespace, dev, ip string, mac net.HardwareAddr, limit time.Duration) net.HardwareAddr {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // TestScenarioSyncDaemonFailover is the director pair of deploy/examples
@@ -142,13 +142,13 @@ func buildSyncdLab(t *testing.T, n *narrator, prefix string) *vipLab {
 	commandPath(t, "lbd")
 	commandPath(t, "lbctl")
 	n.Step("Building the examples' LAN 192.168.56.0/24: one bridge, one namespace per machine")
-	lab := topo.NewT(t, prefix)
+	lab := netnslab.NewT(t, prefix)
 	lan, err := lab.AddSwitch("lan")
 	must(t, err)
-	host := func(name, addr string) (*topo.Namespace, *topo.Link) {
+	host := func(name, addr string) (*netnslab.Namespace, *netnslab.Link) {
 		ns, err := lab.AddNamespace(name)
 		must(t, err)
-		lk, err := lab.Connect(ns, lan, topo.Port{
+		lk, err := lab.Connect(ns, lan, netnslab.Port{
 			Name:  "eth0",
 			MAC:   seedMAC(addr),
 			Addrs: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr(addr), 24)},
@@ -298,7 +298,7 @@ type syncdHeld struct {
 }
 
 // syncdHold dials the VIP from client and starts the requests.
-func syncdHold(t *testing.T, client *topo.Namespace) *syncdHeld {
+func syncdHold(t *testing.T, client *netnslab.Namespace) *syncdHeld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)

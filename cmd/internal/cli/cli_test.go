@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 func TestCheckCommand(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package vrrplab is the VRRP test bench on network namespaces: hosts on one
-// bridge (e2e/topo), our instances run as vrrpd processes, keepalived as a
+// bridge (internal/netnslab), our instances run as vrrpd processes, keepalived as a
 // peer, a sniffer with kernel timestamps on the bridge, a pinger standing
 // for a client, and an injector of hand-made packets. The netns tests and
 // vrrpbench share it. It needs root.
@@ -17,13 +17,13 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/lvsd/lb/e2e/topo"
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // Lab is a set of hosts on one LAN.
 type Lab struct {
-	Topo  *topo.Lab
-	LAN   *topo.Switch
+	Topo  *netnslab.Lab
+	LAN   *netnslab.Switch
 	Dir   string // configuration files and logs
 	Vrrpd string // path to the vrrpd binary
 	// Wrap, if set, prefixes the command line of every VRRP speaker the
@@ -35,8 +35,8 @@ type Lab struct {
 // Host is a namespace plugged into the LAN as eth0.
 type Host struct {
 	Name string
-	NS   *topo.Namespace
-	Link *topo.Link
+	NS   *netnslab.Namespace
+	Link *netnslab.Link
 	Addr netip.Prefix
 	MAC  net.HardwareAddr
 }
@@ -47,7 +47,7 @@ func (h *Host) IP() netip.Addr { return h.Addr.Addr() }
 // New creates a lab whose namespaces are prefixed with prefix (1-8 lower
 // case letters or digits), writing its files under dir.
 func New(prefix, dir, vrrpd string) (*Lab, error) {
-	tl, err := topo.New(prefix)
+	tl, err := netnslab.New(prefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating lab: %w", err)
 	}
@@ -68,7 +68,7 @@ func (l *Lab) AddHost(name string, addrs ...netip.Prefix) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	lk, err := l.Topo.Connect(ns, l.LAN, topo.Port{Name: "eth0", Addrs: addrs})
+	lk, err := l.Topo.Connect(ns, l.LAN, netnslab.Port{Name: "eth0", Addrs: addrs})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,10 @@
-package director
+package daemon
 
 import (
 	"context"
 	"errors"
 
+	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/table"
 )
@@ -12,10 +13,10 @@ import (
 // (control.IPVSSource and control.HealthSource) from the kernel, the
 // Reconciler and the Manager.
 type StatusSource struct {
-	Kernel  Kernel
-	Manager *Manager
+	Kernel  director.Kernel
+	Manager *director.Manager
 	// Daemons, if set, lists the sync daemons.
-	Daemons SyncDaemons
+	Daemons director.SyncDaemons
 }
 
 // IPVSStatus implements control.IPVSSource: the kernel's table read now.
@@ -49,14 +50,7 @@ func (s *StatusSource) IPVSStatus(ctx context.Context) control.IPVS {
 			st.LastApply = &ar
 		}
 		if want, ok := rec.Desired(); ok && st.Error == "" {
-			ops := table.Diff(want, t, table.DiffOptions{Purge: rec.cfg.Purge, Managed: func(k table.ServiceKey) bool {
-				for _, m := range st.Managed {
-					if m == k {
-						return true
-					}
-				}
-				return false
-			}})
+			ops := rec.Drift(want, t)
 			st.InSync = len(ops) == 0
 			for _, op := range ops {
 				st.Pending = append(st.Pending, op.String())
@@ -104,8 +98,8 @@ func (s *StatusSource) HealthStatus(ctx context.Context) ([]control.ServiceQuoru
 	return qs, rss
 }
 
-// ControlResult converts a Result for the control API.
-func ControlResult(r Result) control.ApplyResult {
+// ControlResult converts a director.Result for the control API.
+func ControlResult(r director.Result) control.ApplyResult {
 	out := control.ApplyResult{Kind: r.Kind, Start: r.Start, Took: r.Took, Writes: r.Writes, Rounds: r.Rounds, Error: r.Error}
 	for _, op := range r.Ops {
 		out.Ops = append(out.Ops, op.String())
@@ -120,10 +114,10 @@ func ControlResult(r Result) control.ApplyResult {
 }
 
 // ControlActions implements control.Actions for lbd: Resync repairs the
-// table now through the Reconciler; Reload calls ReloadFunc (lbd re-reads
-// its configuration and calls Manager.SetSpecs and Reconciler.ApplySettings).
+// table now through the director.Reconciler; Reload calls ReloadFunc (lbd re-reads
+// its configuration and calls director.Manager.SetSpecs and director.Reconciler.ApplySettings).
 type ControlActions struct {
-	Reconciler *Reconciler
+	Reconciler *director.Reconciler
 	ReloadFunc func(ctx context.Context) (control.ReloadResult, error)
 }
 

@@ -1,4 +1,4 @@
-package director_test
+package daemon
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 
 func TestStatusSource(t *testing.T) {
 	k := fake.New()
-	r, _ := newRec(t, k, nil)
+	r := newRec(t, k)
 	m := director.NewManager(director.ManagerConfig{Reconciler: r})
-	s := spec(1, 0, nil, true) // inhibit_on_failure
+	s := spec(true) // inhibit_on_failure
 	ctx := context.Background()
 	if _, err := m.SetSpecs(ctx, []director.ServiceSpec{s}); err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestStatusSource(t *testing.T) {
 	}
 	k.StartDaemon(table.Daemon{State: table.DaemonMaster, Interface: "eth1", SyncID: 1})
 
-	src := &director.StatusSource{Kernel: k, Manager: m, Daemons: k}
+	src := &StatusSource{Kernel: k, Manager: m, Daemons: k}
 	var _ control.IPVSSource = src
 	var _ control.HealthSource = src
 
@@ -73,7 +73,7 @@ func TestStatusSource(t *testing.T) {
 	if st := src.IPVSStatus(ctx); !st.InSync || st.Repairs != 1 || st.LastApply.Kind != "resync" {
 		t.Errorf("after resync: in sync %v repairs %d", st.InSync, st.Repairs)
 	}
-	cr := director.ControlResult(r.Last())
+	cr := ControlResult(r.Last())
 	if cr.Kind != "resync" || len(cr.Ops) != 1 || cr.Writes != 1 {
 		t.Errorf("control result %+v", cr)
 	}
@@ -81,13 +81,14 @@ func TestStatusSource(t *testing.T) {
 
 func TestControlActions(t *testing.T) {
 	k := fake.New()
-	r, _ := newRec(t, k, nil)
-	if _, err := r.Apply(context.Background(), seedTable()); err != nil {
+	r := newRec(t, k)
+	web := svc(table.ProtoTCP, "192.168.56.90:80", "rr")
+	web.Destinations = []table.Destination{dst("192.168.56.200:80", table.ForwardRoute, 1)}
+	if _, err := r.Apply(context.Background(), table.Table{Services: []table.Service{web}}); err != nil {
 		t.Fatal(err)
 	}
-	web := seedTable().Services[0]
 	k.RemoveDestination(web, web.Destinations[0])
-	var a control.Actions = director.ControlActions{Reconciler: r}
+	var a control.Actions = ControlActions{Reconciler: r}
 	res, err := a.Resync(context.Background())
 	if err != nil || res.Kind != "resync" || len(res.Ops) != 1 || res.Ops[0] != "-a -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 1" {
 		t.Errorf("resync %+v %v", res, err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // instance wraps VRRP instance statements into a minimal file.

@@ -6,7 +6,7 @@ import (
 )
 
 // Director is lbd.yaml. After LoadDirector/ParseDirector every default is
-// filled in (see REFERENCE.md), except the check timing keys of Timing,
+// filled in (see docs/config.md), except the check timing keys of Timing,
 // which stay as written and are resolved by VirtualServer.EffectiveCheck.
 type Director struct {
 	Global         Global          `yaml:"global"`

@@ -1,7 +1,8 @@
-// Package topo builds small network topologies out of Linux network
+// Package netnslab builds small network topologies out of Linux network
 // namespaces, bridges and veth pairs, for tests that need real networking:
-// the host-side netns tests of other packages (build tag netns) and the
-// scenarios that run inside the testbed VM (e2e/scenarios).
+// the host-side netns tests of other packages (build tag netns), vrrp's
+// interop lab (vrrp/internal/vrrplab) and the scenarios that run inside the
+// testbed VM (e2e/scenarios).
 //
 // A Lab owns everything it creates. Every host is a named network namespace
 // (an nsfs bind mount under /run/netns, the place iproute2 uses, so
@@ -10,7 +11,7 @@
 // never touches the root namespace's links and two labs never collide.
 // Close removes it all.
 //
-//	lab, err := topo.New("demo")
+//	lab, err := netnslab.New("demo")
 //	defer lab.Close()
 //	lan, _ := lab.AddSwitch("lan")
 //	web, _ := lab.AddHost("web", lan, netip.MustParsePrefix("10.0.0.2/24"))
@@ -39,4 +40,4 @@
 //   - External programs run through nsenter (util-linux on the host, busybox
 //     in the VM); the program is resolved to a full path first, so busybox's
 //     own "ip" applet never shadows iproute2's /usr/sbin/ip.
-package topo
+package netnslab

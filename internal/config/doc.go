@@ -9,8 +9,8 @@
 //
 //	FILE:LINE: PATH: message
 //
-// sorted by line. After decoding, defaults are applied (see REFERENCE.md in
-// this directory for every key, its type, default and keepalived
+// sorted by line. After decoding, defaults are applied (see docs/config.md
+// for every key, its type, default and keepalived
 // equivalent), so the daemons read effective values: a real server's port,
 // weight and forwarding method are filled in from its virtual server. Check
 // timing, which inherits virtual server -> real server -> check, is resolved

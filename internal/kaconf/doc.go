@@ -29,6 +29,6 @@
 //     config.ParseDirector before it is returned.
 //
 // Errors (malformed input, a value that is not a number or an address) stop
-// the conversion; Issues and Notes do not. MAPPING.md in this directory
+// the conversion; Issues and Notes do not. docs/keepalived-mapping.md
 // lists what maps to what.
 package kaconf

@@ -1,4 +1,4 @@
-package director_test
+package daemon
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/lvsd/lb/director"
-	"github.com/lvsd/lb/director/config"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/config"
 )
 
 const lbdYAML = `
@@ -60,7 +60,7 @@ func TestSpecsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, err := director.SpecsFromConfig(cfg.VirtualServers)
+	specs, err := SpecsFromConfig(cfg.VirtualServers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestSpecsFromConfig(t *testing.T) {
 
 	// And it programs: through the fake, every kind of service.
 	k := fake.New()
-	r, _ := newRec(t, k, nil)
+	r := newRec(t, k)
 	if _, err := r.Apply(context.Background(), d.Table); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestSettingsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := director.SettingsFromConfig(cfg.IPVS)
+	s := SettingsFromConfig(cfg.IPVS)
 	if s.Timeouts != (table.Timeouts{TCP: 1, TCPFin: 1, UDP: 1}) {
 		t.Errorf("timeouts %+v", s.Timeouts)
 	}
@@ -153,8 +153,8 @@ func TestConnReuseModeFromConfigToKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 			sys := &fakeSysctl{v: map[string]string{"net.ipv4.vs.conn_reuse_mode": tt.kernel, "net.ipv4.vs.expire_nodest_conn": "1"}}
-			r, _ := newRec(t, fake.New(), func(c *director.ReconcilerConfig) { c.Sysctls = sys })
-			s := director.SettingsFromConfig(cfg.IPVS)
+			r := newRec(t, fake.New(), sys)
+			s := SettingsFromConfig(cfg.IPVS)
 			ch, err := r.ApplySettings(s)
 			if err != nil {
 				t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // keepalived's defaults for a virtual server.

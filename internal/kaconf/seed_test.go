@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // The seed tutorial's three keepalived.conf files, extracted verbatim (with

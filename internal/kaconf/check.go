@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // keepalived's checker defaults that lbd does not share.

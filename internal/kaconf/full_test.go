@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 var fixtures = []string{"testdata/full.conf", "testdata/aliases.conf"}

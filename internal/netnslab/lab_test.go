@@ -1,4 +1,4 @@
-package topo
+package netnslab
 
 import (
 	"net/netip"

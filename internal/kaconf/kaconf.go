@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // Options are the file-system hooks of a conversion; the zero value reads

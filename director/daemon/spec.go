@@ -1,4 +1,4 @@
-package director
+package daemon
 
 import (
 	"fmt"
@@ -6,14 +6,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // SpecsFromConfig translates the configured virtual servers (defaults
 // filled in by the config loader) into builder specs.
-func SpecsFromConfig(vss []config.VirtualServer) ([]ServiceSpec, error) {
-	specs := make([]ServiceSpec, 0, len(vss))
+func SpecsFromConfig(vss []config.VirtualServer) ([]director.ServiceSpec, error) {
+	specs := make([]director.ServiceSpec, 0, len(vss))
 	for i := range vss {
 		s, err := specFromConfig(&vss[i])
 		if err != nil {
@@ -54,7 +55,7 @@ func protocolOf(p config.Protocol) table.Protocol {
 	return table.ProtoTCP
 }
 
-func specFromConfig(vs *config.VirtualServer) (ServiceSpec, error) {
+func specFromConfig(vs *config.VirtualServer) (director.ServiceSpec, error) {
 	key := ServiceKeyOf(vs)
 	svc := table.Service{ServiceKey: key, Scheduler: string(vs.Scheduler), Netmask: table.FullNetmask(key.Family)}
 	if svc.Scheduler == "" {
@@ -69,7 +70,7 @@ func specFromConfig(vs *config.VirtualServer) (ServiceSpec, error) {
 		case "flag-3":
 			svc.Flags |= table.FlagSched3
 		default:
-			return ServiceSpec{}, fmt.Errorf("unknown scheduler flag %q", f)
+			return director.ServiceSpec{}, fmt.Errorf("unknown scheduler flag %q", f)
 		}
 	}
 	if vs.PersistenceTimeout > 0 {
@@ -80,16 +81,16 @@ func specFromConfig(vs *config.VirtualServer) (ServiceSpec, error) {
 	if vs.OnePacket {
 		svc.Flags |= table.FlagOnePacket
 	}
-	spec := ServiceSpec{Service: svc, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
+	spec := director.ServiceSpec{Service: svc, Quorum: vs.Quorum, Hysteresis: vs.Hysteresis}
 	for j := range vs.RealServers {
 		rs := &vs.RealServers[j]
 		d, err := destFromConfig(rs.Address.Unmap(), rs.Port, rs.Weight, rs.Forwarding, rs.Tunnel)
 		if err != nil {
-			return ServiceSpec{}, fmt.Errorf("real_servers[%d] %s: %w", j, rs.AddrPort(), err)
+			return director.ServiceSpec{}, fmt.Errorf("real_servers[%d] %s: %w", j, rs.AddrPort(), err)
 		}
 		d.UpperThreshold = uint32(max(rs.UpperThreshold, 0))
 		d.LowerThreshold = uint32(max(rs.LowerThreshold, 0))
-		spec.RealServers = append(spec.RealServers, RealServerSpec{Dest: d, InhibitOnFailure: rs.InhibitOnFailure})
+		spec.RealServers = append(spec.RealServers, director.RealServerSpec{Dest: d, InhibitOnFailure: rs.InhibitOnFailure})
 	}
 	if ss := vs.SorryServer; ss != nil {
 		port := ss.Port
@@ -98,9 +99,9 @@ func specFromConfig(vs *config.VirtualServer) (ServiceSpec, error) {
 		}
 		d, err := destFromConfig(ss.Address.Unmap(), port, 1, ss.Forwarding, nil)
 		if err != nil {
-			return ServiceSpec{}, fmt.Errorf("sorry_server: %w", err)
+			return director.ServiceSpec{}, fmt.Errorf("sorry_server: %w", err)
 		}
-		spec.Sorry = &SorrySpec{Dest: d, Inhibit: ss.Inhibit}
+		spec.Sorry = &director.SorrySpec{Dest: d, Inhibit: ss.Inhibit}
 	}
 	return spec, nil
 }
@@ -139,24 +140,10 @@ func destFromConfig(addr netip.Addr, port uint16, weight int, fwd config.Forward
 	return d, nil
 }
 
-// Settings are the kernel-wide settings lbd applies besides the table.
-type Settings struct {
-	// Timeouts to set; a zero field leaves the kernel's value.
-	Timeouts table.Timeouts
-	// Sysctls to set, in order.
-	Sysctls []SysctlSetting
-}
-
-// SysctlSetting is one sysctl and its wanted value.
-type SysctlSetting struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 // SettingsFromConfig translates the ipvs section of lbd.yaml.
-func SettingsFromConfig(c config.IPVS) Settings {
+func SettingsFromConfig(c config.IPVS) director.Settings {
 	secs := func(d time.Duration) uint32 { return uint32((d + time.Second - 1) / time.Second) }
-	s := Settings{Timeouts: table.Timeouts{TCP: secs(c.Timeouts.TCP), TCPFin: secs(c.Timeouts.TCPFin), UDP: secs(c.Timeouts.UDP)}}
+	s := director.Settings{Timeouts: table.Timeouts{TCP: secs(c.Timeouts.TCP), TCPFin: secs(c.Timeouts.TCPFin), UDP: secs(c.Timeouts.UDP)}}
 	add := func(name string, v *bool) {
 		if v == nil {
 			return
@@ -165,7 +152,7 @@ func SettingsFromConfig(c config.IPVS) Settings {
 		if *v {
 			val = "1"
 		}
-		s.Sysctls = append(s.Sysctls, SysctlSetting{Name: name, Value: val})
+		s.Sysctls = append(s.Sysctls, director.SysctlSetting{Name: name, Value: val})
 	}
 	sc := c.Sysctls
 	add("net.ipv4.ip_forward", sc.IPForward)
@@ -176,7 +163,7 @@ func SettingsFromConfig(c config.IPVS) Settings {
 	add("net.ipv4.vs.sloppy_tcp", sc.SloppyTCP)
 	add("net.ipv4.vs.snat_reroute", sc.SNATReroute)
 	if sc.ConnReuseMode != nil {
-		s.Sysctls = append(s.Sysctls, SysctlSetting{Name: "net.ipv4.vs.conn_reuse_mode", Value: strconv.Itoa(*sc.ConnReuseMode)})
+		s.Sysctls = append(s.Sysctls, director.SysctlSetting{Name: "net.ipv4.vs.conn_reuse_mode", Value: strconv.Itoa(*sc.ConnReuseMode)})
 	}
 	return s
 }

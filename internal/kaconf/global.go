@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // syncDaemonSpec is the IPVS sync daemon asked for by lvs_sync_daemon (in

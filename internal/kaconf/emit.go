@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/lvsd/lb/director/config"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // emit writes the mapped configuration as lbd.yaml: a header comment, then
@@ -138,7 +138,7 @@ func writeHeader(buf *bytes.Buffer, m *mapper, source string) {
 	buf.WriteString("# Where keepalived's defaults differ from lbd's, keepalived's values are\n")
 	buf.WriteString("# written out, so this file behaves as the keepalived configuration did.\n")
 	buf.WriteString("# Check it with \"lbd check -c FILE\"; keys are described in\n")
-	buf.WriteString("# director/config/REFERENCE.md.\n#\n")
+	buf.WriteString("# docs/config.md.\n#\n")
 	if len(m.issues) == 0 {
 		buf.WriteString("# Every keepalived keyword was imported.\n")
 	} else {

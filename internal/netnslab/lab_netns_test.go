@@ -1,6 +1,6 @@
 //go:build netns
 
-package topo
+package netnslab
 
 import (
 	"bytes"

@@ -1,0 +1,83 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/director/table"
+)
+
+// Table fixtures shared by this package's tests.
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func svc(proto table.Protocol, key, sched string) table.Service {
+	a := ap(key)
+	f := table.FamilyOf(a.Addr())
+	return table.Service{
+		ServiceKey: table.ServiceKey{Family: f, Protocol: proto, Address: a.Addr(), Port: a.Port()},
+		Scheduler:  sched, Netmask: table.FullNetmask(f),
+	}
+}
+
+func dst(key string, fwd table.Forward, w uint32) table.Destination {
+	a := ap(key)
+	return table.Destination{Address: a.Addr(), Port: a.Port(), Family: table.FamilyOf(a.Addr()), Forward: fwd, Weight: w}
+}
+
+// spec is one wrr service with three real servers of weights 1, 2, 3.
+func spec(inhibit bool) director.ServiceSpec {
+	s := director.ServiceSpec{Service: svc(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: 1}
+	for i, a := range []string{"192.168.56.200:80", "192.168.56.201:80", "192.168.56.202:80"} {
+		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: dst(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
+	}
+	return s
+}
+
+func rsID(s director.ServiceSpec, addr string) director.RealServerID {
+	a := ap(addr)
+	return director.RealServerID{Service: s.Service.Key(), Address: a.Addr(), Port: a.Port()}
+}
+
+func newRec(t *testing.T, k *fake.Kernel, sys ...director.Sysctls) *director.Reconciler {
+	t.Helper()
+	cfg := director.ReconcilerConfig{Kernel: k, Logger: discard(), Sleep: func(context.Context, time.Duration) error { return nil }}
+	if len(sys) > 0 {
+		cfg.Sysctls = sys[0]
+	}
+	r, err := director.NewReconciler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func assertKernel(t *testing.T, k *fake.Kernel, want table.Table) {
+	t.Helper()
+	if ops := table.Diff(want, k.Table(), table.DiffOptions{Purge: true}); len(ops) > 0 {
+		t.Fatalf("kernel differs from desired: %v", ops)
+	}
+}
+
+type fakeSysctl struct {
+	v      map[string]string
+	writes int
+}
+
+func (f *fakeSysctl) Get(n string) (string, error) {
+	v, ok := f.v[n]
+	if !ok {
+		return "", errors.New("no such sysctl " + n)
+	}
+	return v, nil
+}
+
+func (f *fakeSysctl) Set(n, v string) error { f.writes++; f.v[n] = v; return nil }
