@@ -318,7 +318,7 @@ func TestContextCancelStops(t *testing.T) {
 // scheduler, IPv6, fwmark and every protocol.
 func allKinds() table.Table {
 	var t table.Table
-	for i, sched := range fake.DefaultSchedulers {
+	for i, sched := range table.Schedulers() {
 		s := svc(table.ProtoTCP, netip.AddrPortFrom(netip.MustParseAddr("10.10.0.1"), uint16(1000+i)).String(), sched)
 		switch sched {
 		case "sh":

@@ -4,10 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/lvsd/lb/cmd/internal/cli"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lvsd/lb/cmd/internal/cli"
 
 	"github.com/lvsd/lb/director/daemon"
 )

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/lvsd/lb/cmd/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/lvsd/lb/cmd/internal/cli"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"

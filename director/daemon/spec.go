@@ -59,7 +59,7 @@ func specFromConfig(vs *config.VirtualServer) (director.ServiceSpec, error) {
 	key := ServiceKeyOf(vs)
 	svc := table.Service{ServiceKey: key, Scheduler: string(vs.Scheduler), Netmask: table.FullNetmask(key.Family)}
 	if svc.Scheduler == "" {
-		svc.Scheduler = "wlc"
+		svc.Scheduler = table.DefaultScheduler
 	}
 	for _, f := range vs.SchedulerFlags {
 		switch f {

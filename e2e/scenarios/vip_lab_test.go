@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/lvsd/lb/deploy/examples"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/deploy/examples"
 
 	"golang.org/x/sys/unix"
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvsd/lb/director/table"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -95,13 +97,8 @@ func (s *VRRPState) decodeYAML(n *yaml.Node) error {
 // Scheduler is an IPVS scheduler name (keepalived lb_algo, ipvsadm -s).
 type Scheduler string
 
-// schedulers lists the kernel's IPVS schedulers.
-func schedulers() []string {
-	return []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "fo", "ovf", "twos"}
-}
-
 func (s *Scheduler) decodeYAML(n *yaml.Node) error {
-	return decodeOneOf(s, n, "scheduler", schedulers()...)
+	return decodeOneOf(s, n, "scheduler", table.Schedulers()...)
 }
 
 // SchedulerFlag is a scheduler option (ipvsadm -b): sh-fallback, sh-port,

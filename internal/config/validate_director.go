@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lb/director/table"
 )
 
 // Defaults of lbd.yaml (keepalived's where it has one).
@@ -128,7 +130,7 @@ func (r *report) directorDefaults(d *Director) {
 			vs.Protocol = TCP
 		}
 		if vs.Scheduler == "" {
-			vs.Scheduler = "wlc"
+			vs.Scheduler = table.DefaultScheduler
 		}
 		if !r.has(p + ".persistence_netmask") {
 			vs.PersistenceNetmask = Netmask(familyBits(vs.Family))

@@ -7,16 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/director/table"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
-// keepalived's defaults for a virtual server.
-const (
-	kaPersistenceTimeout = 360 * time.Second // persistence_timeout without a value (IPVS_SVC_PERSISTENT_TIMEOUT)
-	kaScheduler          = "wlc"             // IPVS_DEF_SCHED
-)
-
-var schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "fo", "ovf", "twos"}
+// kaPersistenceTimeout is keepalived's persistence_timeout without a value
+// (IPVS_SVC_PERSISTENT_TIMEOUT). Its default scheduler (IPVS_DEF_SCHED) is
+// the kernel's, table.DefaultScheduler.
+const kaPersistenceTimeout = 360 * time.Second
 
 var serviceMapped = []string{
 	"ip_family", "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup", "alpha",
@@ -138,8 +137,8 @@ func (m *mapper) virtualServer(n *Node) {
 			}
 		case "lb_algo", "lvs_sched":
 			if m.leaf(c, 1, 1) {
-				if !slices.Contains(schedulers, c.Args[0]) {
-					m.errorf(c.Pos, "%s: unknown scheduler %q (want one of %s)", c.Key, c.Args[0], strings.Join(schedulers, " "))
+				if !slices.Contains(table.Schedulers(), c.Args[0]) {
+					m.errorf(c.Pos, "%s: unknown scheduler %q (want one of %s)", c.Key, c.Args[0], strings.Join(table.Schedulers(), " "))
 					continue
 				}
 				vs.Scheduler = config.Scheduler(c.Args[0])
@@ -503,7 +502,7 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 		m.notef(n.Pos, "no protocol: keepalived creates a UDP service (add \"protocol TCP\" for TCP)")
 	}
 	if vs.Scheduler == "" {
-		vs.Scheduler = kaScheduler
+		vs.Scheduler = table.DefaultScheduler
 	}
 	if !b.fwdSet {
 		vs.Forwarding = config.NAT

@@ -15,10 +15,6 @@ import (
 	"github.com/lvsd/lb/director/table"
 )
 
-// DefaultSchedulers are the schedulers the fake accepts by default: every
-// scheduler a recent kernel ships.
-var DefaultSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "mh", "sed", "nq", "fo", "ovf", "twos"}
-
 // Kernel is a fake IPVS. The zero value is not usable; call New.
 type Kernel struct {
 	mu       sync.Mutex
@@ -47,7 +43,7 @@ type Kernel struct {
 // default timeouts (900 120 300).
 func New() *Kernel {
 	return &Kernel{
-		Schedulers: slices.Clone(DefaultSchedulers),
+		Schedulers: table.Schedulers(),
 		timeouts:   table.Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
 		info:       table.Info{Version: [3]int{1, 2, 1}, ConnTableSize: 4096},
 	}
