@@ -74,9 +74,9 @@ func newChecker(c *Config) checker {
 		unicast:  len(c.UnicastPeers) > 0,
 		interval: c.AdvertInterval,
 	}
-	if c.AuthPass != "" {
+	if pw := c.password(); pw != "" {
 		k.authType = AuthPass
-		k.auth = authData(c.AuthPass)
+		k.auth = authData(pw)
 	}
 	for _, v := range c.VIPs {
 		k.vips = append(k.vips, v.Prefix.Addr())

@@ -8,16 +8,16 @@ import (
 
 func checkerFor(t *testing.T, c Config) checker {
 	t.Helper()
-	c = c.withDefaults()
-	if err := c.validate(nil); err != nil {
+	cfgs, _, err := Options{Instances: []Config{c}}.checked()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return newChecker(&c)
+	return newChecker(&cfgs[0])
 }
 
 func testConfig() Config {
 	return Config{
-		Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 100, AuthPass: "1111",
+		Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 100, Authentication: PassAuth("1111"),
 		VIPs: []VIP{{Prefix: netip.MustParsePrefix("192.168.56.90/32")}},
 	}
 }
@@ -156,14 +156,14 @@ func TestCheckAccepts(t *testing.T) {
 			return Datagram{Payload: b, Src: src4, Dst: netip.MustParseAddr("10.0.0.2"), TTL: 62}
 		}, false},
 		{"v3 accepts another interval", func(c Config) Config {
-			c.Version, c.AuthPass, c.AdvertInterval = 3, "", 100*time.Millisecond
+			c.Version, c.Authentication, c.AdvertInterval = 3, nil, 100*time.Millisecond
 			return c
 		}, func(t *testing.T) Datagram {
 			return datagram(t, Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: 2 * time.Second,
 				Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}})
 		}, false},
 		{"v3 IPv6", func(c Config) Config {
-			c.Version, c.AuthPass = 3, ""
+			c.Version, c.Authentication = 3, nil
 			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::90/128")}}
 			return c
 		}, func(t *testing.T) Datagram {
@@ -192,7 +192,7 @@ func TestCheckAccepts(t *testing.T) {
 
 func TestCheckV6Checksum(t *testing.T) {
 	c := testConfig()
-	c.Version, c.AuthPass = 3, ""
+	c.Version, c.Authentication = 3, nil
 	c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::90/128")}}
 	k := checkerFor(t, c)
 	p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: time.Second,

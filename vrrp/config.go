@@ -1,347 +1,490 @@
 package vrrp
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 )
 
-// Config is one VRRP instance (keepalived's vrrp_instance). Zero values take
-// keepalived's defaults (see withDefaults), except GARP.MasterDelay where zero
-// means "no second burst": start from DefaultGARPConfig to get keepalived's.
+// This file is the one place that knows a VRRP instance's options, their
+// keepalived defaults and their rules. The `yaml` tags are lbd.yaml's keys:
+// internal/config decodes the file straight into these types, calls
+// SetDefaults and Validate with what the file wrote, and turns FieldErrors
+// into file:line errors. Adding an option is a field here, its default in
+// SetDefaults, its rule in validate, and its keepalived keyword in the
+// importer (internal/kaconf).
+
+// keepalived's defaults for an instance, a tracked script and the GARP
+// schedule.
+const (
+	DefaultVersion         = 2
+	DefaultPriority        = 100
+	DefaultAdvertInterval  = time.Second
+	DefaultGARPMasterDelay = 5 * time.Second
+	DefaultGARPRepeat      = 5
+	DefaultGARPRefreshRep  = 1
+	DefaultScriptInterval  = time.Second
+	DefaultScriptRiseFall  = 1
+	maxPreemptDelay        = 1000 * time.Second
+	maxVIPs                = 255
+	maxWeight              = 254
+)
+
+// Config is one VRRP instance (keepalived's vrrp_instance).
 type Config struct {
-	Name      string // instance name, used in logs and notify arguments
-	Interface string // interface the adverts are sent and received on
-	VRID      uint8  // virtual router id, 1-255
-	Version   int    // 2 or 3; default 2
+	Name      string `yaml:"-"`                 // instance name, used in logs and notify arguments
+	Interface string `yaml:"interface"`         // adverts are sent and received here; required
+	VRID      int    `yaml:"virtual_router_id"` // 1-255; required
+	Version   int    `yaml:"version"`           // 2 or 3; default 2
 
-	Priority       uint8         // 1-255; 255 = address owner; default 100
-	AdvertInterval time.Duration // v2: whole seconds 1-255 s; v3: 10 ms steps up to 40.95 s; default 1 s
-	NoPreempt      bool          // keepalived nopreempt: a backup never takes over from a live master
-	PreemptDelay   time.Duration // keepalived preempt_delay: 0-1000 s
+	Priority       int           `yaml:"priority"`        // 1-255; 255 = address owner; default 100
+	AdvertInterval time.Duration `yaml:"advert_interval"` // v2: whole seconds 1-255 s; v3: 10 ms steps to 40.95 s; default 1 s
+	NoPreempt      bool          `yaml:"nopreempt"`       // a backup never takes over from a live master
+	PreemptDelay   time.Duration `yaml:"preempt_delay"`   // 0-1000 s
 
-	// AuthPass enables VRRPv2 simple text authentication (PASS); at most 8
-	// bytes. Empty: no authentication.
-	AuthPass string
+	// InitialState is keepalived's "state": BACKUP (default) or MASTER
+	// (take over after one advert interval if nobody speaks).
+	InitialState StartState `yaml:"state"`
+
+	// Authentication enables VRRPv2 simple text authentication (PASS).
+	Authentication *Authentication `yaml:"authentication"`
 
 	// SourceAddr is the source of our adverts and our address in the
 	// tie-break; zero means the interface's primary address of the family.
-	SourceAddr netip.Addr
+	SourceAddr netip.Addr `yaml:"source_address"`
 	// UnicastPeers, when set, replaces multicast (224.0.0.18 / ff02::12) by
 	// unicast adverts to each peer.
-	UnicastPeers []netip.Addr
+	UnicastPeers []netip.Addr `yaml:"unicast_peers"`
 
-	VIPs []VIP // at least one; all of one family (IPv6 needs Version 3)
+	VIPs []VIP `yaml:"virtual_ipaddresses"` // at least one; all of one family (IPv6 needs version 3)
 
-	TrackInterfaces []TrackInterface
-	TrackScripts    []TrackScript
+	TrackInterfaces []TrackInterface `yaml:"track_interfaces"`
+	TrackScripts    []TrackScript    `yaml:"track_scripts"`
 
-	Notify Notify
-	GARP   GARPConfig
+	Notify Notify     `yaml:"notify"`
+	GARP   GARPConfig `yaml:"garp"`
 
-	// InitialState is keepalived's "state": StateBackup (default) or
-	// StateMaster (take over after one advert interval if nobody speaks).
-	InitialState State
+	// SkipCheckAdvAddr stops logging adverts whose address list differs
+	// from ours (keepalived skip_check_adv_addr); such adverts are never
+	// dropped.
+	SkipCheckAdvAddr bool `yaml:"skip_check_adv_addr"`
+}
+
+// StartState is the state an instance starts in (keepalived "state").
+type StartState string
+
+// Start states; "" means StartBackup.
+const (
+	StartBackup StartState = "BACKUP"
+	StartMaster StartState = "MASTER"
+)
+
+// UnmarshalText accepts MASTER or BACKUP, in any case.
+func (s *StartState) UnmarshalText(b []byte) error {
+	for _, v := range []StartState{StartMaster, StartBackup} {
+		if strings.EqualFold(string(b), string(v)) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown state %q (want one of MASTER, BACKUP)", b)
+}
+
+// Authentication is VRRPv2 authentication (keepalived authentication {}).
+type Authentication struct {
+	Type     AuthType `yaml:"type"`     // PASS; required
+	Password string   `yaml:"password"` // 1-8 characters; required
+}
+
+// AuthType is a VRRPv2 authentication type. Only PASS is supported.
+type AuthType string
+
+// AuthTypePass is simple text password authentication.
+const AuthTypePass AuthType = "PASS"
+
+// UnmarshalText accepts PASS, in any case, and explains why AH is refused.
+func (a *AuthType) UnmarshalText(b []byte) error {
+	switch strings.ToUpper(string(b)) {
+	case "PASS":
+		*a = AuthTypePass
+		return nil
+	case "AH":
+		return fmt.Errorf("authentication type AH is not supported (only PASS)")
+	}
+	return fmt.Errorf("unknown authentication type %q (want PASS)", b)
+}
+
+// password returns the PASS password, "" without authentication.
+func (c *Config) password() string {
+	if c.Authentication == nil {
+		return ""
+	}
+	return c.Authentication.Password
 }
 
 // VIP is a virtual address the master holds.
 type VIP struct {
-	Prefix netip.Prefix // address and prefix length (a bare address is /32 or /128)
-	Device string       // interface to add it to; default the instance's interface
-	Label  string       // optional IPv4 label such as "eth0:0" (<= 15 bytes, starts with Device + ":")
+	Prefix netip.Prefix `yaml:"address"` // address and prefix length (a bare address is /32 or /128); required
+	Device string       `yaml:"device"`  // interface to add it to; default the instance's interface
+	Label  string       `yaml:"label"`   // optional IPv4 label such as "eth0:0" (<= 15 bytes, starts with Device + ":")
 }
 
 // TrackInterface makes the instance follow a link: when the link is down,
 // Weight 0 puts the instance in FAULT, a negative weight lowers the priority;
 // a positive weight raises the priority while the link is up.
 type TrackInterface struct {
-	Name   string
-	Weight int // -254..254
+	Name   string `yaml:"name"`   // required
+	Weight int    `yaml:"weight"` // -254..254
 }
 
-// TrackScript makes the instance follow a ScriptConfig by name. Weight
-// overrides the script's weight when OverrideWeight is set.
+// TrackScript makes the instance follow a ScriptConfig by name.
 type TrackScript struct {
-	Name           string
-	Weight         int
-	OverrideWeight bool
+	Name string `yaml:"name"` // a script of the Set; required
+	// Weight, if set, replaces the script's weight for this instance.
+	Weight *int `yaml:"weight"`
 }
 
 // Notify holds the commands run on transitions, as argv (no shell). The
 // state commands get no extra argument; Any gets keepalived's four:
 // INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY.
 type Notify struct {
-	Master, Backup, Fault, Stop, Any []string
+	Master []string `yaml:"master,argv"`
+	Backup []string `yaml:"backup,argv"`
+	Fault  []string `yaml:"fault,argv"`
+	Stop   []string `yaml:"stop,argv"`
+	Any    []string `yaml:"any,argv"`
 }
 
 // GARPConfig is keepalived's gratuitous ARP (or unsolicited NA) schedule.
+// A zero MasterDelay means no second burst (SetDefaults gives keepalived's
+// 5 s when a file does not set it).
 type GARPConfig struct {
-	MasterDelay         time.Duration // second burst this long after becoming master; 0 = none
-	MasterRepeat        int           // GARPs per burst; default 5
-	MasterRefresh       time.Duration // periodic burst while master; 0 = none
-	MasterRefreshRepeat int           // GARPs per refresh burst; default 1
-	Interval            time.Duration // gap between GARPs of a burst
+	MasterDelay         time.Duration `yaml:"master_delay"`          // second burst this long after becoming master; 0 = none
+	MasterRepeat        int           `yaml:"master_repeat"`         // GARPs per burst, 1-255; default 5
+	MasterRefresh       time.Duration `yaml:"master_refresh"`        // periodic burst while master; 0 = none
+	MasterRefreshRepeat int           `yaml:"master_refresh_repeat"` // GARPs per refresh burst, 1-255; default 1
+	Interval            time.Duration `yaml:"interval"`              // gap between GARPs of a burst
 }
 
 // DefaultGARPConfig returns keepalived's defaults: 5 GARPs on becoming
 // master, 5 more 5 s later, no refresh.
 func DefaultGARPConfig() GARPConfig {
-	return GARPConfig{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1}
+	return GARPConfig{MasterDelay: DefaultGARPMasterDelay, MasterRepeat: DefaultGARPRepeat, MasterRefreshRepeat: DefaultGARPRefreshRep}
 }
 
 // ScriptConfig is a tracked command (keepalived vrrp_script).
 type ScriptConfig struct {
-	Name     string
-	Command  []string      // argv, run without a shell; exit 0 = success
-	Interval time.Duration // default 1 s
-	Timeout  time.Duration // default Interval; a timeout is a failure
-	Rise     int           // successes in a row to go up; default 1
-	Fall     int           // failures in a row to go down; default 1
-	Weight   int           // -254..254; 0 = FAULT while failing
+	Name     string        `yaml:"-"`
+	Command  []string      `yaml:"command,argv"` // argv, run without a shell; exit 0 = success; required
+	Interval time.Duration `yaml:"interval"`     // default 1 s
+	Timeout  time.Duration `yaml:"timeout"`      // default Interval; a timeout is a failure
+	Rise     int           `yaml:"rise"`         // successes in a row to go up; default 1
+	Fall     int           `yaml:"fall"`         // failures in a row to go down; default 1
+	Weight   int           `yaml:"weight"`       // -254..254; 0 = FAULT while failing
 }
 
 // SyncGroupConfig makes instances move together (keepalived
 // vrrp_sync_group): one going BACKUP or FAULT takes the others with it, and
 // they become MASTER only when all of them would.
 type SyncGroupConfig struct {
-	Name      string
-	Instances []string
-	Notify    Notify
+	Name      string   `yaml:"-"`
+	Instances []string `yaml:"instances"` // at least one; an instance is in one group at most
+	Notify    Notify   `yaml:"notify"`
 }
 
-// family reports whether the instance runs over IPv6.
+// ipv6 reports whether the instance runs over IPv6: that of its first
+// virtual address (all must share it), IPv4 when it has none.
 func (c *Config) ipv6() bool {
-	return len(c.VIPs) > 0 && c.VIPs[0].Prefix.Addr().Is6()
+	for _, v := range c.VIPs {
+		if v.Prefix.IsValid() {
+			return v.Prefix.Addr().Is6()
+		}
+	}
+	return false
 }
 
-// withDefaults returns c with keepalived's defaults filled in.
-func (c Config) withDefaults() Config {
-	if c.Version == 0 {
-		c.Version = 2
+// Family names the instance's address family as lbd.yaml and the logs do:
+// "ipv4" or "ipv6".
+func (c *Config) Family() string { return familyName(c.ipv6()) }
+
+func familyName(six bool) string {
+	if six {
+		return "ipv6"
 	}
-	if c.Priority == 0 {
-		c.Priority = 100
+	return "ipv4"
+}
+
+func familyOf(a netip.Addr) string { return familyName(a.Is6() && !a.Is4In6()) }
+
+// SetDefaults fills keepalived's defaults into the fields given reports
+// absent (nil: the zero ones). The track scripts' weights stay as given:
+// a nil weight is the script's.
+func (c *Config) SetDefaults(given Given) {
+	if !given.has("state", c.InitialState != "") {
+		c.InitialState = StartBackup
 	}
-	if c.AdvertInterval == 0 {
-		c.AdvertInterval = time.Second
+	if !given.has("version", c.Version != 0) {
+		c.Version = DefaultVersion
 	}
-	if c.InitialState == StateInit {
-		c.InitialState = StateBackup
+	if !given.has("priority", c.Priority != 0) {
+		c.Priority = DefaultPriority
 	}
-	if c.GARP.MasterRepeat == 0 {
-		c.GARP.MasterRepeat = 5
+	if !given.has("advert_interval", c.AdvertInterval != 0) {
+		c.AdvertInterval = DefaultAdvertInterval
 	}
-	if c.GARP.MasterRefreshRepeat == 0 {
-		c.GARP.MasterRefreshRepeat = 1
-	}
-	vips := make([]VIP, len(c.VIPs))
-	for i, v := range c.VIPs {
-		if v.Device == "" {
+	for i := range c.VIPs {
+		if v := &c.VIPs[i]; v.Device == "" {
 			v.Device = c.Interface
 		}
-		vips[i] = v
 	}
-	c.VIPs = vips
-	return c
+	// A zero master_delay is meaningful (no second burst): only a file
+	// that leaves it out gets keepalived's 5 s.
+	if !given.has("garp.master_delay", true) {
+		c.GARP.MasterDelay = DefaultGARPMasterDelay
+	}
+	if !given.has("garp.master_repeat", c.GARP.MasterRepeat != 0) {
+		c.GARP.MasterRepeat = DefaultGARPRepeat
+	}
+	if !given.has("garp.master_refresh_repeat", c.GARP.MasterRefreshRepeat != 0) {
+		c.GARP.MasterRefreshRepeat = DefaultGARPRefreshRep
+	}
 }
 
-func (s ScriptConfig) withDefaults() ScriptConfig {
-	if s.Interval == 0 {
-		s.Interval = time.Second
+// SetDefaults fills keepalived's defaults into the fields given reports
+// absent (nil: the zero ones).
+func (s *ScriptConfig) SetDefaults(given Given) {
+	if !given.has("interval", s.Interval != 0) {
+		s.Interval = DefaultScriptInterval
 	}
-	if s.Timeout == 0 {
+	if !given.has("timeout", s.Timeout != 0) {
 		s.Timeout = s.Interval
 	}
-	if s.Rise == 0 {
-		s.Rise = 1
+	if !given.has("rise", s.Rise != 0) {
+		s.Rise = DefaultScriptRiseFall
 	}
-	if s.Fall == 0 {
-		s.Fall = 1
+	if !given.has("fall", s.Fall != 0) {
+		s.Fall = DefaultScriptRiseFall
 	}
-	return s
 }
 
-// validate checks an instance after withDefaults.
-func (c *Config) validate(scripts map[string]ScriptConfig) error {
-	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.Name == "" {
-		add("name is empty")
-	}
-	if c.Interface == "" {
-		add("interface is empty")
-	}
-	if c.VRID == 0 {
-		add("virtual router id must be 1-255")
-	}
-	switch c.Version {
-	case 2:
-		if c.AdvertInterval%time.Second != 0 || c.AdvertInterval < time.Second || c.AdvertInterval > 255*time.Second {
-			add("advert interval %v: VRRPv2 needs whole seconds 1-255", c.AdvertInterval)
+// validate checks one instance after SetDefaults, reporting into f;
+// isScript tells the scripts it may track. The Set checks what involves
+// several instances (duplicates).
+func (c *Config) validate(given Given, f fields, isScript func(name string) bool) {
+	c.validateRouter(given, f)
+	c.validateAuth(given, f)
+	c.validateVIPs(given, f)
+	c.validatePeers(f)
+	for j, t := range c.TrackInterfaces {
+		switch tp := "track_interfaces" + item(j); {
+		case !given.has(tp+".name", t.Name != ""):
+			f.at(tp).missing("name")
+		case t.Name == "":
+			f.add(tp+".name", "must not be empty")
 		}
-	case 3:
-		if c.AdvertInterval%(10*time.Millisecond) != 0 || c.AdvertInterval < 10*time.Millisecond || c.AdvertInterval > 4095*10*time.Millisecond {
-			add("advert interval %v: VRRPv3 needs a multiple of 10ms, 10ms-40.95s", c.AdvertInterval)
+		f.weight("track_interfaces"+item(j)+".weight", t.Weight)
+	}
+	for j, t := range c.TrackScripts {
+		tf := f.at("track_scripts" + item(j))
+		switch {
+		case !given.has("track_scripts"+item(j)+".name", t.Name != ""):
+			tf.missing("name")
+		case !isScript(t.Name):
+			tf.add("name", "unknown script %q (define it under vrrp.scripts)", t.Name)
 		}
-		if c.AuthPass != "" {
-			add("authentication is VRRPv2 only")
-		}
-	default:
-		add("version %d: must be 2 or 3", c.Version)
-	}
-	if len(c.AuthPass) > authLen {
-		add("auth password longer than %d bytes", authLen)
-	}
-	if c.PreemptDelay < 0 || c.PreemptDelay > 1000*time.Second {
-		add("preempt delay %v out of 0-1000s", c.PreemptDelay)
-	}
-	if c.InitialState != StateBackup && c.InitialState != StateMaster {
-		add("initial state %v: must be MASTER or BACKUP", c.InitialState)
-	}
-	if len(c.VIPs) == 0 {
-		add("no virtual address")
-	}
-	six := c.ipv6()
-	if six && c.Version != 3 {
-		add("IPv6 needs VRRPv3")
-	}
-	if len(c.VIPs) > 255 {
-		add("too many virtual addresses (%d > 255)", len(c.VIPs))
-	}
-	for _, v := range c.VIPs {
-		if !v.Prefix.IsValid() {
-			add("virtual address %v is not valid", v.Prefix)
-			continue
-		}
-		if v.Prefix.Addr().Is6() != six || v.Prefix.Addr().Is4In6() {
-			add("virtual address %v: all addresses of an instance must be of one family", v.Prefix)
-		}
-		if v.Label != "" {
-			if six {
-				add("virtual address %v: labels are IPv4 only", v.Prefix)
-			}
-			if len(v.Label) > 15 || !strings.HasPrefix(v.Label, v.Device+":") {
-				add("virtual address %v: label %q must start with %q and be at most 15 bytes", v.Prefix, v.Label, v.Device+":")
-			}
-		}
-	}
-	if c.SourceAddr.IsValid() && c.SourceAddr.Is6() != six {
-		add("source address %v is not of the virtual addresses' family", c.SourceAddr)
-	}
-	for _, p := range c.UnicastPeers {
-		if !p.IsValid() || p.Is6() != six {
-			add("unicast peer %v is not of the virtual addresses' family", p)
-		}
-	}
-	for _, t := range c.TrackInterfaces {
-		if t.Name == "" {
-			add("tracked interface without a name")
-		}
-		if t.Weight < -254 || t.Weight > 254 {
-			add("tracked interface %s: weight %d out of -254..254", t.Name, t.Weight)
-		}
-	}
-	for _, t := range c.TrackScripts {
-		if _, ok := scripts[t.Name]; !ok {
-			add("tracked script %q is not defined", t.Name)
-		}
-		if t.OverrideWeight && (t.Weight < -254 || t.Weight > 254) {
-			add("tracked script %s: weight %d out of -254..254", t.Name, t.Weight)
+		if t.Weight != nil {
+			tf.weight("weight", *t.Weight)
 		}
 	}
 	g := c.GARP
-	if g.MasterDelay < 0 || g.MasterRefresh < 0 || g.Interval < 0 || g.MasterRepeat < 0 || g.MasterRefreshRepeat < 0 {
-		add("negative GARP setting")
+	f.intRange("garp.master_repeat", g.MasterRepeat, 1, 255)
+	f.intRange("garp.master_refresh_repeat", g.MasterRefreshRepeat, 1, 255)
+	if g.MasterDelay < 0 || g.MasterRefresh < 0 || g.Interval < 0 {
+		f.add("garp", "durations must not be negative")
 	}
-	for _, argv := range [][]string{c.Notify.Master, c.Notify.Backup, c.Notify.Fault, c.Notify.Stop, c.Notify.Any} {
-		if len(argv) > 0 && argv[0] == "" {
-			add("notify command with an empty program name")
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("instance %q: %w", c.Name, err)
-	}
-	return nil
+	validateNotify(f.at("notify"), c.Notify)
 }
 
-func (s *ScriptConfig) validate() error {
-	var errs []error
-	if s.Name == "" {
-		errs = append(errs, errors.New("name is empty"))
+// validateRouter checks what identifies and times the virtual router.
+func (c *Config) validateRouter(given Given, f fields) {
+	if !given.has("interface", c.Interface != "") {
+		f.missing("interface")
+	} else if c.Interface == "" {
+		f.add("interface", "must not be empty")
 	}
-	if len(s.Command) == 0 || s.Command[0] == "" {
-		errs = append(errs, errors.New("command is empty"))
+	if !given.has("virtual_router_id", c.VRID != 0) {
+		f.missing("virtual_router_id")
+	} else {
+		f.intRange("virtual_router_id", c.VRID, 1, 255)
 	}
-	if s.Interval < 0 || s.Timeout < 0 || s.Rise < 0 || s.Fall < 0 {
-		errs = append(errs, errors.New("negative interval, timeout, rise or fall"))
+	if c.Version != 2 && c.Version != 3 {
+		f.add("version", "must be 2 or 3, got %d", c.Version)
 	}
-	if s.Weight < -254 || s.Weight > 254 {
-		errs = append(errs, fmt.Errorf("weight %d out of -254..254", s.Weight))
+	f.intRange("priority", c.Priority, 1, 255)
+	ai := c.AdvertInterval
+	switch c.Version {
+	case 2:
+		if ai < time.Second || ai > 255*time.Second || ai%time.Second != 0 {
+			f.add("advert_interval", "with VRRP version 2 must be whole seconds from 1s to 255s, got %s", ai)
+		}
+	case 3:
+		if ai < 10*time.Millisecond || ai > 4095*10*time.Millisecond || ai%(10*time.Millisecond) != 0 {
+			f.add("advert_interval", "with VRRP version 3 must be a multiple of 10ms from 10ms to 40.95s, got %s", ai)
+		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("script %q: %w", s.Name, err)
+	switch c.InitialState {
+	case StartBackup, StartMaster:
+	default:
+		f.add("state", "unknown state %q (want one of MASTER, BACKUP)", c.InitialState)
 	}
-	return nil
+	if c.NoPreempt && c.InitialState == StartMaster {
+		f.add("nopreempt", "nopreempt needs state BACKUP (an instance starting as MASTER takes over anyway)")
+	}
+	switch {
+	case c.PreemptDelay < 0:
+		f.add("preempt_delay", "must not be negative, got %s", c.PreemptDelay)
+	case c.PreemptDelay > maxPreemptDelay:
+		f.add("preempt_delay", "must be at most 1000s, got %s", c.PreemptDelay)
+	}
 }
 
-// validateAll checks a whole set of instances, scripts and groups and
-// returns them with defaults applied.
-func validateAll(insts []Config, scripts []ScriptConfig, groups []SyncGroupConfig) ([]Config, map[string]ScriptConfig, error) {
-	var errs []error
-	sc := make(map[string]ScriptConfig, len(scripts))
-	for _, s := range scripts {
-		s = s.withDefaults()
-		if err := s.validate(); err != nil {
-			errs = append(errs, err)
-		}
-		if _, dup := sc[s.Name]; dup {
-			errs = append(errs, fmt.Errorf("script %q defined twice", s.Name))
-		}
-		sc[s.Name] = s
+func (c *Config) validateAuth(given Given, f fields) {
+	a := c.Authentication
+	if a == nil {
+		return
 	}
-	out := make([]Config, len(insts))
-	names := map[string]bool{}
-	type key struct {
-		iface string
-		vrid  uint8
-		six   bool
+	af := f.at("authentication")
+	if c.Version == 3 {
+		af.add("", "authentication is not supported with VRRP version 3")
 	}
-	keys := map[key]string{}
-	for i, c := range insts {
-		c = c.withDefaults()
-		if err := c.validate(sc); err != nil {
-			errs = append(errs, err)
-		}
-		if names[c.Name] {
-			errs = append(errs, fmt.Errorf("instance %q defined twice", c.Name))
-		}
-		names[c.Name] = true
-		k := key{c.Interface, c.VRID, c.ipv6()}
-		if other, dup := keys[k]; dup {
-			errs = append(errs, fmt.Errorf("instance %q: interface %s VRID %d already used by %q", c.Name, c.Interface, c.VRID, other))
-		}
-		keys[k] = c.Name
-		out[i] = c
+	if !given.has("authentication.type", a.Type != "") {
+		af.missing("type")
+	} else if a.Type != AuthTypePass {
+		af.add("type", "unknown authentication type %q (want PASS)", a.Type)
 	}
-	if len(insts) == 0 {
-		errs = append(errs, errors.New("no VRRP instance"))
+	switch {
+	case !given.has("authentication.password", a.Password != ""):
+		af.missing("password")
+	case a.Password == "":
+		af.add("password", "must not be empty")
+	case len(a.Password) > authLen:
+		af.add("password", "must be at most 8 characters, got %d", len(a.Password))
 	}
-	member := map[string]string{}
-	for _, g := range groups {
-		if g.Name == "" {
-			errs = append(errs, errors.New("sync group without a name"))
+}
+
+// validateVIPs checks the virtual addresses: one family (that of the
+// first), usable as a service address, labels as the kernel takes them.
+func (c *Config) validateVIPs(given Given, f fields) {
+	switch {
+	case !given.has("virtual_ipaddresses", len(c.VIPs) > 0):
+		f.missing("virtual_ipaddresses")
+	case len(c.VIPs) == 0:
+		f.add("virtual_ipaddresses", "at least one address required")
+	case len(c.VIPs) > maxVIPs:
+		f.add("virtual_ipaddresses", "at most %d addresses, got %d", maxVIPs, len(c.VIPs))
+	}
+	fam := c.Family()
+	for j, v := range c.VIPs {
+		vf := f.at("virtual_ipaddresses" + item(j))
+		if !given.has("virtual_ipaddresses"+item(j)+".address", v.Prefix.IsValid()) {
+			vf.missing("address")
+			continue
 		}
-		for _, n := range g.Instances {
-			if !names[n] {
-				errs = append(errs, fmt.Errorf("sync group %q: unknown instance %q", g.Name, n))
-			}
-			if other, dup := member[n]; dup {
-				errs = append(errs, fmt.Errorf("sync group %q: instance %q already in group %q", g.Name, n, other))
-			}
-			member[n] = g.Name
+		if !v.Prefix.IsValid() {
+			continue // the loader has said why
+		}
+		a := v.Prefix.Addr()
+		if !UsableAddress(a) {
+			vf.add("address", "%s cannot be a virtual address", a)
+		}
+		if familyOf(a) != fam {
+			vf.add("address", "%s address in an instance whose first address is %s", familyOf(a), fam)
+		}
+		validateLabel(vf, v, familyOf(a))
+		if v.Device == "" {
+			vf.add("device", "must not be empty")
 		}
 	}
-	return out, sc, errors.Join(errs...)
+	if fam == "ipv6" && c.Version == 2 && len(c.VIPs) > 0 {
+		f.add("version", "IPv6 virtual addresses need VRRP version 3")
+	}
+}
+
+func validateLabel(f fields, v VIP, fam string) {
+	switch {
+	case v.Label == "":
+	case fam != "ipv4":
+		f.add("label", "labels are IPv4 only")
+	case len(v.Label) > 15:
+		f.add("label", "label %q is longer than 15 bytes", v.Label)
+	case !strings.HasPrefix(v.Label, v.Device+":") || len(v.Label) == len(v.Device)+1:
+		f.add("label", "label %q must be the device name %q, a colon and a suffix (e.g. %s:0)", v.Label, v.Device, v.Device)
+	}
+}
+
+// UsableAddress reports whether a can be a virtual (service) address: not
+// unspecified, multicast or loopback.
+func UsableAddress(a netip.Addr) bool {
+	return !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback()
+}
+
+func (c *Config) validatePeers(f fields) {
+	fam := c.Family()
+	if c.SourceAddr.IsValid() && familyOf(c.SourceAddr) != fam {
+		f.add("source_address", "%s source address in an %s instance", familyOf(c.SourceAddr), fam)
+	}
+	seen := map[netip.Addr]bool{}
+	for j, a := range c.UnicastPeers {
+		p := "unicast_peers" + item(j)
+		switch {
+		case !a.IsValid():
+		case familyOf(a) != fam:
+			f.add(p, "%s peer in an %s instance", familyOf(a), fam)
+		case seen[a]:
+			f.add(p, "duplicate peer %s", a)
+		case a == c.SourceAddr:
+			f.add(p, "peer %s is this instance's own source_address", a)
+		}
+		seen[a] = true
+	}
+}
+
+func validateNotify(f fields, n Notify) {
+	for _, c := range []struct {
+		key  string
+		argv []string
+	}{{"master", n.Master}, {"backup", n.Backup}, {"fault", n.Fault}, {"stop", n.Stop}, {"any", n.Any}} {
+		if len(c.argv) > 0 && c.argv[0] == "" {
+			f.add(c.key, "empty program name")
+		}
+	}
+}
+
+// validate checks one script after SetDefaults.
+func (s *ScriptConfig) validate(given Given, f fields) {
+	if !given.has("command", len(s.Command) > 0) {
+		f.missing("command")
+	} else if len(s.Command) == 0 || s.Command[0] == "" {
+		f.add("command", "empty program name")
+	}
+	if s.Interval <= 0 {
+		f.add("interval", "must be greater than 0")
+	}
+	if given.has("timeout", true) && s.Timeout <= 0 {
+		f.add("timeout", "must be greater than 0")
+	}
+	f.intRange("rise", s.Rise, 1, 1<<31-1)
+	f.intRange("fall", s.Fall, 1, 1<<31-1)
+	f.weight("weight", s.Weight)
+}
+
+// vrid and basePriority are the validated VRID and priority as the wire
+// carries them.
+func (c *Config) vrid() uint8         { return uint8(c.VRID) }
+func (c *Config) basePriority() uint8 { return uint8(c.Priority) }
+
+// PassAuth returns PASS authentication with password pw.
+func PassAuth(pw string) *Authentication {
+	return &Authentication{Type: AuthTypePass, Password: pw}
 }

@@ -18,7 +18,7 @@ func FuzzParsePacket(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Add([]byte{0x31, 0x01, 0x64, 0x01, 0x00, 0x64, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, true)
-	v4 := newChecker(&Config{Version: 2, AuthPass: "1111", AdvertInterval: time.Second, VIPs: []VIP{{Prefix: netip.MustParsePrefix("10.9.0.100/32")}}})
+	v4 := newChecker(&Config{Version: 2, Authentication: PassAuth("1111"), AdvertInterval: time.Second, VIPs: []VIP{{Prefix: netip.MustParsePrefix("10.9.0.100/32")}}})
 	v3 := newChecker(&Config{Version: 3, AdvertInterval: time.Second, VIPs: []VIP{{Prefix: netip.MustParsePrefix("10.9.0.100/32")}}})
 	v6 := newChecker(&Config{Version: 3, AdvertInterval: time.Second, VIPs: []VIP{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}})
 	f.Fuzz(func(t *testing.T, b []byte, six bool) {

@@ -86,7 +86,7 @@ func newBench(t *testing.T) *bench {
 }
 
 // instance is our VI_1 on eth0: VRRPv3 with 100 ms adverts unless changed.
-func instance(prio uint8, f ...func(*vrrp.Config)) vrrp.Config {
+func instance(prio int, f ...func(*vrrp.Config)) vrrp.Config {
 	c := vrrp.Config{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Version: 3, Priority: prio,
 		AdvertInterval: 100 * time.Millisecond,
@@ -372,7 +372,7 @@ func TestNetnsMalformedDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := instance(100, func(c *vrrp.Config) {
-		c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "1111"
+		c.Version, c.AdvertInterval, c.Authentication = 2, time.Second, vrrp.PassAuth("1111")
 	})
 	a := bn.ours(t, bn.a, vrrplab.Config{Instances: []vrrp.Config{cfg}})
 	waitState(t, a, vrrp.StateBackup, 5*time.Second)
@@ -569,7 +569,7 @@ func TestNetnsTrackScriptAndNotify(t *testing.T) {
 func TestNetnsSyncGroup(t *testing.T) {
 	bn := newBench(t)
 	dead := filepath.Join(t.TempDir(), "down")
-	group := func(prio uint8, script bool) vrrplab.Config {
+	group := func(prio int, script bool) vrrplab.Config {
 		c1 := instance(prio)
 		c2 := instance(prio, func(c *vrrp.Config) {
 			c.Name, c.VRID = "VI_2", 52
@@ -660,11 +660,11 @@ func kaInstance(prio int, version int) vrrplab.KAInstance {
 	return in
 }
 
-func oursFor(prio uint8, version int) vrrplab.Config {
+func oursFor(prio int, version int) vrrplab.Config {
 	return vrrplab.Config{Instances: []vrrp.Config{instance(prio, func(c *vrrp.Config) {
 		c.Version = version
 		if version == 2 {
-			c.AdvertInterval, c.AuthPass = time.Second, "1111"
+			c.AdvertInterval, c.Authentication = time.Second, vrrp.PassAuth("1111")
 		}
 	})}}
 }
@@ -799,7 +799,7 @@ func TestNetnsUnicastPeers(t *testing.T) {
 	bn := newBench(t)
 	uni := func(peer netip.Addr) func(*vrrp.Config) {
 		return func(c *vrrp.Config) {
-			c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "1111"
+			c.Version, c.AdvertInterval, c.Authentication = 2, time.Second, vrrp.PassAuth("1111")
 			c.UnicastPeers = []netip.Addr{peer}
 		}
 	}

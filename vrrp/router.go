@@ -124,9 +124,9 @@ type (
 // New validates the configuration and returns a Router; nothing is opened
 // before Run.
 func New(opts Options) (*Router, error) {
-	cfgs, scripts, err := validateAll(opts.Instances, opts.Scripts, opts.SyncGroups)
+	cfgs, scripts, err := opts.checked()
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: invalid configuration: %w", err)
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -145,8 +145,8 @@ func New(opts Options) (*Router, error) {
 	for _, c := range cfgs {
 		in := &instance{cfg: c, chk: newChecker(&c)}
 		in.stats = InstanceStats{
-			Name: c.Name, Interface: c.Interface, VRID: c.VRID, Version: c.Version, IPv6: c.ipv6(),
-			BasePriority: c.Priority, Priority: c.Priority, State: StateInit,
+			Name: c.Name, Interface: c.Interface, VRID: c.vrid(), Version: c.Version, IPv6: c.ipv6(),
+			BasePriority: c.basePriority(), Priority: c.basePriority(), State: StateInit,
 			Drops: map[DropReason]uint64{},
 		}
 		for _, v := range c.VIPs {
@@ -159,8 +159,8 @@ func New(opts Options) (*Router, error) {
 		}
 		for _, t := range c.TrackScripts {
 			w := scripts[t.Name].Weight
-			if t.OverrideWeight {
-				w = t.Weight
+			if t.Weight != nil {
+				w = *t.Weight
 			}
 			in.track = append(in.track, trackRef{script: t.Name, weight: w})
 			if _, ok := r.scriptS[t.Name]; !ok {
@@ -359,7 +359,7 @@ func (r *Router) open() error {
 		if len(in.cfg.UnicastPeers) == 0 {
 			s.cfg.Multicast = true
 		}
-		s.byVRID[in.cfg.VRID] = in
+		s.byVRID[in.cfg.vrid()] = in
 		in.sock = s
 	}
 	for _, s := range r.socks {
@@ -389,11 +389,11 @@ func (r *Router) open() error {
 		c := in.cfg
 		in.m = NewMachine(Params{
 			Version:        uint8(c.Version),
-			Priority:       c.Priority,
+			Priority:       c.basePriority(),
 			AdvertInterval: c.AdvertInterval,
 			Preempt:        !c.NoPreempt,
 			PreemptDelay:   c.PreemptDelay,
-			InitialMaster:  c.InitialState == StateMaster,
+			InitialMaster:  c.InitialState == StartMaster,
 			Local:          in.src,
 			InGroup:        in.group != nil,
 			GARP:           c.GARP,
@@ -554,7 +554,7 @@ func (r *Router) receive(s *socket, d Datagram) {
 	}
 	if mismatch {
 		in.stats.AddressListMismatches++
-		if !in.logged {
+		if !in.logged && !in.cfg.SkipCheckAdvAddr {
 			r.log.Warn("vrrp: advert's address list differs from ours", "instance", in.cfg.Name, "from", d.Src, "addresses", p.Addresses)
 			in.logged = true
 		}
@@ -575,7 +575,7 @@ func (r *Router) retrack(in *instance, now time.Time) {
 	for i, t := range in.track {
 		items[i] = trackItem{weight: t.weight, status: t.status}
 	}
-	prio, fault, pending := trackResult(in.cfg.Priority, items)
+	prio, fault, pending := trackResult(in.cfg.basePriority(), items)
 	if !in.started {
 		if pending {
 			return
@@ -729,13 +729,13 @@ func (r *Router) sendAdvert(in *instance, prio uint8) {
 	p := Packet{
 		Version:  uint8(c.Version),
 		Type:     typeAdvert,
-		VRID:     c.VRID,
+		VRID:     c.vrid(),
 		Priority: prio,
 		Interval: c.AdvertInterval,
 	}
-	if c.AuthPass != "" {
+	if pw := c.password(); pw != "" {
 		p.AuthType = AuthPass
-		p.AuthData = authData(c.AuthPass)
+		p.AuthData = authData(pw)
 	}
 	for _, v := range c.VIPs {
 		p.Addresses = append(p.Addresses, v.Prefix.Addr())
@@ -801,7 +801,7 @@ func (r *Router) transition(in *instance, t Transition, at time.Time) {
 		group = in.group.cfg.Name
 	}
 	r.publish = append(r.publish, StateChange{
-		Instance: in.cfg.Name, Group: group, Interface: in.cfg.Interface, VRID: in.cfg.VRID,
+		Instance: in.cfg.Name, Group: group, Interface: in.cfg.Interface, VRID: in.cfg.vrid(),
 		From: t.From, To: t.To, Priority: in.m.Priority(),
 		VIPs: slices.Clone(in.stats.VIPs), At: at,
 	})

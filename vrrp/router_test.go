@@ -16,7 +16,7 @@ const fastAdvert = 40 * time.Millisecond
 
 // fastConfig is a VRRPv3 instance with 40 ms adverts: quick enough for unit
 // tests that run real timers.
-func fastConfig(name string, prio uint8) Config {
+func fastConfig(name string, prio int) Config {
 	return Config{
 		Name: name, Interface: "eth0", VRID: 51, Version: 3, Priority: prio, AdvertInterval: fastAdvert,
 		VIPs:   []VIP{{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Label: "eth0:0"}},
@@ -280,7 +280,7 @@ func TestRouterTrackInterfaceWeight(t *testing.T) {
 
 func TestRouterSyncGroup(t *testing.T) {
 	lan := newFakeLAN()
-	group := func(prio uint8) Options {
+	group := func(prio int) Options {
 		c1, c2 := fastConfig("VI_1", prio), fastConfig("VI_2", prio)
 		c2.VRID = 52
 		c2.VIPs = []VIP{{Prefix: netip.MustParsePrefix("192.168.57.90/32")}}
@@ -321,7 +321,7 @@ func TestRouterSyncGroup(t *testing.T) {
 func TestRouterDropsCounted(t *testing.T) {
 	lan := newFakeLAN()
 	c := fastConfig("VI_1", 200)
-	c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "secret"
+	c.Version, c.AdvertInterval, c.Authentication = 2, time.Second, PassAuth("secret")
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c}})
 	waitState(t, a, "VI_1", StateBackup)
 	src := netip.MustParseAddr("10.0.0.9")
@@ -429,30 +429,30 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no instance", func() Options { return Options{} }, "no VRRP instance"},
-		{"vrid 0", func() Options { c := good; c.VRID = 0; return Options{Instances: []Config{c}} }, "virtual router id"},
+		{"vrid 0", func() Options { c := good; c.VRID = 0; return Options{Instances: []Config{c}} }, `missing required field "virtual_router_id"`},
 		{"v2 fractional interval", func() Options {
 			c := good
 			c.Version, c.AdvertInterval = 2, 1500*time.Millisecond
 			return Options{Instances: []Config{c}}
 		}, "whole seconds"},
-		{"v3 auth", func() Options { c := good; c.AuthPass = "x"; return Options{Instances: []Config{c}} }, "VRRPv2 only"},
+		{"v3 auth", func() Options { c := good; c.Authentication = PassAuth("x"); return Options{Instances: []Config{c}} }, "authentication is not supported with VRRP version 3"},
 		{"long password", func() Options {
 			c := good
-			c.Version, c.AdvertInterval, c.AuthPass = 2, time.Second, "123456789"
+			c.Version, c.AdvertInterval, c.Authentication = 2, time.Second, PassAuth("123456789")
 			return Options{Instances: []Config{c}}
-		}, "longer than 8"},
-		{"no VIP", func() Options { c := good; c.VIPs = nil; return Options{Instances: []Config{c}} }, "no virtual address"},
+		}, "must be at most 8 characters"},
+		{"no VIP", func() Options { c := good; c.VIPs = nil; return Options{Instances: []Config{c}} }, `missing required field "virtual_ipaddresses"`},
 		{"v2 IPv6", func() Options {
 			c := good
 			c.Version, c.AdvertInterval = 2, time.Second
 			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
 			return Options{Instances: []Config{c}}
-		}, "IPv6 needs VRRPv3"},
+		}, "IPv6 virtual addresses need VRRP version 3"},
 		{"mixed families", func() Options {
 			c := good
 			c.VIPs = append(c.VIPs, VIP{Prefix: netip.MustParsePrefix("2001:db8::1/128")})
 			return Options{Instances: []Config{c}}
-		}, "one family"},
+		}, "ipv6 address in an instance whose first address is ipv4"},
 		{"bad label", func() Options {
 			c := good
 			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("10.0.0.1/32"), Label: "lo:0"}}
@@ -462,14 +462,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			c := good
 			c.TrackScripts = []TrackScript{{Name: "nope"}}
 			return Options{Instances: []Config{c}}
-		}, `tracked script "nope"`},
-		{"same vrid twice", func() Options { c := good; c.Name = "VI_2"; return Options{Instances: []Config{good, c}} }, "already used"},
+		}, `unknown script "nope"`},
+		{"same vrid twice", func() Options { c := good; c.Name = "VI_2"; return Options{Instances: []Config{good, c}} }, "duplicate virtual router eth0 VRID 51 ipv4"},
 		{"group unknown instance", func() Options {
 			return Options{Instances: []Config{good}, SyncGroups: []SyncGroupConfig{{Name: "G", Instances: []string{"VI_9"}}}}
-		}, "unknown instance"},
+		}, `unknown VRRP instance "VI_9"`},
 		{"instance in two groups", func() Options {
 			return Options{Instances: []Config{good}, SyncGroups: []SyncGroupConfig{{Name: "G", Instances: []string{"VI_1"}}, {Name: "H", Instances: []string{"VI_1"}}}}
-		}, "already in group"},
+		}, `instance "VI_1" is already in sync group "G"`},
 		{"weight out of range", func() Options {
 			c := good
 			c.TrackInterfaces = []TrackInterface{{Name: "eth1", Weight: 300}}

@@ -437,7 +437,7 @@ func (d *Daemon) Transitions() map[string]map[string]uint64 {
 func (d *Daemon) startComponent(c Component) {
 	log := d.log.With("component", c.Name)
 	opts := vrrp.Options{
-		Instances: c.Options.Instances, Scripts: c.Options.Scripts, SyncGroups: c.Options.SyncGroups,
+		Instances: c.Set.Instances, Scripts: c.Set.Scripts, SyncGroups: c.Set.SyncGroups,
 		Logger: log, OnStateChange: d.onVRRP,
 	}
 	if d.opts.VRRPEnv != nil {
@@ -584,7 +584,7 @@ func (v vrrpSource) VRRPStatus(ctx context.Context) []control.VRRPInstance {
 			if in == nil {
 				continue
 			}
-			out = append(out, control.VRRPInstance{Name: name, Interface: in.Interface, VRID: in.VirtualRouterID,
+			out = append(out, control.VRRPInstance{Name: name, Interface: in.Interface, VRID: in.VRID,
 				Version: in.Version, State: "INIT", Priority: in.Priority, EffectivePriority: in.Priority,
 				Reason: "not running: " + msg})
 		}

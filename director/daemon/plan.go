@@ -46,7 +46,7 @@ func PlanReload(old, new *config.Director) Plan {
 		newNames[c.Name] = true
 		oc, ok := oldComps[c.Name]
 		switch {
-		case ok && reflect.DeepEqual(oc.Options, c.Options):
+		case ok && reflect.DeepEqual(oc.Set, c.Set):
 			p.KeepComponents = append(p.KeepComponents, c.Name)
 		case ok:
 			p.StopComponents = append(p.StopComponents, c.Name)

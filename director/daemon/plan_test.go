@@ -66,46 +66,22 @@ func parse(t *testing.T, y string) *config.Director {
 	return c
 }
 
-func TestVRRPTranslation(t *testing.T) {
-	c := parse(t, baseYAML)
-	got := VRRPConfig(c.VRRP.Instance("VI_1"))
-	want := vrrp.Config{
-		Name: "VI_1", Interface: "eth0", VRID: 51, Version: 2, Priority: 200, AdvertInterval: time.Second,
-		AuthPass:     "1111",
-		VIPs:         []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Device: "eth0", Label: "eth0:0"}},
-		TrackScripts: []vrrp.TrackScript{{Name: "chk", Weight: -150, OverrideWeight: true}},
-		GARP:         vrrp.GARPConfig{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1},
-		InitialState: vrrp.StateMaster,
-	}
-	if got.Name != want.Name || got.Interface != want.Interface || got.VRID != want.VRID || got.Version != want.Version ||
-		got.Priority != want.Priority || got.AdvertInterval != want.AdvertInterval || got.AuthPass != want.AuthPass ||
-		!slices.Equal(got.VIPs, want.VIPs) || !slices.Equal(got.TrackScripts, want.TrackScripts) ||
-		got.GARP != want.GARP || got.InitialState != want.InitialState {
-		t.Errorf("VRRPConfig =\n%+v\nwant\n%+v", got, want)
-	}
-	s := VRRPScript(c.VRRP.Script("chk"))
-	if s.Name != "chk" || !slices.Equal(s.Command, []string{"/usr/bin/pgrep", "-x", "nginx"}) || s.Interval != 2*time.Second ||
-		s.Timeout != 2*time.Second || s.Rise != 1 || s.Fall != 1 || s.Weight != -150 {
-		t.Errorf("VRRPScript = %+v", s)
-	}
-}
-
 func TestComponents(t *testing.T) {
 	comps := Components(&parse(t, baseYAML).VRRP)
 	if len(comps) != 2 || comps[0].Name != "VI_1" || comps[1].Name != "VI_2,VI_3" {
 		t.Fatalf("components = %+v", comps)
 	}
-	if len(comps[0].Options.Scripts) != 1 || comps[0].Options.Scripts[0].Name != "chk" || len(comps[0].Options.SyncGroups) != 0 {
-		t.Errorf("VI_1 component = %+v", comps[0].Options)
+	if len(comps[0].Set.Scripts) != 1 || comps[0].Set.Scripts[0].Name != "chk" || len(comps[0].Set.SyncGroups) != 0 {
+		t.Errorf("VI_1 component = %+v", comps[0].Set)
 	}
-	if len(comps[1].Options.Instances) != 2 || len(comps[1].Options.Scripts) != 0 ||
-		len(comps[1].Options.SyncGroups) != 1 || comps[1].Options.SyncGroups[0].Name != "G" {
-		t.Errorf("group component = %+v", comps[1].Options)
+	if len(comps[1].Set.Instances) != 2 || len(comps[1].Set.Scripts) != 0 ||
+		len(comps[1].Set.SyncGroups) != 1 || comps[1].Set.SyncGroups[0].Name != "G" {
+		t.Errorf("group component = %+v", comps[1].Set)
 	}
 	// Each component is a valid router configuration.
 	for _, c := range comps {
-		if _, err := vrrp.New(vrrp.Options{Instances: c.Options.Instances, Scripts: c.Options.Scripts,
-			SyncGroups: c.Options.SyncGroups, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		if _, err := vrrp.New(vrrp.Options{Instances: c.Set.Instances, Scripts: c.Set.Scripts,
+			SyncGroups: c.Set.SyncGroups, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
 			t.Errorf("vrrp.New(%s): %v", c.Name, err)
 		}
 	}

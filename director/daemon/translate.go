@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/healthcheck"
@@ -14,158 +13,21 @@ import (
 	"github.com/lvsd/lb/vrrp"
 )
 
-// VRRPConfig translates one configured instance into the vrrp runtime type.
-func VRRPConfig(in *config.VRRPInstance) vrrp.Config {
-	c := vrrp.Config{
-		Name:           in.Name,
-		Interface:      in.Interface,
-		VRID:           uint8(in.VirtualRouterID),
-		Version:        in.Version,
-		Priority:       uint8(in.Priority),
-		AdvertInterval: in.AdvertInterval,
-		NoPreempt:      in.NoPreempt,
-		PreemptDelay:   in.PreemptDelay,
-		SourceAddr:     in.SourceAddress,
-		UnicastPeers:   slices.Clone(in.UnicastPeers),
-		Notify:         vrrpNotify(in.Notify),
-		GARP: vrrp.GARPConfig{
-			MasterDelay:         in.GARP.MasterDelay,
-			MasterRepeat:        in.GARP.MasterRepeat,
-			MasterRefresh:       in.GARP.MasterRefresh,
-			MasterRefreshRepeat: in.GARP.MasterRefreshRepeat,
-			Interval:            in.GARP.Interval,
-		},
-		InitialState: vrrp.StateBackup,
-	}
-	if in.State == config.Master {
-		c.InitialState = vrrp.StateMaster
-	}
-	if in.Authentication != nil {
-		c.AuthPass = in.Authentication.Password
-	}
-	for _, v := range in.VirtualIPAddresses {
-		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: v.Address, Device: v.Device, Label: v.Label})
-	}
-	for _, t := range in.TrackInterfaces {
-		c.TrackInterfaces = append(c.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
-	}
-	for _, t := range in.TrackScripts {
-		// The loader fills in the script's weight when the instance gives
-		// none, so the weight here is always the effective one.
-		c.TrackScripts = append(c.TrackScripts, vrrp.TrackScript{Name: t.Name, Weight: t.Weight, OverrideWeight: true})
-	}
-	return c
-}
-
-// VRRPScript translates a tracked script.
-func VRRPScript(s *config.VRRPScript) vrrp.ScriptConfig {
-	return vrrp.ScriptConfig{
-		Name:     s.Name,
-		Command:  slices.Clone([]string(s.Command)),
-		Interval: s.Interval,
-		Timeout:  s.Timeout,
-		Rise:     s.Rise,
-		Fall:     s.Fall,
-		Weight:   s.Weight,
-	}
-}
-
-// VRRPSyncGroup translates a sync group.
-func VRRPSyncGroup(g *config.SyncGroup) vrrp.SyncGroupConfig {
-	return vrrp.SyncGroupConfig{Name: g.Name, Instances: slices.Clone(g.Instances), Notify: vrrpNotify(g.Notify)}
-}
-
-func vrrpNotify(n config.Notify) vrrp.Notify {
-	return vrrp.Notify{
-		Master: slices.Clone([]string(n.Master)),
-		Backup: slices.Clone([]string(n.Backup)),
-		Fault:  slices.Clone([]string(n.Fault)),
-		Stop:   slices.Clone([]string(n.Stop)),
-		Any:    slices.Clone([]string(n.Any)),
-	}
-}
-
-// Component is a set of VRRP instances that must run in one vrrp.Router:
-// an instance together with everything it shares a sync group with, and
-// the scripts they track. Components are independent of each other, so a
+// Component is a set of VRRP instances that must run in one vrrp.Router
+// (see vrrp.Set.Split). Components are independent of each other, so a
 // reload restarts only those whose configuration changed.
 type Component struct {
 	// Name identifies the component: its instance names, sorted, joined by ",".
-	Name    string
-	Options ComponentConfig
+	Name string
+	Set  vrrp.Set
 }
 
-// ComponentConfig is the translated configuration of a component, the
-// part of vrrp.Options a reload compares.
-type ComponentConfig struct {
-	Instances  []vrrp.Config
-	Scripts    []vrrp.ScriptConfig
-	SyncGroups []vrrp.SyncGroupConfig
-}
-
-// Components splits the VRRP configuration into connected components, in
-// the order of their first instance in the file.
-func Components(v *config.VRRP) []Component {
-	// Union-find over instance names, joined by sync groups.
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
-		if parent[x] == x {
-			return x
-		}
-		parent[x] = find(parent[x])
-		return parent[x]
-	}
-	for _, in := range v.Instances {
-		parent[in.Name] = in.Name
-	}
-	for _, g := range v.SyncGroups {
-		for _, n := range g.Instances[1:] {
-			if _, ok := parent[n]; !ok {
-				continue
-			}
-			if _, ok := parent[g.Instances[0]]; !ok {
-				continue
-			}
-			parent[find(n)] = find(g.Instances[0])
-		}
-	}
-	var order []string
-	members := map[string][]string{}
-	for _, in := range v.Instances {
-		r := find(in.Name)
-		if _, ok := members[r]; !ok {
-			order = append(order, r)
-		}
-		members[r] = append(members[r], in.Name)
-	}
+// Components splits the VRRP configuration into its components, in the
+// order of their first instance in the file.
+func Components(v *vrrp.Set) []Component {
 	var out []Component
-	for _, r := range order {
-		names := members[r]
-		var cc ComponentConfig
-		scripts := map[string]bool{}
-		for _, n := range names {
-			in := v.Instance(n)
-			cc.Instances = append(cc.Instances, VRRPConfig(in))
-			for _, t := range in.TrackScripts {
-				if scripts[t.Name] {
-					continue
-				}
-				if s := v.Script(t.Name); s != nil {
-					scripts[t.Name] = true
-					cc.Scripts = append(cc.Scripts, VRRPScript(s))
-				}
-			}
-		}
-		for i := range v.SyncGroups {
-			g := &v.SyncGroups[i]
-			if len(g.Instances) > 0 && slices.Contains(names, g.Instances[0]) {
-				cc.SyncGroups = append(cc.SyncGroups, VRRPSyncGroup(g))
-			}
-		}
-		sorted := slices.Clone(names)
-		slices.Sort(sorted)
-		out = append(out, Component{Name: strings.Join(sorted, ","), Options: cc})
+	for _, s := range v.Split() {
+		out = append(out, Component{Name: s.Name(), Set: s})
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // Defaults of lbrs.yaml.
@@ -109,7 +111,7 @@ func (r *report) validateAgent(a *Agent) {
 		switch {
 		case !v.IsValid():
 			continue
-		case !usableVIP(v):
+		case !vrrp.UsableAddress(v):
 			r.errf(p, "%s cannot be a virtual address", v)
 		case seen[v]:
 			r.errf(p, "duplicate VIP %s", v)
@@ -145,9 +147,4 @@ func (r *report) validateAgent(a *Agent) {
 	if a.ResyncInterval < time.Second {
 		r.errf("resync_interval", "must be at least 1s, got %s", a.ResyncInterval)
 	}
-}
-
-// usableVIP rejects addresses that cannot be a service address.
-func usableVIP(a netip.Addr) bool {
-	return !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback()
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type nodeDecoder interface {
 
 var (
 	nodeDecoderType = reflect.TypeFor[nodeDecoder]()
+	textType        = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType    = reflect.TypeFor[time.Duration]()
 	addrType        = reflect.TypeFor[netip.Addr]()
 	prefixType      = reflect.TypeFor[netip.Prefix]()
@@ -123,6 +125,16 @@ func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
 				return
 			}
 			v.Set(reflect.ValueOf(p))
+		}
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(textType) {
+		// Other packages' enumerations (vrrp.StartState, vrrp.AuthType)
+		// spell themselves.
+		if s, ok := r.scalar(n, path, "a string"); ok {
+			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+				r.fail(n, path, "%s", err)
+			}
 		}
 		return
 	}
@@ -225,9 +237,12 @@ func (r *report) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		fp := joinPath(path, k.Value)
 		r.lines[fp] = k.Line
 		fv := v.FieldByIndex(f.index)
-		if f.named {
+		switch {
+		case f.named:
 			r.decodeNamed(val, fv, fp)
-		} else {
+		case f.argv:
+			r.decode(val, fv.Addr().Convert(reflect.TypeFor[*Argv]()).Elem(), fp)
+		default:
 			r.decode(val, fv, fp)
 		}
 	})
@@ -318,6 +333,7 @@ func (r *report) fieldsOf(t reflect.Type) map[string]fieldInfo {
 type fieldInfo struct {
 	index []int
 	named bool // `yaml:"x,named"`: mapping name -> element with Name field
+	argv  bool // `yaml:"x,argv"`: a []string written as a command (Argv)
 }
 
 // structFields maps YAML keys to fields of t, flattening `yaml:",inline"`
@@ -333,11 +349,12 @@ func structFields(t reflect.Type) map[string]fieldInfo {
 		name, opts, _ := strings.Cut(tag, ",")
 		if opts == "inline" {
 			for k, sub := range structFields(f.Type) {
-				out[k] = fieldInfo{index: append([]int{i}, sub.index...), named: sub.named}
+				sub.index = append([]int{i}, sub.index...)
+				out[k] = sub
 			}
 			continue
 		}
-		out[name] = fieldInfo{index: []int{i}, named: opts == "named"}
+		out[name] = fieldInfo{index: []int{i}, named: opts == "named", argv: opts == "argv"}
 	}
 	return out
 }

@@ -187,9 +187,6 @@ func TestEnums(t *testing.T) {
 		{dec: new(Protocol), in: "ICMP", err: `unknown protocol "ICMP" (want one of TCP, UDP, SCTP)`},
 		{dec: new(Scheduler), in: "WRR", want: "wrr"},
 		{dec: new(Scheduler), in: "foo", err: `unknown scheduler "foo" (want one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, sed, nq, fo, ovf, twos)`},
-		{dec: new(VRRPState), in: "master", want: "MASTER"},
-		{dec: new(AuthType), in: "pass", want: "PASS"},
-		{dec: new(AuthType), in: "AH", err: "authentication type AH is not supported (only PASS)"},
 		{dec: new(CheckType), in: "HTTP", want: "http"},
 		{dec: new(DNSType), in: "aaaa", want: "AAAA"},
 		{dec: new(AgentMode), in: "nat", err: `unknown mode "nat" (want one of dr, tun)`},
@@ -218,10 +215,6 @@ func fmtValue(v any) string {
 	case *Protocol:
 		return string(*p)
 	case *Scheduler:
-		return string(*p)
-	case *VRRPState:
-		return string(*p)
-	case *AuthType:
 		return string(*p)
 	case *CheckType:
 		return string(*p)

@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // Director is lbd.yaml. After LoadDirector/ParseDirector every default is
@@ -11,7 +13,7 @@ import (
 type Director struct {
 	Global         Global          `yaml:"global"`
 	IPVS           IPVS            `yaml:"ipvs"`
-	VRRP           VRRP            `yaml:"vrrp"`
+	VRRP           vrrp.Set        `yaml:"vrrp"` // instances, scripts and sync groups: vrrp owns their defaults and rules
 	VirtualServers []VirtualServer `yaml:"virtual_servers"`
 }
 
@@ -62,99 +64,6 @@ type SyncDaemon struct {
 	SyncID    int      `yaml:"sync_id"`   // 0-255
 	Role      SyncRole `yaml:"role"`      // default auto
 	Instance  string   `yaml:"instance"`  // VRRP instance driving the role; required with auto
-}
-
-// VRRP is the VRRP part: instances, the scripts they track, sync groups.
-// The named lists keep the file's order.
-type VRRP struct {
-	Instances  []VRRPInstance `yaml:"instances,named"`
-	Scripts    []VRRPScript   `yaml:"scripts,named"`
-	SyncGroups []SyncGroup    `yaml:"sync_groups,named"`
-}
-
-// VRRPInstance is one virtual router (keepalived vrrp_instance).
-type VRRPInstance struct {
-	Name               string             `yaml:"-"`                 // the mapping key
-	State              VRRPState          `yaml:"state"`             // initial state, default BACKUP
-	Interface          string             `yaml:"interface"`         // required
-	VirtualRouterID    int                `yaml:"virtual_router_id"` // 1-255, required
-	Version            int                `yaml:"version"`           // 2 or 3, default 2
-	Priority           int                `yaml:"priority"`          // 1-255, default 100
-	AdvertInterval     time.Duration      `yaml:"advert_interval"`   // default 1s
-	NoPreempt          bool               `yaml:"nopreempt"`
-	PreemptDelay       time.Duration      `yaml:"preempt_delay"` // 0-1000s
-	Authentication     *Authentication    `yaml:"authentication"`
-	SourceAddress      netip.Addr         `yaml:"source_address"` // zero = interface's primary address
-	UnicastPeers       []netip.Addr       `yaml:"unicast_peers"`  // empty = multicast
-	VirtualIPAddresses []VirtualIPAddress `yaml:"virtual_ipaddresses"`
-	TrackInterfaces    []TrackInterface   `yaml:"track_interfaces"`
-	TrackScripts       []TrackScript      `yaml:"track_scripts"`
-	Notify             Notify             `yaml:"notify"`
-	GARP               GARP               `yaml:"garp"`
-	SkipCheckAdvAddr   bool               `yaml:"skip_check_adv_addr"`
-}
-
-// Authentication is VRRPv2 authentication (keepalived authentication {}).
-type Authentication struct {
-	Type     AuthType `yaml:"type"`     // PASS (required)
-	Password string   `yaml:"password"` // 1-8 characters
-}
-
-// VirtualIPAddress is one VIP the instance owns while MASTER.
-type VirtualIPAddress struct {
-	Address netip.Prefix `yaml:"address"` // a bare IP is /32 or /128
-	Device  string       `yaml:"device"`  // default: the instance's interface
-	Label   string       `yaml:"label"`   // IPv4 only, "<device>:<x>", <= 15 bytes
-}
-
-// TrackInterface lowers the priority (or, weight 0, goes FAULT) when the
-// interface is down.
-type TrackInterface struct {
-	Name   string `yaml:"name"`
-	Weight int    `yaml:"weight"` // 0 = FAULT on link down, else -254..254
-}
-
-// TrackScript makes an instance track a script of VRRP.Scripts.
-type TrackScript struct {
-	Name   string `yaml:"name"`
-	Weight int    `yaml:"weight"` // default: the script's weight
-}
-
-// Notify is commands run on state changes (keepalived notify_*). nil = none.
-type Notify struct {
-	Master Argv `yaml:"master"`
-	Backup Argv `yaml:"backup"`
-	Fault  Argv `yaml:"fault"`
-	Stop   Argv `yaml:"stop"`
-	Any    Argv `yaml:"any"` // gets TYPE NAME STATE PRIORITY appended
-}
-
-// GARP is the gratuitous ARP / unsolicited NA schedule of a new master.
-type GARP struct {
-	MasterDelay         time.Duration `yaml:"master_delay"`          // second burst after becoming master, default 5s, 0 = off
-	MasterRepeat        int           `yaml:"master_repeat"`         // per burst, default 5
-	MasterRefresh       time.Duration `yaml:"master_refresh"`        // periodic refresh while master, 0 = off
-	MasterRefreshRepeat int           `yaml:"master_refresh_repeat"` // per refresh, default 1
-	Interval            time.Duration `yaml:"interval"`              // gap between messages of a burst
-}
-
-// VRRPScript is a tracked script (keepalived vrrp_script).
-type VRRPScript struct {
-	Name     string        `yaml:"-"`
-	Command  Argv          `yaml:"command"`  // required
-	Interval time.Duration `yaml:"interval"` // default 1s
-	Timeout  time.Duration `yaml:"timeout"`  // default: Interval
-	Rise     int           `yaml:"rise"`     // default 1
-	Fall     int           `yaml:"fall"`     // default 1
-	Weight   int           `yaml:"weight"`   // -254..254; 0 = FAULT while failing
-}
-
-// SyncGroup makes instances change state together (keepalived
-// vrrp_sync_group).
-type SyncGroup struct {
-	Name      string   `yaml:"-"`
-	Instances []string `yaml:"instances"`
-	Notify    Notify   `yaml:"notify"`
 }
 
 // Timing is the health-check timing keys, which may appear on a virtual

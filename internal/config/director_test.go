@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // src drops the leading newline of a raw string, so that the YAML's first
@@ -825,17 +827,17 @@ virtual_servers:
 	}
 
 	in := d.VRRP.Instances[0]
-	if in.Name != "VI_1" || in.State != Backup || in.Version != 2 || in.Priority != 100 ||
+	if in.Name != "VI_1" || in.InitialState != vrrp.StartBackup || in.Version != 2 || in.Priority != 100 ||
 		in.AdvertInterval != time.Second || in.NoPreempt || in.PreemptDelay != 0 {
 		t.Errorf("instance defaults: %+v", in)
 	}
-	if in.VirtualIPAddresses[0] != (VirtualIPAddress{Address: netip.MustParsePrefix("192.168.56.90/32"), Device: "eth0"}) {
-		t.Errorf("VIP defaults: %+v", in.VirtualIPAddresses[0])
+	if in.VIPs[0] != (vrrp.VIP{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Device: "eth0"}) {
+		t.Errorf("VIP defaults: %+v", in.VIPs[0])
 	}
-	if in.TrackScripts[0].Weight != -20 || in.TrackScripts[1].Weight != 0 {
-		t.Errorf("track script weights = %d, %d; want -20 (script's), 0 (override)", in.TrackScripts[0].Weight, in.TrackScripts[1].Weight)
+	if w0, w1 := in.TrackScripts[0].Weight, in.TrackScripts[1].Weight; w0 != nil || w1 == nil || *w1 != 0 {
+		t.Errorf("track script weights = %v, %v; want nil (the script's), 0 (override)", w0, w1)
 	}
-	wantGARP := GARP{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1}
+	wantGARP := vrrp.GARPConfig{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1}
 	if in.GARP != wantGARP {
 		t.Errorf("GARP = %+v, want %+v", in.GARP, wantGARP)
 	}
@@ -1053,7 +1055,7 @@ vrrp:
 	if d.VRRP.Instances[0].Name != "VI_2" || d.VRRP.Instances[1].Name != "VI_1" {
 		t.Errorf("file order not kept: %s, %s", d.VRRP.Instances[0].Name, d.VRRP.Instances[1].Name)
 	}
-	if in := d.VRRP.Instance("VI_1"); in == nil || in.Family() != IPv6 || in.AdvertInterval != 500*time.Millisecond {
+	if in := d.VRRP.Instance("VI_1"); in == nil || in.Family() != "ipv6" || in.AdvertInterval != 500*time.Millisecond {
 		t.Errorf("Instance(VI_1) = %+v", in)
 	}
 	if d.VRRP.Instance("nope") != nil {
@@ -1065,7 +1067,7 @@ vrrp:
 	if d.VRRP.SyncGroupOf("VI_2") != nil {
 		t.Error("SyncGroupOf(VI_2) should be nil")
 	}
-	if p := d.VRRP.Instances[1].VirtualIPAddresses[0].Address; p.String() != "2001:db8::90/64" {
+	if p := d.VRRP.Instances[1].VIPs[0].Prefix; p.String() != "2001:db8::90/64" {
 		t.Errorf("prefix = %v (host bits must be kept)", p)
 	}
 }

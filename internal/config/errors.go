@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // Error is one problem found in a configuration file.
@@ -176,3 +179,33 @@ func joinPath(p, key string) string {
 func itemPath(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
 
 func namedPath(p, name string) string { return p + "[" + name + "]" }
+
+// given is the vrrp.Given of the section at base: whether the file wrote a
+// path below it.
+func (r *report) given(base string) vrrp.Given {
+	return func(path string) bool { return r.has(joinPath(base, path)) }
+}
+
+// fieldErrors records the field-addressed errors of another package's
+// validation of the section at base, each on its field's line; a
+// duplicate's first occurrence becomes "(first at line N)".
+func (r *report) fieldErrors(base string, err error) {
+	var fes vrrp.FieldErrors
+	if !errors.As(err, &fes) {
+		if err != nil {
+			r.errf(base, "%s", err)
+		}
+		return
+	}
+	for _, fe := range fes {
+		msg := fe.Msg
+		if fe.First != "" {
+			msg += fmt.Sprintf(" (first at line %d)", r.line(joinPath(base, fe.First)))
+		}
+		path := base
+		if fe.Field != "" {
+			path = joinPath(base, fe.Field)
+		}
+		r.errf(path, "%s", msg)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 const examplesDir = "../../deploy/examples"
@@ -53,29 +55,29 @@ func TestExamplesMatchSeed(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		d         *Director
-		state     VRRPState
+		state     vrrp.StartState
 		prio      int
 		nopreempt bool
 	}{
-		{master, Master, 200, false},
-		{backup, Backup, 100, true},
+		{master, vrrp.StartMaster, 200, false},
+		{backup, vrrp.StartBackup, 100, true},
 	} {
 		if len(tt.d.VRRP.Instances) != 1 {
 			t.Fatalf("want one VRRP instance, got %d", len(tt.d.VRRP.Instances))
 		}
 		in := tt.d.VRRP.Instances[0]
-		if in.State != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt {
-			t.Errorf("%s: state %s priority %d nopreempt %v; want %s %d %v", in.Name, in.State, in.Priority, in.NoPreempt, tt.state, tt.prio, tt.nopreempt)
+		if in.InitialState != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt {
+			t.Errorf("%s: state %s priority %d nopreempt %v; want %s %d %v", in.Name, in.InitialState, in.Priority, in.NoPreempt, tt.state, tt.prio, tt.nopreempt)
 		}
-		if in.VirtualRouterID != 51 || in.AdvertInterval != time.Second || in.Version != 2 || in.Interface != "eth0" {
-			t.Errorf("instance: VRID %d advert %v version %d interface %s", in.VirtualRouterID, in.AdvertInterval, in.Version, in.Interface)
+		if in.VRID != 51 || in.AdvertInterval != time.Second || in.Version != 2 || in.Interface != "eth0" {
+			t.Errorf("instance: VRID %d advert %v version %d interface %s", in.VRID, in.AdvertInterval, in.Version, in.Interface)
 		}
-		if in.Authentication == nil || *in.Authentication != (Authentication{Type: AuthPass, Password: "1111"}) {
+		if in.Authentication == nil || *in.Authentication != *vrrp.PassAuth("1111") {
 			t.Errorf("authentication = %+v", in.Authentication)
 		}
-		wantVIP := VirtualIPAddress{Address: netip.MustParsePrefix("192.168.56.90/32"), Device: "eth0", Label: "eth0:0"}
-		if len(in.VirtualIPAddresses) != 1 || in.VirtualIPAddresses[0] != wantVIP {
-			t.Errorf("VIPs = %+v", in.VirtualIPAddresses)
+		wantVIP := vrrp.VIP{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Device: "eth0", Label: "eth0:0"}
+		if len(in.VIPs) != 1 || in.VIPs[0] != wantVIP {
+			t.Errorf("VIPs = %+v", in.VIPs)
 		}
 		ipvs := tt.d.IPVS
 		if ipvs.Timeouts != (Timeouts{TCP: time.Second, TCPFin: time.Second, UDP: time.Second}) {
@@ -115,7 +117,7 @@ func TestExamplesMatchSeed(t *testing.T) {
 	}
 	// The two directors differ only in their VRRP role.
 	mi, bi := master.VRRP.Instances[0], backup.VRRP.Instances[0]
-	mi.State, mi.Priority, mi.NoPreempt = bi.State, bi.Priority, bi.NoPreempt
+	mi.InitialState, mi.Priority, mi.NoPreempt = bi.InitialState, bi.Priority, bi.NoPreempt
 	master.VRRP.Instances[0] = mi
 	if !reflect.DeepEqual(master, backup) {
 		t.Errorf("master and backup differ beyond state/priority/nopreempt:\n%+v\n%+v", master, backup)

@@ -72,6 +72,14 @@ func (f *Family) decodeYAML(n *yaml.Node) error {
 	return err
 }
 
+// Bits is the length of the family's addresses: 32 or 128.
+func (f Family) Bits() int {
+	if f == IPv6 {
+		return 128
+	}
+	return 32
+}
+
 // FamilyOf returns the family of a (addresses from the config are never
 // IPv4-mapped IPv6: those are stored as IPv4).
 func FamilyOf(a netip.Addr) Family {
@@ -79,19 +87,6 @@ func FamilyOf(a netip.Addr) Family {
 		return IPv4
 	}
 	return IPv6
-}
-
-// VRRPState is the state a VRRP instance starts in (keepalived "state").
-type VRRPState string
-
-// Initial VRRP states.
-const (
-	Master VRRPState = "MASTER"
-	Backup VRRPState = "BACKUP"
-)
-
-func (s *VRRPState) decodeYAML(n *yaml.Node) error {
-	return decodeOneOf(s, n, "state", "MASTER", "BACKUP")
 }
 
 // Scheduler is an IPVS scheduler name (keepalived lb_algo, ipvsadm -s).
@@ -138,27 +133,6 @@ const (
 
 func (c *CheckType) decodeYAML(n *yaml.Node) error {
 	return decodeOneOf(c, n, "check type", "http", "https", "tcp", "script", "dns")
-}
-
-// AuthType is a VRRPv2 authentication type. Only PASS is supported.
-type AuthType string
-
-// AuthPass is VRRPv2 simple-password authentication.
-const AuthPass AuthType = "PASS"
-
-func (a *AuthType) decodeYAML(n *yaml.Node) error {
-	s, err := text(n, "an authentication type")
-	if err != nil {
-		return err
-	}
-	switch strings.ToUpper(s) {
-	case "PASS":
-		*a = AuthPass
-		return nil
-	case "AH":
-		return fmt.Errorf("authentication type AH is not supported (only PASS)")
-	}
-	return fmt.Errorf("unknown authentication type %q (want PASS)", s)
 }
 
 // SyncRole says what drives the IPVS sync daemon: "auto" (the state of a

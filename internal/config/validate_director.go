@@ -61,61 +61,7 @@ func (r *report) directorDefaults(d *Director) {
 		sd.Role = SyncAuto
 	}
 
-	for i := range d.VRRP.Scripts {
-		s := &d.VRRP.Scripts[i]
-		p := namedPath("vrrp.scripts", s.Name)
-		if !r.has(p + ".interval") {
-			s.Interval = time.Second
-		}
-		if !r.has(p + ".timeout") {
-			s.Timeout = s.Interval
-		}
-		if !r.has(p + ".rise") {
-			s.Rise = 1
-		}
-		if !r.has(p + ".fall") {
-			s.Fall = 1
-		}
-	}
-	for i := range d.VRRP.Instances {
-		in := &d.VRRP.Instances[i]
-		p := namedPath("vrrp.instances", in.Name)
-		if in.State == "" {
-			in.State = Backup
-		}
-		if !r.has(p + ".version") {
-			in.Version = 2
-		}
-		if !r.has(p + ".priority") {
-			in.Priority = 100
-		}
-		if !r.has(p + ".advert_interval") {
-			in.AdvertInterval = time.Second
-		}
-		for j := range in.VirtualIPAddresses {
-			if v := &in.VirtualIPAddresses[j]; v.Device == "" {
-				v.Device = in.Interface
-			}
-		}
-		for j := range in.TrackScripts {
-			ts := &in.TrackScripts[j]
-			if r.has(itemPath(p+".track_scripts", j) + ".weight") {
-				continue
-			}
-			if s := d.VRRP.Script(ts.Name); s != nil {
-				ts.Weight = s.Weight
-			}
-		}
-		if !r.has(p + ".garp.master_delay") {
-			in.GARP.MasterDelay = 5 * time.Second
-		}
-		if !r.has(p + ".garp.master_repeat") {
-			in.GARP.MasterRepeat = 5
-		}
-		if !r.has(p + ".garp.master_refresh_repeat") {
-			in.GARP.MasterRefreshRepeat = 1
-		}
-	}
+	d.VRRP.SetDefaults(r.given("vrrp"))
 
 	for i := range d.VirtualServers {
 		vs := &d.VirtualServers[i]
@@ -133,7 +79,7 @@ func (r *report) directorDefaults(d *Director) {
 			vs.Scheduler = table.DefaultScheduler
 		}
 		if !r.has(p + ".persistence_netmask") {
-			vs.PersistenceNetmask = Netmask(familyBits(vs.Family))
+			vs.PersistenceNetmask = Netmask(vs.Family.Bits())
 		}
 		if vs.Forwarding == "" {
 			vs.Forwarding = DR
@@ -205,13 +151,6 @@ func (r *report) checkDefaults(c *Check, p string) {
 	}
 }
 
-func familyBits(f Family) int {
-	if f == IPv6 {
-		return 128
-	}
-	return 32
-}
-
 func (r *report) validateDirector(d *Director) {
 	r.validateGlobal(&d.Global)
 	r.validateIPVS(d)
@@ -281,217 +220,10 @@ func (r *report) intRange(path string, v, lo, hi int) {
 	}
 }
 
+// validateVRRP reports vrrp's verdict on the vrrp section at the lines
+// the file wrote.
 func (r *report) validateVRRP(d *Director) {
-	type routerKey struct {
-		iface string
-		vrid  int
-		fam   Family
-	}
-	routers := map[routerKey]string{} // -> path of the first
-	vips := map[netip.Addr]string{}   // -> path of the first
-	for i := range d.VRRP.Instances {
-		in := &d.VRRP.Instances[i]
-		p := namedPath("vrrp.instances", in.Name)
-		r.validateInstance(d, in, p)
-
-		fam := in.Family()
-		for j, v := range in.VirtualIPAddresses {
-			vp := itemPath(p+".virtual_ipaddresses", j)
-			if !v.Address.IsValid() {
-				continue
-			}
-			a := v.Address.Addr()
-			if first, dup := vips[a]; dup {
-				r.errf(vp, "duplicate virtual IP address %s (first at line %d)", a, r.line(first))
-			} else {
-				vips[a] = vp
-			}
-		}
-		if in.Interface == "" || !r.ok(p+".virtual_router_id") || in.VirtualRouterID == 0 {
-			continue
-		}
-		k := routerKey{in.Interface, in.VirtualRouterID, fam}
-		if first, dup := routers[k]; dup {
-			r.errf(p+".virtual_router_id", "duplicate virtual router %s VRID %d %s (first at line %d)", k.iface, k.vrid, k.fam, r.line(first))
-		} else {
-			routers[k] = p
-		}
-	}
-
-	for i := range d.VRRP.Scripts {
-		s := &d.VRRP.Scripts[i]
-		p := namedPath("vrrp.scripts", s.Name)
-		if !r.has(p + ".command") {
-			r.missing(p, "command")
-		}
-		r.positive(p+".interval", s.Interval)
-		if r.has(p + ".timeout") { // else it is the interval
-			r.positive(p+".timeout", s.Timeout)
-		}
-		r.intRange(p+".rise", s.Rise, 1, math.MaxInt32)
-		r.intRange(p+".fall", s.Fall, 1, math.MaxInt32)
-		r.intRange(p+".weight", s.Weight, -254, 254)
-	}
-
-	member := map[string]string{} // instance -> group
-	for i := range d.VRRP.SyncGroups {
-		g := &d.VRRP.SyncGroups[i]
-		p := namedPath("vrrp.sync_groups", g.Name)
-		if len(g.Instances) == 0 {
-			if r.has(p + ".instances") {
-				r.errf(p+".instances", "at least one instance required")
-			} else {
-				r.missing(p, "instances")
-			}
-		}
-		for j, name := range g.Instances {
-			ip := itemPath(p+".instances", j)
-			switch other, in := member[name]; {
-			case d.VRRP.Instance(name) == nil:
-				r.errf(ip, "unknown VRRP instance %q", name)
-			case in && other == g.Name:
-				r.errf(ip, "instance %q listed twice", name)
-			case in:
-				r.errf(ip, "instance %q is already in sync group %q", name, other)
-			default:
-				member[name] = g.Name
-			}
-		}
-	}
-}
-
-func (r *report) validateInstance(d *Director, in *VRRPInstance, p string) {
-	if !r.has(p + ".interface") {
-		r.missing(p, "interface")
-	} else if in.Interface == "" && r.ok(p+".interface") {
-		r.errf(p+".interface", "must not be empty")
-	}
-	if !r.has(p + ".virtual_router_id") {
-		r.missing(p, "virtual_router_id")
-	} else {
-		r.intRange(p+".virtual_router_id", in.VirtualRouterID, 1, 255)
-	}
-	versionOK := in.Version == 2 || in.Version == 3
-	if !versionOK {
-		r.errf(p+".version", "must be 2 or 3, got %d", in.Version)
-	}
-	r.intRange(p+".priority", in.Priority, 1, 255)
-	ai := in.AdvertInterval
-	switch in.Version {
-	case 2:
-		if ai < time.Second || ai > 255*time.Second || ai%time.Second != 0 {
-			r.errf(p+".advert_interval", "with VRRP version 2 must be whole seconds from 1s to 255s, got %s", ai)
-		}
-	case 3:
-		if ai < 10*time.Millisecond || ai > 40950*time.Millisecond || ai%(10*time.Millisecond) != 0 {
-			r.errf(p+".advert_interval", "with VRRP version 3 must be a multiple of 10ms from 10ms to 40.95s, got %s", ai)
-		}
-	}
-	if in.NoPreempt && in.State == Master && r.ok(p+".state") {
-		r.errf(p+".nopreempt", "nopreempt needs state BACKUP (an instance starting as MASTER takes over anyway)")
-	}
-	if in.PreemptDelay > 1000*time.Second {
-		r.errf(p+".preempt_delay", "must be at most 1000s, got %s", in.PreemptDelay)
-	}
-	if a := in.Authentication; a != nil {
-		ap := p + ".authentication"
-		if in.Version == 3 {
-			r.errf(ap, "authentication is not supported with VRRP version 3")
-		}
-		if !r.has(ap + ".type") {
-			r.missing(ap, "type")
-		}
-		switch {
-		case !r.has(ap + ".password"):
-			r.missing(ap, "password")
-		case a.Password == "":
-			r.errf(ap+".password", "must not be empty")
-		case len(a.Password) > 8:
-			r.errf(ap+".password", "must be at most 8 characters, got %d", len(a.Password))
-		}
-	}
-
-	fam := in.Family()
-	// Address family: every VIP, the source and the peers share one.
-	vp := p + ".virtual_ipaddresses"
-	if !r.has(vp) {
-		r.missing(p, "virtual_ipaddresses")
-	} else if len(in.VirtualIPAddresses) == 0 && r.ok(vp) {
-		r.errf(vp, "at least one address required")
-	}
-	for j, v := range in.VirtualIPAddresses {
-		ip := itemPath(vp, j)
-		if !r.has(ip + ".address") {
-			r.missing(ip, "address")
-			continue
-		}
-		if !v.Address.IsValid() {
-			continue
-		}
-		vf := FamilyOf(v.Address.Addr())
-		if !usableVIP(v.Address.Addr()) {
-			r.errf(ip+".address", "%s cannot be a virtual address", v.Address.Addr())
-		}
-		if vf != fam {
-			r.errf(ip+".address", "%s address in an instance whose first address is %s", vf, fam)
-		}
-		if v.Label != "" {
-			switch {
-			case vf != IPv4:
-				r.errf(ip+".label", "labels are IPv4 only")
-			case len(v.Label) > 15:
-				r.errf(ip+".label", "label %q is longer than 15 bytes", v.Label)
-			case !strings.HasPrefix(v.Label, v.Device+":") || len(v.Label) == len(v.Device)+1:
-				r.errf(ip+".label", "label %q must be the device name %q, a colon and a suffix (e.g. %s:0)", v.Label, v.Device, v.Device)
-			}
-		}
-		if v.Device == "" {
-			r.errf(ip+".device", "must not be empty")
-		}
-	}
-	if fam == IPv6 && in.Version == 2 && len(in.VirtualIPAddresses) > 0 {
-		r.errf(p+".version", "IPv6 virtual addresses need VRRP version 3")
-	}
-	if in.SourceAddress.IsValid() && FamilyOf(in.SourceAddress) != fam {
-		r.errf(p+".source_address", "%s source address in an %s instance", FamilyOf(in.SourceAddress), fam)
-	}
-	seenPeers := map[netip.Addr]bool{}
-	for j, a := range in.UnicastPeers {
-		pp := itemPath(p+".unicast_peers", j)
-		switch {
-		case !a.IsValid():
-		case FamilyOf(a) != fam:
-			r.errf(pp, "%s peer in an %s instance", FamilyOf(a), fam)
-		case seenPeers[a]:
-			r.errf(pp, "duplicate peer %s", a)
-		case a == in.SourceAddress:
-			r.errf(pp, "peer %s is this instance's own source_address", a)
-		}
-		seenPeers[a] = true
-	}
-
-	for j, t := range in.TrackInterfaces {
-		tp := itemPath(p+".track_interfaces", j)
-		if t.Name == "" && r.ok(tp+".name") {
-			r.missing(tp, "name")
-		}
-		r.intRange(tp+".weight", t.Weight, -254, 254)
-	}
-	for j, t := range in.TrackScripts {
-		tp := itemPath(p+".track_scripts", j)
-		switch {
-		case !r.has(tp + ".name"):
-			r.missing(tp, "name")
-		case d.VRRP.Script(t.Name) == nil:
-			r.errf(tp+".name", "unknown script %q (define it under vrrp.scripts)", t.Name)
-		}
-		if r.has(tp + ".weight") { // else it is the script's, checked there
-			r.intRange(tp+".weight", t.Weight, -254, 254)
-		}
-	}
-	g := in.GARP
-	r.intRange(p+".garp.master_repeat", g.MasterRepeat, 1, 255)
-	r.intRange(p+".garp.master_refresh_repeat", g.MasterRefreshRepeat, 1, 255)
+	r.fieldErrors("vrrp", d.VRRP.Validate(r.given("vrrp")))
 }
 
 func (r *report) positive(path string, d time.Duration) {
@@ -573,7 +305,7 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 	} else if r.has(p+".persistence_netmask") && r.ok(p+".persistence_timeout") {
 		r.errf(p+".persistence_netmask", "persistence_netmask needs persistence_timeout")
 	}
-	r.intRange(p+".persistence_netmask", int(vs.PersistenceNetmask), 1, familyBits(vs.Family))
+	r.intRange(p+".persistence_netmask", int(vs.PersistenceNetmask), 1, vs.Family.Bits())
 	if vs.OnePacket && vs.Protocol != UDP && r.ok(p+".protocol") {
 		r.errf(p+".one_packet", "one_packet needs protocol UDP")
 	}
@@ -768,45 +500,4 @@ func isMD5Hex(s string) bool {
 		}
 	}
 	return true
-}
-
-// Script returns the script named name, or nil.
-func (v *VRRP) Script(name string) *VRRPScript {
-	for i := range v.Scripts {
-		if v.Scripts[i].Name == name {
-			return &v.Scripts[i]
-		}
-	}
-	return nil
-}
-
-// Instance returns the instance named name, or nil.
-func (v *VRRP) Instance(name string) *VRRPInstance {
-	for i := range v.Instances {
-		if v.Instances[i].Name == name {
-			return &v.Instances[i]
-		}
-	}
-	return nil
-}
-
-// SyncGroupOf returns the sync group containing the instance, or nil.
-func (v *VRRP) SyncGroupOf(instance string) *SyncGroup {
-	for i := range v.SyncGroups {
-		if slices.Contains(v.SyncGroups[i].Instances, instance) {
-			return &v.SyncGroups[i]
-		}
-	}
-	return nil
-}
-
-// Family is the address family of the instance: that of its first virtual
-// address (all must share it), IPv4 when it has none.
-func (in *VRRPInstance) Family() Family {
-	for _, v := range in.VirtualIPAddresses {
-		if v.Address.IsValid() {
-			return FamilyOf(v.Address.Addr())
-		}
-	}
-	return IPv4
 }

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsd/lb/vrrp"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -25,64 +29,64 @@ func TestKeepalivedDefaultsVRRP(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		conf  string
-		check func(*config.VRRPInstance) bool
+		check func(*vrrp.Config) bool
 		note  string
 	}{
 		{"no state, no priority: BACKUP 100", instance(""),
-			func(in *config.VRRPInstance) bool { return in.State == config.Backup && in.Priority == 100 }, ""},
+			func(in *vrrp.Config) bool { return in.InitialState == vrrp.StartBackup && in.Priority == 100 }, ""},
 		{"MASTER without priority owns the address", instance("state MASTER"),
-			func(in *config.VRRPInstance) bool { return in.State == config.Master && in.Priority == 255 }, "priority 255"},
+			func(in *vrrp.Config) bool { return in.InitialState == vrrp.StartMaster && in.Priority == 255 }, "priority 255"},
 		{"priority 255 without state starts MASTER", instance("priority 255"),
-			func(in *config.VRRPInstance) bool { return in.State == config.Master }, ""},
+			func(in *vrrp.Config) bool { return in.InitialState == vrrp.StartMaster }, ""},
 		{"BACKUP after MASTER is ignored", instance("state MASTER\nstate BACKUP\npriority 150"),
-			func(in *config.VRRPInstance) bool { return in.State == config.Master }, "keeps MASTER"},
+			func(in *vrrp.Config) bool { return in.InitialState == vrrp.StartMaster }, "keeps MASTER"},
 		{"unknown state means BACKUP", instance("state EQUAL"),
-			func(in *config.VRRPInstance) bool { return in.State == config.Backup }, "unknown state"},
+			func(in *vrrp.Config) bool { return in.InitialState == vrrp.StartBackup }, "unknown state"},
 		{"nopreempt cleared with MASTER", instance("state MASTER\npriority 200\nnopreempt"),
-			func(in *config.VRRPInstance) bool { return !in.NoPreempt }, "nopreempt with state MASTER"},
+			func(in *vrrp.Config) bool { return !in.NoPreempt }, "nopreempt with state MASTER"},
 		{"nopreempt cleared with priority 255", instance("priority 255\nnopreempt"),
-			func(in *config.VRRPInstance) bool { return !in.NoPreempt }, "nopreempt with priority 255"},
+			func(in *vrrp.Config) bool { return !in.NoPreempt }, "nopreempt with priority 255"},
 		{"preempt cancels nopreempt", instance("nopreempt\npreempt"),
-			func(in *config.VRRPInstance) bool { return !in.NoPreempt }, ""},
+			func(in *vrrp.Config) bool { return !in.NoPreempt }, ""},
 		{"preempt_delay cleared with nopreempt", instance("nopreempt\npreempt_delay 10"),
-			func(in *config.VRRPInstance) bool { return in.NoPreempt && in.PreemptDelay == 0 }, "preempt_delay with nopreempt"},
+			func(in *vrrp.Config) bool { return in.NoPreempt && in.PreemptDelay == 0 }, "preempt_delay with nopreempt"},
 		{"preempt_delay kept on BACKUP", instance("preempt_delay 2.5"),
-			func(in *config.VRRPInstance) bool { return in.PreemptDelay == 2500*time.Millisecond }, ""},
+			func(in *vrrp.Config) bool { return in.PreemptDelay == 2500*time.Millisecond }, ""},
 		{"v2 advert_int rounded", instance("advert_int 1.5"),
-			func(in *config.VRRPInstance) bool { return in.AdvertInterval == 2*time.Second }, "rounds it to 2s"},
+			func(in *vrrp.Config) bool { return in.AdvertInterval == 2*time.Second }, "rounds it to 2s"},
 		{"v2 advert_int below 1s becomes 1s", instance("advert_int 0.2"),
-			func(in *config.VRRPInstance) bool { return in.AdvertInterval == time.Second }, "rounds it to 1s"},
+			func(in *vrrp.Config) bool { return in.AdvertInterval == time.Second }, "rounds it to 1s"},
 		{"v3 keeps centiseconds", instance("version 3\nadvert_int 0.25"),
-			func(in *config.VRRPInstance) bool { return in.AdvertInterval == 250*time.Millisecond }, ""},
+			func(in *vrrp.Config) bool { return in.AdvertInterval == 250*time.Millisecond }, ""},
 		{"global vrrp_version", "global_defs {\n vrrp_version 3\n}\n" + instance(""),
-			func(in *config.VRRPInstance) bool { return in.Version == 3 }, ""},
+			func(in *vrrp.Config) bool { return in.Version == 3 }, ""},
 		{"IPv6 forces version 3", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n version 2\n virtual_ipaddress {\n 2001:db8::1\n }\n}",
-			func(in *config.VRRPInstance) bool { return in.Version == 3 }, "always uses VRRP version 3"},
+			func(in *vrrp.Config) bool { return in.Version == 3 }, "always uses VRRP version 3"},
 		{"auth_pass truncated to 8", instance("authentication {\n auth_type PASS\n auth_pass 0123456789\n}"),
-			func(in *config.VRRPInstance) bool {
+			func(in *vrrp.Config) bool {
 				return in.Authentication != nil && in.Authentication.Password == "01234567"
 			}, "first 8"},
 		{"no authentication with version 3", instance("version 3\nauthentication {\n auth_type PASS\n auth_pass x\n}"),
-			func(in *config.VRRPInstance) bool { return in.Authentication == nil }, "ignores it"},
+			func(in *vrrp.Config) bool { return in.Authentication == nil }, "ignores it"},
 		{"no authentication without a password", instance("authentication {\n auth_type PASS\n}"),
-			func(in *config.VRRPInstance) bool { return in.Authentication == nil }, "without auth_pass"},
+			func(in *vrrp.Config) bool { return in.Authentication == nil }, "without auth_pass"},
 		{"GARP defaults from global_defs, instance overrides", "global_defs {\n vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 0\n}\n" + instance("garp_master_refresh_repeat 2"),
-			func(in *config.VRRPInstance) bool {
-				return in.GARP == config.GARP{MasterDelay: time.Second, MasterRepeat: 1, MasterRefreshRepeat: 2}
+			func(in *vrrp.Config) bool {
+				return in.GARP == vrrp.GARPConfig{MasterDelay: time.Second, MasterRepeat: 1, MasterRefreshRepeat: 2}
 			}, "keepalived uses 1"},
 		{"track weights: script default, 254 becomes 253",
 			"vrrp_script s {\n script /bin/true\n weight -30\n}\n" + instance("track_script {\n s\n}\ntrack_interface {\n eth1 weight 254\n}"),
-			func(in *config.VRRPInstance) bool {
-				return slices.Equal(in.TrackScripts, []config.TrackScript{{Name: "s", Weight: -30}}) &&
-					slices.Equal(in.TrackInterfaces, []config.TrackInterface{{Name: "eth1", Weight: 253}})
+			func(in *vrrp.Config) bool {
+				return cmp.Equal(in.TrackScripts, []vrrp.TrackScript{{Name: "s", Weight: ptr(-30)}}) &&
+					slices.Equal(in.TrackInterfaces, []vrrp.TrackInterface{{Name: "eth1", Weight: 253}})
 			}, "keepalived uses 253"},
 		{"VIP on another device and labels", instance("virtual_ipaddress {\n 10.0.0.101/24 dev eth1 label eth1:web\n}"),
-			func(in *config.VRRPInstance) bool {
-				return len(in.VirtualIPAddresses) == 2 && in.VirtualIPAddresses[1] == config.VirtualIPAddress{
-					Address: netip.MustParsePrefix("10.0.0.101/24"), Device: "eth1", Label: "eth1:web"}
+			func(in *vrrp.Config) bool {
+				return len(in.VIPs) == 2 && in.VIPs[1] == vrrp.VIP{
+					Prefix: netip.MustParsePrefix("10.0.0.101/24"), Device: "eth1", Label: "eth1:web"}
 			}, ""},
 		{"interface given after the addresses", "vrrp_instance VI_1 {\n virtual_ipaddress {\n 10.0.0.100\n }\n virtual_router_id 5\n interface bond0\n}",
-			func(in *config.VRRPInstance) bool { return in.VirtualIPAddresses[0].Device == "bond0" }, ""},
+			func(in *vrrp.Config) bool { return in.VIPs[0].Device == "bond0" }, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := convert(t, tt.conf)

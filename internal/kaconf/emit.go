@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/lvsd/lb/vrrp"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/lvsd/lb/internal/config"
@@ -170,11 +172,11 @@ func oneLine(s string) string {
 	return b.String()
 }
 
-func instanceNode(in *config.VRRPInstance) *yaml.Node {
+func instanceNode(in *vrrp.Config) *yaml.Node {
 	n := newMap()
-	n.add("state", str(string(in.State)))
+	n.add("state", str(string(in.InitialState)))
 	n.add("interface", str(in.Interface))
-	n.add("virtual_router_id", num(in.VirtualRouterID))
+	n.add("virtual_router_id", num(in.VRID))
 	n.add("version", num(in.Version))
 	n.add("priority", num(in.Priority))
 	n.add("advert_interval", dur(in.AdvertInterval))
@@ -190,8 +192,8 @@ func instanceNode(in *config.VRRPInstance) *yaml.Node {
 		an.add("password", quoted(a.Password))
 		n.add("authentication", an.Node)
 	}
-	if in.SourceAddress.IsValid() {
-		n.add("source_address", str(in.SourceAddress.String()))
+	if in.SourceAddr.IsValid() {
+		n.add("source_address", str(in.SourceAddr.String()))
 	}
 	if len(in.UnicastPeers) > 0 {
 		l := &yaml.Node{Kind: yaml.SequenceNode}
@@ -201,11 +203,11 @@ func instanceNode(in *config.VRRPInstance) *yaml.Node {
 		n.add("unicast_peers", l)
 	}
 	vips := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, v := range in.VirtualIPAddresses {
+	for _, v := range in.VIPs {
 		vn := newMap()
-		addr := v.Address.String()
-		if v.Address.Bits() == v.Address.Addr().BitLen() {
-			addr = v.Address.Addr().String()
+		addr := v.Prefix.String()
+		if v.Prefix.Bits() == v.Prefix.Addr().BitLen() {
+			addr = v.Prefix.Addr().String()
 		}
 		vn.add("address", str(addr))
 		vn.add("device", str(v.Device))
@@ -230,7 +232,9 @@ func instanceNode(in *config.VRRPInstance) *yaml.Node {
 		for _, t := range in.TrackScripts {
 			e := newMap()
 			e.add("name", str(t.Name))
-			e.add("weight", num(t.Weight))
+			if t.Weight != nil {
+				e.add("weight", num(*t.Weight))
+			}
 			l.Content = append(l.Content, e.Node)
 		}
 		n.add("track_scripts", l)
@@ -238,16 +242,16 @@ func instanceNode(in *config.VRRPInstance) *yaml.Node {
 	n.addIf("notify", notifyNode(in.Notify))
 	gn := newMap()
 	g := in.GARP
-	if g.MasterDelay != 5*time.Second {
+	if g.MasterDelay != vrrp.DefaultGARPMasterDelay {
 		gn.add("master_delay", dur(g.MasterDelay))
 	}
-	if g.MasterRepeat != 5 {
+	if g.MasterRepeat != vrrp.DefaultGARPRepeat {
 		gn.add("master_repeat", num(g.MasterRepeat))
 	}
 	if g.MasterRefresh > 0 {
 		gn.add("master_refresh", dur(g.MasterRefresh))
 	}
-	if g.MasterRefreshRepeat != 1 {
+	if g.MasterRefreshRepeat != vrrp.DefaultGARPRefreshRep {
 		gn.add("master_refresh_repeat", num(g.MasterRefreshRepeat))
 	}
 	if g.Interval > 0 {
@@ -260,11 +264,11 @@ func instanceNode(in *config.VRRPInstance) *yaml.Node {
 	return n.Node
 }
 
-func notifyNode(nt config.Notify) ynode {
+func notifyNode(nt vrrp.Notify) ynode {
 	n := newMap()
 	for _, e := range []struct {
 		key string
-		cmd config.Argv
+		cmd []string
 	}{{"master", nt.Master}, {"backup", nt.Backup}, {"fault", nt.Fault}, {"stop", nt.Stop}, {"any", nt.Any}} {
 		if e.cmd != nil {
 			n.add(e.key, argv(e.cmd))
@@ -525,7 +529,7 @@ func boolean(b bool) *yaml.Node {
 func dur(d time.Duration) *yaml.Node { return str(formatDuration(d)) }
 
 // argv writes a command as a flow list of quoted strings.
-func argv(a config.Argv) *yaml.Node {
+func argv(a []string) *yaml.Node {
 	l := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 	for _, s := range a {
 		l.Content = append(l.Content, quoted(s))

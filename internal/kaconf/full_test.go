@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/vrrp"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lvsd/lb/internal/config"
@@ -79,27 +81,27 @@ func TestFullFixtureVRRP(t *testing.T) {
 	}
 
 	web := d.VRRP.Instance("VI_WEB")
-	wantWeb := &config.VRRPInstance{
-		Name: "VI_WEB", State: config.Backup, Interface: "eth0", VirtualRouterID: 51, Version: 2, Priority: 150,
+	wantWeb := &vrrp.Config{
+		Name: "VI_WEB", InitialState: vrrp.StartBackup, Interface: "eth0", VRID: 51, Version: 2, Priority: 150,
 		AdvertInterval: 2 * time.Second, NoPreempt: true,
-		Authentication: &config.Authentication{Type: config.AuthPass, Password: "secret99"},
-		SourceAddress:  netip.MustParseAddr("192.168.56.11"),
+		Authentication: vrrp.PassAuth("secret99"),
+		SourceAddr:     netip.MustParseAddr("192.168.56.11"),
 		UnicastPeers:   []netip.Addr{netip.MustParseAddr("192.168.56.12")},
-		VirtualIPAddresses: []config.VirtualIPAddress{
-			{Address: netip.MustParsePrefix("192.168.56.90/24"), Device: "eth0", Label: "eth0:1"},
-			{Address: netip.MustParsePrefix("192.168.56.91/32"), Device: "eth0"},
-			{Address: netip.MustParsePrefix("192.168.56.92/32"), Device: "eth1"},
+		VIPs: []vrrp.VIP{
+			{Prefix: netip.MustParsePrefix("192.168.56.90/24"), Device: "eth0", Label: "eth0:1"},
+			{Prefix: netip.MustParsePrefix("192.168.56.91/32"), Device: "eth0"},
+			{Prefix: netip.MustParsePrefix("192.168.56.92/32"), Device: "eth1"},
 		},
-		TrackInterfaces: []config.TrackInterface{{Name: "eth1", Weight: -20}, {Name: "eth2", Weight: 0}},
-		TrackScripts:    []config.TrackScript{{Name: "chk_nginx", Weight: -50}, {Name: "chk_disk", Weight: 10}},
-		Notify: config.Notify{
-			Master: config.Argv{"/etc/lbd/notify.sh", "master"},
-			Backup: config.Argv{"/etc/lbd/notify-backup.sh"},
-			Fault:  config.Argv{"/etc/lbd/notify.sh", "fault"},
-			Stop:   config.Argv{"/etc/lbd/notify.sh", "stop"},
-			Any:    config.Argv{"/etc/lbd/notify-any.sh"},
+		TrackInterfaces: []vrrp.TrackInterface{{Name: "eth1", Weight: -20}, {Name: "eth2", Weight: 0}},
+		TrackScripts:    []vrrp.TrackScript{{Name: "chk_nginx", Weight: ptr(-50)}, {Name: "chk_disk", Weight: ptr(10)}},
+		Notify: vrrp.Notify{
+			Master: []string{"/etc/lbd/notify.sh", "master"},
+			Backup: []string{"/etc/lbd/notify-backup.sh"},
+			Fault:  []string{"/etc/lbd/notify.sh", "fault"},
+			Stop:   []string{"/etc/lbd/notify.sh", "stop"},
+			Any:    []string{"/etc/lbd/notify-any.sh"},
 		},
-		GARP: config.GARP{MasterDelay: 7 * time.Second, MasterRepeat: 4, MasterRefresh: 30 * time.Second,
+		GARP: vrrp.GARPConfig{MasterDelay: 7 * time.Second, MasterRepeat: 4, MasterRefresh: 30 * time.Second,
 			MasterRefreshRepeat: 3, Interval: time.Millisecond},
 		SkipCheckAdvAddr: false, // "off" overrides the global vrrp_skip_check_adv_addr
 	}
@@ -108,12 +110,12 @@ func TestFullFixtureVRRP(t *testing.T) {
 	}
 
 	db := d.VRRP.Instance("VI_DB")
-	wantDB := &config.VRRPInstance{
-		Name: "VI_DB", State: config.Master, Interface: "eth0", VirtualRouterID: 52, Version: 3,
+	wantDB := &vrrp.Config{
+		Name: "VI_DB", InitialState: vrrp.StartMaster, Interface: "eth0", VRID: 52, Version: 3,
 		Priority: 255, AdvertInterval: 500 * time.Millisecond, PreemptDelay: 0,
-		VirtualIPAddresses: []config.VirtualIPAddress{{Address: netip.MustParsePrefix("2001:db8::90/128"), Device: "eth0"}},
+		VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("2001:db8::90/128"), Device: "eth0"}},
 		// The global_defs GARP settings and vrrp_skip_check_adv_addr.
-		GARP: config.GARP{MasterDelay: 10 * time.Second, MasterRepeat: 3, MasterRefresh: 60 * time.Second,
+		GARP: vrrp.GARPConfig{MasterDelay: 10 * time.Second, MasterRepeat: 3, MasterRefresh: 60 * time.Second,
 			MasterRefreshRepeat: 2, Interval: time.Millisecond},
 		SkipCheckAdvAddr: true,
 	}
@@ -126,17 +128,17 @@ func TestFullFixtureVRRP(t *testing.T) {
 		}
 	}
 
-	wantScripts := []config.VRRPScript{
-		{Name: "chk_nginx", Command: config.Argv{"/usr/bin/pgrep", "-x", "nginx"}, Interval: 2 * time.Second,
+	wantScripts := []vrrp.ScriptConfig{
+		{Name: "chk_nginx", Command: []string{"/usr/bin/pgrep", "-x", "nginx"}, Interval: 2 * time.Second,
 			Timeout: 3 * time.Second, Rise: 2, Fall: 3, Weight: -50},
-		{Name: "chk_disk", Command: config.Argv{"/usr/local/bin/check", "disk", "with space"},
+		{Name: "chk_disk", Command: []string{"/usr/local/bin/check", "disk", "with space"},
 			Interval: 1500 * time.Millisecond, Timeout: 1500 * time.Millisecond, Rise: 1, Fall: 1},
 	}
 	if diff := cmp.Diff(wantScripts, d.VRRP.Scripts); diff != "" {
 		t.Errorf("scripts (-want +got):\n%s", diff)
 	}
-	wantGroups := []config.SyncGroup{{Name: "SG_1", Instances: []string{"VI_WEB", "VI_DB"},
-		Notify: config.Notify{Master: config.Argv{"/etc/lbd/sg.sh", "master"}, Any: config.Argv{"/etc/lbd/sg-any.sh"}}}}
+	wantGroups := []vrrp.SyncGroupConfig{{Name: "SG_1", Instances: []string{"VI_WEB", "VI_DB"},
+		Notify: vrrp.Notify{Master: []string{"/etc/lbd/sg.sh", "master"}, Any: []string{"/etc/lbd/sg-any.sh"}}}}
 	if diff := cmp.Diff(wantGroups, d.VRRP.SyncGroups); diff != "" {
 		t.Errorf("sync groups (-want +got):\n%s", diff)
 	}
@@ -157,8 +159,8 @@ func TestFullFixtureServices(t *testing.T) {
 	if web.Key() != "TCP 192.168.56.90:80" || web.Scheduler != "wrr" || web.Forwarding != config.DR ||
 		web.PersistenceTimeout != 300*time.Second || web.PersistenceNetmask != 24 || web.Quorum != 2 ||
 		web.Hysteresis != 1 || !web.InhibitOnFailure ||
-		!slices.Equal(web.QuorumUp, config.Argv{"/etc/lbd/quorum.sh", "up"}) ||
-		!slices.Equal(web.QuorumDown, config.Argv{"/etc/lbd/quorum.sh", "down"}) {
+		!slices.Equal(web.QuorumUp, []string{"/etc/lbd/quorum.sh", "up"}) ||
+		!slices.Equal(web.QuorumDown, []string{"/etc/lbd/quorum.sh", "down"}) {
 		t.Errorf("web service %+v", web)
 	}
 	if want := (config.SorryServer{Address: netip.MustParseAddr("192.168.56.250"), Port: 80, Forwarding: config.DR, Inhibit: true}); web.SorryServer == nil || *web.SorryServer != want {
@@ -166,7 +168,7 @@ func TestFullFixtureServices(t *testing.T) {
 	}
 	r0, r1 := &web.RealServers[0], &web.RealServers[1]
 	if r0.Weight != 3 || r0.UpperThreshold != 1000 || r0.LowerThreshold != 100 || !r0.InhibitOnFailure ||
-		!slices.Equal(r0.NotifyUp, config.Argv{"/etc/lbd/rs.sh", "up"}) || !slices.Equal(r0.NotifyDown, config.Argv{"/etc/lbd/rs.sh", "down"}) {
+		!slices.Equal(r0.NotifyUp, []string{"/etc/lbd/rs.sh", "up"}) || !slices.Equal(r0.NotifyDown, []string{"/etc/lbd/rs.sh", "down"}) {
 		t.Errorf("real server 0 %+v", r0)
 	}
 	if r1.Weight != 0 || r1.InhibitOnFailure {
@@ -224,7 +226,7 @@ func TestFullFixtureServices(t *testing.T) {
 		t.Errorf("DR real server %+v", f1)
 	}
 	m0, m1 := &f0.Checks[0], &f1.Checks[0]
-	if m0.Type != config.CheckScript || !slices.Equal(m0.Command, config.Argv{"/usr/local/bin/check-rs", "10.0.0.1"}) || !m0.Dynamic {
+	if m0.Type != config.CheckScript || !slices.Equal(m0.Command, []string{"/usr/local/bin/check-rs", "10.0.0.1"}) || !m0.Dynamic {
 		t.Errorf("misc check %+v", m0)
 	}
 	// A MISC_CHECK times out after misc_timeout, else the virtual server's
@@ -259,7 +261,7 @@ func TestAliasesFixture(t *testing.T) {
 	}
 	d := res.Director
 	in := d.VRRP.Instance("VI_A")
-	if in.State != config.Backup || in.Priority != 100 || in.NoPreempt || in.SourceAddress != netip.MustParseAddr("10.1.0.1") {
+	if in.InitialState != vrrp.StartBackup || in.Priority != 100 || in.NoPreempt || in.SourceAddr != netip.MustParseAddr("10.1.0.1") {
 		t.Errorf("VI_A %+v", in)
 	}
 	// lvs_sync_daemon_interface: sync_id is the instance's VRID.
@@ -380,14 +382,14 @@ virtual_server 10.9.9.9 80 {
 		t.Errorf("router_id %q", d.Global.RouterID)
 	}
 	in := d.VRRP.Instance("~")
-	if in == nil || in.Interface != "yes" || in.Authentication.Password != "1e3" || in.VirtualIPAddresses[0].Label != "yes:1" ||
+	if in == nil || in.Interface != "yes" || in.Authentication.Password != "1e3" || in.VIPs[0].Label != "yes:1" ||
 		in.TrackScripts[0].Name != "null" {
 		t.Errorf("instance ~ %+v", in)
 	}
 	if in := d.VRRP.Instance("a b: c"); in == nil || in.Interface != "no" {
 		t.Errorf("instance 'a b: c' %+v", in)
 	}
-	if s := d.VRRP.Script("null"); s == nil || !slices.Equal(s.Command, config.Argv{"/bin/echo", "~", "a: b", "#x"}) {
+	if s := d.VRRP.Script("null"); s == nil || !slices.Equal(s.Command, []string{"/bin/echo", "~", "a: b", "#x"}) {
 		t.Errorf("script %+v", s)
 	}
 	c := d.VirtualServers[0].RealServers[0].Checks[0]

@@ -182,7 +182,7 @@ func (m *mapper) resolveSyncDaemon() {
 	}
 	id := s.syncID
 	if id < 0 {
-		id = in.VirtualRouterID
+		id = in.VRID
 	}
 	m.d.IPVS.SyncDaemon = &config.SyncDaemon{Interface: s.iface, SyncID: id, Role: config.SyncAuto, Instance: s.instance}
 	m.sources.syncd = s.node.Pos

@@ -546,11 +546,11 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 		vs.PersistenceTimeout = kaPersistenceTimeout
 		m.notef(n.Pos, "port 0 without persistence: keepalived makes the service persistent for %s", formatDuration(kaPersistenceTimeout))
 	}
-	if vs.PersistenceNetmask != 0 && int(vs.PersistenceNetmask) > familyBits(vs.Family) {
+	if vs.PersistenceNetmask != 0 && int(vs.PersistenceNetmask) > vs.Family.Bits() {
 		m.errorf(n.Pos, "persistence_granularity /%d is too long for an %s service", vs.PersistenceNetmask, vs.Family)
 		return false
 	}
-	if vs.PersistenceNetmask == config.Netmask(familyBits(vs.Family)) {
+	if vs.PersistenceNetmask == config.Netmask(vs.Family.Bits()) {
 		vs.PersistenceNetmask = 0 // the default
 	}
 
@@ -635,13 +635,6 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 		}
 	}
 	return true
-}
-
-func familyBits(f config.Family) int {
-	if f == config.IPv6 {
-		return 128
-	}
-	return 32
 }
 
 // completeReal fills in a real server's port, weight, forwarding and checks;

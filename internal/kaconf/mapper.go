@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/vrrp"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -30,7 +32,7 @@ type mapper struct {
 // globals are the global_defs values that are defaults for the instances.
 type globals struct {
 	version          int
-	garp             config.GARP
+	garp             vrrp.GARPConfig
 	skipCheckAdvAddr bool
 }
 
@@ -47,8 +49,8 @@ type sources struct {
 func newMapper() *mapper {
 	return &mapper{
 		glob: globals{
-			version: 2,
-			garp:    config.GARP{MasterDelay: 5 * time.Second, MasterRepeat: 5, MasterRefreshRepeat: 1},
+			version: vrrp.DefaultVersion,
+			garp:    vrrp.DefaultGARPConfig(),
 		},
 		sources: sources{
 			instances: map[string]Pos{},

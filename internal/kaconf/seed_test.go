@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/vrrp"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -15,18 +17,18 @@ import (
 func TestSeedConfigs(t *testing.T) {
 	for _, tt := range []struct {
 		file      string
-		state     config.VRRPState
+		state     vrrp.StartState
 		prio      int
 		nopreempt bool
 		vip       string
 		unmapped  []string // LINE:KEYWORD
 		services  int
 	}{
-		{"seed-ssl-get.conf", config.Backup, 100, true, "192.168.56.70",
+		{"seed-ssl-get.conf", vrrp.StartBackup, 100, true, "192.168.56.70",
 			[]string{"4:notification_email", "14:notification_email_from"}, 1},
-		{"seed-backup.conf", config.Backup, 100, true, "192.168.56.90",
+		{"seed-backup.conf", vrrp.StartBackup, 100, true, "192.168.56.90",
 			[]string{"6:notification_email", "16:notification_email_from", "32:lvs_sync_daemon_inteface", "58:virtual_server"}, 0},
-		{"seed-master.conf", config.Master, 200, false, "192.168.56.90",
+		{"seed-master.conf", vrrp.StartMaster, 200, false, "192.168.56.90",
 			[]string{"6:notification_email", "16:notification_email_from", "32:lvs_sync_daemon_inteface", "56:virtual_server"}, 0},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
@@ -45,16 +47,16 @@ func TestSeedConfigs(t *testing.T) {
 				t.Fatalf("%d instances", len(d.VRRP.Instances))
 			}
 			in := d.VRRP.Instances[0]
-			if in.Name != "VI_1" || in.State != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt ||
-				in.Interface != "eth1" || in.VirtualRouterID != 51 || in.Version != 2 || in.AdvertInterval != time.Second {
+			if in.Name != "VI_1" || in.InitialState != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt ||
+				in.Interface != "eth1" || in.VRID != 51 || in.Version != 2 || in.AdvertInterval != time.Second {
 				t.Errorf("instance %+v", in)
 			}
-			if in.Authentication == nil || *in.Authentication != (config.Authentication{Type: config.AuthPass, Password: "1111"}) {
+			if in.Authentication == nil || *in.Authentication != *vrrp.PassAuth("1111") {
 				t.Errorf("authentication %+v", in.Authentication)
 			}
-			want := []config.VirtualIPAddress{{Address: netip.MustParsePrefix(tt.vip + "/32"), Device: "eth1"}}
-			if !slices.Equal(in.VirtualIPAddresses, want) {
-				t.Errorf("VIPs %+v, want %+v", in.VirtualIPAddresses, want)
+			want := []vrrp.VIP{{Prefix: netip.MustParsePrefix(tt.vip + "/32"), Device: "eth1"}}
+			if !slices.Equal(in.VIPs, want) {
+				t.Errorf("VIPs %+v, want %+v", in.VIPs, want)
 			}
 			if d.IPVS.SyncDaemon != nil {
 				t.Errorf("sync daemon %+v: keepalived runs none for the misspelt keyword", d.IPVS.SyncDaemon)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/vrrp"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -20,7 +22,7 @@ var instanceMapped = []string{
 
 // instanceBuild is a vrrp_instance being read.
 type instanceBuild struct {
-	in        config.VRRPInstance
+	in        vrrp.Config
 	node      *Node
 	state     *Node // the state statement, if any
 	prio      *Node // the priority statement, if any
@@ -43,7 +45,7 @@ func (m *mapper) vrrpInstance(n *Node) {
 	if !ok {
 		return
 	}
-	b := &instanceBuild{node: n, in: config.VRRPInstance{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
+	b := &instanceBuild{node: n, in: vrrp.Config{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
 	in := &b.in
 	hasVRID := false
 	for _, c := range n.Block {
@@ -52,16 +54,16 @@ func (m *mapper) vrrpInstance(n *Node) {
 			if m.leaf(c, 1, 1) {
 				switch c.Args[0] {
 				case "MASTER":
-					in.State, b.state = config.Master, c
+					in.InitialState, b.state = vrrp.StartMaster, c
 				case "BACKUP":
-					if in.State == config.Master {
+					if in.InitialState == vrrp.StartMaster {
 						m.notef(c.Pos, "state BACKUP after state MASTER: keepalived keeps MASTER")
 						continue
 					}
-					in.State, b.state = config.Backup, c
+					in.InitialState, b.state = vrrp.StartBackup, c
 				default:
 					m.notef(c.Pos, "unknown state %q: keepalived uses BACKUP", c.Args[0])
-					in.State, b.state = config.Backup, c
+					in.InitialState, b.state = vrrp.StartBackup, c
 				}
 			}
 		case "interface":
@@ -75,7 +77,7 @@ func (m *mapper) vrrpInstance(n *Node) {
 		case "virtual_router_id":
 			if m.leaf(c, 1, 1) {
 				if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
-					in.VirtualRouterID, hasVRID = v, true
+					in.VRID, hasVRID = v, true
 				}
 			}
 		case "priority":
@@ -117,7 +119,7 @@ func (m *mapper) vrrpInstance(n *Node) {
 		case "mcast_src_ip", "unicast_src_ip":
 			if m.leaf(c, 1, 1) {
 				if a, ok := value(m, c, 0, parseAddr); ok {
-					in.SourceAddress, b.srcNode = a, c
+					in.SourceAddr, b.srcNode = a, c
 				}
 			}
 		case "unicast_peer":
@@ -155,7 +157,7 @@ func (m *mapper) vrrpInstance(n *Node) {
 		}
 		m.unmapped(c, "misspelling of lvs_sync_daemon_interface: keepalived rejects the unknown keyword and runs "+
 			"no sync daemon, so none is imported; what was meant is ipvs.sync_daemon "+
-			"{interface: %s, instance: %s, sync_id: %d, role: auto}", iface, name, in.VirtualRouterID)
+			"{interface: %s, instance: %s, sync_id: %d, role: auto}", iface, name, in.VRID)
 	}
 	if !hasVRID {
 		m.errorf(n.Pos, "vrrp_instance %s: missing virtual_router_id (keepalived requires it)", name)
@@ -165,37 +167,37 @@ func (m *mapper) vrrpInstance(n *Node) {
 		m.unmapped(n, "vrrp_instance %s has no interface: lbd needs one, so the instance is not imported", name)
 		return
 	}
-	if len(in.VirtualIPAddresses) == 0 {
+	if len(in.VIPs) == 0 {
 		m.unmapped(n, "vrrp_instance %s has no virtual_ipaddress: lbd needs at least one, so the instance is not imported", name)
 		return
 	}
 	m.completeInstance(b)
 	for _, o := range m.d.VRRP.Instances {
-		if o.Interface != in.Interface || o.VirtualRouterID != in.VirtualRouterID || o.Family() != in.Family() {
+		if o.Interface != in.Interface || o.VRID != in.VRID || o.Family() != in.Family() {
 			continue
 		}
 		first := m.sources.instances[o.Name].Line
 		if len(o.UnicastPeers) > 0 && len(in.UnicastPeers) > 0 &&
 			!slices.ContainsFunc(in.UnicastPeers, func(p netip.Addr) bool { return slices.Contains(o.UnicastPeers, p) }) {
 			m.unmapped(n, "VRID %d on %s is also used by vrrp_instance %s at line %d: keepalived allows it for unicast instances "+
-				"with different peers, lbd does not, so this instance is not imported", in.VirtualRouterID, in.Interface, o.Name, first)
+				"with different peers, lbd does not, so this instance is not imported", in.VRID, in.Interface, o.Name, first)
 			return
 		}
 		m.errorf(n.Pos, "vrrp_instance %s: VRID %d on %s (%s) is already used by vrrp_instance %s at line %d (keepalived refuses this too)",
-			name, in.VirtualRouterID, in.Interface, in.Family(), o.Name, first)
+			name, in.VRID, in.Interface, in.Family(), o.Name, first)
 		return
 	}
 	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
 	m.sources.instances[name] = n.Pos
-	for _, v := range in.VirtualIPAddresses {
-		m.vipOf[v.Address.Addr().String()] = name
+	for _, v := range in.VIPs {
+		m.vipOf[v.Prefix.Addr().String()] = name
 	}
 }
 
 // completeInstance applies keepalived's defaults and corrections.
 func (m *mapper) completeInstance(b *instanceBuild) {
 	in := &b.in
-	fam := config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr())
+	fam := config.FamilyOf(in.VIPs[0].Prefix.Addr())
 
 	if b.version == nil {
 		in.Version = m.glob.version
@@ -209,16 +211,16 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 
 	// Priority from the state, state from the priority.
 	if b.prio == nil {
-		in.Priority = 100
-		if in.State == config.Master {
+		in.Priority = vrrp.DefaultPriority
+		if in.InitialState == vrrp.StartMaster {
 			in.Priority = 255
 			m.notef(b.state.Pos, "no priority with state MASTER: keepalived makes the instance the address owner (priority 255)")
 		}
 	}
-	if in.State == "" {
-		in.State = config.Backup
+	if in.InitialState == "" {
+		in.InitialState = vrrp.StartBackup
 		if in.Priority == 255 {
-			in.State = config.Master
+			in.InitialState = vrrp.StartMaster
 		}
 	}
 
@@ -226,13 +228,13 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 		m.notef(b.nopre.Pos, "nopreempt with priority 255: keepalived clears nopreempt")
 		in.NoPreempt = false
 	}
-	if in.NoPreempt && in.State == config.Master {
+	if in.NoPreempt && in.InitialState == vrrp.StartMaster {
 		m.notef(b.nopre.Pos, "nopreempt with state MASTER: keepalived clears nopreempt (it needs state BACKUP)")
 		in.NoPreempt = false
 	}
 	if b.delay != nil && in.PreemptDelay > 0 {
 		switch {
-		case in.State == config.Master:
+		case in.InitialState == vrrp.StartMaster:
 			m.notef(b.delay.Pos, "preempt_delay with state MASTER: keepalived clears it")
 			in.PreemptDelay = 0
 		case in.NoPreempt:
@@ -243,7 +245,7 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 
 	// Advert interval: v2 whole seconds, v3 centiseconds.
 	if b.advert == nil {
-		in.AdvertInterval = time.Second
+		in.AdvertInterval = vrrp.DefaultAdvertInterval
 	}
 	ai := in.AdvertInterval
 	if in.Version == 2 && ai%time.Second != 0 {
@@ -265,15 +267,15 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 
 	// Addresses without dev are on the instance's interface; labels must
 	// name the device.
-	for i := range in.VirtualIPAddresses {
-		v := &in.VirtualIPAddresses[i]
+	for i := range in.VIPs {
+		v := &in.VIPs[i]
 		if v.Device == "" {
 			v.Device = in.Interface
 		}
 		label, c := b.vipLabels[i], b.vipNodes[i]
 		switch {
 		case label == "":
-		case !v.Address.Addr().Is4():
+		case !v.Prefix.Addr().Is4():
 			m.unmappedWord(c, "label", "labels are IPv4 only")
 		case len(label) > 15 || !strings.HasPrefix(label, v.Device+":") || len(label) == len(v.Device)+1:
 			m.unmappedWord(c, "label", "label %q: lbd needs DEVICE:SUFFIX (%s:...), at most 15 bytes", label, v.Device)
@@ -299,17 +301,17 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 				m.notef(b.authNode.Pos, "auth_pass longer than 8 characters: keepalived uses the first 8")
 				pass = pass[:8]
 			}
-			in.Authentication = &config.Authentication{Type: config.AuthPass, Password: pass}
+			in.Authentication = vrrp.PassAuth(pass)
 		}
 	}
 
-	if in.SourceAddress.IsValid() && config.FamilyOf(in.SourceAddress) != fam {
-		m.unmapped(b.srcNode, "%s source address in an %s instance: keepalived skips it", config.FamilyOf(in.SourceAddress), fam)
-		in.SourceAddress = netip.Addr{}
+	if in.SourceAddr.IsValid() && config.FamilyOf(in.SourceAddr) != fam {
+		m.unmapped(b.srcNode, "%s source address in an %s instance: keepalived skips it", config.FamilyOf(in.SourceAddr), fam)
+		in.SourceAddr = netip.Addr{}
 	}
 	peers := in.UnicastPeers[:0]
 	for _, p := range in.UnicastPeers {
-		if config.FamilyOf(p) != fam || p == in.SourceAddress || slices.Contains(peers, p) {
+		if config.FamilyOf(p) != fam || p == in.SourceAddr || slices.Contains(peers, p) {
 			m.notef(b.node.Pos, "unicast peer %s dropped (other family, duplicate, or the source address)", p)
 			continue
 		}
@@ -361,7 +363,7 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
 		if !ok {
 			continue
 		}
-		v := config.VirtualIPAddress{Address: p}
+		v := vrrp.VIP{Prefix: p}
 		var label string
 		for i := 0; i < len(c.Args); i++ {
 			w := c.Args[i]
@@ -401,19 +403,19 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
 			m.unmapped(c, "%s cannot be a virtual address", a)
 			continue
 		}
-		if len(in.VirtualIPAddresses) > 0 && config.FamilyOf(a) != config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr()) {
+		if len(in.VIPs) > 0 && config.FamilyOf(a) != config.FamilyOf(in.VIPs[0].Prefix.Addr()) {
 			m.unmapped(c, "%s address in an instance whose first address is %s (list it under another instance)",
-				config.FamilyOf(a), config.FamilyOf(in.VirtualIPAddresses[0].Address.Addr()))
+				config.FamilyOf(a), config.FamilyOf(in.VIPs[0].Prefix.Addr()))
 			continue
 		}
-		if other, dup := m.vipOf[a.String()]; dup || slices.ContainsFunc(in.VirtualIPAddresses, func(x config.VirtualIPAddress) bool { return x.Address.Addr() == a }) {
+		if other, dup := m.vipOf[a.String()]; dup || slices.ContainsFunc(in.VIPs, func(x vrrp.VIP) bool { return x.Prefix.Addr() == a }) {
 			if other == "" {
 				other = in.Name
 			}
 			m.unmapped(c, "%s is already a virtual address of vrrp_instance %s", a, other)
 			continue
 		}
-		in.VirtualIPAddresses = append(in.VirtualIPAddresses, v)
+		in.VIPs = append(in.VIPs, v)
 		b.vipNodes = append(b.vipNodes, c)
 		b.vipLabels = append(b.vipLabels, label)
 	}
@@ -452,11 +454,11 @@ func (m *mapper) trackInterfaces(b *instanceBuild, n *Node) {
 		if !ok {
 			continue
 		}
-		if slices.ContainsFunc(b.in.TrackInterfaces, func(t config.TrackInterface) bool { return t.Name == c.Key }) {
+		if slices.ContainsFunc(b.in.TrackInterfaces, func(t vrrp.TrackInterface) bool { return t.Name == c.Key }) {
 			m.notef(c.Pos, "track_interface %s listed twice: keepalived ignores the second", c.Key)
 			continue
 		}
-		b.in.TrackInterfaces = append(b.in.TrackInterfaces, config.TrackInterface{Name: c.Key, Weight: w})
+		b.in.TrackInterfaces = append(b.in.TrackInterfaces, vrrp.TrackInterface{Name: c.Key, Weight: w})
 	}
 }
 
@@ -484,11 +486,11 @@ func (m *mapper) trackScripts(b *instanceBuild, n *Node) {
 		if len(c.Args) == 0 {
 			w = s.Weight
 		}
-		if slices.ContainsFunc(b.in.TrackScripts, func(t config.TrackScript) bool { return t.Name == c.Key }) {
+		if slices.ContainsFunc(b.in.TrackScripts, func(t vrrp.TrackScript) bool { return t.Name == c.Key }) {
 			m.notef(c.Pos, "track_script %s listed twice: keepalived ignores the second", c.Key)
 			continue
 		}
-		b.in.TrackScripts = append(b.in.TrackScripts, config.TrackScript{Name: c.Key, Weight: w})
+		b.in.TrackScripts = append(b.in.TrackScripts, vrrp.TrackScript{Name: c.Key, Weight: &w})
 	}
 }
 
@@ -532,12 +534,12 @@ func (m *mapper) trackWeight(c *Node, where string) (int, bool) {
 }
 
 // notify maps notify_master/backup/fault/stop and notify.
-func (m *mapper) notify(nt *config.Notify, c *Node) {
+func (m *mapper) notify(nt *vrrp.Notify, c *Node) {
 	argv, ok := m.command(c)
 	if !ok {
 		return
 	}
-	dst := map[string]*config.Argv{
+	dst := map[string]*[]string{
 		"notify_master": &nt.Master, "notify_backup": &nt.Backup, "notify_fault": &nt.Fault,
 		"notify_stop": &nt.Stop, "notify": &nt.Any,
 	}[c.Key]
@@ -554,7 +556,7 @@ var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "
 // prefix: garp_master_delay, garp_master_repeat, garp_master_refresh,
 // garp_master_refresh_repeat, garp_interval) into g; the same keywords
 // set the defaults in global_defs and the values of a vrrp_instance.
-func (m *mapper) garp(c *Node, key string, g *config.GARP) {
+func (m *mapper) garp(c *Node, key string, g *vrrp.GARPConfig) {
 	if !m.leaf(c, 1, 1) {
 		return
 	}
@@ -592,7 +594,7 @@ func (m *mapper) vrrpScript(n *Node) {
 	if !ok {
 		return
 	}
-	s := config.VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1}
+	s := vrrp.ScriptConfig{Name: name, Interval: vrrp.DefaultScriptInterval, Rise: vrrp.DefaultScriptRiseFall, Fall: vrrp.DefaultScriptRiseFall}
 	for _, c := range n.Block {
 		switch c.Key {
 		case "script":
@@ -654,7 +656,7 @@ func (m *mapper) syncGroup(n *Node) {
 	if !ok {
 		return
 	}
-	g := config.SyncGroup{Name: name}
+	g := vrrp.SyncGroupConfig{Name: name}
 	for _, c := range n.Block {
 		switch c.Key {
 		case "group":

@@ -169,11 +169,11 @@ func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, err
 		return bn.lab.StartKeepalived(h, name, vrrplab.KeepalivedConf(name, in))
 	}
 	c := vrrp.Config{
-		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: uint8(prio), AdvertInterval: im.advert,
+		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: prio, AdvertInterval: im.advert,
 		VIPs: []vrrp.VIP{{Prefix: vip, Label: "eth0:0"}}, GARP: vrrp.DefaultGARPConfig(),
 	}
 	if im.version == 2 {
-		c.AuthPass = "1111"
+		c.Authentication = vrrp.PassAuth("1111")
 	}
 	p, err := bn.lab.StartOurs(h, name, vrrplab.Config{Instances: []vrrp.Config{c}})
 	return p, err
