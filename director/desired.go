@@ -28,6 +28,9 @@ type RealServerSpec struct {
 	// InhibitOnFailure keeps a failed server in the table with weight 0
 	// instead of removing it.
 	InhibitOnFailure bool
+	// Checks are the server's health checks; it is up only while all
+	// pass. None: always up.
+	Checks []CheckRef
 }
 
 // SorrySpec is a service's sorry server.
@@ -43,20 +46,6 @@ type RealServerID struct {
 	Address netip.Addr       `json:"address"`
 	Port    uint16           `json:"port"`
 }
-
-// Health is what the health checks say of a real server. A real server
-// absent from a HealthView is up with its configured weight.
-type Health struct {
-	Down bool `json:"down"`
-	// Weight, if set, replaces the configured weight (a dynamic check's
-	// verdict, keepalived MISC_CHECK misc_dynamic).
-	Weight *uint32 `json:"weight,omitempty"`
-	// Reason says why (the last check failure, ...).
-	Reason string `json:"reason,omitempty"`
-}
-
-// HealthView is the health of every checked real server.
-type HealthView map[RealServerID]Health
 
 // RealServerState explains one real server's place in the desired table:
 // configured against desired weight and why they differ.

@@ -1,7 +1,6 @@
 package director_test
 
 import (
-	"context"
 	"reflect"
 	"testing"
 
@@ -166,54 +165,6 @@ func TestBuildSorryInhibitAndNoSorry(t *testing.T) {
 	d = director.Build([]director.ServiceSpec{s3}, h, map[table.ServiceKey]bool{s3.Service.Key(): true})
 	if d.Services[0].QuorumUp || len(d.Table.Services[0].Destinations) != 0 {
 		t.Errorf("all down: %+v", d.Services[0])
-	}
-}
-
-func TestManagerOneHealthChangeIsOneWrite(t *testing.T) {
-	k := fake.New()
-	r, _ := newRec(t, k, nil)
-	var quorum []bool
-	m := director.NewManager(director.ManagerConfig{Reconciler: r, OnQuorumChange: func(_ table.ServiceKey, up bool) { quorum = append(quorum, up) }})
-	s := spec(1, 0, &director.SorrySpec{Dest: dst("10.0.0.9:80", table.ForwardMasq, 1)}, false)
-	ctx := context.Background()
-	if _, err := m.SetSpecs(ctx, []director.ServiceSpec{s}); err != nil {
-		t.Fatal(err)
-	}
-	k.ResetCounters()
-	if _, err := m.SetHealth(ctx, rsID(s, "192.168.56.201:80"), director.Health{Down: true, Reason: "refused"}); err != nil {
-		t.Fatal(err)
-	}
-	if k.Writes() != 1 || k.Log()[0] != "remove-destination 192.168.56.201:80 of TCP 192.168.56.90:80" {
-		t.Errorf("health down: %v", k.Log())
-	}
-	// The same verdict again: nothing.
-	k.ResetCounters()
-	m.SetHealth(ctx, rsID(s, "192.168.56.201:80"), director.Health{Down: true, Reason: "refused"})
-	if k.Writes() != 0 {
-		t.Errorf("repeat: %v", k.Log())
-	}
-	// All down: quorum lost, sorry server in (1 create + 2 removes).
-	k.ResetCounters()
-	m.SetHealth(ctx, rsID(s, "192.168.56.200:80"), director.Health{Down: true})
-	m.SetHealth(ctx, rsID(s, "192.168.56.202:80"), director.Health{Down: true})
-	if !reflect.DeepEqual(quorum, []bool{false}) {
-		t.Errorf("quorum callbacks %v", quorum)
-	}
-	got := k.Table().Services[0].Destinations
-	if len(got) != 1 || got[0].Address.String() != "10.0.0.9" {
-		t.Errorf("kernel %v", got)
-	}
-	// Back up.
-	m.SetHealthView(ctx, nil)
-	if !reflect.DeepEqual(quorum, []bool{false, true}) || len(k.Table().Services[0].Destinations) != 3 {
-		t.Errorf("recovery: %v %v", quorum, k.Table().Services[0].Destinations)
-	}
-	// A reload that drops a real server forgets its health.
-	s.RealServers = s.RealServers[:2]
-	m.SetHealth(ctx, rsID(s, "192.168.56.202:80"), director.Health{Down: true})
-	m.SetSpecs(ctx, []director.ServiceSpec{s})
-	if n := len(m.Desired().RealServers); n != 3 { // two real + sorry
-		t.Errorf("real servers after reload: %d", n)
 	}
 }
 

@@ -3,15 +3,21 @@ package director
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"sync"
 
 	"github.com/lvsd/lb/director/table"
 )
 
-// Manager ties the configured services, the real servers' health and the
-// Reconciler together: every change rebuilds the desired table (Build) and
-// applies it, so one health change costs one kernel write.
+// Manager owns the health of the real servers and the desired table: it
+// keeps the configured services and what each of their checks last
+// reported, derives every real server's verdict (keepalived's rule), builds
+// the desired table (Build) and applies it through the Reconciler, so one
+// health change costs one kernel write.
+//
+// Each change is made under the Manager's lock, which is released before
+// the kernel is written; the Reconciler serializes applies and always
+// applies the latest desired table, so a slow kernel never blocks status
+// reads and an older table never overwrites a newer one.
 type Manager struct {
 	rec *Reconciler
 	log *slog.Logger
@@ -19,11 +25,9 @@ type Manager struct {
 	// quorum, for keepalived's quorum_up / quorum_down commands.
 	onQuorum func(key table.ServiceKey, up bool)
 
-	applyMu sync.Mutex // serializes applies, each of the latest desired table
-
-	mu      sync.Mutex
+	mu      sync.Mutex // guards what follows
 	specs   []ServiceSpec
-	health  HealthView
+	checks  map[string]CheckState // by CheckRef.ID
 	desired Desired
 	built   bool
 }
@@ -33,13 +37,15 @@ type ManagerConfig struct {
 	Reconciler *Reconciler
 	Logger     *slog.Logger
 	// OnQuorumChange, if set, is called when a service's quorum state
-	// changes (not for the initial state).
+	// changes (not for the initial state), by the goroutine whose change
+	// caused it, outside the Manager's lock: concurrent changes may call
+	// it concurrently.
 	OnQuorumChange func(key table.ServiceKey, up bool)
 }
 
 // NewManager returns a Manager with no services; call SetSpecs.
 func NewManager(cfg ManagerConfig) *Manager {
-	m := &Manager{rec: cfg.Reconciler, log: cfg.Logger, onQuorum: cfg.OnQuorumChange, health: HealthView{}}
+	m := &Manager{rec: cfg.Reconciler, log: cfg.Logger, onQuorum: cfg.OnQuorumChange, checks: map[string]CheckState{}}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -47,83 +53,57 @@ func NewManager(cfg ManagerConfig) *Manager {
 }
 
 // SetSpecs replaces the configured services (start and reload) and applies
-// the result. Health of real servers that are no longer configured is
-// forgotten.
-func (m *Manager) SetSpecs(ctx context.Context, specs []ServiceSpec) (Result, error) {
+// the result; the Manager owns specs from then on. The states of checks still configured are kept (a changed
+// check has a new ID and starts unknown); the others are forgotten. It
+// returns the real servers whose verdict changed because their set of
+// checks did.
+func (m *Manager) SetSpecs(ctx context.Context, specs []ServiceSpec) ([]HealthChange, Result, error) {
 	m.mu.Lock()
+	before := m.verdicts()
 	m.specs = specs
-	keep := HealthView{}
+	kept := make(map[string]CheckState, len(m.checks))
 	for _, s := range specs {
 		for _, rs := range s.RealServers {
-			d := normalizeDest(s.Service, rs.Dest)
-			id := RealServerID{Service: s.Service.Key(), Address: d.Address, Port: d.Port}
-			if h, ok := m.health[id]; ok {
-				keep[id] = h
+			for _, c := range rs.Checks {
+				if st, ok := m.checks[c.ID]; ok {
+					kept[c.ID] = st
+				}
 			}
 		}
 	}
-	m.health = keep
-	return m.rebuildLocked(ctx)
+	m.checks = kept
+	changes := diffVerdicts(before, m.verdicts())
+	quorum := m.rebuild()
+	m.mu.Unlock()
+	m.quorumChanged(quorum)
+	res, err := m.rec.ApplyLatest(ctx, m.latest)
+	return changes, res, err
 }
 
-// SetHealth records the health of one real server and applies the result.
-func (m *Manager) SetHealth(ctx context.Context, id RealServerID, h Health) (Result, error) {
+// ReportChecks records that the checks ids (one check shared by several
+// subscriptions reports for all of them) are now in state st, and applies
+// the result when a real server's verdict changed. It returns those
+// changes; none means nothing was written. Reports of checks no service
+// has (any more) are ignored.
+func (m *Manager) ReportChecks(ctx context.Context, ids []string, st CheckState) ([]HealthChange, Result, error) {
 	m.mu.Lock()
-	id.Service = id.Service.Normalize()
-	if cur, ok := m.health[id]; ok && sameHealth(cur, h) && m.built {
+	before := m.verdicts()
+	known := m.checkIDs()
+	for _, id := range ids {
+		if known[id] {
+			m.checks[id] = st
+		}
+	}
+	changes := diffVerdicts(before, m.verdicts())
+	if len(changes) == 0 && m.built {
 		m.mu.Unlock()
-		return Result{Kind: "apply"}, nil
+		return nil, Result{Kind: "apply"}, nil
 	}
-	m.health[id] = h
-	return m.rebuildLocked(ctx)
-}
-
-// SetHealthView replaces the whole health view and applies the result.
-func (m *Manager) SetHealthView(ctx context.Context, hv HealthView) (Result, error) {
-	m.mu.Lock()
-	m.health = maps.Clone(hv)
-	if m.health == nil {
-		m.health = HealthView{}
-	}
-	return m.rebuildLocked(ctx)
-}
-
-func sameHealth(a, b Health) bool {
-	if a.Down != b.Down || a.Reason != b.Reason || (a.Weight == nil) != (b.Weight == nil) {
-		return false
-	}
-	return a.Weight == nil || *a.Weight == *b.Weight
-}
-
-// rebuildLocked builds and applies; it unlocks m.mu before applying so
-// that status reads are not blocked by a slow kernel.
-func (m *Manager) rebuildLocked(ctx context.Context) (Result, error) {
-	var prev map[table.ServiceKey]bool
-	if m.built {
-		prev = m.desired.QuorumStates()
-	}
-	d := Build(m.specs, m.health, prev)
-	wasBuilt := m.built
-	m.desired, m.built = d, true
+	quorum := m.rebuild()
 	m.mu.Unlock()
-
-	if wasBuilt && m.onQuorum != nil {
-		for _, s := range d.Services {
-			if old, ok := prev[s.Key]; ok && old != s.QuorumUp {
-				m.log.Warn("virtual service quorum changed", "service", s.Key.String(), "up", s.QuorumUp,
-					"live_weight", s.LiveWeight, "quorum", s.Quorum)
-				m.onQuorum(s.Key, s.QuorumUp)
-			}
-		}
-	}
-	// Apply the latest desired table, not necessarily ours: a concurrent
-	// change may have been built after ours, and must not be undone.
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
-	m.mu.Lock()
-	latest := m.desired.Table
-	m.mu.Unlock()
-	return m.rec.Apply(ctx, latest)
+	m.quorumChanged(quorum)
+	res, err := m.rec.ApplyLatest(ctx, m.latest)
+	return changes, res, err
 }
 
 // Desired returns the last built desired state.
@@ -135,3 +115,89 @@ func (m *Manager) Desired() Desired {
 
 // Reconciler returns the reconciler the manager applies through.
 func (m *Manager) Reconciler() *Reconciler { return m.rec }
+
+// latest is the table to apply: the newest desired one.
+func (m *Manager) latest() table.Table {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.desired.Table
+}
+
+// verdicts derives every checked real server's health. m.mu is held.
+func (m *Manager) verdicts() HealthView {
+	hv := HealthView{}
+	for _, s := range m.specs {
+		for _, rs := range s.RealServers {
+			if len(rs.Checks) > 0 {
+				hv[realServerID(s.Service, rs.Dest)] = verdict(rs.Checks, m.checks)
+			}
+		}
+	}
+	return hv
+}
+
+// checkIDs returns the IDs of the configured checks. m.mu is held.
+func (m *Manager) checkIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, s := range m.specs {
+		for _, rs := range s.RealServers {
+			for _, c := range rs.Checks {
+				ids[c.ID] = true
+			}
+		}
+	}
+	return ids
+}
+
+// quorumChange is a service whose quorum state changed in a rebuild.
+type quorumChange struct {
+	state ServiceState
+}
+
+// rebuild builds the desired state from the specs and the verdicts and
+// returns the services whose quorum changed. m.mu is held.
+func (m *Manager) rebuild() []quorumChange {
+	var prev map[table.ServiceKey]bool
+	if m.built {
+		prev = m.desired.QuorumStates()
+	}
+	d := Build(m.specs, m.verdicts(), prev)
+	var changed []quorumChange
+	for _, s := range d.Services {
+		if old, ok := prev[s.Key]; ok && old != s.QuorumUp {
+			changed = append(changed, quorumChange{s})
+		}
+	}
+	m.desired, m.built = d, true
+	return changed
+}
+
+// quorumChanged logs quorum changes and calls the callback, outside the lock.
+func (m *Manager) quorumChanged(qs []quorumChange) {
+	for _, q := range qs {
+		s := q.state
+		m.log.Warn("virtual service quorum changed", "service", s.Key.String(), "up", s.QuorumUp,
+			"live_weight", s.LiveWeight, "quorum", s.Quorum)
+		if m.onQuorum != nil {
+			m.onQuorum(s.Key, s.QuorumUp)
+		}
+	}
+}
+
+// diffVerdicts returns the servers of after whose verdict differs from
+// before (a server new to after counts as having been up).
+func diffVerdicts(before, after HealthView) []HealthChange {
+	var out []HealthChange
+	for id, h := range after {
+		if b := before[id]; !b.Equal(h) {
+			out = append(out, HealthChange{Server: id, From: b, To: h})
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+func realServerID(svc table.Service, d table.Destination) RealServerID {
+	n := normalizeDest(svc, d)
+	return RealServerID{Service: svc.Key(), Address: n.Address, Port: n.Port}
+}

@@ -48,8 +48,8 @@ type ReconcilerConfig struct {
 	// still removed. Nil: only services desired since the start are managed.
 	Store ManagedStore
 	// BatchMin is the number of ops from which writes go through the
-	// kernel's WriteBatch when it has one (BatchWriter); 0 means 16, a
-	// negative value never batches.
+	// kernel's WriteBatch when it has one (BatchWriter); 0 means
+	// defaultBatchMin, a negative value never batches.
 	BatchMin int
 	// Sysctls, if set, is used by ApplySettings.
 	Sysctls Sysctls
@@ -58,6 +58,10 @@ type ReconcilerConfig struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// defaultBatchMin is where batching pays: below it, one request per write
+// costs about as much as assembling a batch.
+const defaultBatchMin = 16
 
 // FailedOp is a write that failed.
 type FailedOp struct {
@@ -111,7 +115,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		return nil, errors.New("director: ReconcilerConfig.Kernel is nil")
 	}
 	if cfg.BatchMin == 0 {
-		cfg.BatchMin = 16
+		cfg.BatchMin = defaultBatchMin
 	}
 	r := &Reconciler{cfg: cfg, log: cfg.Logger, retry: cfg.Retry.withDefaults(), managed: map[table.ServiceKey]bool{}}
 	if r.log == nil {
@@ -159,6 +163,18 @@ func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := desired.Clone()
+	r.desired = &d
+	return r.reconcile(ctx, "apply", d)
+}
+
+// ApplyLatest is Apply of the table latest returns, called once this
+// reconciler's previous apply is done: applies are serialized here, and
+// each applies the newest desired table, so a table built earlier never
+// overwrites one built later (the Manager's way to apply).
+func (r *Reconciler) ApplyLatest(ctx context.Context, latest func() table.Table) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := latest().Clone()
 	r.desired = &d
 	return r.reconcile(ctx, "apply", d)
 }

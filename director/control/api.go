@@ -1,7 +1,7 @@
 // Package control is lbd's control socket: the JSON API types, the server
 // that answers on a unix socket (HTTP/1.1, mode 0600 or 0660 with a group),
-// and the Client that lbctl uses. The server gathers its answers from
-// providers (IPVS, real-server health, checks, VRRP) that the daemon plugs in.
+// and the Client that lbctl uses. The server asks one Daemon, which lbd
+// implements, for each answer.
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync.
 package control
@@ -162,28 +162,10 @@ type ReloadResult struct {
 	Apply      *ApplyResult `json:"apply,omitempty"`
 }
 
-// IPVSSource provides the IPVS part of the status.
-type IPVSSource interface {
-	IPVSStatus(ctx context.Context) IPVS
-}
-
-// HealthSource provides the quorum and real-server part of the status.
-type HealthSource interface {
-	HealthStatus(ctx context.Context) ([]ServiceQuorum, []RealServer)
-}
-
-// CheckSource provides the per-check part of the status.
-type CheckSource interface {
-	CheckStatus(ctx context.Context) []CheckStatus
-}
-
-// VRRPSource provides the VRRP part of the status.
-type VRRPSource interface {
-	VRRPStatus(ctx context.Context) []VRRPInstance
-}
-
-// Actions are the commands the socket accepts.
-type Actions interface {
+// Daemon is what the socket serves: lbd's whole status, read at the time
+// of the request, and the two commands it accepts.
+type Daemon interface {
+	Status(ctx context.Context) Status
 	// Reload re-reads the configuration and applies it.
 	Reload(ctx context.Context) (ReloadResult, error)
 	// Resync re-reads the kernel and repairs drift now.

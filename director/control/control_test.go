@@ -75,6 +75,14 @@ func (s *sources) Resync(context.Context) (control.ApplyResult, error) {
 	return control.ApplyResult{Kind: "resync", Writes: 2, Ops: []string{"-a -t 1.2.3.4:80 -r 5.6.7.8:80 -g -w 1"}}, nil
 }
 
+// Status is the sample daemon's whole status.
+func (s *sources) Status(ctx context.Context) control.Status {
+	st := control.Status{Daemon: control.DaemonInfo{PID: 42, RouterID: "LVS_DEVEL"}, IPVS: s.IPVSStatus(ctx),
+		Checks: s.CheckStatus(ctx), VRRP: s.VRRPStatus(ctx)}
+	st.Services, st.RealServers = s.HealthStatus(ctx)
+	return st
+}
+
 func serve(t *testing.T, cfg control.ServerConfig) (*control.Client, func()) {
 	t.Helper()
 	srv := control.NewServer(cfg)
@@ -97,8 +105,7 @@ func serve(t *testing.T, cfg control.ServerConfig) (*control.Client, func()) {
 func TestStatusReloadResync(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run", "lbd.sock")
 	src := &sources{}
-	c, stop := serve(t, control.ServerConfig{Path: path, IPVS: src, Health: src, Checks: src, VRRP: src, Actions: src,
-		Daemon: control.DaemonInfo{PID: 42, RouterID: "LVS_DEVEL"}})
+	c, stop := serve(t, control.ServerConfig{Path: path, Daemon: src})
 	defer stop()
 
 	fi, err := os.Stat(path)

@@ -18,22 +18,17 @@ import (
 // DefaultSocket is where lbd listens unless configured otherwise.
 const DefaultSocket = "/run/lbd/lbd.sock"
 
-// ServerConfig configures a Server. Every source is optional: a missing
-// part of the status is left empty, a missing Actions answers 501.
+// ServerConfig configures a Server.
 type ServerConfig struct {
 	// Path of the socket; default DefaultSocket.
 	Path string
 	// Group, if set (a name or a numeric gid), gets read-write access: the
 	// socket is mode 0660 owned by that group. Otherwise it is mode 0600.
 	Group string
-
-	Daemon  DaemonInfo
-	IPVS    IPVSSource
-	Health  HealthSource
-	Checks  CheckSource
-	VRRP    VRRPSource
-	Actions Actions
-	Logger  *slog.Logger
+	// Daemon answers the requests; without one, status is empty and the
+	// actions answer 501.
+	Daemon Daemon
+	Logger *slog.Logger
 }
 
 // Server answers the control API.
@@ -61,34 +56,20 @@ func NewServer(cfg ServerConfig) *Server {
 // Handler returns the HTTP handler of the API (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Status assembles the status from the sources.
-func (s *Server) Status(ctx context.Context) Status {
-	st := Status{Daemon: s.cfg.Daemon}
-	if s.cfg.IPVS != nil {
-		st.IPVS = s.cfg.IPVS.IPVSStatus(ctx)
-	}
-	if s.cfg.Health != nil {
-		st.Services, st.RealServers = s.cfg.Health.HealthStatus(ctx)
-	}
-	if s.cfg.Checks != nil {
-		st.Checks = s.cfg.Checks.CheckStatus(ctx)
-	}
-	if s.cfg.VRRP != nil {
-		st.VRRP = s.cfg.VRRP.VRRPStatus(ctx)
-	}
-	return st
-}
-
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	var st Status
+	if s.cfg.Daemon != nil {
+		st = s.cfg.Daemon.Status(r.Context())
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Actions == nil {
+	if s.cfg.Daemon == nil {
 		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "reload is not available"})
 		return
 	}
-	res, err := s.cfg.Actions.Reload(r.Context())
+	res, err := s.cfg.Daemon.Reload(r.Context())
 	if err != nil {
 		s.log.Warn("reload over the control socket failed", "err", err)
 		writeJSON(w, http.StatusInternalServerError, struct {
@@ -101,11 +82,11 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Actions == nil {
+	if s.cfg.Daemon == nil {
 		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "resync is not available"})
 		return
 	}
-	res, err := s.cfg.Actions.Resync(r.Context())
+	res, err := s.cfg.Daemon.Resync(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, struct {
 			errorBody

@@ -253,10 +253,18 @@ func TestDaemonReload(t *testing.T) {
 	}
 	// A weight change costs exactly one write; checks keep their state.
 	runners := f.d.sched.Stats().Runners
+	before, err := cl.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeConfig(t, f.cfg, f.dir, 5, false, "")
 	res, err := cl.Reload(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if after, err := cl.Status(context.Background()); err != nil || !after.Daemon.LastReload.After(before.Daemon.LastReload) ||
+		after.Daemon.Started != before.Daemon.Started {
+		t.Errorf("last reload %v -> %v (started %v), %v", before.Daemon.LastReload, after.Daemon.LastReload, after.Daemon.Started, err)
 	}
 	if res.Apply == nil || res.Apply.Writes != 1 || f.k.Writes() != 1 {
 		t.Errorf("weight reload: apply %+v, fake writes %d %v", res.Apply, f.k.Writes(), f.k.Log())

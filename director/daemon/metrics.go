@@ -20,15 +20,16 @@ func (d *Daemon) metricsSources() metrics.Sources {
 
 // checkMetrics lists every subscription with its check's state.
 func (d *Daemon) checkMetrics() []metrics.Check {
+	subs := d.subscriptions()
 	var out []metrics.Check
 	for _, st := range d.sched.Snapshot() {
 		for _, id := range st.IDs {
-			svc, srv, name, ok := d.agg.labels(id)
+			s, ok := subs[id]
 			if !ok {
 				continue
 			}
-			out = append(out, metrics.Check{Service: svc, Server: srv, Check: name, Up: st.Up,
-				LastDuration: st.Last.Duration, Checks: st.Checks, Failures: st.Failures})
+			out = append(out, metrics.Check{Service: s.Server.Service.String(), Server: serverString(s.Server), Check: s.Name,
+				Up: st.Up, LastDuration: st.Last.Duration, Checks: st.Checks, Failures: st.Failures})
 		}
 	}
 	return out

@@ -9,16 +9,18 @@ import (
 	"github.com/lvsd/lb/internal/config"
 )
 
-// Plan is what a reload changes, computed from the old and new
-// configurations alone (pure).
+// Plan is what moving from one configuration to another changes, computed
+// from the two alone (pure). At start the old configuration is the empty
+// one: everything is new.
 type Plan struct {
 	// VRRP components: those to stop (removed or changed, by name), to
 	// start (new or changed) and kept running untouched.
 	StopComponents  []string
 	StartComponents []Component
 	KeepComponents  []string
-	// Health checks: subscriptions to add and remove; the others keep their
-	// state.
+	// Checks are the check subscriptions of the new configuration;
+	// AddChecks and RemoveChecks what differs, the others keep their state.
+	Checks       []CheckSub
 	AddChecks    []CheckSub
 	RemoveChecks []healthcheck.ID
 	KeepChecks   int
@@ -36,7 +38,21 @@ type Plan struct {
 // PlanReload computes what moving from old to new changes.
 func PlanReload(old, new *config.Director) Plan {
 	var p Plan
-	// VRRP.
+	p.planVRRP(old, new)
+	p.planChecks(old, new)
+	p.planServices(old, new)
+	if !reflect.DeepEqual(old.IPVS, new.IPVS) {
+		p.Settings = true
+		p.Changes = append(p.Changes, "ipvs: settings changed")
+	}
+	p.Restart = restartNeeded(old.Global, new.Global)
+	for _, r := range p.Restart {
+		p.Changes = append(p.Changes, "needs a restart to take effect: "+r)
+	}
+	return p
+}
+
+func (p *Plan) planVRRP(old, new *config.Director) {
 	oldComps := map[string]Component{}
 	for _, c := range Components(&old.VRRP) {
 		oldComps[c.Name] = c
@@ -63,28 +79,34 @@ func PlanReload(old, new *config.Director) Plan {
 			p.Changes = append(p.Changes, "vrrp: stop "+c.Name)
 		}
 	}
-	// Checks.
-	oldChecks := map[healthcheck.ID]bool{}
-	for _, s := range Checks(old.VirtualServers) {
-		oldChecks[s.ID] = true
+}
+
+func (p *Plan) planChecks(old, new *config.Director) {
+	oldSubs := Checks(old.VirtualServers)
+	oldIDs := map[healthcheck.ID]bool{}
+	for _, s := range oldSubs {
+		oldIDs[s.ID] = true
 	}
-	newChecks := map[healthcheck.ID]bool{}
-	for _, s := range Checks(new.VirtualServers) {
-		newChecks[s.ID] = true
-		if oldChecks[s.ID] {
+	p.Checks = Checks(new.VirtualServers)
+	newIDs := map[healthcheck.ID]bool{}
+	for _, s := range p.Checks {
+		newIDs[s.ID] = true
+		if oldIDs[s.ID] {
 			p.KeepChecks++
 			continue
 		}
 		p.AddChecks = append(p.AddChecks, s)
-		p.Changes = append(p.Changes, fmt.Sprintf("check: add %s %s %s", s.Server.Service, netipAddrPort(s.Server), s.Name))
+		p.Changes = append(p.Changes, fmt.Sprintf("check: add %s %s %s", s.Server.Service, serverString(s.Server), s.Name))
 	}
-	for _, s := range Checks(old.VirtualServers) {
-		if !newChecks[s.ID] {
+	for _, s := range oldSubs {
+		if !newIDs[s.ID] {
 			p.RemoveChecks = append(p.RemoveChecks, s.ID)
-			p.Changes = append(p.Changes, fmt.Sprintf("check: remove %s %s %s", s.Server.Service, netipAddrPort(s.Server), s.Name))
+			p.Changes = append(p.Changes, fmt.Sprintf("check: remove %s %s %s", s.Server.Service, serverString(s.Server), s.Name))
 		}
 	}
-	// Services.
+}
+
+func (p *Plan) planServices(old, new *config.Director) {
 	oldVS := map[table.ServiceKey]*config.VirtualServer{}
 	for i := range old.VirtualServers {
 		oldVS[ServiceKeyOf(&old.VirtualServers[i])] = &old.VirtualServers[i]
@@ -110,25 +132,23 @@ func PlanReload(old, new *config.Director) Plan {
 	for _, s := range p.Services {
 		p.Changes = append(p.Changes, "ipvs: "+s)
 	}
-	if !reflect.DeepEqual(old.IPVS, new.IPVS) {
-		p.Settings = true
-		p.Changes = append(p.Changes, "ipvs: settings changed")
-	}
-	og, ng := old.Global, new.Global
+}
+
+// restartNeeded lists the global settings that differ and that only a
+// restart applies.
+func restartNeeded(og, ng config.Global) []string {
+	var out []string
 	if og.ControlSocket != ng.ControlSocket || og.ControlGroup != ng.ControlGroup {
-		p.Restart = append(p.Restart, "global.control_socket/control_group")
+		out = append(out, "global.control_socket/control_group")
 	}
 	if og.MetricsAddress != ng.MetricsAddress {
-		p.Restart = append(p.Restart, "global.metrics_address")
+		out = append(out, "global.metrics_address")
 	}
 	if og.StateDir != ng.StateDir || og.PurgeUnmanaged != ng.PurgeUnmanaged {
-		p.Restart = append(p.Restart, "global.state_dir/purge_unmanaged")
+		out = append(out, "global.state_dir/purge_unmanaged")
 	}
 	if og.ResyncInterval != ng.ResyncInterval || og.LogFormat != ng.LogFormat {
-		p.Restart = append(p.Restart, "global.resync_interval/log_format")
+		out = append(out, "global.resync_interval/log_format")
 	}
-	for _, r := range p.Restart {
-		p.Changes = append(p.Changes, "needs a restart to take effect: "+r)
-	}
-	return p
+	return out
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/vrrp"
@@ -167,52 +166,75 @@ func TestPlanReload(t *testing.T) {
 	}
 }
 
-// recordSink records SetHealth calls.
-type recordSink struct{ calls []director.Health }
+// healthYAML is one service whose first real server has a TCP check and a
+// dynamic script check, and notify commands.
+const healthYAML = `
+global: {state_dir: %s, control_socket: %s/lbd.sock, metrics_address: ""}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    real_servers:
+      - address: 192.168.56.201
+        weight: 2
+        notify_up: [up]
+        notify_down: [down]
+        checks:
+          - {type: tcp}
+          - {type: script, command: /bin/true, dynamic: true}
+      - address: 192.168.56.202
+`
 
-func (r *recordSink) SetHealth(_ context.Context, _ director.RealServerID, h director.Health) (director.Result, error) {
-	r.calls = append(r.calls, h)
-	return director.Result{}, nil
-}
-
-func TestHealthAggregation(t *testing.T) {
-	c := parse(t, baseYAML)
-	subs := Checks(c.VirtualServers)
-	sink := &recordSink{}
+// TestHealthFlow follows check transitions through the daemon: the Manager
+// owns the verdict (all checks must pass, a dynamic weight replaces the
+// configured one) and the daemon runs the notify commands.
+func TestHealthFlow(t *testing.T) {
+	d, k := applied(t, healthYAML)
 	var started [][]string
-	a := newHealthAgg(sink, slog.New(slog.NewTextHandler(io.Discard, nil)), func(argv []string) error {
-		started = append(started, argv)
-		return nil
-	})
-	rs := subs[1].Server // two checks: tcp and dynamic script
-	a.setSubs(subs, map[director.RealServerID]serverNotify{rs: {up: []string{"up"}, down: []string{"down"}}, subs[0].Server: {}})
+	d.exec = func(argv []string) error { started = append(started, argv); return nil }
 	ctx := context.Background()
-	tr := func(id healthcheck.ID, up, initial bool, w *int, reason string) {
-		a.onTransition(ctx, healthcheck.Transition{IDs: []healthcheck.ID{id}, Up: up, Initial: initial, Weight: w,
+	ids := map[string]healthcheck.ID{}
+	for id, s := range d.subscriptions() {
+		ids[s.Name] = id
+	}
+	tr := func(name string, up, initial bool, w *int, reason string) {
+		d.onTransition(ctx, healthcheck.Transition{IDs: []healthcheck.ID{ids[name]}, Up: up, Initial: initial, Weight: w,
 			Result: healthcheck.Result{Reason: reason}})
 	}
-	tr(subs[1].ID, true, true, nil, "")
-	tr(subs[2].ID, true, true, nil, "")
-	if len(sink.calls) != 0 {
-		t.Fatalf("initial up transitions applied: %+v", sink.calls)
+	weights := func() map[string]uint32 {
+		out := map[string]uint32{}
+		for _, dst := range k.Table().Services[0].Destinations {
+			out[dst.Address.String()] = dst.Weight
+		}
+		return out
 	}
-	tr(subs[1].ID, false, false, nil, "connection refused")
-	if len(sink.calls) != 1 || !sink.calls[0].Down || !strings.Contains(sink.calls[0].Reason, "connection refused") {
-		t.Fatalf("down: %+v", sink.calls)
+	k.ResetCounters()
+	tr("tcp#0", true, true, nil, "")
+	tr("script#1", true, true, nil, "")
+	if k.Writes() != 0 {
+		t.Fatalf("initial up transitions wrote: %v", k.Log())
+	}
+	tr("tcp#0", false, false, nil, "connection refused")
+	if w := weights(); len(w) != 1 || w["192.168.56.202"] != 1 {
+		t.Fatalf("after tcp down: %v", w)
 	}
 	// The other check passing does not bring it back: all must pass.
-	tr(subs[2].ID, true, false, nil, "")
-	if len(sink.calls) != 1 {
-		t.Fatalf("one check passing changed the server: %+v", sink.calls)
+	tr("script#1", true, false, nil, "")
+	if w := weights(); len(w) != 1 {
+		t.Fatalf("one check passing brought the server back: %v", w)
 	}
 	seven := 7
-	tr(subs[2].ID, true, false, &seven, "")
-	tr(subs[1].ID, true, false, nil, "")
-	last := sink.calls[len(sink.calls)-1]
-	if last.Down || last.Weight == nil || *last.Weight != 7 {
-		t.Fatalf("up with dynamic weight: %+v", last)
+	tr("script#1", true, false, &seven, "")
+	tr("tcp#0", true, false, nil, "")
+	if w := weights(); w["192.168.56.201"] != 7 {
+		t.Fatalf("up with dynamic weight: %v", w)
 	}
-	if len(started) != 2 || started[0][0] != "down" || started[1][0] != "up" {
+	if !slices.EqualFunc(started, [][]string{{"down"}, {"up"}}, slices.Equal) {
 		t.Errorf("notify commands = %v", started)
+	}
+	// The status says which weight the check set, and why it differs.
+	for _, rs := range d.mgr.Desired().RealServers {
+		if rs.ID.Address.String() == "192.168.56.201" && (!rs.Up || rs.DesiredWeight != 7 || rs.Reason == "") {
+			t.Errorf("status of the dynamic server %+v", rs)
+		}
 	}
 }

@@ -12,13 +12,22 @@ import (
 )
 
 // SpecsFromConfig translates the configured virtual servers (defaults
-// filled in by the config loader) into builder specs.
-func SpecsFromConfig(vss []config.VirtualServer) ([]director.ServiceSpec, error) {
+// filled in by the config loader) into builder specs; each real server
+// gets its checks among subs (Checks of the same virtual servers).
+func SpecsFromConfig(vss []config.VirtualServer, subs []CheckSub) ([]director.ServiceSpec, error) {
+	refs := map[director.RealServerID][]director.CheckRef{}
+	for _, s := range subs {
+		refs[s.Server] = append(refs[s.Server], director.CheckRef{ID: string(s.ID), Name: s.Name})
+	}
 	specs := make([]director.ServiceSpec, 0, len(vss))
 	for i := range vss {
 		s, err := specFromConfig(&vss[i])
 		if err != nil {
 			return nil, fmt.Errorf("virtual_servers[%d] (%s): %w", i, vss[i].Key(), err)
+		}
+		for j := range s.RealServers {
+			rs := &vss[i].RealServers[j]
+			s.RealServers[j].Checks = refs[director.RealServerID{Service: s.Service.Key(), Address: rs.Address, Port: rs.Port}]
 		}
 		specs = append(specs, s)
 	}

@@ -60,7 +60,7 @@ func TestSpecsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, err := SpecsFromConfig(cfg.VirtualServers)
+	specs, err := SpecsFromConfig(cfg.VirtualServers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

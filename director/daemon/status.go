@@ -3,102 +3,226 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/vrrp"
 )
 
-// StatusSource answers the IPVS and health parts of the control API
-// (control.IPVSSource and control.HealthSource) from the kernel, the
-// Reconciler and the Manager.
-type StatusSource struct {
-	Kernel  director.Kernel
-	Manager *director.Manager
-	// Daemons, if set, lists the sync daemons.
-	Daemons director.SyncDaemons
+// The daemon is the control socket's control.Daemon: Status reads every
+// part at the time of the request.
+
+// Status implements control.Daemon.
+func (d *Daemon) Status(ctx context.Context) control.Status {
+	d.mu.Lock()
+	info := control.DaemonInfo{PID: os.Getpid(), Version: d.opts.Version, RouterID: d.cfg.Global.RouterID,
+		ConfigFile: d.path, Started: d.started, LastReload: d.lastReload}
+	d.mu.Unlock()
+	subs := d.subscriptions()
+	kt, kerr := table.Read(d.kern)
+	st := control.Status{Daemon: info, IPVS: d.ipvsStatus(kt, kerr)}
+	st.Services, st.RealServers = d.healthStatus(kt, kerr)
+	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
+	st.VRRP = d.vrrpStatus()
+	return st
 }
 
-// IPVSStatus implements control.IPVSSource: the kernel's table read now.
-func (s *StatusSource) IPVSStatus(ctx context.Context) control.IPVS {
-	var st control.IPVS
-	var errs []error
-	info, err := s.Kernel.Info()
-	errs = append(errs, err)
+// Resync implements control.Daemon: the table is repaired now.
+func (d *Daemon) Resync(ctx context.Context) (control.ApplyResult, error) {
+	res, err := d.rec.Resync(ctx)
+	return ControlResult(res), err
+}
+
+// ipvsStatus is the kernel's table (read as kt, kerr) and how lbd keeps it.
+func (d *Daemon) ipvsStatus(kt table.Table, kerr error) control.IPVS {
+	st := control.IPVS{Table: kt}
+	info, err := d.kern.Info()
 	st.Info = info
-	t, err := table.Read(s.Kernel)
+	errs := []error{kerr, err}
+	st.Timeouts, err = d.kern.Timeouts()
 	errs = append(errs, err)
-	st.Table = t
-	to, err := s.Kernel.Timeouts()
-	errs = append(errs, err)
-	st.Timeouts = to
-	if s.Daemons != nil {
-		ds, err := s.Daemons.Daemons()
+	if sd, ok := d.kern.(director.SyncDaemons); ok {
+		st.Daemons, err = sd.Daemons()
 		errs = append(errs, err)
-		st.Daemons = ds
 	}
 	if err := errors.Join(errs...); err != nil {
 		st.Error = err.Error()
 	}
-	if s.Manager != nil {
-		rec := s.Manager.Reconciler()
-		st.Managed = rec.Managed()
-		st.Writes, st.Repairs = rec.Counters()
-		last := rec.Last()
-		if !last.Start.IsZero() {
-			ar := ControlResult(last)
-			st.LastApply = &ar
-		}
-		if want, ok := rec.Desired(); ok && st.Error == "" {
-			ops := rec.Drift(want, t)
-			st.InSync = len(ops) == 0
-			for _, op := range ops {
-				st.Pending = append(st.Pending, op.String())
-			}
+	st.Managed = d.rec.Managed()
+	st.Writes, st.Repairs = d.rec.Counters()
+	if last := d.rec.Last(); !last.Start.IsZero() {
+		ar := ControlResult(last)
+		st.LastApply = &ar
+	}
+	if want, ok := d.rec.Desired(); ok && st.Error == "" {
+		ops := d.rec.Drift(want, kt)
+		st.InSync = len(ops) == 0
+		for _, op := range ops {
+			st.Pending = append(st.Pending, op.String())
 		}
 	}
 	return st
 }
 
-// HealthStatus implements control.HealthSource: configured, desired and
-// kernel weight of every real server, with the reason they differ.
-func (s *StatusSource) HealthStatus(ctx context.Context) ([]control.ServiceQuorum, []control.RealServer) {
-	if s.Manager == nil {
-		return nil, nil
-	}
-	d := s.Manager.Desired()
-	kt, kerr := table.Read(s.Kernel)
+// healthStatus is each service's quorum and each real server's configured,
+// desired and kernel weight, with the reason they differ.
+func (d *Daemon) healthStatus(kt table.Table, kerr error) ([]control.ServiceQuorum, []control.RealServer) {
+	desired := d.mgr.Desired()
 	var qs []control.ServiceQuorum
-	for _, sv := range d.Services {
+	for _, sv := range desired.Services {
 		qs = append(qs, control.ServiceQuorum{Service: sv.Key, LiveWeight: sv.LiveWeight, Quorum: sv.Quorum,
 			QuorumUp: sv.QuorumUp, SorryActive: sv.SorryActive})
 	}
 	var rss []control.RealServer
-	for _, r := range d.RealServers {
-		rs := control.RealServer{
-			Service: r.ID.Service, Address: r.ID.Address, Port: r.ID.Port, Sorry: r.Sorry, Up: r.Up,
-			ConfiguredWeight: r.ConfiguredWeight, Reason: r.Reason,
-		}
+	for _, r := range desired.RealServers {
+		rs := control.RealServer{Service: r.ID.Service, Address: r.ID.Address, Port: r.ID.Port, Sorry: r.Sorry, Up: r.Up,
+			ConfiguredWeight: r.ConfiguredWeight, Reason: r.Reason}
 		if r.InTable {
 			w := r.DesiredWeight
 			rs.DesiredWeight = &w
 		}
 		if kerr == nil {
-			if svc, ok := kt.Find(r.ID.Service); ok {
-				for _, kd := range svc.Destinations {
-					if kd.Key() == (table.DestKey{Address: r.ID.Address, Port: r.ID.Port}) {
-						w := kd.Weight
-						rs.KernelWeight = &w
-					}
-				}
-			}
+			rs.KernelWeight = kernelWeight(kt, r.ID)
 		}
 		rss = append(rss, rs)
 	}
 	return qs, rss
 }
 
-// ControlResult converts a director.Result for the control API.
+// kernelWeight is the weight of a real server in the kernel's table, nil
+// when it is absent.
+func kernelWeight(kt table.Table, id director.RealServerID) *uint32 {
+	svc, ok := kt.Find(id.Service)
+	if !ok {
+		return nil
+	}
+	for _, kd := range svc.Destinations {
+		if kd.Key() == (table.DestKey{Address: id.Address, Port: id.Port}) {
+			w := kd.Weight
+			return &w
+		}
+	}
+	return nil
+}
+
+// vrrpStatus is every instance, those of components that could not start
+// included (in INIT, with the reason).
+func (d *Daemon) vrrpStatus() []control.VRRPInstance {
+	var out []control.VRRPInstance
+	for _, in := range d.VRRPStats().Instances {
+		out = append(out, vrrpInstanceStatus(in))
+	}
+	d.mu.Lock()
+	for comp, msg := range d.vrrpErr {
+		for _, name := range strings.Split(comp, ",") {
+			in := d.cfg.VRRP.Instance(name)
+			if in == nil {
+				continue
+			}
+			out = append(out, control.VRRPInstance{Name: name, Interface: in.Interface, VRID: in.VRID,
+				Version: in.Version, State: "INIT", Priority: in.Priority, EffectivePriority: in.Priority,
+				Reason: "not running: " + msg})
+		}
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// vrrpInstanceStatus is the control socket's view of a running instance.
+func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
+	ci := control.VRRPInstance{
+		Name: in.Name, Interface: in.Interface, VRID: int(in.VRID), Version: in.Version,
+		State: in.State.String(), Priority: int(in.BasePriority), EffectivePriority: int(in.Priority),
+		Since: in.LastTransition, SyncGroup: in.Group,
+		AdvertsSent: in.AdvertsSent, AdvertsReceived: in.AdvertsReceived,
+	}
+	for _, p := range in.VIPs {
+		ci.VIPs = append(ci.VIPs, p.String())
+	}
+	for r, n := range in.Drops {
+		if n == 0 {
+			continue
+		}
+		if ci.Drops == nil {
+			ci.Drops = map[string]uint64{}
+		}
+		ci.Drops[r.String()] += n
+	}
+	var reasons []string
+	if in.Priority != in.BasePriority {
+		reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))
+	}
+	if in.State == vrrp.StateFault {
+		reasons = append(reasons, "fault: tracked interface or script down")
+	}
+	ci.Reason = strings.Join(reasons, "; ")
+	return ci
+}
+
+// checkStatuses maps the scheduler's checks back to the subscriptions
+// they serve: one row per (service, real server, check), sorted by
+// service, real server and the check's position. A shared check gives a
+// row to each subscriber; checks of no known subscription are left out.
+func checkStatuses(snap []healthcheck.Status, subs map[healthcheck.ID]CheckSub) []control.CheckStatus {
+	type row struct {
+		cs    control.CheckStatus
+		index int
+	}
+	var rows []row
+	for _, st := range snap {
+		for _, id := range st.IDs {
+			if sub, ok := subs[id]; ok {
+				rows = append(rows, row{checkStatus(st, sub), sub.Index})
+			}
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if c := a.cs.Service.Compare(b.cs.Service); c != 0 {
+			return c < 0
+		}
+		if c := a.cs.Address.Compare(b.cs.Address); c != 0 {
+			return c < 0
+		}
+		if a.cs.Port != b.cs.Port {
+			return a.cs.Port < b.cs.Port
+		}
+		return a.index < b.index
+	})
+	out := make([]control.CheckStatus, len(rows))
+	for i, r := range rows {
+		out[i] = r.cs
+	}
+	return out
+}
+
+// checkStatus is one subscription's row of a check's state.
+func checkStatus(st healthcheck.Status, sub CheckSub) control.CheckStatus {
+	cs := control.CheckStatus{
+		Service: sub.Server.Service, Address: sub.Server.Address, Port: sub.Server.Port,
+		Check: checkLabel(sub), Type: string(st.Type), Up: st.Up,
+		ConsecutiveFailures: st.Fails, ConsecutiveSuccesses: st.Passes,
+		Checks: st.Checks, Failures: st.Failures, Since: st.Since,
+		Shared: len(st.IDs), InFlight: st.InFlight,
+	}
+	if st.Target.IsValid() {
+		cs.Target = st.Target.String()
+	}
+	if !st.LastAt.IsZero() {
+		cs.Result, cs.Reason = string(st.Last.Kind), st.Last.Reason
+		cs.Duration, cs.LastCheck = st.Last.Duration, st.LastAt
+	}
+	return cs
+}
+
+// ControlResult converts a Result for the control API.
 func ControlResult(r director.Result) control.ApplyResult {
 	out := control.ApplyResult{Kind: r.Kind, Start: r.Start, Took: r.Took, Writes: r.Writes, Rounds: r.Rounds, Error: r.Error}
 	for _, op := range r.Ops {
@@ -111,26 +235,4 @@ func ControlResult(r director.Result) control.ApplyResult {
 		out.Pending = append(out.Pending, op.String())
 	}
 	return out
-}
-
-// ControlActions implements control.Actions for lbd: Resync repairs the
-// table now through the director.Reconciler; Reload calls ReloadFunc (lbd re-reads
-// its configuration and calls director.Manager.SetSpecs and director.Reconciler.ApplySettings).
-type ControlActions struct {
-	Reconciler *director.Reconciler
-	ReloadFunc func(ctx context.Context) (control.ReloadResult, error)
-}
-
-// Reload implements control.Actions.
-func (a ControlActions) Reload(ctx context.Context) (control.ReloadResult, error) {
-	if a.ReloadFunc == nil {
-		return control.ReloadResult{}, errors.New("reload is not wired")
-	}
-	return a.ReloadFunc(ctx)
-}
-
-// Resync implements control.Actions.
-func (a ControlActions) Resync(ctx context.Context) (control.ApplyResult, error) {
-	res, err := a.Reconciler.Resync(ctx)
-	return ControlResult(res), err
 }

@@ -4,96 +4,83 @@ import (
 	"context"
 	"testing"
 
-	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
-	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/healthcheck"
 )
 
-func TestStatusSource(t *testing.T) {
-	k := fake.New()
-	r := newRec(t, k)
-	m := director.NewManager(director.ManagerConfig{Reconciler: r})
-	s := spec(true) // inhibit_on_failure
+const statusYAML = `
+global: {state_dir: %s, control_socket: %s/lbd.sock, metrics_address: "", router_id: LVS_DEVEL}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: wrr
+    inhibit_on_failure: true
+    real_servers:
+      - {address: 192.168.56.200, weight: 1}
+      - {address: 192.168.56.201, weight: 2, checks: [{type: tcp}]}
+      - {address: 192.168.56.202, weight: 3}
+`
+
+// TestStatus reads the one status the control socket serves: the kernel's
+// table against the desired one, each real server's weights and why, the
+// daemon's identity; and Resync repairs what it shows.
+func TestStatus(t *testing.T) {
+	d, k := applied(t, statusYAML)
 	ctx := context.Background()
-	if _, err := m.SetSpecs(ctx, []director.ServiceSpec{s}); err != nil {
-		t.Fatal(err)
+	var tcp healthcheck.ID
+	for id := range d.subscriptions() {
+		tcp = id
 	}
-	if _, err := m.SetHealth(ctx, rsID(s, "192.168.56.201:80"), director.Health{Down: true, Reason: "connection refused"}); err != nil {
-		t.Fatal(err)
-	}
-	// Someone edits a weight behind our back.
-	d := s.RealServers[2].Dest
-	d.Weight = 9
-	if err := k.UpdateDestination(s.Service, d); err != nil {
+	d.onTransition(ctx, healthcheck.Transition{IDs: []healthcheck.ID{tcp}, Up: false, Result: healthcheck.Result{Reason: "connection refused"}})
+	// Someone edits a weight behind our back, and starts a sync daemon.
+	svc := k.Table().Services[0]
+	edited := svc.Destinations[2]
+	edited.Weight = 9
+	if err := k.UpdateDestination(svc, edited); err != nil {
 		t.Fatal(err)
 	}
 	k.StartDaemon(table.Daemon{State: table.DaemonMaster, Interface: "eth1", SyncID: 1})
 
-	src := &StatusSource{Kernel: k, Manager: m, Daemons: k}
-	var _ control.IPVSSource = src
-	var _ control.HealthSource = src
-
-	st := src.IPVSStatus(ctx)
-	if st.Error != "" || len(st.Table.Services) != 1 || st.Info.ConnTableSize != 4096 || st.Timeouts.TCP != 900 || len(st.Daemons) != 1 {
-		t.Fatalf("ipvs status %+v", st)
+	st := d.Status(ctx)
+	if st.Daemon.RouterID != "LVS_DEVEL" || st.Daemon.ConfigFile == "" || st.Daemon.LastReload.IsZero() || st.Daemon.PID == 0 {
+		t.Errorf("daemon info %+v", st.Daemon)
 	}
-	if st.InSync || len(st.Pending) != 1 || st.Pending[0] != "-e -t 192.168.56.90:80 -r 192.168.56.202:80 -g -w 3 (weight 9 -> 3)" {
-		t.Errorf("in sync %v, pending %v", st.InSync, st.Pending)
+	ipvs := st.IPVS
+	if ipvs.Error != "" || len(ipvs.Table.Services) != 1 || ipvs.Info.ConnTableSize != 4096 || ipvs.Timeouts.TCP != 900 || len(ipvs.Daemons) != 1 {
+		t.Fatalf("ipvs status %+v", ipvs)
 	}
-	if st.LastApply == nil || st.LastApply.Kind != "apply" || st.Writes == 0 || len(st.Managed) != 1 {
-		t.Errorf("last %+v writes %d managed %v", st.LastApply, st.Writes, st.Managed)
+	if ipvs.InSync || len(ipvs.Pending) != 1 || ipvs.Pending[0] != "-e -t 192.168.56.90:80 -r 192.168.56.202:80 -g -w 3 (weight 9 -> 3)" {
+		t.Errorf("in sync %v, pending %v", ipvs.InSync, ipvs.Pending)
 	}
-
-	qs, rss := src.HealthStatus(ctx)
-	if len(qs) != 1 || !qs[0].QuorumUp || qs[0].LiveWeight != 4 {
-		t.Errorf("quorum %+v", qs)
+	if ipvs.LastApply == nil || ipvs.LastApply.Kind != "apply" || ipvs.Writes == 0 || len(ipvs.Managed) != 1 {
+		t.Errorf("last %+v writes %d managed %v", ipvs.LastApply, ipvs.Writes, ipvs.Managed)
 	}
-	if len(rss) != 3 {
-		t.Fatalf("real servers %+v", rss)
+	if len(st.Services) != 1 || !st.Services[0].QuorumUp || st.Services[0].LiveWeight != 4 {
+		t.Errorf("quorum %+v", st.Services)
 	}
 	byAddr := map[string]control.RealServer{}
-	for _, rs := range rss {
+	for _, rs := range st.RealServers {
 		byAddr[rs.Address.String()] = rs
 	}
 	down := byAddr["192.168.56.201"]
 	if down.Up || down.ConfiguredWeight != 2 || down.DesiredWeight == nil || *down.DesiredWeight != 0 ||
-		down.KernelWeight == nil || *down.KernelWeight != 0 || down.Reason != "inhibited: health down: connection refused" {
+		down.KernelWeight == nil || *down.KernelWeight != 0 || down.Reason != "inhibited: health down: tcp#0: connection refused" {
 		t.Errorf("inhibited server %+v", down)
 	}
-	edited := byAddr["192.168.56.202"]
-	if *edited.DesiredWeight != 3 || *edited.KernelWeight != 9 {
-		t.Errorf("edited server desired %d kernel %d", *edited.DesiredWeight, *edited.KernelWeight)
+	if e := byAddr["192.168.56.202"]; *e.DesiredWeight != 3 || *e.KernelWeight != 9 {
+		t.Errorf("edited server desired %d kernel %d", *e.DesiredWeight, *e.KernelWeight)
+	}
+	if len(st.Checks) != 1 || st.Checks[0].Check != "tcp#0" {
+		t.Errorf("checks %+v", st.Checks)
 	}
 
 	// Resync repairs; the status shows it in sync again.
-	if _, err := r.Resync(ctx); err != nil {
-		t.Fatal(err)
+	res, err := d.Resync(ctx)
+	if err != nil || res.Kind != "resync" || len(res.Ops) != 1 || res.Writes != 1 {
+		t.Fatalf("resync %+v %v", res, err)
 	}
-	if st := src.IPVSStatus(ctx); !st.InSync || st.Repairs != 1 || st.LastApply.Kind != "resync" {
+	if st := d.Status(ctx).IPVS; !st.InSync || st.Repairs != 1 || st.LastApply.Kind != "resync" {
 		t.Errorf("after resync: in sync %v repairs %d", st.InSync, st.Repairs)
-	}
-	cr := ControlResult(r.Last())
-	if cr.Kind != "resync" || len(cr.Ops) != 1 || cr.Writes != 1 {
-		t.Errorf("control result %+v", cr)
-	}
-}
-
-func TestControlActions(t *testing.T) {
-	k := fake.New()
-	r := newRec(t, k)
-	web := svc(table.ProtoTCP, "192.168.56.90:80", "rr")
-	web.Destinations = []table.Destination{dst("192.168.56.200:80", table.ForwardRoute, 1)}
-	if _, err := r.Apply(context.Background(), table.Table{Services: []table.Service{web}}); err != nil {
-		t.Fatal(err)
-	}
-	k.RemoveDestination(web, web.Destinations[0])
-	var a control.Actions = ControlActions{Reconciler: r}
-	res, err := a.Resync(context.Background())
-	if err != nil || res.Kind != "resync" || len(res.Ops) != 1 || res.Ops[0] != "-a -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 1" {
-		t.Errorf("resync %+v %v", res, err)
-	}
-	if _, err := a.Reload(context.Background()); err == nil {
-		t.Error("reload without ReloadFunc succeeded")
 	}
 }

@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -81,3 +84,26 @@ func (f *fakeSysctl) Get(n string) (string, error) {
 }
 
 func (f *fakeSysctl) Set(n, v string) error { f.writes++; f.v[n] = v; return nil }
+
+// applied is a daemon on a fake kernel that has applied the configuration
+// y (a format with two %s for its state directory), without running: no
+// scheduler, no listeners. y must have no VRRP instance.
+func applied(t *testing.T, y string) (*Daemon, *fake.Kernel) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lbd.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(y, dir, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := fake.New()
+	d, err := New(path, Options{Kernel: k, LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
+	if _, err := d.apply(context.Background(), d.loaded, true); err != nil {
+		t.Fatal(err)
+	}
+	return d, k
+}

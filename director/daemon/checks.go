@@ -4,33 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
-	"github.com/lvsd/lb/vrrp"
 )
-
-// Component is a set of VRRP instances that must run in one vrrp.Router
-// (see vrrp.Set.Split). Components are independent of each other, so a
-// reload restarts only those whose configuration changed.
-type Component struct {
-	// Name identifies the component: its instance names, sorted, joined by ",".
-	Name string
-	Set  vrrp.Set
-}
-
-// Components splits the VRRP configuration into its components, in the
-// order of their first instance in the file.
-func Components(v *vrrp.Set) []Component {
-	var out []Component
-	for _, s := range v.Split() {
-		out = append(out, Component{Name: s.Name(), Set: s})
-	}
-	return out
-}
 
 // CheckSpec translates check c of real server rs of vs into the health
 // checker's runtime types.
@@ -121,6 +104,48 @@ func Checks(vss []config.VirtualServer) []CheckSub {
 	return out
 }
 
-func netipAddrPort(rs director.RealServerID) string {
+// serverString is a real server as logs and labels show it: "10.0.0.1:80".
+func serverString(rs director.RealServerID) string {
 	return netip.AddrPortFrom(rs.Address, rs.Port).String()
+}
+
+// subscriptions returns a copy of the check subscriptions in force.
+func (d *Daemon) subscriptions() map[healthcheck.ID]CheckSub {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.checks)
+}
+
+// checkLabel is a check's short label: its name ("http#0"), what it asks
+// and, when it connects elsewhere than the real server, where.
+func checkLabel(s CheckSub) string {
+	parts := []string{s.Name}
+	sp := s.Spec
+	switch sp.Type {
+	case healthcheck.TypeHTTP, healthcheck.TypeHTTPS:
+		paths := make([]string, len(sp.URLs))
+		for i, u := range sp.URLs {
+			paths[i] = u.Path
+		}
+		if len(paths) > 0 {
+			parts = append(parts, "GET "+strings.Join(paths, ","))
+		}
+	case healthcheck.TypeScript:
+		if len(sp.Command) > 0 {
+			parts = append(parts, filepath.Base(sp.Command[0]))
+		}
+	case healthcheck.TypeDNS:
+		typ, name := sp.DNSType, sp.DNSName
+		if typ == "" {
+			typ = "SOA"
+		}
+		if name == "" {
+			name = "."
+		}
+		parts = append(parts, typ+" "+name)
+	}
+	if sp.Target.IsValid() && sp.Target != netip.AddrPortFrom(s.Server.Address, s.Server.Port) {
+		parts = append(parts, "at "+sp.Target.String())
+	}
+	return strings.Join(parts, " ")
 }

@@ -1,0 +1,181 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/config"
+)
+
+// errStopping refuses a reload that comes while lbd is stopping.
+var errStopping = errors.New("lbd is stopping")
+
+// apply moves the daemon from the configuration in force to next, in one
+// order: the IPVS settings; the table (each real server with its checks);
+// the check subscriptions; the VRRP components; the sync daemon; the log
+// level. Only what differs is written, restarted or re-subscribed.
+//
+// At start the configuration in force is the empty one, and a failure to
+// program IPVS or to add a check stops the start (lbd exits, systemd
+// restarts it). On a reload such a failure is logged and returned, and the
+// rest is still applied. d.applyMu is held.
+func (d *Daemon) apply(ctx context.Context, next *config.Director, start bool) (control.ReloadResult, error) {
+	res := control.ReloadResult{ConfigFile: d.path}
+	plan := PlanReload(d.Config(), next)
+	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
+	if err != nil {
+		return res, fmt.Errorf("translating virtual servers: %w", err)
+	}
+	if !start {
+		res.Changes = plan.Changes
+	}
+	fail := func(what string, err error) error {
+		err = fmt.Errorf("%s: %w", what, err)
+		if !start {
+			d.log.Error(what, "err", err)
+		}
+		return err
+	}
+	var errs []error
+
+	if _, err := d.rec.ApplySettings(SettingsFromConfig(next.IPVS)); err != nil {
+		if start {
+			return res, fail("applying IPVS settings", err)
+		}
+		errs = append(errs, fail("applying IPVS settings", err))
+	}
+	d.commit(next, plan.Checks)
+
+	changes, ar, err := d.mgr.SetSpecs(ctx, specs)
+	cr := ControlResult(ar)
+	res.Apply = &cr
+	d.logHealthChanges(changes, nil)
+	if err != nil {
+		if start {
+			return res, fail("applying the IPVS table", err)
+		}
+		errs = append(errs, fail("applying the IPVS table", err))
+	}
+	what := map[bool]string{true: "start", false: "reload"}[start]
+	d.log.Info("ipvs table applied", "on", what, "writes", ar.Writes, "ops", len(ar.Ops))
+
+	if err := d.subscribe(plan, start); err != nil {
+		return res, err
+	}
+	for _, n := range plan.StopComponents {
+		d.log.Info("vrrp component stopping for reload", "component", n)
+		d.stopComponent(n)
+	}
+	for _, c := range plan.StartComponents {
+		d.startComponent(c)
+	}
+	d.ensureSyncDaemon(next)
+	d.setLevel(next)
+	d.report(plan, next, ar, start)
+	return res, errors.Join(errs...)
+}
+
+// commit makes next the configuration in force, with its subscriptions.
+func (d *Daemon) commit(next *config.Director, subs []CheckSub) {
+	byID := make(map[healthcheck.ID]CheckSub, len(subs))
+	for _, s := range subs {
+		byID[s.ID] = s
+	}
+	d.mu.Lock()
+	d.cfg, d.checks, d.lastReload = next, byID, time.Now()
+	d.mu.Unlock()
+}
+
+// subscribe removes the checks the plan drops and adds the new ones; a
+// check that cannot be added fails a start and is logged on a reload.
+func (d *Daemon) subscribe(plan Plan, start bool) error {
+	for _, id := range plan.RemoveChecks {
+		d.sched.Remove(id)
+	}
+	for _, s := range plan.AddChecks {
+		if err := d.sched.Add(s.ID, s.Spec, s.Timing); err != nil {
+			if start {
+				return fmt.Errorf("adding check %s of %s: %w", s.Name, serverString(s.Server), err)
+			}
+			d.log.Error("adding check", "service", s.Server.Service.String(), "server", serverString(s.Server),
+				"check", s.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// setLevel follows the file's log level unless the command line set one.
+func (d *Daemon) setLevel(cfg *config.Director) {
+	if d.opts.LogLevel != "" {
+		return
+	}
+	if l, err := parseLevel(string(cfg.Global.LogLevel)); err == nil {
+		d.level.Set(l)
+	}
+}
+
+// report logs what an apply did.
+func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, start bool) {
+	if start {
+		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
+			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket)
+		return
+	}
+	for _, c := range plan.Changes {
+		d.log.Info("reload change", "change", c)
+	}
+	d.log.Info("reloaded", "config", d.path, "changes", len(plan.Changes), "ipvs_writes", ar.Writes,
+		"vrrp_kept", len(plan.KeepComponents), "checks_kept", plan.KeepChecks)
+}
+
+// Reload re-reads the configuration file and applies the difference. An
+// invalid file changes nothing: every error is logged and returned.
+func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
+	if d.isStopping() {
+		return control.ReloadResult{ConfigFile: d.path}, errStopping
+	}
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
+	if d.isStopping() {
+		return control.ReloadResult{ConfigFile: d.path}, errStopping
+	}
+	d.opts.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+	defer d.opts.Notify(sddaemon.SdNotifyReady)
+
+	d.log.Info("reloading", "config", d.path)
+	next, err := config.LoadDirector(d.path)
+	if err != nil {
+		d.logRefused(err)
+		return control.ReloadResult{ConfigFile: d.path}, fmt.Errorf("configuration not reloaded, still running the previous one: %w", err)
+	}
+	// The run's context, not the request's: a client that goes away must
+	// not leave a reload half applied.
+	return d.apply(d.ctx(), next, false)
+}
+
+func (d *Daemon) logRefused(err error) {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		d.log.Error("reload refused", "err", err)
+		return
+	}
+	for _, e := range errs {
+		d.log.Error("reload refused: invalid configuration", "error", e.Error())
+	}
+}
+
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
+}
