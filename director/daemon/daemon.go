@@ -29,6 +29,7 @@ import (
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/logging"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -123,7 +124,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	if out == nil {
 		out = os.Stderr
 	}
-	d.log, d.level, err = NewLogger(out, format, lvl)
+	d.log, d.level, err = logging.New(out, format, lvl)
 	if err != nil {
 		return nil, err
 	}
@@ -673,7 +674,7 @@ func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
 		d.ensureSyncDaemon(newCfg, state)
 	}
 	if newCfg.Global.LogLevel != old.Global.LogLevel && d.opts.LogLevel == "" {
-		if l, err := parseLevel(string(newCfg.Global.LogLevel)); err == nil {
+		if l, err := logging.ParseLevel(string(newCfg.Global.LogLevel)); err == nil {
 			d.level.Set(l)
 		}
 	}
@@ -694,36 +695,4 @@ func monotonicUsec() int64 {
 		return 0
 	}
 	return ts.Nano() / 1000
-}
-
-// NewLogger returns a slog logger writing text or JSON at level.
-func NewLogger(w io.Writer, format, level string) (*slog.Logger, *slog.LevelVar, error) {
-	lv := new(slog.LevelVar)
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, nil, err
-	}
-	lv.Set(l)
-	ho := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, ho)), lv, nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, ho)), lv, nil
-	}
-	return nil, nil, fmt.Errorf("unknown log format %q (text or json)", format)
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "", "info":
-		return slog.LevelInfo, nil
-	case "debug":
-		return slog.LevelDebug, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("unknown log level %q (debug, info, warn or error)", s)
 }
