@@ -202,7 +202,7 @@ func TestAgentRefusesPrimaryAddress(t *testing.T) {
 
 func TestAgentSysctlFailureKeepsVIPsOff(t *testing.T) {
 	f := newFake()
-	f.failWrite = map[string]error{allIgnore: errors.New("permission denied")}
+	f.sysctls.FailSet(allIgnore, errors.New("permission denied"))
 	a, _ := newAgent(t, drSpec("192.168.56.90"), f)
 	err := a.Apply(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "net.ipv4.conf.all.arp_ignore") {
@@ -223,7 +223,7 @@ func TestAgentRestorePartialFailureKeepsRecord(t *testing.T) {
 	if err := a.Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.failWrite = map[string]error{allAnnounce: errors.New("read-only file system")}
+	f.sysctls.FailSet(allAnnounce, errors.New("read-only file system"))
 	if err := a.Restore(ctx); err == nil {
 		t.Fatal("Restore succeeded despite a failed write")
 	}
@@ -234,7 +234,7 @@ func TestAgentRestorePartialFailureKeepsRecord(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{allAnnounce: "0"}, st.Sysctls); diff != "" || len(st.Addresses) != 0 {
 		t.Errorf("state after partial restore: sysctls diff %s, addresses %v; want only the failed key", diff, st.Addresses)
 	}
-	f.failWrite = nil
+	f.sysctls.FailSet(allAnnounce, nil)
 	if err := a.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}

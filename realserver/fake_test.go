@@ -6,18 +6,20 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
-// fakeSystem is an in-memory kernel: devices, addresses, sysctls. It counts
+// fakeSystem is an in-memory kernel: devices, addresses, sysctls (a
+// sysctl.Map, which also fails chosen writes: sysctls.FailSet). It counts
 // writes so tests can assert "no change on a node already in shape".
 type fakeSystem struct {
 	mu      sync.Mutex
 	links   map[string]*fakeLink
-	sysctls map[string]string
+	sysctls *sysctl.Map
 	// tunnelModules lists modules whose loading makes a device appear.
 	tunnelModules map[string]string // module -> device
 	canCreate     bool              // CreateTunnel works
-	failWrite     map[string]error  // sysctl key -> error
 	failAdd       map[netip.Addr]error
 
 	writes  []string // log of every mutation
@@ -34,12 +36,12 @@ type fakeLink struct {
 func newFake() *fakeSystem {
 	f := &fakeSystem{
 		links:   map[string]*fakeLink{"lo": {up: true}, "eth0": {up: true}},
-		sysctls: map[string]string{},
+		sysctls: sysctl.NewMap(nil),
 	}
 	for _, dev := range []string{"lo", "all", "default", "eth0"} {
-		f.sysctls[confKey(dev, "arp_ignore")] = "0"
-		f.sysctls[confKey(dev, "arp_announce")] = "0"
-		f.sysctls[confKey(dev, "rp_filter")] = "1"
+		f.sysctls.Put(confKey(dev, "arp_ignore"), "0")
+		f.sysctls.Put(confKey(dev, "arp_announce"), "0")
+		f.sysctls.Put(confKey(dev, "rp_filter"), "1")
 	}
 	f.links["lo"].addrs = []Address{{Link: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8"), Label: "lo", HostScope: true}}
 	f.links["eth0"].addrs = []Address{{Link: "eth0", Prefix: netip.MustParsePrefix("192.168.56.200/24"), Label: "eth0"}}
@@ -89,9 +91,10 @@ func (f *fakeSystem) LoadModule(_ context.Context, module string) error {
 func (f *fakeSystem) addLinkLocked(dev string) {
 	f.links[dev] = &fakeLink{}
 	for _, k := range []string{"arp_ignore", "arp_announce"} {
-		f.sysctls[confKey(dev, k)] = "0"
+		f.sysctls.Put(confKey(dev, k), "0")
 	}
-	f.sysctls[confKey(dev, "rp_filter")] = f.sysctls[confKey("default", "rp_filter")]
+	rp, _ := f.sysctls.Get(confKey("default", "rp_filter"))
+	f.sysctls.Put(confKey(dev, "rp_filter"), rp)
 }
 
 func (f *fakeSystem) CreateTunnel(name string, ipv6 bool) error {
@@ -112,10 +115,8 @@ func (f *fakeSystem) DeleteLink(name string) error {
 		return fmt.Errorf("%s: %w", name, ErrLinkNotFound)
 	}
 	delete(f.links, name)
-	for k := range f.sysctls {
-		if k == confKey(name, "arp_ignore") || k == confKey(name, "arp_announce") || k == confKey(name, "rp_filter") {
-			delete(f.sysctls, k)
-		}
+	for _, k := range []string{"arp_ignore", "arp_announce", "rp_filter"} {
+		f.sysctls.Delete(confKey(name, k))
 	}
 	f.record("delete %s", name)
 	return nil
@@ -187,25 +188,16 @@ func (f *fakeSystem) DelAddr(a Address) error {
 }
 
 func (f *fakeSystem) ReadSysctl(key string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.sysctls[key]
-	if !ok {
-		return "", fmt.Errorf("%s: %w", key, ErrSysctlNotFound)
-	}
-	return v, nil
+	v, err := f.sysctls.Get(key)
+	return v, sysctlErr(key, err)
 }
 
 func (f *fakeSystem) WriteSysctl(key, value string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.failWrite[key]; err != nil {
-		return err
+	if err := f.sysctls.Set(key, value); err != nil {
+		return sysctlErr(key, err)
 	}
-	if _, ok := f.sysctls[key]; !ok {
-		return fmt.Errorf("%s: %w", key, ErrSysctlNotFound)
-	}
-	f.sysctls[key] = value
 	f.record("sysctl %s=%s", key, value)
 	return nil
 }
@@ -270,16 +262,12 @@ func (f *fakeSystem) externalAdd(a Address) {
 	f.notifyLocked()
 }
 
-func (f *fakeSystem) externalSysctl(key, v string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sysctls[key] = v
-}
+func (f *fakeSystem) externalSysctl(key, v string) { f.sysctls.Put(key, v) }
 
+// sysctl is the value of key, "" when it does not exist.
 func (f *fakeSystem) sysctl(key string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sysctls[key]
+	v, _ := f.sysctls.Get(key)
+	return v
 }
 
 func (f *fakeSystem) addrsOn(link string) []string {

@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,19 +15,22 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // NetlinkSystem is the real System: rtnetlink through vishvananda/netlink,
-// sysctls through /proc/sys, modules through modprobe.
+// sysctls through /proc/sys (internal/sysctl), modules through modprobe.
 //
 // It works in the network namespace it is given, whichever thread calls it:
 // netlink sockets are opened inside that namespace, and /proc/sys/net (which
 // the kernel resolves through the namespace of the thread that opens the
 // file) is opened from a thread locked into it.
 type NetlinkSystem struct {
-	h   *netlink.Handle
-	ns  netns.NsHandle // netns.None(): the process's own namespace
-	log *slog.Logger
+	h       *netlink.Handle
+	ns      netns.NsHandle // netns.None(): the process's own namespace
+	sysctls sysctl.Proc    // /proc/sys, opened from within ns
+	log     *slog.Logger
 }
 
 var _ System = (*NetlinkSystem)(nil)
@@ -249,59 +250,23 @@ func (s *NetlinkSystem) DelAddr(a Address) error {
 	return nil
 }
 
-func sysctlPath(key string) (string, error) {
-	clean := filepath.Clean("/" + key)
-	if clean != "/"+key || strings.Contains(key, "..") {
-		return "", fmt.Errorf("invalid sysctl key %q", key)
-	}
-	return "/proc/sys" + clean, nil
-}
-
 // ReadSysctl implements System.
 func (s *NetlinkSystem) ReadSysctl(key string) (string, error) {
-	p, err := sysctlPath(key)
-	if err != nil {
-		return "", err
+	var v string
+	var err error
+	if nerr := s.inNetns(func() error { v, err = s.sysctls.Get(key); return nil }); nerr != nil {
+		return "", fmt.Errorf("read sysctl %s: %w", sysctl.Name(key), nerr)
 	}
-	var b []byte
-	err = s.inNetns(func() error {
-		var rerr error
-		b, rerr = os.ReadFile(p)
-		return rerr
-	})
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%s: %w", SysctlName(key), ErrSysctlNotFound)
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return v, sysctlErr(key, err)
 }
 
 // WriteSysctl implements System.
 func (s *NetlinkSystem) WriteSysctl(key, value string) error {
-	p, err := sysctlPath(key)
-	if err != nil {
-		return err
+	var err error
+	if nerr := s.inNetns(func() error { err = s.sysctls.Set(key, value); return nil }); nerr != nil {
+		return fmt.Errorf("write sysctl %s: %w", sysctl.Name(key), nerr)
 	}
-	err = s.inNetns(func() error {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		_, werr := f.WriteString(value + "\n")
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		return werr
-	})
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: %w", SysctlName(key), ErrSysctlNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s=%s: %w", p, value, err)
-	}
-	return nil
+	return sysctlErr(key, err)
 }
 
 // inNetns runs fn on a thread inside the System's namespace. If the thread

@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/lvsd/lb/internal/netnslab"
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // node is a real server in its own namespace on a lab switch, with a
@@ -218,7 +219,7 @@ func TestNetnsApplyRestoreDR(t *testing.T) {
 	}
 	for k, want := range map[string]string{loIgnore: "1", allIgnore: "1", loAnnounce: "2", allAnnounce: "2"} {
 		if got := n.sysctl(t, k); got != want {
-			t.Errorf("%s = %s after apply, want %s", SysctlName(k), got, want)
+			t.Errorf("%s = %s after apply, want %s", sysctl.Name(k), got, want)
 		}
 	}
 	// And the fix, on the wire: the VIPs are not answered, the node's own
@@ -254,7 +255,7 @@ func TestNetnsApplyRestoreDR(t *testing.T) {
 	}
 	for k, want := range origs {
 		if got := n.sysctl(t, k); got != want {
-			t.Errorf("%s = %s after restore, want the original %s", SysctlName(k), got, want)
+			t.Errorf("%s = %s after restore, want the original %s", sysctl.Name(k), got, want)
 		}
 	}
 	if _, err := os.Stat(spec.StateFile); !errors.Is(err, os.ErrNotExist) {
@@ -267,6 +268,56 @@ func cmpStrings(want, got []string) string {
 		return ""
 	}
 	return fmt.Sprintf("got %q, want %q", got, want)
+}
+
+// The System's sysctls are those of its namespace, whichever thread asks,
+// including a device whose name holds a dot (a VLAN); a sysctl of a device
+// that is not there is ErrSysctlNotFound.
+func TestNetnsSysctls(t *testing.T) {
+	checkHostUntouched(t)
+	n := newNode(t)
+	n.run(t, "ip", "link", "add", "eth0.100", "type", "veth", "peer", "name", "p100")
+	sys := n.system(t, nil)
+	const vlan = "net/ipv4/conf/eth0.100/arp_announce"
+	steps := []struct {
+		key, value string // value "": read and compare with the namespace's
+	}{
+		{key: vlan},
+		{key: vlan, value: "2"},
+		{key: vlan, value: "1"},
+		{key: allIgnore, value: "1"},
+		{key: allIgnore},
+		{key: "net/ipv4/conf/all/arp_ignore", value: "0"},
+	}
+	for _, s := range steps {
+		if s.value == "" {
+			got, err := sys.ReadSysctl(s.key)
+			if want := n.sysctl(t, s.key); err != nil || got != want {
+				t.Errorf("ReadSysctl(%s) = %q, %v; the namespace has %q", s.key, got, err, want)
+			}
+			continue
+		}
+		if err := sys.WriteSysctl(s.key, s.value); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.sysctl(t, s.key); got != s.value {
+			t.Errorf("after WriteSysctl(%s, %s) the namespace has %q", s.key, s.value, got)
+		}
+	}
+	n.run(t, "sysctl", "-w", "net.ipv4.conf.eth0/100.rp_filter=2")
+	if v, err := sys.ReadSysctl("net/ipv4/conf/eth0.100/rp_filter"); err != nil || v != "2" {
+		t.Errorf("rp_filter set by sysctl(8) as net.ipv4.conf.eth0/100.rp_filter: read %q, %v", v, err)
+	}
+	const gone = "net/ipv4/conf/nodev/arp_ignore"
+	if _, err := sys.ReadSysctl(gone); !errors.Is(err, ErrSysctlNotFound) {
+		t.Errorf("ReadSysctl(%s) = %v, want ErrSysctlNotFound", gone, err)
+	}
+	if err := sys.WriteSysctl(gone, "1"); !errors.Is(err, ErrSysctlNotFound) {
+		t.Errorf("WriteSysctl(%s) = %v, want ErrSysctlNotFound", gone, err)
+	}
+	if err := sys.WriteSysctl("net/ipv4/../../../etc/hostname", "x"); err == nil || errors.Is(err, ErrSysctlNotFound) {
+		t.Errorf("WriteSysctl of a path leaving /proc/sys: %v, want refused", err)
+	}
 }
 
 func TestNetnsRefusesPrimaryAddress(t *testing.T) {
@@ -395,7 +446,7 @@ func TestNetnsTUN(t *testing.T) {
 	}
 	for _, k := range []string{"net/ipv4/conf/tunl0/rp_filter", "net/ipv4/conf/all/rp_filter"} {
 		if got := n.sysctl(t, k); got != "0" {
-			t.Errorf("%s = %s, want 0", SysctlName(k), got)
+			t.Errorf("%s = %s, want 0", sysctl.Name(k), got)
 		}
 	}
 	if err := a.Restore(ctx); err != nil {
@@ -520,7 +571,7 @@ resync_interval: 1s
 	st, _ = LoadState(stateFile)
 	for k, v := range origs {
 		if st.Sysctls[k] != v {
-			t.Errorf("recorded original of %s after restart = %q, want %q", SysctlName(k), st.Sysctls[k], v)
+			t.Errorf("recorded original of %s after restart = %q, want %q", sysctl.Name(k), st.Sysctls[k], v)
 		}
 	}
 
@@ -535,7 +586,7 @@ resync_interval: 1s
 	}
 	for k, v := range origs {
 		if got := n.sysctl(t, k); got != v {
-			t.Errorf("%s = %s after restore, want original %s", SysctlName(k), got, v)
+			t.Errorf("%s = %s after restore, want original %s", sysctl.Name(k), got, v)
 		}
 	}
 	if _, err := os.Stat(stateFile); !errors.Is(err, os.ErrNotExist) {
@@ -558,7 +609,7 @@ resync_interval: 1s
 	}
 	for k, v := range origs {
 		if got := n.sysctl(t, k); got != v {
-			t.Errorf("%s = %s after SIGTERM, want original %s", SysctlName(k), got, v)
+			t.Errorf("%s = %s after SIGTERM, want original %s", sysctl.Name(k), got, v)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // ActionKind is one kind of kernel change.
@@ -54,7 +56,7 @@ type Action struct {
 func (a Action) What() string {
 	switch a.Kind {
 	case ActWriteSysctl:
-		return "sysctl " + SysctlName(a.Key)
+		return "sysctl " + sysctl.Name(a.Key)
 	case ActAddAddr, ActDelAddr:
 		return "address " + a.Addr.String()
 	default:
@@ -108,7 +110,7 @@ func plan(d desiredState, obs observed, st State) ([]Action, State, error) {
 		wantKey[s.Key] = true
 		cur, ok := obs.Sysctls[s.Key]
 		if !ok {
-			return nil, st, fmt.Errorf("sysctl %s cannot be read (does its device exist?)", SysctlName(s.Key))
+			return nil, st, fmt.Errorf("sysctl %s cannot be read (does its device exist?)", sysctl.Name(s.Key))
 		}
 		if _, seen := next.Sysctls[s.Key]; !seen {
 			next.setSysctl(s.Key, cur)

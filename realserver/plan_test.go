@@ -505,17 +505,3 @@ func TestConflicts(t *testing.T) {
 		})
 	}
 }
-
-func TestSysctlName(t *testing.T) {
-	for in, want := range map[string]string{
-		"net/ipv4/conf/lo/arp_ignore":        "net.ipv4.conf.lo.arp_ignore",
-		"net/ipv4/conf/eth0.100/rp_filter":   "net.ipv4.conf.eth0/100.rp_filter",
-		"net/ipv4/conf/all/arp_announce":     "net.ipv4.conf.all.arp_announce",
-		"net/ipv4/conf/tunl0/arp_ignore":     "net.ipv4.conf.tunl0.arp_ignore",
-		"net/ipv6/conf/default/disable_ipv6": "net.ipv6.conf.default.disable_ipv6",
-	} {
-		if got := SysctlName(in); got != want {
-			t.Errorf("SysctlName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

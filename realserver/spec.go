@@ -269,13 +269,3 @@ func (s Spec) desired() desiredState {
 }
 
 func confKey(dev, knob string) string { return "net/ipv4/conf/" + dev + "/" + knob }
-
-// SysctlName shows a /proc/sys key the way sysctl(8) names it: dots between
-// components, and dots inside a component (a VLAN device) turned into slashes.
-func SysctlName(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = strings.ReplaceAll(p, ".", "/")
-	}
-	return strings.Join(parts, ".")
-}

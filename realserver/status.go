@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // StatusItem is one managed object: what it should be, what it is, and who
@@ -78,7 +80,7 @@ func report(d desiredState, obs observed, st State) []StatusItem {
 		if !ok {
 			cur = "unreadable"
 		}
-		items = append(items, StatusItem{Kind: "sysctl", Name: SysctlName(s.Key), Expected: s.Value, Actual: cur, OK: ok && cur == s.Value, Owner: sysctlOwner(st, s.Key)})
+		items = append(items, StatusItem{Kind: "sysctl", Name: sysctl.Name(s.Key), Expected: s.Value, Actual: cur, OK: ok && cur == s.Value, Owner: sysctlOwner(st, s.Key)})
 	}
 	wantAddr := map[addrKey]bool{}
 	for _, a := range d.Addrs {
@@ -123,7 +125,7 @@ func report(d desiredState, obs observed, st State) []StatusItem {
 			continue
 		}
 		orig := st.Sysctls[key]
-		items = append(items, StatusItem{Kind: "sysctl", Name: SysctlName(key), Expected: orig + " (original; not configured)", Actual: cur, OK: cur == orig, Owner: sysctlOwner(st, key)})
+		items = append(items, StatusItem{Kind: "sysctl", Name: sysctl.Name(key), Expected: orig + " (original; not configured)", Actual: cur, OK: cur == orig, Owner: sysctlOwner(st, key)})
 	}
 	for _, name := range sortedKeys(st.Links) {
 		if wantLink[name] {

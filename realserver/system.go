@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // Errors a System returns (wrapped) so the agent can tell "absent" from
@@ -76,9 +79,10 @@ type System interface {
 	DelAddr(a Address) error
 
 	// ReadSysctl reads a key under /proc/sys ("net/ipv4/conf/lo/arp_ignore"),
-	// trimmed; an error wraps ErrSysctlNotFound if it does not exist.
+	// trimmed; an error names the sysctl, and wraps ErrSysctlNotFound if it
+	// does not exist.
 	ReadSysctl(key string) (string, error)
-	// WriteSysctl writes a key under /proc/sys.
+	// WriteSysctl writes a key under /proc/sys; errors as ReadSysctl's.
 	WriteSysctl(key, value string) error
 
 	// Subscribe reports address and link changes: one value (coalesced)
@@ -86,6 +90,16 @@ type System interface {
 	// when the subscription breaks (the caller then resubscribes and reads
 	// everything again, since events may have been lost).
 	Subscribe(ctx context.Context) (<-chan struct{}, error)
+}
+
+// sysctlErr is the error of a System's ReadSysctl or WriteSysctl of key
+// from the error of a sysctl tree (sysctl.Proc, or sysctl.Map in tests):
+// a missing key becomes ErrSysctlNotFound.
+func sysctlErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", sysctl.Name(key), ErrSysctlNotFound)
+	}
+	return err
 }
 
 // errMissing reports whether err means "already gone".
@@ -132,7 +146,7 @@ func observe(sys System, links []string, sysctls []string) (observed, error) {
 			continue
 		}
 		if err != nil {
-			return o, fmt.Errorf("read sysctl %s: %w", SysctlName(key), err)
+			return o, err // it names the sysctl
 		}
 		o.Sysctls[key] = v
 	}

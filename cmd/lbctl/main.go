@@ -6,7 +6,8 @@
 // the kernel directly for the table views. "lbctl reload" and
 // "lbctl resync" ask lbd to reload its configuration or repair the table.
 //
-// It imports director/control (the API), director/table (the printer) and
+// It runs on cmd/internal/cli, the command-line frame lbd and lbrs use too,
+// and imports director/control (the API), director/table (the printer) and
 // director/kernel (the direct read), nothing of the daemon itself; and
 // internal/kaconf for "lbctl import-keepalived" (import.go).
 package main
@@ -14,22 +15,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
-	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/lvsd/lb/cmd/internal/cli"
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/table"
 )
 
+// main has no signal handling: SIGINT ends lbctl at once, as it always has.
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, systemEnv()))
 }
@@ -117,197 +115,58 @@ commands:
            convert a keepalived configuration into lbd.yaml
 `
 
+// run runs the lbctl command line on the shared frame: the global -s
+// SOCKET, then a command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
 	global := flag.NewFlagSet("lbctl", flag.ContinueOnError)
-	global.SetOutput(stderr)
-	global.Usage = func() { fmt.Fprint(stderr, usage) }
 	socket := global.String("s", control.DefaultSocket, "control socket of lbd")
-	if err := global.Parse(args); err != nil {
-		return 2
+	p := cli.Program{
+		Name:     "lbctl",
+		Flags:    global,
+		Usage:    func(w io.Writer) { fmt.Fprint(w, usage) },
+		Commands: commands(socket, stdout, stderr, e),
 	}
-	rest := global.Args()
-	if len(rest) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	cmd, rest := rest[0], rest[1:]
-	switch cmd {
-	case "status", "list", "ls":
-		return status(ctx, rest, *socket, stdout, stderr, e, false)
-	case "save":
-		return status(ctx, rest, *socket, stdout, stderr, e, true)
-	case "reload":
-		return action(ctx, "reload", rest, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
-			return e.reload(ctx, s)
-		})
-	case "resync":
-		return action(ctx, "resync", rest, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
-			return e.resync(ctx, s)
-		})
-	case "import-keepalived":
-		return importKeepalived(ctx, rest, stdout, stderr)
-	case "genhash":
-		return genhash(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "lbctl: unknown command %q\n%s", cmd, usage)
-	return 2
+	return p.Run(ctx, args, stdout, stderr)
 }
 
-type statusFlags struct {
-	numeric, stats, rate, thresholds, persistent, tunInfo, exact, nosort bool
-	conns, timeout, daemon, health, json, kernelOnly                     bool
+// commands lists lbctl's commands (the usage text describes them); socket
+// is the global -s, read when a command runs. Each reports its own errors
+// and ends with an exit status.
+func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
+	type runFunc = func(ctx context.Context, args []string) int
+	cmd := func(name string, aliases []string, run runFunc) cli.Command {
+		return cli.Command{Name: name, Aliases: aliases, Run: func(ctx context.Context, args []string) error {
+			return cli.ExitStatus(run(ctx, args))
+		}}
+	}
+	return []cli.Command{
+		cmd("status", []string{"list", "ls"}, func(ctx context.Context, args []string) int {
+			return status(ctx, args, *socket, stdout, stderr, e, false)
+		}),
+		cmd("save", nil, func(ctx context.Context, args []string) int {
+			return status(ctx, args, *socket, stdout, stderr, e, true)
+		}),
+		cmd("reload", nil, func(ctx context.Context, args []string) int {
+			return action(ctx, "reload", args, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
+				return e.reload(ctx, s)
+			})
+		}),
+		cmd("resync", nil, func(ctx context.Context, args []string) int {
+			return action(ctx, "resync", args, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
+				return e.resync(ctx, s)
+			})
+		}),
+		cmd("genhash", nil, func(ctx context.Context, args []string) int {
+			return genhash(ctx, args, stdout, stderr)
+		}),
+		cmd("import-keepalived", nil, func(ctx context.Context, args []string) int {
+			return importKeepalived(ctx, args, stdout, stderr)
+		}),
+	}
 }
 
-func status(ctx context.Context, args []string, socket string, stdout, stderr io.Writer, e env, save bool) int {
-	fs := flag.NewFlagSet("lbctl status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	var f statusFlags
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	fs.BoolVar(&f.numeric, "n", false, "numeric output")
-	if !save {
-		fs.BoolVar(&f.stats, "stats", false, "statistics")
-		fs.BoolVar(&f.rate, "rate", false, "rates")
-		fs.BoolVar(&f.thresholds, "thresholds", false, "thresholds")
-		fs.BoolVar(&f.persistent, "persistent-conn", false, "persistent connections")
-		fs.BoolVar(&f.tunInfo, "tun-info", false, "tunnel information")
-		fs.BoolVar(&f.exact, "exact", false, "exact numbers")
-		fs.BoolVar(&f.nosort, "nosort", false, "kernel order")
-		fs.BoolVar(&f.conns, "c", false, "connections")
-		fs.BoolVar(&f.timeout, "timeout", false, "timeouts")
-		fs.BoolVar(&f.daemon, "daemon", false, "sync daemons")
-		fs.BoolVar(&f.health, "health", false, "VRRP and real-server health after the table")
-		fs.BoolVar(&f.json, "json", false, "JSON")
-	}
-	fs.BoolVar(&f.kernelOnly, "kernel", false, "read the kernel only")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "lbctl: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	// ipvsadm's own rule for the list command.
-	if (f.conns || f.timeout || f.daemon) && (f.stats || f.rate || f.thresholds) ||
-		(f.timeout || f.daemon) && f.persistent {
-		fmt.Fprintln(stderr, "lbctl: options conflicts in the list command")
-		return 2
-	}
-
-	format := table.Format(0)
-	for _, b := range []struct {
-		on bool
-		f  table.Format
-	}{{f.numeric, table.FormatNumeric}, {f.stats, table.FormatStats}, {f.rate, table.FormatRate},
-		{f.thresholds, table.FormatThresholds}, {f.persistent, table.FormatPersistentConn},
-		{f.tunInfo, table.FormatTunInfo}, {f.exact, table.FormatExact}, {f.nosort, table.FormatNoSort}} {
-		if b.on {
-			format |= b.f
-		}
-	}
-	var res table.Resolver
-	if !f.numeric {
-		res = e.resolver()
-	}
-
-	if f.conns && !f.json && !f.health {
-		// Connections come from /proc of this host: no need for lbd.
-		conns, err := e.conns()
-		if err != nil {
-			fmt.Fprintf(stderr, "lbctl: %v\n", err)
-			return 1
-		}
-		return writeOut(stderr, table.WriteConns(stdout, conns, format, res))
-	}
-
-	st, running, code := fetch(ctx, socket, f.kernelOnly, stderr, e)
-	if code != 0 {
-		return code
-	}
-	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return writeOut(stderr, enc.Encode(st))
-	}
-	var err error
-	switch {
-	case save:
-		err = table.WriteSave(stdout, st.IPVS.Table, format, res)
-	case f.conns:
-		var conns []table.Conn
-		if conns, err = e.conns(); err == nil {
-			err = table.WriteConns(stdout, conns, format, res)
-		}
-	case f.timeout:
-		err = table.WriteTimeouts(stdout, st.IPVS.Timeouts)
-	case f.daemon:
-		err = table.WriteDaemons(stdout, st.IPVS.Daemons)
-	default:
-		err = table.WriteList(stdout, st.IPVS.Info, st.IPVS.Table, format, res)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "lbctl: %v\n", err)
-		return 1
-	}
-	if f.health {
-		if !running {
-			fmt.Fprintln(stderr, "lbctl: no health or VRRP state: lbd is not running")
-			return 0
-		}
-		now := time.Now
-		if e.now != nil {
-			now = e.now
-		}
-		return writeOut(stderr, writeHealth(stdout, st, now()))
-	}
-	return 0
-}
-
-// fetch gets the status from lbd, or the kernel's table when lbd is not
-// there (saying so on stderr). running reports whether lbd answered.
-func fetch(ctx context.Context, socket string, kernelOnly bool, stderr io.Writer, e env) (st control.Status, running bool, code int) {
-	if !kernelOnly {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		st, err := e.status(cctx, socket)
-		cancel()
-		if err == nil {
-			if st.IPVS.Error != "" {
-				fmt.Fprintf(stderr, "lbctl: lbd could not read the IPVS table: %s\n", st.IPVS.Error)
-				if len(st.IPVS.Table.Services) == 0 && st.IPVS.Info == (table.Info{}) {
-					return st, true, 1
-				}
-			}
-			return st, true, 0
-		}
-		if errors.Is(err, control.ErrNotRunning) {
-			fmt.Fprintf(stderr, "lbctl: %v: showing the kernel table only\n", err)
-		} else {
-			fmt.Fprintf(stderr, "lbctl: cannot ask lbd (%v): showing the kernel table only\n", err)
-		}
-	}
-	kv, err := e.kernel()
-	if err != nil {
-		if kernel.IsUnavailable(err) {
-			fmt.Fprintf(stderr, "lbctl: cannot read the IPVS table: IPVS is not available in this kernel (%v)\n", err)
-		} else {
-			fmt.Fprintf(stderr, "lbctl: cannot read the IPVS table: %v\n", err)
-		}
-		return control.Status{}, false, 1
-	}
-	return control.Status{IPVS: kv.ipvs}, false, 0
-}
-
-func writeOut(stderr io.Writer, err error) int {
-	if err != nil {
-		fmt.Fprintf(stderr, "lbctl: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
+// action runs reload or resync: do asks lbd, and the result is printed
+// (--json: as JSON) even when lbd also reports an error.
 func action(ctx context.Context, name string, args []string, socket string, stdout, stderr io.Writer,
 	do func(ctx context.Context, socket string) (any, error)) int {
 	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
@@ -359,182 +218,4 @@ func printAction(w io.Writer, res any) {
 	for _, op := range ar.Pending {
 		fmt.Fprintf(w, "  PENDING ipvsadm %s\n", op)
 	}
-}
-
-// dropsStr lists the non-zero drop counts as reason=count sorted by
-// reason, or "none".
-func dropsStr(drops map[string]uint64) string {
-	reasons := make([]string, 0, len(drops))
-	for r, n := range drops {
-		if n != 0 {
-			reasons = append(reasons, r)
-		}
-	}
-	if len(reasons) == 0 {
-		return "none"
-	}
-	sort.Strings(reasons)
-	parts := make([]string, len(reasons))
-	for i, r := range reasons {
-		parts[i] = fmt.Sprintf("%s=%d", r, drops[r])
-	}
-	return strings.Join(parts, " ")
-}
-
-// writeHealth prints what ipvsadm cannot show: VRRP instances, quorum,
-// each real server's configured, desired and kernel weight and why they
-// differ, and each health check's state and last result (ages counted
-// from now).
-func writeHealth(w io.Writer, st control.Status, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "VRRP instances")
-	if len(st.VRRP) == 0 {
-		fmt.Fprintln(tw, "  (none)")
-	} else {
-		fmt.Fprintln(tw, "  Name\tInterface\tVRID\tState\tPriority\tSince\tVIPs\tReason")
-		for _, v := range st.VRRP {
-			since := "-"
-			if !v.Since.IsZero() {
-				since = v.Since.Format(time.RFC3339)
-			}
-			prio := fmt.Sprint(v.EffectivePriority)
-			if v.EffectivePriority != v.Priority {
-				prio = fmt.Sprintf("%d (configured %d)", v.EffectivePriority, v.Priority)
-			}
-			// Only a master holds its VIPs; say so rather than list
-			// addresses this director does not have.
-			vips := strings.Join(v.VIPs, ",")
-			if v.State != "MASTER" && vips != "" {
-				vips = "not held: " + vips
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Interface, v.VRID, v.State, prio, since,
-				vips, v.Reason)
-		}
-		// Counters go under the table: a line without cells inside it
-		// would break the tabwriter's column alignment.
-		for _, v := range st.VRRP {
-			fmt.Fprintf(tw, "  %s: adverts sent=%d received=%d; drops: %s\n", v.Name, v.AdvertsSent, v.AdvertsReceived,
-				dropsStr(v.Drops))
-		}
-	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "Real servers (weights: configured / desired / kernel)")
-	if len(st.RealServers) == 0 {
-		fmt.Fprintln(tw, "  (none)")
-	} else {
-		fmt.Fprintln(tw, "  Service\tRemoteAddress:Port\tHealth\tConfigured\tDesired\tKernel\tReason")
-		for _, rs := range st.RealServers {
-			health := "up"
-			if !rs.Up {
-				health = "down"
-			}
-			if rs.Sorry {
-				health = "sorry"
-			}
-			reason := rs.Reason
-			if !weightEq(rs.DesiredWeight, rs.KernelWeight) {
-				if reason != "" {
-					reason += "; "
-				}
-				reason += "kernel differs from desired (resync pending)"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", rs.Service, addrPort(rs), health, rs.ConfiguredWeight,
-				weightStr(rs.DesiredWeight), weightStr(rs.KernelWeight), reason)
-		}
-	}
-	if len(st.Checks) > 0 {
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "Checks")
-		fmt.Fprintln(tw, "  Service\tRemoteAddress:Port\tCheck\tState\tLast result\tTook\tLast at\tReason")
-		for _, c := range st.Checks {
-			state := "up"
-			if !c.Up {
-				state = "down"
-			}
-			result, took, at := "-", "-", "never"
-			if !c.LastCheck.IsZero() {
-				result, took, at = c.Result, tookStr(c.Duration), agoStr(now.Sub(c.LastCheck))
-			}
-			if c.InFlight {
-				at += " (checking)"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Service, hostPort(c.Address, c.Port), c.Check, state,
-				result, took, at, oneLine(c.Reason))
-		}
-	}
-	if len(st.Services) > 0 {
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "Quorum")
-		fmt.Fprintln(tw, "  Service\tLive weight\tQuorum\tState")
-		for _, q := range st.Services {
-			state := "up"
-			if !q.QuorumUp {
-				state = "lost"
-				if q.SorryActive {
-					state += " (sorry server serving)"
-				}
-			}
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\n", q.Service, q.LiveWeight, q.Quorum, state)
-		}
-	}
-	if ipvs := st.IPVS; !ipvs.InSync && len(ipvs.Pending) > 0 {
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "Pending IPVS writes (the kernel differs from the desired table)")
-		for _, p := range ipvs.Pending {
-			fmt.Fprintf(tw, "  ipvsadm %s\n", p)
-		}
-	}
-	return tw.Flush()
-}
-
-func addrPort(rs control.RealServer) string {
-	return hostPort(rs.Address, rs.Port)
-}
-
-func hostPort(a netip.Addr, port uint16) string {
-	if a.Is4() {
-		return fmt.Sprintf("%s:%d", a, port)
-	}
-	return fmt.Sprintf("[%s]:%d", a, port)
-}
-
-// tookStr is a check's duration, to the microsecond under a second and to
-// the millisecond above.
-func tookStr(d time.Duration) string {
-	if d >= time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Microsecond).String()
-}
-
-// agoStr is the age of a result: "0.4s ago", "12s ago", "3m5s ago".
-func agoStr(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "just now" // lbd's clock is ahead of ours
-	case d < 10*time.Second:
-		return fmt.Sprintf("%.1fs ago", d.Seconds())
-	}
-	return d.Truncate(time.Second).String() + " ago"
-}
-
-// oneLine keeps a reason on its row: a tab or a newline (a script's
-// output, a server's status line) would break the table's columns.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-func weightStr(w *uint32) string {
-	if w == nil {
-		return "-"
-	}
-	return fmt.Sprint(*w)
-}
-
-func weightEq(a, b *uint32) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
 }

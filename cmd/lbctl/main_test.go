@@ -51,14 +51,16 @@ func (f *fakeEnv) env() env {
 			}
 			return f.status, nil
 		},
-		reload: func(context.Context, string) (control.ReloadResult, error) {
+		reload: func(_ context.Context, s string) (control.ReloadResult, error) {
+			f.asked = s
 			if !f.running {
 				return control.ReloadResult{}, control.ErrNotRunning
 			}
 			return control.ReloadResult{ConfigFile: "/etc/lbd/lbd.yaml", Changes: []string{"virtual_servers: 1 changed"},
 				Apply: &control.ApplyResult{Kind: "apply", Writes: 1, Ops: []string{"-e -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 2 (weight 1 -> 2)"}}}, nil
 		},
-		resync: func(context.Context, string) (control.ApplyResult, error) {
+		resync: func(_ context.Context, s string) (control.ApplyResult, error) {
+			f.asked = s
 			return control.ApplyResult{Kind: "resync", Writes: 0}, nil
 		},
 		kernel: func() (kernelView, error) {

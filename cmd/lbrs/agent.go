@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/logging"
 	"github.com/lvsd/lb/realserver"
 )
 
@@ -69,7 +70,11 @@ func loadSpec(path string, stderr io.Writer) (realserver.Spec, *slog.Logger, err
 	if err != nil {
 		return realserver.Spec{}, nil, err
 	}
-	return spec, newLogger(stderr, string(cfg.LogFormat), string(cfg.LogLevel)), nil
+	log, _, err := logging.New(stderr, string(cfg.LogFormat), string(cfg.LogLevel))
+	if err != nil {
+		return realserver.Spec{}, nil, err
+	}
+	return spec, log, nil
 }
 
 // specFromConfig translates the YAML model into realserver.Spec.
@@ -97,18 +102,6 @@ func specFromConfig(a *config.Agent) (realserver.Spec, error) {
 		return realserver.Spec{}, err
 	}
 	return s, nil
-}
-
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // openAgent builds the agent on the kernel of this process's namespace.
@@ -278,7 +271,10 @@ func runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	path := *stateFile
-	log := newLogger(os.Stderr, "text", "info")
+	log, _, err := logging.New(os.Stderr, "text", "info")
+	if err != nil {
+		return err
+	}
 	if path == "" {
 		spec, l, err := loadSpec(*f.config, os.Stderr)
 		if err != nil {

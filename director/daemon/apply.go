@@ -13,6 +13,7 @@ import (
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/logging"
 )
 
 // errStopping refuses a reload that comes while lbd is stopping.
@@ -117,7 +118,7 @@ func (d *Daemon) setLevel(cfg *config.Director) {
 	if d.opts.LogLevel != "" {
 		return
 	}
-	if l, err := parseLevel(string(cfg.Global.LogLevel)); err == nil {
+	if l, err := logging.ParseLevel(string(cfg.Global.LogLevel)); err == nil {
 		d.level.Set(l)
 	}
 }

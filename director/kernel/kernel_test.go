@@ -16,36 +16,6 @@ import (
 	"github.com/lvsd/lb/director/table"
 )
 
-func TestSysctl(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "net/ipv4/vs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "net/ipv4/ip_forward"), []byte("0\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "net/ipv4/vs/conntrack"), []byte("0\n"), 0o644)
-	s := Sysctl{Root: root}
-	if v, err := s.Get("net.ipv4.ip_forward"); err != nil || v != "0" {
-		t.Fatalf("get %q %v", v, err)
-	}
-	if err := s.Set("net.ipv4.vs.conntrack", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(root, "net/ipv4/vs/conntrack")); string(b) != "1\n" {
-		t.Errorf("file %q", b)
-	}
-	for _, bad := range []string{"", "net/ipv4", "net..ipv4", "../etc/passwd"} {
-		if _, err := s.Get(bad); err == nil {
-			t.Errorf("name %q accepted", bad)
-		}
-	}
-	if _, err := s.Get("net.ipv4.vs.nope"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("missing: %v", err)
-	}
-	if err := s.Set("net.ipv4.vs.nope", "1"); err == nil {
-		t.Error("set of a missing sysctl created it")
-	}
-}
-
 func TestReadConns(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "ip_vs_conn")
 	os.WriteFile(p, []byte("Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"+

@@ -1,6 +1,7 @@
-// Package cli is the small command-line frame that lbd and lbrs share: a
-// table of subcommands, exit statuses carried as errors, strict flag parsing
-// and the "check" subcommand that validates a configuration file.
+// Package cli is the small command-line frame that lbd, lbrs and lbctl
+// share: a table of subcommands (with aliases), optional global flags before
+// the command name, exit statuses carried as errors, strict flag parsing and
+// the "check" subcommand that validates a configuration file.
 package cli
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -20,7 +22,8 @@ import (
 // Command is one subcommand.
 type Command struct {
 	Name    string
-	Summary string // one line for "PROG help"
+	Aliases []string // other names that run it ("lbctl ls" for status)
+	Summary string   // one line for "PROG help"
 	Run     func(ctx context.Context, args []string) error
 }
 
@@ -29,6 +32,29 @@ type Command struct {
 type ExitCode int
 
 func (e ExitCode) Error() string { return "exit status " + strconv.Itoa(int(e)) }
+
+// ExitStatus returns nil for 0 and ExitCode(code) otherwise: the error of a
+// command that reports its outcome as an exit status.
+func ExitStatus(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return ExitCode(code)
+}
+
+// Program is a command made of subcommands.
+type Program struct {
+	Name     string
+	Commands []Command
+	// Flags, if set, are global flags, parsed before the command name
+	// ("lbctl -s SOCKET status"). Run sends their messages to stderr and
+	// makes any parse error, -h included, a usage error: the usage on
+	// stderr, exit status 2.
+	Flags *flag.FlagSet
+	// Usage, if set, writes the usage text in place of the list of
+	// Commands and their Summary.
+	Usage func(w io.Writer)
+}
 
 // Main runs the subcommand named by os.Args[1] with a context cancelled by
 // SIGINT or SIGTERM, and exits with its status.
@@ -39,36 +65,72 @@ func Main(prog string, cmds []Command) {
 	os.Exit(code)
 }
 
-// Dispatch runs the subcommand named by args[0] and returns the exit status:
-// 0 success, 1 failure, 2 usage error, or the command's own ExitCode.
+// Dispatch runs the subcommand named by args[0] of the program prog made of
+// cmds, without global flags; see [Program.Run].
 func Dispatch(ctx context.Context, prog string, cmds []Command, args []string, stdout, stderr io.Writer) int {
+	return Program{Name: prog, Commands: cmds}.Run(ctx, args, stdout, stderr)
+}
+
+// Run parses the global flags, runs the subcommand named by the first
+// argument left and returns the exit status: 0 success, 1 failure, 2 usage
+// error, or the command's own ExitCode. "help", -h, -help and --help in
+// the command's place print the usage on stdout.
+func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if p.Flags != nil {
+		p.Flags.SetOutput(stderr)
+		p.Flags.Usage = func() { p.usage(stderr) }
+		if err := p.Flags.Parse(args); err != nil {
+			return 2
+		}
+		args = p.Flags.Args()
+	}
 	if len(args) == 0 {
-		usage(stderr, prog, cmds)
+		p.usage(stderr)
 		return 2
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		usage(stdout, prog, cmds)
+		p.usage(stdout)
 		return 0
 	}
-	for _, c := range cmds {
-		if c.Name != args[0] {
-			continue
-		}
-		err := c.Run(ctx, args[1:])
-		var code ExitCode
-		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.As(err, &code):
-			return int(code)
-		}
-		fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.Name, err)
-		return 1
+	c, ok := p.command(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown command %q\n", p.Name, args[0])
+		p.usage(stderr)
+		return 2
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
-	usage(stderr, prog, cmds)
-	return 2
+	err := c.Run(ctx, args[1:])
+	var code ExitCode
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	}
+	fmt.Fprintf(stderr, "%s %s: %v\n", p.Name, c.Name, err)
+	return 1
+}
+
+// command finds the command called name, by its name or an alias.
+func (p Program) command(name string) (Command, bool) {
+	for _, c := range p.Commands {
+		if c.Name == name || slices.Contains(c.Aliases, name) {
+			return c, true
+		}
+	}
+	return Command{}, false
+}
+
+func (p Program) usage(w io.Writer) {
+	if p.Usage != nil {
+		p.Usage(w)
+		return
+	}
+	fmt.Fprintf(w, "Usage: %s COMMAND [flags]\n\nCommands:\n", p.Name)
+	for _, c := range p.Commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprintf(w, "\nRun \"%s COMMAND -h\" for a command's flags.\n", p.Name)
 }
 
 // ParseFlags parses args with fs and refuses extra arguments; usage errors
@@ -127,12 +189,4 @@ func PrintConfigErrors(w io.Writer, err error) bool {
 		fmt.Fprintln(w, e.Error())
 	}
 	return true
-}
-
-func usage(w io.Writer, prog string, cmds []Command) {
-	fmt.Fprintf(w, "Usage: %s COMMAND [flags]\n\nCommands:\n", prog)
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
-	}
-	fmt.Fprintf(w, "\nRun \"%s COMMAND -h\" for a command's flags.\n", prog)
 }

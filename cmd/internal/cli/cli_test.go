@@ -3,6 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +59,59 @@ func TestCheckCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A program with global flags, aliases and its own usage text (lbctl).
+func TestProgramGlobalFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string // exact
+		wantErr string // exact
+		wantRan string
+	}{
+		{name: "global flag then command", args: []string{"-s", "/x", "show", "a"}, wantOut: "show s=/x args=[a]\n", wantRan: "show"},
+		{name: "default of the global flag", args: []string{"show"}, wantOut: "show s=def args=[]\n", wantRan: "show"},
+		{name: "alias", args: []string{"ls"}, wantOut: "show s=def args=[]\n", wantRan: "show"},
+		{name: "command's exit status", args: []string{"fail"}, code: 3, wantRan: "fail"},
+		{name: "command's error", args: []string{"-s", "/y", "broken"}, code: 1, wantErr: "prog broken: boom\n", wantRan: "broken"},
+		{name: "-h is a global flag: usage error", args: []string{"-h"}, code: 2, wantErr: "USAGE\n"},
+		{name: "unknown global flag", args: []string{"-x"}, code: 2, wantErr: "flag provided but not defined: -x\nUSAGE\n"},
+		{name: "no command after the flags", args: []string{"-s", "/x"}, code: 2, wantErr: "USAGE\n"},
+		{name: "help", args: []string{"help"}, wantOut: "USAGE\n"},
+		{name: "unknown command", args: []string{"nope"}, code: 2, wantErr: "prog: unknown command \"nope\"\nUSAGE\n"},
+		{name: "a flag after the command is the command's", args: []string{"show", "-s", "/z"}, wantOut: "show s=def args=[-s /z]\n", wantRan: "show"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			fs := flag.NewFlagSet("prog", flag.ContinueOnError)
+			s := fs.String("s", "def", "socket")
+			ran := ""
+			p := Program{
+				Name:  "prog",
+				Flags: fs,
+				Usage: func(w io.Writer) { fmt.Fprintln(w, "USAGE") },
+				Commands: []Command{
+					{Name: "show", Aliases: []string{"ls", "list"}, Run: func(_ context.Context, args []string) error {
+						ran = "show"
+						fmt.Fprintf(&out, "show s=%s args=%v\n", *s, args)
+						return nil
+					}},
+					{Name: "fail", Run: func(context.Context, []string) error { ran = "fail"; return ExitStatus(3) }},
+					{Name: "broken", Run: func(context.Context, []string) error { ran = "broken"; return errors.New("boom") }},
+				},
+			}
+			code := p.Run(context.Background(), tt.args, &out, &errb)
+			if code != tt.code || out.String() != tt.wantOut || errb.String() != tt.wantErr || ran != tt.wantRan {
+				t.Errorf("exit %d, stdout %q, stderr %q, ran %q; want %d, %q, %q, %q",
+					code, out.String(), errb.String(), ran, tt.code, tt.wantOut, tt.wantErr, tt.wantRan)
+			}
+		})
+	}
+	if ExitStatus(0) != nil {
+		t.Error("ExitStatus(0) is an error")
 	}
 }
