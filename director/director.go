@@ -45,7 +45,7 @@ type BatchWriter interface {
 }
 
 // Sysctls reads and writes kernel parameters by dotted name
-// (kernel.Sysctl implements it).
+// (internal/sysctl.Proc implements it).
 type Sysctls interface {
 	Get(name string) (string, error)
 	Set(name, value string) error

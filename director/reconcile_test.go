@@ -15,6 +15,7 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
@@ -414,7 +415,7 @@ func TestBatchFailuresAreRetried(t *testing.T) {
 
 func TestApplySettingsWritesOnlyDifferences(t *testing.T) {
 	k := fake.New()
-	sys := &fakeSysctl{v: map[string]string{"net.ipv4.ip_forward": "0", "net.ipv4.vs.conntrack": "1"}}
+	sys := sysctl.NewMap(map[string]string{"net.ipv4.ip_forward": "0", "net.ipv4.vs.conntrack": "1"})
 	r, logs := newRec(t, k, func(c *director.ReconcilerConfig) { c.Sysctls = sys })
 	s := director.Settings{
 		Timeouts: table.Timeouts{TCP: 1, TCPFin: 1, UDP: 1},
@@ -424,17 +425,16 @@ func TestApplySettingsWritesOnlyDifferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ch) != 2 || k.Writes() != 1 || sys.writes != 1 {
-		t.Errorf("changes %v, kernel writes %d, sysctl writes %d", ch, k.Writes(), sys.writes)
+	if sets := sys.TakeSets(); len(ch) != 2 || k.Writes() != 1 || len(sets) != 1 {
+		t.Errorf("changes %v, kernel writes %d, sysctl writes %v", ch, k.Writes(), sets)
 	}
 	if to, _ := k.Timeouts(); to != (table.Timeouts{TCP: 1, TCPFin: 1, UDP: 1}) {
 		t.Errorf("timeouts %+v", to)
 	}
 	// Matching: nothing written.
 	k.ResetCounters()
-	sys.writes = 0
-	if ch, err := r.ApplySettings(s); err != nil || len(ch) != 0 || k.Writes() != 0 || sys.writes != 0 {
-		t.Errorf("second time: %v %v %d %d", ch, err, k.Writes(), sys.writes)
+	if ch, err := r.ApplySettings(s); err != nil || len(ch) != 0 || k.Writes() != 0 || len(sys.TakeSets()) != 0 {
+		t.Errorf("second time: %v %v %d", ch, err, k.Writes())
 	}
 	// Only tcp asked: the others are left as they are.
 	k.SetTimeouts(table.Timeouts{TCPFin: 120, UDP: 300})
@@ -445,89 +445,12 @@ func TestApplySettingsWritesOnlyDifferences(t *testing.T) {
 	}
 	// Drift is repaired by resync.
 	r.ApplySettings(s)
-	sys.v["net.ipv4.ip_forward"] = "0"
+	sys.Put("net.ipv4.ip_forward", "0")
 	mustApply(t, r, seedTable())
 	if _, err := r.Resync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if sys.v["net.ipv4.ip_forward"] != "1" || !strings.Contains(logs.String(), "repaired IPVS setting") {
-		t.Errorf("sysctl drift not repaired: %v\n%s", sys.v, logs.String())
-	}
-}
-
-type fakeSysctl struct {
-	v      map[string]string
-	writes int
-}
-
-func (f *fakeSysctl) Get(n string) (string, error) {
-	v, ok := f.v[n]
-	if !ok {
-		return "", errors.New("no such sysctl " + n)
-	}
-	return v, nil
-}
-
-func (f *fakeSysctl) Set(n, v string) error { f.writes++; f.v[n] = v; return nil }
-
-func TestClearRemovesOnlyManaged(t *testing.T) {
-	foreign := svc(table.ProtoTCP, "203.0.113.1:80", "rr")
-	k := fake.New()
-	k.Load(table.Table{Services: []table.Service{foreign}})
-	r, _ := newRec(t, k, nil)
-	mustApply(t, r, seedTable())
-	if _, err := r.Clear(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := k.Table()
-	if len(got.Services) != 1 || got.Services[0].Key() != foreign.Key() {
-		t.Errorf("after clear: %v", got.Keys())
-	}
-}
-
-func TestRunResyncsOnTrigger(t *testing.T) {
-	k := fake.New()
-	r, _ := newRec(t, k, nil)
-	mustApply(t, r, seedTable())
-	web := seedTable().Services[0]
-	k.RemoveDestination(web, web.Destinations[0])
-	ctx, cancel := context.WithCancel(context.Background())
-	trigger := make(chan struct{})
-	done := make(chan struct{})
-	go func() { r.Run(ctx, time.Hour, trigger); close(done) }()
-	trigger <- struct{}{}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, repairs := r.Counters(); repairs == 1 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	assertKernel(t, k, seedTable())
-}
-
-func TestLoggingOfBigAppliesIsBounded(t *testing.T) {
-	k := fake.New()
-	log, buf := newLogger()
-	r, err := director.NewReconciler(director.ReconcilerConfig{Kernel: k,
-		Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})), BatchMin: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = log
-	var big table.Table
-	for i := 0; i < 30; i++ {
-		s := svc(table.ProtoTCP, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 80).String(), "rr")
-		s.Destinations = []table.Destination{dst("10.1.0.1:80", table.ForwardRoute, 1), dst("10.1.0.2:80", table.ForwardRoute, 1)}
-		big.Services = append(big.Services, s)
-	}
-	mustApply(t, r, big)
-	if n := strings.Count(buf.String(), `msg="IPVS changed"`); n != 50 {
-		t.Errorf("%d ops logged at info, want 50", n)
-	}
-	if !strings.Contains(buf.String(), "more=40") {
-		t.Errorf("no summary of the rest:\n%s", buf.String())
+	if v, _ := sys.Get("net.ipv4.ip_forward"); v != "1" || !strings.Contains(logs.String(), "repaired IPVS setting") {
+		t.Errorf("sysctl drift not repaired: ip_forward %s\n%s", v, logs.String())
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/sysctl"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -45,7 +46,7 @@ type Options struct {
 	LogOutput io.Writer
 	// Kernel replaces the real IPVS (kernel.Open); tests pass a fake.
 	Kernel Kernel
-	// Sysctls replaces kernel.Sysctl{} (only used with the real kernel
+	// Sysctls replaces sysctl.Proc{} (only used with the real kernel
 	// unless set).
 	Sysctls director.Sysctls
 	// VRRPEnv, if set, builds the seams of each VRRP router (default: the
@@ -149,7 +150,7 @@ func (d *Daemon) openKernel() error {
 	}
 	d.kern, d.closeKern = h, h.Close
 	if d.opts.Sysctls == nil {
-		d.opts.Sysctls = kernel.Sysctl{}
+		d.opts.Sysctls = sysctl.Proc{}
 	}
 	return nil
 }

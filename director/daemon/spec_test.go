@@ -9,6 +9,7 @@ import (
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 const lbdYAML = `
@@ -152,15 +153,16 @@ func TestConnReuseModeFromConfigToKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sys := &fakeSysctl{v: map[string]string{"net.ipv4.vs.conn_reuse_mode": tt.kernel, "net.ipv4.vs.expire_nodest_conn": "1"}}
+			sys := sysctl.NewMap(map[string]string{"net.ipv4.vs.conn_reuse_mode": tt.kernel, "net.ipv4.vs.expire_nodest_conn": "1"})
 			r := newRec(t, fake.New(), sys)
 			s := SettingsFromConfig(cfg.IPVS)
 			ch, err := r.ApplySettings(s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := sys.v["net.ipv4.vs.conn_reuse_mode"]; got != tt.want || sys.writes != tt.writes {
-				t.Errorf("kernel value %q after %d writes, want %q after %d", got, sys.writes, tt.want, tt.writes)
+			got, _ := sys.Get("net.ipv4.vs.conn_reuse_mode")
+			if sets := sys.TakeSets(); got != tt.want || len(sets) != tt.writes {
+				t.Errorf("kernel value %q after writes %v, want %q after %d", got, sets, tt.want, tt.writes)
 			}
 			if tt.wantChange != "" && (len(ch) != 1 || ch[0] != tt.wantChange) {
 				t.Errorf("changes %q, want [%q]", ch, tt.wantChange)
@@ -168,9 +170,8 @@ func TestConnReuseModeFromConfigToKernel(t *testing.T) {
 			if tt.wantChange == "" && len(ch) != 0 {
 				t.Errorf("changes %q, want none", ch)
 			}
-			sys.writes = 0
-			if ch, err := r.ApplySettings(s); err != nil || len(ch) != 0 || sys.writes != 0 {
-				t.Errorf("second apply: changes %q, error %v, %d writes", ch, err, sys.writes)
+			if ch, err := r.ApplySettings(s); err != nil || len(ch) != 0 || len(sys.TakeSets()) != 0 {
+				t.Errorf("second apply: changes %q, error %v", ch, err)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,21 +68,6 @@ func assertKernel(t *testing.T, k *fake.Kernel, want table.Table) {
 		t.Fatalf("kernel differs from desired: %v", ops)
 	}
 }
-
-type fakeSysctl struct {
-	v      map[string]string
-	writes int
-}
-
-func (f *fakeSysctl) Get(n string) (string, error) {
-	v, ok := f.v[n]
-	if !ok {
-		return "", errors.New("no such sysctl " + n)
-	}
-	return v, nil
-}
-
-func (f *fakeSysctl) Set(n, v string) error { f.writes++; f.v[n] = v; return nil }
 
 // applied is a daemon on a fake kernel that has applied the configuration
 // y (a format with two %s for its state directory), without running: no

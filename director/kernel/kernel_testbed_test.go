@@ -18,6 +18,7 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 func open(t *testing.T) *kernel.Handle {
@@ -407,7 +408,7 @@ func TestTestbedSyncDaemon(t *testing.T) {
 }
 
 func TestTestbedSysctl(t *testing.T) {
-	s := kernel.Sysctl{}
+	s := sysctl.Proc{}
 	old, err := s.Get("net.ipv4.vs.expire_nodest_conn")
 	if err != nil {
 		t.Fatal(err)

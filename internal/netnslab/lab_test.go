@@ -5,26 +5,6 @@ import (
 	"testing"
 )
 
-func TestSysctlPath(t *testing.T) {
-	tests := []struct {
-		key, want string
-		wantErr   bool
-	}{
-		{key: "net.ipv4.ip_forward", want: "/proc/sys/net/ipv4/ip_forward"},
-		{key: "net.ipv4.conf.all.arp_ignore", want: "/proc/sys/net/ipv4/conf/all/arp_ignore"},
-		{key: "net/ipv4/conf/eth0.5/rp_filter", want: "/proc/sys/net/ipv4/conf/eth0.5/rp_filter"},
-		{key: "", wantErr: true},
-		{key: "/etc/passwd", wantErr: true},
-		{key: "net/../../etc/passwd", wantErr: true},
-	}
-	for _, tt := range tests {
-		got, err := sysctlPath(tt.key)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("sysctlPath(%q) = %q, %v; want %q, error %t", tt.key, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 func TestMountPointField(t *testing.T) {
 	tests := []struct{ line, want string }{
 		{"42 27 254:0 /run/netns /run/netns rw,relatime shared:1 - ext4 /dev/vda rw", "/run/netns"},

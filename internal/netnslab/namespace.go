@@ -9,11 +9,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/lvsd/lb/internal/sysctl"
 )
 
 // Namespace is one named network namespace of a Lab.
@@ -138,23 +139,10 @@ func (n *Namespace) Run(ctx context.Context, name string, args ...string) (strin
 	return out.String(), nil
 }
 
-// sysctlPath turns "net.ipv4.ip_forward" into /proc/sys/net/ipv4/ip_forward.
-// A key holding '/' is taken as a path below /proc/sys as it is, which is
-// how to name an interface with a dot in it ("net/ipv4/conf/eth0.5/rp_filter").
-func sysctlPath(key string) (string, error) {
-	if key == "" || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
-		return "", fmt.Errorf("sysctl key %q: not valid", key)
-	}
-	if !strings.Contains(key, "/") {
-		key = strings.ReplaceAll(key, ".", "/")
-	}
-	return filepath.Join("/proc/sys", key), nil
-}
-
 // Sysctl writes value to the sysctl key ("net.ipv4.conf.all.arp_ignore") in
 // the namespace. A missing key gives an error that is os.ErrNotExist.
 func (n *Namespace) Sysctl(key, value string) error {
-	p, err := sysctlPath(key)
+	p, err := sysctl.Path(key)
 	if err != nil {
 		return err
 	}
@@ -167,7 +155,7 @@ func (n *Namespace) Sysctl(key, value string) error {
 
 // ReadSysctl reads the sysctl key in the namespace, without the newline.
 func (n *Namespace) ReadSysctl(key string) (string, error) {
-	p, err := sysctlPath(key)
+	p, err := sysctl.Path(key)
 	if err != nil {
 		return "", err
 	}
