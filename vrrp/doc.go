@@ -6,6 +6,10 @@
 // The package is layered so that the protocol logic can be tested without a
 // network:
 //
+//   - config.go, set.go: an instance's options, keepalived's defaults
+//     (SetDefaults) and every rule (Validate, with field-addressed
+//     FieldErrors): the one place that knows them. lbd.yaml's vrrp section
+//     decodes straight into Set (the `yaml` tags are its keys).
 //   - packet.go: the advertisement codec (fuzzed).
 //   - check.go: the receive checks, in keepalived's order, each failure a
 //     counted DropReason.
@@ -21,6 +25,6 @@
 //     and links via vishvananda/netlink, gratuitous ARP via mdlayher/arp).
 //
 // A director builds a Router with New(Options), runs it with Run(ctx),
-// follows state changes with Subscribe (or Options.OnStateChange) and reads
-// counters with Stats.
+// follows state changes with Options.OnStateChange and reads counters
+// with Stats.
 package vrrp

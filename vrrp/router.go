@@ -21,7 +21,7 @@ type Options struct {
 	Logger     *slog.Logger // default slog.Default()
 	// OnStateChange, if set, is called on every instance transition, in
 	// order, from the router's goroutine (after its lock is released): it
-	// must not block for long. Subscribe is the alternative.
+	// must not block for long.
 	OnStateChange func(StateChange)
 	// Env holds the system seams; nil fields are filled from LinuxEnv.
 	Env Env
@@ -45,11 +45,10 @@ type Router struct {
 	opts    Options
 	scripts map[string]ScriptConfig
 
-	mu     sync.Mutex // guards everything below against Stats and Subscribe
+	mu     sync.Mutex // guards everything below against Stats
 	insts  []*instance
 	groups []*group
 	socks  []*socket
-	subs   map[*subscriber]struct{}
 
 	env     Env
 	running atomic.Bool
@@ -136,7 +135,6 @@ func New(opts Options) (*Router, error) {
 		log:     log,
 		opts:    opts,
 		scripts: scripts,
-		subs:    map[*subscriber]struct{}{},
 		inbox:   make(chan any, 256),
 		stop:    make(chan struct{}),
 		scriptS: map[string]*riseFall{},
@@ -234,12 +232,6 @@ func (r *Router) Run(ctx context.Context) error {
 		if r.notes != nil {
 			r.notes.close()
 		}
-		r.mu.Lock()
-		for s := range r.subs {
-			s.end()
-		}
-		r.subs = map[*subscriber]struct{}{}
-		r.mu.Unlock()
 	}()
 	if err := r.fillEnv(); err != nil {
 		return err
@@ -831,24 +823,18 @@ func (r *Router) notify(n Notify, kind, name string, s State, prio uint8) {
 	}
 }
 
-// deliver hands the collected state changes to the callback and the
-// subscribers, outside the lock.
+// deliver hands the collected state changes to the callback, outside the
+// lock.
 func (r *Router) deliver() {
 	r.mu.Lock()
 	pub := r.publish
 	r.publish = nil
-	subs := make([]*subscriber, 0, len(r.subs))
-	for s := range r.subs {
-		subs = append(subs, s)
-	}
 	r.mu.Unlock()
+	if r.opts.OnStateChange == nil {
+		return
+	}
 	for _, c := range pub {
-		if r.opts.OnStateChange != nil {
-			r.opts.OnStateChange(c)
-		}
-		for _, s := range subs {
-			s.push(c)
-		}
+		r.opts.OnStateChange(c)
 	}
 }
 

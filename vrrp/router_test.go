@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,27 +31,42 @@ type running struct {
 	host   *fakeHost
 	cancel context.CancelFunc
 	done   chan error
-	subs   <-chan StateChange
+
+	mu      sync.Mutex
+	changes []StateChange // every OnStateChange, in order
+}
+
+// changesSoFar returns the state changes seen so far.
+func (run *running) changesSoFar() []StateChange {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return slices.Clone(run.changes)
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func start(t *testing.T, lan *fakeLAN, h *fakeHost, opts Options) *running {
 	t.Helper()
+	run := &running{host: h, done: make(chan error, 1)}
 	opts.Env = h.env(lan)
 	opts.Logger = quietLog()
+	next := opts.OnStateChange
+	opts.OnStateChange = func(c StateChange) {
+		run.mu.Lock()
+		run.changes = append(run.changes, c)
+		run.mu.Unlock()
+		if next != nil {
+			next(c)
+		}
+	}
 	r, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, cancelSub := r.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{r: r, host: h, cancel: cancel, done: make(chan error, 1), subs: sub}
+	run.r, run.cancel = r, cancel
 	go func() { run.done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		run.stop(t)
-		cancelSub()
-	})
+	t.Cleanup(func() { run.stop(t) })
 	return run
 }
 
@@ -142,29 +158,22 @@ func TestRouterElectionAndGracefulStop(t *testing.T) {
 	}
 }
 
-func TestRouterSubscribeInOrder(t *testing.T) {
+func TestRouterStateChangesInOrder(t *testing.T) {
 	lan := newFakeLAN()
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
+	waitState(t, a, "VI_1", StateMaster)
+	a.stop(t)
 	var got []string
-	for c := range a.subs {
+	for _, c := range a.changesSoFar() {
 		got = append(got, c.From.String()+">"+c.To.String())
-		if c.To == StateMaster {
-			if c.Instance != "VI_1" || c.VRID != 51 || len(c.VIPs) != 1 || c.At.IsZero() {
-				t.Fatalf("change %+v", c)
-			}
-			break
+		if c.To == StateMaster && (c.Instance != "VI_1" || c.VRID != 51 || len(c.VIPs) != 1 || c.At.IsZero()) {
+			t.Errorf("change %+v", c)
 		}
 	}
-	if want := []string{"INIT>BACKUP", "BACKUP>MASTER"}; !slices.Equal(got, want) {
+	// Every change is delivered, in order, the STOP of the shutdown
+	// included, before Run returns.
+	if want := []string{"INIT>BACKUP", "BACKUP>MASTER", "MASTER>STOP"}; !slices.Equal(got, want) {
 		t.Fatalf("changes %q, want %q", got, want)
-	}
-	a.stop(t)
-	var rest []string
-	for c := range a.subs { // closed when Run returns
-		rest = append(rest, c.To.String())
-	}
-	if !slices.Equal(rest, []string{"STOP"}) {
-		t.Fatalf("after stop: %q", rest)
 	}
 }
 
