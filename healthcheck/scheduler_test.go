@@ -298,7 +298,7 @@ func TestSchedulerAddErrors(t *testing.T) {
 	if err := s.Add("x", good, Timing{}); err == nil {
 		t.Error("Add with zero timing should fail")
 	}
-	if err := s.Add("x", Spec{Type: TypeTCP}, DefaultTiming(TypeTCP)); err == nil {
+	if err := s.Add("x", Spec{Type: TypeTCP}, DefaultTiming()); err == nil {
 		t.Error("Add with no target should fail")
 	}
 	if st := s.Stats(); st.Subscriptions != 0 {

@@ -110,18 +110,12 @@ func TestTimingValidateAndDefaults(t *testing.T) {
 	if err := (Timing{}).Validate(); err == nil {
 		t.Error("zero Timing should not validate")
 	}
-	for _, ct := range []CheckType{TypeHTTP, TypeHTTPS, TypeTCP, TypeScript, TypeDNS} {
-		if err := DefaultTiming(ct).Validate(); err != nil {
-			t.Errorf("DefaultTiming(%s): %v", ct, err)
-		}
+	d := DefaultTiming()
+	if err := d.Validate(); err != nil {
+		t.Errorf("DefaultTiming(): %v", err)
 	}
-	if d := DefaultTiming(TypeHTTP); d.DelayBeforeRetry != 3*time.Second || d.Retry != 1 || d.ConnectTimeout != 5*time.Second || d.DelayLoop != time.Minute {
-		t.Errorf("http defaults = %v", d)
-	}
-	if d := DefaultTiming(TypeDNS); d.Retry != 3 || d.DelayBeforeRetry != d.DelayLoop {
-		t.Errorf("dns defaults = %v", d)
-	}
-	if d := DefaultTiming(TypeScript); d.Retry != 0 {
-		t.Errorf("script defaults = %v", d)
+	want := Timing{DelayLoop: time.Minute, ConnectTimeout: 5 * time.Second, Retry: 1, DelayBeforeRetry: 3 * time.Second}
+	if d != want || d.fall() != 2 || d.rise() != 1 {
+		t.Errorf("defaults = %v, want %v (fall 2, rise 1)", d, want)
 	}
 }

@@ -32,28 +32,18 @@ type Timing struct {
 	Rise, Fall int
 }
 
-// DefaultTiming returns keepalived's defaults for a checker type:
-// delay_loop 60s, connect_timeout 5s, warmup = delay_loop, retry 1 (3 for
-// DNS, 0 for scripts), delay_before_retry 3s for HTTP(S), delay_loop for
-// DNS, 1s otherwise.
-func DefaultTiming(t CheckType) Timing {
-	tm := Timing{
+// DefaultTiming returns the timing of a check whose configuration sets
+// none: delay_loop 60s, connect_timeout 5s, retry 1, delay_before_retry
+// 3s, no warm-up, no alpha, rise 1 and fall retry+1 (keepalived's HTTP_GET
+// defaults, for every type; the importer writes out keepalived's other
+// per-checker values).
+func DefaultTiming() Timing {
+	return Timing{
 		DelayLoop:        60 * time.Second,
 		ConnectTimeout:   5 * time.Second,
 		Retry:            1,
-		DelayBeforeRetry: time.Second,
-		Warmup:           60 * time.Second,
+		DelayBeforeRetry: 3 * time.Second,
 	}
-	switch t {
-	case TypeHTTP, TypeHTTPS:
-		tm.DelayBeforeRetry = 3 * time.Second
-	case TypeDNS:
-		tm.Retry = 3
-		tm.DelayBeforeRetry = tm.DelayLoop
-	case TypeScript:
-		tm.Retry = 0
-	}
-	return tm
 }
 
 // Validate reports what is wrong with the timing, if anything.

@@ -43,17 +43,7 @@ func CheckSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check)
 		}
 		s.URLs = append(s.URLs, hu)
 	}
-	t := vs.EffectiveCheck(rs, c)
-	return s, healthcheck.Timing{
-		DelayLoop:        t.DelayLoop,
-		ConnectTimeout:   t.ConnectTimeout,
-		Retry:            t.Retry,
-		DelayBeforeRetry: t.DelayBeforeRetry,
-		Warmup:           t.Warmup,
-		Alpha:            t.Alpha,
-		Rise:             t.Rise,
-		Fall:             t.Fall,
-	}
+	return s, vs.EffectiveCheck(rs, c)
 }
 
 // CheckSub is one health-check subscription: a check of a real server of

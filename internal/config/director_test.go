@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -955,36 +957,36 @@ virtual_servers:
 		vs   *VirtualServer
 		rs   *RealServer
 		c    *Check
-		want CheckTiming
+		want healthcheck.Timing
 	}{
 		{
 			name: "keepalived defaults",
 			vs:   vs1, rs: &vs1.RealServers[0], c: &vs1.RealServers[0].Checks[0],
-			want: CheckTiming{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			want: healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
 				DelayBeforeRetry: 3 * time.Second, Rise: 1, Fall: 2},
 		},
 		{
 			name: "service level only",
 			vs:   vs0, rs: rs1, c: &rs1.Checks[0],
-			want: CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 3,
+			want: healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 3,
 				DelayBeforeRetry: 3 * time.Second, Alpha: true, Rise: 1, Fall: 4},
 		},
 		{
 			name: "real server overrides service",
 			vs:   vs0, rs: rs0, c: &rs0.Checks[0],
-			want: CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 2 * time.Second, Retry: 3,
+			want: healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 2 * time.Second, Retry: 3,
 				DelayBeforeRetry: 500 * time.Millisecond, Alpha: true, Rise: 1, Fall: 4},
 		},
 		{
 			name: "check overrides all",
 			vs:   vs0, rs: rs0, c: &rs0.Checks[1],
-			want: CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 250 * time.Millisecond, Retry: 0,
+			want: healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 250 * time.Millisecond, Retry: 0,
 				DelayBeforeRetry: 500 * time.Millisecond, Warmup: 10 * time.Second, Alpha: false, Rise: 2, Fall: 4},
 		},
 		{
 			name: "real server level without a check",
 			vs:   vs0, rs: rs0, c: nil,
-			want: CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 2 * time.Second, Retry: 3,
+			want: healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 2 * time.Second, Retry: 3,
 				DelayBeforeRetry: 500 * time.Millisecond, Alpha: true, Rise: 1, Fall: 4},
 		},
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -105,7 +107,7 @@ func TestExamplesMatchSeed(t *testing.T) {
 			if c.Type != CheckHTTP || len(c.URLs) != 1 || !isMD5Hex(c.URLs[0].Digest) {
 				t.Errorf("%s: check %+v", rs.AddrPort(), c)
 			}
-			want := CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 3 * time.Second, Retry: 3,
+			want := healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 3 * time.Second, Retry: 3,
 				DelayBeforeRetry: 3 * time.Second, Rise: 1, Fall: 4}
 			if got := vs.EffectiveCheck(rs, c); got != want {
 				t.Errorf("%s: timing %+v, want %+v", rs.AddrPort(), got, want)

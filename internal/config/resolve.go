@@ -3,33 +3,18 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"time"
+
+	"github.com/lvsd/lb/healthcheck"
 )
 
-// CheckTiming is the effective timing of one check after inheritance
-// (defaults -> virtual server -> real server -> check, most specific wins).
-type CheckTiming struct {
-	DelayLoop        time.Duration // between two checks while stable
-	ConnectTimeout   time.Duration // per attempt (a script check's timeout)
-	Retry            int           // extra attempts before a failure counts
-	DelayBeforeRetry time.Duration // between attempts while failing
-	Warmup           time.Duration // maximum random delay before the first check
-	Alpha            bool          // the server starts down until a check passes
-	Rise             int           // consecutive passes to go up; 1 when not set
-	Fall             int           // consecutive failed attempts to go down; Retry+1 when not set
-}
-
 // EffectiveCheck resolves the timing of check c of real server rs in this
-// virtual server. c may be nil (the real server's own level). When rise or
-// fall is unset or 0 it takes keepalived's behaviour: up after one pass,
-// down after Retry+1 failed attempts in a row.
-func (vs *VirtualServer) EffectiveCheck(rs *RealServer, c *Check) CheckTiming {
-	t := CheckTiming{
-		DelayLoop:        DefaultDelayLoop,
-		ConnectTimeout:   DefaultConnectTimeout,
-		Retry:            DefaultRetry,
-		DelayBeforeRetry: DefaultDelayBeforeRetry,
-	}
+// virtual server: healthcheck.DefaultTiming, then the virtual server's, the
+// real server's and the check's keys, the most specific winning. c may be
+// nil (the real server's own level). When rise or fall is unset or 0 it
+// takes keepalived's behaviour: up after one pass, down after Retry+1
+// failed attempts in a row.
+func (vs *VirtualServer) EffectiveCheck(rs *RealServer, c *Check) healthcheck.Timing {
+	t := healthcheck.DefaultTiming()
 	levels := []*Timing{&vs.Timing}
 	if rs != nil {
 		levels = append(levels, &rs.Timing)
@@ -37,7 +22,6 @@ func (vs *VirtualServer) EffectiveCheck(rs *RealServer, c *Check) CheckTiming {
 	if c != nil {
 		levels = append(levels, &c.Timing)
 	}
-	var rise, fall int
 	for _, l := range levels {
 		setIf(&t.DelayLoop, l.DelayLoop)
 		setIf(&t.ConnectTimeout, l.ConnectTimeout)
@@ -45,10 +29,9 @@ func (vs *VirtualServer) EffectiveCheck(rs *RealServer, c *Check) CheckTiming {
 		setIf(&t.DelayBeforeRetry, l.DelayBeforeRetry)
 		setIf(&t.Warmup, l.Warmup)
 		setIf(&t.Alpha, l.Alpha)
-		setIf(&rise, l.Rise)
-		setIf(&fall, l.Fall)
+		setIf(&t.Rise, l.Rise)
+		setIf(&t.Fall, l.Fall)
 	}
-	t.Rise, t.Fall = rise, fall
 	if t.Rise == 0 {
 		t.Rise = 1
 	}

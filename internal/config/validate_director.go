@@ -17,14 +17,10 @@ import (
 
 // Defaults of lbd.yaml (keepalived's where it has one).
 const (
-	DefaultControlSocket    = "/run/lbd/lbd.sock"
-	DefaultMetricsAddress   = "127.0.0.1:9650"
-	DefaultStateDir         = "/var/lib/lbd"
-	DefaultResyncInterval   = 30 * time.Second
-	DefaultDelayLoop        = 60 * time.Second
-	DefaultConnectTimeout   = 5 * time.Second
-	DefaultRetry            = 1
-	DefaultDelayBeforeRetry = 3 * time.Second
+	DefaultControlSocket  = "/run/lbd/lbd.sock"
+	DefaultMetricsAddress = "127.0.0.1:9650"
+	DefaultStateDir       = "/var/lib/lbd"
+	DefaultResyncInterval = 30 * time.Second
 )
 
 // directorDefaults fills in every default that does not depend on

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -293,7 +295,7 @@ func fixTiming(vs *config.VirtualServer, rs *config.RealServer, c *config.Check,
 		}
 		return nil
 	}
-	ka := config.CheckTiming{
+	ka := healthcheck.Timing{
 		DelayLoop:      kaDelayLoop,
 		ConnectTimeout: kaConnectTimeout,
 		Retry:          1,

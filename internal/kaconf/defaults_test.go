@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lvsd/lb/vrrp"
@@ -185,28 +187,28 @@ func TestKeepalivedCheckTiming(t *testing.T) {
 		name          string
 		vs, rs, check string // statements at each level
 		kind          string
-		want          config.CheckTiming
+		want          healthcheck.Timing
 	}{
 		{"TCP_CHECK defaults", "", "", "", "TCP_CHECK",
-			config.CheckTiming{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
 				DelayBeforeRetry: time.Second, Warmup: 60 * time.Second, Rise: 1, Fall: 2}},
 		{"HTTP_GET defaults", "", "", "url {\n path /\n}", "HTTP_GET",
-			config.CheckTiming{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
 				DelayBeforeRetry: 3 * time.Second, Warmup: 60 * time.Second, Rise: 1, Fall: 2}},
 		{"DNS_CHECK defaults", "delay_loop 10", "", "", "DNS_CHECK",
-			config.CheckTiming{DelayLoop: 10 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 3,
+			healthcheck.Timing{DelayLoop: 10 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 3,
 				DelayBeforeRetry: 10 * time.Second, Warmup: 10 * time.Second, Rise: 1, Fall: 4}},
 		{"MISC_CHECK defaults: timeout is the vs delay_loop", "delay_loop 30", "delay_loop 5", "misc_path /bin/true", "MISC_CHECK",
-			config.CheckTiming{DelayLoop: 5 * time.Second, ConnectTimeout: 30 * time.Second, Retry: 0,
+			healthcheck.Timing{DelayLoop: 5 * time.Second, ConnectTimeout: 30 * time.Second, Retry: 0,
 				DelayBeforeRetry: time.Second, Warmup: 5 * time.Second, Rise: 1, Fall: 1}},
 		{"MISC_CHECK ignores connect_timeout of the servers", "connect_timeout 2", "connect_timeout 3", "misc_path /bin/true\nmisc_timeout 4", "MISC_CHECK",
-			config.CheckTiming{DelayLoop: 60 * time.Second, ConnectTimeout: 4 * time.Second, Retry: 0,
+			healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 4 * time.Second, Retry: 0,
 				DelayBeforeRetry: time.Second, Warmup: 60 * time.Second, Rise: 1, Fall: 1}},
 		{"inheritance vs -> rs -> checker", "delay_loop 6\nretry 5\nconnect_timeout 2\nwarmup 1\nalpha", "retry 2\ndelay_before_retry 4", "connect_timeout 1", "TCP_CHECK",
-			config.CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: time.Second, Retry: 2,
+			healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: time.Second, Retry: 2,
 				DelayBeforeRetry: 4 * time.Second, Warmup: time.Second, Alpha: true, Rise: 1, Fall: 3}},
 		{"warm-up follows the checker's delay_loop", "delay_loop 6", "", "delay_loop 2", "TCP_CHECK",
-			config.CheckTiming{DelayLoop: 2 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			healthcheck.Timing{DelayLoop: 2 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
 				DelayBeforeRetry: time.Second, Warmup: 2 * time.Second, Rise: 1, Fall: 2}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/lvsd/lb/vrrp"
 
 	"github.com/google/go-cmp/cmp"
@@ -195,15 +197,15 @@ func TestFullFixtureServices(t *testing.T) {
 		name string
 		rs   *config.RealServer
 		c    *config.Check
-		want config.CheckTiming
+		want healthcheck.Timing
 	}{
-		{"http: vs delay_loop, connect_timeout and alpha; nb_get_retry", r0, http, config.CheckTiming{
+		{"http: vs delay_loop, connect_timeout and alpha; nb_get_retry", r0, http, healthcheck.Timing{
 			DelayLoop: 10 * time.Second, ConnectTimeout: 4 * time.Second, Retry: 2, DelayBeforeRetry: 3 * time.Second,
 			Warmup: 10 * time.Second, Alpha: true, Rise: 1, Fall: 3}},
-		{"https: rs delay_loop and retry", r1, https, config.CheckTiming{
+		{"https: rs delay_loop and retry", r1, https, healthcheck.Timing{
 			DelayLoop: 20 * time.Second, ConnectTimeout: 4 * time.Second, Retry: 4, DelayBeforeRetry: 2 * time.Second,
 			Warmup: 20 * time.Second, Alpha: true, Rise: 1, Fall: 5}},
-		{"tcp: keepalived's 1s delay_before_retry, its own warmup and alpha", r1, tcp, config.CheckTiming{
+		{"tcp: keepalived's 1s delay_before_retry, its own warmup and alpha", r1, tcp, healthcheck.Timing{
 			DelayLoop: 20 * time.Second, ConnectTimeout: 2 * time.Second, Retry: 4, DelayBeforeRetry: time.Second,
 			Warmup: 0, Alpha: false, Rise: 1, Fall: 5}},
 	} {
@@ -305,7 +307,7 @@ func TestAliasesFixture(t *testing.T) {
 	if c.VirtualHost != "u.example.com" || c.SNI != "sni.example.com" || len(c.URLs) != 2 {
 		t.Errorf("https check %+v", c)
 	}
-	want := config.CheckTiming{DelayLoop: 15 * time.Second, ConnectTimeout: time.Second, Retry: 1,
+	want := healthcheck.Timing{DelayLoop: 15 * time.Second, ConnectTimeout: time.Second, Retry: 1,
 		DelayBeforeRetry: 5 * time.Second, Warmup: 3 * time.Second, Alpha: true, Rise: 1, Fall: 2}
 	if got := tun.EffectiveCheck(rs, c); got != want {
 		t.Errorf("timing %+v\nwant   %+v", got, want)

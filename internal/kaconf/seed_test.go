@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/healthcheck"
+
 	"github.com/lvsd/lb/vrrp"
 
 	"github.com/lvsd/lb/internal/config"
@@ -118,7 +120,7 @@ func TestSeedSSLGetService(t *testing.T) {
 	// checker's own connect_timeout, nb_get_retry, delay_before_retry, and
 	// a first check at a random time within one delay_loop.
 	got := vs.EffectiveCheck(rs, c)
-	want := config.CheckTiming{DelayLoop: 6 * time.Second, ConnectTimeout: 3 * time.Second, Retry: 3,
+	want := healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 3 * time.Second, Retry: 3,
 		DelayBeforeRetry: 3 * time.Second, Warmup: 6 * time.Second, Rise: 1, Fall: 4}
 	if got != want {
 		t.Errorf("timing %+v\nwant   %+v", got, want)
