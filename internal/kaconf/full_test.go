@@ -130,7 +130,7 @@ func TestFullFixtureVRRP(t *testing.T) {
 		{Name: "chk_nginx", Command: config.Argv{"/usr/bin/pgrep", "-x", "nginx"}, Interval: 2 * time.Second,
 			Timeout: 3 * time.Second, Rise: 2, Fall: 3, Weight: -50},
 		{Name: "chk_disk", Command: config.Argv{"/usr/local/bin/check", "disk", "with space"},
-			Interval: 1500 * time.Millisecond, Timeout: 1500 * time.Millisecond, Rise: 1, Fall: 1},
+			Interval: 5 * time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1},
 	}
 	if diff := cmp.Diff(wantScripts, d.VRRP.Scripts); diff != "" {
 		t.Errorf("scripts (-want +got):\n%s", diff)
@@ -300,7 +300,8 @@ func TestAliasesFixture(t *testing.T) {
 	if !rs.InhibitOnFailure || rs.Forwarding != config.TUN || rs.Tunnel == nil || rs.Tunnel.Type != config.TunnelIPIP {
 		t.Errorf("real server %+v", rs)
 	}
-	if c.VirtualHost != "u.example.com" || c.SNI != "sni.example.com" || len(c.URLs) != 2 {
+	// enable_sni: keepalived sends the virtualhost as SNI, and so does lbd.
+	if c.VirtualHost != "u.example.com" || c.SNI != "u.example.com" || len(c.URLs) != 2 {
 		t.Errorf("https check %+v", c)
 	}
 	want := config.CheckTiming{DelayLoop: 15 * time.Second, ConnectTimeout: time.Second, Retry: 1,

@@ -237,6 +237,8 @@ var checkerUnsupported = map[string]string{
 	"fast_recovery":    noEquivalent,
 	"tls_compliant":    noEquivalent,
 	"user":             noUser,
+	"sni_name": "not a keepalived keyword in any release up to 2.4.3: keepalived rejects it " +
+		"(with enable_sni it sends the virtualhost as SNI, and so does lbd)",
 }
 
 var urlUnsupported = map[string]string{

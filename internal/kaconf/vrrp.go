@@ -550,6 +550,10 @@ func (m *mapper) notify(nt *config.Notify, c *Node) {
 
 var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall"}
 
+// kaScriptMaxSeconds is the largest vrrp_script interval and timeout
+// keepalived reads (whole seconds; UINT_MAX microseconds).
+const kaScriptMaxSeconds = 4294
+
 // garp maps one gratuitous ARP setting (key without global_defs' "vrrp_"
 // prefix: garp_master_delay, garp_master_repeat, garp_master_refresh,
 // garp_master_refresh_repeat, garp_interval) into g; the same keywords
@@ -603,6 +607,10 @@ func (m *mapper) vrrpScript(n *Node) {
 			if m.leaf(c, 1, 1) {
 				v, ok := value(m, c, 0, secondsIn(0, 1<<31*time.Second))
 				if !ok {
+					continue
+				}
+				if v%time.Second != 0 || v > kaScriptMaxSeconds*time.Second {
+					m.unmapped(c, "keepalived takes whole seconds up to %d here: it ignores the line, and so does the import", kaScriptMaxSeconds)
 					continue
 				}
 				if v == 0 {
