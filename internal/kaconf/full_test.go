@@ -335,9 +335,8 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 }
 
-// Names and values that mean something else in YAML stay strings.
-func TestYAMLQuoting(t *testing.T) {
-	res := convert(t, `global_defs {
+// yamlQuotingConf has names and values that mean something else in YAML.
+const yamlQuotingConf = `global_defs {
   router_id on
 }
 vrrp_script "null" {
@@ -375,7 +374,11 @@ virtual_server 10.9.9.9 80 {
     }
   }
 }
-`)
+`
+
+// Names and values that mean something else in YAML stay strings.
+func TestYAMLQuoting(t *testing.T) {
+	res := convert(t, yamlQuotingConf)
 	d := res.Director
 	if d.Global.RouterID != "on" {
 		t.Errorf("router_id %q", d.Global.RouterID)

@@ -360,7 +360,8 @@ func (m *mapper) forwarding(c *Node) (config.Forwarding, *config.Tunnel, bool) {
 	}
 	switch {
 	case fwd != config.TUN:
-		m.errorf(c.Pos, "%s: tunnel options need TUN", c.Key)
+		m.unmappedWord(c, strings.Join(c.Args[1:], " "), "tunnel options have no effect with %s (keepalived reads them without a word): not imported", fwd)
+		return fwd, nil, true
 	case (t.Type == config.TunnelGUE) != (t.Port != 0):
 		m.errorf(c.Pos, "%s: a gue tunnel needs a port, and only a gue tunnel has one", c.Key)
 	case t.Type == config.TunnelIPIP && t.Checksum != config.ChecksumNone:

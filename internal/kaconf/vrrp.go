@@ -31,6 +31,7 @@ type instanceBuild struct {
 	authNode  *Node
 	authType  string
 	authPass  string
+	passPos   Pos      // the auth_pass statement
 	vipNodes  []*Node  // the statement of each VirtualIPAddresses entry
 	vipLabels []string // and its label as written
 	srcNode   *Node
@@ -296,7 +297,7 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 		default:
 			pass := b.authPass
 			if len(pass) > 8 {
-				m.notef(b.authNode.Pos, "auth_pass longer than 8 characters: keepalived uses the first 8")
+				m.notef(b.passPos, "auth_pass longer than 8 characters: keepalived uses the first 8")
 				pass = pass[:8]
 			}
 			in.Authentication = &config.Authentication{Type: config.AuthPass, Password: pass}
@@ -337,7 +338,7 @@ func (m *mapper) authentication(b *instanceBuild, n *Node) {
 			}
 		case "auth_pass":
 			if m.leaf(c, 1, 1) {
-				b.authPass = c.Args[0]
+				b.authPass, b.passPos = c.Args[0], c.Pos
 			}
 		default:
 			m.other(c, "authentication", nil, []string{"auth_type", "auth_pass"})
