@@ -142,7 +142,9 @@ func TestFullFixtureVRRP(t *testing.T) {
 	}
 }
 
-func TestFullFixtureServices(t *testing.T) {
+// fullServices returns the virtual servers of testdata/full.conf.
+func fullServices(t *testing.T) []config.VirtualServer {
+	t.Helper()
 	res, err := ConvertFile("testdata/full.conf", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -151,9 +153,13 @@ func TestFullFixtureServices(t *testing.T) {
 	if len(vss) != 3 {
 		t.Fatalf("%d virtual servers", len(vss))
 	}
+	return vss
+}
 
-	// The included web service.
-	web := &vss[0]
+// The included web service: DR, persistence, quorum, sorry server, HTTP,
+// HTTPS and TCP checks with timing at each level.
+func TestFullFixtureWebService(t *testing.T) {
+	web := &fullServices(t)[0]
 	if web.Key() != "TCP 192.168.56.90:80" || web.Scheduler != "wrr" || web.Forwarding != config.DR ||
 		web.PersistenceTimeout != 300*time.Second || web.PersistenceNetmask != 24 || web.Quorum != 2 ||
 		web.Hysteresis != 1 || !web.InhibitOnFailure ||
@@ -209,8 +215,12 @@ func TestFullFixtureServices(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
 		}
 	}
+}
 
-	// fwmark, sh with sh-port, GUE tunnel, MISC_CHECK.
+// The other included services: fwmark, sh with sh-port, GUE tunnel,
+// MISC_CHECK; UDP, NAT, one packet scheduling, DNS_CHECK.
+func TestFullFixtureOtherServices(t *testing.T) {
+	vss := fullServices(t)
 	fw := &vss[1]
 	if fw.Key() != "FWM 5 ipv4" || fw.Scheduler != "sh" || !slices.Equal(fw.SchedulerFlags, []config.SchedulerFlag{"sh-port", "sh-fallback"}) ||
 		fw.Forwarding != config.TUN || fw.Protocol != "" {
