@@ -18,23 +18,24 @@ import (
 // keepalived itself is the oracle for what the importer accepts: for every
 // fixture (the files in testdata and the configurations of the table tests)
 // TestKeepalivedOracle runs "keepalived -t" (config-test mode: parse,
-// report on stderr, exit; no pid file, no daemon, no network change) and
-// compares its verdicts with the importer's:
+// report on stderr, exit; no pid file, no daemon, no change to the
+// machine) and compares its verdicts with the importer's:
 //
-//   - each line keepalived reports as an unknown keyword or an invalid or
-//     ignored value must be reported by the importer (unmapped or an
-//     error) on the same line, never mapped silently;
-//   - each line keepalived corrects must carry a note (or an issue) too;
-//   - a vrrp_instance or virtual_server keepalived drops must not be
-//     imported;
-//   - each issue in which the importer says keepalived rejects or ignores
-//     something must be confirmed by a keepalived message on that line or
-//     about that object;
-//   - each error that stops the import must be on a line (or about an
-//     object) keepalived complains about too.
+//   - every statement keepalived reports as unknown, invalid, ignored or
+//     corrected (on its line, on the closing brace of its block, or by
+//     name for a vrrp_instance, sync group, virtual or real server) must
+//     carry an error, an unmapped issue or a note of the importer: nothing
+//     keepalived complains about is mapped silently;
+//   - if keepalived cannot run the file, the importer must refuse it;
+//   - every error that stops the import, and every issue in which the
+//     importer says keepalived rejects, ignores, skips or drops something,
+//     must be confirmed by a keepalived message about that statement (or
+//     one within it).
 //
-// Where the importer differs on purpose, oracleAllowed says why (and
-// docs/keepalived-mapping.md says so to users).
+// Messages about the machine (interfaces that do not exist here) and
+// deprecations are no verdict. A message the classification does not know
+// fails the test. Where the importer differs on purpose, oracleAllowed says
+// why, and docs/keepalived-mapping.md tells users.
 
 // kaMsg is one message of keepalived -t.
 type kaMsg struct {
