@@ -78,6 +78,10 @@ var vrrpDefaultCases = []struct {
 			return len(in.VirtualIPAddresses) == 2 && in.VirtualIPAddresses[1] == config.VirtualIPAddress{
 				Address: netip.MustParsePrefix("10.0.0.101/24"), Device: "eth1", Label: "eth1:web"}
 		}, ""},
+	{"sync group: tracked interface weights count as 0", instance("track_interface {\n eth1 weight 5\n eth2\n}") + "vrrp_sync_group G {\n group {\n VI_1\n }\n}",
+		func(in *config.VRRPInstance) bool {
+			return slices.Equal(in.TrackInterfaces, []config.TrackInterface{{Name: "eth1", Weight: 0}, {Name: "eth2", Weight: 0}})
+		}, "keepalived ignores the weight"},
 	{"interface given after the addresses", "vrrp_instance VI_1 {\n virtual_ipaddress {\n 10.0.0.100\n }\n virtual_router_id 5\n interface bond0\n}",
 		func(in *config.VRRPInstance) bool { return in.VirtualIPAddresses[0].Device == "bond0" }, ""},
 }

@@ -135,7 +135,7 @@ func TestFullFixtureVRRP(t *testing.T) {
 	if diff := cmp.Diff(wantScripts, d.VRRP.Scripts); diff != "" {
 		t.Errorf("scripts (-want +got):\n%s", diff)
 	}
-	wantGroups := []config.SyncGroup{{Name: "SG_1", Instances: []string{"VI_WEB", "VI_DB"},
+	wantGroups := []config.SyncGroup{{Name: "SG_1", Instances: []string{"VI_LB", "VI_DB"},
 		Notify: config.Notify{Master: config.Argv{"/etc/lbd/sg.sh", "master"}, Any: config.Argv{"/etc/lbd/sg-any.sh"}}}}
 	if diff := cmp.Diff(wantGroups, d.VRRP.SyncGroups); diff != "" {
 		t.Errorf("sync groups (-want +got):\n%s", diff)

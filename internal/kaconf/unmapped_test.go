@@ -64,6 +64,9 @@ var unmappedCases = []struct {
 	{"extra arguments", instance("priority 100 200"), []string{"7:priority"}, `extra arguments "200"`},
 	{"tunnel options without TUN", service("10.0.0.1 80", "protocol TCP\nlb_kind DR type gue port 1\nreal_server 10.0.0.2 80 {\n}"),
 		[]string{"3:type gue port 1"}, "no effect with DR"},
+	{"weighted tracking in a sync group", "vrrp_script s {\n script /bin/true\n weight -10\n}\nvrrp_script z {\n script /bin/true\n}\n" +
+		instance("track_interface {\n eth1 weight 5\n}\ntrack_script {\n s\n z\n}") +
+		"vrrp_sync_group G {\n group {\n VI_1\n }\n}", []string{"8:s"}, "keepalived ignores a weighted script there"},
 	{"fractional vrrp_script interval", "vrrp_script s {\n script /bin/true\n interval 1.5\n timeout 5000\n}", []string{"3:interval", "4:timeout"}, "whole seconds up to 4294"},
 	{"sni_name", service("10.0.0.100 443", "protocol TCP\nreal_server 10.0.0.1 443 {\n SSL_GET {\n url {\n path /\n }\n sni_name a.example\n }\n}"),
 		[]string{"8:sni_name"}, "any release up to 2.4.3"},

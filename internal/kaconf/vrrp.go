@@ -694,8 +694,41 @@ func (m *mapper) syncGroup(n *Node) {
 		m.unmapped(n, "vrrp_sync_group %s has no imported instance", name)
 		return
 	}
+	m.syncGroupTracking(n, g.Instances)
 	m.d.VRRP.SyncGroups = append(m.d.VRRP.SyncGroups, g)
 	m.sources.groups[name] = n.Pos
+}
+
+// syncGroupTracking does to the tracking of a sync group's instances what
+// keepalived does unless the group sets sync_group_tracking_weight: a
+// weighted interface counts with weight 0 (FAULT while it is down), a
+// weighted script is not tracked.
+func (m *mapper) syncGroupTracking(n *Node, instances []string) {
+	for _, c := range n.Block {
+		if c.Key == "sync_group_tracking_weight" {
+			return
+		}
+	}
+	for _, name := range instances {
+		in, pos := m.d.VRRP.Instance(name), m.sources.instances[name]
+		for i := range in.TrackInterfaces {
+			if t := &in.TrackInterfaces[i]; t.Weight != 0 {
+				m.notef(pos, "track_interface %s weight %d in vrrp_sync_group %s: keepalived ignores the weight "+
+					"(the instance goes FAULT while the link is down), and so does the import", t.Name, t.Weight, n.Args[0])
+				t.Weight = 0
+			}
+		}
+		kept := in.TrackScripts[:0]
+		for _, t := range in.TrackScripts {
+			if t.Weight == 0 {
+				kept = append(kept, t)
+				continue
+			}
+			m.unmappedWord(&Node{Pos: pos}, t.Name, "track_script %s has weight %d in vrrp_sync_group %s: keepalived ignores "+
+				"a weighted script there (it is not tracked); give it weight 0 to go FAULT while it fails", t.Name, t.Weight, n.Args[0])
+		}
+		in.TrackScripts = kept
+	}
 }
 
 // namedBlock checks a "KIND NAME { ... }" block and returns its name: one
