@@ -661,3 +661,74 @@ func confirmed(complaints []complaint, s *stmt, p Pos) bool {
 	}
 	return false
 }
+
+// kaLaterKeywords are keepalived keywords that Debian's keepalived 2.2.7
+// does not know, with the release that has them: the importer reports them
+// (no lbd equivalent) for configurations of later keepalived versions.
+var kaLaterKeywords = map[string]string{
+	"tls_compliant":             "2.2.8",
+	"no_virtual_ipaddress":      "2.2.8",
+	"timer_expired_backup":      "2.2.8",
+	"v3_checksum_as_v2":         "2.2.8",
+	"thread_timer_expired":      "2.3.2",
+	"owner_ignore_adverts":      "2.3.3",
+	"vrrp_owner_ignore_adverts": "2.3.3",
+	"auth_hmac":                 "2.4.0",
+	"vrrp_delay_after_boot":     "2.4.0",
+	"vrrp_ipsets":               "2.2.7 built with libipset (Debian's is not)",
+}
+
+// The keywords the importer reports as keepalived keywords without an lbd
+// equivalent are keepalived keywords where they are listed (keepalived -t
+// does not call them unknown there), and the ones it says keepalived
+// rejects are unknown to keepalived.
+func TestUnsupportedKeywordsKnownToKeepalived(t *testing.T) {
+	tools := lookTools(t)
+	for _, tt := range []struct {
+		name       string
+		table      map[string]string
+		head, tail string // the blocks around the keywords
+	}{
+		{"top level", topUnsupported, "", ""},
+		{"global_defs", globalUnsupported, "global_defs {\n", "}\n"},
+		{"vrrp_instance", instanceUnsupported, "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n", "}\n"},
+		{"vrrp_script", scriptUnsupported, "vrrp_script s {\n script /bin/true\n", "}\n"},
+		{"vrrp_sync_group", syncGroupUnsupported, "vrrp_sync_group G {\n", "}\n"},
+		{"virtual_server", serviceUnsupported, "virtual_server 10.0.0.1 80 {\n", "}\n"},
+		{"real_server", realUnsupported, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n", "}\n}\n"},
+		{"HTTP_GET", checkerUnsupported, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n HTTP_GET {\n url {\n path /\n }\n", "}\n}\n}\n"},
+		{"url", urlUnsupported, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n HTTP_GET {\n url {\n path /\n", "}\n}\n}\n}\n"},
+	} {
+		for _, k := range keysOf(tt.table) {
+			if tt.name == "HTTP_GET" && k == "user" {
+				continue // a MISC_CHECK keyword
+			}
+			t.Run(tt.name+" "+k, func(t *testing.T) {
+				t.Parallel()
+				path := filepath.Join(t.TempDir(), "keepalived.conf")
+				line := strings.Count(tt.head, "\n") + 1
+				var unknown bool
+				// The keyword alone, else (keepalived -t crashes on some
+				// block keywords without their name and block) with both.
+				for _, stmt := range []string{k + "\n", k + " x {\n}\n"} {
+					if err := os.WriteFile(path, []byte(tt.head+stmt+tt.tail), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					msgs, died := runKeepalivedOnce(t, tools, path, nil)
+					unknown = slices.Contains(msgs, kaMsg{file: path, line: line, text: "Unknown keyword '" + k + "'"})
+					if died == "" || unknown {
+						break
+					}
+					if strings.Contains(stmt, "{") {
+						t.Fatalf("keepalived -t %s: %v", died, msgs)
+					}
+				}
+				want := kaClaimRE.MatchString(tt.table[k]) || kaLaterKeywords[k] != ""
+				if unknown != want {
+					t.Errorf("keepalived calls %s unknown in %s: %v; the importer's reason: %q (later keyword: %q)",
+						k, tt.name, unknown, tt.table[k], kaLaterKeywords[k])
+				}
+			})
+		}
+	}
+}
