@@ -27,9 +27,8 @@ type checkBuild struct {
 	connectPort bool          // connect_port was given
 	miscTimeout time.Duration // MISC_CHECK misc_timeout; 0: keepalived uses the virtual server's delay_loop
 	host        string        // the checker's virtualhost
-	sni         *Node         // enable_sni or sni_name
-	sniName     string
-	urlHosts    []urlHost // per-url virtualhost
+	sni         *Node         // enable_sni
+	urlHosts    []urlHost     // per-url virtualhost
 }
 
 type urlHost struct {
@@ -46,7 +45,7 @@ var checkerKinds = map[string]config.CheckType{
 var (
 	checkerCommon     = []string{"retry", "delay_before_retry", "warmup", "delay_loop", "alpha"}
 	checkerConnection = []string{"connect_ip", "connect_port", "bindto", "connect_timeout"} // not MISC_CHECK
-	checkerHTTP       = []string{"url", "nb_get_retry", "virtualhost", "enable_sni", "sni_name"}
+	checkerHTTP       = []string{"url", "nb_get_retry", "virtualhost", "enable_sni"}
 	checkerMisc       = []string{"misc_path", "misc_timeout", "misc_dynamic"}
 	checkerDNS        = []string{"type", "name"}
 	urlMapped         = []string{"path", "digest", "status_code", "virtualhost"}
@@ -109,10 +108,6 @@ func (m *mapper) checker(r *realBuild, n *Node) {
 				cb.sni = s
 			} else if ok {
 				cb.sni = nil
-			}
-		case "sni_name":
-			if m.leaf(s, 1, 1) {
-				cb.sni, cb.sniName = s, s.Args[0]
 			}
 		case "misc_path":
 			if argv, ok := m.command(s); ok {
@@ -253,8 +248,6 @@ func (m *mapper) completeCheck(cb *checkBuild, inherited string, writtenPort int
 		c.VirtualHost = host
 		if c.Type == config.CheckHTTPS {
 			switch {
-			case cb.sni != nil && cb.sniName != "":
-				c.SNI = cb.sniName
 			case cb.sni != nil:
 				if host == "" {
 					m.notef(cb.sni.Pos, "enable_sni without a virtualhost: no name to send")

@@ -21,47 +21,8 @@ import (
 func emit(m *mapper, source string) ([]byte, error) {
 	d := &m.d
 	root := newMap()
-
-	g := newMap()
-	if d.Global.RouterID != "" {
-		g.add("router_id", str(d.Global.RouterID))
-	}
-	if d.Global.PurgeUnmanaged {
-		g.add("purge_unmanaged", boolean(true)).LineComment = "keepalived lvs_flush"
-	}
-	if d.Global.FlushOnStop {
-		k := g.add("flush_on_stop", boolean(true))
-		if m.flush {
-			k.LineComment = "keepalived lvs_flush_on_stop"
-		} else {
-			k.HeadComment = "keepalived removes its IPVS services when it stops; so does lbd with this\n" +
-				"(delete the line to keep the table, and the traffic, across lbd restarts)"
-		}
-	}
-	root.addIf("global", g)
-
-	ipvs := newMap()
-	t := newMap()
-	for _, e := range []struct {
-		key string
-		d   time.Duration
-	}{{"tcp", d.IPVS.Timeouts.TCP}, {"tcpfin", d.IPVS.Timeouts.TCPFin}, {"udp", d.IPVS.Timeouts.UDP}} {
-		if e.d > 0 {
-			t.add(e.key, dur(e.d))
-		}
-	}
-	if len(t.Content) > 0 {
-		ipvs.add("timeouts", t.Node).LineComment = "keepalived lvs_timeouts"
-	}
-	if s := d.IPVS.SyncDaemon; s != nil {
-		sd := newMap()
-		sd.add("interface", str(s.Interface))
-		sd.add("sync_id", num(s.SyncID))
-		sd.add("role", str(string(s.Role)))
-		sd.add("instance", str(s.Instance))
-		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + oneLine(m.sources.syncd.String()) + " " + "(master while the instance is MASTER, backup otherwise)"
-	}
-	root.addIf("ipvs", ipvs)
+	root.addIf("global", globalNode(m))
+	root.addIf("ipvs", ipvsNode(m))
 
 	vrrp := newMap()
 	if len(d.VRRP.Instances) > 0 {
@@ -109,30 +70,90 @@ func emit(m *mapper, source string) ([]byte, error) {
 	root.addIf("vrrp", vrrp)
 
 	if len(d.VirtualServers) > 0 {
-		list := &yaml.Node{Kind: yaml.SequenceNode}
-		for i := range d.VirtualServers {
-			n := serviceNode(&d.VirtualServers[i], m.sources.reals[i])
-			n.HeadComment = "from " + oneLine(m.sources.services[i].String())
-			list.Content = append(list.Content, n)
-		}
-		root.add("virtual_servers", list)
+		root.add("virtual_servers", servicesNode(m))
 	}
 
 	var buf bytes.Buffer
 	writeHeader(&buf, m, source)
-	if len(root.Content) == 0 {
-		buf.WriteString("{}\n")
-		return buf.Bytes(), nil
-	}
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root.Node}}); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	if err := encode(&buf, root); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encode writes root as YAML ("{}" when empty), indented by two.
+func encode(buf *bytes.Buffer, root ynode) error {
+	if len(root.Content) == 0 {
+		buf.WriteString("{}\n")
+		return nil
+	}
+	enc := yaml.NewEncoder(buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root.Node}}); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// globalNode is the global section.
+func globalNode(m *mapper) ynode {
+	gl := &m.d.Global
+	g := newMap()
+	if gl.RouterID != "" {
+		g.add("router_id", str(gl.RouterID))
+	}
+	if gl.PurgeUnmanaged {
+		g.add("purge_unmanaged", boolean(true)).LineComment = "keepalived lvs_flush"
+	}
+	if gl.FlushOnStop {
+		k := g.add("flush_on_stop", boolean(true))
+		if m.flush {
+			k.LineComment = "keepalived lvs_flush_on_stop"
+		} else {
+			k.HeadComment = "keepalived removes its IPVS services when it stops; so does lbd with this\n" +
+				"(delete the line to keep the table, and the traffic, across lbd restarts)"
+		}
+	}
+	return g
+}
+
+// ipvsNode is the ipvs section: timeouts and the sync daemon.
+func ipvsNode(m *mapper) ynode {
+	d := &m.d
+	ipvs := newMap()
+	t := newMap()
+	for _, e := range []struct {
+		key string
+		d   time.Duration
+	}{{"tcp", d.IPVS.Timeouts.TCP}, {"tcpfin", d.IPVS.Timeouts.TCPFin}, {"udp", d.IPVS.Timeouts.UDP}} {
+		if e.d > 0 {
+			t.add(e.key, dur(e.d))
+		}
+	}
+	if len(t.Content) > 0 {
+		ipvs.add("timeouts", t.Node).LineComment = "keepalived lvs_timeouts"
+	}
+	if s := d.IPVS.SyncDaemon; s != nil {
+		sd := newMap()
+		sd.add("interface", str(s.Interface))
+		sd.add("sync_id", num(s.SyncID))
+		sd.add("role", str(string(s.Role)))
+		sd.add("instance", str(s.Instance))
+		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + oneLine(m.sources.syncd.String()) + " " + "(master while the instance is MASTER, backup otherwise)"
+	}
+	return ipvs
+}
+
+// servicesNode is the list of virtual servers, each headed by the
+// position of its virtual_server.
+func servicesNode(m *mapper) *yaml.Node {
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	for i := range m.d.VirtualServers {
+		n := serviceNode(&m.d.VirtualServers[i], m.sources.reals[i])
+		n.HeadComment = "from " + oneLine(m.sources.services[i].String())
+		list.Content = append(list.Content, n)
+	}
+	return list
 }
 
 func writeHeader(buf *bytes.Buffer, m *mapper, source string) {

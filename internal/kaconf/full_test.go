@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/healthcheck"
-
 	"github.com/lvsd/lb/vrrp"
 
 	"github.com/google/go-cmp/cmp"
@@ -134,19 +133,21 @@ func TestFullFixtureVRRP(t *testing.T) {
 		{Name: "chk_nginx", Command: []string{"/usr/bin/pgrep", "-x", "nginx"}, Interval: 2 * time.Second,
 			Timeout: 3 * time.Second, Rise: 2, Fall: 3, Weight: -50},
 		{Name: "chk_disk", Command: []string{"/usr/local/bin/check", "disk", "with space"},
-			Interval: 1500 * time.Millisecond, Timeout: 1500 * time.Millisecond, Rise: 1, Fall: 1},
+			Interval: 5 * time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1},
 	}
 	if diff := cmp.Diff(wantScripts, d.VRRP.Scripts); diff != "" {
 		t.Errorf("scripts (-want +got):\n%s", diff)
 	}
-	wantGroups := []vrrp.SyncGroupConfig{{Name: "SG_1", Instances: []string{"VI_WEB", "VI_DB"},
+	wantGroups := []vrrp.SyncGroupConfig{{Name: "SG_1", Instances: []string{"VI_LB", "VI_DB"},
 		Notify: vrrp.Notify{Master: []string{"/etc/lbd/sg.sh", "master"}, Any: []string{"/etc/lbd/sg-any.sh"}}}}
 	if diff := cmp.Diff(wantGroups, d.VRRP.SyncGroups); diff != "" {
 		t.Errorf("sync groups (-want +got):\n%s", diff)
 	}
 }
 
-func TestFullFixtureServices(t *testing.T) {
+// fullServices returns the virtual servers of testdata/full.conf.
+func fullServices(t *testing.T) []config.VirtualServer {
+	t.Helper()
 	res, err := ConvertFile("testdata/full.conf", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +156,13 @@ func TestFullFixtureServices(t *testing.T) {
 	if len(vss) != 3 {
 		t.Fatalf("%d virtual servers", len(vss))
 	}
+	return vss
+}
 
-	// The included web service.
-	web := &vss[0]
+// The included web service: DR, persistence, quorum, sorry server, HTTP,
+// HTTPS and TCP checks with timing at each level.
+func TestFullFixtureWebService(t *testing.T) {
+	web := &fullServices(t)[0]
 	if web.Key() != "TCP 192.168.56.90:80" || web.Scheduler != "wrr" || web.Forwarding != config.DR ||
 		web.PersistenceTimeout != 300*time.Second || web.PersistenceNetmask != 24 || web.Quorum != 2 ||
 		web.Hysteresis != 1 || !web.InhibitOnFailure ||
@@ -213,8 +218,12 @@ func TestFullFixtureServices(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
 		}
 	}
+}
 
-	// fwmark, sh with sh-port, GUE tunnel, MISC_CHECK.
+// The other included services: fwmark, sh with sh-port, GUE tunnel,
+// MISC_CHECK; UDP, NAT, one packet scheduling, DNS_CHECK.
+func TestFullFixtureOtherServices(t *testing.T) {
+	vss := fullServices(t)
 	fw := &vss[1]
 	if fw.Key() != "FWM 5 ipv4" || fw.Scheduler != "sh" || !slices.Equal(fw.SchedulerFlags, []config.SchedulerFlag{"sh-port", "sh-fallback"}) ||
 		fw.Forwarding != config.TUN || fw.Protocol != "" {
@@ -304,7 +313,8 @@ func TestAliasesFixture(t *testing.T) {
 	if !rs.InhibitOnFailure || rs.Forwarding != config.TUN || rs.Tunnel == nil || rs.Tunnel.Type != config.TunnelIPIP {
 		t.Errorf("real server %+v", rs)
 	}
-	if c.VirtualHost != "u.example.com" || c.SNI != "sni.example.com" || len(c.URLs) != 2 {
+	// enable_sni: keepalived sends the virtualhost as SNI, and so does lbd.
+	if c.VirtualHost != "u.example.com" || c.SNI != "u.example.com" || len(c.URLs) != 2 {
 		t.Errorf("https check %+v", c)
 	}
 	want := healthcheck.Timing{DelayLoop: 15 * time.Second, ConnectTimeout: time.Second, Retry: 1,
@@ -338,9 +348,8 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 }
 
-// Names and values that mean something else in YAML stay strings.
-func TestYAMLQuoting(t *testing.T) {
-	res := convert(t, `global_defs {
+// yamlQuotingConf has names and values that mean something else in YAML.
+const yamlQuotingConf = `global_defs {
   router_id on
 }
 vrrp_script "null" {
@@ -378,7 +387,11 @@ virtual_server 10.9.9.9 80 {
     }
   }
 }
-`)
+`
+
+// Names and values that mean something else in YAML stay strings.
+func TestYAMLQuoting(t *testing.T) {
+	res := convert(t, yamlQuotingConf)
 	d := res.Director
 	if d.Global.RouterID != "on" {
 		t.Errorf("router_id %q", d.Global.RouterID)

@@ -28,6 +28,7 @@ type Node struct {
 	Block    []*Node  // the block's statements
 	HasBlock bool     // a "{" followed the statement
 	OpenPos  Pos      // where its "{" was
+	ClosePos Pos      // and its "}"
 }
 
 // Words is Key followed by Args.
@@ -305,6 +306,7 @@ func buildTree(items []item) ([]*Node, Errors) {
 			if len(stack) == 1 {
 				errs = append(errs, &Error{Pos: it.pos, Msg: `unexpected "}" (no block is open)`})
 			} else {
+				cur.ClosePos = it.pos
 				stack = stack[:len(stack)-1]
 			}
 			prev = nil

@@ -75,164 +75,17 @@ type realBuild struct {
 // virtualServer maps "virtual_server ADDR PORT { ... }" and
 // "virtual_server fwmark N { ... }".
 func (m *mapper) virtualServer(n *Node) {
-	if !m.block(n, 1, -1) {
+	b, ok := m.serviceHead(n)
+	if !ok {
 		return
 	}
-	b := &serviceBuild{node: n, weight: 1}
-	vs := &b.vs
-	switch n.Args[0] {
-	case "group":
-		m.unmapped(n, "virtual server groups are not supported: write one virtual_server per address")
-		return
-	case "fwmark":
-		if len(n.Args) < 2 {
-			m.errorf(n.Pos, "virtual_server fwmark: missing mark")
-			return
-		}
-		v, ok := value(m, n, 1, uintIn(1, 1<<32-1))
-		if !ok {
-			return
-		}
-		vs.FWMark = uint32(v)
-		if len(n.Args) > 2 {
-			m.unmappedWord(n, n.Key, "extra arguments %q ignored", strings.Join(n.Args[2:], " "))
-		}
-	default:
-		a, ok := value(m, n, 0, parseAddr)
-		if !ok {
-			return
-		}
-		vs.Address = a
-		if len(n.Args) > 1 {
-			p, ok := value(m, n, 1, uintIn(0, 65535))
-			if !ok {
-				return
-			}
-			vs.Port = uint16(p)
-		}
-		if len(n.Args) > 2 {
-			m.unmappedWord(n, n.Key, "extra arguments %q ignored", strings.Join(n.Args[2:], " "))
-		}
-	}
-
 	for _, c := range n.Block {
-		if m.timing(&vs.Timing, c) {
-			continue
-		}
-		switch c.Key {
-		case "ip_family":
-			if m.leaf(c, 1, 1) {
-				switch c.Args[0] {
-				case "inet":
-					vs.Family, b.family = config.IPv4, c
-				case "inet6":
-					vs.Family, b.family = config.IPv6, c
-				default:
-					m.errorf(c.Pos, "ip_family: %q is not inet or inet6", c.Args[0])
-				}
-			}
-		case "inhibit_on_failure":
-			if v, ok := m.flag(c); ok {
-				vs.InhibitOnFailure = v
-			}
-		case "lb_algo", "lvs_sched":
-			if m.leaf(c, 1, 1) {
-				if !slices.Contains(table.Schedulers(), c.Args[0]) {
-					m.errorf(c.Pos, "%s: unknown scheduler %q (want one of %s)", c.Key, c.Args[0], strings.Join(table.Schedulers(), " "))
-					continue
-				}
-				vs.Scheduler = config.Scheduler(c.Args[0])
-			}
-		case "ops":
-			if m.leaf(c, 0, 0) {
-				b.opsNode = c
-			}
-		case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
-			if m.leaf(c, 0, 0) {
-				b.flagNodes = append(b.flagNodes, c)
-			}
-		case "lb_kind", "lvs_method":
-			if fwd, tun, ok := m.forwarding(c); ok {
-				vs.Forwarding, b.tunnel, b.fwdSet = fwd, tun, true
-			}
-		case "persistence_timeout":
-			if m.leaf(c, 0, 1) {
-				if len(c.Args) == 0 {
-					vs.PersistenceTimeout = kaPersistenceTimeout
-					continue
-				}
-				if v, ok := value(m, c, 0, wholeSecondsIn(1, lvsMaxTimeout)); ok {
-					vs.PersistenceTimeout = v
-				}
-			}
-		case "persistence_granularity":
-			if m.leaf(c, 1, 1) {
-				if v, ok := m.granularity(c); ok {
-					vs.PersistenceNetmask = v
-					if vs.PersistenceTimeout == 0 {
-						vs.PersistenceTimeout = kaPersistenceTimeout
-						m.notef(c.Pos, "persistence_granularity without persistence_timeout: keepalived makes the service persistent for %s", formatDuration(kaPersistenceTimeout))
-					}
-				}
-			}
-		case "protocol":
-			if m.leaf(c, 1, 1) {
-				switch p := strings.ToUpper(c.Args[0]); p {
-				case "TCP", "UDP", "SCTP":
-					vs.Protocol, b.protoNode = config.Protocol(p), c
-				default:
-					m.errorf(c.Pos, "protocol: %q is not TCP, UDP or SCTP", c.Args[0])
-				}
-			}
-		case "virtualhost":
-			if m.leaf(c, 1, 1) {
-				b.virtualhost = c.Args[0]
-			}
-		case "quorum":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(1, 1<<31-1)); ok {
-					vs.Quorum, b.quorumNode = v, c
-				}
-			}
-		case "hysteresis":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(0, 1<<31-1)); ok {
-					vs.Hysteresis = v
-				}
-			}
-		case "quorum_up", "quorum_down":
-			if argv, ok := m.command(c); ok {
-				if c.Key == "quorum_up" {
-					vs.QuorumUp = argv
-				} else {
-					vs.QuorumDown = argv
-				}
-			}
-		case "weight":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(1, 65535)); ok {
-					b.weight = v
-				}
-			}
-		case "sorry_server":
-			m.sorryServer(b, c)
-		case "sorry_server_inhibit":
-			if m.leaf(c, 0, 0) {
-				if b.sorry == nil {
-					m.unmapped(c, "sorry_server_inhibit before or without sorry_server: keepalived ignores it")
-					continue
-				}
-				b.sorry.inhib = true
-			}
-		case "sorry_server_lvs_method":
-			if b.sorry == nil {
-				m.unmapped(c, "sorry_server_lvs_method before or without sorry_server: keepalived ignores it")
-				continue
-			}
-			if fwd, tun, ok := m.forwarding(c); ok {
-				b.sorry.fwd, b.sorry.tunnel = fwd, tun
-			}
-		case "real_server":
+		switch {
+		case m.timing(&b.vs.Timing, c):
+		case m.serviceScheduling(b, c):
+		case m.serviceQuorum(b, c):
+		case m.serviceSorry(b, c):
+		case c.Key == "real_server":
 			m.realServer(b, c)
 		default:
 			m.other(c, "virtual_server", serviceUnsupported, serviceMapped)
@@ -242,24 +95,231 @@ func (m *mapper) virtualServer(n *Node) {
 		m.unmapped(n, "virtual_server %s has no real_server: keepalived ignores such a virtual server, so it is not imported (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
 		return
 	}
-	notes, issues := len(m.notes), len(m.issues)
-	if m.completeService(b) {
-		for i, o := range m.d.VirtualServers {
-			if o.Key() == vs.Key() {
-				m.notes, m.issues = m.notes[:notes], m.issues[:issues]
-				m.unmapped(n, "a second virtual_server for %s (the first is at line %d): not imported; lbd has one entry per service, so merge the real servers into the first",
-					vs.Key(), m.sources.services[i].Line)
-				return
+	m.addService(b)
+}
+
+// serviceHead reads the arguments of virtual_server: an address and a
+// port, or "fwmark N" (groups are reported).
+func (m *mapper) serviceHead(n *Node) (*serviceBuild, bool) {
+	if !m.block(n, 1, -1) {
+		return nil, false
+	}
+	b := &serviceBuild{node: n, weight: 1}
+	vs := &b.vs
+	switch n.Args[0] {
+	case "group":
+		m.unmapped(n, "virtual server groups are not supported: write one virtual_server per address")
+		return nil, false
+	case "fwmark":
+		if len(n.Args) < 2 {
+			m.errorf(n.Pos, "virtual_server fwmark: missing mark")
+			return nil, false
+		}
+		v, ok := value(m, n, 1, uintIn(1, 1<<32-1))
+		if !ok {
+			return nil, false
+		}
+		vs.FWMark = uint32(v)
+	default:
+		a, ok := value(m, n, 0, parseAddr)
+		if !ok {
+			return nil, false
+		}
+		vs.Address = a
+		if len(n.Args) > 1 {
+			p, ok := value(m, n, 1, uintIn(0, 65535))
+			if !ok {
+				return nil, false
+			}
+			vs.Port = uint16(p)
+		}
+	}
+	if len(n.Args) > 2 {
+		m.unmappedWord(n, n.Key, "extra arguments %q ignored", strings.Join(n.Args[2:], " "))
+	}
+	return b, true
+}
+
+// serviceScheduling maps how the service schedules and forwards:
+// ip_family, the scheduler and its flags, ops, the forwarding method,
+// persistence and the protocol. It reports whether c was one of those.
+func (m *mapper) serviceScheduling(b *serviceBuild, c *Node) bool {
+	vs := &b.vs
+	switch c.Key {
+	case "ip_family":
+		if m.leaf(c, 1, 1) {
+			switch c.Args[0] {
+			case "inet":
+				vs.Family, b.family = config.IPv4, c
+			case "inet6":
+				vs.Family, b.family = config.IPv6, c
+			default:
+				m.errorf(c.Pos, "ip_family: %q is not inet or inet6", c.Args[0])
 			}
 		}
-		m.sources.services = append(m.sources.services, n.Pos)
-		rp := make([]Pos, len(b.reals))
-		for i, r := range b.reals {
-			rp[i] = r.node.Pos
+	case "lb_algo", "lvs_sched":
+		if m.leaf(c, 1, 1) {
+			if !slices.Contains(table.Schedulers(), c.Args[0]) {
+				m.errorf(c.Pos, "%s: unknown scheduler %q (want one of %s)", c.Key, c.Args[0], strings.Join(table.Schedulers(), " "))
+				return true
+			}
+			vs.Scheduler = config.Scheduler(c.Args[0])
 		}
-		m.sources.reals = append(m.sources.reals, rp)
-		m.d.VirtualServers = append(m.d.VirtualServers, *vs)
+	case "ops":
+		if m.leaf(c, 0, 0) {
+			b.opsNode = c
+		}
+	case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+		if m.leaf(c, 0, 0) {
+			b.flagNodes = append(b.flagNodes, c)
+		}
+	case "lb_kind", "lvs_method":
+		if fwd, tun, ok := m.forwarding(c); ok {
+			vs.Forwarding, b.tunnel, b.fwdSet = fwd, tun, true
+		}
+	case "persistence_timeout", "persistence_granularity":
+		m.persistence(vs, c)
+	case "protocol":
+		if m.leaf(c, 1, 1) {
+			switch p := strings.ToUpper(c.Args[0]); p {
+			case "TCP", "UDP", "SCTP":
+				vs.Protocol, b.protoNode = config.Protocol(p), c
+			default:
+				m.errorf(c.Pos, "protocol: %q is not TCP, UDP or SCTP", c.Args[0])
+			}
+		}
+	default:
+		return false
 	}
+	return true
+}
+
+// persistence maps persistence_timeout [N] and persistence_granularity
+// MASK.
+func (m *mapper) persistence(vs *config.VirtualServer, c *Node) {
+	if c.Key == "persistence_timeout" {
+		if !m.leaf(c, 0, 1) {
+			return
+		}
+		if len(c.Args) == 0 {
+			vs.PersistenceTimeout = kaPersistenceTimeout
+			return
+		}
+		if v, ok := value(m, c, 0, wholeSecondsIn(1, lvsMaxTimeout)); ok {
+			vs.PersistenceTimeout = v
+		}
+		return
+	}
+	if !m.leaf(c, 1, 1) {
+		return
+	}
+	if v, ok := m.granularity(c); ok {
+		vs.PersistenceNetmask = v
+		if vs.PersistenceTimeout == 0 {
+			vs.PersistenceTimeout = kaPersistenceTimeout
+			m.notef(c.Pos, "persistence_granularity without persistence_timeout: keepalived makes the service persistent for %s", formatDuration(kaPersistenceTimeout))
+		}
+	}
+}
+
+// serviceQuorum maps quorum, hysteresis, quorum_up/down, and the defaults
+// the service gives its real servers (weight, inhibit_on_failure,
+// virtualhost). It reports whether c was one of those.
+func (m *mapper) serviceQuorum(b *serviceBuild, c *Node) bool {
+	vs := &b.vs
+	switch c.Key {
+	case "inhibit_on_failure":
+		if v, ok := m.flag(c); ok {
+			vs.InhibitOnFailure = v
+		}
+	case "virtualhost":
+		if m.leaf(c, 1, 1) {
+			b.virtualhost = c.Args[0]
+		}
+	case "quorum":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(1, 1<<31-1)); ok {
+				vs.Quorum, b.quorumNode = v, c
+			}
+		}
+	case "hysteresis":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(0, 1<<31-1)); ok {
+				vs.Hysteresis = v
+			}
+		}
+	case "quorum_up", "quorum_down":
+		if argv, ok := m.command(c); ok {
+			if c.Key == "quorum_up" {
+				vs.QuorumUp = argv
+			} else {
+				vs.QuorumDown = argv
+			}
+		}
+	case "weight":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(1, 65535)); ok {
+				b.weight = v
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// serviceSorry maps sorry_server, sorry_server_inhibit and
+// sorry_server_lvs_method, reporting whether c was one of those.
+func (m *mapper) serviceSorry(b *serviceBuild, c *Node) bool {
+	switch c.Key {
+	case "sorry_server":
+		m.sorryServer(b, c)
+	case "sorry_server_inhibit":
+		if m.leaf(c, 0, 0) {
+			if b.sorry == nil {
+				m.unmapped(c, "sorry_server_inhibit before or without sorry_server: keepalived ignores it")
+				return true
+			}
+			b.sorry.inhib = true
+		}
+	case "sorry_server_lvs_method":
+		if b.sorry == nil {
+			m.unmapped(c, "sorry_server_lvs_method before or without sorry_server: keepalived ignores it")
+			return true
+		}
+		if fwd, tun, ok := m.forwarding(c); ok {
+			b.sorry.fwd, b.sorry.tunnel = fwd, tun
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// addService completes a virtual server read and adds it, unless it cannot
+// be imported or repeats an earlier one (then its notes and issues are
+// replaced by one issue saying so).
+func (m *mapper) addService(b *serviceBuild) {
+	vs, n := &b.vs, b.node
+	notes, issues := len(m.notes), len(m.issues)
+	if !m.completeService(b) {
+		return
+	}
+	for i, o := range m.d.VirtualServers {
+		if o.Key() == vs.Key() {
+			m.notes, m.issues = m.notes[:notes], m.issues[:issues]
+			m.unmapped(n, "a second virtual_server for %s (the first is at line %d): not imported; lbd has one entry per service, so merge the real servers into the first",
+				vs.Key(), m.sources.services[i].Line)
+			return
+		}
+	}
+	m.sources.services = append(m.sources.services, n.Pos)
+	rp := make([]Pos, len(b.reals))
+	for i, r := range b.reals {
+		rp[i] = r.node.Pos
+	}
+	m.sources.reals = append(m.sources.reals, rp)
+	m.d.VirtualServers = append(m.d.VirtualServers, *vs)
 }
 
 // timing maps the health-check timing keywords a virtual server, a real
@@ -360,7 +420,8 @@ func (m *mapper) forwarding(c *Node) (config.Forwarding, *config.Tunnel, bool) {
 	}
 	switch {
 	case fwd != config.TUN:
-		m.errorf(c.Pos, "%s: tunnel options need TUN", c.Key)
+		m.unmappedWord(c, strings.Join(c.Args[1:], " "), "tunnel options have no effect with %s (keepalived reads them without a word): not imported", fwd)
+		return fwd, nil, true
 	case (t.Type == config.TunnelGUE) != (t.Port != 0):
 		m.errorf(c.Pos, "%s: a gue tunnel needs a port, and only a gue tunnel has one", c.Key)
 	case t.Type == config.TunnelIPIP && t.Checksum != config.ChecksumNone:
@@ -489,10 +550,33 @@ func (m *mapper) realServer(b *serviceBuild, n *Node) {
 // completeService applies keepalived's defaults and corrections to a
 // virtual server and its real servers; false when it cannot be imported.
 func (m *mapper) completeService(b *serviceBuild) bool {
-	vs, n := &b.vs, b.node
+	m.serviceDefaults(b)
+	if !m.serviceFamily(b) || !m.servicePersistence(b) {
+		return false
+	}
+	m.serviceFlags(b)
+	if !m.completeReals(b) {
+		return false
+	}
+	m.serviceQuorumLimits(b)
+	if s := b.sorry; s != nil {
+		m.completeSorry(b, s)
+	}
+	// Check timing: write keepalived's defaults where lbd's differ.
+	vs := &b.vs
+	for i := range vs.RealServers {
+		rs := &vs.RealServers[i]
+		for j, cb := range b.reals[i].checks {
+			fixTiming(vs, rs, &rs.Checks[j], cb)
+		}
+	}
+	return true
+}
 
-	// Protocol: keepalived uses UDP when none is given, and ignores one on
-	// a fwmark service.
+// serviceDefaults writes keepalived's protocol (UDP when none is given, none
+// on a fwmark service), scheduler and forwarding method.
+func (m *mapper) serviceDefaults(b *serviceBuild) {
+	vs, n := &b.vs, b.node
 	switch {
 	case vs.FWMark > 0 && b.protoNode != nil:
 		m.notef(b.protoNode.Pos, "protocol on a fwmark virtual server: keepalived ignores it")
@@ -508,10 +592,14 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 		vs.Forwarding = config.NAT
 		m.notef(n.Pos, "no lb_kind: keepalived forwards with NAT")
 	}
+}
 
-	// Address family: the address's; for fwmark services ip_family, else
-	// that of the first real server not tunnelled, else that of the
-	// tunnelled ones if they agree, else IPv4.
+// serviceFamily sets the address family: the address's; for fwmark
+// services ip_family, else that of the first real server not tunnelled,
+// else that of the tunnelled ones if they agree, else IPv4. False when
+// ip_family contradicts the address.
+func (m *mapper) serviceFamily(b *serviceBuild) bool {
+	vs := &b.vs
 	switch {
 	case vs.FWMark == 0:
 		f := config.FamilyOf(vs.Address)
@@ -523,25 +611,30 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 	case vs.Family == "":
 		vs.Family = config.IPv4
 		tunnelled := map[config.Family]bool{}
-		found := false
 		for _, r := range b.reals {
 			fwd := vs.Forwarding
 			if r.fwdSet {
 				fwd = r.rs.Forwarding
 			}
 			if fwd != config.TUN {
-				vs.Family, found = config.FamilyOf(r.rs.Address), true
-				break
+				vs.Family = config.FamilyOf(r.rs.Address)
+				return true
 			}
 			tunnelled[config.FamilyOf(r.rs.Address)] = true
 		}
-		if !found && len(tunnelled) == 1 {
+		if len(tunnelled) == 1 {
 			for f := range tunnelled {
 				vs.Family = f
 			}
 		}
 	}
+	return true
+}
 
+// servicePersistence makes a port 0 service persistent, as keepalived
+// does, and checks the persistence netmask against the family.
+func (m *mapper) servicePersistence(b *serviceBuild) bool {
+	vs, n := &b.vs, b.node
 	if vs.FWMark == 0 && vs.Port == 0 && vs.PersistenceTimeout == 0 {
 		vs.PersistenceTimeout = kaPersistenceTimeout
 		m.notef(n.Pos, "port 0 without persistence: keepalived makes the service persistent for %s", formatDuration(kaPersistenceTimeout))
@@ -553,8 +646,13 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 	if vs.PersistenceNetmask == config.Netmask(vs.Family.Bits()) {
 		vs.PersistenceNetmask = 0 // the default
 	}
+	return true
+}
 
-	// one packet scheduling and scheduler flags.
+// serviceFlags applies one packet scheduling and the scheduler flags where
+// keepalived applies them.
+func (m *mapper) serviceFlags(b *serviceBuild) {
+	vs := &b.vs
 	if c := b.opsNode; c != nil {
 		switch {
 		case vs.FWMark > 0:
@@ -578,14 +676,16 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 			vs.SchedulerFlags = append(vs.SchedulerFlags, config.SchedulerFlag(c.Key))
 		}
 	}
+}
 
-	// Real servers.
+// completeReals completes the real servers and keeps those that can be
+// imported, the first of each address and port; false when none is left.
+func (m *mapper) completeReals(b *serviceBuild) bool {
 	type rsKey struct {
 		a    netip.Addr
 		port uint16
 	}
 	seen := map[rsKey]bool{}
-	weightSum := 0
 	var reals []*realBuild
 	for _, r := range b.reals {
 		if !m.completeReal(b, r) {
@@ -597,20 +697,28 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 			continue
 		}
 		seen[k] = true
-		weightSum += r.rs.Weight
 		reals = append(reals, r)
 	}
 	if len(reals) == 0 {
-		m.unmapped(n, "virtual_server %s has no importable real_server: not imported", strings.Join(n.Args, " "))
+		m.unmapped(b.node, "virtual_server %s has no importable real_server: not imported", strings.Join(b.node.Args, " "))
 		return false
 	}
 	b.reals = reals
-	vs.RealServers = nil
+	b.vs.RealServers = nil
 	for _, r := range reals {
-		vs.RealServers = append(vs.RealServers, r.rs)
+		b.vs.RealServers = append(b.vs.RealServers, r.rs)
 	}
+	return true
+}
 
-	// Quorum and hysteresis, as keepalived corrects them.
+// serviceQuorumLimits applies keepalived's corrections: quorum at most the
+// real servers' total weight, hysteresis below quorum.
+func (m *mapper) serviceQuorumLimits(b *serviceBuild) {
+	vs := &b.vs
+	weightSum := 0
+	for _, rs := range vs.RealServers {
+		weightSum += rs.Weight
+	}
 	if vs.Quorum == 0 {
 		vs.Quorum = 1
 	}
@@ -619,22 +727,9 @@ func (m *mapper) completeService(b *serviceBuild) bool {
 		vs.Quorum = max(weightSum, 1)
 	}
 	if vs.Hysteresis >= vs.Quorum {
-		m.notef(n.Pos, "hysteresis %d is not below quorum %d: keepalived sets it to %d", vs.Hysteresis, vs.Quorum, vs.Quorum-1)
+		m.notef(b.node.Pos, "hysteresis %d is not below quorum %d: keepalived sets it to %d", vs.Hysteresis, vs.Quorum, vs.Quorum-1)
 		vs.Hysteresis = vs.Quorum - 1
 	}
-
-	if s := b.sorry; s != nil {
-		m.completeSorry(b, s)
-	}
-
-	// Check timing: write keepalived's defaults where lbd's differ.
-	for i := range vs.RealServers {
-		rs := &vs.RealServers[i]
-		for j, cb := range reals[i].checks {
-			fixTiming(vs, rs, &rs.Checks[j], cb)
-		}
-	}
-	return true
 }
 
 // completeReal fills in a real server's port, weight, forwarding and checks;

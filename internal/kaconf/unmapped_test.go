@@ -6,67 +6,77 @@ import (
 	"testing"
 )
 
+var unmappedCases = []struct {
+	name   string
+	conf   string
+	want   []string // LINE:KEYWORD
+	reason string   // in the first issue's reason
+}{
+	{"mail settings", "global_defs {\n notification_email {\n  a@b.c\n }\n smtp_server 10.0.0.1\n router_id x\n}",
+		[]string{"2:notification_email", "5:smtp_server"}, "e-mail"},
+	{"misspelt keyword with suggestion", instance("priorty 150"), []string{"7:priorty"}, `did you mean "priority"`},
+	{"the seed's misspelling", instance("lvs_sync_daemon_inteface eth0"), []string{"7:lvs_sync_daemon_inteface"},
+		"ipvs.sync_daemon {interface: eth0, instance: VI_1, sync_id: 51, role: auto}"},
+	{"garp_interval is global only", instance("garp_interval 0.1"), []string{"7:garp_interval"}, "vrrp_garp_interval"},
+	{"excluded addresses", instance("virtual_ipaddress_excluded {\n 10.0.0.5\n}"), []string{"7:virtual_ipaddress_excluded"}, "excluded"},
+	{"address options", instance("virtual_ipaddress {\n 10.0.0.5/24 brd 10.0.0.255 dev eth0 no_track\n}"),
+		[]string{"8:brd", "8:no_track"}, "not supported"},
+	{"bad label", instance("virtual_ipaddress {\n 10.0.0.5 dev eth0 label web\n}"), []string{"8:label"}, "DEVICE:SUFFIX"},
+	{"unknown track_script", instance("track_script {\n nope\n}"), []string{"8:nope"}, "keepalived ignores an unknown track_script too"},
+	{"script defined after the instance", instance("track_script {\n later\n}") + "vrrp_script later {\n script /bin/true\n}",
+		[]string{"8:later"}, "define the script first"},
+	{"unicast instances sharing a VRID", instance("unicast_peer {\n 10.0.0.2\n}") +
+		"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 10.0.0.200\n }\n unicast_peer {\n 10.0.0.3\n }\n}",
+		[]string{"11:vrrp_instance"}, "different peers"},
+	{"reverse weight", "vrrp_script s {\n script /bin/true\n}\n" + instance("track_interface {\n eth1 weight 10 reverse\n}"),
+		[]string{"11:reverse"}, "reverse"},
+	{"notify as another user", instance("notify_master /bin/n.sh nobody"), []string{"7:notify_master"}, `user "nobody"`},
+	{"unquoted script command", "vrrp_script s {\n script killall -0 nginx\n}", []string{"2:script"}, `it runs "killall" only`},
+	{"vmac", instance("use_vmac"), []string{"7:use_vmac"}, "virtual MAC"},
+	{"instance without interface is not imported", "vrrp_instance VI_9 {\n virtual_router_id 9\n virtual_ipaddress {\n 10.0.0.9\n }\n}",
+		[]string{"1:vrrp_instance"}, "no interface"},
+	{"script without command", "vrrp_script s {\n interval 2\n}", []string{"1:vrrp_script"}, "no script"},
+	{"sync group of unknown instance", "vrrp_sync_group G {\n group {\n VI_X\n }\n}", []string{"3:VI_X", "1:vrrp_sync_group"}, "VI_X"},
+	{"virtual server without real server", service("10.0.0.100 80", "protocol TCP"), []string{"1:virtual_server"}, "no real_server"},
+	{"virtual server group", "virtual_server_group G {\n 10.0.0.1 80\n}\nvirtual_server group G {\n real_server 10.0.0.2 80 {\n }\n}",
+		[]string{"1:virtual_server_group", "4:virtual_server"}, "groups"},
+	{"checker lbd lacks", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n SMTP_CHECK {\n }\n}"),
+		[]string{"4:SMTP_CHECK"}, "no SMTP check"},
+	{"url regex", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n HTTP_GET {\n url {\n path /\n regex \"ok\"\n }\n }\n}"),
+		[]string{"7:regex"}, "regular expression"},
+	{"MISC_CHECK has no connect_timeout", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n MISC_CHECK {\n misc_path /bin/true\n connect_timeout 3\n }\n}"),
+		[]string{"6:connect_timeout"}, "MISC_CHECK"},
+	{"HTTP_GET without url", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n HTTP_GET {\n connect_timeout 3\n }\n}"),
+		[]string{"4:HTTP_GET"}, "without a url"},
+	{"ha_suspend", service("10.0.0.100 80", "protocol TCP\nha_suspend\nreal_server 10.0.0.1 80 {\n}"), []string{"3:ha_suspend"}, noEquivalent},
+	{"real server of the other family", service("10.0.0.100 80", "protocol TCP\nreal_server 2001:db8::1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
+		[]string{"3:real_server"}, "one family"},
+	{"duplicate real server", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
+		[]string{"5:real_server"}, "listed twice"},
+	{"second virtual server for one service", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}") +
+		service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.2 80 {\n}"),
+		[]string{"6:virtual_server"}, "merge the real servers"},
+	{"lthreshold above uthreshold", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n uthreshold 10\n lthreshold 20\n}"),
+		[]string{"5:lthreshold"}, "above uthreshold"},
+	{"sh flag with rr", service("10.0.0.100 80", "protocol TCP\nlb_algo rr\nsh-port\nreal_server 10.0.0.1 80 {\n}"),
+		[]string{"4:sh-port"}, "does not apply"},
+	{"unknown top-level keyword", "vrrp_instanse VI_1 {\n}\nstatic_routes {\n}", []string{"1:vrrp_instanse", "3:static_routes"}, `did you mean "vrrp_instance"`},
+	{"extra arguments", instance("priority 100 200"), []string{"7:priority"}, `extra arguments "200"`},
+	{"tunnel options without TUN", service("10.0.0.1 80", "protocol TCP\nlb_kind DR type gue port 1\nreal_server 10.0.0.2 80 {\n}"),
+		[]string{"3:type gue port 1"}, "no effect with DR"},
+	{"weighted tracking in a sync group", "vrrp_script s {\n script /bin/true\n weight -10\n}\nvrrp_script z {\n script /bin/true\n}\n" +
+		instance("track_interface {\n eth1 weight 5\n}\ntrack_script {\n s\n z\n}") +
+		"vrrp_sync_group G {\n group {\n VI_1\n }\n}", []string{"8:s"}, "keepalived ignores a weighted script there"},
+	{"fractional vrrp_script interval", "vrrp_script s {\n script /bin/true\n interval 1.5\n timeout 5000\n}", []string{"3:interval", "4:timeout"}, "whole seconds up to 4294"},
+	{"sni_name", service("10.0.0.100 443", "protocol TCP\nreal_server 10.0.0.1 443 {\n SSL_GET {\n url {\n path /\n }\n sni_name a.example\n }\n}"),
+		[]string{"8:sni_name"}, "any release up to 2.4.3"},
+}
+
 // Nothing is dropped silently: every keyword without an lbd equivalent,
 // every unknown or misspelt keyword, every option that cannot be carried
 // over is reported with its line.
 func TestUnmappedReported(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		conf   string
-		want   []string // LINE:KEYWORD
-		reason string   // in the first issue's reason
-	}{
-		{"mail settings", "global_defs {\n notification_email {\n  a@b.c\n }\n smtp_server 10.0.0.1\n router_id x\n}",
-			[]string{"2:notification_email", "5:smtp_server"}, "e-mail"},
-		{"misspelt keyword with suggestion", instance("priorty 150"), []string{"7:priorty"}, `did you mean "priority"`},
-		{"the seed's misspelling", instance("lvs_sync_daemon_inteface eth0"), []string{"7:lvs_sync_daemon_inteface"},
-			"ipvs.sync_daemon {interface: eth0, instance: VI_1, sync_id: 51, role: auto}"},
-		{"garp_interval is global only", instance("garp_interval 0.1"), []string{"7:garp_interval"}, "vrrp_garp_interval"},
-		{"excluded addresses", instance("virtual_ipaddress_excluded {\n 10.0.0.5\n}"), []string{"7:virtual_ipaddress_excluded"}, "excluded"},
-		{"address options", instance("virtual_ipaddress {\n 10.0.0.5/24 brd 10.0.0.255 dev eth0 no_track\n}"),
-			[]string{"8:brd", "8:no_track"}, "not supported"},
-		{"bad label", instance("virtual_ipaddress {\n 10.0.0.5 dev eth0 label web\n}"), []string{"8:label"}, "DEVICE:SUFFIX"},
-		{"unknown track_script", instance("track_script {\n nope\n}"), []string{"8:nope"}, "keepalived ignores an unknown track_script too"},
-		{"script defined after the instance", instance("track_script {\n later\n}") + "vrrp_script later {\n script /bin/true\n}",
-			[]string{"8:later"}, "define the script first"},
-		{"unicast instances sharing a VRID", instance("unicast_peer {\n 10.0.0.2\n}") +
-			"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 10.0.0.200\n }\n unicast_peer {\n 10.0.0.3\n }\n}",
-			[]string{"11:vrrp_instance"}, "different peers"},
-		{"reverse weight", "vrrp_script s {\n script /bin/true\n}\n" + instance("track_interface {\n eth1 weight 10 reverse\n}"),
-			[]string{"11:reverse"}, "reverse"},
-		{"notify as another user", instance("notify_master /bin/n.sh nobody"), []string{"7:notify_master"}, `user "nobody"`},
-		{"unquoted script command", "vrrp_script s {\n script killall -0 nginx\n}", []string{"2:script"}, `it runs "killall" only`},
-		{"vmac", instance("use_vmac"), []string{"7:use_vmac"}, "virtual MAC"},
-		{"instance without interface is not imported", "vrrp_instance VI_9 {\n virtual_router_id 9\n virtual_ipaddress {\n 10.0.0.9\n }\n}",
-			[]string{"1:vrrp_instance"}, "no interface"},
-		{"script without command", "vrrp_script s {\n interval 2\n}", []string{"1:vrrp_script"}, "no script"},
-		{"sync group of unknown instance", "vrrp_sync_group G {\n group {\n VI_X\n }\n}", []string{"3:VI_X", "1:vrrp_sync_group"}, "VI_X"},
-		{"virtual server without real server", service("10.0.0.100 80", "protocol TCP"), []string{"1:virtual_server"}, "no real_server"},
-		{"virtual server group", "virtual_server_group G {\n 10.0.0.1 80\n}\nvirtual_server group G {\n real_server 10.0.0.2 80 {\n }\n}",
-			[]string{"1:virtual_server_group", "4:virtual_server"}, "groups"},
-		{"checker lbd lacks", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n SMTP_CHECK {\n }\n}"),
-			[]string{"4:SMTP_CHECK"}, "no SMTP check"},
-		{"url regex", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n HTTP_GET {\n url {\n path /\n regex \"ok\"\n }\n }\n}"),
-			[]string{"7:regex"}, "regular expression"},
-		{"MISC_CHECK has no connect_timeout", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n MISC_CHECK {\n misc_path /bin/true\n connect_timeout 3\n }\n}"),
-			[]string{"6:connect_timeout"}, "MISC_CHECK"},
-		{"HTTP_GET without url", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n HTTP_GET {\n connect_timeout 3\n }\n}"),
-			[]string{"4:HTTP_GET"}, "without a url"},
-		{"ha_suspend", service("10.0.0.100 80", "protocol TCP\nha_suspend\nreal_server 10.0.0.1 80 {\n}"), []string{"3:ha_suspend"}, noEquivalent},
-		{"real server of the other family", service("10.0.0.100 80", "protocol TCP\nreal_server 2001:db8::1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
-			[]string{"3:real_server"}, "one family"},
-		{"duplicate real server", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
-			[]string{"5:real_server"}, "listed twice"},
-		{"second virtual server for one service", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}") +
-			service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.2 80 {\n}"),
-			[]string{"6:virtual_server"}, "merge the real servers"},
-		{"lthreshold above uthreshold", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n uthreshold 10\n lthreshold 20\n}"),
-			[]string{"5:lthreshold"}, "above uthreshold"},
-		{"sh flag with rr", service("10.0.0.100 80", "protocol TCP\nlb_algo rr\nsh-port\nreal_server 10.0.0.1 80 {\n}"),
-			[]string{"4:sh-port"}, "does not apply"},
-		{"unknown top-level keyword", "vrrp_instanse VI_1 {\n}\nstatic_routes {\n}", []string{"1:vrrp_instanse", "3:static_routes"}, `did you mean "vrrp_instance"`},
-		{"extra arguments", instance("priority 100 200"), []string{"7:priority"}, `extra arguments "200"`},
-	} {
+	for _, tt := range unmappedCases {
 		t.Run(tt.name, func(t *testing.T) {
 			res := convert(t, tt.conf)
 			got := issueKeys(res)
@@ -106,12 +116,16 @@ func TestUnmappedFormat(t *testing.T) {
 	}
 }
 
+// includedFixture is a keepalived.conf (ka/keepalived.conf) that includes
+// another file.
+var includedFixture = map[string]string{
+	"ka/keepalived.conf": "global_defs {\n script_user nobody\n}\ninclude a.conf\nvrrp_strict_mode\n",
+	"ka/a.conf":          "global_defs {\n enable_traps\n}\n",
+}
+
 // Issues from included files carry their file and come in reading order.
 func TestUnmappedInIncludedFile(t *testing.T) {
-	opts := memFS(map[string]string{
-		"ka/a.conf": "global_defs {\n enable_traps\n}\n",
-	})
-	res, err := Convert("ka/keepalived.conf", []byte("global_defs {\n script_user nobody\n}\ninclude a.conf\nvrrp_strict_mode\n"), opts)
+	res, err := Convert("ka/keepalived.conf", []byte(includedFixture["ka/keepalived.conf"]), memFS(includedFixture))
 	if err != nil {
 		t.Fatal(err)
 	}

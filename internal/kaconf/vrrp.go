@@ -33,6 +33,7 @@ type instanceBuild struct {
 	authNode  *Node
 	authType  string
 	authPass  string
+	passPos   Pos      // the auth_pass statement
 	vipNodes  []*Node  // the statement of each VirtualIPAddresses entry
 	vipLabels []string // and its label as written
 	srcNode   *Node
@@ -298,7 +299,7 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 		default:
 			pass := b.authPass
 			if len(pass) > 8 {
-				m.notef(b.authNode.Pos, "auth_pass longer than 8 characters: keepalived uses the first 8")
+				m.notef(b.passPos, "auth_pass longer than 8 characters: keepalived uses the first 8")
 				pass = pass[:8]
 			}
 			in.Authentication = vrrp.PassAuth(pass)
@@ -339,7 +340,7 @@ func (m *mapper) authentication(b *instanceBuild, n *Node) {
 			}
 		case "auth_pass":
 			if m.leaf(c, 1, 1) {
-				b.authPass = c.Args[0]
+				b.authPass, b.passPos = c.Args[0], c.Pos
 			}
 		default:
 			m.other(c, "authentication", nil, []string{"auth_type", "auth_pass"})
@@ -552,6 +553,10 @@ func (m *mapper) notify(nt *vrrp.Notify, c *Node) {
 
 var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall"}
 
+// kaScriptMaxSeconds is the largest vrrp_script interval and timeout
+// keepalived reads (whole seconds; UINT_MAX microseconds).
+const kaScriptMaxSeconds = 4294
+
 // garp maps one gratuitous ARP setting (key without global_defs' "vrrp_"
 // prefix: garp_master_delay, garp_master_repeat, garp_master_refresh,
 // garp_master_refresh_repeat, garp_interval) into g; the same keywords
@@ -605,6 +610,10 @@ func (m *mapper) vrrpScript(n *Node) {
 			if m.leaf(c, 1, 1) {
 				v, ok := value(m, c, 0, secondsIn(0, 1<<31*time.Second))
 				if !ok {
+					continue
+				}
+				if v%time.Second != 0 || v > kaScriptMaxSeconds*time.Second {
+					m.unmapped(c, "keepalived takes whole seconds up to %d here: it ignores the line, and so does the import", kaScriptMaxSeconds)
 					continue
 				}
 				if v == 0 {
@@ -687,8 +696,41 @@ func (m *mapper) syncGroup(n *Node) {
 		m.unmapped(n, "vrrp_sync_group %s has no imported instance", name)
 		return
 	}
+	m.syncGroupTracking(n, g.Instances)
 	m.d.VRRP.SyncGroups = append(m.d.VRRP.SyncGroups, g)
 	m.sources.groups[name] = n.Pos
+}
+
+// syncGroupTracking does to the tracking of a sync group's instances what
+// keepalived does unless the group sets sync_group_tracking_weight: a
+// weighted interface counts with weight 0 (FAULT while it is down), a
+// weighted script is not tracked.
+func (m *mapper) syncGroupTracking(n *Node, instances []string) {
+	for _, c := range n.Block {
+		if c.Key == "sync_group_tracking_weight" {
+			return
+		}
+	}
+	for _, name := range instances {
+		in, pos := m.d.VRRP.Instance(name), m.sources.instances[name]
+		for i := range in.TrackInterfaces {
+			if t := &in.TrackInterfaces[i]; t.Weight != 0 {
+				m.notef(pos, "track_interface %s weight %d in vrrp_sync_group %s: keepalived ignores the weight "+
+					"(the instance goes FAULT while the link is down), and so does the import", t.Name, t.Weight, n.Args[0])
+				t.Weight = 0
+			}
+		}
+		kept := in.TrackScripts[:0]
+		for _, t := range in.TrackScripts {
+			if t.Weight == nil || *t.Weight == 0 {
+				kept = append(kept, t)
+				continue
+			}
+			m.unmappedWord(&Node{Pos: pos}, t.Name, "track_script %s has weight %d in vrrp_sync_group %s: keepalived ignores "+
+				"a weighted script there (it is not tracked); give it weight 0 to go FAULT while it fails", t.Name, *t.Weight, n.Args[0])
+		}
+		in.TrackScripts = kept
+	}
 }
 
 // namedBlock checks a "KIND NAME { ... }" block and returns its name: one
