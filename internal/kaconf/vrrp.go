@@ -25,6 +25,7 @@ type instanceBuild struct {
 	in        vrrp.Config
 	node      *Node
 	state     *Node // the state statement, if any
+	vrid      *Node // the virtual_router_id statement, if valid
 	prio      *Node // the priority statement, if any
 	version   *Node
 	advert    *Node
@@ -47,132 +48,191 @@ func (m *mapper) vrrpInstance(n *Node) {
 		return
 	}
 	b := &instanceBuild{node: n, in: vrrp.Config{Name: name, GARP: m.glob.garp, SkipCheckAdvAddr: m.glob.skipCheckAdvAddr}}
-	in := &b.in
-	hasVRID := false
 	for _, c := range n.Block {
-		switch c.Key {
-		case "state":
-			if m.leaf(c, 1, 1) {
-				switch c.Args[0] {
-				case "MASTER":
-					in.InitialState, b.state = vrrp.StartMaster, c
-				case "BACKUP":
-					if in.InitialState == vrrp.StartMaster {
-						m.notef(c.Pos, "state BACKUP after state MASTER: keepalived keeps MASTER")
-						continue
-					}
-					in.InitialState, b.state = vrrp.StartBackup, c
-				default:
-					m.notef(c.Pos, "unknown state %q: keepalived uses BACKUP", c.Args[0])
-					in.InitialState, b.state = vrrp.StartBackup, c
-				}
-			}
-		case "interface":
-			if m.leaf(c, 1, 1) {
-				if len(c.Args[0]) >= 16 {
-					m.errorf(c.Pos, "interface: name %q is longer than 15 bytes", c.Args[0])
-					continue
-				}
-				in.Interface = c.Args[0]
-			}
-		case "virtual_router_id":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
-					in.VRID, hasVRID = v, true
-				}
-			}
-		case "priority":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
-					in.Priority, b.prio = v, c
-				}
-			}
-		case "advert_int":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, secondsIn(10*time.Millisecond, 255*time.Second)); ok {
-					in.AdvertInterval, b.advert = v, c
-				}
-			}
-		case "version":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, uintIn(2, 3)); ok {
-					in.Version, b.version = v, c
-				}
-			}
-		case "nopreempt":
-			if m.leaf(c, 0, 0) {
-				in.NoPreempt, b.nopre = true, c
-			}
-		case "preempt":
-			if m.leaf(c, 0, 0) {
-				in.NoPreempt, b.nopre = false, nil
-			}
-		case "preempt_delay":
-			if m.leaf(c, 1, 1) {
-				if v, ok := value(m, c, 0, secondsIn(0, 1000*time.Second)); ok {
-					in.PreemptDelay, b.delay = v, c
-				}
-			}
-		case "authentication":
-			m.authentication(b, c)
-		case "virtual_ipaddress":
-			m.virtualAddresses(b, c)
-		case "mcast_src_ip", "unicast_src_ip":
-			if m.leaf(c, 1, 1) {
-				if a, ok := value(m, c, 0, parseAddr); ok {
-					in.SourceAddr, b.srcNode = a, c
-				}
-			}
-		case "unicast_peer":
-			m.unicastPeers(b, c)
-		case "track_interface":
-			m.trackInterfaces(b, c)
-		case "track_script":
-			m.trackScripts(b, c)
-		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
-			m.notify(&in.Notify, c)
-		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat":
-			m.garp(c, c.Key, &in.GARP)
-		case "skip_check_adv_addr":
-			if v, ok := m.flag(c); ok {
-				in.SkipCheckAdvAddr = v
-			}
-		case "lvs_sync_daemon_interface":
-			if m.leaf(c, 1, 1) {
-				if m.syncd != nil {
-					m.unmapped(c, "a sync daemon is already given at line %d; keepalived ignores this one", m.syncd.node.Pos.Line)
-					continue
-				}
-				m.syncd = &syncDaemonSpec{node: c, iface: c.Args[0], instance: name, syncID: -1}
-			}
-		case "lvs_sync_daemon_inteface":
-			b.misspelt = c
-		default:
+		if !m.instanceRouter(b, c) && !m.instanceOption(b, c) {
 			m.other(c, "vrrp_instance", instanceUnsupported, instanceMapped)
 		}
 	}
-	if c := b.misspelt; c != nil {
-		iface := "IFACE"
-		if len(c.Args) > 0 {
-			iface = c.Args[0]
-		}
-		m.unmapped(c, "misspelling of lvs_sync_daemon_interface: keepalived rejects the unknown keyword and runs "+
-			"no sync daemon, so none is imported; what was meant is ipvs.sync_daemon "+
-			"{interface: %s, instance: %s, sync_id: %d, role: auto}", iface, name, in.VRID)
-	}
-	if !hasVRID {
-		m.errorf(n.Pos, "vrrp_instance %s: missing virtual_router_id (keepalived requires it)", name)
-		return
-	}
-	if in.Interface == "" {
-		m.unmapped(n, "vrrp_instance %s has no interface: lbd needs one, so the instance is not imported", name)
-		return
-	}
-	if len(in.VIPs) == 0 {
-		m.unmapped(n, "vrrp_instance %s has no virtual_ipaddress: lbd needs at least one, so the instance is not imported", name)
+	m.misspeltSyncDaemon(b)
+	if !m.instanceComplete(b) {
 		return
 	}
 	m.completeInstance(b)
+	if m.vridTaken(b) {
+		return
+	}
+	in := &b.in
+	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
+	m.sources.instances[name] = n.Pos
+	for _, v := range in.VIPs {
+		m.vipOf[v.Prefix.Addr().String()] = name
+	}
+}
+
+// instanceRouter maps the statements that make the virtual router: state,
+// interface, VRID, priority, advert interval, version and preemption. It
+// reports whether c was one of them.
+func (m *mapper) instanceRouter(b *instanceBuild, c *Node) bool {
+	in := &b.in
+	switch c.Key {
+	case "state":
+		m.instanceState(b, c)
+	case "interface":
+		if m.leaf(c, 1, 1) {
+			if len(c.Args[0]) >= 16 {
+				m.errorf(c.Pos, "interface: name %q is longer than 15 bytes", c.Args[0])
+				break
+			}
+			in.Interface = c.Args[0]
+		}
+	case "virtual_router_id":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
+				in.VRID, b.vrid = v, c
+			}
+		}
+	case "priority":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(1, 255)); ok {
+				in.Priority, b.prio = v, c
+			}
+		}
+	case "advert_int":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, secondsIn(10*time.Millisecond, 255*time.Second)); ok {
+				in.AdvertInterval, b.advert = v, c
+			}
+		}
+	case "version":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, uintIn(2, 3)); ok {
+				in.Version, b.version = v, c
+			}
+		}
+	case "nopreempt":
+		if m.leaf(c, 0, 0) {
+			in.NoPreempt, b.nopre = true, c
+		}
+	case "preempt":
+		if m.leaf(c, 0, 0) {
+			in.NoPreempt, b.nopre = false, nil
+		}
+	case "preempt_delay":
+		if m.leaf(c, 1, 1) {
+			if v, ok := value(m, c, 0, secondsIn(0, 1000*time.Second)); ok {
+				in.PreemptDelay, b.delay = v, c
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// instanceState maps "state MASTER|BACKUP" as keepalived reads it.
+func (m *mapper) instanceState(b *instanceBuild, c *Node) {
+	if !m.leaf(c, 1, 1) {
+		return
+	}
+	in := &b.in
+	switch c.Args[0] {
+	case "MASTER":
+		in.InitialState, b.state = vrrp.StartMaster, c
+	case "BACKUP":
+		if in.InitialState == vrrp.StartMaster {
+			m.notef(c.Pos, "state BACKUP after state MASTER: keepalived keeps MASTER")
+			return
+		}
+		in.InitialState, b.state = vrrp.StartBackup, c
+	default:
+		m.notef(c.Pos, "unknown state %q: keepalived uses BACKUP", c.Args[0])
+		in.InitialState, b.state = vrrp.StartBackup, c
+	}
+}
+
+// instanceOption maps the other statements of an instance: addresses,
+// authentication, tracking, notify, GARP, and the sync daemon keepalived
+// hangs on an instance. It reports whether c was one of them.
+func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
+	in := &b.in
+	switch c.Key {
+	case "authentication":
+		m.authentication(b, c)
+	case "virtual_ipaddress":
+		m.virtualAddresses(b, c)
+	case "mcast_src_ip", "unicast_src_ip":
+		if m.leaf(c, 1, 1) {
+			if a, ok := value(m, c, 0, parseAddr); ok {
+				in.SourceAddr, b.srcNode = a, c
+			}
+		}
+	case "unicast_peer":
+		m.unicastPeers(b, c)
+	case "track_interface":
+		m.trackInterfaces(b, c)
+	case "track_script":
+		m.trackScripts(b, c)
+	case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+		m.notify(&in.Notify, c)
+	case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat":
+		m.garp(c, c.Key, &in.GARP)
+	case "skip_check_adv_addr":
+		if v, ok := m.flag(c); ok {
+			in.SkipCheckAdvAddr = v
+		}
+	case "lvs_sync_daemon_interface":
+		if !m.leaf(c, 1, 1) {
+			break
+		}
+		if m.syncd != nil {
+			m.unmapped(c, "a sync daemon is already given at line %d; keepalived ignores this one", m.syncd.node.Pos.Line)
+			break
+		}
+		m.syncd = &syncDaemonSpec{node: c, iface: c.Args[0], instance: in.Name, syncID: -1}
+	case "lvs_sync_daemon_inteface":
+		b.misspelt = c
+	default:
+		return false
+	}
+	return true
+}
+
+// misspeltSyncDaemon explains the seed's lvs_sync_daemon_inteface.
+func (m *mapper) misspeltSyncDaemon(b *instanceBuild) {
+	c := b.misspelt
+	if c == nil {
+		return
+	}
+	iface := "IFACE"
+	if len(c.Args) > 0 {
+		iface = c.Args[0]
+	}
+	m.unmapped(c, "misspelling of lvs_sync_daemon_interface: keepalived rejects the unknown keyword and runs "+
+		"no sync daemon, so none is imported; what was meant is ipvs.sync_daemon "+
+		"{interface: %s, instance: %s, sync_id: %d, role: auto}", iface, b.in.Name, b.in.VRID)
+}
+
+// instanceComplete reports whether the instance has what lbd needs (a
+// VRID, an interface, an address); if not it says why.
+func (m *mapper) instanceComplete(b *instanceBuild) bool {
+	in, n := &b.in, b.node
+	switch {
+	case b.vrid == nil:
+		m.errorf(n.Pos, "vrrp_instance %s: missing virtual_router_id (keepalived requires it)", in.Name)
+	case in.Interface == "":
+		m.unmapped(n, "vrrp_instance %s has no interface: lbd needs one, so the instance is not imported", in.Name)
+	case len(in.VIPs) == 0:
+		m.unmapped(n, "vrrp_instance %s has no virtual_ipaddress: lbd needs at least one, so the instance is not imported", in.Name)
+	default:
+		return true
+	}
+	return false
+}
+
+// vridTaken reports (and explains) an instance whose virtual router an
+// instance imported before already is.
+func (m *mapper) vridTaken(b *instanceBuild) bool {
+	in, n := &b.in, b.node
 	for _, o := range m.d.VRRP.Instances {
 		if o.Interface != in.Interface || o.VRID != in.VRID || o.Family() != in.Family() {
 			continue
@@ -182,35 +242,43 @@ func (m *mapper) vrrpInstance(n *Node) {
 			!slices.ContainsFunc(in.UnicastPeers, func(p netip.Addr) bool { return slices.Contains(o.UnicastPeers, p) }) {
 			m.unmapped(n, "VRID %d on %s is also used by vrrp_instance %s at line %d: keepalived allows it for unicast instances "+
 				"with different peers, lbd does not, so this instance is not imported", in.VRID, in.Interface, o.Name, first)
-			return
+			return true
 		}
 		m.errorf(n.Pos, "vrrp_instance %s: VRID %d on %s (%s) is already used by vrrp_instance %s at line %d (keepalived refuses this too)",
-			name, in.VRID, in.Interface, in.Family(), o.Name, first)
-		return
+			in.Name, in.VRID, in.Interface, in.Family(), o.Name, first)
+		return true
 	}
-	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
-	m.sources.instances[name] = n.Pos
-	for _, v := range in.VIPs {
-		m.vipOf[v.Prefix.Addr().String()] = name
-	}
+	return false
 }
 
 // completeInstance applies keepalived's defaults and corrections.
 func (m *mapper) completeInstance(b *instanceBuild) {
-	in := &b.in
-	fam := config.FamilyOf(in.VIPs[0].Prefix.Addr())
+	m.completeVersion(b)
+	m.completeRole(b)
+	m.completeAdvert(b)
+	m.completeLabels(b)
+	m.completeAuth(b)
+	m.completePeers(b)
+}
 
+// completeVersion: the global default, and version 3 for IPv6.
+func (m *mapper) completeVersion(b *instanceBuild) {
+	in := &b.in
 	if b.version == nil {
 		in.Version = m.glob.version
 	}
-	if fam == config.IPv6 && in.Version != 3 {
+	if in.Family() == "ipv6" && in.Version != 3 {
 		if b.version != nil {
 			m.notef(b.version.Pos, "IPv6 instance: keepalived always uses VRRP version 3")
 		}
 		in.Version = 3
 	}
+}
 
-	// Priority from the state, state from the priority.
+// completeRole derives the priority from the state and the state from the
+// priority, and clears the preemption settings keepalived clears.
+func (m *mapper) completeRole(b *instanceBuild) {
+	in := &b.in
 	if b.prio == nil {
 		in.Priority = vrrp.DefaultPriority
 		if in.InitialState == vrrp.StartMaster {
@@ -224,7 +292,6 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 			in.InitialState = vrrp.StartMaster
 		}
 	}
-
 	if b.nopre != nil && in.Priority == 255 {
 		m.notef(b.nopre.Pos, "nopreempt with priority 255: keepalived clears nopreempt")
 		in.NoPreempt = false
@@ -233,18 +300,23 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 		m.notef(b.nopre.Pos, "nopreempt with state MASTER: keepalived clears nopreempt (it needs state BACKUP)")
 		in.NoPreempt = false
 	}
-	if b.delay != nil && in.PreemptDelay > 0 {
-		switch {
-		case in.InitialState == vrrp.StartMaster:
-			m.notef(b.delay.Pos, "preempt_delay with state MASTER: keepalived clears it")
-			in.PreemptDelay = 0
-		case in.NoPreempt:
-			m.notef(b.delay.Pos, "preempt_delay with nopreempt: keepalived clears it")
-			in.PreemptDelay = 0
-		}
+	if b.delay == nil || in.PreemptDelay == 0 {
+		return
 	}
+	switch {
+	case in.InitialState == vrrp.StartMaster:
+		m.notef(b.delay.Pos, "preempt_delay with state MASTER: keepalived clears it")
+		in.PreemptDelay = 0
+	case in.NoPreempt:
+		m.notef(b.delay.Pos, "preempt_delay with nopreempt: keepalived clears it")
+		in.PreemptDelay = 0
+	}
+}
 
-	// Advert interval: v2 whole seconds, v3 centiseconds.
+// completeAdvert rounds the advert interval as keepalived does: whole
+// seconds for version 2, centiseconds (at most 40.95 s) for version 3.
+func (m *mapper) completeAdvert(b *instanceBuild) {
+	in := &b.in
 	if b.advert == nil {
 		in.AdvertInterval = vrrp.DefaultAdvertInterval
 	}
@@ -254,20 +326,24 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 		m.notef(b.advert.Pos, "advert_int %s with VRRP version 2: keepalived rounds it to %s", formatDuration(ai), formatDuration(r))
 		in.AdvertInterval = r
 	}
-	if in.Version == 3 {
-		const cs = 10 * time.Millisecond
-		if r := (ai + cs/2) / cs * cs; r != ai {
-			m.notef(b.advert.Pos, "advert_int %s with VRRP version 3: keepalived rounds it to %s", formatDuration(ai), formatDuration(r))
-			in.AdvertInterval = r
-		}
-		if in.AdvertInterval > 40950*time.Millisecond {
-			m.notef(b.advert.Pos, "advert_int above 40.95s with VRRP version 3: set to 40.95s")
-			in.AdvertInterval = 40950 * time.Millisecond
-		}
+	if in.Version != 3 {
+		return
 	}
+	const cs = 10 * time.Millisecond
+	if r := (ai + cs/2) / cs * cs; r != ai {
+		m.notef(b.advert.Pos, "advert_int %s with VRRP version 3: keepalived rounds it to %s", formatDuration(ai), formatDuration(r))
+		in.AdvertInterval = r
+	}
+	if in.AdvertInterval > 40950*time.Millisecond {
+		m.notef(b.advert.Pos, "advert_int above 40.95s with VRRP version 3: set to 40.95s")
+		in.AdvertInterval = 40950 * time.Millisecond
+	}
+}
 
-	// Addresses without dev are on the instance's interface; labels must
-	// name the device.
+// completeLabels puts addresses without dev on the instance's interface
+// and keeps the labels lbd can apply (DEVICE:SUFFIX, IPv4).
+func (m *mapper) completeLabels(b *instanceBuild) {
+	in := &b.in
 	for i := range in.VIPs {
 		v := &in.VIPs[i]
 		if v.Device == "" {
@@ -284,28 +360,38 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 			v.Label = label
 		}
 	}
+}
 
-	// Authentication, as keepalived checks it.
-	if b.authNode != nil {
-		switch {
-		case b.authType == "":
-			m.notef(b.authNode.Pos, "authentication without auth_type: keepalived uses none")
-		case b.authType == "AH":
-			m.unmappedWord(b.authNode, "auth_type", "AH authentication is not supported (only PASS): the instance is imported without authentication")
-		case in.Version == 3:
-			m.notef(b.authNode.Pos, "authentication with VRRP version 3: keepalived ignores it")
-		case b.authPass == "":
-			m.notef(b.authNode.Pos, "authentication without auth_pass: keepalived uses none")
-		default:
-			pass := b.authPass
-			if len(pass) > 8 {
-				m.notef(b.passPos, "auth_pass longer than 8 characters: keepalived uses the first 8")
-				pass = pass[:8]
-			}
-			in.Authentication = vrrp.PassAuth(pass)
-		}
+// completeAuth keeps the authentication keepalived would use.
+func (m *mapper) completeAuth(b *instanceBuild) {
+	in := &b.in
+	if b.authNode == nil {
+		return
 	}
+	switch {
+	case b.authType == "":
+		m.notef(b.authNode.Pos, "authentication without auth_type: keepalived uses none")
+	case b.authType == "AH":
+		m.unmappedWord(b.authNode, "auth_type", "AH authentication is not supported (only PASS): the instance is imported without authentication")
+	case in.Version == 3:
+		m.notef(b.authNode.Pos, "authentication with VRRP version 3: keepalived ignores it")
+	case b.authPass == "":
+		m.notef(b.authNode.Pos, "authentication without auth_pass: keepalived uses none")
+	default:
+		pass := b.authPass
+		if len(pass) > 8 {
+			m.notef(b.passPos, "auth_pass longer than 8 characters: keepalived uses the first 8")
+			pass = pass[:8]
+		}
+		in.Authentication = vrrp.PassAuth(pass)
+	}
+}
 
+// completePeers drops the source address and the unicast peers keepalived
+// would skip (other family, duplicates, the source itself).
+func (m *mapper) completePeers(b *instanceBuild) {
+	in := &b.in
+	fam := config.FamilyOf(in.VIPs[0].Prefix.Addr())
 	if in.SourceAddr.IsValid() && config.FamilyOf(in.SourceAddr) != fam {
 		m.unmapped(b.srcNode, "%s source address in an %s instance: keepalived skips it", config.FamilyOf(in.SourceAddr), fam)
 		in.SourceAddr = netip.Addr{}
