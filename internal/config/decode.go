@@ -90,54 +90,67 @@ func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		return // same as absent: leave the zero value (defaults apply)
 	}
-	if reflect.PointerTo(v.Type()).Implements(nodeDecoderType) {
+	if r.decodeSelf(n, v, path) || r.decodeValue(n, v, path) {
+		return
+	}
+	r.decodeKind(n, v, path)
+}
+
+// decodeSelf decodes the types that parse themselves: this package's
+// (nodeDecoder) and other packages' enumerations (encoding.TextUnmarshaler,
+// e.g. vrrp.StartState). It reports whether v was one.
+func (r *report) decodeSelf(n *yaml.Node, v reflect.Value, path string) bool {
+	p := reflect.PointerTo(v.Type())
+	switch {
+	case p.Implements(nodeDecoderType):
 		if err := v.Addr().Interface().(nodeDecoder).decodeYAML(n); err != nil {
 			r.fail(n, path, "%s", err)
 		}
-		return
-	}
-	switch v.Type() {
-	case durationType:
-		if s, ok := r.scalar(n, path, "a duration"); ok {
-			d, err := parseDuration(s)
-			if err != nil {
-				r.fail(n, path, "%s", err)
-				return
-			}
-			v.SetInt(int64(d))
-		}
-		return
-	case addrType:
-		if s, ok := r.scalar(n, path, "an IP address"); ok {
-			a, err := parseAddr(s)
-			if err != nil {
-				r.fail(n, path, "%s", err)
-				return
-			}
-			v.Set(reflect.ValueOf(a))
-		}
-		return
-	case prefixType:
-		if s, ok := r.scalar(n, path, "an IP address or prefix"); ok {
-			p, err := parsePrefix(s)
-			if err != nil {
-				r.fail(n, path, "%s", err)
-				return
-			}
-			v.Set(reflect.ValueOf(p))
-		}
-		return
-	}
-	if reflect.PointerTo(v.Type()).Implements(textType) {
-		// Other packages' enumerations (vrrp.StartState, vrrp.AuthType)
-		// spell themselves.
+	case v.Type() != addrType && v.Type() != prefixType && p.Implements(textType):
 		if s, ok := r.scalar(n, path, "a string"); ok {
 			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
 				r.fail(n, path, "%s", err)
 			}
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// decodeValue decodes the value types written as one scalar: durations,
+// addresses and prefixes. It reports whether v was one.
+func (r *report) decodeValue(n *yaml.Node, v reflect.Value, path string) bool {
+	switch v.Type() {
+	case durationType:
+		scalarAs(r, n, v, path, "a duration", parseDuration)
+	case addrType:
+		scalarAs(r, n, v, path, "an IP address", parseAddr)
+	case prefixType:
+		scalarAs(r, n, v, path, "an IP address or prefix", parsePrefix)
+	default:
+		return false
+	}
+	return true
+}
+
+// scalarAs parses scalar n with parse into v (of type T).
+func scalarAs[T any](r *report, n *yaml.Node, v reflect.Value, path, want string, parse func(string) (T, error)) {
+	s, ok := r.scalar(n, path, want)
+	if !ok {
 		return
 	}
+	x, err := parse(s)
+	if err != nil {
+		r.fail(n, path, "%s", err)
+		return
+	}
+	v.Set(reflect.ValueOf(x))
+}
+
+// decodeKind decodes by the kind of v: pointers, structs, lists and the
+// basic types.
+func (r *report) decodeKind(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(v.Type().Elem())
@@ -152,43 +165,11 @@ func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.SetString(s)
 		}
 	case reflect.Bool:
-		if s, ok := r.scalar(n, path, "true or false"); ok {
-			switch s {
-			case "true", "True", "TRUE":
-				v.SetBool(true)
-			case "false", "False", "FALSE":
-				v.SetBool(false)
-			default:
-				r.fail(n, path, "expected true or false, got %q", s)
-			}
-		}
+		r.decodeBool(n, v, path)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if s, ok := r.scalar(n, path, "an integer"); ok {
-			i, err := parseInt(s)
-			if err != nil {
-				r.fail(n, path, "expected an integer, got %q", s)
-				return
-			}
-			if v.OverflowInt(i) {
-				bits := v.Type().Bits()
-				r.fail(n, path, "%s is out of range (%d..%d)", s, int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
-				return
-			}
-			v.SetInt(i)
-		}
+		r.decodeInt(n, v, path)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if s, ok := r.scalar(n, path, "an integer"); ok {
-			i, err := parseInt(s)
-			if err != nil {
-				r.fail(n, path, "expected an integer, got %q", s)
-				return
-			}
-			if i < 0 || v.OverflowUint(uint64(i)) {
-				r.fail(n, path, "%s is out of range (0..%d)", s, uint64(1)<<v.Type().Bits()-1)
-				return
-			}
-			v.SetUint(uint64(i))
-		}
+		r.decodeUint(n, v, path)
 	case reflect.Float32, reflect.Float64:
 		if s, ok := r.scalar(n, path, "a number"); ok {
 			f, err := strconv.ParseFloat(s, 64)
@@ -202,6 +183,56 @@ func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
 		// Only reachable if a type in this package uses an unsupported kind.
 		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
 	}
+}
+
+func (r *report) decodeBool(n *yaml.Node, v reflect.Value, path string) {
+	s, ok := r.scalar(n, path, "true or false")
+	if !ok {
+		return
+	}
+	switch s {
+	case "true", "True", "TRUE":
+		v.SetBool(true)
+	case "false", "False", "FALSE":
+		v.SetBool(false)
+	default:
+		r.fail(n, path, "expected true or false, got %q", s)
+	}
+}
+
+func (r *report) decodeInt(n *yaml.Node, v reflect.Value, path string) {
+	s, ok := r.scalar(n, path, "an integer")
+	if !ok {
+		return
+	}
+	i, err := parseInt(s)
+	if err != nil {
+		r.fail(n, path, "expected an integer, got %q", s)
+		return
+	}
+	if v.OverflowInt(i) {
+		bits := v.Type().Bits()
+		r.fail(n, path, "%s is out of range (%d..%d)", s, int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
+		return
+	}
+	v.SetInt(i)
+}
+
+func (r *report) decodeUint(n *yaml.Node, v reflect.Value, path string) {
+	s, ok := r.scalar(n, path, "an integer")
+	if !ok {
+		return
+	}
+	i, err := parseInt(s)
+	if err != nil {
+		r.fail(n, path, "expected an integer, got %q", s)
+		return
+	}
+	if i < 0 || v.OverflowUint(uint64(i)) {
+		r.fail(n, path, "%s is out of range (0..%d)", s, uint64(1)<<v.Type().Bits()-1)
+		return
+	}
+	v.SetUint(uint64(i))
 }
 
 // fail records that the value at path could not be decoded.
