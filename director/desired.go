@@ -107,91 +107,21 @@ func Build(specs []ServiceSpec, health HealthView, prevQuorum map[table.ServiceK
 		svc := spec.Service.WithoutDestinations()
 		svc.ServiceKey = svc.Key()
 		svc.Stats = table.Stats{}
-		key := svc.ServiceKey
-
-		type rsCalc struct {
-			state  RealServerState
-			dest   table.Destination
-			inhib  bool
-			health Health
-		}
-		calcs := make([]rsCalc, 0, len(spec.RealServers))
-		var live uint64
-		for _, rs := range spec.RealServers {
-			dst := normalizeDest(svc, rs.Dest)
-			id := RealServerID{Service: key, Address: dst.Address, Port: dst.Port}
-			h := health[id]
-			c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h}
-			c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight}
-			w := rs.Dest.Weight
-			if h.Weight != nil {
-				w = *h.Weight
-			}
-			c.dest.Weight = w
-			if !h.Down {
-				live += uint64(w)
-			}
-			calcs = append(calcs, c)
-		}
-
-		up, known := prevQuorum[key]
-		q := int64(spec.Quorum)
-		hy := int64(spec.Hysteresis)
-		switch {
-		case !known:
-			up = live > 0 && int64(live) >= q
-		case !up && live > 0 && int64(live) >= q+hy:
-			up = true
-		case up && (live == 0 || int64(live) < q-hy):
-			up = false
-		}
+		calcs, live := weigh(svc, spec.RealServers, health)
+		prev, known := prevQuorum[svc.ServiceKey]
+		up := quorumUp(spec, live, prev, known)
 		sorryActive := !up && spec.Sorry != nil
-		d.Services = append(d.Services, ServiceState{Key: key, LiveWeight: live, Quorum: spec.Quorum, QuorumUp: up, SorryActive: sorryActive})
-
+		d.Services = append(d.Services, ServiceState{Key: svc.ServiceKey, LiveWeight: live, Quorum: spec.Quorum,
+			QuorumUp: up, SorryActive: sorryActive})
 		for _, c := range calcs {
-			st := c.state
-			switch {
-			case c.health.Down && c.inhib:
-				c.dest.Weight = 0
-				st.InTable = true
-				st.Reason = "inhibited: " + downReason(c.health)
-			case c.health.Down:
-				st.Reason = downReason(c.health)
-			case sorryActive:
-				st.Reason = "quorum lost: sorry server in use"
-			default:
-				st.InTable = true
-				if c.health.Weight != nil && *c.health.Weight != st.ConfiguredWeight {
-					st.Reason = "weight set by check"
-					if c.health.Reason != "" {
-						st.Reason += ": " + c.health.Reason
-					}
-				}
-			}
+			st := c.place(sorryActive)
 			if st.InTable {
-				st.DesiredWeight = c.dest.Weight
 				svc.Destinations = append(svc.Destinations, c.dest)
 			}
 			d.RealServers = append(d.RealServers, st)
 		}
-
 		if spec.Sorry != nil {
-			dst := normalizeDest(svc, spec.Sorry.Dest)
-			st := RealServerState{
-				ID:               RealServerID{Service: key, Address: dst.Address, Port: dst.Port},
-				Sorry:            true,
-				Up:               true,
-				ConfiguredWeight: dst.Weight,
-			}
-			switch {
-			case sorryActive:
-				st.InTable, st.DesiredWeight, st.Reason = true, dst.Weight, "quorum lost: serving"
-			case spec.Sorry.Inhibit:
-				dst.Weight = 0
-				st.InTable, st.Reason = true, "idle (inhibited while quorum is up)"
-			default:
-				st.Reason = "idle (quorum is up)"
-			}
+			st, dst := placeSorry(svc, spec.Sorry, sorryActive)
 			if st.InTable && !slices.ContainsFunc(svc.Destinations, func(x table.Destination) bool { return x.Key() == dst.Key() }) {
 				svc.Destinations = append(svc.Destinations, dst)
 			}
@@ -201,6 +131,102 @@ func Build(specs []ServiceSpec, health HealthView, prevQuorum map[table.ServiceK
 	}
 	d.Table.Sort()
 	return d
+}
+
+// rsCalc is one real server on its way into the desired table.
+type rsCalc struct {
+	state  RealServerState
+	dest   table.Destination // weight: the configured one or the check's
+	inhib  bool
+	health Health
+}
+
+// weigh applies the health to a service's real servers and returns them
+// with the live weight (the sum of the weights of the servers up).
+func weigh(svc table.Service, rss []RealServerSpec, health HealthView) ([]rsCalc, uint64) {
+	calcs := make([]rsCalc, 0, len(rss))
+	var live uint64
+	for _, rs := range rss {
+		dst := normalizeDest(svc, rs.Dest)
+		id := RealServerID{Service: svc.ServiceKey, Address: dst.Address, Port: dst.Port}
+		h := health[id]
+		c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h}
+		c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight}
+		if h.Weight != nil {
+			c.dest.Weight = *h.Weight
+		}
+		if !h.Down {
+			live += uint64(c.dest.Weight)
+		}
+		calcs = append(calcs, c)
+	}
+	return calcs, live
+}
+
+// quorumUp is keepalived's quorum with hysteresis: at start the quorum is
+// up when the live weight reaches it; later it is lost below quorum less
+// hysteresis (or at zero) and regained at quorum plus hysteresis.
+func quorumUp(spec ServiceSpec, live uint64, prev, known bool) bool {
+	q, hy := int64(spec.Quorum), int64(spec.Hysteresis)
+	switch {
+	case !known:
+		return live > 0 && int64(live) >= q
+	case !prev && live > 0 && int64(live) >= q+hy:
+		return true
+	case prev && (live == 0 || int64(live) < q-hy):
+		return false
+	}
+	return prev
+}
+
+// place decides whether and with which weight the real server is in the
+// table, and why.
+func (c *rsCalc) place(sorryActive bool) RealServerState {
+	st := c.state
+	switch {
+	case c.health.Down && c.inhib:
+		c.dest.Weight = 0
+		st.InTable = true
+		st.Reason = "inhibited: " + downReason(c.health)
+	case c.health.Down:
+		st.Reason = downReason(c.health)
+	case sorryActive:
+		st.Reason = "quorum lost: sorry server in use"
+	default:
+		st.InTable = true
+		if c.health.Weight != nil && *c.health.Weight != st.ConfiguredWeight {
+			st.Reason = "weight set by check"
+			if c.health.Reason != "" {
+				st.Reason += ": " + c.health.Reason
+			}
+		}
+	}
+	if st.InTable {
+		st.DesiredWeight = c.dest.Weight
+	}
+	return st
+}
+
+// placeSorry decides the sorry server's place: serving while the quorum is
+// lost, otherwise idle (kept at weight 0 when inhibited).
+func placeSorry(svc table.Service, sorry *SorrySpec, active bool) (RealServerState, table.Destination) {
+	dst := normalizeDest(svc, sorry.Dest)
+	st := RealServerState{
+		ID:               RealServerID{Service: svc.ServiceKey, Address: dst.Address, Port: dst.Port},
+		Sorry:            true,
+		Up:               true,
+		ConfiguredWeight: dst.Weight,
+	}
+	switch {
+	case active:
+		st.InTable, st.DesiredWeight, st.Reason = true, dst.Weight, "quorum lost: serving"
+	case sorry.Inhibit:
+		dst.Weight = 0
+		st.InTable, st.Reason = true, "idle (inhibited while quorum is up)"
+	default:
+		st.Reason = "idle (quorum is up)"
+	}
+	return st, dst
 }
 
 func downReason(h Health) string {
