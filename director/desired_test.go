@@ -7,12 +7,13 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/director/table/tabletest"
 )
 
 func spec(quorum, hysteresis int, sorry *director.SorrySpec, inhibit bool) director.ServiceSpec {
-	s := director.ServiceSpec{Service: svc(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: quorum, Hysteresis: hysteresis, Sorry: sorry}
+	s := director.ServiceSpec{Service: tabletest.Service(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: quorum, Hysteresis: hysteresis, Sorry: sorry}
 	for i, a := range []string{"192.168.56.200:80", "192.168.56.201:80", "192.168.56.202:80"} {
-		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: dst(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
+		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: tabletest.Dest(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
 	}
 	return s
 }
@@ -80,7 +81,7 @@ func TestBuildHealth(t *testing.T) {
 }
 
 func TestBuildQuorumAndSorryServer(t *testing.T) {
-	sorry := &director.SorrySpec{Dest: dst("10.0.0.9:80", table.ForwardMasq, 1)}
+	sorry := &director.SorrySpec{Dest: tabletest.Dest("10.0.0.9:80", table.ForwardMasq, 1)}
 	s := spec(4, 1, sorry, false) // weights 1, 2, 3: live 6
 	down := func(addrs ...string) director.HealthView {
 		h := director.HealthView{}
@@ -134,7 +135,7 @@ func TestBuildQuorumAndSorryServer(t *testing.T) {
 }
 
 func TestBuildSorryInhibitAndNoSorry(t *testing.T) {
-	sorry := &director.SorrySpec{Dest: dst("10.0.0.9:8080", table.ForwardRoute, 1), Inhibit: true}
+	sorry := &director.SorrySpec{Dest: tabletest.Dest("10.0.0.9:8080", table.ForwardRoute, 1), Inhibit: true}
 	s := spec(1, 0, sorry, false)
 	d := director.Build([]director.ServiceSpec{s}, nil, nil)
 	// Inhibited sorry server: in the table at weight 0; DR: port forced to 80.

@@ -10,6 +10,7 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/director/table/tabletest"
 )
 
 // checked gives every real server of s one check, "http#0", whose ID is
@@ -44,7 +45,7 @@ func newManager(t *testing.T, k *fake.Kernel) (*director.Manager, *[]bool) {
 func TestManagerOneHealthChangeIsOneWrite(t *testing.T) {
 	k := fake.New()
 	m, quorum := newManager(t, k)
-	s := checked(spec(1, 0, &director.SorrySpec{Dest: dst("10.0.0.9:80", table.ForwardMasq, 1)}, false))
+	s := checked(spec(1, 0, &director.SorrySpec{Dest: tabletest.Dest("10.0.0.9:80", table.ForwardMasq, 1)}, false))
 	ctx := context.Background()
 	if _, _, err := m.SetSpecs(ctx, []director.ServiceSpec{s}); err != nil {
 		t.Fatal(err)
@@ -185,9 +186,9 @@ func TestManagerConcurrentReportsEndOnTheLatestTable(t *testing.T) {
 	k := fake.New()
 	m, _ := newManager(t, k)
 	ctx := context.Background()
-	s := director.ServiceSpec{Service: svc(table.ProtoTCP, "192.168.56.90:80", "rr"), Quorum: 1}
+	s := director.ServiceSpec{Service: tabletest.Service(table.ProtoTCP, "192.168.56.90:80", "rr"), Quorum: 1}
 	for i := range 20 {
-		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: dst(fmt.Sprintf("10.0.0.%d:80", i+1), table.ForwardRoute, 1)})
+		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: tabletest.Dest(fmt.Sprintf("10.0.0.%d:80", i+1), table.ForwardRoute, 1)})
 	}
 	s = checked(s)
 	m.SetSpecs(ctx, []director.ServiceSpec{s})

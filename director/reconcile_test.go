@@ -15,32 +15,19 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/director/table/tabletest"
 	"github.com/lvsd/lb/internal/sysctl"
 )
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
-func svc(proto table.Protocol, key, sched string) table.Service {
-	a := ap(key)
-	f := table.FamilyOf(a.Addr())
-	return table.Service{
-		ServiceKey: table.ServiceKey{Family: f, Protocol: proto, Address: a.Addr(), Port: a.Port()},
-		Scheduler:  sched, Netmask: table.FullNetmask(f),
-	}
-}
-
-func dst(key string, fwd table.Forward, w uint32) table.Destination {
-	a := ap(key)
-	return table.Destination{Address: a.Addr(), Port: a.Port(), Family: table.FamilyOf(a.Addr()), Forward: fwd, Weight: w}
-}
-
 // seedTable is the seed tutorial's table: a DR service, round robin, two
 // web nodes; plus a NAT one.
 func seedTable() table.Table {
-	web := svc(table.ProtoTCP, "192.168.56.90:80", "rr")
-	web.Destinations = []table.Destination{dst("192.168.56.200:80", table.ForwardRoute, 1), dst("192.168.56.201:80", table.ForwardRoute, 1)}
-	nat := svc(table.ProtoTCP, "192.168.56.91:80", "wlc")
-	nat.Destinations = []table.Destination{dst("10.0.0.11:8080", table.ForwardMasq, 3)}
+	web := tabletest.Service(table.ProtoTCP, "192.168.56.90:80", "rr")
+	web.Destinations = []table.Destination{tabletest.Dest("192.168.56.200:80", table.ForwardRoute, 1), tabletest.Dest("192.168.56.201:80", table.ForwardRoute, 1)}
+	nat := tabletest.Service(table.ProtoTCP, "192.168.56.91:80", "wlc")
+	nat.Destinations = []table.Destination{tabletest.Dest("10.0.0.11:8080", table.ForwardMasq, 3)}
 	return table.Table{Services: []table.Service{web, nat}}
 }
 
@@ -127,7 +114,7 @@ func TestResyncRepairsHandEditsAndLogsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	// and a service of someone else: left alone.
-	foreign := svc(table.ProtoUDP, "203.0.113.5:53", "rr")
+	foreign := tabletest.Service(table.ProtoUDP, "203.0.113.5:53", "rr")
 	if err := k.CreateService(foreign); err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +153,8 @@ func TestResyncBeforeApplyDoesNothing(t *testing.T) {
 }
 
 func TestUnmanagedServicesLeftAloneUnlessPurge(t *testing.T) {
-	foreign := svc(table.ProtoTCP, "203.0.113.1:80", "rr")
-	foreign.Destinations = []table.Destination{dst("10.9.9.9:80", table.ForwardMasq, 1)}
+	foreign := tabletest.Service(table.ProtoTCP, "203.0.113.1:80", "rr")
+	foreign.Destinations = []table.Destination{tabletest.Dest("10.9.9.9:80", table.ForwardMasq, 1)}
 
 	k := fake.New()
 	k.Load(table.Table{Services: []table.Service{foreign}})
@@ -320,20 +307,20 @@ func TestContextCancelStops(t *testing.T) {
 func allKinds() table.Table {
 	var t table.Table
 	for i, sched := range table.Schedulers() {
-		s := svc(table.ProtoTCP, netip.AddrPortFrom(netip.MustParseAddr("10.10.0.1"), uint16(1000+i)).String(), sched)
+		s := tabletest.Service(table.ProtoTCP, netip.AddrPortFrom(netip.MustParseAddr("10.10.0.1"), uint16(1000+i)).String(), sched)
 		switch sched {
 		case "sh":
 			s.Flags = table.FlagSHFallback | table.FlagSHPort
 		case "mh":
 			s.Flags = table.FlagMHFallback | table.FlagMHPort
 		}
-		s.Destinations = []table.Destination{dst(netip.AddrPortFrom(netip.MustParseAddr("10.20.0.1"), uint16(1000+i)).String(), table.ForwardRoute, uint32(i))}
+		s.Destinations = []table.Destination{tabletest.Dest(netip.AddrPortFrom(netip.MustParseAddr("10.20.0.1"), uint16(1000+i)).String(), table.ForwardRoute, uint32(i))}
 		t.Services = append(t.Services, s)
 	}
-	tun := svc(table.ProtoTCP, "10.10.1.1:80", "wrr")
+	tun := tabletest.Service(table.ProtoTCP, "10.10.1.1:80", "wrr")
 	for i, tt := range []table.TunnelType{table.TunnelIPIP, table.TunnelGUE, table.TunnelGRE} {
 		for j, tf := range []table.TunnelFlags{table.TunnelNoCsum, table.TunnelCsum, table.TunnelRemCsum} {
-			d := dst(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 30, byte(i), byte(j + 1)}), 80).String(), table.ForwardTunnel, 1)
+			d := tabletest.Dest(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 30, byte(i), byte(j + 1)}), 80).String(), table.ForwardTunnel, 1)
 			d.TunnelType, d.TunnelFlags = tt, tf
 			if tt == table.TunnelGUE {
 				d.TunnelPort = 6080
@@ -342,24 +329,24 @@ func allKinds() table.Table {
 		}
 	}
 	t.Services = append(t.Services, tun)
-	nat := svc(table.ProtoUDP, "10.10.2.1:53", "rr")
+	nat := tabletest.Service(table.ProtoUDP, "10.10.2.1:53", "rr")
 	nat.Flags = table.FlagOnePacket | table.FlagPersistent
 	nat.Timeout, nat.Netmask = 120, 0xffffff00
-	th := dst("10.40.0.1:5353", table.ForwardMasq, 3)
+	th := tabletest.Dest("10.40.0.1:5353", table.ForwardMasq, 3)
 	th.UpperThreshold, th.LowerThreshold = 1000, 100
 	nat.Destinations = []table.Destination{th}
 	t.Services = append(t.Services, nat)
-	sctp := svc(table.ProtoSCTP, "10.10.3.1:3868", "lc")
-	sctp.Destinations = []table.Destination{dst("10.40.0.2:3868", table.ForwardMasq, 1)}
+	sctp := tabletest.Service(table.ProtoSCTP, "10.10.3.1:3868", "lc")
+	sctp.Destinations = []table.Destination{tabletest.Dest("10.40.0.2:3868", table.ForwardMasq, 1)}
 	t.Services = append(t.Services, sctp)
-	v6 := svc(table.ProtoTCP, "[2001:db8::90]:443", "wlc")
+	v6 := tabletest.Service(table.ProtoTCP, "[2001:db8::90]:443", "wlc")
 	v6.Flags, v6.Timeout, v6.Netmask = table.FlagPersistent, 300, 64
-	v6.Destinations = []table.Destination{dst("[2001:db8::200]:443", table.ForwardRoute, 2), dst("10.50.0.1:443", table.ForwardTunnel, 1)}
+	v6.Destinations = []table.Destination{tabletest.Dest("[2001:db8::200]:443", table.ForwardRoute, 2), tabletest.Dest("10.50.0.1:443", table.ForwardTunnel, 1)}
 	t.Services = append(t.Services, v6)
 	fw := table.Service{ServiceKey: table.ServiceKey{FWMark: 42, Family: table.FamilyIPv4}, Scheduler: "rr", Netmask: 0xffffffff}
-	fw.Destinations = []table.Destination{dst("10.60.0.1:0", table.ForwardRoute, 1)}
+	fw.Destinations = []table.Destination{tabletest.Dest("10.60.0.1:0", table.ForwardRoute, 1)}
 	fw6 := table.Service{ServiceKey: table.ServiceKey{FWMark: 42, Family: table.FamilyIPv6}, Scheduler: "rr", Netmask: 128}
-	fw6.Destinations = []table.Destination{dst("[2001:db8::60]:0", table.ForwardRoute, 1)}
+	fw6.Destinations = []table.Destination{tabletest.Dest("[2001:db8::60]:0", table.ForwardRoute, 1)}
 	t.Services = append(t.Services, fw, fw6)
 	return t
 }

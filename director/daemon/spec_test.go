@@ -8,6 +8,7 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/director/table/tabletest"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/sysctl"
 )
@@ -67,30 +68,30 @@ func TestSpecsFromConfig(t *testing.T) {
 	}
 	d := director.Build(specs, nil, nil)
 
-	web := svc(table.ProtoTCP, "192.168.56.90:80", "rr")
-	web.Destinations = []table.Destination{dst("192.168.56.200:80", table.ForwardRoute, 1), dst("192.168.56.201:80", table.ForwardRoute, 3)}
+	web := tabletest.Service(table.ProtoTCP, "192.168.56.90:80", "rr")
+	web.Destinations = []table.Destination{tabletest.Dest("192.168.56.200:80", table.ForwardRoute, 1), tabletest.Dest("192.168.56.201:80", table.ForwardRoute, 3)}
 
-	nat := svc(table.ProtoTCP, "192.168.56.91:443", "sh")
+	nat := tabletest.Service(table.ProtoTCP, "192.168.56.91:443", "sh")
 	nat.Flags = table.FlagPersistent | table.FlagSHFallback | table.FlagSHPort
 	nat.Timeout, nat.Netmask = 300, 0xffffff00
-	th := dst("10.0.0.11:8443", table.ForwardMasq, 1)
+	th := tabletest.Dest("10.0.0.11:8443", table.ForwardMasq, 1)
 	th.UpperThreshold, th.LowerThreshold = 100, 10
-	gue := dst("10.0.0.12:443", table.ForwardTunnel, 1)
+	gue := tabletest.Dest("10.0.0.12:443", table.ForwardTunnel, 1)
 	gue.TunnelType, gue.TunnelPort, gue.TunnelFlags = table.TunnelGUE, 6080, table.TunnelRemCsum
-	nat.Destinations = []table.Destination{th, gue, dst("10.0.0.9:8080", table.ForwardMasq, 0)} // idle inhibited sorry server
+	nat.Destinations = []table.Destination{th, gue, tabletest.Dest("10.0.0.9:8080", table.ForwardMasq, 0)} // idle inhibited sorry server
 
 	fw := table.Service{ServiceKey: table.ServiceKey{FWMark: 5, Family: table.FamilyIPv6}, Scheduler: "mh",
 		Flags: table.FlagPersistent, Timeout: 60, Netmask: 64}
-	fw.Destinations = []table.Destination{dst("[2001:db8::7]:0", table.ForwardRoute, 0)}
+	fw.Destinations = []table.Destination{tabletest.Dest("[2001:db8::7]:0", table.ForwardRoute, 0)}
 
-	dns := svc(table.ProtoUDP, "10.1.1.1:53", "wlc")
+	dns := tabletest.Service(table.ProtoUDP, "10.1.1.1:53", "wlc")
 	dns.Flags = table.FlagOnePacket
-	gre := dst("10.0.0.5:53", table.ForwardTunnel, 1)
+	gre := tabletest.Dest("10.0.0.5:53", table.ForwardTunnel, 1)
 	gre.TunnelType, gre.TunnelFlags = table.TunnelGRE, table.TunnelCsum
 	dns.Destinations = []table.Destination{gre}
 
-	sctp := svc(table.ProtoSCTP, "[2001:db8::90]:3868", "wlc")
-	sctp.Destinations = []table.Destination{dst("[2001:db8::200]:3868", table.ForwardRoute, 1)}
+	sctp := tabletest.Service(table.ProtoSCTP, "[2001:db8::90]:3868", "wlc")
+	sctp.Destinations = []table.Destination{tabletest.Dest("[2001:db8::200]:3868", table.ForwardRoute, 1)}
 
 	want := table.Table{Services: []table.Service{web, nat, fw, dns, sctp}}
 	if ops := table.Diff(want, d.Table, table.DiffOptions{Purge: true}); len(ops) != 0 {

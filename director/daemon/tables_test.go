@@ -14,31 +14,18 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/director/table/tabletest"
 )
 
 // Table fixtures shared by this package's tests.
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
-func svc(proto table.Protocol, key, sched string) table.Service {
-	a := ap(key)
-	f := table.FamilyOf(a.Addr())
-	return table.Service{
-		ServiceKey: table.ServiceKey{Family: f, Protocol: proto, Address: a.Addr(), Port: a.Port()},
-		Scheduler:  sched, Netmask: table.FullNetmask(f),
-	}
-}
-
-func dst(key string, fwd table.Forward, w uint32) table.Destination {
-	a := ap(key)
-	return table.Destination{Address: a.Addr(), Port: a.Port(), Family: table.FamilyOf(a.Addr()), Forward: fwd, Weight: w}
-}
-
 // spec is one wrr service with three real servers of weights 1, 2, 3.
 func spec(inhibit bool) director.ServiceSpec {
-	s := director.ServiceSpec{Service: svc(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: 1}
+	s := director.ServiceSpec{Service: tabletest.Service(table.ProtoTCP, "192.168.56.90:80", "wrr"), Quorum: 1}
 	for i, a := range []string{"192.168.56.200:80", "192.168.56.201:80", "192.168.56.202:80"} {
-		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: dst(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
+		s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: tabletest.Dest(a, table.ForwardRoute, uint32(i+1)), InhibitOnFailure: inhibit})
 	}
 	return s
 }
