@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 
@@ -142,12 +141,7 @@ func (n *Namespace) Run(ctx context.Context, name string, args ...string) (strin
 // Sysctl writes value to the sysctl key ("net.ipv4.conf.all.arp_ignore") in
 // the namespace. A missing key gives an error that is os.ErrNotExist.
 func (n *Namespace) Sysctl(key, value string) error {
-	p, err := sysctl.Path(key)
-	if err != nil {
-		return err
-	}
-	err = n.Do(func() error { return os.WriteFile(p, []byte(value+"\n"), 0o644) })
-	if err != nil {
+	if err := n.Do(func() error { return sysctl.Proc{}.Set(key, value) }); err != nil {
 		return fmt.Errorf("setting %s=%s in namespace %s: %w", key, value, n.name, err)
 	}
 	return nil
@@ -155,20 +149,16 @@ func (n *Namespace) Sysctl(key, value string) error {
 
 // ReadSysctl reads the sysctl key in the namespace, without the newline.
 func (n *Namespace) ReadSysctl(key string) (string, error) {
-	p, err := sysctl.Path(key)
-	if err != nil {
-		return "", err
-	}
-	var b []byte
-	err = n.Do(func() error {
+	var v string
+	err := n.Do(func() error {
 		var err error
-		b, err = os.ReadFile(p)
+		v, err = sysctl.Proc{}.Get(key)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("reading %s in namespace %s: %w", key, n.name, err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return v, nil
 }
 
 func (n *Namespace) link(dev string) (netlink.Link, error) {
