@@ -80,6 +80,14 @@ const (
 	StartMaster StartState = "MASTER"
 )
 
+// MarshalText writes the state; the zero value is BACKUP.
+func (s StartState) MarshalText() ([]byte, error) {
+	if s == "" {
+		return []byte(StartBackup), nil
+	}
+	return []byte(s), nil
+}
+
 // UnmarshalText accepts MASTER or BACKUP, in any case.
 func (s *StartState) UnmarshalText(b []byte) error {
 	for _, v := range []StartState{StartMaster, StartBackup} {

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -174,6 +175,15 @@ func TestStartStateText(t *testing.T) {
 	}
 	if err := s.UnmarshalText([]byte("FAULT")); err == nil || err.Error() != `unknown state "FAULT" (want one of MASTER, BACKUP)` {
 		t.Errorf("FAULT: %v", err)
+	}
+	// A configuration written as JSON (vrrpd) reads back: the zero state is BACKUP.
+	j, err := json.Marshal(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	if err := json.Unmarshal(j, &c); err != nil || c.InitialState != StartBackup {
+		t.Errorf("JSON round trip of the zero state: %q, %v", c.InitialState, err)
 	}
 	var a AuthType
 	if err := a.UnmarshalText([]byte("ah")); err == nil || err.Error() != "authentication type AH is not supported (only PASS)" {
