@@ -230,6 +230,7 @@ func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, err
 	c := vrrp.Config{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: prio, AdvertInterval: im.advert,
 		VIPs: []vrrp.VIP{{Prefix: vip, Label: "eth0:0"}}, GARP: vrrp.DefaultGARPConfig(),
+		InitialState: vrrp.StartBackup, // keepalived's default, as in its config; vrrpd's JSON refuses an empty state
 	}
 	if im.version == 2 {
 		c.Authentication = vrrp.PassAuth("1111")
