@@ -5,15 +5,20 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all build test test-unit test-netns test-vm vet fmt-check demo bench bench-vrrp bench-check bench-ipvs install clean
+.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check demo bench bench-vrrp bench-check bench-ipvs install clean
 
 all: build
+
+## deps: the Debian packages the commands need, installed when missing (.ci/deps holds the one list;
+## .ci/run uses it too). A no-op, without apt-get update, when everything is installed.
+deps:
+	@bash .ci/deps
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 ## test: every test: static checks, unit tests, netns tests (root) and the real-kernel VM scenarios.
-test: fmt-check vet test-unit test-netns test-vm
+test: deps fmt-check vet test-unit test-netns test-vm
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
@@ -27,31 +32,34 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 # Needs root: network namespaces on the host (no IPVS needed).
-test-netns:
+test-netns: deps
 	$(GO) test -count=1 -p 1 -tags netns -run 'Netns' ./...
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
-test-vm:
+test-vm: deps
 	$(GO) test -count=1 -tags testbed -timeout 40m -v -run 'TestTestbed' ./e2e/
 
 ## demo: the live demo in the real-kernel testbed.
-demo:
+demo: deps
 	$(GO) run ./e2e/cmd/testbed demo
 
-## bench: benchmarks (kept out of make test). Each prints its figure and a ratio against its peer
-## measured in the same run.
+## bench: benchmarks (kept out of make test). Each prints its figure and its peer's measured in the
+## same run and their ratio, then PASS or FAIL; it exits non-zero on FAIL and when the peer could
+## not be measured.
 bench: bench-ipvs bench-check bench-vrrp
 
 # IPVS apply of 1,000 services x 10 real servers vs ipvsadm -R, reload and restart write counts (in the VM).
-bench-ipvs:
+bench-ipvs: deps
 	$(GO) run ./e2e/cmd/testbed bench
 
-# 10,000 real servers checked every second: checks/s and CPU per 10k checks, vs keepalived's checker.
+# 10,000 real servers checked every second: checks/s and CPU per 10k checks, vs keepalived's checker
+# (run under an LD_PRELOAD shim that checkbench compiles: hence gcc and libc6-dev).
 bench-check:
+	@bash .ci/deps gcc libc6-dev
 	$(GO) run ./healthcheck/cmd/checkbench
 
 # VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces.
-bench-vrrp:
+bench-vrrp: deps
 	$(GO) run ./vrrp/cmd/vrrpbench
 
 ## install: binaries, systemd units, example configs and docs (DESTDIR= for staging, PREFIX=/usr/local).

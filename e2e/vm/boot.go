@@ -208,80 +208,25 @@ func qemuArgs(img *Image, memMB, cpus int, cmdline string) []string {
 //
 // In ModeShell the console is connected to this process's terminal.
 func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
-	if opts.Mode == "" {
-		opts.Mode = ModeTest
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Minute
-	}
-	if opts.MemoryMB <= 0 {
-		opts.MemoryMB = 1024
-	}
-	if opts.CPUs <= 0 {
-		opts.CPUs = 1
-	}
+	opts = withDefaults(opts)
 	qemu, err := lookTool("qemu-system-x86_64")
 	if err != nil {
 		return nil, &MissingError{Items: []Missing{{What: "the program qemu-system-x86_64", Package: "qemu-system-x86"}}}
 	}
-	guestTimeout := max(opts.Timeout-30*time.Second, 30*time.Second).Truncate(time.Second)
-	if len(opts.Packages) > 0 {
-		// The guest knows packages by Name only.
-		sel, err := selectGuests(img.Guests, opts.Packages)
-		if err != nil {
-			return nil, err
-		}
-		opts.Packages = nil
-		for _, g := range sel {
-			opts.Packages = append(opts.Packages, g.Name)
-		}
-	}
-	vars, err := guestVars(opts, guestTimeout)
-	if err != nil {
-		return nil, err
-	}
-	cmdline, err := kernelCmdline(vars, opts.Env)
+	args, cmdline, err := bootArgs(img, &opts)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{ExitCode: -1, Cmdline: cmdline}
-	args := qemuArgs(img, opts.MemoryMB, opts.CPUs, cmdline)
-
 	if opts.Mode == ModeShell {
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, qemu, args...)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		start := time.Now()
-		err := cmd.Run()
-		res.Duration = time.Since(start)
-		if err != nil {
-			return res, fmt.Errorf("qemu: %w", err)
-		}
-		return res, nil
+		return res, bootShell(ctx, qemu, args, opts.Timeout, res)
 	}
-
-	if opts.LogPath == "" && img.CacheDir != "" {
-		runs := filepath.Join(img.CacheDir, "runs")
-		if err := os.MkdirAll(runs, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", runs, err)
-		}
-		opts.LogPath = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+string(opts.Mode)+".log")
-		defer pruneOld(filepath.Join(runs, "*.log"), 20)
+	logw, closeLog, err := openConsoleLog(img, &opts, qemu, args)
+	if err != nil {
+		return nil, err
 	}
-	var logw io.Writer = io.Discard
-	if opts.LogPath != "" {
-		f, err := os.Create(opts.LogPath)
-		if err != nil {
-			return nil, fmt.Errorf("creating the console log: %w", err)
-		}
-		defer f.Close()
-		bw := bufio.NewWriter(f)
-		defer bw.Flush()
-		logw = bw
-		res.LogPath = opts.LogPath
-		fmt.Fprintf(logw, "# %s %s\n# each line: seconds since qemu started, console line\n", qemu, shellQuote(args))
-	}
+	defer closeLog()
+	res.LogPath = opts.LogPath
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -299,9 +244,110 @@ func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 		return nil, fmt.Errorf("starting qemu: %w", err)
 	}
 	pw.Close()
+	p := streamConsole(pr, start, logw, opts.OnLine, res)
+	werr := cmd.Wait()
+	res.Duration = time.Since(start)
+	res.Tests, res.Packages = p.snapshot()
+	res.ExitCode = p.exitCode
+	return res, bootError(ctx, p, werr, opts.Timeout, res.LogPath)
+}
 
+// withDefaults fills RunOptions' defaults: ModeTest, 10 minutes, 1024 MiB,
+// one vCPU.
+func withDefaults(opts RunOptions) RunOptions {
+	if opts.Mode == "" {
+		opts.Mode = ModeTest
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	if opts.MemoryMB <= 0 {
+		opts.MemoryMB = 1024
+	}
+	if opts.CPUs <= 0 {
+		opts.CPUs = 1
+	}
+	return opts
+}
+
+// bootArgs returns qemu's arguments and the kernel command line for a
+// boot with opts, whose Packages it turns into guest Names (the guest
+// knows packages by Name only).
+func bootArgs(img *Image, opts *RunOptions) (args []string, cmdline string, err error) {
+	guestTimeout := max(opts.Timeout-30*time.Second, 30*time.Second).Truncate(time.Second)
+	if len(opts.Packages) > 0 {
+		sel, err := selectGuests(img.Guests, opts.Packages)
+		if err != nil {
+			return nil, "", err
+		}
+		opts.Packages = nil
+		for _, g := range sel {
+			opts.Packages = append(opts.Packages, g.Name)
+		}
+	}
+	vars, err := guestVars(*opts, guestTimeout)
+	if err != nil {
+		return nil, "", err
+	}
+	if cmdline, err = kernelCmdline(vars, opts.Env); err != nil {
+		return nil, "", err
+	}
+	return qemuArgs(img, opts.MemoryMB, opts.CPUs, cmdline), cmdline, nil
+}
+
+// bootShell runs qemu with the console on this process's terminal.
+func bootShell(ctx context.Context, qemu string, args []string, timeout time.Duration, res *Result) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemu, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	res.Duration = time.Since(start)
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	return nil
+}
+
+// openConsoleLog creates the console log (opts.LogPath, by default a new
+// file under the cache's runs/, keeping the newest 20) headed by the qemu
+// command, and returns its writer and what closes it. Without a log path
+// and cache the writer discards.
+func openConsoleLog(img *Image, opts *RunOptions, qemu string, args []string) (io.Writer, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if opts.LogPath == "" && img.CacheDir != "" {
+		runs := filepath.Join(img.CacheDir, "runs")
+		if err := os.MkdirAll(runs, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("creating %s: %w", runs, err)
+		}
+		opts.LogPath = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+string(opts.Mode)+".log")
+		closers = append(closers, func() { pruneOld(filepath.Join(runs, "*.log"), 20) })
+	}
+	if opts.LogPath == "" {
+		return io.Discard, closeAll, nil
+	}
+	f, err := os.Create(opts.LogPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the console log: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	closers = append(closers, func() { f.Close() }, func() { bw.Flush() })
+	fmt.Fprintf(bw, "# %s %s\n# each line: seconds since qemu started, console line\n", qemu, shellQuote(args))
+	return bw, closeAll, nil
+}
+
+// streamConsole reads the console until qemu closes it: each line goes to
+// the log (with the seconds since start), to the parser and to onLine.
+// It records the boot time (the guest's start marker) in res.
+func streamConsole(r io.Reader, start time.Time, logw io.Writer, onLine func(string), res *Result) *consoleParser {
 	p := newConsoleParser()
-	br := bufio.NewReaderSize(pr, 64*1024)
+	br := bufio.NewReaderSize(r, 64*1024)
 	for {
 		raw, rerr := br.ReadString('\n')
 		if raw != "" {
@@ -313,29 +359,30 @@ func Boot(ctx context.Context, img *Image, opts RunOptions) (*Result, error) {
 			if p.started && !wasStarted {
 				res.BootTime = time.Since(start)
 			}
-			if opts.OnLine != nil {
-				opts.OnLine(line)
+			if onLine != nil {
+				onLine(line)
 			}
 		}
 		if rerr != nil {
-			break
+			return p
 		}
 	}
-	werr := cmd.Wait()
-	res.Duration = time.Since(start)
-	res.Tests, res.Packages = p.snapshot()
-	res.ExitCode = p.exitCode
+}
+
+// bootError says why a run did not end as it should: the VM timed out or
+// was stopped, the guest never reported its end, or qemu failed after it.
+func bootError(ctx context.Context, p *consoleParser, werr error, timeout time.Duration, logPath string) error {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return res, fmt.Errorf("the VM did not finish within %s and was killed (console log %s)", opts.Timeout, res.LogPath)
+		return fmt.Errorf("the VM did not finish within %s and was killed (console log %s)", timeout, logPath)
 	case ctx.Err() != nil:
-		return res, fmt.Errorf("the VM was stopped: %w", ctx.Err())
+		return fmt.Errorf("the VM was stopped: %w", ctx.Err())
 	case !p.exited:
-		return res, fmt.Errorf("the VM stopped before the guest reported the end of the run (qemu: %v; console log %s)", werr, res.LogPath)
+		return fmt.Errorf("the VM stopped before the guest reported the end of the run (qemu: %v; console log %s)", werr, logPath)
 	case werr != nil:
-		return res, fmt.Errorf("qemu exited with an error after the run: %w", werr)
+		return fmt.Errorf("qemu exited with an error after the run: %w", werr)
 	}
-	return res, nil
+	return nil
 }
 
 // shellQuote joins args into a POSIX shell command line, single-quoting

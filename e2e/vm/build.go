@@ -129,28 +129,9 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Kernel.Version == "" {
-		opts.Kernel = rep.Kernel
-	}
-	if opts.Benches == nil {
-		opts.Benches = Benches()
-	}
-	goBin, err := goTool()
+	goBin, err := completeOptions(ctx, &opts, rep)
 	if err != nil {
 		return nil, err
-	}
-	if opts.ModuleDir == "" {
-		if opts.ModuleDir, err = moduleRoot(ctx, goBin); err != nil {
-			return nil, err
-		}
-	}
-	if opts.CacheDir == "" {
-		if opts.CacheDir, err = DefaultCacheDir(); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cache directory: %w", err)
 	}
 	unlock, err := lockDir(opts.CacheDir)
 	if err != nil {
@@ -162,25 +143,69 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	for _, m := range rep.Optional {
 		img.Skipped = append(img.Skipped, m.What)
 	}
-
-	// 1. Go binaries.
-	goStart := time.Now()
 	binDir := filepath.Join(opts.CacheDir, "bin")
+	if err := buildGoBinaries(ctx, goBin, opts, binDir, img, log); err != nil {
+		return nil, err
+	}
+	t, err := imageTree(ctx, rep, opts.Kernel, binDir, img)
+	if err != nil {
+		return nil, err
+	}
+	if err := packOrReuse(t, opts, img, log); err != nil {
+		return nil, err
+	}
+	img.BuildTime = time.Since(start)
+	return img, nil
+}
+
+// completeOptions fills opts' defaults (kernel, benches, module and cache
+// directories; the cache directory is created) and returns the go
+// command's path.
+func completeOptions(ctx context.Context, opts *BuildOptions, rep *HostReport) (string, error) {
+	if opts.Kernel.Version == "" {
+		opts.Kernel = rep.Kernel
+	}
+	if opts.Benches == nil {
+		opts.Benches = Benches()
+	}
+	goBin, err := goTool()
+	if err != nil {
+		return "", err
+	}
+	if opts.ModuleDir == "" {
+		if opts.ModuleDir, err = moduleRoot(ctx, goBin); err != nil {
+			return "", err
+		}
+	}
+	if opts.CacheDir == "" {
+		if opts.CacheDir, err = DefaultCacheDir(); err != nil {
+			return "", err
+		}
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating cache directory: %w", err)
+	}
+	return goBin, nil
+}
+
+// buildGoBinaries compiles the Go commands, benches and guest test
+// binaries into binDir and records them (and what did not build) in img.
+func buildGoBinaries(ctx context.Context, goBin string, opts BuildOptions, binDir string, img *Image, log *slog.Logger) error {
+	goStart := time.Now()
 	guests, err := DiscoverGuests(opts.ModuleDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if guests, err = selectGuests(guests, opts.GuestPackages); err != nil {
-		return nil, err
+		return err
 	}
-	gb, err := buildGo(ctx, goBin, opts, guests, binDir, log)
+	gb, err := buildGo(ctx, goBin, opts, guests, binDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	img.GoTime = time.Since(goStart)
-	img.Guests, img.Benches, img.BenchErrors = gb.guests, gb.benches, gb.benchErrors
-	cmds := gb.commands
-	log.Info("go binaries built", "commands", cmds, "guests", len(gb.guests), "took", img.GoTime.Round(time.Millisecond))
+	img.Guests, img.Benches, img.BenchErrors, img.Commands = gb.guests, gb.benches, gb.benchErrors, gb.commands
+	log.Info("go binaries built", "commands", gb.commands, "guests", len(gb.guests), "took", img.GoTime.Round(time.Millisecond))
 	for _, g := range gb.guests {
 		if g.BuildError != nil {
 			log.Warn("guest package not built", "package", g.Package, "err", g.BuildError)
@@ -189,8 +214,14 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	for name, err := range gb.benchErrors {
 		log.Warn("bench not built", "bench", name, "err", err)
 	}
+	return nil
+}
 
-	// 2. The file tree.
+// imageTree lays out the image's files: the base layout, busybox, the
+// host tools with their libraries, the kernel modules, the Go binaries of
+// img (from binDir) with the guest lists, the runner and /init. It records
+// the tools, modules and skipped optional modules in img.
+func imageTree(ctx context.Context, rep *HostReport, k Kernel, binDir string, img *Image) (*tree, error) {
 	t := newTree()
 	if err := baseLayout(t); err != nil {
 		return nil, err
@@ -209,9 +240,21 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 		}
 		img.Tools = append(img.Tools, tl.name)
 	}
-	steps, skippedMods, err := resolveModules(ctx, rep.Tools["modprobe"], opts.Kernel)
-	if err != nil {
+	if err := addModules(ctx, t, rep.Tools["modprobe"], k, img); err != nil {
 		return nil, err
+	}
+	addGoBinaries(t, binDir, img)
+	t.addData(RunnerPath, []byte(runnerScript), 0o755)
+	t.addData("/init", []byte(initScript), 0o755)
+	return t, nil
+}
+
+// addModules adds the guest kernel modules in load order and their list
+// /etc/lbtestbed/modules (path and parameters, for /init's insmod).
+func addModules(ctx context.Context, t *tree, modprobe string, k Kernel, img *Image) error {
+	steps, skippedMods, err := resolveModules(ctx, modprobe, k)
+	if err != nil {
+		return err
 	}
 	for _, m := range skippedMods {
 		img.Skipped = append(img.Skipped, "kernel module "+m)
@@ -220,16 +263,21 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 	for _, s := range steps {
 		imgPath, err := addModule(ctx, t, s.Path)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		img.Modules = append(img.Modules, path.Base(imgPath))
 		fmt.Fprintf(&modList, "%s %s\n", imgPath, s.Params)
 	}
 	t.addData("/etc/lbtestbed/modules", []byte(modList.String()), 0o644)
-	for _, c := range cmds {
+	return nil
+}
+
+// addGoBinaries adds img's commands and the binaries of the guests that
+// built, with the guest list and each guest's tests for the runner.
+func addGoBinaries(t *tree, binDir string, img *Image) {
+	for _, c := range img.Commands {
 		t.addFile(path.Join("/usr/local/bin", c), filepath.Join(binDir, c), 0o755)
 	}
-	img.Commands = cmds
 	var guestList strings.Builder
 	for _, g := range img.Guests {
 		if g.BuildError != nil {
@@ -244,13 +292,14 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 		t.addData(path.Join(guestTestsDir, g.Name), []byte(tests.String()), 0o644)
 	}
 	t.addData(guestsFile, []byte(guestList.String()), 0o644)
-	t.addData(RunnerPath, []byte(runnerScript), 0o755)
-	t.addData("/init", []byte(initScript), 0o755)
+}
 
-	// 3. Cache lookup by content.
+// packOrReuse names the archive by the tree's content hash and reuses it
+// from the cache when present, else writes it (and prunes old ones).
+func packOrReuse(t *tree, opts BuildOptions, img *Image, log *slog.Logger) error {
 	key, err := t.hash()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	img.Key = key[:16]
 	ext := ".cpio.gz"
@@ -262,24 +311,22 @@ func Build(ctx context.Context, opts BuildOptions) (*Image, error) {
 		now := time.Now()
 		os.Chtimes(img.Initrd, now, now) // most recently used survives pruning
 		img.Cached, img.Size = true, st.Size()
-		img.BuildTime = time.Since(start)
 		log.Info("initramfs cached", "path", img.Initrd, "size", st.Size())
-		return img, nil
+		return nil
 	}
 	packStart := time.Now()
 	if err := writeArchive(t, img.Initrd, opts.GzipLevel); err != nil {
-		return nil, err
+		return err
 	}
 	img.PackTime = time.Since(packStart)
 	st, err := os.Stat(img.Initrd)
 	if err != nil {
-		return nil, fmt.Errorf("stat of the new initramfs: %w", err)
+		return fmt.Errorf("stat of the new initramfs: %w", err)
 	}
 	img.Size = st.Size()
 	pruneOld(filepath.Join(opts.CacheDir, "initramfs-*"), 3)
-	img.BuildTime = time.Since(start)
 	log.Info("initramfs built", "path", img.Initrd, "size", img.Size, "pack", img.PackTime.Round(time.Millisecond))
-	return img, nil
+	return nil
 }
 
 // moduleRoot asks the go command for the main module's directory.
@@ -320,129 +367,178 @@ type goBuilt struct {
 // buildGo compiles, static, into binDir: the Go commands (any failure is
 // an error), the benches' commands and every guest package's test binary
 // (failures recorded, not returned). Two go commands run at a time; go's
-// build cache makes a rebuild of unchanged code cheap.
-func buildGo(ctx context.Context, goBin string, opts BuildOptions, guests []Guest, binDir string, log *slog.Logger) (*goBuilt, error) {
+// build cache makes a rebuild of unchanged code cheap. Binaries of
+// commands, benches and guests that no longer exist or did not build are
+// removed from binDir.
+func buildGo(ctx context.Context, goBin string, opts BuildOptions, guests []Guest, binDir string) (*goBuilt, error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", binDir, err)
 	}
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	run := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, goBin, args...)
-		cmd.Dir = opts.ModuleDir
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	flags := []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
-
+	b := &goBuild{ctx: ctx, goBin: goBin, dir: opts.ModuleDir, binDir: binDir, owner: map[string]string{},
+		env: append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")}
 	pkgs := opts.Commands
 	if pkgs == nil {
 		var err error
-		if pkgs, err = mainPackages(ctx, goBin, opts.ModuleDir, env); err != nil {
+		if pkgs, err = mainPackages(ctx, goBin, opts.ModuleDir, b.env); err != nil {
 			return nil, err
 		}
+	}
+	if err := b.addCommands(pkgs); err != nil {
+		return nil, err
+	}
+	if err := b.addBenches(opts.Benches); err != nil {
+		return nil, err
 	}
 	res := &goBuilt{benchErrors: map[string]error{}}
-	keep := map[string]bool{}
-	owner := map[string]string{}
-	claim := func(name, pkg string) error {
-		if other, dup := owner[name]; dup {
-			return fmt.Errorf("the testbed image would hold two binaries named %s (%s and %s)", name, other, pkg)
-		}
-		owner[name] = pkg
-		keep[name] = true
-		return nil
+	var err error
+	if res.guests, err = b.addGuests(guests); err != nil {
+		return nil, err
 	}
-	for _, p := range pkgs {
-		if err := claim(path.Base(strings.TrimSuffix(p, "/")), p); err != nil {
-			return nil, err
-		}
-	}
-
-	// The jobs; each writes only its own result slot.
-	var jobs []func()
-	var cmdErr error
-	if len(pkgs) > 0 {
-		args := append(append([]string{"build"}, flags...), "-o", binDir+"/")
-		args = append(args, pkgs...)
-		jobs = append(jobs, func() {
-			if err := run(args...); err != nil {
-				cmdErr = fmt.Errorf("building the Go commands for the testbed (%s) failed; fix the package or choose others with E2E_CMDS: %w", strings.Join(pkgs, " "), err)
-			}
-		})
-	}
-	benchErrs := make([]error, len(opts.Benches))
-	for i, b := range opts.Benches {
-		if err := claim(b.Name, b.Package); err != nil {
-			return nil, err
-		}
-		args := append(append([]string{"build"}, flags...), "-o", filepath.Join(binDir, b.Name), b.Package)
-		jobs = append(jobs, func() { benchErrs[i] = run(args...) })
-	}
-	res.guests = make([]Guest, len(guests))
-	for i, g := range guests {
-		g.Binary = guestBinary(g.Name)
-		if err := claim(path.Base(g.Binary), g.Package); err != nil {
-			return nil, err
-		}
-		res.guests[i] = g
-		out := filepath.Join(binDir, path.Base(g.Binary))
-		args := append(append([]string{"test", "-c", "-tags", GuestTag}, flags...), "-o", out, g.Package)
-		jobs = append(jobs, func() {
-			err := run(args...)
-			if err == nil {
-				if _, serr := os.Stat(out); serr != nil {
-					err = fmt.Errorf("go test -c produced no test binary (no _test.go files?): %w", serr)
-				}
-			}
-			if err != nil {
-				res.guests[i].BuildError = errors.Join(res.guests[i].BuildError, err)
-			}
-		})
-	}
-	runJobs(jobs, 2)
+	runJobs(b.jobs, 2)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("building the testbed's Go binaries: %w", err)
 	}
-	if cmdErr != nil {
-		return nil, cmdErr
+	if b.cmdErr != nil {
+		return nil, b.cmdErr
 	}
 	for _, p := range pkgs {
 		res.commands = append(res.commands, path.Base(strings.TrimSuffix(p, "/")))
 	}
-	for i, b := range opts.Benches {
-		if benchErrs[i] != nil {
-			res.benchErrors[b.Name] = fmt.Errorf("building bench %s (%s) failed: %w", b.Name, b.Package, benchErrs[i])
-			delete(keep, b.Name)
+	for i, bn := range opts.Benches {
+		if b.benchErrs[i] != nil {
+			res.benchErrors[bn.Name] = fmt.Errorf("building bench %s (%s) failed: %w", bn.Name, bn.Package, b.benchErrs[i])
 			continue
 		}
-		res.benches = append(res.benches, b)
-		res.commands = append(res.commands, b.Name)
+		res.benches = append(res.benches, bn)
+		res.commands = append(res.commands, bn.Name)
+	}
+	keep := map[string]bool{}
+	for _, c := range res.commands {
+		keep[c] = true
 	}
 	for i := range res.guests {
 		if res.guests[i].BuildError != nil {
 			res.guests[i].Binary = ""
+			continue
 		}
+		keep[path.Base(res.guests[i].Binary)] = true
 	}
-	// Drop binaries of commands, benches and guests that no longer exist
-	// or did not build.
-	for i, g := range guests {
-		if res.guests[i].BuildError != nil {
-			delete(keep, path.Base(guestBinary(g.Name)))
-		}
-	}
-	if ents, err := os.ReadDir(binDir); err == nil {
-		for _, e := range ents {
-			if !keep[e.Name()] {
-				os.Remove(filepath.Join(binDir, e.Name()))
-			}
-		}
-	}
-	log.Debug("go builds done", "dir", binDir)
+	pruneDir(binDir, keep)
 	return res, nil
+}
+
+// goBuild collects go build jobs into one directory of binaries, making
+// sure no two binaries share a name. The jobs write only their own result
+// field or slot.
+type goBuild struct {
+	ctx    context.Context
+	goBin  string
+	dir    string // the module root, where go runs
+	env    []string
+	binDir string
+	owner  map[string]string // binary name -> the package it is built from
+	jobs   []func()
+
+	cmdErr    error   // the commands' build, once the jobs have run
+	benchErrs []error // each bench's build, once the jobs have run
+}
+
+// goFlags are the flags of every build: small static binaries without
+// local paths or VCS stamps, so identical sources give identical images.
+func goFlags() []string { return []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"} }
+
+// run runs one go command in the module root.
+func (b *goBuild) run(args ...string) error {
+	cmd := exec.CommandContext(b.ctx, b.goBin, args...)
+	cmd.Dir = b.dir
+	cmd.Env = b.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// claim reserves a binary name for pkg.
+func (b *goBuild) claim(name, pkg string) error {
+	if other, dup := b.owner[name]; dup {
+		return fmt.Errorf("the testbed image would hold two binaries named %s (%s and %s)", name, other, pkg)
+	}
+	b.owner[name] = pkg
+	return nil
+}
+
+// addCommands adds one job building every command package (its error in
+// cmdErr).
+func (b *goBuild) addCommands(pkgs []string) error {
+	for _, p := range pkgs {
+		if err := b.claim(path.Base(strings.TrimSuffix(p, "/")), p); err != nil {
+			return err
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	args := append(append(append([]string{"build"}, goFlags()...), "-o", b.binDir+"/"), pkgs...)
+	b.jobs = append(b.jobs, func() {
+		if err := b.run(args...); err != nil {
+			b.cmdErr = fmt.Errorf("building the Go commands for the testbed (%s) failed; fix the package or choose others with E2E_CMDS: %w", strings.Join(pkgs, " "), err)
+		}
+	})
+	return nil
+}
+
+// addBenches adds a job per bench (its error in benchErrs).
+func (b *goBuild) addBenches(benches []Bench) error {
+	b.benchErrs = make([]error, len(benches))
+	for i, bn := range benches {
+		if err := b.claim(bn.Name, bn.Package); err != nil {
+			return err
+		}
+		args := append(append([]string{"build"}, goFlags()...), "-o", filepath.Join(b.binDir, bn.Name), bn.Package)
+		b.jobs = append(b.jobs, func() { b.benchErrs[i] = b.run(args...) })
+	}
+	return nil
+}
+
+// addGuests adds a go test -c job per guest package; the returned guests
+// have their Binary set and, once the jobs have run, their BuildError.
+func (b *goBuild) addGuests(guests []Guest) ([]Guest, error) {
+	out := make([]Guest, len(guests))
+	for i, g := range guests {
+		g.Binary = guestBinary(g.Name)
+		if err := b.claim(path.Base(g.Binary), g.Package); err != nil {
+			return nil, err
+		}
+		out[i] = g
+		bin := filepath.Join(b.binDir, path.Base(g.Binary))
+		args := append(append([]string{"test", "-c", "-tags", GuestTag}, goFlags()...), "-o", bin, g.Package)
+		b.jobs = append(b.jobs, func() {
+			err := b.run(args...)
+			if err == nil {
+				if _, serr := os.Stat(bin); serr != nil {
+					err = fmt.Errorf("go test -c produced no test binary (no _test.go files?): %w", serr)
+				}
+			}
+			if err != nil {
+				out[i].BuildError = errors.Join(out[i].BuildError, err)
+			}
+		})
+	}
+	return out, nil
+}
+
+// pruneDir removes the files of dir not named in keep.
+func pruneDir(dir string, keep map[string]bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // runJobs runs jobs, at most n at a time, and waits for all of them.

@@ -8,7 +8,9 @@
 // "go test -c -tags testbed_guest" into /usr/local/bin/NAME.test, and the
 // guest's runner executes, package after package, the tests declared in its
 // testbed_guest files (not its plain unit tests). Plan says what a run will
-// execute, Boot runs it, Outcomes judges the result per test and package.
+// execute, Boot runs it, Outcomes judges the result per test and package:
+// anything but a pass fails, a guest test that skips (itself or a subtest)
+// included, since the VM is there to provide what the tests need.
 // To add a guest package, write a //go:build testbed_guest test file in it:
 // nothing to register. Its tests show up on the host as
 // TestTestbed/<dir_with_underscores>/<TestName>; the scenarios of

@@ -139,7 +139,11 @@ func shell(t *testing.T) []string {
 	return []string{"/bin/sh"}
 }
 
-func TestRunnerScript(t *testing.T) {
+// runnerFixture lays out fake guest binaries (three packages: one passing,
+// one exiting 1, one whose -test.list fails) and returns the directory and
+// a function running the runner script with environment variables: the
+// binaries' logged arguments then the runner's output, and its exit status.
+func runnerFixture(t *testing.T) (string, func(env ...string) ([]string, int)) {
 	dir := t.TempDir()
 	etc := filepath.Join(dir, "etc")
 	logf := filepath.Join(dir, "args.log")
@@ -165,7 +169,6 @@ func TestRunnerScript(t *testing.T) {
 		"etc/tests/broken":          "TestBroken\n",
 		"runner":                    runnerScript,
 	})
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	run := func(env ...string) ([]string, int) {
 		os.Remove(logf)
 		sh := shell(t)
@@ -184,6 +187,12 @@ func TestRunnerScript(t *testing.T) {
 		t.Logf("runner output:\n%s", out.String())
 		return append(strings.Split(strings.TrimSpace(string(args)), "\n"), strings.Split(strings.TrimSpace(out.String()), "\n")...), rc
 	}
+	return dir, run
+}
+
+func TestRunnerScript(t *testing.T) {
+	dir, run := runnerFixture(t)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	timeoutRE := regexp.MustCompile(`-test\.timeout (99|100)s`)
 
 	t.Run("pattern across packages", func(t *testing.T) {
@@ -325,6 +334,42 @@ func TestPlanAndOutcomes(t *testing.T) {
 	}
 	if _, err := Plan(img, RunOptions{Run: "("}); err == nil {
 		t.Error("bad pattern accepted")
+	}
+}
+
+// A guest test that skips, itself or a subtest, fails on the host.
+func TestOutcomesFailSkips(t *testing.T) {
+	plan := []PlannedGuest{
+		{Guest: Guest{Name: "scenarios"}, Selected: []string{"TestScenarioA", "TestScenarioC"}},
+		{Guest: Guest{Name: "director_kernel"}, Selected: []string{"TestTestbedS"}},
+	}
+	tests, pkgs, exit := ParseConsole(strings.Split(
+		"LBTESTBED-PKG scenarios\n"+
+			"=== RUN   TestScenarioA\n--- PASS: TestScenarioA (1.00s)\n"+
+			"=== RUN   TestScenarioC\n    c.go:1: no tunnel module\n--- SKIP: TestScenarioC (0.00s)\n"+
+			"LBTESTBED-PKG-EXIT scenarios 0\n"+
+			"LBTESTBED-PKG director_kernel\n"+
+			"=== RUN   TestTestbedS\n=== RUN   TestTestbedS/tun\n    --- SKIP: TestTestbedS/tun (0.00s)\n--- PASS: TestTestbedS (0.50s)\n"+
+			"LBTESTBED-PKG-EXIT director_kernel 0\n"+
+			"LBTESTBED-EXIT 0", "\n"))
+	res := &Result{Tests: tests, Packages: pkgs, ExitCode: exit}
+	type o struct {
+		Label  string
+		Status Status
+		Failed bool
+		Detail string
+	}
+	var got []o
+	for _, oc := range Outcomes(plan, res) {
+		got = append(got, o{oc.Label(), oc.Status, oc.Failed(), oc.Detail})
+	}
+	want := []o{
+		{"A", StatusPass, false, ""},
+		{"C", StatusSkip, true, "TestScenarioC skipped itself in the VM (its output says why): a guest test may not skip, the VM must provide what it needs"},
+		{"director_kernel/TestTestbedS", StatusSkip, true, "TestTestbedS passed in the VM but skipped TestTestbedS/tun (its output says why): a guest test may not skip, the VM must provide what it needs"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
 }
 

@@ -16,9 +16,6 @@ import (
 	"strings"
 )
 
-// AptCommand is what installs everything the testbed needs on Debian 12.
-const AptCommand = "apt-get install --no-install-recommends qemu-system-x86 linux-image-amd64 busybox-static ipvsadm iproute2 kmod keepalived tcpdump"
-
 // Kernel is the guest kernel: the image qemu boots and the module tree that
 // belongs to it.
 type Kernel struct {
@@ -100,7 +97,7 @@ func (e *MissingError) Error() string {
 			names = append(names, m.Package)
 		}
 	}
-	fmt.Fprintf(&b, "\ninstall with: apt-get update && apt-get install --no-install-recommends %s", strings.Join(names, " "))
+	fmt.Fprintf(&b, "\ninstall with: make deps (everything the project needs), or apt-get update && apt-get install --no-install-recommends %s", strings.Join(names, " "))
 	return b.String()
 }
 

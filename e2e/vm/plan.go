@@ -88,9 +88,12 @@ func ScenarioLabel(test string) string {
 	return test
 }
 
-// Failed reports whether the outcome fails the run.
+// Failed reports whether the outcome fails the run: anything but a pass.
+// A guest test that skipped itself, or any of its subtests, fails: the VM
+// is there to provide what the tests need, so a skip there is a missing
+// kernel feature or tool, not a pass.
 func (o Outcome) Failed() bool {
-	return o.Status != StatusPass && o.Status != StatusSkip
+	return o.Status != StatusPass
 }
 
 // Outcomes judges a boot's result against its plan: one Outcome per
@@ -115,22 +118,7 @@ func Outcomes(plan []PlannedGuest, res *Result) []Outcome {
 		pr, started := res.Package(pg.Name)
 		testFailed := false
 		for _, name := range pg.Selected {
-			o := Outcome{Guest: pg.Name, Test: name, Status: StatusNotRun}
-			if tr, ok := res.Test(pg.Name, name); ok {
-				o.Status, o.Elapsed, o.Output = tr.Status, tr.Elapsed, tr.Output
-			}
-			switch o.Status {
-			case StatusNotRun:
-				if started {
-					o.Detail = fmt.Sprintf("%s never started in the VM though its package ran (exit %d)", name, pr.ExitCode)
-				} else {
-					o.Detail = fmt.Sprintf("%s never started: the VM never ran package %s", name, pg.Name)
-				}
-			case StatusNoResult:
-				o.Detail = fmt.Sprintf("%s started but never finished (the binary died, hung or the VM stopped)", name)
-			case StatusFail:
-				o.Detail = fmt.Sprintf("%s failed in the VM after %s", name, o.Elapsed)
-			}
+			o := testOutcome(pg.Name, name, res, started, pr.ExitCode)
 			if o.Status == StatusFail || o.Status == StatusNoResult {
 				testFailed = true // its own output says why
 			}
@@ -142,6 +130,37 @@ func Outcomes(plan []PlannedGuest, res *Result) []Outcome {
 		}
 	}
 	return out
+}
+
+// testOutcome is the verdict on the planned test name of guest package
+// guest; started says whether the package ran, exit is its exit status.
+func testOutcome(guest, name string, res *Result, started bool, exit int) Outcome {
+	o := Outcome{Guest: guest, Test: name, Status: StatusNotRun}
+	tr, ok := res.Test(guest, name)
+	if ok {
+		o.Status, o.Elapsed, o.Output = tr.Status, tr.Elapsed, tr.Output
+	}
+	switch o.Status {
+	case StatusNotRun:
+		if started {
+			o.Detail = fmt.Sprintf("%s never started in the VM though its package ran (exit %d)", name, exit)
+		} else {
+			o.Detail = fmt.Sprintf("%s never started: the VM never ran package %s", name, guest)
+		}
+	case StatusNoResult:
+		o.Detail = fmt.Sprintf("%s started but never finished (the binary died, hung or the VM stopped)", name)
+	case StatusFail:
+		o.Detail = fmt.Sprintf("%s failed in the VM after %s", name, o.Elapsed)
+	case StatusSkip:
+		o.Detail = fmt.Sprintf("%s skipped itself in the VM (its output says why): a guest test may not skip, the VM must provide what it needs", name)
+	case StatusPass:
+		if len(tr.SkippedSubtests) > 0 {
+			o.Status = StatusSkip
+			o.Detail = fmt.Sprintf("%s passed in the VM but skipped %s (its output says why): a guest test may not skip, the VM must provide what it needs",
+				name, strings.Join(tr.SkippedSubtests, ", "))
+		}
+	}
+	return o
 }
 
 // maxNarrowedRun bounds the pattern NarrowToHostRun makes: its base64 must

@@ -30,6 +30,9 @@ type TestResult struct {
 	// printed), then for a failure whatever followed it before the next
 	// test (a panic's trace).
 	Output []string
+	// SkippedSubtests are the subtests that reported "--- SKIP" (the test
+	// itself may have passed).
+	SkippedSubtests []string
 }
 
 // PackageResult is one guest package's run.
@@ -46,6 +49,7 @@ type PackageResult struct {
 var (
 	runLineRE  = regexp.MustCompile(`^=== (RUN|CONT|NAME|PAUSE)\s+(\S+)`)
 	endLineRE  = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)`)
+	subSkipRE  = regexp.MustCompile(`^\s+--- SKIP: (\S+/\S*) \([0-9.]+s\)`)
 	exitLineRE = regexp.MustCompile(markerExit + ` (-?\d+)`)
 	pkgLineRE  = regexp.MustCompile(markerPackage + ` (\S+)$`)
 	pkgExitRE  = regexp.MustCompile(markerPackageExit + ` (\S+) (-?\d+)`)
@@ -157,6 +161,10 @@ func (p *consoleParser) feed(line string) {
 		}
 		return
 	}
+	if m := subSkipRE.FindStringSubmatch(line); m != nil {
+		r := p.test(topLevel(m[1]))
+		r.SkippedSubtests = append(r.SkippedSubtests, m[1])
+	}
 	switch {
 	case p.current != nil:
 		p.current.Output = append(p.current.Output, line)
@@ -189,6 +197,7 @@ func (p *consoleParser) snapshot() ([]TestResult, []PackageResult) {
 	for i, r := range p.tests {
 		tests[i] = *r
 		tests[i].Output = append([]string(nil), r.Output...)
+		tests[i].SkippedSubtests = append([]string(nil), r.SkippedSubtests...)
 	}
 	pkgs := make([]PackageResult, len(p.pkgs))
 	for i, r := range p.pkgs {

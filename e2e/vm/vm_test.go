@@ -351,26 +351,34 @@ func TestSplitTestPattern(t *testing.T) {
 	}
 }
 
-func TestParseConsole(t *testing.T) {
-	type summary struct {
-		Package string
-		Name    string
-		Status  Status
-		Elapsed time.Duration
-		Output  []string
-	}
-	type pkgSummary struct {
-		Name     string
-		ExitCode int
-		Output   []string
-	}
-	tests := []struct {
-		name     string
-		console  string
-		want     []summary
-		wantPkgs []pkgSummary
-		wantExit int
-	}{
+// consoleSummary is the part of a TestResult TestParseConsole compares.
+type consoleSummary struct {
+	Package string
+	Name    string
+	Status  Status
+	Elapsed time.Duration
+	Output  []string
+	Skipped []string
+}
+
+type pkgSummary struct {
+	Name     string
+	ExitCode int
+	Output   []string
+}
+
+type parseConsoleCase struct {
+	name     string
+	console  string
+	want     []consoleSummary
+	wantPkgs []pkgSummary
+	wantExit int
+}
+
+// parseConsoleCases are consoles and what ParseConsole makes of them.
+func parseConsoleCases() []parseConsoleCase {
+	type summary = consoleSummary
+	return append([]parseConsoleCase{
 		{
 			name: "pass, fail with subtests, skip",
 			console: "\x1bc\x1b[?7lSeaBIOS (version 1.16.2)\r\n" +
@@ -429,6 +437,14 @@ func TestParseConsole(t *testing.T) {
 			},
 			wantExit: 1,
 		},
+	}, parseConsoleFailureCases()...)
+}
+
+// parseConsoleFailureCases are consoles of failing, hung and interleaved
+// runs.
+func parseConsoleFailureCases() []parseConsoleCase {
+	type summary = consoleSummary
+	return []parseConsoleCase{
 		{
 			name: "panic after the fail line goes to the failed test",
 			console: "LBTESTBED-PKG scenarios\n" +
@@ -473,13 +489,35 @@ func TestParseConsole(t *testing.T) {
 			},
 			wantExit: 0,
 		},
+		{
+			name: "a passing test with a skipped subtest",
+			console: "LBTESTBED-PKG director_kernel\n" +
+				"=== RUN   TestS\n" +
+				"=== RUN   TestS/tun\n" +
+				"    s_test.go:3: no ipip module\n" +
+				"    --- SKIP: TestS/tun (0.00s)\n" +
+				"=== RUN   TestS/dr\n" +
+				"    --- PASS: TestS/dr (0.00s)\n" +
+				"--- PASS: TestS (0.01s)\n" +
+				"LBTESTBED-PKG-EXIT director_kernel 0\n" +
+				"LBTESTBED-EXIT 0\n",
+			want: []summary{
+				{Package: "director_kernel", Name: "TestS", Status: StatusPass, Elapsed: 10 * time.Millisecond, Skipped: []string{"TestS/tun"}, Output: []string{
+					"=== RUN   TestS/tun", "    s_test.go:3: no ipip module", "    --- SKIP: TestS/tun (0.00s)", "=== RUN   TestS/dr", "    --- PASS: TestS/dr (0.00s)"}},
+			},
+			wantPkgs: []pkgSummary{{Name: "director_kernel", ExitCode: 0}},
+			wantExit: 0,
+		},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseConsole(t *testing.T) {
+	for _, tt := range parseConsoleCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			res, pkgs, exit := ParseConsole(strings.Split(strings.TrimSuffix(tt.console, "\n"), "\n"))
-			var got []summary
+			var got []consoleSummary
 			for _, r := range res {
-				got = append(got, summary{r.Package, r.Name, r.Status, r.Elapsed, r.Output})
+				got = append(got, consoleSummary{r.Package, r.Name, r.Status, r.Elapsed, r.Output, r.SkippedSubtests})
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("tests (-want +got):\n%s", diff)

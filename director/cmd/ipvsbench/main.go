@@ -195,6 +195,9 @@ func (b *bench) reconciler(h *kernel.Handle) (*director.Reconciler, error) {
 	return director.NewReconciler(director.ReconcilerConfig{Kernel: h, Logger: b.log, BatchMin: b.o.batchMin})
 }
 
+// run measures the apply from empty against ipvsadm -R, then the write
+// counts of a restart, a reload and a resync, and returns the exit status:
+// 1 when a goal is missed.
 func (b *bench) run() (int, error) {
 	want := buildTable(b.o)
 	rules := len(want.Services) * (1 + b.o.dests)
@@ -204,68 +207,44 @@ func (b *bench) run() (int, error) {
 	}
 	fmt.Fprintf(b.out, "ipvsbench: %d services x %d destinations (%d rules, %s forwarding), %s\n",
 		b.o.services, b.o.dests, rules, b.o.forward, where)
-
-	var save bytes.Buffer
-	if err := table.WriteSave(&save, want, table.FormatNumeric, nil); err != nil {
+	if err := b.applyFromEmpty(want); err != nil {
 		return 0, err
 	}
+	if err := b.scratch(func(h *kernel.Handle) error { return b.writeCounts(h, want) }); err != nil {
+		return 0, err
+	}
+	if b.fails > 0 {
+		fmt.Fprintf(b.out, "ipvsbench: %d goal(s) missed\n", b.fails)
+		return 1, nil
+	}
+	fmt.Fprintln(b.out, "ipvsbench: all goals met")
+	return 0, nil
+}
 
+// applyFromEmpty times, o.runs times each, the reference (one call per
+// rule), our reconciler and ipvsadm -R programming want into an empty
+// table, prints the medians and judges the ratio ours / ipvsadm -R.
+func (b *bench) applyFromEmpty(want table.Table) error {
+	var save bytes.Buffer
+	if err := table.WriteSave(&save, want, table.FormatNumeric, nil); err != nil {
+		return err
+	}
 	var ours, theirs, floors []time.Duration
 	var oursWrites uint64
 	for i := 0; i < b.o.runs; i++ {
-		// The reference: one cloudflare/ipvs call per rule, no read, no diff.
-		err := b.scratch(func(h *kernel.Handle) error {
-			t0 := time.Now()
-			for _, s := range want.Services {
-				if err := h.CreateService(s); err != nil {
-					return err
-				}
-				for _, d := range s.Destinations {
-					if err := h.CreateDestination(s, d); err != nil {
-						return err
-					}
-				}
-			}
-			floors = append(floors, time.Since(t0))
-			return verify(h, want, "one call per rule")
-		})
+		floor, err := b.onePerRule(want)
 		if err != nil {
-			return 0, err
+			return err
 		}
-
-		err = b.scratch(func(h *kernel.Handle) error {
-			rec, err := b.reconciler(h)
-			if err != nil {
-				return err
-			}
-			w0 := h.Writes()
-			t0 := time.Now()
-			if _, err := rec.Apply(context.Background(), want); err != nil {
-				return fmt.Errorf("apply from empty: %w", err)
-			}
-			ours = append(ours, time.Since(t0))
-			oursWrites = h.Writes() - w0
-			return verify(h, want, "our apply")
-		})
+		o, writes, err := b.reconcilerApply(want)
 		if err != nil {
-			return 0, err
+			return err
 		}
-
-		err = b.scratch(func(h *kernel.Handle) error {
-			cmd := exec.Command(b.ipvsadm, "-R")
-			cmd.Stdin = bytes.NewReader(save.Bytes())
-			var cerr bytes.Buffer
-			cmd.Stderr = &cerr
-			t0 := time.Now()
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("ipvsadm -R: %w: %s", err, cerr.String())
-			}
-			theirs = append(theirs, time.Since(t0))
-			return verify(h, want, "ipvsadm -R")
-		})
+		t, err := b.ipvsadmRestore(want, save.Bytes())
 		if err != nil {
-			return 0, err
+			return err
 		}
+		floors, ours, theirs, oursWrites = append(floors, floor), append(ours, o), append(theirs, t), writes
 	}
 	o, t, fl := median(ours), median(theirs), median(floors)
 	ratio := o.Seconds() / t.Seconds()
@@ -274,72 +253,136 @@ func (b *bench) run() (int, error) {
 	fmt.Fprintf(b.out, "ipvsadm -R of the same rules:       %8.3fs\n", t.Seconds())
 	fmt.Fprintf(b.out, "one cloudflare/ipvs call per rule:  %8.3fs  (%.3fx ipvsadm -R)\n", fl.Seconds(), fl.Seconds()/t.Seconds())
 	b.goal(ratio <= 0.25, "ratio lbd / ipvsadm -R: %.3f (goal <= 0.25)", ratio)
+	return nil
+}
 
-	err := b.scratch(func(h *kernel.Handle) error {
-		for _, err := range h.WriteBatch(createOps(want)) {
-			if err != nil {
-				return fmt.Errorf("set up: %w", err)
+// onePerRule is the reference: one cloudflare/ipvs call per rule, no
+// read, no diff.
+func (b *bench) onePerRule(want table.Table) (took time.Duration, err error) {
+	err = b.scratch(func(h *kernel.Handle) error {
+		t0 := time.Now()
+		for _, s := range want.Services {
+			if err := h.CreateService(s); err != nil {
+				return err
+			}
+			for _, d := range s.Destinations {
+				if err := h.CreateDestination(s, d); err != nil {
+					return err
+				}
 			}
 		}
-		if err := verify(h, want, "setup"); err != nil {
-			return err
-		}
-		// A daemon starting on a matching table, as after kill -9 and a
-		// restart: a new handle and reconciler must adopt it without a write.
-		h2, err := kernel.Open()
+		took = time.Since(t0)
+		return verify(h, want, "one call per rule")
+	})
+	return took, err
+}
+
+// reconcilerApply times our reconciler's apply of want to an empty table
+// and counts its netlink writes.
+func (b *bench) reconcilerApply(want table.Table) (took time.Duration, writes uint64, err error) {
+	err = b.scratch(func(h *kernel.Handle) error {
+		rec, err := b.reconciler(h)
 		if err != nil {
 			return err
 		}
-		defer h2.Close()
-		rec, err := b.reconciler(h2)
-		if err != nil {
-			return err
-		}
+		w0 := h.Writes()
 		t0 := time.Now()
 		if _, err := rec.Apply(context.Background(), want); err != nil {
-			return fmt.Errorf("adopt: %w", err)
+			return fmt.Errorf("apply from empty: %w", err)
 		}
-		n := h2.Writes()
-		b.goal(n == 0, "restart on a matching table: %d writes (goal 0), read and diff took %.3fs", n, time.Since(t0).Seconds())
-
-		changed := want.Clone()
-		changed.Services[len(changed.Services)/2].Destinations[0].Weight += 7
-		w0 := h2.Writes()
-		t0 = time.Now()
-		res, err := rec.Apply(context.Background(), changed)
-		if err != nil {
-			return fmt.Errorf("reload: %w", err)
-		}
-		n = h2.Writes() - w0
-		b.goal(n == 1, "reload with one weight changed: %d writes (goal 1) in %.3fs: %v", n, time.Since(t0).Seconds(), opStrings(res.Ops))
-		if err := verify(h2, changed, "reload"); err != nil {
-			return err
-		}
-
-		victim := changed.Services[0]
-		if err := h.RemoveDestination(victim, victim.Destinations[0]); err != nil { // behind the reconciler's back
-			return err
-		}
-		w0 = h2.Writes()
-		res, err = rec.Resync(context.Background())
-		if err != nil {
-			return fmt.Errorf("resync: %w", err)
-		}
-		n = h2.Writes() - w0
-		b.goal(n == 1 && len(res.Ops) == 1 && res.Ops[0].Kind == table.OpCreateDest,
-			"resync after a hand-deleted destination: %d writes (goal 1): %v", n, opStrings(res.Ops))
-		return verify(h2, changed, "resync")
+		took, writes = time.Since(t0), h.Writes()-w0
+		return verify(h, want, "our apply")
 	})
-	if err != nil {
-		return 0, err
-	}
+	return took, writes, err
+}
 
-	if b.fails > 0 {
-		fmt.Fprintf(b.out, "ipvsbench: %d goal(s) missed\n", b.fails)
-		return 1, nil
+// ipvsadmRestore times ipvsadm -R of save (want in ipvsadm-save form) into
+// an empty table: the peer.
+func (b *bench) ipvsadmRestore(want table.Table, save []byte) (took time.Duration, err error) {
+	err = b.scratch(func(h *kernel.Handle) error {
+		cmd := exec.Command(b.ipvsadm, "-R")
+		cmd.Stdin = bytes.NewReader(save)
+		var cerr bytes.Buffer
+		cmd.Stderr = &cerr
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("ipvsadm -R: %w: %s", err, cerr.String())
+		}
+		took = time.Since(t0)
+		return verify(h, want, "ipvsadm -R")
+	})
+	return took, err
+}
+
+// writeCounts programs want through h, then judges the writes of a daemon
+// restarting on the matching table (goal 0), of a reload with one weight
+// changed (goal 1) and of a resync after a destination deleted behind the
+// reconciler's back (goal 1).
+func (b *bench) writeCounts(h *kernel.Handle, want table.Table) error {
+	for _, err := range h.WriteBatch(createOps(want)) {
+		if err != nil {
+			return fmt.Errorf("set up: %w", err)
+		}
 	}
-	fmt.Fprintln(b.out, "ipvsbench: all goals met")
-	return 0, nil
+	if err := verify(h, want, "setup"); err != nil {
+		return err
+	}
+	// A daemon starting on a matching table, as after kill -9 and a
+	// restart: a new handle and reconciler must adopt it without a write.
+	h2, err := kernel.Open()
+	if err != nil {
+		return err
+	}
+	defer h2.Close()
+	rec, err := b.reconciler(h2)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if _, err := rec.Apply(context.Background(), want); err != nil {
+		return fmt.Errorf("adopt: %w", err)
+	}
+	n := h2.Writes()
+	b.goal(n == 0, "restart on a matching table: %d writes (goal 0), read and diff took %.3fs", n, time.Since(t0).Seconds())
+	changed, err := b.reloadOneWeight(h2, rec, want)
+	if err != nil {
+		return err
+	}
+	return b.resyncAfterDelete(h, h2, rec, changed)
+}
+
+// reloadOneWeight applies want with one weight changed through rec (on
+// h2) and judges its writes; it returns the changed table.
+func (b *bench) reloadOneWeight(h2 *kernel.Handle, rec *director.Reconciler, want table.Table) (table.Table, error) {
+	changed := want.Clone()
+	changed.Services[len(changed.Services)/2].Destinations[0].Weight += 7
+	w0 := h2.Writes()
+	t0 := time.Now()
+	res, err := rec.Apply(context.Background(), changed)
+	if err != nil {
+		return changed, fmt.Errorf("reload: %w", err)
+	}
+	n := h2.Writes() - w0
+	b.goal(n == 1, "reload with one weight changed: %d writes (goal 1) in %.3fs: %v", n, time.Since(t0).Seconds(), opStrings(res.Ops))
+	return changed, verify(h2, changed, "reload")
+}
+
+// resyncAfterDelete deletes a destination through h, behind rec's back,
+// and judges the writes of rec's resync (on h2).
+func (b *bench) resyncAfterDelete(h, h2 *kernel.Handle, rec *director.Reconciler, changed table.Table) error {
+	victim := changed.Services[0]
+	if err := h.RemoveDestination(victim, victim.Destinations[0]); err != nil {
+		return err
+	}
+	w0 := h2.Writes()
+	res, err := rec.Resync(context.Background())
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	n := h2.Writes() - w0
+	b.goal(n == 1 && len(res.Ops) == 1 && res.Ops[0].Kind == table.OpCreateDest,
+		"resync after a hand-deleted destination: %d writes (goal 1): %v", n, opStrings(res.Ops))
+	return verify(h2, changed, "resync")
 }
 
 func createOps(t table.Table) []table.Op {

@@ -57,75 +57,102 @@ environment: E2E_RUN E2E_PKGS E2E_TIMEOUT E2E_SMP E2E_MEM E2E_CMDS E2E_GZIP E2E_
 `)
 }
 
+// invocation is a parsed command line.
+type invocation struct {
+	cmd       string
+	args      []string // the words after the flags (bench names, exec's command)
+	buildOpts vm.BuildOptions
+	runOpts   vm.RunOptions
+	verbose   bool
+	list      bool
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
 		usage(stderr)
 		return 2
 	}
-	cmd := args[0]
-	buildOpts, runOpts, err := vm.OptionsFromEnv()
-	if err != nil {
-		fmt.Fprintln(stderr, "testbed:", err)
+	inv, ok := parseArgs(args, stderr)
+	if !ok {
 		return 2
 	}
-	fs := flag.NewFlagSet("testbed "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&runOpts.Run, "run", runOpts.Run, "go test -run pattern for the guest tests (default all)")
-	pkgs := fs.String("pkgs", strings.Join(runOpts.Packages, ","), "comma-separated guest packages to run (default all)")
-	verbose := fs.Bool("v", false, "print the whole console, not only verdicts and failures")
-	list := fs.Bool("list", false, "bench: list the benchmarks and exit")
-	fs.DurationVar(&runOpts.Timeout, "timeout", runOpts.Timeout, "whole-VM timeout (default 10m)")
-	fs.IntVar(&runOpts.CPUs, "smp", runOpts.CPUs, "guest vCPUs (default 1)")
-	fs.IntVar(&runOpts.MemoryMB, "mem", runOpts.MemoryMB, "guest RAM in MiB (default 1024)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	runOpts.Packages = nil
-	for _, p := range strings.Split(*pkgs, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			runOpts.Packages = append(runOpts.Packages, p)
-		}
-	}
-	switch {
-	case cmd == "exec" && fs.NArg() == 0:
-		fmt.Fprintln(stderr, "testbed exec: which command?")
-		return 2
-	case fs.NArg() > 0 && cmd != "bench" && cmd != "exec":
-		fmt.Fprintf(stderr, "testbed %s: unexpected arguments %v\n", cmd, fs.Args())
-		return 2
-	}
-	if cmd == "bench" && *list {
+	if inv.cmd == "bench" && inv.list {
 		for _, b := range vm.Benches() {
 			fmt.Fprintf(stdout, "%-12s %s\n             %s %s (package %s)\n", b.Name, b.Doc, b.Name, strings.Join(b.Args, " "), b.Package)
 		}
 		return 0
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	switch cmd {
-	case "demo", "run", "shell", "build", "bench", "exec":
-	default:
-		fmt.Fprintf(stderr, "testbed: unknown command %q\n", cmd)
-		usage(stderr)
-		return 2
-	}
-
-	buildOpts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var benches []vm.Bench
-	if cmd == "bench" {
+	var err error
+	if inv.cmd == "bench" {
 		// Check the names before spending time on a build.
-		if benches, err = vm.SelectBenches(vm.Benches(), fs.Args()); err != nil {
+		if benches, err = vm.SelectBenches(vm.Benches(), inv.args); err != nil {
 			fmt.Fprintln(stderr, "testbed:", err)
 			return 2
 		}
 	}
-	fmt.Fprintln(stdout, "testbed: building the initramfs (Go binaries, busybox, kernel modules, ipvsadm, iproute2)...")
-	img, err := vm.Build(ctx, buildOpts)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	inv.buildOpts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	img, err := buildImage(ctx, inv.buildOpts, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "testbed:", err)
 		return 1
+	}
+	return dispatch(ctx, inv, img, benches, stdout, stderr)
+}
+
+// parseArgs reads the command and its flags over the E2E_* environment;
+// on a mistake it says what is wrong on stderr and returns false.
+func parseArgs(args []string, stderr io.Writer) (invocation, bool) {
+	inv := invocation{cmd: args[0]}
+	var err error
+	if inv.buildOpts, inv.runOpts, err = vm.OptionsFromEnv(); err != nil {
+		fmt.Fprintln(stderr, "testbed:", err)
+		return inv, false
+	}
+	fs := flag.NewFlagSet("testbed "+inv.cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&inv.runOpts.Run, "run", inv.runOpts.Run, "go test -run pattern for the guest tests (default all)")
+	pkgs := fs.String("pkgs", strings.Join(inv.runOpts.Packages, ","), "comma-separated guest packages to run (default all)")
+	fs.BoolVar(&inv.verbose, "v", false, "print the whole console, not only verdicts and failures")
+	fs.BoolVar(&inv.list, "list", false, "bench: list the benchmarks and exit")
+	fs.DurationVar(&inv.runOpts.Timeout, "timeout", inv.runOpts.Timeout, "whole-VM timeout (default 10m)")
+	fs.IntVar(&inv.runOpts.CPUs, "smp", inv.runOpts.CPUs, "guest vCPUs (default 1)")
+	fs.IntVar(&inv.runOpts.MemoryMB, "mem", inv.runOpts.MemoryMB, "guest RAM in MiB (default 1024)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return inv, false // flag printed why
+	}
+	inv.args = fs.Args()
+	inv.runOpts.Packages = nil
+	for _, p := range strings.Split(*pkgs, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			inv.runOpts.Packages = append(inv.runOpts.Packages, p)
+		}
+	}
+	switch {
+	case inv.cmd == "exec" && len(inv.args) == 0:
+		fmt.Fprintln(stderr, "testbed exec: which command?")
+		return inv, false
+	case len(inv.args) > 0 && inv.cmd != "bench" && inv.cmd != "exec":
+		fmt.Fprintf(stderr, "testbed %s: unexpected arguments %v\n", inv.cmd, inv.args)
+		return inv, false
+	}
+	switch inv.cmd {
+	case "demo", "run", "shell", "build", "bench", "exec":
+		return inv, true
+	}
+	fmt.Fprintf(stderr, "testbed: unknown command %q\n", inv.cmd)
+	usage(stderr)
+	return inv, false
+}
+
+// buildImage builds (or reuses) the initramfs and says which.
+func buildImage(ctx context.Context, opts vm.BuildOptions, stdout io.Writer) (*vm.Image, error) {
+	fmt.Fprintln(stdout, "testbed: building the initramfs (Go binaries, busybox, kernel modules, ipvsadm, iproute2)...")
+	img, err := vm.Build(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
 	cached := "built"
 	if img.Cached {
@@ -133,10 +160,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "testbed: initramfs %s, %.1f MiB (%s in %s), kernel %s\n",
 		img.Initrd, float64(img.Size)/(1<<20), cached, img.BuildTime.Round(10*time.Millisecond), img.Kernel.Version)
+	return img, nil
+}
 
-	switch cmd {
+// dispatch runs the command on the built image and returns the exit status.
+func dispatch(ctx context.Context, inv invocation, img *vm.Image, benches []vm.Bench, stdout, stderr io.Writer) int {
+	runOpts := inv.runOpts
+	switch inv.cmd {
 	case "build":
 		printImage(stdout, img)
+		if notBuilt := unbuilt(img); len(notBuilt) > 0 {
+			fmt.Fprintf(stderr, "testbed: not built: %s\n", strings.Join(notBuilt, ", "))
+			return 1
+		}
 		return 0
 	case "shell":
 		runOpts.Mode = vm.ModeShell
@@ -161,12 +197,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if runOpts.Timeout == 0 {
 			runOpts.Timeout = 30 * time.Minute
 		}
-		return runBenches(ctx, img, benches, runOpts, stdout, stderr, *verbose)
+		return runBenches(ctx, img, benches, runOpts, stdout, stderr, inv.verbose)
 	case "exec":
-		return runCommand(ctx, img, fs.Args(), runOpts, stdout, stderr, *verbose)
+		return runCommand(ctx, img, inv.args, runOpts, stdout, stderr, inv.verbose)
 	default:
-		return runTests(ctx, img, runOpts, stdout, stderr, newVerdictPrinter(stdout, *verbose), !*verbose)
+		return runTests(ctx, img, runOpts, stdout, stderr, newVerdictPrinter(stdout, inv.verbose), !inv.verbose)
 	}
+}
+
+// unbuilt names the guest packages and benches of img that did not build.
+func unbuilt(img *vm.Image) []string {
+	var out []string
+	for _, g := range img.Guests {
+		if g.BuildError != nil {
+			out = append(out, "guest "+g.Name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(img.BenchErrors)) {
+		out = append(out, "bench "+name)
+	}
+	return out
 }
 
 func printImage(w io.Writer, img *vm.Image) {
@@ -307,8 +357,24 @@ func runBenches(ctx context.Context, img *vm.Image, benches []vm.Bench, opts vm.
 		return 1
 	}
 	fmt.Fprintln(stdout)
+	failed += summarizeBenches(stdout, img, benches, bp.Results())
+	fmt.Fprintf(stdout, "\n%d bench(es), %d failed. VM %s (boot %s). Console log: %s\n",
+		len(benches), failed, res.Duration.Round(100*time.Millisecond), res.BootTime.Round(100*time.Millisecond), res.LogPath)
+	if bootErr != nil {
+		fmt.Fprintf(stderr, "testbed: %v\n--- console tail:\n%s\n", bootErr, res.Tail(40))
+		return 1
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// summarizeBenches prints one verdict line per bench and returns how many
+// of those that built failed: exited non-zero, never finished or never ran.
+func summarizeBenches(stdout io.Writer, img *vm.Image, benches []vm.Bench, results []vm.BenchResult) (failed int) {
 	done := map[string]vm.BenchResult{}
-	for _, r := range bp.Results() {
+	for _, r := range results {
 		done[r.Name] = r
 	}
 	for _, b := range benches {
@@ -330,16 +396,7 @@ func runBenches(ctx context.Context, img *vm.Image, benches []vm.Bench, opts vm.
 			fmt.Fprintf(stdout, "  %-9s %s (exit %d after %s)\n", vm.StatusFail, b.Name, r.ExitCode, r.Duration.Round(100*time.Millisecond))
 		}
 	}
-	fmt.Fprintf(stdout, "\n%d bench(es), %d failed. VM %s (boot %s). Console log: %s\n",
-		len(benches), failed, res.Duration.Round(100*time.Millisecond), res.BootTime.Round(100*time.Millisecond), res.LogPath)
-	if bootErr != nil {
-		fmt.Fprintf(stderr, "testbed: %v\n--- console tail:\n%s\n", bootErr, res.Tail(40))
-		return 1
-	}
-	if failed > 0 {
-		return 1
-	}
-	return 0
+	return failed
 }
 
 // runCommand boots once, runs the words as a shell command in the VM and

@@ -21,8 +21,9 @@ var shimSource []byte
 
 // measureKeepalived runs `keepalived -C` (checkers only) on the same
 // targets and measures its checker child: requests served per second and
-// its CPU time from /proc.
-func measureKeepalived(srv *server, bin string, n int, interval, window, warm time.Duration) (measurement, error) {
+// its CPU time from /proc. Any error means the peer was not measured.
+func measureKeepalived(srv *server, o options) (measurement, error) {
+	bin := o.keepalived
 	m := measurement{name: "keepalived " + version(bin) + " (-C, HTTP_GET, IPVS calls stubbed by LD_PRELOAD shim)"}
 	if _, err := os.Stat(bin); err != nil {
 		return m, fmt.Errorf("no keepalived binary: %w", err)
@@ -33,84 +34,147 @@ func measureKeepalived(srv *server, bin string, n int, interval, window, warm ti
 		return m, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-
-	// Without the shim keepalived's checker exits at once; show why.
-	small := filepath.Join(dir, "small.conf")
-	if err := os.WriteFile(small, keepalivedConf(srv.port, 1, interval), 0o600); err != nil {
-		return m, fmt.Errorf("write config: %w", err)
-	}
-	if why := bareRun(bin, small, dir); why != "" {
-		fmt.Printf("keepalived without IPVS: %s\n", why)
-	}
-	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, keepalivedConf(srv.port, n, interval), 0o600); err != nil {
-		return m, fmt.Errorf("write config: %w", err)
-	}
-
-	shim, err := buildShim(dir)
-	if err != nil {
-		return m, fmt.Errorf("keepalived's checker needs IPVS, which this kernel lacks, and the stand-in shim could not be built: %w", err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "keepalived.log"))
-	if err != nil {
-		return m, fmt.Errorf("log file: %w", err)
-	}
-	defer logFile.Close()
-	cpidFile := filepath.Join(dir, "checkers.pid")
-	cmd := exec.Command(bin, "-C", "-n", "-l", "-f", conf, "-p", filepath.Join(dir, "keepalived.pid"), "-c", cpidFile)
-	cmd.Env = append(os.Environ(), "LD_PRELOAD="+shim)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own group (to stop it with its checker child), and gone if we die.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return m, fmt.Errorf("start keepalived: %w", err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
-
-	// Wait for the checker child to have activated every checker (it
-	// logs one line per real server, then activates BFD last).
-	var cpid int
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if b, err := os.ReadFile(cpidFile); err == nil && cpid == 0 {
-			cpid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		}
-		logText, _ := os.ReadFile(logFile.Name())
-		if cpid > 0 && (strings.Contains(string(logText), "Activating BFD healthchecker") ||
-			strings.Count(string(logText), "Activating healthchecker") >= n) {
-			break
-		}
-		if strings.Contains(string(logText), "exited with permanent error") {
-			return m, fmt.Errorf("keepalived's checker exited: %s", lastLines(string(logText), 3))
-		}
-		if time.Now().After(deadline) {
-			return m, fmt.Errorf("keepalived's checker did not activate its checkers within 60s: %s", lastLines(string(logText), 3))
-		}
-	}
-	fmt.Printf("keepalived: checker process %d activated %d checkers in %v\n", cpid, n, time.Since(start).Round(time.Millisecond))
-	time.Sleep(warm)
-	// keepalived ramps up after activation: wait (at most 10s) until it
-	// serves 95% of the scheduled rate over 2s, so the window is steady.
-	want := float64(n) / interval.Seconds()
-	prev, err := srv.served()
+	conf, shim, err := prepareKeepalived(srv, o, dir)
 	if err != nil {
 		return m, err
+	}
+	ka, err := startKeepalived(bin, dir, conf, shim)
+	if err != nil {
+		return m, err
+	}
+	defer ka.stop()
+	cpid, err := ka.waitActivated(o.n)
+	if err != nil {
+		return m, err
+	}
+	fmt.Printf("keepalived: checker process %d activated %d checkers in %v\n", cpid, o.n, time.Since(ka.started).Round(time.Millisecond))
+	time.Sleep(o.warm)
+	if err := waitSteady(srv, float64(o.n)/o.interval.Seconds()); err != nil {
+		return m, err
+	}
+	m, err = measureWindow(m, srv, o.window, probe{
+		pid: cpid,
+		cpu: func() (time.Duration, error) { return procCPU(cpid) },
+		counts: func() (int64, int64, error) {
+			served, err := srv.served()
+			return served, ka.failures(), err
+		},
+	})
+	if err != nil {
+		return m, fmt.Errorf("%w; keepalived's log ends: %s", err, lastLines(ka.logText(), 3))
+	}
+	return m, nil
+}
+
+// prepareKeepalived writes keepalived's configuration for the n servers
+// and builds the shim, after showing why keepalived cannot run bare here.
+// It returns the configuration's and the shim's paths.
+func prepareKeepalived(srv *server, o options, dir string) (conf, shim string, err error) {
+	// Without the shim keepalived's checker exits at once; show why.
+	small := filepath.Join(dir, "small.conf")
+	if err := os.WriteFile(small, keepalivedConf(srv.port, 1, o.interval), 0o600); err != nil {
+		return "", "", fmt.Errorf("write config: %w", err)
+	}
+	if why := bareRun(o.keepalived, small, dir); why != "" {
+		fmt.Printf("keepalived without IPVS: %s\n", why)
+	}
+	conf = filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(conf, keepalivedConf(srv.port, o.n, o.interval), 0o600); err != nil {
+		return "", "", fmt.Errorf("write config: %w", err)
+	}
+	if shim, err = buildShim(dir); err != nil {
+		return "", "", fmt.Errorf("keepalived's checker needs IPVS, which this kernel lacks, and the stand-in shim could not be built (make bench-check installs gcc): %w", err)
+	}
+	return conf, shim, nil
+}
+
+// kaProc is a running `keepalived -C` under the shim.
+type kaProc struct {
+	cmd      *exec.Cmd
+	log      *os.File
+	cpidFile string
+	started  time.Time
+}
+
+func startKeepalived(bin, dir, conf, shim string) (*kaProc, error) {
+	logFile, err := os.Create(filepath.Join(dir, "keepalived.log"))
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	ka := &kaProc{log: logFile, cpidFile: filepath.Join(dir, "checkers.pid")}
+	ka.cmd = exec.Command(bin, "-C", "-n", "-l", "-f", conf, "-p", filepath.Join(dir, "keepalived.pid"), "-c", ka.cpidFile)
+	ka.cmd.Env = append(os.Environ(), "LD_PRELOAD="+shim)
+	ka.cmd.Stdout, ka.cmd.Stderr = logFile, logFile
+	// Its own group (to stop it with its checker child), and gone if we die.
+	ka.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	ka.started = time.Now()
+	if err := ka.cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start keepalived: %w", err)
+	}
+	return ka, nil
+}
+
+// stop ends keepalived and its checker child (SIGTERM, SIGKILL after 10s).
+func (ka *kaProc) stop() {
+	defer ka.log.Close()
+	_ = syscall.Kill(-ka.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = ka.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-ka.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func (ka *kaProc) logText() string {
+	b, _ := os.ReadFile(ka.log.Name())
+	return string(b)
+}
+
+// failures counts the checks keepalived has logged as failed so far.
+func (ka *kaProc) failures() int64 {
+	return int64(strings.Count(ka.logText(), "failed after"))
+}
+
+// waitActivated waits (at most 60s) for the checker child to have
+// activated every checker: it logs one line per real server, then
+// activates BFD last. It returns the child's pid.
+func (ka *kaProc) waitActivated(n int) (int, error) {
+	var cpid int
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if b, err := os.ReadFile(ka.cpidFile); err == nil && cpid == 0 {
+			cpid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		logText := ka.logText()
+		if cpid > 0 && (strings.Contains(logText, "Activating BFD healthchecker") ||
+			strings.Count(logText, "Activating healthchecker") >= n) {
+			return cpid, nil
+		}
+		if strings.Contains(logText, "exited with permanent error") {
+			return 0, fmt.Errorf("keepalived's checker exited: %s", lastLines(logText, 3))
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("keepalived's checker did not activate its checkers within 60s: %s", lastLines(logText, 3))
+		}
+	}
+}
+
+// waitSteady waits (at most 10s) until the server answers 95% of the
+// scheduled rate over 2s: keepalived ramps up after activation, and the
+// window should see it steady.
+func waitSteady(srv *server, want float64) error {
+	prev, err := srv.served()
+	if err != nil {
+		return err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(2 * time.Second)
 		cur, err := srv.served()
 		if err != nil {
-			return m, err
+			return err
 		}
 		rate := float64(cur-prev) / 2
 		prev = cur
@@ -118,37 +182,7 @@ func measureKeepalived(srv *server, bin string, n int, interval, window, warm ti
 			break
 		}
 	}
-
-	w0 := runQueueWait(cpid)
-	cpu0, err := procCPU(cpid)
-	if err != nil {
-		return m, err
-	}
-	srv0, err := srv.served()
-	if err != nil {
-		return m, err
-	}
-	scpu0, _ := procCPU(srv.cmd.Process.Pid)
-	t0 := time.Now()
-	time.Sleep(window)
-	cpu1, err := procCPU(cpid)
-	if err != nil {
-		return m, err
-	}
-	srv1, err := srv.served()
-	if err != nil {
-		return m, err
-	}
-	scpu1, _ := procCPU(srv.cmd.Process.Pid)
-	m.window = time.Since(t0)
-	m.wait = runQueueWait(cpid) - w0
-	m.cpu = cpu1 - cpu0
-	m.serverCPU = scpu1 - scpu0
-	m.served = srv1 - srv0
-	m.checks = m.served
-	logText, _ := os.ReadFile(logFile.Name())
-	m.failures = int64(strings.Count(string(logText), "failed after"))
-	return m, nil
+	return nil
 }
 
 // crossCheckDigest compares healthcheck.GenHash with keepalived --genhash

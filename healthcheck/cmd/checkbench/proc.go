@@ -146,3 +146,56 @@ func (m measurement) cpuPer10k() float64 {
 }
 
 func (m measurement) cores() float64 { return m.cpu.Seconds() / m.window.Seconds() }
+
+// probe reads one checker's counters: its process (for the run-queue
+// wait), its CPU time, and its completed checks and failures so far.
+type probe struct {
+	pid    int
+	cpu    func() (time.Duration, error)
+	counts func() (checks, failures int64, err error)
+}
+
+// sample is a probe's and the server's counters at one instant.
+type sample struct {
+	at                       time.Time
+	cpu, serverCPU, wait     time.Duration
+	checks, failures, served int64
+}
+
+func takeSample(srv *server, p probe) (sample, error) {
+	s := sample{at: time.Now(), wait: runQueueWait(p.pid)}
+	var err error
+	if s.cpu, err = p.cpu(); err != nil {
+		return s, err
+	}
+	if s.checks, s.failures, err = p.counts(); err != nil {
+		return s, err
+	}
+	if s.served, err = srv.served(); err != nil {
+		return s, err
+	}
+	s.serverCPU, _ = procCPU(srv.cmd.Process.Pid)
+	return s, nil
+}
+
+// measureWindow samples the checker and the server, waits window, samples
+// again and fills m with the differences. A window in which no check
+// completed is an error: there is nothing to compare.
+func measureWindow(m measurement, srv *server, window time.Duration, p probe) (measurement, error) {
+	s0, err := takeSample(srv, p)
+	if err != nil {
+		return m, err
+	}
+	time.Sleep(window)
+	s1, err := takeSample(srv, p)
+	if err != nil {
+		return m, err
+	}
+	m.window = s1.at.Sub(s0.at)
+	m.cpu, m.serverCPU, m.wait = s1.cpu-s0.cpu, s1.serverCPU-s0.serverCPU, s1.wait-s0.wait
+	m.checks, m.failures, m.served = s1.checks-s0.checks, s1.failures-s0.failures, s1.served-s0.served
+	if m.checks == 0 {
+		return m, fmt.Errorf("no check completed in the %v window (the server answered %d requests)", window, m.served)
+	}
+	return m, nil
+}

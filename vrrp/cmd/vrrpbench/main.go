@@ -20,16 +20,22 @@
 //     trial's figure, not a median; the figure from a's last advert does
 //     not depend on the phase and its median is one over all trials.
 //
-// It prints every trial, the medians, the ratios ours/keepalived and the
-// acceptance checks; it exits 1 when a check fails.
+// Each of ours is paired with keepalived at the same timers (VRRPv2 at 1 s,
+// VRRPv3 at 100 ms), measured in the same run. It prints every trial, the
+// medians, the ratios ours/keepalived and then the acceptance checks; it
+// exits 1 when a check fails and 2 when it could not measure: a setup
+// error, or a pair missing its peer (-only leaves one side out: the run
+// then prints what it measured and exits 2 saying which comparison is
+// missing).
 //
-//	vrrpbench [-trials 7] [-vrrpd PATH] [-only ours|keepalived|v3] [-rt PRIO]
+//	vrrpbench [-trials 7] [-vrrpd PATH] [-only ours|keepalived|v3|v2] [-rt PRIO]
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"slices"
@@ -59,6 +65,25 @@ type impl struct {
 	ka      bool
 }
 
+// pair is one of ours and its peer, keepalived at the same timers.
+type pair struct {
+	ours, peer impl
+}
+
+// pairs are the implementations measured, each of ours with its peer.
+func pairs() []pair {
+	return []pair{
+		{impl{"ours", 2, time.Second, false}, impl{"keepalived", 2, time.Second, true}},
+		{impl{"ours v3 100ms", 3, 100 * time.Millisecond, false}, impl{"keepalived v3 100ms", 3, 100 * time.Millisecond, true}},
+	}
+}
+
+// Exit statuses beyond 0 (every check passed).
+var (
+	errFailed      = errors.New("acceptance check failed")                // exit 1
+	errNotMeasured = errors.New("could not measure what a verdict needs") // exit 2
+)
+
 type trial struct {
 	wire   time.Duration // a's last advert -> b's first
 	vip    time.Duration // a's last advert -> the client's first reply via b
@@ -75,7 +100,7 @@ type result struct {
 func main() {
 	trials := flag.Int("trials", 7, "trials per implementation and scenario")
 	bin := flag.String("vrrpd", "", "vrrpd binary (default: build it)")
-	only := flag.String("only", "", "run only the implementations whose names contain this (ours, keepalived, v3)")
+	only := flag.String("only", "", "run only the implementations whose names contain this (ours, keepalived, v3, v2): a pair left without its peer makes the run exit 2")
 	rt := flag.Int("rt", 0, "run every VRRP speaker (ours and keepalived alike) under SCHED_FIFO at this priority (chrt -f), to keep a loaded machine's noise out")
 	flag.Parse()
 	var wrap []string
@@ -84,70 +109,104 @@ func main() {
 	}
 	if err := run(*trials, *bin, *only, wrap); err != nil {
 		fmt.Fprintln(os.Stderr, "vrrpbench:", err)
-		os.Exit(1)
+		if errors.Is(err, errFailed) {
+			os.Exit(1)
+		}
+		os.Exit(2)
 	}
 }
 
+// selected returns the implementations whose names contain only ("v2"
+// selects the VRRPv2 ones), in pairs' order.
+func selected(only string) []impl {
+	var out []impl
+	for _, p := range pairs() {
+		for _, im := range []impl{p.ours, p.peer} {
+			if strings.Contains(im.name, only) || only == "v2" && im.version == 2 {
+				out = append(out, im)
+			}
+		}
+	}
+	return out
+}
+
 func run(n int, bin string, only string, wrap []string) error {
+	impls := selected(only)
+	if len(impls) == 0 {
+		return fmt.Errorf("%w: -only %q selects no implementation", errNotMeasured, only)
+	}
 	if os.Geteuid() != 0 {
-		return errors.New("needs root (network namespaces)")
+		return fmt.Errorf("%w: needs root (network namespaces)", errNotMeasured)
 	}
 	dir, err := os.MkdirTemp("", "vrrpbench-")
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNotMeasured, err)
 	}
 	defer os.RemoveAll(dir)
-	if bin == "" {
-		if bin, err = vrrplab.BuildVrrpd(dir); err != nil {
-			return err
-		}
-	}
-	lab, err := vrrplab.New("vbench", dir, bin)
+	b, err := newBencher(dir, bin, wrap)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNotMeasured, err)
 	}
-	defer lab.Close()
-	lab.Wrap = wrap
-	hosts := map[string]*vrrplab.Host{}
-	for name, a := range map[string]netip.Prefix{"a": addrA, "b": addrB, "c": addrC} {
-		if hosts[name], err = lab.AddHost(name, a); err != nil {
-			return err
-		}
-	}
-	sn, err := lab.Sniff()
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	ping, err := lab.Ping(hosts["c"], vip.Addr(), pingEvery)
-	if err != nil {
-		return err
-	}
-	defer ping.Close()
-
-	var impls []impl
-	for _, im := range []impl{
-		{"ours", 2, time.Second, false},
-		{"keepalived", 2, time.Second, true},
-		{"ours v3 100ms", 3, 100 * time.Millisecond, false},
-	} {
-		if strings.Contains(im.name, only) {
-			impls = append(impls, im)
-		}
-	}
-	b := &bencher{lab: lab, a: hosts["a"], b: hosts["b"], sn: sn, ping: ping}
+	defer b.close()
 	var results []result
 	for _, im := range impls {
 		for _, sc := range []string{"cut", "stop"} {
 			fmt.Fprintf(os.Stderr, "%s, %s: %d trials\n", im.name, sc, n)
 			r, err := b.measure(im, sc, n)
 			if err != nil {
-				return fmt.Errorf("%s, %s: %w", im.name, sc, err)
+				return fmt.Errorf("%w: %s, %s: %w", errNotMeasured, im.name, sc, err)
 			}
 			results = append(results, r)
 		}
 	}
-	return report(results)
+	return report(os.Stdout, results)
+}
+
+// newBencher builds vrrpd unless bin names it, and sets up the lab:
+// directors a and b and client c on one bridge, a sniffer on the bridge
+// and the client pinging the VIP.
+func newBencher(dir, bin string, wrap []string) (_ *bencher, err error) {
+	if bin == "" {
+		if bin, err = vrrplab.BuildVrrpd(dir); err != nil {
+			return nil, err
+		}
+	}
+	lab, err := vrrplab.New("vbench", dir, bin)
+	if err != nil {
+		return nil, err
+	}
+	bn := &bencher{lab: lab}
+	defer func() {
+		if err != nil {
+			bn.close()
+		}
+	}()
+	lab.Wrap = wrap
+	hosts := map[string]*vrrplab.Host{}
+	for name, a := range map[string]netip.Prefix{"a": addrA, "b": addrB, "c": addrC} {
+		if hosts[name], err = lab.AddHost(name, a); err != nil {
+			return nil, err
+		}
+	}
+	bn.a, bn.b = hosts["a"], hosts["b"]
+	if bn.sn, err = lab.Sniff(); err != nil {
+		return nil, err
+	}
+	if bn.ping, err = lab.Ping(hosts["c"], vip.Addr(), pingEvery); err != nil {
+		return nil, err
+	}
+	return bn, nil
+}
+
+// close stops the pinger and the sniffer and removes the lab.
+func (bn *bencher) close() {
+	if bn.ping != nil {
+		bn.ping.Close()
+	}
+	if bn.sn != nil {
+		bn.sn.Close()
+	}
+	bn.lab.Close()
 }
 
 type bencher struct {
@@ -171,6 +230,7 @@ func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, err
 	c := vrrp.Config{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: prio, AdvertInterval: im.advert,
 		VIPs: []vrrp.VIP{{Prefix: vip, Label: "eth0:0"}}, GARP: vrrp.DefaultGARPConfig(),
+		InitialState: vrrp.StartBackup, // keepalived's default, as in its config; vrrpd's JSON refuses an empty state
 	}
 	if im.version == 2 {
 		c.Authentication = vrrp.PassAuth("1111")
@@ -307,10 +367,15 @@ func (r result) medians() (wire, vip, outage time.Duration) {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.4f s", d.Seconds()) }
 
-func report(results []result) error {
+// report prints the table of medians, the ratios of each pair and then
+// the acceptance checks. It returns errFailed when a check fails, and
+// errNotMeasured when a measured implementation's pair partner was not
+// measured (no comparison, so no verdict on it).
+func report(w io.Writer, results []result) error {
 	if len(results) == 0 {
-		return errors.New("nothing measured")
+		return fmt.Errorf("%w: nothing measured", errNotMeasured)
 	}
+	printTable(w, results)
 	find := func(name, sc string) *result {
 		for i := range results {
 			if results[i].impl.name == name && results[i].scenario == sc {
@@ -319,19 +384,7 @@ func report(results []result) error {
 		}
 		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\nVRRP takeover, a (priority 200, master) -> b (priority 100); medians of %d trials; client probing every %v\n", len(results[0].trials), pingEvery)
-	b.WriteString("wire: a's last advert -> b's first; VIP: a's last advert -> the client's first reply via b; outage: the client's longest gap (depends on the cut's phase)\n")
-	fmt.Fprintf(&b, "%-15s %-6s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", "implementation", "event", "limit", "wire", "wire-limit", "VIP", "VIP-wire", "outage", "trials (wire / VIP)")
-	for _, r := range results {
-		w, v, o := r.medians()
-		var each []string
-		for _, t := range r.trials {
-			each = append(each, fmt.Sprintf("%.4f/%.4f", t.wire.Seconds(), t.vip.Seconds()))
-		}
-		fmt.Fprintf(&b, "%-15s %-6s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", r.impl.name, r.scenario, secs(r.limit), secs(w),
-			fmt.Sprintf("%+.2f ms", float64(w-r.limit)/1e6), secs(v), fmt.Sprintf("%+.2f ms", float64(v-w)/1e6), secs(o), strings.Join(each, " "))
-	}
+	var missing []string
 	var failed []string
 	check := func(ok bool, format string, a ...any) {
 		mark := "ok  "
@@ -339,42 +392,71 @@ func report(results []result) error {
 			mark = "FAIL"
 			failed = append(failed, fmt.Sprintf(format, a...))
 		}
-		fmt.Fprintf(&b, "  [%s] %s\n", mark, fmt.Sprintf(format, a...))
+		fmt.Fprintf(w, "  [%s] %s\n", mark, fmt.Sprintf(format, a...))
 	}
-	b.WriteString("\nratios ours/keepalived (same timers: advert 1 s, VRRPv2)\n")
-	for _, sc := range []string{"cut", "stop"} {
-		o, k := find("ours", sc), find("keepalived", sc)
-		if o == nil || k == nil {
-			continue
-		}
-		ow, ov, oo := o.medians()
-		kw, kv, ko := k.medians()
-		fmt.Fprintf(&b, "  %-5s wire %.4f / %.4f = %.4f   VIP %.4f / %.4f = %.4f   outage %.4f / %.4f = %.4f\n", sc,
-			ow.Seconds(), kw.Seconds(), ow.Seconds()/kw.Seconds(),
-			ov.Seconds(), kv.Seconds(), ov.Seconds()/kv.Seconds(),
-			oo.Seconds(), ko.Seconds(), oo.Seconds()/ko.Seconds())
-	}
-	b.WriteString("\nacceptance\n")
-	for _, sc := range []string{"cut", "stop"} {
-		o, k := find("ours", sc), find("keepalived", sc)
-		if o == nil || k == nil {
-			continue
-		}
-		ow, ov, _ := o.medians()
-		_, kv, _ := k.medians()
-		d := ow - o.limit
-		check(d.Abs() <= 5*time.Millisecond, "%s: ours on the wire %.4f s is within 5 ms of %.4f s (%+.2f ms)", sc, ow.Seconds(), o.limit.Seconds(), float64(d)/1e6)
-		check(ov.Seconds()/kv.Seconds() <= 1.0, "%s: at the VIP ours/keepalived = %.4f <= 1.0", sc, ov.Seconds()/kv.Seconds())
-	}
-	for _, sc := range []string{"cut", "stop"} {
-		if r := find("ours v3 100ms", sc); r != nil {
-			w, v, _ := r.medians()
-			check(w < 500*time.Millisecond && v < 500*time.Millisecond, "%s: ours VRRPv3 at 100 ms takes over in under 0.5 s (wire %.4f s, VIP %.4f s)", sc, w.Seconds(), v.Seconds())
+	for _, p := range pairs() {
+		fmt.Fprintf(w, "\n%s vs %s (same timers: VRRPv%d, advert %v)\n", p.ours.name, p.peer.name, p.ours.version, p.ours.advert)
+		for _, sc := range []string{"cut", "stop"} {
+			o, k := find(p.ours.name, sc), find(p.peer.name, sc)
+			switch {
+			case o == nil && k == nil:
+				fmt.Fprintf(w, "  %-5s neither measured (-only)\n", sc)
+				continue
+			case o == nil || k == nil:
+				gone := p.ours.name
+				if k == nil {
+					gone = p.peer.name
+				}
+				fmt.Fprintf(w, "  %-5s NOT MEASURED: %s (-only left it out), so no ratio and no verdict\n", sc, gone)
+				missing = append(missing, fmt.Sprintf("%s %s", gone, sc))
+				continue
+			}
+			judgePair(w, sc, p, o, k, check)
 		}
 	}
-	fmt.Print(b.String())
-	if len(failed) > 0 {
-		return fmt.Errorf("%d acceptance check(s) failed", len(failed))
+	switch {
+	case len(failed) > 0:
+		fmt.Fprintf(w, "\nvrrpbench: FAIL (%d check(s))\n", len(failed))
+		return fmt.Errorf("%w: %s", errFailed, strings.Join(failed, "; "))
+	case len(missing) > 0:
+		fmt.Fprintf(w, "\nvrrpbench: NO VERDICT: the comparison needs %s\n", strings.Join(missing, ", "))
+		return fmt.Errorf("%w: not measured: %s", errNotMeasured, strings.Join(missing, ", "))
 	}
+	fmt.Fprintln(w, "\nvrrpbench: PASS")
 	return nil
+}
+
+// printTable prints each result's medians and trials.
+func printTable(w io.Writer, results []result) {
+	fmt.Fprintf(w, "\nVRRP takeover, a (priority 200, master) -> b (priority 100); medians of %d trials; client probing every %v\n", len(results[0].trials), pingEvery)
+	fmt.Fprintln(w, "wire: a's last advert -> b's first; VIP: a's last advert -> the client's first reply via b; outage: the client's longest gap (depends on the cut's phase)")
+	fmt.Fprintf(w, "%-19s %-6s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", "implementation", "event", "limit", "wire", "wire-limit", "VIP", "VIP-wire", "outage", "trials (wire / VIP)")
+	for _, r := range results {
+		wi, v, o := r.medians()
+		var each []string
+		for _, t := range r.trials {
+			each = append(each, fmt.Sprintf("%.4f/%.4f", t.wire.Seconds(), t.vip.Seconds()))
+		}
+		fmt.Fprintf(w, "%-19s %-6s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", r.impl.name, r.scenario, secs(r.limit), secs(wi),
+			fmt.Sprintf("%+.2f ms", float64(wi-r.limit)/1e6), secs(v), fmt.Sprintf("%+.2f ms", float64(v-wi)/1e6), secs(o), strings.Join(each, " "))
+	}
+}
+
+// judgePair prints the ratios ours/keepalived of one scenario and checks
+// ours: on the wire within 5 ms of the protocol's limit (VRRPv2 at 1 s),
+// under 0.5 s (VRRPv3 at 100 ms), and at the VIP no slower than the peer.
+func judgePair(w io.Writer, sc string, p pair, o, k *result, check func(bool, string, ...any)) {
+	ow, ov, oo := o.medians()
+	kw, kv, ko := k.medians()
+	fmt.Fprintf(w, "  %-5s ours/keepalived: wire %.4f / %.4f = %.4f   VIP %.4f / %.4f = %.4f   outage %.4f / %.4f = %.4f\n", sc,
+		ow.Seconds(), kw.Seconds(), ow.Seconds()/kw.Seconds(),
+		ov.Seconds(), kv.Seconds(), ov.Seconds()/kv.Seconds(),
+		oo.Seconds(), ko.Seconds(), oo.Seconds()/ko.Seconds())
+	if p.ours.version == 2 {
+		d := ow - o.limit
+		check(d.Abs() <= 5*time.Millisecond, "%s: %s on the wire %.4f s is within 5 ms of %.4f s (%+.2f ms)", sc, p.ours.name, ow.Seconds(), o.limit.Seconds(), float64(d)/1e6)
+	} else {
+		check(ow < 500*time.Millisecond && ov < 500*time.Millisecond, "%s: %s takes over in under 0.5 s (wire %.4f s, VIP %.4f s)", sc, p.ours.name, ow.Seconds(), ov.Seconds())
+	}
+	check(ov.Seconds()/kv.Seconds() <= 1.0, "%s: at the VIP %s/%s = %.4f <= 1.0", sc, p.ours.name, p.peer.name, ov.Seconds()/kv.Seconds())
 }
