@@ -30,7 +30,7 @@ var errStopping = errors.New("lbd is stopping")
 // rest is still applied. d.applyMu is held.
 func (d *Daemon) apply(ctx context.Context, next *config.Director, start bool) (control.ReloadResult, error) {
 	res := control.ReloadResult{ConfigFile: d.path}
-	plan := PlanReload(d.Config(), next)
+	plan := PlanApply(d.Config(), next)
 	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
@@ -65,8 +65,11 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start bool) (
 		}
 		errs = append(errs, fail("applying the IPVS table", err))
 	}
-	what := map[bool]string{true: "start", false: "reload"}[start]
-	d.log.Info("ipvs table applied", "on", what, "writes", ar.Writes, "ops", len(ar.Ops))
+	on := "reload"
+	if start {
+		on = "start"
+	}
+	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", len(ar.Ops))
 
 	if err := d.subscribe(plan, start); err != nil {
 		return res, err

@@ -35,8 +35,9 @@ type Plan struct {
 	Changes []string
 }
 
-// PlanReload computes what moving from old to new changes.
-func PlanReload(old, new *config.Director) Plan {
+// PlanApply computes what moving from old to new changes (at start, old is
+// the empty configuration).
+func PlanApply(old, new *config.Director) Plan {
 	var p Plan
 	p.planVRRP(old, new)
 	p.planChecks(old, new)

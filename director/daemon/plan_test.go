@@ -117,7 +117,7 @@ func TestCheckTranslation(t *testing.T) {
 	}
 }
 
-func TestPlanReload(t *testing.T) {
+func TestPlanApply(t *testing.T) {
 	old := parse(t, baseYAML)
 	tests := []struct {
 		name                    string
@@ -148,7 +148,7 @@ func TestPlanReload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := PlanReload(old, parse(t, tt.edit(baseYAML)))
+			p := PlanApply(old, parse(t, tt.edit(baseYAML)))
 			var start []string
 			for _, c := range p.StartComponents {
 				start = append(start, c.Name)
