@@ -61,6 +61,10 @@ type Config struct {
 
 	TrackInterfaces []TrackInterface `yaml:"track_interfaces"`
 	TrackScripts    []TrackScript    `yaml:"track_scripts"`
+	// DontTrackPrimary stops following the instance's own interface: by
+	// default its link going down puts the instance in FAULT (keepalived
+	// dont_track_primary, for cross-connected directors).
+	DontTrackPrimary bool `yaml:"dont_track_primary"`
 
 	Notify Notify     `yaml:"notify"`
 	GARP   GARPConfig `yaml:"garp"`

@@ -150,8 +150,11 @@ func New(opts Options) (*Router, error) {
 		for _, v := range c.VIPs {
 			in.stats.VIPs = append(in.stats.VIPs, v.Prefix)
 		}
-		// The instance's own interface is always tracked: down = FAULT.
-		in.track = append(in.track, trackRef{iface: c.Interface, status: trackUp})
+		// The instance's own interface is tracked (down = FAULT) unless
+		// dont_track_primary.
+		if !c.DontTrackPrimary {
+			in.track = append(in.track, trackRef{iface: c.Interface, status: trackUp})
+		}
 		for _, t := range c.TrackInterfaces {
 			in.track = append(in.track, trackRef{iface: t.Name, weight: t.Weight, status: trackUp})
 		}

@@ -890,6 +890,30 @@ virtual_servers:
 	}
 }
 
+// TestVRRPKeysComeFromVRRP: a key vrrp's Config carries decodes with no
+// code in this package (here dont_track_primary), and its errors are
+// placed on their line.
+func TestVRRPKeysComeFromVRRP(t *testing.T) {
+	y := src(`
+vrrp:
+  instances:
+    VI_1:
+      interface: eth0
+      virtual_router_id: 51
+      dont_track_primary: true
+      virtual_ipaddresses: [{address: 192.168.56.90}]
+`)
+	d, err := ParseDirector("t.yaml", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.VRRP.Instances[0].DontTrackPrimary {
+		t.Error("dont_track_primary not decoded")
+	}
+	_, err = ParseDirector("t.yaml", []byte(strings.Replace(string(y), "dont_track_primary: true", "dont_track_primary: maybe", 1)))
+	diffLines(t, errLines(t, err), []string{`t.yaml:6: vrrp.instances[VI_1].dont_track_primary: expected true or false, got "maybe"`})
+}
+
 func TestExplicitZeroKeepsZero(t *testing.T) {
 	d, err := ParseDirector("t.yaml", src(`
 global:

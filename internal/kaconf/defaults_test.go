@@ -87,6 +87,8 @@ var vrrpDefaultCases = []struct {
 		func(in *vrrp.Config) bool {
 			return slices.Equal(in.TrackInterfaces, []vrrp.TrackInterface{{Name: "eth1", Weight: 0}, {Name: "eth2", Weight: 0}})
 		}, "keepalived ignores the weight"},
+	{"dont_track_primary", instance("dont_track_primary"),
+		func(in *vrrp.Config) bool { return in.DontTrackPrimary }, ""},
 	{"interface given after the addresses", "vrrp_instance VI_1 {\n virtual_ipaddress {\n 10.0.0.100\n }\n virtual_router_id 5\n interface bond0\n}",
 		func(in *vrrp.Config) bool { return in.VIPs[0].Device == "bond0" }, ""},
 }

@@ -282,6 +282,9 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 	if in.SkipCheckAdvAddr {
 		n.add("skip_check_adv_addr", boolean(true))
 	}
+	if in.DontTrackPrimary {
+		n.add("dont_track_primary", boolean(true))
+	}
 	return n.Node
 }
 

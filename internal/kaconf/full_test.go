@@ -119,6 +119,7 @@ func TestFullFixtureVRRP(t *testing.T) {
 		GARP: vrrp.GARPConfig{MasterDelay: 10 * time.Second, MasterRepeat: 3, MasterRefresh: 60 * time.Second,
 			MasterRefreshRepeat: 2, Interval: time.Millisecond},
 		SkipCheckAdvAddr: true,
+		DontTrackPrimary: true,
 	}
 	if diff := cmp.Diff(wantDB, db, cmpAddr, cmpPrefix); diff != "" {
 		t.Errorf("VI_DB (-want +got):\n%s", diff)

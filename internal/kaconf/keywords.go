@@ -144,7 +144,6 @@ var instanceUnsupported = map[string]string{
 	"use_ipvlan":                 noVMAC,
 	"vrf":                        noEquivalent,
 	"native_ipv6":                "deprecated in keepalived: the family follows the virtual addresses",
-	"dont_track_primary":         noEquivalent,
 	"track_file":                 noTrackOther,
 	"track_process":              noTrackOther,
 	"track_bfd":                  noTrackOther,

@@ -17,7 +17,7 @@ var instanceMapped = []string{
 	"unicast_peer", "track_interface", "track_script", "notify_master", "notify_backup",
 	"notify_fault", "notify_stop", "notify", "garp_master_delay", "garp_master_repeat",
 	"garp_master_refresh", "garp_master_refresh_repeat", "version", "skip_check_adv_addr",
-	"lvs_sync_daemon_interface",
+	"dont_track_primary", "lvs_sync_daemon_interface",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -179,6 +179,10 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 	case "skip_check_adv_addr":
 		if v, ok := m.flag(c); ok {
 			in.SkipCheckAdvAddr = v
+		}
+	case "dont_track_primary":
+		if m.leaf(c, 0, 0) {
+			in.DontTrackPrimary = true
 		}
 	case "lvs_sync_daemon_interface":
 		if !m.leaf(c, 1, 1) {
