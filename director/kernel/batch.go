@@ -194,10 +194,7 @@ func (b *batchConn) drain(base uint32, errs []error, ops []table.Op) error {
 // barrier sends a GET_INFO request and reads until its reply, recording
 // the errors that come before it.
 func (b *batchConn) barrier(family uint16, seq uint32, errs []error, ops []table.Op) error {
-	msg := make([]byte, nlmsgHdrLen+genlHdrLen)
-	putNlmsghdr(msg, uint32(len(msg)), family, unix.NLM_F_REQUEST, seq)
-	msg[nlmsgHdrLen] = cmdGetInfo
-	msg[nlmsgHdrLen+1] = genlVersion
+	msg := barrierRequest(family, seq)
 	if err := unix.Sendto(b.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send IPVS barrier: %w", err)
 	}
@@ -215,6 +212,15 @@ func (b *batchConn) barrier(family uint16, seq uint32, errs []error, ops []table
 			return nil
 		}
 	}
+}
+
+// barrierRequest is a GET_INFO request with sequence number seq.
+func barrierRequest(family uint16, seq uint32) []byte {
+	msg := make([]byte, nlmsgHdrLen+genlHdrLen)
+	putNlmsghdr(msg, uint32(len(msg)), family, unix.NLM_F_REQUEST, seq)
+	msg[nlmsgHdrLen] = cmdGetInfo
+	msg[nlmsgHdrLen+1] = genlVersion
+	return msg
 }
 
 // record parses the netlink messages in p; it returns true when one of
