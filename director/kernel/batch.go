@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lb/director/table"
@@ -23,45 +25,12 @@ import (
 // kernel processes them in order, synchronously within that sendmsg, and
 // queues an error message (carrying the failed request's sequence number)
 // only for those that fail. Draining the socket after each sendmsg thus
-// yields every failure, mapped back to its op. The attribute layout follows
-// linux/include/uapi/linux/ip_vs.h.
+// yields every failure, mapped back to its op. The requests are framed and
+// their attributes encoded with mdlayher/netlink, byte for byte as
+// cloudflare/ipvs sends the same writes (ipvs.go has the numbers).
 
-// IPVS generic netlink commands and attributes used by the batch encoder.
 const (
-	cmdNewService = 1
-	cmdSetService = 2
-	cmdDelService = 3
-	cmdNewDest    = 5
-	cmdSetDest    = 6
-	cmdDelDest    = 7
-	cmdGetInfo    = 15
-
-	cmdAttrService = 1
-	cmdAttrDest    = 2
-
-	svcAttrAF        = 1
-	svcAttrProtocol  = 2
-	svcAttrAddr      = 3
-	svcAttrPort      = 4
-	svcAttrFWMark    = 5
-	svcAttrSchedName = 6
-	svcAttrFlags     = 7
-	svcAttrTimeout   = 8
-	svcAttrNetmask   = 9
-
-	destAttrAddr      = 1
-	destAttrPort      = 2
-	destAttrFwdMethod = 3
-	destAttrWeight    = 4
-	destAttrUThresh   = 5
-	destAttrLThresh   = 6
-	destAttrAF        = 11
-	destAttrTunType   = 13
-	destAttrTunPort   = 14
-	destAttrTunFlags  = 15
-
 	nlmsgHdrLen  = 16
-	genlHdrLen   = 4
 	batchMaxSize = 64 << 10 // bytes per sendmsg, well under the socket buffers
 )
 
@@ -91,10 +60,6 @@ func openBatchConn() (*batchConn, error) {
 }
 
 func (b *batchConn) close() error { return unix.Close(b.fd) }
-
-// BatchMin is the number of ops from which the Reconciler's writes go
-// through WriteBatch; smaller changes use cloudflare/ipvs one at a time.
-const BatchMin = 16
 
 // WriteBatch sends ops in order and returns one error per op (nil for
 // success). A failed op does not stop the ones after it (the kernel goes on
@@ -194,7 +159,10 @@ func (b *batchConn) drain(base uint32, errs []error, ops []table.Op) error {
 // barrier sends a GET_INFO request and reads until its reply, recording
 // the errors that come before it.
 func (b *batchConn) barrier(family uint16, seq uint32, errs []error, ops []table.Op) error {
-	msg := barrierRequest(family, seq)
+	msg, err := barrierRequest(family, seq)
+	if err != nil {
+		return fmt.Errorf("encode IPVS barrier: %w", err)
+	}
 	if err := unix.Sendto(b.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send IPVS barrier: %w", err)
 	}
@@ -215,12 +183,8 @@ func (b *batchConn) barrier(family uint16, seq uint32, errs []error, ops []table
 }
 
 // barrierRequest is a GET_INFO request with sequence number seq.
-func barrierRequest(family uint16, seq uint32) []byte {
-	msg := make([]byte, nlmsgHdrLen+genlHdrLen)
-	putNlmsghdr(msg, uint32(len(msg)), family, unix.NLM_F_REQUEST, seq)
-	msg[nlmsgHdrLen] = cmdGetInfo
-	msg[nlmsgHdrLen+1] = genlVersion
-	return msg
+func barrierRequest(family uint16, seq uint32) ([]byte, error) {
+	return request(family, seq, cmdGetInfo, nil)
 }
 
 // record parses the netlink messages in p; it returns true when one of
@@ -271,144 +235,137 @@ func opWhat(op table.Op) string {
 	return op.Kind.String()
 }
 
-func putNlmsghdr(b []byte, length uint32, typ, flags uint16, seq uint32) {
-	binary.NativeEndian.PutUint32(b[0:4], length)
-	binary.NativeEndian.PutUint16(b[4:6], typ)
-	binary.NativeEndian.PutUint16(b[6:8], flags)
-	binary.NativeEndian.PutUint32(b[8:12], seq)
-	binary.NativeEndian.PutUint32(b[12:16], 0)
-}
-
 // appendOp appends op as one netlink request (no acknowledgement asked).
 func appendOp(buf []byte, family uint16, seq uint32, op table.Op) ([]byte, error) {
-	var cmd uint8
-	full, dest := false, false
-	switch op.Kind {
-	case table.OpCreateService:
-		cmd, full = cmdNewService, true
-	case table.OpUpdateService:
-		cmd, full = cmdSetService, true
-	case table.OpRemoveService:
-		cmd = cmdDelService
-	case table.OpCreateDest:
-		cmd, dest = cmdNewDest, true
-	case table.OpUpdateDest:
-		cmd, dest = cmdSetDest, true
-	case table.OpRemoveDest:
-		cmd, dest = cmdDelDest, true
-	default:
-		return buf, fmt.Errorf("unknown IPVS op %v", op.Kind)
+	cmd, full, withDest, err := opCommand(op.Kind)
+	if err != nil {
+		return buf, err
 	}
-	start := len(buf)
-	buf = append(buf, make([]byte, nlmsgHdrLen)...)
-	buf = append(buf, cmd, genlVersion, 0, 0)
-	buf = appendNested(buf, cmdAttrService, func(b []byte) []byte { return appendService(b, op.Service, full) })
-	if dest {
-		buf = appendNested(buf, cmdAttrDest, func(b []byte) []byte { return appendDest(b, op.Dest) })
+	ae := netlink.NewAttributeEncoder()
+	nest(ae, cmdAttrService, func(nae *netlink.AttributeEncoder) { encodeService(nae, op.Service, full) })
+	if withDest {
+		nest(ae, cmdAttrDest, func(nae *netlink.AttributeEncoder) { encodeDest(nae, op.Dest) })
 	}
-	putNlmsghdr(buf[start:], uint32(len(buf)-start), family, unix.NLM_F_REQUEST, seq)
-	return buf, nil
+	msg, err := request(family, seq, cmd, ae)
+	if err != nil {
+		return buf, fmt.Errorf("encode %s: %w", opWhat(op), err)
+	}
+	return append(buf, msg...), nil
 }
 
-func appendService(b []byte, s table.Service, full bool) []byte {
+// opCommand returns the command of an op kind, whether the service goes
+// with all its attributes (or only those identifying it), and whether a
+// destination goes with it.
+func opCommand(k table.OpKind) (cmd uint8, fullService, withDest bool, err error) {
+	switch k {
+	case table.OpCreateService:
+		return cmdNewService, true, false, nil
+	case table.OpUpdateService:
+		return cmdSetService, true, false, nil
+	case table.OpRemoveService:
+		return cmdDelService, false, false, nil
+	case table.OpCreateDest:
+		return cmdNewDest, false, true, nil
+	case table.OpUpdateDest:
+		return cmdSetDest, false, true, nil
+	case table.OpRemoveDest:
+		return cmdDelDest, false, true, nil
+	}
+	return 0, false, false, fmt.Errorf("unknown IPVS op %v", k)
+}
+
+// request frames the attributes of ae (none if nil) as one generic netlink
+// request of the family, without asking for an acknowledgement.
+func request(family uint16, seq uint32, cmd uint8, ae *netlink.AttributeEncoder) ([]byte, error) {
+	var attrs []byte
+	if ae != nil {
+		var err error
+		if attrs, err = ae.Encode(); err != nil {
+			return nil, err
+		}
+	}
+	gm, err := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: genlVersion}, Data: attrs}.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return netlink.Message{
+		Header: netlink.Header{Length: uint32(nlmsgHdrLen + len(gm)), Type: netlink.HeaderType(family), Flags: netlink.Request, Sequence: seq},
+		Data:   gm,
+	}.MarshalBinary()
+}
+
+// nest adds the attributes fn encodes as the nested attribute typ. Unlike
+// AttributeEncoder.Nested it leaves NLA_F_NESTED unset, as cloudflare/ipvs
+// and ipvsadm send service and destination attributes.
+func nest(ae *netlink.AttributeEncoder, typ uint16, fn func(*netlink.AttributeEncoder)) {
+	ae.Do(typ, func() ([]byte, error) {
+		nae := netlink.NewAttributeEncoder()
+		fn(nae)
+		return nae.Encode()
+	})
+}
+
+// encodeService encodes what identifies s (family, then fwmark or protocol,
+// address and port) and, when full, its other attributes.
+func encodeService(ae *netlink.AttributeEncoder, s table.Service, full bool) {
 	k := s.Key()
-	b = appendU16(b, svcAttrAF, uint16(k.Family))
+	ae.Uint16(svcAttrAF, uint16(k.Family))
 	if k.FWMark != 0 {
-		b = appendU32(b, svcAttrFWMark, k.FWMark)
+		ae.Uint32(svcAttrFWMark, k.FWMark)
 	} else {
-		b = appendU16(b, svcAttrProtocol, uint16(k.Protocol))
-		addr := addr16(k.Address)
-		b = appendAttr(b, svcAttrAddr, addr[:])
-		b = appendBE16(b, svcAttrPort, k.Port)
+		ae.Uint16(svcAttrProtocol, uint16(k.Protocol))
+		ae.Bytes(svcAttrAddr, addr16(k.Address))
+		ae.Bytes(svcAttrPort, be16(k.Port))
 	}
 	if !full {
-		return b
+		return
 	}
-	b = appendAttr(b, svcAttrSchedName, append([]byte(s.Scheduler), 0))
-	var flags [8]byte
+	ae.String(svcAttrSchedName, s.Scheduler)
+	flags := make([]byte, 8) // struct ip_vs_flags: flags, mask
 	binary.NativeEndian.PutUint32(flags[0:4], uint32(s.Flags))
-	binary.NativeEndian.PutUint32(flags[4:8], 0xffffffff)
-	b = appendAttr(b, svcAttrFlags, flags[:])
-	b = appendU32(b, svcAttrTimeout, s.Timeout)
+	binary.NativeEndian.PutUint32(flags[4:8], svcFlagsMaskAll)
+	ae.Bytes(svcAttrFlags, flags)
+	ae.Uint32(svcAttrTimeout, s.Timeout)
 	if k.Family == table.FamilyIPv6 {
 		bits := s.Netmask
-		if bits < 1 || bits > 128 {
+		if bits < 1 || bits > 128 { // the kernel wants a prefix length 1..128
 			bits = 128
 		}
-		b = appendU32(b, svcAttrNetmask, bits)
+		ae.Uint32(svcAttrNetmask, bits)
 	} else {
-		var m [4]byte
-		binary.BigEndian.PutUint32(m[:], s.Netmask)
-		b = appendAttr(b, svcAttrNetmask, m[:])
+		ae.Bytes(svcAttrNetmask, binary.BigEndian.AppendUint32(nil, s.Netmask))
 	}
-	return b
 }
 
-func appendDest(b []byte, d table.Destination) []byte {
+// encodeDest encodes every attribute of d; an IPv4-mapped address goes as
+// IPv4.
+func encodeDest(ae *netlink.AttributeEncoder, d table.Destination) {
 	a := d.Address.Unmap()
-	addr := addr16(a)
-	b = appendU16(b, destAttrAF, uint16(table.FamilyOf(a)))
-	b = appendAttr(b, destAttrAddr, addr[:])
-	b = appendBE16(b, destAttrPort, d.Port)
-	b = appendU32(b, destAttrFwdMethod, uint32(d.Forward))
-	b = appendU32(b, destAttrWeight, d.Weight)
-	b = appendU32(b, destAttrUThresh, d.UpperThreshold)
-	b = appendU32(b, destAttrLThresh, d.LowerThreshold)
-	b = appendAttr(b, destAttrTunType, []byte{uint8(d.TunnelType)})
-	b = appendBE16(b, destAttrTunPort, d.TunnelPort)
-	b = appendU16(b, destAttrTunFlags, uint16(d.TunnelFlags))
-	return b
+	ae.Uint16(destAttrAF, uint16(table.FamilyOf(a)))
+	ae.Bytes(destAttrAddr, addr16(a))
+	ae.Bytes(destAttrPort, be16(d.Port))
+	ae.Uint32(destAttrFwdMethod, uint32(d.Forward))
+	ae.Uint32(destAttrWeight, d.Weight)
+	ae.Uint32(destAttrUThresh, d.UpperThreshold)
+	ae.Uint32(destAttrLThresh, d.LowerThreshold)
+	ae.Uint8(destAttrTunType, uint8(d.TunnelType))
+	ae.Bytes(destAttrTunPort, be16(d.TunnelPort))
+	ae.Uint16(destAttrTunFlags, uint16(d.TunnelFlags))
 }
 
 // addr16 lays a out like the kernel's union nf_inet_addr.
-func addr16(a netip.Addr) [16]byte {
-	var out [16]byte
+func addr16(a netip.Addr) []byte {
+	out := make([]byte, 16)
 	switch {
 	case a.Is4():
 		v := a.As4()
-		copy(out[:], v[:])
+		copy(out, v[:])
 	case a.Is6():
-		out = a.As16()
+		v := a.As16()
+		copy(out, v[:])
 	}
 	return out
 }
 
-func appendAttr(b []byte, typ uint16, data []byte) []byte {
-	l := 4 + len(data)
-	var h [4]byte
-	binary.NativeEndian.PutUint16(h[0:2], uint16(l))
-	binary.NativeEndian.PutUint16(h[2:4], typ)
-	b = append(b, h[:]...)
-	b = append(b, data...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func appendNested(b []byte, typ uint16, f func([]byte) []byte) []byte {
-	start := len(b)
-	b = append(b, 0, 0, 0, 0)
-	b = f(b)
-	binary.NativeEndian.PutUint16(b[start:start+2], uint16(len(b)-start))
-	binary.NativeEndian.PutUint16(b[start+2:start+4], typ)
-	return b
-}
-
-func appendU16(b []byte, typ, v uint16) []byte {
-	var d [2]byte
-	binary.NativeEndian.PutUint16(d[:], v)
-	return appendAttr(b, typ, d[:])
-}
-
-func appendBE16(b []byte, typ, v uint16) []byte {
-	var d [2]byte
-	binary.BigEndian.PutUint16(d[:], v)
-	return appendAttr(b, typ, d[:])
-}
-
-func appendU32(b []byte, typ uint16, v uint32) []byte {
-	var d [4]byte
-	binary.NativeEndian.PutUint32(d[:], v)
-	return appendAttr(b, typ, d[:])
-}
+// be16 is a port in network byte order.
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
