@@ -217,22 +217,24 @@ func (b *batchConn) record(p []byte, base uint32, errs []error, ops []table.Op, 
 	return done
 }
 
+// opWhat says what op does, in the words of the single-call methods'
+// errors.
 func opWhat(op table.Op) string {
+	var verb string
 	switch op.Kind {
-	case table.OpCreateService:
-		return "create IPVS service " + op.Service.Key().String()
-	case table.OpUpdateService:
-		return "update IPVS service " + op.Service.Key().String()
-	case table.OpRemoveService:
-		return "remove IPVS service " + op.Service.Key().String()
-	case table.OpCreateDest:
-		return "create destination " + op.Dest.Key().String() + " of " + op.Service.Key().String()
-	case table.OpUpdateDest:
-		return "update destination " + op.Dest.Key().String() + " of " + op.Service.Key().String()
-	case table.OpRemoveDest:
-		return "remove destination " + op.Dest.Key().String() + " of " + op.Service.Key().String()
+	case table.OpCreateService, table.OpCreateDest:
+		verb = "create"
+	case table.OpUpdateService, table.OpUpdateDest:
+		verb = "update"
+	case table.OpRemoveService, table.OpRemoveDest:
+		verb = "remove"
+	default:
+		return op.Kind.String()
 	}
-	return op.Kind.String()
+	if op.IsServiceOp() {
+		return svcWhat(verb, op.Service)()
+	}
+	return destWhat(verb, op.Service, op.Dest)()
 }
 
 // appendOp appends op as one netlink request (no acknowledgement asked).
