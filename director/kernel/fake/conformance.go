@@ -73,6 +73,10 @@ func Conform(k IPVS, env Env) error {
 			default:
 				got = []error{apply(k, steps[i].op)}
 			}
+			if len(got) != n {
+				errs = append(errs, fmt.Errorf("%s (%s): %d results for %d writes", steps[i].name, mode, len(got), n))
+				got = got[:min(len(got), n)]
+			}
 			for j, err := range got {
 				if st := steps[i+j]; !errors.Is(err, st.want) {
 					errs = append(errs, fmt.Errorf("%s (%s): got %v, want %v", st.name, mode, err, errnoText(st.want)))
