@@ -48,7 +48,7 @@ func Open() (*Handle, error) {
 		closeClient(c)
 		return nil, fmt.Errorf("open generic netlink: %w", err)
 	}
-	fam, err := raw.GetFamily("IPVS")
+	fam, err := raw.GetFamily(familyName)
 	if err != nil {
 		raw.Close()
 		closeClient(c)

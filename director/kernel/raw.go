@@ -12,28 +12,8 @@ import (
 	"github.com/lvsd/lb/director/table"
 )
 
-// IPVS generic netlink commands and attributes that cloudflare/ipvs does not
-// cover (linux/ip_vs.h).
-const (
-	cmdNewDaemon = 9
-	cmdDelDaemon = 10
-	cmdGetDaemon = 11
-	cmdZero      = 16
-	cmdFlush     = 17
-
-	cmdAttrDaemon = 3
-
-	daemonAttrState       = 1
-	daemonAttrMcastIfn    = 2
-	daemonAttrSyncID      = 3
-	daemonAttrSyncMaxLen  = 4
-	daemonAttrMcastGroup  = 5
-	daemonAttrMcastGroup6 = 6
-	daemonAttrMcastPort   = 7
-	daemonAttrMcastTTL    = 8
-
-	genlVersion = 1
-)
+// What cloudflare/ipvs lacks, over raw generic netlink: flush and the sync
+// daemons.
 
 func (h *Handle) execute(cmd uint8, data []byte, flags netlink.HeaderFlags) ([]genetlink.Message, error) {
 	return h.raw.Execute(genetlink.Message{
@@ -46,14 +26,6 @@ func (h *Handle) execute(cmd uint8, data []byte, flags netlink.HeaderFlags) ([]g
 func (h *Handle) Flush() error {
 	return h.write(text("flush IPVS table"), func() error {
 		_, err := h.execute(cmdFlush, nil, netlink.Request|netlink.Acknowledge)
-		return err
-	})
-}
-
-// Zero zeroes the counters of every service (ipvsadm -Z).
-func (h *Handle) Zero() error {
-	return h.write(text("zero IPVS counters"), func() error {
-		_, err := h.execute(cmdZero, nil, netlink.Request|netlink.Acknowledge)
 		return err
 	})
 }
@@ -71,49 +43,57 @@ func (h *Handle) Daemons() ([]table.Daemon, error) {
 	}
 	var out []table.Daemon
 	for _, m := range msgs {
-		ad, err := netlink.NewAttributeDecoder(m.Data)
+		ds, err := decodeDaemons(m.Data)
 		if err != nil {
 			return nil, fmt.Errorf("decode IPVS sync daemon: %w", err)
 		}
-		for ad.Next() {
-			if ad.Type() != cmdAttrDaemon {
-				continue
-			}
-			var d table.Daemon
-			ad.Nested(func(nad *netlink.AttributeDecoder) error {
-				for nad.Next() {
-					switch nad.Type() {
-					case daemonAttrState:
-						d.State = table.DaemonState(nad.Uint32())
-					case daemonAttrMcastIfn:
-						d.Interface = nad.String()
-					case daemonAttrSyncID:
-						d.SyncID = nad.Uint32()
-					case daemonAttrSyncMaxLen:
-						d.MaxLen = nad.Uint16()
-					case daemonAttrMcastGroup:
-						if a, ok := netip.AddrFromSlice(nad.Bytes()); ok {
-							d.Group = a
-						}
-					case daemonAttrMcastGroup6:
-						if a, ok := netip.AddrFromSlice(nad.Bytes()); ok {
-							d.Group = a
-						}
-					case daemonAttrMcastPort:
-						d.Port = nad.Uint16()
-					case daemonAttrMcastTTL:
-						d.TTL = nad.Uint8()
-					}
-				}
-				return nil
-			})
-			out = append(out, d)
-		}
-		if err := ad.Err(); err != nil {
-			return nil, fmt.Errorf("decode IPVS sync daemon: %w", err)
-		}
+		out = append(out, ds...)
 	}
 	return out, nil
+}
+
+// decodeDaemons decodes the daemon attributes of one GET_DAEMON reply.
+func decodeDaemons(b []byte) ([]table.Daemon, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	var out []table.Daemon
+	for ad.Next() {
+		if ad.Type() != cmdAttrDaemon {
+			continue
+		}
+		var d table.Daemon
+		ad.Nested(func(nad *netlink.AttributeDecoder) error {
+			for nad.Next() {
+				decodeDaemonAttr(nad, &d)
+			}
+			return nil
+		})
+		out = append(out, d)
+	}
+	return out, ad.Err()
+}
+
+func decodeDaemonAttr(nad *netlink.AttributeDecoder, d *table.Daemon) {
+	switch nad.Type() {
+	case daemonAttrState:
+		d.State = table.DaemonState(nad.Uint32())
+	case daemonAttrMcastIfn:
+		d.Interface = nad.String()
+	case daemonAttrSyncID:
+		d.SyncID = nad.Uint32()
+	case daemonAttrSyncMaxLen:
+		d.MaxLen = nad.Uint16()
+	case daemonAttrMcastGroup, daemonAttrMcastGroup6:
+		if a, ok := netip.AddrFromSlice(nad.Bytes()); ok {
+			d.Group = a
+		}
+	case daemonAttrMcastPort:
+		d.Port = nad.Uint16()
+	case daemonAttrMcastTTL:
+		d.TTL = nad.Uint8()
+	}
 }
 
 // StartDaemon starts a sync daemon (ipvsadm --start-daemon STATE

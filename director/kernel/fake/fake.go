@@ -1,12 +1,16 @@
-// Package fake is an in-memory IPVS with the kernel's observable behaviour
-// (errno for duplicates and missing entries, the hashed flag, destinations
-// in insertion order, Local for local addresses, timeouts where zero means
-// "unchanged"), write counting and fault injection, for unit tests of code
-// that drives director/kernel.
+// Package fake is an in-memory IPVS with the observable behaviour of the
+// kernel behind *kernel.Handle (the errno of each failing write and which
+// check comes first, the hashed flag, the newest destination listed first,
+// fwmark services without protocol, timeouts where zero means "unchanged",
+// one sync daemon per role and none with mixed-family destinations), write
+// counting and fault injection, for unit tests of code that drives
+// director/kernel. Conform checks those promises: the same script passes
+// against the fake (unit test) and the real kernel (testbed).
 package fake
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -29,8 +33,6 @@ type Kernel struct {
 
 	// Schedulers accepted by CreateService/UpdateService (ENOENT otherwise).
 	Schedulers []string
-	// Local addresses: destinations there are reported with ForwardLocal.
-	Local []netip.Addr
 	// FailWrite, if set, is called before each write with a description
 	// ("create-service TCP 10.0.0.1:80", "update-destination ... "); a
 	// non-nil return fails the write (which still counts).
@@ -99,18 +101,10 @@ func (k *Kernel) Load(t table.Table) {
 	k.index = nil
 }
 
-// SetInfo sets what Info returns.
-func (k *Kernel) SetInfo(i table.Info) { k.mu.Lock(); k.info = i; k.mu.Unlock() }
-
 func (k *Kernel) report(s table.Service) table.Service {
 	s = s.Clone()
 	if s.FWMark != 0 {
 		s.Protocol = 0
-	}
-	for i := range s.Destinations {
-		if slices.Contains(k.Local, s.Destinations[i].Address) {
-			s.Destinations[i].Forward = table.ForwardLocal
-		}
 	}
 	return s
 }
@@ -184,13 +178,19 @@ func (k *Kernel) checkService(s table.Service) error {
 	if !slices.Contains(k.Schedulers, s.Scheduler) {
 		return fmt.Errorf("scheduler %q not found: %w", s.Scheduler, syscall.ENOENT)
 	}
-	if s.Family == table.FamilyIPv6 && (s.Netmask < 1 || s.Netmask > 128) {
-		return syscall.EINVAL // the kernel checks the IPv6 prefix length
-	}
 	if s.FWMark == 0 && !s.Address.IsValid() {
 		return syscall.EINVAL
 	}
 	return nil
+}
+
+// prefixSent is the netmask of s as *kernel.Handle sends it: an IPv6
+// prefix length outside 1..128 (which the kernel refuses) as 128.
+func prefixSent(s table.Service) uint32 {
+	if s.Family == table.FamilyIPv6 && (s.Netmask < 1 || s.Netmask > 128) {
+		return 128
+	}
+	return s.Netmask
 }
 
 // CreateService implements the director's Kernel.
@@ -200,15 +200,16 @@ func (k *Kernel) CreateService(s table.Service) error {
 	if err := k.begin("create-service " + s.Key().String()); err != nil {
 		return err
 	}
-	if err := k.checkService(s); err != nil {
-		return err
-	}
 	if k.find(s.Key()) >= 0 {
 		return syscall.EEXIST
+	}
+	if err := k.checkService(s); err != nil {
+		return err
 	}
 	s = s.WithoutDestinations()
 	s.ServiceKey = s.Key()
 	s.Flags |= table.FlagHashed
+	s.Netmask = prefixSent(s)
 	s.Stats = table.Stats{}
 	k.services = append(k.services, s)
 	if k.index != nil {
@@ -224,15 +225,15 @@ func (k *Kernel) UpdateService(s table.Service) error {
 	if err := k.begin("update-service " + s.Key().String()); err != nil {
 		return err
 	}
-	if err := k.checkService(s); err != nil {
-		return err
-	}
 	i := k.find(s.Key())
 	if i < 0 {
 		return syscall.ESRCH
 	}
+	if err := k.checkService(s); err != nil {
+		return err
+	}
 	cur := &k.services[i]
-	cur.Scheduler, cur.Flags, cur.Timeout, cur.Netmask = s.Scheduler, s.Flags|table.FlagHashed, s.Timeout, s.Netmask
+	cur.Scheduler, cur.Flags, cur.Timeout, cur.Netmask = s.Scheduler, s.Flags|table.FlagHashed, s.Timeout, prefixSent(s)
 	return nil
 }
 
@@ -252,55 +253,72 @@ func (k *Kernel) RemoveService(s table.Service) error {
 	return nil
 }
 
-func checkDest(d table.Destination) error {
-	if d.LowerThreshold > d.UpperThreshold {
+// checkDest checks d as the kernel does before looking it up in svc
+// (ip_vs_genl_set_cmd, then ip_vs_add_dest or ip_vs_edit_dest).
+func (k *Kernel) checkDest(svc *table.Service, d table.Destination) error {
+	if !d.Address.IsValid() {
+		return syscall.EINVAL
+	}
+	// Only tunnelling crosses families, and not while a sync daemon runs.
+	if table.FamilyOf(d.Address) != svc.Family && (d.Forward != table.ForwardTunnel || len(k.daemons) > 0) {
+		return syscall.EINVAL
+	}
+	if d.Weight > math.MaxInt32 || d.LowerThreshold > d.UpperThreshold {
 		return syscall.ERANGE
 	}
 	if d.TunnelType == table.TunnelGUE && d.TunnelPort == 0 { // whatever the method, like the kernel
 		return syscall.EINVAL
 	}
-	if !d.Address.IsValid() {
+	return nil
+}
+
+// checkNewAddress: a new destination must be on a unicast address (the
+// kernel also accepts an IPv6 link-local one of the host, which the fake
+// does not know).
+func checkNewAddress(a netip.Addr) error {
+	if a.IsMulticast() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || a.Is6() && a.IsLinkLocalUnicast() {
 		return syscall.EINVAL
 	}
 	return nil
 }
 
-func (k *Kernel) dest(s table.Service, d table.Destination) (svc *table.Service, j int, err error) {
-	i := k.find(s.Key())
-	if i < 0 {
-		return nil, -1, syscall.ESRCH
-	}
-	svc = &k.services[i]
-	j = slices.IndexFunc(svc.Destinations, func(x table.Destination) bool { return x.Key() == d.Key() })
-	return svc, j, nil
-}
-
+// clean is d as the kernel keeps it: an IPv4-mapped address as IPv4, its
+// family, no counters.
 func clean(d table.Destination) table.Destination {
-	d.Family = d.AddrFamily()
+	d.Address = d.Address.Unmap()
+	d.Family = table.FamilyOf(d.Address)
 	d.ActiveConns, d.InactConns, d.PersistConns, d.Stats = 0, 0, 0, table.Stats{}
 	return d
 }
 
-// destWrite starts a destination write (verb create, update or remove):
-// it logs and counts the write, checks d unless it is removed, and finds
-// it in s: a create wants it absent (EEXIST), the others present (ENOENT).
+// destWrite starts a destination write (verb create, update or remove) in
+// the kernel's order: it logs and counts the write, finds s (ESRCH),
+// checks d unless it is removed, and finds d in s: a create wants it
+// absent (EEXIST) and a unicast address, the others present (ENOENT).
 func (k *Kernel) destWrite(verb string, s table.Service, d table.Destination) (svc *table.Service, j int, err error) {
 	if err := k.begin(verb + "-destination " + d.Key().String() + " of " + s.Key().String()); err != nil {
 		return nil, 0, err
 	}
+	i := k.find(s.Key())
+	if i < 0 {
+		return nil, 0, syscall.ESRCH
+	}
+	svc, d = &k.services[i], clean(d)
 	if verb != "remove" {
-		if err := checkDest(d); err != nil {
+		if err := k.checkDest(svc, d); err != nil {
 			return nil, 0, err
 		}
 	}
-	if svc, j, err = k.dest(s, d); err != nil {
-		return nil, 0, err
-	}
+	j = slices.IndexFunc(svc.Destinations, func(x table.Destination) bool { return x.Key() == d.Key() })
 	switch {
 	case verb == "create" && j >= 0:
 		return nil, 0, syscall.EEXIST
 	case verb != "create" && j < 0:
 		return nil, 0, syscall.ENOENT
+	case verb == "create":
+		if err := checkNewAddress(d.Address); err != nil {
+			return nil, 0, err
+		}
 	}
 	return svc, j, nil
 }
@@ -313,7 +331,7 @@ func (k *Kernel) CreateDestination(s table.Service, d table.Destination) error {
 	if err != nil {
 		return err
 	}
-	svc.Destinations = append(svc.Destinations, clean(d))
+	svc.Destinations = slices.Insert(svc.Destinations, 0, clean(d)) // the kernel lists the newest first
 	return nil
 }
 
@@ -370,18 +388,6 @@ func (k *Kernel) SetTimeouts(t table.Timeouts) error {
 	return nil
 }
 
-// Flush removes every service.
-func (k *Kernel) Flush() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.begin("flush"); err != nil {
-		return err
-	}
-	k.services = nil
-	k.index = nil
-	return nil
-}
-
 // Daemons implements the director's SyncDaemons.
 func (k *Kernel) Daemons() ([]table.Daemon, error) {
 	k.mu.Lock()
@@ -389,19 +395,34 @@ func (k *Kernel) Daemons() ([]table.Daemon, error) {
 	return slices.Clone(k.daemons), nil
 }
 
-// StartDaemon implements the director's SyncDaemons (EEXIST if one runs in
-// that role).
+// StartDaemon implements the director's SyncDaemons: EINVAL while a
+// service has a destination of the other family (the sync protocol cannot
+// carry them), EEXIST if one runs in that role.
 func (k *Kernel) StartDaemon(d table.Daemon) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.begin("start-daemon " + d.State.String()); err != nil {
 		return err
 	}
+	if k.mixedFamily() {
+		return syscall.EINVAL
+	}
 	if slices.ContainsFunc(k.daemons, func(x table.Daemon) bool { return x.State == d.State }) {
 		return syscall.EEXIST
 	}
 	k.daemons = append(k.daemons, d)
 	return nil
+}
+
+func (k *Kernel) mixedFamily() bool {
+	for _, s := range k.services {
+		for _, d := range s.Destinations {
+			if d.Family != s.Family {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // StopDaemon implements the director's SyncDaemons (ESRCH if none runs).

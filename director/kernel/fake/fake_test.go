@@ -3,6 +3,7 @@ package fake_test
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -10,57 +11,99 @@ import (
 	"github.com/lvsd/lb/director/table"
 )
 
-// The fake must fail where the kernel fails, or tests of the reconciler
-// would pass against behaviour the kernel does not have.
-func TestKernelLikeErrors(t *testing.T) {
-	k := fake.New()
-	s := table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80},
-		Scheduler: "rr", Netmask: 0xffffffff}
-	d := table.Destination{Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Forward: table.ForwardRoute, Weight: 1}
-	check := func(name string, err, want error) {
-		t.Helper()
-		if !errors.Is(err, want) {
-			t.Errorf("%s: %v, want %v", name, err, want)
-		}
-	}
-	check("update missing service", k.UpdateService(s), syscall.ESRCH)
-	check("dest of missing service", k.CreateDestination(s, d), syscall.ESRCH)
-	check("create", k.CreateService(s), nil)
-	check("create twice", k.CreateService(s), syscall.EEXIST)
-	bad := s
-	bad.Scheduler = "nope"
-	check("unknown scheduler", k.UpdateService(bad), syscall.ENOENT)
-	v6 := table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyIPv6, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("2001:db8::1"), Port: 80}, Scheduler: "rr"}
-	check("ipv6 netmask 0", k.CreateService(v6), syscall.EINVAL)
-	check("update missing dest", k.UpdateDestination(s, d), syscall.ENOENT)
-	check("remove missing dest", k.RemoveDestination(s, d), syscall.ENOENT)
-	th := d
-	th.LowerThreshold = 5
-	check("lower > upper", k.CreateDestination(s, th), syscall.ERANGE)
-	gue := d
-	gue.TunnelType = table.TunnelGUE
-	check("gue without port", k.CreateDestination(s, gue), syscall.EINVAL)
-	check("dest", k.CreateDestination(s, d), nil)
-	check("dest twice", k.CreateDestination(s, d), syscall.EEXIST)
+// What the fake adds to the kernel's behaviour (which TestConformance
+// checks): write counting and logging, fault injection, Load and Table.
 
-	got := k.Table()
-	if got.Services[0].Flags&table.FlagHashed == 0 {
-		t.Error("kernel sets the hashed flag")
-	}
-	k.Local = []netip.Addr{d.Address}
-	if ds, _ := k.Destinations(s); ds[0].Forward != table.ForwardLocal {
-		t.Errorf("local destination reported %v", ds[0].Forward)
-	}
-	if ds, _ := k.Destinations(table.Service{ServiceKey: table.ServiceKey{FWMark: 9, Family: 2}}); ds != nil {
-		t.Error("destinations of a missing service")
-	}
-	check("remove", k.RemoveService(s), nil)
-	check("remove twice", k.RemoveService(s), syscall.ESRCH)
-	if k.Writes() != 14 { // every call above counts, failed ones too
-		t.Errorf("writes %d", k.Writes())
-	}
+func fixtures() (table.Service, table.Destination) {
+	return table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80},
+			Scheduler: "rr", Netmask: 0xffffffff},
+		table.Destination{Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Forward: table.ForwardRoute, Weight: 1}
+}
+
+func TestWritesCountedAndLogged(t *testing.T) {
+	k := fake.New()
+	svc, dst := fixtures()
+	k.CreateService(svc)
+	k.CreateService(svc) // EEXIST: counted too
+	k.CreateDestination(svc, dst)
 	k.SetTimeouts(table.Timeouts{TCP: 1})
-	if to, _ := k.Timeouts(); to != (table.Timeouts{TCP: 1, TCPFin: 120, UDP: 300}) {
-		t.Errorf("timeouts %+v", to)
+	k.StartDaemon(table.Daemon{State: table.DaemonMaster, Interface: "eth0"})
+	k.StopDaemon(table.DaemonMaster)
+	k.WriteBatch([]table.Op{{Kind: table.OpUpdateDest, Service: svc, Dest: dst}, {Kind: table.OpRemoveService, Service: svc}})
+	want := []string{"create-service TCP 10.0.0.1:80", "create-service TCP 10.0.0.1:80", "create-destination 10.0.0.2:80 of TCP 10.0.0.1:80",
+		"set-timeouts 1 0 0", "start-daemon master", "stop-daemon master",
+		"update-destination 10.0.0.2:80 of TCP 10.0.0.1:80", "remove-service TCP 10.0.0.1:80"}
+	if k.Writes() != len(want) || !slices.Equal(k.Log(), want) {
+		t.Errorf("%d writes, log %q; want %q", k.Writes(), k.Log(), want)
+	}
+	if k.Batches() != 1 {
+		t.Errorf("batches %d", k.Batches())
+	}
+	k.ResetCounters()
+	if k.Writes() != 0 || len(k.Log()) != 0 || k.Batches() != 1 {
+		t.Errorf("after reset: %d writes, log %q, %d batches", k.Writes(), k.Log(), k.Batches())
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	k := fake.New()
+	svc, dst := fixtures()
+	boom := errors.New("boom")
+	k.FailWrite = func(what string) error {
+		if what == "create-destination 10.0.0.2:80 of TCP 10.0.0.1:80" {
+			return boom
+		}
+		return nil
+	}
+	k.FailRead = func(what string) error {
+		if what == "services" {
+			return boom
+		}
+		return nil
+	}
+	if err := k.CreateService(svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.CreateDestination(svc, dst); !errors.Is(err, boom) {
+		t.Errorf("injected write failure: %v", err)
+	}
+	if _, err := k.Services(); !errors.Is(err, boom) {
+		t.Errorf("injected read failure: %v", err)
+	}
+	if ds, err := k.Destinations(svc); err != nil || len(ds) != 0 {
+		t.Errorf("failed write applied: %v %v", ds, err)
+	}
+	if k.Writes() != 2 {
+		t.Errorf("writes %d, want 2 (a failed one counts)", k.Writes())
+	}
+	if errs := k.WriteBatch([]table.Op{{Kind: 99}}); !errors.Is(errs[0], syscall.EINVAL) {
+		t.Errorf("unknown op kind: %v", errs)
+	}
+}
+
+func TestLoadAndTable(t *testing.T) {
+	k := fake.New()
+	svc, dst := fixtures()
+	fw := table.Service{ServiceKey: table.ServiceKey{FWMark: 3, Family: table.FamilyIPv4, Protocol: table.ProtoTCP}, Scheduler: "rr"}
+	s := svc
+	s.Destinations = []table.Destination{dst}
+	k.Load(table.Table{Services: []table.Service{s, fw}})
+	if k.Writes() != 0 {
+		t.Errorf("Load counted %d writes", k.Writes())
+	}
+	got := k.Table()
+	if len(got.Services) != 2 || got.Services[0].Flags&table.FlagHashed == 0 || got.Services[1].Protocol != 0 ||
+		got.Services[0].Destinations[0].Family != table.FamilyIPv4 {
+		t.Errorf("table %+v", got)
+	}
+	if err := k.CreateService(s); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("create of a loaded service: %v", err)
+	}
+	got.Services[0].Destinations[0].Weight = 9 // a copy
+	if ds, _ := k.Destinations(s); ds[0].Weight != 1 {
+		t.Error("Table shares memory with the fake")
+	}
+	if to, _ := k.Timeouts(); to != (table.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}) {
+		t.Errorf("default timeouts %+v", to)
 	}
 }
