@@ -35,7 +35,12 @@ func TestStatus(t *testing.T) {
 	d.onTransition(ctx, healthcheck.Transition{IDs: []healthcheck.ID{tcp}, Up: false, Result: healthcheck.Result{Reason: "connection refused"}})
 	// Someone edits a weight behind our back, and starts a sync daemon.
 	svc := k.Table().Services[0]
-	edited := svc.Destinations[2]
+	var edited table.Destination
+	for _, dst := range svc.Destinations {
+		if dst.Address.String() == "192.168.56.202" {
+			edited = dst
+		}
+	}
 	edited.Weight = 9
 	if err := k.UpdateDestination(svc, edited); err != nil {
 		t.Fatal(err)
