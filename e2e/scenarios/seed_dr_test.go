@@ -115,10 +115,11 @@ func statsRow(out, dest string) (conns, inPkts, outPkts int, err error) {
 // settledStats returns "ipvsadm -ln --stats" once dest shows at least
 // conns connections. The kernel folds its per-CPU counters into what
 // ipvsadm reads only every 2 s (the rate estimator's tick), so fresh
-// traffic shows up late; give up after 6 s and return the last output.
+// traffic shows up late; give up after settle (seven ticks) and return the
+// last output.
 func settledStats(t *testing.T, director *netnslab.Namespace, dest string, conns int) string {
 	t.Helper()
-	deadline := time.Now().Add(6 * time.Second)
+	deadline := time.Now().Add(settle)
 	for {
 		out := run(t, director, "ipvsadm", "-ln", "--stats")
 		got, _, _, err := statsRow(out, dest)
@@ -199,7 +200,10 @@ func TestScenarioSeedDRWithoutVIPOnLo(t *testing.T) {
 
 	const requests = 10
 	n.Step("Client sends %d requests to the VIP; rr sends half of them to web2, which does not own the VIP", requests)
-	c := newHTTPClient(d.client, time.Second)
+	// web2's requests time out whatever the timeout (its kernel drops
+	// them); web1's must not: 5 s, past TCP's SYN retransmissions at 1 and
+	// 3 s, leaves a busy VM time to answer.
+	c := newHTTPClient(d.client, 5*time.Second)
 	counts := map[string]int{}
 	failed := 0
 	for i := 1; i <= requests; i++ {
