@@ -86,7 +86,7 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 				t.Fatalf("lbctl reload: exit %d: %s%s", code, out, errOut)
 			}
 		}
-		if table, _, ok := waitIPVS(t, l.director, 5*time.Second, healthy); !ok {
+		if table, _, ok := waitIPVS(t, l.director, settle, healthy); !ok {
 			t.Fatalf("table not as configured with both real servers healthy:\n%s", table)
 		}
 		down := func(s map[string]*ipvsService) bool {
