@@ -113,16 +113,7 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 				t.Fatalf("web2 never %s (waited %v, five times the protocol's %v)", v.what, detection, hcDetectMax)
 			}
 			detections = append(detections, detection)
-			// One failure is not enough: web2 served the broken body
-			// retry+1 times before lbd logged it down (both clocks are the
-			// VM's; lbd's log has milliseconds).
-			if at, ok := d.waitLogTime(logFrom, `msg="real server down"`, "server="+w2); !ok {
-				t.Errorf("lbd logged no \"real server down\" for web2")
-			} else if served := web2.servedSince("BROKEN\n", broke, at.Add(time.Millisecond)); len(served) < hcRetry+1 {
-				t.Errorf("lbd took web2 down after %d failed check(s), want retry+1 = %d: a single failure took it down", len(served), hcRetry+1)
-			} else {
-				n.Note("web2 served the broken page %d times before lbd logged it down", len(served))
-			}
+			checkFailuresBeforeDown(t, n, d, web2, logFrom, broke)
 			if r, ok := parseIPVS(t, table)[svc].dest(w1); !ok || r.weight != 1 {
 				t.Errorf("web1 is not in the table with weight 1 while web2 is down")
 			}
@@ -178,6 +169,25 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 				s[0].Round(10*time.Millisecond), s[len(s)/2].Round(10*time.Millisecond), s[len(s)-1].Round(10*time.Millisecond))
 		}
 	}
+}
+
+// checkFailuresBeforeDown checks that one failure is not enough: web
+// served the broken page retry+1 times (since broke) before lbd logged it
+// down after byte offset logFrom of its log. Both clocks are the VM's;
+// lbd's log has milliseconds.
+func checkFailuresBeforeDown(t *testing.T, n *narrator, d *lbdDaemon, web *lbdWeb, logFrom int, broke time.Time) {
+	t.Helper()
+	at, ok := d.waitLogTime(logFrom, `msg="real server down"`, "server="+web.addr+":80")
+	if !ok {
+		t.Errorf("lbd logged no \"real server down\" for %s", web.name)
+		return
+	}
+	served := web.servedSince("BROKEN\n", broke, at.Add(time.Millisecond))
+	if len(served) < hcRetry+1 {
+		t.Errorf("lbd took %s down after %d failed check(s), want retry+1 = %d: a single failure took it down", web.name, len(served), hcRetry+1)
+		return
+	}
+	n.Note("%s served the broken page %d times before lbd logged it down", web.name, len(served))
 }
 
 // waitLogTime waits up to settle for the daemon to log, after byte offset

@@ -20,6 +20,50 @@ const vipTakeoverWait = 3*vipBackupMasterDown + settle
 // both. A late stamp (a busy VM) only widens the gap measured.
 const vipStampSlack = 2 * time.Millisecond
 
+// vipCheckCutOnWire checks d2's takeover after d1's cable was pulled at
+// cut, on the wire: d2 advertises only once Master_Down_Interval has passed
+// since the last advert of d1 it could have heard.
+func vipCheckCutOnWire(t *testing.T, n *narrator, arp *vipARPSniffer, cut time.Time) {
+	t.Helper()
+	first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, cut, settle)
+	if !ok {
+		t.Errorf("the client saw no advert from d2 after the cut")
+		return
+	}
+	last, ok := arp.lastAdvertBefore(vipMasterAddr, vipVRID, first.at)
+	if !ok {
+		t.Errorf("the client saw no advert from d1 before d2's first")
+		return
+	}
+	gap := first.at.Sub(last.at)
+	n.Note("on the wire: d1's last advert, then d2's first %s later (Master_Down_Interval %s)", gap.Round(time.Millisecond), vipBackupMasterDown)
+	if gap < vipBackupMasterDown-vipStampSlack {
+		t.Errorf("d2 advertised %s after d1's last advert, before its Master_Down_Interval %s", gap, vipBackupMasterDown)
+	}
+}
+
+// vipCheckStopOnWire checks d2's takeover after lbd on d1 got SIGTERM at
+// stop, on the wire: d1's priority-0 advert, then d2's first, no sooner
+// than d2's skew after it (the backup waits Skew_Time, no less).
+func vipCheckStopOnWire(t *testing.T, n *narrator, arp *vipARPSniffer, stop time.Time) {
+	t.Helper()
+	zero, ok := vipWaitAdvertPrio(arp, vipMasterAddr, 0, stop)
+	if !ok {
+		t.Errorf("the client saw no priority-0 advert from d1 after SIGTERM")
+		return
+	}
+	first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, zero.at, settle)
+	if !ok {
+		t.Errorf("the client saw no advert from d2 after d1's priority-0 advert")
+		return
+	}
+	gap := first.at.Sub(zero.at)
+	n.Note("on the wire: d1's priority-0 advert, then d2's first advert %s later (skew %s)", gap.Round(time.Millisecond), vipBackupSkew.Round(time.Millisecond))
+	if gap < vipBackupSkew-vipStampSlack {
+		t.Errorf("d2 advertised %s after d1's priority-0 advert, before its skew %s", gap, vipBackupSkew)
+	}
+}
+
 // vipWaitCount polls count until it reaches n, at most settle.
 func vipWaitCount(count func() int, n int) bool {
 	deadline := time.Now().Add(settle)
@@ -100,19 +144,7 @@ func TestScenarioVIPTakeover(t *testing.T) {
 	fmt.Printf("MEASURE vip_takeover_linkcut=%.3fs\n", took.Seconds())
 	n.Note("first answer %s after the cut (from %s); d2's Master_Down_Interval is %s after d1's last advert",
 		took.Round(time.Millisecond), who, vipBackupMasterDown.Round(time.Millisecond))
-	// On the wire: d2 advertises only once Master_Down_Interval has passed
-	// since the last advert of d1 it could have heard.
-	if first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, cut, settle); !ok {
-		t.Errorf("the client saw no advert from d2 after the cut")
-	} else if last, ok := arp.lastAdvertBefore(vipMasterAddr, vipVRID, first.at); !ok {
-		t.Errorf("the client saw no advert from d1 before d2's first")
-	} else {
-		gap := first.at.Sub(last.at)
-		n.Note("on the wire: d1's last advert, then d2's first %s later (Master_Down_Interval %s)", gap.Round(time.Millisecond), vipBackupMasterDown)
-		if gap < vipBackupMasterDown-vipStampSlack {
-			t.Errorf("d2 advertised %s after d1's last advert, before its Master_Down_Interval %s", gap, vipBackupMasterDown)
-		}
-	}
+	vipCheckCutOnWire(t, n, arp, cut)
 	l.waitStates(t, settle, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
 	l.checkVIPOn(t, d2)
 	g, ok := arp.waitGratuitous(vipAddr, d2.mac, cut, settle)
@@ -160,19 +192,7 @@ func TestScenarioVIPTakeover(t *testing.T) {
 	took, who = vipFirstAnswer(t, l.client, stop, vipTakeoverWait)
 	fmt.Printf("MEASURE vip_takeover_stop=%.3fs\n", took.Seconds())
 	n.Note("first answer %s after SIGTERM (from %s); d2's skew is %s", took.Round(time.Millisecond), who, vipBackupSkew.Round(time.Millisecond))
-	// On the wire: d1's priority-0 advert, then d2's first, no sooner
-	// than d2's skew after it (the backup waits Skew_Time, no less).
-	if zero, ok := vipWaitAdvertPrio(arp, vipMasterAddr, 0, stop); !ok {
-		t.Errorf("the client saw no priority-0 advert from d1 after SIGTERM")
-	} else if first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, zero.at, settle); !ok {
-		t.Errorf("the client saw no advert from d2 after d1's priority-0 advert")
-	} else {
-		gap := first.at.Sub(zero.at)
-		n.Note("on the wire: d1's priority-0 advert, then d2's first advert %s later (skew %s)", gap.Round(time.Millisecond), vipBackupSkew.Round(time.Millisecond))
-		if gap < vipBackupSkew-vipStampSlack {
-			t.Errorf("d2 advertised %s after d1's priority-0 advert, before its skew %s", gap, vipBackupSkew)
-		}
-	}
+	vipCheckStopOnWire(t, n, arp, stop)
 	if exited, err := d1.waitExit(settle); !exited {
 		t.Fatalf("lbd run on d1 still running 10 s after SIGTERM; log:\n%s", d1.lbd.log.String())
 	} else if err != nil {
