@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -35,26 +36,58 @@ func addrPort(t *testing.T, rawURL string) netip.AddrPort {
 
 // check runs one attempt through the net package and, for plain HTTP and
 // TCP, through the reactor too, asserts that both give the same verdict
-// and reason within the timeout, and returns the first.
+// and reason, and returns the first. An attempt must end by its timeout:
+// one still running hangAfter past it ignores its deadline (how much later
+// than the timeout an attempt ends is load, not behaviour, and is not
+// asserted; the timeout cases assert KindTimeout and the reason instead).
 func check(t *testing.T, s Spec, timeout time.Duration) Result {
 	t.Helper()
 	c, err := NewChecker(s)
 	if err != nil {
 		t.Fatalf("NewChecker: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	start := time.Now()
-	r := c.Check(ctx)
-	if el := time.Since(start); el > timeout+300*time.Millisecond {
-		t.Errorf("check took %v, over its %v timeout", el, timeout)
+	got := make(chan Result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		got <- c.Check(ctx)
+	}()
+	var r Result
+	select {
+	case r = <-got:
+	case <-time.After(timeout + hangAfter):
+		t.Fatalf("check still running %v after its %v timeout", hangAfter, timeout)
 	}
+	r.Reason = budgetIn(t, r.Reason, timeout)
 	if rr, ok := checkReactor(t, c, timeout); ok {
+		rr.Reason = budgetIn(t, rr.Reason, timeout)
 		if rr.OK != r.OK || rr.Kind != r.Kind || rr.Reason != r.Reason || (rr.Weight == nil) != (r.Weight == nil) {
 			t.Errorf("reactor and net disagree:\nreactor %+v\nnet     %+v", rr, r)
 		}
 	}
 	return r
+}
+
+// timeoutAfter is the budget a timeout's reason reports.
+var timeoutAfter = regexp.MustCompile(`(timeout after )([0-9.]+(?:ns|µs|ms|s))`)
+
+// budgetIn writes timeout for the budget a timeout's reason reports when
+// the budget is within it: the net engine reports what was left of its
+// context's deadline when the attempt started, which a busy machine makes
+// a little less than the timeout (299ms for 300ms); any positive budget up
+// to the timeout is right.
+func budgetIn(t *testing.T, reason string, timeout time.Duration) string {
+	t.Helper()
+	m := timeoutAfter.FindStringSubmatch(reason)
+	if m == nil {
+		return reason
+	}
+	d, err := time.ParseDuration(m[2])
+	if err != nil || d <= 0 || d > timeout {
+		t.Errorf("reason %q reports a budget of %s, want one in (0, %v]", reason, m[2], timeout)
+		return reason
+	}
+	return timeoutAfter.ReplaceAllString(reason, "${1}"+timeout.String())
 }
 
 // checkReactor runs one attempt of c through a reactor, if it can.
@@ -72,19 +105,15 @@ func checkReactor(t *testing.T, c Checker, timeout time.Duration) (Result, bool)
 		return Result{}, false
 	}
 	got := make(chan Result, 1)
-	start := time.Now()
 	rc.start(c, timeout, func(r Result) { got <- r })
 	select {
 	case r := <-got:
-		if el := time.Since(start); el > timeout+300*time.Millisecond {
-			t.Errorf("reactor check took %v, over its %v timeout", el, timeout)
-		}
 		if r.Duration <= 0 {
 			t.Errorf("reactor Duration = %v", r.Duration)
 		}
 		return r, true
-	case <-time.After(timeout + 2*time.Second):
-		t.Fatal("reactor check never finished")
+	case <-time.After(timeout + hangAfter):
+		t.Fatalf("reactor check still running %v after its %v timeout", hangAfter, timeout)
 	}
 	return Result{}, false
 }
@@ -166,23 +195,23 @@ func TestHTTPChecker(t *testing.T) {
 		wantKind   ResultKind
 		wantReason string
 	}{
-		{"status 200", Spec{URLs: []URL{{Path: "/ok"}}}, time.Second, true, KindOK, "GET /ok: status 200"},
-		{"digest ok", Spec{URLs: []URL{{Path: "/ok", Digest: md5hex(body)}}}, time.Second, true, KindOK, "GET /ok: status 200, digest ok"},
-		{"digest upper case ok", Spec{URLs: []URL{{Path: "/ok", Digest: strings.ToUpper(md5hex(body))}}}, time.Second, true, KindOK, "digest ok"},
-		{"wrong body", Spec{URLs: []URL{{Path: "/ok", Digest: md5hex("other")}}}, time.Second, false, KindDigest,
+		{"status 200", Spec{URLs: []URL{{Path: "/ok"}}}, okTimeout, true, KindOK, "GET /ok: status 200"},
+		{"digest ok", Spec{URLs: []URL{{Path: "/ok", Digest: md5hex(body)}}}, okTimeout, true, KindOK, "GET /ok: status 200, digest ok"},
+		{"digest upper case ok", Spec{URLs: []URL{{Path: "/ok", Digest: strings.ToUpper(md5hex(body))}}}, okTimeout, true, KindOK, "digest ok"},
+		{"wrong body", Spec{URLs: []URL{{Path: "/ok", Digest: md5hex("other")}}}, okTimeout, false, KindDigest,
 			"GET /ok: digest mismatch: got " + md5hex(body) + " want " + md5hex("other")},
-		{"status 500", Spec{URLs: []URL{{Path: "/500"}}}, time.Second, false, KindStatus, "GET /500: status 500 not in 200-299"},
-		{"status 500 accepted by range", Spec{URLs: []URL{{Path: "/500", StatusCodes: []StatusRange{{200, 200}, {500, 599}}}}}, time.Second, true, KindOK, "status 500"},
-		{"302 not followed", Spec{URLs: []URL{{Path: "/302"}}}, time.Second, false, KindStatus, "status 302 not in 200-299"},
-		{"404", Spec{URLs: []URL{{Path: "/nope"}}}, time.Second, false, KindStatus, "status 404 not in 200-299"},
-		{"404 with single code", Spec{URLs: []URL{{Path: "/nope", StatusCodes: []StatusRange{{200, 200}}}}}, time.Second, false, KindStatus, "status 404 not in 200"},
+		{"status 500", Spec{URLs: []URL{{Path: "/500"}}}, okTimeout, false, KindStatus, "GET /500: status 500 not in 200-299"},
+		{"status 500 accepted by range", Spec{URLs: []URL{{Path: "/500", StatusCodes: []StatusRange{{200, 200}, {500, 599}}}}}, okTimeout, true, KindOK, "status 500"},
+		{"302 not followed", Spec{URLs: []URL{{Path: "/302"}}}, okTimeout, false, KindStatus, "status 302 not in 200-299"},
+		{"404", Spec{URLs: []URL{{Path: "/nope"}}}, okTimeout, false, KindStatus, "status 404 not in 200-299"},
+		{"404 with single code", Spec{URLs: []URL{{Path: "/nope", StatusCodes: []StatusRange{{200, 200}}}}}, okTimeout, false, KindStatus, "status 404 not in 200"},
 		{"slow", Spec{URLs: []URL{{Path: "/slow"}}}, 200 * time.Millisecond, false, KindTimeout, "GET /slow: timeout after 200ms reading response"},
-		{"chunked body digest", Spec{URLs: []URL{{Path: "/chunked", Digest: md5hex("hello world\n")}}}, time.Second, true, KindOK, "digest ok"},
-		{"big body digest", Spec{URLs: []URL{{Path: "/big", Digest: md5hex(strings.Repeat("0123456789", 100000))}}}, 5 * time.Second, true, KindOK, "digest ok"},
-		{"not http", Spec{URLs: []URL{{Path: "/garbage"}}}, time.Second, false, KindError, "bad status line"},
-		{"all urls must pass", Spec{URLs: []URL{{Path: "/ok"}, {Path: "/500"}}}, time.Second, false, KindStatus, "GET /500"},
-		{"refused", Spec{Target: closed, URLs: []URL{{Path: "/ok"}}}, time.Second, false, KindRefused, "GET /ok: connection refused"},
-		{"bindto", Spec{BindTo: netip.MustParseAddr("127.0.0.1"), URLs: []URL{{Path: "/ok"}}}, time.Second, true, KindOK, "status 200"},
+		{"chunked body digest", Spec{URLs: []URL{{Path: "/chunked", Digest: md5hex("hello world\n")}}}, okTimeout, true, KindOK, "digest ok"},
+		{"big body digest", Spec{URLs: []URL{{Path: "/big", Digest: md5hex(strings.Repeat("0123456789", 100000))}}}, okTimeout, true, KindOK, "digest ok"},
+		{"not http", Spec{URLs: []URL{{Path: "/garbage"}}}, okTimeout, false, KindError, "bad status line"},
+		{"all urls must pass", Spec{URLs: []URL{{Path: "/ok"}, {Path: "/500"}}}, okTimeout, false, KindStatus, "GET /500"},
+		{"refused", Spec{Target: closed, URLs: []URL{{Path: "/ok"}}}, okTimeout, false, KindRefused, "GET /ok: connection refused"},
+		{"bindto", Spec{BindTo: netip.MustParseAddr("127.0.0.1"), URLs: []URL{{Path: "/ok"}}}, okTimeout, true, KindOK, "status 200"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,7 +241,7 @@ func TestHTTPHostHeader(t *testing.T) {
 		{Type: TypeHTTP, Target: target, VirtualHost: "www.example.com", URLs: []URL{{Path: "/ok"}}},
 		{Type: TypeHTTP, Target: target, VirtualHost: "www.example.com", URLs: []URL{{Path: "/ok", VirtualHost: "api.example.com"}}},
 	} {
-		if r := check(t, s, time.Second); !r.OK {
+		if r := check(t, s, okTimeout); !r.OK {
 			t.Fatalf("check: %+v", r)
 		}
 	}
@@ -273,7 +302,7 @@ func TestHTTPSChecker(t *testing.T) {
 			sn.mu.Lock()
 			sn.sni = nil
 			sn.mu.Unlock()
-			r := check(t, tt.spec, 2*time.Second)
+			r := check(t, tt.spec, okTimeout)
 			t.Logf("%s: %s", r.Kind, r.Reason)
 			if r.OK != tt.wantOK || r.Kind != tt.wantKind || !strings.Contains(r.Reason, tt.wantReason) {
 				t.Errorf("Check = %+v, want ok=%t kind=%s reason containing %q", r, tt.wantOK, tt.wantKind, tt.wantReason)
@@ -287,14 +316,16 @@ func TestHTTPSChecker(t *testing.T) {
 	}
 }
 
-// rawServer answers every connection with resp, then holds it open for hold.
-func rawServer(t *testing.T, resp string, hold time.Duration) netip.AddrPort {
+// rawServer answers every connection with resp, then holds it open until
+// the end of the test: the server never closes first.
+func rawServer(t *testing.T, resp string) netip.AddrPort {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release); l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -306,32 +337,72 @@ func rawServer(t *testing.T, resp string, hold time.Duration) netip.AddrPort {
 				buf := make([]byte, 1024)
 				_, _ = c.Read(buf)
 				fmt.Fprint(c, resp)
-				time.Sleep(hold)
+				<-release
 			}()
 		}
 	}()
 	return netip.MustParseAddrPort(l.Addr().String())
 }
 
+// TestHTTPServerKeepsConnectionOpen: a server that never closes its end
+// must not hold a check. With keep-alive, Content-Length ends the response:
+// the check passes long before its one-minute timeout. An HTTP/1.0 server
+// promises a close that never comes: the body is complete, so the check
+// passes when its timeout ends the wait. Both engines.
 func TestHTTPServerKeepsConnectionOpen(t *testing.T) {
 	tests := []struct {
 		name    string
 		resp    string
-		maxTime time.Duration
+		timeout time.Duration
+		// endedBy says what must end the attempt: Content-Length (the
+		// minute-long timeout is never reached) or the timeout.
+		endedBy string
 	}{
-		// Keep-alive: Content-Length ends the check at once.
-		{"HTTP/1.1 keep-alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok", 150 * time.Millisecond},
-		// HTTP/1.0 promises a close that never comes: the body is
-		// complete, so the check passes when the timeout ends the wait.
-		{"HTTP/1.0 never closing", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 700 * time.Millisecond},
+		{"HTTP/1.1 keep-alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok", time.Minute, "content-length"},
+		{"HTTP/1.0 never closing", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 300 * time.Millisecond, "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			target := rawServer(t, tt.resp, 3*time.Second)
-			start := time.Now()
-			r := check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Digest: md5hex("ok")}}}, 300*time.Millisecond)
-			if !r.OK || time.Since(start) > tt.maxTime {
-				t.Errorf("Check = %+v after %v; want ok within %v (both engines)", r, time.Since(start), tt.maxTime)
+			target := rawServer(t, tt.resp)
+			c, err := NewChecker(Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Digest: md5hex("ok")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			engines := map[string]func(chan<- Result){
+				"net": func(got chan<- Result) {
+					ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+					defer cancel()
+					got <- c.Check(ctx)
+				},
+				"reactor": func(got chan<- Result) {
+					rc, err := newReactor(newResources())
+					if err != nil {
+						t.Errorf("newReactor: %v", err)
+						got <- Result{}
+						return
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					go rc.run(ctx)
+					done := make(chan Result, 1)
+					rc.start(c, tt.timeout, func(r Result) { done <- r })
+					got <- <-done
+				},
+			}
+			for name, run := range engines {
+				got := make(chan Result, 1)
+				go run(got)
+				// The server holds the connection for the whole test: an
+				// attempt that waits for its close never returns.
+				limit := min(tt.timeout, hangAfter) + hangAfter
+				select {
+				case r := <-got:
+					if !r.OK {
+						t.Errorf("%s: Check = %+v, want ok", name, r)
+					}
+				case <-time.After(limit):
+					t.Fatalf("%s: no result %v after the start: the check waits for the server to close (ended by %s expected)", name, limit, tt.endedBy)
+				}
 			}
 		})
 	}
@@ -365,7 +436,7 @@ func TestGenHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := check(t, Spec{Type: TypeHTTP, Target: ap, URLs: []URL{{Path: "/big", Digest: got.MD5}}}, 2*time.Second)
+	r := check(t, Spec{Type: TypeHTTP, Target: ap, URLs: []URL{{Path: "/big", Digest: got.MD5}}}, okTimeout)
 	if !r.OK || got.BodyLen != 1000000 {
 		t.Errorf("checker with GenHash's digest: %+v (body %d)", r, got.BodyLen)
 	}
@@ -400,11 +471,11 @@ func TestHTTPCheckerIPv6(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	target := netip.MustParseAddrPort(l.Addr().String())
-	r := check(t, Spec{Type: TypeHTTP, Target: target, BindTo: netip.MustParseAddr("::1"), URLs: []URL{{Path: "/ok", Digest: md5hex("hello world\n")}}}, time.Second)
+	r := check(t, Spec{Type: TypeHTTP, Target: target, BindTo: netip.MustParseAddr("::1"), URLs: []URL{{Path: "/ok", Digest: md5hex("hello world\n")}}}, okTimeout)
 	if !r.OK {
 		t.Errorf("Check over IPv6 = %+v", r)
 	}
-	r = check(t, Spec{Type: TypeTCP, Target: target}, time.Second)
+	r = check(t, Spec{Type: TypeTCP, Target: target}, okTimeout)
 	if !r.OK {
 		t.Errorf("TCP check over IPv6 = %+v", r)
 	}

@@ -61,11 +61,11 @@ func TestFragmentedResponse(t *testing.T) {
 		}
 	}()
 	target := netip.MustParseAddrPort(l.Addr().String())
-	r := check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/a", Digest: md5hex(body)}, {Path: "/b"}}}, 2*time.Second)
+	r := check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/a", Digest: md5hex(body)}, {Path: "/b"}}}, okTimeout)
 	if !r.OK || r.Reason != "GET /b: status 200" {
 		t.Errorf("Check = %+v", r)
 	}
-	r = check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/a", Digest: md5hex("other")}}}, 2*time.Second)
+	r = check(t, Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/a", Digest: md5hex("other")}}}, okTimeout)
 	if r.OK || r.Kind != KindDigest {
 		t.Errorf("Check = %+v, want a digest mismatch", r)
 	}

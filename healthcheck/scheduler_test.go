@@ -88,18 +88,68 @@ func startScheduler(t *testing.T, opts Options) *Scheduler {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(hangAfter):
 			t.Error("Run did not return after cancel")
 		}
 	})
 	return s
 }
 
+// hangAfter bounds the wait for something that must happen (a check to
+// run once its time has come, a cancelled attempt to close its socket, Run
+// to return): past it the event is lost, not late. It is no latency
+// expectation, so it is far above any scheduling delay of a busy machine.
+const hangAfter = 10 * time.Second
+
+// waitFor polls cond until it holds; the test fails when it has not after
+// hangAfter.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(hangAfter); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not so after %v", what, hangAfter)
+		}
+	}
+}
+
+// statusOf returns the snapshot of the check with key, if it exists.
+func statusOf(s *Scheduler, key string) (Status, bool) {
+	for _, st := range s.Snapshot() {
+		if st.Key == key {
+			return st, true
+		}
+	}
+	return Status{}, false
+}
+
+// waitChecks waits until the check with key has completed n attempts and
+// is scheduled again (its result recorded, no attempt in flight).
+func waitChecks(t *testing.T, s *Scheduler, key string, n uint64) Status {
+	t.Helper()
+	var st Status
+	waitFor(t, fmt.Sprintf("check %s: %d attempts completed", key, n), func() bool {
+		var ok bool
+		st, ok = statusOf(s, key)
+		return ok && st.Checks == n && !st.InFlight && !st.Next.IsZero()
+	})
+	return st
+}
+
+// okTimeout is the connect_timeout of checks that must pass: keepalived's
+// default (5 s), what a check gets in production. A loopback answer slower
+// than that under load would be a real failure, not a slow test.
+const okTimeout = 5 * time.Second
+
+// TestSchedulerDedup: checks with the same key share one runner, which runs
+// once per delay_loop whatever the number of subscribers; it stops with its
+// last subscriber. Time is a fake clock, the checks are real HTTP requests,
+// so the counts are exact.
 func TestSchedulerDedup(t *testing.T) {
 	cs := newCountingServer(t)
 	rec := newRecorder()
-	s := startScheduler(t, Options{OnTransition: rec.on})
-	tm := Timing{DelayLoop: 100 * time.Millisecond, ConnectTimeout: time.Second, Retry: 1, DelayBeforeRetry: 50 * time.Millisecond}
+	clk := &fakeClock{now: t0, read: t0}
+	s := startScheduler(t, Options{Clock: clk, OnTransition: rec.on})
+	tm := Timing{DelayLoop: 100 * time.Millisecond, ConnectTimeout: okTimeout, Retry: 1, DelayBeforeRetry: 50 * time.Millisecond}
 	shared := Spec{Type: TypeHTTP, Target: cs.target(t), URLs: []URL{{Path: "/shared", Digest: md5hex("ok")}}}
 	// Two services with the same real server and check; a third service
 	// checks another URL of the same server.
@@ -113,113 +163,114 @@ func TestSchedulerDedup(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if tr := rec.next(t, time.Second); !tr.Initial || !tr.Up || len(tr.IDs) != 1 {
+		if tr := rec.next(t, hangAfter); !tr.Initial || !tr.Up || len(tr.IDs) != 1 {
 			t.Errorf("want an initial up transition per subscription, got %+v", tr)
 		}
 	}
-	time.Sleep(1050 * time.Millisecond)
-	n, o := len(cs.hits("/shared")), len(cs.hits("/other"))
-	// 0, 100, ..., 1000 ms: 11 checks, whatever the number of subscribers.
-	if n < 8 || n > 12 {
-		t.Errorf("shared check: %d requests in 1.05s at delay_loop 100ms, want ~11 (one per interval, not one per service)", n)
-	}
-	if o < 8 || o > 12 {
-		t.Errorf("other check: %d requests, want ~11", o)
-	}
-	snap := s.Snapshot()
-	if len(snap) != 2 {
-		t.Fatalf("Snapshot has %d checks, want 2", len(snap))
-	}
-	var sharedSt Status
-	for _, st := range snap {
-		if st.Key == Key(shared, tm) {
-			sharedSt = st
+	sharedKey, otherKey := Key(shared, tm), Key(other, tm)
+	// The first checks run at once (no warmup), then one per delay_loop.
+	const intervals = 10
+	for i := range uint64(intervals + 1) {
+		if i > 0 {
+			clk.Advance(tm.DelayLoop)
 		}
+		waitChecks(t, s, sharedKey, i+1)
+		waitChecks(t, s, otherKey, i+1)
 	}
-	if !reflect.DeepEqual(sharedSt.IDs, []ID{"vs1/rs", "vs2/rs"}) || !sharedSt.Up || sharedSt.Checks < 8 || sharedSt.Last.Reason != "GET /shared: status 200, digest ok" {
+	if n, o := len(cs.hits("/shared")), len(cs.hits("/other")); n != intervals+1 || o != intervals+1 {
+		t.Errorf("%d requests for the shared check, %d for the other, over %d delay_loops: want %d each (one per interval, not one per service)",
+			n, o, intervals, intervals+1)
+	}
+	sharedSt, _ := statusOf(s, sharedKey)
+	if !reflect.DeepEqual(sharedSt.IDs, []ID{"vs1/rs", "vs2/rs"}) || !sharedSt.Up || sharedSt.Last.Reason != "GET /shared: status 200, digest ok" ||
+		!sharedSt.Next.Equal(clk.Now().Add(tm.DelayLoop)) {
 		t.Errorf("shared status = %+v", sharedSt)
 	}
-	if st := s.Stats(); st.Runners != 2 || st.Subscriptions != 3 || st.Checks < 16 || st.Failures != 0 {
-		t.Errorf("Stats = %+v", st)
+	if st := s.Stats(); st.Runners != 2 || st.Subscriptions != 3 || st.Checks != 2*(intervals+1) || st.Failures != 0 {
+		t.Errorf("Stats = %+v, want 2 runners, 3 subscriptions, %d checks, no failure", st, 2*(intervals+1))
 	}
 
 	// Removing one subscriber keeps the check; removing the last stops it.
 	if !s.Remove("vs1/rs") {
 		t.Fatal("Remove vs1/rs")
 	}
-	time.Sleep(250 * time.Millisecond)
-	if len(cs.hits("/shared")) <= n {
-		t.Error("check stopped while vs2 still subscribes")
-	}
+	clk.Advance(tm.DelayLoop)
+	waitChecks(t, s, sharedKey, intervals+2)
+	waitChecks(t, s, otherKey, intervals+2)
 	s.Remove("vs2/rs")
-	time.Sleep(50 * time.Millisecond)
-	n = len(cs.hits("/shared"))
-	time.Sleep(300 * time.Millisecond)
-	if m := len(cs.hits("/shared")); m != n {
-		t.Errorf("check still running after its last subscriber left: %d -> %d", n, m)
+	if _, ok := statusOf(s, sharedKey); ok {
+		t.Error("the shared check is still listed after its last subscriber left")
+	}
+	for i := range uint64(3) {
+		clk.Advance(tm.DelayLoop)
+		waitChecks(t, s, otherKey, intervals+3+i)
+	}
+	if n := len(cs.hits("/shared")); n != intervals+2 {
+		t.Errorf("shared check: %d requests, want %d: it ran after its last subscriber left", n, intervals+2)
 	}
 	if s.Remove("vs2/rs") {
 		t.Error("second Remove should report false")
 	}
 }
 
-func TestSchedulerTransitionsAndTiming(t *testing.T) {
+// TestSchedulerRetryAndDelayLoop drives one check through a failure and a
+// recovery on a fake clock: retry 2 means three failures delay_before_retry
+// apart take it down, then it is checked every delay_loop until it passes.
+func TestSchedulerRetryAndDelayLoop(t *testing.T) {
 	cs := newCountingServer(t)
 	rec := newRecorder()
-	s := startScheduler(t, Options{OnTransition: rec.on})
-	tm := Timing{DelayLoop: 200 * time.Millisecond, ConnectTimeout: time.Second, Retry: 2, DelayBeforeRetry: 20 * time.Millisecond}
+	clk := &fakeClock{now: t0, read: t0}
+	s := startScheduler(t, Options{Clock: clk, OnTransition: rec.on})
+	tm := Timing{DelayLoop: 200 * time.Millisecond, ConnectTimeout: okTimeout, Retry: 2, DelayBeforeRetry: 20 * time.Millisecond}
 	spec := Spec{Type: TypeHTTP, Target: cs.target(t), URLs: []URL{{Path: "/t"}}}
 	for _, id := range []ID{"a", "b"} {
 		if err := s.Add(id, spec, tm); err != nil {
 			t.Fatal(err)
 		}
-		rec.next(t, time.Second)
+		rec.next(t, hangAfter)
 	}
-	time.Sleep(100 * time.Millisecond) // first check passed at ~0
+	key := Key(spec, tm)
+	// runNext advances the clock to the check's next time and waits for
+	// its attempt; it returns when the attempt ran, from t0.
+	var checks uint64 = 1
+	ranAt := []time.Duration{waitChecks(t, s, key, checks).LastAt.Sub(t0)}
+	runNext := func() {
+		t.Helper()
+		st, _ := statusOf(s, key)
+		clk.Advance(st.Next.Sub(clk.Now()))
+		checks++
+		ranAt = append(ranAt, waitChecks(t, s, key, checks).LastAt.Sub(t0))
+	}
 	cs.failing.Store(true)
-	failFrom := time.Now()
-	tr := rec.next(t, 2*time.Second)
-	if tr.Up || tr.Initial || !reflect.DeepEqual(tr.IDs, []ID{"a", "b"}) || tr.Result.Kind != KindStatus || tr.Result.Reason != "GET /t: status 500 not in 200-299" {
-		t.Fatalf("down transition = %+v", tr)
+	for range 5 {
+		runNext()
 	}
-	// retry 2: three failures in a row, 20ms apart, then delay_loop.
-	var fails []time.Time
-	for _, h := range cs.hits("/t") {
-		if h.After(failFrom) {
-			fails = append(fails, h)
-		}
-	}
-	if len(fails) != 3 {
-		t.Fatalf("%d failed requests before down, want retry+1 = 3", len(fails))
-	}
-	for i := 1; i < 3; i++ {
-		if gap := fails[i].Sub(fails[i-1]); gap < 15*time.Millisecond || gap > 120*time.Millisecond {
-			t.Errorf("retry gap %v, want delay_before_retry 20ms", gap)
-		}
-	}
-	time.Sleep(450 * time.Millisecond)
-	var down []time.Time
-	for _, h := range cs.hits("/t") {
-		if h.After(fails[2]) {
-			down = append(down, h)
-		}
-	}
-	// Once down, checks follow delay_loop (200ms), with no retries.
-	if len(down) < 1 || len(down) > 3 {
-		t.Errorf("%d checks in 450ms while down, want ~2 at delay_loop", len(down))
-	}
-	for i := 1; i < len(down); i++ {
-		if gap := down[i].Sub(down[i-1]); gap < 180*time.Millisecond {
-			t.Errorf("gap %v while down, want delay_loop 200ms", gap)
-		}
+	tr := rec.next(t, hangAfter)
+	if tr.Up || tr.Initial || !reflect.DeepEqual(tr.IDs, []ID{"a", "b"}) || tr.Result.Kind != KindStatus ||
+		tr.Result.Reason != "GET /t: status 500 not in 200-299" || !tr.At.Equal(t0.Add(240*time.Millisecond)) {
+		t.Fatalf("down transition = %+v, want one for a and b at the third failure (240ms)", tr)
 	}
 	cs.failing.Store(false)
-	tr = rec.next(t, time.Second)
-	if !tr.Up || tr.Result.Kind != KindOK {
-		t.Errorf("up transition = %+v", tr)
+	runNext()
+	tr = rec.next(t, hangAfter)
+	if !tr.Up || tr.Result.Kind != KindOK || !tr.At.Equal(t0.Add(840*time.Millisecond)) {
+		t.Errorf("up transition = %+v, want up at the first pass (840ms)", tr)
+	}
+	ms := time.Millisecond
+	// A pass at 0; failures at 200 (delay_loop), 220 and 240 (retries,
+	// delay_before_retry apart: down), 440 and 640 (delay_loop while down);
+	// the pass at 840 brings it up.
+	if want := []time.Duration{0, 200 * ms, 220 * ms, 240 * ms, 440 * ms, 640 * ms, 840 * ms}; !reflect.DeepEqual(ranAt, want) {
+		t.Errorf("checks ran at %v, want %v", ranAt, want)
+	}
+	if n := len(cs.hits("/t")); n != len(ranAt) {
+		t.Errorf("the server got %d requests for %d checks", n, len(ranAt))
 	}
 }
 
+// TestSchedulerNeverBlocked: 50 checks whose server accepts and never
+// answers stay in flight, one attempt each, while another check keeps
+// running on its delay_loop; removing a hung check cancels its attempt.
 func TestSchedulerNeverBlocked(t *testing.T) {
 	for _, noReactor := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noReactor=%t", noReactor), func(t *testing.T) { testNeverBlocked(t, noReactor) })
@@ -255,41 +306,47 @@ func testNeverBlocked(t *testing.T, noReactor bool) {
 		}
 	}()
 	cs := newCountingServer(t)
-	s := startScheduler(t, Options{NoReactor: noReactor})
-	slow := Timing{DelayLoop: 50 * time.Millisecond, ConnectTimeout: 2 * time.Second, Retry: 0}
+	clk := &fakeClock{now: t0, read: t0}
+	s := startScheduler(t, Options{Clock: clk, NoReactor: noReactor})
+	// The hung attempts' own deadline (a real one) is far beyond the
+	// test: a connection that closes was closed by a cancel.
+	slow := Timing{DelayLoop: 50 * time.Millisecond, ConnectTimeout: time.Hour, Retry: 0}
 	for i := range 50 {
 		spec := Spec{Type: TypeHTTP, Target: netip.MustParseAddrPort(hung.Addr().String()), URLs: []URL{{Path: fmt.Sprintf("/%d", i)}}}
 		if err := s.Add(ID(fmt.Sprint("hung", i)), spec, slow); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fast := Timing{DelayLoop: 20 * time.Millisecond, ConnectTimeout: time.Second}
-	if err := s.Add("fast", Spec{Type: TypeHTTP, Target: cs.target(t), URLs: []URL{{Path: "/fast"}}}, fast); err != nil {
+	fast := Timing{DelayLoop: 20 * time.Millisecond, ConnectTimeout: okTimeout}
+	fastSpec := Spec{Type: TypeHTTP, Target: cs.target(t), URLs: []URL{{Path: "/fast"}}}
+	if err := s.Add("fast", fastSpec, fast); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if n := len(cs.hits("/fast")); n < 15 {
-		t.Errorf("fast check ran %d times in 500ms beside 50 hung ones, want >= 15", n)
+	fastKey := Key(fastSpec, fast)
+	waitFor(t, "50 hung checks connected", func() bool { return open.Load() == 50 })
+	// 20 delay_loops of the fast check, 8 of the hung ones: the fast check
+	// runs each time, and no hung check starts a second attempt.
+	waitChecks(t, s, fastKey, 1)
+	for i := range uint64(20) {
+		clk.Advance(fast.DelayLoop)
+		waitChecks(t, s, fastKey, i+2)
 	}
-	if st := s.Stats(); st.InFlight < 50 {
+	if n := len(cs.hits("/fast")); n != 21 {
+		t.Errorf("fast check: %d requests over 20 delay_loops beside 50 hung checks, want 21", n)
+	}
+	if st := s.Stats(); st.InFlight != 50 {
 		t.Errorf("in flight = %d, want the 50 hung checks", st.InFlight)
 	}
 	// One attempt in flight per check: no pile-up on a hung server.
-	if m := maxOpen.Load(); m > 50 {
-		t.Errorf("%d connections open at once to the hung server, want <= 50", m)
+	if m := maxOpen.Load(); m != 50 {
+		t.Errorf("%d connections open at once to the hung server, want 50 (one per hung check)", m)
 	}
-	// Removing a hung check cancels its attempt at once.
-	before := open.Load()
+	// Removing a hung check cancels its attempt: its connection closes
+	// long before its own deadline (an hour).
 	for i := range 10 {
 		s.Remove(ID(fmt.Sprint("hung", i)))
 	}
-	deadline := time.Now().Add(time.Second)
-	for open.Load() > before-10 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := open.Load(); n > before-10 {
-		t.Errorf("open connections %d -> %d after removing 10 hung checks", before, n)
-	}
+	waitFor(t, "the removed checks' connections closed", func() bool { return open.Load() == 40 })
 }
 
 func TestSchedulerAddErrors(t *testing.T) {
@@ -307,9 +364,15 @@ func TestSchedulerAddErrors(t *testing.T) {
 }
 
 // fakeClock is a manual clock for the Run loop.
+//
+// A timer armed with Reset(d) fires d after the time its caller last read
+// with Now, as a real timer fires d after the moment the wait was computed:
+// the Run loop reads Now, computes its wait, then arms its timer, and a test
+// that advances the clock in between must not push the wake-up further.
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
+	read   time.Time // what Now last returned
 	timers []*fakeTimer
 }
 
@@ -323,6 +386,7 @@ type fakeTimer struct {
 func (f *fakeClock) Now() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.read = f.now
 	return f.now
 }
 
@@ -353,7 +417,7 @@ func (t *fakeTimer) C() <-chan time.Time { return t.ch }
 func (t *fakeTimer) Reset(d time.Duration) {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
-	t.at, t.on = t.c.now.Add(d), true
+	t.at, t.on = t.c.read.Add(d), true
 	if !t.at.After(t.c.now) {
 		t.on = false
 		select {
@@ -377,7 +441,7 @@ func (c chanChecker) Check(context.Context) Result {
 }
 
 func TestSchedulerFakeClock(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := &fakeClock{now: t0, read: t0}
 	calls := make(chan struct{}, 10)
 	s := startScheduler(t, Options{
 		Clock:      clk,
@@ -400,18 +464,14 @@ func TestSchedulerFakeClock(t *testing.T) {
 		t.Helper()
 		select {
 		case <-calls:
-		case <-time.After(2 * time.Second):
+		case <-time.After(hangAfter):
 			t.Fatalf("check did not run %s", when)
 		}
 		// Wait until the result is recorded and the next check scheduled.
-		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
-			if st := s.Snapshot(); len(st) == 1 && !st[0].InFlight && !st[0].Next.IsZero() {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("result not recorded")
-			}
-		}
+		waitFor(t, "result recorded", func() bool {
+			st := s.Snapshot()
+			return len(st) == 1 && !st[0].InFlight && !st[0].Next.IsZero()
+		})
 	}
 	noCall("before the warmup jitter (4s) elapsed")
 	clk.Advance(3999 * time.Millisecond)
@@ -448,7 +508,7 @@ func TestSchedulerShutdown(t *testing.T) {
 			cancel()
 			select {
 			case <-done:
-			case <-time.After(5 * time.Second):
+			case <-time.After(hangAfter):
 				t.Fatalf("noReactor=%t round %d: Run did not return after cancel", noReactor, i)
 			}
 		}

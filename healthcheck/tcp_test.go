@@ -59,17 +59,18 @@ func TestTCPChecker(t *testing.T) {
 		spec       Spec
 		wantOK     bool
 		wantKind   ResultKind
+		timeout    time.Duration
 		wantReason string
 	}{
-		{"open", Spec{Target: open}, true, KindOK, "connected"},
-		{"bindto", Spec{Target: open, BindTo: netip.MustParseAddr("127.0.0.1")}, true, KindOK, "connected"},
-		{"refused", Spec{Target: closed}, false, KindRefused, "connection refused"},
-		{"timeout", Spec{Target: fullListener(t)}, false, KindTimeout, "connect timeout after 300ms"},
+		{"open", Spec{Target: open}, true, KindOK, okTimeout, "connected"},
+		{"bindto", Spec{Target: open, BindTo: netip.MustParseAddr("127.0.0.1")}, true, KindOK, okTimeout, "connected"},
+		{"refused", Spec{Target: closed}, false, KindRefused, okTimeout, "connection refused"},
+		{"timeout", Spec{Target: fullListener(t)}, false, KindTimeout, 300 * time.Millisecond, "connect timeout after 300ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.Type = TypeTCP
-			r := check(t, tt.spec, 300*time.Millisecond) // also asserts the time taken
+			r := check(t, tt.spec, tt.timeout)
 			t.Logf("%s: %s", r.Kind, r.Reason)
 			if r.OK != tt.wantOK || r.Kind != tt.wantKind || !strings.Contains(r.Reason, tt.wantReason) {
 				t.Errorf("Check = %+v, want ok=%t kind=%s reason %q", r, tt.wantOK, tt.wantKind, tt.wantReason)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -144,9 +145,19 @@ func checkHostUntouched(t *testing.T) {
 	})
 }
 
-// arpAnswers reports whether the web node answers an ARP request for ip
-// sent by the client.
-func (n *node) arpAnswers(t *testing.T, ip string) bool {
+// How long arpAnswers listens. An answer that must come gets settle: the
+// bound only stops a lost one. Silence is concluded after arpSilence, once
+// the node's own address has been answered in the same state (the path
+// works): the kernel answers ARP in its receive path, a missed late answer
+// could only hide a fault, never invent one.
+const (
+	settle     = 5 * time.Second
+	arpSilence = 500 * time.Millisecond
+)
+
+// arpAnswers reports whether the web node answers, within wait, an ARP
+// request for ip sent by the client.
+func (n *node) arpAnswers(t *testing.T, ip string, wait time.Duration) bool {
 	t.Helper()
 	var c *arp.Client
 	err := n.client.Do(func() error {
@@ -161,7 +172,7 @@ func (n *node) arpAnswers(t *testing.T, ip string) bool {
 		t.Fatalf("ARP client in the client namespace: %v", err)
 	}
 	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+	if err := c.SetDeadline(time.Now().Add(wait)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Resolve(netip.MustParseAddr(ip))
@@ -177,10 +188,10 @@ func (n *node) arpAnswers(t *testing.T, ip string) bool {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(settle)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 5s waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", settle, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -200,7 +211,7 @@ func TestNetnsApplyRestoreDR(t *testing.T) {
 
 	// The bug lbrs exists for: a VIP on lo with arp_ignore=0 is answered
 	// on the wire, and the node steals the director's traffic.
-	if !n.arpAnswers(t, "192.168.56.92") {
+	if !n.arpAnswers(t, "192.168.56.92", settle) {
 		t.Fatal("control: with arp_ignore=0 the node should answer ARP for a VIP on lo")
 	}
 
@@ -222,15 +233,15 @@ func TestNetnsApplyRestoreDR(t *testing.T) {
 			t.Errorf("%s = %s after apply, want %s", sysctl.Name(k), got, want)
 		}
 	}
-	// And the fix, on the wire: the VIPs are not answered, the node's own
-	// address still is.
+	// And the fix, on the wire: the node's own address is still
+	// answered, the VIPs are not.
+	if !n.arpAnswers(t, "192.168.56.200", settle) {
+		t.Error("after apply the node no longer answers ARP for its own address")
+	}
 	for _, vip := range []string{"192.168.56.90", "192.168.56.91", "192.168.56.92"} {
-		if n.arpAnswers(t, vip) {
+		if n.arpAnswers(t, vip, arpSilence) {
 			t.Errorf("after apply the node answers ARP for VIP %s", vip)
 		}
-	}
-	if !n.arpAnswers(t, "192.168.56.200") {
-		t.Error("after apply the node no longer answers ARP for its own address")
 	}
 
 	// Idempotent: a second pass changes nothing, the state file keeps the
@@ -407,10 +418,38 @@ func TestNetnsWatchRepairs(t *testing.T) {
 	}
 }
 
-func TestNetnsTUN(t *testing.T) {
+// netSnapshot is what an agent may change in the web namespace: its links,
+// their addresses (with labels) and the ARP and reverse-path sysctls of
+// every interface.
+func (n *node) netSnapshot(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(n.run(t, "ip", "-o", "link", "show"))
+	b.WriteString(n.run(t, "ip", "-o", "addr", "show"))
+	b.WriteString(n.run(t, "sh", "-c", "grep -H . /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce /proc/sys/net/ipv4/conf/*/rp_filter"))
+	return b.String()
+}
+
+// tunNotMade is the whole error of a TUN apply on a kernel without IP-in-IP,
+// but for modprobe's own words.
+var tunNotMade = regexp.MustCompile(`^ensure-tunnel link tunl0: device tunl0 does not exist and cannot be made: ` +
+	`modprobe ipip: modprobe ipip: .+; creating it: create ipip device tunl0: operation not supported ` +
+	`\(TUN mode needs the kernel's IP-in-IP support, CONFIG_NET_IPIP or CONFIG_IPV6_TUNNEL\)$`)
+
+// TestNetnsTUNWithoutIPIP is TUN mode on a kernel without IP-in-IP support,
+// as this host's (CONFIG_NET_IPIP is not set, modules are disabled): Apply
+// must fail with the whole explanation and leave the namespace and the
+// state file as they were. TUN mode itself (tunl0 made, the VIP on it,
+// rp_filter off, restore) is proven on Debian's kernel in the VM: the
+// LbrsTUN scenario. On a kernel that can make an IPIP device this test
+// fails: it would not test what it says.
+func TestNetnsTUNWithoutIPIP(t *testing.T) {
 	checkHostUntouched(t)
 	ctx := context.Background()
 	n := newNode(t)
+	if out, err := n.client.Run(ctx, "ip", "link", "add", "probe0", "type", "ipip", "remote", "192.0.2.1"); err == nil {
+		t.Fatalf("this kernel makes IPIP devices (%s): this test is for one that cannot; TUN mode is the VM's LbrsTUN scenario", out)
+	}
 	spec := drSpec("192.168.56.90")
 	spec.Mode = ModeTUN
 	spec.StateFile = filepath.Join(t.TempDir(), "state.json")
@@ -418,42 +457,16 @@ func TestNetnsTUN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Whether this kernel can make an IPIP device at all, asked with
-	// iproute2 from the other namespace.
-	_, probeErr := n.client.Run(ctx, "ip", "link", "add", "probe0", "type", "ipip", "remote", "192.0.2.1")
-	kernelHasIPIP := probeErr == nil
+	before := n.netSnapshot(t)
 	err = a.Apply(ctx)
-	if !kernelHasIPIP {
-		// This kernel (the build host's) has no IP-in-IP: the agent must
-		// say so and leave nothing behind.
-		if err == nil || !strings.Contains(err.Error(), "tunl0 does not exist and cannot be made") {
-			t.Fatalf("Apply without IPIP support = %v, want an explanation", err)
-		}
-		t.Logf("kernel without IPIP, as reported: %v", err)
-		if got := n.sysctl(t, allIgnore); got != "0" {
-			t.Errorf("all.arp_ignore = %s after a failed TUN apply", got)
-		}
-		if st, _ := LoadState(spec.StateFile); !st.Empty() {
-			t.Errorf("state after failed TUN apply = %+v", st)
-		}
-		return
+	if err == nil || !tunNotMade.MatchString(err.Error()) || !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Fatalf("Apply without IPIP = %v, want (EOPNOTSUPP) the error matching %s", err, tunNotMade)
 	}
-	if err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	if got := n.ipAddrs(t, "tunl0"); !slices.Contains(got, "192.168.56.90/32 tunl0") {
-		t.Errorf("tunl0 addresses = %q", got)
-	}
-	for _, k := range []string{"net/ipv4/conf/tunl0/rp_filter", "net/ipv4/conf/all/rp_filter"} {
-		if got := n.sysctl(t, k); got != "0" {
-			t.Errorf("%s = %s, want 0", sysctl.Name(k), got)
-		}
-	}
-	if err := a.Restore(ctx); err != nil {
-		t.Fatal(err)
+	if after := n.netSnapshot(t); after != before {
+		t.Errorf("a failed TUN apply changed the namespace:\n%s\nwas:\n%s", after, before)
 	}
 	if _, err := os.Stat(spec.StateFile); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("state file after restore: %v", err)
+		t.Errorf("state file after a failed TUN apply: %v, want none", err)
 	}
 }
 

@@ -42,6 +42,43 @@ type fakeTransport struct {
 	in     chan Datagram
 	closed chan struct{}
 	once   sync.Once
+
+	mu    sync.Mutex
+	heard []heardDatagram // what Recv returned, in order
+}
+
+// heardDatagram is a datagram Recv handed to the router's reader.
+type heardDatagram struct {
+	src  netip.Addr
+	sent time.Time // Datagram.At: when the sender sent it
+	// queued is when the reader came back to Recv for the next one: the
+	// router had the datagram in its queue by then (zero: not yet known).
+	queued time.Time
+}
+
+// port returns the newest transport of the host with address a.
+func (l *fakeLAN) port(a netip.Addr) *fakeTransport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.ports) - 1; i >= 0; i-- {
+		if l.ports[i].addr == a {
+			return l.ports[i]
+		}
+	}
+	return nil
+}
+
+// heardFrom returns what the reader got from src.
+func (t *fakeTransport) heardFrom(src netip.Addr) []heardDatagram {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []heardDatagram
+	for _, h := range t.heard {
+		if h.src == src {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func (l *fakeLAN) listen(addr netip.Addr) func(TransportConfig) (Transport, error) {
@@ -63,8 +100,16 @@ func (t *fakeTransport) deliver(d Datagram) {
 }
 
 func (t *fakeTransport) Recv() (Datagram, error) {
+	t.mu.Lock()
+	if n := len(t.heard); n > 0 && t.heard[n-1].queued.IsZero() {
+		t.heard[n-1].queued = time.Now()
+	}
+	t.mu.Unlock()
 	select {
 	case d := <-t.in:
+		t.mu.Lock()
+		t.heard = append(t.heard, heardDatagram{src: d.Src, sent: d.At})
+		t.mu.Unlock()
 		return d, nil
 	case <-t.closed:
 		return Datagram{}, errors.New("closed")

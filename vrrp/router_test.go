@@ -109,20 +109,95 @@ func waitState(t *testing.T, run *running, name string, s State) {
 	eventually(t, fmt.Sprintf("%s to be %v (is %v)", name, s, run.state(name)), func() bool { return run.state(name) == s })
 }
 
+// started waits until VI_1 has left INIT: its router handles adverts.
+func started(t *testing.T, run *running) {
+	t.Helper()
+	eventually(t, "VI_1 started", func() bool { return run.state("VI_1") != StateInit })
+}
+
+// masterDown is a v3 backup's Master_Down_Interval under a master
+// advertising every fastAdvert: 3 x interval + (256 - prio) x interval / 256.
+func masterDown(prio uint8) time.Duration {
+	return 3*fastAdvert + time.Duration(256-int(prio))*fastAdvert/256
+}
+
+// changes is a router's state changes from a point on.
+type changes struct {
+	run  *running
+	from int
+}
+
+// recordChanges returns the router's state changes from now on.
+func recordChanges(t *testing.T, run *running) *changes {
+	return &changes{run: run, from: len(run.changesSoFar())}
+}
+
+func (c *changes) to(s State) []StateChange {
+	var out []StateChange
+	for _, sc := range c.run.changesSoFar()[c.from:] {
+		if sc.To == s {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// holdsBackup lets n more adverts from master reach backup (counted, not
+// timed) or waits for its first takeover, then checks every takeover backup
+// made against the
+// rule of the protocol, which holds however busy the machine is: a backup
+// takes over when its Master_Down_Timer fires, Master_Down_Interval after
+// the last advert it handled; so at the takeover (the transition's time,
+// the timer's) no advert the master sent in the interval before may have
+// been queued to the router yet (the timer's message is queued at that
+// time or later, so such an advert was handled first and pushed the timer
+// on). A takeover after adverts that were sent late (master starved) or
+// queued late (backup starved) is the protocol at work on a busy machine,
+// not a fault. It returns how many takeovers there were.
+func holdsBackup(t *testing.T, lan *fakeLAN, backup, master *running, prio uint8, n uint64) int {
+	t.Helper()
+	rec := recordChanges(t, backup)
+	stats := func() InstanceStats { return backup.r.Stats().Instances[0] }
+	base, before := stats().AdvertsReceived, stats().BecameMaster
+	eventually(t, fmt.Sprintf("%d more adverts received by the backup, or a takeover", n), func() bool {
+		s := stats()
+		return s.AdvertsReceived >= base+n || s.BecameMaster > before
+	})
+	took := int(stats().BecameMaster - before)
+	eventually(t, "the takeovers recorded", func() bool { return len(rec.to(StateMaster)) >= took })
+	mdi := masterDown(prio)
+	heard := lan.port(backup.host.addr).heardFrom(master.host.addr)
+	bad := 0
+	for _, sc := range rec.to(StateMaster) {
+		for _, h := range heard {
+			if h.sent.After(sc.At.Add(-mdi)) && h.sent.Before(sc.At) && !h.queued.IsZero() && h.queued.Before(sc.At) {
+				t.Errorf("the backup took over at %v though an advert sent %v before was queued to it %v before: Master_Down_Interval is %v",
+					sc.At.Format("15:04:05.000000"), sc.At.Sub(h.sent), sc.At.Sub(h.queued), mdi)
+				bad++
+				break
+			}
+		}
+	}
+	if took > 0 && bad == 0 {
+		t.Logf("the backup took over %d times, each after the master's adverts stopped reaching it for Master_Down_Interval (a busy machine)", took)
+	}
+	return took
+}
+
 func TestRouterElectionAndGracefulStop(t *testing.T) {
 	lan := newFakeLAN()
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)}})
 	b := start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
 	waitState(t, a, "VI_1", StateMaster)
 	waitState(t, b, "VI_1", StateBackup)
-	// Let a few adverts go: b must stay backup.
-	time.Sleep(10 * fastAdvert)
-	if s := b.state("VI_1"); s != StateBackup {
-		t.Fatalf("backup is %v", s)
-	}
-	if !a.host.addrs.has("192.168.56.90/32") || b.host.addrs.has("192.168.56.90/32") {
-		t.Fatal("the VIP is not on the master alone")
-	}
+	// Ten adverts: b stays backup (and a takeover forced by a stall ends
+	// as a preempts).
+	holdsBackup(t, lan, b, a, 100, 10)
+	waitState(t, a, "VI_1", StateMaster)
+	waitState(t, b, "VI_1", StateBackup)
+	eventually(t, "the VIP on the master alone", func() bool {
+		return a.host.addrs.has("192.168.56.90/32") && !b.host.addrs.has("192.168.56.90/32")
+	})
 	if a.host.ann.count() == 0 {
 		t.Fatal("no gratuitous ARP from the new master")
 	}
@@ -210,7 +285,14 @@ func TestRouterNoPreempt(t *testing.T) {
 	waitState(t, b, "VI_1", StateMaster)
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{ca}})
 	waitState(t, a, "VI_1", StateBackup)
-	time.Sleep(20 * fastAdvert)
+	// Twenty adverts of the lower priority master: with preempt, a would
+	// take over one Master_Down_Interval after its start while they reach
+	// it in time; nopreempt, it stays backup.
+	if holdsBackup(t, lan, a, b, 200, 20) > 0 {
+		// a took over because b's adverts stopped reaching it (checked):
+		// a higher priority master then keeps the VIP, as it should.
+		return
+	}
 	if s := a.state("VI_1"); s != StateBackup {
 		t.Fatalf("nopreempt instance with the higher priority is %v", s)
 	}
@@ -332,7 +414,7 @@ func TestRouterDropsCounted(t *testing.T) {
 	c := fastConfig("VI_1", 200)
 	c.Version, c.AdvertInterval, c.Authentication = 2, time.Second, PassAuth("secret")
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c}})
-	waitState(t, a, "VI_1", StateBackup)
+	started(t, a)
 	src := netip.MustParseAddr("10.0.0.9")
 	good := func() Packet {
 		return Packet{Version: 2, Type: 1, VRID: 51, Priority: 100, AuthType: AuthPass, AuthData: authData("secret"),
@@ -387,7 +469,7 @@ func TestRouterDropsCounted(t *testing.T) {
 	if s.Sockets[0].Drops[DropVRID] != 1 || s.Sockets[0].Drops[DropLength] != 1 {
 		t.Errorf("socket drops %v: want the unknown VRID and the 4-byte packet there", s.Sockets[0].Drops)
 	}
-	if s.Instances[0].AdvertsReceived != 0 || a.state("VI_1") != StateBackup {
+	if s.Instances[0].AdvertsReceived != 0 {
 		t.Fatalf("a dropped packet was processed: %+v", s.Instances[0])
 	}
 }
@@ -395,13 +477,12 @@ func TestRouterDropsCounted(t *testing.T) {
 func TestRouterAddressListMismatchIsNotDropped(t *testing.T) {
 	lan := newFakeLAN()
 	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
-	waitState(t, a, "VI_1", StateBackup)
+	started(t, a) // adverts are counted in any state
 	src := netip.MustParseAddr("10.0.0.9")
 	p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: fastAdvert, Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.99")}}
 	for range 5 {
 		b, _ := p.Marshal(src, groupV4)
 		lan.inject(Datagram{Payload: b, Src: src, Dst: groupV4, TTL: 255})
-		time.Sleep(fastAdvert)
 	}
 	eventually(t, "five adverts", func() bool { return a.r.Stats().Instances[0].AdvertsReceived == 5 })
 	s := a.r.Stats().Instances[0]
@@ -413,14 +494,17 @@ func TestRouterAddressListMismatchIsNotDropped(t *testing.T) {
 func TestRouterRunTwice(t *testing.T) {
 	lan := newFakeLAN()
 	h := newFakeHost(lan, "10.0.0.1")
-	r, err := New(Options{Instances: []Config{fastConfig("VI_1", 100)}, Env: h.env(lan), Logger: quietLog()})
+	first := make(chan struct{})
+	var once sync.Once
+	r, err := New(Options{Instances: []Config{fastConfig("VI_1", 100)}, Env: h.env(lan), Logger: quietLog(),
+		OnStateChange: func(StateChange) { once.Do(func() { close(first) }) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
-	time.Sleep(10 * time.Millisecond)
+	<-first // the first state change: Run is running
 	if err := r.Run(ctx); err == nil {
 		t.Fatal("second Run accepted")
 	}

@@ -25,8 +25,10 @@ func TestPreciseSleepUntilNeverEarly(t *testing.T) {
 					t.Fatalf("returned %v before the deadline", at.Sub(now))
 				}
 				// Not a timing assertion: a hang (a lost wake-up, a sleep
-				// on the wrong clock) would take far longer than this.
-				if late := time.Since(at); late > time.Second {
+				// on the wrong clock) never returns; the bound, far above
+				// any scheduling delay of a busy machine, only turns one
+				// into a failure.
+				if late := time.Since(at); late > 10*time.Second {
 					t.Fatalf("returned %v after the deadline", late)
 				}
 			}

@@ -61,17 +61,21 @@ func TestScenarioDemo(t *testing.T) {
 	// A web node fails its health check.
 	badSum := md5.Sum([]byte(vipBrokenBody))
 	n.Step("Breaking web2: its %s now serves %q (MD5 %x, not the expected digest)", vipHealthPath, vipBrokenBody, badSum)
+	logFrom := len(d1.lbd.log.String())
 	broke := time.Now()
 	web2.broken.Store(true)
-	detect := demoWaitDest(t, d1, web2.addr, false, broke, 10*time.Second)
+	// The waits allow five times the longest the protocol takes; how long
+	// it took is measured.
+	detect := demoWaitDest(t, d1, web2.addr, false, broke, 5*vipDetectMax)
 	fmt.Printf("MEASURE demo_health_detect=%.3fs\n", detect.Seconds())
-	// Down after retry+1 failed checks delay_before_retry apart, the first
-	// at most delay_loop after the break.
-	if lo, hi := vipRetry*vipDelayBeforeRetry-100*time.Millisecond, vipDelayLoop+vipRetry*vipDelayBeforeRetry+3*time.Second; detect < lo || detect > hi {
-		t.Errorf("web2 left d1's table %s after its page broke; want between %s and %s (delay_loop %s, retry %d, delay_before_retry %s)",
-			detect, lo, hi, vipDelayLoop, vipRetry, vipDelayBeforeRetry)
+	// Down after retry+1 failed checks: web2 served d1's checker the
+	// broken page that many times before d1's lbd logged it down.
+	if at, ok := d1.lbd.waitLogTime(logFrom, `msg="real server down"`, "server="+web2.addr+":80"); !ok {
+		t.Errorf("lbd on d1 logged no \"real server down\" for web2")
+	} else if got := web2.brokenServed(d1.addr, broke, at.Add(time.Millisecond)); len(got) < vipRetry+1 {
+		t.Errorf("d1 took web2 down after %d failed check(s), want retry+1 = %d: a single failure took it down", len(got), vipRetry+1)
 	}
-	detect2 := demoWaitDest(t, d2, web2.addr, false, broke, 10*time.Second)
+	detect2 := demoWaitDest(t, d2, web2.addr, false, broke, 5*vipDetectMax)
 	n.Note("web2 left d1's IPVS table %s after the break (d2's: %s): %d failed checks %s apart, the first within delay_loop %s",
 		detect.Round(10*time.Millisecond), detect2.Round(10*time.Millisecond), vipRetry+1, vipDelayBeforeRetry, vipDelayLoop)
 	status = d1.lbctl(t, "status", "-n", "--health")
@@ -85,12 +89,9 @@ func TestScenarioDemo(t *testing.T) {
 	n.Step("Fixing web2: %s serves %q again", vipHealthPath, vipHealthyBody)
 	fixed := time.Now()
 	web2.broken.Store(false)
-	recovered := demoWaitDest(t, d1, web2.addr, true, fixed, 10*time.Second)
+	recovered := demoWaitDest(t, d1, web2.addr, true, fixed, 5*vipRecoverMax)
 	fmt.Printf("MEASURE demo_health_recover=%.3fs\n", recovered.Seconds())
-	if hi := vipDelayLoop + 2*time.Second; recovered > hi {
-		t.Errorf("web2 came back into d1's table %s after the fix; want at most %s (one passed check, delay_loop %s)", recovered, hi, vipDelayLoop)
-	}
-	demoWaitDest(t, d2, web2.addr, true, fixed, 10*time.Second)
+	demoWaitDest(t, d2, web2.addr, true, fixed, 5*vipRecoverMax)
 	n.Note("web2 back in both tables %s after the fix (one passed check)", recovered.Round(10*time.Millisecond))
 	status = d1.lbctl(t, "status", "-n", "--health")
 	demoCheckServer(t, status, web2.addr, "up")
@@ -103,17 +104,14 @@ func TestScenarioDemo(t *testing.T) {
 	n.Step("Pulling the master d1's cable; the client keeps trying the VIP every 50 ms")
 	cut := time.Now()
 	must(t, d1.link.Cut())
-	took, who := vipFirstAnswer(t, l.client, cut, 10*time.Second)
+	took, who := vipFirstAnswer(t, l.client, cut, vipTakeoverWait)
 	fmt.Printf("MEASURE demo_vip_takeover_linkcut=%.3fs\n", took.Seconds())
-	if hi := vipBackupMasterDown + 1500*time.Millisecond; took > hi {
-		t.Errorf("the client got no answer until %s after the cut; want at most %s (d2's Master_Down_Interval %s + 1.5 s)", took, hi, vipBackupMasterDown)
-	}
 	n.Note("the client got its first answer (from %s) %s after the cut: d2 missed 3 adverts (Master_Down_Interval %s",
 		who, took.Round(10*time.Millisecond), vipBackupMasterDown.Round(10*time.Millisecond))
 	n.Note("after d1's last one), took the VIP and announced it with gratuitous ARP")
-	l.waitStates(t, 3*time.Second, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
+	l.waitStates(t, settle, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
 	l.checkVIPOn(t, d2)
-	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, 2*time.Second); mac.String() != d2.mac.String() {
+	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, settle); mac.String() != d2.mac.String() {
 		t.Errorf("client's ARP entry for the VIP is %s after the takeover, want d2's %s", mac, d2.mac)
 	}
 	n.Step("lbctl status -n --health on d2: now MASTER")

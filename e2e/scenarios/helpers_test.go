@@ -32,6 +32,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// settle bounds a wait for something that must happen: a daemon's log line
+// after a change it made, a state lbctl reports, an answer that follows an
+// event. Past it the event is lost, not late. It is no latency
+// expectation: the VM runs under TCG on one vCPU, and a busy host
+// stretches every step (a second is ordinary). Where the protocol says
+// when something happens, the wait is a multiple of that instead.
+const settle = 15 * time.Second
+
 // Narration prefixes. The host's demo mode shows these lines (and the
 // verdicts) and hides the rest; they are also part of every scenario's log.
 const (

@@ -4,6 +4,7 @@ package scenarios
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,19 +17,22 @@ const (
 	hcDelayLoop        = time.Second
 	hcRetry            = 1
 	hcDelayBeforeRetry = time.Second
+	hcConnectTimeout   = time.Second
 	// hcTrials is how many times each variant breaks and fixes web2.
 	hcTrials = 3
 )
 
 // TestScenarioLbdHealthDigest runs lbd with an HTTP check with a digest on
 // each of two DR real servers. When web2 starts serving a body whose MD5
-// does not match, it leaves the IPVS table within delay_loop + retry x
-// delay_before_retry (+1 s), and not before retry x delay_before_retry
-// (one failure is not enough); the client then reaches only web1; fixed,
-// web2 comes back within delay_loop (+1 s) and rr spreads again. The same
-// with inhibit_on_failure (set by a reload): web2 stays with weight 0
-// instead. Each variant runs hcTrials times; detection and recovery times
-// are printed as "MEASURE ...".
+// does not match, it leaves the IPVS table, and only after retry + 1
+// failed checks (web2 served the broken body that many times before lbd
+// logged it down: one failure is not enough); the client then reaches
+// only web1; fixed, web2 comes back and rr spreads again. The same with
+// inhibit_on_failure (set by a reload): web2 stays with weight 0 instead.
+// Each variant runs hcTrials times; detection and recovery times are
+// printed as "MEASURE ...", not asserted: the waits are multiples of what
+// the protocol allows (see hcDetectMax, hcRecoverMax) and only stop a
+// lost transition.
 func TestScenarioLbdHealthDigest(t *testing.T) {
 	n := newNarrator(t)
 	l := buildLbdLab(t, n, "lbdhc", "DR")
@@ -45,9 +49,12 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
     retry: %d
     delay_before_retry: %v
     connect_timeout: 1s`, healthDigest(), hcDelayLoop, hcRetry, hcDelayBeforeRetry)
-	detectMin := hcRetry * hcDelayBeforeRetry
-	detectBound := hcDelayLoop + hcRetry*hcDelayBeforeRetry + time.Second
-	recoverBound := hcDelayLoop + time.Second
+	// The longest the protocol takes: up to delay_loop until the next
+	// check, then retry+1 attempts of at most connect_timeout each, with
+	// delay_before_retry between them (4 s); to come back, delay_loop and
+	// one attempt (2 s). The waits allow five times that.
+	hcDetectMax := hcDelayLoop + (hcRetry+1)*hcConnectTimeout + hcRetry*hcDelayBeforeRetry
+	hcRecoverMax := hcDelayLoop + hcConnectTimeout
 	healthy := func(s map[string]*ipvsService) bool { return l.wantService(s, "rr", [2]int{1, 1}) }
 
 	var d *lbdDaemon
@@ -79,7 +86,7 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 				t.Fatalf("lbctl reload: exit %d: %s%s", code, out, errOut)
 			}
 		}
-		if table, _, ok := waitIPVS(t, l.director, 5*time.Second, healthy); !ok {
+		if table, _, ok := waitIPVS(t, l.director, settle, healthy); !ok {
 			t.Fatalf("table not as configured with both real servers healthy:\n%s", table)
 		}
 		down := func(s map[string]*ipvsService) bool {
@@ -96,21 +103,17 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 			n.Step("%s, trial %d/%d: web2 starts answering %q on /health.html (digest mismatch)", v.name, trial, hcTrials, "BROKEN\n")
 			broke := time.Now()
 			web2.setHealth("BROKEN\n")
-			table, _, ok := waitIPVS(t, l.director, detectBound+3*time.Second, down)
+			table, _, ok := waitIPVS(t, l.director, 5*hcDetectMax, down)
 			detection := time.Since(broke)
-			fmt.Printf("MEASURE detection=%v variant=%s trial=%d bound=%v (web2 %s in ipvsadm -ln, polled every 100 ms)\n",
-				detection.Round(10*time.Millisecond), v.name, trial, detectBound, v.what)
-			n.Note("web2 %s after %v (window %v .. %v):", v.what, detection.Round(10*time.Millisecond), detectMin, detectBound)
+			fmt.Printf("MEASURE detection=%v variant=%s trial=%d (web2 %s in ipvsadm -ln, polled every 100 ms)\n",
+				detection.Round(10*time.Millisecond), v.name, trial, v.what)
+			n.Note("web2 %s after %v:", v.what, detection.Round(10*time.Millisecond))
 			n.Block(table)
-			switch {
-			case !ok:
-				t.Fatalf("web2 never %s (waited %v)", v.what, detection)
-			case detection > detectBound:
-				t.Errorf("web2 %s after %v, want within delay_loop + retry x delay_before_retry + 1 s = %v", v.what, detection, detectBound)
-			case detection < detectMin-100*time.Millisecond: // the failing GET may have started just before the break
-				t.Errorf("web2 %s after %v, sooner than retry x delay_before_retry (%v): a single failure took it down", v.what, detection, detectMin)
+			if !ok {
+				t.Fatalf("web2 never %s (waited %v, five times the protocol's %v)", v.what, detection, hcDetectMax)
 			}
 			detections = append(detections, detection)
+			checkFailuresBeforeDown(t, n, d, web2, logFrom, broke)
 			if r, ok := parseIPVS(t, table)[svc].dest(w1); !ok || r.weight != 1 {
 				t.Errorf("web1 is not in the table with weight 1 while web2 is down")
 			}
@@ -141,16 +144,13 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 			n.Step("%s, trial %d/%d: web2 answers %q again", v.name, trial, hcTrials, healthBody)
 			fixed := time.Now()
 			web2.setHealth(healthBody)
-			table, _, ok = waitIPVS(t, l.director, recoverBound+3*time.Second, healthy)
+			table, _, ok = waitIPVS(t, l.director, 5*hcRecoverMax, healthy)
 			recovery := time.Since(fixed)
-			fmt.Printf("MEASURE recovery=%v variant=%s trial=%d bound=%v (web2 back with weight 1 in ipvsadm -ln, polled every 100 ms)\n",
-				recovery.Round(10*time.Millisecond), v.name, trial, recoverBound)
-			n.Note("web2 back with weight 1 after %v (bound delay_loop + 1 s = %v)", recovery.Round(10*time.Millisecond), recoverBound)
-			switch {
-			case !ok:
-				t.Fatalf("web2 never came back (waited %v):\n%s", recovery, table)
-			case recovery > recoverBound:
-				t.Errorf("web2 back after %v, want within %v", recovery, recoverBound)
+			fmt.Printf("MEASURE recovery=%v variant=%s trial=%d (web2 back with weight 1 in ipvsadm -ln, polled every 100 ms)\n",
+				recovery.Round(10*time.Millisecond), v.name, trial)
+			n.Note("web2 back with weight 1 after %v", recovery.Round(10*time.Millisecond))
+			if !ok {
+				t.Fatalf("web2 never came back (waited %v, five times the protocol's %v):\n%s", recovery, hcRecoverMax, table)
 			}
 			recoveries = append(recoveries, recovery)
 			counts, seq = l.sendRequests(t, l.client, vipURL, 10)
@@ -168,6 +168,47 @@ func TestScenarioLbdHealthDigest(t *testing.T) {
 			fmt.Printf("MEASURE %s variant=%s trials=%d min=%v median=%v max=%v\n", m.name, v.name, len(s),
 				s[0].Round(10*time.Millisecond), s[len(s)/2].Round(10*time.Millisecond), s[len(s)-1].Round(10*time.Millisecond))
 		}
+	}
+}
+
+// checkFailuresBeforeDown checks that one failure is not enough: web
+// served the broken page retry+1 times (since broke) before lbd logged it
+// down after byte offset logFrom of its log. Both clocks are the VM's;
+// lbd's log has milliseconds.
+func checkFailuresBeforeDown(t *testing.T, n *narrator, d *lbdDaemon, web *lbdWeb, logFrom int, broke time.Time) {
+	t.Helper()
+	at, ok := d.waitLogTime(logFrom, `msg="real server down"`, "server="+web.addr+":80")
+	if !ok {
+		t.Errorf("lbd logged no \"real server down\" for %s", web.name)
+		return
+	}
+	served := web.servedSince("BROKEN\n", broke, at.Add(time.Millisecond))
+	if len(served) < hcRetry+1 {
+		t.Errorf("lbd took %s down after %d failed check(s), want retry+1 = %d: a single failure took it down", web.name, len(served), hcRetry+1)
+		return
+	}
+	n.Note("%s served the broken page %d times before lbd logged it down", web.name, len(served))
+}
+
+// waitLogTime waits up to settle for the daemon to log, after byte offset
+// from of its log, a line holding every one of words, and returns the time
+// the line carries (slog's time=, milliseconds).
+func (d *daemon) waitLogTime(from int, words ...string) (time.Time, bool) {
+	re := regexp.MustCompile(`\btime=(\S+)`)
+	deadline := time.Now().Add(settle)
+	for {
+		log := d.log.String()
+		for _, l := range linesWith(strings.Split(log[min(from, len(log)):], "\n"), words...) {
+			if m := re.FindStringSubmatch(l); m != nil {
+				if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+					return at, true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, false
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -57,10 +58,33 @@ type lbdWeb struct {
 	addr   string // its own address (on the LAN, or on the NAT network)
 	ns     *netnslab.Namespace
 	health atomic.Pointer[string]
+
+	mu     sync.Mutex
+	served []healthServed // every /health.html answer
+}
+
+// healthServed is one answer of /health.html.
+type healthServed struct {
+	at   time.Time // just before it was written
+	body string
 }
 
 // setHealth changes what /health.html answers.
 func (w *lbdWeb) setHealth(body string) { w.health.Store(&body) }
+
+// servedSince returns the /health.html answers with body given from since
+// to until.
+func (w *lbdWeb) servedSince(body string, since, until time.Time) []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []time.Time
+	for _, s := range w.served {
+		if s.body == body && !s.at.Before(since) && !s.at.After(until) {
+			out = append(out, s.at)
+		}
+	}
+	return out
+}
 
 // serve starts w's HTTP server; it stops at the end of the test.
 func (w *lbdWeb) serve(t *testing.T) {
@@ -69,7 +93,11 @@ func (w *lbdWeb) serve(t *testing.T) {
 	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body) // a client's upload, read to the end
 		if r.URL.Path == "/health.html" {
-			io.WriteString(rw, *w.health.Load())
+			body := *w.health.Load()
+			w.mu.Lock()
+			w.served = append(w.served, healthServed{time.Now(), body})
+			w.mu.Unlock()
+			io.WriteString(rw, body)
 			return
 		}
 		fmt.Fprintln(rw, w.name)
@@ -142,7 +170,7 @@ func buildLbdLab(t *testing.T, n *narrator, prefix, fwd string) *lbdLab {
 	// Each real server answers at its own address (from the director, the
 	// one host that reaches every network) before anything goes through
 	// the VIP: a failure later is the load balancer's.
-	direct := newHTTPClient(l.director, 5*time.Second)
+	direct := newHTTPClient(l.director, settle)
 	for _, w := range l.webs {
 		got, err := get(direct, "http://"+w.addr+"/")
 		if err != nil || got != w.name {
@@ -486,7 +514,7 @@ const vipURL = "http://" + seedVIP + "/"
 func (l *lbdLab) sendRequests(t *testing.T, ns *netnslab.Namespace, url string, requests int) (map[string]int, string) {
 	t.Helper()
 	c := &http.Client{
-		Timeout: 3 * time.Second,
+		Timeout: settle, // a request that must be answered: the bound stops a lost one
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 				return l.dial(ctx, ns, addr)
@@ -521,7 +549,7 @@ type heldConn struct {
 // to learn which real server holds it.
 func (l *lbdLab) holdConn(t *testing.T, ns *netnslab.Namespace, addr string) *heldConn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), settle)
 	defer cancel()
 	c, err := l.dial(ctx, ns, addr)
 	must(t, err)
@@ -533,9 +561,11 @@ func (l *lbdLab) holdConn(t *testing.T, ns *netnslab.Namespace, addr string) *he
 	return h
 }
 
-// get sends one request on the held connection and returns the answer.
+// get sends one request on the held connection and returns the answer. A
+// connection the director broke is reset at once; one it black-holes never
+// answers: settle only ends that wait, a slow answer is still an answer.
 func (h *heldConn) get() (string, error) {
-	h.c.SetDeadline(time.Now().Add(2 * time.Second))
+	h.c.SetDeadline(time.Now().Add(settle))
 	if _, err := io.WriteString(h.c, "GET / HTTP/1.1\r\nHost: "+seedVIP+"\r\n\r\n"); err != nil {
 		return "", fmt.Errorf("write: %w", err)
 	}

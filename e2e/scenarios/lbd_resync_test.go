@@ -3,6 +3,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,10 +15,12 @@ import (
 // destination deleted with ipvsadm -d at once and reports the one write.
 // Restarted with resync_interval 1s (the table survives SIGTERM and is
 // adopted with zero writes), lbd's periodic resync restores a deleted
-// destination, a hand-changed weight and a deleted service within about a
-// second, logging each repair, and leaves a service it does not manage
-// alone.
+// destination, a hand-changed weight and a deleted service, logging each
+// repair, and leaves a service it does not manage alone through two
+// resyncs. How long a repair took is printed, not asserted: the wait is a
+// multiple of resync_interval and only stops a repair that never comes.
 func TestScenarioLbdResyncRepairs(t *testing.T) {
+	const resyncInterval = time.Second
 	n := newNarrator(t)
 	l := buildLbdLab(t, n, "lbdsync", "DR")
 	node := newLbdNode(t, "lbd-resync", l.director)
@@ -53,7 +56,7 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 	if !wantRR(parseIPVS(t, table)) {
 		t.Errorf("after lbctl resync the table is not back:\n%s", table)
 	}
-	rep := d.waitLog(3*time.Second, "repaired IPVS drift", web2)
+	rep := d.waitLog(settle, "repaired IPVS drift", web2)
 	n.Note("lbd log:")
 	n.Block(strings.Join(rep, "\n"))
 	if len(rep) != 1 {
@@ -70,8 +73,8 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 		t.Fatalf("table after lbd stopped:\n%s\nwant it untouched", table)
 	}
 
-	n.Step("lbd again, with resync_interval 1s: it adopts the table with 0 writes")
-	node.writeConfig(t, "resync_interval: 1s", lbdIPVSYAML+lbdServiceYAML(l, "rr", [2]int{1, 1}, "", ""))
+	n.Step("lbd again, with resync_interval %v: it adopts the table with 0 writes", resyncInterval)
+	node.writeConfig(t, fmt.Sprintf("resync_interval: %v", resyncInterval), lbdIPVSYAML+lbdServiceYAML(l, "rr", [2]int{1, 1}, "", ""))
 	d = node.start(t)
 	st, _ := d.waitReady(t)
 	n.Note("status: writes %d, repairs %d, in sync %v", st.IPVS.Writes, st.IPVS.Repairs, st.IPVS.InSync)
@@ -90,16 +93,14 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 			run(t, l.director, "ipvsadm", args...)
 		}
 		edited := time.Now()
-		table, took, back := waitIPVS(t, l.director, 4*time.Second, ok)
-		n.Note("restored after %v (resync_interval 1s)", took.Round(time.Millisecond))
+		// One resync_interval, plus the resync itself; ten allowed.
+		table, took, back := waitIPVS(t, l.director, 10*resyncInterval, ok)
+		n.Note("restored after %v (resync_interval %v)", took.Round(time.Millisecond), resyncInterval)
 		if !back {
-			t.Errorf("%s: not restored 4 s later:\n%s", what, table)
+			t.Errorf("%s: not restored %v later (ten resync_intervals):\n%s", what, took.Round(time.Millisecond), table)
 			return
 		}
-		if took > 2500*time.Millisecond {
-			t.Errorf("%s: restored after %v, want within resync_interval 1s (+1.5 s)", what, took)
-		}
-		lines := d.waitLog(3*time.Second, append([]string{"repaired IPVS drift"}, logWords...)...)
+		lines := d.waitLog(settle, append([]string{"repaired IPVS drift"}, logWords...)...)
 		n.Block(strings.Join(lines, "\n"))
 		if len(lines) == 0 {
 			t.Errorf("%s: lbd logged no repair holding %q (%v after the edit):\n%s", what, logWords, time.Since(edited), d.log.String())
@@ -114,7 +115,11 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 
 	n.Step("A service lbd does not manage (ipvsadm -A -t 192.168.56.99:8080) stays through resyncs (purge_unmanaged is false)")
 	run(t, l.director, "ipvsadm", "-A", "-t", "192.168.56.99:8080", "-s", "rr")
-	time.Sleep(2500 * time.Millisecond)
+	// Two resyncs after it appeared (lbd's resynced_at, counted).
+	added := time.Now()
+	for range 2 {
+		added = d.waitResync(t, added)
+	}
 	table = ipvsadmList(t, l.director)
 	n.Block(table)
 	svcs := parseIPVS(t, table)
@@ -131,5 +136,24 @@ func TestScenarioLbdResyncRepairs(t *testing.T) {
 	// service and two destinations for the deleted service.
 	if st.IPVS.Repairs != 5 || st.IPVS.Writes != 5 || !st.IPVS.InSync {
 		t.Errorf("status after the repairs: writes %d, repairs %d, in sync %v; want 5, 5, true", st.IPVS.Writes, st.IPVS.Repairs, st.IPVS.InSync)
+	}
+}
+
+// waitResync waits until lbd's last apply is a resync that started after
+// since (the periodic resync records itself there), and returns its start.
+// The bound, settle plus ten resync_intervals of 1 s, only stops a resync
+// loop that stopped.
+func (d *lbdDaemon) waitResync(t *testing.T, since time.Time) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(settle + 10*time.Second)
+	for {
+		st, err := d.status(t)
+		if la := st.IPVS.LastApply; err == nil && la != nil && la.Kind == "resync" && la.Start.After(since) {
+			return la.Start
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lbd reported no resync started after %v (last apply %+v, %v)", since.Format("15:04:05.000"), st.IPVS.LastApply, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

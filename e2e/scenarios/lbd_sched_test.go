@@ -69,7 +69,7 @@ func TestScenarioLbdSchedulers(t *testing.T) {
 							t.Errorf("lbctl reload did not report the changed service TCP %s:80:\n%s", seedVIP, out)
 						}
 					}
-					table, took, ok := waitIPVS(t, l.director, 5*time.Second, func(s map[string]*ipvsService) bool {
+					table, took, ok := waitIPVS(t, l.director, settle, func(s map[string]*ipvsService) bool {
 						return l.wantService(s, sc.sched, sc.weights)
 					})
 					n.Note("ipvsadm -ln (as wanted after %v):", took.Round(time.Millisecond))
@@ -139,7 +139,7 @@ func checkLC(t *testing.T, n *narrator, l *lbdLab) {
 		}
 	}
 	w1, w2 := l.web("web1").addr+":80", l.web("web2").addr+":80"
-	table, _, ok := waitIPVS(t, l.director, 3*time.Second, func(s map[string]*ipvsService) bool {
+	table, _, ok := waitIPVS(t, l.director, settle, func(s map[string]*ipvsService) bool {
 		r1, ok1 := s["TCP "+seedVIP+":80"].dest(w1)
 		r2, ok2 := s["TCP "+seedVIP+":80"].dest(w2)
 		return ok1 && ok2 && r1.active == len(web1) && r2.active == 0

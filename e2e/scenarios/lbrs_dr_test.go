@@ -3,6 +3,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,10 @@ import (
 // TestScenarioLbrsDR is the seed's LVS-DR setup with the real servers made
 // by "lbrs run" instead of lvs-rs.sh: before lbrs the VIP goes unanswered;
 // with it, rr spreads 20 connections 10/10, only the director ever answers
-// ARP for the VIP, a VIP deleted by hand comes back as lo:0 within a
-// second, and SIGTERM puts every address and sysctl back as lbrs found it.
+// ARP for the VIP, a VIP deleted by hand comes back as lo:0 from the
+// address event (resync_interval is 1h: the periodic resync cannot be what
+// puts it back; how long it took is printed), and SIGTERM puts every
+// address and sysctl back as lbrs found it.
 func TestScenarioLbrsDR(t *testing.T) {
 	n := newNarrator(t)
 	d := buildLbrsLAN(t, n, "lbrsdr", forwardDR)
@@ -31,7 +34,7 @@ func TestScenarioLbrsDR(t *testing.T) {
 			t.Fatalf("%s lo before lbrs = %q, want only 127.0.0.1/8", w.name, addrs)
 		}
 		n.Note("%s: %s", w.name, fmtSysctls(origs[w.name], keys))
-		nodes[w.name] = newLbrsNode(t, w.name, ns, "dr", "")
+		nodes[w.name] = newLbrsNode(t, w.name, ns, "dr", "resync_interval: 1h\n")
 	}
 
 	n.Step("Client tries the VIP twice before lbrs runs: IPVS forwards, the real servers drop (no VIP on lo)")
@@ -62,27 +65,25 @@ func TestScenarioLbrsDR(t *testing.T) {
 	n.Step("ARP: the VIP belongs to the director on the wire; web1/web2 hold it on lo but never answer for it")
 	checkARPOnlyDirector(t, n, d.client)
 
-	n.Step("Drift: someone runs 'ip addr del %s/32 dev lo' on web1; lbrs must put it back within a second", seedVIP)
+	n.Step("Drift: someone runs 'ip addr del %s/32 dev lo' on web1; lbrs must put it back on the address event", seedVIP)
 	web1 := d.webs["web1"]
 	run(t, web1, "ip", "addr", "del", seedVIP+"/32", "dev", "lo")
 	deleted := time.Now()
 	var addrs []string
 	for {
 		addrs = ipv4Addrs(t, web1, "lo")
-		if hasAddr(addrs, seedVIP+"/32 lo:0") || time.Since(deleted) > 3*time.Second {
+		if hasAddr(addrs, seedVIP+"/32 lo:0") || time.Since(deleted) > settle {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	back := time.Since(deleted)
+	fmt.Printf("MEASURE lbrs_vip_repair=%.3fs\n", back.Seconds())
 	n.Note("web1 lo after %v: %s", back.Round(time.Millisecond), strings.Join(addrs, ", "))
-	switch {
-	case !hasAddr(addrs, seedVIP+"/32 lo:0"):
-		t.Errorf("VIP not back on web1's lo 3 s after its deletion: %q", addrs)
-	case back > time.Second:
-		t.Errorf("VIP back on web1's lo after %v, want within 1 s", back)
+	if !hasAddr(addrs, seedVIP+"/32 lo:0") {
+		t.Errorf("VIP not back on web1's lo %v after its deletion (resync_interval 1h: only the address event repairs): %q", settle, addrs)
 	}
-	repairs := daemons["web1"].waitLog(2*time.Second, "msg=repair", "action=add-addr", seedVIP)
+	repairs := daemons["web1"].waitLog(settle, "msg=repair", "action=add-addr", seedVIP)
 	if len(repairs) != 1 {
 		t.Errorf("web1's lbrs logged %d repairs adding the VIP, want 1:\n%s", len(repairs), daemons["web1"].log.String())
 	}

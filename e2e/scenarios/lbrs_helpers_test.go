@@ -93,7 +93,7 @@ func expectNoAnswers(t *testing.T, n *narrator, client *netnslab.Namespace, requ
 // to have spread them evenly over web1 and web2.
 func spreadRequests(t *testing.T, n *narrator, client *netnslab.Namespace, requests int) {
 	t.Helper()
-	c := newHTTPClient(client, 5*time.Second)
+	c := newHTTPClient(client, settle)
 	counts := map[string]int{}
 	for i := 1; i <= requests; i++ {
 		got, err := get(c, "http://"+seedVIP+"/")

@@ -47,9 +47,9 @@ func TestScenarioLbrsTUN(t *testing.T) {
 	expectNoAnswers(t, n, d.client, 2, forwardTUN)
 
 	// The refused connections count in IPVS's statistics (and so do the
-	// ICMP errors relayed back); zero the counters once they show them so
-	// the traffic below is counted alone.
-	settledStats(t, d.director, "192.168.56.201:80", 1)
+	// ICMP errors relayed back); zero the counters once they show them, on
+	// both real servers, settled, so the traffic below is counted alone.
+	settledStats(t, d.director, seedWebDests, 1)
 	run(t, d.director, "ipvsadm", "-Z")
 
 	n.Step("lbrs run -c lbrs.yaml (mode tun) on web1 and web2; web1's config:")

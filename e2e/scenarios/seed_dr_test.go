@@ -112,22 +112,33 @@ func statsRow(out, dest string) (conns, inPkts, outPkts int, err error) {
 	return 0, 0, 0, fmt.Errorf("no stats row for %s in:\n%s", dest, out)
 }
 
-// settledStats returns "ipvsadm -ln --stats" once dest shows at least
-// conns connections. The kernel folds its per-CPU counters into what
-// ipvsadm reads only every 2 s (the rate estimator's tick), so fresh
-// traffic shows up late; give up after 6 s and return the last output.
-func settledStats(t *testing.T, director *netnslab.Namespace, dest string, conns int) string {
+// settledStats returns "ipvsadm -ln --stats" once every one of dests shows
+// at least conns connections and two reads 2.2 s apart agree. The kernel
+// folds its per-CPU counters into what ipvsadm reads every 2 s (the rate
+// estimator's tick), each destination at its own point of the tick, so
+// fresh traffic shows up late, and not everywhere at once; give up after
+// 2 x settle (fourteen ticks) and return the last output.
+func settledStats(t *testing.T, director *netnslab.Namespace, dests []string, conns int) string {
 	t.Helper()
-	deadline := time.Now().Add(6 * time.Second)
+	deadline := time.Now().Add(2 * settle)
+	var prev string
 	for {
 		out := run(t, director, "ipvsadm", "-ln", "--stats")
-		got, _, _, err := statsRow(out, dest)
-		if (err == nil && got >= conns) || time.Now().After(deadline) {
+		enough := true
+		for _, dest := range dests {
+			got, _, _, err := statsRow(out, dest)
+			enough = enough && err == nil && got >= conns
+		}
+		if (enough && out == prev) || time.Now().After(deadline) {
 			return out
 		}
-		time.Sleep(250 * time.Millisecond)
+		prev = out
+		time.Sleep(2200 * time.Millisecond)
 	}
 }
+
+// seedWebDests are the real servers as ipvsadm names them.
+var seedWebDests = []string{"192.168.56.200:80", "192.168.56.201:80"}
 
 // checkBypassStats reads the director's counters once web2 shows
 // requests/2 connections and requires each real server to have had
@@ -135,7 +146,7 @@ func settledStats(t *testing.T, director *netnslab.Namespace, dest string, conns
 // the method named in messages) the replies bypass the director.
 func checkBypassStats(t *testing.T, n *narrator, director *netnslab.Namespace, requests int, method string) {
 	t.Helper()
-	stats := settledStats(t, director, "192.168.56.201:80", requests/2)
+	stats := settledStats(t, director, seedWebDests, requests/2)
 	n.Block(stats)
 	for _, w := range seedWebs() {
 		conns, in, out, err := statsRow(stats, w.addr+":80")
@@ -199,7 +210,10 @@ func TestScenarioSeedDRWithoutVIPOnLo(t *testing.T) {
 
 	const requests = 10
 	n.Step("Client sends %d requests to the VIP; rr sends half of them to web2, which does not own the VIP", requests)
-	c := newHTTPClient(d.client, time.Second)
+	// web2's requests time out whatever the timeout (its kernel drops
+	// them); web1's must not: 5 s, past TCP's SYN retransmissions at 1 and
+	// 3 s, leaves a busy VM time to answer.
+	c := newHTTPClient(d.client, 5*time.Second)
 	counts := map[string]int{}
 	failed := 0
 	for i := 1; i <= requests; i++ {
@@ -221,7 +235,7 @@ func TestScenarioSeedDRWithoutVIPOnLo(t *testing.T) {
 	}
 
 	n.Step("IPVS did forward to web2 (conns and inpkts counted); web2 just dropped them")
-	stats := settledStats(t, d.director, "192.168.56.201:80", requests/2)
+	stats := settledStats(t, d.director, []string{"192.168.56.201:80"}, requests/2)
 	n.Block(stats)
 	conns, in, _, err := statsRow(stats, "192.168.56.201:80")
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lvsd/lb/internal/netnslab"
 )
@@ -81,7 +80,7 @@ func programSeedDirector(t *testing.T, n *narrator, director *netnslab.Namespace
 // failure later is then the load balancer's, not the server's.
 func requireDirectAnswers(t *testing.T, ns *netnslab.Namespace, webs []seedWeb) {
 	t.Helper()
-	direct := newHTTPClient(ns, 5*time.Second)
+	direct := newHTTPClient(ns, settle)
 	for _, w := range webs {
 		got, err := get(direct, "http://"+w.addr+"/")
 		if err != nil || got != w.name {

@@ -49,6 +49,7 @@ const (
 	vipMasterAddr  = "192.168.56.100"
 	vipBackupAddr  = "192.168.56.101"
 	vipInstance    = "VI_1"
+	vipVRID        = 51
 	vipLabel       = "eth0:0"
 	vipHealthPath  = "/health.html"
 	vipHealthyBody = "OK\n"
@@ -62,6 +63,13 @@ const (
 	vipDelayLoop        = time.Second
 	vipRetry            = 1
 	vipDelayBeforeRetry = time.Second
+	vipConnectTimeout   = 3 * time.Second // the examples' connect_timeout
+	// vipDetectMax is the longest the protocol takes to take a failing
+	// real server out: up to delay_loop until the next check, then retry+1
+	// attempts of at most connect_timeout, delay_before_retry apart (8 s).
+	// vipRecoverMax is delay_loop and one attempt (4 s).
+	vipDetectMax  = vipDelayLoop + (vipRetry+1)*vipConnectTimeout + vipRetry*vipDelayBeforeRetry
+	vipRecoverMax = vipDelayLoop + vipConnectTimeout
 )
 
 // vipLab is the running pair.
@@ -96,6 +104,30 @@ type vipWeb struct {
 	ns     *netnslab.Namespace
 	broken atomic.Bool // /health.html serves vipBrokenBody
 	lbrs   *lbrsDaemon
+
+	mu     sync.Mutex
+	served []vipServed // every /health.html answer
+}
+
+// vipServed is one answer of /health.html.
+type vipServed struct {
+	at     time.Time // just before it was written
+	to     string    // the checker's address
+	broken bool
+}
+
+// brokenServed returns when the broken page was served to the checker at
+// addr from since to until.
+func (w *vipWeb) brokenServed(addr string, since, until time.Time) []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []time.Time
+	for _, s := range w.served {
+		if s.broken && s.to == addr && !s.at.Before(since) && !s.at.After(until) {
+			out = append(out, s.at)
+		}
+	}
+	return out
 }
 
 // vipSubst is one textual change to an example file: re must match exactly
@@ -223,7 +255,7 @@ func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 	start := time.Now()
 	l.master.start(t)
 	l.backup.start(t)
-	l.waitStates(t, 10*time.Second, map[*vipDirector]string{l.master: "MASTER", l.backup: "BACKUP"})
+	l.waitStates(t, vipTakeoverWait, map[*vipDirector]string{l.master: "MASTER", l.backup: "BACKUP"})
 	n.Note("d1 MASTER, d2 BACKUP %s after start (d1 waits one advert interval for a better master first)",
 		time.Since(start).Round(10*time.Millisecond))
 	l.checkVIPOn(t, l.master)
@@ -245,7 +277,12 @@ func (w *vipWeb) serve(t *testing.T) {
 	t.Helper()
 	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == vipHealthPath {
-			if w.broken.Load() {
+			broken := w.broken.Load()
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			w.mu.Lock()
+			w.served = append(w.served, vipServed{time.Now(), host, broken})
+			w.mu.Unlock()
+			if broken {
 				io.WriteString(rw, vipBrokenBody)
 				return
 			}
@@ -422,7 +459,7 @@ func (d *vipDirector) checkHealthText(t *testing.T, state string, prio int) stri
 // returns who answered each ("" for a failure, the error in errs).
 func vipRequests(ctx context.Context, client *netnslab.Namespace, count int) (answers []string, errs []error) {
 	for range count {
-		got, err := vipProbe(ctx, client, 3*time.Second)
+		got, err := vipProbe(ctx, client, settle)
 		answers = append(answers, got)
 		errs = append(errs, err)
 	}
@@ -551,38 +588,52 @@ func vipProbe(ctx context.Context, client *netnslab.Namespace, timeout time.Dura
 
 // vipARP is one ARP packet seen on an interface.
 type vipARP struct {
-	at       time.Time
-	op       uint16 // 1 request, 2 reply
+	at       time.Time // the kernel's receive time
+	op       uint16    // 1 request, 2 reply
 	sha      net.HardwareAddr
 	spa, tpa netip.Addr
 }
 
-// vipARPSniffer records every ARP packet an interface receives.
-type vipARPSniffer struct {
-	fd   int
-	stop atomic.Bool
-	done chan struct{}
-	mu   sync.Mutex
-	seen []vipARP
+// vipAdvert is one VRRP advertisement seen on an interface.
+type vipAdvert struct {
+	at   time.Time // the kernel's receive time
+	src  netip.Addr
+	vrid uint8
+	prio uint8
 }
 
-// vipSniffARP starts recording the ARP packets dev receives in ns, until the
-// end of the test.
+// vipARPSniffer records every ARP packet and VRRP advertisement an
+// interface receives, with the kernel's receive timestamps (so the times
+// are the wire's, however late the sniffer reads them).
+type vipARPSniffer struct {
+	fd      int
+	stop    atomic.Bool
+	done    chan struct{}
+	mu      sync.Mutex
+	seen    []vipARP
+	adverts []vipAdvert
+}
+
+// vipSniffARP starts recording the ARP packets and VRRP advertisements dev
+// receives in ns, until the end of the test.
 func vipSniffARP(t *testing.T, ns *netnslab.Namespace, dev string) *vipARPSniffer {
 	t.Helper()
 	lk, err := ns.Handle().LinkByName(dev)
 	must(t, err)
-	proto := int(vipHtons(unix.ETH_P_ARP))
 	s := &vipARPSniffer{fd: -1, done: make(chan struct{})}
 	must(t, ns.Do(func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(vipHtons(unix.ETH_P_ALL)))
 		if err != nil {
 			return fmt.Errorf("packet socket: %w", err)
 		}
 		s.fd = fd
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: vipHtons(unix.ETH_P_ARP), Ifindex: lk.Attrs().Index}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: vipHtons(unix.ETH_P_ALL), Ifindex: lk.Attrs().Index}); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("binding the packet socket to %s: %w", dev, err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
 		}
 		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
 		return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
@@ -601,29 +652,110 @@ func vipHtons(v uint16) uint16 { return v<<8 | v>>8 }
 func (s *vipARPSniffer) loop() {
 	defer close(s.done)
 	buf := make([]byte, 1600)
+	oob := make([]byte, 128)
 	for !s.stop.Load() {
-		n, _, err := unix.Recvfrom(s.fd, buf, 0)
+		n, oobn, _, _, err := unix.Recvmsg(s.fd, buf, oob, 0)
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue
 			}
 			return
 		}
+		at := time.Now()
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+					at = time.Unix(int64(binary.NativeEndian.Uint64(m.Data[0:8])), int64(binary.NativeEndian.Uint64(m.Data[8:16])))
+				}
+			}
+		}
+		s.record(buf[:n], at)
+	}
+}
+
+// record keeps an Ethernet frame if it is ARP for Ethernet/IPv4 or a VRRP
+// advertisement over IPv4.
+func (s *vipARPSniffer) record(f []byte, at time.Time) {
+	if len(f) < 14 {
+		return
+	}
+	switch binary.BigEndian.Uint16(f[12:14]) {
+	case unix.ETH_P_ARP:
 		// Ethernet header (14), then ARP for Ethernet/IPv4 (28).
-		if n < 42 || binary.BigEndian.Uint16(buf[12:14]) != unix.ETH_P_ARP {
-			continue
+		if len(f) < 42 {
+			return
 		}
-		a := buf[14:42]
+		a := f[14:42]
 		if binary.BigEndian.Uint16(a[0:2]) != 1 || binary.BigEndian.Uint16(a[2:4]) != unix.ETH_P_IP || a[4] != 6 || a[5] != 4 {
-			continue
+			return
 		}
-		p := vipARP{at: time.Now(), op: binary.BigEndian.Uint16(a[6:8]),
+		p := vipARP{at: at, op: binary.BigEndian.Uint16(a[6:8]),
 			sha: append(net.HardwareAddr(nil), a[8:14]...),
 			spa: netip.AddrFrom4([4]byte(a[14:18])), tpa: netip.AddrFrom4([4]byte(a[24:28]))}
 		s.mu.Lock()
 		s.seen = append(s.seen, p)
 		s.mu.Unlock()
+	case unix.ETH_P_IP:
+		ip := f[14:]
+		if len(ip) < 20 || ip[0]>>4 != 4 || ip[9] != 112 {
+			return
+		}
+		hl := int(ip[0]&0x0f) * 4
+		if len(ip) < hl+4 {
+			return
+		}
+		v := ip[hl:]
+		if v[0]&0x0f != 1 { // type: advertisement
+			return
+		}
+		a := vipAdvert{at: at, src: netip.AddrFrom4([4]byte(ip[12:16])), vrid: v[1], prio: v[2]}
+		s.mu.Lock()
+		s.adverts = append(s.adverts, a)
+		s.mu.Unlock()
 	}
+}
+
+// advertsFrom returns the VRRP advertisements of VRID vrid from src seen
+// from t0 on.
+func (s *vipARPSniffer) advertsFrom(src string, vrid uint8, t0 time.Time) []vipAdvert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addr := netip.MustParseAddr(src)
+	var out []vipAdvert
+	for _, a := range s.adverts {
+		if a.src == addr && a.vrid == vrid && !a.at.Before(t0) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// waitAdvert waits up to limit for an advertisement of VRID vrid from src
+// seen from t0 on and returns the first.
+func (s *vipARPSniffer) waitAdvert(src string, vrid uint8, t0 time.Time, limit time.Duration) (vipAdvert, bool) {
+	deadline := time.Now().Add(limit)
+	for {
+		if a := s.advertsFrom(src, vrid, t0); len(a) > 0 {
+			return a[0], true
+		}
+		if time.Now().After(deadline) {
+			return vipAdvert{}, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lastAdvertBefore returns the last advertisement of VRID vrid from src
+// seen before t.
+func (s *vipARPSniffer) lastAdvertBefore(src string, vrid uint8, t time.Time) (vipAdvert, bool) {
+	var last vipAdvert
+	found := false
+	for _, a := range s.advertsFrom(src, vrid, time.Time{}) {
+		if a.at.Before(t) {
+			last, found = a, true
+		}
+	}
+	return last, found
 }
 
 // gratuitous returns the gratuitous ARPs (sender = target = ip) from mac

@@ -36,25 +36,28 @@ import (
 //     its sync daemon to master (d1's, FAULT, to backup), and the held
 //     connection keeps working through d2 with the same real server
 //     answering: d2 forwards it on the synced entry (a non-SYN packet with
-//     no entry would reach d2's own stack and be reset). The longest gap
-//     between answers is printed as MEASURE syncd_failover_gap.
+//     no entry would reach d2's own stack and be reset): no request fails,
+//     and at least 20 are answered through d2. The longest gap between
+//     answers is printed as MEASURE syncd_failover_gap, not asserted: it
+//     is the takeover plus where it falls on TCP's retransmission ladder,
+//     stretched by however busy the VM is.
 func TestScenarioSyncDaemonFailover(t *testing.T) {
 	n := newNarrator(t)
 	l := buildSyncdLab(t, n, "syncd")
 	d1, d2 := l.master, l.backup
 
 	n.Step("ipvsadm -L --daemon on each director: lbd started the sync daemons from VRRP's state")
-	n.Note("d1: %s", syncdWaitDaemon(t, d1, "master", 5*time.Second))
-	n.Note("d2: %s", syncdWaitDaemon(t, d2, "backup", 5*time.Second))
+	n.Note("d1: %s", syncdWaitDaemon(t, d1, "master", settle))
+	n.Note("d2: %s", syncdWaitDaemon(t, d2, "backup", settle))
 
 	n.Step("Client: one TCP connection to %s:80, an HTTP/1.1 request on it every 100 ms", vipAddr)
 	h := syncdHold(t, l.client)
-	first := h.waitAnswers(t, 1, 5*time.Second)
+	first := h.waitAnswers(t, 1, settle)
 	who := first[0].who
 	n.Note("connection %s -> %s:80, answered by %s", h.local, vipAddr, who)
 
 	n.Step("d2's connection table (ipvsadm -lnc): the connection arrives from d1's master sync daemon")
-	row, took := syncdWaitConn(t, d2, h.local, 8*time.Second)
+	row, took := syncdWaitConn(t, d2, h.local, settle)
 	n.Note("on d2 %s after the first answer: %s", took.Round(10*time.Millisecond), row)
 	var rip string
 	for _, w := range l.webs {
@@ -70,21 +73,21 @@ func TestScenarioSyncDaemonFailover(t *testing.T) {
 	arp := vipSniffARP(t, l.client, "eth0")
 	cut := time.Now()
 	must(t, d1.link.Cut())
-	l.waitStates(t, 10*time.Second, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
+	l.waitStates(t, vipTakeoverWait, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
 	n.Note("d2 MASTER %s after the cut", time.Since(cut).Round(10*time.Millisecond))
 	l.checkVIPOn(t, d2)
-	n.Note("d2: %s", syncdWaitDaemon(t, d2, "master", 3*time.Second))
-	n.Note("d1: %s", syncdWaitDaemon(t, d1, "backup", 3*time.Second))
-	if _, ok := arp.waitGratuitous(vipAddr, d2.mac, cut, 3*time.Second); !ok {
+	n.Note("d2: %s", syncdWaitDaemon(t, d2, "master", settle))
+	n.Note("d1: %s", syncdWaitDaemon(t, d1, "backup", settle))
+	if _, ok := arp.waitGratuitous(vipAddr, d2.mac, cut, settle); !ok {
 		t.Errorf("the client saw no gratuitous ARP for %s from d2 after the cut", vipAddr)
 	}
-	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, 3*time.Second); mac.String() != d2.mac.String() {
+	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, settle); mac.String() != d2.mac.String() {
 		t.Fatalf("client's ARP entry for the VIP is %s after the takeover, want d2's %s", mac, d2.mac)
 	}
 	// d1 has no carrier: every answer from now on went through d2.
 	moved := time.Now()
 	before := len(h.results())
-	h.waitAnswers(t, before+20, 15*time.Second)
+	h.waitAnswers(t, before+20, 2*settle) // 2 s of requests; the bound stops a dead connection
 	// d2 forwards the connection on the synced entry, which its own
 	// traffic now keeps ESTABLISHED.
 	if row, ok := syncdConnRow(t, d2, h.local); !ok {
@@ -119,14 +122,6 @@ func TestScenarioSyncDaemonFailover(t *testing.T) {
 	}
 	n.Note("%d answers in all, all from %s on the same connection, %d after the client's ARP entry moved to d2; longest gap %s, starting %s after the cut",
 		len(res), who, after, gap.Round(time.Millisecond), gapAt.Sub(cut).Round(time.Millisecond))
-	// The backup cannot answer before Master_Down_Interval minus one advert
-	// (2 s + skew after the cut at the earliest). The client's request is
-	// then waiting for its next retransmission (0.2, 0.6, 1.4, 3, 6.2,
-	// 12.6 s after it was sent): measured 3.4 s or 6.9 s, by where the
-	// takeover falls on that ladder.
-	if gap < 2*time.Second || gap > 14*time.Second {
-		t.Errorf("longest gap between answers on the held connection: %s, want between 2 s (takeover) and 14 s (TCP retransmission backoff)", gap)
-	}
 	if after < 20 {
 		t.Errorf("%d answers after the client's ARP entry moved to d2, want at least 20", after)
 	}
@@ -207,7 +202,7 @@ func buildSyncdLab(t *testing.T, n *narrator, prefix string) *vipLab {
 	n.Step("Starting lbd run on d1 and d2")
 	l.master.start(t)
 	l.backup.start(t)
-	l.waitStates(t, 10*time.Second, map[*vipDirector]string{l.master: "MASTER", l.backup: "BACKUP"})
+	l.waitStates(t, vipTakeoverWait, map[*vipDirector]string{l.master: "MASTER", l.backup: "BACKUP"})
 	l.checkVIPOn(t, l.master)
 	return l
 }
@@ -301,7 +296,7 @@ type syncdHeld struct {
 func syncdHold(t *testing.T, client *netnslab.Namespace) *syncdHeld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)
+	dctx, dcancel := context.WithTimeout(ctx, settle)
 	c, err := client.DialContext(dctx, "tcp", vipAddr+":80")
 	dcancel()
 	if err != nil {

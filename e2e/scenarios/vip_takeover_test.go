@@ -9,6 +9,90 @@ import (
 	"time"
 )
 
+// vipTakeoverWait bounds the wait for a takeover the protocol makes happen
+// within one Master_Down_Interval (3.61 s, 3.22 s for d1): three of them
+// plus settle. It only stops a takeover that never comes.
+const vipTakeoverWait = 3*vipBackupMasterDown + settle
+
+// vipStampSlack is the precision of the wire bounds: the bridge floods a
+// frame to d2 and to the client in one loop, which the kernel stamps
+// microseconds apart, and the VRRP timers fire on the dot; 2 ms covers
+// both. A late stamp (a busy VM) only widens the gap measured.
+const vipStampSlack = 2 * time.Millisecond
+
+// vipCheckCutOnWire checks d2's takeover after d1's cable was pulled at
+// cut, on the wire: d2 advertises only once Master_Down_Interval has passed
+// since the last advert of d1 it could have heard.
+func vipCheckCutOnWire(t *testing.T, n *narrator, arp *vipARPSniffer, cut time.Time) {
+	t.Helper()
+	first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, cut, settle)
+	if !ok {
+		t.Errorf("the client saw no advert from d2 after the cut")
+		return
+	}
+	last, ok := arp.lastAdvertBefore(vipMasterAddr, vipVRID, first.at)
+	if !ok {
+		t.Errorf("the client saw no advert from d1 before d2's first")
+		return
+	}
+	gap := first.at.Sub(last.at)
+	n.Note("on the wire: d1's last advert, then d2's first %s later (Master_Down_Interval %s)", gap.Round(time.Millisecond), vipBackupMasterDown)
+	if gap < vipBackupMasterDown-vipStampSlack {
+		t.Errorf("d2 advertised %s after d1's last advert, before its Master_Down_Interval %s", gap, vipBackupMasterDown)
+	}
+}
+
+// vipCheckStopOnWire checks d2's takeover after lbd on d1 got SIGTERM at
+// stop, on the wire: d1's priority-0 advert, then d2's first, no sooner
+// than d2's skew after it (the backup waits Skew_Time, no less).
+func vipCheckStopOnWire(t *testing.T, n *narrator, arp *vipARPSniffer, stop time.Time) {
+	t.Helper()
+	zero, ok := vipWaitAdvertPrio(arp, vipMasterAddr, 0, stop)
+	if !ok {
+		t.Errorf("the client saw no priority-0 advert from d1 after SIGTERM")
+		return
+	}
+	first, ok := arp.waitAdvert(vipBackupAddr, vipVRID, zero.at, settle)
+	if !ok {
+		t.Errorf("the client saw no advert from d2 after d1's priority-0 advert")
+		return
+	}
+	gap := first.at.Sub(zero.at)
+	n.Note("on the wire: d1's priority-0 advert, then d2's first advert %s later (skew %s)", gap.Round(time.Millisecond), vipBackupSkew.Round(time.Millisecond))
+	if gap < vipBackupSkew-vipStampSlack {
+		t.Errorf("d2 advertised %s after d1's priority-0 advert, before its skew %s", gap, vipBackupSkew)
+	}
+}
+
+// vipWaitCount polls count until it reaches n, at most settle.
+func vipWaitCount(count func() int, n int) bool {
+	deadline := time.Now().Add(settle)
+	for count() < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// vipWaitAdvertPrio waits up to settle for an advert of VI_1 from src with
+// priority prio seen from t0 on.
+func vipWaitAdvertPrio(s *vipARPSniffer, src string, prio uint8, t0 time.Time) (vipAdvert, bool) {
+	deadline := time.Now().Add(settle)
+	for {
+		for _, a := range s.advertsFrom(src, vipVRID, t0) {
+			if a.prio == prio {
+				return a, true
+			}
+		}
+		if time.Now().After(deadline) {
+			return vipAdvert{}, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestScenarioVIPTakeover is the director pair of deploy/examples on a real
 // kernel (issue 4): lbd-master.yaml (priority 200) on d1 and lbd-backup.yaml
 // (priority 100, nopreempt) on d2, advert 1 s, PASS authentication, the same
@@ -16,15 +100,21 @@ import (
 //
 //   - d1 becomes MASTER and holds the VIP as eth0:0, d2 stays BACKUP without
 //     it; the client's requests are spread over both web nodes.
-//   - d1's cable is pulled: d2 takes the VIP after Master_Down_Interval
-//     (3 x 1 s + skew 0.61 s after d1's last advert), announces it with
-//     gratuitous ARP, and the client's ARP entry for the VIP moves to d2's
-//     MAC without any flush on the client. The takeover time seen from the
-//     client is printed as MEASURE vip_takeover_linkcut.
+//   - d1's cable is pulled: d2 takes the VIP, its first advert on the wire
+//     no sooner than Master_Down_Interval (3 x 1 s + skew 0.61 s) after
+//     d1's last (the client's packet socket stamps both), announces it
+//     with gratuitous ARP, and the client's ARP entry for the VIP moves to
+//     d2's MAC without any flush on the client. The takeover time seen from
+//     the client is printed as MEASURE vip_takeover_linkcut.
 //   - The cable is plugged back: d1 (priority 200, preempt on: nopreempt is
 //     on the backup, where it changes nothing) takes the VIP back.
 //   - lbd on d1 gets SIGTERM: it sends a priority-0 advert and drops the VIP;
-//     d2 takes over after its skew alone (MEASURE vip_takeover_stop).
+//     d2's first advert comes after that one, no sooner than its skew
+//     (MEASURE vip_takeover_stop).
+//
+// How long a takeover took is measured, not asserted: the waits are
+// multiples of Master_Down_Interval and only stop a takeover that never
+// comes; the bounds asserted are the protocol's lower ones, on the wire.
 func TestScenarioVIPTakeover(t *testing.T) {
 	n := newNarrator(t)
 	l := buildVIPLab(t, n, "vip")
@@ -43,41 +133,36 @@ func TestScenarioVIPTakeover(t *testing.T) {
 
 	// Cut.
 	arp := vipSniffARP(t, l.client, "eth0")
+	// One advert of d1 seen first: the last before the cut is on record.
+	if _, ok := arp.waitAdvert(vipMasterAddr, vipVRID, time.Now(), settle); !ok {
+		t.Fatalf("the client saw no advert from d1")
+	}
 	n.Step("Pulling d1's cable (carrier lost on d1's eth0); the client probes the VIP every 50 ms")
 	cut := time.Now()
 	must(t, d1.link.Cut())
-	took, who := vipFirstAnswer(t, l.client, cut, 10*time.Second)
+	took, who := vipFirstAnswer(t, l.client, cut, vipTakeoverWait)
 	fmt.Printf("MEASURE vip_takeover_linkcut=%.3fs\n", took.Seconds())
 	n.Note("first answer %s after the cut (from %s); d2's Master_Down_Interval is %s after d1's last advert",
 		took.Round(time.Millisecond), who, vipBackupMasterDown.Round(time.Millisecond))
-	// The backup cannot take over before 3 adverts went missing (2 x 1 s +
-	// skew after the cut at the earliest) nor much after Master_Down_Interval.
-	if lo, hi := 2*time.Second+vipBackupSkew-200*time.Millisecond, vipBackupMasterDown+1500*time.Millisecond; took < lo || took > hi {
-		t.Errorf("takeover after the cut seen from the client: %s, want between %s and %s", took, lo, hi)
-	}
-	l.waitStates(t, 3*time.Second, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
+	vipCheckCutOnWire(t, n, arp, cut)
+	l.waitStates(t, settle, map[*vipDirector]string{d1: "FAULT", d2: "MASTER"})
 	l.checkVIPOn(t, d2)
-	g, ok := arp.waitGratuitous(vipAddr, d2.mac, cut, 2*time.Second)
+	g, ok := arp.waitGratuitous(vipAddr, d2.mac, cut, settle)
 	if !ok {
 		t.Errorf("the client saw no gratuitous ARP for %s from d2 (%s) after the cut", vipAddr, d2.mac)
 	} else {
-		// garp.master_repeat (default 5) in the first burst; the second
-		// burst comes garp.master_delay (5 s) later.
-		time.Sleep(500 * time.Millisecond)
-		burst := 0
-		for _, p := range arp.gratuitous(vipAddr, d2.mac, g.at) {
-			if p.at.Sub(g.at) < time.Second {
-				burst++
-			}
+		// garp.master_repeat (default 5) in the first burst, sent back to
+		// back; the second burst comes garp.master_delay (5 s) later. The
+		// burst's exact size is the netns GARP schedule test's (from the
+		// router's own record); here: at least the burst, counted.
+		if !vipWaitCount(func() int { return len(arp.gratuitous(vipAddr, d2.mac, g.at)) }, 5) {
+			t.Errorf("d2 sent %d gratuitous ARPs after the cut, want at least garp.master_repeat's default 5", len(arp.gratuitous(vipAddr, d2.mac, g.at)))
 		}
-		if burst != 5 {
-			t.Errorf("d2 sent %d gratuitous ARPs in its first burst, want garp.master_repeat's default 5", burst)
-		}
-		n.Note("client received d2's gratuitous ARPs (%s is-at %s, %d in the burst) %s after the cut",
-			vipAddr, d2.mac, burst, g.at.Sub(cut).Round(time.Millisecond))
+		n.Note("client received d2's gratuitous ARPs (%s is-at %s) %s after the cut",
+			vipAddr, d2.mac, g.at.Sub(cut).Round(time.Millisecond))
 	}
 	n.Block(d1.checkHealthText(t, "FAULT", 200))
-	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, 2*time.Second); mac.String() != d2.mac.String() {
+	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, settle); mac.String() != d2.mac.String() {
 		t.Errorf("client's ARP entry for the VIP is %s after the takeover, want d2's %s (gratuitous ARP)", mac, d2.mac)
 	}
 	n.Note("client's ARP entry moved to %s (d2) with no flush on the client; d1 is FAULT and dropped the VIP", d2.mac)
@@ -87,13 +172,13 @@ func TestScenarioVIPTakeover(t *testing.T) {
 	n.Step("Plugging d1's cable back: d1 (priority 200, preempt) takes the VIP back")
 	restore := time.Now()
 	must(t, d1.link.Restore())
-	back := l.waitStates(t, 10*time.Second, map[*vipDirector]string{d1: "MASTER", d2: "BACKUP"})
+	back := l.waitStates(t, vipTakeoverWait, map[*vipDirector]string{d1: "MASTER", d2: "BACKUP"})
 	fmt.Printf("MEASURE vip_preempt_restore=%.3fs\n", back.Seconds())
 	l.checkVIPOn(t, d1)
-	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d1.mac, 2*time.Second); mac.String() != d1.mac.String() {
+	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d1.mac, settle); mac.String() != d1.mac.String() {
 		t.Errorf("client's ARP entry for the VIP is %s after d1 took it back, want d1's %s", mac, d1.mac)
 	}
-	if _, ok := arp.waitGratuitous(vipAddr, d1.mac, restore, time.Second); !ok {
+	if _, ok := arp.waitGratuitous(vipAddr, d1.mac, restore, settle); !ok {
 		t.Errorf("the client saw no gratuitous ARP for %s from d1 after it took the VIP back", vipAddr)
 	}
 	n.Note("d1 MASTER again %s after the cable came back (FAULT -> BACKUP, then Master_Down_Interval: d2's adverts carry a lower priority); client's ARP entry back at %s",
@@ -104,22 +189,19 @@ func TestScenarioVIPTakeover(t *testing.T) {
 	n.Step("SIGTERM to lbd on d1: it sends a priority-0 advert and drops the VIP; d2 takes over after its skew")
 	stop := time.Now()
 	d1.signal(t, syscall.SIGTERM)
-	took, who = vipFirstAnswer(t, l.client, stop, 5*time.Second)
+	took, who = vipFirstAnswer(t, l.client, stop, vipTakeoverWait)
 	fmt.Printf("MEASURE vip_takeover_stop=%.3fs\n", took.Seconds())
 	n.Note("first answer %s after SIGTERM (from %s); d2's skew is %s", took.Round(time.Millisecond), who, vipBackupSkew.Round(time.Millisecond))
-	// The backup waits its skew after the priority-0 advert, no less.
-	if lo, hi := vipBackupSkew-100*time.Millisecond, vipBackupSkew+1500*time.Millisecond; took < lo || took > hi {
-		t.Errorf("takeover after a graceful stop seen from the client: %s, want between skew - 0.1 s = %s and skew + 1.5 s = %s", took, lo, hi)
-	}
-	if exited, err := d1.waitExit(10 * time.Second); !exited {
+	vipCheckStopOnWire(t, n, arp, stop)
+	if exited, err := d1.waitExit(settle); !exited {
 		t.Fatalf("lbd run on d1 still running 10 s after SIGTERM; log:\n%s", d1.lbd.log.String())
 	} else if err != nil {
 		t.Errorf("lbd run on d1 exited with %v after SIGTERM, want status 0", err)
 	}
 	n.Note("lbd on d1 exited 0 %s after SIGTERM", d1.lbd.exitAt.Sub(stop).Round(time.Millisecond))
-	l.waitStates(t, 3*time.Second, map[*vipDirector]string{d2: "MASTER"})
+	l.waitStates(t, settle, map[*vipDirector]string{d2: "MASTER"})
 	l.checkVIPOn(t, d2)
-	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, 2*time.Second); mac.String() != d2.mac.String() {
+	if mac := vipWaitNeigh(t, l.client, "eth0", vipAddr, d2.mac, settle); mac.String() != d2.mac.String() {
 		t.Errorf("client's ARP entry for the VIP is %s after the stop, want d2's %s", mac, d2.mac)
 	}
 	n.Block(d2.checkHealthText(t, "MASTER", 100))

@@ -11,6 +11,14 @@
 // prints one JSON object per line on stdout: {"Event":"state",...} for every
 // transition and {"Event":"stats",...} when it receives SIGUSR1. SIGTERM or
 // SIGINT stops it gracefully (a master sends priority 0 and releases).
+//
+// With -record-heard the stats line also lists every datagram the router's
+// readers received (its source, its receive time and when the reader came
+// back for the next one: by then the router had it queued) and every
+// gratuitous ARP burst it asked for (when, how many). The netns tests use
+// them to tell a backup's takeover forced by a starved process from one
+// made while adverts reached it in time, and to check the GARP schedule
+// burst by burst.
 package main
 
 import (
@@ -19,10 +27,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/lvsd/lb/vrrp"
 )
@@ -39,6 +49,97 @@ type Line struct {
 	Event  string            // "state" or "stats"
 	Change *vrrp.StateChange `json:",omitempty"`
 	Stats  *vrrp.Stats       `json:",omitempty"`
+	Heard  []Heard           `json:",omitempty"`
+	// Announced lists the gratuitous ARP bursts, in order.
+	Announced []Announce `json:",omitempty"`
+}
+
+// Announce is one call of the router's Announcer: a burst of Repeat
+// gratuitous ARPs (or neighbour advertisements) for Addrs.
+type Announce struct {
+	Device string
+	Addrs  []netip.Addr
+	Repeat int
+	At     time.Time // when the router asked
+}
+
+// Heard is a datagram a reader handed to the router.
+type Heard struct {
+	Src netip.Addr
+	At  time.Time // Datagram.At: its receive time (the kernel's)
+	// Queued is when the reader came back for the next datagram: the
+	// router had this one in its queue by then (zero: not yet).
+	Queued time.Time `json:",omitzero"`
+}
+
+// heardLog records what the transports of a router received and the
+// bursts its announcer sent.
+type heardLog struct {
+	mu        sync.Mutex
+	heard     []Heard
+	announced []Announce
+}
+
+func (l *heardLog) lists() ([]Heard, []Announce) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Heard(nil), l.heard...), append([]Announce(nil), l.announced...)
+}
+
+// recordingAnnouncer records every burst before sending it.
+type recordingAnnouncer struct {
+	vrrp.Announcer
+	log *heardLog
+}
+
+func (a recordingAnnouncer) Announce(device string, addrs []netip.Addr, repeat int, interval time.Duration) error {
+	a.log.mu.Lock()
+	a.log.announced = append(a.log.announced, Announce{Device: device, Addrs: append([]netip.Addr(nil), addrs...), Repeat: repeat, At: time.Now()})
+	a.log.mu.Unlock()
+	return a.Announcer.Announce(device, addrs, repeat, interval)
+}
+
+// heardTransport records every datagram its reader receives.
+type heardTransport struct {
+	vrrp.Transport
+	log  *heardLog
+	last int // index in log of the datagram returned last; -1 none
+}
+
+func (t *heardTransport) Recv() (vrrp.Datagram, error) {
+	t.log.mu.Lock()
+	if t.last >= 0 {
+		t.log.heard[t.last].Queued = time.Now()
+		t.last = -1
+	}
+	t.log.mu.Unlock()
+	d, err := t.Transport.Recv()
+	if err == nil {
+		t.log.mu.Lock()
+		t.log.heard = append(t.log.heard, Heard{Src: d.Src, At: d.At})
+		t.last = len(t.log.heard) - 1
+		t.log.mu.Unlock()
+	}
+	return d, err
+}
+
+// recordingEnv is the Linux environment with transports and an announcer
+// that record what they hear and send in log.
+func recordingEnv(slogger *slog.Logger, log *heardLog) (vrrp.Env, error) {
+	env, err := vrrp.LinuxEnv(slogger)
+	if err != nil {
+		return vrrp.Env{}, fmt.Errorf("linux environment: %w", err)
+	}
+	listen := env.Listen
+	env.Listen = func(c vrrp.TransportConfig) (vrrp.Transport, error) {
+		tr, err := listen(c)
+		if err != nil {
+			return nil, err
+		}
+		return &heardTransport{Transport: tr, log: log, last: -1}, nil
+	}
+	env.Announcer = recordingAnnouncer{Announcer: env.Announcer, log: log}
+	return env, nil
 }
 
 func main() {
@@ -51,6 +152,7 @@ func main() {
 func run() error {
 	config := flag.String("config", "", "JSON configuration file")
 	level := flag.String("log-level", "info", "debug|info|warn|error")
+	recordHeard := flag.Bool("record-heard", false, "list the datagrams received in the stats line")
 	flag.Parse()
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -75,10 +177,19 @@ func run() error {
 			log.Error("writing output", "err", err)
 		}
 	}
+	var heard *heardLog
+	var env vrrp.Env
+	if *recordHeard {
+		heard = &heardLog{}
+		if env, err = recordingEnv(log, heard); err != nil {
+			return err
+		}
+	}
 	r, err := vrrp.New(vrrp.Options{
 		Instances:     f.Instances,
 		Scripts:       f.Scripts,
 		SyncGroups:    f.SyncGroups,
+		Env:           env,
 		Logger:        log,
 		OnStateChange: func(c vrrp.StateChange) { emit(Line{Event: "state", Change: &c}) },
 	})
@@ -92,7 +203,11 @@ func run() error {
 	go func() {
 		for range usr1 {
 			s := r.Stats()
-			emit(Line{Event: "stats", Stats: &s})
+			l := Line{Event: "stats", Stats: &s}
+			if heard != nil {
+				l.Heard, l.Announced = heard.lists()
+			}
+			emit(l)
 		}
 	}()
 	return r.Run(ctx)

@@ -28,8 +28,10 @@ type Lab struct {
 	Vrrpd string // path to the vrrpd binary
 	// Wrap, if set, prefixes the command line of every VRRP speaker the
 	// lab starts (e.g. chrt -f 10), the same for ours and keepalived.
-	Wrap  []string
-	hosts []*Host
+	Wrap []string
+	// RecordHeard makes vrrpd record the datagrams it receives (Proc.Heard).
+	RecordHeard bool
+	hosts       []*Host
 }
 
 // Host is a namespace plugged into the LAN as eth0.

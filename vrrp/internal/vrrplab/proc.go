@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -29,6 +30,35 @@ type StateEvent struct {
 	Instance string
 	State    vrrp.State
 	At       time.Time // when we read it
+	// Due is the transition's own time, for vrrpd: the event that caused
+	// it (a timer's due time, a packet's receive time). Zero for
+	// keepalived.
+	Due time.Time
+}
+
+// Heard is a datagram vrrpd's reader handed to its router (Lab.RecordHeard).
+type Heard struct {
+	Src netip.Addr
+	At  time.Time // its receive time (the kernel's)
+	// Queued is when the reader came back for the next datagram: the
+	// router had this one queued by then (zero: not yet).
+	Queued time.Time
+}
+
+// Announce is a burst of gratuitous ARPs vrrpd's router asked for
+// (Lab.RecordHeard).
+type Announce struct {
+	Device string
+	Addrs  []netip.Addr
+	Repeat int
+	At     time.Time // when the router asked
+}
+
+// statsLine is vrrpd's answer to SIGUSR1.
+type statsLine struct {
+	stats     vrrp.Stats
+	heard     []Heard
+	announced []Announce
 }
 
 // Proc is a running VRRP speaker: vrrpd or keepalived.
@@ -45,12 +75,12 @@ type Proc struct {
 	current map[string]vrrp.State
 	changed chan struct{}
 	log     bytes.Buffer
-	stats   chan vrrp.Stats
+	stats   chan statsLine
 }
 
 func newProc(name string, ka bool) *Proc {
 	return &Proc{Name: name, Keepalived: ka, done: make(chan struct{}), current: map[string]vrrp.State{},
-		changed: make(chan struct{}), stats: make(chan vrrp.Stats, 1)}
+		changed: make(chan struct{}), stats: make(chan statsLine, 1)}
 }
 
 // StartOurs runs vrrpd with cfg on host h.
@@ -60,7 +90,11 @@ func (l *Lab) StartOurs(h *Host, name string, cfg Config) (*Proc, error) {
 		return nil, err
 	}
 	p := newProc(name, false)
-	return p, p.start(h, l.Wrap, l.Vrrpd, "-config", path, "-log-level", "debug")
+	args := []string{"-config", path, "-log-level", "debug"}
+	if l.RecordHeard {
+		args = append(args, "-record-heard")
+	}
+	return p, p.start(h, l.Wrap, l.Vrrpd, args...)
 }
 
 // StartKeepalived runs keepalived VRRP-only with conf on host h.
@@ -130,19 +164,21 @@ func (p *Proc) scan(r io.Reader) {
 			continue
 		}
 		var l struct {
-			Event  string
-			Change *vrrp.StateChange
-			Stats  *vrrp.Stats
+			Event     string
+			Change    *vrrp.StateChange
+			Stats     *vrrp.Stats
+			Heard     []Heard
+			Announced []Announce
 		}
 		if json.Unmarshal([]byte(line), &l) != nil {
 			continue
 		}
 		switch {
 		case l.Change != nil:
-			p.record(StateEvent{Instance: l.Change.Instance, State: l.Change.To, At: now})
+			p.record(StateEvent{Instance: l.Change.Instance, State: l.Change.To, At: now, Due: l.Change.At})
 		case l.Stats != nil:
 			select {
-			case p.stats <- *l.Stats:
+			case p.stats <- statsLine{*l.Stats, l.Heard, l.Announced}:
 			default:
 			}
 		}
@@ -201,21 +237,49 @@ func (p *Proc) WaitState(instance string, s vrrp.State, timeout time.Duration) e
 
 // Stats asks vrrpd for its counters (SIGUSR1).
 func (p *Proc) Stats() (vrrp.Stats, error) {
+	l, err := p.statsLine()
+	return l.stats, err
+}
+
+// Heard returns the datagrams from src vrrpd's readers handed to its
+// router so far (Lab.RecordHeard must be set).
+func (p *Proc) Heard(src netip.Addr) ([]Heard, error) {
+	l, err := p.statsLine()
+	if err != nil {
+		return nil, err
+	}
+	var out []Heard
+	for _, h := range l.heard {
+		if h.Src == src {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// Announced returns the gratuitous ARP bursts vrrpd's router asked for so
+// far, in order (Lab.RecordHeard must be set).
+func (p *Proc) Announced() ([]Announce, error) {
+	l, err := p.statsLine()
+	return l.announced, err
+}
+
+func (p *Proc) statsLine() (statsLine, error) {
 	if p.Keepalived {
-		return vrrp.Stats{}, fmt.Errorf("%s is keepalived", p.Name)
+		return statsLine{}, fmt.Errorf("%s is keepalived", p.Name)
 	}
 	select {
 	case <-p.stats:
 	default:
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
-		return vrrp.Stats{}, fmt.Errorf("signalling %s: %w", p.Name, err)
+		return statsLine{}, fmt.Errorf("signalling %s: %w", p.Name, err)
 	}
 	select {
 	case s := <-p.stats:
 		return s, nil
 	case <-time.After(5 * time.Second):
-		return vrrp.Stats{}, fmt.Errorf("%s did not print its stats", p.Name)
+		return statsLine{}, fmt.Errorf("%s did not print its stats", p.Name)
 	}
 }
 
