@@ -45,13 +45,12 @@ type IPVS struct {
 	Table   table.Table    `json:"table"`
 	Daemons []table.Daemon `json:"daemons,omitempty"`
 	// Managed are the services lbd manages.
-	Managed    []table.ServiceKey `json:"managed,omitempty"`
-	LastApply  *ApplyResult       `json:"last_apply,omitempty"`
-	Writes     uint64             `json:"writes"`
-	Repairs    uint64             `json:"repairs"`
-	InSync     bool               `json:"in_sync"`
-	Pending    []string           `json:"pending,omitempty"` // writes needed to bring the kernel to the desired table
-	ResyncedAt time.Time          `json:"resynced_at,omitzero"`
+	Managed   []table.ServiceKey `json:"managed,omitempty"`
+	LastApply *ApplyResult       `json:"last_apply,omitempty"`
+	Writes    uint64             `json:"writes"`
+	Repairs   uint64             `json:"repairs"`
+	InSync    bool               `json:"in_sync"`
+	Pending   []string           `json:"pending,omitempty"` // writes needed to bring the kernel to the desired table
 }
 
 // ApplyResult reports an apply, resync or clear.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -306,14 +305,20 @@ func TestDaemonAdoptsMatchingTable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	waitFor(t, "control socket", func() bool {
-		c, err := net.Dial("unix", f.sock)
-		if err == nil {
-			c.Close()
+	// The table is adopted before the socket listens; then every check
+	// reports once (against the same healthy backends): none may write.
+	waitFor(t, "every check of the new daemon ran", func() bool {
+		st, err := control.NewClient(f.sock).Status(context.Background())
+		if err != nil || len(st.Checks) != 3 {
+			return false
 		}
-		return err == nil
+		for _, c := range st.Checks {
+			if c.Checks == 0 {
+				return false
+			}
+		}
+		return true
 	})
-	time.Sleep(200 * time.Millisecond)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -238,7 +238,16 @@ func TestNetnsDaemonComposition(t *testing.T) {
 	if res.Apply == nil || res.Apply.Writes != 1 || d1.k.Writes() != 1 {
 		t.Errorf("weight reload: %+v, writes %d %v", res.Apply, d1.k.Writes(), d1.k.Log())
 	}
-	time.Sleep(1500 * time.Millisecond) // a flap would show within an advert interval
+	// A flap would show within an advert interval: let d2 hear three more
+	// of d1's adverts (counted, not timed), then look.
+	v2, err = d2.vrrpInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three more adverts of d1 at d2", func() bool {
+		now, err := d2.vrrpInstance()
+		return err == nil && now.AdvertsReceived >= v2.AdvertsReceived+3
+	})
 	if after := fmt.Sprint(d1.d.Transitions()); after != transBefore || !d1.hasVIP(t) || d1.vrrpState(t) != "MASTER" {
 		t.Errorf("reload flapped VRRP: transitions %s -> %s, VIP %v", transBefore, after, d1.hasVIP(t))
 	}
