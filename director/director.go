@@ -23,12 +23,8 @@ type Kernel interface {
 	// Destinations lists a service's destinations; empty is not an error.
 	Destinations(table.Service) ([]table.Destination, error)
 
-	CreateService(table.Service) error
-	UpdateService(table.Service) error
-	RemoveService(table.Service) error
-	CreateDestination(table.Service, table.Destination) error
-	UpdateDestination(table.Service, table.Destination) error
-	RemoveDestination(table.Service, table.Destination) error
+	// The six writes (table.Op.Apply makes one).
+	table.Writer
 
 	// Timeouts returns the tcp/tcpfin/udp connection timeouts.
 	Timeouts() (table.Timeouts, error)

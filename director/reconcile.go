@@ -364,7 +364,7 @@ func (r *Reconciler) applyOps(ctx context.Context, kind string, ops []table.Op, 
 			continue
 		}
 		res.Writes++
-		if err := r.write(op); err != nil {
+		if err := op.Apply(r.cfg.Kernel); err != nil {
 			res.Failed = append(res.Failed, FailedOp{Op: op, Error: err.Error()})
 			errs = append(errs, err)
 			r.log.Warn("IPVS write failed", "kind", kind, "op", op.Kind.String(), "rule", op.String(), "err", err)
@@ -427,25 +427,6 @@ func (r *Reconciler) logOp(ctx context.Context, kind string, op table.Op, n, tot
 		return
 	}
 	r.log.Log(ctx, level, msg, "kind", kind, "op", op.Kind.String(), "rule", op.String())
-}
-
-func (r *Reconciler) write(op table.Op) error {
-	k := r.cfg.Kernel
-	switch op.Kind {
-	case table.OpCreateService:
-		return k.CreateService(op.Service)
-	case table.OpUpdateService:
-		return k.UpdateService(op.Service)
-	case table.OpRemoveService:
-		return k.RemoveService(op.Service)
-	case table.OpCreateDest:
-		return k.CreateDestination(op.Service, op.Dest)
-	case table.OpUpdateDest:
-		return k.UpdateDestination(op.Service, op.Dest)
-	case table.OpRemoveDest:
-		return k.RemoveDestination(op.Service, op.Dest)
-	}
-	return fmt.Errorf("unknown IPVS op %v", op.Kind)
 }
 
 func (r *Reconciler) logSummary(kind string, res Result) {

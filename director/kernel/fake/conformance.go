@@ -16,12 +16,7 @@ import (
 type IPVS interface {
 	Services() ([]table.Service, error)
 	Destinations(table.Service) ([]table.Destination, error)
-	CreateService(table.Service) error
-	UpdateService(table.Service) error
-	RemoveService(table.Service) error
-	CreateDestination(table.Service, table.Destination) error
-	UpdateDestination(table.Service, table.Destination) error
-	RemoveDestination(table.Service, table.Destination) error
+	table.Writer
 	Timeouts() (table.Timeouts, error)
 	SetTimeouts(table.Timeouts) error
 	Daemons() ([]table.Daemon, error)
@@ -71,7 +66,7 @@ func Conform(k IPVS, env Env) error {
 				}
 				got = k.WriteBatch(opsOf(steps[i : i+n]))
 			default:
-				got = []error{apply(k, steps[i].op)}
+				got = []error{steps[i].op.Apply(k)}
 			}
 			if len(got) != n {
 				errs = append(errs, fmt.Errorf("%s (%s): %d results for %d writes", steps[i].name, mode, len(got), n))
@@ -130,25 +125,6 @@ func opsOf(steps []step) []table.Op {
 		ops[i] = st.op
 	}
 	return ops
-}
-
-// apply makes the single call that performs op.
-func apply(k IPVS, op table.Op) error {
-	switch op.Kind {
-	case table.OpCreateService:
-		return k.CreateService(op.Service)
-	case table.OpUpdateService:
-		return k.UpdateService(op.Service)
-	case table.OpRemoveService:
-		return k.RemoveService(op.Service)
-	case table.OpCreateDest:
-		return k.CreateDestination(op.Service, op.Dest)
-	case table.OpUpdateDest:
-		return k.UpdateDestination(op.Service, op.Dest)
-	case table.OpRemoveDest:
-		return k.RemoveDestination(op.Service, op.Dest)
-	}
-	return syscall.EINVAL
 }
 
 // fixtures are the script's services and destinations.
