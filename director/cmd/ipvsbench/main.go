@@ -35,6 +35,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lvsd/lb/internal/benchverdict"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lb/director"
@@ -114,13 +116,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{o: o, ipvsadm: ipvsadm, out: stdout, log: slog.New(slog.DiscardHandler)}
-	code, err := b.run()
+	b := &bench{o: o, ipvsadm: ipvsadm, out: stdout, log: slog.New(slog.DiscardHandler), sheet: benchverdict.NewSheet(stdout)}
+	err = b.run()
 	if err != nil {
 		fmt.Fprintf(stderr, "ipvsbench: %v\n", err)
-		return 2
 	}
-	return code
+	return benchverdict.ExitStatus(err)
 }
 
 type bench struct {
@@ -128,7 +129,7 @@ type bench struct {
 	ipvsadm string
 	out     io.Writer
 	log     *slog.Logger
-	fails   int
+	sheet   *benchverdict.Sheet
 }
 
 // scratch runs f with a handle on an empty IPVS: in a fresh network
@@ -196,9 +197,9 @@ func (b *bench) reconciler(h *kernel.Handle) (*director.Reconciler, error) {
 }
 
 // run measures the apply from empty against ipvsadm -R, then the write
-// counts of a restart, a reload and a resync, and returns the exit status:
-// 1 when a goal is missed.
-func (b *bench) run() (int, error) {
+// counts of a restart, a reload and a resync: benchverdict.ErrFailed when a
+// goal is missed, another error when it could not measure.
+func (b *bench) run() error {
 	want := buildTable(b.o)
 	rules := len(want.Services) * (1 + b.o.dests)
 	where := "a fresh network namespace each"
@@ -208,17 +209,17 @@ func (b *bench) run() (int, error) {
 	fmt.Fprintf(b.out, "ipvsbench: %d services x %d destinations (%d rules, %s forwarding), %s\n",
 		b.o.services, b.o.dests, rules, b.o.forward, where)
 	if err := b.applyFromEmpty(want); err != nil {
-		return 0, err
+		return err
 	}
 	if err := b.scratch(func(h *kernel.Handle) error { return b.writeCounts(h, want) }); err != nil {
-		return 0, err
+		return err
 	}
-	if b.fails > 0 {
-		fmt.Fprintf(b.out, "ipvsbench: %d goal(s) missed\n", b.fails)
-		return 1, nil
+	if err := b.sheet.Err(); err != nil {
+		fmt.Fprintf(b.out, "ipvsbench: FAIL (%d goal(s) missed)\n", len(b.sheet.Failed()))
+		return err
 	}
-	fmt.Fprintln(b.out, "ipvsbench: all goals met")
-	return 0, nil
+	fmt.Fprintln(b.out, "ipvsbench: PASS (all goals met)")
+	return nil
 }
 
 // applyFromEmpty times, o.runs times each, the reference (one call per
@@ -252,7 +253,7 @@ func (b *bench) applyFromEmpty(want table.Table) error {
 		o.Seconds(), oursWrites, float64(o.Microseconds())/float64(max(oursWrites, 1)))
 	fmt.Fprintf(b.out, "ipvsadm -R of the same rules:       %8.3fs\n", t.Seconds())
 	fmt.Fprintf(b.out, "one cloudflare/ipvs call per rule:  %8.3fs  (%.3fx ipvsadm -R)\n", fl.Seconds(), fl.Seconds()/t.Seconds())
-	b.goal(ratio <= 0.25, "ratio lbd / ipvsadm -R: %.3f (goal <= 0.25)", ratio)
+	b.sheet.Check(ratio <= 0.25, "ratio lbd / ipvsadm -R: %.3f (goal <= 0.25)", ratio)
 	return nil
 }
 
@@ -343,7 +344,7 @@ func (b *bench) writeCounts(h *kernel.Handle, want table.Table) error {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	n := h2.Writes()
-	b.goal(n == 0, "restart on a matching table: %d writes (goal 0), read and diff took %.3fs", n, time.Since(t0).Seconds())
+	b.sheet.Check(n == 0, "restart on a matching table: %d writes (goal 0), read and diff took %.3fs", n, time.Since(t0).Seconds())
 	changed, err := b.reloadOneWeight(h2, rec, want)
 	if err != nil {
 		return err
@@ -363,7 +364,7 @@ func (b *bench) reloadOneWeight(h2 *kernel.Handle, rec *director.Reconciler, wan
 		return changed, fmt.Errorf("reload: %w", err)
 	}
 	n := h2.Writes() - w0
-	b.goal(n == 1, "reload with one weight changed: %d writes (goal 1) in %.3fs: %v", n, time.Since(t0).Seconds(), opStrings(res.Ops))
+	b.sheet.Check(n == 1, "reload with one weight changed: %d writes (goal 1) in %.3fs: %v", n, time.Since(t0).Seconds(), opStrings(res.Ops))
 	return changed, verify(h2, changed, "reload")
 }
 
@@ -380,7 +381,7 @@ func (b *bench) resyncAfterDelete(h, h2 *kernel.Handle, rec *director.Reconciler
 		return fmt.Errorf("resync: %w", err)
 	}
 	n := h2.Writes() - w0
-	b.goal(n == 1 && len(res.Ops) == 1 && res.Ops[0].Kind == table.OpCreateDest,
+	b.sheet.Check(n == 1 && len(res.Ops) == 1 && res.Ops[0].Kind == table.OpCreateDest,
 		"resync after a hand-deleted destination: %d writes (goal 1): %v", n, opStrings(res.Ops))
 	return verify(h2, changed, "resync")
 }
@@ -389,14 +390,6 @@ func createOps(t table.Table) []table.Op {
 	return table.Diff(t, table.Table{}, table.DiffOptions{})
 }
 
-func (b *bench) goal(ok bool, format string, args ...any) {
-	verdict := "PASS"
-	if !ok {
-		verdict = "FAIL"
-		b.fails++
-	}
-	fmt.Fprintf(b.out, "%s: %s\n", verdict, fmt.Sprintf(format, args...))
-}
 
 // verify checks that the kernel holds exactly want.
 func verify(h *kernel.Handle, want table.Table, after string) error {

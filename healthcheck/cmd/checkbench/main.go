@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/internal/benchverdict"
+
 	"github.com/lvsd/lb/healthcheck"
 )
 
@@ -44,10 +46,6 @@ type options struct {
 	noReactor              bool
 	cpuProfile             string
 }
-
-// errNotMeasured marks a run that could not measure one of the two
-// checkers: exit status 2.
-var errNotMeasured = errors.New("not measured")
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-serve" {
@@ -84,14 +82,10 @@ func runMain(o options) int {
 		defer pprof.StopCPUProfile()
 	}
 	err := run(o)
-	if err == nil {
-		return 0
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "checkbench:", err)
 	}
-	fmt.Fprintln(os.Stderr, "checkbench:", err)
-	if errors.Is(err, errFailed) {
-		return 1
-	}
-	return 2 // not measured: a setup error, or the peer missing
+	return benchverdict.ExitStatus(err)
 }
 
 // target i is 127.a.b.c with a, b, c in 1..254 (Linux routes 127/8 to lo).
@@ -120,12 +114,12 @@ func digest() string {
 }
 
 // run measures ours, then keepalived on the same server, prints both, the
-// ratios and the verdict. The error wraps errFailed for a FAIL and
-// errNotMeasured when a checker could not be measured.
+// ratios and the verdict. The error wraps benchverdict.ErrFailed for a FAIL and
+// benchverdict.ErrNotMeasured when a checker could not be measured.
 func run(o options) error {
 	srv, err := startServer()
 	if err != nil {
-		return fmt.Errorf("%w: benchmark server: %w", errNotMeasured, err)
+		return fmt.Errorf("%w: benchmark server: %w", benchverdict.ErrNotMeasured, err)
 	}
 	defer srv.stop()
 	fmt.Printf("load average before: %s\n", loadavg())
@@ -137,7 +131,7 @@ func run(o options) error {
 
 	ours, err := measureOurs(srv, o)
 	if err != nil {
-		return fmt.Errorf("%w: ours: %w", errNotMeasured, err)
+		return fmt.Errorf("%w: ours: %w", benchverdict.ErrNotMeasured, err)
 	}
 	report(ours)
 	if per := ours.cpu.Seconds() / float64(ours.checks); per > 0 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/internal/benchverdict"
 )
 
 func TestJudge(t *testing.T) {
@@ -22,15 +24,15 @@ func TestJudge(t *testing.T) {
 		{name: "pass", ours: m(100000, 0, 7*time.Second), ka: m(78000, 92, 5*time.Second),
 			wantVerdict: "checkbench: PASS"},
 		{name: "ours does not keep up", ours: m(59000, 0, 4*time.Second), ka: m(50000, 0, 4*time.Second),
-			wantErr: errFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
 		{name: "ours on more than one core", ours: m(100000, 0, 11*time.Second), ka: m(100000, 0, 5*time.Second),
-			wantErr: errFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
 		{name: "keepalived completes more", ours: m(99500, 0, 7*time.Second), ka: m(100900, 0, 5*time.Second),
-			wantErr: errFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
 		{name: "ours has more false failures", ours: m(100000, 3, 7*time.Second), ka: m(100000, 1, 5*time.Second),
-			wantErr: errFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "checkbench: FAIL (1 of 3 goals missed)"},
 		{name: "peer not measured: no verdict, however good ours is", ours: m(100000, 0, 7*time.Second),
-			kaErr: errors.New("no C compiler"), wantErr: errNotMeasured, wantVerdict: "checkbench: NO VERDICT: keepalived, the peer, was not measured: no C compiler"},
+			kaErr: errors.New("no C compiler"), wantErr: benchverdict.ErrNotMeasured, wantVerdict: "checkbench: NO VERDICT: keepalived, the peer, was not measured: no C compiler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,6 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lb/internal/benchverdict"
 
 	"github.com/lvsd/lb/vrrp"
 	"github.com/lvsd/lb/vrrp/internal/vrrplab"
@@ -78,12 +79,6 @@ func pairs() []pair {
 	}
 }
 
-// Exit statuses beyond 0 (every check passed).
-var (
-	errFailed      = errors.New("acceptance check failed")                // exit 1
-	errNotMeasured = errors.New("could not measure what a verdict needs") // exit 2
-)
-
 type trial struct {
 	wire   time.Duration // a's last advert -> b's first
 	vip    time.Duration // a's last advert -> the client's first reply via b
@@ -109,10 +104,7 @@ func main() {
 	}
 	if err := run(*trials, *bin, *only, wrap); err != nil {
 		fmt.Fprintln(os.Stderr, "vrrpbench:", err)
-		if errors.Is(err, errFailed) {
-			os.Exit(1)
-		}
-		os.Exit(2)
+		os.Exit(benchverdict.ExitStatus(err))
 	}
 }
 
@@ -133,19 +125,19 @@ func selected(only string) []impl {
 func run(n int, bin string, only string, wrap []string) error {
 	impls := selected(only)
 	if len(impls) == 0 {
-		return fmt.Errorf("%w: -only %q selects no implementation", errNotMeasured, only)
+		return fmt.Errorf("%w: -only %q selects no implementation", benchverdict.ErrNotMeasured, only)
 	}
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: needs root (network namespaces)", errNotMeasured)
+		return fmt.Errorf("%w: needs root (network namespaces)", benchverdict.ErrNotMeasured)
 	}
 	dir, err := os.MkdirTemp("", "vrrpbench-")
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNotMeasured, err)
+		return fmt.Errorf("%w: %w", benchverdict.ErrNotMeasured, err)
 	}
 	defer os.RemoveAll(dir)
 	b, err := newBencher(dir, bin, wrap)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNotMeasured, err)
+		return fmt.Errorf("%w: %w", benchverdict.ErrNotMeasured, err)
 	}
 	defer b.close()
 	var results []result
@@ -154,7 +146,7 @@ func run(n int, bin string, only string, wrap []string) error {
 			fmt.Fprintf(os.Stderr, "%s, %s: %d trials\n", im.name, sc, n)
 			r, err := b.measure(im, sc, n)
 			if err != nil {
-				return fmt.Errorf("%w: %s, %s: %w", errNotMeasured, im.name, sc, err)
+				return fmt.Errorf("%w: %s, %s: %w", benchverdict.ErrNotMeasured, im.name, sc, err)
 			}
 			results = append(results, r)
 		}
@@ -368,12 +360,12 @@ func (r result) medians() (wire, vip, outage time.Duration) {
 func secs(d time.Duration) string { return fmt.Sprintf("%.4f s", d.Seconds()) }
 
 // report prints the table of medians, the ratios of each pair and then
-// the acceptance checks. It returns errFailed when a check fails, and
-// errNotMeasured when a measured implementation's pair partner was not
+// the acceptance checks. It returns benchverdict.ErrFailed when a check fails, and
+// benchverdict.ErrNotMeasured when a measured implementation's pair partner was not
 // measured (no comparison, so no verdict on it).
 func report(w io.Writer, results []result) error {
 	if len(results) == 0 {
-		return fmt.Errorf("%w: nothing measured", errNotMeasured)
+		return fmt.Errorf("%w: nothing measured", benchverdict.ErrNotMeasured)
 	}
 	printTable(w, results)
 	find := func(name, sc string) *result {
@@ -385,15 +377,8 @@ func report(w io.Writer, results []result) error {
 		return nil
 	}
 	var missing []string
-	var failed []string
-	check := func(ok bool, format string, a ...any) {
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-			failed = append(failed, fmt.Sprintf(format, a...))
-		}
-		fmt.Fprintf(w, "  [%s] %s\n", mark, fmt.Sprintf(format, a...))
-	}
+	sheet := benchverdict.NewSheet(w)
+	check := sheet.Check
 	for _, p := range pairs() {
 		fmt.Fprintf(w, "\n%s vs %s (same timers: VRRPv%d, advert %v)\n", p.ours.name, p.peer.name, p.ours.version, p.ours.advert)
 		for _, sc := range []string{"cut", "stop"} {
@@ -415,12 +400,12 @@ func report(w io.Writer, results []result) error {
 		}
 	}
 	switch {
-	case len(failed) > 0:
-		fmt.Fprintf(w, "\nvrrpbench: FAIL (%d check(s))\n", len(failed))
-		return fmt.Errorf("%w: %s", errFailed, strings.Join(failed, "; "))
+	case sheet.Err() != nil:
+		fmt.Fprintf(w, "\nvrrpbench: FAIL (%d check(s))\n", len(sheet.Failed()))
+		return sheet.Err()
 	case len(missing) > 0:
 		fmt.Fprintf(w, "\nvrrpbench: NO VERDICT: the comparison needs %s\n", strings.Join(missing, ", "))
-		return fmt.Errorf("%w: not measured: %s", errNotMeasured, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: not measured: %s", benchverdict.ErrNotMeasured, strings.Join(missing, ", "))
 	}
 	fmt.Fprintln(w, "\nvrrpbench: PASS")
 	return nil

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/internal/benchverdict"
 )
 
 // res is a result whose every trial took wire on the wire and vip at the
@@ -54,13 +56,13 @@ func TestReport(t *testing.T) {
 		wantVerdict string
 	}{
 		{"every pair measured, ours faster", allResults(3610 * time.Millisecond), nil, "vrrpbench: PASS"},
-		{"ours slower than keepalived at the VIP", allResults(3620 * time.Millisecond), errFailed, "vrrpbench: FAIL (1 check(s))"},
-		{"-only ours: no peer", without(without(allResults(3610*time.Millisecond), "keepalived"), "keepalived v3 100ms"), errNotMeasured,
+		{"ours slower than keepalived at the VIP", allResults(3620 * time.Millisecond), benchverdict.ErrFailed, "vrrpbench: FAIL (1 check(s))"},
+		{"-only ours: no peer", without(without(allResults(3610*time.Millisecond), "keepalived"), "keepalived v3 100ms"), benchverdict.ErrNotMeasured,
 			"vrrpbench: NO VERDICT: the comparison needs keepalived cut, keepalived stop, keepalived v3 100ms cut, keepalived v3 100ms stop"},
-		{"-only keepalived: not ours", without(without(allResults(3610*time.Millisecond), "ours"), "ours v3 100ms"), errNotMeasured,
+		{"-only keepalived: not ours", without(without(allResults(3610*time.Millisecond), "ours"), "ours v3 100ms"), benchverdict.ErrNotMeasured,
 			"vrrpbench: NO VERDICT: the comparison needs ours cut, ours stop, ours v3 100ms cut, ours v3 100ms stop"},
 		{"-only v2: the v3 pair left out whole", allResults(3610 * time.Millisecond)[:4], nil, "vrrpbench: PASS"},
-		{"nothing", nil, errNotMeasured, ""},
+		{"nothing", nil, benchverdict.ErrNotMeasured, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
