@@ -390,7 +390,6 @@ func createOps(t table.Table) []table.Op {
 	return table.Diff(t, table.Table{}, table.DiffOptions{})
 }
 
-
 // verify checks that the kernel holds exactly want.
 func verify(h *kernel.Handle, want table.Table, after string) error {
 	got, err := table.Read(h)
