@@ -1,4 +1,5 @@
-// Package archtest holds the test that keeps the project's import rules,
-// the "who may import whom" of docs/ARCHITECTURE.md: it parses the import
-// lines of every Go file in the module and fails on a forbidden edge.
+// Package archtest holds the tests that keep the shape of the code: the
+// import rules of docs/ARCHITECTURE.md ("who may import whom", checked on
+// the import lines of every Go file of the module) and the size of
+// functions (go/ast over non-test code).
 package archtest
