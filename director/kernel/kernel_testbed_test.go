@@ -10,12 +10,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/kernel"
@@ -366,7 +369,8 @@ func TestTestbedConformance(t *testing.T) {
 		h.StopDaemon(table.DaemonMaster)
 		h.StopDaemon(table.DaemonBackup)
 	})
-	if err := fake.Conform(h, fake.Env{Interface: "lbconf0", Local: a("127.0.0.1")}); err != nil {
+	env := fake.Env{Interface: "lbconf0", Local: a("127.0.0.1"), DaemonStarted: masterThreadsSleeping}
+	if err := fake.Conform(h, env); err != nil {
 		t.Error(err)
 	}
 }
@@ -406,6 +410,9 @@ func TestTestbedSyncDaemon(t *testing.T) {
 	if ch, err := director.EnsureSyncDaemon(h, want); err != nil || len(ch) != 0 {
 		t.Errorf("second ensure: %v %v", ch, err)
 	}
+	if err := masterThreadsSleeping(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := director.EnsureSyncDaemon(h, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -432,5 +439,37 @@ func TestTestbedSysctl(t *testing.T) {
 	}
 	if _, err := kernel.ReadConns(""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// masterThreadsSleeping waits until the kernel's master sync threads
+// (ipvs-m:GEN:ID) exist and sleep, waiting for work: started. Stopping a
+// master daemon the kernel was still starting hung the VM's kernel (6.1,
+// qemu TCG on a loaded host) in DEL_DAEMON, 2 times in 4 runs of the
+// conformance script; with this wait, 0 in 8.
+func masterThreadsSleeping() error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, sleeping := 0, 0
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			comm, err := os.ReadFile(d + "/comm")
+			if err != nil || !strings.HasPrefix(string(comm), "ipvs-m:") {
+				continue
+			}
+			n++
+			stat, err := os.ReadFile(d + "/stat")
+			// pid (comm) STATE ...
+			if i := strings.LastIndexByte(string(stat), ')'); err == nil && i >= 0 && i+2 < len(stat) && (stat[i+2] == 'S' || stat[i+2] == 'I') {
+				sleeping++
+			}
+		}
+		if n > 0 && sleeping == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("master sync threads: %d found, %d sleeping after 60 s", n, sleeping)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -32,6 +32,11 @@ type Env struct {
 	// Local is an IPv4 address of the host (a *Kernel has none: the
 	// kernel treats a destination there like any other).
 	Local netip.Addr
+	// DaemonStarted, if set, waits until a sync daemon just started is
+	// running: the real kernel's threads, before the script stops it
+	// (stopping one the kernel is still starting hung the testbed's
+	// kernel under load). Nil for the fake, which has no threads.
+	DaemonStarted func() error
 }
 
 // Conform runs the conformance script against k, which must hold an empty
@@ -273,6 +278,12 @@ func (f fixtures) daemonSteps() []step {
 		{name: "sync daemon start, a mixed-family destination exists", check: start, want: syscall.EINVAL},
 		write("destination remove, IPv4 in IPv6 service", table.OpRemoveDest, f.v6, f.tun4, nil),
 		{name: "sync daemon start", check: start},
+		check("sync daemon running", func(IPVS) error {
+			if f.env.DaemonStarted == nil {
+				return nil
+			}
+			return f.env.DaemonStarted()
+		}),
 		{name: "sync daemon start twice", check: start, want: syscall.EEXIST},
 		check("sync daemon listed", func(k IPVS) error { return wantDaemons(k, master) }),
 		write("destination create, IPv4 in IPv6 service, tunnel, sync daemon running", table.OpCreateDest, f.v6, tun, syscall.EINVAL),
