@@ -158,10 +158,8 @@ func DiscoverGuests(moduleDir string) ([]Guest, error) {
 }
 
 // sortGuests puts the packages' own tests first, by path, and the
-// scenarios last: a package's tests of the kernel then see the kernel as
-// booted, not after the scenarios' hundreds of namespaces (a sync daemon
-// stop in the root namespace hung, 3 times in about 9 loaded runs, right
-// after the scenarios had torn down theirs).
+// scenarios last: the quick tests of the kernel adapter see the kernel as
+// booted and fail fast, before the scenarios' minutes.
 func sortGuests(gs []Guest) {
 	sort.SliceStable(gs, func(i, j int) bool {
 		if (gs[i].Name == ScenarioGuest) != (gs[j].Name == ScenarioGuest) {
