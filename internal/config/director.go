@@ -12,6 +12,7 @@ import (
 // which stay as written and are resolved by VirtualServer.EffectiveCheck.
 type Director struct {
 	Global         Global          `yaml:"global"`
+	RemovalGuard   RemovalGuard    `yaml:"removal_guard"` // guard.go
 	IPVS           IPVS            `yaml:"ipvs"`
 	VRRP           vrrp.Set        `yaml:"vrrp"` // instances, scripts and sync groups: vrrp owns their defaults and rules
 	VirtualServers []VirtualServer `yaml:"virtual_servers"`

@@ -6,7 +6,8 @@ import (
 	"reflect"
 )
 
-// LoadDirector reads and validates lbd.yaml. Invalid contents give an
+// LoadDirector reads and validates lbd.yaml; a file that configures
+// nothing is refused too (see parseDirectorFile). Invalid contents give an
 // Errors value (every problem, one per line, "FILE:LINE: PATH: message",
 // FILE being path as given); a file that cannot be read gives a wrapped
 // *os.PathError.
@@ -15,7 +16,7 @@ func LoadDirector(path string) (*Director, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading director config: %w", err)
 	}
-	return ParseDirector(path, data)
+	return parseDirectorFile(path, data)
 }
 
 // ParseDirector decodes and validates lbd.yaml contents; name is used as
@@ -30,7 +31,9 @@ func (r *report) parseDirector(data []byte) (*Director, error) {
 		return nil, r.result()
 	}
 	r.directorDefaults(d)
+	r.guardDefaults(d)
 	r.validateDirector(d)
+	r.validateGuard(d)
 	if err := r.result(); err != nil {
 		return nil, err
 	}
