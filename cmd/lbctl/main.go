@@ -36,7 +36,7 @@ func main() {
 type env struct {
 	// status asks lbd at the socket path.
 	status func(ctx context.Context, socket string) (control.Status, error)
-	reload func(ctx context.Context, socket string) (control.ReloadResult, error)
+	reload func(ctx context.Context, socket string, req control.ReloadRequest) (control.ReloadResult, error)
 	resync func(ctx context.Context, socket string) (control.ApplyResult, error)
 	// kernel reads the kernel directly.
 	kernel func() (kernelView, error)
@@ -56,8 +56,8 @@ type kernelView struct {
 func systemEnv() env {
 	return env{
 		status: func(ctx context.Context, s string) (control.Status, error) { return control.NewClient(s).Status(ctx) },
-		reload: func(ctx context.Context, s string) (control.ReloadResult, error) {
-			return control.NewClient(s).Reload(ctx)
+		reload: func(ctx context.Context, s string, req control.ReloadRequest) (control.ReloadResult, error) {
+			return control.NewClient(s).Reload(ctx, req)
 		},
 		resync: func(ctx context.Context, s string) (control.ApplyResult, error) {
 			return control.NewClient(s).Resync(ctx)
@@ -108,6 +108,9 @@ commands:
              --kernel           do not ask lbd: read the kernel only
   save     print the table like "ipvsadm -S" (-n numeric, --kernel)
   reload   ask lbd to reload its configuration
+             --force            apply it even if the removal guard refuses it (it
+                                would remove every managed IPVS service or VRRP
+                                instance, or more than removal_guard.max_percent)
   resync   ask lbd to repair the IPVS table now
   genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
            print the status, headers and MD5SUM of URL (keepalived --genhash)
@@ -147,12 +150,16 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return status(ctx, args, *socket, stdout, stderr, e, true)
 		}),
 		cmd("reload", nil, func(ctx context.Context, args []string) int {
-			return action(ctx, "reload", args, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
-				return e.reload(ctx, s)
+			var req control.ReloadRequest
+			flags := func(fs *flag.FlagSet) {
+				fs.BoolVar(&req.Force, "force", false, "apply even what the removal guard refuses")
+			}
+			return action(ctx, "reload", args, *socket, stdout, stderr, flags, func(ctx context.Context, s string) (any, error) {
+				return e.reload(ctx, s, req)
 			})
 		}),
 		cmd("resync", nil, func(ctx context.Context, args []string) int {
-			return action(ctx, "resync", args, *socket, stdout, stderr, func(ctx context.Context, s string) (any, error) {
+			return action(ctx, "resync", args, *socket, stdout, stderr, nil, func(ctx context.Context, s string) (any, error) {
 				return e.resync(ctx, s)
 			})
 		}),
@@ -165,15 +172,23 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 	}
 }
 
-// action runs reload or resync: do asks lbd, and the result is printed
-// (--json: as JSON) even when lbd also reports an error.
+// action runs reload or resync: flags (if set) adds the command's own
+// flags, do asks lbd, and the result is printed (--json: as JSON) even
+// when lbd also reports an error.
 func action(ctx context.Context, name string, args []string, socket string, stdout, stderr io.Writer,
-	do func(ctx context.Context, socket string) (any, error)) int {
+	flags func(fs *flag.FlagSet), do func(ctx context.Context, socket string) (any, error)) int {
 	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&socket, "s", socket, "control socket of lbd")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if flags != nil {
+		flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lbctl %s: unexpected argument %q\n", name, fs.Arg(0))
 		return 2
 	}
 	res, err := do(ctx, socket)
@@ -182,7 +197,7 @@ func action(ctx context.Context, name string, args []string, socket string, stdo
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	} else if res != nil {
-		printAction(stdout, res)
+		printAction(stdout, res, err == nil)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lbctl: %s: %v\n", name, err)
@@ -191,12 +206,20 @@ func action(ctx context.Context, name string, args []string, socket string, stdo
 	return 0
 }
 
-func printAction(w io.Writer, res any) {
+// printAction prints what a reload or resync did; ok says lbd reported no
+// error (a refused or invalid reload is "not reloaded").
+func printAction(w io.Writer, res any, ok bool) {
 	var ar *control.ApplyResult
 	switch r := res.(type) {
 	case control.ReloadResult:
-		if r.ConfigFile != "" {
+		switch {
+		case r.ConfigFile == "":
+		case ok:
 			fmt.Fprintf(w, "reloaded %s\n", r.ConfigFile)
+		case r.Apply == nil:
+			fmt.Fprintf(w, "not reloaded %s\n", r.ConfigFile)
+		default:
+			fmt.Fprintf(w, "reloaded %s, with errors\n", r.ConfigFile)
 		}
 		for _, c := range r.Changes {
 			fmt.Fprintf(w, "  %s\n", c)

@@ -40,6 +40,10 @@ type fakeEnv struct {
 	noIPVS  bool
 	status  control.Status
 	asked   string
+	// reloadReq is the last reload's request; refuse makes lbd refuse
+	// reloads that do not force.
+	reloadReq control.ReloadRequest
+	refuse    bool
 }
 
 func (f *fakeEnv) env() env {
@@ -51,10 +55,14 @@ func (f *fakeEnv) env() env {
 			}
 			return f.status, nil
 		},
-		reload: func(_ context.Context, s string) (control.ReloadResult, error) {
-			f.asked = s
+		reload: func(_ context.Context, s string, req control.ReloadRequest) (control.ReloadResult, error) {
+			f.asked, f.reloadReq = s, req
 			if !f.running {
 				return control.ReloadResult{}, control.ErrNotRunning
+			}
+			if f.refuse && !req.Force {
+				return control.ReloadResult{ConfigFile: "/etc/lbd/lbd.yaml"},
+					errors.New("lbd: removal guard: the configuration would remove 1 of the 1 IPVS services lbd manages (all of them): TCP 192.168.56.90:80")
 			}
 			return control.ReloadResult{ConfigFile: "/etc/lbd/lbd.yaml", Changes: []string{"virtual_servers: 1 changed"},
 				Apply: &control.ApplyResult{Kind: "apply", Writes: 1, Ops: []string{"-e -t 192.168.56.90:80 -r 192.168.56.200:80 -g -w 2 (weight 1 -> 2)"}}}, nil
@@ -282,5 +290,42 @@ func TestStatusHealthChecksSection(t *testing.T) {
 				t.Errorf("row %d: column %s does not start with %q:\n%s\n%s", i, cols[j], cell, header, rows[i])
 			}
 		}
+	}
+}
+
+// lbctl reload asks without force unless --force; a refusal exits 1 with
+// lbd's message on stderr and "not reloaded" on stdout.
+func TestReloadForce(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		refuse    bool
+		wantCode  int
+		wantForce bool
+		wantOut   string
+		wantErr   string
+	}{
+		{name: "plain", args: []string{"reload"}, wantOut: "reloaded /etc/lbd/lbd.yaml"},
+		{name: "refused", args: []string{"reload"}, refuse: true, wantCode: 1,
+			wantOut: "not reloaded /etc/lbd/lbd.yaml", wantErr: "lbctl: reload: lbd: removal guard: the configuration would remove 1 of the 1 IPVS services"},
+		{name: "forced", args: []string{"reload", "--force"}, refuse: true, wantForce: true, wantOut: "reloaded /etc/lbd/lbd.yaml"},
+		{name: "forced, json", args: []string{"reload", "--force", "--json"}, refuse: true, wantForce: true, wantOut: `"config_file": "/etc/lbd/lbd.yaml"`},
+		{name: "a stray argument", args: []string{"reload", "force"}, wantCode: 2, wantErr: `unexpected argument "force"`},
+		{name: "resync has no --force", args: []string{"resync", "--force"}, wantCode: 2, wantErr: "flag provided but not defined: -force"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEnv{running: true, refuse: tt.refuse}
+			code, out, errs := runCmd(f, tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) || !strings.Contains(errs, tt.wantErr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, out, errs, tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+			if f.reloadReq.Force != tt.wantForce {
+				t.Errorf("force sent: %v, want %v", f.reloadReq.Force, tt.wantForce)
+			}
+			if tt.refuse && !tt.wantForce && strings.Contains(out, "reloaded /etc") && !strings.Contains(out, "not reloaded") {
+				t.Errorf("a refused reload printed as reloaded: %q", out)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lvsd/lb/cmd/internal/cli"
 
+	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/daemon"
 )
 
@@ -21,8 +22,9 @@ func runRun(ctx context.Context, args []string) error {
 	file := fs.String("c", defaultConfigPath, "configuration `file`")
 	format := fs.String("log-format", "", "log format: text or json (default: the file's global.log_format)")
 	level := fs.String("log-level", "", "log level: debug, info, warn or error (default: the file's global.log_level)")
+	force := fs.Bool("force", false, "let this start remove what the removal guard refuses (every managed IPVS service, or more than removal_guard.max_percent); reloads stay guarded")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: lbd run [-c FILE] [--log-format text|json] [--log-level LEVEL]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: lbd run [-c FILE] [--log-format text|json] [--log-level LEVEL] [--force]\n\n"+
 			"Run the director: IPVS, health checks, VRRP, control socket, metrics.\n"+
 			"SIGHUP reloads the configuration; SIGTERM stops (the IPVS table stays unless flush_on_stop).\n\n")
 		fs.PrintDefaults()
@@ -30,7 +32,7 @@ func runRun(ctx context.Context, args []string) error {
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level})
+	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level, ForceStart: *force})
 	if err != nil {
 		if cli.PrintConfigErrors(os.Stderr, err) {
 			return cli.ExitCode(1)
@@ -47,7 +49,8 @@ func runRun(ctx context.Context, args []string) error {
 				return
 			case <-hup:
 				// Errors are logged by Reload; the daemon keeps running.
-				_, _ = d.Reload(ctx)
+				// SIGHUP never forces: the removal guard applies.
+				_, _ = d.Reload(ctx, control.ReloadRequest{})
 			}
 		}
 	}()

@@ -154,6 +154,19 @@ type VRRPInstance struct {
 	Drops map[string]uint64 `json:"drops,omitempty"`
 }
 
+// ReloadRequest is the JSON body of POST /v1/reload; it is optional (no
+// body is the zero request, what SIGHUP asks).
+type ReloadRequest struct {
+	// Force applies a configuration that the removal guard refuses
+	// (removal_guard: one that removes every managed IPVS service or VRRP
+	// instance, or more than removal_guard.max_percent of them): lbctl
+	// reload --force.
+	Force bool `json:"force,omitempty"`
+}
+
+// MaxReloadRequest bounds the body of POST /v1/reload.
+const MaxReloadRequest = 4 << 10
+
 // ReloadResult is the answer of POST /v1/reload.
 type ReloadResult struct {
 	ConfigFile string       `json:"config_file,omitempty"`
@@ -166,7 +179,7 @@ type ReloadResult struct {
 type Daemon interface {
 	Status(ctx context.Context) Status
 	// Reload re-reads the configuration and applies it.
-	Reload(ctx context.Context) (ReloadResult, error)
+	Reload(ctx context.Context, req ReloadRequest) (ReloadResult, error)
 	// Resync re-reads the kernel and repairs drift now.
 	Resync(ctx context.Context) (ApplyResult, error)
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,10 +49,15 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-// Reload asks the daemon to reload its configuration.
-func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
+// Reload asks the daemon to reload its configuration (req.Force: even if
+// the removal guard refuses it).
+func (c *Client) Reload(ctx context.Context, req ReloadRequest) (ReloadResult, error) {
 	var r ReloadResult
-	err := c.do(ctx, http.MethodPost, "/v1/reload", &r)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return r, fmt.Errorf("encode reload request: %w", err)
+	}
+	err = c.doBody(ctx, http.MethodPost, "/v1/reload", body, &r)
 	return r, err
 }
 
@@ -63,9 +69,22 @@ func (c *Client) Resync(ctx context.Context) (ApplyResult, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://lbd"+path, nil)
+	return c.doBody(ctx, method, path, nil, out)
+}
+
+// doBody sends a request with a JSON body (none if nil) and decodes the
+// answer into out.
+func (c *Client) doBody(ctx context.Context, method, path string, in []byte, out any) error {
+	var reqBody io.Reader
+	if in != nil {
+		reqBody = bytes.NewReader(in)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://lbd"+path, reqBody)
 	if err != nil {
 		return fmt.Errorf("control request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

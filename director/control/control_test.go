@@ -1,10 +1,13 @@
 package control_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,6 +24,7 @@ import (
 type sources struct {
 	reloads, resyncs int
 	failReload       bool
+	lastReload       control.ReloadRequest
 }
 
 func (s *sources) IPVSStatus(context.Context) control.IPVS {
@@ -62,8 +66,9 @@ func (s *sources) VRRPStatus(context.Context) []control.VRRPInstance {
 	}
 }
 
-func (s *sources) Reload(context.Context) (control.ReloadResult, error) {
+func (s *sources) Reload(_ context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
 	s.reloads++
+	s.lastReload = req
 	if s.failReload {
 		return control.ReloadResult{ConfigFile: "/etc/lbd.yaml", Changes: []string{"partial"}}, errors.New("lbd.yaml:3: bad")
 	}
@@ -139,9 +144,12 @@ func TestStatusReloadResync(t *testing.T) {
 		t.Errorf("service key after JSON: %s", got)
 	}
 
-	rr, err := c.Reload(ctx)
-	if err != nil || rr.Apply == nil || rr.Apply.Writes != 1 || src.reloads != 1 {
-		t.Errorf("reload %+v %v", rr, err)
+	rr, err := c.Reload(ctx, control.ReloadRequest{})
+	if err != nil || rr.Apply == nil || rr.Apply.Writes != 1 || src.reloads != 1 || src.lastReload.Force {
+		t.Errorf("reload %+v %v (request %+v)", rr, err, src.lastReload)
+	}
+	if _, err := c.Reload(ctx, control.ReloadRequest{Force: true}); err != nil || !src.lastReload.Force {
+		t.Errorf("reload --force: %v, the daemon got %+v", err, src.lastReload)
 	}
 	ar, err := c.Resync(ctx)
 	if err != nil || ar.Writes != 2 || len(ar.Ops) != 1 || src.resyncs != 1 {
@@ -149,7 +157,7 @@ func TestStatusReloadResync(t *testing.T) {
 	}
 
 	src.failReload = true
-	rr, err = c.Reload(ctx)
+	rr, err = c.Reload(ctx, control.ReloadRequest{})
 	if err == nil || err.Error() != "lbd: lbd.yaml:3: bad" || len(rr.Changes) != 1 {
 		t.Errorf("failed reload: %+v %v", rr, err)
 	}
@@ -317,4 +325,66 @@ func TestVRRPInstanceJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The body of a reload is optional (SIGHUP's zero request, an old lbctl);
+// a malformed or oversized one is refused with 400 and reaches no daemon.
+func TestReloadRequestBody(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbd.sock")
+	src := &sources{}
+	_, stop := serve(t, control.ServerConfig{Path: path, Daemon: src})
+	defer stop()
+	tests := []struct {
+		name      string
+		body      string
+		wantCode  int
+		wantForce bool
+	}{
+		{name: "no body", body: "", wantCode: 200},
+		{name: "empty object", body: "{}", wantCode: 200},
+		{name: "force", body: `{"force": true}`, wantCode: 200, wantForce: true},
+		{name: "not JSON", body: "force", wantCode: 400},
+		{name: "unknown field", body: `{"forse": true}`, wantCode: 400},
+		{name: "wrong type", body: `{"force": "yes"}`, wantCode: 400},
+		{name: "too large", body: `{"force": true}` + strings.Repeat(" ", control.MaxReloadRequest), wantCode: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := src.reloads
+			src.lastReload = control.ReloadRequest{}
+			code, body := rawPost(t, path, "/v1/reload", tt.body)
+			if code != tt.wantCode {
+				t.Fatalf("HTTP %d %s, want %d", code, body, tt.wantCode)
+			}
+			if got := src.reloads - before; (tt.wantCode == 200) != (got == 1) {
+				t.Errorf("the daemon reloaded %d times", got)
+			}
+			if src.lastReload.Force != tt.wantForce {
+				t.Errorf("force = %v, want %v", src.lastReload.Force, tt.wantForce)
+			}
+		})
+	}
+}
+
+// rawPost sends body to the socket at path by hand (HTTP/1.1) and returns
+// the status code and the body of the answer.
+func rawPost(t *testing.T, path, url, body string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "POST " + url + " HTTP/1.1\r\nHost: lbd\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

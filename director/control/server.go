@@ -1,10 +1,12 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,7 +71,12 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "reload is not available"})
 		return
 	}
-	res, err := s.cfg.Daemon.Reload(r.Context())
+	req, err := decodeReloadRequest(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
+		return
+	}
+	res, err := s.cfg.Daemon.Reload(r.Context(), req)
 	if err != nil {
 		s.log.Warn("reload over the control socket failed", "err", err)
 		writeJSON(w, http.StatusInternalServerError, struct {
@@ -79,6 +86,28 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// decodeReloadRequest reads the optional body of a reload (at most
+// MaxReloadRequest bytes of JSON, unknown fields refused).
+func decodeReloadRequest(r *http.Request) (ReloadRequest, error) {
+	var req ReloadRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxReloadRequest+1))
+	if err != nil {
+		return req, fmt.Errorf("reading the reload request: %w", err)
+	}
+	if len(body) > MaxReloadRequest {
+		return req, fmt.Errorf("reload request larger than %d bytes", MaxReloadRequest)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, fmt.Errorf("invalid reload request: %w", err)
+	}
+	return req, nil
 }
 
 func (s *Server) resync(w http.ResponseWriter, r *http.Request) {

@@ -24,13 +24,21 @@ var errStopping = errors.New("lbd is stopping")
 // the check subscriptions; the VRRP components; the sync daemon; the log
 // level. Only what differs is written, restarted or re-subscribed.
 //
+// First the removal guard (guard.go): a configuration that would remove
+// every managed service or VRRP instance, or too many, is refused before
+// anything is written, unless force.
+//
 // At start the configuration in force is the empty one, and a failure to
 // program IPVS or to add a check stops the start (lbd exits, systemd
 // restarts it). On a reload such a failure is logged and returned, and the
 // rest is still applied. d.applyMu is held.
-func (d *Daemon) apply(ctx context.Context, next *config.Director, start bool) (control.ReloadResult, error) {
+func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force bool) (control.ReloadResult, error) {
 	res := control.ReloadResult{ConfigFile: d.path}
-	plan := PlanApply(d.Config(), next)
+	old := d.Config()
+	if err := d.guard(old, next, start, force); err != nil {
+		return res, err
+	}
+	plan := PlanApply(old, next)
 	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
@@ -141,8 +149,10 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, sta
 }
 
 // Reload re-reads the configuration file and applies the difference. An
-// invalid file changes nothing: every error is logged and returned.
-func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
+// invalid file, or one the removal guard refuses (unless req.Force),
+// changes nothing: every error is logged and returned. SIGHUP reloads with
+// the zero request: guarded.
+func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
 	if d.isStopping() {
 		return control.ReloadResult{ConfigFile: d.path}, errStopping
 	}
@@ -162,7 +172,7 @@ func (d *Daemon) Reload(ctx context.Context) (control.ReloadResult, error) {
 	}
 	// The run's context, not the request's: a client that goes away must
 	// not leave a reload half applied.
-	return d.apply(d.ctx(), next, false)
+	return d.apply(d.ctx(), next, false, req.Force)
 }
 
 func (d *Daemon) logRefused(err error) {

@@ -63,6 +63,9 @@ type Options struct {
 	Health healthcheck.Options
 	// Version is reported on the control socket.
 	Version string
+	// ForceStart lets the start remove what the removal guard would refuse
+	// (lbd run --force); reloads stay guarded.
+	ForceStart bool
 }
 
 // Daemon is a running (or ready to run) lbd.
@@ -207,7 +210,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	goFn(func() { d.rec.Run(ctx, d.loaded.Global.ResyncInterval, nil) })
 
 	d.applyMu.Lock()
-	_, err := d.apply(ctx, d.loaded, true)
+	_, err := d.apply(ctx, d.loaded, true, d.opts.ForceStart)
 	d.applyMu.Unlock()
 	if err != nil {
 		d.stopAll()

@@ -240,7 +240,7 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.k.ResetCounters()
-	_, err := cl.Reload(context.Background())
+	_, err := cl.Reload(context.Background(), control.ReloadRequest{})
 	if err == nil || !strings.Contains(err.Error(), "bogus_key") {
 		t.Fatalf("reload of a bad file: err = %v", err)
 	}
@@ -257,7 +257,7 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeConfig(t, f.cfg, f.dir, 5, false, "")
-	res, err := cl.Reload(context.Background())
+	res, err := cl.Reload(context.Background(), control.ReloadRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestDaemonReload(t *testing.T) {
 	}
 	// Same file again: zero writes.
 	f.k.ResetCounters()
-	if _, err := cl.Reload(context.Background()); err != nil {
+	if _, err := cl.Reload(context.Background(), control.ReloadRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if f.k.Writes() != 0 {

@@ -226,12 +226,12 @@ func TestNetnsDaemonComposition(t *testing.T) {
 	good, _ := os.ReadFile(d1.cfg)
 	os.WriteFile(d1.cfg, []byte(strings.Replace(string(good), "priority: 200", "priority: 900", 1)), 0o600)
 	d1.k.ResetCounters()
-	if _, err := cl.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "priority") {
+	if _, err := cl.Reload(context.Background(), control.ReloadRequest{}); err == nil || !strings.Contains(err.Error(), "priority") {
 		t.Errorf("bad reload: %v", err)
 	}
 	// Reload with a weight change: one write, VRRP untouched.
 	os.WriteFile(d1.cfg, []byte(strings.Replace(string(good), "weight: 1", "weight: 4", 1)), 0o600)
-	res, err := cl.Reload(context.Background())
+	res, err := cl.Reload(context.Background(), control.ReloadRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
