@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -153,6 +154,12 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, sta
 // changes nothing: every error is logged and returned. SIGHUP reloads with
 // the zero request: guarded.
 func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
+	res, err := d.reload(ctx, req)
+	d.countReload(err)
+	return res, err
+}
+
+func (d *Daemon) reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
 	if d.isStopping() {
 		return control.ReloadResult{ConfigFile: d.path}, errStopping
 	}
@@ -168,11 +175,42 @@ func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control
 	next, err := config.LoadDirector(d.path)
 	if err != nil {
 		d.logRefused(err)
-		return control.ReloadResult{ConfigFile: d.path}, fmt.Errorf("configuration not reloaded, still running the previous one: %w", err)
+		return control.ReloadResult{ConfigFile: d.path}, fmt.Errorf("configuration not reloaded, still running the previous one: %w", &invalidError{err})
 	}
 	// The run's context, not the request's: a client that goes away must
 	// not leave a reload half applied.
 	return d.apply(d.ctx(), next, false, req.Force)
+}
+
+// invalidError marks a reload whose file could not be read or is invalid.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string { return e.err.Error() }
+func (e *invalidError) Unwrap() error { return e.err }
+
+// countReload counts a reload by result (metrics.ReloadResults).
+func (d *Daemon) countReload(err error) {
+	var inv *invalidError
+	var ref *RemovalRefused
+	res := "failed"
+	switch {
+	case err == nil:
+		res = "applied"
+	case errors.As(err, &inv):
+		res = "invalid"
+	case errors.As(err, &ref):
+		res = "refused"
+	}
+	d.mu.Lock()
+	d.reloads[res]++
+	d.mu.Unlock()
+}
+
+// Reloads returns the reloads so far by result.
+func (d *Daemon) Reloads() map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.reloads)
 }
 
 func (d *Daemon) logRefused(err error) {

@@ -96,6 +96,7 @@ type Daemon struct {
 	comps      map[string]*runningComp
 	vrrpErr    map[string]string // components that could not start, and why
 	trans      map[transKey]uint64
+	reloads    map[string]uint64 // by result, see countReload
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
@@ -108,7 +109,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, exec: vrrp.ExecRunner{}.Start, started: time.Now(), cfg: &config.Director{},
 		checks: map[healthcheck.ID]CheckSub{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
-		trans: map[transKey]uint64{}}
+		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
 	}

@@ -196,6 +196,17 @@ func TestReloadRemovalGuard(t *testing.T) {
 			if got := serviceNames(k); got != tt.wantTable {
 				t.Errorf("kernel after the reload: %q, want %q", got, tt.wantTable)
 			}
+			// lbd_reloads_total counts it by result.
+			want := "applied"
+			switch {
+			case tt.wantErr != nil && strings.Contains(tt.wantErr[0], "empty or truncated"):
+				want = "invalid"
+			case tt.wantErr != nil:
+				want = "refused"
+			}
+			if got := d.Reloads(); got[want] != 1 || len(got) != 1 {
+				t.Errorf("reloads counted %v, want %s: 1", got, want)
+			}
 			if tt.wantErr == nil {
 				if err != nil || k.Writes() != tt.wantOps {
 					t.Errorf("reload: %v, %d writes %v; want applied in %d", err, k.Writes(), k.Log(), tt.wantOps)

@@ -41,7 +41,15 @@ type Sources struct {
 	CheckTotals func() (checks, failures uint64)
 	// Reconciler returns write attempts and repairs.
 	Reconciler func() (writes, repairs uint64)
+	// Reloads counts reloads by result (ReloadResults).
+	Reloads func() map[string]uint64
 }
+
+// ReloadResults are the results lbd_reloads_total counts, each always
+// exported (0 until it happens): applied; failed (applied with errors);
+// invalid (the file could not be read or is invalid); refused (by the
+// removal guard).
+var ReloadResults = []string{"applied", "failed", "invalid", "refused"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("lbd_"+name, help, labels, nil)
@@ -67,6 +75,7 @@ type Collector struct {
 
 	checkUp, checkDuration, checkAttempts, checksTotal *prometheus.Desc
 	recWrites, recRepairs                              *prometheus.Desc
+	reloads                                            *prometheus.Desc
 }
 
 // NewCollector returns a collector reading src.
@@ -106,6 +115,7 @@ func NewCollector(src Sources) *Collector {
 		checksTotal:   desc("checks_total", "Health-check attempts of the scheduler, by result (ok or fail).", "result"),
 		recWrites:     desc("reconciler_writes_total", "IPVS write attempts by the reconciler (failed ones included)."),
 		recRepairs:    desc("reconciler_repairs_total", "IPVS repairs made by resyncs (changes made behind lbd's back)."),
+		reloads:       desc("reloads_total", "Configuration reloads by result: applied, failed (applied with errors), invalid, refused (removal guard).", "result"),
 	}
 }
 
@@ -116,7 +126,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.vrrpPrioZeroSent, c.vrrpPrioZeroRecv, c.vrrpDrops, c.vrrpSockDrops,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.dstConns, c.dstInPkts, c.dstOutPkts, c.dstInBytes, c.dstOutBytes, c.dstActive, c.dstInactive, c.dstWeight, c.ipvsUp,
-		c.checkUp, c.checkDuration, c.checkAttempts, c.checksTotal, c.recWrites, c.recRepairs} {
+		c.checkUp, c.checkDuration, c.checkAttempts, c.checksTotal, c.recWrites, c.recRepairs, c.reloads} {
 		ch <- d
 	}
 }
@@ -239,6 +249,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		w, r := c.src.Reconciler()
 		ch <- newMetric(c.recWrites, counter, float64(w))
 		ch <- newMetric(c.recRepairs, counter, float64(r))
+	}
+	if c.src.Reloads != nil {
+		n := c.src.Reloads()
+		for _, res := range ReloadResults {
+			ch <- newMetric(c.reloads, counter, float64(n[res]), res)
+		}
 	}
 }
 

@@ -45,6 +45,7 @@ func sampleSources() Sources {
 		},
 		CheckTotals: func() (uint64, uint64) { return 10, 1 },
 		Reconciler:  func() (uint64, uint64) { return 5, 2 },
+		Reloads:     func() map[string]uint64 { return map[string]uint64{"applied": 3, "refused": 1} },
 	}
 }
 
@@ -116,6 +117,11 @@ func TestScrape(t *testing.T) {
 		`lbd_checks_total{result="fail"} 1`,
 		`lbd_reconciler_writes_total 5`,
 		`lbd_reconciler_repairs_total 2`,
+		"# TYPE lbd_reloads_total counter",
+		`lbd_reloads_total{result="applied"} 3`,
+		`lbd_reloads_total{result="failed"} 0`,
+		`lbd_reloads_total{result="invalid"} 0`,
+		`lbd_reloads_total{result="refused"} 1`,
 		// The standard collectors are registered too.
 		"# TYPE go_goroutines gauge",
 		"# TYPE process_start_time_seconds gauge",
@@ -245,8 +251,8 @@ func TestCollectorConsistent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fams) != 30 {
-		t.Errorf("gathered %d families, want 30 (every described one)", len(fams))
+	if len(fams) != 31 {
+		t.Errorf("gathered %d families, want 31 (every described one)", len(fams))
 	}
 	// Registries are independent: two handlers in one process register
 	// the same collectors without clashing (no global registry).
