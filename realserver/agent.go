@@ -20,6 +20,9 @@ type Agent struct {
 	st       State // as last persisted
 	loaded   bool  // st has been read from the state file
 	restored bool  // Restore ran: the watcher must not put things back
+	// devices are those the specs in force in this process put VIPs on:
+	// the only ones whose records the state file may hold.
+	devices []string
 }
 
 // New checks the spec and returns an agent; nothing is read or changed yet.
@@ -30,7 +33,19 @@ func New(spec Spec, sys System, log *slog.Logger) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{sys: sys, log: log, spec: spec.normalized()}, nil
+	a := &Agent{sys: sys, log: log, spec: spec.normalized()}
+	a.addDevices(a.spec)
+	return a, nil
+}
+
+// addDevices adds the devices of spec (normalized) to those the state file
+// may name.
+func (a *Agent) addDevices(spec Spec) {
+	for _, d := range []string{spec.Interface, spec.Interface6} {
+		if !slices.Contains(a.devices, d) {
+			a.devices = append(a.devices, d)
+		}
+	}
 }
 
 // Spec returns the spec in force, defaults filled in.
@@ -74,6 +89,7 @@ func (a *Agent) Reload(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("new config refused, old one kept: %w", errors.Join(refused...))
 	}
 	a.spec = spec
+	a.addDevices(spec)
 	a.restored = false
 	_, err = a.syncLocked(ctx, "reload", true)
 	return err
@@ -96,7 +112,7 @@ func (a *Agent) Restore(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.restored = true
-	err := Restore(ctx, a.sys, a.spec.StateFile, a.log)
+	err := restore(ctx, a.sys, a.spec.StateFile, a.devices, a.log)
 	if st, lerr := LoadState(a.spec.StateFile); lerr == nil {
 		a.st, a.loaded = st, true
 	} else {
@@ -135,7 +151,7 @@ func (a *Agent) Status(ctx context.Context) (Status, error) {
 // "reload" or "repair" (the log message).
 func (a *Agent) syncLocked(ctx context.Context, verb string, check bool) (int, error) {
 	if !a.loaded {
-		st, err := LoadState(a.spec.StateFile)
+		st, err := loadChecked(a.sys, a.spec.StateFile, a.devices)
 		if err != nil {
 			return 0, err
 		}
@@ -331,12 +347,46 @@ func apply(ctx context.Context, sys System, act Action) error {
 // the original sysctl values, then returns devices to their original state
 // (down, or deleted if lbrs created them). Things already back are skipped;
 // the state file is removed when everything is done, or keeps what failed.
-// It needs no spec: only the state file.
+// It needs no spec: only the state file. Without a spec to say which devices
+// are lbrs's, records may only concern lo, dummy and tunnel devices; a state
+// file lbrs refuses (ErrBadState) changes nothing.
 func Restore(ctx context.Context, sys System, stateFile string, log *slog.Logger) error {
+	return restore(ctx, sys, stateFile, nil, log)
+}
+
+// loadChecked loads the state file and checks it against the devices the
+// configuration uses (nil: no configuration, the device kinds lbrs uses)
+// and against the node: see [State.fits] and [State.checkKernel].
+func loadChecked(sys System, path string, devices []string) (State, error) {
+	st, err := LoadState(path)
+	if err != nil || st.Empty() {
+		return st, err
+	}
+	var p problems
+	if devices != nil {
+		st.fits(devices, &p)
+	}
+	obs, err := observe(sys, linkNames(desiredState{}, st), nil)
+	if err != nil {
+		return State{}, err
+	}
+	all, err := sys.AllAddrs()
+	if err != nil {
+		return State{}, fmt.Errorf("list node addresses: %w", err)
+	}
+	st.checkKernel(obs, all, devices, &p)
+	if err := p.err(path); err != nil {
+		return State{}, err
+	}
+	return st, nil
+}
+
+// restore is Restore for the devices of a configuration (nil: none known).
+func restore(ctx context.Context, sys System, stateFile string, devices []string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := LoadState(stateFile)
+	st, err := loadChecked(sys, stateFile, devices)
 	if err != nil {
 		return err
 	}

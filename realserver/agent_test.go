@@ -505,7 +505,7 @@ func TestStateFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "parse state file") {
+	if _, err := LoadState(path); !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), path+": not a state file lbrs wrote") {
 		t.Errorf("LoadState(corrupt) = %v, want parse error", err)
 	}
 	if err := SaveState(path, State{Version: 1}); err != nil {

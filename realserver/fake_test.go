@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lvsd/lb/internal/sysctl"
@@ -29,13 +30,14 @@ type fakeSystem struct {
 }
 
 type fakeLink struct {
+	kind  string // LinkInfo.Kind
 	up    bool
 	addrs []Address
 }
 
 func newFake() *fakeSystem {
 	f := &fakeSystem{
-		links:   map[string]*fakeLink{"lo": {up: true}, "eth0": {up: true}},
+		links:   map[string]*fakeLink{"lo": {kind: "loopback", up: true}, "eth0": {kind: "device", up: true}},
 		sysctls: sysctl.NewMap(nil),
 	}
 	for _, dev := range []string{"lo", "all", "default", "eth0"} {
@@ -59,7 +61,7 @@ func (f *fakeSystem) Link(name string) (LinkInfo, error) {
 	if !ok {
 		return LinkInfo{}, fmt.Errorf("%s: %w", name, ErrLinkNotFound)
 	}
-	return LinkInfo{Name: name, Up: l.up}, nil
+	return LinkInfo{Name: name, Up: l.up, Kind: l.kind}, nil
 }
 
 func (f *fakeSystem) SetLinkUp(name string, up bool) error {
@@ -88,8 +90,13 @@ func (f *fakeSystem) LoadModule(_ context.Context, module string) error {
 	return nil
 }
 
+// addLinkLocked adds a tunnel device (ip6tnl if its name says so).
 func (f *fakeSystem) addLinkLocked(dev string) {
-	f.links[dev] = &fakeLink{}
+	kind := "ipip"
+	if strings.HasPrefix(dev, "ip6tnl") {
+		kind = "ip6tnl"
+	}
+	f.links[dev] = &fakeLink{kind: kind}
 	for _, k := range []string{"arp_ignore", "arp_announce"} {
 		f.sysctls.Put(confKey(dev, k), "0")
 	}

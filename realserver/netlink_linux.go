@@ -82,7 +82,11 @@ func (s *NetlinkSystem) Link(name string) (LinkInfo, error) {
 	if err != nil {
 		return LinkInfo{}, err
 	}
-	return LinkInfo{Name: name, Up: l.Attrs().Flags&net.FlagUp != 0}, nil
+	kind := l.Type()
+	if l.Attrs().Flags&net.FlagLoopback != 0 {
+		kind = "loopback"
+	}
+	return LinkInfo{Name: name, Up: l.Attrs().Flags&net.FlagUp != 0, Kind: kind}, nil
 }
 
 // SetLinkUp implements System.

@@ -136,8 +136,7 @@ func (s Spec) Validate() error {
 		case !v.IsValid():
 			errs = append(errs, errors.New("VIP: invalid (zero) address"))
 			continue
-		case v.IsUnspecified(), v.IsLoopback(), v.IsMulticast(), v.IsLinkLocalUnicast(),
-			v.Is4() && v == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		case unusableVIP(v):
 			errs = append(errs, fmt.Errorf("VIP %s: not usable as a virtual address (unspecified, loopback, multicast, link-local or broadcast)", v))
 		}
 		if seen[v] {

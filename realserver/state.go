@@ -1,9 +1,11 @@
 package realserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -109,23 +111,61 @@ func (s State) canonical() State {
 	return c
 }
 
-// LoadState reads the state file; a missing file is an empty state.
+// LoadState reads the state file; a missing file is an empty state. A file
+// lbrs refuses (not a regular file, larger than maxStateSize, not the JSON
+// lbrs writes, or holding a record lbrs would never have written) is an
+// error wrapping ErrBadState that names the file and what is wrong.
 func LoadState(path string) (State, error) {
-	b, err := os.ReadFile(path)
+	b, err := readState(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return State{Version: stateVersion}, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("read state file: %w", err)
+		return State{}, err
 	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return State{}, fmt.Errorf("parse state file %s: %w (it records the values to restore; move it away to start afresh, losing them)", path, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return State{}, fmt.Errorf("%w: %s: not a state file lbrs wrote: %v (%s)", ErrBadState, path, err, stateHint)
 	}
-	if s.Version != stateVersion {
-		return State{}, fmt.Errorf("state file %s: version %d, want %d", path, s.Version, stateVersion)
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return State{}, fmt.Errorf("%w: %s: data after the JSON object (%s)", ErrBadState, path, stateHint)
+	}
+	var p problems
+	s.validate(&p)
+	if err := p.err(path); err != nil {
+		return State{}, err
 	}
 	return s, nil
+}
+
+// readState reads a regular file of at most maxStateSize bytes. It opens
+// without blocking (a FIFO in its place would wait for a writer forever).
+func readState(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read state file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s: not a regular file (%s) (%s)", ErrBadState, path, fi.Mode().Type(), stateHint)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read state file %s: %w", path, err)
+	}
+	if len(b) > maxStateSize {
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes, more than lbrs ever writes (%s)", ErrBadState, path, maxStateSize, stateHint)
+	}
+	return b, nil
 }
 
 // SaveState writes the state file atomically (temporary file, fsync,

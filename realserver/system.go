@@ -49,6 +49,9 @@ func (a Address) String() string {
 type LinkInfo struct {
 	Name string
 	Up   bool // administratively up (IFF_UP)
+	// Kind is "loopback" for lo, else the netlink link kind: "ipip",
+	// "ip6tnl", "dummy", "veth"..., "device" for a physical one.
+	Kind string
 }
 
 // System is every kernel access the agent makes. The real one is
