@@ -39,10 +39,25 @@ func agentCommands() []cli.Command {
 	}
 }
 
-// agentFlags are the flags shared by the agent subcommands.
+// agentFlags are the flags shared by the agent subcommands, and the kernel
+// access the agent is opened on.
 type agentFlags struct {
-	fs     *flag.FlagSet
-	config *string
+	fs      *flag.FlagSet
+	config  *string
+	openSys systemOpener
+}
+
+// systemOpener opens the kernel access the agent works through, and the
+// function that closes it: netlinkSystem, or a test's double.
+type systemOpener func(log *slog.Logger) (realserver.System, func(), error)
+
+// netlinkSystem is the kernel of this process's network namespace.
+func netlinkSystem(log *slog.Logger) (realserver.System, func(), error) {
+	sys, err := realserver.NewNetlinkSystem(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sys, sys.Close, nil
 }
 
 func newAgentFlags(name, usage string) agentFlags {
@@ -52,7 +67,7 @@ func newAgentFlags(name, usage string) agentFlags {
 		fmt.Fprintf(fs.Output(), "Usage: lbrs %s\n\n", usage)
 		fs.PrintDefaults()
 	}
-	return agentFlags{fs: fs, config: cfg}
+	return agentFlags{fs: fs, config: cfg, openSys: netlinkSystem}
 }
 
 // loadSpec reads lbrs.yaml and turns it into the agent's runtime spec and a
@@ -104,18 +119,18 @@ func specFromConfig(a *config.Agent) (realserver.Spec, error) {
 	return s, nil
 }
 
-// openAgent builds the agent on the kernel of this process's namespace.
-func openAgent(spec realserver.Spec, log *slog.Logger) (*realserver.Agent, func(), error) {
-	sys, err := realserver.NewNetlinkSystem(log)
+// openAgent builds the agent on the kernel openSys opens.
+func openAgent(spec realserver.Spec, log *slog.Logger, openSys systemOpener) (*realserver.Agent, func(), error) {
+	sys, closeSys, err := openSys(log)
 	if err != nil {
 		return nil, nil, err
 	}
 	a, err := realserver.New(spec, sys, log)
 	if err != nil {
-		sys.Close()
+		closeSys()
 		return nil, nil, err
 	}
-	return a, sys.Close, nil
+	return a, closeSys, nil
 }
 
 // open parses args into f, loads the configuration it names, takes the
@@ -136,7 +151,7 @@ func (f agentFlags) open(args []string, lock bool) (spec realserver.Spec, log *s
 			return spec, nil, nil, nil, err
 		}
 	}
-	agent, closeSys, err := openAgent(spec, log)
+	agent, closeSys, err := openAgent(spec, log, f.openSys)
 	if err != nil {
 		release()
 		return spec, nil, nil, nil, err
@@ -151,10 +166,21 @@ func (f agentFlags) open(args []string, lock bool) (spec realserver.Spec, log *s
 // change; restarting will not help).
 func isRefusal(err error) bool { return errors.Is(err, realserver.ErrRefused) }
 
+// isBadState reports whether an error is a state file lbrs refuses to act on
+// (corrupt or tampered): the operator must look at it; restarting will not
+// help.
+func isBadState(err error) bool { return errors.Is(err, realserver.ErrBadState) }
+
 // runRun is the daemon: apply, tell systemd READY, watch and repair; SIGHUP
 // reloads the config; SIGTERM/SIGINT restores everything and exits.
 func runRun(ctx context.Context, args []string) error {
+	return runDaemon(ctx, args, netlinkSystem)
+}
+
+// runDaemon is runRun on the kernel openSys opens.
+func runDaemon(ctx context.Context, args []string, openSys systemOpener) error {
 	f := newAgentFlags("run", "run [-c FILE]\n\nApply the configuration, repair any drift, restore on SIGTERM/SIGINT. SIGHUP reloads.")
+	f.openSys = openSys
 	spec, log, agent, closeAgent, err := f.open(args, true)
 	if err != nil {
 		return err
@@ -166,6 +192,12 @@ func runRun(ctx context.Context, args []string) error {
 	defer signal.Stop(hup)
 
 	if err := agent.Apply(ctx); err != nil {
+		if isBadState(err) {
+			// Never READY: without its state lbrs cannot put the VIPs in
+			// place safely, and a node without its VIPs must not look up.
+			log.Error("state file refused; not starting", "err", err)
+			return cli.ExitCode(exitConfig)
+		}
 		if isRefusal(err) {
 			log.Error("configuration refused", "err", err)
 			// Undo anything a former run left (the refusal changed nothing).
@@ -252,7 +284,7 @@ func runApply(ctx context.Context, args []string) error {
 	}
 	defer closeAgent()
 	if err := agent.Apply(ctx); err != nil {
-		if isRefusal(err) {
+		if isRefusal(err) || isBadState(err) {
 			fmt.Fprintln(os.Stderr, err)
 			return cli.ExitCode(exitConfig)
 		}
@@ -261,28 +293,30 @@ func runApply(ctx context.Context, args []string) error {
 	return nil
 }
 
-// runRestore undoes what lbrs applied, reading only the state file: -c
-// names the config holding state_file, or -state gives it directly (for a
-// config that no longer loads).
+// runRestore undoes what lbrs applied, from the state file: -c names the
+// config holding state_file (the records must concern its devices), or
+// -state gives the file directly (for a config that no longer loads or no
+// longer names the devices the records concern: then only lo, dummy and
+// tunnel devices are acted on). A state file lbrs refuses changes nothing.
 func runRestore(ctx context.Context, args []string) error {
 	f := newAgentFlags("restore", "restore [-c FILE | -state FILE]\n\nRemove the VIPs lbrs added and put back the original sysctls, from the state file.")
 	stateFile := f.fs.String("state", "", "state `file` to restore from (instead of the one named in the config)")
 	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
-	path := *stateFile
+	if *stateFile == "" {
+		_, _, agent, closeAgent, err := f.open(nil, true)
+		if err != nil {
+			return err
+		}
+		defer closeAgent()
+		return agent.Restore(ctx)
+	}
 	log, _, err := logging.New(os.Stderr, "text", "info")
 	if err != nil {
 		return err
 	}
-	if path == "" {
-		spec, l, err := loadSpec(*f.config, os.Stderr)
-		if err != nil {
-			return err
-		}
-		path, log = spec.StateFile, l
-	}
-	release, err := realserver.LockState(path)
+	release, err := realserver.LockState(*stateFile)
 	if err != nil {
 		return err
 	}
@@ -292,7 +326,7 @@ func runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sys.Close()
-	return realserver.Restore(ctx, sys, path, log)
+	return realserver.Restore(ctx, sys, *stateFile, log)
 }
 
 // runStatus prints the status table; exit status 1 when something differs.
