@@ -644,3 +644,143 @@ func TestNetnsBinaryRefusesPrimary(t *testing.T) {
 		t.Errorf("lo after refusal = %q", got)
 	}
 }
+
+// A tampered or corrupt state file on a real node: "lbrs run" exits 78
+// without READY and changes nothing, "lbrs restore" (with the config, and
+// from the file alone) refuses and changes nothing; 127.0.0.1/8, the node's
+// own address and the sysctls stay. The untampered file then restores as
+// usual. Every tampering stays inside the namespace (ip_forward and the
+// conf sysctls are per namespace), so a regression cannot reach the host.
+func TestNetnsTamperedState(t *testing.T) {
+	checkHostUntouched(t)
+	n := newNode(t)
+	bin := buildLbrs(t)
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "state.json")
+	cfg := filepath.Join(dir, "lbrs.yaml")
+	if err := os.WriteFile(cfg, []byte("mode: dr\nvips: [192.168.56.90]\nstate_file: "+stateFile+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eth := nodeDevice(t, n, "192.168.56.200/24")
+	d := n.startDaemon(t, bin, cfg)
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.wait(t)
+	good, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.run(t, "ip", "addr", "add", "10.9.9.9/32", "dev", eth) // a /32 of the node's own
+	snapshot := func() []string {
+		s := append(n.ipAddrs(t, "lo"), n.ipAddrs(t, eth)...)
+		for _, k := range []string{loIgnore, allIgnore, loAnnounce, allAnnounce, "net/ipv4/ip_forward", "net/ipv4/conf/all/rp_filter"} {
+			s = append(s, k+"="+n.sysctl(t, k))
+		}
+		return s
+	}
+	before := snapshot()
+	if !slices.Contains(before, "127.0.0.1/8 lo") || !slices.Contains(before, "192.168.56.90/32 lo:0") || !slices.Contains(before, "10.9.9.9/32 "+eth) {
+		t.Fatalf("node before the tampering: %q", before)
+	}
+	record := func(link, prefix string) string {
+		return strings.Replace(string(good), `"addresses": [`, `"addresses": [{"link": "`+link+`", "prefix": "`+prefix+`"}, `, 1)
+	}
+	sysctlRec := func(key, v string) string {
+		return strings.Replace(string(good), `"sysctls": {`, `"sysctls": {"`+key+`": "`+v+`", `, 1)
+	}
+	for _, tt := range []struct{ name, state, want string }{
+		{"truncated", string(good[:len(good)/2]), "not a state file lbrs wrote"},
+		{"loopback", record("lo", "127.0.0.1/8"), "127.0.0.1/8"},
+		{"node address", record(eth, "192.168.56.200/24"), "prefix length /24"},
+		{"node /32 address", record(eth, "10.9.9.9/32"), "10.9.9.9/32 on " + eth},
+		{"ip_forward", sysctlRec("net/ipv4/ip_forward", "1"), "not a sysctl lbrs sets"},
+		{"traversal", sysctlRec("net/ipv4/conf/lo/../../ip_forward", "1"), "not a sysctl lbrs sets"},
+		{"huge value", sysctlRec(confKey(eth, "arp_ignore"), strings.Repeat("7", 100000)), "want an integer 0-8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(stateFile, []byte(tt.state), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, ready := n.runOnce(t, bin, "run", "-c", cfg)
+			if code != 78 || ready || !strings.Contains(out, stateFile+": ") || !strings.Contains(out, tt.want) {
+				t.Errorf("lbrs run: exit %d, READY %v, output:\n%s\nwant exit 78, no READY, the file and %q named", code, ready, out, tt.want)
+			}
+			for _, args := range [][]string{{"restore", "-c", cfg}, {"restore", "-state", stateFile}} {
+				if code, out, _ := n.runOnce(t, bin, args...); code == 0 || !strings.Contains(out, tt.want) {
+					t.Errorf("lbrs %s: exit %d, output:\n%s\nwant a failure naming %q", strings.Join(args, " "), code, out, tt.want)
+				}
+			}
+			if diff := cmpStrings(before, snapshot()); diff != "" {
+				t.Errorf("node changed: %s", diff)
+			}
+			if got, _ := os.ReadFile(stateFile); string(got) != tt.state {
+				t.Error("state file rewritten")
+			}
+		})
+	}
+
+	// The file as lbrs wrote it restores: the VIP goes, the rest stays.
+	if err := os.WriteFile(stateFile, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := n.runOnce(t, bin, "restore", "-c", cfg); code != 0 {
+		t.Fatalf("lbrs restore of the untampered file: exit %d\n%s", code, out)
+	}
+	if diff := cmpStrings([]string{"127.0.0.1/8 lo", "::1/128"}, n.ipAddrs(t, "lo")); diff != "" {
+		t.Errorf("lo after restore: %s", diff)
+	}
+	if !slices.Contains(n.ipAddrs(t, eth), "10.9.9.9/32 "+eth) || !slices.Contains(n.ipAddrs(t, eth), "192.168.56.200/24 "+eth) {
+		t.Errorf("%s after restore: %q", eth, n.ipAddrs(t, eth))
+	}
+}
+
+// nodeDevice is the web namespace's device holding prefix.
+func nodeDevice(t *testing.T, n *node, prefix string) string {
+	t.Helper()
+	for _, line := range strings.Split(n.run(t, "ip", "-o", "addr", "show"), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[3] == prefix {
+			return strings.TrimSuffix(f[1], ":")
+		}
+	}
+	t.Fatalf("no device holds %s", prefix)
+	return ""
+}
+
+// runOnce runs lbrs in the web namespace with a NOTIFY_SOCKET, waits up to
+// 20 s for it to exit (then kills it: an lbrs run that keeps running fails
+// the caller's exit status check) and returns its exit status, output, and
+// whether it sent READY=1.
+func (n *node) runOnce(t *testing.T, bin string, args ...string) (int, string, bool) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := n.web.Command(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	var out logBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	ready := false
+	buf := make([]byte, 4096)
+	for {
+		m, _, err := conn.ReadFromUnix(buf)
+		if err != nil {
+			break
+		}
+		ready = ready || strings.Contains(string(buf[:m]), "READY=1")
+	}
+	return code, out.String(), ready
+}
