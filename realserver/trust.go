@@ -99,7 +99,7 @@ func (s State) validate(p *problems) {
 		seen[k] = true
 	}
 	for _, name := range sortedKeys(s.Links) {
-		if err := checkIfName(name); err != nil {
+		if err := checkDevice(name); err != nil {
 			p.add("link: %v", err)
 		} else if name == "lo" && s.Links[name].Created {
 			p.add("link lo: recorded as created by lbrs, which only creates tunnel devices")
@@ -114,7 +114,7 @@ func checkSysctlRecord(key, value string) error {
 	if len(parts) != 5 || parts[0] != "net" || parts[1] != "ipv4" || parts[2] != "conf" {
 		return errors.New("not a sysctl lbrs sets (net/ipv4/conf/DEVICE/{arp_ignore,arp_announce,rp_filter})")
 	}
-	if dev := parts[3]; dev != "all" && (dev == "default" || checkIfName(dev) != nil) {
+	if dev := parts[3]; dev != "all" && (dev == "default" || checkDevice(dev) != nil) {
 		return fmt.Errorf("device %q: not a device lbrs sets sysctls on", dev)
 	}
 	limit, ok := sysctlKnobs[parts[4]]
@@ -129,7 +129,7 @@ func checkSysctlRecord(key, value string) error {
 
 // checkAddrRecord accepts a host address usable as a VIP, as lbrs adds them.
 func checkAddrRecord(r AddrRecord) error {
-	if err := checkIfName(r.Link); err != nil {
+	if err := checkDevice(r.Link); err != nil {
 		return err
 	}
 	if !r.Prefix.IsValid() {
@@ -151,6 +151,18 @@ func checkAddrRecord(r AddrRecord) error {
 		return fmt.Errorf("label %q on an IPv6 address: lbrs labels IPv4 VIPs only", truncate(r.Label, 20))
 	case len(r.Label) > 15 || !strings.HasPrefix(r.Label, r.Link) || strings.ContainsAny(r.Label, "/ \t\n"):
 		return fmt.Errorf("label %q: not a label of %s", truncate(r.Label, 20), r.Link)
+	}
+	return nil
+}
+
+// checkDevice accepts a device name as the kernel does (checkIfName), and
+// printable.
+func checkDevice(name string) error {
+	if err := checkIfName(name); err != nil {
+		return err
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
+		return fmt.Errorf("interface %q: not a valid device name", name)
 	}
 	return nil
 }

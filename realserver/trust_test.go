@@ -58,6 +58,7 @@ func hostileStates() []struct {
 		{name: "node address copied on lo", state: addr("lo", "192.168.56.200/32"), want: "it is this node's own primary address on eth0",
 			setup: func(f *fakeSystem) { f.externalAdd(Address{Link: "lo", Prefix: pfx("192.168.56.200/32")}) }},
 		{name: "device path", state: addr("../eth0", "192.0.2.1/32"), want: `interface "../eth0": not a valid device name`},
+		{name: "control character", state: addr(`lo\u0000x`, "192.0.2.1/32"), want: `interface "lo\x00x": not a valid device name`},
 		{name: "foreign label", state: rec(`"addresses": [{"link": "lo", "prefix": "192.0.2.1/32", "label": "eth0:1"}]`), want: `label "eth0:1": not a label of lo`},
 		{name: "duplicate", state: rec(`"addresses": [{"link": "lo", "prefix": "192.0.2.1/32"}, {"link": "lo", "prefix": "192.0.2.1/32"}]`), want: "recorded twice"},
 		{name: "kernel sysctl", state: sysctl("kernel/core_pattern", "|/tmp/x"), want: `sysctl "kernel/core_pattern": not a sysctl lbrs sets`},
