@@ -5,6 +5,7 @@ package scenarios
 import (
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,7 +20,8 @@ import (
 // a restarted lbrs keeps the pre-lbrs values as the originals (not its own
 // ones, which it finds in place); after a second SIGKILL, the one-shot
 // "lbrs restore" (the seed's "lvs-rs.sh stop") brings every original sysctl
-// back and removes the VIP.
+// back and removes the VIP. Before that, a tampered state file is refused by
+// both "lbrs run" (exit 78 at once) and "lbrs restore", changing nothing.
 func TestScenarioLbrsKill9RestartRestore(t *testing.T) {
 	n := newNarrator(t)
 	commandPath(t, "lbrs")
@@ -86,10 +88,12 @@ func TestScenarioLbrsKill9RestartRestore(t *testing.T) {
 	}
 	checkSysctls(t, web, applied, "after a refused restore")
 
-	n.Step("kill -9 again, then 'lbrs restore -c lbrs.yaml': the original sysctls come back, the VIP goes")
+	n.Step("kill -9 again")
 	if _, err := d.stop(t, syscall.SIGKILL); err == nil {
 		t.Errorf("lbrs run killed by SIGKILL exited 0")
 	}
+	tamperedState(t, n, nd, applied)
+	n.Step("'lbrs restore -c lbrs.yaml' with the state file as lbrs wrote it: the original sysctls come back, the VIP goes")
 	out, code = nd.cli(t, "restore")
 	n.Block(out)
 	if code != 0 {
@@ -108,4 +112,41 @@ func TestScenarioLbrsKill9RestartRestore(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "DIFFERS") {
 		t.Errorf("lbrs status after restore: exit %d, want 1 with DIFFERS:\n%s", code, out)
 	}
+}
+
+// tamperedState records 127.0.0.1/8 and ip_forward in the state file as
+// lbrs's own: "lbrs run" exits 78 at once and "lbrs restore" fails, both
+// naming the file, and lo and the sysctls stay as they are. The file is
+// then put back as lbrs wrote it.
+func tamperedState(t *testing.T, n *narrator, nd *lbrsNode, applied map[string]string) {
+	t.Helper()
+	n.Step("A tampered state file (127.0.0.1/8 and ip_forward recorded as lbrs's): 'lbrs run' and 'lbrs restore' refuse it, nothing changes")
+	good, err := os.ReadFile(nd.state)
+	must(t, err)
+	tampered := strings.Replace(string(good), `"addresses": [`, `"addresses": [{"link": "lo", "prefix": "127.0.0.1/8"}, `, 1)
+	tampered = strings.Replace(tampered, `"sysctls": {`, `"sysctls": {"net/ipv4/ip_forward": "1", `, 1)
+	must(t, os.WriteFile(nd.state, []byte(tampered), 0o600))
+	before := ipv4Addrs(t, nd.ns, "lo")
+	forward := readSysctls(t, nd.ns, []string{"net.ipv4.ip_forward"})
+	for _, c := range []struct {
+		sub  string
+		code int
+	}{{"run", 78}, {"restore", 1}} {
+		start := time.Now()
+		out, code := nd.cli(t, c.sub)
+		n.Note("lbrs %s: exit %d in %v: %.160s...", c.sub, code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+		if code != c.code || !strings.Contains(out, "state file refused: "+nd.state+": ") ||
+			!strings.Contains(out, "127.0.0.1/8") || !strings.Contains(out, "net/ipv4/ip_forward") {
+			t.Errorf("lbrs %s with a tampered state file: exit %d, want %d naming the file and both records:\n%s", c.sub, code, c.code, out)
+		}
+	}
+	if after := ipv4Addrs(t, nd.ns, "lo"); !slices.Equal(after, before) || !hasAddr(after, "127.0.0.1/8 lo") {
+		t.Errorf("lo after the refusals = %q, want unchanged %q", after, before)
+	}
+	checkSysctls(t, nd.ns, applied, "after the refusals")
+	checkSysctls(t, nd.ns, forward, "after the refusals")
+	if got, _ := os.ReadFile(nd.state); string(got) != tampered {
+		t.Errorf("refused state file rewritten")
+	}
+	must(t, os.WriteFile(nd.state, good, 0o600))
 }
