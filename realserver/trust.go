@@ -19,7 +19,7 @@ import (
 // ErrBadState marks a state file lbrs refuses to act on (corrupt, from
 // another version, or holding a record lbrs would never have written). The
 // error names the file and every problem found. Retrying cannot help: the
-// operator must look at the file (see "lbrs restore" in README.md).
+// operator must look at the file (see "lbrs's state file" in README.md).
 var ErrBadState = errors.New("state file refused")
 
 // maxStateSize bounds the state file: a record is about 100 bytes, so this is
@@ -30,8 +30,9 @@ const maxStateSize = 1 << 20
 const maxStateErrors = 10
 
 // stateHint ends every refusal: what the operator does next.
-const stateHint = "nothing in it was acted on; check the node (ip addr show dev lo, sysctl net.ipv4.conf), " +
-	"undo by hand what lbrs left, then move the file away (see \"lbrs restore\" in README.md)"
+const stateHint = "nothing in it was acted on; to recover (README.md, \"lbrs's state file\"): " +
+	"for records on a device lbrs.yaml no longer uses, lbrs restore -state FILE; " +
+	"else undo by hand what lbrs left and move the file away"
 
 // sysctlKnobs are the only sysctls lbrs writes, each under
 // net/ipv4/conf/DEVICE/, with the largest value that knob takes: a recorded
