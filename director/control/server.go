@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/lvsd/lb/internal/httplimit"
 )
 
 // DefaultSocket is where lbd listens unless configured otherwise.
@@ -31,6 +33,11 @@ type ServerConfig struct {
 	// actions answer 501.
 	Daemon Daemon
 	Logger *slog.Logger
+	// Limits bound what clients may hold (connections, idle and write
+	// time, body size); zero fields take httplimit's defaults (64
+	// connections, 30s idle, 5s headers, 10s body, 10s without write
+	// progress, 64 KiB bodies).
+	Limits httplimit.Limits
 }
 
 // Server answers the control API.
@@ -240,13 +247,11 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, l)
 }
 
-// Serve serves on l until ctx ends.
+// Serve serves on l until ctx ends, under the configured Limits.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	hs, hl := httplimit.Server(l, s.mux, s.cfg.Limits)
+	hs.BaseContext = func(net.Listener) context.Context { return ctx }
+	l = hl
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(l) }()
 	select {
@@ -257,11 +262,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := hs.Shutdown(sctx)
+		if err != nil { // a request still in its handler: cut it
+			s.log.Warn("control socket: requests still running at shutdown, closed", "err", err)
+			_ = hs.Close()
+		}
 		l.Close()
 		<-done
-		if err != nil {
-			return fmt.Errorf("shut down control socket: %w", err)
-		}
 		return nil
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/httplimit"
 	"github.com/lvsd/lb/internal/sysctl"
 	"github.com/lvsd/lb/vrrp"
 )
@@ -265,8 +265,10 @@ func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 		stopCtl()
 		return nil, fmt.Errorf("metrics listener on %s: %w", g.MetricsAddress, err)
 	}
-	msrv := &http.Server{Handler: metrics.Handler(d.metricsSources()), ReadHeaderTimeout: 10 * time.Second}
-	goFn(func() { _ = msrv.Serve(ml) })
+	// The same bounds as the control socket: a scraper (or anyone who can
+	// reach the port) holds at most 64 connections, idle ones closed.
+	msrv, mll := httplimit.Server(ml, metrics.Handler(d.metricsSources()), httplimit.Limits{})
+	goFn(func() { _ = msrv.Serve(mll) })
 	d.log.Info("metrics listening", "address", ml.Addr().String())
 	return func() { stopCtl(); _ = msrv.Close() }, nil
 }
