@@ -15,17 +15,20 @@ type DropReason uint8
 const (
 	DropLength      DropReason = iota // shorter than a header, or length not matching the address count
 	DropVRID                          // no instance with that VRID on the interface
-	DropTTL                           // multicast advert whose TTL (hop limit) is not 255
+	DropTTL                           // multicast advert whose TTL (hop limit) is not 255, unicast outside unicast_min_ttl..unicast_max_ttl
 	DropVersion                       // not our VRRP version
 	DropAuth                          // VRRPv2 auth type or password mismatch
 	DropInterval                      // VRRPv2 advert interval differs from ours
 	DropType                          // not an advertisement
 	DropChecksum                      // bad checksum
 	DropDestination                   // multicast received by a unicast instance or the reverse
+	DropSource                        // unicast advert from an address not in unicast_peers (check_unicast_src)
+	DropAddress                       // source (or, for VRRPv3, destination) missing or of the other family
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"length", "vrid", "ttl", "version", "auth", "interval", "type", "checksum", "destination"}
+var dropNames = [NumDropReasons]string{"length", "vrid", "ttl", "version", "auth", "interval", "type", "checksum",
+	"destination", "source", "address"}
 
 func (r DropReason) String() string {
 	if r < NumDropReasons {
@@ -61,6 +64,10 @@ type checker struct {
 	version  uint8
 	ipv6     bool
 	unicast  bool
+	checkSrc bool         // unicast: the source must be one of peers
+	peers    []netip.Addr // unicast peers, unzoned and unmapped
+	minTTL   int          // unicast TTL bounds, 0 = none
+	maxTTL   int
 	authType uint8
 	auth     [authLen]byte
 	interval time.Duration
@@ -72,7 +79,13 @@ func newChecker(c *Config) checker {
 		version:  uint8(c.Version),
 		ipv6:     c.ipv6(),
 		unicast:  len(c.UnicastPeers) > 0,
+		checkSrc: c.checksUnicastSrc(),
+		minTTL:   c.UnicastMinTTL,
+		maxTTL:   c.UnicastMaxTTL,
 		interval: c.AdvertInterval,
+	}
+	for _, a := range c.UnicastPeers {
+		k.peers = append(k.peers, a.WithZone("").Unmap())
 	}
 	if pw := c.password(); pw != "" {
 		k.authType = AuthPass
@@ -86,8 +99,12 @@ func newChecker(c *Config) checker {
 
 // check runs keepalived's receive checks in its order (after the VRID
 // lookup): length, TTL (multicast only), version, VRRPv2 auth, VRRPv2
-// interval, type, checksum, destination. A list of addresses that differs
-// from ours is reported by mismatch but does not drop the packet.
+// interval, type, checksum, destination, and for a unicast instance the
+// source among the peers (unless check_unicast_src is off) and the TTL
+// bounds. Before the checksum, the addresses it needs must be there and of
+// the instance's family (the socket always gives them; a Datagram built
+// otherwise may not). A list of addresses that differs from ours is
+// reported by mismatch but does not drop the packet.
 func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch bool) {
 	b := d.Payload
 	if len(b) < headerLen {
@@ -121,11 +138,22 @@ func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch b
 	if p.Type != typeAdvert {
 		return p, DropType, false, false
 	}
+	if !k.ofFamily(d.Src) || (ver == 3 && !k.ofFamily(d.Dst)) || (d.Dst.IsValid() && !k.ofFamily(d.Dst)) {
+		return p, DropAddress, false, false
+	}
 	if Checksum(b, ver, d.Src, d.Dst) != 0 {
 		return p, DropChecksum, false, false
 	}
 	if d.Dst.IsValid() && d.Dst.IsMulticast() == k.unicast {
 		return p, DropDestination, false, false
+	}
+	if k.unicast {
+		if k.checkSrc && !slices.Contains(k.peers, d.Src.WithZone("").Unmap()) {
+			return p, DropSource, false, false
+		}
+		if d.TTL >= 0 && (d.TTL < k.minTTL || (k.maxTTL != 0 && d.TTL > k.maxTTL)) {
+			return p, DropTTL, false, false
+		}
 	}
 	mismatch = len(p.Addresses) != len(k.vips)
 	if !mismatch {
@@ -137,4 +165,12 @@ func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch b
 		}
 	}
 	return p, 0, true, mismatch
+}
+
+// ofFamily reports whether a is an address of the instance's family.
+func (k *checker) ofFamily(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	return (a.Is4() || a.Is4In6()) != k.ipv6
 }

@@ -214,3 +214,115 @@ func TestDropReasonText(t *testing.T) {
 		}
 	}
 }
+
+// unicastDatagram encodes p as the unicast peer from would send it to us.
+func unicastDatagram(t *testing.T, p Packet, from netip.Addr, ttl int) Datagram {
+	t.Helper()
+	b, err := p.Marshal(from, ucDst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Datagram{Payload: b, Src: from, Dst: ucDst, TTL: ttl}
+}
+
+var (
+	ucDst    = netip.MustParseAddr("10.0.0.1")
+	ucPeer   = netip.MustParseAddr("10.0.0.2")
+	ucForged = netip.MustParseAddr("10.0.0.66")
+)
+
+func goodV3() Packet {
+	return Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: time.Second,
+		Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}}
+}
+
+// TestCheckUnicastAndAddresses: the drops of the unicast receive path
+// (source among the peers unless check_unicast_src is off, TTL bounds) and
+// of datagrams whose addresses are missing or of the other family (a
+// VRRPv3 IPv4 one without a destination made the checksum panic).
+func TestCheckUnicastAndAddresses(t *testing.T) {
+	off := false
+	unicast := func(c Config) Config { c.UnicastPeers = []netip.Addr{ucPeer}; return c }
+	v3 := func(c Config) Config { c.Version, c.Authentication = 3, nil; return c }
+	tests := []struct {
+		name string
+		cfg  func(Config) Config
+		d    func(t *testing.T) Datagram
+		want DropReason // NumDropReasons: accepted
+	}{
+		{"v2 from the peer", unicast, func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucPeer, 255) }, NumDropReasons},
+		{"v2 from a non-peer", unicast, func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucForged, 255) }, DropSource},
+		{"v3 from a non-peer", func(c Config) Config { return unicast(v3(c)) }, func(t *testing.T) Datagram {
+			return unicastDatagram(t, goodV3(), ucForged, 255)
+		}, DropSource},
+		{"non-peer with check_unicast_src off", func(c Config) Config { c = unicast(c); c.CheckUnicastSrc = &off; return c },
+			func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucForged, 255) }, NumDropReasons},
+		{"peer below unicast_min_ttl", func(c Config) Config { c = unicast(c); c.UnicastMinTTL = 255; return c },
+			func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucPeer, 254) }, DropTTL},
+		{"peer above unicast_max_ttl", func(c Config) Config { c = unicast(c); c.UnicastMaxTTL = 64; return c },
+			func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucPeer, 255) }, DropTTL},
+		{"peer within the TTL bounds", func(c Config) Config { c = unicast(c); c.UnicastMinTTL, c.UnicastMaxTTL = 60, 64; return c },
+			func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucPeer, 62) }, NumDropReasons},
+		{"non-peer and bad TTL: the source names the drop", func(c Config) Config { c = unicast(c); c.UnicastMinTTL = 255; return c },
+			func(t *testing.T) Datagram { return unicastDatagram(t, goodV2(), ucForged, 1) }, DropSource},
+		{"link-local peer with a zone", func(c Config) Config {
+			c = v3(c)
+			c.VIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::90/128")}}
+			c.UnicastPeers = []netip.Addr{netip.MustParseAddr("fe80::2%eth0")}
+			return c
+		}, func(t *testing.T) Datagram {
+			p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 200, Interval: time.Second, Addresses: []netip.Addr{netip.MustParseAddr("2001:db8::90")}}
+			src, dst := netip.MustParseAddr("fe80::2"), netip.MustParseAddr("fe80::1")
+			b, _ := p.Marshal(src, dst)
+			return Datagram{Payload: b, Src: src, Dst: dst, TTL: 255}
+		}, NumDropReasons},
+		{"v3 IPv4 without a destination", v3, func(t *testing.T) Datagram {
+			d := datagram(t, goodV3())
+			d.Dst = netip.Addr{}
+			return d
+		}, DropAddress},
+		{"v3 IPv4 without a source", v3, func(t *testing.T) Datagram {
+			d := datagram(t, goodV3())
+			d.Src = netip.Addr{}
+			return d
+		}, DropAddress},
+		{"v3 IPv4 with an IPv6 destination", v3, func(t *testing.T) Datagram {
+			d := datagram(t, goodV3())
+			d.Dst = dst6
+			return d
+		}, DropAddress},
+		{"v2 without a source", func(c Config) Config { return c }, func(t *testing.T) Datagram {
+			d := datagram(t, goodV2())
+			d.Src = netip.Addr{}
+			return d
+		}, DropAddress},
+		{"v2 without a destination: accepted (the destination is unknown)", func(c Config) Config { return c }, func(t *testing.T) Datagram {
+			d := datagram(t, goodV2())
+			d.Dst = netip.Addr{}
+			return d
+		}, NumDropReasons},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := checkerFor(t, tt.cfg(testConfig()))
+			_, reason, ok, _ := k.check(tt.d(t))
+			switch {
+			case tt.want == NumDropReasons && !ok:
+				t.Fatalf("dropped for %v", reason)
+			case tt.want != NumDropReasons && ok:
+				t.Fatalf("accepted, want a drop for %v", tt.want)
+			case !ok && reason != tt.want:
+				t.Fatalf("dropped for %v, want %v", reason, tt.want)
+			}
+		})
+	}
+}
+
+// TestChecksumNeverPanics: mismatched or missing pseudo-header addresses
+// give a checksum that does not verify, never a panic.
+func TestChecksumNeverPanics(t *testing.T) {
+	b := []byte{0x31, 51, 200, 1, 0, 100, 0, 0, 192, 168, 56, 90}
+	for _, a := range [][2]netip.Addr{{src4, {}}, {{}, dst4}, {{}, {}}, {src4, dst6}, {src6, dst4}, {src6, {}}} {
+		_ = Checksum(b, 3, a[0], a[1])
+	}
+}

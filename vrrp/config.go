@@ -56,6 +56,16 @@ type Config struct {
 	// UnicastPeers, when set, replaces multicast (224.0.0.18 / ff02::12) by
 	// unicast adverts to each peer.
 	UnicastPeers []netip.Addr `yaml:"unicast_peers"`
+	// CheckUnicastSrc drops a unicast advert whose source is not one of
+	// UnicastPeers (keepalived check_unicast_src). nil means true: lbd
+	// checks by default, keepalived only when told to.
+	CheckUnicastSrc *bool `yaml:"check_unicast_src"`
+	// UnicastMinTTL and UnicastMaxTTL drop a unicast advert whose TTL
+	// (hop limit) is outside them; 0 means no bound (keepalived's
+	// unicast_peer min_ttl/max_ttl, which it keeps per peer). A multicast
+	// advert must always have TTL 255.
+	UnicastMinTTL int `yaml:"unicast_min_ttl"`
+	UnicastMaxTTL int `yaml:"unicast_max_ttl"`
 
 	VIPs []VIP `yaml:"virtual_ipaddresses"` // at least one; all of one family (IPv6 needs version 3)
 
@@ -245,6 +255,7 @@ func (c *Config) SetDefaults(given Given) {
 	if !given.has("advert_interval", c.AdvertInterval != 0) {
 		c.AdvertInterval = DefaultAdvertInterval
 	}
+	// check_unicast_src stays nil when absent: nil is true (checksUnicastSrc).
 	for i := range c.VIPs {
 		if v := &c.VIPs[i]; v.Device == "" {
 			v.Device = c.Interface
@@ -460,7 +471,25 @@ func (c *Config) validatePeers(f fields) {
 		}
 		seen[a] = true
 	}
+	for _, t := range []struct {
+		key string
+		v   int
+	}{{"unicast_min_ttl", c.UnicastMinTTL}, {"unicast_max_ttl", c.UnicastMaxTTL}} {
+		switch {
+		case t.v < 0 || t.v > 255:
+			f.add(t.key, "%d is not a TTL (0-255)", t.v)
+		case t.v != 0 && len(c.UnicastPeers) == 0:
+			f.add(t.key, "applies to unicast adverts only: set unicast_peers or remove it")
+		}
+	}
+	if c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL {
+		f.add("unicast_min_ttl", "%d is above unicast_max_ttl %d: every advert would be dropped", c.UnicastMinTTL, c.UnicastMaxTTL)
+	}
 }
+
+// checksUnicastSrc reports whether unicast sources are checked (the
+// default, also before SetDefaults).
+func (c *Config) checksUnicastSrc() bool { return c.CheckUnicastSrc == nil || *c.CheckUnicastSrc }
 
 func validateNotify(f fields, n Notify) {
 	for _, c := range []struct {

@@ -116,6 +116,21 @@ func TestValidateMessages(t *testing.T) {
 			"instances[VI_1].unicast_peers[1]: duplicate peer 10.0.0.2",
 			"instances[VI_1].unicast_peers[2]: ipv6 peer in an ipv4 instance",
 		}},
+		{"unicast TTL bounds without peers", func(s *Set) {
+			c := &s.Instances[0]
+			c.UnicastMinTTL, c.UnicastMaxTTL = 256, 64
+		}, []string{
+			"instances[VI_1].unicast_min_ttl: 256 is not a TTL (0-255)",
+			"instances[VI_1].unicast_max_ttl: applies to unicast adverts only: set unicast_peers or remove it",
+			"instances[VI_1].unicast_min_ttl: 256 is above unicast_max_ttl 64: every advert would be dropped",
+		}},
+		{"unicast TTL bounds crossed", func(s *Set) {
+			c := &s.Instances[0]
+			c.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2")}
+			c.UnicastMinTTL, c.UnicastMaxTTL = 200, 100
+		}, []string{
+			"instances[VI_1].unicast_min_ttl: 200 is above unicast_max_ttl 100: every advert would be dropped",
+		}},
 		{"required", func(s *Set) {
 			s.Instances[0] = Config{Name: "VI_1"}
 			s.Scripts = []ScriptConfig{{Name: "chk"}}

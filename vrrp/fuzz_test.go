@@ -102,3 +102,71 @@ func mustHexTB(tb testing.TB, s string) []byte {
 	}
 	return b
 }
+
+// FuzzCheck drives the whole receive check with arbitrary payloads,
+// source and destination addresses (any length: missing, IPv4, IPv6) and
+// TTLs, against multicast and unicast instances of both versions and
+// families. Whatever the input nothing panics, the payload is untouched, and
+// what is accepted obeys the rules: a source of the instance's family, TTL
+// 255 for multicast, for unicast a source among the peers (when checked) and
+// a TTL within the bounds, a checksum that verifies.
+func FuzzCheck(f *testing.F) {
+	peer4, peer6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fe80::2")
+	uc4, uc6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fe80::1")
+	for _, s := range seedPackets(f) {
+		f.Add(s, src4.AsSlice(), dst4.AsSlice(), 255)
+		f.Add(s, peer4.AsSlice(), uc4.AsSlice(), 64)
+		f.Add(s, src4.AsSlice(), []byte(nil), 255) // VRRPv3 over IPv4 without a destination panicked
+	}
+	f.Add(mustHexTB(f, "31336401000a0000"+"20010db8000000000000000000000001"), peer6.AsSlice(), uc6.AsSlice(), 255)
+	off := false
+	vip4 := []VIP{{Prefix: netip.MustParsePrefix("10.9.0.100/32")}}
+	vip6 := []VIP{{Prefix: netip.MustParsePrefix("2001:db8::1/128")}}
+	cfgs := []Config{
+		{Version: 2, Authentication: PassAuth("1111"), AdvertInterval: time.Second, VIPs: vip4},
+		{Version: 3, AdvertInterval: time.Second, VIPs: vip4},
+		{Version: 3, AdvertInterval: time.Second, VIPs: vip6},
+		{Version: 2, AdvertInterval: time.Second, VIPs: vip4, UnicastPeers: []netip.Addr{peer4}, UnicastMinTTL: 60, UnicastMaxTTL: 64},
+		{Version: 3, AdvertInterval: time.Second, VIPs: vip4, UnicastPeers: []netip.Addr{peer4}},
+		{Version: 3, AdvertInterval: time.Second, VIPs: vip6, UnicastPeers: []netip.Addr{peer6}, UnicastMinTTL: 255},
+		{Version: 3, AdvertInterval: time.Second, VIPs: vip4, UnicastPeers: []netip.Addr{peer4}, CheckUnicastSrc: &off},
+	}
+	checkers := make([]checker, len(cfgs))
+	for i := range cfgs {
+		checkers[i] = newChecker(&cfgs[i])
+	}
+	f.Fuzz(func(t *testing.T, b, srcB, dstB []byte, ttl int) {
+		src, _ := netip.AddrFromSlice(srcB)
+		dst, _ := netip.AddrFromSlice(dstB)
+		d := Datagram{Payload: b, Src: src, Dst: dst, TTL: ttl}
+		orig := slices.Clone(b)
+		for i := range checkers {
+			k, c := &checkers[i], &cfgs[i]
+			p, reason, ok, _ := k.check(d)
+			if !slices.Equal(b, orig) {
+				t.Fatal("the checks modified the payload")
+			}
+			if !ok {
+				if reason >= NumDropReasons {
+					t.Fatalf("instance %d: drop reason %d out of range", i, reason)
+				}
+				continue
+			}
+			if !k.ofFamily(src) {
+				t.Fatalf("instance %d accepted a source %v of another family", i, src)
+			}
+			if !k.unicast && ttl >= 0 && ttl != 255 {
+				t.Fatalf("multicast instance %d accepted TTL %d", i, ttl)
+			}
+			if k.unicast && c.checksUnicastSrc() && !slices.Contains(k.peers, src.Unmap()) {
+				t.Fatalf("unicast instance %d accepted %v, not a peer", i, src)
+			}
+			if k.unicast && ttl >= 0 && (ttl < c.UnicastMinTTL || (c.UnicastMaxTTL != 0 && ttl > c.UnicastMaxTTL)) {
+				t.Fatalf("unicast instance %d accepted TTL %d outside %d..%d", i, ttl, c.UnicastMinTTL, c.UnicastMaxTTL)
+			}
+			if Checksum(b, p.Version, src, dst) != 0 {
+				t.Fatalf("instance %d accepted a bad checksum", i)
+			}
+		}
+	})
+}

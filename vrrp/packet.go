@@ -187,7 +187,7 @@ func Checksum(b []byte, version uint8, src, dst netip.Addr) uint16 {
 	var sum uint32
 	if version == 3 {
 		if src.Is4() || src.Is4In6() {
-			s, d := src.Unmap().As4(), dst.Unmap().As4()
+			s, d := as4(src), as4(dst)
 			sum = add16(sum, s[:])
 			sum = add16(sum, d[:])
 			sum += IPProtocol
@@ -206,6 +206,15 @@ func Checksum(b []byte, version uint8, src, dst netip.Addr) uint16 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return ^uint16(sum)
+}
+
+// as4 is a's four bytes, zeros if a is not IPv4 (the checksum then does
+// not verify; it never panics).
+func as4(a netip.Addr) [4]byte {
+	if a.Is4() || a.Is4In6() {
+		return a.Unmap().As4()
+	}
+	return [4]byte{}
 }
 
 func add16(sum uint32, b []byte) uint32 {

@@ -581,3 +581,46 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("good config rejected: %v", err)
 	}
 }
+
+// TestRouterUnicastSourceChecked: a unicast master ignores (and counts) a
+// higher-priority advert from an address that is not one of its peers,
+// unless check_unicast_src is off, when it steps down as keepalived's
+// default would have it.
+func TestRouterUnicastSourceChecked(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name     string
+		checkSrc *bool
+		want     State
+	}{
+		{"default: checked", nil, StateMaster},
+		{"check_unicast_src off", &off, StateBackup},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lan := newFakeLAN()
+			c := fastConfig("VI_1", 100)
+			c.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.2")}
+			c.CheckUnicastSrc = tc.checkSrc
+			a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c}})
+			waitState(t, a, "VI_1", StateMaster)
+			forged := netip.MustParseAddr("10.0.0.66")
+			p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 254, Interval: fastAdvert,
+				Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}}
+			b, err := p.Marshal(forged, netip.MustParseAddr("10.0.0.1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 10 {
+				lan.inject(Datagram{Payload: b, Src: forged, Dst: netip.MustParseAddr("10.0.0.1"), TTL: 255})
+				time.Sleep(fastAdvert)
+			}
+			if tc.checkSrc == nil {
+				eventually(t, "10 drops for the source", func() bool { return a.r.Stats().Instances[0].Drops[DropSource] == 10 })
+			}
+			waitState(t, a, "VI_1", tc.want)
+			if s := a.r.Stats().Instances[0]; tc.checkSrc == nil && s.AdvertsReceived != 0 {
+				t.Errorf("adverts received %d: the forged ones were processed", s.AdvertsReceived)
+			}
+		})
+	}
+}
