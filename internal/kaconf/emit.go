@@ -223,6 +223,15 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 		}
 		n.add("unicast_peers", l)
 	}
+	if in.CheckUnicastSrc != nil && !*in.CheckUnicastSrc {
+		n.add("check_unicast_src", boolean(false))
+	}
+	if in.UnicastMinTTL != 0 {
+		n.add("unicast_min_ttl", num(in.UnicastMinTTL))
+	}
+	if in.UnicastMaxTTL != 0 {
+		n.add("unicast_max_ttl", num(in.UnicastMaxTTL))
+	}
 	vips := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, v := range in.VIPs {
 		vn := newMap()

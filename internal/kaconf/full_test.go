@@ -88,6 +88,7 @@ func TestFullFixtureVRRP(t *testing.T) {
 		Authentication: vrrp.PassAuth("secret99"),
 		SourceAddr:     netip.MustParseAddr("192.168.56.11"),
 		UnicastPeers:   []netip.Addr{netip.MustParseAddr("192.168.56.12")},
+		UnicastMinTTL:  250, // min_ttl of the one peer; max_ttl 255 is no bound
 		VIPs: []vrrp.VIP{
 			{Prefix: netip.MustParsePrefix("192.168.56.90/24"), Device: "eth0", Label: "eth0:1"},
 			{Prefix: netip.MustParsePrefix("192.168.56.91/32"), Device: "eth0"},

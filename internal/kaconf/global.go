@@ -23,7 +23,7 @@ var globalMapped = []string{
 	"router_id", "vrrp_version", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
 	"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_interval",
 	"vrrp_skip_check_adv_addr", "lvs_timeouts", "lvs_sync_daemon", "lvs_flush",
-	"lvs_flush_on_stop", "lvs_flush_onstop",
+	"lvs_flush_on_stop", "lvs_flush_onstop", "vrrp_check_unicast_src",
 }
 
 func (m *mapper) globalDefs(n *Node) {
@@ -49,6 +49,10 @@ func (m *mapper) globalDefs(n *Node) {
 		case "vrrp_skip_check_adv_addr":
 			if v, ok := m.flag(c); ok {
 				g.skipCheckAdvAddr = v
+			}
+		case "vrrp_check_unicast_src":
+			if m.leaf(c, 0, 0) {
+				g.checkUnicastSrc = true // lbd's default: nothing to write
 			}
 		case "lvs_timeouts":
 			m.lvsTimeouts(c)

@@ -34,6 +34,7 @@ type globals struct {
 	version          int
 	garp             vrrp.GARPConfig
 	skipCheckAdvAddr bool
+	checkUnicastSrc  bool // vrrp_check_unicast_src
 }
 
 // sources remembers the position of the statements behind emitted entries.

@@ -212,7 +212,7 @@ var kaClasses = []struct {
 	{regexp.MustCompile(`^Unknown keyword '|^Unexpected '\{'|^Extra '\}'|^Missing '\{'|^There are \d+ missing|` +
 		`missing terminating|^Unmatched quote|^Unterminated quote|is missing a parameter|` +
 		`[Ii]nvalid|[Ii]gnor|[Ss]kipping|removing|must be|outside range|already defined|unknown \[|Unknown interface|` +
-		`length should be|both use VRID|only valid for|` +
+		`length should be|both use VRID|only valid for|unknown unicast_peer option|all packets will be discarded|` +
 		`setting \S+ to|[Ss]etting to|setting default|clearing|resetting|[Rr]educing|defaulting|rounding|Truncating`), kaComplaint},
 }
 

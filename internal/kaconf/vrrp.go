@@ -17,7 +17,7 @@ var instanceMapped = []string{
 	"unicast_peer", "track_interface", "track_script", "notify_master", "notify_backup",
 	"notify_fault", "notify_stop", "notify", "garp_master_delay", "garp_master_repeat",
 	"garp_master_refresh", "garp_master_refresh_repeat", "version", "skip_check_adv_addr",
-	"dont_track_primary", "lvs_sync_daemon_interface",
+	"dont_track_primary", "lvs_sync_daemon_interface", "check_unicast_src",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -39,6 +39,12 @@ type instanceBuild struct {
 	vipLabels []string // and its label as written
 	srcNode   *Node
 	misspelt  *Node // lvs_sync_daemon_inteface, as in the seed
+	checkSrc  bool  // check_unicast_src
+	// peerTTL is the TTL range of each unicast peer that gave one
+	// (keepalived's min_ttl/max_ttl; 0-255 when not given), ttlNode the
+	// last such statement.
+	peerTTL map[netip.Addr][2]int
+	ttlNode *Node
 }
 
 // vrrpInstance maps "vrrp_instance NAME { ... }".
@@ -184,6 +190,10 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 		if m.leaf(c, 0, 0) {
 			in.DontTrackPrimary = true
 		}
+	case "check_unicast_src":
+		if m.leaf(c, 0, 0) {
+			b.checkSrc = true
+		}
 	case "lvs_sync_daemon_interface":
 		if !m.leaf(c, 1, 1) {
 			break
@@ -263,6 +273,7 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 	m.completeLabels(b)
 	m.completeAuth(b)
 	m.completePeers(b)
+	m.completeUnicastChecks(b)
 }
 
 // completeVersion: the global default, and version 3 for IPv6.
@@ -526,12 +537,78 @@ func (m *mapper) unicastPeers(b *instanceBuild, n *Node) {
 		if !ok {
 			continue
 		}
-		for _, w := range c.Args {
-			if w == "min_ttl" || w == "max_ttl" {
-				m.unmappedWord(c, w, "lbd does not check the TTL of unicast adverts")
+		if r, given := m.peerTTL(c); given {
+			if b.peerTTL == nil {
+				b.peerTTL = map[netip.Addr][2]int{}
 			}
+			b.peerTTL[a], b.ttlNode = r, c
 		}
 		b.in.UnicastPeers = append(b.in.UnicastPeers, a)
+	}
+}
+
+// peerTTL reads a unicast peer's "[min_ttl N] [max_ttl N]" (keepalived's
+// default range is 0-255) and reports whether either was given.
+func (m *mapper) peerTTL(c *Node) (r [2]int, given bool) {
+	r = [2]int{0, 255}
+	for i := 0; i < len(c.Args); i += 2 {
+		w := c.Args[i]
+		if w != "min_ttl" && w != "max_ttl" {
+			m.unmappedWord(c, w, "unknown unicast_peer option: keepalived reports it and ignores the rest of the line")
+			break
+		}
+		if i+1 >= len(c.Args) {
+			m.unmappedWord(c, w, "%s without a value: keepalived ignores it", w)
+			break
+		}
+		v, ok := value(m, &Node{Pos: c.Pos, Key: w, Args: c.Args[i+1 : i+2]}, 0, uintIn(0, 255))
+		if !ok {
+			continue
+		}
+		r[map[string]int{"min_ttl": 0, "max_ttl": 1}[w]] = v
+		given = true
+	}
+	return r, given
+}
+
+// completeUnicastChecks carries the peers' TTL ranges over when lbd can say
+// the same (one range for the instance), and writes check_unicast_src: false
+// (with a note) where keepalived would not check the source of unicast
+// adverts: lbd does by default.
+func (m *mapper) completeUnicastChecks(b *instanceBuild) {
+	in := &b.in
+	if len(in.UnicastPeers) == 0 {
+		return
+	}
+	if b.peerTTL == nil {
+		if !b.checkSrc && !m.glob.checkUnicastSrc {
+			off := false
+			in.CheckUnicastSrc = &off
+			m.notef(b.node.Pos, "vrrp_instance %s: keepalived accepts unicast adverts from any source here (no check_unicast_src), "+
+				"so check_unicast_src: false is written out; remove it to accept adverts only from unicast_peers (lbd's default)", in.Name)
+		}
+		return
+	}
+	var r [2]int
+	for i, p := range in.UnicastPeers {
+		pr, ok := b.peerTTL[p]
+		if !ok {
+			pr = [2]int{0, 255}
+		}
+		if i > 0 && pr != r {
+			m.unmappedWord(b.ttlNode, "min_ttl", "the peers' TTL ranges differ: lbd has one range per instance "+
+				"(unicast_min_ttl, unicast_max_ttl), so none is imported")
+			return
+		}
+		r = pr
+	}
+	if r[0] > r[1] {
+		m.unmappedWord(b.ttlNode, "min_ttl", "min_ttl %d above max_ttl %d: keepalived discards every advert; not imported", r[0], r[1])
+		return
+	}
+	in.UnicastMinTTL = r[0]
+	if r[1] != 255 {
+		in.UnicastMaxTTL = r[1]
 	}
 }
 
