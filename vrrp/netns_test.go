@@ -1183,3 +1183,87 @@ func TestNetnsGARPSchedule(t *testing.T) {
 		t.Errorf("%d gratuitous ARPs on the wire, but the bursts asked for %d", seen, asked)
 	}
 }
+
+// TestNetnsUnicastSourceChecked: two of ours in unicast mode. Higher
+// priority unicast adverts forged by a third host x from its own address
+// neither make the master step down nor a priority-0 one make the backup
+// take over: they are dropped for their source (check_unicast_src, lbd's
+// default). The same advert with the peer's address as its source does make
+// the master step down: the check is the source among unicast_peers.
+func TestNetnsUnicastSourceChecked(t *testing.T) {
+	bn := newBench(t)
+	x, err := bn.AddHost("x", addrX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uni := func(peer netip.Addr) func(*vrrp.Config) {
+		return func(c *vrrp.Config) { c.UnicastPeers = []netip.Addr{peer} }
+	}
+	a := bn.ours(t, bn.a, vrrplab.Config{Instances: []vrrp.Config{instance(200, uni(addrB.Addr()))}})
+	b := bn.ours(t, bn.b, vrrplab.Config{Instances: []vrrp.Config{instance(100, uni(addrA.Addr()))}})
+	waitState(t, a, vrrp.StateMaster, 6*time.Second)
+	waitState(t, b, vrrp.StateBackup, 2*time.Second)
+	inj, err := bn.Injector(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	advert := func(prio uint8, src, dst netip.Addr) []byte {
+		p := vrrp.Packet{Version: 3, Type: 1, VRID: 51, Priority: prio, Interval: 100 * time.Millisecond,
+			Addresses: []netip.Addr{vip.Addr()}}
+		out, err := p.Marshal(src, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// Forged from x: priority 254 to the master, 0 to the backup, every
+	// 50 ms for 2 s (many master-down intervals of 0.3 s).
+	since := time.Now()
+	const forged = 40
+	for range forged {
+		if err := inj.SendFrom(advert(254, addrX.Addr(), addrA.Addr()), addrX.Addr(), addrA.Addr(), 255); err != nil {
+			t.Fatal(err)
+		}
+		if err := inj.SendFrom(advert(0, addrX.Addr(), addrB.Addr()), addrX.Addr(), addrB.Addr(), 255); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range []*vrrplab.Proc{a, b} {
+		err := vrrplab.Eventually(settle, func() error {
+			s, err := p.Stats()
+			if err != nil {
+				return err
+			}
+			if n := s.Instances[0].Drops[vrrp.DropSource]; n != forged {
+				return fmt.Errorf("%s: %d drops for the source, want %d (drops %v)", p.Name, n, forged, s.Instances[0].Drops)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	noMoves(t, a, since)
+	noMoves(t, b, since)
+	bn.holdsVIP(t, vip.Addr(), bn.a)
+
+	// The same advert with the peer's address: the master steps down.
+	since = time.Now()
+	err = vrrplab.Eventually(settle, func() error {
+		if err := inj.SendFrom(advert(254, addrB.Addr(), addrA.Addr()), addrB.Addr(), addrA.Addr(), 255); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+		for _, e := range a.History() {
+			if e.At.After(since) && e.State == vrrp.StateBackup {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s has not stepped down", a.Name)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

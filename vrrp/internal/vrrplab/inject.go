@@ -49,6 +49,11 @@ func (l *Lab) Injector(h *Host) (*Injector, error) {
 // Send sends payload as IP protocol 112 from the host's address to dst with
 // the given TTL.
 func (in *Injector) Send(payload []byte, dst netip.Addr, ttl int) error {
+	return in.SendFrom(payload, in.h.IP(), dst, ttl)
+}
+
+// SendFrom is Send with a forged source address.
+func (in *Injector) SendFrom(payload []byte, src, dst netip.Addr, ttl int) error {
 	h := &ipv4.Header{
 		Version:  4,
 		Len:      ipv4.HeaderLen,
@@ -56,7 +61,7 @@ func (in *Injector) Send(payload []byte, dst netip.Addr, ttl int) error {
 		TotalLen: ipv4.HeaderLen + len(payload),
 		TTL:      ttl,
 		Protocol: vrrp.IPProtocol,
-		Src:      in.h.IP().AsSlice(),
+		Src:      src.AsSlice(),
 		Dst:      dst.AsSlice(),
 	}
 	if err := in.rc.WriteTo(h, payload, nil); err != nil {
