@@ -80,7 +80,7 @@ func TestDaemonWorksDuringControlFlood(t *testing.T) {
 	defer cancel()
 	writeConfig(t, f.cfg, f.dir, 5, false, "")
 	t0 := time.Now()
-	if res, err := cl.Reload(ctx); err != nil || res.Apply == nil || res.Apply.Writes != 1 {
+	if res, err := cl.Reload(ctx, control.ReloadRequest{}); err != nil || res.Apply == nil || res.Apply.Writes != 1 {
 		t.Fatalf("reload during the flood: %+v %v", res, err)
 	}
 	reloadTook := time.Since(t0)
