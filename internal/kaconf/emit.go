@@ -213,25 +213,7 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 		an.add("password", quoted(a.Password))
 		n.add("authentication", an.Node)
 	}
-	if in.SourceAddr.IsValid() {
-		n.add("source_address", str(in.SourceAddr.String()))
-	}
-	if len(in.UnicastPeers) > 0 {
-		l := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, p := range in.UnicastPeers {
-			l.Content = append(l.Content, str(p.String()))
-		}
-		n.add("unicast_peers", l)
-	}
-	if in.CheckUnicastSrc != nil && !*in.CheckUnicastSrc {
-		n.add("check_unicast_src", boolean(false))
-	}
-	if in.UnicastMinTTL != 0 {
-		n.add("unicast_min_ttl", num(in.UnicastMinTTL))
-	}
-	if in.UnicastMaxTTL != 0 {
-		n.add("unicast_max_ttl", num(in.UnicastMaxTTL))
-	}
+	addUnicast(n, in)
 	vips := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, v := range in.VIPs {
 		vn := newMap()
@@ -295,6 +277,29 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 		n.add("dont_track_primary", boolean(true))
 	}
 	return n.Node
+}
+
+// addUnicast writes an instance's source address and unicast settings.
+func addUnicast(n ynode, in *vrrp.Config) {
+	if in.SourceAddr.IsValid() {
+		n.add("source_address", str(in.SourceAddr.String()))
+	}
+	if len(in.UnicastPeers) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, p := range in.UnicastPeers {
+			l.Content = append(l.Content, str(p.String()))
+		}
+		n.add("unicast_peers", l)
+	}
+	if in.CheckUnicastSrc != nil && !*in.CheckUnicastSrc {
+		n.add("check_unicast_src", boolean(false))
+	}
+	if in.UnicastMinTTL != 0 {
+		n.add("unicast_min_ttl", num(in.UnicastMinTTL))
+	}
+	if in.UnicastMaxTTL != 0 {
+		n.add("unicast_max_ttl", num(in.UnicastMaxTTL))
+	}
 }
 
 func notifyNode(nt vrrp.Notify) ynode {
