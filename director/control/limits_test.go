@@ -253,7 +253,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 // after the write timeout (before: the server waited for ever).
 func TestWriteTimeoutIsPerWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lbd.sock")
-	const wt = 500 * time.Millisecond
+	const wt = time.Second
 	_, stop := serve(t, control.ServerConfig{Path: path, Daemon: &bigDaemon{}, Limits: httplimit.Limits{WriteTimeout: wt}})
 	defer stop()
 	base := openFDs(t)

@@ -8,10 +8,11 @@
 // has waited longest for its client outside a handler (idle keep-alive,
 // silent, or slow to send its headers or body; a normal client has sent its
 // whole request by the time it is accepted, so it never waits): a flood of
-// idle or slow clients can never lock a normal client out. While no
-// connection can be evicted (all are in a handler), the next one waits in
-// the kernel's backlog (it holds no descriptor of ours) until one ends, which
-// the write timeout bounds once the handler writes.
+// idle or slow clients can never lock a normal client out, and nothing is
+// evicted until a new connection is there. While no connection can be
+// evicted (all are in a handler), the new one is held (one descriptor over
+// the limit) and the next ones wait in the kernel's backlog until one ends,
+// which the write timeout bounds once the handler writes.
 package httplimit
 
 import (
@@ -223,33 +224,35 @@ func newListener(l net.Listener, max int) *listener {
 		conns: map[*conn]struct{}{}}
 }
 
-// Accept waits for a free slot (making one by closing the connection that
-// has waited longest for its client, if need be), then accepts.
+// Accept accepts the next connection, then admits it when a slot is free,
+// making one if need be by closing the connection that has waited longest
+// for its client; while none can be closed (all are in a handler) it holds
+// the new one (one descriptor more) and the kernel's backlog the rest.
+// Nothing is evicted until a new connection is actually there.
 func (l *listener) Accept() (net.Conn, error) {
-	for !l.reserve() {
-		select {
-		case <-l.wake:
-		case <-time.After(waitingAfter): // a connection may have become evictable
-		case <-l.done:
-			return nil, net.ErrClosed
-		}
-	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
 	tc := &conn{Conn: c, l: l}
-	l.mu.Lock()
-	l.conns[tc] = struct{}{}
-	l.mu.Unlock()
+	for !l.admit(tc) {
+		select {
+		case <-l.wake:
+		case <-time.After(waitingAfter): // a connection may have become evictable
+		case <-l.done:
+			c.Close()
+			return nil, net.ErrClosed
+		}
+	}
 	return tc, nil
 }
 
-// reserve reports whether a connection may be accepted now, evicting one
-// when all slots are taken.
-func (l *listener) reserve() bool {
+// admit takes tc in if a slot is free or can be freed by evicting the
+// connection that has waited longest for its client.
+func (l *listener) admit(tc *conn) bool {
 	l.mu.Lock()
 	if len(l.conns) < l.max {
+		l.conns[tc] = struct{}{}
 		l.mu.Unlock()
 		return true
 	}
@@ -266,6 +269,7 @@ func (l *listener) reserve() bool {
 		return false
 	}
 	delete(l.conns, victim)
+	l.conns[tc] = struct{}{}
 	l.mu.Unlock()
 	_ = victim.Conn.Close() // its server goroutine sees the error and ends
 	return true
