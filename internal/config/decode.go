@@ -41,6 +41,10 @@ var syntaxErrRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // node (nil for an empty file). Syntax errors, and a second document, are
 // recorded in r.
 func parseDocument(r *report, data []byte) *yaml.Node {
+	if n := separators(data); n > maxSeparators {
+		r.atLine(0, "", "document too large: %d YAML values and lines (counting commas, colons, dashes, brackets and line breaks), more than the %d a configuration may have", n, maxSeparators)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -66,6 +70,21 @@ func parseDocument(r *report, data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
+// separators counts the bytes that may start a YAML value (flow and block
+// indicators, line breaks): at least about one per value, so a bound on
+// what the YAML parser's tree of the file may cost, counted before it is
+// built.
+func separators(data []byte) int {
+	n := 0
+	for _, c := range data {
+		switch c {
+		case ',', ':', '-', '[', '{', '\n':
+			n++
+		}
+	}
+	return n
+}
+
 func yamlError(r *report, err error) {
 	msg := err.Error()
 	if m := syntaxErrRE.FindStringSubmatch(msg); m != nil {
@@ -79,14 +98,14 @@ func yamlError(r *report, err error) {
 // decode stores node n into v (addressable), recording the errors and the
 // position of every field under path.
 func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
-	r.nodes++
-	if r.nodes == r.maxNodes {
-		r.atLine(0, "", "document too large (more than %d values, aliases included)", r.maxNodes)
-	}
-	if r.tooLarge() {
+	if r.count(n) {
 		return
 	}
-	n = resolveAlias(n)
+	if n.Kind == yaml.AliasNode {
+		r.inAlias++
+		defer func() { r.inAlias-- }()
+		n = resolveAlias(n)
+	}
 	if isNull(n) {
 		return // same as absent: leave the zero value (defaults apply)
 	}
@@ -103,6 +122,9 @@ func (r *report) decodeSelf(n *yaml.Node, v reflect.Value, path string) bool {
 	p := reflect.PointerTo(v.Type())
 	switch {
 	case p.Implements(nodeDecoderType):
+		if r.charge(n, len(n.Content), false) {
+			return true
+		}
 		if err := v.Addr().Interface().(nodeDecoder).decodeYAML(n); err != nil {
 			r.fail(n, path, "%s", err)
 		}
@@ -285,6 +307,9 @@ func (r *report) eachPair(n *yaml.Node, path string, fn func(k, v *yaml.Node)) {
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if r.charge(k, 1, false) {
+			return
+		}
 		for k.Kind == yaml.AliasNode {
 			k = k.Alias
 		}
@@ -327,7 +352,11 @@ func (r *report) decodeSequence(n *yaml.Node, v reflect.Value, path string) {
 // decodeNamed decodes a mapping name -> struct into a slice of structs whose
 // Name field gets the key, keeping the file's order.
 func (r *report) decodeNamed(n *yaml.Node, v reflect.Value, path string) {
-	n = resolveAlias(n)
+	if n.Kind == yaml.AliasNode {
+		r.inAlias++
+		defer func() { r.inAlias-- }()
+		n = resolveAlias(n)
+	}
 	if isNull(n) {
 		return
 	}
@@ -390,7 +419,37 @@ func structFields(t reflect.Type) map[string]fieldInfo {
 	return out
 }
 
-func (r *report) tooLarge() bool { return r.nodes >= r.maxNodes }
+// count counts the value n about to be decoded, and reports true (after
+// recording why, once) when the file has cost too much: more than maxNodes
+// values, or more than MaxAliasValues through aliases.
+func (r *report) count(n *yaml.Node) bool {
+	return r.charge(n, 1, n.Kind == yaml.AliasNode)
+}
+
+// charge counts k values read at node n (through an alias if alias, or if
+// inside one), like count.
+func (r *report) charge(n *yaml.Node, k int, alias bool) bool {
+	if r.tooLarge() {
+		return true
+	}
+	r.nodes += k
+	if r.inAlias > 0 || alias {
+		r.aliased += k
+	}
+	switch {
+	case r.nodes >= r.maxNodes:
+		r.always(0, "", "document too large (more than %d values, aliases included)", r.maxNodes)
+	case r.aliased >= MaxAliasValues:
+		r.always(n.Line, "", "aliases expand to more than %d values: write the values out instead (decoding stopped here)", MaxAliasValues)
+	}
+	return r.tooLarge()
+}
+
+// tooLarge reports whether decoding must stop: too many values, or so many
+// errors already that the rest would only be counted.
+func (r *report) tooLarge() bool {
+	return r.nodes >= r.maxNodes || r.aliased >= MaxAliasValues || r.found() >= maxErrorsFound
+}
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode {

@@ -38,7 +38,9 @@ func (e Error) Error() string {
 }
 
 // Errors is every problem found in one file, sorted by line. Parse and Load
-// functions return it (as an error) when the file is not valid.
+// functions return it (as an error) when the file is not valid. At most
+// MaxErrors are kept: then a last Error, without a line, says how many more
+// were found.
 type Errors []Error
 
 // Error returns the problems one per line, without a trailing newline.
@@ -73,8 +75,11 @@ type report struct {
 	lines    map[string]int  // path -> line of its key (or of the sequence item)
 	bad      map[string]bool // paths whose value failed to decode
 	errs     []Error
+	dropped  int // errors found beyond MaxErrors
 	nodes    int // values decoded, to stop alias bombs
 	maxNodes int
+	aliased  int // values decoded through an alias
+	inAlias  int // depth of aliases being decoded
 
 	fields map[reflect.Type]map[string]fieldInfo // cache of structFields
 }
@@ -89,9 +94,20 @@ func newReport(file string) *report {
 	}
 }
 
-// atLine records an error on an explicit line.
+// atLine records an error on an explicit line; beyond MaxErrors it only
+// counts it.
 func (r *report) atLine(line int, path, format string, args ...any) {
-	r.errs = append(r.errs, Error{File: r.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	if len(r.errs) >= MaxErrors {
+		r.dropped++
+		return
+	}
+	r.always(line, path, format, args...)
+}
+
+// always records an error even beyond MaxErrors: the one that stops the
+// decoding must be seen.
+func (r *report) always(line int, path, format string, args ...any) {
+	r.errs = append(r.errs, Error{File: r.file, Line: line, Path: Clip(path, maxPath), Msg: Clip(fmt.Sprintf(format, args...), maxMessage)})
 }
 
 // errf records an error about path, on the line where path (or its nearest
@@ -144,8 +160,18 @@ func (r *report) result() error {
 	if len(r.errs) == 0 {
 		return nil
 	}
-	return sortErrors(r.errs)
+	es := sortErrors(r.errs)
+	switch {
+	case r.found() >= maxErrorsFound:
+		es = append(es, Error{File: r.file, Msg: fmt.Sprintf("%d more errors not shown: checking stopped after %d errors", r.dropped, maxErrorsFound)})
+	case r.dropped > 0:
+		es = append(es, Error{File: r.file, Msg: fmt.Sprintf("%d more errors not shown (only the first %d are)", r.dropped, MaxErrors)})
+	}
+	return es
 }
+
+// found is how many errors were found, kept or not.
+func (r *report) found() int { return len(r.errs) + r.dropped }
 
 // parentPath returns the path of the value containing path:
 // "a.b[3]" -> "a.b", "a.b" -> "a", "a" -> "".

@@ -2,17 +2,17 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 )
 
 // LoadDirector reads and validates lbd.yaml; a file that configures
 // nothing is refused too (see parseDirectorFile). Invalid contents give an
 // Errors value (every problem, one per line, "FILE:LINE: PATH: message",
-// FILE being path as given); a file that cannot be read gives a wrapped
+// FILE being path as given); a file that cannot be read, is not a regular
+// file or is larger than MaxDirectorFileSize gives a wrapped
 // *os.PathError.
 func LoadDirector(path string) (*Director, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, MaxDirectorFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading director config: %w", err)
 	}
@@ -40,9 +40,10 @@ func (r *report) parseDirector(data []byte) (*Director, error) {
 	return d, nil
 }
 
-// LoadAgent reads and validates lbrs.yaml, like LoadDirector.
+// LoadAgent reads and validates lbrs.yaml, like LoadDirector (at most
+// MaxAgentFileSize).
 func LoadAgent(path string) (*Agent, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, MaxAgentFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading agent config: %w", err)
 	}
