@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lvsd/lb/cmd/internal/cli"
 	"github.com/lvsd/lb/internal/kaconf"
 )
 
@@ -28,8 +29,9 @@ Exit status: 0 converted (even with unmapped keywords, unless --strict);
 2 usage; 3 unmapped keywords with --strict.
 `
 
-// importKeepalived runs "lbctl import-keepalived".
-func importKeepalived(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// importKeepalived runs "lbctl import-keepalived". SIGINT and SIGTERM
+// (ctx) stop it at once.
+func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lbctl import-keepalived", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
@@ -55,7 +57,16 @@ func importKeepalived(_ context.Context, args []string, stdout, stderr io.Writer
 		return 2
 	}
 
-	res, err := kaconf.ConvertFile(files[0], nil)
+	var res *kaconf.Result
+	err := cli.Interruptible(ctx, func() error {
+		var err error
+		res, err = kaconf.ConvertFile(files[0], nil)
+		return err
+	})
+	if errors.Is(err, cli.ErrInterrupted) {
+		fmt.Fprintf(stderr, "lbctl import-keepalived: %v\n", err)
+		return cli.ExitInterrupted
+	}
 	if err != nil {
 		var errs kaconf.Errors
 		if errors.As(err, &errs) {

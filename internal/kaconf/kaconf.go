@@ -3,7 +3,6 @@ package kaconf
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,11 +17,14 @@ type Options struct {
 	Glob     func(pattern string) ([]string, error) // expands include patterns; nil: filepath.Glob
 }
 
+// readFile reads name with the hook, or as config.ReadFile does: regular
+// files only, at most MaxFileSize (lexer.readInclude checks the sizes of
+// what the hook returns).
 func (o *Options) readFile(name string) ([]byte, error) {
 	if o != nil && o.ReadFile != nil {
 		return o.ReadFile(name)
 	}
-	return os.ReadFile(name)
+	return config.ReadFile(name, MaxFileSize)
 }
 
 func (o *Options) glob(pattern string) ([]string, error) {
@@ -61,7 +63,13 @@ type Error struct {
 	Msg string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+// Error is "FILE:LINE: message", or "FILE: message" without a line.
+func (e *Error) Error() string {
+	if e.Pos.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.Pos.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+}
 
 // Errors is every malformed statement found, one per line.
 type Errors []*Error
@@ -87,6 +95,9 @@ type Result struct {
 // it includes).
 func ConvertFile(path string, opts *Options) (*Result, error) {
 	data, err := opts.readFile(path)
+	if err == nil && len(data) > MaxFileSize {
+		err = fmt.Errorf("%s: larger than %d MiB, the limit of a file", path, MaxFileSize>>20)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading keepalived configuration: %w", err)
 	}
@@ -99,20 +110,24 @@ func ConvertFile(path string, opts *Options) (*Result, error) {
 // (input the conversion cannot express), the error says so and the Result
 // is still returned, for inspection.
 func Convert(name string, data []byte, opts *Options) (*Result, error) {
-	lx := &lexer{opts: opts}
+	lx := &lexer{opts: opts, read: int64(len(data))}
+	if len(data) > MaxFileSize {
+		return nil, Errors{{Pos: Pos{File: name}, Msg: fmt.Sprintf("larger than %d MiB, the limit of a file", MaxFileSize>>20)}}
+	}
 	lx.lexFile(name, data)
-	nodes, errs := buildTree(lx.items)
-	errs = append(lx.errs, errs...)
+	nodes, treeErrs := buildTree(lx.items)
+	errs := lx.errs
+	errs.addAll(treeErrs)
 	m := newMapper()
 	m.notes = append(m.notes, lx.notes...)
-	if len(errs) == 0 {
+	if len(errs.list) == 0 {
 		m.mapTop(nodes)
 		errs = m.errs
 	}
-	if len(errs) > 0 {
+	if len(errs.list) > 0 {
 		order := readingOrder(lx.lines)
-		slices.SortStableFunc(errs, func(a, b *Error) int { return comparePos(order, a.Pos, b.Pos) })
-		return nil, errs
+		slices.SortStableFunc(errs.list, func(a, b *Error) int { return comparePos(order, a.Pos, b.Pos) })
+		return nil, capped(name, errs.list, errs.more)
 	}
 
 	order := readingOrder(lx.lines)

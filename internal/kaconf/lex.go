@@ -60,8 +60,10 @@ var includeKeywords = []string{"include", "includer", "includem", "includew", "i
 type lexer struct {
 	opts  *Options
 	items []item
-	errs  Errors
+	errs  errorSet
 	notes []Note
+	read    int64 // bytes of every file read
+	stopped bool  // too many items: reading stopped
 	stack []string // files being read, for loop detection
 	lines []Pos    // every line in reading order, includes spliced in
 }
@@ -74,11 +76,19 @@ func (lx *lexer) lexFile(name string, data []byte) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	spaceNoted := false
 	for i, raw := range strings.Split(string(data), "\n") {
+		if lx.stop(name) {
+			return
+		}
 		pos := Pos{File: name, Line: i + 1}
 		lx.lines = append(lx.lines, pos)
-		line := strings.TrimSuffix(raw, "\r")
-		if !utf8.ValidString(line) {
-			line = strings.ToValidUTF8(line, "\uFFFD")
+		line, ok := decomment(strings.TrimSuffix(raw, "\r"))
+		if !ok {
+			lx.errs.add(&Error{Pos: pos, Msg: "unterminated double quote"})
+			continue
+		}
+		if msg := invalidUTF8(line); msg != "" {
+			lx.errs.add(&Error{Pos: pos, Msg: msg})
+			continue
 		}
 		if l, r, changed := asciiSpaces(line); changed {
 			line = l
@@ -88,13 +98,8 @@ func (lx *lexer) lexFile(name string, data []byte) {
 					"non-ASCII white space (%U) read as a space in this file; keepalived would take it as part of a word", r)})
 			}
 		}
-		line, ok := decomment(line)
-		if !ok {
-			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: "unterminated double quote"})
-			continue
-		}
 		if msg := unsupportedLine(line); msg != "" {
-			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: msg})
+			lx.errs.add(&Error{Pos: pos, Msg: msg})
 			continue
 		}
 		pieces := splitBraces(line)
@@ -119,11 +124,58 @@ func (lx *lexer) lexFile(name string, data []byte) {
 	}
 }
 
+// stop reports whether reading must stop: too many statements, or so many
+// errors that the rest would only be counted. It says why once.
+func (lx *lexer) stop(name string) bool {
+	switch {
+	case lx.errs.full():
+		return true
+	case lx.stopped:
+		return true
+	case len(lx.items) > maxItems:
+		lx.stopped = true
+		lx.errs.add(&Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("more than %d statements and braces: too large for a keepalived configuration (reading stopped here)", maxItems)})
+		return true
+	}
+	return false
+}
+
+// invalidUTF8 explains why line (comments removed) is not UTF-8 text, or
+// returns "": lbd.yaml holds text only, and keepalived's bytes would not
+// survive a silent replacement.
+func invalidUTF8(line string) string {
+	for i := 0; i < len(line); {
+		r, n := utf8.DecodeRuneInString(line[i:])
+		if r == utf8.RuneError && n == 1 {
+			return fmt.Sprintf("invalid UTF-8 (byte 0x%02x at column %d): lbd.yaml holds UTF-8 text only; convert the file (iconv -f latin1 -t utf-8) or remove the byte", line[i], i+1)
+		}
+		i += n
+	}
+	return ""
+}
+
+// readInclude reads one included file within the limits: MaxFileSize for
+// the file, maxTotalSize for all the files read.
+func (lx *lexer) readInclude(name string) ([]byte, error) {
+	data, err := lx.opts.readFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB, the limit of a file", name, MaxFileSize>>20)
+	}
+	lx.read += int64(len(data))
+	if lx.read > maxTotalSize {
+		return nil, fmt.Errorf("%s: the files read reach %d MiB, the limit of a conversion", name, maxTotalSize>>20)
+	}
+	return data, nil
+}
+
 // include splices the files an include directive names. Relative patterns
 // are relative to the directory of the including file, as in keepalived.
 func (lx *lexer) include(pos Pos, words []string) {
 	if len(words) < 2 {
-		lx.errs = append(lx.errs, &Error{Pos: pos, Msg: words[0] + ": missing file name"})
+		lx.errs.add(&Error{Pos: pos, Msg: words[0] + ": missing file name"})
 		return
 	}
 	pattern := words[1]
@@ -131,17 +183,17 @@ func (lx *lexer) include(pos Pos, words []string) {
 		pattern = filepath.Join(filepath.Dir(pos.File), pattern)
 	}
 	if len(lx.stack) > maxIncludeDepth {
-		lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf("%s %s: includes nested more than %d deep", words[0], words[1], maxIncludeDepth)})
+		lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("%s %s: includes nested more than %d deep", words[0], words[1], maxIncludeDepth)})
 		return
 	}
 	matches, err := lx.opts.glob(pattern)
 	if err != nil {
-		lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %v", words[0], words[1], err)})
+		lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %v", words[0], words[1], err)})
 		return
 	}
 	if len(matches) == 0 {
 		if !strings.ContainsAny(words[1], "*?[") {
-			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf("%s %s: no such file (%s)", words[0], words[1], pattern)})
+			lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("%s %s: no such file (%s)", words[0], words[1], pattern)})
 			return
 		}
 		lx.notes = append(lx.notes, Note{Pos: pos, Msg: fmt.Sprintf("%s %s matches no file", words[0], words[1])})
@@ -150,12 +202,12 @@ func (lx *lexer) include(pos Pos, words []string) {
 	slices.Sort(matches)
 	for _, m := range matches {
 		if slices.Contains(lx.stack, m) {
-			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %s includes itself", words[0], words[1], m)})
+			lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %s includes itself", words[0], words[1], m)})
 			continue
 		}
-		data, err := lx.opts.readFile(m)
+		data, err := lx.readInclude(m)
 		if err != nil {
-			lx.errs = append(lx.errs, &Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %v", words[0], words[1], err)})
+			lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("%s %s: %v", words[0], words[1], err)})
 			continue
 		}
 		lx.lexFile(m, data)
@@ -281,8 +333,8 @@ func splitWords(s string) []string {
 
 // buildTree nests the statements into blocks. A "{" belongs to the
 // statement just before it, on the same line or an earlier one.
-func buildTree(items []item) ([]*Node, Errors) {
-	var errs Errors
+func buildTree(items []item) ([]*Node, errorSet) {
+	var errs errorSet
 	root := &Node{HasBlock: true}
 	stack := []*Node{root}
 	var prev *Node // the statement just before the current item, if any
@@ -295,7 +347,7 @@ func buildTree(items []item) ([]*Node, Errors) {
 			prev = n
 		case itemOpen:
 			if prev == nil {
-				errs = append(errs, &Error{Pos: it.pos, Msg: `unexpected "{" (no keyword before it)`})
+				errs.add(&Error{Pos: it.pos, Msg: `unexpected "{" (no keyword before it)`})
 				prev = &Node{Pos: it.pos, Key: "{"}
 			}
 			prev.HasBlock = true
@@ -304,7 +356,7 @@ func buildTree(items []item) ([]*Node, Errors) {
 			prev = nil
 		case itemClose:
 			if len(stack) == 1 {
-				errs = append(errs, &Error{Pos: it.pos, Msg: `unexpected "}" (no block is open)`})
+				errs.add(&Error{Pos: it.pos, Msg: `unexpected "}" (no block is open)`})
 			} else {
 				cur.ClosePos = it.pos
 				stack = stack[:len(stack)-1]
@@ -315,7 +367,7 @@ func buildTree(items []item) ([]*Node, Errors) {
 	for len(stack) > 1 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		errs = append(errs, &Error{Pos: n.OpenPos, Msg: fmt.Sprintf(`the block of %q opened here is never closed (missing "}")`, n.Key)})
+		errs.add(&Error{Pos: n.OpenPos, Msg: fmt.Sprintf(`the block of %q opened here is never closed (missing "}")`, n.Key)})
 	}
 	return root.Block, errs
 }

@@ -31,7 +31,7 @@ func parseText(t *testing.T, text string, opts *Options) ([]*Node, *lexer, Error
 	lx := &lexer{opts: opts}
 	lx.lexFile("k.conf", []byte(text))
 	nodes, errs := buildTree(lx.items)
-	return nodes, lx, append(lx.errs, errs...)
+	return nodes, lx, append(lx.errs.list, errs.list...)
 }
 
 func TestTreeShapes(t *testing.T) {
@@ -128,8 +128,8 @@ func TestInclude(t *testing.T) {
 	lx := &lexer{opts: opts}
 	lx.lexFile("etc/ka/keepalived.conf", []byte("top {\n include block.conf\n}\ninclude conf.d/*.conf\nlast\n"))
 	nodes, errs := buildTree(lx.items)
-	if errs = append(lx.errs, errs...); len(errs) > 0 {
-		t.Fatal(errs)
+	if all := append(lx.errs.list, errs.list...); len(all) > 0 {
+		t.Fatal(all)
 	}
 	if got, want := render(nodes), "top@1{y(1)@1} a(1)@1 inner@1{x@2} b(2)@1 last@5"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
@@ -162,7 +162,7 @@ func TestIncludeErrors(t *testing.T) {
 			lx := &lexer{opts: opts}
 			lx.lexFile("d/main.conf", []byte(tt.in))
 			var got []string
-			for _, e := range lx.errs {
+			for _, e := range lx.errs.list {
 				got = append(got, e.Error())
 			}
 			switch {

@@ -17,7 +17,7 @@ type mapper struct {
 	d      config.Director
 	issues []Issue
 	notes  []Note
-	errs   Errors
+	errs   errorSet
 
 	glob    globals
 	syncd   *syncDaemonSpec
@@ -64,7 +64,7 @@ func newMapper() *mapper {
 }
 
 func (m *mapper) errorf(pos Pos, format string, args ...any) {
-	m.errs = append(m.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	m.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (m *mapper) notef(pos Pos, format string, args ...any) {

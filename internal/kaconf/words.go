@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // splitQuoted splits s into words the way keepalived splits script lines:
@@ -76,7 +77,7 @@ func unescape(s string) (string, int) {
 			v = v<<4 | int(d)
 			n++
 		}
-		return string(rune(v)), n
+		return string([]byte{byte(v)}), n // the byte, as keepalived
 	case c == 'c' && len(s) > 1:
 		return string(rune(s[1] & 0x1f)), 2
 	case c >= '0' && c <= '7':
@@ -85,12 +86,13 @@ func unescape(s string) (string, int) {
 			v = v<<3 | int(s[n]-'0')
 			n++
 		}
-		return string(rune(v & 0xff)), n
+		return string([]byte{byte(v)}), n
 	default:
 		if r, ok := map[byte]string{'a': "\a", 'b': "\b", 'E': "\x1b", 'f': "\f", 'n': "\n", 'r': "\r", 't': "\t", 'v': "\v"}[c]; ok {
 			return r, 1
 		}
-		return string(c), 1
+		_, n := utf8.DecodeRuneInString(s) // the whole character, not its first byte
+		return s[:n], n
 	}
 }
 
@@ -117,6 +119,11 @@ func scriptWords(n *Node) (argv, user []string, err error) {
 	argv, err = splitQuoted(words[1], true)
 	if err != nil {
 		return nil, nil, err
+	}
+	for i, a := range argv {
+		if !utf8.ValidString(a) {
+			return nil, nil, fmt.Errorf("argument %d (%q) is not UTF-8 text after its escapes: lbd.yaml cannot hold it", i, a)
+		}
 	}
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, nil, errors.New("empty command")

@@ -150,11 +150,34 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// ExitInterrupted is the exit status of a command stopped by SIGINT or
+// SIGTERM (128 + SIGINT, the shell's convention).
+const ExitInterrupted = 130
+
+// ErrInterrupted is what Interruptible returns when ctx ends first.
+var ErrInterrupted = errors.New("interrupted")
+
+// Interruptible runs work and returns its error, or ErrInterrupted as soon
+// as ctx is done (SIGINT, SIGTERM): work that cannot be cancelled (reading
+// a file, parsing it) is left to finish in the background while the
+// command exits.
+func Interruptible(ctx context.Context, work func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ErrInterrupted
+	}
+}
+
 // CheckCommand is the "check" subcommand: it loads the file given with -c
 // (default defaultPath) through load and prints every problem on stderr, one
 // per line (FILE:LINE: PATH: message), exiting 1; or "FILE: OK" and 0.
+// SIGINT and SIGTERM (ctx) stop it at once, with ExitInterrupted.
 func CheckCommand(prog, what, defaultPath string, load func(path string) error, stdout, stderr io.Writer) Command {
-	run := func(_ context.Context, args []string) error {
+	run := func(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet(prog+" check", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		file := fs.String("c", defaultPath, "configuration `file` to validate")
@@ -165,7 +188,11 @@ func CheckCommand(prog, what, defaultPath string, load func(path string) error, 
 		if err := ParseFlags(fs, args); err != nil {
 			return err
 		}
-		err := load(*file)
+		err := Interruptible(ctx, func() error { return load(*file) })
+		if errors.Is(err, ErrInterrupted) {
+			fmt.Fprintf(stderr, "%s check: %v\n", prog, err)
+			return ExitCode(ExitInterrupted)
+		}
 		if PrintConfigErrors(stderr, err) {
 			return ExitCode(1)
 		}
