@@ -268,6 +268,9 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 		case r.has(p+".family") && r.ok(p+".family") && vs.Family != FamilyOf(vs.Address):
 			r.errf(p+".family", "family %s does not match address %s", vs.Family, vs.Address)
 		}
+		if why := serviceAddressProblem(vs.Address); vs.Address.IsValid() && why != "" {
+			r.errf(p+".address", "a service cannot be at %s: %s", vs.Address, why)
+		}
 		switch {
 		case !r.ok(p+".port") || !r.ok(p+".protocol"):
 			keyOK = false
@@ -313,10 +316,15 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 	}
 	if ss := vs.SorryServer; ss != nil {
 		sp := p + ".sorry_server"
-		if !r.has(sp + ".address") {
+		switch {
+		case !r.has(sp + ".address"):
 			r.missing(sp, "address")
-		} else if ss.Address.IsValid() && FamilyOf(ss.Address) != vs.Family {
+		case !ss.Address.IsValid():
+		case FamilyOf(ss.Address) != vs.Family:
 			r.errf(sp+".address", "%s sorry server in an %s service", FamilyOf(ss.Address), vs.Family)
+		case realServerAddressProblem(ss.Address) != "" && !ss.Address.IsLoopback():
+			// loopback: keepalived's "sorry_server 127.0.0.1 80", served by this director
+			r.errf(sp+".address", "a sorry server cannot be at %s: %s", ss.Address, realServerAddressProblem(ss.Address))
 		}
 		r.samePort(sp, vs, ss.Forwarding, ss.Port)
 	}
@@ -352,10 +360,16 @@ func (r *report) samePort(p string, vs *VirtualServer, fwd Forwarding, port uint
 }
 
 func (r *report) validateRealServer(vs *VirtualServer, rs *RealServer, p string) {
-	if !r.has(p + ".address") {
+	switch {
+	case !r.has(p + ".address"):
 		r.missing(p, "address")
-	} else if rs.Address.IsValid() && FamilyOf(rs.Address) != vs.Family {
+	case !rs.Address.IsValid():
+	case FamilyOf(rs.Address) != vs.Family:
 		r.errf(p+".address", "%s real server in an %s service", FamilyOf(rs.Address), vs.Family)
+	case realServerAddressProblem(rs.Address) != "":
+		r.errf(p+".address", "a real server cannot be at %s: %s", rs.Address, realServerAddressProblem(rs.Address))
+	case rs.Address == vs.Address:
+		r.errf(p+".address", "the real server %s is the service's own address (the VIP): traffic would loop back to the director", rs.Address)
 	}
 	r.samePort(p, vs, rs.Forwarding, rs.Port)
 	r.intRange(p+".weight", rs.Weight, 0, 65535)
@@ -496,4 +510,45 @@ func isMD5Hex(s string) bool {
 		}
 	}
 	return true
+}
+
+// limitedBroadcast is 255.255.255.255.
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// serviceAddressProblem says why a service (VIP) cannot be at a, or "":
+// no packet is ever addressed to an unspecified, multicast or broadcast
+// destination for IPVS to balance (224.0.0.18 is VRRP's own group).
+func serviceAddressProblem(a netip.Addr) string {
+	switch {
+	case a.IsUnspecified():
+		return "the unspecified address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case a == limitedBroadcast:
+		return "the broadcast address"
+	}
+	return ""
+}
+
+// realServerAddressProblem says why a real server cannot be at a, or "".
+// The kernel refuses (EINVAL) a destination that is not unicast: 0.0.0.0/8
+// and 255.255.255.255 (its "broadcast"), multicast, IPv6 unspecified and
+// link-local (director/kernel/fake, Conform); loopback is refused here too:
+// IPVS would deliver to this director, not to a real server.
+func realServerAddressProblem(a netip.Addr) string {
+	switch {
+	case a.Is4() && a.As4()[0] == 0:
+		return "in 0.0.0.0/8 (\"this network\")"
+	case a.IsUnspecified():
+		return "the unspecified address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case a == limitedBroadcast:
+		return "the broadcast address"
+	case a.IsLoopback():
+		return "a loopback address (this director, not a real server)"
+	case a.Is6() && a.IsLinkLocalUnicast():
+		return "an IPv6 link-local address (the kernel refuses it as a destination)"
+	}
+	return ""
 }

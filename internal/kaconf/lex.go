@@ -58,14 +58,14 @@ const maxIncludeDepth = 8
 var includeKeywords = []string{"include", "includer", "includem", "includew", "includeb", "includea"}
 
 type lexer struct {
-	opts  *Options
-	items []item
-	errs  errorSet
-	notes []Note
-	read    int64 // bytes of every file read
-	stopped bool  // too many items: reading stopped
-	stack []string // files being read, for loop detection
-	lines []Pos    // every line in reading order, includes spliced in
+	opts    *Options
+	items   []item
+	errs    errorSet
+	notes   []Note
+	read    int64    // bytes of every file read
+	stopped bool     // too many items: reading stopped
+	stack   []string // files being read, for loop detection
+	lines   []Pos    // every line in reading order, includes spliced in
 }
 
 // lexFile appends the items of one file (and of the files it includes).
