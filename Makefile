@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check demo bench bench-vrrp bench-check bench-ipvs install clean
+.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs install clean
 
 all: build
 
@@ -38,6 +38,17 @@ test-netns: deps
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps
 	$(GO) test -count=1 -tags testbed -timeout 40m -v -run 'TestTestbed' ./e2e/
+
+## fuzz: every fuzz target for FUZZTIME each (outside make test). -fuzzminimizetime 1x: without it
+## a target of the config parsers spends its minute minimizing (6-10 execs in 60 s, not ~250,000).
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$dir $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1x $$dir; \
+		done; \
+	done
 
 ## demo: the live demo in the real-kernel testbed.
 demo: deps

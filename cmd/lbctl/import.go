@@ -78,12 +78,8 @@ func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		return 1
 	}
-	for _, i := range res.Unmapped {
-		fmt.Fprintln(stderr, i.String())
-	}
-	for _, n := range res.Notes {
-		fmt.Fprintln(stderr, n.String())
-	}
+	printCapped(stderr, res.Unmapped, "keywords not mapped")
+	printCapped(stderr, res.Notes, "notes")
 
 	if *out == "" {
 		if _, err := stdout.Write(res.YAML); err != nil {
@@ -99,6 +95,18 @@ func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 3
 	}
 	return 0
+}
+
+// printCapped prints the first kaconf.MaxErrors of list, one per line, and
+// counts the others (all are in the output's header comment).
+func printCapped[T fmt.Stringer](w io.Writer, list []T, what string) {
+	for i, x := range list {
+		if i == kaconf.MaxErrors {
+			fmt.Fprintf(w, "lbctl import-keepalived: %d more %s not shown here (the output's header lists them all)\n", len(list)-i, what)
+			return
+		}
+		fmt.Fprintln(w, x.String())
+	}
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same

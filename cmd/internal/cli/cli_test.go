@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvsd/lb/internal/config"
 )
@@ -113,5 +114,32 @@ func TestProgramGlobalFlags(t *testing.T) {
 	}
 	if ExitStatus(0) != nil {
 		t.Error("ExitStatus(0) is an error")
+	}
+}
+
+// TestCheckInterrupted: SIGINT or SIGTERM (the context) stops a check that
+// is stuck (a slow file system, a huge file) at once, with exit status 130
+// (issue 12, defect 2: a check blocked on a FIFO ignored both).
+func TestCheckInterrupted(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	load := func(string) error { <-block; return nil }
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Dispatch(ctx, "prog", []Command{CheckCommand("prog", "a file", "/x", load, &out, &errb)}, []string{"check"}, &out, &errb)
+	}()
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitInterrupted {
+			t.Errorf("exit %d, want %d", code, ExitInterrupted)
+		}
+		if !strings.Contains(errb.String(), "prog check: interrupted") {
+			t.Errorf("stderr %q", errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("check did not stop when its context was cancelled")
 	}
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvsd/lb/cmd/internal/cli"
+)
+
+// TestImportHostile: import-keepalived gives FILE:LINE errors for invalid
+// UTF-8, refuses files that are not regular, and keeps its stderr bounded
+// (issue 12, defect 6).
+func TestImportHostile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	utf := write("utf.conf", "virtual_server fwmark 1{real_server 0.0.0.0{MISC_CHECK{misc_path \\\xf3}}}")
+	zero := write("zero.conf", "include /dev/zero\n")
+	var many strings.Builder
+	for range 300 {
+		many.WriteString("no_such_keyword 1\n")
+	}
+	unknown := write("unknown.conf", many.String())
+	tests := []struct {
+		name     string
+		file     string
+		code     int
+		want     string
+		maxLines int
+	}{
+		{"invalid UTF-8", utf, 1, utf + ":1: invalid UTF-8 (byte 0xf3", 2},
+		{"include /dev/zero", zero, 1, zero + ":1: include /dev/zero: read /dev/zero: not a regular file", 2},
+		{"a FIFO, /dev/zero itself", "/dev/zero", 1, "not a regular file (a character device)", 2},
+		{"300 unknown keywords", unknown, 0, "200 more keywords not mapped not shown here", 105},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := importKeepalived(context.Background(), []string{tt.file}, &out, &errb)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			if !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%.3000s", tt.want, errb.String())
+			}
+			if n := strings.Count(errb.String(), "\n"); n > tt.maxLines {
+				t.Errorf("%d lines on stderr, want at most %d", n, tt.maxLines)
+			}
+		})
+	}
+}
+
+// TestImportInterrupted: a cancelled context (SIGINT, SIGTERM) ends the
+// import with status 130.
+func TestImportInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := filepath.Join(t.TempDir(), "big.conf")
+	if err := os.WriteFile(p, []byte(strings.Repeat("virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 {\n }\n}\n", 20000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	// The import and the cancellation race; the cancellation must win
+	// within a few tries of a file that takes a while to convert.
+	for range 5 {
+		out.Reset()
+		errb.Reset()
+		if code := importKeepalived(ctx, []string{p}, &out, &errb); code == cli.ExitInterrupted {
+			if !strings.Contains(errb.String(), "interrupted") {
+				t.Errorf("stderr %q", errb.String())
+			}
+			return
+		}
+	}
+	t.Fatal("a cancelled import ran to its end 5 times")
+}
