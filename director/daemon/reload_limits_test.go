@@ -27,7 +27,7 @@ func TestDaemonReloadHostileFile(t *testing.T) {
 	}
 	logged := len(f.logs.String())
 	f.k.ResetCounters()
-	_, err = control.NewClient(f.sock).Reload(context.Background())
+	_, err = control.NewClient(f.sock).Reload(context.Background(), control.ReloadRequest{})
 	if err == nil {
 		t.Fatal("hostile file reloaded")
 	}

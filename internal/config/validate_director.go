@@ -314,20 +314,7 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 	if vs.Hysteresis < 0 {
 		r.errf(p+".hysteresis", "must not be negative, got %d", vs.Hysteresis)
 	}
-	if ss := vs.SorryServer; ss != nil {
-		sp := p + ".sorry_server"
-		switch {
-		case !r.has(sp + ".address"):
-			r.missing(sp, "address")
-		case !ss.Address.IsValid():
-		case FamilyOf(ss.Address) != vs.Family:
-			r.errf(sp+".address", "%s sorry server in an %s service", FamilyOf(ss.Address), vs.Family)
-		case realServerAddressProblem(ss.Address) != "" && !ss.Address.IsLoopback():
-			// loopback: keepalived's "sorry_server 127.0.0.1 80", served by this director
-			r.errf(sp+".address", "a sorry server cannot be at %s: %s", ss.Address, realServerAddressProblem(ss.Address))
-		}
-		r.samePort(sp, vs, ss.Forwarding, ss.Port)
-	}
+	r.validateSorryServer(vs, p)
 	r.validateTiming(p, &vs.Timing)
 
 	type rsKey struct {
@@ -349,6 +336,26 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 		}
 	}
 	return keyOK
+}
+
+// validateSorryServer checks the sorry server of the service at p.
+func (r *report) validateSorryServer(vs *VirtualServer, p string) {
+	ss := vs.SorryServer
+	if ss == nil {
+		return
+	}
+	sp := p + ".sorry_server"
+	switch {
+	case !r.has(sp + ".address"):
+		r.missing(sp, "address")
+	case !ss.Address.IsValid():
+	case FamilyOf(ss.Address) != vs.Family:
+		r.errf(sp+".address", "%s sorry server in an %s service", FamilyOf(ss.Address), vs.Family)
+	case realServerAddressProblem(ss.Address) != "" && !ss.Address.IsLoopback():
+		// loopback: keepalived's "sorry_server 127.0.0.1 80", served by this director
+		r.errf(sp+".address", "a sorry server cannot be at %s: %s", ss.Address, realServerAddressProblem(ss.Address))
+	}
+	r.samePort(sp, vs, ss.Forwarding, ss.Port)
 }
 
 // samePort enforces that only NAT may change the port (DR and TUN keep the
