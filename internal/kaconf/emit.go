@@ -69,16 +69,43 @@ func emit(m *mapper, source string) ([]byte, error) {
 	}
 	root.addIf("vrrp", vrrp)
 
-	if len(d.VirtualServers) > 0 {
-		root.add("virtual_servers", servicesNode(m))
-	}
-
 	var buf bytes.Buffer
 	writeHeader(&buf, m, source)
-	if err := encode(&buf, root); err != nil {
+	if len(root.Content) > 0 || len(d.VirtualServers) == 0 {
+		if err := encode(&buf, root); err != nil {
+			return nil, err
+		}
+	}
+	if err := encodeServices(&buf, m); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeServices writes the virtual_servers key, the last of the file, one
+// service at a time: yaml.v3's encoder keeps every event of a document, so
+// 20,000 services in one document took 880 MB.
+func encodeServices(buf *bytes.Buffer, m *mapper) error {
+	if len(m.d.VirtualServers) == 0 {
+		return nil
+	}
+	buf.WriteString("virtual_servers:\n")
+	var one bytes.Buffer
+	for i := range m.d.VirtualServers {
+		n := serviceNode(&m.d.VirtualServers[i], m.sources.reals[i])
+		n.HeadComment = "from " + oneLine(m.sources.services[i].String())
+		one.Reset()
+		if err := encode(&one, ynode{&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}}); err != nil {
+			return err
+		}
+		for line := range strings.Lines(one.String()) {
+			if line != "\n" {
+				buf.WriteString("  ")
+			}
+			buf.WriteString(line)
+		}
+	}
+	return nil
 }
 
 // encode writes root as YAML ("{}" when empty), indented by two.
@@ -142,18 +169,6 @@ func ipvsNode(m *mapper) ynode {
 		ipvs.add("sync_daemon", sd.Node).HeadComment = "from " + oneLine(m.sources.syncd.String()) + " " + "(master while the instance is MASTER, backup otherwise)"
 	}
 	return ipvs
-}
-
-// servicesNode is the list of virtual servers, each headed by the
-// position of its virtual_server.
-func servicesNode(m *mapper) *yaml.Node {
-	list := &yaml.Node{Kind: yaml.SequenceNode}
-	for i := range m.d.VirtualServers {
-		n := serviceNode(&m.d.VirtualServers[i], m.sources.reals[i])
-		n.HeadComment = "from " + oneLine(m.sources.services[i].String())
-		list.Content = append(list.Content, n)
-	}
-	return list
 }
 
 func writeHeader(buf *bytes.Buffer, m *mapper, source string) {

@@ -305,14 +305,14 @@ func (m *mapper) addService(b *serviceBuild) {
 	if !m.completeService(b) {
 		return
 	}
-	for i, o := range m.d.VirtualServers {
-		if o.Key() == vs.Key() {
-			m.notes, m.issues = m.notes[:notes], m.issues[:issues]
-			m.unmapped(n, "a second virtual_server for %s (the first is at line %d): not imported; lbd has one entry per service, so merge the real servers into the first",
-				vs.Key(), m.sources.services[i].Line)
-			return
-		}
+	key := vs.Key()
+	if i, dup := m.sources.keys[key]; dup { // a map: 20,000 services took 150 s with a loop
+		m.notes, m.issues = m.notes[:notes], m.issues[:issues]
+		m.unmapped(n, "a second virtual_server for %s (the first is at line %d): not imported; lbd has one entry per service, so merge the real servers into the first",
+			key, m.sources.services[i].Line)
+		return
 	}
+	m.sources.keys[key] = len(m.sources.services)
 	m.sources.services = append(m.sources.services, n.Pos)
 	rp := make([]Pos, len(b.reals))
 	for i, r := range b.reals {

@@ -43,6 +43,7 @@ type sources struct {
 	scripts   map[string]Pos
 	groups    map[string]Pos
 	services  []Pos
+	keys      map[string]int // a service's Key -> its index in services
 	reals     [][]Pos
 	syncd     Pos
 }
@@ -57,6 +58,7 @@ func newMapper() *mapper {
 			instances: map[string]Pos{},
 			scripts:   map[string]Pos{},
 			groups:    map[string]Pos{},
+			keys:      map[string]int{},
 		},
 		vipOf:   map[string]string{},
 		defined: map[string]Pos{},
