@@ -31,7 +31,7 @@ func TestFixturesCoverMappedKeywords(t *testing.T) {
 		}
 		for _, line := range strings.Split(string(data), "\n") {
 			line, _ = decomment(line)
-			for _, p := range splitBraces(line) {
+			for _, p := range splitBraces(line, len(line)+1) {
 				if w := splitWords(p); len(w) > 0 {
 					words = append(words, w[0])
 				}

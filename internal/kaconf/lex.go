@@ -102,7 +102,7 @@ func (lx *lexer) lexFile(name string, data []byte) {
 			lx.errs.add(&Error{Pos: pos, Msg: msg})
 			continue
 		}
-		pieces := splitBraces(line)
+		pieces := splitBraces(line, maxItems+1-len(lx.items))
 		if len(pieces) > 0 && pieces[0] != "{" && pieces[0] != "}" {
 			if w := splitWords(pieces[0]); len(w) > 0 && slices.Contains(includeKeywords, w[0]) {
 				lx.include(pos, w)
@@ -122,6 +122,7 @@ func (lx *lexer) lexFile(name string, data []byte) {
 			}
 		}
 	}
+	lx.stop(name) // the last line may have filled the budget
 }
 
 // stop reports whether reading must stop: too many statements, or so many
@@ -279,11 +280,12 @@ func decomment(s string) (string, bool) {
 
 // splitBraces cuts a line into statement texts and single "{" / "}" pieces;
 // braces inside double quotes are text.
-func splitBraces(s string) []string {
+// At most limit pieces are returned (the lexer's budget of items).
+func splitBraces(s string, limit int) []string {
 	var out []string
 	start := 0
 	inQuote := false
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && len(out) < limit; i++ {
 		switch c := s[i]; {
 		case c == '"':
 			inQuote = !inQuote
@@ -295,7 +297,7 @@ func splitBraces(s string) []string {
 			start = i + 1
 		}
 	}
-	if t := s[start:]; strings.TrimSpace(t) != "" {
+	if t := s[start:]; len(out) < limit && strings.TrimSpace(t) != "" {
 		out = append(out, t)
 	}
 	return out
@@ -349,6 +351,10 @@ func buildTree(items []item) ([]*Node, errorSet) {
 			if prev == nil {
 				errs.add(&Error{Pos: it.pos, Msg: `unexpected "{" (no keyword before it)`})
 				prev = &Node{Pos: it.pos, Key: "{"}
+			}
+			if len(stack) > maxDepth {
+				errs.add(&Error{Pos: it.pos, Msg: fmt.Sprintf("blocks nested more than %d deep (reading stopped here)", maxDepth)})
+				return root.Block, errs
 			}
 			prev.HasBlock = true
 			prev.OpenPos = it.pos

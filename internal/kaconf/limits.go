@@ -15,6 +15,9 @@ const (
 	// maxItems bounds the statements and braces read (about 15 for each
 	// real server with a check: 150,000 for 1,000 services x 10).
 	maxItems = 500_000
+	// maxDepth bounds the nesting of blocks (keepalived's deepest is 4:
+	// virtual_server, real_server, HTTP_GET, url).
+	maxDepth = 32
 	// MaxErrors is how many errors are shown; a last line counts the rest.
 	MaxErrors = 100
 	// maxErrorsFound stops the conversion's checks: a file with this many

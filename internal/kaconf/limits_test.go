@@ -37,6 +37,8 @@ func TestHostileInput(t *testing.T) {
 			"k.conf:4: misc_path: argument 1 (\"\\xf3\") is not UTF-8 text"},
 		{"200,000 stray braces", strings.Repeat("}", 200_000), "199900 more errors not shown"},
 		{"a million statements", strings.Repeat("x\n", 1_000_000), "more than 500000 statements"},
+		{"600,000 braces on one line", strings.Repeat("a{}", 200_000), "more than 500000 statements"},
+		{"2 million nested blocks", strings.Repeat("a{", 2_000_000), "k.conf:1: blocks nested more than 32 deep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
