@@ -41,6 +41,7 @@ func TestDaemonReloadHostileFile(t *testing.T) {
 	if n := len(f.logs.String()) - logged; n > 128<<10 {
 		t.Errorf("%d bytes logged for one refused reload", n)
 	}
+	t.Logf("error to lbctl: %d lines, %d bytes; logged: %d bytes", strings.Count(msg, "\n")+1, len(msg), len(f.logs.String())-logged)
 	if f.k.Writes() != 0 {
 		t.Errorf("refused reload wrote %d times", f.k.Writes())
 	}

@@ -104,9 +104,13 @@ func (r *report) atLine(line int, path, format string, args ...any) {
 	r.always(line, path, format, args...)
 }
 
-// always records an error even beyond MaxErrors: the one that stops the
-// decoding must be seen.
+// always records an error even when MaxErrors are kept (the last kept one
+// is then only counted): the one that stops the decoding must be seen.
 func (r *report) always(line int, path, format string, args ...any) {
+	if len(r.errs) >= MaxErrors { // make room: the last kept is counted instead
+		r.errs = r.errs[:MaxErrors-1]
+		r.dropped++
+	}
 	r.errs = append(r.errs, Error{File: r.file, Line: line, Path: Clip(path, maxPath), Msg: Clip(fmt.Sprintf(format, args...), maxMessage)})
 }
 
