@@ -52,9 +52,9 @@ func TestHostileFiles(t *testing.T) {
 		{"aliases expanding into valid values", func(*testing.T) string { return "testdata/alias-bomb-valid.yaml" }, director,
 			"aliases expand to more than 100000 values", 128 << 20},
 		{"50 MB of unknown keys", func(t *testing.T) string { return writeFile(t, "big.yaml", 50<<20, unknownKey) }, director,
-			"file too large: larger than 4 MiB", 1 << 20},
-		{"4 MiB of unknown keys, under the size limit", func(t *testing.T) string { return writeFile(t, "4m.yaml", 4<<20-64, unknownKey) }, director,
-			"document too large", 16 << 20},
+			"file too large: larger than 8 MiB", 1 << 20},
+		{"8 MiB of unknown keys, under the size limit", func(t *testing.T) string { return writeFile(t, "8m.yaml", 8<<20-64, unknownKey) }, director,
+			"document too large", 24 << 20},
 		{"1 MB of unknown keys", func(t *testing.T) string { return writeFile(t, "1m.yaml", 1<<20, unknownKey) }, director,
 			"more errors not shown: checking stopped after 1000 errors", 256 << 20},
 		{"a 1 MB value", func(t *testing.T) string {

@@ -139,6 +139,9 @@ func Convert(name string, data []byte, opts *Options) (*Result, error) {
 		return nil, fmt.Errorf("writing YAML: %w", err)
 	}
 	res.YAML = y
+	if len(y) > config.MaxDirectorFileSize {
+		return res, fmt.Errorf("the converted configuration does not pass lbd's checks: %d bytes, larger than %d MiB, the limit of lbd.yaml", len(y), config.MaxDirectorFileSize>>20)
+	}
 	d, err := config.ParseDirector(name+" (converted)", y)
 	if err != nil {
 		return res, fmt.Errorf("the converted configuration does not pass lbd's checks:\n%w", err)
