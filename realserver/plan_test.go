@@ -83,6 +83,20 @@ func TestDesired(t *testing.T) {
 			addrs: []string{"10.0.0.1/32 label lo:vip0 on lo"},
 		},
 		{
+			name: "dr without labels (label_prefix: \"\")",
+			spec: func() Spec {
+				s := drSpec("10.0.0.1")
+				s.NoLabels = true
+				return s
+			}(),
+			links: []string{"lo"},
+			sysctls: []string{
+				"net/ipv4/conf/lo/arp_ignore=1", "net/ipv4/conf/all/arp_ignore=1",
+				"net/ipv4/conf/lo/arp_announce=2", "net/ipv4/conf/all/arp_announce=2",
+			},
+			addrs: []string{"10.0.0.1/32 label lo on lo"},
+		},
+		{
 			name: "tun v4 and v6",
 			spec: func() Spec {
 				s := drSpec("10.0.0.1", "2001:db8::1")

@@ -74,6 +74,9 @@ type Spec struct {
 	// order, from 0). In DR mode empty means Interface+":" (lo:0, lo:1...);
 	// in TUN mode empty means no labels.
 	LabelPrefix string
+	// NoLabels keeps DR mode's IPv4 VIPs unlabelled (lbrs.yaml's
+	// label_prefix: ""), instead of the default Interface+":".
+	NoLabels bool
 	// ARPIgnore and ARPAnnounce are written to net.ipv4.conf.{Interface,all}
 	// when there is an IPv4 VIP. Zero is a valid value, not "default": the
 	// config layer supplies DefaultARPIgnore/DefaultARPAnnounce.
@@ -104,7 +107,7 @@ func (s Spec) normalized() Spec {
 	}
 	if n.Mode == ModeDR {
 		n.Interface6 = n.Interface
-		if n.LabelPrefix == "" {
+		if n.LabelPrefix == "" && !n.NoLabels {
 			n.LabelPrefix = n.Interface + ":"
 		}
 	} else if n.Interface6 == "" {
@@ -182,7 +185,7 @@ func (s Spec) Validate() error {
 }
 
 func checkIfName(name string) error {
-	if name == "" || len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/ \t\n:") {
+	if name == "" || len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/ \t\n\v\f\r:") || strings.IndexByte(name, 0xa0) >= 0 {
 		return fmt.Errorf("interface %q: not a valid device name", name)
 	}
 	return nil

@@ -104,6 +104,7 @@ func specFromConfig(a *config.Agent) (realserver.Spec, error) {
 		Interface:      a.Interface,
 		Interface6:     a.Interface6,
 		LabelPrefix:    a.LabelPrefix,
+		NoLabels:       a.LabelPrefix == "",
 		ARPIgnore:      a.Sysctls.ArpIgnore,
 		ARPAnnounce:    a.Sysctls.ArpAnnounce,
 		StateFile:      a.StateFile,

@@ -28,12 +28,9 @@ func TestCheckAgreesWithApply(t *testing.T) {
 		}
 	}
 	// Not listed: "" (check refuses an explicit empty name, apply reads it
-	// as the default) and 15-byte names (label_prefix "" means no labels to
-	// check, while Spec fills in the default prefix, whose labels are longer),
-	// and the white space the kernel refuses but Spec does not check ("\v",
-	// "\f", "\r", byte 0xA0): config tests those.
+	// as the default).
 	names := []string{"lo", "eth0", "tunl0", "../../../etc", ".", "..", "a/b", "eth 0", "eth\t0", "eth\n0", "lo:0",
-		"eth0123456789012"}
+		"eth0123456789012", "eth012345678901", "eth\v0", "eth\f0", "eth\r0", "eth\xa00"}
 	for _, n := range names {
 		_, checkErr := config.ParseAgent("t.yaml", []byte("vips: [192.0.2.1]\nlabel_prefix: \"\"\ninterface: "+strconv.Quote(n)+"\n"))
 		a := *base
