@@ -20,6 +20,9 @@ type Kernel interface {
 	Info() (table.Info, error)
 	// Services lists services (without destinations); empty is not an error.
 	Services() ([]table.Service, error)
+	// Service returns the service of a key (no destinations); found is
+	// false, with no error, when there is none.
+	Service(table.ServiceKey) (s table.Service, found bool, err error)
 	// Destinations lists a service's destinations; empty is not an error.
 	Destinations(table.Service) ([]table.Destination, error)
 

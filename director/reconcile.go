@@ -86,7 +86,12 @@ type Result struct {
 	// Writes counts the write attempts, failed ones included.
 	Writes int `json:"writes"`
 	// Rounds counts read-diff-write rounds.
-	Rounds int    `json:"rounds"`
+	Rounds int `json:"rounds"`
+	// Targeted is an apply that read back (and wrote) only the services
+	// whose desired spec changed since the last apply, ReadServices of
+	// them; the others wait for the next resync's full read.
+	Targeted     bool `json:"targeted,omitempty"`
+	ReadServices int  `json:"read_services,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -102,6 +107,10 @@ type Reconciler struct {
 	settings *Settings
 	managed  map[table.ServiceKey]bool
 	actual   table.Table // last table read back (or known written)
+	// synced: the last apply or resync left nothing pending, so the kernel
+	// held the desired table (but for hand edits since, which the next
+	// resync repairs) and an apply may read back only what it changes.
+	synced bool
 	last     Result
 	writes   uint64
 	repairs  uint64
@@ -159,12 +168,27 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 // Resync. It reads the kernel's table back, writes only what differs and,
 // when a write fails, pauses, re-reads and retries; if it gives up, the
 // Result lists what is still pending according to a fresh read.
+//
+// The first apply, and any after one that gave up, reads the whole table.
+// Later ones are targeted: they read back from the kernel only the
+// services whose desired spec differs from the last applied one (added,
+// changed or removed), and diff and write those; differences elsewhere
+// (hand edits, unmanaged services with Purge) are left to Resync, which
+// always reads the whole table.
 func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := desired.Clone()
+	return r.apply(ctx, desired.Clone())
+}
+
+// apply is Apply of d (owned). r.mu is held.
+func (r *Reconciler) apply(ctx context.Context, d table.Table) (Result, error) {
+	var scope []table.ServiceKey
+	if r.desired != nil && r.synced {
+		scope = changedServices(*r.desired, d)
+	}
 	r.desired = &d
-	return r.reconcile(ctx, "apply", d)
+	return r.reconcile(ctx, "apply", d, scope)
 }
 
 // ApplyLatest is Apply of the table latest returns, called once this
@@ -174,9 +198,7 @@ func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, er
 func (r *Reconciler) ApplyLatest(ctx context.Context, latest func() table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := latest().Clone()
-	r.desired = &d
-	return r.reconcile(ctx, "apply", d)
+	return r.apply(ctx, latest().Clone())
 }
 
 // Resync re-reads the kernel and repairs any difference from the last
@@ -194,7 +216,7 @@ func (r *Reconciler) Resync(ctx context.Context) (Result, error) {
 	if r.desired == nil {
 		return Result{Kind: "resync", Start: r.now()}, errors.Join(errs...)
 	}
-	res, err := r.reconcile(ctx, "resync", *r.desired)
+	res, err := r.reconcile(ctx, "resync", *r.desired, nil)
 	return res, errors.Join(append(errs, err)...)
 }
 
@@ -204,7 +226,7 @@ func (r *Reconciler) Clear(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.desired = nil
-	return r.reconcile(ctx, "clear", table.Table{})
+	return r.reconcile(ctx, "clear", table.Table{}, nil)
 }
 
 // Run resyncs every interval and whenever trigger fires, until ctx ends.
@@ -277,12 +299,17 @@ func (r *Reconciler) managedKeys() []table.ServiceKey {
 	return keys
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.Table) (res Result, err error) {
+// reconcile reads the kernel's table (only the services of scope, when
+// not nil), writes what differs from desired and retries; see Apply.
+func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.Table, scope []table.ServiceKey) (res Result, err error) {
 	res = Result{Kind: kind, Start: r.now()}
 	defer func() {
 		res.Took = r.now().Sub(res.Start)
 		if err != nil {
 			res.Error = err.Error()
+			r.synced = false
+		} else if scope == nil {
+			r.synced = true
 		}
 		r.writes += uint64(res.Writes)
 		if kind == "resync" {
@@ -291,17 +318,19 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 		r.last = res
 	}()
 
+	v := newView(r.cfg.Kernel, desired, scope)
+	res.Targeted, res.ReadServices = scope != nil, len(scope)
 	opts := r.diffOptions()
 	pause := r.retry.Initial
 	var lastErr error
 	for round := 1; ; round++ {
 		res.Rounds = round
-		actual, rerr := table.Read(r.cfg.Kernel)
+		actual, rerr := v.read()
 		if rerr != nil {
 			lastErr = fmt.Errorf("read IPVS table: %w", rerr)
 		} else {
-			r.actual = actual
-			ops := table.Diff(desired, actual, opts)
+			r.actual = v.merge(r.actual, actual)
+			ops := table.Diff(v.desired, actual, opts)
 			if len(ops) == 0 {
 				r.setManaged(desired, nil)
 				return res, nil
@@ -311,7 +340,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 			}
 			failed := r.applyOps(ctx, kind, ops, &res)
 			if len(failed) == 0 {
-				r.actual = applied(actual, ops)
+				r.actual = v.merge(r.actual, applied(actual, ops))
 				r.setManaged(desired, nil)
 				r.logSummary(kind, res)
 				return res, nil
@@ -332,9 +361,9 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 	}
 
 	// Give up, but know where we stand: read the kernel once more.
-	if actual, rerr := table.Read(r.cfg.Kernel); rerr == nil {
-		r.actual = actual
-		res.Pending = table.Diff(desired, actual, opts)
+	if actual, rerr := v.read(); rerr == nil {
+		r.actual = v.merge(r.actual, actual)
+		res.Pending = table.Diff(v.desired, actual, opts)
 		r.setManaged(desired, actual.Keys())
 	} else {
 		lastErr = errors.Join(lastErr, fmt.Errorf("re-read IPVS table: %w", rerr))
@@ -344,6 +373,110 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 	}
 	r.logSummary(kind, res)
 	return res, fmt.Errorf("IPVS %s gave up after %d rounds, %d writes pending: %w", kind, res.Rounds, len(res.Pending), lastErr)
+}
+
+// view is the part of the kernel's table one reconcile reads and writes:
+// all of it, or the services of a scope.
+type view struct {
+	k       Kernel
+	scope   []table.ServiceKey // nil: the whole table
+	in      map[table.ServiceKey]bool
+	desired table.Table // the desired table, restricted to the scope
+}
+
+func newView(k Kernel, desired table.Table, scope []table.ServiceKey) view {
+	v := view{k: k, scope: scope, desired: desired}
+	if scope == nil {
+		return v
+	}
+	v.in = make(map[table.ServiceKey]bool, len(scope))
+	for _, key := range scope {
+		v.in[key] = true
+	}
+	v.desired = table.Table{}
+	for _, s := range desired.Services {
+		if v.in[s.Key()] {
+			v.desired.Services = append(v.desired.Services, s)
+		}
+	}
+	return v
+}
+
+// read reads the view's part of the kernel's table: for a scope, each
+// service by its key and, if the kernel has it, its destinations.
+func (v view) read() (table.Table, error) {
+	if v.scope == nil {
+		return table.Read(v.k)
+	}
+	var t table.Table
+	for _, key := range v.scope {
+		s, found, err := v.k.Service(key)
+		if err != nil {
+			return table.Table{}, err
+		}
+		if !found {
+			continue
+		}
+		if s.Destinations, err = v.k.Destinations(s); err != nil {
+			return table.Table{}, fmt.Errorf("list destinations of %s: %w", key, err)
+		}
+		t.Services = append(t.Services, s)
+	}
+	return t, nil
+}
+
+// merge returns the whole table known from base and part, the view's part
+// as just read or written.
+func (v view) merge(base, part table.Table) table.Table {
+	if v.scope == nil {
+		return part
+	}
+	out := table.Table{Services: make([]table.Service, 0, len(base.Services)+len(part.Services))}
+	for _, s := range base.Services {
+		if !v.in[s.Key()] {
+			out.Services = append(out.Services, s)
+		}
+	}
+	out.Services = append(out.Services, part.Services...)
+	return out
+}
+
+// changedServices returns the keys, sorted, of the services whose desired
+// spec differs between prev and next, and of those only one of them has:
+// what a targeted apply reads back. Not nil, even when empty.
+func changedServices(prev, next table.Table) []table.ServiceKey {
+	old := make(map[table.ServiceKey]table.Service, len(prev.Services))
+	for _, s := range prev.Services {
+		old[s.Key()] = s
+	}
+	set := map[table.ServiceKey]bool{}
+	seen := make(map[table.ServiceKey]bool, len(next.Services))
+	for _, s := range next.Services {
+		k := s.Key()
+		seen[k] = true
+		if o, ok := old[k]; !ok || !sameSpec(o, s) {
+			set[k] = true
+		}
+	}
+	for k := range old {
+		if !seen[k] {
+			set[k] = true
+		}
+	}
+	keys := make([]table.ServiceKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, table.ServiceKey.Compare)
+	return keys
+}
+
+// sameSpec reports whether a and b are exactly the same desired service,
+// destinations in the same order.
+func sameSpec(a, b table.Service) bool {
+	return a.ServiceKey == b.ServiceKey && a.Scheduler == b.Scheduler && a.Flags == b.Flags &&
+		a.Timeout == b.Timeout && a.Netmask == b.Netmask && a.Stats == b.Stats &&
+		slices.Equal(a.Destinations, b.Destinations)
 }
 
 // applyOps writes ops in order; a failed service creation skips that

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cloudflare/ipvs"
 	"github.com/cloudflare/ipvs/netmask"
@@ -33,7 +34,9 @@ type Handle struct {
 	raw    *genetlink.Conn
 	family genetlink.Family
 	batch  *batchConn
+	rd     *readConn // opened on first use, replaced after a failure
 	writes atomic.Uint64
+	reads  atomic.Uint64
 }
 
 // Open connects to IPVS. On a kernel without IPVS the error satisfies
@@ -87,6 +90,10 @@ func (h *Handle) Close() error {
 	if h.batch != nil {
 		errs = append(errs, h.batch.close())
 	}
+	if h.rd != nil {
+		errs = append(errs, h.rd.close())
+		h.rd = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -110,38 +117,87 @@ func (h *Handle) Info() (table.Info, error) {
 func (h *Handle) Services() ([]table.Service, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	svcs, err := h.c.Services()
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	var out []table.Service
+	err := h.read(cmdGetService, nil, true, func(a []byte) error {
+		s, err := decodeService(a)
+		out = append(out, s)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list IPVS services: %w", err)
 	}
-	out := make([]table.Service, 0, len(svcs))
-	for _, s := range svcs {
-		out = append(out, fromService(s))
-	}
 	return out, nil
+}
+
+// Service returns the service of key k with its counters (no
+// destinations); found is false when the kernel has none.
+func (h *Handle) Service(k table.ServiceKey) (s table.Service, found bool, err error) {
+	req, err := serviceIdentity(k.Normalize())
+	if err != nil {
+		return s, false, fmt.Errorf("encode IPVS service %s: %w", k, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	err = h.read(cmdGetService, req, false, func(a []byte) error {
+		s, err = decodeService(a)
+		found = err == nil
+		return err
+	})
+	if errors.Is(err, syscall.ESRCH) {
+		return table.Service{}, false, nil
+	}
+	if err != nil {
+		return table.Service{}, false, fmt.Errorf("get IPVS service %s: %w", k, err)
+	}
+	return s, found, nil
 }
 
 // Destinations lists the destinations of s (identified by its key) in
 // kernel order. None, or a service that does not exist, is an empty list.
 func (h *Handle) Destinations(s table.Service) ([]table.Destination, error) {
+	k := s.Key()
+	req, err := serviceIdentity(k)
+	if err != nil {
+		return nil, fmt.Errorf("encode IPVS service %s: %w", k, err)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ds, err := h.c.Destinations(toService(s))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	var out []table.Destination
+	err = h.read(cmdGetDest, req, true, func(a []byte) error {
+		d, err := decodeDest(a, k.Family)
+		out = append(out, d)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list destinations of %s: %w", s.Key(), err)
-	}
-	out := make([]table.Destination, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, fromDest(d))
+		return nil, fmt.Errorf("list destinations of %s: %w", k, err)
 	}
 	return out, nil
 }
+
+// read makes one read request on the read socket, counted; after a
+// failure that is not the kernel's answer the socket is replaced, so that
+// no half-read reply is left on it. h.mu is held.
+func (h *Handle) read(cmd uint8, req []byte, dump bool, each func([]byte) error) error {
+	h.reads.Add(1)
+	if h.rd == nil {
+		rd, err := openReadConn()
+		if err != nil {
+			return err
+		}
+		h.rd = rd
+	}
+	err := h.rd.request(h.family.ID, cmd, req, dump, each)
+	var errno syscall.Errno
+	if err != nil && !errors.As(err, &errno) {
+		h.rd.close()
+		h.rd = nil
+	}
+	return err
+}
+
+// Reads returns how many netlink read requests (dumps and gets of
+// services and destinations) this handle has sent.
+func (h *Handle) Reads() uint64 { return h.reads.Load() }
 
 func (h *Handle) write(what func() string, f func() error) error {
 	h.mu.Lock()

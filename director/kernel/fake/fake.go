@@ -30,6 +30,7 @@ type Kernel struct {
 	writes   int
 	batches  int
 	log      []string
+	reads    Reads
 
 	// Schedulers accepted by CreateService/UpdateService (ENOENT otherwise).
 	Schedulers []string
@@ -37,7 +38,8 @@ type Kernel struct {
 	// ("create-service TCP 10.0.0.1:80", "update-destination ... "); a
 	// non-nil return fails the write (which still counts).
 	FailWrite func(what string) error
-	// FailRead, if set, is called before each read (Services, Destinations).
+	// FailRead, if set, is called before each read ("services",
+	// "service KEY", "destinations KEY").
 	FailRead func(what string) error
 }
 
@@ -58,6 +60,26 @@ func (k *Kernel) Writes() int {
 	return k.writes
 }
 
+// Reads counts the read calls of each kind.
+type Reads struct {
+	// Services counts Services calls (the dump of every service).
+	Services int
+	// Service counts Service calls (one service by its key).
+	Service int
+	// Destinations counts Destinations calls (one service's).
+	Destinations int
+}
+
+// Total is the number of read calls (netlink requests on a real kernel).
+func (r Reads) Total() int { return r.Services + r.Service + r.Destinations }
+
+// Reads returns the read calls so far.
+func (k *Kernel) Reads() Reads {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reads
+}
+
 // Log returns a description of every write call so far, in order.
 func (k *Kernel) Log() []string {
 	k.mu.Lock()
@@ -65,11 +87,11 @@ func (k *Kernel) Log() []string {
 	return slices.Clone(k.log)
 }
 
-// ResetCounters clears the write count and log.
+// ResetCounters clears the write and read counts and the log.
 func (k *Kernel) ResetCounters() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.writes, k.log = 0, nil
+	k.writes, k.log, k.reads = 0, nil, Reads{}
 }
 
 // Table returns the content as the kernel would report it.
@@ -150,6 +172,7 @@ func (k *Kernel) Info() (table.Info, error) {
 func (k *Kernel) Services() ([]table.Service, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.reads.Services++
 	if err := k.read("services"); err != nil {
 		return nil, err
 	}
@@ -160,10 +183,27 @@ func (k *Kernel) Services() ([]table.Service, error) {
 	return out, nil
 }
 
+// Service implements the director's Kernel: the service of key, without
+// destinations; found is false if there is none (the kernel's ESRCH).
+func (k *Kernel) Service(key table.ServiceKey) (table.Service, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.reads.Service++
+	if err := k.read("service " + key.String()); err != nil {
+		return table.Service{}, false, err
+	}
+	i := k.find(key)
+	if i < 0 {
+		return table.Service{}, false, nil
+	}
+	return k.report(k.services[i]).WithoutDestinations(), true, nil
+}
+
 // Destinations implements the director's Kernel.
 func (k *Kernel) Destinations(s table.Service) ([]table.Destination, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.reads.Destinations++
 	if err := k.read("destinations " + s.Key().String()); err != nil {
 		return nil, err
 	}
