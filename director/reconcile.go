@@ -90,9 +90,9 @@ type Result struct {
 	// Targeted is an apply that read back (and wrote) only the services
 	// whose desired spec changed since the last apply, ReadServices of
 	// them; the others wait for the next resync's full read.
-	Targeted     bool `json:"targeted,omitempty"`
-	ReadServices int  `json:"read_services,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Targeted     bool   `json:"targeted,omitempty"`
+	ReadServices int    `json:"read_services,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Reconciler keeps the kernel's IPVS table equal to the desired one.
@@ -110,10 +110,10 @@ type Reconciler struct {
 	// synced: the last apply or resync left nothing pending, so the kernel
 	// held the desired table (but for hand edits since, which the next
 	// resync repairs) and an apply may read back only what it changes.
-	synced bool
-	last     Result
-	writes   uint64
-	repairs  uint64
+	synced  bool
+	last    Result
+	writes  uint64
+	repairs uint64
 }
 
 // NewReconciler returns a Reconciler; it loads the managed set from

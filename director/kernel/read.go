@@ -133,7 +133,6 @@ func parseReplies(p []byte, seq uint32, dump bool, each func(attrs []byte) error
 	return false, nil
 }
 
-
 // The IPVS read commands and the attributes only reads see.
 const (
 	cmdGetService = 4

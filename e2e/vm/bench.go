@@ -28,7 +28,7 @@ func Benches() []Bench {
 			Name:    "ipvsbench",
 			Package: "./director/cmd/ipvsbench",
 			Args:    []string{"-runs", "3"},
-			Doc:     "1,000 services x 10 real servers: reconciler apply vs ipvsadm -R, writes for restart-adopt, one-weight reload and resync",
+			Doc:     "1,000 services x 10 real servers: reconciler apply vs ipvsadm -R, full read vs ipvsadm -Sn, restart-adopt, one-weight reload (writes, reads, latency), resync",
 		},
 	}
 }

@@ -4,8 +4,12 @@
 //   - apply of N services x M destinations to an empty table through the
 //     Reconciler, against "ipvsadm -R" of the same rules (goal <= 0.25x),
 //     and, as a reference, one cloudflare/ipvs call per rule;
-//   - restart on a matching table: writes of a fresh process (goal 0);
-//   - reload with one weight changed: writes (goal exactly 1);
+//   - restart on a matching table: writes of a fresh process (goal 0), the
+//     time of its full read and diff;
+//   - full read of the table against "ipvsadm -Sn" (goal <= 1.0x), and
+//     "lbctl status -n --kernel";
+//   - reload with one weight changed: writes (goal exactly 1), reads (goal
+//     2: only that service) and latency (goal <= 50 ms);
 //   - resync after a destination deleted behind its back (goal 1).
 //
 // Each measurement runs in a fresh network namespace (with -netns, the
@@ -315,10 +319,12 @@ func (b *bench) ipvsadmRestore(want table.Table, save []byte) (took time.Duratio
 	return took, err
 }
 
-// writeCounts programs want through h, then judges the writes of a daemon
-// restarting on the matching table (goal 0), of a reload with one weight
-// changed (goal 1) and of a resync after a destination deleted behind the
-// reconciler's back (goal 1).
+// writeCounts programs want through h, then judges a daemon restarting
+// on the matching table (goal 0 writes; its full read and diff timed), the
+// full read against "ipvsadm -Sn" (goal <= 1.0x) and "lbctl status -n
+// --kernel", a reload with one weight changed (goal 1 write, 2 reads, <=
+// 50 ms) and a resync after a destination deleted behind the reconciler's
+// back (goal 1 write).
 func (b *bench) writeCounts(h *kernel.Handle, want table.Table) error {
 	for _, err := range h.WriteBatch(createOps(want)) {
 		if err != nil {
@@ -339,12 +345,18 @@ func (b *bench) writeCounts(h *kernel.Handle, want table.Table) error {
 	if err != nil {
 		return err
 	}
+	r0 := h2.Reads()
 	t0 := time.Now()
 	if _, err := rec.Apply(context.Background(), want); err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
+	took := time.Since(t0)
 	n := h2.Writes()
-	b.sheet.Check(n == 0, "restart on a matching table: %d writes (goal 0), read and diff took %.3fs", n, time.Since(t0).Seconds())
+	b.sheet.Check(n == 0, "restart on a matching table: %d writes (goal 0), %d reads, read and diff took %.3fs",
+		n, h2.Reads()-r0, took.Seconds())
+	if err := b.fullRead(h2, want); err != nil {
+		return err
+	}
 	changed, err := b.reloadOneWeight(h2, rec, want)
 	if err != nil {
 		return err
@@ -352,19 +364,95 @@ func (b *bench) writeCounts(h *kernel.Handle, want table.Table) error {
 	return b.resyncAfterDelete(h, h2, rec, changed)
 }
 
+// fullRead times, o.runs times each in turn, the handle's read of the
+// whole table, "ipvsadm -Sn" and "lbctl status -n --kernel" (both to
+// /dev/null), prints the medians and judges the ratio ours / ipvsadm -Sn.
+func (b *bench) fullRead(h *kernel.Handle, want table.Table) error {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	lbctl, lerr := exec.LookPath("lbctl")
+	var ours, save, status []time.Duration
+	var reads uint64
+	for i := 0; i < b.o.runs; i++ {
+		r0 := h.Reads()
+		t0 := time.Now()
+		got, err := table.Read(h)
+		if err != nil {
+			return fmt.Errorf("full read: %w", err)
+		}
+		ours, reads = append(ours, time.Since(t0)), h.Reads()-r0
+		if len(got.Services) != len(want.Services) {
+			return fmt.Errorf("full read: %d services, want %d", len(got.Services), len(want.Services))
+		}
+		d, err := timeCommand(devnull, b.ipvsadm, "-Sn")
+		if err != nil {
+			return err
+		}
+		save = append(save, d)
+		if lerr == nil {
+			if d, err = timeCommand(devnull, lbctl, "status", "-n", "--kernel"); err != nil {
+				return err
+			}
+			status = append(status, d)
+		}
+	}
+	o, t := median(ours), median(save)
+	fmt.Fprintf(b.out, "full read, lbd (kernel.Handle):     %8.3fs  %d netlink reads\n", o.Seconds(), reads)
+	fmt.Fprintf(b.out, "ipvsadm -Sn of the same table:      %8.3fs\n", t.Seconds())
+	if lerr == nil {
+		st := median(status)
+		fmt.Fprintf(b.out, "lbctl status -n --kernel:           %8.3fs  (%.3fx ipvsadm -Sn)\n", st.Seconds(), st.Seconds()/t.Seconds())
+	} else {
+		fmt.Fprintf(b.out, "lbctl status -n --kernel:           not measured (%v)\n", lerr)
+	}
+	b.sheet.Check(o <= t, "ratio full read lbd / ipvsadm -Sn: %.3f (goal <= 1.0)", o.Seconds()/t.Seconds())
+	return nil
+}
+
+// timeCommand runs name args with stdout to out and returns how long it
+// took.
+func timeCommand(out *os.File, name string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = out
+	var cerr bytes.Buffer
+	cmd.Stderr = &cerr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s %v: %w: %s", name, args, err, cerr.String())
+	}
+	return time.Since(t0), nil
+}
+
+// reloadGoal is the most a reload changing one weight may take.
+const reloadGoal = 50 * time.Millisecond
+
 // reloadOneWeight applies want with one weight changed through rec (on
-// h2) and judges its writes; it returns the changed table.
+// h2), o.runs times with a new weight each, and judges the writes, reads
+// and median latency; it returns the last table applied.
 func (b *bench) reloadOneWeight(h2 *kernel.Handle, rec *director.Reconciler, want table.Table) (table.Table, error) {
 	changed := want.Clone()
-	changed.Services[len(changed.Services)/2].Destinations[0].Weight += 7
-	w0 := h2.Writes()
-	t0 := time.Now()
-	res, err := rec.Apply(context.Background(), changed)
-	if err != nil {
-		return changed, fmt.Errorf("reload: %w", err)
+	var took []time.Duration
+	var writes, reads uint64
+	var res director.Result
+	for i := 0; i < b.o.runs; i++ {
+		changed.Services[len(changed.Services)/2].Destinations[0].Weight += 7
+		w0, r0 := h2.Writes(), h2.Reads()
+		t0 := time.Now()
+		var err error
+		if res, err = rec.Apply(context.Background(), changed); err != nil {
+			return changed, fmt.Errorf("reload: %w", err)
+		}
+		took = append(took, time.Since(t0))
+		writes, reads = max(writes, h2.Writes()-w0), max(reads, h2.Reads()-r0)
 	}
-	n := h2.Writes() - w0
-	b.sheet.Check(n == 1, "reload with one weight changed: %d writes (goal 1) in %.3fs: %v", n, time.Since(t0).Seconds(), opStrings(res.Ops))
+	lat := median(took)
+	b.sheet.Check(writes == 1 && reads == 2, "reload with one weight changed: %d writes (goal 1), %d reads (goal 2: the service and its destinations): %v",
+		writes, reads, opStrings(res.Ops))
+	b.sheet.Check(lat <= reloadGoal, "reload with one weight changed: %.1f ms, median of %d (goal <= %d ms)",
+		float64(lat.Microseconds())/1000, len(took), reloadGoal.Milliseconds())
 	return changed, verify(h2, changed, "reload")
 }
 
