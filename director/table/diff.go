@@ -157,41 +157,57 @@ func indexServices(t Table) map[ServiceKey]Service {
 	return m
 }
 
+// sortedDests returns ds in key order: ds itself when already sorted (it
+// is then not modified by the caller), else a sorted copy.
 func sortedDests(ds []Destination) []Destination {
+	cmpKeys := func(a, b Destination) int { return a.Key().Compare(b.Key()) }
+	if slices.IsSortedFunc(ds, cmpKeys) {
+		return ds
+	}
 	out := slices.Clone(ds)
-	slices.SortFunc(out, func(a, b Destination) int { return a.Key().Compare(b.Key()) })
+	slices.SortFunc(out, cmpKeys)
 	return out
 }
 
+// diffDests walks the two destination lists in key order side by side (no
+// map: this is most of a full diff's work, once per service).
 func diffDests(svc Service, desired, actual []Destination) []Op {
-	act := make(map[DestKey]Destination, len(actual))
-	for _, a := range actual {
-		act[a.Key()] = a
-	}
-	des := make(map[DestKey]bool, len(desired))
+	des, act := sortedDests(desired), sortedDests(actual)
 	var updates, creates, removes []Op
-	for _, d := range sortedDests(desired) {
-		k := d.Key()
-		if des[k] {
-			continue // duplicate in desired: the first one wins
+	i, j := 0, 0
+	for i < len(des) || j < len(act) {
+		c := 1
+		switch {
+		case j == len(act):
+			c = -1
+		case i < len(des):
+			c = des[i].Key().Compare(act[j].Key())
 		}
-		des[k] = true
-		a, ok := act[k]
-		if !ok {
-			creates = append(creates, Op{Kind: OpCreateDest, Service: svc, Dest: d})
-			continue
-		}
-		if ch := DestChanges(d, a); len(ch) > 0 {
-			updates = append(updates, Op{Kind: OpUpdateDest, Service: svc, Dest: d, Changes: ch})
-		}
-	}
-	for _, a := range sortedDests(actual) {
-		if !des[a.Key()] {
-			removes = append(removes, Op{Kind: OpRemoveDest, Service: svc, Dest: a})
+		switch {
+		case c < 0:
+			creates = append(creates, Op{Kind: OpCreateDest, Service: svc, Dest: des[i]})
+			i = nextKey(des, i)
+		case c > 0:
+			removes = append(removes, Op{Kind: OpRemoveDest, Service: svc, Dest: act[j]})
+			j = nextKey(act, j)
+		default:
+			if ch := DestChanges(des[i], act[j]); len(ch) > 0 {
+				updates = append(updates, Op{Kind: OpUpdateDest, Service: svc, Dest: des[i], Changes: ch})
+			}
+			i, j = nextKey(des, i), nextKey(act, j)
 		}
 	}
 	ops := append(updates, creates...)
 	return append(ops, removes...)
+}
+
+// nextKey returns the index of the first destination of sorted ds after i
+// with another key: of duplicates, the first one wins.
+func nextKey(ds []Destination, i int) int {
+	k := ds[i].Key()
+	for i++; i < len(ds) && ds[i].Key() == k; i++ {
+	}
+	return i
 }
 
 // ServiceChanges lists how the attributes of desired differ from actual
