@@ -374,37 +374,40 @@ func (b *bench) fullRead(h *kernel.Handle, want table.Table) error {
 	}
 	defer devnull.Close()
 	lbctl, lerr := exec.LookPath("lbctl")
-	var ours, save, status []time.Duration
+	var ours, save, status []cpuTimes
 	var reads uint64
 	for i := 0; i < b.o.runs; i++ {
 		r0 := h.Reads()
-		t0 := time.Now()
-		got, err := table.Read(h)
+		var got table.Table
+		ct, err := timeSelf(func() (err error) {
+			got, err = table.Read(h)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("full read: %w", err)
 		}
-		ours, reads = append(ours, time.Since(t0)), h.Reads()-r0
+		ours, reads = append(ours, ct), h.Reads()-r0
 		if len(got.Services) != len(want.Services) {
 			return fmt.Errorf("full read: %d services, want %d", len(got.Services), len(want.Services))
 		}
-		d, err := timeCommand(devnull, b.ipvsadm, "-Sn")
-		if err != nil {
+		if ct, err = timeCommand(devnull, b.ipvsadm, "-Sn"); err != nil {
 			return err
 		}
-		save = append(save, d)
+		save = append(save, ct)
 		if lerr == nil {
-			if d, err = timeCommand(devnull, lbctl, "status", "-n", "--kernel"); err != nil {
+			if ct, err = timeCommand(devnull, lbctl, "status", "-n", "--kernel"); err != nil {
 				return err
 			}
-			status = append(status, d)
+			status = append(status, ct)
 		}
 	}
-	o, t := median(ours), median(save)
-	fmt.Fprintf(b.out, "full read, lbd (kernel.Handle):     %8.3fs  %d netlink reads\n", o.Seconds(), reads)
-	fmt.Fprintf(b.out, "ipvsadm -Sn of the same table:      %8.3fs\n", t.Seconds())
+	oc, tc := medianTimes(ours), medianTimes(save)
+	o, t := oc.wall, tc.wall
+	fmt.Fprintf(b.out, "full read, lbd (kernel.Handle):     %s  %d netlink reads\n", oc, reads)
+	fmt.Fprintf(b.out, "ipvsadm -Sn of the same table:      %s\n", tc)
 	if lerr == nil {
-		st := median(status)
-		fmt.Fprintf(b.out, "lbctl status -n --kernel:           %8.3fs  (%.3fx ipvsadm -Sn)\n", st.Seconds(), st.Seconds()/t.Seconds())
+		st := medianTimes(status)
+		fmt.Fprintf(b.out, "lbctl status -n --kernel:           %s  (%.3fx ipvsadm -Sn)\n", st, st.wall.Seconds()/t.Seconds())
 	} else {
 		fmt.Fprintf(b.out, "lbctl status -n --kernel:           not measured (%v)\n", lerr)
 	}
@@ -412,18 +415,49 @@ func (b *bench) fullRead(h *kernel.Handle, want table.Table) error {
 	return nil
 }
 
+// cpuTimes is a measurement: wall clock, and the CPU time in user space
+// and in the kernel (where a read's time goes).
+type cpuTimes struct{ wall, user, sys time.Duration }
+
+func (c cpuTimes) String() string {
+	return fmt.Sprintf("%8.3fs  (CPU: user %.3fs, kernel %.3fs)", c.wall.Seconds(), c.user.Seconds(), c.sys.Seconds())
+}
+
+// medianTimes is the measurement of median wall time.
+func medianTimes(ts []cpuTimes) cpuTimes {
+	s := slices.Clone(ts)
+	slices.SortFunc(s, func(a, b cpuTimes) int { return int(a.wall - b.wall) })
+	return s[len(s)/2]
+}
+
+// timeSelf times f in this process (CPU of the whole process: the
+// runtime's own threads count).
+func timeSelf(f func() error) (cpuTimes, error) {
+	var r0, r1 unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &r0)
+	t0 := time.Now()
+	err := f()
+	wall := time.Since(t0)
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &r1)
+	return cpuTimes{wall: wall, user: tvDiff(r1.Utime, r0.Utime), sys: tvDiff(r1.Stime, r0.Stime)}, err
+}
+
+func tvDiff(a, b unix.Timeval) time.Duration {
+	return time.Duration(a.Nano() - b.Nano())
+}
+
 // timeCommand runs name args with stdout to out and returns how long it
 // took.
-func timeCommand(out *os.File, name string, args ...string) (time.Duration, error) {
+func timeCommand(out *os.File, name string, args ...string) (cpuTimes, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = out
 	var cerr bytes.Buffer
 	cmd.Stderr = &cerr
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s %v: %w: %s", name, args, err, cerr.String())
+		return cpuTimes{}, fmt.Errorf("%s %v: %w: %s", name, args, err, cerr.String())
 	}
-	return time.Since(t0), nil
+	return cpuTimes{wall: time.Since(t0), user: cmd.ProcessState.UserTime(), sys: cmd.ProcessState.SystemTime()}, nil
 }
 
 // reloadGoal is the most a reload changing one weight may take.
