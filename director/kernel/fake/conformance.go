@@ -15,6 +15,7 @@ import (
 // the real kernel's *kernel.Handle.
 type IPVS interface {
 	Services() ([]table.Service, error)
+	Service(table.ServiceKey) (table.Service, bool, error)
 	Destinations(table.Service) ([]table.Destination, error)
 	table.Writer
 	Timeouts() (table.Timeouts, error)
@@ -189,6 +190,7 @@ func (f fixtures) missingSteps() []step {
 		write("destination update in a missing service", table.OpUpdateDest, f.tcp, f.d1, syscall.ESRCH),
 		write("destination remove in a missing service", table.OpRemoveDest, f.tcp, f.d1, syscall.ESRCH),
 		check("destinations of a missing service", func(k IPVS) error { return wantDests(k, f.tcp) }),
+		check("lookup of a missing service: not found, no error", func(k IPVS) error { return wantNoService(k, f.tcp.ServiceKey) }),
 	}
 }
 
@@ -301,6 +303,7 @@ func (f fixtures) cleanupSteps() []step {
 		write("destination remove in a removed service", table.OpRemoveDest, f.tcp, f.d2, syscall.ESRCH),
 		write("IPv6 service remove", table.OpRemoveService, f.v6, table.Destination{}, nil),
 		write("fwmark service remove", table.OpRemoveService, f.fwm, table.Destination{}, nil),
+		check("lookup of a removed service: not found", func(k IPVS) error { return wantNoService(k, f.fwm.ServiceKey) }),
 		check("empty table", func(k IPVS) error {
 			if ss, err := k.Services(); err != nil || len(ss) != 0 {
 				return fmt.Errorf("services %v, %v", ss, err)
@@ -316,8 +319,16 @@ func withHashed(s table.Service) table.Service {
 }
 
 // wantService checks the attributes of the service with key, as Services
-// reports it (counters aside).
+// reports it and as Service looks it up (counters aside).
 func wantService(k IPVS, key table.ServiceKey, want table.Service) error {
+	one, found, err := k.Service(key)
+	if err != nil || !found {
+		return fmt.Errorf("lookup of service %s: found %v, %v", key, found, err)
+	}
+	one.Stats = table.Stats{}
+	if !servicesEqual(one, want) {
+		return fmt.Errorf("service looked up %+v, want %+v", one, want)
+	}
 	ss, err := k.Services()
 	if err != nil {
 		return err
@@ -333,6 +344,14 @@ func wantService(k IPVS, key table.ServiceKey, want table.Service) error {
 		return nil
 	}
 	return fmt.Errorf("service %s not listed in %v", key, ss)
+}
+
+// wantNoService checks that looking key up finds nothing, without error.
+func wantNoService(k IPVS, key table.ServiceKey) error {
+	if s, found, err := k.Service(key); found || err != nil {
+		return fmt.Errorf("lookup of service %s: %+v, found %v, %v; want not found", key, s, found, err)
+	}
+	return nil
 }
 
 func servicesEqual(a, b table.Service) bool {
