@@ -257,9 +257,14 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeConfig(t, f.cfg, f.dir, 5, false, "")
+	f.k.ResetCounters()
 	res, err := cl.Reload(context.Background(), control.ReloadRequest{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// It reads back that service alone, not the whole table.
+	if reads := f.k.Reads(); reads != (fake.Reads{Service: 1, Destinations: 1}) {
+		t.Errorf("weight reload read %+v, want the changed service and its destinations", reads)
 	}
 	if after, err := cl.Status(context.Background()); err != nil || !after.Daemon.LastReload.After(before.Daemon.LastReload) ||
 		after.Daemon.Started != before.Daemon.Started {
