@@ -178,14 +178,18 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(ctx, desired.Clone())
+	return r.apply(ctx, desired)
 }
 
-// apply is Apply of d (owned). r.mu is held.
-func (r *Reconciler) apply(ctx context.Context, d table.Table) (Result, error) {
+// apply is Apply of next, which it copies (next stays the caller's). r.mu
+// is held.
+func (r *Reconciler) apply(ctx context.Context, next table.Table) (Result, error) {
 	var scope []table.ServiceKey
+	var d table.Table
 	if r.desired != nil && r.synced {
-		scope = changedServices(*r.desired, d)
+		scope, d = changedServices(*r.desired, next)
+	} else {
+		d = next.Clone()
 	}
 	r.desired = &d
 	return r.reconcile(ctx, "apply", d, scope)
@@ -198,7 +202,7 @@ func (r *Reconciler) apply(ctx context.Context, d table.Table) (Result, error) {
 func (r *Reconciler) ApplyLatest(ctx context.Context, latest func() table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(ctx, latest().Clone())
+	return r.apply(ctx, latest())
 }
 
 // Resync re-reads the kernel and repairs any difference from the last
@@ -332,7 +336,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 			r.actual = v.merge(r.actual, actual)
 			ops := table.Diff(v.desired, actual, opts)
 			if len(ops) == 0 {
-				r.setManaged(desired, nil)
+				r.setManaged(v.desired, nil, scope)
 				return res, nil
 			}
 			if round > 1 {
@@ -341,7 +345,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 			failed := r.applyOps(ctx, kind, ops, &res)
 			if len(failed) == 0 {
 				r.actual = v.merge(r.actual, applied(actual, ops))
-				r.setManaged(desired, nil)
+				r.setManaged(v.desired, nil, scope)
 				r.logSummary(kind, res)
 				return res, nil
 			}
@@ -364,7 +368,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 	if actual, rerr := v.read(); rerr == nil {
 		r.actual = v.merge(r.actual, actual)
 		res.Pending = table.Diff(v.desired, actual, opts)
-		r.setManaged(desired, actual.Keys())
+		r.setManaged(v.desired, actual.Keys(), scope)
 	} else {
 		lastErr = errors.Join(lastErr, fmt.Errorf("re-read IPVS table: %w", rerr))
 	}
@@ -426,25 +430,27 @@ func (v view) read() (table.Table, error) {
 }
 
 // merge returns the whole table known from base and part, the view's part
-// as just read or written.
+// as just read or written; base (the reconciler's own) is reused.
 func (v view) merge(base, part table.Table) table.Table {
 	if v.scope == nil {
 		return part
 	}
-	out := table.Table{Services: make([]table.Service, 0, len(base.Services)+len(part.Services))}
-	for _, s := range base.Services {
-		if !v.in[s.Key()] {
-			out.Services = append(out.Services, s)
-		}
+	if len(v.scope) > 0 {
+		base.Services = slices.DeleteFunc(base.Services, func(s table.Service) bool { return v.in[s.Key()] })
 	}
-	out.Services = append(out.Services, part.Services...)
-	return out
+	base.Services = append(base.Services, part.Services...)
+	return base
 }
 
 // changedServices returns the keys, sorted, of the services whose desired
 // spec differs between prev and next, and of those only one of them has:
-// what a targeted apply reads back. Not nil, even when empty.
-func changedServices(prev, next table.Table) []table.ServiceKey {
+// what a targeted apply reads back (not nil, even when empty); and a copy
+// of next (prev is the reconciler's own copy, never modified: the
+// services next has unchanged are shared with it, the others cloned).
+func changedServices(prev, next table.Table) ([]table.ServiceKey, table.Table) {
+	if keys, cp, ok := changedInPlace(prev, next); ok {
+		return keys, cp
+	}
 	old := make(map[table.ServiceKey]table.Service, len(prev.Services))
 	for _, s := range prev.Services {
 		old[s.Key()] = s
@@ -468,7 +474,33 @@ func changedServices(prev, next table.Table) []table.ServiceKey {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, table.ServiceKey.Compare)
-	return keys
+	return keys, next.Clone()
+}
+
+// changedInPlace is changedServices when prev and next list the same
+// keys in the same order (the Manager builds every table in the
+// configuration's order): a walk side by side, no map. ok is false
+// otherwise.
+func changedInPlace(prev, next table.Table) (keys []table.ServiceKey, cp table.Table, ok bool) {
+	if len(prev.Services) != len(next.Services) {
+		return nil, table.Table{}, false
+	}
+	keys = []table.ServiceKey{}
+	cp.Services = make([]table.Service, len(next.Services))
+	for i := range next.Services {
+		p, n := &prev.Services[i], &next.Services[i]
+		if p.ServiceKey != n.ServiceKey {
+			return nil, table.Table{}, false
+		}
+		if sameSpec(*p, *n) {
+			cp.Services[i] = *p
+			continue
+		}
+		keys = append(keys, n.Key())
+		cp.Services[i] = n.Clone()
+	}
+	slices.SortFunc(keys, table.ServiceKey.Compare)
+	return slices.Compact(keys), cp, true // a key listed twice (a configuration's twins) is read once
 }
 
 // sameSpec reports whether a and b are exactly the same desired service,
@@ -571,8 +603,15 @@ func (r *Reconciler) logSummary(kind string, res Result) {
 }
 
 // setManaged records the services we manage: those desired, plus those
-// still present that we managed but could not remove.
-func (r *Reconciler) setManaged(desired table.Table, stillPresent []table.ServiceKey) {
+// still present that we managed but could not remove. After a targeted
+// reconcile (scope not nil) only the services of scope can have changed
+// (desired is then restricted to them): the others are desired as
+// before, and managed.
+func (r *Reconciler) setManaged(desired table.Table, stillPresent, scope []table.ServiceKey) {
+	if scope != nil {
+		r.setManagedScope(desired, stillPresent, scope)
+		return
+	}
 	next := make(map[table.ServiceKey]bool, len(desired.Services))
 	for _, k := range desired.Keys() {
 		next[k] = true
@@ -592,6 +631,36 @@ func (r *Reconciler) setManaged(desired table.Table, stillPresent []table.Servic
 		}
 	}
 	r.managed = next
+	if changed && r.cfg.Store != nil {
+		if err := r.cfg.Store.Save(r.managedKeys()); err != nil {
+			r.log.Error("saving managed IPVS services failed", "err", err)
+		}
+	}
+}
+
+// setManagedScope is setManaged for a targeted reconcile: each key of
+// scope is managed if desired, or still present and managed before.
+func (r *Reconciler) setManagedScope(desired table.Table, stillPresent, scope []table.ServiceKey) {
+	want := make(map[table.ServiceKey]bool, len(scope))
+	for _, k := range scope {
+		want[k] = slices.Contains(stillPresent, k) && r.managed[k]
+	}
+	for _, s := range desired.Services {
+		if _, ok := want[s.Key()]; ok {
+			want[s.Key()] = true
+		}
+	}
+	changed := false
+	for k, m := range want {
+		if r.managed[k] != m {
+			changed = true
+			if m {
+				r.managed[k] = true
+			} else {
+				delete(r.managed, k)
+			}
+		}
+	}
 	if changed && r.cfg.Store != nil {
 		if err := r.cfg.Store.Save(r.managedKeys()); err != nil {
 			r.log.Error("saving managed IPVS services failed", "err", err)

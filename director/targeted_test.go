@@ -3,6 +3,8 @@ package director_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"reflect"
 	"sync"
 	"syscall"
 	"testing"
@@ -236,4 +238,57 @@ func TestConcurrentApplyLatestAndResync(t *testing.T) {
 	// Every ApplyLatest applied the newest table at its time; the last
 	// one saw the final table.
 	assertKernel(t, k, get())
+}
+
+// TestApplyKeepsItsOwnCopy: the reconciler shares nothing with the tables
+// it is given (a targeted apply keeps the services that did not change
+// from its own copy): changing them afterwards changes nothing it does.
+func TestApplyKeepsItsOwnCopy(t *testing.T) {
+	k, r := synced(t, bigTable(6))
+	want := bigTable(6)
+	next := bigTable(6)
+	next.Services[2].Destinations[0].Weight, want.Services[2].Destinations[0].Weight = 50, 50
+	mustApply(t, r, next)
+	for i := range next.Services { // the caller reuses its table
+		next.Services[i].Destinations[1].Weight = 99
+	}
+	if err := k.RemoveService(want.Services[4]); err != nil { // and drift for the resync to repair
+		t.Fatal(err)
+	}
+	if _, err := r.Resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertKernel(t, k, want)
+	if d, _ := r.Desired(); !reflect.DeepEqual(d, want) {
+		t.Errorf("desired table changed behind the reconciler's back: %+v", d)
+	}
+}
+
+// BenchmarkTargetedApply1000x10 is the reconciler's own cost of a reload
+// changing one weight in 1,000 services x 10 (the fake kernel's is
+// negligible).
+func BenchmarkTargetedApply1000x10(b *testing.B) {
+	w := table.Table{}
+	for i := 0; i < 1000; i++ {
+		s := tabletest.Service(table.ProtoTCP, fmt.Sprintf("10.100.%d.%d:80", i/250, i%250+1), "wrr")
+		for j := 0; j < 10; j++ {
+			s.Destinations = append(s.Destinations, tabletest.Dest(fmt.Sprintf("10.200.%d.%d:80", j, i%250+1), table.ForwardRoute, uint32(j+1)))
+		}
+		w.Services = append(w.Services, s)
+	}
+	k := fake.New()
+	r, err := director.NewReconciler(director.ReconcilerConfig{Kernel: k, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Apply(context.Background(), w); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.Services[500].Destinations[0].Weight = uint32(i%50 + 100)
+		if res, err := r.Apply(context.Background(), w); err != nil || !res.Targeted {
+			b.Fatal(res, err)
+		}
+	}
 }

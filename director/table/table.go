@@ -300,11 +300,24 @@ func (t *Table) Sort() {
 	}
 }
 
-// Clone returns a deep copy of t.
+// Clone returns a deep copy of t. The destinations of all its services
+// share one new array (two allocations for the whole table), each
+// service's slice capped at its length, so that appending to one never
+// writes into another.
 func (t Table) Clone() Table {
 	out := Table{Services: make([]Service, len(t.Services))}
+	n := 0
+	for _, s := range t.Services {
+		n += len(s.Destinations)
+	}
+	all := make([]Destination, 0, n)
 	for i, s := range t.Services {
-		out.Services[i] = s.Clone()
+		if s.Destinations != nil {
+			start := len(all)
+			all = append(all, s.Destinations...)
+			s.Destinations = all[start:len(all):len(all)]
+		}
+		out.Services[i] = s
 	}
 	return out
 }

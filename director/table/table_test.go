@@ -197,3 +197,31 @@ func TestSystemResolver(t *testing.T) {
 		t.Error("udp/80 named")
 	}
 }
+
+// TestCloneIsDeepAndAppendSafe: a clone shares nothing with the original,
+// and appending to one service's destinations leaves the next service's
+// alone (they share one array in the clone).
+func TestCloneIsDeepAndAppendSafe(t *testing.T) {
+	d := func(last byte, w uint32) table.Destination {
+		return table.Destination{Address: netip.AddrFrom4([4]byte{10, 0, 0, last}), Port: 80, Weight: w}
+	}
+	orig := table.Table{Services: []table.Service{
+		{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("10.1.0.1"), Port: 80},
+			Destinations: []table.Destination{d(1, 1), d(2, 1)}},
+		{ServiceKey: table.ServiceKey{FWMark: 3, Family: table.FamilyIPv4}},
+		{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoUDP, Address: netip.MustParseAddr("10.1.0.2"), Port: 53},
+			Destinations: []table.Destination{d(3, 1)}},
+	}}
+	c := orig.Clone()
+	if c.Services[1].Destinations != nil {
+		t.Errorf("nil destinations cloned as %v", c.Services[1].Destinations)
+	}
+	c.Services[0].Destinations[0].Weight = 9
+	c.Services[0].Destinations = append(c.Services[0].Destinations, d(4, 1))
+	if orig.Services[0].Destinations[0].Weight != 1 {
+		t.Error("the clone shares destinations with the original")
+	}
+	if got := c.Services[2].Destinations; len(got) != 1 || got[0] != d(3, 1) {
+		t.Errorf("appending to the first service's destinations changed the third's: %v", got)
+	}
+}
