@@ -158,14 +158,20 @@ func indexServices(t Table) map[ServiceKey]Service {
 }
 
 // sortedDests returns ds in key order: ds itself when already sorted (it
-// is then not modified by the caller), else a sorted copy.
+// is then not modified by the caller), else a sorted copy: reversed when
+// ds is in reverse order, as the kernel lists destinations added in key
+// order (newest first).
 func sortedDests(ds []Destination) []Destination {
 	cmpKeys := func(a, b Destination) int { return a.Key().Compare(b.Key()) }
 	if slices.IsSortedFunc(ds, cmpKeys) {
 		return ds
 	}
 	out := slices.Clone(ds)
-	slices.SortFunc(out, cmpKeys)
+	if slices.IsSortedFunc(ds, func(a, b Destination) int { return cmpKeys(b, a) }) {
+		slices.Reverse(out)
+	} else {
+		slices.SortFunc(out, cmpKeys)
+	}
 	return out
 }
 
