@@ -1,8 +1,11 @@
-// Package kernel is the director's only door to the kernel's IPVS: services
-// and destinations through github.com/cloudflare/ipvs, what that library
-// lacks (flush, zero, sync daemons) over raw generic netlink, the sysctls a
-// director needs, and /proc/net/ip_vs_conn. It converts to and from the pure
-// model of director/table and counts every netlink write.
+// Package kernel is the director's only door to the kernel's IPVS: single
+// writes of services and destinations and the settings through
+// github.com/cloudflare/ipvs; over its own generic netlink sockets, batched
+// writes (batch.go), reads of services and destinations decoded in place
+// (read.go), and what that library lacks (flush, sync daemons); the
+// sysctls a director needs, and /proc/net/ip_vs_conn. It converts to and
+// from the pure model of director/table and counts every netlink write and
+// read.
 package kernel
 
 import (
