@@ -38,6 +38,7 @@ type Handle struct {
 	family genetlink.Family
 	batch  *batchConn
 	rd     *readConn // opened on first use, replaced after a failure
+	rdBuf  int       // its receive buffer: a page, readBufMax once one was too small
 	writes atomic.Uint64
 	reads  atomic.Uint64
 }
@@ -66,7 +67,7 @@ func Open() (*Handle, error) {
 		closeClient(c)
 		return nil, err
 	}
-	h := &Handle{c: c, raw: raw, family: fam, batch: batch}
+	h := &Handle{c: c, raw: raw, family: fam, batch: batch, rdBuf: min(os.Getpagesize(), readBufMax)}
 	if cl, ok := c.(io.Closer); ok {
 		h.closer = cl
 	}
@@ -125,7 +126,7 @@ func (h *Handle) Services() ([]table.Service, error) {
 		s, err := decodeService(a)
 		out = append(out, s)
 		return err
-	})
+	}, func() { out = out[:0] })
 	if err != nil {
 		return nil, fmt.Errorf("list IPVS services: %w", err)
 	}
@@ -145,7 +146,7 @@ func (h *Handle) Service(k table.ServiceKey) (s table.Service, found bool, err e
 		s, err = decodeService(a)
 		found = err == nil
 		return err
-	})
+	}, func() { found = false })
 	if errors.Is(err, syscall.ESRCH) {
 		return table.Service{}, false, nil
 	}
@@ -170,7 +171,7 @@ func (h *Handle) Destinations(s table.Service) ([]table.Destination, error) {
 		d, err := decodeDest(a, k.Family)
 		out = append(out, d)
 		return err
-	})
+	}, func() { out = out[:0] })
 	if err != nil {
 		return nil, fmt.Errorf("list destinations of %s: %w", k, err)
 	}
@@ -179,23 +180,32 @@ func (h *Handle) Destinations(s table.Service) ([]table.Destination, error) {
 
 // read makes one read request on the read socket, counted; after a
 // failure that is not the kernel's answer the socket is replaced, so that
-// no half-read reply is left on it. h.mu is held.
-func (h *Handle) read(cmd uint8, req []byte, dump bool, each func([]byte) error) error {
+// no half-read reply is left on it. A reply too long for the buffer
+// (errTruncated) makes it start over with the largest buffer: reset
+// forgets what each was given. h.mu is held.
+func (h *Handle) read(cmd uint8, req []byte, dump bool, each func([]byte) error, reset func()) error {
 	h.reads.Add(1)
-	if h.rd == nil {
-		rd, err := openReadConn()
-		if err != nil {
-			return err
+	for {
+		if h.rd == nil {
+			rd, err := openReadConn(h.rdBuf)
+			if err != nil {
+				return err
+			}
+			h.rd = rd
 		}
-		h.rd = rd
+		err := h.rd.request(h.family.ID, cmd, req, dump, each)
+		var errno syscall.Errno
+		if err != nil && !errors.As(err, &errno) {
+			h.rd.close()
+			h.rd = nil
+		}
+		if errors.Is(err, errTruncated) && h.rdBuf < readBufMax {
+			h.rdBuf = readBufMax
+			reset()
+			continue
+		}
+		return err
 	}
-	err := h.rd.request(h.family.ID, cmd, req, dump, each)
-	var errno syscall.Errno
-	if err != nil && !errors.As(err, &errno) {
-		h.rd.close()
-		h.rd = nil
-	}
-	return err
 }
 
 // Reads returns how many netlink read requests (dumps and gets of

@@ -18,19 +18,39 @@ import (
 //
 // Reading the table takes one dump of the services and one dump of the
 // destinations per service (the kernel has no dump of every destination):
-// 1,001 requests for 1,000 services. Through cloudflare/ipvs each costs a
-// send, a peek and a read per reply through the runtime's poller, a page
-// allocated per receive and an attribute decoder allocated per nested
-// attribute; under the testbed's emulated CPU that made a read of 11,000
-// rules 1.9 times slower than "ipvsadm -Sn". Here a dedicated blocking
-// socket sends each request and reads its replies into one reused buffer
-// (a send and two receives per dump), and the replies are decoded in place
-// into the table's types, with no allocation but the results.
+// 1,001 requests for 1,000 services. Through cloudflare/ipvs a read of
+// 11,000 rules took 1.9 times as long as "ipvsadm -Sn" in the testbed's VM.
+// Measured there (director/cmd/ipvsbench and an experiment with the same
+// 1,001 dumps and no decoding), the time went to:
+//
+//   - the kernel's buffers: each round of a dump fills one buffer of the
+//     size of the largest receive buffer the socket was given (capped at
+//     32 KiB), allocated from the page allocator when over 8 KiB; with a
+//     page-sized receive buffer the dumps took half the time (0.70 s
+//     against 1.54 s with 64 KiB);
+//   - the Go runtime's handling of blocking system calls: under the
+//     emulated CPU every call is slow enough for the scheduler to hand the
+//     thread's P to another thread and take it back, a thread switch each;
+//     receiving without blocking, as a raw system call, took the dumps from
+//     0.70 s to 0.32 s;
+//   - cloudflare/ipvs itself: a peek and a read per reply through the
+//     runtime's poller, a page allocated per receive, a decoder per nested
+//     attribute.
+//
+// So a dedicated socket sends each request and receives its replies into
+// one reused page-sized buffer: first without blocking (they are normally
+// queued already: the kernel fills them during the send and the previous
+// receive), else blocking; the replies are decoded in place into the
+// table's types, with no allocation but the results. A reply larger than
+// the buffer (a kernel that packs more into a dump's buffer than asked)
+// is detected and the read is redone with a 64 KiB buffer.
 
-// readBufSize is the receive buffer: larger than any message the kernel
-// sends in one dump round (it sizes those by the largest buffer a reader
-// passed, capped at 32 KiB).
-const readBufSize = 64 << 10
+// readBufMax is the receive buffer after a reply did not fit in a page: the
+// kernel never fills more than 32 KiB in one dump round.
+const readBufMax = 64 << 10
+
+// errTruncated is a reply longer than the receive buffer.
+var errTruncated = errors.New("netlink reply longer than the receive buffer")
 
 // readConn is a dedicated blocking generic netlink socket for reads.
 type readConn struct {
@@ -40,12 +60,12 @@ type readConn struct {
 	req []byte
 }
 
-func openReadConn() (*readConn, error) {
+func openReadConn(bufSize int) (*readConn, error) {
 	b, err := openBatchConn()
 	if err != nil {
 		return nil, err
 	}
-	return &readConn{fd: b.fd, seq: b.seq, buf: make([]byte, readBufSize)}, nil
+	return &readConn{fd: b.fd, seq: b.seq, buf: make([]byte, bufSize)}, nil
 }
 
 func (c *readConn) close() error { return unix.Close(c.fd) }
@@ -71,18 +91,32 @@ func (c *readConn) request(family uint16, cmd uint8, attrs []byte, dump bool, ea
 		return fmt.Errorf("send: %w", err)
 	}
 	for {
-		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
+		n, err := c.receive()
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
+		if n > len(c.buf) {
+			return errTruncated
+		}
 		done, err := parseReplies(c.buf[:n], seq, dump, each)
 		if err != nil || done {
 			return err
 		}
 	}
+}
+
+// receive reads one datagram into c.buf and returns its full length
+// (more than len(c.buf) if it was truncated): without blocking first,
+// else waiting.
+func (c *readConn) receive() (int, error) {
+	n, err := recvNonblock(c.fd, c.buf, unix.MSG_TRUNC)
+	if errors.Is(err, unix.EAGAIN) {
+		n, _, err = unix.Recvfrom(c.fd, c.buf, unix.MSG_TRUNC)
+	}
+	return n, err
 }
 
 // parseReplies walks the netlink messages in p that answer seq (others,

@@ -66,6 +66,21 @@ func TestTestbedReadMatchesLibrary(t *testing.T) {
 	if again, err := table.Read(h); err != nil || len(again.Services) != len(want.Services) {
 		t.Errorf("read after the refused get: %d services, %v", len(again.Services), err)
 	}
+
+	// Replies longer than the receive buffer: detected, and read again
+	// whole with the largest buffer.
+	small, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	small.rdBuf = 512
+	if got, err := table.Read(small); err != nil || !reflect.DeepEqual(lib, got) {
+		t.Errorf("read with a 512-byte buffer first: %v\nlib  %+v\nours %+v", err, lib, got)
+	}
+	if small.rdBuf != readBufMax {
+		t.Errorf("buffer %d after truncated replies, want %d", small.rdBuf, readBufMax)
+	}
 }
 
 func libraryRead(t *testing.T, h *Handle) table.Table {
