@@ -420,7 +420,7 @@ func addrPortName(af Family, a netip.Addr, port uint16, p Protocol, f Format, r 
 func ntop(af Family, a netip.Addr) string {
 	b := addrBytes(a)
 	if af == FamilyIPv4 {
-		return fmt.Sprintf("%d.%d.%d.%d", b[0], b[1], b[2], b[3])
+		return netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]}).String() // dotted decimal, as inet_ntop
 	}
 	return ntop6(b)
 }
