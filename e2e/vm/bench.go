@@ -30,6 +30,12 @@ func Benches() []Bench {
 			Args:    []string{"-runs", "3"},
 			Doc:     "1,000 services x 10 real servers: reconciler apply vs ipvsadm -R, full read vs ipvsadm -Sn, restart-adopt, one-weight reload (writes, reads, latency), resync",
 		},
+		{
+			Name:    "outagebench",
+			Package: "./e2e/cmd/outagebench",
+			Args:    []string{"-trials", "7"},
+			Doc:     "client-visible outage (a request every 10 ms) after a master link cut and a graceful stop, lbd vs keepalived, medians and ratio",
+		},
 	}
 }
 

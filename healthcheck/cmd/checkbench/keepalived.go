@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,27 +12,25 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/benchkit"
 )
-
-//go:embed shim/ipvs_shim.c
-var shimSource []byte
 
 // measureKeepalived runs `keepalived -C` (checkers only) on the same
 // targets and measures its checker child: requests served per second and
 // its CPU time from /proc. Any error means the peer was not measured.
-func measureKeepalived(srv *server, o options) (measurement, error) {
+func measureKeepalived(srv *benchkit.Server, o options, n int) (measurement, error) {
 	bin := o.keepalived
 	m := measurement{name: "keepalived " + version(bin) + " (-C, HTTP_GET, IPVS calls stubbed by LD_PRELOAD shim)"}
 	if _, err := os.Stat(bin); err != nil {
 		return m, fmt.Errorf("no keepalived binary: %w", err)
 	}
-	crossCheckDigest(bin, srv.port)
+	crossCheckDigest(bin, srv.Port)
 	dir, err := os.MkdirTemp("", "checkbench-ka-")
 	if err != nil {
 		return m, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	conf, shim, err := prepareKeepalived(srv, o, dir)
+	conf, shim, err := prepareKeepalived(srv, o, n, dir)
 	if err != nil {
 		return m, err
 	}
@@ -43,20 +39,29 @@ func measureKeepalived(srv *server, o options) (measurement, error) {
 		return m, err
 	}
 	defer ka.stop()
-	cpid, err := ka.waitActivated(o.n)
+	cpid, activated, err := ka.waitActivated(n, max(60*time.Second, o.steadyWait))
 	if err != nil {
 		return m, err
 	}
-	fmt.Printf("keepalived: checker process %d activated %d checkers in %v\n", cpid, o.n, time.Since(ka.started).Round(time.Millisecond))
-	time.Sleep(o.warm)
-	if err := waitSteady(srv, float64(o.n)/o.interval.Seconds()); err != nil {
-		return m, err
+	took := time.Since(ka.started).Round(time.Millisecond)
+	if !activated {
+		fmt.Printf("keepalived: checker process %d had NOT activated its %d checkers after %v\n", cpid, n, took)
+		m.steady = benchkit.Steadiness{After: took, Inactive: true}
+	} else {
+		fmt.Printf("keepalived: checker process %d activated %d checkers in %v\n", cpid, n, took)
+		if m.steady, err = benchkit.WaitSteady(srv.Served, o.rule(n)); err != nil {
+			return m, err
+		}
+		if m.steady.Steady {
+			time.Sleep(o.warm)
+		}
 	}
+	m.steady.Activation = took
 	m, err = measureWindow(m, srv, o.window, probe{
 		pid: cpid,
-		cpu: func() (time.Duration, error) { return procCPU(cpid) },
+		cpu: func() (time.Duration, error) { return benchkit.ProcCPU(cpid) },
 		counts: func() (int64, int64, error) {
-			served, err := srv.served()
+			served, err := srv.Served()
 			return served, ka.failures(), err
 		},
 	})
@@ -69,20 +74,20 @@ func measureKeepalived(srv *server, o options) (measurement, error) {
 // prepareKeepalived writes keepalived's configuration for the n servers
 // and builds the shim, after showing why keepalived cannot run bare here.
 // It returns the configuration's and the shim's paths.
-func prepareKeepalived(srv *server, o options, dir string) (conf, shim string, err error) {
+func prepareKeepalived(srv *benchkit.Server, o options, n int, dir string) (conf, shim string, err error) {
 	// Without the shim keepalived's checker exits at once; show why.
 	small := filepath.Join(dir, "small.conf")
-	if err := os.WriteFile(small, keepalivedConf(srv.port, 1, o.interval), 0o600); err != nil {
+	if err := os.WriteFile(small, keepalivedConf(srv.Port, 1, o.interval), 0o600); err != nil {
 		return "", "", fmt.Errorf("write config: %w", err)
 	}
 	if why := bareRun(o.keepalived, small, dir); why != "" {
 		fmt.Printf("keepalived without IPVS: %s\n", why)
 	}
 	conf = filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, keepalivedConf(srv.port, o.n, o.interval), 0o600); err != nil {
+	if err := os.WriteFile(conf, keepalivedConf(srv.Port, n, o.interval), 0o600); err != nil {
 		return "", "", fmt.Errorf("write config: %w", err)
 	}
-	if shim, err = buildShim(dir); err != nil {
+	if shim, err = benchkit.BuildShim(dir); err != nil {
 		return "", "", fmt.Errorf("keepalived's checker needs IPVS, which this kernel lacks, and the stand-in shim could not be built (make bench-check installs gcc): %w", err)
 	}
 	return conf, shim, nil
@@ -139,50 +144,31 @@ func (ka *kaProc) failures() int64 {
 	return int64(strings.Count(ka.logText(), "failed after"))
 }
 
-// waitActivated waits (at most 60s) for the checker child to have
+// waitActivated waits (at most limit) for the checker child to have
 // activated every checker: it logs one line per real server, then
-// activates BFD last. It returns the child's pid.
-func (ka *kaProc) waitActivated(n int) (int, error) {
+// activates BFD last. It returns the child's pid and whether all were
+// activated in time; an error when the child is not there at all.
+func (ka *kaProc) waitActivated(n int, limit time.Duration) (int, bool, error) {
 	var cpid int
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(limit); ; time.Sleep(200 * time.Millisecond) {
 		if b, err := os.ReadFile(ka.cpidFile); err == nil && cpid == 0 {
 			cpid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
 		logText := ka.logText()
 		if cpid > 0 && (strings.Contains(logText, "Activating BFD healthchecker") ||
 			strings.Count(logText, "Activating healthchecker") >= n) {
-			return cpid, nil
+			return cpid, true, nil
 		}
 		if strings.Contains(logText, "exited with permanent error") {
-			return 0, fmt.Errorf("keepalived's checker exited: %s", lastLines(logText, 3))
+			return 0, false, fmt.Errorf("keepalived's checker exited: %s", lastLines(logText, 3))
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("keepalived's checker did not activate its checkers within 60s: %s", lastLines(logText, 3))
+			if cpid > 0 {
+				return cpid, false, nil
+			}
+			return 0, false, fmt.Errorf("keepalived's checker process did not start within %v: %s", limit, lastLines(logText, 3))
 		}
 	}
-}
-
-// waitSteady waits (at most 10s) until the server answers 95% of the
-// scheduled rate over 2s: keepalived ramps up after activation, and the
-// window should see it steady.
-func waitSteady(srv *server, want float64) error {
-	prev, err := srv.served()
-	if err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(2 * time.Second)
-		cur, err := srv.served()
-		if err != nil {
-			return err
-		}
-		rate := float64(cur-prev) / 2
-		prev = cur
-		if rate >= 0.95*want {
-			break
-		}
-	}
-	return nil
 }
 
 // crossCheckDigest compares healthcheck.GenHash with keepalived --genhash
@@ -249,24 +235,6 @@ func bareRun(bin, conf, dir string) string {
 		return "exited: " + lastLines(out.String(), 2)
 	}
 	return "exits: " + strings.Join(why, " | ")
-}
-
-func buildShim(dir string) (string, error) {
-	src := filepath.Join(dir, "ipvs_shim.c")
-	if err := os.WriteFile(src, shimSource, 0o600); err != nil {
-		return "", fmt.Errorf("write shim source: %w", err)
-	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if cc, err = exec.LookPath("gcc"); err != nil {
-			return "", errors.New("no C compiler (cc/gcc) on PATH")
-		}
-	}
-	so := filepath.Join(dir, "ipvs-shim.so")
-	if out, err := exec.Command(cc, "-shared", "-fPIC", "-O2", "-o", so, src, "-ldl").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cc: %w: %s", err, out)
-	}
-	return so, nil
 }
 
 // keepalivedConf is one virtual server with n real servers, each with the

@@ -3,9 +3,21 @@
 // process) checked with HTTP GET + MD5 digest every interval. It prints the
 // sustained checks per second and the checker's CPU seconds per 10,000
 // checks, then the same for keepalived's checker on the same targets, the
-// ratios, and only then its verdict: PASS when ours keeps up with the
-// schedule on under one core and completes at least as many checks as
-// keepalived with no more false failures.
+// ratios, and only then its verdict. It does so at each scale of -n
+// (default 2,000 and 10,000 real servers: at 10,000 the two checkers and
+// the server compete for this machine's two cores, and keepalived does not
+// keep up; 2,000 is a rate both sustain).
+//
+// Each side is measured in its steady state: after its checkers are all
+// activated (keepalived takes tens of seconds for 10,000), once it has
+// completed 95% of the scheduled checks in each of 3 consecutive seconds;
+// a side that never gets there within -steady-wait is measured anyway and
+// reported as never steady, with how long it was given.
+//
+// The goals, at each scale: ours reaches its steady state; its CPU per
+// check is at most keepalived's; it completes at least as many checks
+// (the throughput lead); it has no more false failures (the server always
+// answers).
 //
 // keepalived's checker process exits when IPVS is missing (this host's
 // kernel has none); checkbench then runs it with a small LD_PRELOAD shim
@@ -30,9 +42,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lvsd/lb/internal/benchkit"
 	"github.com/lvsd/lb/internal/benchverdict"
 
 	"github.com/lvsd/lb/healthcheck"
@@ -40,30 +54,37 @@ import (
 
 // options are the command's flags.
 type options struct {
-	n                      int
+	scales                 []int
 	interval, window, warm time.Duration
+	steadyWait             time.Duration
 	keepalived             string
 	noReactor              bool
 	cpuProfile             string
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "-serve" {
-		if err := serve(); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == benchkit.ServeArg {
+		if err := benchkit.Serve(); err != nil {
 			fmt.Fprintln(os.Stderr, "checkbench server:", err)
 			os.Exit(1)
 		}
 		return
 	}
 	var o options
-	flag.IntVar(&o.n, "n", 10000, "real servers (loopback addresses)")
+	scales := flag.String("n", "2000,10000", "real servers (loopback addresses), one measurement of both checkers per comma-separated count")
 	flag.DurationVar(&o.interval, "interval", time.Second, "delay_loop")
 	flag.DurationVar(&o.window, "window", 10*time.Second, "measurement window")
-	flag.DurationVar(&o.warm, "warm", 3*time.Second, "time before the window starts")
+	flag.DurationVar(&o.warm, "warm", 2*time.Second, "time after the steady state is reached before the window starts")
+	flag.DurationVar(&o.steadyWait, "steady-wait", 60*time.Second, "how long each checker is given to reach its steady state (after keepalived's checkers are activated)")
 	flag.StringVar(&o.keepalived, "keepalived", "/usr/sbin/keepalived", "keepalived binary, the peer; empty skips it and fails the run")
 	flag.BoolVar(&o.noReactor, "noreactor", false, "run our checks one goroutine each through the net package instead of the epoll reactor")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	var err error
+	if o.scales, err = parseScales(*scales); err != nil {
+		fmt.Fprintln(os.Stderr, "checkbench: -n:", err)
+		os.Exit(2)
+	}
 	os.Exit(runMain(o))
 }
 
@@ -96,63 +117,88 @@ func target(i, port int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, a, b, c}), uint16(port))
 }
 
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func digest() string {
-	sum := md5.Sum([]byte(benchBody))
+	sum := md5.Sum([]byte(benchkit.Body))
 	return hex.EncodeToString(sum[:])
 }
 
-// run measures ours, then keepalived on the same server, prints both, the
-// ratios and the verdict. The error wraps benchverdict.ErrFailed for a FAIL and
-// benchverdict.ErrNotMeasured when a checker could not be measured.
+// parseScales reads -n: positive counts, comma-separated, at most the
+// 254^3 loopback targets there are.
+func parseScales(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 254*254*254 {
+			return nil, fmt.Errorf("%q is not a count of real servers (1..%d)", f, 254*254*254)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// scaleResult is both checkers measured at one scale.
+type scaleResult struct {
+	n         int
+	ours, ka  measurement
+	kaErr     error
+	scheduled float64 // checks per second asked for
+}
+
+// run measures ours, then keepalived on the same server, at each scale,
+// prints both, the ratios and the verdict. The error wraps
+// benchverdict.ErrFailed for a FAIL and benchverdict.ErrNotMeasured when a
+// checker could not be measured.
 func run(o options) error {
-	srv, err := startServer()
+	srv, err := benchkit.StartServer()
 	if err != nil {
 		return fmt.Errorf("%w: benchmark server: %w", benchverdict.ErrNotMeasured, err)
 	}
-	defer srv.stop()
-	fmt.Printf("load average before: %s\n", loadavg())
+	defer srv.Stop()
+	fmt.Printf("load average before: %s\n", benchkit.LoadAvg())
 	defer func() {
-		fmt.Printf("load average after: %s (the machine is shared: a load above its CPUs starves both checkers)\n", loadavg())
+		fmt.Printf("load average after: %s (the machine is shared: a load above its CPUs starves both checkers)\n", benchkit.LoadAvg())
 	}()
-	fmt.Printf("checkbench: %d real servers 127.1.1.1.. port %d, HTTP GET / + MD5 digest every %v, window %v, GOMAXPROCS %d, %d CPUs\n",
-		o.n, srv.port, o.interval, o.window, runtime.GOMAXPROCS(0), runtime.NumCPU())
-
-	ours, err := measureOurs(srv, o)
-	if err != nil {
-		return fmt.Errorf("%w: ours: %w", benchverdict.ErrNotMeasured, err)
+	var results []scaleResult
+	for _, n := range o.scales {
+		o1 := o
+		o1.scales = []int{n}
+		r, err := runScale(srv, o1, n)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
 	}
-	report(ours)
-	if per := ours.cpu.Seconds() / float64(ours.checks); per > 0 {
+	return judge(os.Stdout, results)
+}
+
+// runScale measures both checkers on n real servers.
+func runScale(srv *benchkit.Server, o options, n int) (scaleResult, error) {
+	r := scaleResult{n: n, scheduled: float64(n) / o.interval.Seconds()}
+	fmt.Printf("\n== %d real servers 127.1.1.1.. port %d, HTTP GET / + MD5 digest every %v (%.0f checks/s scheduled), window %v, GOMAXPROCS %d, %d CPUs\n",
+		n, srv.Port, o.interval, r.scheduled, o.window, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	var err error
+	if r.ours, err = measureOurs(srv, o, n); err != nil {
+		return r, fmt.Errorf("%w: ours at %d: %w", benchverdict.ErrNotMeasured, n, err)
+	}
+	report(r.ours)
+	if per := r.ours.cpu.Seconds() / float64(r.ours.checks); per > 0 {
 		fmt.Printf("  capacity of one core at this CPU per check: %.0f checks/s\n", 1/per)
 	}
-
-	var ka measurement
-	kaErr := errors.New("skipped: -keepalived is empty")
+	r.kaErr = errors.New("skipped: -keepalived is empty")
 	if o.keepalived != "" {
-		ka, kaErr = measureKeepalived(srv, o)
+		r.ka, r.kaErr = measureKeepalived(srv, o, n)
 	}
-	if kaErr != nil {
-		fmt.Printf("keepalived: NOT MEASURED: %v\n", kaErr)
+	if r.kaErr != nil {
+		fmt.Printf("keepalived: NOT MEASURED: %v\n", r.kaErr)
 	} else {
-		report(ka)
+		report(r.ka)
 	}
-	return judge(os.Stdout, ours, ka, kaErr, float64(o.n)/o.interval.Seconds())
+	return r, nil
 }
 
 func report(m measurement) {
 	fmt.Printf("%s:\n", m.name)
+	fmt.Printf("  steady state:              %v\n", m.steady)
 	fmt.Printf("  checks/s sustained:        %.0f  (%d in %v; server answered %d; failures %d)\n",
 		m.perSecond(), m.checks, m.window.Round(time.Millisecond), m.served, m.failures)
 	fmt.Printf("  checker CPU per 10k checks: %.3f s  (%.2f cores; server child %.2f cores)\n",
@@ -160,15 +206,15 @@ func report(m measurement) {
 	fmt.Printf("  checker threads runnable but waiting for a CPU: %.2f s per s\n", m.wait.Seconds()/m.window.Seconds())
 }
 
-func measureOurs(srv *server, o options) (measurement, error) {
+func measureOurs(srv *benchkit.Server, o options, n int) (measurement, error) {
 	m := measurement{name: "ours (healthcheck.Scheduler, HTTP checker on epoll reactors)"}
 	if o.noReactor {
 		m.name = "ours (healthcheck.Scheduler, HTTP checker, one goroutine per check via net)"
 	}
 	s := healthcheck.NewScheduler(healthcheck.Options{NoReactor: o.noReactor})
 	tm := healthcheck.Timing{DelayLoop: o.interval, ConnectTimeout: 2 * time.Second, Retry: 1, DelayBeforeRetry: time.Second, Warmup: o.interval}
-	for i := range o.n {
-		spec := healthcheck.Spec{Type: healthcheck.TypeHTTP, Target: target(i, srv.port),
+	for i := range n {
+		spec := healthcheck.Spec{Type: healthcheck.TypeHTTP, Target: target(i, srv.Port),
 			URLs: []healthcheck.URL{{Path: "/", Digest: digest()}}}
 		if err := s.Add(healthcheck.ID(fmt.Sprint("rs", i)), spec, tm); err != nil {
 			return m, fmt.Errorf("add check %d: %w", i, err)
@@ -177,19 +223,24 @@ func measureOurs(srv *server, o options) (measurement, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	time.Sleep(o.warm)
-
-	m, err := measureWindow(m, srv, o.window, probe{
-		pid: os.Getpid(),
-		cpu: func() (time.Duration, error) { return selfCPU(), nil },
-		counts: func() (int64, int64, error) {
-			st := s.Stats()
-			return int64(st.Checks), int64(st.Failures), nil
-		},
-	})
+	counts := func() (int64, int64, error) {
+		st := s.Stats()
+		return int64(st.Checks), int64(st.Failures), nil
+	}
+	var err error
+	m.steady, err = benchkit.WaitSteady(func() (int64, error) { c, _, err := counts(); return c, err }, o.rule(n))
+	if err == nil {
+		time.Sleep(o.warm)
+		m, err = measureWindow(m, srv, o.window, probe{pid: os.Getpid(), cpu: func() (time.Duration, error) { return benchkit.SelfCPU(), nil }, counts: counts})
+	}
 	cancel()
 	if rerr := <-done; rerr != nil {
 		return m, fmt.Errorf("scheduler: %w", rerr)
 	}
 	return m, err
+}
+
+// rule is the steady state at n real servers.
+func (o options) rule(n int) benchkit.SteadyRule {
+	return benchkit.SteadyRule{Want: float64(n) / o.interval.Seconds(), Frac: 0.95, Need: 3, MaxWait: o.steadyWait}
 }

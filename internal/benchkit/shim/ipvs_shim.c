@@ -1,5 +1,5 @@
 /*
- * checkbench's stand-in for the kernel's IPVS control interface, loaded
+ * The benchmarks' stand-in for the kernel's IPVS control interface, loaded
  * into keepalived with LD_PRELOAD so that its checker process runs on a
  * kernel without IPVS. keepalived falls back from generic netlink (the
  * IPVS family does not exist here) to the older sockopt interface on a

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/lvsd/lb/internal/netnslab"
+)
+
+// trialResult is one trial's figures.
+type trialResult struct {
+	outcome
+	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
+}
+
+func (t trialResult) String() string {
+	return fmt.Sprintf("outage %6.3fs  (served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)",
+		t.outage.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds())
+}
+
+// trial starts stack on both directors, waits for d1 to serve the VIP,
+// injects fault at phase after one of d1's adverts and measures what the
+// client saw; then it puts the lab back as it was.
+func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res trialResult, err error) {
+	dir, err := os.MkdirTemp("", "outagebench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	var ds [2]*daemon
+	defer func() {
+		l.reset(ds)
+		if err != nil || o.verbose {
+			for _, d := range ds {
+				if d != nil {
+					fmt.Printf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 40))
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	for i := range ds {
+		sub := fmt.Sprintf("%s/%s", dir, directors[i].name)
+		if err := os.Mkdir(sub, 0o700); err != nil {
+			return res, err
+		}
+		if ds[i], err = startDaemon(stack, directors[i], l.d[i], sub); err != nil {
+			return res, err
+		}
+	}
+	if err := l.waitReady(ds, 30*time.Second); err != nil {
+		return res, err
+	}
+	res.ready = time.Since(start)
+	sn, err := startSniffer(l.client, netip.MustParseAddr(d1Addr))
+	if err != nil {
+		return res, err
+	}
+	defer sn.close()
+	p := startProber(l.client, o.every, o.timeout)
+	defer p.stop()
+	if err := p.waitServing(50, 10*time.Second); err != nil {
+		return res, err
+	}
+	adv, err := sn.next(time.Now(), 3*advert)
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(time.Until(adv.Add(phase)))
+	at := time.Now()
+	if fault == faultCut {
+		err = l.link1.Cut()
+	} else {
+		err = ds[0].terminate()
+	}
+	if err != nil {
+		return res, fmt.Errorf("inject %s: %w", fault, err)
+	}
+	if err := p.waitRecovered(at, time.Second, 20*time.Second); err != nil {
+		return res, err
+	}
+	p.stop()
+	if res.outcome, err = measureOutcome(p.snapshot(), at); err != nil {
+		return res, err
+	}
+	if has, err := hasVIP(l.d[1]); err != nil || !has {
+		return res, fmt.Errorf("the client is served again but d2 does not hold the VIP (%v)", err)
+	}
+	return res, nil
+}
+
+// waitReady waits for d1 to hold the VIP, d2 not to, and both IPVS tables
+// to list the two real servers.
+func (l *lab) waitReady(ds [2]*daemon, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	var why string
+	for time.Now().Before(deadline) {
+		for _, d := range ds {
+			if d.exited() {
+				return fmt.Errorf("%s exited", d.name)
+			}
+		}
+		why = l.notReady()
+		if why == "" {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the stack was not ready within %v: %s", limit, why)
+}
+
+// notReady says what is not ready yet, "" when all is.
+func (l *lab) notReady() string {
+	for i, ns := range l.d {
+		has, err := hasVIP(ns)
+		if err != nil {
+			return err.Error()
+		}
+		if has != (i == 0) {
+			return fmt.Sprintf("%s holds the VIP: %v", directors[i].name, has)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := ns.Run(ctx, "ipvsadm", "-Ln")
+		cancel()
+		if err != nil {
+			return err.Error()
+		}
+		for _, rs := range []string{web1Addr, web2Addr} {
+			if !strings.Contains(out, rs+":80") {
+				return fmt.Sprintf("%s's IPVS table lacks %s:80:\n%s", directors[i].name, rs, out)
+			}
+		}
+	}
+	return ""
+}
+
+func hasVIP(ns *netnslab.Namespace) (bool, error) {
+	addrs, err := ns.Addresses("eth0")
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(addrs, netip.MustParsePrefix(vipAddr+"/32")), nil
+}
+
+// reset stops the daemons and undoes what they left: the IPVS tables, the
+// VIP, the cut, the client's ARP entry for the VIP.
+func (l *lab) reset(ds [2]*daemon) {
+	for _, d := range ds {
+		if d != nil {
+			d.stop()
+		}
+	}
+	var errs []error
+	for _, ns := range l.d {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := ns.Run(ctx, "ipvsadm", "-C"); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if has, _ := hasVIP(ns); has {
+			errs = append(errs, ns.DelAddress("eth0", netip.MustParsePrefix(vipAddr+"/32")))
+		}
+	}
+	errs = append(errs, l.link1.Restore(), flushNeigh(l.client))
+	if err := errors.Join(errs...); err != nil {
+		fmt.Println("outagebench: resetting the lab:", err)
+	}
+}
+
+// flushNeigh removes the client's ARP entry for the VIP, so that each
+// trial starts from the same state.
+func flushNeigh(ns *netnslab.Namespace) error {
+	h := ns.Handle()
+	lk, err := h.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("client eth0: %w", err)
+	}
+	ns4, err := h.NeighList(lk.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("client neighbours: %w", err)
+	}
+	for _, n := range ns4 {
+		if n.IP.String() == vipAddr {
+			if err := h.NeighDel(&n); err != nil {
+				return fmt.Errorf("delete the client's ARP entry for the VIP: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lb/internal/benchverdict"
+)
+
+// results are the trials by stack and fault.
+type results map[string][]trialResult
+
+func key(stack, fault string) string { return stack + " " + fault }
+
+func (r results) add(stack, fault string, t trialResult) {
+	r[key(stack, fault)] = append(r[key(stack, fault)], t)
+}
+
+// median of the outages of the trials.
+func median(ts []trialResult, f func(trialResult) time.Duration) time.Duration {
+	v := make([]time.Duration, len(ts))
+	for i, t := range ts {
+		v[i] = f(t)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func outageOf(t trialResult) time.Duration { return t.outage }
+func againOf(t trialResult) time.Duration  { return t.again }
+
+// judge prints the medians and ratios and returns the verdict: PASS when
+// lbd's median outage is at most keepalived's for every fault; no verdict
+// when a trial could not be measured or a side is missing.
+func judge(w io.Writer, res results, o options, missing []string) error {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "medians over %d trials (outage: longest gap between answers; served again: fault -> first answer to a request sent after it):\n", o.trials)
+	for _, f := range o.faults {
+		for _, s := range o.stacks {
+			ts := res[key(s, f)]
+			if len(ts) == 0 {
+				continue
+			}
+			failed := 0
+			for _, t := range ts {
+				failed += t.failed
+			}
+			fmt.Fprintf(w, "  %-10s %-4s outage %.3fs  served again %.3fs  (%d trials, %d failed requests in all)\n",
+				s, f, median(ts, outageOf).Seconds(), median(ts, againOf).Seconds(), len(ts), failed)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(w, "outagebench: NO VERDICT: %d trial(s) not measured: %s\n", len(missing), strings.Join(missing, "; "))
+		return fmt.Errorf("%w: %s", benchverdict.ErrNotMeasured, strings.Join(missing, "; "))
+	}
+	sheet := benchverdict.NewSheet(w)
+	for _, f := range o.faults {
+		ours, peer := res[key(stackLbd, f)], res[key(stackKeepalived, f)]
+		if len(ours) < o.trials || len(peer) < o.trials {
+			fmt.Fprintf(w, "outagebench: NO VERDICT: %s: lbd %d and keepalived %d trials of %d (-stacks leaves one out?)\n", f, len(ours), len(peer), o.trials)
+			return fmt.Errorf("%w: %s: lbd %d, keepalived %d trials of %d", benchverdict.ErrNotMeasured, f, len(ours), len(peer), o.trials)
+		}
+		mo, mp := median(ours, outageOf), median(peer, outageOf)
+		ratio := mo.Seconds() / mp.Seconds()
+		fmt.Fprintf(w, "ratio lbd/keepalived, %s: median outage %.3fs / %.3fs = %.3f; served again %.3fs / %.3fs\n",
+			f, mo.Seconds(), mp.Seconds(), ratio, median(ours, againOf).Seconds(), median(peer, againOf).Seconds())
+		sheet.Check(ratio <= 1, "%s: lbd's median outage is at most keepalived's: ratio %.3f <= 1.0", f, ratio)
+	}
+	if err := sheet.Err(); err != nil {
+		fmt.Fprintf(w, "outagebench: FAIL (%d of %d goals missed)\n", len(sheet.Failed()), len(o.faults))
+		return err
+	}
+	fmt.Fprintln(w, "outagebench: PASS")
+	return nil
+}

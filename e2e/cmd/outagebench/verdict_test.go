@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/internal/benchverdict"
+	"github.com/lvsd/lb/internal/config"
+)
+
+func TestMeasureOutcome(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	r := func(start, end int, ok bool) probeResult { return probeResult{start: ms(start), end: ms(end), ok: ok} }
+	tests := []struct {
+		name    string
+		rs      []probeResult
+		fault   int
+		want    outcome
+		wantErr bool
+	}{
+		{
+			name: "a gap across the fault, failed requests inside it",
+			rs: []probeResult{r(0, 5, true), r(10, 15, true), r(20, 1020, false), r(30, 1030, false),
+				r(3000, 3004, true), r(3010, 3015, true)},
+			fault: 18, want: outcome{outage: 2989 * time.Millisecond, again: 2986 * time.Millisecond, failed: 2, total: 6},
+		},
+		{
+			name: "a gap before the fault does not count",
+			rs:   []probeResult{r(0, 5, true), r(10, 905, true), r(910, 915, true), r(1000, 1400, true)},
+			fault: 950, want: outcome{outage: 485 * time.Millisecond, again: 450 * time.Millisecond, total: 4},
+		},
+		{
+			name: "a request in flight at the fault is not the recovery",
+			rs:   []probeResult{r(0, 5, true), r(10, 2000, true), r(2100, 2105, true)},
+			fault: 20, want: outcome{outage: 1995 * time.Millisecond, again: 2085 * time.Millisecond, total: 3},
+		},
+		{
+			name: "never served after the fault", rs: []probeResult{r(0, 5, true), r(10, 1010, false)},
+			fault: 8, wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := measureOutcome(tt.rs, ms(tt.fault))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJudge(t *testing.T) {
+	o := options{trials: 3, faults: []string{faultCut, faultStop}, stacks: []string{stackLbd, stackKeepalived}}
+	tr := func(outages ...float64) []trialResult {
+		var out []trialResult
+		for _, s := range outages {
+			d := time.Duration(s * float64(time.Second))
+			out = append(out, trialResult{outcome: outcome{outage: d, again: d}})
+		}
+		return out
+	}
+	tests := []struct {
+		name        string
+		res         results
+		missing     []string
+		wantErr     error
+		wantVerdict string
+	}{
+		{name: "lbd no worse for both faults",
+			res: results{"lbd cut": tr(3.0, 3.2, 9), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			wantVerdict: "outagebench: PASS"},
+		{name: "lbd slower after a stop",
+			res: results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.9, 1.7, 1.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
+		{name: "a trial not measured: no verdict",
+			res:     results{"lbd cut": tr(3.0, 3.2), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			missing: []string{"lbd cut trial 3: not ready"}, wantErr: benchverdict.ErrNotMeasured,
+			wantVerdict: "outagebench: NO VERDICT: 1 trial(s) not measured: lbd cut trial 3: not ready"},
+		{name: "keepalived left out: no verdict",
+			res:     results{"lbd cut": tr(3.0, 3.2, 3.1), "lbd stop": tr(0.7, 0.7, 0.8)},
+			wantErr: benchverdict.ErrNotMeasured, wantVerdict: "outagebench: NO VERDICT: cut: lbd 3 and keepalived 0 trials of 3 (-stacks leaves one out?)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := judge(&out, tt.res, o, tt.missing)
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("judge = %v, want %v", err, tt.wantErr)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if last := lines[len(lines)-1]; last != tt.wantVerdict {
+				t.Errorf("last line %q, want %q\n%s", last, tt.wantVerdict, out.String())
+			}
+		})
+	}
+}
+
+func TestConfigsAgree(t *testing.T) {
+	// Both stacks get the same instance, timers, service and checks.
+	for _, d := range directors {
+		lbd, ka := lbdConfig(d, "/x"), keepalivedConfig(d)
+		for _, want := range []string{"priority: " + itoa(d.priority), "virtual_router_id: 51", "advert_interval: 1", "delay_loop: 1", "retry: 1", healthDigest()} {
+			if !strings.Contains(lbd, want) {
+				t.Errorf("lbd.yaml of %s lacks %q:\n%s", d.name, want, lbd)
+			}
+		}
+		for _, want := range []string{"priority " + itoa(d.priority), "virtual_router_id 51", "advert_int 1", "delay_loop 1", "retry 1", healthDigest()} {
+			if !strings.Contains(ka, want) {
+				t.Errorf("keepalived.conf of %s lacks %q:\n%s", d.name, want, ka)
+			}
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestLbdConfigValid(t *testing.T) {
+	for _, d := range directors {
+		path := filepath.Join(t.TempDir(), "lbd.yaml")
+		if err := os.WriteFile(path, []byte(lbdConfig(d, t.TempDir())), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := config.LoadDirector(path); err != nil {
+			t.Errorf("lbd.yaml of %s: %v", d.name, err)
+		}
+	}
+}
