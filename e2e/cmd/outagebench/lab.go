@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/lvsd/lb/internal/netnslab"
@@ -37,6 +38,7 @@ type lab struct {
 	client *netnslab.Namespace
 	d      [2]*netnslab.Namespace // d1, d2
 	link1  *netnslab.Link         // d1's cable
+	mac    [2]net.HardwareAddr    // d1's and d2's eth0
 	webs   []*http.Server
 }
 
@@ -69,9 +71,11 @@ func buildLab() (l *lab, err error) {
 	if l.d[0], l.link1, err = host("d1", d1Addr); err != nil {
 		return nil, err
 	}
-	if l.d[1], _, err = host("d2", d2Addr); err != nil {
+	var link2 *netnslab.Link
+	if l.d[1], link2, err = host("d2", d2Addr); err != nil {
 		return nil, err
 	}
+	l.mac = [2]net.HardwareAddr{l.link1.MAC, link2.MAC}
 	for _, d := range l.d {
 		if err := d.Sysctl("net.ipv4.ip_forward", "1"); err != nil {
 			return nil, err
@@ -163,21 +167,10 @@ func get(ctx context.Context, ns *netnslab.Namespace, addr string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	const ok = "HTTP/1.0 200 "
-	const ok11 = "HTTP/1.1 200 "
 	s := string(b)
-	if len(s) < len(ok) || s[:len(ok)] != ok && s[:len(ok11)] != ok11 {
+	if !strings.HasPrefix(s, "HTTP/1.0 200 ") && !strings.HasPrefix(s, "HTTP/1.1 200 ") {
 		return "", errors.New("not a 200 answer")
 	}
-	_, body, _ := cutHeader(s)
+	_, body, _ := strings.Cut(s, "\r\n\r\n")
 	return body, nil
-}
-
-func cutHeader(s string) (head, body string, ok bool) {
-	for i := 0; i+4 <= len(s); i++ {
-		if s[i:i+4] == "\r\n\r\n" {
-			return s[:i], s[i+4:], true
-		}
-	}
-	return s, "", false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -144,20 +145,30 @@ func measureOutcome(rs []probeResult, fault time.Time) (outcome, error) {
 	return o, nil
 }
 
-// sniffer records when the client sees VRRP adverts from d1 (a packet
-// socket on its eth0: the bridge floods the multicast adverts to it).
+// event is one frame the client saw: a VRRP advert, an ARP for the VIP,
+// or one of its own SYNs to the VIP.
+type event struct {
+	at   time.Time
+	kind string // "advert", "arp", "syn"
+	src  netip.Addr
+	mac  net.HardwareAddr // advert, arp: the sender's; syn: the destination's
+	prio int              // advert
+}
+
+// sniffer records the frames of interest on the client's eth0 (a packet
+// socket; the bridge floods adverts and broadcasts to it, and it sees the
+// client's own SYNs).
 type sniffer struct {
 	fd   int
-	src  netip.Addr
 	mu   sync.Mutex
-	seen []time.Time
+	evs  []event
 	done chan struct{}
 }
 
-func startSniffer(ns *netnslab.Namespace, src netip.Addr) (*sniffer, error) {
-	s := &sniffer{src: src, fd: -1, done: make(chan struct{})}
+func startSniffer(ns *netnslab.Namespace) (*sniffer, error) {
+	s := &sniffer{fd: -1, done: make(chan struct{})}
 	err := ns.Do(func() error {
-		fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_DGRAM, int(htons(syscall.ETH_P_IP)))
+		fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_ALL)))
 		if err != nil {
 			return fmt.Errorf("packet socket: %w", err)
 		}
@@ -185,33 +196,70 @@ func (s *sniffer) loop() {
 		default:
 		}
 		n, _, err := syscall.Recvfrom(s.fd, buf, 0)
-		if err != nil || n < 20 {
+		if err != nil {
 			continue
 		}
-		at := time.Now()
-		if buf[9] == 112 && netip.AddrFrom4([4]byte(buf[12:16])) == s.src {
+		if ev, ok := parseFrame(buf[:n]); ok {
+			ev.at = time.Now()
 			s.mu.Lock()
-			s.seen = append(s.seen, at)
+			s.evs = append(s.evs, ev)
 			s.mu.Unlock()
 		}
 	}
 }
 
-// next waits for an advert seen after t, at most limit.
-func (s *sniffer) next(t time.Time, limit time.Duration) (time.Time, error) {
+var vip4 = netip.MustParseAddr(vipAddr)
+
+// parseFrame picks the frames of interest out of an Ethernet frame.
+func parseFrame(f []byte) (event, bool) {
+	if len(f) < 14 {
+		return event{}, false
+	}
+	dst, src, typ, p := net.HardwareAddr(slices.Clone(f[0:6])), net.HardwareAddr(slices.Clone(f[6:12])), uint16(f[12])<<8|uint16(f[13]), f[14:]
+	switch {
+	case typ == 0x0806 && len(p) >= 28:
+		tpa := netip.AddrFrom4([4]byte(p[24:28]))
+		if tpa != vip4 {
+			return event{}, false
+		}
+		return event{kind: "arp", src: netip.AddrFrom4([4]byte(p[14:18])), mac: net.HardwareAddr(slices.Clone(p[8:14]))}, true
+	case typ == 0x0800 && len(p) >= 20:
+		ihl := int(p[0]&0x0f) * 4
+		if len(p) < ihl+14 {
+			return event{}, false
+		}
+		from, to := netip.AddrFrom4([4]byte(p[12:16])), netip.AddrFrom4([4]byte(p[16:20]))
+		switch {
+		case p[9] == 112:
+			return event{kind: "advert", src: from, mac: src, prio: int(p[ihl+2])}, true
+		case p[9] == 6 && to == vip4 && p[ihl+13]&0x12 == 0x02: // SYN without ACK
+			return event{kind: "syn", src: from, mac: dst}, true
+		}
+	}
+	return event{}, false
+}
+
+// nextAdvert waits for an advert from src seen after t, at most limit.
+func (s *sniffer) nextAdvert(src netip.Addr, t time.Time, limit time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
-		for _, at := range s.seen {
-			if at.After(t) {
+		for _, e := range s.evs {
+			if e.kind == "advert" && e.src == src && e.at.After(t) {
 				s.mu.Unlock()
-				return at, nil
+				return e.at, nil
 			}
 		}
 		s.mu.Unlock()
 		time.Sleep(2 * time.Millisecond)
 	}
-	return time.Time{}, fmt.Errorf("no advert from %s within %v", s.src, limit)
+	return time.Time{}, fmt.Errorf("no advert from %s within %v", src, limit)
+}
+
+func (s *sniffer) events() []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.evs)
 }
 
 func (s *sniffer) close() {

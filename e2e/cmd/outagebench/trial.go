@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -18,12 +20,13 @@ import (
 // trialResult is one trial's figures.
 type trialResult struct {
 	outcome
-	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
+	timeline string        // what the client saw, from the fault on
+	ready    time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
 }
 
 func (t trialResult) String() string {
-	return fmt.Sprintf("outage %6.3fs  (served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)",
-		t.outage.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds())
+	return fmt.Sprintf("outage %6.3fs  (served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)\n    %s",
+		t.outage.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds(), t.timeline)
 }
 
 // trial starts stack on both directors, waits for d1 to serve the VIP,
@@ -60,7 +63,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		return res, err
 	}
 	res.ready = time.Since(start)
-	sn, err := startSniffer(l.client, netip.MustParseAddr(d1Addr))
+	sn, err := startSniffer(l.client)
 	if err != nil {
 		return res, err
 	}
@@ -70,7 +73,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	if err := p.waitServing(50, 10*time.Second); err != nil {
 		return res, err
 	}
-	adv, err := sn.next(time.Now(), 3*advert)
+	adv, err := sn.nextAdvert(netip.MustParseAddr(d1Addr), time.Now(), 3*advert)
 	if err != nil {
 		return res, err
 	}
@@ -91,6 +94,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	if res.outcome, err = measureOutcome(p.snapshot(), at); err != nil {
 		return res, err
 	}
+	res.timeline = timeline(sn.events(), p.snapshot(), at, l.mac[1])
 	if has, err := hasVIP(l.d[1]); err != nil || !has {
 		return res, fmt.Errorf("the client is served again but d2 does not hold the VIP (%v)", err)
 	}
@@ -203,4 +207,49 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// timeline is what the client saw around the fault at, in seconds from
+// it: d1's last advert before it (and its priority-0 advert), d2's first
+// advert, the first ARP from d2 for the VIP, its first SYN sent to d2's
+// MAC, and the first request started after the fault that was answered.
+func timeline(evs []event, rs []probeResult, at time.Time, d2MAC net.HardwareAddr) string {
+	d1, d2 := netip.MustParseAddr(d1Addr), netip.MustParseAddr(d2Addr)
+	var parts []string
+	mark := func(name string, t time.Time) {
+		if t.IsZero() {
+			parts = append(parts, name+" -")
+			return
+		}
+		parts = append(parts, fmt.Sprintf("%s %+.3f", name, t.Sub(at).Seconds()))
+	}
+	var last, zero, first, garp, syn time.Time
+	for _, e := range evs {
+		switch {
+		case e.kind == "advert" && e.src == d1 && !e.at.After(at):
+			last = e.at
+		case e.kind == "advert" && e.src == d1 && e.prio == 0 && zero.IsZero():
+			zero = e.at
+		case e.kind == "advert" && e.src == d2 && e.at.After(at) && first.IsZero():
+			first = e.at
+		case e.kind == "arp" && e.src == vip4 && bytes.Equal(e.mac, d2MAC) && e.at.After(at) && garp.IsZero():
+			garp = e.at
+		case e.kind == "syn" && bytes.Equal(e.mac, d2MAC) && e.at.After(at) && syn.IsZero():
+			syn = e.at
+		}
+	}
+	mark("d1 last advert", last)
+	if !zero.IsZero() {
+		mark("d1 priority 0", zero)
+	}
+	mark("d2 first advert", first)
+	mark("GARP from d2", garp)
+	mark("first SYN to d2", syn)
+	for _, r := range rs {
+		if r.ok && r.start.After(at) {
+			parts = append(parts, fmt.Sprintf("first answered request sent %+.3f, answered %+.3f", r.start.Sub(at).Seconds(), r.end.Sub(at).Seconds()))
+			break
+		}
+	}
+	return "client saw (s from the fault): " + strings.Join(parts, "; ")
 }

@@ -32,13 +32,13 @@ func TestMeasureOutcome(t *testing.T) {
 			fault: 18, want: outcome{outage: 2989 * time.Millisecond, again: 2986 * time.Millisecond, failed: 2, total: 6},
 		},
 		{
-			name: "a gap before the fault does not count",
-			rs:   []probeResult{r(0, 5, true), r(10, 905, true), r(910, 915, true), r(1000, 1400, true)},
+			name:  "a gap before the fault does not count",
+			rs:    []probeResult{r(0, 5, true), r(10, 905, true), r(910, 915, true), r(1000, 1400, true)},
 			fault: 950, want: outcome{outage: 485 * time.Millisecond, again: 450 * time.Millisecond, total: 4},
 		},
 		{
-			name: "a request in flight at the fault is not the recovery",
-			rs:   []probeResult{r(0, 5, true), r(10, 2000, true), r(2100, 2105, true)},
+			name:  "a request in flight at the fault is not the recovery",
+			rs:    []probeResult{r(0, 5, true), r(10, 2000, true), r(2100, 2105, true)},
 			fault: 20, want: outcome{outage: 1995 * time.Millisecond, again: 2085 * time.Millisecond, total: 3},
 		},
 		{
@@ -77,10 +77,10 @@ func TestJudge(t *testing.T) {
 		wantVerdict string
 	}{
 		{name: "lbd no worse for both faults",
-			res: results{"lbd cut": tr(3.0, 3.2, 9), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			res:         results{"lbd cut": tr(3.0, 3.2, 9), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
 			wantVerdict: "outagebench: PASS"},
 		{name: "lbd slower after a stop",
-			res: results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.9, 1.7, 1.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			res:     results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.9, 1.7, 1.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
 			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
 		{name: "a trial not measured: no verdict",
 			res:     results{"lbd cut": tr(3.0, 3.2), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
