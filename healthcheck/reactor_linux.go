@@ -30,6 +30,13 @@ import (
 // the same as the net path's (tests run every case through both).
 type reactor struct {
 	epfd int // owned by the loop goroutine, closed when it returns
+	// epf owns epfd; epraw is epfd registered with Go's network poller
+	// (nil if that failed: the loop then blocks in epoll_wait itself).
+	// The loop waits on it like on a socket: its goroutine parks instead
+	// of holding a thread in a blocking syscall, which cost the runtime a
+	// thread hand-off (futex wake-ups, sysmon retakes) per wait.
+	epf   *os.File
+	epraw syscall.RawConn
 
 	mu sync.Mutex
 	// evfd wakes the loop. Other goroutines write to it (start, cancel,
@@ -109,7 +116,52 @@ func newReactor(res *resources) (*reactor, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &reactor{epfd: epfd, evfd: evfd, conns: map[int]*rop{}, buf: make([]byte, 64<<10), res: res}, nil
+	rc := &reactor{epfd: epfd, evfd: evfd, conns: map[int]*rop{}, buf: make([]byte, 64<<10), res: res}
+	rc.epf, rc.epraw = pollable(epfd)
+	return rc, nil
+}
+
+// pollable registers an epoll descriptor with Go's network poller (an
+// epoll set is readable while events are ready). The file owns the
+// descriptor from then on (closing it closes epfd); raw is nil when the
+// poller refused it, and blocking waits are used.
+func pollable(epfd int) (*os.File, syscall.RawConn) {
+	_ = unix.SetNonblock(epfd, true) // epoll_wait's timeout ignores it
+	f := os.NewFile(uintptr(epfd), "epoll")
+	raw, err := f.SyscallConn()
+	if err == nil {
+		// Only a file the poller took accepts a deadline.
+		err = f.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		return f, nil
+	}
+	return f, raw
+}
+
+// wait waits for events until deadline, at most: on Go's poller when it
+// can, else in epoll_wait.
+func (rc *reactor) wait(events []unix.EpollEvent, deadline time.Time) (int, error) {
+	if rc.epraw == nil {
+		ms := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
+		return unix.EpollWait(rc.epfd, events, max(0, ms))
+	}
+	if err := rc.epf.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err := rc.epraw.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || werr != nil
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // canRun says whether the reactor can run this checker.
@@ -178,7 +230,7 @@ func (rc *reactor) wakeLocked() {
 // attempt still open.
 func (rc *reactor) run(ctx context.Context) {
 	defer func() {
-		unix.Close(rc.epfd)
+		rc.epf.Close() // and epfd
 		rc.epfd = -1
 		// The AfterFunc below may still be about to run (stop does not
 		// wait for it), and start or cancel may be racing the stop: they
@@ -219,13 +271,11 @@ func (rc *reactor) run(ctx context.Context) {
 			}
 			return
 		}
-		wait := 1000
-		if len(rc.timeouts) > 0 {
-			d := time.Until(rc.timeouts[0].deadline)
-			wait = int((d + time.Millisecond - 1) / time.Millisecond)
-			wait = max(0, min(wait, 1000))
+		deadline := time.Now().Add(time.Second)
+		if len(rc.timeouts) > 0 && rc.timeouts[0].deadline.Before(deadline) {
+			deadline = rc.timeouts[0].deadline
 		}
-		n, err := unix.EpollWait(rc.epfd, events, wait)
+		n, err := rc.wait(events, deadline)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Cannot happen with valid arguments; do not spin.
 			time.Sleep(10 * time.Millisecond)

@@ -116,3 +116,39 @@ func TestReactorWakeAfterStop(t *testing.T) {
 		t.Errorf("the stopped reactor wrote %d bytes %x to descriptor %d, now another file's (read err %v)", n, b[:max(n, 0)], old, err)
 	}
 }
+
+// TestReactorWaitsOnThePoller: the loop's wait parks on Go's network
+// poller (no thread held in epoll_wait), returns at its deadline with no
+// event, and at once when woken.
+func TestReactorWaitsOnThePoller(t *testing.T) {
+	rc, err := newReactor(newResources())
+	if err != nil {
+		t.Fatalf("newReactor: %v", err)
+	}
+	defer rc.epf.Close()
+	defer unix.Close(rc.evfd)
+	if rc.epraw == nil {
+		t.Fatalf("the epoll descriptor was not registered with the poller")
+	}
+	events := make([]unix.EpollEvent, 8)
+	start := time.Now()
+	n, err := rc.wait(events, start.Add(50*time.Millisecond))
+	if err != nil || n != 0 {
+		t.Fatalf("idle wait = %d, %v; want 0, nil", n, err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Errorf("idle wait returned after %v, before its deadline", took)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		rc.wake()
+	}()
+	start = time.Now()
+	n, err = rc.wait(events, start.Add(time.Minute))
+	if err != nil || n != 1 || int(events[0].Fd) != rc.evfd {
+		t.Fatalf("woken wait = %d (%v), %v; want the eventfd", n, events[:max(n, 0)], err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the wake-up took %v", took)
+	}
+}

@@ -84,7 +84,9 @@ type daemon struct {
 }
 
 // startDaemon starts stack's daemon for d in ns, its files in dir.
-func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string) (*daemon, error) {
+// keepalived logs to the console (the VM's serial line, where the bench's
+// output goes) only when verbose.
+func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string, verbose bool) (*daemon, error) {
 	var args []string
 	var bin string
 	switch stack {
@@ -99,8 +101,11 @@ func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string) (
 		if err := os.WriteFile(conf, []byte(keepalivedConfig(d)), 0o600); err != nil {
 			return nil, fmt.Errorf("write keepalived.conf: %w", err)
 		}
-		bin, args = "keepalived", []string{"-n", "-l", "-D", "-f", conf, "-p", filepath.Join(dir, "keepalived.pid"),
+		bin, args = "keepalived", []string{"-n", "-G", "-f", conf, "-p", filepath.Join(dir, "keepalived.pid"),
 			"-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid")}
+		if verbose {
+			args = append(args, "-l", "-D")
+		}
 	}
 	dm := &daemon{name: stack + " on " + d.name, log: &syncBuffer{}, done: make(chan struct{})}
 	dm.cmd = ns.Command(context.Background(), bin, args...)

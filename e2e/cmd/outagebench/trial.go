@@ -55,7 +55,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		if err := os.Mkdir(sub, 0o700); err != nil {
 			return res, err
 		}
-		if ds[i], err = startDaemon(stack, directors[i], l.d[i], sub); err != nil {
+		if ds[i], err = startDaemon(stack, directors[i], l.d[i], sub, o.verbose); err != nil {
 			return res, err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lvsd/lb/internal/benchverdict"
 )
@@ -36,6 +37,11 @@ func judge(w io.Writer, results []scaleResult) error {
 		fmt.Fprintf(w, "%d real servers (%.0f checks/s scheduled): ours %s; keepalived %s\n", r.n, r.scheduled, ours.steady, ka.steady)
 		fmt.Fprintf(w, "  ratio ours/keepalived: checks/s %.0f / %.0f = %.3f; CPU per 10k checks %.3f s / %.3f s = %.3f; false failures %d / %d\n",
 			ours.perSecond(), ka.perSecond(), ratio, ours.cpuPer10k(), ka.cpuPer10k(), cpuRatio, ours.failures, ka.failures)
+		for _, m := range []measurement{ours, ka} {
+			if m.checks == 0 {
+				fmt.Fprintf(w, "  %s completed no check in the %v window (its CPU per check is infinite)\n", m.name, m.window.Round(time.Millisecond))
+			}
+		}
 		if !ka.steady.Steady {
 			fmt.Fprintf(w, "  keepalived never reached its steady state at this scale: its figures are what it does when it cannot keep up\n")
 		}
