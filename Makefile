@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs install clean
+.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage install clean
 
 all: build
 
@@ -57,17 +57,30 @@ demo: deps
 ## bench: benchmarks (kept out of make test). Each prints its figure and its peer's measured in the
 ## same run and their ratio, then PASS or FAIL; it exits non-zero on FAIL and when the peer could
 ## not be measured.
-bench: bench-ipvs bench-check bench-vrrp
+bench: bench-ipvs bench-check bench-vrrp bench-rss bench-outage
 
 # IPVS apply of 1,000 services x 10 real servers vs ipvsadm -R, reload and restart write counts (in the VM).
 bench-ipvs: deps
-	$(GO) run ./e2e/cmd/testbed bench
+	$(GO) run ./e2e/cmd/testbed bench ipvsbench
 
-# 10,000 real servers checked every second: checks/s and CPU per 10k checks, vs keepalived's checker
-# (run under an LD_PRELOAD shim that checkbench compiles: hence gcc and libc6-dev).
+# 2,000 and 10,000 real servers checked every second, each side in its steady state: checks/s and CPU
+# per 10k checks, vs keepalived's checker (run under an LD_PRELOAD shim that checkbench compiles: hence
+# gcc and libc6-dev).
 bench-check:
 	@bash .ci/deps gcc libc6-dev
 	$(GO) run ./healthcheck/cmd/checkbench
+
+# lbd's RSS and CPU with 1,000 services x 10 real servers checked every second, vs keepalived's
+# (parent + checker + VRRP), in a private network namespace; IPVS stubbed on both sides (fake kernel;
+# the LD_PRELOAD shim). Root.
+bench-rss:
+	@bash .ci/deps gcc libc6-dev
+	$(GO) run ./director/cmd/rssbench
+
+# The whole stack's client-visible outage (a request every 10 ms) after a master link cut and a
+# graceful stop, lbd vs keepalived, 7 trials each (in the VM).
+bench-outage: deps
+	$(GO) run ./e2e/cmd/testbed bench outagebench
 
 # VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces.
 bench-vrrp: deps
