@@ -225,14 +225,11 @@ func parseFrame(f []byte) (event, bool) {
 		return event{kind: "arp", src: netip.AddrFrom4([4]byte(p[14:18])), mac: net.HardwareAddr(slices.Clone(p[8:14]))}, true
 	case typ == 0x0800 && len(p) >= 20:
 		ihl := int(p[0]&0x0f) * 4
-		if len(p) < ihl+14 {
-			return event{}, false
-		}
 		from, to := netip.AddrFrom4([4]byte(p[12:16])), netip.AddrFrom4([4]byte(p[16:20]))
 		switch {
-		case p[9] == 112:
+		case p[9] == 112 && len(p) >= ihl+3:
 			return event{kind: "advert", src: from, mac: src, prio: int(p[ihl+2])}, true
-		case p[9] == 6 && to == vip4 && p[ihl+13]&0x12 == 0x02: // SYN without ACK
+		case p[9] == 6 && len(p) >= ihl+14 && to == vip4 && p[ihl+13]&0x12 == 0x02: // SYN without ACK
 			return event{kind: "syn", src: from, mac: dst}, true
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"net/netip"
+
 	"github.com/lvsd/lb/internal/benchverdict"
 	"github.com/lvsd/lb/internal/config"
 )
@@ -133,5 +135,65 @@ func TestLbdConfigValid(t *testing.T) {
 		if _, err := config.LoadDirector(path); err != nil {
 			t.Errorf("lbd.yaml of %s: %v", d.name, err)
 		}
+	}
+}
+
+func TestParseFrame(t *testing.T) {
+	mac := func(b byte) []byte { return []byte{2, 0, 0, 0, 0, b} }
+	eth := func(dst, src []byte, typ uint16, payload []byte) []byte {
+		f := append(append(append([]byte{}, dst...), src...), byte(typ>>8), byte(typ))
+		return append(f, payload...)
+	}
+	ip4 := func(proto byte, src, dst string, l4 []byte) []byte {
+		h := make([]byte, 20)
+		h[0], h[9] = 0x45, proto
+		s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+		copy(h[12:16], s[:])
+		copy(h[16:20], d[:])
+		return append(h, l4...)
+	}
+	arp := func(sender []byte, spa, tpa string) []byte {
+		p := make([]byte, 28)
+		p[7] = 1 // request
+		copy(p[8:14], sender)
+		s, d := netip.MustParseAddr(spa).As4(), netip.MustParseAddr(tpa).As4()
+		copy(p[14:18], s[:])
+		copy(p[24:28], d[:])
+		return p
+	}
+	tcp := func(flags byte) []byte { p := make([]byte, 20); p[13] = flags; return p }
+	bcast := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	tests := []struct {
+		name   string
+		frame  []byte
+		want   string // kind, "" for none
+		src    string
+		macEnd byte
+		prio   int
+	}{
+		{name: "advert", frame: eth(bcast, mac(1), 0x0800, ip4(112, d1Addr, "224.0.0.18", []byte{0x21, 51, 200, 1, 0, 1, 0, 0})),
+			want: "advert", src: d1Addr, macEnd: 1, prio: 200},
+		{name: "priority 0 advert", frame: eth(bcast, mac(1), 0x0800, ip4(112, d1Addr, "224.0.0.18", []byte{0x21, 51, 0, 1, 0, 1, 0, 0})),
+			want: "advert", src: d1Addr, macEnd: 1, prio: 0},
+		{name: "gratuitous ARP for the VIP", frame: eth(bcast, mac(2), 0x0806, arp(mac(2), vipAddr, vipAddr)), want: "arp", src: vipAddr, macEnd: 2},
+		{name: "ARP for another address", frame: eth(bcast, mac(2), 0x0806, arp(mac(2), d2Addr, d1Addr))},
+		{name: "SYN to the VIP", frame: eth(mac(2), mac(9), 0x0800, ip4(6, clientAddr, vipAddr, tcp(0x02))), want: "syn", src: clientAddr, macEnd: 2},
+		{name: "SYN-ACK is not a SYN", frame: eth(mac(2), mac(9), 0x0800, ip4(6, clientAddr, vipAddr, tcp(0x12)))},
+		{name: "SYN to a web node directly", frame: eth(mac(2), mac(9), 0x0800, ip4(6, clientAddr, web1Addr, tcp(0x02)))},
+		{name: "truncated", frame: []byte{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, ok := parseFrame(tt.frame)
+			if got := map[bool]string{true: ev.kind}[ok]; got != tt.want {
+				t.Fatalf("kind %q, want %q", got, tt.want)
+			}
+			if !ok {
+				return
+			}
+			if ev.src.String() != tt.src || ev.mac[5] != tt.macEnd || ev.prio != tt.prio {
+				t.Errorf("got %+v, want src %s mac ..:%02x prio %d", ev, tt.src, tt.macEnd, tt.prio)
+			}
+		})
 	}
 }
