@@ -29,6 +29,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -108,6 +109,10 @@ func run(o options) error {
 			phase := time.Duration((float64(i) + 0.5) / float64(o.trials) * float64(advert))
 			for _, s := range o.stacks {
 				tr, err := lab.trial(s, f, phase, o)
+				for retry := 1; retry <= 2 && errors.As(err, new(errSetup)); retry++ {
+					fmt.Printf("%-10s %-4s trial %d: set-up failed, trying again: %v\n", s, f, i+1, err)
+					tr, err = lab.trial(s, f, phase, o)
+				}
 				if err != nil {
 					fmt.Printf("%-10s %-4s trial %d: NOT MEASURED: %v\n", s, f, i+1, err)
 					missing = append(missing, fmt.Sprintf("%s %s trial %d: %v", s, f, i+1, err))

@@ -60,7 +60,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		}
 	}
 	if err := l.waitReady(ds, 30*time.Second); err != nil {
-		return res, err
+		return res, errSetup{err}
 	}
 	res.ready = time.Since(start)
 	sn, err := startSniffer(l.client)
@@ -70,12 +70,12 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	defer sn.close()
 	p := startProber(l.client, o.every, o.timeout)
 	defer p.stop()
-	if err := p.waitServing(50, 10*time.Second); err != nil {
-		return res, err
+	if err := p.waitServing(20, 30*time.Second); err != nil {
+		return res, errSetup{err}
 	}
-	adv, err := sn.nextAdvert(netip.MustParseAddr(d1Addr), time.Now(), 3*advert)
+	adv, err := sn.nextAdvert(netip.MustParseAddr(d1Addr), time.Now(), 5*advert)
 	if err != nil {
-		return res, err
+		return res, errSetup{err}
 	}
 	time.Sleep(time.Until(adv.Add(phase)))
 	at := time.Now()
@@ -100,6 +100,13 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	}
 	return res, nil
 }
+
+// errSetup is a trial that failed before its fault was injected (a
+// starved VM: the stack not ready, the client not served, no advert): the
+// trial is tried again.
+type errSetup struct{ error }
+
+func (e errSetup) Unwrap() error { return e.error }
 
 // waitReady waits for d1 to hold the VIP, d2 not to, and both IPVS tables
 // to list the two real servers.
