@@ -152,3 +152,47 @@ func TestReactorWaitsOnThePoller(t *testing.T) {
 		t.Errorf("the wake-up took %v", took)
 	}
 }
+
+// TestReactorHarvestsBeforeTimeouts: a loop that fell behind (a starved
+// machine) takes every event already there before it fails checks past
+// their deadline: connections that completed while it was away are
+// successes, not timeouts. Before, it read one batch of events and then
+// failed the rest as timed out.
+func TestReactorHarvestsBeforeTimeouts(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	target := netip.MustParseAddrPort(l.Addr().String())
+	rc, err := newReactor(newResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.batch = 2
+	first := true
+	rc.beforeWait = func() {
+		if first && len(rc.conns) > 0 {
+			first = false
+			time.Sleep(400 * time.Millisecond) // past every deadline; the connects complete meanwhile
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 8
+	results := make(chan Result, n)
+	for range n {
+		rc.start(newTCPChecker(Spec{Type: TypeTCP, Target: target}), 200*time.Millisecond, func(r Result) { results <- r })
+	}
+	go rc.run(ctx)
+	for i := range n {
+		select {
+		case r := <-results:
+			if !r.OK {
+				t.Errorf("check %d: %+v, want connected: its connection completed before the loop looked", i, r)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("check %d never ended", i)
+		}
+	}
+}
