@@ -54,7 +54,7 @@ type reactor struct {
 	timeouts timeHeap[*rop]
 	buf      []byte
 	res      *resources
-	batch    int    // events read per epoll_wait
+	batch    int // events read per epoll_wait
 	// beforeWait, if set, runs before each wait (tests: a loop that falls
 	// behind, as on a starved machine).
 	beforeWait func()
