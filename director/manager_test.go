@@ -221,3 +221,39 @@ func TestManagerConcurrentReportsEndOnTheLatestTable(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerReportIsLocal: a report that changes no verdict costs work
+// for the servers that have the check, not for the whole table: with
+// 1,000 services x 10 real servers, every check's first report at start
+// used to derive 10,000 verdicts into two fresh maps (and a third of all
+// check IDs), 10,000 times over.
+func TestManagerReportIsLocal(t *testing.T) {
+	k := fake.New()
+	m, _ := newManager(t, k)
+	var specs []director.ServiceSpec
+	for i := range 1000 {
+		s := director.ServiceSpec{Service: tabletest.Service(table.ProtoTCP, fmt.Sprintf("10.%d.%d.1:80", i/250, i%250), "rr")}
+		for j := range 10 {
+			s.RealServers = append(s.RealServers, director.RealServerSpec{Dest: tabletest.Dest(fmt.Sprintf("10.200.%d.%d:80", i/25, (i%25)*10+j), table.ForwardMasq, 1)})
+		}
+		specs = append(specs, checked(s))
+	}
+	ctx := context.Background()
+	if _, _, err := m.SetSpecs(ctx, specs); err != nil {
+		t.Fatal(err)
+	}
+	id := specs[500].RealServers[5].Dest.Address.String()
+	allocs := testing.AllocsPerRun(20, func() {
+		if ch, _, err := m.ReportChecks(ctx, []string{id}, up); err != nil || len(ch) != 0 {
+			t.Fatalf("ReportChecks = %v, %v", ch, err)
+		}
+	})
+	if allocs > 50 {
+		t.Errorf("a report that changes nothing made %.0f allocations: it walks the whole table", allocs)
+	}
+	// And a report that does change something still takes the server out.
+	ch, _, err := m.ReportChecks(ctx, []string{id}, down("refused"))
+	if err != nil || len(ch) != 1 || ch[0].Server != rsID(specs[500], specs[500].RealServers[5].Dest.Address.String()+":80") {
+		t.Fatalf("down report: %+v, %v", ch, err)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -49,6 +50,10 @@ const inNetnsEnv = "RSSBENCH_NETNS"
 // lbdArg runs lbd's daemon on the fake kernel: rssbench -lbd FILE.
 const lbdArg = "-lbd"
 
+// heapEnv names the file where the lbd child writes its heap profile on
+// SIGUSR1, which rssbench sends at the end of lbd's window (-heapprofile).
+const heapEnv = "RSSBENCH_HEAPPROFILE"
+
 // options are the command's flags.
 type options struct {
 	services, reals int
@@ -57,6 +62,7 @@ type options struct {
 	steadyWait      time.Duration
 	keepalived      string
 	goalMiB         float64
+	heapProfile     string
 }
 
 func main() {
@@ -82,6 +88,7 @@ func main() {
 	flag.DurationVar(&o.steadyWait, "steady-wait", 90*time.Second, "how long each side is given to reach its steady state")
 	flag.StringVar(&o.keepalived, "keepalived", "/usr/sbin/keepalived", "keepalived binary, the peer")
 	flag.Float64Var(&o.goalMiB, "goal", 64, "lbd's peak RSS goal, MiB")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write lbd's heap profile to this file at the end of its window")
 	flag.Parse()
 	if o.services < 1 || o.reals < 1 || o.services > 60000 || o.services*o.reals > 254*254*254 {
 		fmt.Fprintln(os.Stderr, "rssbench: -services 1..60000 and -reals >= 1, at most 16,387,064 real servers in all")
@@ -104,7 +111,8 @@ func exitOn(err error) {
 	}
 }
 
-// runLbd is lbd's daemon on the fake kernel until SIGTERM.
+// runLbd is lbd's daemon on the fake kernel until SIGTERM. With heapEnv
+// set, SIGUSR1 writes its heap profile there.
 func runLbd(path string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -112,5 +120,25 @@ func runLbd(path string) error {
 	if err != nil {
 		return fmt.Errorf("lbd: %w", err)
 	}
+	if heap := os.Getenv(heapEnv); heap != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				if err := writeHeap(heap); err != nil {
+					fmt.Fprintln(os.Stderr, "rssbench: heap profile:", err)
+				}
+			}
+		}()
+	}
 	return d.Run(ctx)
+}
+
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }

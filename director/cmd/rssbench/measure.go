@@ -71,6 +71,9 @@ func (s *side) logTail(n int) string {
 	return strings.Join(lines, " | ")
 }
 
+// lbdName is lbd's side.
+const lbdName = "lbd (director/daemon on the fake kernel)"
+
 // figures are one side's measurement.
 type figures struct {
 	name      string
@@ -169,7 +172,15 @@ func startLbd(o options, srv *benchkit.Server, dir string) (*side, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startSide("lbd (director/daemon on the fake kernel)", exec.Command(self, lbdArg, conf), filepath.Join(dir, "lbd.log"))
+	cmd := exec.Command(self, lbdArg, conf)
+	if o.heapProfile != "" {
+		abs, err := filepath.Abs(o.heapProfile)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(os.Environ(), heapEnv+"="+abs)
+	}
+	return startSide(lbdName, cmd, filepath.Join(dir, "lbd.log"))
 }
 
 // startKeepalived starts keepalived (parent, checker, VRRP) under the IPVS

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/lvsd/lb/internal/benchkit"
@@ -52,7 +53,12 @@ func measureSide(o options, srv *benchkit.Server, dir string, start func(options
 		return figures{}, err
 	}
 	defer s.stop()
-	return measure(s, srv, o)
+	f, err := measure(s, srv, o)
+	if err == nil && o.heapProfile != "" && s.name == lbdName {
+		_ = s.cmd.Process.Signal(syscall.SIGUSR1)
+		time.Sleep(2 * time.Second)
+	}
+	return f, err
 }
 
 func report(w io.Writer, f figures) {
