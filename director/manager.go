@@ -25,9 +25,9 @@ type Manager struct {
 	// quorum, for keepalived's quorum_up / quorum_down commands.
 	onQuorum func(key table.ServiceKey, up bool)
 
-	mu      sync.Mutex // guards what follows
-	specs   []ServiceSpec
-	checks  map[string]CheckState // by CheckRef.ID
+	mu     sync.Mutex // guards what follows
+	specs  []ServiceSpec
+	checks map[string]CheckState // by CheckRef.ID
 	// byCheck lists, for each check ID, the real servers that have it
 	// (indexes into specs): a report re-derives only their verdicts, not
 	// every server's (10,000 checks each reporting at start cost 10,000 x
