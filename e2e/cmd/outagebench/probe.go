@@ -95,17 +95,29 @@ func (p *prober) waitServing(n int, limit time.Duration) error {
 	}
 }
 
-// waitRecovered waits until a request started after fault succeeded and
-// then settle more, at most limit after fault.
-func (p *prober) waitRecovered(fault time.Time, settle, limit time.Duration) error {
+// waitRecovered waits until the backup has taken over (newMaster reports
+// it holds the VIP) and a request sent after that was answered, then
+// settle more, at most limit after fault. (Requests sent just after the
+// fault can still be answered by the old master: the cut takes effect a
+// little later, and a stopping master serves until it drops the VIP.)
+func (p *prober) waitRecovered(fault time.Time, newMaster func() bool, settle, limit time.Duration) error {
+	var took time.Time
 	for {
-		rs := p.snapshot()
-		if i := slices.IndexFunc(rs, func(r probeResult) bool { return r.ok && r.start.After(fault) }); i >= 0 {
-			time.Sleep(settle)
-			return nil
+		if took.IsZero() && newMaster() {
+			took = time.Now()
+		}
+		if !took.IsZero() {
+			rs := p.snapshot()
+			if slices.ContainsFunc(rs, func(r probeResult) bool { return r.ok && r.start.After(took) }) {
+				time.Sleep(settle)
+				return nil
+			}
 		}
 		if time.Since(fault) > limit {
-			return fmt.Errorf("the client was not served again within %v of the fault", limit)
+			if took.IsZero() {
+				return fmt.Errorf("d2 did not take the VIP within %v of the fault", limit)
+			}
+			return fmt.Errorf("the client was not served again within %v of the fault (d2 took the VIP %.3fs after it)", limit, took.Sub(fault).Seconds())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
