@@ -17,13 +17,21 @@
 //     interval), the same phases for both stacks, the stacks alternating
 //     trial by trial;
 //   - the outage is the longest gap between two successful answers around
-//     the fault, as the client saw it.
+//     the fault, as the client saw it. After a cut it depends on where in
+//     d1's advert cycle the cut fell (the backup's Master_Down_Interval
+//     runs from d1's last advert), and on a starved VM the sleep to the
+//     aimed phase overshoots: so a cut is judged on the outage from d1's
+//     last advert (the outage plus the phase the client saw), a stop on the
+//     outage itself (the backup's wait runs from the priority-0 advert sent
+//     at the stop).
 //
-// It prints every trial, the medians per stack and fault, the ratios
-// lbd/keepalived, then the verdict: PASS when the median outage of lbd is
-// at most keepalived's for both faults (exit 0), FAIL (1), or 2 when a
-// figure could not be measured (keepalived missing, a trial that never
-// recovered, a setup error).
+// It prints every trial with what the client saw (d1's last advert, its
+// priority-0 advert, d2's first advert, d2's gratuitous ARP, the client's
+// first SYN to d2, its first answer), the medians per stack and fault, the
+// ratios lbd/keepalived, then the verdict: PASS when lbd's median is at
+// most keepalived's for both faults (exit 0), FAIL (1), or 2 when a figure
+// could not be measured (keepalived missing, a trial that never recovered
+// after two retries of its set-up).
 //
 //	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived]
 package main

@@ -20,13 +20,16 @@ import (
 // trialResult is one trial's figures.
 type trialResult struct {
 	outcome
-	timeline string        // what the client saw, from the fault on
-	ready    time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
+	timeline string // what the client saw, from the fault on
+	// phase is how long after d1's last advert (as the client saw it) the
+	// fault came: the aim, unless a starved VM slept longer.
+	phase time.Duration
+	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
 }
 
 func (t trialResult) String() string {
-	return fmt.Sprintf("outage %6.3fs  (served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)\n    %s",
-		t.outage.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds(), t.timeline)
+	return fmt.Sprintf("outage %6.3fs, %.3fs from d1's last advert (fault %.3fs after it; served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)\n    %s",
+		t.outage.Seconds(), t.fromAdvert().Seconds(), t.phase.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds(), t.timeline)
 }
 
 // trial starts stack on both directors, waits for d1 to serve the VIP,
@@ -96,6 +99,9 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		return res, err
 	}
 	res.timeline = timeline(sn.events(), p.snapshot(), at, l.mac[1])
+	if last, ok := lastAdvertBefore(sn.events(), netip.MustParseAddr(d1Addr), at); ok {
+		res.phase = at.Sub(last)
+	}
 	return res, nil
 }
 
@@ -212,6 +218,23 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// fromAdvert is the outage had the fault come right after d1's last
+// advert: the outage plus the phase. After a cut it does not depend on
+// where in d1's advert cycle the cut fell (the backup's Master_Down_Interval
+// runs from that advert), so trials whose sleep overshot on a starved VM
+// compare.
+func (t trialResult) fromAdvert() time.Duration { return t.outage + t.phase }
+
+func lastAdvertBefore(evs []event, src netip.Addr, at time.Time) (time.Time, bool) {
+	var last time.Time
+	for _, e := range evs {
+		if e.kind == "advert" && e.src == src && e.prio > 0 && !e.at.After(at) {
+			last = e.at
+		}
+	}
+	return last, !last.IsZero()
 }
 
 // timeline is what the client saw around the fault at, in seconds from

@@ -67,7 +67,7 @@ func TestJudge(t *testing.T) {
 		var out []trialResult
 		for _, s := range outages {
 			d := time.Duration(s * float64(time.Second))
-			out = append(out, trialResult{outcome: outcome{outage: d, again: d}})
+			out = append(out, trialResult{outcome: outcome{outage: d, again: d}, phase: 100 * time.Millisecond})
 		}
 		return out
 	}
@@ -81,6 +81,10 @@ func TestJudge(t *testing.T) {
 		{name: "lbd no worse for both faults",
 			res:         results{"lbd cut": tr(3.0, 3.2, 9), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
 			wantVerdict: "outagebench: PASS"},
+		{name: "a cut is judged from d1's last advert: lbd's shorter raw outage came from later cuts",
+			res: results{"lbd cut": {{outcome: outcome{outage: 2900 * time.Millisecond}, phase: 800 * time.Millisecond}, {outcome: outcome{outage: 3000 * time.Millisecond}, phase: 700 * time.Millisecond}, {outcome: outcome{outage: 3100 * time.Millisecond}, phase: 600 * time.Millisecond}},
+				"keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
 		{name: "lbd slower after a stop",
 			res:     results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.9, 1.7, 1.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
 			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
