@@ -2,9 +2,11 @@ package vrrp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +23,9 @@ import (
 // advertisements (override flag, target link-layer address option, to
 // ff02::1, hop limit 255) over an ICMPv6 socket.
 type packetAnnouncer struct {
-	mu    sync.Mutex
-	conns map[string]*announceConn
+	mu     sync.Mutex
+	conns  map[string]*announceConn
+	closed bool
 }
 
 type announceConn struct {
@@ -123,9 +126,44 @@ func unsolicitedNA(hw net.HardwareAddr, target netip.Addr) ([]byte, error) {
 	return m.Marshal(nil)
 }
 
+// Prepare opens the sockets Announce will need for addrs on device, so
+// that the first announcement does not wait for them.
+func (a *packetAnnouncer) Prepare(device string, addrs []netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errAnnouncerClosed
+	}
+	for _, six := range []bool{false, true} {
+		if slices.ContainsFunc(addrs, func(ip netip.Addr) bool { return ip.Is6() == six }) {
+			if _, err := a.conn(device, six, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes every socket; Announce and Prepare fail afterwards.
+func (a *packetAnnouncer) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	for d, c := range a.conns {
+		c.close()
+		delete(a.conns, d)
+	}
+	return nil
+}
+
+var errAnnouncerClosed = errors.New("announcer closed")
+
 func (a *packetAnnouncer) Announce(device string, addrs []netip.Addr, repeat int, interval time.Duration) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return errAnnouncerClosed
+	}
 	err := a.announce(device, addrs, repeat, interval, false)
 	if err != nil {
 		// Reopen (the device may have been recreated) and try once more.

@@ -251,8 +251,26 @@ func (l *fakeLinks) Watch(ctx context.Context) (<-chan LinkEvent, error) { retur
 
 // fakeAnnouncer records announcements.
 type fakeAnnouncer struct {
-	mu    sync.Mutex
-	calls []string
+	mu       sync.Mutex
+	calls    []string
+	prepared []string // Prepare calls, and "announce" at the first Announce
+}
+
+func (a *fakeAnnouncer) Prepare(device string, addrs []netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var s []string
+	for _, ad := range addrs {
+		s = append(s, ad.String())
+	}
+	a.prepared = append(a.prepared, device+" "+strings.Join(s, ","))
+	return nil
+}
+
+func (a *fakeAnnouncer) preparedCalls() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.prepared)
 }
 
 func (a *fakeAnnouncer) Announce(device string, addrs []netip.Addr, repeat int, interval time.Duration) error {
@@ -263,6 +281,9 @@ func (a *fakeAnnouncer) Announce(device string, addrs []netip.Addr, repeat int, 
 		s = append(s, ad.String())
 	}
 	a.calls = append(a.calls, device+" "+strings.Join(s, ",")+" x"+itoa(repeat))
+	if len(a.calls) == 1 {
+		a.prepared = append(a.prepared, "announce")
+	}
 	return nil
 }
 

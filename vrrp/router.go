@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -50,13 +51,16 @@ type Router struct {
 	groups []*group
 	socks  []*socket
 
-	env     Env
-	running atomic.Bool
-	inbox   chan any
-	stop    chan struct{} // closed when the loop ends
-	scriptS map[string]*riseFall
-	notes   *notifier
-	publish []StateChange // collected under mu, delivered after
+	env Env
+	// ownAnnouncer: the router made env's Announcer (not given in
+	// Options.Env), so it closes it when Run returns.
+	ownAnnouncer bool
+	running      atomic.Bool
+	inbox        chan any
+	stop         chan struct{} // closed when the loop ends
+	scriptS      map[string]*riseFall
+	notes        *notifier
+	publish      []StateChange // collected under mu, delivered after
 }
 
 type instance struct {
@@ -232,6 +236,9 @@ func (r *Router) Run(ctx context.Context) error {
 		cancel()
 		r.closeSockets()
 		wg.Wait()
+		if c, ok := r.env.Announcer.(io.Closer); ok && r.ownAnnouncer {
+			c.Close()
+		}
 		if r.notes != nil {
 			r.notes.close()
 		}
@@ -243,6 +250,7 @@ func (r *Router) Run(ctx context.Context) error {
 	if err := r.open(); err != nil {
 		return err
 	}
+	r.prepareAnnouncer()
 	for _, k := range r.socks {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.read(wctx, k) }()
@@ -322,6 +330,7 @@ func (r *Router) fillEnv() error {
 	}
 	if r.env.Announcer == nil {
 		r.env.Announcer = lx.Announcer
+		r.ownAnnouncer = true
 	}
 	if r.env.Runner == nil {
 		r.env.Runner = lx.Runner
@@ -396,6 +405,43 @@ func (r *Router) open() error {
 		in.stats.Source = in.src
 	}
 	return nil
+}
+
+// announcePreparer is an Announcer that can open its sockets before the
+// first takeover needs them (keepalived opens its gratuitous ARP channel
+// at start): opening a packet socket and looking the device up took tens
+// of milliseconds of the first takeover, between the advert and the ARPs.
+type announcePreparer interface {
+	Prepare(device string, addrs []netip.Addr) error
+}
+
+// prepareAnnouncer opens the announcer's sockets for every VIP device.
+func (r *Router) prepareAnnouncer() {
+	p, ok := r.env.Announcer.(announcePreparer)
+	if !ok {
+		return
+	}
+	byDev := map[string][]netip.Addr{}
+	var devs []string
+	r.mu.Lock()
+	for _, in := range r.insts {
+		for _, v := range in.cfg.VIPs {
+			if v.Device == "lo" {
+				continue // never announced
+			}
+			if _, ok := byDev[v.Device]; !ok {
+				devs = append(devs, v.Device)
+			}
+			byDev[v.Device] = append(byDev[v.Device], v.Prefix.Addr())
+		}
+	}
+	r.mu.Unlock()
+	for _, d := range devs {
+		if err := p.Prepare(d, byDev[d]); err != nil {
+			// The first announcement opens them, or says why.
+			r.log.Debug("vrrp: opening the announcement sockets ahead", "device", d, "err", err)
+		}
+	}
 }
 
 func (r *Router) closeSockets() {

@@ -624,3 +624,19 @@ func TestRouterUnicastSourceChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterPreparesAnnouncerAtStart: the announcer's sockets are opened
+// when the router starts, for each VIP device (never lo), before the first
+// takeover announces: opening them then delayed the gratuitous ARPs by
+// tens of milliseconds after the first advert (outagebench in the VM).
+func TestRouterPreparesAnnouncerAtStart(t *testing.T) {
+	lan := newFakeLAN()
+	cfg := fastConfig("VI_1", 200)
+	cfg.VIPs = append(cfg.VIPs, VIP{Prefix: netip.MustParsePrefix("10.9.9.9/32"), Device: "lo"})
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{cfg}})
+	waitState(t, a, "VI_1", StateMaster)
+	eventually(t, "an announcement", func() bool { return a.host.ann.count() > 0 })
+	if got, want := a.host.ann.preparedCalls(), []string{"eth0 192.168.56.90", "announce"}; !slices.Equal(got, want) {
+		t.Errorf("announcer calls %q, want %q: prepared at start, for eth0 only, before the first announcement", got, want)
+	}
+}
