@@ -21,14 +21,17 @@
 //
 // keepalived's checker process exits when IPVS is missing (this host's
 // kernel has none); checkbench then runs it with a small LD_PRELOAD shim
-// (shim/ipvs_shim.c, built with cc: `make bench-check` installs gcc) that
+// (internal/benchkit/shim/ipvs_shim.c, built with cc: `make bench-check`
+// installs gcc) that
 // answers keepalived's IPVS sockopt calls with success, leaving its
 // checkers untouched.
 //
 // Exit status: 0 PASS, 1 FAIL, 2 when it could not measure: its own setup
 // failed, or keepalived could not be measured (not installed, no C
-// compiler for the shim, no check completed, or -keepalived "" to skip it:
-// a run without the comparison is not a passing run).
+// compiler for the shim, its checker never started, or -keepalived "" to
+// skip it: a run without the comparison is not a passing run). A side that
+// completes no check in its window is a result (its CPU per check is
+// infinite), not a failure to measure.
 package main
 
 import (
