@@ -12,7 +12,8 @@
 // checks, VRRP, the control socket are real. Everything runs in a private
 // network namespace (unshare --net: VRRP adverts go to a veth pair there),
 // one side after the other, against one HTTP server (a child process
-// answering on every 127.x.y.z).
+// answering on every 127.x.y.z, where each check connects: connect_ip,
+// since a real server itself cannot be at a loopback address).
 //
 // For each side it waits for the steady state (the server answers 95% of
 // the 10,000 checks per second scheduled in 3 consecutive seconds; a side

@@ -28,7 +28,7 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(dir)
 	want := float64(o.services*o.reals) / o.interval.Seconds()
-	fmt.Printf("rssbench: %d services x %d real servers (127.1.1.1.. port %d), HTTP GET / + MD5 digest every %v (%.0f checks/s), one VRRP instance; window %v; %d CPUs; load average %s\n",
+	fmt.Printf("rssbench: %d services x %d real servers (10.1.1.1.., checked at connect_ip 127.1.1.1.. port %d), HTTP GET / + MD5 digest every %v (%.0f checks/s), one VRRP instance; window %v; %d CPUs; load average %s\n",
 		o.services, o.reals, srv.Port, o.interval, want, o.window, runtime.NumCPU(), benchkit.LoadAvg())
 	fmt.Println("IPVS is stubbed on both sides (this kernel has none): lbd's daemon on the in-memory fake kernel, keepalived under an LD_PRELOAD shim")
 

@@ -87,6 +87,13 @@ func target(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, byte(1 + i/(254*254)), byte(1 + (i/254)%254), byte(1 + i%254)})
 }
 
+// realAddr i is the address of real server i: 10.a.b.c with a, b, c as
+// in target (a real server cannot be at a loopback address); its check
+// connects to target(i) (connect_ip), where the benchmark server answers.
+func realAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(1 + i/(254*254)), byte(1 + (i/254)%254), byte(1 + i%254)})
+}
+
 // vip of service s: 10.200.x.y, x and y in 1..250.
 func vip(s int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 200, byte(1 + s/250), byte(1 + s%250)})
@@ -110,7 +117,8 @@ func lbdConfig(o options, port int, dir string) string {
 		fmt.Fprintf(&b, "  - {address: %s, port: 80, protocol: TCP, scheduler: rr, forwarding: NAT, delay_loop: %s, connect_timeout: 2s, retry: 1, delay_before_retry: 1s, warmup: %s, real_servers: [\n",
 			vip(s), o.interval, o.interval)
 		for r := range o.reals {
-			fmt.Fprintf(&b, "    {address: %s, port: %d, checks: [{type: http, urls: [{path: /, digest: %s}]}]},\n", target(s*o.reals+r), port, digest())
+			i := s*o.reals + r
+			fmt.Fprintf(&b, "    {address: %s, port: %d, checks: [{type: http, connect_ip: %s, urls: [{path: /, digest: %s}]}]},\n", realAddr(i), port, target(i), digest())
 		}
 		b.WriteString("  ]}\n")
 	}
@@ -127,8 +135,9 @@ func keepalivedConfig(o options, port int) string {
 	for s := range o.services {
 		fmt.Fprintf(&b, "virtual_server %s 80 {\n  delay_loop %g\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n", vip(s), o.interval.Seconds())
 		for r := range o.reals {
+			i := s*o.reals + r
 			fmt.Fprintf(&b, "  real_server %s %d {\n    weight 1\n    HTTP_GET {\n      url {\n        path /\n        digest %s\n      }\n"+
-				"      connect_timeout 2\n      retry 1\n      delay_before_retry 1\n    }\n  }\n", target(s*o.reals+r), port, digest())
+				"      connect_ip %s\n      connect_timeout 2\n      retry 1\n      delay_before_retry 1\n    }\n  }\n", realAddr(i), port, digest(), target(i))
 		}
 		b.WriteString("}\n")
 	}
