@@ -93,6 +93,34 @@ type Result struct {
 	Targeted     bool   `json:"targeted,omitempty"`
 	ReadServices int    `json:"read_services,omitempty"`
 	Error        string `json:"error,omitempty"`
+	// OpsOmitted, FailedOmitted and PendingOmitted count the entries of
+	// Ops, Failed and Pending left out of the result Last keeps (the first
+	// KeptOps of each are kept).
+	OpsOmitted     int `json:"ops_omitted,omitempty"`
+	FailedOmitted  int `json:"failed_omitted,omitempty"`
+	PendingOmitted int `json:"pending_omitted,omitempty"`
+}
+
+// KeptOps is how many ops (and failed and pending writes) the result of
+// the last apply keeps for Last: the first apply at 1,000 x 10 writes
+// 11,000, which the reconciler would otherwise hold (megabytes) until the
+// next apply, only for a status display.
+const KeptOps = 100
+
+// kept is r as Last keeps it: at most KeptOps of each list, in new slices
+// (the full ones become garbage), and the counts of the others.
+func (r Result) kept() Result {
+	r.Ops, r.OpsOmitted = keepFirst(r.Ops, r.OpsOmitted)
+	r.Failed, r.FailedOmitted = keepFirst(r.Failed, r.FailedOmitted)
+	r.Pending, r.PendingOmitted = keepFirst(r.Pending, r.PendingOmitted)
+	return r
+}
+
+func keepFirst[T any](s []T, omitted int) ([]T, int) {
+	if len(s) <= KeptOps {
+		return slices.Clip(s), omitted
+	}
+	return slices.Clone(s[:KeptOps]), omitted + len(s) - KeptOps
 }
 
 // Reconciler keeps the kernel's IPVS table equal to the desired one.
@@ -106,7 +134,6 @@ type Reconciler struct {
 	desired  *table.Table
 	settings *Settings
 	managed  map[table.ServiceKey]bool
-	actual   table.Table // last table read back (or known written)
 	// synced: the last apply or resync left nothing pending, so the kernel
 	// held the desired table (but for hand edits since, which the next
 	// resync repairs) and an apply may read back only what it changes.
@@ -319,7 +346,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 		if kind == "resync" {
 			r.repairs += uint64(len(res.Ops))
 		}
-		r.last = res
+		r.last = res.kept()
 	}()
 
 	v := newView(r.cfg.Kernel, desired, scope)
@@ -333,7 +360,6 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 		if rerr != nil {
 			lastErr = fmt.Errorf("read IPVS table: %w", rerr)
 		} else {
-			r.actual = v.merge(r.actual, actual)
 			ops := table.Diff(v.desired, actual, opts)
 			if len(ops) == 0 {
 				r.setManaged(v.desired, nil, scope)
@@ -344,7 +370,6 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 			}
 			failed := r.applyOps(ctx, kind, ops, &res)
 			if len(failed) == 0 {
-				r.actual = v.merge(r.actual, applied(actual, ops))
 				r.setManaged(v.desired, nil, scope)
 				r.logSummary(kind, res)
 				return res, nil
@@ -366,7 +391,6 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 
 	// Give up, but know where we stand: read the kernel once more.
 	if actual, rerr := v.read(); rerr == nil {
-		r.actual = v.merge(r.actual, actual)
 		res.Pending = table.Diff(v.desired, actual, opts)
 		r.setManaged(v.desired, actual.Keys(), scope)
 	} else {
@@ -427,19 +451,6 @@ func (v view) read() (table.Table, error) {
 		t.Services = append(t.Services, s)
 	}
 	return t, nil
-}
-
-// merge returns the whole table known from base and part, the view's part
-// as just read or written; base (the reconciler's own) is reused.
-func (v view) merge(base, part table.Table) table.Table {
-	if v.scope == nil {
-		return part
-	}
-	if len(v.scope) > 0 {
-		base.Services = slices.DeleteFunc(base.Services, func(s table.Service) bool { return v.in[s.Key()] })
-	}
-	base.Services = append(base.Services, part.Services...)
-	return base
 }
 
 // changedServices returns the keys, sorted, of the services whose desired
@@ -666,69 +677,6 @@ func (r *Reconciler) setManagedScope(desired table.Table, stillPresent, scope []
 			r.log.Error("saving managed IPVS services failed", "err", err)
 		}
 	}
-}
-
-// applied returns actual with ops applied (what the kernel holds after they
-// all succeeded), without re-reading.
-func applied(actual table.Table, ops []table.Op) table.Table {
-	t := actual.Clone()
-	idx := make(map[table.ServiceKey]int, len(t.Services))
-	for i, s := range t.Services {
-		idx[s.Key()] = i
-	}
-	removed := false
-	for _, op := range ops {
-		k := op.Service.Key()
-		i, ok := idx[k]
-		switch op.Kind {
-		case table.OpCreateService:
-			idx[k] = len(t.Services)
-			t.Services = append(t.Services, op.Service.WithoutDestinations())
-		case table.OpUpdateService:
-			if ok {
-				dests := t.Services[i].Destinations
-				t.Services[i] = op.Service.WithoutDestinations()
-				t.Services[i].Destinations = dests
-			}
-		case table.OpRemoveService:
-			if ok {
-				delete(idx, k)
-				removed = true
-			}
-		case table.OpCreateDest:
-			if ok {
-				t.Services[i].Destinations = append(t.Services[i].Destinations, op.Dest)
-			}
-		case table.OpUpdateDest, table.OpRemoveDest:
-			if !ok {
-				continue
-			}
-			ds := t.Services[i].Destinations
-			j := slices.IndexFunc(ds, func(d table.Destination) bool { return d.Key() == op.Dest.Key() })
-			if j < 0 {
-				continue
-			}
-			if op.Kind == table.OpRemoveDest {
-				t.Services[i].Destinations = slices.Delete(ds, j, j+1)
-			} else {
-				ds[j] = op.Dest
-			}
-		}
-	}
-	if removed {
-		t.Services = slices.DeleteFunc(t.Services, func(s table.Service) bool {
-			_, ok := idx[s.Key()]
-			return !ok
-		})
-	}
-	return t
-}
-
-// Actual returns the kernel table as last read back or known written.
-func (r *Reconciler) Actual() table.Table {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.actual.Clone()
 }
 
 // ApplySettings sets the IPVS timeouts and sysctls of s where they differ

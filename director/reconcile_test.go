@@ -263,8 +263,8 @@ func TestPermanentFailureGivesUpKnowingTheState(t *testing.T) {
 		t.Errorf("pending %v", res.Pending)
 	}
 	// The rest is in place, and the state is known.
-	if _, ok := r.Actual().Find(seedTable().Services[0].Key()); !ok {
-		t.Error("Actual lacks the service that was created")
+	if _, ok := k.Table().Find(seedTable().Services[0].Key()); !ok {
+		t.Error("the kernel lacks the service that was created")
 	}
 	if last := r.Last(); last.Error == "" || len(last.Pending) != 2 {
 		t.Errorf("Last %+v", last)

@@ -42,7 +42,9 @@ type runner struct {
 	spec    Spec
 	timing  Timing
 	checker Checker
-	subs    map[ID]struct{}
+	// subs are the subscriptions, sorted: most checks have one, and a map
+	// per check cost 10,000 maps at 1,000 x 10.
+	subs []ID
 
 	health Health
 	weight *int
@@ -61,12 +63,7 @@ type runner struct {
 }
 
 func (r *runner) ids() []ID {
-	ids := make([]ID, 0, len(r.subs))
-	for id := range r.subs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Clone(r.subs)
 }
 
 func (r *runner) transition(initial bool, at time.Time) Transition {
@@ -115,7 +112,7 @@ func (t *table) add(id ID, spec Spec, timing Timing, now time.Time, newChecker f
 			return Transition{}, false, err
 		}
 		r = &runner{
-			key: key, spec: spec, timing: timing, checker: c, subs: map[ID]struct{}{},
+			key: key, spec: spec, timing: timing, checker: c,
 			health: InitialHealth(timing), since: now, index: -1,
 		}
 		r.next = now
@@ -125,7 +122,9 @@ func (t *table) add(id ID, spec Spec, timing Timing, now time.Time, newChecker f
 		t.runners[key] = r
 		heap.Push(&t.heap, r)
 	}
-	r.subs[id] = struct{}{}
+	if i, found := slices.BinarySearch(r.subs, id); !found {
+		r.subs = slices.Insert(r.subs, i, id)
+	}
 	t.subs[id] = r
 	tr = r.transition(true, now)
 	tr.IDs = []ID{id}
@@ -140,7 +139,9 @@ func (t *table) remove(id ID) (stopped *runner, ok bool) {
 		return nil, false
 	}
 	delete(t.subs, id)
-	delete(r.subs, id)
+	if i, found := slices.BinarySearch(r.subs, id); found {
+		r.subs = slices.Delete(r.subs, i, i+1)
+	}
 	if len(r.subs) > 0 {
 		return nil, true
 	}

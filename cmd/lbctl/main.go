@@ -235,10 +235,20 @@ func printAction(w io.Writer, res any, ok bool) {
 	for _, op := range ar.Ops {
 		fmt.Fprintf(w, "  ipvsadm %s\n", op)
 	}
+	omitted(w, ar.OpsOmitted, "")
 	for _, op := range ar.Failed {
 		fmt.Fprintf(w, "  FAILED ipvsadm %s\n", op)
 	}
+	omitted(w, ar.FailedOmitted, "FAILED ")
 	for _, op := range ar.Pending {
 		fmt.Fprintf(w, "  PENDING ipvsadm %s\n", op)
+	}
+	omitted(w, ar.PendingOmitted, "PENDING ")
+}
+
+// omitted says how many lines of a list lbd left out.
+func omitted(w io.Writer, n int, what string) {
+	if n > 0 {
+		fmt.Fprintf(w, "  %s... and %d more not kept\n", what, n)
 	}
 }

@@ -64,6 +64,12 @@ type ApplyResult struct {
 	Failed  []string      `json:"failed,omitempty"`  // failed writes with their errors
 	Pending []string      `json:"pending,omitempty"` // still needed when it gave up
 	Error   string        `json:"error,omitempty"`
+	// OpsOmitted, FailedOmitted and PendingOmitted count the entries left
+	// out of Ops, Failed and Pending (lbd keeps the first 100 of each of
+	// its last apply for the status).
+	OpsOmitted     int `json:"ops_omitted,omitempty"`
+	FailedOmitted  int `json:"failed_omitted,omitempty"`
+	PendingOmitted int `json:"pending_omitted,omitempty"`
 }
 
 // ServiceQuorum is a service's quorum state.

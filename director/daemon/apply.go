@@ -98,9 +98,9 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 
 // commit makes next the configuration in force, with its subscriptions.
 func (d *Daemon) commit(next *config.Director, subs []CheckSub) {
-	byID := make(map[healthcheck.ID]CheckSub, len(subs))
+	byID := make(map[healthcheck.ID]subRef, len(subs))
 	for _, s := range subs {
-		byID[s.ID] = s
+		byID[s.ID] = subRef{Server: s.Server, Name: s.Name, Index: s.Index}
 	}
 	d.mu.Lock()
 	d.cfg, d.checks, d.lastReload = next, byID, time.Now()

@@ -46,26 +46,26 @@ func TestCheckStatusesMapsSharedChecks(t *testing.T) {
 	svcB := table.ServiceKey{Family: table.FamilyIPv4, Protocol: table.ProtoTCP, Address: netip.MustParseAddr("192.0.2.11"), Port: 80}
 	rs := netip.MustParseAddr("198.51.100.1")
 	target := netip.MustParseAddrPort("198.51.100.1:80")
-	subs := map[healthcheck.ID]CheckSub{
-		"a-http": {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "http#0", Index: 0,
-			Spec: healthcheck.Spec{Type: healthcheck.TypeHTTP, Target: target, URLs: []healthcheck.URL{{Path: "/"}}}},
-		"a-tcp": {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "tcp#10", Index: 10,
-			Spec: healthcheck.Spec{Type: healthcheck.TypeTCP, Target: target}},
-		"a-tcp2": {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "tcp#2", Index: 2,
-			Spec: healthcheck.Spec{Type: healthcheck.TypeTCP, Target: netip.MustParseAddrPort("198.51.100.1:81")}},
-		"b-tcp": {Server: director.RealServerID{Service: svcB, Address: rs, Port: 80}, Name: "tcp#0", Index: 0,
-			Spec: healthcheck.Spec{Type: healthcheck.TypeTCP, Target: target}},
+	subs := map[healthcheck.ID]subRef{
+		"a-http": {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "http#0", Index: 0},
+		"a-tcp":  {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "tcp#10", Index: 10},
+		"a-tcp2": {Server: director.RealServerID{Service: svcA, Address: rs, Port: 80}, Name: "tcp#2", Index: 2},
+		"b-tcp":  {Server: director.RealServerID{Service: svcB, Address: rs, Port: 80}, Name: "tcp#0", Index: 0},
 	}
 	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	// The specs come from the scheduler's snapshot (the daemon keeps none).
+	tcp81 := netip.MustParseAddrPort("198.51.100.1:81")
 	snap := []healthcheck.Status{
 		// One runner for the identical TCP checks of both services.
-		{Type: healthcheck.TypeTCP, Target: target, IDs: []healthcheck.ID{"b-tcp", "a-tcp", "gone"}, Up: false, Fails: 2,
+		{Type: healthcheck.TypeTCP, Target: target, Spec: healthcheck.Spec{Type: healthcheck.TypeTCP, Target: target},
+			IDs: []healthcheck.ID{"b-tcp", "a-tcp", "gone"}, Up: false, Fails: 2,
 			Checks: 9, Failures: 2, LastAt: at,
 			Last: healthcheck.Result{Kind: healthcheck.KindRefused, Reason: "connection refused", Duration: time.Millisecond}},
-		{Type: healthcheck.TypeHTTP, Target: target, IDs: []healthcheck.ID{"a-http"}, Up: true, Passes: 4, LastAt: at,
+		{Type: healthcheck.TypeHTTP, Target: target, Spec: healthcheck.Spec{Type: healthcheck.TypeHTTP, Target: target, URLs: []healthcheck.URL{{Path: "/"}}},
+			IDs: []healthcheck.ID{"a-http"}, Up: true, Passes: 4, LastAt: at,
 			Last: healthcheck.Result{OK: true, Kind: healthcheck.KindOK, Duration: 2 * time.Millisecond}},
 		// Not checked yet.
-		{Type: healthcheck.TypeTCP, Target: netip.MustParseAddrPort("198.51.100.1:81"), IDs: []healthcheck.ID{"a-tcp2"}, Up: true},
+		{Type: healthcheck.TypeTCP, Target: tcp81, Spec: healthcheck.Spec{Type: healthcheck.TypeTCP, Target: tcp81}, IDs: []healthcheck.ID{"a-tcp2"}, Up: true},
 	}
 	got := checkStatuses(snap, subs)
 	type row struct {

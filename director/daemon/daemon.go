@@ -92,7 +92,7 @@ type Daemon struct {
 	stopping   bool
 	cfg        *config.Director // in force; the empty configuration before Run
 	lastReload time.Time
-	checks     map[healthcheck.ID]CheckSub // subscriptions in force
+	checks     map[healthcheck.ID]subRef // subscriptions in force
 	comps      map[string]*runningComp
 	vrrpErr    map[string]string // components that could not start, and why
 	trans      map[transKey]uint64
@@ -108,7 +108,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, exec: vrrp.ExecRunner{}.Start, started: time.Now(), cfg: &config.Director{},
-		checks: map[healthcheck.ID]CheckSub{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
+		checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
 		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 	d.mu.Lock()
 	ids := make([]string, 0, len(t.IDs))
-	var subs []CheckSub
+	var subs []subRef
 	for _, id := range t.IDs {
 		if s, ok := d.checks[id]; ok {
 			ids = append(ids, string(id))
@@ -43,7 +43,7 @@ func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 }
 
 // logCheck logs a check going up or down (not an initial up).
-func (d *Daemon) logCheck(ctx context.Context, s CheckSub, t healthcheck.Transition) {
+func (d *Daemon) logCheck(ctx context.Context, s subRef, t healthcheck.Transition) {
 	if t.Initial && t.Up {
 		return
 	}

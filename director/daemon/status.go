@@ -170,7 +170,7 @@ func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
 // they serve: one row per (service, real server, check), sorted by
 // service, real server and the check's position. A shared check gives a
 // row to each subscriber; checks of no known subscription are left out.
-func checkStatuses(snap []healthcheck.Status, subs map[healthcheck.ID]CheckSub) []control.CheckStatus {
+func checkStatuses(snap []healthcheck.Status, subs map[healthcheck.ID]subRef) []control.CheckStatus {
 	type row struct {
 		cs    control.CheckStatus
 		index int
@@ -178,8 +178,8 @@ func checkStatuses(snap []healthcheck.Status, subs map[healthcheck.ID]CheckSub) 
 	var rows []row
 	for _, st := range snap {
 		for _, id := range st.IDs {
-			if sub, ok := subs[id]; ok {
-				rows = append(rows, row{checkStatus(st, sub), sub.Index})
+			if ref, ok := subs[id]; ok {
+				rows = append(rows, row{checkStatus(st, ref.sub(id, st)), ref.Index})
 			}
 		}
 	}
@@ -224,7 +224,8 @@ func checkStatus(st healthcheck.Status, sub CheckSub) control.CheckStatus {
 
 // ControlResult converts a Result for the control API.
 func ControlResult(r director.Result) control.ApplyResult {
-	out := control.ApplyResult{Kind: r.Kind, Start: r.Start, Took: r.Took, Writes: r.Writes, Rounds: r.Rounds, Error: r.Error}
+	out := control.ApplyResult{Kind: r.Kind, Start: r.Start, Took: r.Took, Writes: r.Writes, Rounds: r.Rounds, Error: r.Error,
+		OpsOmitted: r.OpsOmitted, FailedOmitted: r.FailedOmitted, PendingOmitted: r.PendingOmitted}
 	for _, op := range r.Ops {
 		out.Ops = append(out.Ops, op.String())
 	}
