@@ -205,17 +205,22 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 func (r *Reconciler) Apply(ctx context.Context, desired table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(ctx, desired)
+	return r.apply(ctx, desired, false)
 }
 
-// apply is Apply of next, which it copies (next stays the caller's). r.mu
-// is held.
-func (r *Reconciler) apply(ctx context.Context, next table.Table) (Result, error) {
+// apply is Apply of next. Unless owned, it copies next (next stays the
+// caller's); owned, next is never modified by anyone after, and the
+// reconciler keeps it (or shares its services) instead of a copy. r.mu is
+// held.
+func (r *Reconciler) apply(ctx context.Context, next table.Table, owned bool) (Result, error) {
 	var scope []table.ServiceKey
 	var d table.Table
-	if r.desired != nil && r.synced {
-		scope, d = changedServices(*r.desired, next)
-	} else {
+	switch {
+	case r.desired != nil && r.synced:
+		scope, d = changedServices(*r.desired, next, owned)
+	case owned:
+		d = next
+	default:
 		d = next.Clone()
 	}
 	r.desired = &d
@@ -225,11 +230,14 @@ func (r *Reconciler) apply(ctx context.Context, next table.Table) (Result, error
 // ApplyLatest is Apply of the table latest returns, called once this
 // reconciler's previous apply is done: applies are serialized here, and
 // each applies the newest desired table, so a table built earlier never
-// overwrites one built later (the Manager's way to apply).
+// overwrites one built later (the Manager's way to apply). The tables
+// latest returns must never be modified (the Manager builds a new one for
+// every change): the reconciler keeps them as they are, so the desired
+// table is held once, not twice (1,000 x 10: 1.5 MB).
 func (r *Reconciler) ApplyLatest(ctx context.Context, latest func() table.Table) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.apply(ctx, latest())
+	return r.apply(ctx, latest(), true)
 }
 
 // Resync re-reads the kernel and repairs any difference from the last
@@ -457,9 +465,10 @@ func (v view) read() (table.Table, error) {
 // spec differs between prev and next, and of those only one of them has:
 // what a targeted apply reads back (not nil, even when empty); and a copy
 // of next (prev is the reconciler's own copy, never modified: the
-// services next has unchanged are shared with it, the others cloned).
-func changedServices(prev, next table.Table) ([]table.ServiceKey, table.Table) {
-	if keys, cp, ok := changedInPlace(prev, next); ok {
+// services next has unchanged are shared with it, the others cloned), or
+// next itself when owned (see apply).
+func changedServices(prev, next table.Table, owned bool) ([]table.ServiceKey, table.Table) {
+	if keys, cp, ok := changedInPlace(prev, next, owned); ok {
 		return keys, cp
 	}
 	old := make(map[table.ServiceKey]table.Service, len(prev.Services))
@@ -485,6 +494,9 @@ func changedServices(prev, next table.Table) ([]table.ServiceKey, table.Table) {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, table.ServiceKey.Compare)
+	if owned {
+		return keys, next
+	}
 	return keys, next.Clone()
 }
 
@@ -492,23 +504,32 @@ func changedServices(prev, next table.Table) ([]table.ServiceKey, table.Table) {
 // keys in the same order (the Manager builds every table in the
 // configuration's order): a walk side by side, no map. ok is false
 // otherwise.
-func changedInPlace(prev, next table.Table) (keys []table.ServiceKey, cp table.Table, ok bool) {
+func changedInPlace(prev, next table.Table, owned bool) (keys []table.ServiceKey, cp table.Table, ok bool) {
 	if len(prev.Services) != len(next.Services) {
 		return nil, table.Table{}, false
 	}
 	keys = []table.ServiceKey{}
-	cp.Services = make([]table.Service, len(next.Services))
+	if owned {
+		cp = next // kept as it is: the older table's services become garbage
+	} else {
+		cp.Services = make([]table.Service, len(next.Services))
+	}
 	for i := range next.Services {
 		p, n := &prev.Services[i], &next.Services[i]
 		if p.ServiceKey != n.ServiceKey {
 			return nil, table.Table{}, false
 		}
-		if sameSpec(*p, *n) {
+		same := sameSpec(*p, *n)
+		switch {
+		case owned:
+		case same:
 			cp.Services[i] = *p
-			continue
+		default:
+			cp.Services[i] = n.Clone()
 		}
-		keys = append(keys, n.Key())
-		cp.Services[i] = n.Clone()
+		if !same {
+			keys = append(keys, n.Key())
+		}
 	}
 	slices.SortFunc(keys, table.ServiceKey.Compare)
 	return slices.Compact(keys), cp, true // a key listed twice (a configuration's twins) is read once

@@ -3,6 +3,8 @@ package healthcheck
 import (
 	"container/heap"
 	"context"
+	"crypto/sha256"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -38,8 +40,11 @@ type Transition struct {
 
 // runner is one deduplicated check and its schedule.
 type runner struct {
-	key     string
+	// key is the hash of the check's Key (the Key itself, some 170 bytes
+	// a check, is made again when asked for: Key).
+	key     keyHash
 	spec    Spec
+	conns   int // connections one attempt makes (connections(spec))
 	timing  Timing
 	checker Checker
 	// subs are the subscriptions, sorted: most checks have one, and a map
@@ -62,13 +67,27 @@ type runner struct {
 	cancel   context.CancelFunc // of the attempt in flight
 }
 
+// keyHash identifies a check by the SHA-256 of its Key, cut to 128 bits.
+type keyHash [16]byte
+
+func hashKey(key string) keyHash {
+	sum := sha256.Sum256([]byte(key))
+	return keyHash(sum[:16])
+}
+
+// Key is the check's Key.
+func (r *runner) Key() string { return Key(r.spec, r.timing) }
+
+// LogValue makes a runner log as its Key, computed only when logged.
+func (r *runner) LogValue() slog.Value { return slog.StringValue(r.Key()) }
+
 func (r *runner) ids() []ID {
 	return slices.Clone(r.subs)
 }
 
 func (r *runner) transition(initial bool, at time.Time) Transition {
 	return Transition{
-		IDs: r.ids(), Key: r.key, Type: r.spec.Type, Target: r.spec.Target,
+		IDs: r.ids(), Key: r.Key(), Type: r.spec.Type, Target: r.spec.Target,
 		Up: r.health.Up, Initial: initial, Weight: r.weight, Result: r.last, At: at,
 	}
 }
@@ -81,7 +100,7 @@ func (r *runner) setHeapIndex(i int)  { r.index = i }
 // their health and their schedule. It takes the time as an argument and
 // never blocks; the Scheduler drives it under its lock.
 type table struct {
-	runners map[string]*runner
+	runners map[keyHash]*runner
 	subs    map[ID]*runner
 	heap    timeHeap[*runner]
 	// jitter returns a random duration in [0, max) for the warmup.
@@ -89,7 +108,7 @@ type table struct {
 }
 
 func newTable(jitter func(time.Duration) time.Duration) *table {
-	return &table{runners: map[string]*runner{}, subs: map[ID]*runner{}, jitter: jitter}
+	return &table{runners: map[keyHash]*runner{}, subs: map[ID]*runner{}, jitter: jitter}
 }
 
 // add subscribes id to the check (spec, timing), creating its runner with
@@ -98,7 +117,7 @@ func newTable(jitter func(time.Duration) time.Duration) *table {
 // It returns the Initial transition for id and the runner removed by a
 // move, if any (its attempt must be cancelled).
 func (t *table) add(id ID, spec Spec, timing Timing, now time.Time, newChecker func(Spec) (Checker, error)) (tr Transition, ok bool, err error) {
-	key := Key(spec, timing)
+	key := hashKey(Key(spec, timing))
 	if old, exists := t.subs[id]; exists {
 		if old.key == key {
 			return Transition{}, false, nil
@@ -112,7 +131,7 @@ func (t *table) add(id ID, spec Spec, timing Timing, now time.Time, newChecker f
 			return Transition{}, false, err
 		}
 		r = &runner{
-			key: key, spec: spec, timing: timing, checker: c,
+			key: key, spec: spec, conns: connections(spec), timing: timing, checker: c,
 			health: InitialHealth(timing), since: now, index: -1,
 		}
 		r.next = now

@@ -255,7 +255,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 func (s *Scheduler) attemptTimeout(r *runner) time.Duration {
-	return r.timing.ConnectTimeout * time.Duration(connections(r.spec))
+	return r.timing.ConnectTimeout * time.Duration(r.conns)
 }
 
 // attempt runs one check on its own goroutine and records its result.
@@ -269,7 +269,7 @@ func (s *Scheduler) attempt(ctx context.Context, cancel context.CancelFunc, r *r
 func (s *Scheduler) finish(r *runner, res Result) {
 	defer s.pending.Done()
 	if !res.OK {
-		s.log.Debug("check failed", "check", r.key, "kind", res.Kind, "reason", res.Reason)
+		s.log.Debug("check failed", "check", r, "kind", res.Kind, "reason", res.Reason)
 	}
 	s.mu.Lock()
 	tr, changed := s.tab.complete(r, res, s.clock.Now())
@@ -322,7 +322,7 @@ func (s *Scheduler) Snapshot() []Status {
 	out := make([]Status, 0, len(s.tab.runners))
 	for _, r := range s.tab.runners {
 		st := Status{
-			Key: r.key, Type: r.spec.Type, Target: r.spec.Target, Spec: r.spec, IDs: r.ids(), Timing: r.timing,
+			Key: r.Key(), Type: r.spec.Type, Target: r.spec.Target, Spec: r.spec, IDs: r.ids(), Timing: r.timing,
 			Up: r.health.Up, Fails: r.health.Fails, Passes: r.health.Passes,
 			Checks: r.checks, Failures: r.fails, Last: r.last, LastAt: r.lastAt,
 			Since: r.since, InFlight: r.inflight,
