@@ -78,6 +78,11 @@ func TestDaemonLiveHeapAtScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	{
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		t.Logf("after New: HeapSys %.1f MiB", float64(ms.HeapSys)/(1<<20))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -102,6 +107,9 @@ func TestDaemonLiveHeapAtScale(t *testing.T) {
 		t.Fatalf("%d checks running, want %d", st.Runners, services*reals)
 	}
 	live := liveHeap() - base
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("heap mapped at its largest (HeapSys): %.1f MiB, %d GCs", float64(ms.HeapSys)/(1<<20), ms.NumGC)
 	if p := os.Getenv("LBD_MEMTEST_HEAPPROFILE"); p != "" {
 		writeHeapProfile(t, p)
 	}
