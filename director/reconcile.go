@@ -75,8 +75,9 @@ type Result struct {
 	Kind  string        `json:"kind"`
 	Start time.Time     `json:"start"`
 	Took  time.Duration `json:"took"`
-	// Ops are the writes that succeeded, in order. For a resync they are
-	// repairs of changes made behind our back.
+	// Ops are the writes that succeeded, in order, the first KeptOps of
+	// them (OpsOmitted counts the others; OpCount is the total). For a
+	// resync they are repairs of changes made behind our back.
 	Ops []table.Op `json:"ops,omitempty"`
 	// Failed are the writes that failed (each retry round's).
 	Failed []FailedOp `json:"failed,omitempty"`
@@ -101,11 +102,25 @@ type Result struct {
 	PendingOmitted int `json:"pending_omitted,omitempty"`
 }
 
-// KeptOps is how many ops (and failed and pending writes) the result of
-// the last apply keeps for Last: the first apply at 1,000 x 10 writes
-// 11,000, which the reconciler would otherwise hold (megabytes) until the
-// next apply, only for a status display.
+// KeptOps is how many ops a Result lists (the others are counted in
+// OpsOmitted), and how many failed and pending writes the result Last
+// keeps: the first apply at 1,000 x 10 writes 11,000 (3.5 MB of ops),
+// which the reconciler held until the next apply, only for a status
+// display; each write is logged as it is made.
 const KeptOps = 100
+
+// addOp records a successful write: listed among the first KeptOps,
+// counted after.
+func (r *Result) addOp(op table.Op) {
+	if len(r.Ops) < KeptOps {
+		r.Ops = append(r.Ops, op)
+		return
+	}
+	r.OpsOmitted++
+}
+
+// OpCount is how many writes succeeded, listed in Ops or not.
+func (r Result) OpCount() int { return len(r.Ops) + r.OpsOmitted }
 
 // kept is r as Last keeps it: at most KeptOps of each list, in new slices
 // (the full ones become garbage), and the counts of the others.
@@ -352,7 +367,7 @@ func (r *Reconciler) reconcile(ctx context.Context, kind string, desired table.T
 		}
 		r.writes += uint64(res.Writes)
 		if kind == "resync" {
-			r.repairs += uint64(len(res.Ops))
+			r.repairs += uint64(res.OpCount())
 		}
 		r.last = res.kept()
 	}()
@@ -570,8 +585,8 @@ func (r *Reconciler) applyOps(ctx context.Context, kind string, ops []table.Op, 
 			}
 			continue
 		}
-		res.Ops = append(res.Ops, op)
-		r.logOp(ctx, kind, op, len(res.Ops), len(ops))
+		res.addOp(op)
+		r.logOp(ctx, kind, op, res.OpCount(), len(ops))
 	}
 	return errs
 }
@@ -599,8 +614,8 @@ func (r *Reconciler) applyBatch(ctx context.Context, kind string, bw BatchWriter
 			}
 			continue
 		}
-		res.Ops = append(res.Ops, op)
-		r.logOp(ctx, kind, op, len(res.Ops), len(ops))
+		res.addOp(op)
+		r.logOp(ctx, kind, op, res.OpCount(), len(ops))
 	}
 	return errs
 }
@@ -630,7 +645,7 @@ func (r *Reconciler) logSummary(kind string, res Result) {
 	if res.Writes == 0 && len(res.Pending) == 0 {
 		return
 	}
-	r.log.Info("IPVS "+kind+" done", "writes", res.Writes, "ok", len(res.Ops), "failed", len(res.Failed),
+	r.log.Info("IPVS "+kind+" done", "writes", res.Writes, "ok", res.OpCount(), "failed", len(res.Failed),
 		"pending", len(res.Pending), "rounds", res.Rounds)
 }
 

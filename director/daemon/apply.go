@@ -65,8 +65,10 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 	d.commit(next, plan.Checks)
 
 	changes, ar, err := d.mgr.SetSpecs(ctx, specs)
-	cr := ControlResult(ar)
-	res.Apply = &cr
+	if !start { // lbctl's answer; a start has none
+		cr := ControlResult(ar)
+		res.Apply = &cr
+	}
 	d.logHealthChanges(changes, nil)
 	if err != nil {
 		if start {
@@ -78,7 +80,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 	if start {
 		on = "start"
 	}
-	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", len(ar.Ops))
+	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", ar.OpCount())
 
 	if err := d.subscribe(plan, start); err != nil {
 		return res, err

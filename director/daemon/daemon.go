@@ -66,6 +66,10 @@ type Options struct {
 	// ForceStart lets the start remove what the removal guard would refuse
 	// (lbd run --force); reloads stay guarded.
 	ForceStart bool
+	// MemoryPolicy sets lbd's soft memory limit, which follows the live
+	// heap (memory.go), unless GOMEMLIMIT or GOGC is set; lbd run sets it.
+	// It is the process's: tests leave it off.
+	MemoryPolicy bool
 }
 
 // Daemon is a running (or ready to run) lbd.
@@ -83,6 +87,7 @@ type Daemon struct {
 	sched     *healthcheck.Scheduler
 
 	loaded *config.Director          // read by New, applied by Run
+	mem    *memoryPolicy             // nil: none (Options.MemoryPolicy off, or the environment's)
 	exec   func(argv []string) error // starts notify commands (no shell, no wait)
 
 	applyMu sync.Mutex // serializes applies: start, reloads, stop
@@ -103,11 +108,15 @@ type Daemon struct {
 // the IPVS handle, the reconciler, manager and health scheduler. Nothing is
 // written to the kernel before Run. An invalid file gives config.Errors.
 func New(cfgPath string, opts Options) (*Daemon, error) {
+	var mem *memoryPolicy
+	if opts.MemoryPolicy {
+		mem = newMemoryPolicy() // before the file's YAML tree is built
+	}
 	cfg, err := config.LoadDirector(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, exec: vrrp.ExecRunner{}.Start, started: time.Now(), cfg: &config.Director{},
+	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, exec: vrrp.ExecRunner{}.Start, started: time.Now(), cfg: &config.Director{},
 		checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
 		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
@@ -209,6 +218,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { cancel(); stopSched(); wg.Wait() }()
 	goFn(func() { _ = d.sched.Run(schedCtx) })
 	goFn(func() { d.rec.Run(ctx, d.loaded.Global.ResyncInterval, nil) })
+	if d.opts.MemoryPolicy {
+		goFn(func() { d.mem.run(ctx, d.log) })
+	}
 
 	d.applyMu.Lock()
 	_, err := d.apply(ctx, d.loaded, true, d.opts.ForceStart)

@@ -58,7 +58,7 @@ func TestDaemonLiveHeapAtScale(t *testing.T) {
 		t.Skip("builds 10,000 checks: not in -short")
 	}
 	const services, reals = 1000, 10
-	const bound = 24 << 20
+	const bound = 40 << 20
 	if os.Getenv("LBD_MEMTEST_HEAPPROFILE") != "" {
 		runtime.MemProfileRate = 64 // a profile that counts nearly every allocation
 	}

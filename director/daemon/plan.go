@@ -21,7 +21,7 @@ type Plan struct {
 	// Checks are the check subscriptions of the new configuration;
 	// AddChecks and RemoveChecks what differs, the others keep their state.
 	Checks       []CheckSub
-	AddChecks    []CheckSub
+	AddChecks    []*CheckSub // into Checks (at start, all 10,000 of 1,000 x 10: no second copy)
 	RemoveChecks []healthcheck.ID
 	KeepChecks   int
 	// Services added, removed or changed (informational: the Manager's
@@ -90,7 +90,8 @@ func (p *Plan) planChecks(old, new *config.Director) {
 	}
 	p.Checks = Checks(new.VirtualServers)
 	newIDs := map[healthcheck.ID]bool{}
-	for _, s := range p.Checks {
+	for i := range p.Checks {
+		s := &p.Checks[i]
 		newIDs[s.ID] = true
 		if oldIDs[s.ID] {
 			p.KeepChecks++

@@ -25,7 +25,11 @@
 // measured (keepalived missing, no C compiler for the shim, a setup
 // error).
 //
-//	rssbench [-services 1000] [-reals 10] [-window 20s] [-keepalived PATH]
+// lbd runs with its memory policy, as `lbd run` does (a soft memory limit
+// that follows the live heap: director/daemon/memory.go); -no-memory-policy
+// runs it without, to measure what the policy saves and costs in CPU.
+//
+//	rssbench [-services 1000] [-reals 10] [-window 20s] [-keepalived PATH] [-no-memory-policy]
 package main
 
 import (
@@ -51,6 +55,10 @@ const inNetnsEnv = "RSSBENCH_NETNS"
 // lbdArg runs lbd's daemon on the fake kernel: rssbench -lbd FILE.
 const lbdArg = "-lbd"
 
+// noPolicyEnv, set, runs lbd without its memory policy (-no-memory-policy),
+// to measure what the policy costs and saves.
+const noPolicyEnv = "RSSBENCH_NO_MEMORY_POLICY"
+
 // heapEnv names the file where the lbd child writes its heap profile on
 // SIGUSR1, which rssbench sends at the end of lbd's window (-heapprofile).
 const heapEnv = "RSSBENCH_HEAPPROFILE"
@@ -64,6 +72,7 @@ type options struct {
 	keepalived      string
 	goalMiB         float64
 	heapProfile     string
+	noMemoryPolicy  bool
 }
 
 func main() {
@@ -90,6 +99,7 @@ func main() {
 	flag.StringVar(&o.keepalived, "keepalived", "/usr/sbin/keepalived", "keepalived binary, the peer")
 	flag.Float64Var(&o.goalMiB, "goal", 64, "lbd's peak RSS goal, MiB")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write lbd's heap profile to this file at the end of its window")
+	flag.BoolVar(&o.noMemoryPolicy, "no-memory-policy", false, "run lbd without its soft memory limit (to measure what the policy costs and saves)")
 	flag.Parse()
 	if o.services < 1 || o.reals < 1 || o.services > 60000 || o.services*o.reals > 254*254*254 {
 		fmt.Fprintln(os.Stderr, "rssbench: -services 1..60000 and -reals >= 1, at most 16,387,064 real servers in all")
@@ -117,7 +127,7 @@ func exitOn(err error) {
 func runLbd(path string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	d, err := daemon.New(path, daemon.Options{Kernel: fake.New(), Notify: func(string) {}})
+	d, err := daemon.New(path, daemon.Options{Kernel: fake.New(), Notify: func(string) {}, MemoryPolicy: os.Getenv(noPolicyEnv) == ""})
 	if err != nil {
 		return fmt.Errorf("lbd: %w", err)
 	}

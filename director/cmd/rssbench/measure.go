@@ -173,12 +173,16 @@ func startLbd(o options, srv *benchkit.Server, dir string) (*side, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, lbdArg, conf)
+	cmd.Env = os.Environ()
+	if o.noMemoryPolicy {
+		cmd.Env = append(cmd.Env, noPolicyEnv+"=1")
+	}
 	if o.heapProfile != "" {
 		abs, err := filepath.Abs(o.heapProfile)
 		if err != nil {
 			return nil, err
 		}
-		cmd.Env = append(os.Environ(), heapEnv+"="+abs)
+		cmd.Env = append(cmd.Env, heapEnv+"="+abs)
 	}
 	return startSide(lbdName, cmd, filepath.Join(dir, "lbd.log"))
 }
