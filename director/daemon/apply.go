@@ -181,6 +181,7 @@ func (d *Daemon) reload(ctx context.Context, req control.ReloadRequest) (control
 	}
 	// The run's context, not the request's: a client that goes away must
 	// not leave a reload half applied.
+	defer d.mem.settle()
 	return d.apply(d.ctx(), next, false, req.Force)
 }
 

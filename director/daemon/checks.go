@@ -18,6 +18,40 @@ import (
 // CheckSpec translates check c of real server rs of vs into the health
 // checker's runtime types.
 func CheckSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check) (healthcheck.Spec, healthcheck.Timing) {
+	return checkSpec(vs, rs, c, nil)
+}
+
+// shared holds one copy of what many checks have alike, while Checks
+// translates a configuration: 10,000 checks asking the same URLs share
+// one list (never modified), and their names one string each.
+type shared struct {
+	urls  map[string][]healthcheck.URL
+	names map[string]string
+}
+
+// urlList returns the shared list equal to urls.
+func (sh *shared) urlList(urls []healthcheck.URL) []healthcheck.URL {
+	if sh == nil || len(urls) == 0 {
+		return urls
+	}
+	key := fmt.Sprintf("%q", urls)
+	if u, ok := sh.urls[key]; ok {
+		return u
+	}
+	sh.urls[key] = urls
+	return urls
+}
+
+// name returns the shared string equal to s.
+func (sh *shared) name(s string) string {
+	if n, ok := sh.names[s]; ok {
+		return n
+	}
+	sh.names[s] = s
+	return s
+}
+
+func checkSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check, sh *shared) (healthcheck.Spec, healthcheck.Timing) {
 	s := healthcheck.Spec{
 		Type:        healthcheck.CheckType(c.Type),
 		BindTo:      c.BindTo,
@@ -43,6 +77,7 @@ func CheckSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check)
 		}
 		s.URLs = append(s.URLs, hu)
 	}
+	s.URLs = sh.urlList(s.URLs)
 	return s, vs.EffectiveCheck(rs, c)
 }
 
@@ -66,6 +101,7 @@ type CheckSub struct {
 // across reloads and a changed one gets a new ID.
 func Checks(vss []config.VirtualServer) []CheckSub {
 	var out []CheckSub
+	sh := &shared{urls: map[string][]healthcheck.URL{}, names: map[string]string{}}
 	for i := range vss {
 		vs := &vss[i]
 		key := ServiceKeyOf(vs)
@@ -75,7 +111,7 @@ func Checks(vss []config.VirtualServer) []CheckSub {
 			seen := map[string]int{}
 			for k := range vs.RealServers[j].Checks {
 				c := &rs.Checks[k]
-				spec, timing := CheckSpec(vs, rs, c)
+				spec, timing := checkSpec(vs, rs, c, sh)
 				sum := sha256.Sum256([]byte(healthcheck.Key(spec, timing)))
 				h := hex.EncodeToString(sum[:6])
 				n := seen[h]
@@ -85,7 +121,7 @@ func Checks(vss []config.VirtualServer) []CheckSub {
 					id += fmt.Sprintf("-%d", n)
 				}
 				out = append(out, CheckSub{
-					ID: healthcheck.ID(id), Server: rid, Name: fmt.Sprintf("%s#%d", c.Type, k), Index: k,
+					ID: healthcheck.ID(id), Server: rid, Name: sh.name(fmt.Sprintf("%s#%d", c.Type, k)), Index: k,
 					Spec: spec, Timing: timing,
 				})
 			}

@@ -222,9 +222,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		goFn(func() { d.mem.run(ctx, d.log) })
 	}
 
+	d.mem.settle() // the file's YAML tree is garbage: before the table is built
 	d.applyMu.Lock()
 	_, err := d.apply(ctx, d.loaded, true, d.opts.ForceStart)
 	d.applyMu.Unlock()
+	d.mem.settle()
 	if err != nil {
 		d.stopAll()
 		return err

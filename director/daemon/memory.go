@@ -14,22 +14,24 @@ import (
 // doubles (GOGC=100 lets it reach twice the live heap: lbd at 1,000 x 10
 // held about 31 MB and sat at 105 MiB RSS).
 //
-// The limit is the live heap plus half of it, at least 16 MiB more, and
-// never under memoryFloor; it is set before the configuration is read
+// The limit is the live heap plus a quarter of it, at least 8 MiB more,
+// and never under memoryFloor; it is set before the configuration is read
 // (the floor: the YAML tree of a large file is about 20 times its size)
-// and follows the live heap every memoryEvery. It is soft: when the live
+// and follows the live heap every memoryEvery; after a configuration is
+// read and after an apply, lbd collects at once and returns what it freed
+// to the system (settle). It is soft: when the live
 // heap nears it, the collector runs more often (the runtime caps that at
 // about half the CPU), it never fails an allocation. With GOMEMLIMIT or
 // GOGC in the environment the operator decides and lbd sets nothing.
 const (
-	memoryFloor    = 48 << 20
-	memoryHeadroom = 16 << 20
+	memoryFloor    = 40 << 20
+	memoryHeadroom = 8 << 20
 	memoryEvery    = 5 * time.Second
 )
 
 // memoryLimit is the limit for a live heap of live bytes.
 func memoryLimit(live uint64) int64 {
-	return int64(max(live+max(live/2, memoryHeadroom), memoryFloor))
+	return int64(max(live+max(live/4, memoryHeadroom), memoryFloor))
 }
 
 // memoryPolicy sets the soft memory limit; nil when the environment
@@ -47,6 +49,19 @@ func newMemoryPolicy() *memoryPolicy {
 	p.limit = memoryFloor
 	debug.SetMemoryLimit(p.limit)
 	return p
+}
+
+// settle collects now and returns the free memory to the system, then
+// follows the live heap: after a configuration is read (its YAML tree) and
+// after an apply (its plan, the first write's ops), what they held is
+// garbage at once, and the runtime would otherwise give it back only over
+// minutes. Nil does nothing.
+func (p *memoryPolicy) settle() {
+	if p == nil {
+		return
+	}
+	debug.FreeOSMemory()
+	p.follow()
 }
 
 // follow sets the limit from the live heap (as of the last collection).
