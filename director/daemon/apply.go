@@ -40,6 +40,9 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		return res, err
 	}
 	plan := PlanApply(old, next)
+	if start {
+		plan.Changes = nil // a reload's answer and log; at 1,000 x 10 a start's are 11,000 lines of "add"
+	}
 	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
