@@ -14,8 +14,8 @@ import (
 // doubles (GOGC=100 lets it reach twice the live heap: lbd at 1,000 x 10
 // held about 31 MB and sat at 105 MiB RSS).
 //
-// The limit is the live heap plus a quarter of it, at least 8 MiB more,
-// and never under memoryFloor; it is set before the configuration is read
+// The limit is the live heap plus a quarter of it, and never under
+// memoryFloor; it is set before the configuration is read
 // (the floor: the YAML tree of a large file is about 20 times its size)
 // and follows the live heap every memoryEvery; after a configuration is
 // read and after an apply, lbd collects at once and returns what it freed
@@ -24,14 +24,13 @@ import (
 // about half the CPU), it never fails an allocation. With GOMEMLIMIT or
 // GOGC in the environment the operator decides and lbd sets nothing.
 const (
-	memoryFloor    = 40 << 20
-	memoryHeadroom = 8 << 20
-	memoryEvery    = 5 * time.Second
+	memoryFloor = 40 << 20
+	memoryEvery = 5 * time.Second
 )
 
 // memoryLimit is the limit for a live heap of live bytes.
 func memoryLimit(live uint64) int64 {
-	return int64(max(live+max(live/4, memoryHeadroom), memoryFloor))
+	return int64(max(live+live/4, memoryFloor))
 }
 
 // memoryPolicy sets the soft memory limit; nil when the environment
