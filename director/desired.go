@@ -102,12 +102,28 @@ func (d Desired) QuorumStates() map[table.ServiceKey]bool {
 // previous Build's QuorumStates (nil at start: the quorum is up when the
 // live weight reaches it). Build is pure.
 func Build(specs []ServiceSpec, health HealthView, prevQuorum map[table.ServiceKey]bool) Desired {
-	var d Desired
+	return build(specs, func(id RealServerID, _ *RealServerSpec) Health { return health[id] }, prevQuorum)
+}
+
+// healthOf is a real server's verdict, for build.
+type healthOf func(id RealServerID, rs *RealServerSpec) Health
+
+// build is Build with the verdicts asked for one by one (the Manager
+// derives them as it goes: no map of 10,000 verdicts per rebuild), and its
+// slices made to size.
+func build(specs []ServiceSpec, health healthOf, prevQuorum map[table.ServiceKey]bool) Desired {
+	n := 0
+	for i := range specs {
+		n += len(specs[i].RealServers) + 1
+	}
+	d := Desired{Services: make([]ServiceState, 0, len(specs)), RealServers: make([]RealServerState, 0, n),
+		Table: table.Table{Services: make([]table.Service, 0, len(specs))}}
 	for _, spec := range specs {
 		svc := spec.Service.WithoutDestinations()
 		svc.ServiceKey = svc.Key()
 		svc.Stats = table.Stats{}
 		calcs, live := weigh(svc, spec.RealServers, health)
+		svc.Destinations = make([]table.Destination, 0, len(calcs)+1)
 		prev, known := prevQuorum[svc.ServiceKey]
 		up := quorumUp(spec, live, prev, known)
 		sorryActive := !up && spec.Sorry != nil
@@ -143,13 +159,14 @@ type rsCalc struct {
 
 // weigh applies the health to a service's real servers and returns them
 // with the live weight (the sum of the weights of the servers up).
-func weigh(svc table.Service, rss []RealServerSpec, health HealthView) ([]rsCalc, uint64) {
+func weigh(svc table.Service, rss []RealServerSpec, health healthOf) ([]rsCalc, uint64) {
 	calcs := make([]rsCalc, 0, len(rss))
 	var live uint64
-	for _, rs := range rss {
+	for i := range rss {
+		rs := &rss[i]
 		dst := normalizeDest(svc, rs.Dest)
 		id := RealServerID{Service: svc.ServiceKey, Address: dst.Address, Port: dst.Port}
-		h := health[id]
+		h := health(id, rs)
 		c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h}
 		c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight}
 		if h.Weight != nil {

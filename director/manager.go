@@ -187,6 +187,15 @@ func (m *Manager) verdicts() HealthView {
 	return hv
 }
 
+// verdictOf is rs's verdict (for build; what verdicts holds for it, zero
+// for a server without checks). m.mu is held.
+func (m *Manager) verdictOf(_ RealServerID, rs *RealServerSpec) Health {
+	if len(rs.Checks) == 0 {
+		return Health{}
+	}
+	return verdict(rs.Checks, m.checks)
+}
+
 // quorumChange is a service whose quorum state changed in a rebuild.
 type quorumChange struct {
 	state ServiceState
@@ -199,7 +208,7 @@ func (m *Manager) rebuild() []quorumChange {
 	if m.built {
 		prev = m.desired.QuorumStates()
 	}
-	d := Build(m.specs, m.verdicts(), prev)
+	d := build(m.specs, m.verdictOf, prev)
 	var changed []quorumChange
 	for _, s := range d.Services {
 		if old, ok := prev[s.Key]; ok && old != s.QuorumUp {
