@@ -103,6 +103,7 @@ type vipWeb struct {
 	addr   string
 	ns     *netnslab.Namespace
 	broken atomic.Bool // /health.html serves vipBrokenBody
+	down   atomic.Bool // every path answers 503 Service Unavailable (the soak's dead server)
 	lbrs   *lbrsDaemon
 
 	mu     sync.Mutex
@@ -182,6 +183,13 @@ func vipExampleDigest(t *testing.T, name string) []string {
 // and the backup BACKUP. prefix names the lab.
 func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 	t.Helper()
+	return buildVIPLabWith(t, n, prefix, nil)
+}
+
+// buildVIPLabWith is buildVIPLab with extra substitutions made to both
+// directors' lbd.yaml after the lab's own.
+func buildVIPLabWith(t *testing.T, n *narrator, prefix string, extra []vipSubst) *vipLab {
+	t.Helper()
 	for _, bin := range []string{"lbrs", "lbd", "lbctl"} {
 		commandPath(t, bin)
 	}
@@ -240,7 +248,7 @@ func buildVIPLab(t *testing.T, n *narrator, prefix string) *vipLab {
 
 	// The directors.
 	for _, d := range []*vipDirector{l.master, l.backup} {
-		d.configure(t)
+		d.configure(t, extra)
 	}
 	n.Step("Directors: lbd.yaml = deploy/examples/lbd-master.yaml on d1, lbd-backup.yaml on d2, with:")
 	for _, c := range l.master.changes {
@@ -276,6 +284,11 @@ func vipFirstLine(out, def string) string {
 func (w *vipWeb) serve(t *testing.T) {
 	t.Helper()
 	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
+		if w.down.Load() {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(rw, w.name)
+			return
+		}
 		if r.URL.Path == vipHealthPath {
 			broken := w.broken.Load()
 			host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -294,11 +307,11 @@ func (w *vipWeb) serve(t *testing.T) {
 }
 
 // configure writes the director's lbd.yaml from its example.
-func (d *vipDirector) configure(t *testing.T) {
+func (d *vipDirector) configure(t *testing.T, extra []vipSubst) {
 	t.Helper()
 	d.dir = t.TempDir()
 	d.socket = filepath.Join(d.dir, "lbd.sock")
-	text, changes, err := vipAdapt(d.example, []vipSubst{
+	text, changes, err := vipAdapt(d.example, append([]vipSubst{
 		{re: `(?m)^  # control_socket: .*$`, n: 1,
 			repl: "  control_socket: " + d.socket + "\n  state_dir: " + d.dir,
 			why:  "control_socket and state_dir in a directory per director (the directors share the VM's file system)"},
@@ -307,7 +320,7 @@ func (d *vipDirector) configure(t *testing.T) {
 				vipDelayLoop, vipRetry, vipDelayBeforeRetry, vipRetry+1, vipDelayBeforeRetry)},
 		{re: `(?m)^(\s+retry:) 3\b`, n: 2, repl: fmt.Sprintf("${1} %d", vipRetry)},
 		{re: `(?m)^(\s+delay_before_retry:) 3\b`, n: 2, repl: fmt.Sprintf("${1} %d", int(vipDelayBeforeRetry.Seconds()))},
-	})
+	}, extra...))
 	must(t, err)
 	d.changes = changes
 	d.config = filepath.Join(d.dir, "lbd.yaml")

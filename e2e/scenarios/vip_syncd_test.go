@@ -179,7 +179,7 @@ func buildSyncdLab(t *testing.T, n *narrator, prefix string) *vipLab {
 
 	n.Step("Directors: the examples' lbd-master.yaml (d1) and lbd-backup.yaml (d2), adapted as in the VIP lab, plus:")
 	for _, d := range []*vipDirector{l.master, l.backup} {
-		d.configure(t)
+		d.configure(t, nil)
 		b, err := os.ReadFile(d.config)
 		must(t, err)
 		text, changes, err := syncdSubst(string(b), []vipSubst{

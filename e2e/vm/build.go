@@ -45,6 +45,11 @@ type BuildOptions struct {
 	// testbed_guest, by Name or path (see Guest). nil means every package
 	// DiscoverGuests finds (./e2e/scenarios, ./director/kernel...).
 	GuestPackages []string
+	// GuestTags are build tags added to testbed_guest for the guest test
+	// binaries: "testbed_soak" compiles the chaos soak (TestSoak) into
+	// scenarios.test for "testbed soak". The tests of files that need such
+	// a tag are not in Guest.Tests: the normal run never starts them.
+	GuestTags []string
 	// Benches are the VM benchmarks whose commands go into the image. nil
 	// means Benches().
 	Benches []Bench
@@ -375,7 +380,8 @@ func buildGo(ctx context.Context, goBin string, opts BuildOptions, guests []Gues
 		return nil, fmt.Errorf("creating %s: %w", binDir, err)
 	}
 	b := &goBuild{ctx: ctx, goBin: goBin, dir: opts.ModuleDir, binDir: binDir, owner: map[string]string{},
-		env: append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")}
+		tags: strings.Join(append([]string{GuestTag}, opts.GuestTags...), ","),
+		env:  append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")}
 	pkgs := opts.Commands
 	if pkgs == nil {
 		var err error
@@ -436,6 +442,7 @@ type goBuild struct {
 	dir    string // the module root, where go runs
 	env    []string
 	binDir string
+	tags   string            // -tags of the guest test binaries
 	owner  map[string]string // binary name -> the package it is built from
 	jobs   []func()
 
@@ -512,7 +519,7 @@ func (b *goBuild) addGuests(guests []Guest) ([]Guest, error) {
 		}
 		out[i] = g
 		bin := filepath.Join(b.binDir, path.Base(g.Binary))
-		args := append(append([]string{"test", "-c", "-tags", GuestTag}, goFlags()...), "-o", bin, g.Package)
+		args := append(append([]string{"test", "-c", "-tags", b.tags}, goFlags()...), "-o", bin, g.Package)
 		b.jobs = append(b.jobs, func() {
 			err := b.run(args...)
 			if err == nil {

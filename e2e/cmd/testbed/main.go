@@ -6,6 +6,8 @@
 //	                                           run the guest packages' tests, print verdicts
 //	go run ./e2e/cmd/testbed bench [-list] [NAME...]
 //	                                           run the VM benchmarks (vm.Benches), print their output
+//	go run ./e2e/cmd/testbed soak [-duration 10m] [-seed N]
+//	                                           the chaos soak (TestSoak, build tag testbed_soak; make soak)
 //	go run ./e2e/cmd/testbed exec CMD [ARG...] run a command in the VM, print its output
 //	go run ./e2e/cmd/testbed shell             interactive shell in the VM
 //	go run ./e2e/cmd/testbed build             build (or reuse) the initramfs, print what is in it
@@ -48,12 +50,14 @@ commands:
   run               run the guest tests (-run REGEXP, -pkgs scenarios,director_kernel;
                     default all; -v prints the whole console)
   bench [NAME...]   run the VM benchmarks (all by default; -list lists them)
+  soak              the chaos soak: two directors, two real servers, a client, random faults
+                    (-duration, default 10m; -seed N replays a run; SOAK_DURATION, SOAK_SEED)
   exec CMD [ARG...] run a command in the VM (sh -c of the words) and print its output
   shell             boot the VM with an interactive shell on the console (exit powers off)
   build             build or reuse the initramfs and print what it holds
 
 flags (after the command): -run REGEXP, -pkgs LIST, -v, -timeout DURATION, -smp N, -mem MiB
-environment: E2E_RUN E2E_PKGS E2E_TIMEOUT E2E_SMP E2E_MEM E2E_CMDS E2E_GZIP E2E_CACHE (see e2e/README.md)
+environment: SOAK_DURATION SOAK_SEED E2E_RUN E2E_PKGS E2E_TIMEOUT E2E_SMP E2E_MEM E2E_CMDS E2E_GZIP E2E_CACHE (see e2e/README.md)
 `)
 }
 
@@ -65,6 +69,7 @@ type invocation struct {
 	runOpts   vm.RunOptions
 	verbose   bool
 	list      bool
+	soak      soakOptions
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -120,6 +125,14 @@ func parseArgs(args []string, stderr io.Writer) (invocation, bool) {
 	fs.DurationVar(&inv.runOpts.Timeout, "timeout", inv.runOpts.Timeout, "whole-VM timeout (default 10m)")
 	fs.IntVar(&inv.runOpts.CPUs, "smp", inv.runOpts.CPUs, "guest vCPUs (default 1)")
 	fs.IntVar(&inv.runOpts.MemoryMB, "mem", inv.runOpts.MemoryMB, "guest RAM in MiB (default 1024)")
+	if inv.cmd == "soak" {
+		if inv.soak, err = soakFromEnv(); err != nil {
+			fmt.Fprintln(stderr, "testbed:", err)
+			return inv, false
+		}
+		fs.DurationVar(&inv.soak.duration, "duration", inv.soak.duration, "soak: how long the faults run")
+		fs.Int64Var(&inv.soak.seed, "seed", inv.soak.seed, "soak: the fault schedule's seed (0: a new one, printed)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return inv, false // flag printed why
 	}
@@ -139,6 +152,10 @@ func parseArgs(args []string, stderr io.Writer) (invocation, bool) {
 		return inv, false
 	}
 	switch inv.cmd {
+	case "soak":
+		inv.buildOpts.GuestTags = []string{soakTag}
+		inv.buildOpts.GuestPackages = []string{vm.ScenarioGuest}
+		return inv, true
 	case "demo", "run", "shell", "build", "bench", "exec":
 		return inv, true
 	}
@@ -200,6 +217,8 @@ func dispatch(ctx context.Context, inv invocation, img *vm.Image, benches []vm.B
 		return runBenches(ctx, img, benches, runOpts, stdout, stderr, inv.verbose)
 	case "exec":
 		return runCommand(ctx, img, inv.args, runOpts, stdout, stderr, inv.verbose)
+	case "soak":
+		return runSoak(ctx, img, inv.soak, runOpts, stdout, stderr, inv.verbose)
 	default:
 		return runTests(ctx, img, runOpts, stdout, stderr, newVerdictPrinter(stdout, inv.verbose), !inv.verbose)
 	}

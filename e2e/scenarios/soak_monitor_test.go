@@ -1,0 +1,341 @@
+//go:build testbed_guest && testbed_soak
+
+package scenarios
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/internal/netnslab"
+)
+
+// soakProbeResult is one client request to the VIP.
+type soakProbeResult struct {
+	start, end  time.Time
+	who         string // the web node that answered (also on a 503)
+	status      int    // HTTP status, 0 when there was no answer
+	err         string // "" when answered 200
+	explainedBy string // the fault kind that explains a failure
+}
+
+// probeLoop sends a request to VIP:80 on a new connection every
+// soakProbeGap (after the previous one ended) until stop.
+func (s *soak) probeLoop(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		r := soakProbe(s.l.client)
+		s.mu.Lock()
+		s.probes = append(s.probes, r)
+		s.mu.Unlock()
+		time.Sleep(soakProbeGap)
+	}
+}
+
+// soakProbe sends one HTTP/1.0 request to the VIP on a new connection,
+// all within 1 s (less than TCP's first SYN retransmission).
+func soakProbe(client *netnslab.Namespace) soakProbeResult {
+	r := soakProbeResult{start: time.Now()}
+	defer func() { r.end = time.Now() }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, "tcp", vipAddr+":80")
+	if err != nil {
+		r.err = err.Error()
+		r.end = time.Now()
+		return r
+	}
+	defer c.Close()
+	dl, _ := ctx.Deadline()
+	c.SetDeadline(dl)
+	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: "+vipAddr+"\r\n\r\n"); err != nil {
+		r.err = err.Error()
+		r.end = time.Now()
+		return r
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r.status, r.who = resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	switch {
+	case err != nil:
+		r.err = err.Error()
+	case r.status != http.StatusOK:
+		r.err = fmt.Sprintf("answer %d from %s", r.status, r.who)
+	}
+	r.end = time.Now()
+	return r
+}
+
+// monitorLoop checks the invariants about once a second, and samples
+// lbd's resources every 10 s, until stop.
+func (s *soak) monitorLoop(stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Second):
+		}
+		masters := 0
+		for _, sd := range s.dirs {
+			if s.checkDir(sd) == "MASTER" {
+				masters++
+			}
+			if i%10 == 0 {
+				s.sample(sd)
+			}
+		}
+		s.checkDual(masters)
+	}
+}
+
+// checkDir checks one director: lbd alive and answering, its table equal
+// to the desired one (or not for longer than soakConverge), the VIP only
+// while MASTER. It returns the VRRP state ("" when unknown).
+func (s *soak) checkDir(sd *soakDir) string {
+	s.mu.Lock()
+	lbd, down, crashed, model := sd.lbd, sd.down, sd.crashed, sd.model
+	s.mu.Unlock()
+	if down || crashed {
+		return ""
+	}
+	name := sd.d.name
+	if lbd.exited() {
+		s.mu.Lock()
+		sd.crashed = true
+		s.mu.Unlock()
+		s.violate("lbd on %s exited on its own: %v; log tail:\n%s", name, lbd.err, soakTail(lbd.log.String(), 30))
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := control.NewClient(sd.d.socket).Status(ctx)
+	now := time.Now()
+	if err != nil {
+		s.mu.Lock()
+		if sd.silent.IsZero() {
+			sd.silent = now
+		}
+		report := !sd.silentOK && now.Sub(sd.silent) > 4*soakSlack
+		sd.silentOK = sd.silentOK || report
+		s.mu.Unlock()
+		if report {
+			s.violate("lbd on %s has not answered its control socket for %s: %v", name, 4*soakSlack, err)
+		}
+		return ""
+	}
+	state := ""
+	for _, in := range st.VRRP {
+		if in.Name == vipInstance {
+			state = in.State
+		}
+	}
+	kernel, kerr := sd.d.ns.Run(ctx, "ipvsadm", "-Sn")
+	addrs, aerr := sd.d.ns.Run(ctx, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	var msgs []string
+	s.mu.Lock()
+	if sd.lbd != lbd || sd.down {
+		s.mu.Unlock()
+		return "" // restarted meanwhile
+	}
+	sd.silent, sd.silentOK, sd.state = time.Time{}, false, state
+	if kerr == nil {
+		msgs = append(msgs, trackTable(sd, now, soakDesired(model, st), soakKernel(kernel))...)
+	}
+	if aerr == nil {
+		msgs = append(msgs, trackVIP(sd, now, state, strings.Contains(addrs, " "+vipAddr+"/32 "))...)
+	}
+	s.mu.Unlock()
+	for _, m := range msgs {
+		s.violate("%s", m)
+	}
+	return state
+}
+
+// trackTable follows a difference between the kernel's table and the
+// desired one; one that lasts longer than soakConverge is a violation
+// (returned once per episode). Called with soak.mu held.
+func trackTable(sd *soakDir, now time.Time, want, got []string) []string {
+	if slices.Equal(want, got) {
+		sd.mismatch, sd.mmDone = time.Time{}, false
+		return nil
+	}
+	if sd.mismatch.IsZero() {
+		sd.mismatch = now
+	}
+	if sd.mmDone || now.Sub(sd.mismatch) <= soakConverge {
+		return nil
+	}
+	sd.mmDone = true
+	return []string{fmt.Sprintf("%s's IPVS table differs from the desired one for %s (> resync_interval %s + %s):\nkernel (ipvsadm -Sn):\n  %s\ndesired:\n  %s",
+		sd.d.name, now.Sub(sd.mismatch).Round(100*time.Millisecond), soakResync, soakSlack, strings.Join(got, "\n  "), strings.Join(want, "\n  "))}
+}
+
+// trackVIP follows the VIP held by a director whose lbd is not MASTER; for
+// longer than soakDualMax it is a violation (returned once per episode).
+// Called with soak.mu held.
+func trackVIP(sd *soakDir, now time.Time, state string, has bool) []string {
+	if !has || state == "MASTER" {
+		sd.stale, sd.staleOK = time.Time{}, false
+		return nil
+	}
+	if sd.stale.IsZero() {
+		sd.stale = now
+	}
+	if sd.staleOK || now.Sub(sd.stale) <= soakDualMax {
+		return nil
+	}
+	sd.staleOK = true
+	return []string{fmt.Sprintf("%s holds the VIP while its lbd is %s, for %s", sd.d.name, state, now.Sub(sd.stale).Round(100*time.Millisecond))}
+}
+
+// checkDual follows both lbd reporting MASTER: allowed during a cut or
+// partition and for soakDualMax after it heals (or after they met).
+func (s *soak) checkDual(masters int) {
+	now := time.Now()
+	s.mu.Lock()
+	if masters < 2 {
+		s.dual, s.dualOK = time.Time{}, false
+		s.mu.Unlock()
+		return
+	}
+	if s.dual.IsZero() {
+		s.dual = now
+	}
+	from := s.dual
+	if s.lastHeal.After(from) {
+		from = s.lastHeal
+	}
+	report := s.cutting == 0 && !s.dualOK && now.Sub(from) > soakDualMax
+	s.dualOK = s.dualOK || report
+	since := now.Sub(s.dual)
+	s.mu.Unlock()
+	if report {
+		s.violate("both lbd MASTER for %s, %s after the last partition healed (bound: Master_Down_Interval %s + %s)",
+			since.Round(100*time.Millisecond), now.Sub(from).Round(100*time.Millisecond), vipBackupMasterDown, soakSlack)
+	}
+}
+
+// soakDesired is the table lbd must keep for model m: every service, and
+// every real server its checks report up, at the model's weight.
+func soakDesired(m soakModel, st control.Status) []string {
+	up := func(port int, addr string) bool {
+		for _, rs := range st.RealServers {
+			if int(rs.Service.Port) == port && rs.Address.String() == addr {
+				return rs.Up
+			}
+		}
+		return true
+	}
+	var out []string
+	add := func(port int, weights [2]int) {
+		svc := fmt.Sprintf("%s:%d", vipAddr, port)
+		out = append(out, "-A -t "+svc+" -s rr")
+		for i, w := range seedWebs() {
+			if up(port, w.addr) {
+				out = append(out, fmt.Sprintf("-a -t %s -r %s:%d -g -w %d", svc, w.addr, port, weights[i]))
+			}
+		}
+	}
+	add(80, m.weights)
+	for _, p := range soakPlainPorts(m) {
+		add(p, [2]int{1, 1})
+	}
+	slices.Sort(out)
+	return out
+}
+
+// soakKernel is ipvsadm -Sn's services and destinations, sorted.
+func soakKernel(out string) []string {
+	var rules []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "-A ") || strings.HasPrefix(l, "-a ") {
+			rules = append(rules, l)
+		}
+	}
+	slices.Sort(rules)
+	return rules
+}
+
+// sample records the current lbd's descriptors, RSS and goroutines.
+func (s *soak) sample(sd *soakDir) {
+	s.mu.Lock()
+	lbd, down, crashed := sd.lbd, sd.down, sd.crashed
+	var life *soakLife
+	if len(sd.lives) > 0 {
+		life = sd.lives[len(sd.lives)-1]
+	}
+	s.mu.Unlock()
+	if down || crashed || life == nil || lbd.exited() || life.pid != lbd.cmd.Process.Pid {
+		return
+	}
+	pid := life.pid
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return
+	}
+	smp := soakSample{at: time.Now(), fds: len(fds), rssKiB: soakRSS(pid), goroutines: soakGoroutines(sd.d.ns)}
+	s.mu.Lock()
+	life.samples = append(life.samples, smp)
+	s.mu.Unlock()
+}
+
+// soakRSS reads VmRSS (KiB) of pid, -1 when unreadable.
+func soakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// soakGoroutines reads go_goroutines from lbd's metrics listener (the
+// default 127.0.0.1:9650 in the director's namespace), -1 when it fails.
+func soakGoroutines(ns *netnslab.Namespace) int {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: ns.DialContext, DisableKeepAlives: true}}
+	resp, err := c.Get("http://127.0.0.1:9650/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return int(n)
+			}
+		}
+	}
+	return -1
+}
+
+// soakTail returns the last n lines of s.
+func soakTail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
