@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage install clean
+.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage soak install clean
 
 all: build
 
@@ -27,6 +27,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags 'netns testbed' ./...
 	$(GO) vet -tags testbed_guest ./...
+	$(GO) vet -tags 'testbed_guest testbed_soak' ./e2e/scenarios/
 
 test-unit:
 	$(GO) test -count=1 ./...
@@ -85,6 +86,12 @@ bench-outage: deps
 # VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces.
 bench-vrrp: deps
 	$(GO) run ./vrrp/cmd/vrrpbench
+
+## soak: the chaos soak in the real-kernel testbed (kept out of make test; minutes): a director pair, two
+## real servers and a client under random faults, invariants checked all along (e2e/README.md).
+## SOAK_DURATION=60s for a short run (default 10m); SOAK_SEED=N replays the run that printed seed N.
+soak: deps
+	$(GO) run ./e2e/cmd/testbed soak
 
 ## install: binaries, systemd units, example configs and docs (DESTDIR= for staging, PREFIX=/usr/local).
 PREFIX ?= /usr/local

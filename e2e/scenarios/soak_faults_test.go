@@ -222,6 +222,7 @@ func (s *soak) reload(sd *soakDir, m soakModel) (string, bool) {
 	}
 	s.mu.Lock()
 	sd.model = m
+	s.seen.reloads++
 	s.mu.Unlock()
 	return out, true
 }
@@ -282,10 +283,18 @@ func (s *soak) invalidReload(sd *soakDir) {
 	valid := sd.configText(m)
 	must(s.t, os.WriteFile(sd.d.config, []byte(bad.make(valid)), 0o644))
 	out, code := s.lbctl(sd, "reload")
-	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
-	s.logf("fault #%d reload-invalid %s (%s): exit %d: %s", s.nfault, sd.d.name, bad.name, code, first)
+	why := strings.TrimSpace(out)
+	if i := strings.Index(why, "lbctl:"); i >= 0 {
+		why = why[i:]
+	}
+	why, _, _ = strings.Cut(why, "\n")
+	s.logf("fault #%d reload-invalid %s (%s): exit %d: %s", s.nfault, sd.d.name, bad.name, code, why)
 	if code == 0 {
 		s.violate("lbctl reload of an invalid lbd.yaml (%s) on %s succeeded: %s", bad.name, sd.d.name, out)
+	} else {
+		s.mu.Lock()
+		s.seen.invalidRefused++
+		s.mu.Unlock()
 	}
 	must(s.t, os.WriteFile(sd.d.config, []byte(valid), 0o644))
 }

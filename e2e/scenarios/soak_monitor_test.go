@@ -101,6 +101,9 @@ func (s *soak) monitorLoop(stop <-chan struct{}) {
 			}
 		}
 		s.checkDual(masters)
+		s.mu.Lock()
+		s.seen.rounds++
+		s.mu.Unlock()
 	}
 }
 
@@ -153,9 +156,12 @@ func (s *soak) checkDir(sd *soakDir) string {
 		s.mu.Unlock()
 		return "" // restarted meanwhile
 	}
+	if sd.state != "" && state != sd.state {
+		s.seen.masterChanges++
+	}
 	sd.silent, sd.silentOK, sd.state = time.Time{}, false, state
 	if kerr == nil {
-		msgs = append(msgs, trackTable(sd, now, soakDesired(model, st), soakKernel(kernel))...)
+		msgs = append(msgs, trackTable(sd, &s.seen, now, soakDesired(model, st), soakKernel(kernel))...)
 	}
 	if aerr == nil {
 		msgs = append(msgs, trackVIP(sd, now, state, strings.Contains(addrs, " "+vipAddr+"/32 "))...)
@@ -170,8 +176,12 @@ func (s *soak) checkDir(sd *soakDir) string {
 // trackTable follows a difference between the kernel's table and the
 // desired one; one that lasts longer than soakConverge is a violation
 // (returned once per episode). Called with soak.mu held.
-func trackTable(sd *soakDir, now time.Time, want, got []string) []string {
+func trackTable(sd *soakDir, seen *soakSeen, now time.Time, want, got []string) []string {
 	if slices.Equal(want, got) {
+		if !sd.mismatch.IsZero() {
+			seen.drifts++
+			seen.driftLongest = max(seen.driftLongest, now.Sub(sd.mismatch))
+		}
 		sd.mismatch, sd.mmDone = time.Time{}, false
 		return nil
 	}
@@ -210,6 +220,10 @@ func (s *soak) checkDual(masters int) {
 	now := time.Now()
 	s.mu.Lock()
 	if masters < 2 {
+		if !s.dual.IsZero() {
+			s.seen.duals++
+			s.seen.dualLongest = max(s.seen.dualLongest, now.Sub(s.dual))
+		}
 		s.dual, s.dualOK = time.Time{}, false
 		s.mu.Unlock()
 		return

@@ -147,6 +147,18 @@ type soak struct {
 	dual       time.Time // since when both lbd say MASTER (zero: not)
 	dualOK     bool      // this episode was reported
 	probes     []soakProbeResult
+	seen       soakSeen
+}
+
+// soakSeen counts what the monitor saw, to show it was not idle.
+type soakSeen struct {
+	rounds                  int           // monitor rounds
+	drifts                  int           // table differences that ended (repairs, applies)
+	driftLongest            time.Duration // the longest of them
+	duals                   int           // episodes with both lbd MASTER
+	dualLongest             time.Duration
+	masterChanges           int // VRRP state changes seen
+	invalidRefused, reloads int
 }
 
 // TestSoak runs the chaos soak (see the top of this file).
@@ -290,6 +302,9 @@ func (s *soak) summary() {
 			b.WriteString("  " + lf.describe() + "\n")
 		}
 	}
+	fmt.Fprintf(&b, "  monitor: %d rounds; %d table differences repaired or applied (longest %s); %d episodes of two MASTERs (longest %s); %d VRRP state changes; %d valid reloads, %d invalid refused\n",
+		s.seen.rounds, s.seen.drifts, s.seen.driftLongest.Round(100*time.Millisecond), s.seen.duals, s.seen.dualLongest.Round(100*time.Millisecond),
+		s.seen.masterChanges, s.seen.reloads, s.seen.invalidRefused)
 	fmt.Fprintf(&b, "  violations: %d\n", len(s.violations))
 	fmt.Print(b.String())
 }
