@@ -85,18 +85,23 @@ func soakProbe(client *netnslab.Namespace) soakProbeResult {
 // monitorLoop checks the invariants about once a second, and samples
 // lbd's resources every 10 s, until stop.
 func (s *soak) monitorLoop(stop <-chan struct{}) {
-	for i := 0; ; i++ {
+	var sampled time.Time
+	for {
 		select {
 		case <-stop:
 			return
 		case <-time.After(time.Second):
 		}
 		masters := 0
+		sample := time.Since(sampled) >= 10*time.Second
+		if sample {
+			sampled = time.Now()
+		}
 		for _, sd := range s.dirs {
 			if s.checkDir(sd) == "MASTER" {
 				masters++
 			}
-			if i%10 == 0 {
+			if sample {
 				s.sample(sd)
 			}
 		}
