@@ -44,7 +44,9 @@ func TestDiscoverGuests(t *testing.T) {
 			"func helper(t *testing.T) {}\n" +
 			"type x struct{}\nfunc (x) TestMethod(t *testing.T) {}\n" +
 			"func BenchmarkA(b *testing.B) {}\n",
-		"e2e/scenarios/doc.go":         "package scenarios\n",
+		"e2e/scenarios/doc.go": "package scenarios\n",
+		// The soak needs a second tag: the normal image never runs it.
+		"e2e/scenarios/soak_test.go":   "//go:build testbed_guest && testbed_soak\n\npackage scenarios\nimport \"testing\"\nfunc TestSoak(t *testing.T) {}\n",
 		"director/kernel/k_test.go":    "package kernel\nimport \"testing\"\nfunc TestUnit(t *testing.T) {}\n",
 		"director/kernel/z_tb_test.go": "//go:build testbed_guest && linux\n\npackage kernel\nimport \"testing\"\nfunc TestInternal(t *testing.T) {}\n",
 		"director/kernel/a_tb_test.go": tag + "package kernel_test\nimport \"testing\"\nfunc TestTestbedX(t *testing.T) {}\nfunc Test(t *testing.T) {}\n",
