@@ -25,6 +25,7 @@ const (
 func (s *soak) evaluate() {
 	s.mu.Lock()
 	windows := slices.Clone(s.windows)
+	stalls := slices.Clone(s.stalls)
 	var unexplained []soakProbeResult
 	for i := range s.probes {
 		p := &s.probes[i]
@@ -32,6 +33,9 @@ func (s *soak) evaluate() {
 			continue
 		}
 		p.explainedBy = soakExplain(*p, windows)
+		if p.explainedBy == "" && soakStalled(*p, stalls) >= soakStallExplain {
+			p.explainedBy = "vm-stall"
+		}
 		if p.explainedBy == "" {
 			unexplained = append(unexplained, *p)
 		}
@@ -42,8 +46,8 @@ func (s *soak) evaluate() {
 	}
 	s.mu.Unlock()
 	for _, run := range soakRuns(unexplained) {
-		s.violateAt(run[0].start, "%d request(s) failed outside every fault's window, from t=%.2fs to t=%.2fs; first: %s",
-			len(run), run[0].start.Sub(s.t0).Seconds(), run[len(run)-1].end.Sub(s.t0).Seconds(), run[0].err)
+		s.violateAt(run[0].start, "%d request(s) failed outside every fault's window, from t=%.2fs to t=%.2fs (VM stalls in the first: %s; client's ARP entry for the VIP: %s); first: %s",
+			len(run), run[0].start.Sub(s.t0).Seconds(), run[len(run)-1].end.Sub(s.t0).Seconds(), soakStalled(run[0], stalls).Round(time.Millisecond), run[0].arp, run[0].err)
 	}
 	for _, lf := range lives {
 		for _, v := range lf.judge() {
@@ -76,6 +80,24 @@ func soakExplain(p soakProbeResult, windows []soakWindow) string {
 		return w.kind
 	}
 	return ""
+}
+
+// soakStalled is how long the VM stalled during a request.
+func soakStalled(p soakProbeResult, stalls []soakStall) time.Duration {
+	var d time.Duration
+	for _, st := range stalls {
+		from, to := st.from, st.to
+		if p.start.After(from) {
+			from = p.start
+		}
+		if p.end.Before(to) {
+			to = p.end
+		}
+		if to.After(from) {
+			d += to.Sub(from)
+		}
+	}
+	return d
 }
 
 // soakRuns groups failures less than 2 s apart.

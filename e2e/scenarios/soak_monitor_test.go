@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/internal/netnslab"
 )
@@ -25,6 +27,7 @@ type soakProbeResult struct {
 	status      int    // HTTP status, 0 when there was no answer
 	err         string // "" when answered 200
 	explainedBy string // the fault kind that explains a failure
+	arp         string // on a failure: the client's neighbour entry for the VIP
 }
 
 // probeLoop sends a request to VIP:80 on a new connection every
@@ -37,11 +40,40 @@ func (s *soak) probeLoop(stop <-chan struct{}) {
 		default:
 		}
 		r := soakProbe(s.l.client)
+		if r.err != "" {
+			r.arp = s.vipNeigh()
+		}
 		s.mu.Lock()
 		s.probes = append(s.probes, r)
 		s.mu.Unlock()
 		time.Sleep(soakProbeGap)
 	}
+}
+
+// vipNeigh names the director the client's neighbour entry for the VIP
+// points to.
+func (s *soak) vipNeigh() string {
+	h := s.l.client.Handle()
+	lk, err := h.LinkByName("eth0")
+	if err != nil {
+		return err.Error()
+	}
+	ns, err := h.NeighList(lk.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		return err.Error()
+	}
+	for _, n := range ns {
+		if n.IP.String() != vipAddr {
+			continue
+		}
+		for _, d := range []*vipDirector{s.l.master, s.l.backup} {
+			if n.HardwareAddr.String() == d.mac.String() {
+				return fmt.Sprintf("%s (state %#x)", d.name, n.State)
+			}
+		}
+		return fmt.Sprintf("%s (state %#x)", n.HardwareAddr, n.State)
+	}
+	return "none"
 }
 
 // soakProbe sends one HTTP/1.0 request to the VIP on a new connection,
@@ -154,7 +186,7 @@ func (s *soak) checkDir(sd *soakDir) string {
 		}
 	}
 	kernel, kerr := sd.d.ns.Run(ctx, "ipvsadm", "-Sn")
-	addrs, aerr := sd.d.ns.Run(ctx, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	hasVIP, aerr := soakHasVIP(sd.d)
 	var msgs []string
 	s.mu.Lock()
 	if sd.lbd != lbd || sd.down {
@@ -169,7 +201,7 @@ func (s *soak) checkDir(sd *soakDir) string {
 		msgs = append(msgs, trackTable(sd, &s.seen, now, soakDesired(model, st), soakKernel(kernel))...)
 	}
 	if aerr == nil {
-		msgs = append(msgs, trackVIP(sd, now, state, strings.Contains(addrs, " "+vipAddr+"/32 "))...)
+		msgs = append(msgs, trackVIP(sd, now, state, hasVIP)...)
 	}
 	s.mu.Unlock()
 	for _, m := range msgs {
@@ -247,6 +279,48 @@ func (s *soak) checkDual(masters int) {
 	if report {
 		s.violate("both lbd MASTER for %s, %s after the last partition healed (bound: Master_Down_Interval %s + %s)",
 			since.Round(100*time.Millisecond), now.Sub(from).Round(100*time.Millisecond), vipBackupMasterDown, soakSlack)
+	}
+}
+
+// soakHasVIP reports whether d has the VIP on eth0, read over netlink
+// (the handle's socket is locked per request: safe beside the fault
+// goroutine).
+func soakHasVIP(d *vipDirector) (bool, error) {
+	lk, err := d.ns.Handle().LinkByName("eth0")
+	if err != nil {
+		return false, err
+	}
+	addrs, err := d.ns.Handle().AddrList(lk, netlink.FAMILY_V4)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range addrs {
+		if a.IPNet.String() == vipAddr+"/32" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// stallLoop records when the VM did not run the soak: a 20 ms sleep that
+// ended soakStallMin or more late (the CPU is emulated and shared; the
+// prober's requests time out after 1 s).
+func (s *soak) stallLoop(stop <-chan struct{}) {
+	const tick = 20 * time.Millisecond
+	last := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(tick):
+		}
+		now := time.Now()
+		if now.Sub(last)-tick >= soakStallMin {
+			s.mu.Lock()
+			s.stalls = append(s.stalls, soakStall{from: last.Add(tick), to: now})
+			s.mu.Unlock()
+		}
+		last = now
 	}
 }
 

@@ -49,7 +49,14 @@ const (
 	soakDetect = vipDetectMax + soakSlack
 	// soakProbeGap is the pause between two client requests.
 	soakProbeGap = 30 * time.Millisecond
+	// soakStallMin is the shortest VM stall recorded; a failed request
+	// whose second holds soakStallExplain of stalls is the emulator's.
+	soakStallMin     = 100 * time.Millisecond
+	soakStallExplain = 300 * time.Millisecond
 )
+
+// soakStall is a span in which the VM did not run the soak.
+type soakStall struct{ from, to time.Time }
 
 // soakParams are the soak's duration and seed.
 type soakParams struct {
@@ -147,6 +154,7 @@ type soak struct {
 	dual       time.Time // since when both lbd say MASTER (zero: not)
 	dualOK     bool      // this episode was reported
 	probes     []soakProbeResult
+	stalls     []soakStall
 	seen       soakSeen
 }
 
@@ -183,8 +191,9 @@ func TestSoak(t *testing.T) {
 	s.t0 = time.Now()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.probeLoop(stop) }()
+	go func() { defer wg.Done(); s.stallLoop(stop) }()
 	go func() { defer wg.Done(); s.monitorLoop(stop) }()
 
 	n.Step("Faults for %s (seed %d)", p.duration, p.seed)
@@ -297,6 +306,13 @@ func (s *soak) summary() {
 		}
 	}
 	fmt.Fprintf(&b, " unexplained %d)\n", byKind[""])
+	var stalled, longest time.Duration
+	for _, st := range s.stalls {
+		stalled += st.to.Sub(st.from)
+		longest = max(longest, st.to.Sub(st.from))
+	}
+	fmt.Fprintf(&b, "  VM stalls (a 20 ms sleep %s or more late): %d, %s in all, longest %s\n",
+		soakStallMin, len(s.stalls), stalled.Round(10*time.Millisecond), longest.Round(10*time.Millisecond))
 	for _, sd := range s.dirs {
 		for _, lf := range sd.lives {
 			b.WriteString("  " + lf.describe() + "\n")
