@@ -25,7 +25,7 @@ var soakFaultKinds = []struct {
 	{"lbd-kill", 1},       // kill -9 lbd on a director, restart it
 	{"lbrs-kill", 1},      // kill -9 lbrs on a web node, restart it
 	{"reload", 3},         // a valid lbd.yaml (weights, VIP:8080 added or removed) and lbctl reload
-	{"reload-invalid", 2}, // an invalid lbd.yaml (syntax, unknown key, bad address): refused, nothing changes
+	{"reload-invalid", 2}, // an invalid lbd.yaml (syntax, unknown key, bad address, empty, truncated): refused, nothing changes
 	{"health-page", 1},    // a web node's /health.html wrong (it still serves clients)
 	{"health-down", 1},    // a web node answers 503 to everything
 	{"ipvsadm-edit", 3},   // a hand edit of a director's table
@@ -257,7 +257,7 @@ func (s *soak) validReload() {
 }
 
 // soakInvalid are lbd.yaml files lbd must refuse (each a function of the
-// valid text).
+// valid text): invalid ones, and ones its removal guard refuses.
 var soakInvalid = []struct {
 	name string
 	make func(valid string) string
@@ -267,6 +267,10 @@ var soakInvalid = []struct {
 	{"bad address", func(v string) string {
 		return strings.Replace(v, "address: 192.168.56.201", "address: 192.168.56.301", 1)
 	}},
+	// The removal guard's cases: a file emptied, or cut before its
+	// services, would remove every service lbd manages.
+	{"empty file", func(string) string { return "" }},
+	{"truncated before virtual_servers", func(v string) string { return v[:strings.Index(v, "virtual_servers:")] }},
 }
 
 // invalidReload writes an invalid lbd.yaml on sd and requires lbctl reload
