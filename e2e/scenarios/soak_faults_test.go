@@ -203,8 +203,16 @@ func (s *soak) killLbrs(w *vipWeb) {
 		s.violate("the VIP left %s's lo after kill -9 of lbrs", w.name)
 	}
 	time.Sleep(pause)
+	start := time.Now()
 	w.lbrs = startLbrs(s.t, w.lbrs.node)
-	_, took := w.lbrs.waitApplied(s.t)
+	// "lbrs status" passes at once on what the killed lbrs left in place:
+	// wait for the new process itself (exec'd by nsenter, running).
+	if len(w.lbrs.waitLog(2*settle, "lbrs running")) == 0 {
+		s.violate("lbrs on %s not running %s after its restart", w.name, 2*settle)
+		s.t.Fatalf("seed %d: lbrs on %s does not restart: %v\n%s", s.p.seed, w.name, w.lbrs.err, w.lbrs.log.String())
+	}
+	w.lbrs.waitApplied(s.t)
+	took := time.Since(start)
 	s.logf("lbrs on %s back in %s", w.name, took.Round(10*time.Millisecond))
 }
 
