@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,11 +16,14 @@ import (
 	"github.com/lvsd/lb/director/control"
 )
 
-// soakFaultKinds are the faults and their weights in the schedule.
-var soakFaultKinds = []struct {
+// soakFaultKind is a fault and its weight in the schedule.
+type soakFaultKind struct {
 	name   string
 	weight int
-}{
+}
+
+// soakFaultKinds are the faults and their weights in the schedule.
+var soakFaultKinds = []soakFaultKind{
 	{"link-flap", 2},      // a director's cable pulled (carrier loss), then plugged back
 	{"partition", 2},      // a director's bridge port disabled: no carrier loss, both may be MASTER
 	{"lbd-kill", 1},       // kill -9 lbd on a director, restart it
@@ -33,13 +37,17 @@ var soakFaultKinds = []struct {
 
 // fault draws the next fault from the schedule and runs it to its end.
 func (s *soak) fault() {
+	var kinds []soakFaultKind
 	total := 0
 	for _, k := range soakFaultKinds {
-		total += k.weight
+		if len(s.p.only) == 0 || slices.Contains(s.p.only, k.name) {
+			kinds = append(kinds, k)
+			total += k.weight
+		}
 	}
 	r := s.rng.IntN(total)
-	kind := soakFaultKinds[0].name
-	for _, k := range soakFaultKinds {
+	kind := kinds[0].name
+	for _, k := range kinds {
 		if r < k.weight {
 			kind = k.name
 			break

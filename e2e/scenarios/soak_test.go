@@ -62,6 +62,7 @@ type soakStall struct{ from, to time.Time }
 type soakParams struct {
 	duration time.Duration
 	seed     int64
+	only     []string // SOAK_FAULTS: the fault kinds drawn (all when empty)
 }
 
 func soakParamsFromEnv(t *testing.T) soakParams {
@@ -80,6 +81,15 @@ func soakParamsFromEnv(t *testing.T) soakParams {
 			t.Fatalf("SOAK_SEED=%q: want an integer", v)
 		}
 		p.seed = n
+	}
+	for _, k := range strings.Split(os.Getenv("SOAK_FAULTS"), ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if !slices.ContainsFunc(soakFaultKinds, func(f soakFaultKind) bool { return f.name == k }) {
+			t.Fatalf("SOAK_FAULTS: unknown fault kind %q", k)
+		}
+		p.only = append(p.only, k)
 	}
 	return p
 }
@@ -172,7 +182,8 @@ type soakSeen struct {
 // TestSoak runs the chaos soak (see the top of this file).
 func TestSoak(t *testing.T) {
 	p := soakParamsFromEnv(t)
-	fmt.Printf("SOAK seed=%d duration=%s (replay: SOAK_SEED=%d SOAK_DURATION=%s make soak)\n", p.seed, p.duration, p.seed, p.duration)
+	fmt.Printf("SOAK seed=%d duration=%s faults=%s (replay: SOAK_SEED=%d SOAK_DURATION=%s SOAK_FAULTS=%s make soak)\n",
+		p.seed, p.duration, strings.Join(p.only, ","), p.seed, p.duration, strings.Join(p.only, ","))
 	n := newNarrator(t)
 	l := buildVIPLabWith(t, n, "soak", []vipSubst{{
 		re: `(?m)^(  log_level: info)\b`, n: 1, repl: "${1}\n  resync_interval: " + soakResync.String(),

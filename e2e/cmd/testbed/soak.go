@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lvsd/lb/e2e/vm"
@@ -21,10 +22,11 @@ const soakTag = "testbed_soak"
 type soakOptions struct {
 	duration time.Duration
 	seed     int64
+	faults   string // SOAK_FAULTS: the fault kinds to draw, comma-separated (all when empty)
 }
 
-// soakFromEnv reads SOAK_DURATION (default 10m) and SOAK_SEED (default 0:
-// a new seed).
+// soakFromEnv reads SOAK_DURATION (default 10m), SOAK_SEED (default 0: a
+// new seed) and SOAK_FAULTS (default: every kind).
 func soakFromEnv() (soakOptions, error) {
 	o := soakOptions{duration: 10 * time.Minute}
 	if v := os.Getenv("SOAK_DURATION"); v != "" {
@@ -41,14 +43,18 @@ func soakFromEnv() (soakOptions, error) {
 		}
 		o.seed = n
 	}
+	o.faults = os.Getenv("SOAK_FAULTS")
+	if strings.ContainsAny(o.faults, "'\"$`\\ ;&|") {
+		return o, fmt.Errorf("SOAK_FAULTS=%q: want fault kinds separated by commas", o.faults)
+	}
 	return o, nil
 }
 
 // soakCommand is the guest's command line: the scenario binary's TestSoak
 // with the duration and seed in its environment.
 func soakCommand(o soakOptions, testTimeout time.Duration) string {
-	return fmt.Sprintf("SOAK_DURATION=%s SOAK_SEED=%d %s -test.v -test.run '^TestSoak$' -test.timeout %s",
-		o.duration, o.seed, vm.GuestTestPath, testTimeout)
+	return fmt.Sprintf("SOAK_DURATION=%s SOAK_SEED=%d SOAK_FAULTS='%s' %s -test.v -test.run '^TestSoak$' -test.timeout %s",
+		o.duration, o.seed, o.faults, vm.GuestTestPath, testTimeout)
 }
 
 // runSoak boots the soak image and runs TestSoak, printing its output; the
@@ -63,8 +69,11 @@ func runSoak(ctx context.Context, img *vm.Image, o soakOptions, opts vm.RunOptio
 	if opts.Timeout == 0 {
 		opts.Timeout = testTimeout + 2*time.Minute
 	}
-	fmt.Fprintf(stdout, "testbed: soak for %s with seed %d (replay: SOAK_SEED=%d SOAK_DURATION=%s make soak)\n",
-		o.duration, o.seed, o.seed, o.duration)
+	replay := fmt.Sprintf("SOAK_SEED=%d SOAK_DURATION=%s", o.seed, o.duration)
+	if o.faults != "" {
+		replay += " SOAK_FAULTS=" + o.faults
+	}
+	fmt.Fprintf(stdout, "testbed: soak for %s with seed %d (replay: %s make soak)\n", o.duration, o.seed, replay)
 	code := runCommand(ctx, img, []string{soakCommand(o, testTimeout)}, opts, stdout, stderr, verbose)
 	verdict := "PASS"
 	if code != 0 {

@@ -24,10 +24,12 @@ func TestSoakArgs(t *testing.T) {
 		{name: "bad duration", env: map[string]string{"SOAK_DURATION": "ten"}, args: []string{"soak"}},
 		{name: "negative duration", env: map[string]string{"SOAK_DURATION": "-1m"}, args: []string{"soak"}},
 		{name: "bad seed", env: map[string]string{"SOAK_SEED": "x"}, args: []string{"soak"}},
+		{name: "fault kinds", env: map[string]string{"SOAK_FAULTS": "link-flap,lbd-kill"}, args: []string{"soak"}, ok: true, duration: 10 * time.Minute},
+		{name: "fault kinds with shell words", env: map[string]string{"SOAK_FAULTS": "x'; reboot"}, args: []string{"soak"}},
 		{name: "no arguments", args: []string{"soak", "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"SOAK_DURATION", "SOAK_SEED"} {
+			for _, k := range []string{"SOAK_DURATION", "SOAK_SEED", "SOAK_FAULTS"} {
 				t.Setenv(k, tc.env[k])
 			}
 			inv, ok := parseArgs(tc.args, io.Discard)
@@ -48,8 +50,8 @@ func TestSoakArgs(t *testing.T) {
 }
 
 func TestSoakCommand(t *testing.T) {
-	got := soakCommand(soakOptions{duration: 90 * time.Second, seed: 5}, 12*time.Minute)
-	for _, want := range []string{"SOAK_DURATION=1m30s", "SOAK_SEED=5", "/usr/local/bin/scenarios.test", "-test.run '^TestSoak$'", "-test.timeout 12m0s"} {
+	got := soakCommand(soakOptions{duration: 90 * time.Second, seed: 5, faults: "reload,lbd-kill"}, 12*time.Minute)
+	for _, want := range []string{"SOAK_DURATION=1m30s", "SOAK_SEED=5", "SOAK_FAULTS='reload,lbd-kill'", "/usr/local/bin/scenarios.test", "-test.run '^TestSoak$'", "-test.timeout 12m0s"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("soak command %q lacks %q", got, want)
 		}
