@@ -26,6 +26,14 @@ func (s *soak) evaluate() {
 	s.mu.Lock()
 	windows := slices.Clone(s.windows)
 	stalls := slices.Clone(s.stalls)
+	for _, st := range stalls {
+		// A VM that stops for an advert interval or more is, to VRRP, a
+		// director that missed adverts: its timers fire late, a backup
+		// may take over and step down again, as after a partition.
+		if st.to.Sub(st.from) >= soakStallFault {
+			windows = append(windows, soakWindow{kind: "vm-stall", from: st.from, to: st.to.Add(soakFailover)})
+		}
+	}
 	var unexplained []soakProbeResult
 	for i := range s.probes {
 		p := &s.probes[i]

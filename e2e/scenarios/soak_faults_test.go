@@ -317,8 +317,9 @@ func (s *soak) invalidReload(sd *soakDir) {
 }
 
 // healthFlap breaks web w for 1-12 s: its health page only
-// (health-page: clients are still served) or every answer (health-down:
-// 503 until the master takes it out).
+// (health-page: clients are still served, but requests in flight when
+// the master takes it out are lost) or every answer (health-down: 503
+// until the master takes it out).
 func (s *soak) healthFlap(kind string, w *vipWeb) {
 	hold := s.dur(10, 120)
 	start := time.Now()
@@ -330,6 +331,13 @@ func (s *soak) healthFlap(kind string, w *vipWeb) {
 	flag.Store(true)
 	time.Sleep(hold)
 	flag.Store(false)
+	if kind == "health-page" {
+		// The server still serves, but when the checks take it out the
+		// kernel drops the packets of its connections in flight (IPVS
+		// drops a connection whose destination is gone): until the
+		// detection bound.
+		s.explain(soakWindow{kind: kind, from: start, to: start.Add(soakDetect)})
+	}
 	if kind == "health-down" {
 		s.explain(soakWindow{kind: kind, from: start, to: time.Now().Add(vipRecoverMax + soakSlack), web: w.name, detectBy: start.Add(soakDetect)})
 	}
