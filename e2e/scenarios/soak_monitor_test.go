@@ -53,27 +53,80 @@ func (s *soak) probeLoop(stop <-chan struct{}) {
 // vipNeigh names the director the client's neighbour entry for the VIP
 // points to.
 func (s *soak) vipNeigh() string {
+	d, n, err := s.vipNeighDir()
+	switch {
+	case err != nil:
+		return err.Error()
+	case n == nil:
+		return "none"
+	case d == nil:
+		return fmt.Sprintf("%s (state %#x)", n.HardwareAddr, n.State)
+	}
+	return fmt.Sprintf("%s (state %#x)", d.name, n.State)
+}
+
+// vipNeighDir returns the client's neighbour entry for the VIP (nil when
+// it has none) and the director whose MAC it holds (nil when none's).
+func (s *soak) vipNeighDir() (*vipDirector, *netlink.Neigh, error) {
 	h := s.l.client.Handle()
 	lk, err := h.LinkByName("eth0")
 	if err != nil {
-		return err.Error()
+		return nil, nil, err
 	}
 	ns, err := h.NeighList(lk.Attrs().Index, netlink.FAMILY_V4)
 	if err != nil {
-		return err.Error()
+		return nil, nil, err
 	}
-	for _, n := range ns {
+	for i, n := range ns {
 		if n.IP.String() != vipAddr {
 			continue
 		}
 		for _, d := range []*vipDirector{s.l.master, s.l.backup} {
 			if n.HardwareAddr.String() == d.mac.String() {
-				return fmt.Sprintf("%s (state %#x)", d.name, n.State)
+				return d, &ns[i], nil
 			}
 		}
-		return fmt.Sprintf("%s (state %#x)", n.HardwareAddr, n.State)
+		return nil, &ns[i], nil
 	}
-	return "none"
+	return nil, nil, nil
+}
+
+// checkARP follows the client's neighbour entry for the VIP naming a
+// director that is not MASTER while the other is: the client's packets go
+// to the wrong box (a backup with ip_forward on passes them on, until it
+// fails). Allowed during a cut or partition and for soakDualMax after it
+// heals (or after it began).
+func (s *soak) checkARP(states map[*vipDirector]string) {
+	d, n, err := s.vipNeighDir()
+	now := time.Now()
+	s.mu.Lock()
+	stale := err == nil && d != nil && states[d] != "MASTER" && states[d] != ""
+	if stale {
+		stale = false
+		for o, st := range states {
+			stale = stale || (o != d && st == "MASTER")
+		}
+	}
+	if !stale {
+		s.arpStale, s.arpOK = time.Time{}, false
+		s.mu.Unlock()
+		return
+	}
+	if s.arpStale.IsZero() {
+		s.arpStale = now
+	}
+	from := s.arpStale
+	if s.lastHeal.After(from) {
+		from = s.lastHeal
+	}
+	report := s.cutting == 0 && !s.arpOK && now.Sub(from) > soakDualMax
+	s.arpOK = s.arpOK || report
+	since := now.Sub(s.arpStale)
+	s.mu.Unlock()
+	if report {
+		s.violate("the client's ARP entry for the VIP names %s (lbd %s, state %#x) while the other director is MASTER, for %s (%s after the last cut or partition healed; bound %s)",
+			d.name, states[d], n.State, since.Round(100*time.Millisecond), now.Sub(from).Round(100*time.Millisecond), soakDualMax)
+	}
 }
 
 // soakProbe sends one HTTP/1.0 request to the VIP on a new connection,
@@ -129,8 +182,10 @@ func (s *soak) monitorLoop(stop <-chan struct{}) {
 		if sample {
 			sampled = time.Now()
 		}
+		states := map[*vipDirector]string{}
 		for _, sd := range s.dirs {
-			if s.checkDir(sd) == "MASTER" {
+			states[sd.d] = s.checkDir(sd)
+			if states[sd.d] == "MASTER" {
 				masters++
 			}
 			if sample {
@@ -138,6 +193,7 @@ func (s *soak) monitorLoop(stop <-chan struct{}) {
 			}
 		}
 		s.checkDual(masters)
+		s.checkARP(states)
 		s.mu.Lock()
 		s.seen.rounds++
 		s.mu.Unlock()

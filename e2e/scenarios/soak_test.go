@@ -167,6 +167,8 @@ type soak struct {
 	lastHeal   time.Time // when the last one ended
 	dual       time.Time // since when both lbd say MASTER (zero: not)
 	dualOK     bool      // this episode was reported
+	arpStale   time.Time // since when the client's ARP entry names a non-MASTER
+	arpOK      bool      // this episode was reported
 	probes     []soakProbeResult
 	stalls     []soakStall
 	seen       soakSeen
