@@ -341,7 +341,7 @@ func (s *soak) summary() {
 			b.WriteString("  " + lf.describe() + "\n")
 		}
 	}
-	fmt.Fprintf(&b, "  monitor: %d rounds; %d table differences repaired or applied (longest %s); %d episodes of two MASTERs (longest %s); %d VRRP state changes; %d valid reloads, %d invalid refused\n",
+	fmt.Fprintf(&b, "  monitor: %d rounds; %d table differences repaired or applied (longest seen, between samples: %s); %d episodes of two MASTERs (longest %s); %d VRRP state changes; %d valid reloads, %d invalid refused\n",
 		s.seen.rounds, s.seen.drifts, s.seen.driftLongest.Round(100*time.Millisecond), s.seen.duals, s.seen.dualLongest.Round(100*time.Millisecond),
 		s.seen.masterChanges, s.seen.reloads, s.seen.invalidRefused)
 	fmt.Fprintf(&b, "  violations: %d\n", len(s.violations))
