@@ -107,6 +107,7 @@ func (s *soak) cut(kind string, sd *soakDir) {
 	start := time.Now()
 	s.mu.Lock()
 	s.cutting++
+	s.cutDir = d
 	s.mu.Unlock()
 	s.logf("fault #%d %s %s for %s (VIP holder affected: %t)", s.nfault, kind, d.name, hold, hit)
 	if kind == "link-flap" {
@@ -124,6 +125,8 @@ func (s *soak) cut(kind string, sd *soakDir) {
 	s.mu.Lock()
 	s.cutting--
 	s.lastHeal = end
+	s.cutDir = nil
+	s.healedAt[d] = end
 	s.mu.Unlock()
 	if hit {
 		s.explain(soakWindow{kind: kind, from: start, to: end.Add(soakFailover)})

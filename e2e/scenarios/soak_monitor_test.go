@@ -94,20 +94,23 @@ func (s *soak) vipNeighDir() (*vipDirector, *netlink.Neigh, error) {
 // checkARP follows the client's neighbour entry for the VIP naming a
 // director that is not MASTER while the other is: the client's packets go
 // to the wrong box (a backup with ip_forward on passes them on, until it
-// fails). Allowed during a cut or partition and for soakDualMax after it
-// heals (or after it began).
+// fails). Allowed while the MASTER is cut or partitioned (its gratuitous
+// ARPs cannot reach the client) and for soakDualMax after that heals, or
+// after the entry went wrong. Faults on the other director do not excuse
+// it.
 func (s *soak) checkARP(states map[*vipDirector]string) {
 	d, n, err := s.vipNeighDir()
 	now := time.Now()
 	s.mu.Lock()
-	stale := err == nil && d != nil && states[d] != "MASTER" && states[d] != ""
-	if stale {
-		stale = false
+	var master *vipDirector
+	if err == nil && d != nil && states[d] != "MASTER" && states[d] != "" {
 		for o, st := range states {
-			stale = stale || (o != d && st == "MASTER")
+			if o != d && st == "MASTER" {
+				master = o
+			}
 		}
 	}
-	if !stale {
+	if master == nil || s.cutDir == master {
 		s.arpStale, s.arpOK = time.Time{}, false
 		s.mu.Unlock()
 		return
@@ -116,16 +119,16 @@ func (s *soak) checkARP(states map[*vipDirector]string) {
 		s.arpStale = now
 	}
 	from := s.arpStale
-	if s.lastHeal.After(from) {
-		from = s.lastHeal
+	if h := s.healedAt[master]; h.After(from) {
+		from = h
 	}
-	report := s.cutting == 0 && !s.arpOK && now.Sub(from) > soakDualMax
+	report := !s.arpOK && now.Sub(from) > soakDualMax
 	s.arpOK = s.arpOK || report
 	since := now.Sub(s.arpStale)
 	s.mu.Unlock()
 	if report {
-		s.violate("the client's ARP entry for the VIP names %s (lbd %s, state %#x) while the other director is MASTER, for %s (%s after the last cut or partition healed; bound %s)",
-			d.name, states[d], n.State, since.Round(100*time.Millisecond), now.Sub(from).Round(100*time.Millisecond), soakDualMax)
+		s.violate("the client's ARP entry for the VIP names %s (lbd %s, neighbour state %#x) while %s is MASTER, for %s (%s after %s's last cut or partition healed; bound %s)",
+			d.name, states[d], n.State, master.name, since.Round(100*time.Millisecond), now.Sub(from).Round(100*time.Millisecond), master.name, soakDualMax)
 	}
 }
 

@@ -163,12 +163,14 @@ type soak struct {
 	violations []string
 	faults     map[string]int
 	nfault     int
-	cutting    int       // link cuts and partitions in progress
-	lastHeal   time.Time // when the last one ended
-	dual       time.Time // since when both lbd say MASTER (zero: not)
-	dualOK     bool      // this episode was reported
-	arpStale   time.Time // since when the client's ARP entry names a non-MASTER
-	arpOK      bool      // this episode was reported
+	cutting    int                        // link cuts and partitions in progress
+	lastHeal   time.Time                  // when the last one ended
+	dual       time.Time                  // since when both lbd say MASTER (zero: not)
+	dualOK     bool                       // this episode was reported
+	cutDir     *vipDirector               // the director cut or partitioned now
+	healedAt   map[*vipDirector]time.Time // when each one's last cut or partition ended
+	arpStale   time.Time                  // since when the client's ARP entry names a non-MASTER
+	arpOK      bool                       // this episode was reported
 	probes     []soakProbeResult
 	stalls     []soakStall
 	seen       soakSeen
@@ -195,7 +197,7 @@ func TestSoak(t *testing.T) {
 		re: `(?m)^(  log_level: info)\b`, n: 1, repl: "${1}\n  resync_interval: " + soakResync.String(),
 		why: "resync_interval " + soakResync.String(),
 	}})
-	s := &soak{t: t, p: p, rng: rand.New(rand.NewPCG(uint64(p.seed), 0x50a4)), l: l, faults: map[string]int{}}
+	s := &soak{t: t, p: p, rng: rand.New(rand.NewPCG(uint64(p.seed), 0x50a4)), l: l, faults: map[string]int{}, healedAt: map[*vipDirector]time.Time{}}
 	for _, d := range []*vipDirector{l.master, l.backup} {
 		s.dirs = append(s.dirs, s.newDir(t, d))
 	}
