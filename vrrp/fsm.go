@@ -410,7 +410,16 @@ func (m Machine) stepMaster(ev Event) (Machine, []Action) {
 				m.masterInt = e.Interval
 			}
 			m.master = e.Src
-			return m.leaveMaster(StateBackup, false)
+			// One last advert at our priority before stepping down. The new
+			// master may never have heard us (we took over while cut off
+			// from it, and its advert after the heal reached us before our
+			// next one reached it): this advert is then, to it, a lower
+			// priority router claiming mastership, so it asserts itself with
+			// a gratuitous ARP burst and moves back the neighbours' caches
+			// that our own burst pointed at us. Without it a client could
+			// keep sending to us, through us, until we fail.
+			next, acts := m.leaveMaster(StateBackup, false)
+			return next, append([]Action{SendAdvert{m.prio}}, acts...)
 		case e.Priority == m.prio && cmp == 0:
 			return m, nil // our own address: a loop or a misconfiguration
 		default:

@@ -158,8 +158,8 @@ func TestStepEveryStateEvent(t *testing.T) {
 		StateMaster: {
 			"startup":          none(StateMaster),
 			"shutdown":         {StateStopped, leaveMaster(StateStopped)},
-			"advert-higher":    {StateBackup, leaveMaster(StateBackup)},
-			"advert-eq-higher": {StateBackup, leaveMaster(StateBackup)},
+			"advert-higher":    {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
+			"advert-eq-higher": {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
 			"advert-eq-lower":  {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second}}},
 			"advert-eq-self":   none(StateMaster),
 			"advert-lower":     {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second}}},
@@ -303,7 +303,7 @@ func TestStepScenarios(t *testing.T) {
 				{Startup{}, 0, StateBackup, nil},
 				{TimerExpired{TimerMasterDown}, 0, StateMaster, nil},
 				{AdvertReceived{200, netip.MustParseAddr("10.0.0.1"), time.Second}, 0, StateBackup, []Action{
-					StopTimer{TimerAdvert}, StopTimer{TimerGARPDelay}, StopTimer{TimerGARPRefresh}, RemoveVIPs{},
+					SendAdvert{100}, StopTimer{TimerAdvert}, StopTimer{TimerGARPDelay}, StopTimer{TimerGARPRefresh}, RemoveVIPs{},
 					SetTimer{TimerMasterDown, mdi100}, Transition{StateMaster, StateBackup}}},
 			},
 		},
