@@ -150,15 +150,16 @@ func (rc *reactor) wait(events []unix.EpollEvent, deadline time.Time) (int, erro
 		ms := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
 		return unix.EpollWait(rc.epfd, events, max(0, ms))
 	}
-	// What is ready first: the poller's Read returns at a past deadline
-	// without looking.
-	n, werr := unix.EpollWait(rc.epfd, events, 0)
-	if n != 0 || werr != nil || !time.Now().Before(deadline) {
-		return n, werr
+	// The poller's Read returns at a past deadline without looking; else
+	// it looks (the callback) before it parks.
+	if !time.Now().Before(deadline) {
+		return unix.EpollWait(rc.epfd, events, 0)
 	}
 	if err := rc.epf.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
+	var n int
+	var werr error
 	err := rc.epraw.Read(func(fd uintptr) bool {
 		n, werr = unix.EpollWait(int(fd), events, 0)
 		return n > 0 || werr != nil

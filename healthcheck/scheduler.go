@@ -35,6 +35,10 @@ type Options struct {
 	NoReactor bool
 }
 
+// batchSlack is how far ahead the real-clock Scheduler looks for checks to
+// start together.
+const batchSlack = 50 * time.Millisecond
+
 // Scheduler runs deduplicated checks on their timing and reports
 // transitions. Add and Remove may be called before and during Run.
 //
@@ -60,8 +64,13 @@ type Scheduler struct {
 	events  []Transition
 	total   Stats
 
-	// slack starts checks due within it together, sparing the loop a
-	// wake-up per check when thousands are spread over a second.
+	// slack starts checks due within it together (each at most a
+	// twentieth of its delay early), sparing the loop and the reactors a
+	// wake-up per check when thousands are spread over a second. On this
+	// kind of load most of a checker's CPU is the kernel's, and a
+	// connection that wakes an idle server (and its answer an idle
+	// checker) costs far more than one that finds it running: keepalived's
+	// checks run in bursts for the same reason.
 	slack time.Duration
 
 	wake    chan struct{} // the loop should look at the table again
@@ -110,7 +119,7 @@ func NewScheduler(opts Options) *Scheduler {
 		evWake:     make(chan struct{}, 1),
 	}
 	if opts.Clock == nil {
-		s.slack = time.Millisecond
+		s.slack = batchSlack
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -218,13 +227,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		now := s.clock.Now()
-		due := s.tab.due(now.Add(s.slack))
+		due := s.tab.dueWithin(now, s.slack)
+		// A batch goes to one reactor: one wake-up, not one per reactor.
+		var rc *reactor
+		if len(due) > 0 && len(reactors) > 0 {
+			rc = reactors[next%len(reactors)]
+			next++
+		}
 		for _, r := range due {
 			timeout := s.attemptTimeout(r)
 			s.pending.Add(1)
 			if len(reactors) > 0 && reactors[0].canRun(r.checker) {
-				rc := reactors[next%len(reactors)]
-				next++
 				r.cancel = rc.start(r.checker, timeout, func(res Result) { s.finish(r, res) })
 				continue
 			}
