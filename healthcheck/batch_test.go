@@ -103,3 +103,27 @@ func TestSchedulerStartsNearbyChecksTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulerMixedBigBatch: one batch with a check the reactors cannot
+// run (a script) ahead of more plain HTTP checks than one reactor's share
+// (checks without warmup all start at once): every check completes and
+// passes.
+func TestSchedulerMixedBigBatch(t *testing.T) {
+	cs := newCountingServer(t)
+	s := startScheduler(t, Options{})
+	tm := Timing{DelayLoop: time.Hour, ConnectTimeout: 10 * time.Second}
+	if err := s.Add("script", Spec{Type: TypeScript, Command: []string{"/bin/true"}}, tm); err != nil {
+		t.Fatal(err)
+	}
+	n := 3*reactorShare + 1
+	for i := range n {
+		spec := Spec{Type: TypeHTTP, Target: cs.target(t), URLs: []URL{{Path: fmt.Sprintf("/c%d", i)}}}
+		if err := s.Add(ID(fmt.Sprint(i)), spec, tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every check done", func() bool { return s.Stats().Checks == uint64(n+1) })
+	if st := s.Stats(); st.Failures != 0 {
+		t.Errorf("%d of %d checks failed", st.Failures, st.Checks)
+	}
+}

@@ -39,6 +39,11 @@ type Options struct {
 // start together.
 const batchSlack = 50 * time.Millisecond
 
+// reactorShare is the least number of checks of a batch handed to one
+// reactor: a batch of thousands (checks without warmup all start at once,
+// and stay together) is shared by all of them.
+const reactorShare = 256
+
 // Scheduler runs deduplicated checks on their timing and reports
 // transitions. Add and Remove may be called before and during Run.
 //
@@ -228,16 +233,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Lock()
 		now := s.clock.Now()
 		due := s.tab.dueWithin(now, s.slack)
-		// A batch goes to one reactor: one wake-up, not one per reactor.
+		// A batch goes to one reactor (one wake-up, not one per reactor),
+		// a big one in even shares of at least reactorShare to each.
 		var rc *reactor
-		if len(due) > 0 && len(reactors) > 0 {
-			rc = reactors[next%len(reactors)]
-			next++
+		share := reactorShare
+		if len(reactors) > 0 {
+			share = max(share, (len(due)+len(reactors)-1)/len(reactors))
 		}
-		for _, r := range due {
+		for i, r := range due {
 			timeout := s.attemptTimeout(r)
 			s.pending.Add(1)
 			if len(reactors) > 0 && reactors[0].canRun(r.checker) {
+				if rc == nil || i%share == 0 {
+					rc = reactors[next%len(reactors)]
+					next++
+				}
 				r.cancel = rc.start(r.checker, timeout, func(res Result) { s.finish(r, res) })
 				continue
 			}
