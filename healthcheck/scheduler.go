@@ -42,7 +42,7 @@ const batchSlack = 50 * time.Millisecond
 // reactorShare is the least number of checks of a batch handed to one
 // reactor: a batch of thousands (checks without warmup all start at once,
 // and stay together) is shared by all of them.
-const reactorShare = 256
+const reactorShare = 2048
 
 // Scheduler runs deduplicated checks on their timing and reports
 // transitions. Add and Remove may be called before and during Run.
@@ -77,6 +77,8 @@ type Scheduler struct {
 	// checker) costs far more than one that finds it running: keepalived's
 	// checks run in bursts for the same reason.
 	slack time.Duration
+	// reactorShare: see the constant (tests lower it).
+	reactorShare int
 
 	wake    chan struct{} // the loop should look at the table again
 	evWake  chan struct{} // events are queued
@@ -122,6 +124,8 @@ func NewScheduler(opts Options) *Scheduler {
 		log:        opts.Logger,
 		wake:       make(chan struct{}, 1),
 		evWake:     make(chan struct{}, 1),
+
+		reactorShare: reactorShare,
 	}
 	if opts.Clock == nil {
 		s.slack = batchSlack
@@ -236,7 +240,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		// A batch goes to one reactor (one wake-up, not one per reactor),
 		// a big one in even shares of at least reactorShare to each.
 		var rc *reactor
-		share := reactorShare
+		share := s.reactorShare
 		if len(reactors) > 0 {
 			share = max(share, (len(due)+len(reactors)-1)/len(reactors))
 		}
