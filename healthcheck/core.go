@@ -174,9 +174,15 @@ func (t *table) remove(id ID) (stopped *runner, ok bool) {
 
 // due pops the runners whose time has come and marks them in flight; they
 // are not rescheduled until complete.
-func (t *table) due(now time.Time) []*runner {
+func (t *table) due(now time.Time) []*runner { return t.dueWithin(now, 0) }
+
+// dueWithin is due, also taking the checks due within slack after now,
+// each at most a twentieth of its delay early (so a short delay_loop is
+// not cut short): checks started together cost the loop and the reactor
+// one wake-up for the batch instead of one each.
+func (t *table) dueWithin(now time.Time, slack time.Duration) []*runner {
 	var out []*runner
-	for len(t.heap) > 0 && !t.heap[0].next.After(now) {
+	for len(t.heap) > 0 && !t.heap[0].next.After(now.Add(min(slack, t.heap[0].timing.earliness()))) {
 		r := heap.Pop(&t.heap).(*runner)
 		r.inflight = true
 		r.due = r.next

@@ -150,15 +150,16 @@ func (rc *reactor) wait(events []unix.EpollEvent, deadline time.Time) (int, erro
 		ms := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
 		return unix.EpollWait(rc.epfd, events, max(0, ms))
 	}
-	// What is ready first: the poller's Read returns at a past deadline
-	// without looking.
-	n, werr := unix.EpollWait(rc.epfd, events, 0)
-	if n != 0 || werr != nil || !time.Now().Before(deadline) {
-		return n, werr
+	// The poller's Read returns at a past deadline without looking; else
+	// it looks (the callback) before it parks.
+	if !time.Now().Before(deadline) {
+		return unix.EpollWait(rc.epfd, events, 0)
 	}
 	if err := rc.epf.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
+	var n int
+	var werr error
 	err := rc.epraw.Read(func(fd uintptr) bool {
 		n, werr = unix.EpollWait(int(fd), events, 0)
 		return n > 0 || werr != nil
@@ -372,14 +373,50 @@ func (rc *reactor) begin(op *rop) {
 		rc.fail(op, phaseConnect, err)
 		return
 	}
+	events := uint32(unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET)
+	if op.hc != nil {
+		sent, err := rc.sendEarly(op)
+		if err != nil {
+			rc.fail(op, phaseConnect, err)
+			return
+		}
+		if sent {
+			events &^= unix.EPOLLOUT // only the answer is awaited
+		}
+	}
 	rc.gen++
 	op.gen = rc.gen
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: op.gen}
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: op.gen}
 	if err := unix.EpollCtl(rc.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		rc.fail(op, phaseConnect, fmt.Errorf("epoll_ctl: %w", err))
 		return
 	}
 	rc.conns[fd] = op
+}
+
+// sendEarly writes the request right after connect: on loopback and
+// often on a LAN the handshake is over by the time connect returns, and
+// then the check spares a wake-up for writability and the SO_ERROR
+// query. It says whether the whole request went; EAGAIN (still
+// connecting) leaves the attempt to the writability event. Any other
+// error is the connection's: a write to a socket whose connect failed
+// returns that failure (ECONNREFUSED) and clears it.
+func (rc *reactor) sendEarly(op *rop) (bool, error) {
+	req := op.hc.urls[op.url].req
+	n, err := unix.Write(op.fd, req)
+	switch {
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	op.off = n
+	if n < len(req) {
+		op.state = stWrite
+		return false, nil
+	}
+	op.state = stRead
+	return true, nil
 }
 
 func (rc *reactor) handle(op *rop, ev uint32) {

@@ -35,6 +35,15 @@ type Options struct {
 	NoReactor bool
 }
 
+// batchSlack is how far ahead the real-clock Scheduler looks for checks to
+// start together.
+const batchSlack = 50 * time.Millisecond
+
+// reactorShare is the least number of checks of a batch handed to one
+// reactor: a batch of thousands (checks without warmup all start at once,
+// and stay together) is shared by all of them.
+const reactorShare = 2048
+
 // Scheduler runs deduplicated checks on their timing and reports
 // transitions. Add and Remove may be called before and during Run.
 //
@@ -60,9 +69,16 @@ type Scheduler struct {
 	events  []Transition
 	total   Stats
 
-	// slack starts checks due within it together, sparing the loop a
-	// wake-up per check when thousands are spread over a second.
+	// slack starts checks due within it together (each at most a
+	// twentieth of its delay early), sparing the loop and the reactors a
+	// wake-up per check when thousands are spread over a second. On this
+	// kind of load most of a checker's CPU is the kernel's, and a
+	// connection that wakes an idle server (and its answer an idle
+	// checker) costs far more than one that finds it running: keepalived's
+	// checks run in bursts for the same reason.
 	slack time.Duration
+	// reactorShare: see the constant (tests lower it).
+	reactorShare int
 
 	wake    chan struct{} // the loop should look at the table again
 	evWake  chan struct{} // events are queued
@@ -108,9 +124,11 @@ func NewScheduler(opts Options) *Scheduler {
 		log:        opts.Logger,
 		wake:       make(chan struct{}, 1),
 		evWake:     make(chan struct{}, 1),
+
+		reactorShare: reactorShare,
 	}
 	if opts.Clock == nil {
-		s.slack = time.Millisecond
+		s.slack = batchSlack
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -218,13 +236,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		now := s.clock.Now()
-		due := s.tab.due(now.Add(s.slack))
-		for _, r := range due {
+		due := s.tab.dueWithin(now, s.slack)
+		// A batch goes to one reactor (one wake-up, not one per reactor),
+		// a big one in even shares of at least reactorShare to each.
+		var rc *reactor
+		share := s.reactorShare
+		if len(reactors) > 0 {
+			share = max(share, (len(due)+len(reactors)-1)/len(reactors))
+		}
+		for i, r := range due {
 			timeout := s.attemptTimeout(r)
 			s.pending.Add(1)
 			if len(reactors) > 0 && reactors[0].canRun(r.checker) {
-				rc := reactors[next%len(reactors)]
-				next++
+				if rc == nil || i%share == 0 {
+					rc = reactors[next%len(reactors)]
+					next++
+				}
 				r.cancel = rc.start(r.checker, timeout, func(res Result) { s.finish(r, res) })
 				continue
 			}

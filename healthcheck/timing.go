@@ -63,6 +63,16 @@ func (t Timing) Validate() error {
 	return nil
 }
 
+// earliness is how early a check may start to join a batch: a twentieth
+// of its shortest delay.
+func (t Timing) earliness() time.Duration {
+	d := t.DelayLoop
+	if t.DelayBeforeRetry > 0 {
+		d = min(d, t.DelayBeforeRetry)
+	}
+	return d / 20
+}
+
 // fall is how many failures in a row take an up server down.
 func (t Timing) fall() int {
 	if t.Fall > 0 {

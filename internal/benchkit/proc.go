@@ -143,6 +143,33 @@ func RunQueueWait(pid int) time.Duration {
 	return total
 }
 
+// Sleeps is how many times the threads of a process have gone to sleep
+// (voluntary context switches, /proc/PID/task/*/status): each is a
+// wake-up to pay for later, the cost of a checker that handles its events
+// one by one instead of in batches.
+func Sleeps(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		total += parseVoluntarySwitches(b)
+	}
+	return total
+}
+
+func parseVoluntarySwitches(b []byte) int64 {
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // LoadAvg is /proc/loadavg's first three fields, "?" when unreadable.
 func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")

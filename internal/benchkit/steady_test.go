@@ -66,3 +66,19 @@ func TestParseStatCPU(t *testing.T) {
 		t.Errorf("a short line parsed")
 	}
 }
+
+func TestParseVoluntarySwitches(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"Name:\tx\nvoluntary_ctxt_switches:\t42\nnonvoluntary_ctxt_switches:\t7\n", 42},
+		{"Name:\tx\n", 0},
+		{"voluntary_ctxt_switches:\tbad\n", 0},
+	}
+	for _, tc := range tests {
+		if got := parseVoluntarySwitches([]byte(tc.in)); got != tc.want {
+			t.Errorf("parseVoluntarySwitches(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

@@ -207,6 +207,7 @@ func report(m measurement) {
 	fmt.Printf("  checker CPU per 10k checks: %.3f s  (%.2f cores; server child %.2f cores)\n",
 		m.cpuPer10k(), m.cores(), m.serverCPU.Seconds()/m.window.Seconds())
 	fmt.Printf("  checker threads runnable but waiting for a CPU: %.2f s per s\n", m.wait.Seconds()/m.window.Seconds())
+	fmt.Printf("  checker sleeps (voluntary context switches, all threads) per check: %.3f\n", m.sleepsPerCheck())
 }
 
 func measureOurs(srv *benchkit.Server, o options, n int) (measurement, error) {

@@ -17,6 +17,7 @@ type measurement struct {
 	cpu       time.Duration
 	serverCPU time.Duration
 	wait      time.Duration       // on the run queue, all threads
+	sleeps    int64               // voluntary context switches, all threads
 	steady    benchkit.Steadiness // reached before the window, or not
 }
 
@@ -29,6 +30,14 @@ func (m measurement) cpuPer10k() float64 {
 		return math.Inf(1)
 	}
 	return m.cpu.Seconds() / float64(m.checks) * 10000
+}
+
+// sleepsPerCheck is NaN for a checker that completed no check.
+func (m measurement) sleepsPerCheck() float64 {
+	if m.checks == 0 {
+		return math.NaN()
+	}
+	return float64(m.sleeps) / float64(m.checks)
 }
 
 func (m measurement) cores() float64 { return m.cpu.Seconds() / m.window.Seconds() }
@@ -46,10 +55,11 @@ type sample struct {
 	at                       time.Time
 	cpu, serverCPU, wait     time.Duration
 	checks, failures, served int64
+	sleeps                   int64
 }
 
 func takeSample(srv *benchkit.Server, p probe) (sample, error) {
-	s := sample{at: time.Now(), wait: benchkit.RunQueueWait(p.pid)}
+	s := sample{at: time.Now(), wait: benchkit.RunQueueWait(p.pid), sleeps: benchkit.Sleeps(p.pid)}
 	var err error
 	if s.cpu, err = p.cpu(); err != nil {
 		return s, err
@@ -80,6 +90,7 @@ func measureWindow(m measurement, srv *benchkit.Server, window time.Duration, p 
 	}
 	m.window = s1.at.Sub(s0.at)
 	m.cpu, m.serverCPU, m.wait = s1.cpu-s0.cpu, s1.serverCPU-s0.serverCPU, s1.wait-s0.wait
+	m.sleeps = s1.sleeps - s0.sleeps
 	m.checks, m.failures, m.served = s1.checks-s0.checks, s1.failures-s0.failures, s1.served-s0.served
 	return m, nil
 }
