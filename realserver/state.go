@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/lvsd/lb/internal/boundedfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,32 +142,23 @@ func LoadState(path string) (State, error) {
 	return s, nil
 }
 
-// readState reads a regular file of at most maxStateSize bytes. It opens
-// without blocking (a FIFO in its place would wait for a writer forever).
+// readState reads a regular file of at most maxStateSize bytes, without
+// blocking (a FIFO in its place would wait for a writer forever).
 func readState(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read state file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read state file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s: not a regular file (%s) (%s)", ErrBadState, path, fi.Mode().Type(), stateHint)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read state file %s: %w", path, err)
-	}
-	if len(b) > maxStateSize {
+	b, err := boundedfile.Read(path, maxStateSize)
+	switch {
+	case err == nil, errors.Is(err, os.ErrNotExist):
+		return b, err
+	case errors.Is(err, boundedfile.ErrTooLarge):
 		return nil, fmt.Errorf("%w: %s: larger than %d bytes, more than lbrs ever writes (%s)", ErrBadState, path, maxStateSize, stateHint)
+	case errors.Is(err, boundedfile.ErrNotRegular):
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%w: %s: %v (%s)", ErrBadState, path, err, stateHint)
 	}
-	return b, nil
+	return nil, fmt.Errorf("read state file: %w", err)
 }
 
 // SaveState writes the state file atomically (temporary file, fsync,

@@ -1,13 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"syscall"
 	"unicode/utf8"
 )
 
@@ -39,70 +33,6 @@ const (
 	maxMessage = 400
 	maxPath    = 200
 )
-
-// ReadFile reads a configuration file of at most limit bytes. It refuses,
-// without blocking, anything but a regular file (a FIFO, a device such as
-// /dev/zero, a directory) and a file larger than limit. The errors name the
-// path.
-func ReadFile(path string, limit int64) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
-	// writer; it has no effect on a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("not a regular file (%s)", kindOf(st.Mode()))}
-	}
-	if st.Size() > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: tooBig(limit)}
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+512)) // one allocation
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	if int64(len(data)) > limit { // grew while read
-		return nil, &fs.PathError{Op: "read", Path: path, Err: tooBig(limit)}
-	}
-	return data, nil
-}
-
-// ErrTooLarge is the error (inside a *fs.PathError) of a file over its
-// size limit.
-var ErrTooLarge = errors.New("file too large")
-
-func tooBig(limit int64) error {
-	return fmt.Errorf("%w: larger than %s, the limit of a configuration file", ErrTooLarge, sizeText(limit))
-}
-
-func sizeText(n int64) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a plain file"
-}
 
 // Clip shortens s to at most n bytes (cut at a character boundary), saying
 // how long it was: error lines quote values from the file, which may be

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/lvsd/lb/internal/boundedfile"
 )
 
 // LoadDirector reads and validates lbd.yaml; a file that configures
@@ -12,7 +14,7 @@ import (
 // file or is larger than MaxDirectorFileSize gives a wrapped
 // *os.PathError.
 func LoadDirector(path string) (*Director, error) {
-	data, err := ReadFile(path, MaxDirectorFileSize)
+	data, err := boundedfile.Read(path, MaxDirectorFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading director config: %w", err)
 	}
@@ -43,7 +45,7 @@ func (r *report) parseDirector(data []byte) (*Director, error) {
 // LoadAgent reads and validates lbrs.yaml, like LoadDirector (at most
 // MaxAgentFileSize).
 func LoadAgent(path string) (*Agent, error) {
-	data, err := ReadFile(path, MaxAgentFileSize)
+	data, err := boundedfile.Read(path, MaxAgentFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading agent config: %w", err)
 	}

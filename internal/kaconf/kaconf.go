@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvsd/lb/internal/boundedfile"
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -17,14 +18,14 @@ type Options struct {
 	Glob     func(pattern string) ([]string, error) // expands include patterns; nil: filepath.Glob
 }
 
-// readFile reads name with the hook, or as config.ReadFile does: regular
+// readFile reads name with the hook, or as boundedfile.Read does: regular
 // files only, at most MaxFileSize (lexer.readInclude checks the sizes of
 // what the hook returns).
 func (o *Options) readFile(name string) ([]byte, error) {
 	if o != nil && o.ReadFile != nil {
 		return o.ReadFile(name)
 	}
-	return config.ReadFile(name, MaxFileSize)
+	return boundedfile.Read(name, MaxFileSize)
 }
 
 func (o *Options) glob(pattern string) ([]string, error) {
