@@ -26,16 +26,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// openFDs counts this process's descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestFloodKeepsServing: 2,000 hostile connections (idle keep-alive,
 // silent, slow headers, slow bodies, each dialed again when closed) hold at
 // most MaxConns of the server's descriptors, and a normal client still gets
@@ -49,14 +39,14 @@ func TestFloodKeepsServing(t *testing.T) {
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	base := openFDs(t)
+	base := floodtest.OpenFDs(t)
 	const conns = 2000
 	fc := floodtest.Start(t, path, conns)
 	t.Logf("flood: %d connections dialed (%d dial errors)", fc.Dials, fc.DialErrors)
 
 	maxFDs, maxLatency := 0, time.Duration(0)
 	for range 4 {
-		if n := openFDs(t); n > maxFDs {
+		if n := floodtest.OpenFDs(t); n > maxFDs {
 			maxFDs = n
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -106,7 +96,7 @@ func TestIdleConnectionsClosed(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	_, stop := serve(t, control.ServerConfig{Path: path, Daemon: &sources{}, Limits: httplimit.Limits{IdleTimeout: idle}})
 	defer stop()
-	base := openFDs(t)
+	base := floodtest.OpenFDs(t)
 	const n = 10
 	type result struct {
 		closedAfter time.Duration
@@ -156,9 +146,9 @@ func TestIdleConnectionsClosed(t *testing.T) {
 func waitFDs(t *testing.T, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for openFDs(t) > want {
+	for floodtest.OpenFDs(t) > want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d descriptors open, want <= %d", openFDs(t), want)
+			t.Fatalf("%d descriptors open, want <= %d", floodtest.OpenFDs(t), want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -256,7 +246,7 @@ func TestWriteTimeoutIsPerWrite(t *testing.T) {
 	const wt = time.Second
 	_, stop := serve(t, control.ServerConfig{Path: path, Daemon: &bigDaemon{}, Limits: httplimit.Limits{WriteTimeout: wt}})
 	defer stop()
-	base := openFDs(t)
+	base := floodtest.OpenFDs(t)
 
 	c, err := net.Dial("unix", path)
 	if err != nil {

@@ -17,16 +17,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil { // EMFILE: the descriptors are gone
-		t.Errorf("count descriptors: %v", err)
-		return 0
-	}
-	return len(ents)
-}
-
 // lowerFDLimit sets the soft RLIMIT_NOFILE to n for the test (the flood
 // helper is another process: its limit is its own).
 func lowerFDLimit(t *testing.T, n uint64) {
@@ -54,7 +44,7 @@ func TestDaemonWorksDuringControlFlood(t *testing.T) {
 	f := start(t, false)
 	want := map[string]uint32{"198.51.100.1": 3, "198.51.100.2": 1}
 	waitFor(t, "table programmed", func() bool { return eqDests(f.dests(), want) })
-	base := openFDs(t)
+	base := floodtest.OpenFDs(t)
 	lowerFDLimit(t, uint64(base+400))
 	fc := floodtest.Start(t, f.sock, 2000)
 	t.Logf("flood: %d connections dialed; lbd holds %d descriptors before, limit %d", fc.Dials, base, base+400)
@@ -62,7 +52,7 @@ func TestDaemonWorksDuringControlFlood(t *testing.T) {
 	// Checks run every 50ms: for 2s none may fail.
 	maxFDs := 0
 	for range 20 {
-		maxFDs = max(maxFDs, openFDs(t))
+		maxFDs = max(maxFDs, floodtest.OpenFDs(t))
 		if got := f.dests(); !eqDests(got, want) {
 			t.Fatalf("the table changed during the flood: %v (logs below)", got)
 		}
@@ -93,7 +83,7 @@ func TestDaemonWorksDuringControlFlood(t *testing.T) {
 		t.Fatalf("status during the flood: %+v %v", st.RealServers, err)
 	}
 	statusTook := time.Since(t0)
-	maxFDs = max(maxFDs, openFDs(t))
+	maxFDs = max(maxFDs, floodtest.OpenFDs(t))
 	t.Logf("during the flood: lbd's descriptors %d -> max %d; reload answered in %v, status in %v",
 		base, maxFDs, reloadTook, statusTook)
 	if maxFDs > base+httplimit.DefaultMaxConns+32 {

@@ -189,3 +189,16 @@ func Start(t testing.TB, path string, n int) Counts {
 	}
 	return c
 }
+
+// OpenFDs counts the calling process's descriptors (the server's, when the
+// flood runs in the child). A failure to count (EMFILE: the descriptors are
+// gone) is a test error and counts 0.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Errorf("count descriptors: %v", err)
+		return 0
+	}
+	return len(ents)
+}
