@@ -139,7 +139,7 @@ func (s Spec) Validate() error {
 		case !v.IsValid():
 			errs = append(errs, errors.New("VIP: invalid (zero) address"))
 			continue
-		case unusableVIP(v):
+		case !UsableVIP(v):
 			errs = append(errs, fmt.Errorf("VIP %s: not usable as a virtual address (unspecified, loopback, multicast, link-local or broadcast)", v))
 		}
 		if seen[v] {
@@ -185,10 +185,30 @@ func (s Spec) Validate() error {
 }
 
 func checkIfName(name string) error {
-	if name == "" || len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/ \t\n\v\f\r:") || strings.IndexByte(name, 0xa0) >= 0 {
+	if DeviceNameProblem(name) != "" {
 		return fmt.Errorf("interface %q: not a valid device name", name)
 	}
 	return nil
+}
+
+// DeviceNameProblem says why the kernel would refuse name as a device name
+// (dev_valid_name), or "": at most 15 bytes, not "." or "..", no "/", ":"
+// or byte the kernel's isspace() calls white space (ASCII's six, and 0xA0).
+// lbrs check (internal/config) asks it too, so check and apply agree.
+func DeviceNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty"
+	case len(name) > 15:
+		return "longer than 15 bytes"
+	case name == "." || name == "..":
+		return "\".\" and \"..\" are not device names"
+	case strings.ContainsAny(name, "/:"):
+		return "contains \"/\" or \":\""
+	case strings.ContainsAny(name, " \t\n\v\f\r") || strings.IndexByte(name, 0xa0) >= 0:
+		return "contains white space"
+	}
+	return ""
 }
 
 func countV4(vips []netip.Addr) int {

@@ -143,7 +143,7 @@ func checkAddrRecord(r AddrRecord) error {
 	if r.Prefix.Bits() != ip.BitLen() {
 		return fmt.Errorf("prefix length /%d: lbrs adds VIPs as /%d only", r.Prefix.Bits(), ip.BitLen())
 	}
-	if unusableVIP(ip) {
+	if !UsableVIP(ip) {
 		return errors.New("not a VIP (unspecified, loopback, multicast, link-local or broadcast)")
 	}
 	switch {
@@ -168,10 +168,12 @@ func checkDevice(name string) error {
 	return nil
 }
 
-// unusableVIP reports an address that is never a VIP.
-func unusableVIP(v netip.Addr) bool {
-	return v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v.IsLinkLocalUnicast() ||
-		v.Is4() && v == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+// UsableVIP reports whether v can be a virtual address on a real server:
+// not unspecified, loopback, multicast, link-local or broadcast. lbrs check
+// (internal/config) asks it too, so check and apply agree.
+func UsableVIP(v netip.Addr) bool {
+	return !(v.IsUnspecified() || v.IsLoopback() || v.IsMulticast() || v.IsLinkLocalUnicast() ||
+		v.Is4() && v == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
 }
 
 // fits checks the records against the devices a configuration puts VIPs on

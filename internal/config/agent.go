@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lb/vrrp"
+	"github.com/lvsd/lb/realserver"
 )
 
 // Defaults of lbrs.yaml.
@@ -111,7 +111,7 @@ func (r *report) validateAgent(a *Agent) {
 		switch {
 		case !v.IsValid():
 			continue
-		case !vrrp.UsableAddress(v), v == limitedBroadcast, v.IsLinkLocalUnicast():
+		case !realserver.UsableVIP(v):
 			r.errf(p, "%s cannot be a virtual address", v)
 		case seen[v]:
 			r.errf(p, "duplicate VIP %s", v)
@@ -122,7 +122,7 @@ func (r *report) validateAgent(a *Agent) {
 		}
 	}
 	if r.has("interface") && r.ok("interface") {
-		switch why := ifNameProblem(a.Interface); {
+		switch why := realserver.DeviceNameProblem(a.Interface); {
 		case a.Interface == "":
 			r.errf("interface", "must not be empty")
 		case why != "":
@@ -152,23 +152,4 @@ func (r *report) validateAgent(a *Agent) {
 	if a.ResyncInterval < time.Second {
 		r.errf("resync_interval", "must be at least 1s, got %s", a.ResyncInterval)
 	}
-}
-
-// ifNameProblem says why the kernel would refuse name as a device name
-// (dev_valid_name), or "": at most 15 bytes, not "." or "..", no "/", ":"
-// or byte the kernel's isspace() calls white space (ASCII's six, and 0xA0).
-func ifNameProblem(name string) string {
-	switch {
-	case name == "":
-		return "must not be empty"
-	case len(name) > 15:
-		return "longer than 15 bytes"
-	case name == "." || name == "..":
-		return "\".\" and \"..\" are not device names"
-	case strings.ContainsAny(name, "/:"):
-		return "contains \"/\" or \":\""
-	case strings.ContainsAny(name, " \t\n\v\f\r") || strings.IndexByte(name, 0xa0) >= 0:
-		return "contains white space"
-	}
-	return ""
 }
