@@ -18,8 +18,9 @@ const (
 	// maxDepth bounds the nesting of blocks (keepalived's deepest is 4:
 	// virtual_server, real_server, HTTP_GET, url).
 	maxDepth = 32
-	// MaxErrors is how many errors are shown; a last line counts the rest.
-	MaxErrors = 100
+	// MaxErrors is how many errors are shown; a last line counts the rest
+	// (lbd.yaml's limit: one policy for every file the operator hands us).
+	MaxErrors = config.MaxErrors
 	// maxErrorsFound stops the conversion's checks: a file with this many
 	// errors is not a keepalived configuration.
 	maxErrorsFound = 1000
