@@ -143,6 +143,20 @@ type (
 	// RequestMaster says a sync group member wants MASTER; the group
 	// answers with GroupMaster when every member does.
 	RequestMaster struct{}
+	// OtherMaster reports an advert heard while MASTER from another master
+	// that loses the election to us (RFC 3768 6.4.3: a lower priority, or
+	// the same priority and a lower primary address); we assert ourselves.
+	// SplitBrain is set once per episode: the same peer kept claiming
+	// mastership for at least half an advert interval after we first
+	// asserted ourselves, so it does not hear us (a one-way link, a
+	// firewall). One stray advert (the old master's last one at a
+	// preemption, an advert crossing ours) never sets it.
+	OtherMaster struct {
+		Peer         netip.Addr
+		PeerPriority uint8
+		Priority     uint8 // ours
+		SplitBrain   bool
+	}
 )
 
 func (SendAdvert) action()    {}
@@ -153,6 +167,7 @@ func (RemoveVIPs) action()    {}
 func (SendGARP) action()      {}
 func (Transition) action()    {}
 func (RequestMaster) action() {}
+func (OtherMaster) action()   {}
 
 // Params are the fixed inputs of a machine.
 type Params struct {
@@ -180,6 +195,16 @@ type Machine struct {
 	groupFault bool
 	wantMaster bool // sync group: the master-down timer fired, waiting for the group
 	master     netip.Addr
+	conflict   conflict // MASTER: another master heard (split-brain episode)
+}
+
+// conflict is a split-brain episode: adverts from another master that
+// loses to us, heard while we are MASTER. It ends when we leave MASTER or
+// when the peer is quiet for a Master_Down_Interval.
+type conflict struct {
+	peer        netip.Addr
+	first, last time.Time
+	reported    bool
 }
 
 // NewMachine returns a machine in StateInit.
@@ -240,7 +265,7 @@ func (m Machine) Step(ev Event, now time.Time) (Machine, []Action) {
 	case StateBackup:
 		return m.stepBackup(ev, now)
 	case StateMaster:
-		return m.stepMaster(ev)
+		return m.stepMaster(ev, now)
 	case StateFault:
 		if _, ok := ev.(Shutdown); ok {
 			return m.to(StateStopped, nil)
@@ -257,6 +282,7 @@ func (m Machine) to(s State, acts []Action) (Machine, []Action) {
 	if s != StateBackup {
 		m.wantMaster = false
 	}
+	m.conflict = conflict{}
 	return m, append(acts, Transition{From: from, To: s})
 }
 
@@ -388,7 +414,7 @@ func (m Machine) stepBackup(ev Event, now time.Time) (Machine, []Action) {
 	return m, nil
 }
 
-func (m Machine) stepMaster(ev Event) (Machine, []Action) {
+func (m Machine) stepMaster(ev Event, now time.Time) (Machine, []Action) {
 	switch e := ev.(type) {
 	case TimerExpired:
 		switch e.Timer {
@@ -429,7 +455,9 @@ func (m Machine) stepMaster(ev Event) (Machine, []Action) {
 			if m.p.GARP.MasterDelay > 0 {
 				acts = append(acts, SetTimer{TimerGARPDelay, m.p.GARP.MasterDelay})
 			}
-			return m, acts
+			var split bool
+			m, split = m.noteConflict(e.Src, now)
+			return m, append(acts, OtherMaster{Peer: e.Src, PeerPriority: e.Priority, Priority: m.prio, SplitBrain: split})
 		}
 	case GroupBackup:
 		return m.leaveMaster(StateBackup, false)
@@ -439,4 +467,19 @@ func (m Machine) stepMaster(ev Event) (Machine, []Action) {
 		return m.leaveMaster(StateStopped, true)
 	}
 	return m, nil
+}
+
+// noteConflict records an advert from a losing master heard at now and
+// reports whether it makes the episode a split brain for the first time.
+func (m Machine) noteConflict(peer netip.Addr, now time.Time) (Machine, bool) {
+	c := m.conflict
+	if c.peer != peer || c.first.IsZero() || now.Sub(c.last) > m.MasterDownInterval() {
+		m.conflict = conflict{peer: peer, first: now, last: now}
+		return m, false
+	}
+	c.last = now
+	split := !c.reported && now.Sub(c.first) >= m.p.AdvertInterval/2
+	c.reported = c.reported || split
+	m.conflict = c
+	return m, split
 }

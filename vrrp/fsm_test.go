@@ -160,9 +160,11 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"shutdown":         {StateStopped, leaveMaster(StateStopped)},
 			"advert-higher":    {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
 			"advert-eq-higher": {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
-			"advert-eq-lower":  {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second}}},
-			"advert-eq-self":   none(StateMaster),
-			"advert-lower":     {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second}}},
+			"advert-eq-lower": {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second},
+				OtherMaster{Peer: netip.MustParseAddr("10.0.0.1"), PeerPriority: 100, Priority: 100}}},
+			"advert-eq-self": none(StateMaster),
+			"advert-lower": {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second},
+				OtherMaster{Peer: netip.MustParseAddr("10.0.0.3"), PeerPriority: 50, Priority: 100}}},
 			"advert-zero":      {StateMaster, []Action{SendAdvert{100}, SetTimer{TimerAdvert, time.Second}}},
 			"timer-down":       none(StateMaster),
 			"timer-advert":     {StateMaster, []Action{SendAdvert{100}, SetTimer{TimerAdvert, time.Second}}},
@@ -218,7 +220,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 				if next.State() != w.state {
 					t.Errorf("state %v, want %v", next.State(), w.state)
 				}
-				if diff := cmp.Diff(w.acts, acts); diff != "" {
+				if diff := cmp.Diff(w.acts, acts, cmpNetip); diff != "" {
 					t.Errorf("actions (-want +got):\n%s", diff)
 				}
 			})
@@ -368,7 +370,8 @@ func TestStepScenarios(t *testing.T) {
 				{TimerExpired{TimerMasterDown}, 0, StateMaster, []Action{
 					StopTimer{TimerMasterDown}, SendAdvert{100}, AddVIPs{}, SendGARP{3},
 					SetTimer{TimerAdvert, time.Second}, Transition{StateBackup, StateMaster}}},
-				{adv(50, "10.0.0.9"), 0, StateMaster, []Action{SendAdvert{100}, SendGARP{3}}},
+				{adv(50, "10.0.0.9"), 0, StateMaster, []Action{SendAdvert{100}, SendGARP{3},
+					OtherMaster{Peer: netip.MustParseAddr("10.0.0.9"), PeerPriority: 50, Priority: 100}}},
 			},
 		},
 	}
@@ -382,7 +385,7 @@ func TestStepScenarios(t *testing.T) {
 					t.Fatalf("step %d (%T): state %v, want %v", i, s.ev, m.State(), s.state)
 				}
 				if s.acts != nil {
-					if diff := cmp.Diff(s.acts, acts); diff != "" {
+					if diff := cmp.Diff(s.acts, acts, cmpNetip); diff != "" {
 						t.Fatalf("step %d (%T): actions (-want +got):\n%s", i, s.ev, diff)
 					}
 				}

@@ -24,6 +24,10 @@ type Options struct {
 	// order, from the router's goroutine (after its lock is released): it
 	// must not block for long.
 	OnStateChange func(StateChange)
+	// OnNotice, if set, gets every event of keepalived's notify FIFO, in
+	// order, from the router's goroutine (after its lock is released): it
+	// must not block.
+	OnNotice func(Notice)
 	// Env holds the system seams; nil fields are filled from LinuxEnv.
 	Env Env
 }
@@ -61,6 +65,7 @@ type Router struct {
 	scriptS      map[string]*riseFall
 	notes        *notifier
 	publish      []StateChange // collected under mu, delivered after
+	notices      []Notice      // collected under mu, delivered after
 }
 
 type instance struct {
@@ -630,6 +635,7 @@ func (r *Router) retrack(in *instance, now time.Time) {
 	if prio != in.m.Priority() {
 		r.log.Info("vrrp: priority changed", "instance", in.cfg.Name, "from", in.m.Priority(), "to", prio)
 		r.step(in, PriorityChanged{prio}, now)
+		r.priorityNotice(in, now)
 	}
 	if fault != in.m.Fault() {
 		r.step(in, FaultChanged{fault}, now)
@@ -692,6 +698,7 @@ func (r *Router) step(in *instance, ev Event, at time.Time) {
 			r.log.Info("vrrp: sync group entering state", "group", g.cfg.Name, "state", s)
 			g.state = s
 			r.notify(g.cfg.Notify, "GROUP", g.cfg.Name, s, 0)
+			r.notice(Notice{Group: true, Name: g.cfg.Name, Event: s.String(), At: at})
 		}
 	}
 }
@@ -744,6 +751,8 @@ func (r *Router) do(in *instance, a Action, at time.Time) {
 			r.transition(in, a, at)
 		case RequestMaster:
 			r.log.Info("vrrp: waiting for the sync group to go MASTER", "instance", in.cfg.Name, "group", in.group.cfg.Name)
+		case OtherMaster:
+			r.otherMaster(in, a, at)
 		}
 	}
 }
@@ -836,6 +845,7 @@ func (r *Router) transition(in *instance, t Transition, at time.Time) {
 	r.log.Info("vrrp: instance entering state", "instance", in.cfg.Name, "state", t.To, "from", t.From, "priority", in.m.Priority())
 	if t.To != StateInit {
 		r.notify(in.cfg.Notify, "INSTANCE", in.cfg.Name, t.To, in.m.Priority())
+		r.notice(Notice{Name: in.cfg.Name, Event: t.To.String(), Priority: in.m.Priority(), At: at})
 	}
 	var group string
 	if in.group != nil {
@@ -876,14 +886,18 @@ func (r *Router) notify(n Notify, kind, name string, s State, prio uint8) {
 // lock.
 func (r *Router) deliver() {
 	r.mu.Lock()
-	pub := r.publish
-	r.publish = nil
+	pub, notes := r.publish, r.notices
+	r.publish, r.notices = nil, nil
 	r.mu.Unlock()
-	if r.opts.OnStateChange == nil {
-		return
+	if r.opts.OnStateChange != nil {
+		for _, c := range pub {
+			r.opts.OnStateChange(c)
+		}
 	}
-	for _, c := range pub {
-		r.opts.OnStateChange(c)
+	if r.opts.OnNotice != nil {
+		for _, n := range notes {
+			r.opts.OnNotice(n)
+		}
 	}
 }
 

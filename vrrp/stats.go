@@ -30,6 +30,12 @@ type InstanceStats struct {
 	BecameMaster          uint64
 	ReleasedMaster        uint64
 	AddressListMismatches uint64 // adverts whose address list differs from ours (logged, not dropped)
+	// SplitBrains counts split-brain episodes: as MASTER, another master
+	// that loses to us kept sending adverts (it does not hear ours). The
+	// last episode's peer and time follow.
+	SplitBrains    uint64
+	SplitBrainPeer netip.Addr
+	SplitBrainAt   time.Time
 	Drops                 map[DropReason]uint64
 }
 
