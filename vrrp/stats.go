@@ -36,7 +36,7 @@ type InstanceStats struct {
 	SplitBrains    uint64
 	SplitBrainPeer netip.Addr
 	SplitBrainAt   time.Time
-	Drops                 map[DropReason]uint64
+	Drops          map[DropReason]uint64
 }
 
 // SocketStats counts the packets of one socket that no instance could be
