@@ -92,26 +92,36 @@ func (w *fifoWriter) run() {
 	for {
 		select {
 		case line := <-w.q:
-			w.write(line, time.Now().Add(fifoWriteTimeout))
+			select {
+			case <-w.stop: // stopping: the drain's deadline holds for this one too
+				w.drainOne(line)
+			default:
+				w.write(line, time.Now().Add(fifoWriteTimeout))
+			}
 		case <-w.stop:
 			for {
 				select {
 				case line := <-w.q:
-					if time.Now().After(w.deadline) {
-						w.drop(line, errors.New("lbd stopping"))
-						continue
-					}
-					dl := time.Now().Add(fifoWriteTimeout)
-					if w.deadline.Before(dl) {
-						dl = w.deadline
-					}
-					w.write(line, dl)
+					w.drainOne(line)
 				default:
 					return
 				}
 			}
 		}
 	}
+}
+
+// drainOne writes a line queued before close, if the deadline allows.
+func (w *fifoWriter) drainOne(line string) {
+	if time.Now().After(w.deadline) {
+		w.drop(line, errors.New("lbd stopping"))
+		return
+	}
+	dl := time.Now().Add(fifoWriteTimeout)
+	if w.deadline.Before(dl) {
+		dl = w.deadline
+	}
+	w.write(line, dl)
 }
 
 // open creates the FIFO if it does not exist and opens it read-write

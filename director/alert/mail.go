@@ -90,23 +90,33 @@ func (m *mailer) run() {
 	for {
 		select {
 		case msg := <-m.q:
-			m.deliver(msg, time.Time{})
+			select {
+			case <-m.stop: // stopping: the drain's deadline holds for this one too
+				m.drainOne(msg)
+			default:
+				m.deliver(msg, time.Time{})
+			}
 		case <-m.stop:
 			for {
 				select {
 				case msg := <-m.q:
-					if time.Now().After(m.deadline) {
-						m.dropped.Add(1)
-						m.log.Warn("e-mail alert dropped: lbd stopping", "subject", msg.Subject)
-						continue
-					}
-					m.deliver(msg, m.deadline)
+					m.drainOne(msg)
 				default:
 					return
 				}
 			}
 		}
 	}
+}
+
+// drainOne sends a message queued before Close, if the deadline allows.
+func (m *mailer) drainOne(msg Message) {
+	if time.Now().After(m.deadline) {
+		m.dropped.Add(1)
+		m.log.Warn("e-mail alert dropped: lbd stopping", "subject", msg.Subject)
+		return
+	}
+	m.deliver(msg, m.deadline)
 }
 
 func (m *mailer) deliver(msg Message, deadline time.Time) {
