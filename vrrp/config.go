@@ -83,6 +83,11 @@ type Config struct {
 	// from ours (keepalived skip_check_adv_addr); such adverts are never
 	// dropped.
 	SkipCheckAdvAddr bool `yaml:"skip_check_adv_addr"`
+
+	// SMTPAlert mails the instance's state transitions to notify.email
+	// (keepalived smtp_alert); nil follows notify.email.alert. The router
+	// ignores it: lbd's notifier reads it.
+	SMTPAlert *bool `yaml:"smtp_alert"`
 }
 
 // StartState is the state an instance starts in (keepalived "state").
@@ -213,6 +218,9 @@ type SyncGroupConfig struct {
 	Name      string   `yaml:"-"`
 	Instances []string `yaml:"instances"` // at least one; an instance is in one group at most
 	Notify    Notify   `yaml:"notify"`
+	// SMTPAlert mails the group's state transitions (keepalived
+	// smtp_alert in a vrrp_sync_group); nil follows notify.email.alert.
+	SMTPAlert *bool `yaml:"smtp_alert"`
 }
 
 // ipv6 reports whether the instance runs over IPv6: that of its first

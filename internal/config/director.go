@@ -16,6 +16,7 @@ type Director struct {
 	IPVS           IPVS            `yaml:"ipvs"`
 	VRRP           vrrp.Set        `yaml:"vrrp"` // instances, scripts and sync groups: vrrp owns their defaults and rules
 	VirtualServers []VirtualServer `yaml:"virtual_servers"`
+	Notify         Notify          `yaml:"notify"` // notify.go: notify FIFOs and e-mail alerts
 }
 
 // Global is the daemon-wide settings (keepalived global_defs).

@@ -57,6 +57,7 @@ func (r *report) directorDefaults(d *Director) {
 		sd.Role = SyncAuto
 	}
 
+	r.notifyDefaults(&d.Notify)
 	d.VRRP.SetDefaults(r.given("vrrp"))
 
 	for i := range d.VirtualServers {
@@ -152,6 +153,7 @@ func (r *report) validateDirector(d *Director) {
 	r.validateIPVS(d)
 	r.validateVRRP(d)
 	r.validateVirtualServers(d)
+	r.validateNotify(&d.Notify)
 }
 
 func (r *report) validateGlobal(g *Global) {
