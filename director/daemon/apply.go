@@ -66,6 +66,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		errs = append(errs, fail("applying IPVS settings", err))
 	}
 	d.commit(next, plan.Checks)
+	d.setNotifier(next) // before the VRRP components: their first notices
 
 	changes, ar, err := d.mgr.SetSpecs(ctx, specs)
 	if !start { // lbctl's answer; a start has none

@@ -24,6 +24,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/metrics"
@@ -102,6 +103,10 @@ type Daemon struct {
 	vrrpErr    map[string]string // components that could not start, and why
 	trans      map[transKey]uint64
 	reloads    map[string]uint64 // by result, see countReload
+
+	// notify.go: the notifier in force, and the totals of those reloads replaced
+	notify    notifierState
+	notifyTot alert.Counters
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
@@ -247,6 +252,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.applyMu.Lock() // and one under way finishes first
 	defer d.applyMu.Unlock()
 	d.stopAll()
+	d.closeNotifier() // after the routers' STOP notices
 	stopSched()
 	stopListeners()
 	wg.Wait()

@@ -49,6 +49,7 @@ func (d *Daemon) startComponent(c Component) {
 		Instances: c.Set.Instances, Scripts: c.Set.Scripts, SyncGroups: c.Set.SyncGroups,
 		Logger: log, OnStateChange: d.onVRRP,
 	}
+	opts.OnNotice = d.onNotice
 	if d.opts.VRRPEnv != nil {
 		env, err := d.opts.VRRPEnv(log)
 		if err != nil {
