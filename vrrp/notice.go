@@ -58,6 +58,8 @@ func (r *Router) otherMaster(in *instance, a OtherMaster, at time.Time) {
 	in.stats.SplitBrains++
 	in.stats.SplitBrainPeer = a.Peer
 	in.stats.SplitBrainAt = at
+	in.stats.SplitBrainPeerPriority = a.PeerPriority
+	in.stats.SplitBrainWinner = "this router: " + electionReason(a)
 	r.log.Warn("vrrp: split brain: another master keeps claiming this VRID; it does not hear our adverts",
 		"instance", in.cfg.Name, "interface", in.cfg.Interface, "vrid", in.cfg.vrid(),
 		"peer", a.Peer, "peer_priority", a.PeerPriority, "priority", a.Priority, "source", in.src,

@@ -113,6 +113,9 @@ func TestRouterSplitBrainCountedOnce(t *testing.T) {
 	}
 	eventually(t, "six adverts", func() bool { return a.r.Stats().Instances[0].AdvertsReceived >= 6 })
 	s := a.r.Stats().Instances[0]
+	if s.SplitBrainPeerPriority != 100 || s.SplitBrainWinner != "this router: priority 200 > 100" {
+		t.Errorf("peer priority %d, winner %q", s.SplitBrainPeerPriority, s.SplitBrainWinner)
+	}
 	if s.State != StateMaster || s.SplitBrains != 1 || s.SplitBrainPeer != src || s.SplitBrainAt.IsZero() {
 		t.Fatalf("state %v, split brains %d, peer %v at %v; want MASTER, 1, %v", s.State, s.SplitBrains, s.SplitBrainPeer, s.SplitBrainAt, src)
 	}

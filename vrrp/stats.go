@@ -30,13 +30,18 @@ type InstanceStats struct {
 	BecameMaster          uint64
 	ReleasedMaster        uint64
 	AddressListMismatches uint64 // adverts whose address list differs from ours (logged, not dropped)
+	Drops                 map[DropReason]uint64
+
 	// SplitBrains counts split-brain episodes: as MASTER, another master
 	// that loses to us kept sending adverts (it does not hear ours). The
 	// last episode's peer and time follow.
-	SplitBrains    uint64
-	SplitBrainPeer netip.Addr
-	SplitBrainAt   time.Time
-	Drops          map[DropReason]uint64
+	SplitBrains            uint64
+	SplitBrainPeer         netip.Addr
+	SplitBrainPeerPriority uint8
+	SplitBrainAt           time.Time
+	// SplitBrainWinner says who wins the election and why (RFC 3768
+	// 6.4.3): this router, by priority or, at equal priority, by address.
+	SplitBrainWinner string
 }
 
 // SocketStats counts the packets of one socket that no instance could be

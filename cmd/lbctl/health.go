@@ -57,8 +57,8 @@ func writeVRRP(tw io.Writer, instances []control.VRRPInstance) {
 	// Counters go under the table: a line without cells inside it
 	// would break the tabwriter's column alignment.
 	for _, v := range instances {
-		fmt.Fprintf(tw, "  %s: adverts sent=%d received=%d; drops: %s\n", v.Name, v.AdvertsSent, v.AdvertsReceived,
-			dropsStr(v.Drops))
+		fmt.Fprintf(tw, "  %s: adverts sent=%d received=%d; drops: %s%s\n", v.Name, v.AdvertsSent, v.AdvertsReceived,
+			dropsStr(v.Drops), splitBrainStr(v))
 	}
 }
 
@@ -218,4 +218,15 @@ func weightEq(a, b *uint32) bool {
 		return a == nil && b == nil
 	}
 	return *a == *b
+}
+
+// splitBrainStr is an instance's split-brain count and its last episode,
+// or nothing when there has been none.
+func splitBrainStr(v control.VRRPInstance) string {
+	sb := v.SplitBrain
+	if v.SplitBrains == 0 || sb == nil {
+		return ""
+	}
+	return fmt.Sprintf("; SPLIT BRAIN: %d episode(s), last at %s: master %s (priority %d) does not hear this one; winner: %s",
+		v.SplitBrains, sb.At.Format(time.RFC3339), sb.Peer, sb.PeerPriority, sb.Winner)
 }

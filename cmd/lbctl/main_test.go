@@ -167,6 +167,8 @@ func TestStatusHealthSection(t *testing.T) {
 		{Name: "VI_2", Interface: "eth1", VRID: 52, State: "BACKUP", Priority: 90, EffectivePriority: 90, AdvertsReceived: 7,
 			VIPs: []string{"192.168.56.91/32"}},
 	}
+	st.VRRP[1].SplitBrains, st.VRRP[1].SplitBrain = 2, &control.SplitBrain{Peer: netip.MustParseAddr("10.0.0.9"), PeerPriority: 50,
+		At: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), Winner: "this router: priority 90 > 50"}
 	st.RealServers = []control.RealServer{
 		{Service: key, Address: netip.MustParseAddr("192.168.56.200"), Port: 80, Up: true, ConfiguredWeight: 1, DesiredWeight: &w1, KernelWeight: &w1},
 		{Service: key, Address: netip.MustParseAddr("192.168.56.201"), Port: 80, ConfiguredWeight: 1, DesiredWeight: &w0, KernelWeight: &w1,
@@ -185,7 +187,8 @@ func TestStatusHealthSection(t *testing.T) {
 		"not held: 192.168.56.91/32",
 		// Only non-zero drop reasons, sorted; "none" when there are none.
 		"\n  VI_1: adverts sent=120 received=2; drops: auth=3 ttl=1\n",
-		"\n  VI_2: adverts sent=0 received=7; drops: none\n",
+		"\n  VI_2: adverts sent=0 received=7; drops: none; SPLIT BRAIN: 2 episode(s), last at 2026-12-07T12:00:00Z: " +
+			"master 10.0.0.9 (priority 50) does not hear this one; winner: this router: priority 90 > 50\n",
 		"Real servers (weights: configured / desired / kernel)",
 		"192.168.56.201:80", "down", "inhibited: health down: HTTP 503; kernel differs from desired (resync pending)",
 		"Quorum", "TCP 192.168.56.90:80",

@@ -158,6 +158,19 @@ type VRRPInstance struct {
 	// (length, vrid, ttl, version, auth, interval, type, checksum,
 	// destination); only non-zero reasons are present.
 	Drops map[string]uint64 `json:"drops,omitempty"`
+	// SplitBrains counts split-brain episodes: as MASTER, the instance
+	// kept hearing another master that loses to it (that master does not
+	// hear this one). SplitBrain is the last one.
+	SplitBrains uint64      `json:"split_brains,omitempty"`
+	SplitBrain  *SplitBrain `json:"split_brain,omitempty"`
+}
+
+// SplitBrain is a split-brain episode: the other master and who wins.
+type SplitBrain struct {
+	Peer         netip.Addr `json:"peer"`
+	PeerPriority int        `json:"peer_priority"`
+	At           time.Time  `json:"at"`
+	Winner       string     `json:"winner"` // "this router: priority 200 > 100"
 }
 
 // ReloadRequest is the JSON body of POST /v1/reload; it is optional (no

@@ -16,6 +16,7 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		CheckTotals: func() (uint64, uint64) { s := d.sched.Stats(); return s.Checks, s.Failures },
 		Reconciler:  d.rec.Counters,
 		Reloads:     d.Reloads,
+		Notify:      d.NotifyCounters,
 	}
 }
 

@@ -155,6 +155,11 @@ func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
 		}
 		ci.Drops[r.String()] += n
 	}
+	if in.SplitBrains > 0 {
+		ci.SplitBrains = in.SplitBrains
+		ci.SplitBrain = &control.SplitBrain{Peer: in.SplitBrainPeer, PeerPriority: int(in.SplitBrainPeerPriority),
+			At: in.SplitBrainAt, Winner: in.SplitBrainWinner}
+	}
 	var reasons []string
 	if in.Priority != in.BasePriority {
 		reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))

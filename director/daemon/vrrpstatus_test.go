@@ -4,7 +4,9 @@ import (
 	"maps"
 	"net/netip"
 	"testing"
+	"time"
 
+	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -52,5 +54,21 @@ func TestVRRPInstanceStatus(t *testing.T) {
 	got := vrrpInstanceStatus(vrrp.InstanceStats{VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.56.90/32")}})
 	if len(got.VIPs) != 1 || got.VIPs[0] != "192.168.56.90/32" {
 		t.Errorf("VIPs %v", got.VIPs)
+	}
+}
+
+// TestVRRPInstanceSplitBrainStatus: a split brain the router counted is on
+// the control socket with its peer and winner; none, no field.
+func TestVRRPInstanceSplitBrainStatus(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	got := vrrpInstanceStatus(vrrp.InstanceStats{Name: "VI_1", State: vrrp.StateMaster, SplitBrains: 2,
+		SplitBrainPeer: netip.MustParseAddr("10.0.0.9"), SplitBrainPeerPriority: 50, SplitBrainAt: at,
+		SplitBrainWinner: "this router: priority 100 > 50"})
+	want := control.SplitBrain{Peer: netip.MustParseAddr("10.0.0.9"), PeerPriority: 50, At: at, Winner: "this router: priority 100 > 50"}
+	if got.SplitBrains != 2 || got.SplitBrain == nil || *got.SplitBrain != want {
+		t.Errorf("split brain %d %+v, want 2 %+v", got.SplitBrains, got.SplitBrain, want)
+	}
+	if got := vrrpInstanceStatus(vrrp.InstanceStats{Name: "VI_1"}); got.SplitBrains != 0 || got.SplitBrain != nil {
+		t.Errorf("no split brain: %+v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/vrrp"
 )
@@ -43,6 +44,8 @@ type Sources struct {
 	Reconciler func() (writes, repairs uint64)
 	// Reloads counts reloads by result (ReloadResults).
 	Reloads func() map[string]uint64
+	// Notify returns the notifier's counters (alerts.go).
+	Notify func() alert.Counters
 }
 
 // ReloadResults are the results lbd_reloads_total counts, each always
@@ -275,7 +278,7 @@ func serviceLabels(k table.ServiceKey) []string {
 // the Go runtime and process collectors.
 func NewRegistry(src Sources) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src),
+	reg.MustRegister(NewCollector(src), newAlertCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

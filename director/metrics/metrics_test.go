@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/vrrp"
 )
@@ -259,6 +260,37 @@ func TestCollectorConsistent(t *testing.T) {
 	for range 2 {
 		if _, err := NewRegistry(sampleSources()).Gather(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestScrapeAlerts: the split-brain counter per instance and the
+// notifier's counters are scraped (and documented: TestScrape's rule).
+func TestScrapeAlerts(t *testing.T) {
+	src := sampleSources()
+	vrrpStats := src.VRRP
+	src.VRRP = func() vrrp.Stats {
+		s := vrrpStats()
+		s.Instances[0].SplitBrains = 2
+		return s
+	}
+	src.Notify = func() alert.Counters {
+		return alert.Counters{FIFOLines: 7, FIFODropped: 1, MailSent: 3, MailFailed: 2, MailDropped: 1}
+	}
+	got, _ := scrape(t, src)
+	for _, want := range []string{
+		`lbd_vrrp_split_brains_total{iface="eth0",instance="VI_1",vrid="51"} 2`,
+		`lbd_notify_fifo_lines_total 7`, `lbd_notify_fifo_dropped_total 1`,
+		`lbd_notify_mails_total{result="sent"} 3`, `lbd_notify_mails_total{result="failed"} 2`, `lbd_notify_mails_total{result="dropped"} 1`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	doc := readDoc(t)
+	for _, name := range []string{"lbd_vrrp_split_brains_total", "lbd_notify_fifo_lines_total", "lbd_notify_fifo_dropped_total", "lbd_notify_mails_total"} {
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/metrics.md does not document %s", name)
 		}
 	}
 }
