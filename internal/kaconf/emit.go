@@ -63,11 +63,15 @@ func emit(m *mapper, source string) ([]byte, error) {
 			}
 			n.add("instances", names)
 			n.addIf("notify", notifyNode(sg.Notify))
+			if sg.SMTPAlert != nil {
+				n.add("smtp_alert", boolean(*sg.SMTPAlert))
+			}
 			gs.add(sg.Name, n.Node).HeadComment = "from " + oneLine(m.sources.groups[sg.Name].String())
 		}
 		vrrp.add("sync_groups", gs.Node)
 	}
 	root.addIf("vrrp", vrrp)
+	root.addIf("notify", notifySectionNode(&d.Notify))
 
 	var buf bytes.Buffer
 	writeHeader(&buf, m, source)
@@ -290,6 +294,9 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 	}
 	if in.DontTrackPrimary {
 		n.add("dont_track_primary", boolean(true))
+	}
+	if in.SMTPAlert != nil {
+		n.add("smtp_alert", boolean(*in.SMTPAlert))
 	}
 	return n.Node
 }

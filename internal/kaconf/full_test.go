@@ -17,7 +17,7 @@ import (
 	"github.com/lvsd/lb/internal/config"
 )
 
-var fixtures = []string{"testdata/full.conf", "testdata/aliases.conf"}
+var fixtures = []string{"testdata/full.conf", "testdata/aliases.conf", "testdata/notify.conf"}
 
 // The fixtures use every keyword the importer maps (so that the other
 // tests on them cover every mapping), and nothing is reported unmapped.

@@ -1,6 +1,7 @@
 package kaconf
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ func (m *mapper) globalDefs(n *Node) {
 		return
 	}
 	g := &m.glob
+	var nst notifyState
+	defer m.resolveNotify(&nst)
 	for _, c := range n.Block {
 		switch c.Key {
 		case "router_id":
@@ -72,7 +75,9 @@ func (m *mapper) globalDefs(n *Node) {
 				}
 			}
 		default:
-			m.other(c, "global_defs", globalUnsupported, globalMapped)
+			if !m.notifyDef(c, &nst) {
+				m.other(c, "global_defs", globalUnsupported, slices.Concat(globalMapped, notifyGlobal))
+			}
 		}
 	}
 }

@@ -6,10 +6,10 @@ package kaconf
 
 const (
 	noEquivalent = "no lbd equivalent"
-	noMail       = "lbd sends no e-mail; run a command from a notify script instead"
+	noMail       = "lbd e-mails VRRP state transitions only (notify.email): no checker or virtual server alerts"
 	noSNMP       = "lbd has no SNMP agent (it exports Prometheus metrics)"
 	noFirewall   = "lbd does not manage firewall rules"
-	noFIFO       = "lbd has no notify FIFO; use notify commands"
+	noFIFO       = "lbd's notify FIFO carries VRRP lines only (notify.fifo): no checker lines"
 	noTuning     = "keepalived process tuning: no lbd equivalent"
 	noUser       = "lbd runs commands as its own user"
 	noVMAC       = "lbd has no VRRP virtual MAC (macvlan/ipvlan) support"
@@ -17,6 +17,10 @@ const (
 	noRoutes     = "lbd manages addresses only, not routes or rules"
 	noTrackOther = "lbd tracks interfaces and scripts only (write a vrrp_script that checks this)"
 )
+
+// noPrioChanges is the reason for a per-instance or per-group
+// notify_priority_changes.
+const noPrioChanges = "lbd writes the priority lines for every instance or none: notify.priority_changes (vrrp_notify_priority_changes)"
 
 var topUnsupported = map[string]string{
 	"virtual_server_group":     "virtual server groups are not supported: write one virtual_server per address",
@@ -41,15 +45,8 @@ var topUnsupported = map[string]string{
 }
 
 var globalUnsupported = map[string]string{
-	"notification_email":            noMail,
-	"notification_email_from":       noMail,
-	"smtp_server":                   noMail,
-	"smtp_connect_timeout":          noMail,
-	"smtp_helo_name":                noMail,
-	"smtp_alert":                    noMail,
-	"smtp_alert_vrrp":               noMail,
 	"smtp_alert_checker":            noMail,
-	"no_email_faults":               noMail,
+	"no_email_faults":               "lbd mails FAULT transitions too (set smtp_alert: false on the instance instead)",
 	"enable_traps":                  noSNMP,
 	"enable_snmp_vrrp":              noSNMP,
 	"enable_snmp_keepalived":        noSNMP,
@@ -70,13 +67,8 @@ var globalUnsupported = map[string]string{
 	"nftables_ifindex":              noFirewall,
 	"nftables_counters":             noFirewall,
 	"nftables_ipvs":                 noFirewall,
-	"notify_fifo":                   noFIFO,
-	"notify_fifo_script":            noFIFO,
-	"vrrp_notify_fifo":              noFIFO,
-	"vrrp_notify_fifo_script":       noFIFO,
 	"lvs_notify_fifo":               noFIFO,
 	"lvs_notify_fifo_script":        noFIFO,
-	"vrrp_notify_priority_changes":  noFIFO,
 	"vrrp_priority":                 noTuning,
 	"checker_priority":              noTuning,
 	"bfd_priority":                  noTuning,
@@ -162,8 +154,7 @@ var instanceUnsupported = map[string]string{
 	"debug":                      "keepalived does not implement it either",
 	"notify_deleted":             noEquivalent,
 	"notify_master_rx_lower_pri": noEquivalent,
-	"notify_priority_changes":    noFIFO,
-	"smtp_alert":                 noMail,
+	"notify_priority_changes":    noPrioChanges,
 	"garp_lower_prio_delay":      noEquivalent,
 	"garp_lower_prio_repeat":     noEquivalent,
 	"garp_extra_if":              noEquivalent,
@@ -190,10 +181,9 @@ var syncGroupUnsupported = map[string]string{
 	"track_file":                 noTrackOther,
 	"track_process":              noTrackOther,
 	"track_bfd":                  noTrackOther,
-	"smtp_alert":                 noMail,
 	"global_tracking":            noEquivalent,
 	"sync_group_tracking_weight": noEquivalent,
-	"notify_priority_changes":    noFIFO,
+	"notify_priority_changes":    noPrioChanges,
 }
 
 var serviceUnsupported = map[string]string{

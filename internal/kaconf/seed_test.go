@@ -26,12 +26,14 @@ func TestSeedConfigs(t *testing.T) {
 		unmapped  []string // LINE:KEYWORD
 		services  int
 	}{
-		{"seed-ssl-get.conf", vrrp.StartBackup, 100, true, "192.168.56.70",
-			[]string{"4:notification_email", "14:notification_email_from"}, 1},
+		// The notification_email block and notification_email_from map
+		// to notify.email; what is left is the misspelling (and the
+		// virtual servers without real servers, which keepalived ignores).
+		{"seed-ssl-get.conf", vrrp.StartBackup, 100, true, "192.168.56.70", nil, 1},
 		{"seed-backup.conf", vrrp.StartBackup, 100, true, "192.168.56.90",
-			[]string{"6:notification_email", "16:notification_email_from", "32:lvs_sync_daemon_inteface", "58:virtual_server"}, 0},
+			[]string{"32:lvs_sync_daemon_inteface", "58:virtual_server"}, 0},
 		{"seed-master.conf", vrrp.StartMaster, 200, false, "192.168.56.90",
-			[]string{"6:notification_email", "16:notification_email_from", "32:lvs_sync_daemon_inteface", "56:virtual_server"}, 0},
+			[]string{"32:lvs_sync_daemon_inteface", "56:virtual_server"}, 0},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			res, err := ConvertFile("testdata/"+tt.file, nil)
@@ -41,6 +43,9 @@ func TestSeedConfigs(t *testing.T) {
 			d := res.Director
 			if got := issueKeys(res); !slices.Equal(got, tt.unmapped) {
 				t.Errorf("unmapped %q, want %q", got, tt.unmapped)
+			}
+			if e := d.Notify.Email; e.From != "Alexandre.Cassen@firewall.loc" || len(e.To) != 0 || e.SMTPServer != "" {
+				t.Errorf("notify.email %+v: want the seed's sender, no address (all commented out), no server", e)
 			}
 			if d.Global.RouterID != "LVS_DEVEL" {
 				t.Errorf("router_id %q", d.Global.RouterID)

@@ -12,8 +12,8 @@ var unmappedCases = []struct {
 	want   []string // LINE:KEYWORD
 	reason string   // in the first issue's reason
 }{
-	{"mail settings", "global_defs {\n notification_email {\n  a@b.c\n }\n smtp_server 10.0.0.1\n router_id x\n}",
-		[]string{"2:notification_email", "5:smtp_server"}, "e-mail"},
+	{"checker mail and FIFO settings", "global_defs {\n smtp_alert_checker\n lvs_notify_fifo /run/x\n router_id x\n}",
+		[]string{"2:smtp_alert_checker", "3:lvs_notify_fifo"}, "e-mail"},
 	{"misspelt keyword with suggestion", instance("priorty 150"), []string{"7:priorty"}, `did you mean "priority"`},
 	{"the seed's misspelling", instance("lvs_sync_daemon_inteface eth0"), []string{"7:lvs_sync_daemon_inteface"},
 		"ipvs.sync_daemon {interface: eth0, instance: VI_1, sync_id: 51, role: auto}"},
@@ -104,16 +104,16 @@ func TestUnmappedReported(t *testing.T) {
 // The unmapped list is printed as FILE:LINE: keyword "X" not mapped: reason,
 // and repeated in the YAML header as comments.
 func TestUnmappedFormat(t *testing.T) {
-	res := convert(t, "global_defs {\n router_id r\n notification_email_from a@b\n}\n")
+	res := convert(t, "global_defs {\n router_id r\n smtp_alert_checker\n}\n")
 	if len(res.Unmapped) != 1 {
 		t.Fatalf("unmapped %v", res.Unmapped)
 	}
 	i := res.Unmapped[0]
-	want := `keepalived.conf:3: keyword "notification_email_from" not mapped: ` + noMail
+	want := `keepalived.conf:3: keyword "smtp_alert_checker" not mapped: ` + noMail
 	if i.String() != want {
 		t.Errorf("got  %s\nwant %s", i, want)
 	}
-	if !strings.Contains(string(res.YAML), "\n# unmapped: keepalived.conf:3: notification_email_from: "+noMail+"\n") {
+	if !strings.Contains(string(res.YAML), "\n# unmapped: keepalived.conf:3: smtp_alert_checker: "+noMail+"\n") {
 		t.Errorf("YAML header:\n%s", res.YAML)
 	}
 	if !strings.HasPrefix(string(res.YAML), "# lbd.yaml imported from keepalived.conf") {

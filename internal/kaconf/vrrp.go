@@ -18,6 +18,7 @@ var instanceMapped = []string{
 	"notify_fault", "notify_stop", "notify", "garp_master_delay", "garp_master_repeat",
 	"garp_master_refresh", "garp_master_refresh_repeat", "version", "skip_check_adv_addr",
 	"dont_track_primary", "lvs_sync_daemon_interface", "check_unicast_src",
+	"smtp_alert",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -189,6 +190,10 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 	case "dont_track_primary":
 		if m.leaf(c, 0, 0) {
 			in.DontTrackPrimary = true
+		}
+	case "smtp_alert":
+		if v, ok := m.flag(c); ok {
+			in.SMTPAlert = &v
 		}
 	case "check_unicast_src":
 		if m.leaf(c, 0, 0) {
@@ -824,7 +829,7 @@ func (m *mapper) vrrpScript(n *Node) {
 	m.sources.scripts[name] = n.Pos
 }
 
-var syncGroupMapped = []string{"group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"}
+var syncGroupMapped = []string{"group", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "smtp_alert"}
 
 // syncGroup maps "vrrp_sync_group NAME { group { VI_1 VI_2 } notify_* }".
 func (m *mapper) syncGroup(n *Node) {
@@ -855,6 +860,10 @@ func (m *mapper) syncGroup(n *Node) {
 			}
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			m.notify(&g.Notify, c)
+		case "smtp_alert":
+			if v, ok := m.flag(c); ok {
+				g.SMTPAlert = &v
+			}
 		default:
 			m.other(c, "vrrp_sync_group", syncGroupUnsupported, syncGroupMapped)
 		}
