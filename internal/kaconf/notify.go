@@ -123,8 +123,10 @@ func (m *mapper) resolveNotify(st *notifyState) {
 	}
 }
 
-// notifySectionNode writes the notify section: what was given, and
-// keepalived's defaults where lbd's differ (the sender: keepalived@host).
+// notifySectionNode writes the notify section: what was given. Without
+// notification_email_from the sender is lbd's default, lbd@HOST
+// (keepalived's is keepalived@HOST; the host name is the director's, not
+// the one running the import).
 func notifySectionNode(n *config.Notify) ynode {
 	out := newMap()
 	if n.FIFO != "" {
