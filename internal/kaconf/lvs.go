@@ -92,7 +92,9 @@ func (m *mapper) virtualServer(n *Node) {
 		}
 	}
 	if len(b.reals) == 0 {
-		m.unmapped(n, "virtual_server %s has no real_server: keepalived ignores such a virtual server, so it is not imported (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
+		// keepalived ignores it ("has no real servers - ignoring"), and
+		// so does lbd: nothing is lost, so it is a note, not unmapped.
+		m.notef(n.Pos, "virtual_server %s has no real_server: keepalived ignores such a virtual server, and so does this file (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
 		return
 	}
 	m.addService(b)

@@ -42,7 +42,6 @@ var unmappedCases = []struct {
 		[]string{"1:vrrp_instance"}, "no interface"},
 	{"script without command", "vrrp_script s {\n interval 2\n}", []string{"1:vrrp_script"}, "no script"},
 	{"sync group of unknown instance", "vrrp_sync_group G {\n group {\n VI_X\n }\n}", []string{"3:VI_X", "1:vrrp_sync_group"}, "VI_X"},
-	{"virtual server without real server", service("10.0.0.100 80", "protocol TCP"), []string{"1:virtual_server"}, "no real_server"},
 	{"virtual server group", "virtual_server_group G {\n 10.0.0.1 80\n}\nvirtual_server group G {\n real_server 10.0.0.2 80 {\n }\n}",
 		[]string{"1:virtual_server_group", "4:virtual_server"}, "groups"},
 	{"checker lbd lacks", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n SMTP_CHECK {\n }\n}"),
@@ -141,5 +140,21 @@ func TestUnmappedInIncludedFile(t *testing.T) {
 	want := []string{"ka/keepalived.conf:2:script_user", "ka/a.conf:2:enable_traps", "ka/keepalived.conf:5:vrrp_strict_mode"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// keepalived ignores a virtual server without real servers ("has no real
+// servers - ignoring"), and so does the import: a note, not an unmapped
+// keyword, and no service in the file.
+func TestVirtualServerWithoutRealServersIsANote(t *testing.T) {
+	res := convert(t, service("10.0.0.100 80", "protocol TCP"))
+	if len(res.Unmapped) != 0 {
+		t.Errorf("unmapped %v, want none", res.Unmapped)
+	}
+	if !hasNote(res, "has no real_server: keepalived ignores") {
+		t.Errorf("no note: %v", res.Notes)
+	}
+	if n := len(res.Director.VirtualServers); n != 0 {
+		t.Errorf("%d virtual servers imported, want 0", n)
 	}
 }
