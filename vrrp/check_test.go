@@ -8,7 +8,8 @@ import (
 
 func checkerFor(t *testing.T, c Config) checker {
 	t.Helper()
-	cfgs, _, err := Options{Instances: []Config{c}}.checked()
+	set, err := Options{Instances: []Config{c}}.checked()
+	cfgs := set.Instances
 	if err != nil {
 		t.Fatal(err)
 	}

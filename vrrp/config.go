@@ -71,6 +71,8 @@ type Config struct {
 
 	TrackInterfaces []TrackInterface `yaml:"track_interfaces"`
 	TrackScripts    []TrackScript    `yaml:"track_scripts"`
+	TrackProcesses  []TrackProcess   `yaml:"track_processes"` // processes of the Set (config_track.go)
+	TrackFiles      []TrackFile      `yaml:"track_files"`     // files of the Set (config_track.go)
 	// DontTrackPrimary stops following the instance's own interface: by
 	// default its link going down puts the instance in FAULT (keepalived
 	// dont_track_primary, for cross-connected directors).
@@ -159,10 +161,14 @@ type VIP struct {
 
 // TrackInterface makes the instance follow a link: when the link is down,
 // Weight 0 puts the instance in FAULT, a negative weight lowers the priority;
-// a positive weight raises the priority while the link is up.
+// a positive weight raises the priority while the link is up. Reverse
+// reverses the weight's effect, as keepalived's "weight N reverse": a
+// positive weight lowers the priority while the link is up, a negative one
+// raises it while the link is down, and weight 0 means FAULT while up.
 type TrackInterface struct {
-	Name   string `yaml:"name"`   // required
-	Weight int    `yaml:"weight"` // -254..254
+	Name    string `yaml:"name"`   // required
+	Weight  int    `yaml:"weight"` // -254..254
+	Reverse bool   `yaml:"reverse"`
 }
 
 // TrackScript makes the instance follow a ScriptConfig by name.

@@ -79,4 +79,58 @@ type Env struct {
 	Links     Links
 	Announcer Announcer
 	Runner    Runner
+	// Processes and Files are needed only when processes or files are
+	// tracked; nil means LinuxProcesses and LinuxFiles.
+	Processes Processes
+	Files     Files
+}
+
+// Processes reads the process table and reports its changes (tracked
+// processes). LinuxProcesses is the real one.
+type Processes interface {
+	// Watch starts reporting changes; call it before the first List so
+	// that none is lost. A ProcRescan event asks for a full List (events
+	// were lost, or the implementation polls).
+	Watch(ctx context.Context) (<-chan ProcEvent, error)
+	// List reads every running process but zombies, with command lines
+	// when argv is set.
+	List(argv bool) ([]Process, error)
+	// Read reads one process; ok is false when it is gone or a zombie.
+	Read(pid int, argv bool) (p Process, ok bool)
+}
+
+// ProcEventKind is the kind of a process table change.
+type ProcEventKind uint8
+
+// Process table changes.
+const (
+	ProcExec   ProcEventKind = iota // PID ran a new program: read it again
+	ProcFork                        // Parent forked PID
+	ProcExit                        // PID exited
+	ProcComm                        // PID's name changed to Comm
+	ProcRescan                      // read the whole table again
+)
+
+// ProcEvent is one process table change.
+type ProcEvent struct {
+	Kind   ProcEventKind
+	PID    int
+	Parent int    // ProcFork
+	Comm   string // ProcComm
+}
+
+// Files reports the contents of tracked files. LinuxFiles is the real one.
+type Files interface {
+	// Watch reports each path's contents at once, then whenever the file
+	// is written, replaced or removed (a missing file reports Missing).
+	Watch(ctx context.Context, paths []string) (<-chan FileEvent, error)
+	// Create writes content to path if no file is there (init_file).
+	Create(path string, content []byte) error
+}
+
+// FileEvent is a tracked file's contents (at most a small prefix of them).
+type FileEvent struct {
+	Path    string
+	Data    []byte
+	Missing bool
 }

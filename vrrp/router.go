@@ -19,7 +19,10 @@ type Options struct {
 	Instances  []Config
 	Scripts    []ScriptConfig
 	SyncGroups []SyncGroupConfig
-	Logger     *slog.Logger // default slog.Default()
+	// Tracked processes and files the instances may follow by name.
+	TrackProcesses []ProcessConfig
+	TrackFiles     []FileConfig
+	Logger         *slog.Logger // default slog.Default()
 	// OnStateChange, if set, is called on every instance transition, in
 	// order, from the router's goroutine (after its lock is released): it
 	// must not block for long.
@@ -49,6 +52,7 @@ type Router struct {
 	log     *slog.Logger
 	opts    Options
 	scripts map[string]ScriptConfig
+	set     Set // the checked configuration
 
 	mu     sync.Mutex // guards everything below against Stats
 	insts  []*instance
@@ -85,10 +89,14 @@ type instance struct {
 }
 
 type trackRef struct {
-	script string // or
-	iface  string
-	weight int
-	status trackStatus
+	script  string // or
+	iface   string // or
+	process string // or
+	file    string // a tracked file's path
+	weight  int
+	reverse bool
+	status  trackStatus
+	value   int64 // a file's number
 }
 
 type loopTimer struct {
@@ -132,9 +140,14 @@ type (
 // New validates the configuration and returns a Router; nothing is opened
 // before Run.
 func New(opts Options) (*Router, error) {
-	cfgs, scripts, err := opts.checked()
+	set, err := opts.checked()
 	if err != nil {
 		return nil, err
+	}
+	cfgs := set.Instances
+	scripts := make(map[string]ScriptConfig, len(set.Scripts))
+	for _, sc := range set.Scripts {
+		scripts[sc.Name] = sc
 	}
 	log := opts.Logger
 	if log == nil {
@@ -144,6 +157,7 @@ func New(opts Options) (*Router, error) {
 		log:     log,
 		opts:    opts,
 		scripts: scripts,
+		set:     set,
 		inbox:   make(chan any, 256),
 		stop:    make(chan struct{}),
 		scriptS: map[string]*riseFall{},
@@ -165,7 +179,7 @@ func New(opts Options) (*Router, error) {
 			in.track = append(in.track, trackRef{iface: c.Interface, status: trackUp})
 		}
 		for _, t := range c.TrackInterfaces {
-			in.track = append(in.track, trackRef{iface: t.Name, weight: t.Weight, status: trackUp})
+			in.track = append(in.track, trackRef{iface: t.Name, weight: t.Weight, reverse: t.Reverse, status: trackUp})
 		}
 		for _, t := range c.TrackScripts {
 			w := scripts[t.Name].Weight
@@ -178,6 +192,7 @@ func New(opts Options) (*Router, error) {
 				r.scriptS[t.Name] = &riseFall{rise: s.Rise, fall: s.Fall}
 			}
 		}
+		r.trackedObjects(in, set)
 		r.insts = append(r.insts, in)
 		byName[c.Name] = in
 	}
@@ -302,6 +317,9 @@ func (r *Router) Run(ctx context.Context) error {
 		s := r.scripts[name]
 		wg.Add(1)
 		go func() { defer wg.Done(); r.runScript(wctx, s) }()
+	}
+	if err := r.startTrackers(wctx, &wg); err != nil {
+		return err
 	}
 
 	for {
@@ -571,6 +589,10 @@ func (r *Router) handle(m any) {
 		}
 	case addrMsg:
 		r.addrEvent(AddrEvent(m))
+	case procMsg:
+		r.processChanged(m)
+	case fileMsg:
+		r.fileChanged(m)
 	}
 	r.mu.Unlock()
 	r.deliver()
@@ -619,7 +641,8 @@ func (r *Router) receive(s *socket, d Datagram) {
 func (r *Router) retrack(in *instance, now time.Time) {
 	items := make([]trackItem, len(in.track))
 	for i, t := range in.track {
-		items[i] = trackItem{weight: t.weight, status: t.status}
+		items[i] = trackItem{weight: t.weight, reverse: t.reverse, status: t.status,
+			waitFirst: t.process != "" || t.file != "", file: t.file != "", value: t.value}
 	}
 	prio, fault, pending := trackResult(in.cfg.basePriority(), items)
 	if !in.started {

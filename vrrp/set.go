@@ -14,12 +14,17 @@ type Set struct {
 	Instances  []Config          `yaml:"instances,named"`
 	Scripts    []ScriptConfig    `yaml:"scripts,named"`
 	SyncGroups []SyncGroupConfig `yaml:"sync_groups,named"`
+	// Tracked processes and files (config_track.go).
+	TrackProcesses []ProcessConfig `yaml:"track_processes,named"`
+	TrackFiles     []FileConfig    `yaml:"track_files,named"`
 }
 
 // Paths of a Set's objects, as FieldError.Field and Given use them.
 func instancePath(name string) string  { return "instances" + named(name) }
 func scriptPath(name string) string    { return "scripts" + named(name) }
 func syncGroupPath(name string) string { return "sync_groups" + named(name) }
+func processPath(name string) string   { return "track_processes" + named(name) }
+func filePath(name string) string      { return "track_files" + named(name) }
 
 // SetDefaults fills keepalived's defaults into every instance and script
 // (given: what the file wrote, by path within the Set; nil: the non-zero
@@ -32,6 +37,14 @@ func (s *Set) SetDefaults(given Given) {
 	for i := range s.Instances {
 		in := &s.Instances[i]
 		in.SetDefaults(given.under(instancePath(in.Name)))
+	}
+	for i := range s.TrackProcesses {
+		tp := &s.TrackProcesses[i]
+		tp.SetDefaults(given.under(processPath(tp.Name)))
+	}
+	for i := range s.TrackFiles {
+		tf := &s.TrackFiles[i]
+		tf.SetDefaults(given.under(filePath(tf.Name)))
 	}
 }
 
@@ -48,6 +61,8 @@ func (s *Set) Validate(given Given) error {
 		in := &s.Instances[i]
 		p := instancePath(in.Name)
 		in.validate(given.under(p), f.at(p), func(name string) bool { return s.Script(name) != nil })
+		in.validateTrackRefs(given.under(p), f.at(p), func(name string) bool { return s.TrackProcess(name) != nil },
+			func(name string) bool { return s.TrackFile(name) != nil })
 		for j, v := range in.VIPs {
 			if !v.Prefix.IsValid() {
 				continue
@@ -73,6 +88,16 @@ func (s *Set) Validate(given Given) error {
 		sc := &s.Scripts[i]
 		p := scriptPath(sc.Name)
 		sc.validate(given.under(p), f.at(p))
+	}
+	for i := range s.TrackProcesses {
+		tp := &s.TrackProcesses[i]
+		p := processPath(tp.Name)
+		tp.validate(given.under(p), f.at(p))
+	}
+	for i := range s.TrackFiles {
+		tf := &s.TrackFiles[i]
+		p := filePath(tf.Name)
+		tf.validate(given.under(p), f.at(p))
 	}
 	s.validateGroups(given, f)
 	return errs.err()
@@ -110,6 +135,15 @@ func (s *Set) validateNames(f fields) {
 	}
 	check("scripts", scripts)
 	check("sync_groups", groups)
+	var procs, files []string
+	for _, p := range s.TrackProcesses {
+		procs = append(procs, p.Name)
+	}
+	for _, t := range s.TrackFiles {
+		files = append(files, t.Name)
+	}
+	check("track_processes", procs)
+	check("track_files", files)
 }
 
 func (s *Set) validateGroups(given Given, f fields) {
@@ -169,6 +203,26 @@ func (s *Set) Script(name string) *ScriptConfig {
 	return nil
 }
 
+// TrackProcess returns the tracked process named name, or nil.
+func (s *Set) TrackProcess(name string) *ProcessConfig {
+	for i := range s.TrackProcesses {
+		if s.TrackProcesses[i].Name == name {
+			return &s.TrackProcesses[i]
+		}
+	}
+	return nil
+}
+
+// TrackFile returns the tracked file named name, or nil.
+func (s *Set) TrackFile(name string) *FileConfig {
+	for i := range s.TrackFiles {
+		if s.TrackFiles[i].Name == name {
+			return &s.TrackFiles[i]
+		}
+	}
+	return nil
+}
+
 // SyncGroupOf returns the sync group containing the instance, or nil.
 func (s *Set) SyncGroupOf(instance string) *SyncGroupConfig {
 	for i := range s.SyncGroups {
@@ -206,6 +260,16 @@ func (s *Set) Split() []Set {
 		for _, t := range in.TrackScripts {
 			if sc := s.Script(t.Name); sc != nil && p.Script(t.Name) == nil {
 				p.Scripts = append(p.Scripts, *sc)
+			}
+		}
+		for _, t := range in.TrackProcesses {
+			if tp := s.TrackProcess(t.Name); tp != nil && p.TrackProcess(t.Name) == nil {
+				p.TrackProcesses = append(p.TrackProcesses, *tp)
+			}
+		}
+		for _, t := range in.TrackFiles {
+			if tf := s.TrackFile(t.Name); tf != nil && p.TrackFile(t.Name) == nil {
+				p.TrackFiles = append(p.TrackFiles, *tf)
 			}
 		}
 	}
@@ -249,23 +313,19 @@ func (s *Set) groupRoots() func(string) string {
 	return find
 }
 
-// checked returns the options' configuration with defaults, validated, and
-// the scripts by name.
-func (o Options) checked() ([]Config, map[string]ScriptConfig, error) {
-	s := Set{Instances: slices.Clone(o.Instances), Scripts: slices.Clone(o.Scripts), SyncGroups: o.SyncGroups}
+// checked returns the options' configuration with defaults, validated.
+func (o Options) checked() (Set, error) {
+	s := Set{Instances: slices.Clone(o.Instances), Scripts: slices.Clone(o.Scripts), SyncGroups: o.SyncGroups,
+		TrackProcesses: slices.Clone(o.TrackProcesses), TrackFiles: slices.Clone(o.TrackFiles)}
 	for i := range s.Instances {
 		s.Instances[i].VIPs = slices.Clone(s.Instances[i].VIPs) // SetDefaults fills devices in
 	}
 	s.SetDefaults(nil)
 	if err := s.Validate(nil); err != nil {
-		return nil, nil, fmt.Errorf("vrrp: invalid configuration: %w", err)
+		return Set{}, fmt.Errorf("vrrp: invalid configuration: %w", err)
 	}
 	if len(s.Instances) == 0 {
-		return nil, nil, errors.New("vrrp: invalid configuration: no VRRP instance")
+		return Set{}, errors.New("vrrp: invalid configuration: no VRRP instance")
 	}
-	scripts := make(map[string]ScriptConfig, len(s.Scripts))
-	for _, sc := range s.Scripts {
-		scripts[sc.Name] = sc
-	}
-	return s.Instances, scripts, nil
+	return s, nil
 }

@@ -16,19 +16,19 @@ func TestTrackResult(t *testing.T) {
 		fault, wait bool
 	}{
 		{"nothing tracked", 100, nil, 100, false, false},
-		{"weight 0 down is a fault", 100, []trackItem{{0, trackDown}}, 100, true, false},
-		{"weight 0 up", 100, []trackItem{{0, trackUp}}, 100, false, false},
-		{"weight 0 not reported yet holds the start", 100, []trackItem{{0, trackUnknown}}, 100, false, true},
-		{"positive weight added while up", 100, []trackItem{{20, trackUp}}, 120, false, false},
-		{"positive weight not added while down", 100, []trackItem{{20, trackDown}}, 100, false, false},
-		{"negative weight added while down", 100, []trackItem{{-30, trackDown}}, 70, false, false},
-		{"negative weight not added while up", 100, []trackItem{{-30, trackUp}}, 100, false, false},
-		{"unknown non-zero weights count for nothing", 100, []trackItem{{20, trackUnknown}, {-20, trackUnknown}}, 100, false, false},
-		{"sum", 100, []trackItem{{20, trackUp}, {-50, trackDown}, {10, trackUp}}, 80, false, false},
-		{"floor at 1", 10, []trackItem{{-200, trackDown}}, 1, false, false},
-		{"ceiling at 254", 200, []trackItem{{100, trackUp}}, 254, false, false},
-		{"owner is never adjusted", 255, []trackItem{{-100, trackDown}}, 255, false, false},
-		{"owner still faults", 255, []trackItem{{0, trackDown}}, 255, true, false},
+		{"weight 0 down is a fault", 100, []trackItem{{weight: 0, status: trackDown}}, 100, true, false},
+		{"weight 0 up", 100, []trackItem{{weight: 0, status: trackUp}}, 100, false, false},
+		{"weight 0 not reported yet holds the start", 100, []trackItem{{weight: 0, status: trackUnknown}}, 100, false, true},
+		{"positive weight added while up", 100, []trackItem{{weight: 20, status: trackUp}}, 120, false, false},
+		{"positive weight not added while down", 100, []trackItem{{weight: 20, status: trackDown}}, 100, false, false},
+		{"negative weight added while down", 100, []trackItem{{weight: -30, status: trackDown}}, 70, false, false},
+		{"negative weight not added while up", 100, []trackItem{{weight: -30, status: trackUp}}, 100, false, false},
+		{"unknown non-zero weights count for nothing", 100, []trackItem{{weight: 20, status: trackUnknown}, {weight: -20, status: trackUnknown}}, 100, false, false},
+		{"sum", 100, []trackItem{{weight: 20, status: trackUp}, {weight: -50, status: trackDown}, {weight: 10, status: trackUp}}, 80, false, false},
+		{"floor at 1", 10, []trackItem{{weight: -200, status: trackDown}}, 1, false, false},
+		{"ceiling at 254", 200, []trackItem{{weight: 100, status: trackUp}}, 254, false, false},
+		{"owner is never adjusted", 255, []trackItem{{weight: -100, status: trackDown}}, 255, false, false},
+		{"owner still faults", 255, []trackItem{{weight: 0, status: trackDown}}, 255, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

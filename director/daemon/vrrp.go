@@ -47,6 +47,7 @@ func (d *Daemon) startComponent(c Component) {
 	log := d.log.With("component", c.Name)
 	opts := vrrp.Options{
 		Instances: c.Set.Instances, Scripts: c.Set.Scripts, SyncGroups: c.Set.SyncGroups,
+		TrackProcesses: c.Set.TrackProcesses, TrackFiles: c.Set.TrackFiles,
 		Logger: log, OnStateChange: d.onVRRP,
 	}
 	opts.OnNotice = d.onNotice

@@ -1,0 +1,373 @@
+package vrrp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Linux process table: /proc for reads, the kernel's process events
+// connector (NETLINK_CONNECTOR, CN_IDX_PROC) for changes. The connector
+// needs CAP_NET_ADMIN in the initial user namespace and the initial PID
+// namespace (not in most containers); without it, or when the kernel does
+// not answer the subscription, changes are found by reading the whole
+// table every PollInterval.
+
+// DefaultProcessPollInterval is how often the process table is read when
+// the process events connector is not available.
+const DefaultProcessPollInterval = time.Second
+
+// Connector and process event constants (linux/connector.h, cn_proc.h).
+const (
+	cnIdxProc          = 1
+	cnValProc          = 1
+	procCnMcastListen  = 1
+	procCnMcastIgnore  = 2
+	procEventNone      = 0x00000000
+	procEventFork      = 0x00000001
+	procEventExec      = 0x00000002
+	procEventComm      = 0x00000200
+	procEventExit      = 0x80000000
+	cnMsgLen           = 20 // struct cn_msg without data
+	procEventHeaderLen = 16 // what, cpu, timestamp_ns
+	procConnAckWait    = time.Second
+)
+
+// LinuxProcesses reads /proc and follows the process events connector.
+type LinuxProcesses struct {
+	// PollInterval is the period of the full reads when the connector is
+	// not available; 0 means DefaultProcessPollInterval.
+	PollInterval time.Duration
+	Log          *slog.Logger
+	// events is set once the connector is subscribed (for tests and logs).
+	events atomic.Bool
+}
+
+// EventDriven reports whether the last Watch follows the connector (false:
+// it polls).
+func (l *LinuxProcesses) EventDriven() bool { return l.events.Load() }
+
+func (l *LinuxProcesses) log() *slog.Logger {
+	if l.Log == nil {
+		return slog.Default()
+	}
+	return l.Log
+}
+
+// Watch subscribes to the process events connector, or falls back to
+// asking for a full read (ProcRescan) every PollInterval. The connector's
+// socket is opened from a new goroutine: its thread is in the process's
+// initial network namespace, where the kernel sends the events, even when
+// the caller's thread was moved to another.
+func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
+	out := make(chan ProcEvent, 1024)
+	type opened struct {
+		s   *procConn
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := openProcConn()
+		ch <- opened{s, err}
+	}()
+	o := <-ch
+	if o.err == nil {
+		if err := o.s.subscribe(); err != nil {
+			o.s.close()
+			o.err = err
+		}
+	}
+	if o.err != nil {
+		poll := l.PollInterval
+		if poll <= 0 {
+			poll = DefaultProcessPollInterval
+		}
+		l.events.Store(false)
+		l.log().Warn("vrrp: process events are not available, reading the process table periodically",
+			"every", poll, "err", o.err)
+		go pollProcesses(ctx, poll, out)
+		return out, nil
+	}
+	l.events.Store(true)
+	go func() {
+		<-ctx.Done()
+		o.s.close()
+	}()
+	go o.s.run(ctx, l.log(), out)
+	return out, nil
+}
+
+func pollProcesses(ctx context.Context, every time.Duration, out chan<- ProcEvent) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			select {
+			case out <- ProcEvent{Kind: ProcRescan}:
+			default: // one rescan pending is enough
+			}
+		}
+	}
+}
+
+// procConn is a subscribed process events connector socket.
+type procConn struct {
+	f *os.File
+}
+
+func openProcConn() (*procConn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_CONNECTOR)
+	if err != nil {
+		return nil, fmt.Errorf("opening the process events connector: %w", err)
+	}
+	// A large buffer: a burst of forks must not overflow it (an overflow
+	// costs a full read of the table).
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("binding the process events connector: %w", err)
+	}
+	return &procConn{f: os.NewFile(uintptr(fd), "proc-connector")}, nil
+}
+
+func (c *procConn) close() {
+	_ = c.send(procCnMcastIgnore)
+	c.f.Close()
+}
+
+// send writes a connector control message with op.
+func (c *procConn) send(op uint32) error {
+	b := make([]byte, unix.NLMSG_HDRLEN+cnMsgLen+4)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint16(b[4:], unix.NLMSG_DONE)
+	cn := b[unix.NLMSG_HDRLEN:]
+	ne.PutUint32(cn[0:], cnIdxProc)
+	ne.PutUint32(cn[4:], cnValProc)
+	ne.PutUint16(cn[16:], 4)
+	ne.PutUint32(cn[cnMsgLen:], op)
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return serr != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// subscribe asks for the events and waits for the kernel's answer (an
+// event NONE carrying an error number): no answer means this process
+// cannot listen (another user or PID namespace).
+func (c *procConn) subscribe() error {
+	if err := c.send(procCnMcastListen); err != nil {
+		return fmt.Errorf("subscribing to process events: %w", err)
+	}
+	deadline := time.Now().Add(procConnAckWait)
+	buf := make([]byte, 4096)
+	for {
+		if err := c.f.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		n, err := c.recv(buf)
+		if err != nil {
+			return fmt.Errorf("waiting for the process events subscription: %w", err)
+		}
+		what, data, ok := parseProcEvent(buf[:n])
+		if !ok || what != procEventNone || len(data) < 4 {
+			continue
+		}
+		_ = c.f.SetReadDeadline(time.Time{})
+		if e := binary.NativeEndian.Uint32(data); e != 0 {
+			return fmt.Errorf("subscribing to process events: %w", unix.Errno(e))
+		}
+		return nil
+	}
+}
+
+func (c *procConn) recv(buf []byte) (int, error) {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		var from unix.Sockaddr
+		n, from, rerr = unix.Recvfrom(int(fd), buf, 0)
+		if rerr == unix.EAGAIN {
+			return false
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); rerr == nil && (!ok || sa.Pid != 0) {
+			n = 0 // not from the kernel: ignore
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, rerr
+}
+
+// parseProcEvent returns a connector message's event type and data.
+func parseProcEvent(b []byte) (what uint32, data []byte, ok bool) {
+	if len(b) < unix.NLMSG_HDRLEN+cnMsgLen+procEventHeaderLen {
+		return 0, nil, false
+	}
+	ne := binary.NativeEndian
+	if t := ne.Uint16(b[4:]); t == unix.NLMSG_ERROR || t == unix.NLMSG_NOOP {
+		return 0, nil, false
+	}
+	cn := b[unix.NLMSG_HDRLEN:]
+	if ne.Uint32(cn[0:]) != cnIdxProc || ne.Uint32(cn[4:]) != cnValProc {
+		return 0, nil, false
+	}
+	ev := cn[cnMsgLen:]
+	return ne.Uint32(ev[0:]), ev[procEventHeaderLen:], true
+}
+
+// run reads events until the socket is closed, keeping processes (thread
+// group leaders) and dropping threads, as keepalived does.
+func (c *procConn) run(ctx context.Context, log *slog.Logger, out chan<- ProcEvent) {
+	buf := make([]byte, 4096)
+	ne := binary.NativeEndian
+	for {
+		n, err := c.recv(buf)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, unix.ENOBUFS) {
+			log.Warn("vrrp: process events were lost, reading the process table again")
+			out <- ProcEvent{Kind: ProcRescan}
+			continue
+		}
+		if err != nil {
+			log.Error("vrrp: reading process events", "err", err)
+			return
+		}
+		what, d, ok := parseProcEvent(buf[:n])
+		if !ok {
+			continue
+		}
+		u32 := func(i int) int {
+			if len(d) < 4*i+4 {
+				return -1
+			}
+			return int(ne.Uint32(d[4*i:]))
+		}
+		var ev ProcEvent
+		switch what {
+		case procEventFork: // parent pid, parent tgid, child pid, child tgid
+			if u32(2) != u32(3) {
+				continue // a new thread
+			}
+			ev = ProcEvent{Kind: ProcFork, Parent: u32(1), PID: u32(3)}
+		case procEventExec, procEventExit: // pid, tgid
+			if u32(0) != u32(1) {
+				continue
+			}
+			ev = ProcEvent{Kind: ProcExec, PID: u32(1)}
+			if what == procEventExit {
+				ev.Kind = ProcExit
+			}
+		case procEventComm: // pid, tgid, comm[16]
+			if u32(0) != u32(1) || len(d) < 8+16 {
+				continue
+			}
+			comm, _, _ := bytes.Cut(d[8:24], []byte{0})
+			ev = ProcEvent{Kind: ProcComm, PID: u32(1), Comm: string(comm)}
+		default:
+			continue
+		}
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// List reads every process of the table but zombies, with its command
+// line when argv is set.
+func (l *LinuxProcesses) List(argv bool) ([]Process, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("reading /proc: %w", err)
+	}
+	var out []Process
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 || !e.IsDir() {
+			continue
+		}
+		if p, ok := l.Read(pid, argv); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Read reads one process: its name from /proc/PID/stat (which also says
+// whether it is a zombie) and, when argv is set, its command line. ok is
+// false when it is gone or a zombie.
+func (l *LinuxProcesses) Read(pid int, argv bool) (Process, bool) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return Process{}, false
+	}
+	comm, state, ok := parseProcStat(stat)
+	if !ok || state == 'Z' || state == 'X' {
+		return Process{}, false
+	}
+	p := Process{PID: pid, Comm: comm}
+	if argv {
+		b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil {
+			return Process{}, false
+		}
+		p.Argv = splitCmdline(b)
+	}
+	return p, true
+}
+
+// parseProcStat returns the name and state of /proc/PID/stat: "PID (NAME)
+// STATE ...", where the name may hold spaces and parentheses.
+func parseProcStat(b []byte) (comm string, state byte, ok bool) {
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open || end+2 >= len(b) {
+		return "", 0, false
+	}
+	return string(b[open+1 : end]), b[end+2], true
+}
+
+// splitCmdline splits /proc/PID/cmdline's NUL-terminated arguments.
+func splitCmdline(b []byte) []string {
+	s := strings.TrimSuffix(string(b), "\x00")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\x00")
+}
