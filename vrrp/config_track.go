@@ -18,6 +18,7 @@ const (
 	DefaultFileWeight    = 1
 	maxProcessQuorum     = 65535
 	maxProcessDelay      = time.Hour
+	maxFileWeight        = 1<<31 - 1
 	// maxCommLen is the longest process name the kernel keeps (comm, 15
 	// bytes): a longer name never matches unless full_command is set.
 	maxCommLen = 15
@@ -89,13 +90,15 @@ type ProcessConfig struct {
 type FileConfig struct {
 	Name string `yaml:"-"`
 	Path string `yaml:"file"` // required; absolute
-	// Weight multiplies the file's number (default 1); 0 means FAULT
-	// while the number is not 0.
+	// Weight multiplies the file's number (default 1; -2147483647 to
+	// 2147483647 as keepalived); 0 means FAULT while the number is not 0.
 	Weight  int  `yaml:"weight"`
 	Reverse bool `yaml:"reverse"`
 	// InitFile, if set, is written to the file at start when the file
-	// does not exist (keepalived init_file).
-	InitFile *int `yaml:"init_file"`
+	// does not exist (keepalived init_file VALUE); InitFileOverwrite
+	// writes it even when the file exists (init_file VALUE overwrite).
+	InitFile          *int `yaml:"init_file"`
+	InitFileOverwrite bool `yaml:"init_file_overwrite"`
 }
 
 // TrackProcess makes an instance follow a ProcessConfig by name.
@@ -200,7 +203,10 @@ func (t *FileConfig) validate(given Given, f fields) {
 	case strings.HasSuffix(t.Path, "/"):
 		f.add("file", "must name a file, not a directory: %q", t.Path)
 	}
-	f.weight("weight", t.Weight)
+	f.intRange("weight", t.Weight, -maxFileWeight, maxFileWeight)
+	if t.InitFileOverwrite && t.InitFile == nil {
+		f.add("init_file_overwrite", "needs init_file (the value to write)")
+	}
 }
 
 // validateTrackRefs checks an instance's track_processes and track_files.

@@ -124,8 +124,9 @@ type Files interface {
 	// Watch reports each path's contents at once, then whenever the file
 	// is written, replaced or removed (a missing file reports Missing).
 	Watch(ctx context.Context, paths []string) (<-chan FileEvent, error)
-	// Create writes content to path if no file is there (init_file).
-	Create(path string, content []byte) error
+	// Create writes content to path if no file is there, or over the
+	// file when overwrite is set (init_file).
+	Create(path string, content []byte, overwrite bool) error
 }
 
 // FileEvent is a tracked file's contents (at most a small prefix of them).

@@ -353,6 +353,8 @@ type fakeHost struct {
 	links  *fakeLinks
 	ann    *fakeAnnouncer
 	runner *fakeRunner
+	procs  *fakeProcesses // nil: no process tracked
+	files  *fakeFiles     // nil: no file tracked
 }
 
 func newFakeHost(lan *fakeLAN, addr string, links ...string) *fakeHost {
@@ -366,5 +368,12 @@ func newFakeHost(lan *fakeLAN, addr string, links ...string) *fakeHost {
 }
 
 func (h *fakeHost) env(lan *fakeLAN) Env {
-	return Env{Listen: lan.listen(h.addr), Addresses: h.addrs, Links: h.links, Announcer: h.ann, Runner: h.runner}
+	env := Env{Listen: lan.listen(h.addr), Addresses: h.addrs, Links: h.links, Announcer: h.ann, Runner: h.runner}
+	if h.procs != nil {
+		env.Processes = h.procs
+	}
+	if h.files != nil {
+		env.Files = h.files
+	}
+	return env
 }

@@ -35,9 +35,14 @@ func (l *LinuxFiles) log() *slog.Logger {
 	return l.Log
 }
 
-// Create writes content to path when nothing is there (O_EXCL).
-func (l *LinuxFiles) Create(path string, content []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// Create writes content to path when nothing is there (O_EXCL), or over
+// what is there when overwrite is set.
+func (l *LinuxFiles) Create(path string, content []byte, overwrite bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}

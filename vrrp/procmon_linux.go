@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -89,6 +90,25 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 		}
 	}
 	if o.err != nil {
+		// The kernel sends process events in the initial network
+		// namespace only: from another one (lbd started in a test
+		// namespace, a container sharing the host's PID namespace), open
+		// the socket there.
+		go func() {
+			s, err := openProcConnInitialNetns()
+			ch <- opened{s, err}
+		}()
+		o2 := <-ch
+		l.log().Debug("vrrp: process events from the initial network namespace", "err", o2.err)
+		if o2.err == nil {
+			if err := o2.s.subscribe(); err != nil {
+				o2.s.close()
+			} else {
+				o = o2
+			}
+		}
+	}
+	if o.err != nil {
 		poll := l.PollInterval
 		if poll <= 0 {
 			poll = DefaultProcessPollInterval
@@ -144,6 +164,35 @@ func openProcConn() (*procConn, error) {
 		return nil, fmt.Errorf("binding the process events connector: %w", err)
 	}
 	return &procConn{f: os.NewFile(uintptr(fd), "proc-connector")}, nil
+}
+
+// openProcConnInitialNetns opens the connector's socket in the network
+// namespace of PID 1 (root only), from a thread of its own: the thread is
+// moved there and back; if it cannot be moved back it is not unlocked, so
+// it ends with the calling goroutine.
+func openProcConnInitialNetns() (*procConn, error) {
+	runtime.LockOSThread()
+	here, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("opening this thread's network namespace: %w", err)
+	}
+	defer here.Close()
+	initial, err := os.Open("/proc/1/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("opening the initial network namespace: %w", err)
+	}
+	defer initial.Close()
+	if err := unix.Setns(int(initial.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("entering the initial network namespace: %w", err)
+	}
+	c, err := openProcConn()
+	if unix.Setns(int(here.Fd()), unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	}
+	return c, err
 }
 
 func (c *procConn) close() {
@@ -259,7 +308,11 @@ func (c *procConn) run(ctx context.Context, log *slog.Logger, out chan<- ProcEve
 		}
 		if errors.Is(err, unix.ENOBUFS) {
 			log.Warn("vrrp: process events were lost, reading the process table again")
-			out <- ProcEvent{Kind: ProcRescan}
+			select {
+			case out <- ProcEvent{Kind: ProcRescan}:
+			case <-ctx.Done():
+				return
+			}
 			continue
 		}
 		if err != nil {

@@ -99,7 +99,7 @@ func (r *Router) watchFiles(ctx context.Context, wg *sync.WaitGroup, files []Fil
 	var paths []string
 	for _, f := range files {
 		if f.InitFile != nil {
-			if err := r.env.Files.Create(f.Path, []byte(strconv.Itoa(*f.InitFile)+"\n")); err != nil {
+			if err := r.env.Files.Create(f.Path, []byte(strconv.Itoa(*f.InitFile)+"\n"), f.InitFileOverwrite); err != nil {
 				r.log.Warn("vrrp: initialising a track file", "file", f.Name, "err", err)
 			}
 		}
@@ -133,11 +133,16 @@ func (r *Router) monitorProcesses(ctx context.Context, specs []ProcessConfig, ev
 	t := newProcTracker(specs)
 	argv := t.needArgv()
 	procs := r.env.Processes
+	first := true
 	rescan := func() []ProcChange {
 		list, err := procs.List(argv)
 		if err != nil {
 			r.log.Warn("vrrp: reading the process table", "err", err)
+			if !first {
+				return nil // keep the counts: an unreadable table is not an empty one
+			}
 		}
+		first = false
 		return t.Reset(list, time.Now())
 	}
 	if ch := rescan(); !r.post(procMsg(ch)) {
