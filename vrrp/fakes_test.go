@@ -353,8 +353,8 @@ type fakeHost struct {
 	links  *fakeLinks
 	ann    *fakeAnnouncer
 	runner *fakeRunner
-	procs  *fakeProcesses // nil: no process tracked
-	files  *fakeFiles     // nil: no file tracked
+	procs  Processes // nil: the router's default (Linux)
+	files  Files     // nil: the router's default (Linux)
 }
 
 func newFakeHost(lan *fakeLAN, addr string, links ...string) *fakeHost {

@@ -134,7 +134,12 @@ func startTracked(t *testing.T, procs *fakeProcesses, files *fakeFiles, opts Opt
 	t.Helper()
 	lan := newFakeLAN()
 	ha := newFakeHost(lan, "10.0.0.1", "eth1")
-	ha.procs, ha.files = procs, files
+	if procs != nil {
+		ha.procs = procs
+	}
+	if files != nil {
+		ha.files = files
+	}
 	opts.Instances = []Config{ca}
 	a = start(t, lan, ha, opts)
 	b = start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{fastConfig("VI_1", 100)}})
