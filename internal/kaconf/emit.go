@@ -53,6 +53,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 		}
 		vrrp.add("scripts", ss.Node)
 	}
+	trackedObjectsNodes(vrrp, m)
 	if len(d.VRRP.SyncGroups) > 0 {
 		gs := newMap()
 		for _, sg := range d.VRRP.SyncGroups {
@@ -254,6 +255,9 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 			e := newMap()
 			e.add("name", str(t.Name))
 			e.add("weight", num(t.Weight))
+			if t.Reverse {
+				e.add("reverse", boolean(true))
+			}
 			l.Content = append(l.Content, e.Node)
 		}
 		n.add("track_interfaces", l)
@@ -270,6 +274,7 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 		}
 		n.add("track_scripts", l)
 	}
+	trackRefNodes(n, in)
 	n.addIf("notify", notifyNode(in.Notify))
 	gn := newMap()
 	g := in.GARP

@@ -15,7 +15,7 @@ const (
 	noVMAC       = "lbd has no VRRP virtual MAC (macvlan/ipvlan) support"
 	noStrict     = "VRRP strict mode is not supported"
 	noRoutes     = "lbd manages addresses only, not routes or rules"
-	noTrackOther = "lbd tracks interfaces and scripts only (write a vrrp_script that checks this)"
+	noTrackOther = "lbd tracks interfaces, scripts, processes and files only (write a vrrp_script that checks this)"
 )
 
 // noPrioChanges is the reason for a per-instance or per-group
@@ -27,9 +27,6 @@ var topUnsupported = map[string]string{
 	"static_ipaddress":         "lbd does not manage static addresses",
 	"static_routes":            noRoutes,
 	"static_rules":             noRoutes,
-	"vrrp_track_process":       noTrackOther,
-	"track_file":               noTrackOther,
-	"vrrp_track_file":          noTrackOther,
 	"bfd_instance":             "lbd has no BFD",
 	"garp_group":               "GARP groups are not supported (use vrrp_garp_interval or garp_* per instance)",
 	"linkbeat_interfaces":      noEquivalent,
@@ -135,8 +132,6 @@ var instanceUnsupported = map[string]string{
 	"use_ipvlan":                 noVMAC,
 	"vrf":                        noEquivalent,
 	"native_ipv6":                "deprecated in keepalived: the family follows the virtual addresses",
-	"track_file":                 noTrackOther,
-	"track_process":              noTrackOther,
 	"track_bfd":                  noTrackOther,
 	"mcast_dst_ip":               "lbd uses the standard VRRP multicast group",
 	"track_src_ip":               noEquivalent,
@@ -178,8 +173,8 @@ var scriptUnsupported = map[string]string{
 var syncGroupUnsupported = map[string]string{
 	"track_interface":            "track interfaces in the member instances",
 	"track_script":               "track scripts in the member instances",
-	"track_file":                 noTrackOther,
-	"track_process":              noTrackOther,
+	"track_file":                 "track files in the member instances",
+	"track_process":              "track processes in the member instances",
 	"track_bfd":                  noTrackOther,
 	"global_tracking":            noEquivalent,
 	"sync_group_tracking_weight": noEquivalent,

@@ -42,6 +42,7 @@ type sources struct {
 	instances map[string]Pos
 	scripts   map[string]Pos
 	groups    map[string]Pos
+	tracked   map[string]Pos // "process NAME", "file NAME"
 	services  []Pos
 	keys      map[string]int // a service's Key -> its index in services
 	reals     [][]Pos
@@ -58,6 +59,7 @@ func newMapper() *mapper {
 			instances: map[string]Pos{},
 			scripts:   map[string]Pos{},
 			groups:    map[string]Pos{},
+			tracked:   map[string]Pos{},
 			keys:      map[string]int{},
 		},
 		vipOf:   map[string]string{},
@@ -275,9 +277,14 @@ func (m *mapper) mapTop(nodes []*Node) {
 			m.vrrpInstance(n)
 		case "virtual_server":
 			m.virtualServer(n)
+		case "vrrp_track_process":
+			m.vrrpTrackProcess(n)
+		case "track_file", "vrrp_track_file":
+			m.trackFile(n)
 		case "global_defs", "vrrp_sync_group":
 		default:
-			m.other(n, "top-level", topUnsupported, []string{"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server"})
+			m.other(n, "top-level", topUnsupported, []string{"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server",
+				"vrrp_track_process", "track_file", "vrrp_track_file"})
 		}
 	}
 	for _, n := range nodes {

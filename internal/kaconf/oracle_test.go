@@ -213,7 +213,7 @@ var kaClasses = []struct {
 		`missing terminating|^Unmatched quote|^Unterminated quote|is missing a parameter|` +
 		`[Ii]nvalid|[Ii]gnor|[Ss]kipping|removing|must be|outside range|already defined|unknown \[|Unknown interface|` +
 		`length should be|both use VRID|only valid for|unknown unicast_peer option|all packets will be discarded|` +
-		`setting \S+ to|[Ss]etting to|setting default|clearing|resetting|[Rr]educing|defaulting|rounding|Truncating`), kaComplaint},
+		`setting \S+ to|[Ss]etting to|setting default|clearing|resetting|[Rr]educing|defaulting|rounding|Truncating|not specified$`), kaComplaint},
 }
 
 func classify(text string) (kaClass, bool) {
@@ -369,6 +369,9 @@ func oracleFixtures(t *testing.T) []oracleFixture {
 	}
 	for _, tt := range vrrpDefaultCases {
 		text("VRRP default: "+tt.name, tt.conf)
+	}
+	for _, tt := range trackCases {
+		text("tracking: "+tt.name, tt.conf)
 	}
 	for _, tt := range lvsDefaultCases {
 		text("LVS default: "+tt.name, tt.conf)

@@ -33,7 +33,7 @@ var unmappedCases = []struct {
 	{"unicast min_ttl above max_ttl", instance("unicast_peer {\n 10.0.0.2 min_ttl 200 max_ttl 100\n}"),
 		[]string{"8:min_ttl"}, "discards every advert"},
 	{"unknown unicast_peer option", instance("unicast_peer {\n 10.0.0.2 ttl 5\n}"), []string{"8:ttl"}, "unknown unicast_peer option"},
-	{"reverse weight", "vrrp_script s {\n script /bin/true\n}\n" + instance("track_interface {\n eth1 weight 10 reverse\n}"),
+	{"reverse weight", "vrrp_script s {\n script /bin/true\n}\n" + instance("track_script {\n s weight 10 reverse\n}"),
 		[]string{"11:reverse"}, "reverse"},
 	{"notify as another user", instance("notify_master /bin/n.sh nobody"), []string{"7:notify_master"}, `user "nobody"`},
 	{"unquoted script command", "vrrp_script s {\n script killall -0 nginx\n}", []string{"2:script"}, `it runs "killall" only`},

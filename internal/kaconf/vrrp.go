@@ -19,6 +19,7 @@ var instanceMapped = []string{
 	"garp_master_refresh", "garp_master_refresh_repeat", "version", "skip_check_adv_addr",
 	"dont_track_primary", "lvs_sync_daemon_interface", "check_unicast_src",
 	"smtp_alert",
+	"track_process", "track_file",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -179,6 +180,10 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 		m.trackInterfaces(b, c)
 	case "track_script":
 		m.trackScripts(b, c)
+	case "track_process":
+		m.trackProcesses(b, c)
+	case "track_file":
+		m.trackFiles(b, c)
 	case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 		m.notify(&in.Notify, c)
 	case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat":
@@ -623,7 +628,7 @@ func (m *mapper) trackInterfaces(b *instanceBuild, n *Node) {
 		return
 	}
 	for _, c := range n.Block {
-		w, ok := m.trackWeight(c, "track_interface")
+		w, rev, ok := m.trackWeight(c, "track_interface")
 		if !ok {
 			continue
 		}
@@ -631,7 +636,7 @@ func (m *mapper) trackInterfaces(b *instanceBuild, n *Node) {
 			m.notef(c.Pos, "track_interface %s listed twice: keepalived ignores the second", c.Key)
 			continue
 		}
-		b.in.TrackInterfaces = append(b.in.TrackInterfaces, vrrp.TrackInterface{Name: c.Key, Weight: w})
+		b.in.TrackInterfaces = append(b.in.TrackInterfaces, vrrp.TrackInterface{Name: c.Key, Weight: w, Reverse: rev})
 	}
 }
 
@@ -652,8 +657,12 @@ func (m *mapper) trackScripts(b *instanceBuild, n *Node) {
 			m.unmapped(c, "no vrrp_script %s is imported (keepalived ignores an unknown track_script too)", c.Key)
 			continue
 		}
-		w, ok := m.trackWeight(c, "track_script")
+		w, rev, ok := m.trackWeight(c, "track_script")
 		if !ok {
+			continue
+		}
+		if rev {
+			m.unmappedWord(c, "reverse", "reverse weights of scripts are not supported: the entry %s is not imported", c.Key)
 			continue
 		}
 		if len(c.Args) == 0 {
@@ -669,41 +678,44 @@ func (m *mapper) trackScripts(b *instanceBuild, n *Node) {
 
 // trackWeight reads "NAME [weight W [reverse|noreverse]]"; keepalived turns
 // +/-254 into +/-253.
-func (m *mapper) trackWeight(c *Node, where string) (int, bool) {
+func (m *mapper) trackWeight(c *Node, where string) (int, bool, bool) {
 	if c.HasBlock {
 		m.errorf(c.Pos, "%s: %s does not take a block", where, c.Key)
-		return 0, false
+		return 0, false, false
 	}
 	if len(c.Args) == 0 {
-		return 0, true
+		return 0, false, true
 	}
 	if c.Args[0] != "weight" {
 		m.unmappedWord(c, c.Args[0], "unknown %s option: keepalived ignores the entry %s too", where, c.Key)
-		return 0, false
+		return 0, false, false
 	}
 	if len(c.Args) < 2 {
 		m.errorf(c.Pos, "%s %s: weight needs a value", where, c.Key)
-		return 0, false
+		return 0, false, false
 	}
 	w, ok := value(m, &Node{Pos: c.Pos, Key: where + " " + c.Key + " weight", Args: c.Args[1:2]}, 0, intIn(-254, 254))
 	if !ok {
-		return 0, false
+		return 0, false, false
 	}
 	if w == 254 || w == -254 {
 		m.notef(c.Pos, "%s %s weight %d: keepalived uses %d", where, c.Key, w, w/254*253)
 		w = w / 254 * 253
 	}
+	reverse := false
 	if len(c.Args) > 2 {
 		switch c.Args[2] {
 		case "noreverse":
+			if where == "track_interface" {
+				m.unmappedWord(c, c.Args[2], "unknown %s weight option: keepalived ignores it too (reverse only)", where)
+			}
 		case "reverse":
-			m.unmappedWord(c, "reverse", "reverse weights are not supported: the entry %s is not imported", c.Key)
-			return 0, false
+			reverse = true
 		default:
 			m.unmappedWord(c, c.Args[2], "unknown %s weight option", where)
 		}
 	}
-	return w, true
+	return w, reverse, true
 }
 
 // notify maps notify_master/backup/fault/stop and notify.
@@ -906,6 +918,7 @@ func (m *mapper) syncGroupTracking(n *Node, instances []string) {
 				"a weighted script there (it is not tracked); give it weight 0 to go FAULT while it fails", t.Name, *t.Weight, n.Args[0])
 		}
 		in.TrackScripts = kept
+		m.syncGroupFiles(n.Args[0], in, pos)
 	}
 }
 
