@@ -15,14 +15,18 @@
 //     counted DropReason.
 //   - fsm.go: the state machine as a pure step function
 //     (Machine, Event, now) -> (Machine, []Action): no sockets, no clocks.
-//   - sync.go, track.go: sync groups and tracking (scripts, interfaces) as
-//     pure decisions.
-//   - router.go: the runner that owns the instances, turns events (packets,
-//     timers, tracking, address removals) into Step calls and executes the
-//     actions through small seams: Transport, Addresses, Links, Announcer and
-//     Runner (env.go). The Linux implementations of those seams live in the
-//     *_linux.go files (raw IP protocol 112 via golang.org/x/net, addresses
-//     and links via vishvananda/netlink, gratuitous ARP via mdlayher/arp).
+//   - sync.go, track.go, trackproc.go, trackfile.go: sync groups and
+//     tracking (scripts, interfaces, processes with their quorum and
+//     delays, files and their numbers) as pure decisions.
+//   - router.go, router_track.go: the runner that owns the instances, turns
+//     events (packets, timers, tracking, address removals) into Step calls
+//     and executes the actions through small seams: Transport, Addresses,
+//     Links, Announcer, Runner, Processes and Files (env.go). The Linux
+//     implementations of those seams live in the *_linux.go files (raw IP
+//     protocol 112 via golang.org/x/net, addresses and links via
+//     vishvananda/netlink, gratuitous ARP via mdlayher/arp, the process
+//     table via /proc and the netlink process events connector, files via
+//     inotify).
 //
 // A director builds a Router with New(Options), runs it with Run(ctx),
 // follows state changes with Options.OnStateChange and reads counters
