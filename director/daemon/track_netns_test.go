@@ -1,0 +1,123 @@
+//go:build netns
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/internal/netnslab"
+)
+
+// TestNetnsDaemonTracking: lbd (in a namespace, as in production in its
+// own) follows a tracked file and a tracked process of lbd.yaml; the
+// control socket shows the effective priority they make.
+func TestNetnsDaemonTracking(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root")
+	}
+	lab := netnslab.NewT(t, "lbdtrk")
+	lan, err := lab.AddSwitch("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin, comm := copiedSleep(t, dir)
+	cfg := filepath.Join(dir, "lbd.yaml")
+	yaml := fmt.Sprintf(`global:
+  control_socket: %[1]s/lbd.sock
+  state_dir: %[1]s
+  metrics_address: ""
+vrrp:
+  track_files:
+    w: {file: %[1]s/weight, init_file: 20}
+  track_processes:
+    p: {process: %[2]s, weight: -50}
+  instances:
+    VI_1:
+      interface: eth0
+      virtual_router_id: 51
+      priority: 100
+      virtual_ipaddresses: [{address: 10.9.0.100/24}]
+      track_files: [{name: w}]
+      track_processes: [{name: p}]
+`, dir, comm)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &netnsDirector{ns: ns, k: fake.New(), cfg: cfg, sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
+	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
+		Go: func(f func()) { go func() { _ = ns.Do(func() error { f(); return nil }) }() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel, n.done = cancel, make(chan error, 1)
+	go func() { n.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		n.stop(t)
+		if t.Failed() {
+			t.Logf("logs:\n%s", n.logs.String())
+		}
+	})
+	prio := func() int {
+		in, err := n.vrrpInstance()
+		if err != nil {
+			return -1
+		}
+		return in.EffectivePriority
+	}
+	waitFor(t, "priority 100+20-50 (file 20, no process)", func() bool { return prio() == 70 })
+	p := exec.Command(bin, "3600")
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Process.Kill(); _, _ = p.Process.Wait() })
+	waitFor(t, "priority 120 (the process runs)", func() bool { return prio() == 120 })
+	if err := os.WriteFile(filepath.Join(dir, "weight"), []byte("-40\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "priority 60 (file -40)", func() bool { return prio() == 60 })
+	_ = p.Process.Kill()
+	waitFor(t, "priority 10 (the process is gone)", func() bool { return prio() == 10 })
+}
+
+// copiedSleep copies sleep under a name no other process has.
+func copiedSleep(t *testing.T, dir string) (path, comm string) {
+	t.Helper()
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm = fmt.Sprintf("lbdd%d", os.Getpid()%100000)
+	path = filepath.Join(dir, comm)
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, comm
+}
+
