@@ -120,4 +120,3 @@ func copiedSleep(t *testing.T, dir string) (path, comm string) {
 	}
 	return path, comm
 }
-

@@ -30,7 +30,7 @@ vrrp:
 func TestPlanTrackedObjectChange(t *testing.T) {
 	old := parse(t, trackYAML)
 	for _, tt := range []struct {
-		name, from, to   string
+		name, from, to  string
 		restarted, kept string
 	}{
 		{"process weight", "weight: -50", "weight: -60", "VI_1", "VI_2"},
