@@ -53,6 +53,8 @@ type LinuxProcesses struct {
 	Log          *slog.Logger
 	// events is set once the connector is subscribed (for tests and logs).
 	events atomic.Bool
+	// subscribe, if set, replaces the connector (tests of the fallback).
+	subscribe func() (*procConn, error)
 }
 
 // EventDriven reports whether the last Watch follows the connector (false:
@@ -78,34 +80,30 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 		err error
 	}
 	ch := make(chan opened, 1)
-	go func() {
-		s, err := openProcConn()
-		ch <- opened{s, err}
-	}()
-	o := <-ch
-	if o.err == nil {
-		if err := o.s.subscribe(); err != nil {
-			o.s.close()
-			o.err = err
-		}
+	try := func(open func() (*procConn, error)) opened {
+		go func() {
+			s, err := open()
+			if err == nil {
+				if err = s.subscribe(); err != nil {
+					s.close()
+				}
+			}
+			ch <- opened{s, err}
+		}()
+		return <-ch
 	}
-	if o.err != nil {
+	var o opened
+	if l.subscribe != nil {
+		o = try(l.subscribe)
+	} else if o = try(openProcConn); o.err != nil {
 		// The kernel sends process events in the initial network
 		// namespace only: from another one (lbd started in a test
 		// namespace, a container sharing the host's PID namespace), open
 		// the socket there.
-		go func() {
-			s, err := openProcConnInitialNetns()
-			ch <- opened{s, err}
-		}()
-		o2 := <-ch
+		o2 := try(openProcConnInitialNetns)
 		l.log().Debug("vrrp: process events from the initial network namespace", "err", o2.err)
 		if o2.err == nil {
-			if err := o2.s.subscribe(); err != nil {
-				o2.s.close()
-			} else {
-				o = o2
-			}
+			o = o2
 		}
 	}
 	if o.err != nil {

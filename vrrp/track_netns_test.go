@@ -5,10 +5,8 @@ package vrrp
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -19,56 +17,6 @@ import (
 // connector, root needed) and real files (inotify): the fallbacks are set
 // to poll once an hour, so a change seen within the test's bounds was seen
 // by an event. The router's network side is the fake LAN.
-
-// trackedBinary copies sleep under a name of its own, so that no other
-// process on the host matches it.
-func trackedBinary(t *testing.T) (path, comm string) {
-	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatalf("sleep is needed: %v", err)
-	}
-	comm = fmt.Sprintf("lbdtrk%d", os.Getpid()%100000)
-	path = filepath.Join(t.TempDir(), comm)
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
-}
-
-func startProcess(t *testing.T, argv ...string) *exec.Cmd {
-	t.Helper()
-	c := exec.Command(argv[0], argv[1:]...)
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Process.Kill(); _, _ = c.Process.Wait() })
-	return c
-}
-
-// killProcess kills c and returns when it was killed (the exit is reaped
-// later: the router must see the exit, not the reaping).
-func killProcess(t *testing.T, c *exec.Cmd) time.Time {
-	t.Helper()
-	at := time.Now()
-	if err := c.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _, _ = c.Process.Wait() }()
-	return at
-}
 
 // startAlone runs one router tracking what opts says, with the real
 // process and file monitors and the real script runner.

@@ -1,0 +1,112 @@
+package vrrp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// trackedBinary copies sleep under a name of its own, so that no other
+// process on the host matches it.
+func trackedBinary(t *testing.T) (path, comm string) {
+	t.Helper()
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatalf("sleep is needed: %v", err)
+	}
+	comm = fmt.Sprintf("lbdtrk%d", os.Getpid()%100000)
+	path = filepath.Join(t.TempDir(), comm)
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, comm
+}
+
+func startProcess(t *testing.T, argv ...string) *exec.Cmd {
+	t.Helper()
+	c := exec.Command(argv[0], argv[1:]...)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _, _ = c.Process.Wait() })
+	return c
+}
+
+// killProcess kills c and returns when it was killed (the exit is reaped
+// later: the router must see the exit, not the reaping).
+func killProcess(t *testing.T, c *exec.Cmd) time.Time {
+	t.Helper()
+	at := time.Now()
+	if err := c.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = c.Process.Wait() }()
+	return at
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func quietLogTo(w *lockedBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// Without the process events connector (not root, a container), the
+// table is read every PollInterval instead, and the log says so.
+func TestLinuxProcessesFallbackPolls(t *testing.T) {
+	bin, comm := trackedBinary(t)
+	var logs lockedBuffer
+	procs := &LinuxProcesses{PollInterval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		subscribe: func() (*procConn, error) { return nil, errors.New("no connector (test)") }}
+	c := fastConfig("VI_1", 200)
+	c.TrackProcesses = []TrackProcess{{Name: "p"}}
+	lan := newFakeLAN()
+	h := newFakeHost(lan, "10.0.0.1")
+	h.procs = procs
+	run := start(t, lan, h, Options{Instances: []Config{c}, TrackProcesses: []ProcessConfig{{Name: "p", Process: []string{comm}, Weight: -150}}})
+	waitPriority(t, run, 50)
+	if procs.EventDriven() {
+		t.Fatal("EventDriven without the connector")
+	}
+	if !strings.Contains(logs.String(), "process events are not available, reading the process table periodically") {
+		t.Fatalf("no log line says the table is polled:\n%s", logs.String())
+	}
+	p := startProcess(t, bin, "3600")
+	waitPriority(t, run, 200)
+	killProcess(t, p)
+	waitPriority(t, run, 50)
+}
