@@ -165,7 +165,7 @@ func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
 		reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))
 	}
 	if in.State == vrrp.StateFault {
-		reasons = append(reasons, "fault: tracked interface or script down")
+		reasons = append(reasons, "fault: a tracked interface, script, process or file is down")
 	}
 	ci.Reason = strings.Join(reasons, "; ")
 	return ci
