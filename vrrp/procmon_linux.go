@@ -61,6 +61,13 @@ type LinuxProcesses struct {
 // it polls).
 func (l *LinuxProcesses) EventDriven() bool { return l.events.Load() }
 
+func (l *LinuxProcesses) poll() time.Duration {
+	if l.PollInterval <= 0 {
+		return DefaultProcessPollInterval
+	}
+	return l.PollInterval
+}
+
 func (l *LinuxProcesses) log() *slog.Logger {
 	if l.Log == nil {
 		return slog.Default()
@@ -107,10 +114,7 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 		}
 	}
 	if o.err != nil {
-		poll := l.PollInterval
-		if poll <= 0 {
-			poll = DefaultProcessPollInterval
-		}
+		poll := l.poll()
 		l.events.Store(false)
 		l.log().Warn("vrrp: process events are not available, reading the process table periodically",
 			"every", poll, "err", o.err)
@@ -122,7 +126,7 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 		<-ctx.Done()
 		o.s.close()
 	}()
-	go o.s.run(ctx, l.log(), out)
+	go o.s.run(ctx, l.log(), l.poll(), out)
 	return out, nil
 }
 
@@ -241,12 +245,12 @@ func (c *procConn) subscribe() error {
 		if err != nil {
 			return fmt.Errorf("waiting for the process events subscription: %w", err)
 		}
-		what, data, ok := parseProcEvent(buf[:n])
-		if !ok || what != procEventNone || len(data) < 4 {
+		m, ok := parseProcEvent(buf[:n])
+		if !ok || m.what != procEventNone || len(m.data) < 4 {
 			continue
 		}
 		_ = c.f.SetReadDeadline(time.Time{})
-		if e := binary.NativeEndian.Uint32(data); e != 0 {
+		if e := binary.NativeEndian.Uint32(m.data); e != 0 {
 			return fmt.Errorf("subscribing to process events: %w", unix.Errno(e))
 		}
 		return nil
@@ -277,86 +281,125 @@ func (c *procConn) recv(buf []byte) (int, error) {
 	return n, rerr
 }
 
-// parseProcEvent returns a connector message's event type and data.
-func parseProcEvent(b []byte) (what uint32, data []byte, ok bool) {
+// procEventMsg is one process event of the connector.
+type procEventMsg struct {
+	seq, cpu, what uint32
+	data           []byte // after the event header
+}
+
+// parseProcEvent returns a connector message's sequence number, CPU, event
+// type and data.
+func parseProcEvent(b []byte) (procEventMsg, bool) {
 	if len(b) < unix.NLMSG_HDRLEN+cnMsgLen+procEventHeaderLen {
-		return 0, nil, false
+		return procEventMsg{}, false
 	}
 	ne := binary.NativeEndian
 	if t := ne.Uint16(b[4:]); t == unix.NLMSG_ERROR || t == unix.NLMSG_NOOP {
-		return 0, nil, false
+		return procEventMsg{}, false
 	}
 	cn := b[unix.NLMSG_HDRLEN:]
 	if ne.Uint32(cn[0:]) != cnIdxProc || ne.Uint32(cn[4:]) != cnValProc {
-		return 0, nil, false
+		return procEventMsg{}, false
 	}
 	ev := cn[cnMsgLen:]
-	return ne.Uint32(ev[0:]), ev[procEventHeaderLen:], true
+	return procEventMsg{seq: ne.Uint32(cn[8:]), cpu: ne.Uint32(ev[4:]), what: ne.Uint32(ev[0:]), data: ev[procEventHeaderLen:]}, true
 }
 
 // run reads events until the socket is closed, keeping processes (thread
-// group leaders) and dropping threads, as keepalived does.
-func (c *procConn) run(ctx context.Context, log *slog.Logger, out chan<- ProcEvent) {
+// group leaders) and dropping threads, as keepalived does. Lost events (the
+// socket overflowed, or a gap in a CPU's sequence numbers) ask for a full
+// read of the table; if the socket fails, the table is read every poll
+// from then on.
+func (c *procConn) run(ctx context.Context, log *slog.Logger, poll time.Duration, out chan<- ProcEvent) {
 	buf := make([]byte, 4096)
-	ne := binary.NativeEndian
+	seqs := procSeqs{}
+	send := func(e ProcEvent) bool {
+		select {
+		case out <- e:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		n, err := c.recv(buf)
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, unix.ENOBUFS) {
-			log.Warn("vrrp: process events were lost, reading the process table again")
-			select {
-			case out <- ProcEvent{Kind: ProcRescan}:
-			case <-ctx.Done():
+			log.Warn("vrrp: process events were lost (socket overflow), reading the process table again")
+			if !send(ProcEvent{Kind: ProcRescan}) {
 				return
 			}
 			continue
 		}
 		if err != nil {
-			log.Error("vrrp: reading process events", "err", err)
+			log.Error("vrrp: reading process events failed, reading the process table periodically instead",
+				"every", poll, "err", err)
+			if send(ProcEvent{Kind: ProcRescan}) {
+				pollProcesses(ctx, poll, out)
+			}
 			return
 		}
-		what, d, ok := parseProcEvent(buf[:n])
-		if !ok {
+		m, ok := parseProcEvent(buf[:n])
+		if !ok || m.what == procEventNone {
 			continue
 		}
-		u32 := func(i int) int {
-			if len(d) < 4*i+4 {
-				return -1
+		if seqs.lost(m.cpu, m.seq) {
+			log.Warn("vrrp: process events were lost (sequence gap), reading the process table again", "cpu", m.cpu)
+			if !send(ProcEvent{Kind: ProcRescan}) {
+				return
 			}
-			return int(ne.Uint32(d[4*i:]))
 		}
-		var ev ProcEvent
-		switch what {
-		case procEventFork: // parent pid, parent tgid, child pid, child tgid
-			if u32(2) != u32(3) {
-				continue // a new thread
-			}
-			ev = ProcEvent{Kind: ProcFork, Parent: u32(1), PID: u32(3)}
-		case procEventExec, procEventExit: // pid, tgid
-			if u32(0) != u32(1) {
-				continue
-			}
-			ev = ProcEvent{Kind: ProcExec, PID: u32(1)}
-			if what == procEventExit {
-				ev.Kind = ProcExit
-			}
-		case procEventComm: // pid, tgid, comm[16]
-			if u32(0) != u32(1) || len(d) < 8+16 {
-				continue
-			}
-			comm, _, _ := bytes.Cut(d[8:24], []byte{0})
-			ev = ProcEvent{Kind: ProcComm, PID: u32(1), Comm: string(comm)}
-		default:
-			continue
-		}
-		select {
-		case out <- ev:
-		case <-ctx.Done():
+		if ev, ok := decodeProcEvent(m.what, m.data); ok && !send(ev) {
 			return
 		}
 	}
+}
+
+// procSeqs is the last sequence number of each CPU's process events: the
+// kernel numbers them per CPU, so a gap means events were lost.
+type procSeqs map[uint32]uint32
+
+// lost records seq for cpu and reports whether events came before it
+// unseen.
+func (s procSeqs) lost(cpu, seq uint32) bool {
+	last, seen := s[cpu]
+	s[cpu] = seq
+	return seen && seq != last+1
+}
+
+// decodeProcEvent turns a process event into a ProcEvent; ok is false for
+// threads and for the events processes are not counted by.
+func decodeProcEvent(what uint32, d []byte) (ProcEvent, bool) {
+	u32 := func(i int) int {
+		if len(d) < 4*i+4 {
+			return -1
+		}
+		return int(binary.NativeEndian.Uint32(d[4*i:]))
+	}
+	switch what {
+	case procEventFork: // parent pid, parent tgid, child pid, child tgid
+		if u32(3) < 0 || u32(2) != u32(3) {
+			return ProcEvent{}, false // a new thread
+		}
+		return ProcEvent{Kind: ProcFork, Parent: u32(1), PID: u32(3)}, true
+	case procEventExec, procEventExit: // pid, tgid
+		if u32(1) < 0 || u32(0) != u32(1) {
+			return ProcEvent{}, false
+		}
+		if what == procEventExit {
+			return ProcEvent{Kind: ProcExit, PID: u32(1)}, true
+		}
+		return ProcEvent{Kind: ProcExec, PID: u32(1)}, true
+	case procEventComm: // pid, tgid, comm[16]
+		if len(d) < 8+16 || u32(0) != u32(1) {
+			return ProcEvent{}, false
+		}
+		comm, _, _ := bytes.Cut(d[8:24], []byte{0})
+		return ProcEvent{Kind: ProcComm, PID: u32(1), Comm: string(comm)}, true
+	}
+	return ProcEvent{}, false
 }
 
 // List reads every process of the table but zombies, with its command

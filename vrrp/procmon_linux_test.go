@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -109,4 +110,59 @@ func TestLinuxProcessesFallbackPolls(t *testing.T) {
 	waitPriority(t, run, 200)
 	killProcess(t, p)
 	waitPriority(t, run, 50)
+}
+
+func TestProcSeqs(t *testing.T) {
+	s := procSeqs{}
+	for _, step := range []struct {
+		cpu, seq uint32
+		lost     bool
+	}{
+		{0, 10, false},  // first of CPU 0
+		{1, 500, false}, // first of CPU 1
+		{0, 11, false},
+		{1, 501, false},
+		{0, 13, true}, // 12 never came
+		{0, 14, false},
+		{1, 0xffffffff, true},
+		{1, 0, false}, // wraps
+	} {
+		if got := s.lost(step.cpu, step.seq); got != step.lost {
+			t.Fatalf("cpu %d seq %d: lost %v, want %v", step.cpu, step.seq, got, step.lost)
+		}
+	}
+}
+
+func TestDecodeProcEvent(t *testing.T) {
+	u32s := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.NativeEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	comm := append(u32s(7, 7), []byte("worker\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")...)
+	tests := []struct {
+		name string
+		what uint32
+		data []byte
+		want ProcEvent
+		ok   bool
+	}{
+		{"fork of a process", procEventFork, u32s(1, 1, 9, 9), ProcEvent{Kind: ProcFork, Parent: 1, PID: 9}, true},
+		{"fork by a thread of the process", procEventFork, u32s(3, 1, 9, 9), ProcEvent{Kind: ProcFork, Parent: 1, PID: 9}, true},
+		{"a new thread", procEventFork, u32s(1, 1, 10, 1), ProcEvent{}, false},
+		{"exec", procEventExec, u32s(9, 9), ProcEvent{Kind: ProcExec, PID: 9}, true},
+		{"exit of the process", procEventExit, u32s(9, 9, 0, 17), ProcEvent{Kind: ProcExit, PID: 9}, true},
+		{"exit of a thread", procEventExit, u32s(10, 9, 0, 17), ProcEvent{}, false},
+		{"name change", procEventComm, comm, ProcEvent{Kind: ProcComm, PID: 7, Comm: "worker"}, true},
+		{"short message", procEventFork, u32s(1, 1), ProcEvent{}, false},
+		{"uid change: not counted by", 0x4, u32s(9, 9, 0, 0), ProcEvent{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := decodeProcEvent(tt.what, tt.data)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: %+v, %v; want %+v, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
 }
