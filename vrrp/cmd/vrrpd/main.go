@@ -5,7 +5,8 @@
 //
 // The configuration is JSON of the vrrp package's types:
 //
-//	{"Instances": [vrrp.Config...], "Scripts": [vrrp.ScriptConfig...], "SyncGroups": [...]}
+//	{"Instances": [vrrp.Config...], "Scripts": [vrrp.ScriptConfig...], "SyncGroups": [...],
+//	 "TrackProcesses": [vrrp.ProcessConfig...], "TrackFiles": [vrrp.FileConfig...]}
 //
 // (durations in nanoseconds, addresses as strings, states as "MASTER"). It
 // prints one JSON object per line on stdout: {"Event":"state",...} for every
@@ -42,6 +43,9 @@ type File struct {
 	Instances  []vrrp.Config
 	Scripts    []vrrp.ScriptConfig
 	SyncGroups []vrrp.SyncGroupConfig
+	// Tracked processes and files (vrrp.ProcessConfig, vrrp.FileConfig).
+	TrackProcesses []vrrp.ProcessConfig
+	TrackFiles     []vrrp.FileConfig
 }
 
 // Line is one line of output.
@@ -186,12 +190,14 @@ func run() error {
 		}
 	}
 	r, err := vrrp.New(vrrp.Options{
-		Instances:     f.Instances,
-		Scripts:       f.Scripts,
-		SyncGroups:    f.SyncGroups,
-		Env:           env,
-		Logger:        log,
-		OnStateChange: func(c vrrp.StateChange) { emit(Line{Event: "state", Change: &c}) },
+		Instances:      f.Instances,
+		Scripts:        f.Scripts,
+		SyncGroups:     f.SyncGroups,
+		TrackProcesses: f.TrackProcesses,
+		TrackFiles:     f.TrackFiles,
+		Env:            env,
+		Logger:         log,
+		OnStateChange:  func(c vrrp.StateChange) { emit(Line{Event: "state", Change: &c}) },
 	})
 	if err != nil {
 		return err
