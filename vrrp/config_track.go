@@ -41,8 +41,13 @@ const (
 	ParamMatchInitial ParamMatch = "initial"
 )
 
-// UnmarshalText accepts exact, partial or initial, in any case.
+// UnmarshalText accepts exact, partial or initial, in any case, and ""
+// (unset: ParamMatch's zero value, as JSON writes it).
 func (p *ParamMatch) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*p = ""
+		return nil
+	}
 	for _, v := range []ParamMatch{ParamMatchExact, ParamMatchPartial, ParamMatchInitial} {
 		if strings.EqualFold(string(b), string(v)) {
 			*p = v

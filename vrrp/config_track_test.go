@@ -165,3 +165,17 @@ func TestTrackGivenPathsAreKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestParamMatchText(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want ParamMatch
+		err  bool
+	}{{"", "", false}, {"exact", ParamMatchExact, false}, {"Partial", ParamMatchPartial, false}, {"INITIAL", ParamMatchInitial, false}, {"fuzzy", "", true}} {
+		var p ParamMatch
+		err := p.UnmarshalText([]byte(tt.in))
+		if p != tt.want || (err != nil) != tt.err {
+			t.Errorf("UnmarshalText(%q) = %q, %v; want %q, error %v", tt.in, p, err, tt.want, tt.err)
+		}
+	}
+}

@@ -87,14 +87,9 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 		err error
 	}
 	ch := make(chan opened, 1)
-	try := func(open func() (*procConn, error)) opened {
+	try := func(subscribe func() (*procConn, error)) opened {
 		go func() {
-			s, err := open()
-			if err == nil {
-				if err = s.subscribe(); err != nil {
-					s.close()
-				}
-			}
+			s, err := subscribe()
 			ch <- opened{s, err}
 		}()
 		return <-ch
@@ -102,12 +97,12 @@ func (l *LinuxProcesses) Watch(ctx context.Context) (<-chan ProcEvent, error) {
 	var o opened
 	if l.subscribe != nil {
 		o = try(l.subscribe)
-	} else if o = try(openProcConn); o.err != nil {
+	} else if o = try(subscribeHere); o.err != nil {
 		// The kernel sends process events in the initial network
 		// namespace only: from another one (lbd started in a test
 		// namespace, a container sharing the host's PID namespace), open
 		// the socket there.
-		o2 := try(openProcConnInitialNetns)
+		o2 := try(subscribeInitialNetns)
 		l.log().Debug("vrrp: process events from the initial network namespace", "err", o2.err)
 		if o2.err == nil {
 			o = o2
@@ -151,6 +146,20 @@ type procConn struct {
 	f *os.File
 }
 
+// subscribeHere opens and subscribes the connector's socket in this
+// thread's network namespace.
+func subscribeHere() (*procConn, error) {
+	c, err := openProcConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.subscribe(); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
 func openProcConn() (*procConn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_CONNECTOR)
 	if err != nil {
@@ -168,11 +177,67 @@ func openProcConn() (*procConn, error) {
 	return &procConn{f: os.NewFile(uintptr(fd), "proc-connector")}, nil
 }
 
-// openProcConnInitialNetns opens the connector's socket in the network
-// namespace of PID 1 (root only), from a thread of its own: the thread is
-// moved there and back; if it cannot be moved back it is not unlocked, so
-// it ends with the calling goroutine.
-func openProcConnInitialNetns() (*procConn, error) {
+// subscribeInitialNetns opens and subscribes the connector's socket in the
+// initial network namespace, the only one the kernel sends process events
+// to, from another one (root only): it tries the namespaces of PID 1 and
+// of this process's ancestors (a launcher such as "ip netns exec" runs in
+// the initial one) until the kernel accepts the subscription.
+func subscribeInitialNetns() (*procConn, error) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
+		return nil, fmt.Errorf("reading this thread's network namespace: %w", err)
+	}
+	tried := map[uint64]bool{self.Ino: true}
+	err := errors.New("no other network namespace found among PID 1 and this process's ancestors")
+	for _, pid := range append([]int{1}, ancestors(os.Getppid(), 32)...) {
+		path := fmt.Sprintf("/proc/%d/ns/net", pid)
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil || tried[st.Ino] {
+			continue
+		}
+		tried[st.Ino] = true
+		c, oerr := openProcConnIn(path)
+		if oerr == nil {
+			if oerr = c.subscribe(); oerr == nil {
+				return c, nil
+			}
+			c.close()
+		}
+		err = fmt.Errorf("in the network namespace of PID %d: %w", pid, oerr)
+	}
+	return nil, err
+}
+
+// ancestors returns pid and up to n-1 of its ancestors (from
+// /proc/PID/stat), nearest first.
+func ancestors(pid, n int) []int {
+	var out []int
+	for pid > 1 && len(out) < n {
+		out = append(out, pid)
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			break
+		}
+		end := bytes.LastIndexByte(b, ')')
+		if end < 0 {
+			break
+		}
+		f := strings.Fields(string(b[end+1:])) // state, ppid, ...
+		if len(f) < 2 {
+			break
+		}
+		if pid, err = strconv.Atoi(f[1]); err != nil {
+			break
+		}
+	}
+	return out
+}
+
+// openProcConnIn opens the connector's socket in the network namespace at
+// nsPath, from this goroutine's thread, moved there and back; if it cannot
+// be moved back it is not unlocked, so it ends with the goroutine (callers
+// run this on a goroutine of its own).
+func openProcConnIn(nsPath string) (*procConn, error) {
 	runtime.LockOSThread()
 	here, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
@@ -180,15 +245,15 @@ func openProcConnInitialNetns() (*procConn, error) {
 		return nil, fmt.Errorf("opening this thread's network namespace: %w", err)
 	}
 	defer here.Close()
-	initial, err := os.Open("/proc/1/ns/net")
+	there, err := os.Open(nsPath)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("opening the initial network namespace: %w", err)
+		return nil, fmt.Errorf("opening %s: %w", nsPath, err)
 	}
-	defer initial.Close()
-	if err := unix.Setns(int(initial.Fd()), unix.CLONE_NEWNET); err != nil {
+	defer there.Close()
+	if err := unix.Setns(int(there.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("entering the initial network namespace: %w", err)
+		return nil, fmt.Errorf("entering %s: %w", nsPath, err)
 	}
 	c, err := openProcConn()
 	if unix.Setns(int(here.Fd()), unix.CLONE_NEWNET) == nil {

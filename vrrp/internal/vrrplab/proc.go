@@ -23,6 +23,9 @@ type Config struct {
 	Instances  []vrrp.Config
 	Scripts    []vrrp.ScriptConfig
 	SyncGroups []vrrp.SyncGroupConfig
+	// Tracked processes and files.
+	TrackProcesses []vrrp.ProcessConfig
+	TrackFiles     []vrrp.FileConfig
 }
 
 // StateEvent is a transition a process reported.
