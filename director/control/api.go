@@ -37,6 +37,9 @@ type DaemonInfo struct {
 
 // IPVS is the kernel table as lbd reads it, and how lbd keeps it.
 type IPVS struct {
+	// VRRPOnly says lbd runs without IPVS (no virtual_servers, no sync
+	// daemon): there is no table, and the rest is empty.
+	VRRPOnly bool `json:"vrrp_only,omitempty"`
 	// Error is set when the kernel could not be read; the rest may be empty.
 	Error    string         `json:"error,omitempty"`
 	Info     table.Info     `json:"info"`

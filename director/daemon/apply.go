@@ -33,10 +33,26 @@ var errStopping = errors.New("lbd is stopping")
 // program IPVS or to add a check stops the start (lbd exits, systemd
 // restarts it). On a reload such a failure is logged and returned, and the
 // rest is still applied. d.applyMu is held.
-func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force bool) (control.ReloadResult, error) {
-	res := control.ReloadResult{ConfigFile: d.path}
+//
+// IPVS is opened for the first configuration that needs it and closed
+// after the one that no longer does (ipvs.go): without it, the settings
+// and the table are left out (VRRP-only mode).
+func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force bool) (res control.ReloadResult, err error) {
+	res = control.ReloadResult{ConfigFile: d.path}
 	old := d.Config()
-	if err := d.guard(old, next, start, force); err != nil {
+	p, opened, err := d.ipvsFor(next)
+	if err != nil {
+		d.log.Error("reload refused", "err", err)
+		return res, err
+	}
+	if opened {
+		defer func() {
+			if d.Config() != next { // refused: nothing changed
+				d.closeIPVS(p)
+			}
+		}()
+	}
+	if err := d.guard(p, old, next, start, force); err != nil {
 		return res, err
 	}
 	plan := PlanApply(old, next)
@@ -59,32 +75,34 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 	}
 	var errs []error
 
-	if _, err := d.rec.ApplySettings(SettingsFromConfig(next.IPVS)); err != nil {
-		if start {
-			return res, fail("applying IPVS settings", err)
+	if p != nil && NeedsIPVS(next) {
+		if _, err := p.rec.ApplySettings(SettingsFromConfig(next.IPVS)); err != nil {
+			if start {
+				return res, fail("applying IPVS settings", err)
+			}
+			errs = append(errs, fail("applying IPVS settings", err))
 		}
-		errs = append(errs, fail("applying IPVS settings", err))
+	} else {
+		d.warnIgnoredSettings(next)
 	}
 	d.commit(next, plan.Checks)
 	d.setNotifier(next) // before the VRRP components: their first notices
+	if opened {
+		d.mu.Lock()
+		d.ipvs = p
+		d.mu.Unlock()
+		d.runResync(d.ctx(), p)
+	}
 
-	changes, ar, err := d.mgr.SetSpecs(ctx, specs)
-	if !start { // lbctl's answer; a start has none
-		cr := ControlResult(ar)
-		res.Apply = &cr
-	}
-	d.logHealthChanges(changes, nil)
-	if err != nil {
-		if start {
-			return res, fail("applying the IPVS table", err)
+	var ar director.Result
+	if p != nil {
+		if ar, err = d.applyTable(ctx, p, specs, &res, start); err != nil {
+			if start {
+				return res, fail("applying the IPVS table", err)
+			}
+			errs = append(errs, fail("applying the IPVS table", err))
 		}
-		errs = append(errs, fail("applying the IPVS table", err))
 	}
-	on := "reload"
-	if start {
-		on = "start"
-	}
-	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", ar.OpCount())
 
 	if err := d.subscribe(plan, start); err != nil {
 		return res, err
@@ -97,9 +115,31 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		d.startComponent(c)
 	}
 	d.ensureSyncDaemon(next)
+	if p != nil && !NeedsIPVS(next) && len(errs) == 0 {
+		// The managed services are gone: back to VRRP only.
+		d.closeIPVS(p)
+		d.log.Info("no virtual servers: IPVS closed, lbd runs VRRP only")
+	}
 	d.setLevel(next)
 	d.report(plan, next, ar, start)
 	return res, errors.Join(errs...)
+}
+
+// applyTable applies the table of specs (a reload's answer gets the
+// result) and logs what the health of the real servers became.
+func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.ServiceSpec, res *control.ReloadResult, start bool) (director.Result, error) {
+	changes, ar, err := p.mgr.SetSpecs(ctx, specs)
+	if !start { // lbctl's answer; a start has none
+		cr := ControlResult(ar)
+		res.Apply = &cr
+	}
+	d.logHealthChanges(changes, nil)
+	on := "reload"
+	if start {
+		on = "start"
+	}
+	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", ar.OpCount())
+	return ar, err
 }
 
 // commit makes next the configuration in force, with its subscriptions.

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,12 +25,10 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/control"
-	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/httplimit"
-	"github.com/lvsd/lb/internal/sysctl"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -46,7 +43,14 @@ type Options struct {
 	// LogOutput receives the logs; default os.Stderr.
 	LogOutput io.Writer
 	// Kernel replaces the real IPVS (kernel.Open); tests pass a fake.
+	// Like the real one, it is used only while the configuration needs
+	// IPVS (NeedsIPVS): in VRRP-only mode the daemon does not touch it.
 	Kernel Kernel
+	// OpenKernel, if set and Kernel is nil, opens IPVS instead of
+	// kernel.Open, each time the daemon needs it (a Kernel that is an
+	// io.Closer is closed when it no longer does); an error satisfying
+	// kernel.IsUnavailable means the kernel has no IPVS.
+	OpenKernel func() (Kernel, error)
 	// Sysctls replaces sysctl.Proc{} (only used with the real kernel
 	// unless set).
 	Sysctls director.Sysctls
@@ -81,11 +85,7 @@ type Daemon struct {
 	level   *slog.LevelVar
 	started time.Time
 
-	kern      Kernel
-	closeKern func() error
-	rec       *director.Reconciler
-	mgr       *director.Manager
-	sched     *healthcheck.Scheduler
+	sched *healthcheck.Scheduler
 
 	loaded *config.Director          // read by New, applied by Run
 	mem    *memoryPolicy             // nil: none (Options.MemoryPolicy off, or the environment's)
@@ -107,11 +107,20 @@ type Daemon struct {
 	// notify.go: the notifier in force, and the totals of those reloads replaced
 	notify    notifierState
 	notifyTot alert.Counters
+
+	// ipvs is the IPVS half, nil in VRRP-only mode (ipvs.go): set and
+	// cleared under d.applyMu too. pastWrites and pastRepairs are the
+	// reconciler counters of the halves closed before.
+	ipvs                    *ipvsPart
+	pastWrites, pastRepairs uint64
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
-// the IPVS handle, the reconciler, manager and health scheduler. Nothing is
-// written to the kernel before Run. An invalid file gives config.Errors.
+// the health scheduler and, if the configuration needs IPVS, the IPVS
+// handle, the reconciler and the manager (ipvs.go; without them lbd runs
+// VRRP only). Nothing is written to the kernel before Run. An invalid file
+// gives config.Errors; a configuration that needs IPVS on a kernel without
+// it, errNoIPVS's message.
 func New(cfgPath string, opts Options) (*Daemon, error) {
 	var mem *memoryPolicy
 	if opts.MemoryPolicy {
@@ -133,44 +142,14 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	if d.opts.Notify == nil {
 		d.opts.Notify = func(state string) { _, _ = sddaemon.SdNotify(false, state) }
 	}
-	if err := d.openKernel(); err != nil {
+	if err := d.startIPVS(); err != nil {
 		return nil, err
 	}
-	d.rec, err = director.NewReconciler(director.ReconcilerConfig{
-		Kernel: d.kern, Logger: d.log, Purge: cfg.Global.PurgeUnmanaged,
-		Store:   director.FileStore{Path: filepath.Join(cfg.Global.StateDir, "ipvs-managed.json")},
-		Sysctls: d.opts.Sysctls,
-	})
-	if err != nil {
-		d.closeKern()
-		return nil, fmt.Errorf("starting the reconciler: %w", err)
-	}
-	d.mgr = director.NewManager(director.ManagerConfig{Reconciler: d.rec, Logger: d.log, OnQuorumChange: d.onQuorum})
 	hopts := opts.Health
 	hopts.Logger = d.log
 	hopts.OnTransition = func(t healthcheck.Transition) { d.onTransition(d.ctx(), t) }
 	d.sched = healthcheck.NewScheduler(hopts)
 	return d, nil
-}
-
-// openKernel opens IPVS (or takes Options.Kernel) and the sysctls.
-func (d *Daemon) openKernel() error {
-	if d.opts.Kernel != nil {
-		d.kern, d.closeKern = d.opts.Kernel, func() error { return nil }
-		return nil
-	}
-	h, err := kernel.Open()
-	if err != nil {
-		if kernel.IsUnavailable(err) {
-			return fmt.Errorf("this kernel has no IPVS (load the ip_vs module: modprobe ip_vs): %w", err)
-		}
-		return fmt.Errorf("opening IPVS: %w", err)
-	}
-	d.kern, d.closeKern = h, h.Close
-	if d.opts.Sysctls == nil {
-		d.opts.Sysctls = sysctl.Proc{}
-	}
-	return nil
 }
 
 // ctx is Run's context (for work started by callbacks), or Background
@@ -206,7 +185,11 @@ func (d *Daemon) Config() *config.Director {
 // releases its VIPs), the checks and the servers, and leaves the IPVS table
 // in place unless flush_on_stop.
 func (d *Daemon) Run(ctx context.Context) error {
-	defer d.closeKern()
+	defer func() { // last: IPVS, if open, closes after every goroutine ended
+		if p := d.ipvsNow(); p != nil {
+			d.closeIPVS(p)
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.mu.Lock()
@@ -222,7 +205,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer func() { cancel(); stopSched(); wg.Wait() }()
 	goFn(func() { _ = d.sched.Run(schedCtx) })
-	goFn(func() { d.rec.Run(ctx, d.loaded.Global.ResyncInterval, nil) })
+	if p := d.ipvsNow(); p != nil {
+		d.runResync(ctx, p)
+	}
 	if d.opts.MemoryPolicy {
 		goFn(func() { d.mem.run(ctx, d.log) })
 	}
@@ -296,11 +281,15 @@ func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 // leaveTable clears the managed services when flush_on_stop asks for it;
 // by default the table stays, and the connections with it.
 func (d *Daemon) leaveTable() {
+	p := d.ipvsNow()
+	if p == nil {
+		return // VRRP only: lbd does not touch IPVS
+	}
 	if !d.Config().Global.FlushOnStop {
 		d.log.Info("IPVS table left in place")
 		return
 	}
-	res, err := d.rec.Clear(context.Background())
+	res, err := p.rec.Clear(context.Background())
 	if err != nil {
 		d.log.Error("flush on stop", "err", err)
 		return

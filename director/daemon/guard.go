@@ -110,14 +110,17 @@ func GuardRemovals(g config.RemovalGuard, force bool, hint string, rs ...Removal
 }
 
 // removals is what moving from old to next would remove: the IPVS services
-// (from the kernel's list, see director.Reconciler.Removals) and the VRRP
-// instances of old that next lacks.
-func (d *Daemon) removals(old, next *config.Director) ([]Removal, error) {
+// (from the kernel's list, see director.Reconciler.Removals; none in
+// VRRP-only mode, p nil) and the VRRP instances of old that next lacks.
+func (d *Daemon) removals(p *ipvsPart, old, next *config.Director) ([]Removal, error) {
+	if p == nil {
+		return []Removal{{What: "IPVS services"}, removedInstances(old, next)}, nil
+	}
 	keys := make([]table.ServiceKey, len(next.VirtualServers))
 	for i := range next.VirtualServers {
 		keys[i] = ServiceKeyOf(&next.VirtualServers[i])
 	}
-	removed, managed, err := d.rec.Removals(keys)
+	removed, managed, err := p.rec.Removals(keys)
 	if err != nil {
 		return nil, fmt.Errorf("reading the IPVS services to check what the configuration removes: %w", err)
 	}
@@ -145,8 +148,8 @@ func removedInstances(old, next *config.Director) Removal {
 
 // guard refuses an apply from old to next that the removal guard refuses
 // (logged, and returned), and logs one that force lets through.
-func (d *Daemon) guard(old, next *config.Director, start, force bool) error {
-	rs, err := d.removals(old, next)
+func (d *Daemon) guard(p *ipvsPart, old, next *config.Director, start, force bool) error {
+	rs, err := d.removals(p, old, next)
 	if err != nil {
 		return err
 	}

@@ -308,7 +308,7 @@ func (d *Daemon) guardOnly(force bool) (*config.Director, error) {
 	if err != nil {
 		return nil, err
 	}
-	return next, d.guard(d.Config(), next, false, force)
+	return next, d.guard(d.ipvsNow(), d.Config(), next, false, force)
 }
 
 // At start lbd manages the services its state directory remembers: a

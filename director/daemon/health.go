@@ -30,8 +30,12 @@ func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 	for _, s := range subs {
 		d.logCheck(ctx, s, t)
 	}
+	p := d.ipvsNow()
+	if p == nil { // a last result of a check the return to VRRP only removed
+		return
+	}
 	st := director.CheckState{Up: t.Up, Weight: t.Weight, Reason: t.Result.Reason}
-	changes, res, err := d.mgr.ReportChecks(ctx, ids, st)
+	changes, res, err := p.mgr.ReportChecks(ctx, ids, st)
 	d.logHealthChanges(changes, d.serverNotify)
 	if err != nil {
 		d.log.Error("applying real server health", "err", err)

@@ -11,13 +11,23 @@ func (d *Daemon) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		VRRP:        d.VRRPStats,
 		Transitions: d.Transitions,
-		IPVS:        func() (table.Table, error) { return table.Read(d.kern) },
+		IPVS:        d.readTable,
 		Checks:      d.checkMetrics,
 		CheckTotals: func() (uint64, uint64) { s := d.sched.Stats(); return s.Checks, s.Failures },
-		Reconciler:  d.rec.Counters,
+		Reconciler:  d.counters,
 		Reloads:     d.Reloads,
 		Notify:      d.NotifyCounters,
 	}
+}
+
+// readTable reads the kernel's table; in VRRP-only mode it answers
+// metrics.ErrNoIPVS without touching IPVS.
+func (d *Daemon) readTable() (table.Table, error) {
+	p := d.ipvsNow()
+	if p == nil {
+		return table.Table{}, metrics.ErrNoIPVS
+	}
+	return table.Read(p.kern)
 }
 
 // checkMetrics lists every subscription with its check's state.

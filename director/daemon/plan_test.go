@@ -232,7 +232,7 @@ func TestHealthFlow(t *testing.T) {
 		t.Errorf("notify commands = %v", started)
 	}
 	// The status says which weight the check set, and why it differs.
-	for _, rs := range d.mgr.Desired().RealServers {
+	for _, rs := range d.ipvsNow().mgr.Desired().RealServers {
 		if rs.ID.Address.String() == "192.168.56.201" && (!rs.Up || rs.DesiredWeight != 7 || rs.Reason == "") {
 			t.Errorf("status of the dynamic server %+v", rs)
 		}

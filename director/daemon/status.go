@@ -25,9 +25,12 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		ConfigFile: d.path, Started: d.started, LastReload: d.lastReload}
 	d.mu.Unlock()
 	subs := d.subscriptions()
-	kt, kerr := table.Read(d.kern)
-	st := control.Status{Daemon: info, IPVS: d.ipvsStatus(kt, kerr)}
-	st.Services, st.RealServers = d.healthStatus(kt, kerr)
+	st := control.Status{Daemon: info, IPVS: control.IPVS{VRRPOnly: true}}
+	if p := d.ipvsNow(); p != nil {
+		kt, kerr := table.Read(p.kern)
+		st.IPVS = d.ipvsStatus(p, kt, kerr)
+		st.Services, st.RealServers = healthStatus(p, kt, kerr)
+	}
 	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
 	st.VRRP = d.vrrpStatus()
 	return st
@@ -35,33 +38,37 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 
 // Resync implements control.Daemon: the table is repaired now.
 func (d *Daemon) Resync(ctx context.Context) (control.ApplyResult, error) {
-	res, err := d.rec.Resync(ctx)
+	p := d.ipvsNow()
+	if p == nil {
+		return control.ApplyResult{}, errVRRPOnly
+	}
+	res, err := p.rec.Resync(ctx)
 	return ControlResult(res), err
 }
 
 // ipvsStatus is the kernel's table (read as kt, kerr) and how lbd keeps it.
-func (d *Daemon) ipvsStatus(kt table.Table, kerr error) control.IPVS {
+func (d *Daemon) ipvsStatus(p *ipvsPart, kt table.Table, kerr error) control.IPVS {
 	st := control.IPVS{Table: kt}
-	info, err := d.kern.Info()
+	info, err := p.kern.Info()
 	st.Info = info
 	errs := []error{kerr, err}
-	st.Timeouts, err = d.kern.Timeouts()
+	st.Timeouts, err = p.kern.Timeouts()
 	errs = append(errs, err)
-	if sd, ok := d.kern.(director.SyncDaemons); ok {
+	if sd, ok := p.kern.(director.SyncDaemons); ok {
 		st.Daemons, err = sd.Daemons()
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		st.Error = err.Error()
 	}
-	st.Managed = d.rec.Managed()
-	st.Writes, st.Repairs = d.rec.Counters()
-	if last := d.rec.Last(); !last.Start.IsZero() {
+	st.Managed = p.rec.Managed()
+	st.Writes, st.Repairs = d.counters()
+	if last := p.rec.Last(); !last.Start.IsZero() {
 		ar := ControlResult(last)
 		st.LastApply = &ar
 	}
-	if want, ok := d.rec.Desired(); ok && st.Error == "" {
-		ops := d.rec.Drift(want, kt)
+	if want, ok := p.rec.Desired(); ok && st.Error == "" {
+		ops := p.rec.Drift(want, kt)
 		st.InSync = len(ops) == 0
 		for _, op := range ops {
 			st.Pending = append(st.Pending, op.String())
@@ -72,8 +79,8 @@ func (d *Daemon) ipvsStatus(kt table.Table, kerr error) control.IPVS {
 
 // healthStatus is each service's quorum and each real server's configured,
 // desired and kernel weight, with the reason they differ.
-func (d *Daemon) healthStatus(kt table.Table, kerr error) ([]control.ServiceQuorum, []control.RealServer) {
-	desired := d.mgr.Desired()
+func healthStatus(p *ipvsPart, kt table.Table, kerr error) ([]control.ServiceQuorum, []control.RealServer) {
+	desired := p.mgr.Desired()
 	var qs []control.ServiceQuorum
 	for _, sv := range desired.Services {
 		qs = append(qs, control.ServiceQuorum{Service: sv.Key, LiveWeight: sv.LiveWeight, Quorum: sv.Quorum,

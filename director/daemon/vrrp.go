@@ -161,7 +161,11 @@ func (d *Daemon) ensureSyncDaemon(cfg *config.Director) {
 // setSyncDaemon makes the kernel run the sync daemon cfg asks for (none,
 // master or backup), given the driving instance's state.
 func (d *Daemon) setSyncDaemon(cfg *config.Director, state vrrp.State) {
-	sdk, ok := d.kern.(director.SyncDaemons)
+	p := d.ipvsNow()
+	if p == nil {
+		return // VRRP only: no sync daemon configured, IPVS not open
+	}
+	sdk, ok := p.kern.(director.SyncDaemons)
 	if !ok {
 		return
 	}

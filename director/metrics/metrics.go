@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -35,7 +36,8 @@ type Sources struct {
 	VRRP func() vrrp.Stats
 	// Transitions counts VRRP transitions by instance and target state.
 	Transitions func() map[string]map[string]uint64
-	// IPVS reads the kernel's table with counters.
+	// IPVS reads the kernel's table with counters; ErrNoIPVS (lbd runs
+	// VRRP only) leaves every IPVS metric out, lbd_ipvs_up included.
 	IPVS   func() (table.Table, error)
 	Checks func() []Check
 	// CheckTotals are the scheduler's completed attempts and failures.
@@ -47,6 +49,10 @@ type Sources struct {
 	// Notify returns the notifier's counters (alerts.go).
 	Notify func() alert.Counters
 }
+
+// ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is
+// no IPVS table, and no lbd_ipvs_up.
+var ErrNoIPVS = errors.New("lbd runs VRRP only: no IPVS table")
 
 // ReloadResults are the results lbd_reloads_total counts, each always
 // exported (0 until it happens): applied; failed (applied with errors);
@@ -201,34 +207,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.src.IPVS != nil {
-		t, err := c.src.IPVS()
-		up := 1.0
-		if err != nil {
-			up = 0
-		}
-		ch <- newMetric(c.ipvsUp, gauge, up)
-		for _, s := range t.Services {
-			sl := serviceLabels(s.ServiceKey)
-			stat := func(d *prometheus.Desc, v uint64, l []string) {
-				ch <- newMetric(d, counter, float64(v), l...)
-			}
-			stat(c.svcConns, s.Stats.Conns, sl)
-			stat(c.svcInPkts, s.Stats.InPkts, sl)
-			stat(c.svcOutPkts, s.Stats.OutPkts, sl)
-			stat(c.svcInBytes, s.Stats.InBytes, sl)
-			stat(c.svcOutBytes, s.Stats.OutBytes, sl)
-			for _, d := range s.Destinations {
-				dl := append(append([]string{}, sl...), d.Key().String())
-				stat(c.dstConns, d.Stats.Conns, dl)
-				stat(c.dstInPkts, d.Stats.InPkts, dl)
-				stat(c.dstOutPkts, d.Stats.OutPkts, dl)
-				stat(c.dstInBytes, d.Stats.InBytes, dl)
-				stat(c.dstOutBytes, d.Stats.OutBytes, dl)
-				ch <- newMetric(c.dstActive, gauge, float64(d.ActiveConns), dl...)
-				ch <- newMetric(c.dstInactive, gauge, float64(d.InactConns), dl...)
-				ch <- newMetric(c.dstWeight, gauge, float64(d.Weight), dl...)
-			}
-		}
+		c.collectIPVS(ch)
 	}
 	if c.src.Checks != nil {
 		for _, k := range c.src.Checks() {
@@ -295,4 +274,40 @@ func Handler(src Sources) http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	return mux
+}
+
+// collectIPVS sends lbd_ipvs_up and the table's counters.
+func (c *Collector) collectIPVS(ch chan<- prometheus.Metric) {
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	t, err := c.src.IPVS()
+	if errors.Is(err, ErrNoIPVS) {
+		return // VRRP only: no IPVS metric at all
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	ch <- newMetric(c.ipvsUp, gauge, up)
+	for _, s := range t.Services {
+		sl := serviceLabels(s.ServiceKey)
+		stat := func(d *prometheus.Desc, v uint64, l []string) {
+			ch <- newMetric(d, counter, float64(v), l...)
+		}
+		stat(c.svcConns, s.Stats.Conns, sl)
+		stat(c.svcInPkts, s.Stats.InPkts, sl)
+		stat(c.svcOutPkts, s.Stats.OutPkts, sl)
+		stat(c.svcInBytes, s.Stats.InBytes, sl)
+		stat(c.svcOutBytes, s.Stats.OutBytes, sl)
+		for _, d := range s.Destinations {
+			dl := append(append([]string{}, sl...), d.Key().String())
+			stat(c.dstConns, d.Stats.Conns, dl)
+			stat(c.dstInPkts, d.Stats.InPkts, dl)
+			stat(c.dstOutPkts, d.Stats.OutPkts, dl)
+			stat(c.dstInBytes, d.Stats.InBytes, dl)
+			stat(c.dstOutBytes, d.Stats.OutBytes, dl)
+			ch <- newMetric(c.dstActive, gauge, float64(d.ActiveConns), dl...)
+			ch <- newMetric(c.dstInactive, gauge, float64(d.InactConns), dl...)
+			ch <- newMetric(c.dstWeight, gauge, float64(d.Weight), dl...)
+		}
+	}
 }
