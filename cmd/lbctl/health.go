@@ -20,7 +20,9 @@ import (
 func writeHealth(w io.Writer, st control.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	writeVRRP(tw, st.VRRP)
-	writeRealServers(tw, st.RealServers)
+	if !st.IPVS.VRRPOnly { // no services, so no real servers
+		writeRealServers(tw, st.RealServers)
+	}
 	writeChecks(tw, st.Checks, now)
 	writeQuorum(tw, st.Services)
 	writePending(tw, st.IPVS)

@@ -332,3 +332,57 @@ func TestReloadForce(t *testing.T) {
 		})
 	}
 }
+
+// When lbd runs VRRP only, status says plainly there is no IPVS table
+// (not an empty ipvsadm header) and shows the VRRP instances; --health
+// still shows everything lbd knows; the other table views print nothing
+// and say why on stderr.
+func TestStatusVRRPOnly(t *testing.T) {
+	st := control.Status{IPVS: control.IPVS{VRRPOnly: true}, VRRP: []control.VRRPInstance{
+		{Name: "VI_1", Interface: "eth1", VRID: 51, State: "MASTER", Priority: 100, EffectivePriority: 100,
+			VIPs: []string{"192.168.56.90/32"}},
+	}}
+	f := &fakeEnv{running: true, status: st}
+	for _, tc := range []struct {
+		args           []string
+		stdout, notOut []string
+		stderr         string
+		emptyStdout    bool
+	}{
+		{args: []string{"status", "-n"}, stdout: []string{noTable, "VRRP instances", "VI_1", "MASTER", "192.168.56.90/32"},
+			notOut: []string{"IP Virtual Server", "Prot LocalAddress"}},
+		{args: []string{"status"}, stdout: []string{noTable, "VI_1"}, notOut: []string{"IP Virtual Server"}},
+		{args: []string{"status", "-n", "--health"}, stdout: []string{noTable, "VRRP instances", "VI_1"},
+			notOut: []string{"IP Virtual Server", "Real servers"}},
+		{args: []string{"save", "-n"}, stderr: noTable, emptyStdout: true},
+		{args: []string{"status", "--timeout"}, stderr: noTable, emptyStdout: true},
+		{args: []string{"status", "--daemon"}, stderr: noTable, emptyStdout: true},
+	} {
+		code, out, errs := runCmd(f, tc.args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errs)
+		}
+		for _, w := range tc.stdout {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		for _, w := range tc.notOut {
+			if strings.Contains(out, w) {
+				t.Errorf("%v: stdout has %q:\n%s", tc.args, w, out)
+			}
+		}
+		if tc.emptyStdout && out != "" {
+			t.Errorf("%v: stdout %q, want nothing", tc.args, out)
+		}
+		if !strings.Contains(errs, tc.stderr) {
+			t.Errorf("%v: stderr %q lacks %q", tc.args, errs, tc.stderr)
+		}
+	}
+	// --json carries the mode.
+	code, out, _ := runCmd(f, "status", "--json")
+	var got control.Status
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || !got.IPVS.VRRPOnly || !strings.Contains(out, `"vrrp_only": true`) {
+		t.Errorf("json: %d %s", code, out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/lvsd/lb/director/control"
@@ -56,6 +57,9 @@ func status(ctx context.Context, args []string, socket string, stdout, stderr io
 		enc.SetIndent("", "  ")
 		return writeOut(stderr, enc.Encode(st))
 	}
+	if running && st.IPVS.VRRPOnly {
+		return statusVRRPOnly(stdout, stderr, st, f, e)
+	}
 	if err := writeView(stdout, st, f, format, res, e); err != nil {
 		fmt.Fprintf(stderr, "lbctl: %v\n", err)
 		return 1
@@ -72,6 +76,32 @@ func status(ctx context.Context, args []string, socket string, stdout, stderr io
 		return writeOut(stderr, writeHealth(stdout, st, now()))
 	}
 	return 0
+}
+
+// noTable is what lbctl says instead of an ipvsadm view when lbd runs
+// VRRP only.
+const noTable = "No IPVS table: lbd runs VRRP only (no virtual_servers and no sync daemon in its configuration)."
+
+// statusVRRPOnly answers status and save when lbd runs VRRP only: the
+// table's views say plainly that there is no table (the list view on
+// stdout, followed by the VRRP instances, or with --health by everything
+// lbd knows; the other views on stderr, with nothing on stdout).
+func statusVRRPOnly(stdout, stderr io.Writer, st control.Status, f statusFlags, e env) int {
+	if f.save || f.conns || f.timeout || f.daemon {
+		fmt.Fprintf(stderr, "lbctl: %s\n", noTable)
+		return 0
+	}
+	fmt.Fprintln(stdout, noTable)
+	if !f.health {
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		writeVRRP(tw, st.VRRP)
+		return writeOut(stderr, tw.Flush())
+	}
+	now := time.Now
+	if e.now != nil {
+		now = e.now
+	}
+	return writeOut(stderr, writeHealth(stdout, st, now()))
 }
 
 // parseStatusFlags reads the options of status (save: of save, which has
