@@ -185,7 +185,8 @@ func (d *Daemon) setLevel(cfg *config.Director) {
 func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, start bool) {
 	if start {
 		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
-			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket)
+			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket,
+			"vrrp_only", d.ipvsNow() == nil)
 		return
 	}
 	for _, c := range plan.Changes {
