@@ -60,8 +60,8 @@ func (d *Daemon) ipvsNow() *ipvsPart {
 }
 
 // openKernel opens IPVS: Options.Kernel (never closed), else
-// Options.OpenKernel, else the real one. A kernel without IPVS gives
-// errNoIPVS.
+// Options.OpenKernel, else the real one (with the sysctls of /proc/sys
+// unless Options.Sysctls). A kernel without IPVS gives errNoIPVS.
 func (d *Daemon) openKernel() (Kernel, func() error, error) {
 	if d.opts.Kernel != nil {
 		return d.opts.Kernel, func() error { return nil }, nil
@@ -72,6 +72,9 @@ func (d *Daemon) openKernel() (Kernel, func() error, error) {
 			h, err := kernel.Open()
 			if err != nil {
 				return nil, err
+			}
+			if d.opts.Sysctls == nil { // the real kernel's: /proc/sys
+				d.opts.Sysctls = sysctl.Proc{}
 			}
 			return h, nil
 		}
@@ -86,9 +89,6 @@ func (d *Daemon) openKernel() (Kernel, func() error, error) {
 	closeFn := func() error { return nil }
 	if c, ok := k.(io.Closer); ok {
 		closeFn = c.Close
-	}
-	if d.opts.Sysctls == nil {
-		d.opts.Sysctls = sysctl.Proc{}
 	}
 	return k, closeFn, nil
 }
