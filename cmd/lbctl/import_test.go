@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lvsd/lb/cmd/internal/cli"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // TestImportHostile: import-keepalived gives FILE:LINE errors for invalid
@@ -82,4 +83,38 @@ func TestImportInterrupted(t *testing.T) {
 		}
 	}
 	t.Fatal("a cancelled import ran to its end 5 times")
+}
+
+// A VRRP-only keepalived.conf (the nginx pair's: vrrp_script, vrrp_instance
+// with track_script and notify commands, no virtual_server) imports with
+// nothing left out into a file that lbd check accepts (config.LoadDirector
+// is lbd check) and that needs no IPVS: no virtual server, no sync daemon.
+// That lbd run runs it VRRP only is cmd/lbd's TestNetnsImportedVRRPOnly.
+func TestImportVRRPOnly(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := importKeepalived(context.Background(), []string{"testdata/vrrp-only-keepalived.conf"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	if strings.Contains(out.String(), "unmapped:") {
+		t.Errorf("keywords left out:\n%s", out.String())
+	}
+	path := filepath.Join(t.TempDir(), "lbd.yaml")
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := config.LoadDirector(path)
+	if err != nil {
+		t.Fatalf("lbd check of the imported file: %v\n%s", err, out.String())
+	}
+	if len(d.VirtualServers) != 0 || d.IPVS.SyncDaemon != nil {
+		t.Errorf("the imported file configures IPVS: %d virtual servers, sync daemon %+v", len(d.VirtualServers), d.IPVS.SyncDaemon)
+	}
+	if len(d.VRRP.Instances) != 1 || len(d.VRRP.Scripts) != 1 {
+		t.Fatalf("instances %+v scripts %+v", d.VRRP.Instances, d.VRRP.Scripts)
+	}
+	in := d.VRRP.Instances[0]
+	if in.Name != "VI_1" || in.Priority != 150 || len(in.TrackScripts) != 1 || in.TrackScripts[0].Weight == nil || *in.TrackScripts[0].Weight != -60 ||
+		len(in.Notify.Master) == 0 || len(in.VIPs) != 1 || in.VIPs[0].Prefix.String() != "10.9.0.100/24" {
+		t.Errorf("instance %+v", in)
+	}
 }

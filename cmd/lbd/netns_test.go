@@ -116,6 +116,14 @@ func startLbd(t *testing.T, bin string, ns *netnslab.Namespace, prio int) *lbdPr
 			t.Fatal(err)
 		}
 	}
+	p.start(t, bin)
+	return p
+}
+
+// start runs lbd run on p.cfg in p.ns and waits for its control socket.
+func (p *lbdProc) start(t *testing.T, bin string) {
+	t.Helper()
+	ns := p.ns
 	p.cmd = ns.Command(context.Background(), bin, "run", "-c", p.cfg, "--log-level", "debug")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -133,7 +141,7 @@ func startLbd(t *testing.T, bin string, ns *netnslab.Namespace, prio int) *lbdPr
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(p.sock); err == nil {
-			return p
+			return
 		}
 		select {
 		case err := <-p.done:
@@ -308,4 +316,45 @@ func TestNetnsVRRPOnlyNeedsNoIPVS(t *testing.T) {
 			t.Errorf("lbd run with a virtual server on a kernel without IPVS: %v\n%s", err, out)
 		}
 	}
+}
+
+// A VRRP-only keepalived.conf imported with lbctl import-keepalived is a
+// file lbd check accepts and lbd run runs, VRRP only, on this host without
+// IPVS: the one director becomes master and holds the VIP.
+func TestNetnsImportedVRRPOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (network namespaces)")
+	}
+	lbdBin, lbctlBin := buildCmd(t, "lbd"), buildCmd(t, "lbctl")
+	imported, err := exec.Command(lbctlBin, "import-keepalived", "../lbctl/testdata/vrrp-only-keepalived.conf").Output()
+	if err != nil {
+		t.Fatalf("import-keepalived: %v", err)
+	}
+	lab := netnslab.NewT(t, "vi")
+	lan, err := lab.AddSwitch("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &lbdProc{name: ns.Name(), dir: dir, cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"),
+		ns: ns, logs: &logBuf{}, done: make(chan error, 1)}
+	// Only where lbd keeps its files changes: this test's directory.
+	y := strings.Replace(string(imported), "global:\n", fmt.Sprintf("global:\n  control_socket: %[1]s\n  state_dir: %[2]s\n  metrics_address: \"\"\n", p.sock, dir), 1)
+	if err := os.WriteFile(p.cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(lbdBin, "check", "-c", p.cfg).CombinedOutput(); err != nil {
+		t.Fatalf("lbd check of the imported file: %v\n%s\n%s", err, out, y)
+	}
+	p.start(t, lbdBin)
+	waitFor(t, "VI_1 MASTER with the VIP", func() bool { return p.state() == "MASTER" && p.hasVIP(t) })
+	out, err := lbctl(t, lbctlBin, p, "status", "-n")
+	if err != nil || !strings.Contains(out, "No IPVS table: lbd runs VRRP only") || !strings.Contains(out, "VI_1") {
+		t.Errorf("lbctl status: %v\n%s", err, out)
+	}
+	p.stop(t)
 }

@@ -26,7 +26,7 @@ func runRun(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: lbd run [-c FILE] [--log-format text|json] [--log-level LEVEL] [--force]\n\n"+
 			"Run the director: IPVS, health checks, VRRP, control socket, metrics.\n"+
-				"Without virtual_servers (and no sync daemon) it runs VRRP only and needs no IPVS.\n"+
+			"Without virtual_servers (and no sync daemon) it runs VRRP only and needs no IPVS.\n"+
 			"SIGHUP reloads the configuration; SIGTERM stops (the IPVS table stays unless flush_on_stop).\n\n")
 		fs.PrintDefaults()
 	}
