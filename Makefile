@@ -83,7 +83,8 @@ bench-rss:
 bench-outage: deps
 	$(GO) run ./e2e/cmd/testbed bench outagebench
 
-# VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces.
+# VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces: real
+# `lbd run` processes with VRRP-only configurations (no IPVS needed), keepalived with the same timers.
 bench-vrrp: deps
 	$(GO) run ./vrrp/cmd/vrrpbench
 

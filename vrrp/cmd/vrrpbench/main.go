@@ -1,6 +1,8 @@
 // Command vrrpbench measures VRRP takeover times on network namespaces
-// (root needed), for our implementation (vrrpd) and for keepalived with the
-// same timers, in one run:
+// (root needed), for lbd itself ("ours": `lbd run` processes with a
+// VRRP-only lbd.yaml, so no IPVS is needed) and for keepalived with the
+// same timers (the same instance description rendered as lbd.yaml and as
+// keepalived.conf), in one run:
 //
 //   - two directors a (priority 200, master) and b (100) on one bridge, a
 //     client c pinging the VIP every millisecond, a sniffer on the bridge
@@ -28,7 +30,7 @@
 // then prints what it measured and exits 2 saying which comparison is
 // missing).
 //
-//	vrrpbench [-trials 7] [-vrrpd PATH] [-only ours|keepalived|v3|v2] [-rt PRIO]
+//	vrrpbench [-trials 7] [-lbd PATH] [-only ours|keepalived|v3|v2] [-rt PRIO]
 package main
 
 import (
@@ -94,7 +96,7 @@ type result struct {
 
 func main() {
 	trials := flag.Int("trials", 7, "trials per implementation and scenario")
-	bin := flag.String("vrrpd", "", "vrrpd binary (default: build it)")
+	bin := flag.String("lbd", "", "lbd binary (default: build it from ./cmd/lbd)")
 	only := flag.String("only", "", "run only the implementations whose names contain this (ours, keepalived, v3, v2): a pair left without its peer makes the run exit 2")
 	rt := flag.Int("rt", 0, "run every VRRP speaker (ours and keepalived alike) under SCHED_FIFO at this priority (chrt -f), to keep a loaded machine's noise out")
 	flag.Parse()
@@ -154,19 +156,20 @@ func run(n int, bin string, only string, wrap []string) error {
 	return report(os.Stdout, results)
 }
 
-// newBencher builds vrrpd unless bin names it, and sets up the lab:
+// newBencher builds lbd unless bin names it, and sets up the lab:
 // directors a and b and client c on one bridge, a sniffer on the bridge
 // and the client pinging the VIP.
 func newBencher(dir, bin string, wrap []string) (_ *bencher, err error) {
 	if bin == "" {
-		if bin, err = vrrplab.BuildVrrpd(dir); err != nil {
+		if bin, err = vrrplab.BuildLbd(dir); err != nil {
 			return nil, err
 		}
 	}
-	lab, err := vrrplab.New("vbench", dir, bin)
+	lab, err := vrrplab.New("vbench", dir, "")
 	if err != nil {
 		return nil, err
 	}
+	lab.Lbd = bin
 	bn := &bencher{lab: lab}
 	defer func() {
 		if err != nil {
@@ -209,26 +212,20 @@ type bencher struct {
 	serial int
 }
 
+// start runs im on h at priority prio: keepalived, or lbd run with the
+// same instance as a VRRP-only lbd.yaml (state BACKUP, keepalived's
+// default, on both).
 func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, error) {
 	bn.serial++
 	name := fmt.Sprintf("%s-%d", h.Name, bn.serial)
+	in := vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: im.version, Priority: prio, Advert: im.advert, VIPs: []netip.Prefix{vip}, Label: true}
+	if im.version == 2 {
+		in.AuthPass = "1111"
+	}
 	if im.ka {
-		in := vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: im.version, Priority: prio, Advert: im.advert, VIPs: []netip.Prefix{vip}, Label: true}
-		if im.version == 2 {
-			in.AuthPass = "1111"
-		}
 		return bn.lab.StartKeepalived(h, name, vrrplab.KeepalivedConf(name, in))
 	}
-	c := vrrp.Config{
-		Name: "VI_1", Interface: "eth0", VRID: 51, Version: im.version, Priority: prio, AdvertInterval: im.advert,
-		VIPs: []vrrp.VIP{{Prefix: vip, Label: "eth0:0"}}, GARP: vrrp.DefaultGARPConfig(),
-		InitialState: vrrp.StartBackup, // keepalived's default, as in its config; vrrpd's JSON refuses an empty state
-	}
-	if im.version == 2 {
-		c.Authentication = vrrp.PassAuth("1111")
-	}
-	p, err := bn.lab.StartOurs(h, name, vrrplab.Config{Instances: []vrrp.Config{c}})
-	return p, err
+	return bn.lab.StartLbd(h, name, vrrplab.LbdConf(bn.lab.Dir, name, in))
 }
 
 // steady waits until a is master, b backup and the client has been
@@ -414,6 +411,7 @@ func report(w io.Writer, results []result) error {
 // printTable prints each result's medians and trials.
 func printTable(w io.Writer, results []result) {
 	fmt.Fprintf(w, "\nVRRP takeover, a (priority 200, master) -> b (priority 100); medians of %d trials; client probing every %v\n", len(results[0].trials), pingEvery)
+	fmt.Fprintln(w, "ours: lbd run, VRRP only (a lbd.yaml without virtual_servers: no IPVS); keepalived: the same instance in keepalived.conf")
 	fmt.Fprintln(w, "wire: a's last advert -> b's first; VIP: a's last advert -> the client's first reply via b; outage: the client's longest gap (depends on the cut's phase)")
 	fmt.Fprintf(w, "%-19s %-6s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", "implementation", "event", "limit", "wire", "wire-limit", "VIP", "VIP-wire", "outage", "trials (wire / VIP)")
 	for _, r := range results {

@@ -26,6 +26,7 @@ type Lab struct {
 	LAN   *netnslab.Switch
 	Dir   string // configuration files and logs
 	Vrrpd string // path to the vrrpd binary
+	Lbd   string // path to the lbd binary (StartLbd), if any
 	// Wrap, if set, prefixes the command line of every VRRP speaker the
 	// lab starts (e.g. chrt -f 10), the same for ours and keepalived.
 	Wrap []string

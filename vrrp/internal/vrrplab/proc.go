@@ -64,10 +64,11 @@ type statsLine struct {
 	announced []Announce
 }
 
-// Proc is a running VRRP speaker: vrrpd or keepalived.
+// Proc is a running VRRP speaker: vrrpd, lbd or keepalived.
 type Proc struct {
 	Name       string
 	Keepalived bool
+	lbd        bool // lbd run (StartLbd): transitions from its JSON log
 
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
@@ -164,6 +165,16 @@ func (p *Proc) scan(r io.Reader) {
 			continue
 		}
 		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		if p.lbd {
+			var t lbdTransition
+			if json.Unmarshal([]byte(line), &t) == nil && t.Msg == "vrrp transition" {
+				var s vrrp.State
+				if s.UnmarshalText([]byte(t.To)) == nil {
+					p.record(StateEvent{Instance: t.Instance, State: s, At: now})
+				}
+			}
 			continue
 		}
 		var l struct {
@@ -268,8 +279,8 @@ func (p *Proc) Announced() ([]Announce, error) {
 }
 
 func (p *Proc) statsLine() (statsLine, error) {
-	if p.Keepalived {
-		return statsLine{}, fmt.Errorf("%s is keepalived", p.Name)
+	if p.Keepalived || p.lbd {
+		return statsLine{}, fmt.Errorf("%s is not vrrpd", p.Name)
 	}
 	select {
 	case <-p.stats:
