@@ -172,6 +172,13 @@ func TestScrapeEdges(t *testing.T) {
 			not:  []string{"lbd_ipvs_service_"},
 		},
 		{
+			name: "VRRP only: no IPVS series at all",
+			src: Sources{IPVS: func() (table.Table, error) { return table.Table{}, ErrNoIPVS },
+				Reconciler: func() (uint64, uint64) { return 0, 0 }},
+			want: []string{"lbd_reconciler_writes_total 0"},
+			not:  []string{"lbd_ipvs_"},
+		},
+		{
 			name: "label values are escaped",
 			src: Sources{Checks: func() []Check {
 				return []Check{{Service: "s", Server: "a\"b\\c\nd", Check: "x"}}
