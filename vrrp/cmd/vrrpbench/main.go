@@ -305,7 +305,7 @@ func (bn *bencher) measure(im impl, scenario string, n int) (result, error) {
 			}
 		}
 		if last.IsZero() || last.Before(event.Add(-im.advert-100*time.Millisecond)) {
-			return res, fmt.Errorf("trial %d: no last advert from a before b's first", i+1)
+			return res, fmt.Errorf("trial %d: no last advert from a before b's first (%s)", i+1, bn.around(event, first.At))
 		}
 		reply, err := bn.ping.WaitReplyAfter(first.At, 5*time.Second)
 		if err != nil {
@@ -442,4 +442,24 @@ func judgePair(w io.Writer, sc string, p pair, o, k *result, check func(bool, st
 		check(ow < 500*time.Millisecond && ov < 500*time.Millisecond, "%s: %s takes over in under 0.5 s (wire %.4f s, VIP %.4f s)", sc, p.ours.name, ow.Seconds(), ov.Seconds())
 	}
 	check(ov.Seconds()/kv.Seconds() <= 1.0, "%s: at the VIP %s/%s = %.4f <= 1.0", sc, p.ours.name, p.peer.name, ov.Seconds()/kv.Seconds())
+}
+
+// around lists, for an error, a's and b's adverts from one advert interval
+// before the event to b's first, relative to the event.
+func (bn *bencher) around(event, first time.Time) string {
+	var out []string
+	for _, c := range bn.sn.Captures() {
+		if c.VRRP == nil || c.At.Before(event.Add(-2*time.Second)) || c.At.After(first) {
+			continue
+		}
+		who := "?"
+		switch {
+		case c.IsAdvert(addrA.Addr(), 51):
+			who = "a"
+		case c.IsAdvert(addrB.Addr(), 51):
+			who = "b"
+		}
+		out = append(out, fmt.Sprintf("%s prio %d at %+.1f ms", who, c.VRRP.Priority, float64(c.At.Sub(event))/1e6))
+	}
+	return "adverts around the event: " + strings.Join(out, "; ")
 }
