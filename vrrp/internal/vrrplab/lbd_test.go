@@ -4,35 +4,67 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/lvsd/lb/internal/config"
-	"github.com/lvsd/lb/vrrp"
 )
 
-// LbdConf renders what KeepalivedConf renders, as a VRRP-only lbd.yaml
-// that lbd accepts: the same timers, priority, authentication and VIPs.
+// LbdConf renders what KeepalivedConf renders as a VRRP-only lbd.yaml (no
+// virtual_servers): the same timers, priority, state, authentication and
+// labelled VIPs. (The protocol packages may not import internal/config:
+// that lbd accepts the file is shown by vrrpbench, which runs it.)
 func TestLbdConf(t *testing.T) {
 	vip := netip.MustParsePrefix("10.88.0.100/32")
-	for _, in := range []KAInstance{
-		{Name: "VI_1", VRID: 51, Version: 2, Priority: 200, Advert: time.Second, AuthPass: "1111", VIPs: []netip.Prefix{vip}, Label: true},
-		{Name: "VI_1", VRID: 51, Version: 3, Priority: 100, Advert: 100 * time.Millisecond, VIPs: []netip.Prefix{vip}, NoPreempt: true},
-	} {
-		y := LbdConf("/tmp/lab", "a-1", in)
-		d, err := config.ParseDirector("lbd.yaml", []byte(y))
-		if err != nil {
-			t.Fatalf("%v\n%s", err, y)
-		}
-		if len(d.VirtualServers) != 0 || d.IPVS.SyncDaemon != nil || len(d.VRRP.Instances) != 1 {
-			t.Fatalf("not one VRRP-only instance:\n%s", y)
-		}
-		got := d.VRRP.Instances[0]
-		if got.VRID != in.VRID || got.Version != in.Version || got.Priority != in.Priority || got.AdvertInterval != in.Advert ||
-			got.NoPreempt != in.NoPreempt || got.InitialState != vrrp.StartBackup || len(got.VIPs) != 1 || got.VIPs[0].Prefix != vip ||
-			(in.AuthPass != "") != (got.Authentication != nil) || in.Label != (got.VIPs[0].Label == "eth0:0") {
-			t.Errorf("instance %+v from\n%s", got, y)
-		}
-		if d.Global.ControlSocket != "/tmp/lab/a-1.lbd/lbd.sock" || d.Global.StateDir != "/tmp/lab/a-1.lbd" {
-			t.Errorf("global %+v", d.Global)
+	tests := []struct {
+		in   KAInstance
+		want string
+	}{
+		{KAInstance{Name: "VI_1", VRID: 51, Version: 2, Priority: 200, Advert: time.Second, AuthPass: "1111", VIPs: []netip.Prefix{vip}, Label: true},
+			`global:
+  router_id: a-1
+  control_socket: /tmp/lab/a-1.lbd/lbd.sock
+  state_dir: /tmp/lab/a-1.lbd
+  metrics_address: ""
+  log_format: json
+vrrp:
+  instances:
+    VI_1:
+      state: BACKUP
+      interface: eth0
+      virtual_router_id: 51
+      version: 2
+      priority: 200
+      advert_interval: 1s
+      authentication: {type: PASS, password: "1111"}
+      virtual_ipaddresses:
+        - address: 10.88.0.100/32
+          label: "eth0:0"
+`},
+		{KAInstance{Name: "VI_1", VRID: 51, Version: 3, Priority: 100, Advert: 100 * time.Millisecond, NoPreempt: true, VIPs: []netip.Prefix{vip},
+			UnicastSrc: netip.MustParseAddr("10.88.0.1"), UnicastPeers: []netip.Addr{netip.MustParseAddr("10.88.0.2")}},
+			`global:
+  router_id: a-1
+  control_socket: /tmp/lab/a-1.lbd/lbd.sock
+  state_dir: /tmp/lab/a-1.lbd
+  metrics_address: ""
+  log_format: json
+vrrp:
+  instances:
+    VI_1:
+      state: BACKUP
+      interface: eth0
+      virtual_router_id: 51
+      version: 3
+      priority: 100
+      advert_interval: 100ms
+      nopreempt: true
+      source_address: 10.88.0.1
+      unicast_peers:
+        - 10.88.0.2
+      virtual_ipaddresses:
+        - address: 10.88.0.100/32
+`},
+	}
+	for _, tt := range tests {
+		if got := LbdConf("/tmp/lab", "a-1", tt.in); got != tt.want {
+			t.Errorf("LbdConf(%+v) =\n%s\nwant\n%s", tt.in, got, tt.want)
 		}
 	}
 }
