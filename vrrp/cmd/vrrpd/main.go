@@ -1,5 +1,6 @@
 // Command vrrpd runs VRRP instances standalone, outside lbd: the netns
-// tests, the keepalived interop tests and vrrpbench drive it.
+// tests and the keepalived interop tests drive it (vrrpbench drives lbd
+// itself, VRRP only).
 //
 //	vrrpd -config vrrp.json [-log-level debug]
 //

@@ -1,8 +1,9 @@
 // Package vrrplab is the VRRP test bench on network namespaces: hosts on one
-// bridge (internal/netnslab), our instances run as vrrpd processes, keepalived as a
-// peer, a sniffer with kernel timestamps on the bridge, a pinger standing
-// for a client, and an injector of hand-made packets. The netns tests and
-// vrrpbench share it. It needs root.
+// bridge (internal/netnslab), our instances run as vrrpd processes or as
+// lbd itself (VRRP only: StartLbd), keepalived as a peer, a sniffer with
+// kernel timestamps on the bridge, a pinger standing for a client, and an
+// injector of hand-made packets. The netns tests and vrrpbench share it.
+// It needs root.
 package vrrplab
 
 import (
