@@ -109,7 +109,8 @@ func rules() []rule {
 			return e.from == "cmd/lbctl" && (e.to == "director/daemon" || e.to == "director")
 		}, edge{from: "cmd/lbctl", to: "director/daemon"}},
 		{"the namespace lab (internal/netnslab) is test infrastructure", func(e edge) bool {
-			return e.to == "internal/netnslab" && !e.test && !under(e.from, "e2e") && e.from != "vrrp/internal/vrrplab"
+			return e.to == "internal/netnslab" && !e.test && !under(e.from, "e2e") && e.from != "vrrp/internal/vrrplab" &&
+				e.from != "internal/nginxlab"
 		}, edge{from: "realserver", to: "internal/netnslab"}},
 	}
 }
