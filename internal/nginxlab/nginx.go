@@ -59,7 +59,7 @@ func (p *Proxy) StartNginx() error {
 	if err := os.WriteFile(conf, []byte(nginxConf(p)), 0o644); err != nil {
 		return err
 	}
-	proc, err := startProc(p.NS, "nginx "+p.Name, true, "nginx", "-p", p.Dir, "-c", conf, "-e", filepath.Join(p.Dir, "error.log"))
+	proc, err := startProc(p.NS, "nginx "+p.Name, true, nil, "nginx", "-p", p.Dir, "-c", conf, "-e", filepath.Join(p.Dir, "error.log"))
 	if err != nil {
 		return err
 	}
@@ -83,4 +83,12 @@ func (p *Proxy) KillNginx() (time.Time, error) {
 		return at, err
 	}
 	return at, waitUntil(5*time.Second, p.Name+": port 80 closed after the kill", func() bool { return !p.dialLocal(80) })
+}
+
+// EnsureNginx starts nginx unless it is running.
+func (p *Proxy) EnsureNginx() error {
+	if p.nginx != nil && !p.nginx.Exited() {
+		return nil
+	}
+	return p.StartNginx()
 }

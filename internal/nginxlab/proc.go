@@ -21,14 +21,16 @@ type Proc struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // Wait's, once done is closed
-	out    lockedBuffer
+	out    lineLog
 }
 
 // startProc starts bin with args in ns. group puts it in a process group
-// of its own (so that its children can be killed with it).
-func startProc(ns *netnslab.Namespace, name string, group bool, bin string, args ...string) (*Proc, error) {
+// of its own (so that its children can be killed with it). onLine, when
+// not nil, is called with each line the process prints and when it was read.
+func startProc(ns *netnslab.Namespace, name string, group bool, onLine func(string, time.Time), bin string, args ...string) (*Proc, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proc{Name: name, cancel: cancel, done: make(chan struct{})}
+	p.out.onLine = onLine
 	p.cmd = ns.Command(ctx, bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: group}
@@ -103,20 +105,37 @@ func (p *Proc) Kill() {
 // Output is what the process printed so far.
 func (p *Proc) Output() string { return p.out.String() }
 
-// lockedBuffer is a bytes.Buffer safe for the process's two pipes and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// lineLog keeps what a process prints (its two pipes write concurrently)
+// and hands each complete line to onLine.
+type lineLog struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	partial []byte
+	onLine  func(string, time.Time)
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
+func (l *lineLog) Write(p []byte) (int, error) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	if l.onLine == nil {
+		return len(p), nil
+	}
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.onLine(string(l.partial[:i]), now)
+		l.partial = l.partial[i+1:]
+	}
+	return len(p), nil
 }
 
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

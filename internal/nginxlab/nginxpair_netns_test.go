@@ -1,0 +1,99 @@
+//go:build netns
+
+package nginxlab
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestNetnsNginxPair is the seed's nginx pair end to end on this host (root;
+// no IPVS: lbd runs VRRP-only): real nginx on both proxies, the client
+// probing the VIP every 20 ms. For lbd (the shipped example) and then
+// keepalived (the seed's keepalived.conf), in the seed's set-up (d1
+// preempts) and with nopreempt on both: nginx is killed on the master d1,
+// d1 goes FAULT, d2 becomes MASTER and the client is answered again,
+// by d2, within the protocol's bound; nginx started again, d1 takes the
+// VIP back (preempt) or stays BACKUP while d2 keeps it (nopreempt).
+func TestNetnsNginxPair(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (network namespaces)")
+	}
+	dir := t.TempDir()
+	lbd, err := BuildLBD(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New("ngx", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	pb := l.StartProber(20*time.Millisecond, 500*time.Millisecond)
+	t.Cleanup(pb.Stop)
+	for _, kind := range []Kind{LBD, Keepalived} {
+		for _, v := range []Variant{Preempt, NoPreempt} {
+			t.Run(string(kind)+"/"+string(v), func(t *testing.T) {
+				r := runPairRound(t, l, pb, kind, v, lbd, root)
+				t.Logf("%s %s: kill to first answer %v (protocol bound %v)", kind, v, r.FailoverTime().Round(time.Millisecond), FailoverBound())
+				if v == Preempt {
+					t.Logf("%s %s: restart to d1's first answer %v (protocol bound %v)", kind, v, r.PreemptTime().Round(time.Millisecond), PreemptBound())
+				}
+			})
+		}
+	}
+}
+
+// runPairRound starts the pair, waits until d1 serves, runs one round and
+// checks it, and stops the pair.
+func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, root string) Round {
+	t.Helper()
+	for _, p := range l.Proxies() {
+		if err := p.EnsureNginx(); err != nil { // after an earlier subtest's failure
+			t.Fatal(err)
+		}
+	}
+	pr, err := l.StartPair(kind, v, lbd, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = pr.Stop(l)
+		}
+		if t.Failed() {
+			t.Logf("events: %v\n%s", pr.Events(), pr.Logs())
+		}
+	}()
+	// Preempt: d1 starts MASTER; NoPreempt: both BACKUP, d1 wins after
+	// its Master_Down_Interval.
+	if err := l.WaitServedBy(pb, "d1", MasterDown(D1Priority, Advert)+2*Slack); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pr.RunRound(l, pb, rand.N(CheckInterval))
+	if err != nil {
+		t.Fatalf("%v\nclient: %v", err, Whos(Sequence(r.Results, r.Kill, time.Time{})))
+	}
+	for _, p := range r.Problems() {
+		t.Error(p)
+	}
+	if t.Failed() {
+		t.Logf("client from the kill: %v", Whos(Sequence(r.Results, r.Kill, time.Time{})))
+	}
+	stopped = true
+	if err := pr.Stop(l); err != nil {
+		t.Errorf("stopping %s: %v", kind, err)
+	}
+	return r
+}

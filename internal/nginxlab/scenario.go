@@ -1,0 +1,158 @@
+package nginxlab
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The pair's protocol constants, as both configurations have them (the
+// shipped example and the seed's keepalived.conf): adverts every second,
+// chk_nginx every second with a 1 s timeout, fall 1 and rise 1, weight 0
+// (FAULT while failing), priorities 200 and 100.
+const (
+	Advert        = time.Second
+	CheckInterval = time.Second
+	CheckTimeout  = time.Second
+	D1Priority    = 200
+	D2Priority    = 100
+)
+
+// Slack is what a busy two-core host may add to a protocol bound: the
+// prober's interval, scheduling, the gratuitous ARP reaching the client.
+const Slack = 2 * time.Second
+
+// MasterDown is RFC 3768's Master_Down_Interval of a backup of priority prio.
+func MasterDown(prio int, advert time.Duration) time.Duration {
+	return 3*advert + time.Duration(256-prio)*advert/256
+}
+
+// FailoverBound is the protocol's bound from the kill of d1's nginx to d2
+// answering: the check fails within its interval and timeout, d1 goes
+// FAULT, and d2 becomes MASTER within its Master_Down_Interval at worst
+// (its skew time when d1's priority-0 advert arrives).
+func FailoverBound() time.Duration {
+	return CheckInterval + CheckTimeout + MasterDown(D2Priority, Advert)
+}
+
+// PreemptBound is the protocol's bound from d1's nginx starting again to
+// d1 answering (Preempt): the check succeeds within its interval, d1 goes
+// BACKUP and, ignoring d2's lower-priority adverts, becomes MASTER after
+// its Master_Down_Interval.
+func PreemptBound() time.Duration {
+	return CheckInterval + CheckTimeout + MasterDown(D1Priority, Advert)
+}
+
+// Pair is one kind of speaker on both proxies.
+type Pair struct {
+	Kind    Kind
+	Variant Variant
+	D1, D2  *Speaker
+}
+
+// StartPair starts kind on both proxies in variant v: lbd from the binary
+// lbdBin with the shipped example, keepalived with the seed's
+// keepalived.conf found under the module root.
+func (l *Lab) StartPair(kind Kind, v Variant, lbdBin, root string) (pr *Pair, err error) {
+	pr = &Pair{Kind: kind, Variant: v}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, pr.Stop(l))
+			pr = nil
+		}
+	}()
+	for _, p := range l.Proxies() {
+		var sp *Speaker
+		switch kind {
+		case LBD:
+			conf, err := LBDConfig(p.Name, p.Dir, v)
+			if err != nil {
+				return pr, err
+			}
+			sp, err = p.StartLBD(lbdBin, conf)
+			if err != nil {
+				return pr, err
+			}
+		case Keepalived:
+			conf, err := KeepalivedConfig(root, p.Name, v)
+			if err != nil {
+				return pr, err
+			}
+			if sp, err = p.StartKeepalived(conf); err != nil {
+				return pr, err
+			}
+		default:
+			return pr, fmt.Errorf("unknown speaker %q", kind)
+		}
+		if p == l.D1 {
+			pr.D1 = sp
+		} else {
+			pr.D2 = sp
+		}
+	}
+	return pr, nil
+}
+
+// Stop stops both speakers and waits until neither proxy holds the VIP.
+func (pr *Pair) Stop(l *Lab) error {
+	var errs []error
+	for _, sp := range []*Speaker{pr.D1, pr.D2} {
+		if sp != nil {
+			errs = append(errs, sp.Stop(10*time.Second))
+		}
+	}
+	errs = append(errs, waitUntil(5*time.Second, string(pr.Kind)+" stopped: the VIP removed", func() bool {
+		h, err := l.VIPHolders()
+		return err == nil && len(h) == 0
+	}))
+	return errors.Join(errs...)
+}
+
+// Events are both speakers' events, in time order.
+func (pr *Pair) Events() []Event {
+	var out []Event
+	for _, sp := range []*Speaker{pr.D1, pr.D2} {
+		if sp != nil {
+			out = append(out, sp.Events()...)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Event) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// Logs is both speakers' output, for a failure's message.
+func (pr *Pair) Logs() string {
+	var s string
+	for _, sp := range []*Speaker{pr.D1, pr.D2} {
+		if sp != nil {
+			s += fmt.Sprintf("--- %s %s:\n%s", sp.Kind, sp.Proxy.Name, sp.Output())
+		}
+	}
+	return s
+}
+
+// Round is one kill of d1's nginx and its restart.
+type Round struct {
+	Kind    Kind
+	Variant Variant
+	Kill    time.Time // SIGKILL sent to d1's nginx (master and worker)
+	Restart time.Time // d1's nginx started again
+	// Failover is the first answer to a request sent after the kill.
+	Failover Result
+	// Back (Preempt) is the first answer from d1 to a request sent after
+	// the restart.
+	Back Result
+	// Held (NoPreempt) is when the lab stopped watching the VIP stay on
+	// d2: a Master_Down_Interval of d1's after d1 went BACKUP, and more.
+	Held time.Time
+
+	Events  []Event  // the speakers', from the pair's start
+	Results []Result // the prober's, from its start
+}
+
+// FailoverTime is the time from the kill to the first answer.
+func (r Round) FailoverTime() time.Duration { return r.Failover.Done.Sub(r.Kill) }
+
+// PreemptTime is the time from nginx's restart on d1 to d1's first answer.
+func (r Round) PreemptTime() time.Duration { return r.Back.Done.Sub(r.Restart) }
