@@ -63,6 +63,7 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 			t.Fatal(err)
 		}
 	}
+	start := time.Now()
 	pr, err := l.StartPair(kind, v, lbd, root)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,7 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 	if err := l.WaitServedBy(pb, "d1", MasterDown(D1Priority, Advert)+2*Slack); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%s %s: the client served by d1 %v after the start", kind, v, time.Since(start).Round(time.Millisecond))
 	r, err := pr.RunRound(l, pb, rand.N(CheckInterval))
 	if err != nil {
 		t.Fatalf("%v\nclient: %v", err, Whos(Sequence(r.Results, r.Kill, time.Time{})))
@@ -92,6 +94,7 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 		t.Logf("client from the kill: %v", Whos(Sequence(r.Results, r.Kill, time.Time{})))
 	}
 	stopped = true
+	t.Logf("%s %s: round done %v after the start", kind, v, time.Since(start).Round(time.Millisecond))
 	if err := pr.Stop(l); err != nil {
 		t.Errorf("stopping %s: %v", kind, err)
 	}
