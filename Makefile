@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage soak install clean
+.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx soak install clean
 
 all: build
 
@@ -58,7 +58,7 @@ demo: deps
 ## bench: benchmarks (kept out of make test). Each prints its figure and its peer's measured in the
 ## same run and their ratio, then PASS or FAIL; it exits non-zero on FAIL and when the peer could
 ## not be measured.
-bench: bench-ipvs bench-check bench-vrrp bench-rss bench-outage
+bench: bench-ipvs bench-check bench-vrrp bench-rss bench-outage bench-nginx
 
 # IPVS apply of 1,000 services x 10 real servers vs ipvsadm -R, reload and restart write counts (in the VM).
 bench-ipvs: deps
@@ -87,6 +87,12 @@ bench-outage: deps
 # `lbd run` processes with VRRP-only configurations (no IPVS needed), keepalived with the same timers.
 bench-vrrp: deps
 	$(GO) run ./vrrp/cmd/vrrpbench
+
+# The seed's nginx pair (real nginx on two proxies, network namespaces, no IPVS): nginx killed on the
+# master, time to the client's first answer through the backup, lbd vs keepalived, both tracking nginx
+# with a 1 s check script. Root.
+bench-nginx: deps
+	$(GO) run ./director/cmd/nginxbench
 
 ## soak: the chaos soak in the real-kernel testbed (kept out of make test; minutes): a director pair, two
 ## real servers and a client under random faults, invariants checked all along (e2e/README.md).
