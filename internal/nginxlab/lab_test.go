@@ -77,7 +77,7 @@ func TestSequence(t *testing.T) {
 
 // goodRound is a round that keeps every promise of its variant.
 func goodRound(v Variant) Round {
-	r := Round{Kind: LBD, Variant: v, Kill: at(1000), Restart: at(3000)}
+	r := Round{Setup: Setup{LBD, TrackScript, v}, Kill: at(1000), Restart: at(3000)}
 	r.Events = []Event{{"d1", "MASTER", at(0)}, {"d2", "BACKUP", at(0)}, {"d1", "FAULT", at(1500)}, {"d2", "MASTER", at(2100)},
 		{"d1", "BACKUP", at(3500)}}
 	r.Results = []Result{res(900, "d1"), res(1100, Failed), res(2200, "d2"), res(3200, "d2")}
@@ -104,7 +104,7 @@ func TestRoundProblems(t *testing.T) {
 		{"nopreempt kept", NoPreempt, func(*Round) {}, ""},
 		{"d1 answered after the kill", Preempt, func(r *Round) { r.Results = append(r.Results, res(2500, "d1")) }, "answers from d1 after the kill"},
 		{"first answer from d1", Preempt, func(r *Round) { r.Failover.Director = "d1" }, "want d2"},
-		{"over the bound", Preempt, func(r *Round) { r.Failover.Done = r.Kill.Add(FailoverBound() + Slack + time.Millisecond) }, "over the protocol"},
+		{"over the bound", Preempt, func(r *Round) { r.Failover.Done = r.Kill.Add(FailoverBound(TrackScript) + Slack + time.Millisecond) }, "over the protocol"},
 		{"d1 never FAULT", Preempt, func(r *Round) { r.Events = slices.Delete(r.Events, 2, 3) }, "never went FAULT"},
 		{"answer before d2 MASTER", Preempt, func(r *Round) { r.Events[3].At = at(2300) }, "before d2 became MASTER"},
 		{"d2 FAULT", Preempt, func(r *Round) { r.Events = append(r.Events, Event{"d2", "FAULT", at(5000)}) }, "d2 went FAULT"},
@@ -148,7 +148,7 @@ func TestLBDConfig(t *testing.T) {
 	} {
 		t.Run(tt.proxy+"/"+string(tt.v), func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := LBDConfig(tt.proxy, dir, tt.v)
+			s, err := LBDConfig(tt.proxy, dir, Setup{LBD, TrackScript, tt.v})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,15 +182,18 @@ func TestKeepalivedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := KeepalivedConfig(root, "d1", Preempt); err != nil || got != string(master) {
+	if got, err := KeepalivedConfig(root, "d1", Setup{Keepalived, TrackScript, Preempt}); err != nil || got != string(master) {
 		t.Errorf("d1 preempt: not the seed's file (%v)", err)
 	}
-	got, err := KeepalivedConfig(root, "d1", NoPreempt)
+	got, err := KeepalivedConfig(root, "d1", Setup{Keepalived, TrackScript, NoPreempt})
 	if err != nil || !strings.Contains(got, "state BACKUP") || !strings.Contains(got, "priority 200\nnopreempt\n") ||
 		strings.Contains(got, "state MASTER") {
 		t.Errorf("d1 nopreempt (%v):\n%s", err, got)
 	}
-	if got, err := KeepalivedConfig(root, "d2", NoPreempt); err != nil || !strings.Contains(got, "nopreempt") {
+	if got, err := KeepalivedConfig(root, "d2", Setup{Keepalived, TrackScript, NoPreempt}); err != nil || !strings.Contains(got, "nopreempt") {
 		t.Errorf("d2 nopreempt (%v):\n%s", err, got)
+	}
+	if _, err := KeepalivedConfig(root, "d2", Setup{Keepalived, TrackProcess, Preempt}); err == nil {
+		t.Error("keepalived with track_process: no error, though its process events cannot work in a namespace")
 	}
 }

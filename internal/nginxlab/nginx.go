@@ -1,8 +1,11 @@
 package nginxlab
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -45,6 +48,11 @@ http {
 `, p.Name, p.Dir, Web1Addr.Addr(), Web2Addr.Addr(), BackendPort)
 }
 
+// NginxComm is the name proxy's nginx runs under (its processes' comm,
+// what track_process matches): started through a symbolic link of that
+// name, so that a tracker on one proxy never counts the other's nginx.
+func NginxComm(proxy string) string { return "nginx-" + proxy }
+
 // StartNginx starts nginx in the foreground in the proxy's namespace, in a
 // process group of its own (master and worker), and waits until it accepts
 // on port 80.
@@ -59,7 +67,18 @@ func (p *Proxy) StartNginx() error {
 	if err := os.WriteFile(conf, []byte(nginxConf(p)), 0o644); err != nil {
 		return err
 	}
-	proc, err := startProc(p.NS, "nginx "+p.Name, true, nil, "nginx", "-p", p.Dir, "-c", conf, "-e", filepath.Join(p.Dir, "error.log"))
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		return fmt.Errorf("nginx is needed (apt-get install nginx): %w", err)
+	}
+	link := filepath.Join(p.Dir, NginxComm(p.Name))
+	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Symlink(bin, link); err != nil {
+		return err
+	}
+	proc, err := startProc(p.NS, "nginx "+p.Name, true, nil, link, "-p", p.Dir, "-c", conf, "-e", filepath.Join(p.Dir, "error.log"))
 	if err != nil {
 		return err
 	}

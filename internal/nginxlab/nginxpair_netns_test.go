@@ -41,22 +41,25 @@ func TestNetnsNginxPair(t *testing.T) {
 	})
 	pb := l.StartProber(20*time.Millisecond, 500*time.Millisecond)
 	t.Cleanup(pb.Stop)
-	for _, kind := range []Kind{LBD, Keepalived} {
-		for _, v := range []Variant{Preempt, NoPreempt} {
-			t.Run(string(kind)+"/"+string(v), func(t *testing.T) {
-				r := runPairRound(t, l, pb, kind, v, lbd, root)
-				t.Logf("%s %s: kill to first answer %v (protocol bound %v)", kind, v, r.FailoverTime().Round(time.Millisecond), FailoverBound())
-				if v == Preempt {
-					t.Logf("%s %s: restart to d1's first answer %v (protocol bound %v)", kind, v, r.PreemptTime().Round(time.Millisecond), PreemptBound())
-				}
-			})
-		}
+	for _, s := range []Setup{
+		{LBD, TrackScript, Preempt},
+		{LBD, TrackScript, NoPreempt},
+		{Keepalived, TrackScript, Preempt},
+		{Keepalived, TrackScript, NoPreempt},
+	} {
+		t.Run(s.String(), func(t *testing.T) {
+			r := runPairRound(t, l, pb, s, lbd, root)
+			t.Logf("%s: kill to first answer %v (protocol bound %v)", s, r.FailoverTime().Round(time.Millisecond), FailoverBound(s.Track))
+			if s.Variant == Preempt {
+				t.Logf("%s: restart to d1's first answer %v (protocol bound %v)", s, r.PreemptTime().Round(time.Millisecond), PreemptBound(s.Track))
+			}
+		})
 	}
 }
 
 // runPairRound starts the pair, waits until d1 serves, runs one round and
 // checks it, and stops the pair.
-func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, root string) Round {
+func runPairRound(t *testing.T, l *Lab, pb *Prober, s Setup, lbd, root string) Round {
 	t.Helper()
 	for _, p := range l.Proxies() {
 		if err := p.EnsureNginx(); err != nil { // after an earlier subtest's failure
@@ -64,7 +67,7 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 		}
 	}
 	start := time.Now()
-	pr, err := l.StartPair(kind, v, lbd, root)
+	pr, err := l.StartPair(s, lbd, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,7 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 	if err := l.WaitServedBy(pb, "d1", MasterDown(D1Priority, Advert)+2*Slack); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s %s: the client served by d1 %v after the start", kind, v, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: the client served by d1 %v after the start", s, time.Since(start).Round(time.Millisecond))
 	r, err := pr.RunRound(l, pb, rand.N(CheckInterval))
 	if err != nil {
 		t.Fatalf("%v\nclient: %v", err, Whos(Sequence(r.Results, r.Kill, time.Time{})))
@@ -94,9 +97,9 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, kind Kind, v Variant, lbd, r
 		t.Logf("client from the kill: %v", Whos(Sequence(r.Results, r.Kill, time.Time{})))
 	}
 	stopped = true
-	t.Logf("%s %s: round done %v after the start", kind, v, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: round done %v after the start", s, time.Since(start).Round(time.Millisecond))
 	if err := pr.Stop(l); err != nil {
-		t.Errorf("stopping %s: %v", kind, err)
+		t.Errorf("stopping %s: %v", s.Kind, err)
 	}
 	return r
 }

@@ -26,13 +26,13 @@ func (l *Lab) WaitServedBy(pb *Prober, name string, limit time.Duration) error {
 // d1's Master_Down_Interval (NoPreempt). d1 must be serving when it is
 // called. Its errors are the waits that ran out; Problems checks the rest.
 func (pr *Pair) RunRound(l *Lab, pb *Prober, phase time.Duration) (r Round, err error) {
-	r = Round{Kind: pr.Kind, Variant: pr.Variant}
+	r = Round{Setup: pr.Setup}
 	defer func() { r.Events, r.Results = pr.Events(), pb.Results() }()
 	time.Sleep(phase)
 	if r.Kill, err = l.D1.KillNginx(); err != nil {
 		return r, err
 	}
-	if err := waitUntil(FailoverBound()+2*Slack, "an answer after the kill", func() bool {
+	if err := waitUntil(FailoverBound(pr.Track)+2*Slack, "an answer after the kill", func() bool {
 		var ok bool
 		r.Failover, ok = FirstAnswer(pb.Results(), r.Kill, "")
 		return ok
@@ -47,7 +47,7 @@ func (pr *Pair) RunRound(l *Lab, pb *Prober, phase time.Duration) (r Round, err 
 		return r, err
 	}
 	if pr.Variant == Preempt {
-		if err := waitUntil(PreemptBound()+2*Slack, "d1 answering after nginx's restart", func() bool {
+		if err := waitUntil(PreemptBound(pr.Track)+2*Slack, "d1 answering after nginx's restart", func() bool {
 			var ok bool
 			r.Back, ok = FirstAnswer(pb.Results(), r.Restart, "d1")
 			return ok
@@ -56,7 +56,7 @@ func (pr *Pair) RunRound(l *Lab, pb *Prober, phase time.Duration) (r Round, err 
 		}
 		return r, l.WaitServedBy(pb, "d1", 2*Slack)
 	}
-	if err := waitUntil(CheckInterval+CheckTimeout+2*Slack, "d1 BACKUP after nginx's restart", func() bool {
+	if err := waitUntil(detection(pr.Track)+2*Slack, "d1 BACKUP after nginx's restart", func() bool {
 		return slices.ContainsFunc(pr.D1.Events(), func(e Event) bool { return e.State == "BACKUP" && !e.At.Before(r.Restart) })
 	}); err != nil {
 		return r, err
@@ -77,8 +77,8 @@ func (r Round) Problems() []string {
 	if r.Failover.Director != "d2" {
 		bad("first answer after the kill from %q, want d2", r.Failover.Director)
 	}
-	if d := r.FailoverTime(); d > FailoverBound()+Slack {
-		bad("kill to first answer %v, over the protocol's %v (+%v)", d, FailoverBound(), Slack)
+	if d := r.FailoverTime(); d > FailoverBound(r.Track)+Slack {
+		bad("kill to first answer %v, over the protocol's %v (+%v)", d, FailoverBound(r.Track), Slack)
 	}
 	end := r.Restart
 	if r.Variant == NoPreempt {
@@ -116,8 +116,8 @@ func (r Round) preemptProblems() []string {
 	bad := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
 	if r.Back.Director != "d1" {
 		bad("no answer from d1 after nginx's restart")
-	} else if d := r.PreemptTime(); d > PreemptBound()+Slack {
-		bad("restart to d1's first answer %v, over the protocol's %v (+%v)", d, PreemptBound(), Slack)
+	} else if d := r.PreemptTime(); d > PreemptBound(r.Track)+Slack {
+		bad("restart to d1's first answer %v, over the protocol's %v (+%v)", d, PreemptBound(r.Track), Slack)
 	}
 	backup, ok := firstEvent(r.Events, "d1", "BACKUP", r.Restart)
 	if !ok {

@@ -28,34 +28,44 @@ func MasterDown(prio int, advert time.Duration) time.Duration {
 	return 3*advert + time.Duration(256-prio)*advert/256
 }
 
+// detection is the longest a tracker takes to see nginx die or come
+// back: the script's interval and timeout; nothing for a tracked process
+// (the kernel's event, no delay configured).
+func detection(t Track) time.Duration {
+	if t == TrackProcess {
+		return 0
+	}
+	return CheckInterval + CheckTimeout
+}
+
 // FailoverBound is the protocol's bound from the kill of d1's nginx to d2
-// answering: the check fails within its interval and timeout, d1 goes
-// FAULT, and d2 becomes MASTER within its Master_Down_Interval at worst
-// (its skew time when d1's priority-0 advert arrives).
-func FailoverBound() time.Duration {
-	return CheckInterval + CheckTimeout + MasterDown(D2Priority, Advert)
+// answering: the tracker sees it (detection), d1 goes FAULT, and d2
+// becomes MASTER within its Master_Down_Interval at worst (its skew time
+// when d1's priority-0 advert arrives).
+func FailoverBound(t Track) time.Duration {
+	return detection(t) + MasterDown(D2Priority, Advert)
 }
 
 // PreemptBound is the protocol's bound from d1's nginx starting again to
-// d1 answering (Preempt): the check succeeds within its interval, d1 goes
-// BACKUP and, ignoring d2's lower-priority adverts, becomes MASTER after
-// its Master_Down_Interval.
-func PreemptBound() time.Duration {
-	return CheckInterval + CheckTimeout + MasterDown(D1Priority, Advert)
+// d1 answering (Preempt): the tracker sees it, d1 goes BACKUP and,
+// ignoring d2's lower-priority adverts, becomes MASTER after its
+// Master_Down_Interval.
+func PreemptBound(t Track) time.Duration {
+	return detection(t) + MasterDown(D1Priority, Advert)
 }
 
 // Pair is one kind of speaker on both proxies.
 type Pair struct {
-	Kind    Kind
-	Variant Variant
-	D1, D2  *Speaker
+	Setup
+	D1, D2 *Speaker
 }
 
-// StartPair starts kind on both proxies in variant v: lbd from the binary
+// StartPair starts s's speaker on both proxies: lbd from the binary
 // lbdBin with the shipped example, keepalived with the seed's
-// keepalived.conf found under the module root.
-func (l *Lab) StartPair(kind Kind, v Variant, lbdBin, root string) (pr *Pair, err error) {
-	pr = &Pair{Kind: kind, Variant: v}
+// keepalived.conf found under the module root (LBDConfig,
+// KeepalivedConfig).
+func (l *Lab) StartPair(s Setup, lbdBin, root string) (pr *Pair, err error) {
+	pr = &Pair{Setup: s}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, pr.Stop(l))
@@ -64,9 +74,9 @@ func (l *Lab) StartPair(kind Kind, v Variant, lbdBin, root string) (pr *Pair, er
 	}()
 	for _, p := range l.Proxies() {
 		var sp *Speaker
-		switch kind {
+		switch s.Kind {
 		case LBD:
-			conf, err := LBDConfig(p.Name, p.Dir, v)
+			conf, err := LBDConfig(p.Name, p.Dir, s)
 			if err != nil {
 				return pr, err
 			}
@@ -75,7 +85,7 @@ func (l *Lab) StartPair(kind Kind, v Variant, lbdBin, root string) (pr *Pair, er
 				return pr, err
 			}
 		case Keepalived:
-			conf, err := KeepalivedConfig(root, p.Name, v)
+			conf, err := KeepalivedConfig(root, p.Name, s)
 			if err != nil {
 				return pr, err
 			}
@@ -83,7 +93,7 @@ func (l *Lab) StartPair(kind Kind, v Variant, lbdBin, root string) (pr *Pair, er
 				return pr, err
 			}
 		default:
-			return pr, fmt.Errorf("unknown speaker %q", kind)
+			return pr, fmt.Errorf("unknown speaker %q", s.Kind)
 		}
 		if p == l.D1 {
 			pr.D1 = sp
@@ -134,8 +144,7 @@ func (pr *Pair) Logs() string {
 
 // Round is one kill of d1's nginx and its restart.
 type Round struct {
-	Kind    Kind
-	Variant Variant
+	Setup
 	Kill    time.Time // SIGKILL sent to d1's nginx (master and worker)
 	Restart time.Time // d1's nginx started again
 	// Failover is the first answer to a request sent after the kill.

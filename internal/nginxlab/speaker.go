@@ -37,6 +37,31 @@ const (
 	NoPreempt Variant = "nopreempt"
 )
 
+// Track is how the speakers watch nginx.
+type Track string
+
+const (
+	// TrackScript is the seed's chk_nginx: a script every second
+	// (connecting to 127.0.0.1:80), fall 1, rise 1, weight 0.
+	TrackScript Track = "script"
+	// TrackProcess tracks nginx's process (track_process, weight 0): the
+	// kernel's process events, no polling. Namespaces share the process
+	// table, so each proxy's nginx runs under a name of its own (NginxComm).
+	TrackProcess Track = "process"
+)
+
+// Setup is what one pair runs: which speaker, how it tracks nginx, and
+// its preemption.
+type Setup struct {
+	Kind    Kind
+	Track   Track
+	Variant Variant
+}
+
+func (s Setup) String() string {
+	return string(s.Kind) + "/" + string(s.Track) + "/" + string(s.Variant)
+}
+
 // ExampleFile is the shipped lbd.yaml the lab's lbd runs (deploy/examples).
 const ExampleFile = "lbd-nginx-pair.yaml"
 
@@ -86,14 +111,16 @@ func edit(s, file string, pairs ...string) (string, error) {
 
 // LBDConfig is the shipped deploy/examples/lbd-nginx-pair.yaml for proxy
 // name (d1: the MASTER as shipped; d2: the three "backup:" lines changed
-// as the file says) in variant v, with the control socket and state
-// directory moved to dir: two lbd share this host's file system.
-func LBDConfig(name, dir string, v Variant) (string, error) {
+// as the file says) in s's variant, with the control socket and state
+// directory moved to dir: two lbd share this host's file system. With
+// TrackProcess, the instance tracks the proxy's nginx process instead of
+// chk_nginx.
+func LBDConfig(name, dir string, s Setup) (string, error) {
+	v := s.Variant
 	b, err := examples.Files.ReadFile(ExampleFile)
 	if err != nil {
 		return "", err
 	}
-	s := string(b)
 	var pairs []string
 	if name == "d2" {
 		pairs = append(pairs, "router_id: nginx1", "router_id: nginx2", "priority: 200", "priority: 100")
@@ -103,13 +130,23 @@ func LBDConfig(name, dir string, v Variant) (string, error) {
 	}
 	pairs = append(pairs, "\nglobal:\n", fmt.Sprintf("\nglobal:\n  control_socket: %s\n  metrics_address: \"\"\n  state_dir: %s\n",
 		filepath.Join(dir, "lbd.sock"), filepath.Join(dir, "state")))
-	return edit(s, "deploy/examples/"+ExampleFile, pairs...)
+	if s.Track == TrackProcess {
+		pairs = append(pairs, "      track_scripts:\n        - name: chk_nginx", "      track_processes:\n        - name: nginx",
+			"\n  scripts:\n", fmt.Sprintf("\n  track_processes:\n    nginx:\n      process: [%s]\n      weight: 0\n  scripts:\n", NginxComm(name)))
+	}
+	return edit(string(b), "deploy/examples/"+ExampleFile, pairs...)
 }
 
 // KeepalivedConfig is the seed's keepalived.conf for proxy name (read from
-// root/SeedMasterConf for d1, SeedBackupConf for d2) in variant v: for
+// root/SeedMasterConf for d1, SeedBackupConf for d2) in s's variant: for
 // NoPreempt, d1 is made state BACKUP with nopreempt as d2 is.
-func KeepalivedConfig(root, name string, v Variant) (string, error) {
+//
+// There is no TrackProcess for keepalived here: its vrrp_track_process
+// needs the kernel's process events connector, which answers only in the
+// initial network namespace ("Failed to set/clear process event listen -
+// errno 111", then FAULT for good), and Debian's build has no
+// net_namespace to enter the proxy's namespace after opening it.
+func KeepalivedConfig(root, name string, s Setup) (string, error) {
 	file := SeedMasterConf
 	if name == "d2" {
 		file = SeedBackupConf
@@ -118,10 +155,14 @@ func KeepalivedConfig(root, name string, v Variant) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if name == "d2" || v != NoPreempt {
-		return string(b), nil
+	var pairs []string
+	if name == "d1" && s.Variant == NoPreempt {
+		pairs = append(pairs, "state MASTER", "state BACKUP", "priority 200\n", "priority 200\nnopreempt\n")
 	}
-	return edit(string(b), file, "state MASTER", "state BACKUP", "priority 200\n", "priority 200\nnopreempt\n")
+	if s.Track != TrackScript {
+		return "", fmt.Errorf("keepalived in the lab tracks nginx with its script only, not %q", s.Track)
+	}
+	return edit(string(b), file, pairs...)
 }
 
 // ModuleRoot is the directory holding go.mod, searched from the working
@@ -188,13 +229,13 @@ func (sp *Speaker) lbdLine(line string, read time.Time) {
 	sp.record(Event{Proxy: sp.Proxy.Name, State: l.To, At: l.Time})
 }
 
-var kaEntering = regexp.MustCompile(`\) Entering ([A-Z]+) STATE`)
+var kaEntering = regexp.MustCompile(`(?i)\) entering ([a-z]+) state`)
 
 // keepalivedLine records keepalived's "(VI_1) Entering X STATE" lines at
 // the time they were read.
 func (sp *Speaker) keepalivedLine(line string, read time.Time) {
 	if m := kaEntering.FindStringSubmatch(line); m != nil {
-		sp.record(Event{Proxy: sp.Proxy.Name, State: m[1], At: read})
+		sp.record(Event{Proxy: sp.Proxy.Name, State: strings.ToUpper(m[1]), At: read})
 	}
 }
 

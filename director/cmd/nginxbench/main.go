@@ -81,7 +81,7 @@ func run(w io.Writer, rounds int, seed uint64) error {
 	defer pb.Stop()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	fmt.Fprintf(w, "nginx pair failover: %d rounds per speaker, seed %d, check interval %v, protocol bound %v\n\n",
-		rounds, seed, nginxlab.CheckInterval, nginxlab.FailoverBound())
+		rounds, seed, nginxlab.CheckInterval, nginxlab.FailoverBound(nginxlab.TrackScript))
 	var sides []side
 	for _, kind := range []nginxlab.Kind{nginxlab.LBD, nginxlab.Keepalived} {
 		s, err := measure(w, l, pb, kind, rounds, lbd, root, rng)
@@ -97,7 +97,7 @@ func run(w io.Writer, rounds int, seed uint64) error {
 func measure(w io.Writer, l *nginxlab.Lab, pb *nginxlab.Prober, kind nginxlab.Kind, rounds int, lbd, root string,
 	rng *rand.Rand) (s side, err error) {
 	s.kind = kind
-	pr, err := l.StartPair(kind, nginxlab.Preempt, lbd, root)
+	pr, err := l.StartPair(nginxlab.Setup{Kind: kind, Track: nginxlab.TrackScript, Variant: nginxlab.Preempt}, lbd, root)
 	if err != nil {
 		return s, err
 	}
