@@ -77,7 +77,7 @@ func TestSequence(t *testing.T) {
 
 // goodRound is a round that keeps every promise of its variant.
 func goodRound(v Variant) Round {
-	r := Round{Setup: Setup{LBD, TrackScript, v}, Kill: at(1000), Restart: at(3000)}
+	r := Round{Setup: Setup{LBD, TrackScript, v}, Kill: at(1000), Restart: at(3000), NginxUp: at(3050)}
 	r.Events = []Event{{"d1", "MASTER", at(0)}, {"d2", "BACKUP", at(0)}, {"d1", "FAULT", at(1500)}, {"d2", "MASTER", at(2100)},
 		{"d1", "BACKUP", at(3500)}}
 	r.Results = []Result{res(900, "d1"), res(1100, Failed), res(2200, "d2"), res(3200, "d2")}

@@ -50,8 +50,9 @@ func TestNetnsNginxPair(t *testing.T) {
 		t.Run(s.String(), func(t *testing.T) {
 			r := runPairRound(t, l, pb, s, lbd, root)
 			t.Logf("%s: kill to first answer %v (protocol bound %v)", s, r.FailoverTime().Round(time.Millisecond), FailoverBound(s.Track))
+			t.Logf("%s: from the kill: %s", s, Timeline(r))
 			if s.Variant == Preempt {
-				t.Logf("%s: restart to d1's first answer %v (protocol bound %v)", s, r.PreemptTime().Round(time.Millisecond), PreemptBound(s.Track))
+				t.Logf("%s: nginx up to d1's first answer %v (protocol bound %v)", s, r.PreemptTime().Round(time.Millisecond), PreemptBound(s.Track))
 			}
 		})
 	}

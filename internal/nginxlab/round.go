@@ -3,6 +3,7 @@ package nginxlab
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,7 @@ func (pr *Pair) RunRound(l *Lab, pb *Prober, phase time.Duration) (r Round, err 
 	if err := l.D1.StartNginx(); err != nil {
 		return r, err
 	}
+	r.NginxUp = time.Now()
 	if pr.Variant == Preempt {
 		if err := waitUntil(PreemptBound(pr.Track)+2*Slack, "d1 answering after nginx's restart", func() bool {
 			var ok bool
@@ -117,7 +119,7 @@ func (r Round) preemptProblems() []string {
 	if r.Back.Director != "d1" {
 		bad("no answer from d1 after nginx's restart")
 	} else if d := r.PreemptTime(); d > PreemptBound(r.Track)+Slack {
-		bad("restart to d1's first answer %v, over the protocol's %v (+%v)", d, PreemptBound(r.Track), Slack)
+		bad("nginx up to d1's first answer %v, over the protocol's %v (+%v)", d, PreemptBound(r.Track), Slack)
 	}
 	backup, ok := firstEvent(r.Events, "d1", "BACKUP", r.Restart)
 	if !ok {
@@ -172,4 +174,23 @@ func firstEvent(es []Event, proxy, state string, from time.Time) (Event, bool) {
 		}
 	}
 	return Event{}, false
+}
+
+// Timeline is the round's events and the client's outcomes from the kill
+// on, as offsets from it ("d1 FAULT +412ms, d2 MASTER +1.02s, ...").
+func Timeline(r Round) string {
+	var parts []string
+	for _, e := range r.Events {
+		if !e.At.Before(r.Kill) {
+			parts = append(parts, fmt.Sprintf("%s %s +%v", e.Proxy, e.State, e.At.Sub(r.Kill).Round(time.Millisecond)))
+		}
+	}
+	if !r.Restart.IsZero() {
+		parts = append(parts, fmt.Sprintf("nginx restarted +%v", r.Restart.Sub(r.Kill).Round(time.Millisecond)))
+	}
+	var client []string
+	for _, run := range Sequence(r.Results, r.Kill, time.Time{}) {
+		client = append(client, fmt.Sprintf("%s x%d from +%v", run.Who, run.N, run.First.Sub(r.Kill).Round(time.Millisecond)))
+	}
+	return strings.Join(parts, ", ") + "; client: " + strings.Join(client, ", ")
 }

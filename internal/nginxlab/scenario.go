@@ -46,8 +46,8 @@ func FailoverBound(t Track) time.Duration {
 	return detection(t) + MasterDown(D2Priority, Advert)
 }
 
-// PreemptBound is the protocol's bound from d1's nginx starting again to
-// d1 answering (Preempt): the tracker sees it, d1 goes BACKUP and,
+// PreemptBound is the protocol's bound from d1's nginx accepting again
+// to d1 answering (Preempt): the tracker sees it, d1 goes BACKUP and,
 // ignoring d2's lower-priority adverts, becomes MASTER after its
 // Master_Down_Interval.
 func PreemptBound(t Track) time.Duration {
@@ -147,6 +147,7 @@ type Round struct {
 	Setup
 	Kill    time.Time // SIGKILL sent to d1's nginx (master and worker)
 	Restart time.Time // d1's nginx started again
+	NginxUp time.Time // and accepting connections
 	// Failover is the first answer to a request sent after the kill.
 	Failover Result
 	// Back (Preempt) is the first answer from d1 to a request sent after
@@ -163,5 +164,6 @@ type Round struct {
 // FailoverTime is the time from the kill to the first answer.
 func (r Round) FailoverTime() time.Duration { return r.Failover.Done.Sub(r.Kill) }
 
-// PreemptTime is the time from nginx's restart on d1 to d1's first answer.
-func (r Round) PreemptTime() time.Duration { return r.Back.Done.Sub(r.Restart) }
+// PreemptTime is the time from nginx accepting again on d1 to d1's first
+// answer.
+func (r Round) PreemptTime() time.Duration { return r.Back.Done.Sub(r.NginxUp) }

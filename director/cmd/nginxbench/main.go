@@ -48,11 +48,18 @@ func main() {
 	os.Exit(benchverdict.ExitStatus(err))
 }
 
-// side is one speaker's rounds.
+// side is one setup's rounds.
 type side struct {
-	kind     nginxlab.Kind
+	setup    nginxlab.Setup
 	rounds   []nginxlab.Round
 	problems []string
+}
+
+// compared are the two setups the verdict compares: lbd and keepalived,
+// both tracking nginx with the 1 s script, the seed's preemption.
+func compared() (lbd, ka nginxlab.Setup) {
+	return nginxlab.Setup{Kind: nginxlab.LBD, Track: nginxlab.TrackScript, Variant: nginxlab.Preempt},
+		nginxlab.Setup{Kind: nginxlab.Keepalived, Track: nginxlab.TrackScript, Variant: nginxlab.Preempt}
 }
 
 func run(w io.Writer, rounds int, seed uint64) error {
@@ -82,22 +89,23 @@ func run(w io.Writer, rounds int, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	fmt.Fprintf(w, "nginx pair failover: %d rounds per speaker, seed %d, check interval %v, protocol bound %v\n\n",
 		rounds, seed, nginxlab.CheckInterval, nginxlab.FailoverBound(nginxlab.TrackScript))
+	lbdScript, kaScript := compared()
 	var sides []side
-	for _, kind := range []nginxlab.Kind{nginxlab.LBD, nginxlab.Keepalived} {
-		s, err := measure(w, l, pb, kind, rounds, lbd, root, rng)
+	for _, setup := range []nginxlab.Setup{lbdScript, kaScript} {
+		s, err := measure(w, l, pb, setup, rounds, lbd, root, rng)
 		if err != nil {
-			return fmt.Errorf("%s: %w: %w", kind, err, benchverdict.ErrNotMeasured)
+			return fmt.Errorf("%s: %w: %w", setup, err, benchverdict.ErrNotMeasured)
 		}
 		sides = append(sides, s)
 	}
 	return verdict(w, sides)
 }
 
-// measure runs rounds rounds of kind, printing each.
-func measure(w io.Writer, l *nginxlab.Lab, pb *nginxlab.Prober, kind nginxlab.Kind, rounds int, lbd, root string,
+// measure runs rounds rounds of setup, printing each.
+func measure(w io.Writer, l *nginxlab.Lab, pb *nginxlab.Prober, setup nginxlab.Setup, rounds int, lbd, root string,
 	rng *rand.Rand) (s side, err error) {
-	s.kind = kind
-	pr, err := l.StartPair(nginxlab.Setup{Kind: kind, Track: nginxlab.TrackScript, Variant: nginxlab.Preempt}, lbd, root)
+	s.setup = setup
+	pr, err := l.StartPair(setup, lbd, root)
 	if err != nil {
 		return s, err
 	}
@@ -121,8 +129,8 @@ func measure(w io.Writer, l *nginxlab.Lab, pb *nginxlab.Prober, kind nginxlab.Ki
 		p := r.Problems()
 		s.rounds = append(s.rounds, r)
 		s.problems = append(s.problems, p...)
-		fmt.Fprintf(w, "%-10s round %d: kill -> first answer %6v (from %s)   restart -> d1 answers %6v   %d problem(s)\n",
-			kind, i+1, r.FailoverTime().Round(time.Millisecond), r.Failover.Director, r.PreemptTime().Round(time.Millisecond), len(p))
+		fmt.Fprintf(w, "%-28s round %d: kill -> first answer %6v (from %s)   nginx up -> d1 answers %6v   %d problem(s)\n",
+			setup, i+1, r.FailoverTime().Round(time.Millisecond), r.Failover.Director, r.PreemptTime().Round(time.Millisecond), len(p))
 		for _, x := range p {
 			fmt.Fprintf(w, "    %s\n", x)
 		}
@@ -162,32 +170,40 @@ func (s side) preempts() []time.Duration {
 	return out
 }
 
-// verdict prints both sides' figures and the goals.
+// verdict prints every side's figures and the goals.
 func verdict(w io.Writer, sides []side) error {
-	fmt.Fprintf(w, "\n%-34s %10s %10s %10s\n", "", "min", "median", "max")
-	med := map[nginxlab.Kind]time.Duration{}
+	fmt.Fprintf(w, "\n%-28s %-24s %10s %10s %10s\n", "", "", "min", "median", "max")
+	med := map[nginxlab.Setup]time.Duration{}
 	for _, s := range sides {
-		for _, f := range []struct {
-			what string
-			ds   []time.Duration
-		}{{"kill -> first answer", s.failovers()}, {"nginx back -> d1 answers", s.preempts()}} {
-			st, err := summarize(f.ds)
+		for i, ds := range [][]time.Duration{s.failovers(), s.preempts()} {
+			st, err := summarize(ds)
 			if err != nil {
-				return fmt.Errorf("%s: %w: %w", s.kind, err, benchverdict.ErrNotMeasured)
+				return fmt.Errorf("%s: %w: %w", s.setup, err, benchverdict.ErrNotMeasured)
 			}
-			fmt.Fprintf(w, "%-10s %-23s %10v %10v %10v\n", s.kind, f.what,
+			what := "kill -> first answer"
+			if i == 1 {
+				what = "nginx up -> d1 answers"
+			} else {
+				med[s.setup] = st.median
+			}
+			fmt.Fprintf(w, "%-28s %-24s %10v %10v %10v\n", s.setup, what,
 				st.min.Round(time.Millisecond), st.median.Round(time.Millisecond), st.max.Round(time.Millisecond))
-			if f.what == "kill -> first answer" {
-				med[s.kind] = st.median
-			}
 		}
 	}
-	lbd, ka := med[nginxlab.LBD], med[nginxlab.Keepalived]
-	fmt.Fprintf(w, "\nkill -> first answer, median: lbd %v, keepalived %v, lbd/keepalived %.2f\n\n",
+	lbdScript, kaScript := compared()
+	lbd, ka := med[lbdScript], med[kaScript]
+	fmt.Fprintf(w, "\nkill -> first answer, median, both with the 1 s script: lbd %v, keepalived %v, lbd/keepalived %.2f\n",
 		lbd.Round(time.Millisecond), ka.Round(time.Millisecond), float64(lbd)/float64(ka))
+	for _, s := range sides {
+		if s.setup != lbdScript && s.setup != kaScript {
+			fmt.Fprintf(w, "kill -> first answer, median, %s: %v, /keepalived's %.2f\n", s.setup,
+				med[s.setup].Round(time.Millisecond), float64(med[s.setup])/float64(ka))
+		}
+	}
+	fmt.Fprintln(w)
 	sh := benchverdict.NewSheet(w)
 	for _, s := range sides {
-		sh.Check(len(s.problems) == 0, "%s: every round kept the pair's promises (%d problem(s))", s.kind, len(s.problems))
+		sh.Check(len(s.problems) == 0, "%s: every round kept the pair's promises (%d problem(s))", s.setup, len(s.problems))
 	}
 	sh.Check(lbd <= ka+nginxlab.CheckInterval/2, "lbd's median kill -> first answer (%v) within %v of keepalived's (%v)",
 		lbd.Round(time.Millisecond), nginxlab.CheckInterval/2, ka.Round(time.Millisecond))
