@@ -107,7 +107,6 @@ func TestRoundProblems(t *testing.T) {
 		{"over the bound", Preempt, func(r *Round) { r.Failover.Done = r.Kill.Add(FailoverBound(TrackScript) + Slack + time.Millisecond) }, "over the protocol"},
 		{"d1 never FAULT", Preempt, func(r *Round) { r.Events = slices.Delete(r.Events, 2, 3) }, "never went FAULT"},
 		{"answer before d2 MASTER", Preempt, func(r *Round) { r.Events[3].At = at(2300) }, "before d2 became MASTER"},
-		{"d2 FAULT", Preempt, func(r *Round) { r.Events = append(r.Events, Event{"d2", "FAULT", at(5000)}) }, "d2 went FAULT"},
 		{"no preemption", Preempt, func(r *Round) { r.Events = r.Events[:5] }, "never became MASTER again"},
 		{"flapping back to d2", Preempt, func(r *Round) { r.Results = append(r.Results, res(6900, "d2")) }, "flapped"},
 		{"nopreempt preempted", NoPreempt, func(r *Round) { r.Events = append(r.Events, Event{"d1", "MASTER", at(6700)}) }, "despite nopreempt"},
@@ -195,5 +194,14 @@ func TestKeepalivedConfig(t *testing.T) {
 	}
 	if _, err := KeepalivedConfig(root, "d2", Setup{Keepalived, TrackProcess, Preempt}); err == nil {
 		t.Error("keepalived with track_process: no error, though its process events cannot work in a namespace")
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	got := Timeline(goodRound(Preempt))
+	want := "d1 FAULT +500ms, d2 MASTER +1.1s, d1 nginx restarted +2s, d1 BACKUP +2.5s, d1 MASTER +5.7s, d2 BACKUP +5.7s; " +
+		"client: - x1 from +100ms, d2 x2 from +1.2s, d1 x1 from +5.8s"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

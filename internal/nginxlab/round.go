@@ -102,9 +102,6 @@ func (r Round) Problems() []string {
 	case master.At.After(r.Failover.Done.Add(r.eventLag())):
 		bad("first answer %v before d2 became MASTER", master.At.Sub(r.Failover.Done))
 	}
-	if e, ok := firstEvent(r.Events, "d2", "FAULT", time.Time{}); ok {
-		bad("d2 went FAULT %v after the kill: its nginx was never touched", e.At.Sub(r.Kill))
-	}
 	if r.Variant == Preempt {
 		out = append(out, r.preemptProblems()...)
 	} else {
@@ -176,19 +173,29 @@ func firstEvent(es []Event, proxy, state string, from time.Time) (Event, bool) {
 	return Event{}, false
 }
 
-// Timeline is the round's events and the client's outcomes from the kill
-// on, as offsets from it ("d1 FAULT +412ms, d2 MASTER +1.02s, ...").
+// Timeline is the round's events, nginx's restart and the client's
+// outcomes from the kill on, as offsets from it ("d1 FAULT +412ms, d2
+// MASTER +1.02s, ...; client: - x50 from +3ms, d2 x180 from +1.03s").
+// A check of d2's timing out on a loaded host shows here as a d2 FAULT.
 func Timeline(r Round) string {
-	var parts []string
+	type item struct {
+		at   time.Time
+		what string
+	}
+	var items []item
 	for _, e := range r.Events {
 		if !e.At.Before(r.Kill) {
-			parts = append(parts, fmt.Sprintf("%s %s +%v", e.Proxy, e.State, e.At.Sub(r.Kill).Round(time.Millisecond)))
+			items = append(items, item{e.At, e.Proxy + " " + e.State})
 		}
 	}
 	if !r.Restart.IsZero() {
-		parts = append(parts, fmt.Sprintf("nginx restarted +%v", r.Restart.Sub(r.Kill).Round(time.Millisecond)))
+		items = append(items, item{r.Restart, "d1 nginx restarted"})
 	}
-	var client []string
+	slices.SortStableFunc(items, func(a, b item) int { return a.at.Compare(b.at) })
+	var parts, client []string
+	for _, it := range items {
+		parts = append(parts, fmt.Sprintf("%s +%v", it.what, it.at.Sub(r.Kill).Round(time.Millisecond)))
+	}
 	for _, run := range Sequence(r.Results, r.Kill, time.Time{}) {
 		client = append(client, fmt.Sprintf("%s x%d from +%v", run.Who, run.N, run.First.Sub(r.Kill).Round(time.Millisecond)))
 	}
