@@ -146,28 +146,46 @@ func TestLBDConfig(t *testing.T) {
 		{"d1", NoPreempt, vrrp.StartBackup, 200, true},
 		{"d2", NoPreempt, vrrp.StartBackup, 100, true},
 	} {
-		t.Run(tt.proxy+"/"+string(tt.v), func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := LBDConfig(tt.proxy, dir, Setup{LBD, TrackScript, tt.v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := config.ParseDirector("lbd.yaml", []byte(s))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, s)
-			}
-			in := d.VRRP.Instances[0]
-			if in.InitialState != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt {
-				t.Errorf("state %v priority %d nopreempt %v", in.InitialState, in.Priority, in.NoPreempt)
-			}
-			if d.Global.ControlSocket != filepath.Join(dir, "lbd.sock") || d.Global.StateDir != filepath.Join(dir, "state") ||
-				d.Global.MetricsAddress != "" || len(d.VirtualServers) != 0 {
-				t.Errorf("global %+v, %d virtual servers", d.Global, len(d.VirtualServers))
-			}
-			if in.AdvertInterval != Advert || d.VRRP.Scripts[0].Interval != CheckInterval || d.VRRP.Scripts[0].Timeout != CheckTimeout {
-				t.Errorf("the example's timing changed: advert %v, script %+v: update nginxlab's constants", in.AdvertInterval, d.VRRP.Scripts[0])
-			}
-		})
+		for _, track := range []Track{TrackScript, TrackProcess} {
+			t.Run(tt.proxy+"/"+string(track)+"/"+string(tt.v), func(t *testing.T) {
+				dir := t.TempDir()
+				s, err := LBDConfig(tt.proxy, dir, Setup{LBD, track, tt.v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, err := config.ParseDirector("lbd.yaml", []byte(s))
+				if err != nil {
+					t.Fatalf("%v\n%s", err, s)
+				}
+				in := d.VRRP.Instances[0]
+				if in.InitialState != tt.state || in.Priority != tt.prio || in.NoPreempt != tt.nopreempt {
+					t.Errorf("state %v priority %d nopreempt %v", in.InitialState, in.Priority, in.NoPreempt)
+				}
+				if d.Global.ControlSocket != filepath.Join(dir, "lbd.sock") || d.Global.StateDir != filepath.Join(dir, "state") ||
+					d.Global.MetricsAddress != "" || len(d.VirtualServers) != 0 {
+					t.Errorf("global %+v, %d virtual servers", d.Global, len(d.VirtualServers))
+				}
+				if in.AdvertInterval != Advert || d.VRRP.Scripts[0].Interval != CheckInterval || d.VRRP.Scripts[0].Timeout != CheckTimeout {
+					t.Errorf("the example's timing changed: advert %v, script %+v: update nginxlab's constants", in.AdvertInterval, d.VRRP.Scripts[0])
+				}
+				checkTracked(t, d.VRRP, track, tt.proxy)
+			})
+		}
+	}
+}
+
+// checkTracked: the instance tracks chk_nginx alone (TrackScript) or the
+// proxy's nginx process alone (TrackProcess).
+func checkTracked(t *testing.T, set vrrp.Set, track Track, proxy string) {
+	t.Helper()
+	in, ps := set.Instances[0], set.TrackProcesses
+	ok := len(in.TrackScripts) == 1 && len(in.TrackProcesses) == 0
+	if track == TrackProcess {
+		ok = len(in.TrackScripts) == 0 && len(in.TrackProcesses) == 1 && len(ps) == 1 &&
+			slices.Equal(ps[0].Process, []string{NginxComm(proxy)}) && ps[0].Weight == 0
+	}
+	if !ok {
+		t.Errorf("%s: tracks scripts %+v, processes %+v (%+v)", track, in.TrackScripts, in.TrackProcesses, ps)
 	}
 }
 

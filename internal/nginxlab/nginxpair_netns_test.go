@@ -46,6 +46,7 @@ func TestNetnsNginxPair(t *testing.T) {
 		{LBD, TrackScript, NoPreempt},
 		{Keepalived, TrackScript, Preempt},
 		{Keepalived, TrackScript, NoPreempt},
+		{LBD, TrackProcess, Preempt},
 	} {
 		t.Run(s.String(), func(t *testing.T) {
 			r := runPairRound(t, l, pb, s, lbd, root)

@@ -130,9 +130,11 @@ func LBDConfig(name, dir string, s Setup) (string, error) {
 	}
 	pairs = append(pairs, "\nglobal:\n", fmt.Sprintf("\nglobal:\n  control_socket: %s\n  metrics_address: \"\"\n  state_dir: %s\n",
 		filepath.Join(dir, "lbd.sock"), filepath.Join(dir, "state")))
-	if s.Track == TrackProcess {
-		pairs = append(pairs, "      track_scripts:\n        - name: chk_nginx", "      track_processes:\n        - name: nginx",
-			"\n  scripts:\n", fmt.Sprintf("\n  track_processes:\n    nginx:\n      process: [%s]\n      weight: 0\n  scripts:\n", NginxComm(name)))
+	if s.Track == TrackProcess { // the example's commented alternative, instead of chk_nginx
+		pairs = append(pairs, "      track_scripts:\n        - name: chk_nginx", "      track_scripts: []\n        # - name: chk_nginx",
+			"      # track_processes:", "      track_processes:", "      #   - name: nginx", "        - name: nginx",
+			"  # track_processes:", "  track_processes:", "  #   nginx:", "    nginx:",
+			"  #     process: [nginx]", fmt.Sprintf("      process: [%s]", NginxComm(name)), "  #     weight: 0", "      weight: 0")
 	}
 	return edit(string(b), "deploy/examples/"+ExampleFile, pairs...)
 }
