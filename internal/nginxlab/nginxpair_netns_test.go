@@ -12,11 +12,14 @@ import (
 // TestNetnsNginxPair is the seed's nginx pair end to end on this host (root;
 // no IPVS: lbd runs VRRP-only): real nginx on both proxies, the client
 // probing the VIP every 20 ms. For lbd (the shipped example) and then
-// keepalived (the seed's keepalived.conf), in the seed's set-up (d1
-// preempts) and with nopreempt on both: nginx is killed on the master d1,
-// d1 goes FAULT, d2 becomes MASTER and the client is answered again,
-// by d2, within the protocol's bound; nginx started again, d1 takes the
-// VIP back (preempt) or stays BACKUP while d2 keeps it (nopreempt).
+// keepalived (the seed's keepalived.conf), tracking nginx with the 1 s
+// script, in the seed's set-up (d1 preempts) and with nopreempt on both;
+// then lbd tracking nginx's process (the example's track_process
+// alternative; keepalived's cannot work in a namespace: KeepalivedConfig).
+// nginx is killed on the master d1, d1 goes FAULT, d2 becomes MASTER and
+// the client is answered again, by d2, within the protocol's bound; nginx
+// started again, d1 takes the VIP back (preempt) or stays BACKUP while d2
+// keeps it (nopreempt).
 func TestNetnsNginxPair(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (network namespaces)")

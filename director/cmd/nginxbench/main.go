@@ -6,7 +6,10 @@
 // For each speaker in turn (lbd VRRP-only with the shipped
 // deploy/examples/lbd-nginx-pair.yaml; Debian's keepalived -P with the
 // seed's keepalived.conf: both track nginx with a 1 s check script, fall 1,
-// weight 0, the seed's preemption), it runs -rounds rounds: at a random
+// weight 0, the seed's preemption; then lbd tracking nginx's process, the
+// example's track_process alternative, event-driven; keepalived's
+// vrrp_track_process cannot run in a network namespace, see
+// nginxlab.KeepalivedConfig), it runs -rounds rounds: at a random
 // point of the check's period it SIGKILLs nginx on the master d1 and
 // measures the time from the kill to the first answer the client gets
 // (from d2), then starts nginx again and measures the time to d1's first
@@ -91,7 +94,8 @@ func run(w io.Writer, rounds int, seed uint64) error {
 		rounds, seed, nginxlab.CheckInterval, nginxlab.FailoverBound(nginxlab.TrackScript))
 	lbdScript, kaScript := compared()
 	var sides []side
-	for _, setup := range []nginxlab.Setup{lbdScript, kaScript} {
+	lbdProcess := nginxlab.Setup{Kind: nginxlab.LBD, Track: nginxlab.TrackProcess, Variant: nginxlab.Preempt}
+	for _, setup := range []nginxlab.Setup{lbdScript, kaScript, lbdProcess} {
 		s, err := measure(w, l, pb, setup, rounds, lbd, root, rng)
 		if err != nil {
 			return fmt.Errorf("%s: %w: %w", setup, err, benchverdict.ErrNotMeasured)
