@@ -98,6 +98,9 @@ func runPairRound(t *testing.T, l *Lab, pb *Prober, s Setup, lbd, root string) R
 	for _, p := range r.Problems() {
 		t.Error(p)
 	}
+	if why := pr.Polling(); why != "" {
+		t.Logf("%s: lbd had no process events, it read the process table every second: %s", s, why)
+	}
 	if t.Failed() {
 		t.Logf("client from the kill: %v", Whos(Sequence(r.Results, r.Kill, time.Time{})))
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // The pair's protocol constants, as both configurations have them (the
@@ -29,11 +31,12 @@ func MasterDown(prio int, advert time.Duration) time.Duration {
 }
 
 // detection is the longest a tracker takes to see nginx die or come
-// back: the script's interval and timeout; nothing for a tracked process
-// (the kernel's event, no delay configured).
+// back: the script's interval and timeout; for a tracked process, the
+// kernel's event at once (no delay configured), or lbd's full read of the
+// process table every second where it has no process events (Polling).
 func detection(t Track) time.Duration {
 	if t == TrackProcess {
-		return 0
+		return vrrp.DefaultProcessPollInterval
 	}
 	return CheckInterval + CheckTimeout
 }
@@ -117,6 +120,17 @@ func (pr *Pair) Stop(l *Lab) error {
 		return err == nil && len(h) == 0
 	}))
 	return errors.Join(errs...)
+}
+
+// Polling is why either lbd reads the process table periodically instead
+// of following the kernel's process events ("" when neither does).
+func (pr *Pair) Polling() string {
+	for _, sp := range []*Speaker{pr.D1, pr.D2} {
+		if sp != nil && sp.Polling() != "" {
+			return sp.Proxy.Name + ": " + sp.Polling()
+		}
+	}
+	return ""
 }
 
 // Events are both speakers' events, in time order.

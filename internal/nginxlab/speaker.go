@@ -83,9 +83,10 @@ type Speaker struct {
 	Kind  Kind
 	Proxy *Proxy
 
-	proc   *Proc
-	mu     sync.Mutex
-	events []Event
+	proc    *Proc
+	mu      sync.Mutex
+	events  []Event
+	polling string // lbd's reason for reading the process table periodically
 }
 
 // replaceOnce replaces old by new in s, which must hold old exactly once:
@@ -221,8 +222,17 @@ func (sp *Speaker) lbdLine(line string, read time.Time) {
 		Time time.Time `json:"time"`
 		Msg  string    `json:"msg"`
 		To   string    `json:"to"`
+		Err  string    `json:"err"`
 	}
-	if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "vrrp transition" {
+	if json.Unmarshal([]byte(line), &l) != nil {
+		return
+	}
+	if strings.HasPrefix(l.Msg, "vrrp: process events are not available") {
+		sp.mu.Lock()
+		sp.polling = l.Err
+		sp.mu.Unlock()
+	}
+	if l.Msg != "vrrp transition" {
 		return
 	}
 	if l.Time.IsZero() {
@@ -252,6 +262,15 @@ func (sp *Speaker) Events() []Event {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return append([]Event(nil), sp.events...)
+}
+
+// Polling is, when lbd tracks processes without the kernel's process
+// events (it then reads the process table every second), why: "" when
+// it has them or tracks no process.
+func (sp *Speaker) Polling() string {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.polling
 }
 
 // Stop stops the speaker (SIGTERM, then SIGKILL after limit).
