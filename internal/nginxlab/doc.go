@@ -19,8 +19,17 @@
 // speakers share one file system (control socket, pid files).
 //
 // Namespaces share the host's process table, so a check such as "pidof
-// nginx" would see the other proxy's nginx: the configurations track
-// nginx by connecting to 127.0.0.1:80, which is per namespace.
+// nginx" would see the other proxy's nginx: the scripts track nginx by
+// connecting to 127.0.0.1:80, which is per namespace, and each proxy's
+// nginx runs under a name of its own (NginxComm: nginx-d1, nginx-d2) for
+// track_process.
+//
+// A Setup picks the speaker (lbd or keepalived), how it tracks nginx (the
+// 1 s script, or lbd's track_process) and the preemption (the seed's, or
+// nopreempt on both); Pair.RunRound kills nginx on the master d1, waits
+// for the client to be answered again, starts nginx again and waits for
+// what the preemption promises; Round.Problems checks the order of events
+// and the protocol's bounds.
 //
 // The prober sends a GET to the VIP every few milliseconds, each on a new
 // connection, and keeps every result; Results and the functions over them
