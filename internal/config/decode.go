@@ -288,10 +288,14 @@ func (r *report) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			r.atLine(k.Line, path, "unknown field %q", k.Value)
 			return
 		}
+		fp := joinPath(path, k.Value)
+		if r.streams(k, fp) {
+			r.decodeStreamed(n, k, val, v.FieldByIndex(f.index), fp)
+			return
+		}
 		if isNull(resolveAlias(val)) {
 			return // "key:" with no value is the same as no key
 		}
-		fp := joinPath(path, k.Value)
 		r.setLine(fp, k.Line)
 		fv := v.FieldByIndex(f.index)
 		switch {

@@ -9,7 +9,9 @@
 //
 //	FILE:LINE: PATH: message
 //
-// sorted by line. After decoding, defaults are applied (see docs/config.md
+// sorted by line. lbd.yaml's virtual_servers list is parsed and decoded an
+// item at a time where the file's shape allows (stream.go), so that the
+// tree of the whole file never exists. After decoding, defaults are applied (see docs/config.md
 // for every key, its type, default and keepalived
 // equivalent), so the daemons read effective values: a real server's port,
 // weight and forwarding method are filled in from its virtual server. Check

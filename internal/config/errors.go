@@ -89,6 +89,7 @@ type report struct {
 	anchored int // depth of anchored nodes being decoded (an alias may decode them again)
 
 	fields map[reflect.Type]map[string]fieldInfo // cache of structFields
+	stream *listSplit                            // lbd.yaml's virtual_servers, decoded item by item (stream.go)
 }
 
 // pathKey is a path's hash in report.lines; two paths of one file share

@@ -24,7 +24,28 @@ func LoadDirector(path string) (*Director, error) {
 // ParseDirector decodes and validates lbd.yaml contents; name is used as
 // FILE in errors.
 func ParseDirector(name string, data []byte) (*Director, error) {
-	return newReport(name).parseDirector(data)
+	d, _, err := parseDirector(name, data)
+	return d, err
+}
+
+// parseDirector is ParseDirector; streamed reports whether the file was
+// decoded a virtual server at a time (stream.go), never holding the YAML
+// tree of the whole file, rather than as one tree. Both give the same
+// result and errors; the tree is the fallback for whatever the cut is not
+// sure of.
+func parseDirector(name string, data []byte) (d *Director, streamed bool, err error) {
+	if separators(data) <= maxSeparators {
+		if s, ok := splitList(data); ok {
+			r := newReport(name)
+			r.stream = s
+			d, err := r.parseDirector(s.skeleton)
+			if s.complete() {
+				return d, true, err
+			}
+		}
+	}
+	d, err = newReport(name).parseDirector(data)
+	return d, false, err
 }
 
 func (r *report) parseDirector(data []byte) (*Director, error) {
