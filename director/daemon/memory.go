@@ -16,8 +16,9 @@ import (
 //
 // The limit is the live heap plus a quarter of it, and never under
 // memoryFloor; it is set before the configuration is read
-// (the floor: the YAML tree of a large file is about 20 times its size)
-// and follows the live heap every memoryEvery; after a configuration is
+// (the floor: parsing holds more than its result, most of all a file that
+// is not parsed a virtual server at a time, whose YAML tree is about 20
+// times its size: internal/config/stream.go) and follows the live heap every memoryEvery; after a configuration is
 // read and after an apply, lbd collects at once and returns what it freed
 // to the system (settle). It is soft: when the live
 // heap nears it, the collector runs more often (the runtime caps that at
