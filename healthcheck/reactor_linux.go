@@ -153,7 +153,7 @@ func (rc *reactor) wait(events []unix.EpollEvent, deadline time.Time) (int, erro
 	// The poller's Read returns at a past deadline without looking; else
 	// it looks (the callback) before it parks.
 	if !time.Now().Before(deadline) {
-		return unix.EpollWait(rc.epfd, events, 0)
+		return rawEpollPoll(rc.epfd, events)
 	}
 	if err := rc.epf.SetReadDeadline(deadline); err != nil {
 		return 0, err
@@ -161,7 +161,7 @@ func (rc *reactor) wait(events []unix.EpollEvent, deadline time.Time) (int, erro
 	var n int
 	var werr error
 	err := rc.epraw.Read(func(fd uintptr) bool {
-		n, werr = unix.EpollWait(int(fd), events, 0)
+		n, werr = rawEpollPoll(int(fd), events)
 		return n > 0 || werr != nil
 	})
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -297,7 +297,7 @@ func (rc *reactor) run(ctx context.Context) {
 		// fell behind (a starved machine) must not fail checks whose
 		// answers wait in the socket.
 		for n == len(events) {
-			n, _ = unix.EpollWait(rc.epfd, events, 0)
+			n, _ = rawEpollPoll(rc.epfd, events)
 			rc.dispatch(events[:max(n, 0)], evfd)
 		}
 		now := time.Now()
@@ -320,7 +320,7 @@ func (rc *reactor) dispatch(events []unix.EpollEvent, evfd int) {
 		fd := int(e.Fd)
 		if fd == evfd {
 			var b [8]byte
-			_, _ = unix.Read(evfd, b[:])
+			_, _ = rawRead(evfd, b[:])
 			continue
 		}
 		// The generation tells a socket from an earlier one that had the
@@ -353,7 +353,7 @@ func (rc *reactor) begin(op *rop) {
 	if _, ok := sa.(*unix.SockaddrInet6); ok {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		rc.end(op, classifyNetErr(fmt.Errorf("socket: %w", err), phaseConnect, op.budget).prefixed(op))
 		return
@@ -364,12 +364,12 @@ func (rc *reactor) begin(op *rop) {
 		heap.Push(&rc.timeouts, op)
 	}
 	if bind != nil {
-		if err := unix.Bind(fd, bind); err != nil {
+		if err := rawBind(fd, bind); err != nil {
 			rc.fail(op, phaseConnect, fmt.Errorf("bind: %w", err))
 			return
 		}
 	}
-	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+	if err := rawConnect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		rc.fail(op, phaseConnect, err)
 		return
 	}
@@ -387,7 +387,7 @@ func (rc *reactor) begin(op *rop) {
 	rc.gen++
 	op.gen = rc.gen
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: op.gen}
-	if err := unix.EpollCtl(rc.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollCtl(rc.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		rc.fail(op, phaseConnect, fmt.Errorf("epoll_ctl: %w", err))
 		return
 	}
@@ -403,7 +403,7 @@ func (rc *reactor) begin(op *rop) {
 // returns that failure (ECONNREFUSED) and clears it.
 func (rc *reactor) sendEarly(op *rop) (bool, error) {
 	req := op.hc.urls[op.url].req
-	n, err := unix.Write(op.fd, req)
+	n, err := rawWrite(op.fd, req)
 	switch {
 	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
 		return false, nil
@@ -424,7 +424,7 @@ func (rc *reactor) handle(op *rop, ev uint32) {
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
 			return
 		}
-		soerr, err := unix.GetsockoptInt(op.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		soerr, err := rawSoError(op.fd)
 		if err == nil && soerr != 0 {
 			err = syscall.Errno(soerr)
 		}
@@ -441,7 +441,7 @@ func (rc *reactor) handle(op *rop, ev uint32) {
 	if op.state == stWrite {
 		req := op.hc.urls[op.url].req
 		for op.off < len(req) {
-			n, err := unix.Write(op.fd, req[op.off:])
+			n, err := rawWrite(op.fd, req[op.off:])
 			if errors.Is(err, unix.EAGAIN) {
 				return // wait for the next EPOLLOUT edge
 			}
@@ -459,7 +459,7 @@ func (rc *reactor) handle(op *rop, ev uint32) {
 	// Until done or on to the next URL: that one's socket often has the
 	// same number, so the generation tells them apart.
 	for gen := op.gen; !op.ended && op.gen == gen; {
-		n, err := unix.Read(op.fd, rc.buf)
+		n, err := rawRead(op.fd, rc.buf)
 		switch {
 		case n > 0:
 			rc.feed(op, rc.buf[:n])
@@ -643,9 +643,9 @@ func (rc *reactor) closeConn(op *rop) {
 	if op.fd >= 0 {
 		delete(rc.conns, op.fd)
 		if op.peerClosed {
-			_ = unix.SetsockoptLinger(op.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+			_ = rawLingerZero(op.fd)
 		}
-		unix.Close(op.fd) // also leaves the epoll set
+		_ = rawClose(op.fd) // also leaves the epoll set
 		op.fd = -1
 	}
 }
