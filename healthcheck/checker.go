@@ -42,6 +42,12 @@ func newChecker(s Spec, res *resources) (Checker, error) {
 		return newScriptChecker(n), nil
 	case TypeDNS:
 		return newDNSChecker(n)
+	case TypeUDP:
+		return newUDPChecker(n), nil
+	case TypePing:
+		return newPingChecker(n), nil
+	case TypeSMTP:
+		return newSMTPChecker(n), nil
 	}
 	return nil, fmt.Errorf("new checker: unknown type %q", s.Type)
 }

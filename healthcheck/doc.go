@@ -2,7 +2,7 @@
 // when each one goes up or down.
 //
 // It knows nothing of IPVS: a Scheduler runs Checkers (HTTP, HTTPS, TCP
-// connect, script, DNS) on keepalived's timing (delay_loop, connect_timeout,
+// connect, script, DNS, UDP, ping, SMTP) on keepalived's timing (delay_loop, connect_timeout,
 // retry, delay_before_retry, warmup, alpha, plus optional rise/fall) and
 // calls back with a Transition whenever a check's state changes. The
 // director turns transitions into table changes.

@@ -21,7 +21,14 @@ const (
 	TypeTCP    CheckType = "tcp"
 	TypeScript CheckType = "script"
 	TypeDNS    CheckType = "dns"
+	TypeUDP    CheckType = "udp"  // keepalived UDP_CHECK
+	TypePing   CheckType = "ping" // keepalived PING_CHECK
+	TypeSMTP   CheckType = "smtp" // keepalived SMTP_CHECK
 )
+
+// DefaultHeloName is the HELO name of an SMTP check that sets none
+// (keepalived's default).
+const DefaultHeloName = "smtpchecker.keepalived.org"
 
 // StatusRange is an inclusive range of HTTP status codes; a single code has
 // Min == Max.
@@ -144,6 +151,21 @@ type Spec struct {
 	// and name (default ".").
 	DNSType string
 	DNSName string
+
+	// UDP: Payload is sent as the datagram (empty: 32 random bytes).
+	// Without RequireReply, silence until the deadline passes and only an
+	// error (ICMP port unreachable...) fails; with it, a reply must come,
+	// MinReply to MaxReply bytes long (0 and 0 mean 0 to 255), and match
+	// Reply on their common length except where ReplyMask has 1 bits.
+	Payload      []byte
+	RequireReply bool
+	Reply        []byte
+	ReplyMask    []byte
+	MinReply     int
+	MaxReply     int
+
+	// SMTP: the HELO name (default DefaultHeloName).
+	HeloName string
 }
 
 // normalized returns the spec with defaults filled in, so that specs that
@@ -178,6 +200,7 @@ func (s Spec) normalized() Spec {
 			n.DNSName = "."
 		}
 	}
+	n = normalizedUDPSMTP(n)
 	if s.Type != TypeHTTPS {
 		n.SNI, n.TLSVerify, n.CAFile = "", false, ""
 	}
@@ -224,6 +247,8 @@ func (s Spec) Validate() error {
 		if len(s.Command) == 0 || s.Command[0] == "" {
 			return errors.New("script check: empty command")
 		}
+	case TypeUDP, TypePing, TypeSMTP:
+		return validateUDPPingSMTP(n)
 	default:
 		return fmt.Errorf("unknown check type %q", s.Type)
 	}
@@ -265,6 +290,13 @@ func Key(s Spec, t Timing) string {
 	}
 	if n.Type == TypeDNS {
 		fmt.Fprintf(&b, " dns=%s/%q", n.DNSType, n.DNSName)
+	}
+	if n.Type == TypeUDP {
+		fmt.Fprintf(&b, " payload=%x require=%t reply=%x mask=%x len=%d-%d",
+			n.Payload, n.RequireReply, n.Reply, n.ReplyMask, n.MinReply, n.MaxReply)
+	}
+	if n.Type == TypeSMTP {
+		fmt.Fprintf(&b, " helo=%q", n.HeloName)
 	}
 	fmt.Fprintf(&b, " timing=%s", t)
 	return b.String()

@@ -53,7 +53,10 @@ func TestKey(t *testing.T) {
 			Spec{Type: TypeHTTP, Target: target, VirtualHost: "a", URLs: []URL{{Path: "/x"}}},
 			Spec{Type: TypeHTTP, Target: target, URLs: []URL{{Path: "/x", VirtualHost: "a"}}}},
 		{"dns defaults", Spec{Type: TypeDNS, Target: target}, Spec{Type: TypeDNS, Target: target, DNSType: "soa", DNSName: "."}},
-		{"fields of other types ignored", Spec{Type: TypeTCP, Target: target}, Spec{Type: TypeTCP, Target: target, Command: []string{"x"}, SNI: "y"}},
+		{"fields of other types ignored", Spec{Type: TypeTCP, Target: target}, Spec{Type: TypeTCP, Target: target, Command: []string{"x"}, SNI: "y", Payload: []byte{1}, HeloName: "h"}},
+		{"smtp default helo", Spec{Type: TypeSMTP, Target: target}, Spec{Type: TypeSMTP, Target: target, HeloName: DefaultHeloName}},
+		{"udp default reply length", Spec{Type: TypeUDP, Target: target, RequireReply: true}, Spec{Type: TypeUDP, Target: target, RequireReply: true, MaxReply: 255}},
+		{"udp reply ignored unless required", Spec{Type: TypeUDP, Target: target}, Spec{Type: TypeUDP, Target: target, Reply: []byte{1}}},
 	}
 	for _, tt := range same {
 		if ka, kb := Key(tt.a, tm), Key(tt.b, tm); ka != kb {
@@ -79,6 +82,20 @@ func TestKey(t *testing.T) {
 			t.Errorf("%s: keys should differ: %s", tt.name, Key(base, tm))
 		}
 	}
+	pairs := []struct {
+		name string
+		a, b Spec
+	}{
+		{"udp payload", Spec{Type: TypeUDP, Target: target}, Spec{Type: TypeUDP, Target: target, Payload: []byte{1}}},
+		{"udp reply", Spec{Type: TypeUDP, Target: target, RequireReply: true}, Spec{Type: TypeUDP, Target: target, RequireReply: true, Reply: []byte{1}}},
+		{"udp require_reply", Spec{Type: TypeUDP, Target: target}, Spec{Type: TypeUDP, Target: target, RequireReply: true}},
+		{"smtp helo", Spec{Type: TypeSMTP, Target: target}, Spec{Type: TypeSMTP, Target: target, HeloName: "x"}},
+	}
+	for _, tt := range pairs {
+		if Key(tt.a, tm) == Key(tt.b, tm) {
+			t.Errorf("%s: keys should differ: %s", tt.name, Key(tt.a, tm))
+		}
+	}
 }
 
 func TestSpecValidate(t *testing.T) {
@@ -96,7 +113,14 @@ func TestSpecValidate(t *testing.T) {
 		{"empty script", Spec{Type: TypeScript}, "empty command"},
 		{"script ok", Spec{Type: TypeScript, Command: []string{"/bin/true"}}, ""},
 		{"dns type", Spec{Type: TypeDNS, Target: target, DNSType: "BOGUS"}, "unknown query type"},
-		{"unknown type", Spec{Type: "ping", Target: target}, "unknown check type"},
+		{"unknown type", Spec{Type: "bogus", Target: target}, "unknown check type"},
+		{"ping needs no port", Spec{Type: TypePing, Target: netip.AddrPortFrom(target.Addr(), 0)}, ""},
+		{"ping needs an address", Spec{Type: TypePing}, "needs an address"},
+		{"udp needs a port", Spec{Type: TypeUDP, Target: netip.AddrPortFrom(target.Addr(), 0)}, "needs an address and a port"},
+		{"udp lengths upside down", Spec{Type: TypeUDP, Target: target, RequireReply: true, MinReply: 9, MaxReply: 3}, "min <= max"},
+		{"udp mask length", Spec{Type: TypeUDP, Target: target, RequireReply: true, Reply: []byte{1, 2}, ReplyMask: []byte{0}}, "differ in length"},
+		{"smtp ok", Spec{Type: TypeSMTP, Target: target}, ""},
+		{"smtp helo with a space", Spec{Type: TypeSMTP, Target: target, HeloName: "a b"}, "must be one word"},
 	}
 	for _, tt := range tests {
 		err := tt.spec.Validate()
