@@ -155,7 +155,8 @@ type Spec struct {
 	// UDP: Payload is sent as the datagram (empty: 32 random bytes).
 	// Without RequireReply, silence until the deadline passes and only an
 	// error (ICMP port unreachable...) fails; with it, a reply must come,
-	// MinReply to MaxReply bytes long (0 and 0 mean 0 to 255), and match
+	// MinReply to MaxReply bytes long (MaxReply 0 means
+	// keepalived's default of 255), and match
 	// Reply on their common length except where ReplyMask has 1 bits.
 	Payload      []byte
 	RequireReply bool

@@ -16,7 +16,7 @@ func normalizedUDPSMTP(n Spec) Spec {
 		n.Payload, n.RequireReply, n.Reply, n.ReplyMask, n.MinReply, n.MaxReply = nil, false, nil, nil, 0, 0
 	} else if !n.RequireReply {
 		n.Reply, n.ReplyMask, n.MinReply, n.MaxReply = nil, nil, 0, 0
-	} else if n.MaxReply == 0 && n.MinReply == 0 {
+	} else if n.MaxReply == 0 {
 		n.MaxReply = maxUDPReply
 	}
 	if n.Type != TypeSMTP {

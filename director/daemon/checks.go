@@ -67,6 +67,14 @@ func checkSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check,
 		s.Target = rs.EffectiveTarget(c)
 		s.DNSType = string(c.QueryType)
 		s.DNSName = c.QueryName
+	case config.CheckUDP:
+		s.Target = rs.EffectiveTarget(c)
+		udpSpec(&s, c)
+	case config.CheckPing:
+		s.Target = netip.AddrPortFrom(rs.EffectiveTarget(c).Addr(), 0)
+	case config.CheckSMTP:
+		s.Target = rs.EffectiveTarget(c)
+		s.HeloName = c.HeloName
 	default:
 		s.Target = rs.EffectiveTarget(c)
 	}
@@ -79,6 +87,27 @@ func checkSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check,
 	}
 	s.URLs = sh.urlList(s.URLs)
 	return s, vs.EffectiveCheck(rs, c)
+}
+
+// udpSpec fills a UDP check's payload and reply requirements from c, whose
+// hex strings the configuration's validation has parsed already.
+func udpSpec(s *healthcheck.Spec, c *config.Check) {
+	if c.Payload != "" {
+		s.Payload, _, _ = healthcheck.ParseHex(c.Payload, false)
+	}
+	s.RequireReply = c.RequireReply
+	if c.Reply != "" {
+		s.Reply, s.ReplyMask, _ = healthcheck.ParseHex(c.Reply, true)
+	}
+	if c.RequireReply {
+		s.MinReply, s.MaxReply = 0, 255
+		if c.MinReplyLength != nil {
+			s.MinReply = *c.MinReplyLength
+		}
+		if c.MaxReplyLength != nil {
+			s.MaxReply = *c.MaxReplyLength
+		}
+	}
 }
 
 // CheckSub is one health-check subscription: a check of a real server of
@@ -184,8 +213,16 @@ func checkLabel(s CheckSub) string {
 			name = "."
 		}
 		parts = append(parts, typ+" "+name)
+	case healthcheck.TypeSMTP:
+		if sp.HeloName != "" {
+			parts = append(parts, "HELO "+sp.HeloName)
+		}
 	}
-	if sp.Target.IsValid() && sp.Target != netip.AddrPortFrom(s.Server.Address, s.Server.Port) {
+	if sp.Type == healthcheck.TypePing {
+		if sp.Target.Addr() != s.Server.Address {
+			parts = append(parts, "at "+sp.Target.Addr().String())
+		}
+	} else if sp.Target.IsValid() && sp.Target != netip.AddrPortFrom(s.Server.Address, s.Server.Port) {
 		parts = append(parts, "at "+sp.Target.String())
 	}
 	return strings.Join(parts, " ")

@@ -31,6 +31,10 @@ func TestCheckLabel(t *testing.T) {
 			Command: []string{"/usr/local/bin/check_db", "-q"}}}, "script#0 check_db"},
 		{"dns defaults", CheckSub{Name: "dns#0", Spec: healthcheck.Spec{Type: healthcheck.TypeDNS, Target: netip.MustParseAddrPort("10.0.0.5:53")}},
 			"dns#0 SOA . at 10.0.0.5:53"},
+		{"ping on the server", CheckSub{Name: "ping#0", Spec: healthcheck.Spec{Type: healthcheck.TypePing,
+			Target: netip.AddrPortFrom(self.Addr(), 0)}}, "ping#0"},
+		{"smtp helo elsewhere", CheckSub{Name: "smtp#1", Spec: healthcheck.Spec{Type: healthcheck.TypeSMTP,
+			Target: netip.MustParseAddrPort("10.0.0.5:25"), HeloName: "lb1"}}, "smtp#1 HELO lb1 at 10.0.0.5:25"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.sub.Server = rs

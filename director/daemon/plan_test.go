@@ -117,6 +117,54 @@ func TestCheckTranslation(t *testing.T) {
 	}
 }
 
+// TestCheckTranslationUDPPingSMTP: the udp, ping and smtp keys reach the
+// checker's spec (hex strings parsed, keepalived's defaults filled in).
+func TestCheckTranslationUDPPingSMTP(t *testing.T) {
+	c := parse(t, `
+virtual_servers:
+  - address: 192.168.56.90
+    port: 53
+    protocol: UDP
+    real_servers:
+      - address: 192.168.56.200
+        checks:
+          - type: udp
+            payload: "Ab12f 3"
+            require_reply: true
+            reply: "aX 12"
+            max_reply_length: 64
+          - type: udp
+          - type: ping
+            connect_ip: 192.168.56.201
+          - type: smtp
+            connect_port: 25
+            helo_name: lb1.example.org
+          - type: smtp
+`)
+	rs := netip.MustParseAddr("192.168.56.200")
+	want := []healthcheck.Spec{
+		{Type: healthcheck.TypeUDP, Target: netip.AddrPortFrom(rs, 53), Payload: []byte{0xab, 0x12, 0x0f, 0x03},
+			RequireReply: true, Reply: []byte{0xa0, 0x12}, ReplyMask: []byte{0x0f, 0x00}, MaxReply: 64},
+		{Type: healthcheck.TypeUDP, Target: netip.AddrPortFrom(rs, 53)},
+		{Type: healthcheck.TypePing, Target: netip.MustParseAddrPort("192.168.56.201:0")},
+		{Type: healthcheck.TypeSMTP, Target: netip.AddrPortFrom(rs, 25), HeloName: "lb1.example.org"},
+		{Type: healthcheck.TypeSMTP, Target: netip.AddrPortFrom(rs, 53), HeloName: healthcheck.DefaultHeloName},
+	}
+	subs := Checks(c.VirtualServers)
+	if len(subs) != len(want) {
+		t.Fatalf("%d subs, want %d", len(subs), len(want))
+	}
+	for i, w := range want {
+		got := subs[i]
+		if healthcheck.Key(got.Spec, got.Timing) != healthcheck.Key(w, got.Timing) {
+			t.Errorf("check %d: spec = %+v\nwant %+v", i, got.Spec, w)
+		}
+		if err := got.Spec.Validate(); err != nil {
+			t.Errorf("check %d: %v", i, err)
+		}
+	}
+}
+
 func TestPlanApply(t *testing.T) {
 	old := parse(t, baseYAML)
 	tests := []struct {

@@ -161,6 +161,17 @@ type Check struct {
 	// dns
 	QueryType DNSType `yaml:"query_type"` // default SOA
 	QueryName string  `yaml:"query_name"` // default "."
+
+	// udp: hex strings in keepalived's free form ("Ab12f 3" is AB 12 0F 03);
+	// reply may use x digits as wildcards.
+	Payload        string `yaml:"payload"`          // default: 32 random bytes
+	RequireReply   bool   `yaml:"require_reply"`    // silence fails (else only an error does)
+	Reply          string `yaml:"reply"`            // needs require_reply; the reply must start so
+	MinReplyLength *int   `yaml:"min_reply_length"` // needs require_reply; default 0
+	MaxReplyLength *int   `yaml:"max_reply_length"` // needs require_reply; default 255
+
+	// smtp
+	HeloName string `yaml:"helo_name"` // default smtpchecker.keepalived.org
 }
 
 // URL is one HTTP(S) request of a check; all of a check's URLs must pass.

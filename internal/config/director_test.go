@@ -559,7 +559,7 @@ virtual_servers:
           - type: dns
             query_type: AXFR
             query_name: ""
-          - type: ping
+          - type: icmp
           - type: https
             urls: []
             connect_timeout: 0
@@ -577,10 +577,46 @@ virtual_servers:
 				`t.yaml:20: virtual_servers[0].real_servers[0].checks[2].connect_ip: not valid for a script check`,
 				`t.yaml:22: virtual_servers[0].real_servers[0].checks[3].query_type: unknown DNS query type "AXFR" (want one of A, AAAA, NS, MX, TXT, SOA, CNAME, PTR, SRV)`,
 				`t.yaml:23: virtual_servers[0].real_servers[0].checks[3].query_name: must not be empty`,
-				`t.yaml:24: virtual_servers[0].real_servers[0].checks[4].type: unknown check type "ping" (want one of http, https, tcp, script, dns)`,
+				`t.yaml:24: virtual_servers[0].real_servers[0].checks[4].type: unknown check type "icmp" (want one of http, https, tcp, script, dns, udp, ping, smtp)`,
 				`t.yaml:26: virtual_servers[0].real_servers[0].checks[5].urls: at least one URL required`,
 				`t.yaml:27: virtual_servers[0].real_servers[0].checks[5].connect_timeout: must be greater than 0`,
 				`t.yaml:28: virtual_servers[0].real_servers[0].checks[5].delay_loop: must be greater than 0`,
+			},
+		},
+		{
+			name: "udp, ping and smtp checks",
+			yaml: `
+virtual_servers:
+  - address: 192.168.56.90
+    port: 53
+    protocol: UDP
+    real_servers:
+      - address: 10.0.0.1
+        checks:
+          - type: udp
+            payload: "12 zz"
+            reply: "ab"
+            max_reply_length: 9
+          - type: udp
+            require_reply: true
+            reply: "1x 2q"
+            min_reply_length: 10
+            max_reply_length: 9
+          - type: ping
+            connect_port: 80
+          - type: smtp
+            helo_name: "two words"
+            urls: [{path: /}]
+`,
+			want: []string{
+				`t.yaml:9: virtual_servers[0].real_servers[0].checks[0].payload: parse hex "12 zz": 'z' is not a hex digit`,
+				`t.yaml:10: virtual_servers[0].real_servers[0].checks[0].reply: needs require_reply: true`,
+				`t.yaml:11: virtual_servers[0].real_servers[0].checks[0].max_reply_length: needs require_reply: true`,
+				`t.yaml:14: virtual_servers[0].real_servers[0].checks[1].reply: parse hex "1x 2q": 'q' is not a hex digit`,
+				`t.yaml:15: virtual_servers[0].real_servers[0].checks[1].min_reply_length: 10 is more than max_reply_length 9`,
+				`t.yaml:18: virtual_servers[0].real_servers[0].checks[2].connect_port: not valid for a ping check`,
+				`t.yaml:20: virtual_servers[0].real_servers[0].checks[3].helo_name: must be one word, got "two words"`,
+				`t.yaml:21: virtual_servers[0].real_servers[0].checks[3].urls: not valid for a smtp check`,
 			},
 		},
 		{

@@ -129,10 +129,13 @@ const (
 	CheckTCP    CheckType = "tcp"
 	CheckScript CheckType = "script"
 	CheckDNS    CheckType = "dns"
+	CheckUDP    CheckType = "udp"  // keepalived UDP_CHECK
+	CheckPing   CheckType = "ping" // keepalived PING_CHECK
+	CheckSMTP   CheckType = "smtp" // keepalived SMTP_CHECK
 )
 
 func (c *CheckType) decodeYAML(n *yaml.Node) error {
-	return decodeOneOf(c, n, "check type", "http", "https", "tcp", "script", "dns")
+	return decodeOneOf(c, n, "check type", "http", "https", "tcp", "script", "dns", "udp", "ping", "smtp")
 }
 
 // SyncRole says what drives the IPVS sync daemon: "auto" (the state of a

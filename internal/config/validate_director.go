@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/healthcheck"
 )
 
 // Defaults of lbd.yaml (keepalived's where it has one).
@@ -447,6 +448,12 @@ func checkKeys(t CheckType) []string {
 		return []string{"type", "command", "dynamic"}
 	case CheckDNS:
 		return append(common, "query_type", "query_name")
+	case CheckUDP:
+		return append(common, "payload", "require_reply", "reply", "min_reply_length", "max_reply_length")
+	case CheckPing:
+		return []string{"type", "connect_ip", "bindto"}
+	case CheckSMTP:
+		return append(common, "helo_name")
 	}
 	return nil
 }
@@ -503,6 +510,14 @@ func (r *report) validateCheck(rs *RealServer, c *Check, p string) {
 		if r.has(p+".query_name") && c.QueryName == "" {
 			r.errf(p+".query_name", "must not be empty")
 		}
+	case CheckUDP:
+		r.validateUDPCheck(c, p)
+	case CheckSMTP:
+		if r.has(p+".helo_name") && (c.HeloName == "" || strings.ContainsAny(c.HeloName, " \t\r\n")) {
+			r.errf(p+".helo_name", "must be one word, got %q", c.HeloName)
+		}
+	case CheckPing:
+		return // no port
 	}
 	if c.ConnectPort == 0 && rs.Port == 0 && r.ok(p+".connect_port") {
 		r.errf(p, "missing required field \"connect_port\" (the real server has no port)")
@@ -560,4 +575,39 @@ func realServerAddressProblem(a netip.Addr) string {
 		return "an IPv6 link-local address (the kernel refuses it as a destination)"
 	}
 	return ""
+}
+
+// validateUDPCheck checks a udp check's hex strings and reply bounds.
+func (r *report) validateUDPCheck(c *Check, p string) {
+	for _, f := range []struct {
+		key, v    string
+		wildcards bool
+	}{{"payload", c.Payload, false}, {"reply", c.Reply, true}} {
+		if !r.has(p + "." + f.key) {
+			continue
+		}
+		if _, _, err := healthcheck.ParseHex(f.v, f.wildcards); err != nil {
+			r.errf(p+"."+f.key, "%v", err)
+		}
+	}
+	for _, k := range []string{"reply", "min_reply_length", "max_reply_length"} {
+		if r.has(p+"."+k) && !c.RequireReply {
+			r.errf(p+"."+k, "needs require_reply: true")
+		}
+	}
+	lo, hi := 0, 255
+	if c.MinReplyLength != nil {
+		lo = *c.MinReplyLength
+	}
+	if c.MaxReplyLength != nil {
+		hi = *c.MaxReplyLength
+	}
+	switch {
+	case lo < 0 || lo > 65535:
+		r.errf(p+".min_reply_length", "must be within 0-65535, got %d", lo)
+	case hi < 1 || hi > 65535:
+		r.errf(p+".max_reply_length", "must be within 1-65535, got %d", hi)
+	case lo > hi:
+		r.errf(p+".min_reply_length", "%d is more than max_reply_length %d", lo, hi)
+	}
 }
