@@ -25,10 +25,12 @@ type checkBuild struct {
 	c           config.Check
 	node        *Node
 	connectPort bool          // connect_port was given
+	connSet     bool          // a connection keyword was given (SMTP_CHECK host blocks)
 	miscTimeout time.Duration // MISC_CHECK misc_timeout; 0: keepalived uses the virtual server's delay_loop
 	host        string        // the checker's virtualhost
 	sni         *Node         // enable_sni
 	urlHosts    []urlHost     // per-url virtualhost
+	replyLen    *Node         // UDP_CHECK min_reply_length or max_reply_length
 }
 
 type urlHost struct {
@@ -39,6 +41,7 @@ type urlHost struct {
 var checkerKinds = map[string]config.CheckType{
 	"HTTP_GET": config.CheckHTTP, "SSL_GET": config.CheckHTTPS, "TCP_CHECK": config.CheckTCP,
 	"MISC_CHECK": config.CheckScript, "DNS_CHECK": config.CheckDNS,
+	"UDP_CHECK": config.CheckUDP, "PING_CHECK": config.CheckPing, "SMTP_CHECK": config.CheckSMTP,
 }
 
 // The keywords each kind of checker maps.
@@ -48,12 +51,15 @@ var (
 	checkerHTTP       = []string{"url", "nb_get_retry", "virtualhost", "enable_sni"}
 	checkerMisc       = []string{"misc_path", "misc_timeout", "misc_dynamic"}
 	checkerDNS        = []string{"type", "name"}
+	checkerUDP        = []string{"payload", "require_reply", "min_reply_length", "max_reply_length"}
+	checkerSMTP       = []string{"helo_name", "host"}
 	urlMapped         = []string{"path", "digest", "status_code", "virtualhost"}
 )
 
 var dnsTypes = []string{"A", "AAAA", "NS", "MX", "TXT", "SOA", "CNAME", "PTR", "SRV"}
 
-// checker reads HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK and DNS_CHECK.
+// checker reads HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, DNS_CHECK,
+// UDP_CHECK, PING_CHECK and SMTP_CHECK.
 func (m *mapper) checker(r *realBuild, n *Node) {
 	if !m.block(n, 0, 0) {
 		return
@@ -71,32 +77,26 @@ func (m *mapper) checker(r *realBuild, n *Node) {
 		mapped = append(mapped, checkerMisc...)
 	case config.CheckDNS:
 		mapped = append(mapped, checkerDNS...)
+	case config.CheckUDP:
+		mapped = append(mapped, checkerUDP...)
+	case config.CheckSMTP:
+		mapped = append(mapped, checkerSMTP...)
 	}
+	var hosts []*Node
 	for _, s := range n.Block {
 		if !slices.Contains(mapped, s.Key) {
 			m.other(s, n.Key, checkerUnsupported, mapped)
 			continue
 		}
-		if m.timing(&c.Timing, s) {
+		if slices.Contains(checkerConnection, s.Key) {
+			cb.connSet = true
+		}
+		if m.timing(&c.Timing, s) || m.connection(cb, s) || m.udpSMTPKeyword(cb, s) {
 			continue
 		}
 		switch s.Key {
-		case "connect_ip", "bindto":
-			if m.leaf(s, 1, 1) {
-				if a, ok := value(m, s, 0, parseAddr); ok {
-					if s.Key == "bindto" {
-						c.BindTo = a
-					} else {
-						c.ConnectIP = a
-					}
-				}
-			}
-		case "connect_port":
-			if m.leaf(s, 1, 1) {
-				if v, ok := value(m, s, 0, uintIn(1, 65535)); ok {
-					c.ConnectPort, cb.connectPort = uint16(v), true
-				}
-			}
+		case "host":
+			hosts = append(hosts, s)
 		case "url":
 			m.url(cb, s)
 		case "virtualhost":
@@ -142,7 +142,36 @@ func (m *mapper) checker(r *realBuild, n *Node) {
 		m.unmapped(cb.sni, "SNI applies to SSL_GET only")
 		cb.sni = nil
 	}
-	r.checks = append(r.checks, cb)
+	r.checks = append(r.checks, m.smtpHosts(cb, hosts)...)
+}
+
+// connection reads connect_ip, bindto and connect_port into cb; false for
+// any other keyword.
+func (m *mapper) connection(cb *checkBuild, s *Node) bool {
+	c := &cb.c
+	switch s.Key {
+	case "connect_ip", "bindto":
+		if m.leaf(s, 1, 1) {
+			if a, ok := value(m, s, 0, parseAddr); ok {
+				if s.Key == "bindto" {
+					c.BindTo = a
+				} else {
+					c.ConnectIP = a
+				}
+			}
+		}
+	case "connect_port":
+		if c.Type == config.CheckPing {
+			m.notef(s.Pos, "connect_port: a ping has no port; keepalived ignores it, and so does lbd")
+		} else if m.leaf(s, 1, 1) {
+			if v, ok := value(m, s, 0, uintIn(1, 65535)); ok {
+				c.ConnectPort, cb.connectPort = uint16(v), true
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // url reads "url { path P digest D status_code 200 300-399 virtualhost H }".
@@ -261,6 +290,11 @@ func (m *mapper) completeCheck(cb *checkBuild, inherited string, writtenPort int
 			m.unmapped(cb.node, "MISC_CHECK without misc_path: keepalived does not run it")
 			return false
 		}
+	case config.CheckUDP:
+		m.completeUDP(cb)
+	}
+	if c.Type == config.CheckPing {
+		return true
 	}
 	if rs.Port == 0 && writtenPort > 0 && !cb.connectPort && c.Type != config.CheckScript {
 		c.ConnectPort = uint16(writtenPort)

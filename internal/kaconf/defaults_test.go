@@ -217,6 +217,15 @@ var checkTimingCases = []struct {
 	{"warm-up follows the checker's delay_loop", "delay_loop 6", "", "delay_loop 2", "TCP_CHECK",
 		healthcheck.Timing{DelayLoop: 2 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
 			DelayBeforeRetry: time.Second, Warmup: 2 * time.Second, Rise: 1, Fall: 2}},
+	{"UDP_CHECK defaults", "", "", "", "UDP_CHECK",
+		healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			DelayBeforeRetry: time.Second, Warmup: 60 * time.Second, Rise: 1, Fall: 2}},
+	{"PING_CHECK defaults", "delay_loop 6", "", "retry 4", "PING_CHECK",
+		healthcheck.Timing{DelayLoop: 6 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 4,
+			DelayBeforeRetry: time.Second, Warmup: 6 * time.Second, Rise: 1, Fall: 5}},
+	{"SMTP_CHECK defaults", "", "", "", "SMTP_CHECK",
+		healthcheck.Timing{DelayLoop: 60 * time.Second, ConnectTimeout: 5 * time.Second, Retry: 1,
+			DelayBeforeRetry: time.Second, Warmup: 60 * time.Second, Rise: 1, Fall: 2}},
 }
 
 // checkTimingConf is a service with statements vs, a real server with

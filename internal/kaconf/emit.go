@@ -506,8 +506,31 @@ func checkNode(c *config.Check) *yaml.Node {
 	if c.QueryName != "" {
 		n.add("query_name", str(c.QueryName))
 	}
+	udpSMTPNode(n, c)
 	timingNode(n, &c.Timing)
 	return n.Node
+}
+
+// udpSMTPNode adds the keys of udp and smtp checks that are set.
+func udpSMTPNode(n ynode, c *config.Check) {
+	if c.Payload != "" {
+		n.add("payload", quoted(c.Payload))
+	}
+	if c.RequireReply {
+		n.add("require_reply", boolean(true))
+	}
+	if c.Reply != "" {
+		n.add("reply", quoted(c.Reply))
+	}
+	if c.MinReplyLength != nil {
+		n.add("min_reply_length", num(*c.MinReplyLength))
+	}
+	if c.MaxReplyLength != nil {
+		n.add("max_reply_length", num(*c.MaxReplyLength))
+	}
+	if c.HeloName != "" {
+		n.add("helo_name", str(c.HeloName))
+	}
 }
 
 // timingNode adds the timing keys that are set.

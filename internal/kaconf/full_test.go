@@ -17,7 +17,7 @@ import (
 	"github.com/lvsd/lb/internal/config"
 )
 
-var fixtures = []string{"testdata/full.conf", "testdata/aliases.conf", "testdata/notify.conf"}
+var fixtures = []string{"testdata/full.conf", "testdata/aliases.conf", "testdata/notify.conf", "testdata/checkers.conf"}
 
 // The fixtures use every keyword the importer maps (so that the other
 // tests on them cover every mapping), and nothing is reported unmapped.
@@ -40,7 +40,7 @@ func TestFixturesCoverMappedKeywords(t *testing.T) {
 	}
 	for _, list := range [][]string{globalMapped, instanceMapped, {"auth_type", "auth_pass"}, scriptMapped,
 		syncGroupMapped, serviceMapped, realMapped, checkerCommon, checkerConnection, checkerHTTP, checkerMisc,
-		checkerDNS, urlMapped} {
+		checkerDNS, checkerUDP, checkerSMTP, urlMapped} {
 		for _, k := range list {
 			if !slices.Contains(words, k) {
 				t.Errorf("no fixture uses %q", k)

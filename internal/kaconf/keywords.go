@@ -195,11 +195,8 @@ var realUnsupported = map[string]string{
 	"smtp_alert": noMail,
 	"snmp_name":  noSNMP,
 	// Checkers lbd does not have: the real server would count as up.
-	"SMTP_CHECK": "lbd has no SMTP check",
 	"BFD_CHECK":  "lbd has no BFD check",
 	"FILE_CHECK": "lbd has no file check (use a MISC_CHECK script)",
-	"PING_CHECK": "lbd has no ping check",
-	"UDP_CHECK":  "lbd has no UDP check",
 }
 
 var checkerUnsupported = map[string]string{

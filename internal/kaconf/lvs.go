@@ -540,7 +540,7 @@ func (m *mapper) realServer(b *serviceBuild, n *Node) {
 			if m.leaf(c, 1, 1) {
 				r.virtualhost = c.Args[0]
 			}
-		case "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "DNS_CHECK":
+		case "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK":
 			m.checker(r, c)
 		default:
 			m.other(c, "real_server", realUnsupported, realMapped)
