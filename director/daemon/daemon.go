@@ -239,6 +239,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.stopAll()
 	d.closeNotifier() // after the routers' STOP notices
 	stopSched()
+	d.omega() // after the last check transition
 	stopListeners()
 	wg.Wait()
 	d.leaveTable()

@@ -13,7 +13,8 @@ import (
 // TestCheckersFixture: UDP_CHECK, PING_CHECK and SMTP_CHECK convert with
 // their keywords, and an SMTP_CHECK's host blocks become smtp checks as
 // keepalived runs them (the first replacing the checker's own connection
-// unless the checker sets one; connect_timeout of a block its own).
+// unless the checker sets one; connect_timeout of a block its own); and
+// omega.
 func TestCheckersFixture(t *testing.T) {
 	res, err := ConvertFile("testdata/checkers.conf", nil)
 	if err != nil {
@@ -66,6 +67,9 @@ func TestCheckersFixture(t *testing.T) {
 			{Type: config.CheckSMTP, ConnectTimeout: dp(10 * time.Second)},
 			{Type: config.CheckSMTP, ConnectIP: a("192.168.155.11")},
 		},
+	}
+	if vss[0].Omega || !vss[1].Omega {
+		t.Errorf("omega = %t, %t; want false, true", vss[0].Omega, vss[1].Omega)
 	}
 	if d := cmp.Diff(want, got, cmpAddr); d != "" {
 		t.Errorf("checks (-want +got):\n%s\nYAML:\n%s", d, res.YAML)

@@ -382,6 +382,9 @@ func serviceNode(vs *config.VirtualServer, reals []Pos) *yaml.Node {
 	if vs.QuorumDown != nil {
 		n.add("quorum_down", argv(vs.QuorumDown))
 	}
+	if vs.Omega {
+		n.add("omega", boolean(true))
+	}
 	if vs.InhibitOnFailure {
 		n.add("inhibit_on_failure", boolean(true))
 	}

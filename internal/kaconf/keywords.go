@@ -183,7 +183,6 @@ var syncGroupUnsupported = map[string]string{
 
 var serviceUnsupported = map[string]string{
 	"ha_suspend":         noEquivalent,
-	"omega":              noEquivalent,
 	"smtp_alert":         noMail,
 	"snmp_name":          noSNMP,
 	"persistence_engine": noEquivalent,

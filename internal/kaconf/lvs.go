@@ -23,7 +23,7 @@ var serviceMapped = []string{
 	"sh-fallback", "mh-port", "mh-fallback", "lb_kind", "lvs_method", "persistence_timeout",
 	"persistence_granularity", "protocol", "virtualhost", "quorum", "hysteresis", "quorum_up",
 	"quorum_down", "weight", "sorry_server", "sorry_server_inhibit", "sorry_server_lvs_method",
-	"real_server",
+	"real_server", "omega",
 }
 
 var realMapped = []string{
@@ -249,6 +249,10 @@ func (m *mapper) serviceQuorum(b *serviceBuild, c *Node) bool {
 			if v, ok := value(m, c, 0, uintIn(0, 1<<31-1)); ok {
 				vs.Hysteresis = v
 			}
+		}
+	case "omega":
+		if m.leaf(c, 0, 0) {
+			vs.Omega = true
 		}
 	case "quorum_up", "quorum_down":
 		if argv, ok := m.command(c); ok {
