@@ -100,7 +100,7 @@ type VirtualServer struct {
 	Hysteresis         int             `yaml:"hysteresis"`
 	QuorumUp           Argv            `yaml:"quorum_up"`
 	QuorumDown         Argv            `yaml:"quorum_down"`
-	Omega              bool            `yaml:"omega"` // on stop, run notify_down of the servers up and quorum_down
+	Omega              bool            `yaml:"omega"`              // on stop, run notify_down of the servers up and quorum_down
 	InhibitOnFailure   bool            `yaml:"inhibit_on_failure"` // default for real servers
 	SorryServer        *SorryServer    `yaml:"sorry_server"`
 	Timing             `yaml:",inline"`
