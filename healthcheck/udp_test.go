@@ -3,7 +3,9 @@ package healthcheck
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -139,4 +141,56 @@ func hexString(b []byte) string {
 		sb.WriteByte(digits[c&0xf])
 	}
 	return sb.String()
+}
+
+// TestSchedulerUDPRetry: a UDP check on the Scheduler keeps keepalived's
+// timing (here retry 1: down at the second failure in a row, the retry
+// delay_before_retry after the first; up at the first pass). The server
+// answers "ok" or, while failing, "no"; the check requires "ok". Time is a
+// fake clock, the datagrams real.
+func TestSchedulerUDPRetry(t *testing.T) {
+	var failing atomic.Bool
+	target := udpServer(t, func([]byte) []byte {
+		if failing.Load() {
+			return []byte("no")
+		}
+		return []byte("ok")
+	})
+	rec := newRecorder()
+	clk := &fakeClock{now: t0, read: t0}
+	s := startScheduler(t, Options{Clock: clk, OnTransition: rec.on})
+	tm := Timing{DelayLoop: 200 * time.Millisecond, ConnectTimeout: okTimeout, Retry: 1, DelayBeforeRetry: 20 * time.Millisecond}
+	spec := Spec{Type: TypeUDP, Target: target, RequireReply: true, Reply: []byte("ok")}
+	if err := s.Add("u", spec, tm); err != nil {
+		t.Fatal(err)
+	}
+	if tr := rec.next(t, hangAfter); !tr.Up || !tr.Initial {
+		t.Fatalf("initial transition = %+v, want up", tr)
+	}
+	key := Key(spec, tm)
+	var checks uint64 = 1
+	ranAt := []time.Duration{waitChecks(t, s, key, checks).LastAt.Sub(t0)}
+	runNext := func() {
+		t.Helper()
+		st, _ := statusOf(s, key)
+		clk.Advance(st.Next.Sub(clk.Now()))
+		checks++
+		ranAt = append(ranAt, waitChecks(t, s, key, checks).LastAt.Sub(t0))
+	}
+	failing.Store(true)
+	runNext()
+	runNext()
+	tr := rec.next(t, hangAfter)
+	if tr.Up || tr.Result.Reason != "UDP reply byte 0 is 0x6e, want 0x6f" || !tr.At.Equal(t0.Add(220*time.Millisecond)) {
+		t.Fatalf("down transition = %+v, want down at the second failure (220ms)", tr)
+	}
+	failing.Store(false)
+	runNext()
+	if tr := rec.next(t, hangAfter); !tr.Up || !tr.At.Equal(t0.Add(420*time.Millisecond)) {
+		t.Errorf("up transition = %+v, want up at the first pass (420ms)", tr)
+	}
+	ms := time.Millisecond
+	if want := []time.Duration{0, 200 * ms, 220 * ms, 420 * ms}; !slices.Equal(ranAt, want) {
+		t.Errorf("checks ran at %v, want %v", ranAt, want)
+	}
 }
