@@ -69,6 +69,14 @@ type Config struct {
 
 	VIPs []VIP `yaml:"virtual_ipaddresses"` // at least one; all of one family (IPv6 needs version 3)
 
+	// ExcludedVIPs move with the VIPs but are not advertised, and may be of
+	// either family (keepalived virtual_ipaddress_excluded). Routes and
+	// Rules are added after the addresses on becoming MASTER and removed
+	// before them on leaving it (config_routes.go).
+	ExcludedVIPs []VIP   `yaml:"virtual_ipaddresses_excluded"`
+	Routes       []Route `yaml:"virtual_routes"`
+	Rules        []Rule  `yaml:"virtual_rules"`
+
 	TrackInterfaces []TrackInterface `yaml:"track_interfaces"`
 	TrackScripts    []TrackScript    `yaml:"track_scripts"`
 	TrackProcesses  []TrackProcess   `yaml:"track_processes"` // processes of the Set (config_track.go)
@@ -275,6 +283,11 @@ func (c *Config) SetDefaults(given Given) {
 			v.Device = c.Interface
 		}
 	}
+	for i := range c.ExcludedVIPs {
+		if v := &c.ExcludedVIPs[i]; v.Device == "" {
+			v.Device = c.Interface
+		}
+	}
 	// A zero master_delay is meaningful (no second burst): only a file
 	// that leaves it out gets keepalived's 5 s.
 	if !given.has("garp.master_delay", true) {
@@ -312,6 +325,8 @@ func (c *Config) validate(given Given, f fields, isScript func(name string) bool
 	c.validateRouter(given, f)
 	c.validateAuth(given, f)
 	c.validateVIPs(given, f)
+	c.validateExcluded(given, f)
+	c.validateRoutes(given, f)
 	c.validatePeers(f)
 	for j, t := range c.TrackInterfaces {
 		switch tp := "track_interfaces" + item(j); {

@@ -46,6 +46,15 @@ type AddrEvent struct {
 	Resync bool
 }
 
+// Routes adds and removes the routes and policy rules an instance holds
+// while MASTER (virtual_routes, virtual_rules).
+type Routes interface {
+	AddRoute(r Route) error    // idempotent
+	RemoveRoute(r Route) error // no error if absent
+	AddRule(r Rule) error      // idempotent
+	RemoveRule(r Rule) error   // no error if absent
+}
+
 // Links reports link state.
 type Links interface {
 	Up(name string) (bool, error)
@@ -83,6 +92,9 @@ type Env struct {
 	// tracked; nil means LinuxProcesses and LinuxFiles.
 	Processes Processes
 	Files     Files
+	// Routes is needed only when an instance holds routes or rules; nil
+	// means LinuxEnv's.
+	Routes Routes
 }
 
 // Processes reads the process table and reports its changes (tracked

@@ -165,6 +165,7 @@ type fakeAddrs struct {
 	held   map[netip.Prefix]string // prefix -> label
 	adds   int
 	events chan AddrEvent
+	jr     *journal // nil: not journalled
 }
 
 func newFakeAddrs() *fakeAddrs {
@@ -176,6 +177,7 @@ func (a *fakeAddrs) Add(v VIP) error {
 	defer a.mu.Unlock()
 	a.held[v.Prefix] = v.Label
 	a.adds++
+	a.jr.add("add addr " + v.Prefix.String() + " dev " + v.Device)
 	return nil
 }
 
@@ -183,6 +185,7 @@ func (a *fakeAddrs) Remove(v VIP) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.held, v.Prefix)
+	a.jr.add("del addr " + v.Prefix.String() + " dev " + v.Device)
 	return nil
 }
 
@@ -346,9 +349,77 @@ func (r *fakeRunner) startedLines() []string {
 	return out
 }
 
+// journal records a host's address, route and rule changes in order.
+type journal struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (j *journal) add(op string) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ops = append(j.ops, op)
+}
+
+// take returns the changes so far and forgets them.
+func (j *journal) take() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := j.ops
+	j.ops = nil
+	return out
+}
+
+// fakeRoutes is a host's routing tables and rules.
+type fakeRoutes struct {
+	mu     sync.Mutex
+	routes map[string]bool // Route.String()
+	rules  map[string]bool // Rule.String()
+	jr     *journal
+}
+
+func newFakeRoutes(jr *journal) *fakeRoutes {
+	return &fakeRoutes{routes: map[string]bool{}, rules: map[string]bool{}, jr: jr}
+}
+
+func (f *fakeRoutes) set(m map[string]bool, op, key string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m[key] = on
+	if !on {
+		delete(m, key)
+	}
+	f.jr.add(op + " " + key)
+}
+
+func (f *fakeRoutes) AddRoute(r Route) error    { f.set(f.routes, "add route", r.String(), true); return nil }
+func (f *fakeRoutes) RemoveRoute(r Route) error { f.set(f.routes, "del route", r.String(), false); return nil }
+func (f *fakeRoutes) AddRule(r Rule) error      { f.set(f.rules, "add rule", r.String(), true); return nil }
+func (f *fakeRoutes) RemoveRule(r Rule) error   { f.set(f.rules, "del rule", r.String(), false); return nil }
+
+// held returns the routes and rules in place, sorted.
+func (f *fakeRoutes) held() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k := range f.routes {
+		out = append(out, "route "+k)
+	}
+	for k := range f.rules {
+		out = append(out, "rule "+k)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // fakeHost bundles one host's fakes.
 type fakeHost struct {
 	addr   netip.Addr
+	jr     *journal
+	routes *fakeRoutes
 	addrs  *fakeAddrs
 	links  *fakeLinks
 	ann    *fakeAnnouncer
@@ -358,9 +429,14 @@ type fakeHost struct {
 }
 
 func newFakeHost(lan *fakeLAN, addr string, links ...string) *fakeHost {
+	jr := &journal{}
+	addrs := newFakeAddrs()
+	addrs.jr = jr
 	return &fakeHost{
 		addr:   netip.MustParseAddr(addr),
-		addrs:  newFakeAddrs(),
+		jr:     jr,
+		routes: newFakeRoutes(jr),
+		addrs:  addrs,
 		links:  newFakeLinks(append([]string{"eth0"}, links...)...),
 		ann:    &fakeAnnouncer{},
 		runner: newFakeRunner(),
@@ -368,7 +444,7 @@ func newFakeHost(lan *fakeLAN, addr string, links ...string) *fakeHost {
 }
 
 func (h *fakeHost) env(lan *fakeLAN) Env {
-	env := Env{Listen: lan.listen(h.addr), Addresses: h.addrs, Links: h.links, Announcer: h.ann, Runner: h.runner}
+	env := Env{Listen: lan.listen(h.addr), Addresses: h.addrs, Links: h.links, Announcer: h.ann, Runner: h.runner, Routes: h.routes}
 	if h.procs != nil {
 		env.Processes = h.procs
 	}

@@ -38,6 +38,7 @@ func LinuxEnv(log *slog.Logger) (Env, error) {
 		Links:     netlinkLinks{nl},
 		Announcer: newPacketAnnouncer(),
 		Runner:    ExecRunner{},
+		Routes:    nl,
 	}, nil
 }
 

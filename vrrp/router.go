@@ -335,7 +335,12 @@ func (r *Router) Run(ctx context.Context) error {
 
 func (r *Router) fillEnv() error {
 	r.env = r.opts.Env
-	if r.env.Listen != nil && r.env.Addresses != nil && r.env.Links != nil && r.env.Announcer != nil && r.env.Runner != nil {
+	needRoutes := false
+	for _, in := range r.insts {
+		needRoutes = needRoutes || in.cfg.hasRoutes()
+	}
+	if r.env.Listen != nil && r.env.Addresses != nil && r.env.Links != nil && r.env.Announcer != nil && r.env.Runner != nil &&
+		(r.env.Routes != nil || !needRoutes) {
 		return nil
 	}
 	lx, err := LinuxEnv(r.log)
@@ -357,6 +362,9 @@ func (r *Router) fillEnv() error {
 	}
 	if r.env.Runner == nil {
 		r.env.Runner = lx.Runner
+	}
+	if r.env.Routes == nil {
+		r.env.Routes = lx.Routes
 	}
 	return nil
 }
@@ -400,7 +408,7 @@ func (r *Router) open() error {
 		in.src = in.cfg.SourceAddr
 		if !in.src.IsValid() {
 			var vips []netip.Addr
-			for _, v := range in.cfg.VIPs {
+			for _, v := range in.cfg.heldAddrs() {
 				vips = append(vips, v.Prefix.Addr())
 			}
 			src, err := in.sock.tr.Primary(vips)
@@ -448,7 +456,7 @@ func (r *Router) prepareAnnouncer() {
 	var devs []string
 	r.mu.Lock()
 	for _, in := range r.insts {
-		for _, v := range in.cfg.VIPs {
+		for _, v := range in.cfg.heldAddrs() {
 			if v.Device == "lo" {
 				continue // never announced
 			}
@@ -672,7 +680,7 @@ func (r *Router) addrEvent(e AddrEvent) {
 			continue
 		}
 		missing := false
-		for _, v := range in.cfg.VIPs {
+		for _, v := range in.cfg.heldAddrs() {
 			if !e.Resync && v.Prefix.Addr() != e.Addr {
 				continue
 			}
@@ -757,17 +765,9 @@ func (r *Router) do(in *instance, a Action, at time.Time) {
 				lt.t = nil
 			}
 		case AddVIPs:
-			for _, v := range in.cfg.VIPs {
-				if err := r.env.Addresses.Add(v); err != nil {
-					r.log.Error("vrrp: adding a virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "device", v.Device, "err", err)
-				}
-			}
+			r.addHeld(in)
 		case RemoveVIPs:
-			for _, v := range in.cfg.VIPs {
-				if err := r.env.Addresses.Remove(v); err != nil {
-					r.log.Error("vrrp: removing a virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "device", v.Device, "err", err)
-				}
-			}
+			r.removeHeld(in)
 		case SendGARP:
 			r.garp(in, a.Repeat)
 		case Transition:
@@ -833,7 +833,7 @@ func (r *Router) sendAdvert(in *instance, prio uint8) {
 func (r *Router) garp(in *instance, repeat int) {
 	byDev := map[string][]netip.Addr{}
 	var devs []string
-	for _, v := range in.cfg.VIPs {
+	for _, v := range in.cfg.heldAddrs() {
 		if v.Device == "lo" {
 			continue // never announce an address on lo
 		}

@@ -74,6 +74,17 @@ func (s *Set) Validate(given Given) error {
 				vips[v.Prefix.Addr()] = vp
 			}
 		}
+		for j, v := range in.ExcludedVIPs {
+			if !v.Prefix.IsValid() {
+				continue
+			}
+			vp := join(p, "virtual_ipaddresses_excluded"+item(j))
+			if first, dup := vips[v.Prefix.Addr()]; dup && !strings.HasPrefix(first, p+".") {
+				f.duplicate(vp, first, "virtual IP address %s is another instance's", v.Prefix.Addr())
+			} else if !dup {
+				vips[v.Prefix.Addr()] = vp
+			}
+		}
 		if in.Interface == "" || in.VRID == 0 {
 			continue
 		}
