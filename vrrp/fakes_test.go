@@ -395,10 +395,19 @@ func (f *fakeRoutes) set(m map[string]bool, op, key string, on bool) {
 	f.jr.add(op + " " + key)
 }
 
-func (f *fakeRoutes) AddRoute(r Route) error    { f.set(f.routes, "add route", r.String(), true); return nil }
-func (f *fakeRoutes) RemoveRoute(r Route) error { f.set(f.routes, "del route", r.String(), false); return nil }
-func (f *fakeRoutes) AddRule(r Rule) error      { f.set(f.rules, "add rule", r.String(), true); return nil }
-func (f *fakeRoutes) RemoveRule(r Rule) error   { f.set(f.rules, "del rule", r.String(), false); return nil }
+func (f *fakeRoutes) AddRoute(r Route) error {
+	f.set(f.routes, "add route", r.String(), true)
+	return nil
+}
+func (f *fakeRoutes) RemoveRoute(r Route) error {
+	f.set(f.routes, "del route", r.String(), false)
+	return nil
+}
+func (f *fakeRoutes) AddRule(r Rule) error { f.set(f.rules, "add rule", r.String(), true); return nil }
+func (f *fakeRoutes) RemoveRule(r Rule) error {
+	f.set(f.rules, "del rule", r.String(), false)
+	return nil
+}
 
 // held returns the routes and rules in place, sorted.
 func (f *fakeRoutes) held() []string {
