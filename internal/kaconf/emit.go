@@ -234,21 +234,8 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 		n.add("authentication", an.Node)
 	}
 	addUnicast(n, in)
-	vips := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, v := range in.VIPs {
-		vn := newMap()
-		addr := v.Prefix.String()
-		if v.Prefix.Bits() == v.Prefix.Addr().BitLen() {
-			addr = v.Prefix.Addr().String()
-		}
-		vn.add("address", str(addr))
-		vn.add("device", str(v.Device))
-		if v.Label != "" {
-			vn.add("label", quoted(v.Label))
-		}
-		vips.Content = append(vips.Content, vn.Node)
-	}
-	n.add("virtual_ipaddresses", vips)
+	n.add("virtual_ipaddresses", vipList(in.VIPs))
+	emitHeld(n, in)
 	if len(in.TrackInterfaces) > 0 {
 		l := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, t := range in.TrackInterfaces {

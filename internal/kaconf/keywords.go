@@ -123,8 +123,6 @@ var globalUnsupported = map[string]string{
 }
 
 var instanceUnsupported = map[string]string{
-	"virtual_ipaddress_excluded": "excluded addresses are not supported: list them under virtual_ipaddress " +
-		"(lbd would then advertise them)",
 	"no_virtual_ipaddress":       "lbd needs at least one virtual address per instance",
 	"use_vmac":                   noVMAC,
 	"use_vmac_addr":              noVMAC,
@@ -141,8 +139,6 @@ var instanceUnsupported = map[string]string{
 	"v3_checksum_as_v2":          noEquivalent,
 	"promote_secondaries":        noEquivalent,
 	"linkbeat_use_polling":       noEquivalent,
-	"virtual_routes":             noRoutes,
-	"virtual_rules":              noRoutes,
 	"accept":                     noEquivalent,
 	"no_accept":                  noEquivalent,
 	"strict_mode":                noStrict,

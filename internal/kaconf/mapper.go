@@ -27,6 +27,10 @@ type mapper struct {
 
 	laterScripts map[string]bool // every vrrp_script name in the file
 	defined      map[string]Pos  // "vrrp_instance NAME"... -> first definition
+
+	// rulesUnnumbered counts the rules without a preference, by family
+	// (IPv4, IPv6): keepalived numbers them down from 16384.
+	rulesUnnumbered [2]int
 }
 
 // globals are the global_defs values that are defaults for the instances.

@@ -206,6 +206,8 @@ var kaClasses = []struct {
 	class kaClass
 }{
 	{regexp.MustCompile(`doesn't exist$|^Non-existent interface specified in configuration$|since not found/accessible`), kaHost},
+	// lbd watches no route (the import notes it on the virtual_routes block).
+	{regexp.MustCompile(`^Warning - cannot track route \S+ with no interface specified, not tracking$`), kaInfo},
 	{regexp.MustCompile(`is deprecated|[Pp]lease use |no scheduler set, setting default|^Warning - empty \w+ block$|probably isn't what you want|` +
 		`^SECURITY VIOLATION - (check )?scripts are being executed but script_security not enabled`), kaInfo},
 	{regexp.MustCompile(`^Unable to (find|read|open) configuration file`), kaFatal},
@@ -372,6 +374,9 @@ func oracleFixtures(t *testing.T) []oracleFixture {
 	}
 	for _, tt := range trackCases {
 		text("tracking: "+tt.name, tt.conf)
+	}
+	for _, tt := range routeCases {
+		text("routes: "+tt.name, tt.conf)
 	}
 	for _, tt := range lvsDefaultCases {
 		text("LVS default: "+tt.name, tt.conf)

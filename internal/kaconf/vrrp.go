@@ -20,6 +20,7 @@ var instanceMapped = []string{
 	"dont_track_primary", "lvs_sync_daemon_interface", "check_unicast_src",
 	"smtp_alert",
 	"track_process", "track_file",
+	"virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -39,6 +40,8 @@ type instanceBuild struct {
 	passPos   Pos      // the auth_pass statement
 	vipNodes  []*Node  // the statement of each VirtualIPAddresses entry
 	vipLabels []string // and its label as written
+	exNodes   []*Node  // the same for ExcludedVIPs
+	exLabels  []string
 	srcNode   *Node
 	misspelt  *Node // lvs_sync_daemon_inteface, as in the seed
 	checkSrc  bool  // check_unicast_src
@@ -72,7 +75,7 @@ func (m *mapper) vrrpInstance(n *Node) {
 	in := &b.in
 	m.d.VRRP.Instances = append(m.d.VRRP.Instances, *in)
 	m.sources.instances[name] = n.Pos
-	for _, v := range in.VIPs {
+	for _, v := range slices.Concat(in.VIPs, in.ExcludedVIPs) {
 		m.vipOf[v.Prefix.Addr().String()] = name
 	}
 }
@@ -167,7 +170,13 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 	case "authentication":
 		m.authentication(b, c)
 	case "virtual_ipaddress":
-		m.virtualAddresses(b, c)
+		m.virtualAddresses(b, c, false)
+	case "virtual_ipaddress_excluded":
+		m.virtualAddresses(b, c, true)
+	case "virtual_routes":
+		m.virtualRoutes(b, c)
+	case "virtual_rules":
+		m.virtualRules(b, c)
 	case "mcast_src_ip", "unicast_src_ip":
 		if m.leaf(c, 1, 1) {
 			if a, ok := value(m, c, 0, parseAddr); ok {
@@ -368,13 +377,17 @@ func (m *mapper) completeAdvert(b *instanceBuild) {
 // completeLabels puts addresses without dev on the instance's interface
 // and keeps the labels lbd can apply (DEVICE:SUFFIX, IPv4).
 func (m *mapper) completeLabels(b *instanceBuild) {
-	in := &b.in
-	for i := range in.VIPs {
-		v := &in.VIPs[i]
+	m.completeLabelsOf(b.in.Interface, b.in.VIPs, b.vipLabels, b.vipNodes)
+	m.completeLabelsOf(b.in.Interface, b.in.ExcludedVIPs, b.exLabels, b.exNodes)
+}
+
+func (m *mapper) completeLabelsOf(iface string, vips []vrrp.VIP, labels []string, nodes []*Node) {
+	for i := range vips {
+		v := &vips[i]
 		if v.Device == "" {
-			v.Device = in.Interface
+			v.Device = iface
 		}
-		label, c := b.vipLabels[i], b.vipNodes[i]
+		label, c := labels[i], nodes[i]
 		switch {
 		case label == "":
 		case !v.Prefix.Addr().Is4():
@@ -460,18 +473,19 @@ func (m *mapper) authentication(b *instanceBuild, n *Node) {
 }
 
 // virtualAddresses maps the lines "ADDR[/LEN] [dev DEV] [label LABEL] ..."
-// of a virtual_ipaddress block.
-func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
+// of a virtual_ipaddress block (or virtual_ipaddress_excluded: either
+// family, not advertised).
+func (m *mapper) virtualAddresses(b *instanceBuild, n *Node, excluded bool) {
 	if !m.block(n, 0, 0) {
 		return
 	}
 	in := &b.in
 	for _, c := range n.Block {
 		if c.HasBlock {
-			m.errorf(c.Pos, "virtual_ipaddress: %s does not take a block", c.Key)
+			m.errorf(c.Pos, "%s: %s does not take a block", n.Key, c.Key)
 			continue
 		}
-		p, ok := value(m, &Node{Pos: c.Pos, Key: "virtual_ipaddress", Args: []string{c.Key}}, 0, parsePrefix)
+		p, ok := value(m, &Node{Pos: c.Pos, Key: n.Key, Args: []string{c.Key}}, 0, parsePrefix)
 		if !ok {
 			continue
 		}
@@ -481,7 +495,7 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
 			w := c.Args[i]
 			arg := func() (string, bool) {
 				if i+1 >= len(c.Args) {
-					m.errorf(c.Pos, "virtual_ipaddress %s: %s needs a value", c.Key, w)
+					m.errorf(c.Pos, "%s %s: %s needs a value", n.Key, c.Key, w)
 					return "", false
 				}
 				i++
@@ -507,7 +521,7 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
 			case "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
 				m.unmappedWord(c, w, "address option %s is not supported", w)
 			default:
-				m.unmappedWord(c, w, "unknown virtual_ipaddress option")
+				m.unmappedWord(c, w, "unknown %s option", n.Key)
 			}
 		}
 		a := p.Addr()
@@ -515,16 +529,24 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node) {
 			m.unmapped(c, "%s cannot be a virtual address", a)
 			continue
 		}
-		if len(in.VIPs) > 0 && config.FamilyOf(a) != config.FamilyOf(in.VIPs[0].Prefix.Addr()) {
-			m.unmapped(c, "%s address in an instance whose first address is %s (list it under another instance)",
+		if !excluded && len(in.VIPs) > 0 && config.FamilyOf(a) != config.FamilyOf(in.VIPs[0].Prefix.Addr()) {
+			m.unmapped(c, "%s address in an instance whose first address is %s (an instance advertises one family: "+
+				"list it under virtual_ipaddress_excluded to hold it with this instance)",
 				config.FamilyOf(a), config.FamilyOf(in.VIPs[0].Prefix.Addr()))
 			continue
 		}
-		if other, dup := m.vipOf[a.String()]; dup || slices.ContainsFunc(in.VIPs, func(x vrrp.VIP) bool { return x.Prefix.Addr() == a }) {
+		same := func(x vrrp.VIP) bool { return x.Prefix.Addr() == a }
+		if other, dup := m.vipOf[a.String()]; dup || slices.ContainsFunc(in.VIPs, same) || slices.ContainsFunc(in.ExcludedVIPs, same) {
 			if other == "" {
 				other = in.Name
 			}
 			m.unmapped(c, "%s is already a virtual address of vrrp_instance %s", a, other)
+			continue
+		}
+		if excluded {
+			in.ExcludedVIPs = append(in.ExcludedVIPs, v)
+			b.exNodes = append(b.exNodes, c)
+			b.exLabels = append(b.exLabels, label)
 			continue
 		}
 		in.VIPs = append(in.VIPs, v)
