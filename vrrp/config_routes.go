@@ -132,8 +132,14 @@ func (c *Config) validateExcluded(given Given, f fields) {
 
 // validateRoutes checks virtual_routes and virtual_rules.
 func (c *Config) validateRoutes(given Given, f fields) {
-	for j, r := range c.Routes {
-		p := "virtual_routes" + item(j)
+	validateRouteList(given, f, "virtual_routes", c.Routes)
+	validateRuleList(given, f, "virtual_rules", c.Rules)
+}
+
+// validateRouteList checks the routes under key.
+func validateRouteList(given Given, f fields, key string, routes []Route) {
+	for j, r := range routes {
+		p := key + item(j)
 		rf := f.at(p)
 		if !given.has(p+".to", r.To.IsValid()) {
 			rf.missing("to")
@@ -162,8 +168,12 @@ func (c *Config) validateRoutes(given Given, f fields) {
 			rf.add("type", "a %s route has no via or device", r.Type)
 		}
 	}
-	for j, r := range c.Rules {
-		p := "virtual_rules" + item(j)
+}
+
+// validateRuleList checks the rules under key.
+func validateRuleList(given Given, f fields, key string, rules []Rule) {
+	for j, r := range rules {
+		p := key + item(j)
 		rf := f.at(p)
 		if r.From.IsValid() {
 			validatePrefix(rf, "from", r.From)

@@ -3,9 +3,11 @@ package vrrp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -150,4 +152,21 @@ func sameRule(h, want netlink.Rule) bool {
 	return h.Table == want.Table && (want.Priority < 0 || h.Priority == want.Priority) &&
 		eqNet(h.Src, want.Src) && eqNet(h.Dst, want.Dst) && h.Mark == want.Mark &&
 		(want.Mask == nil || mask(h.Mask) == *want.Mask) && h.IifName == want.IifName && h.OifName == want.OifName
+}
+
+// ApplyStaticLinux is ApplyStatic on the calling thread's network
+// namespace, over a netlink handle of its own (closed on return).
+func ApplyStaticLinux(log *slog.Logger, prev, next *Set) error {
+	ns, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("vrrp: getting the network namespace: %w", err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("vrrp: opening netlink: %w", err)
+	}
+	defer h.Close()
+	nl := &netlinkEnv{ns: ns, h: h, log: log}
+	return ApplyStatic(Env{Addresses: nl, Routes: nl}, prev, next)
 }

@@ -17,6 +17,10 @@ type Set struct {
 	// Tracked processes and files (config_track.go).
 	TrackProcesses []ProcessConfig `yaml:"track_processes,named"`
 	TrackFiles     []FileConfig    `yaml:"track_files,named"`
+	// Static entries, held whatever the instances' states (static.go).
+	StaticAddresses []VIP   `yaml:"static_ipaddresses"`
+	StaticRoutes    []Route `yaml:"static_routes"`
+	StaticRules     []Rule  `yaml:"static_rules"`
 }
 
 // Paths of a Set's objects, as FieldError.Field and Given use them.
@@ -111,6 +115,7 @@ func (s *Set) Validate(given Given) error {
 		tf.validate(given.under(p), f.at(p))
 	}
 	s.validateGroups(given, f)
+	s.validateStatic(given, f)
 	return errs.err()
 }
 

@@ -111,6 +111,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		d.log.Info("vrrp component stopping for reload", "component", n)
 		d.stopComponent(n)
 	}
+	d.applyStatic(oldVRRP(old), &next.VRRP)
 	for _, c := range plan.StartComponents {
 		d.startComponent(c)
 	}

@@ -237,6 +237,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.applyMu.Lock() // and one under way finishes first
 	defer d.applyMu.Unlock()
 	d.stopAll()
+	d.applyStatic(oldVRRP(d.Config()), nil)
 	d.closeNotifier() // after the routers' STOP notices
 	stopSched()
 	d.omega() // after the last check transition
