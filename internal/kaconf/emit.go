@@ -71,6 +71,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 		}
 		vrrp.add("sync_groups", gs.Node)
 	}
+	emitStatic(vrrp, &d.VRRP)
 	root.addIf("vrrp", vrrp)
 	root.addIf("notify", notifySectionNode(&d.Notify))
 

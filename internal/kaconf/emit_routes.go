@@ -28,37 +28,26 @@ func vipList(vips []vrrp.VIP) *yaml.Node {
 }
 
 // emitHeld writes what the instance holds besides its advertised
-// addresses: excluded addresses, routes and rules (flow mappings, one a
-// line, as keepalived writes them).
+// addresses: excluded addresses, routes and rules.
 func emitHeld(n ynode, in *vrrp.Config) {
-	if len(in.ExcludedVIPs) > 0 {
-		n.add("virtual_ipaddresses_excluded", vipList(in.ExcludedVIPs))
+	emitHeldLists(n, "virtual_ipaddresses_excluded", in.ExcludedVIPs, "virtual_routes", in.Routes, "virtual_rules", in.Rules)
+}
+
+// emitStatic writes vrrp.static_*.
+func emitStatic(n ynode, s *vrrp.Set) {
+	emitHeldLists(n, "static_ipaddresses", s.StaticAddresses, "static_routes", s.StaticRoutes, "static_rules", s.StaticRules)
+}
+
+// emitHeldLists writes addresses, then routes and rules as flow mappings,
+// one a line, as keepalived writes them.
+func emitHeldLists(n ynode, addrKey string, addrs []vrrp.VIP, routeKey string, routes []vrrp.Route, ruleKey string, rules []vrrp.Rule) {
+	if len(addrs) > 0 {
+		n.add(addrKey, vipList(addrs))
 	}
-	flowList := func() *yaml.Node { return &yaml.Node{Kind: yaml.SequenceNode} }
 	flowMap := func() ynode { m := newMap(); m.Style = yaml.FlowStyle; return m }
-	addPrefix := func(m ynode, key string, p netip.Prefix) {
-		if p.IsValid() {
-			m.add(key, str(p.String()))
-		}
-	}
-	addAddr := func(m ynode, key string, a netip.Addr) {
-		if a.IsValid() {
-			m.add(key, str(a.String()))
-		}
-	}
-	addStr := func(m ynode, key, v string) {
-		if v != "" {
-			m.add(key, str(v))
-		}
-	}
-	addNum := func(m ynode, key string, v int) {
-		if v != 0 {
-			m.add(key, num(v))
-		}
-	}
-	if len(in.Routes) > 0 {
-		l := flowList()
-		for _, r := range in.Routes {
+	if len(routes) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, r := range routes {
 			m := flowMap()
 			addPrefix(m, "to", r.To)
 			addAddr(m, "via", r.Via)
@@ -70,11 +59,11 @@ func emitHeld(n ynode, in *vrrp.Config) {
 			addStr(m, "type", r.Type)
 			l.Content = append(l.Content, m.Node)
 		}
-		n.add("virtual_routes", l)
+		n.add(routeKey, l)
 	}
-	if len(in.Rules) > 0 {
-		l := flowList()
-		for _, r := range in.Rules {
+	if len(rules) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, r := range rules {
 			m := flowMap()
 			addPrefix(m, "from", r.From)
 			addPrefix(m, "to", r.To)
@@ -87,6 +76,30 @@ func emitHeld(n ynode, in *vrrp.Config) {
 			addStr(m, "oif", r.OIF)
 			l.Content = append(l.Content, m.Node)
 		}
-		n.add("virtual_rules", l)
+		n.add(ruleKey, l)
+	}
+}
+
+func addPrefix(m ynode, key string, p netip.Prefix) {
+	if p.IsValid() {
+		m.add(key, str(p.String()))
+	}
+}
+
+func addAddr(m ynode, key string, a netip.Addr) {
+	if a.IsValid() {
+		m.add(key, str(a.String()))
+	}
+}
+
+func addStr(m ynode, key, v string) {
+	if v != "" {
+		m.add(key, str(v))
+	}
+}
+
+func addNum(m ynode, key string, v int) {
+	if v != 0 {
+		m.add(key, num(v))
 	}
 }

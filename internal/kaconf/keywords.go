@@ -24,9 +24,6 @@ const noPrioChanges = "lbd writes the priority lines for every instance or none:
 
 var topUnsupported = map[string]string{
 	"virtual_server_group":     "virtual server groups are not supported: write one virtual_server per address",
-	"static_ipaddress":         "lbd does not manage static addresses",
-	"static_routes":            noRoutes,
-	"static_rules":             noRoutes,
 	"bfd_instance":             "lbd has no BFD",
 	"garp_group":               "GARP groups are not supported (use vrrp_garp_interval or garp_* per instance)",
 	"linkbeat_interfaces":      noEquivalent,

@@ -285,10 +285,12 @@ func (m *mapper) mapTop(nodes []*Node) {
 			m.vrrpTrackProcess(n)
 		case "track_file", "vrrp_track_file":
 			m.trackFile(n)
+		case "static_ipaddress", "static_routes", "static_rules":
+			m.staticBlock(n)
 		case "global_defs", "vrrp_sync_group":
 		default:
 			m.other(n, "top-level", topUnsupported, []string{"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server",
-				"vrrp_track_process", "track_file", "vrrp_track_file"})
+				"vrrp_track_process", "track_file", "vrrp_track_file", "static_ipaddress", "static_routes", "static_rules"})
 		}
 	}
 	for _, n := range nodes {

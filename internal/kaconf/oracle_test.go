@@ -378,6 +378,7 @@ func oracleFixtures(t *testing.T) []oracleFixture {
 	for _, tt := range routeCases {
 		text("routes: "+tt.name, tt.conf)
 	}
+	text("routes: static", staticConf+instance("virtual_rules {\n from 10.0.0.0/24 table 2\n}"))
 	for _, tt := range lvsDefaultCases {
 		text("LVS default: "+tt.name, tt.conf)
 	}

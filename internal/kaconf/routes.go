@@ -138,14 +138,16 @@ func (m *mapper) virtualRoutes(b *instanceBuild, n *Node) {
 	}
 	for _, c := range n.Block {
 		if c.HasBlock {
-			m.errorf(c.Pos, "virtual_routes: %s does not take a block", c.Key)
+			m.errorf(c.Pos, "%s: %s does not take a block", n.Key, c.Key)
 			continue
 		}
-		if r, ok := m.routeLine(c); ok {
+		if r, ok := m.routeLine(c, n.Key); ok {
 			b.in.Routes = append(b.in.Routes, r)
 		}
 	}
-	m.notWatched(n)
+	if n.Key == "virtual_routes" {
+		m.notWatched(n)
+	}
 }
 
 // notWatched notes that lbd, unlike keepalived without no_track, does not
@@ -157,8 +159,8 @@ func (m *mapper) notWatched(n *Node) {
 
 // routeLine reads "[TYPE] [src ADDR] [to] PREFIX [via|gw ADDR] [dev DEV]
 // [scope S] [table T] [metric|priority|preference N] ...".
-func (m *mapper) routeLine(c *Node) (vrrp.Route, bool) {
-	l := &routeLine{m: m, c: c, what: "virtual_routes", words: lineWords(c)}
+func (m *mapper) routeLine(c *Node, what string) (vrrp.Route, bool) {
+	l := &routeLine{m: m, c: c, what: what, words: lineWords(c)}
 	six := slices.Contains(l.words, "inet6")
 	var r vrrp.Route
 	dest := ""
@@ -205,7 +207,7 @@ func (m *mapper) routeLine(c *Node) (vrrp.Route, bool) {
 				continue
 			}
 			if dest != "" {
-				m.unmappedWord(c, w, "unknown virtual_routes option")
+				m.unmappedWord(c, w, "unknown %s option", what)
 				continue
 			}
 			dest = w
@@ -218,7 +220,7 @@ func (m *mapper) routeLine(c *Node) (vrrp.Route, bool) {
 	if r.Type == "unicast" {
 		r.Type = ""
 	}
-	return r, m.heldLineOK(c, l, dest != "", "virtual_routes line without a destination")
+	return r, m.heldLineOK(c, l, dest != "", what+" line without a destination")
 }
 
 // heldLineOK reports (and explains) a route or rule line that cannot be
@@ -256,7 +258,7 @@ func routeScope(m *mapper, c *Node, s string) (string, bool) {
 			return "nowhere", true
 		}
 	}
-	m.errorf(c.Pos, "virtual_routes: unknown scope %q", s)
+	m.errorf(c.Pos, "%s: unknown scope %q", c.Key, s)
 	return "", false
 }
 
@@ -294,20 +296,22 @@ func (m *mapper) virtualRules(b *instanceBuild, n *Node) {
 	}
 	for _, c := range n.Block {
 		if c.HasBlock {
-			m.errorf(c.Pos, "virtual_rules: %s does not take a block", c.Key)
+			m.errorf(c.Pos, "%s: %s does not take a block", n.Key, c.Key)
 			continue
 		}
-		if r, ok := m.ruleLine(c); ok {
+		if r, ok := m.ruleLine(c, n.Key); ok {
 			b.in.Rules = append(b.in.Rules, r)
 		}
 	}
-	m.notWatched(n)
+	if n.Key == "virtual_rules" {
+		m.notWatched(n)
+	}
 }
 
 // ruleLine reads "[from P] [to P] [fwmark M[/MASK]] [iif D] [oif D]
 // [priority|preference|pref N] table|lookup T".
-func (m *mapper) ruleLine(c *Node) (vrrp.Rule, bool) {
-	l := &routeLine{m: m, c: c, what: "virtual_rules", words: lineWords(c)}
+func (m *mapper) ruleLine(c *Node, what string) (vrrp.Rule, bool) {
+	l := &routeLine{m: m, c: c, what: what, words: lineWords(c)}
 	six := slices.Contains(l.words, "inet6")
 	var r vrrp.Rule
 	for ; l.i < len(l.words); l.i++ {
@@ -351,7 +355,7 @@ func (m *mapper) ruleLine(c *Node) (vrrp.Rule, bool) {
 				l.i = len(l.words)
 				continue
 			}
-			m.unmappedWord(c, w, "unknown virtual_rules option")
+			m.unmappedWord(c, w, "unknown %s option", what)
 		}
 		if !ok {
 			return r, false
@@ -370,7 +374,7 @@ func (m *mapper) ruleLine(c *Node) (vrrp.Rule, bool) {
 		m.notef(c.Pos, "a rule without a preference gets %d from keepalived (it counts down from %d per family): written out",
 			r.Priority, keepalivedRuleStart)
 	}
-	return r, m.heldLineOK(c, l, r.Table != 0, "virtual_rules line without a table (lbd's rules look up a table)")
+	return r, m.heldLineOK(c, l, r.Table != 0, what+" line without a table (lbd's rules look up a table)")
 }
 
 // keepalivedRuleStart is the preference keepalived gives the first rule
@@ -384,7 +388,7 @@ func ruleMark(m *mapper, c *Node, s string, r *vrrp.Rule) bool {
 	parse := func(v string) (int, bool) {
 		n, err := strconv.ParseUint(v, 0, 32)
 		if err != nil {
-			m.errorf(c.Pos, "virtual_rules: fwmark %q is not a number", s)
+			m.errorf(c.Pos, "fwmark %q is not a number", s)
 			return 0, false
 		}
 		return int(n), true
@@ -399,4 +403,28 @@ func ruleMark(m *mapper, c *Node, s string, r *vrrp.Rule) bool {
 		}
 	}
 	return true
+}
+
+// staticBlock maps static_ipaddress, static_routes and static_rules
+// (top level): lbd's vrrp.static_*. A static address needs its dev.
+func (m *mapper) staticBlock(n *Node) {
+	b := &instanceBuild{}
+	switch n.Key {
+	case "static_ipaddress":
+		m.virtualAddresses(b, n, true)
+		for i, v := range b.in.ExcludedVIPs {
+			if v.Device == "" {
+				m.unmapped(b.exNodes[i], "a static address needs dev (there is no instance interface to put it on), so it is not imported")
+				continue
+			}
+			m.completeLabelsOf("", b.in.ExcludedVIPs[i:i+1], b.exLabels[i:i+1], b.exNodes[i:i+1])
+			m.d.VRRP.StaticAddresses = append(m.d.VRRP.StaticAddresses, b.in.ExcludedVIPs[i])
+		}
+	case "static_routes":
+		m.virtualRoutes(b, n)
+		m.d.VRRP.StaticRoutes = append(m.d.VRRP.StaticRoutes, b.in.Routes...)
+	case "static_rules":
+		m.virtualRules(b, n)
+		m.d.VRRP.StaticRules = append(m.d.VRRP.StaticRules, b.in.Rules...)
+	}
 }

@@ -88,3 +88,52 @@ func TestImportRoutesRulesExcluded(t *testing.T) {
 		})
 	}
 }
+
+// staticConf is keepalived.conf(5)'s static blocks, trimmed to what lbd
+// holds, with one address lbd cannot place (no dev) and one route option
+// it lacks. The rules without preference share keepalived's numbering
+// with the instance's.
+const staticConf = `static_ipaddress {
+ 192.168.1.1/24 dev eth0 scope global
+ 192.168.1.2/24
+}
+static_routes {
+ 192.168.2.0/24 via 192.168.1.100 dev eth0
+ 192.168.100.0/24 table 6909 nexthop via 192.168.101.1 dev eth0 weight 1
+ 192.168.200.0/24 dev eth0 table 6909 scope link metric 12 mtu 1000
+}
+static_rules {
+ from 192.168.2.0/24 table 1
+ to 192.168.2.0/24 table 1 preference 40
+}
+`
+
+func TestImportStatic(t *testing.T) {
+	res := convert(t, staticConf+instance("virtual_rules {\n from 10.0.0.0/24 table 2\n}"))
+	v := res.Director.VRRP
+	cmpNet := cmp.Options{cmp.Comparer(func(x, y netip.Prefix) bool { return x == y }), cmp.Comparer(func(x, y netip.Addr) bool { return x == y })}
+	wantAddrs := []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.168.1.1/24"), Device: "eth0"}}
+	wantRoutes := []vrrp.Route{
+		{To: netip.MustParsePrefix("192.168.2.0/24"), Via: netip.MustParseAddr("192.168.1.100"), Device: "eth0"},
+		{To: netip.MustParsePrefix("192.168.200.0/24"), Device: "eth0", Table: 6909, Scope: "link", Metric: 12},
+	}
+	wantRules := []vrrp.Rule{
+		{From: netip.MustParsePrefix("192.168.2.0/24"), Table: 1, Priority: 16384},
+		{To: netip.MustParsePrefix("192.168.2.0/24"), Table: 1, Priority: 40},
+	}
+	if diff := cmp.Diff(wantAddrs, v.StaticAddresses, cmpNet); diff != "" {
+		t.Errorf("static addresses (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantRoutes, v.StaticRoutes, cmpNet); diff != "" {
+		t.Errorf("static routes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantRules, v.StaticRules, cmpNet); diff != "" {
+		t.Errorf("static rules (-want +got):\n%s", diff)
+	}
+	if got := v.Instances[0].Rules; len(got) != 1 || got[0].Priority != 16383 {
+		t.Errorf("the instance's rule %+v: want keepalived's next preference, 16383", got)
+	}
+	if got, want := issueKeys(res), []string{"3:192.168.1.2/24", "7:192.168.100.0/24", "8:mtu"}; !slices.Equal(got, want) {
+		t.Errorf("unmapped %q, want %q: %v", got, want, res.Unmapped)
+	}
+}

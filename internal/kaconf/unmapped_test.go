@@ -72,7 +72,7 @@ var unmappedCases = []struct {
 		[]string{"5:lthreshold"}, "above uthreshold"},
 	{"sh flag with rr", service("10.0.0.100 80", "protocol TCP\nlb_algo rr\nsh-port\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"4:sh-port"}, "does not apply"},
-	{"unknown top-level keyword", "vrrp_instanse VI_1 {\n}\nstatic_routes {\n}", []string{"1:vrrp_instanse", "3:static_routes"}, `did you mean "vrrp_instance"`},
+	{"unknown top-level keyword", "vrrp_instanse VI_1 {\n}\nuse_pid_dir", []string{"1:vrrp_instanse", "3:use_pid_dir"}, `did you mean "vrrp_instance"`},
 	{"extra arguments", instance("priority 100 200"), []string{"7:priority"}, `extra arguments "200"`},
 	{"tunnel options without TUN", service("10.0.0.1 80", "protocol TCP\nlb_kind DR type gue port 1\nreal_server 10.0.0.2 80 {\n}"),
 		[]string{"3:type gue port 1"}, "no effect with DR"},
