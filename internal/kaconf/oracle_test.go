@@ -206,6 +206,7 @@ var kaClasses = []struct {
 	class kaClass
 }{
 	{regexp.MustCompile(`doesn't exist$|^Non-existent interface specified in configuration$|since not found/accessible`), kaHost},
+	{regexp.MustCompile(`^unknown (route|rule) keyword `), kaComplaint},
 	// lbd watches no route (the import notes it on the virtual_routes block).
 	{regexp.MustCompile(`^Warning - cannot track route \S+ with no interface specified, not tracking$`), kaInfo},
 	{regexp.MustCompile(`is deprecated|[Pp]lease use |no scheduler set, setting default|^Warning - empty \w+ block$|probably isn't what you want|` +

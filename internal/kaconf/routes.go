@@ -70,6 +70,7 @@ type routeLine struct {
 	words []string
 	i     int
 	drop  string // reason the line is not imported
+	bad   bool   // an address is invalid: keepalived skips the line
 }
 
 // next returns the value after the current word.
@@ -89,8 +90,8 @@ func (l *routeLine) addr(into *netip.Addr) bool {
 	}
 	a, err := parseAddr(s)
 	if err != nil {
-		l.m.errorf(l.c.Pos, "%s: %s: %v", l.what, l.words[l.i-1], err)
-		return false
+		l.invalid(s)
+		return true
 	}
 	*into = a
 	return true
@@ -110,6 +111,15 @@ func (l *routeLine) num(into *int, parse func(string) (int, error)) bool {
 	return true
 }
 
+// invalid marks the line as not imported for an address that is not one:
+// keepalived reports it and skips the line (its samples have such typos).
+func (l *routeLine) invalid(s string) {
+	l.bad = true
+	if l.drop == "" {
+		l.drop = fmt.Sprintf("%q is not an address or prefix (keepalived reports it invalid and skips the line too)", s)
+	}
+}
+
 // prefix reads a destination or source: ADDR[/LEN], default or all.
 func (l *routeLine) prefix(s string, six bool, into *netip.Prefix) bool {
 	if s == "default" || s == "all" || s == "any" {
@@ -121,8 +131,8 @@ func (l *routeLine) prefix(s string, six bool, into *netip.Prefix) bool {
 	}
 	p, err := parsePrefix(s)
 	if err != nil {
-		l.m.errorf(l.c.Pos, "%s: %v", l.what, err)
-		return false
+		l.invalid(s)
+		return true
 	}
 	if p.Masked() != p {
 		l.drop = fmt.Sprintf("%s has host bits set (the network is %s)", p, p.Masked())
@@ -364,7 +374,7 @@ func (m *mapper) ruleLine(c *Node, what string) (vrrp.Rule, bool) {
 	if r.From.IsValid() || r.To.IsValid() {
 		r.Family = "" // the prefixes say it
 	}
-	if r.Priority == 0 && !slices.ContainsFunc(l.words, func(w string) bool { return slices.Contains(rulePrefWords, w) }) {
+	if r.Priority == 0 && !l.bad && !slices.ContainsFunc(l.words, func(w string) bool { return slices.Contains(rulePrefWords, w) }) {
 		fam := 0
 		if r.Family == "ipv6" || r.From.Addr().Is6() || r.To.Addr().Is6() {
 			fam = 1

@@ -92,7 +92,8 @@ func TestImportRoutesRulesExcluded(t *testing.T) {
 // staticConf is keepalived.conf(5)'s static blocks, trimmed to what lbd
 // holds, with one address lbd cannot place (no dev) and one route option
 // it lacks. The rules without preference share keepalived's numbering
-// with the instance's.
+// with the instance's; an invalid one (keepalived.conf.vrrp.rules has
+// such a typo) is skipped without taking a number.
 const staticConf = `static_ipaddress {
  192.168.1.1/24 dev eth0 scope global
  192.168.1.2/24
@@ -104,6 +105,7 @@ static_routes {
 }
 static_rules {
  from 192.168.2.0/24 table 1
+ to 192.168.2./24 table 1
  to 192.168.2.0/24 table 1 preference 40
 }
 `
@@ -133,7 +135,7 @@ func TestImportStatic(t *testing.T) {
 	if got := v.Instances[0].Rules; len(got) != 1 || got[0].Priority != 16383 {
 		t.Errorf("the instance's rule %+v: want keepalived's next preference, 16383", got)
 	}
-	if got, want := issueKeys(res), []string{"3:192.168.1.2/24", "7:192.168.100.0/24", "8:mtu"}; !slices.Equal(got, want) {
+	if got, want := issueKeys(res), []string{"3:192.168.1.2/24", "7:192.168.100.0/24", "8:mtu", "12:to"}; !slices.Equal(got, want) {
 		t.Errorf("unmapped %q, want %q: %v", got, want, res.Unmapped)
 	}
 }

@@ -22,6 +22,8 @@ var unmappedCases = []struct {
 		[]string{"8:mtu", "8:onlink", "9:10.2.0.0/16", "10:throw"}, "multipath"},
 	{"rule options lbd lacks", instance("virtual_rules {\n from 10.1.0.0/16 table 5 protocol 12\n from 10.2.0.0/16 goto 40\n to 10.3.0.0/16 table 5 uidrange 1-2\n}"),
 		[]string{"8:protocol", "9:from", "10:to"}, "goto"},
+	{"invalid addresses in routes and rules", instance("virtual_routes {\n 10.1.0./16 via 10.0.0.1\n 10.2.0.0/16 via 10.0.0.\n}\nvirtual_rules {\n to 192.168.200./24 table 2\n}"),
+		[]string{"8:10.1.0./16", "9:10.2.0.0/16", "12:to"}, "skips the line too"},
 	{"other family advertised", instance("virtual_ipaddress {\n 2001:db8::5\n}"), []string{"8:2001:db8::5"}, "virtual_ipaddress_excluded"},
 	{"address options", instance("virtual_ipaddress {\n 10.0.0.5/24 brd 10.0.0.255 dev eth0 no_track\n}"),
 		[]string{"8:brd", "8:no_track"}, "not supported"},
