@@ -165,6 +165,7 @@ type VIP struct {
 	Prefix netip.Prefix `yaml:"address"` // address and prefix length (a bare address is /32 or /128); required
 	Device string       `yaml:"device"`  // interface to add it to; default the instance's interface
 	Label  string       `yaml:"label"`   // optional IPv4 label such as "eth0:0" (<= 15 bytes, starts with Device + ":")
+	Scope  string       `yaml:"scope"`   // global (default), site, link, host or nowhere (keepalived "scope")
 }
 
 // TrackInterface makes the instance follow a link: when the link is down,
@@ -454,6 +455,7 @@ func (c *Config) validateVIPs(given Given, f fields) {
 			vf.add("address", "%s address in an instance whose first address is %s", familyOf(a), fam)
 		}
 		validateLabel(vf, v, familyOf(a))
+		oneOf(vf, "scope", v.Scope, routeScopes)
 		if v.Device == "" {
 			vf.add("device", "must not be empty")
 		}

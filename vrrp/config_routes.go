@@ -124,6 +124,7 @@ func (c *Config) validateExcluded(given Given, f fields) {
 			seen[k] = true
 		}
 		validateLabel(vf, v, familyOf(a))
+		oneOf(vf, "scope", v.Scope, routeScopes)
 		if v.Device == "" {
 			vf.add("device", "must not be empty")
 		}

@@ -62,11 +62,12 @@ func TestValidateRoutesAndExcluded(t *testing.T) {
 		}},
 		{"excluded duplicates and bad addresses", func(c *Config) {
 			c.ExcludedVIPs = []VIP{vip("10.0.0.1/32"), vip("224.0.0.1/32"), vip("10.0.0.9/32"), vip("10.0.0.9/32"),
-				{Prefix: pfx("10.0.0.1/32"), Device: "eth1"}}
+				{Prefix: pfx("10.0.0.1/32"), Device: "eth1", Scope: "universe"}, {Prefix: pfx("10.0.0.7/32"), Scope: "link"}}
 		}, []string{
 			"instances[VI_1].virtual_ipaddresses_excluded[0].address: 10.0.0.1 on eth0 is already one of the instance's addresses",
 			"instances[VI_1].virtual_ipaddresses_excluded[1].address: 224.0.0.1 cannot be a virtual address",
 			"instances[VI_1].virtual_ipaddresses_excluded[3].address: 10.0.0.9 on eth0 is already one of the instance's addresses",
+			`instances[VI_1].virtual_ipaddresses_excluded[4].scope: unknown scope "universe" (want one of [global site link host nowhere])`,
 		}},
 		// keepalived ignores an advertised address of the other family
 		// ("address family must match VRRP instance"); lbd refuses it and

@@ -94,6 +94,9 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 
 func (e *netlinkEnv) vipAddr(v VIP) *netlink.Addr {
 	a := &netlink.Addr{IPNet: prefixNet(v.Prefix), Label: v.Label}
+	if s, ok := routeScopeNums[v.Scope]; ok {
+		a.Scope = int(s)
+	}
 	if v.Prefix.Addr().Is6() {
 		// No duplicate address detection: the address must work at once.
 		a.Flags = unix.IFA_F_NODAD

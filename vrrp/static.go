@@ -50,6 +50,7 @@ func (s *Set) validateStatic(given Given, f fields) {
 		}
 		seen[k] = true
 		validateLabel(vf, v, familyOf(a))
+		oneOf(vf, "scope", v.Scope, routeScopes)
 	}
 	validateRouteList(given, f, "static_routes", s.StaticRoutes)
 	validateRuleList(given, f, "static_rules", s.StaticRules)

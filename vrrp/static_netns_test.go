@@ -28,7 +28,7 @@ func TestNetnsStaticEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := &vrrp.Set{
-		StaticAddresses: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.66.1.1/24"), Device: "eth0"},
+		StaticAddresses: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.66.1.1/24"), Device: "eth0", Scope: "link"},
 			{Prefix: netip.MustParsePrefix("fd00:66::1/64"), Device: "eth0"}},
 		StaticRoutes: []vrrp.Route{{To: netip.MustParsePrefix("10.67.0.0/16"), Via: netip.MustParseAddr("10.66.0.254"), Table: 66},
 			{To: netip.MustParsePrefix("fd00:67::/48"), Device: "eth0", Table: 66}},
@@ -53,7 +53,7 @@ func TestNetnsStaticEntries(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-4", "addr", "show", "dev", "eth0"}, "inet 10.66.1.1/24"},
+		{[]string{"-4", "addr", "show", "dev", "eth0"}, "inet 10.66.1.1/24 brd 10.66.1.255 scope link"},
 		{[]string{"-6", "addr", "show", "dev", "eth0"}, "inet6 fd00:66::1/64"},
 		{[]string{"-4", "route", "show", "table", "66"}, "10.67.0.0/16 via 10.66.0.254 dev eth0"},
 		{[]string{"-6", "route", "show", "table", "66"}, "fd00:67::/48 dev eth0"},

@@ -22,6 +22,9 @@ func vipList(vips []vrrp.VIP) *yaml.Node {
 		if v.Label != "" {
 			vn.add("label", quoted(v.Label))
 		}
+		if v.Scope != "" && v.Scope != "global" {
+			vn.add("scope", str(v.Scope))
+		}
 		l.Content = append(l.Content, vn.Node)
 	}
 	return l

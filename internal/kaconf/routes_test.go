@@ -95,7 +95,7 @@ func TestImportRoutesRulesExcluded(t *testing.T) {
 // with the instance's; an invalid one (keepalived.conf.vrrp.rules has
 // such a typo) is skipped without taking a number.
 const staticConf = `static_ipaddress {
- 192.168.1.1/24 dev eth0 scope global
+ 192.168.1.1/24 dev eth0 scope link
  192.168.1.2/24
 }
 static_routes {
@@ -114,7 +114,7 @@ func TestImportStatic(t *testing.T) {
 	res := convert(t, staticConf+instance("virtual_rules {\n from 10.0.0.0/24 table 2\n}"))
 	v := res.Director.VRRP
 	cmpNet := cmp.Options{cmp.Comparer(func(x, y netip.Prefix) bool { return x == y }), cmp.Comparer(func(x, y netip.Addr) bool { return x == y })}
-	wantAddrs := []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.168.1.1/24"), Device: "eth0"}}
+	wantAddrs := []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.168.1.1/24"), Device: "eth0", Scope: "link"}}
 	wantRoutes := []vrrp.Route{
 		{To: netip.MustParsePrefix("192.168.2.0/24"), Via: netip.MustParseAddr("192.168.1.100"), Device: "eth0"},
 		{To: netip.MustParsePrefix("192.168.200.0/24"), Device: "eth0", Table: 6909, Scope: "link", Metric: 12},

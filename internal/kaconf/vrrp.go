@@ -511,8 +511,8 @@ func (m *mapper) virtualAddresses(b *instanceBuild, n *Node, excluded bool) {
 					label = l
 				}
 			case "scope":
-				if s, ok := arg(); ok && s != "global" {
-					m.unmappedWord(c, "scope", "scope %s: lbd adds addresses with scope global", s)
+				if s, ok := arg(); ok {
+					v.Scope, _ = routeScope(m, c, s)
 				}
 			case "brd", "broadcast", "peer", "preferred_lft", "track_group":
 				if _, ok := arg(); ok {
