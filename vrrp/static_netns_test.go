@@ -32,7 +32,10 @@ func TestNetnsStaticEntries(t *testing.T) {
 			{Prefix: netip.MustParsePrefix("fd00:66::1/64"), Device: "eth0"}},
 		StaticRoutes: []vrrp.Route{{To: netip.MustParsePrefix("10.67.0.0/16"), Via: netip.MustParseAddr("10.66.0.254"), Table: 66},
 			{To: netip.MustParsePrefix("fd00:67::/48"), Device: "eth0", Table: 66}},
-		StaticRules: []vrrp.Rule{{From: netip.MustParsePrefix("10.66.1.0/24"), Table: 66, Priority: 500}},
+		// The second rule has no priority: the kernel picks one, so only
+		// lbd's own check keeps a second apply from adding it twice.
+		StaticRules: []vrrp.Rule{{From: netip.MustParsePrefix("10.66.1.0/24"), Table: 66, Priority: 500},
+			{From: netip.MustParsePrefix("10.66.2.0/24"), Table: 67}},
 	}
 	kept := &vrrp.Set{StaticAddresses: full.StaticAddresses, StaticRules: full.StaticRules}
 	apply := func(prev, next *vrrp.Set) {
@@ -70,10 +73,17 @@ func TestNetnsStaticEntries(t *testing.T) {
 	}
 	apply(nil, full)
 	expect("start", true, true, true, true, true)
-	apply(full, full) // a restart on a matching system: nothing fails
+	apply(full, full) // a restart on a matching system: nothing fails, nothing doubles
 	expect("again", true, true, true, true, true)
+	if out := show("-4", "rule", "show"); strings.Count(out, "from 10.66.2.0/24 lookup 67") != 1 ||
+		strings.Count(out, "from 10.66.1.0/24 lookup 66") != 1 {
+		t.Errorf("rules after a second apply, want each once:\n%s", out)
+	}
 	apply(full, kept)
 	expect("reload without the routes", true, true, false, false, true)
 	apply(kept, nil)
+	if out := show("-4", "rule", "show"); strings.Contains(out, "lookup 6") {
+		t.Errorf("rules left after stop:\n%s", out)
+	}
 	expect("stop", false, false, false, false, false)
 }
