@@ -166,8 +166,10 @@ type Check struct {
 	// script
 	Command Argv `yaml:"command"`
 	Dynamic bool `yaml:"dynamic"` // exit 2-255 sets weight to code-2
-	User    string `yaml:"user"`  // run as this user; default global.script_user
-	Group   string `yaml:"group"` // and group; default the user's
+
+	// script: the user it runs as (keepalived MISC_CHECK user)
+	User  string `yaml:"user"`  // default global.script_user
+	Group string `yaml:"group"` // default the user's
 
 	// dns
 	QueryType DNSType `yaml:"query_type"` // default SOA
