@@ -5,6 +5,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
+	"github.com/lvsd/lb/internal/netnslab"
 	"github.com/lvsd/lb/internal/runas/runastest"
 )
 
@@ -89,5 +91,68 @@ func TestNetnsRootDaemonScriptUser(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "notify command failed to start") || !strings.Contains(l, "enable_script_security") ||
 		!strings.Contains(l, "is writable by others") {
 		t.Fatalf("no refusal logged:\n%s", l)
+	}
+}
+
+// TestNetnsDaemonVRRPScriptsAsUsers: in a namespace, lbd's VRRP component
+// runs its track script as global.script_user and the instance's notify
+// master command as notify.user/group (the daemon hands its runner to
+// every router).
+func TestNetnsDaemonVRRPScriptsAsUsers(t *testing.T) {
+	track, trackOut := runastest.IDScript(t)
+	notify, notifyOut := runastest.IDScript(t)
+	lab := netnslab.NewT(t, "lbdscr")
+	lan, err := lab.AddSwitch("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbd.yaml")
+	yaml := fmt.Sprintf(`global:
+  control_socket: %[1]s/lbd.sock
+  state_dir: %[1]s
+  metrics_address: ""
+  script_user: nobody
+  enable_script_security: true
+vrrp:
+  scripts:
+    chk: {command: [%[2]s, %[3]s], interval: 1s}
+  instances:
+    VI_1:
+      interface: eth0
+      virtual_router_id: 51
+      priority: 100
+      virtual_ipaddresses: [{address: 10.9.0.100/24}]
+      track_scripts: [{name: chk}]
+      notify: {master: [%[4]s, %[5]s], user: nobody, group: daemon}
+`, dir, track, trackOut, notify, notifyOut)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &netnsDirector{ns: ns, k: fake.New(), cfg: cfg, sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
+	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
+		Go: func(f func()) { go func() { _ = ns.Do(func() error { f(); return nil }) }() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel, n.done = cancel, make(chan error, 1)
+	go func() { n.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		n.stop(t)
+		if t.Failed() {
+			t.Logf("logs:\n%s", n.logs.String())
+		}
+	})
+	if got := runastest.ID(t, trackOut, 20*time.Second); got != "65534:65534" {
+		t.Fatalf("track script ran as %q, want 65534:65534 (script_user nobody)", got)
+	}
+	if got := runastest.ID(t, notifyOut, 30*time.Second); got != "65534:1" {
+		t.Fatalf("notify master ran as %q, want 65534:1 (notify.user nobody, group daemon)", got)
 	}
 }
