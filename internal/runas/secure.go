@@ -21,13 +21,16 @@ type Stat struct {
 // unless it is a directory with the sticky bit, writable neither by a
 // group other than root's nor by others. last is the script itself, which
 // must be a regular file or a symbolic link; every other component must
-// be a directory. It returns "" when safe, else why not.
+// be a directory or a symbolic link (/bin -> usr/bin on a merged /usr:
+// CheckScript also checks the path the links lead to). A symbolic link's
+// own mode means nothing: only its owner counts. It returns "" when safe,
+// else why not.
 func Secure(st Stat, last bool) string {
 	typ := st.Mode & syscall.S_IFMT
 	switch {
 	case last && typ != syscall.S_IFREG && typ != syscall.S_IFLNK:
 		return "is not a regular file"
-	case !last && typ != syscall.S_IFDIR:
+	case !last && typ != syscall.S_IFDIR && typ != syscall.S_IFLNK:
 		return "is not a directory"
 	case st.UID != 0:
 		return fmt.Sprintf("is owned by uid %d, not root", st.UID)

@@ -39,6 +39,9 @@ func TestSecure(t *testing.T) {
 		{"root symlink (mode 0777)", Stat{Mode: link | 0o777}, true, ""},
 		{"symlink owned by a user", Stat{Mode: link | 0o777, UID: 5}, true, "owned by uid 5"},
 		{"a file where a directory is needed", Stat{Mode: reg | 0o755}, false, "not a directory"},
+		{"a root symlink to a directory (merged /usr /bin)", Stat{Mode: link | 0o777}, false, ""},
+		{"a user's symlink to a directory", Stat{Mode: link | 0o777, UID: 1000}, false, "owned by uid 1000"},
+		{"a FIFO where a directory is needed", Stat{Mode: fifo | 0o755}, false, "not a directory"},
 		{"a directory as the script", Stat{Mode: dir | 0o755}, true, "not a regular file"},
 		{"a FIFO as the script", Stat{Mode: fifo | 0o755}, true, "not a regular file"},
 		{"sticky bit does not excuse a file", Stat{Mode: reg | syscall.S_ISVTX | 0o777}, true, "writable by others"},
@@ -92,6 +95,20 @@ func TestCheckPath(t *testing.T) {
 				t.Fatalf("CheckPath(%s) = %v, want an error with %q", tc.path, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckScriptSystemFile: a system binary passes on this machine,
+// through symbolic links such as a merged /usr's /bin -> usr/bin (whose
+// target is checked too), and a bare name is found through PATH.
+func TestCheckScriptSystemFile(t *testing.T) {
+	for _, p := range []string{"/bin/true", "true", "/usr/bin/env"} {
+		if err := CheckScript(p); err != nil {
+			t.Errorf("CheckScript(%s) = %v", p, err)
+		}
+	}
+	if err := CheckScript("/no/such/script"); err == nil || !strings.Contains(err.Error(), "checking /no") {
+		t.Errorf("CheckScript of a missing file = %v", err)
 	}
 }
 
