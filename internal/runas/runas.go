@@ -122,10 +122,18 @@ func (p Policy) Resolve(w Who) (Cred, error) {
 
 // Runner applies a Policy to the commands it builds. The zero value runs
 // as lbd does (or as keepalived_script if it exists), without the check;
-// Set replaces the policy (on a reload). Safe for concurrent use.
+// Set replaces the policy (on a reload). Users are resolved once per
+// policy, as keepalived resolves them when it loads its configuration
+// (the path check runs at every start). Safe for concurrent use.
 type Runner struct {
 	mu     sync.Mutex
 	policy Policy
+	creds  map[Who]resolved // by the command's Who, for this policy
+}
+
+type resolved struct {
+	cred Cred
+	err  error
 }
 
 // NewRunner returns a Runner with p.
@@ -134,9 +142,33 @@ func NewRunner(p Policy) *Runner { return &Runner{policy: p} }
 // Set replaces the policy for the commands built from now on.
 func (r *Runner) Set(p Policy) {
 	r.mu.Lock()
-	r.policy = p
+	r.policy, r.creds = p, nil
 	r.mu.Unlock()
 }
+
+// resolve returns the policy and who's identity under it.
+func (r *Runner) resolve(w Who) (Policy, Cred, error) {
+	if r == nil {
+		c, err := Policy{}.Resolve(w)
+		return Policy{}, c, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res, ok := r.creds[w]; ok {
+		return r.policy, res.cred, res.err
+	}
+	c, err := r.policy.Resolve(w)
+	if r.creds == nil {
+		r.creds = map[Who]resolved{}
+	}
+	if len(r.creds) < maxCachedUsers {
+		r.creds[w] = resolved{c, err}
+	}
+	return r.policy, c, err
+}
+
+// maxCachedUsers bounds the cache (a configuration names few users).
+const maxCachedUsers = 256
 
 // Policy returns the current policy.
 func (r *Runner) Policy() Policy {
@@ -157,8 +189,7 @@ func (r *Runner) Command(ctx context.Context, argv []string, w Who) (*exec.Cmd, 
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("empty command")
 	}
-	p := r.Policy()
-	cred, err := p.Resolve(w)
+	p, cred, err := r.resolve(w)
 	if err != nil {
 		return nil, fmt.Errorf("command %s: %w", argv[0], err)
 	}
