@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // Checker runs one check attempt. Check must return by ctx's deadline (the
@@ -21,7 +23,8 @@ func NewChecker(s Spec) (Checker, error) {
 
 // resources are shared by the checkers of one Scheduler (buffer pools).
 type resources struct {
-	readers sync.Pool // *bufio.Reader
+	readers sync.Pool     // *bufio.Reader
+	exec    *runas.Runner // runs script checks; nil: runas's zero policy
 }
 
 func newResources() *resources {
@@ -39,7 +42,7 @@ func newChecker(s Spec, res *resources) (Checker, error) {
 	case TypeTCP:
 		return newTCPChecker(n), nil
 	case TypeScript:
-		return newScriptChecker(n), nil
+		return newScriptChecker(n, res.exec), nil
 	case TypeDNS:
 		return newDNSChecker(n)
 	case TypeUDP:

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // Options configure a Scheduler. Every field is optional.
@@ -33,6 +35,9 @@ type Options struct {
 	// CPU, at most 4), which costs less CPU per check; HTTPS, scripts and
 	// DNS always use goroutines.
 	NoReactor bool
+	// Exec runs the script checks (as script_user or the check's user,
+	// under enable_script_security); nil: runas's zero policy.
+	Exec *runas.Runner
 }
 
 // batchSlack is how far ahead the real-clock Scheduler looks for checks to
@@ -135,6 +140,7 @@ func NewScheduler(opts Options) *Scheduler {
 	}
 	if s.newChecker == nil {
 		res := newResources()
+		res.exec = opts.Exec
 		s.newChecker = func(sp Spec) (Checker, error) { return newChecker(sp, res) }
 		if !opts.NoReactor {
 			s.res = res

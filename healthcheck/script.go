@@ -8,8 +8,9 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // scriptChecker is keepalived's MISC_CHECK: the command runs without a
@@ -19,10 +20,13 @@ import (
 type scriptChecker struct {
 	argv    []string
 	dynamic bool
+	who     runas.Who
+	exec    *runas.Runner
 }
 
-func newScriptChecker(s Spec) *scriptChecker {
-	return &scriptChecker{argv: append([]string(nil), s.Command...), dynamic: s.Dynamic}
+func newScriptChecker(s Spec, exec *runas.Runner) *scriptChecker {
+	return &scriptChecker{argv: append([]string(nil), s.Command...), dynamic: s.Dynamic,
+		who: runas.Who{User: s.User, Group: s.Group}, exec: exec}
 }
 
 // maxScriptOutput bounds how much of the script's output is kept for the
@@ -35,17 +39,17 @@ func (c *scriptChecker) Check(ctx context.Context) Result {
 	if dl, ok := ctx.Deadline(); ok {
 		budget = dl.Sub(start).Round(time.Millisecond)
 	}
-	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Kill the group: the script and anything it started.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// runas kills the whole group (the script and anything it started)
+	// when ctx ends.
+	cmd, err := c.exec.Command(ctx, c.argv, c.who)
+	if err != nil {
+		return failResult(KindError, "script %s: %v", c.argv[0], err)
 	}
 	// A grandchild holding the output pipe must not hold us past the kill.
 	cmd.WaitDelay = 500 * time.Millisecond
 	out := &limitedBuffer{max: maxScriptOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
+	err = cmd.Run()
 	r := c.interpret(ctx, err, out.String(), budget)
 	r.Duration = time.Since(start)
 	return r

@@ -146,6 +146,9 @@ type Spec struct {
 	// Dynamic: exit codes 2-255 mean success with weight code-2
 	// (misc_dynamic).
 	Dynamic bool
+	// User and Group (Script only) run the command as that user (MISC_CHECK
+	// user); empty: the Scheduler's runner's default (script_user).
+	User, Group string
 
 	// DNS: query type (A, AAAA, NS, CNAME, SOA, MX, TXT...; default SOA)
 	// and name (default ".").
@@ -207,6 +210,7 @@ func (s Spec) normalized() Spec {
 	}
 	if s.Type != TypeScript {
 		n.Command, n.Dynamic = nil, false
+		n.User, n.Group = "", ""
 	}
 	return n
 }
@@ -288,6 +292,9 @@ func Key(s Spec, t Timing) string {
 	}
 	if n.Type == TypeScript {
 		fmt.Fprintf(&b, " cmd=%q dynamic=%t", n.Command, n.Dynamic)
+		if n.User != "" || n.Group != "" {
+			fmt.Fprintf(&b, " user=%q group=%q", n.User, n.Group)
+		}
 	}
 	if n.Type == TypeDNS {
 		fmt.Fprintf(&b, " dns=%s/%q", n.DNSType, n.DNSName)

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // This file is the one place that knows a VRRP instance's options, their
@@ -196,7 +198,12 @@ type Notify struct {
 	Fault  []string `yaml:"fault,argv"`
 	Stop   []string `yaml:"stop,argv"`
 	Any    []string `yaml:"any,argv"`
+	User   string   `yaml:"user"`  // runs the commands as this user; default: the global script_user
+	Group  string   `yaml:"group"` // and group; default: the user's
 }
+
+// Who is the user the notify commands run as.
+func (n Notify) Who() runas.Who { return runas.Who{User: n.User, Group: n.Group} }
 
 // GARPConfig is keepalived's gratuitous ARP (or unsolicited NA) schedule.
 // A zero MasterDelay means no second burst (SetDefaults gives keepalived's
@@ -224,7 +231,12 @@ type ScriptConfig struct {
 	Rise     int           `yaml:"rise"`         // successes in a row to go up; default 1
 	Fall     int           `yaml:"fall"`         // failures in a row to go down; default 1
 	Weight   int           `yaml:"weight"`       // -254..254; 0 = FAULT while failing
+	User     string        `yaml:"user"`         // runs the command as this user; default: the global script_user
+	Group    string        `yaml:"group"`        // and group; default: the user's
 }
+
+// Who is the user the script runs as.
+func (s ScriptConfig) Who() runas.Who { return runas.Who{User: s.User, Group: s.Group} }
 
 // SyncGroupConfig makes instances move together (keepalived
 // vrrp_sync_group): one going BACKUP or FAULT takes the others with it, and
@@ -531,6 +543,24 @@ func validateNotify(f fields, n Notify) {
 			f.add(c.key, "empty program name")
 		}
 	}
+	validateWho(f, n.User, n.Group)
+}
+
+// validateWho checks that a command's user and group exist (keepalived
+// refuses the command otherwise); a group needs a user.
+func validateWho(f fields, user, group string) {
+	switch {
+	case user == "" && group != "":
+		f.add("group", "needs a user")
+	case user != "":
+		if _, err := runas.Lookup(runas.Who{User: user, Group: group}); err != nil {
+			key := "user"
+			if strings.HasPrefix(err.Error(), "script group") {
+				key = "group"
+			}
+			f.add(key, "%v", err)
+		}
+	}
 }
 
 // validate checks one script after SetDefaults.
@@ -548,6 +578,7 @@ func (s *ScriptConfig) validate(given Given, f fields) {
 	}
 	f.intRange("rise", s.Rise, 1, 1<<31-1)
 	f.intRange("fall", s.Fall, 1, 1<<31-1)
+	validateWho(f, s.User, s.Group)
 	f.weight("weight", s.Weight)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // The router reaches the system only through these interfaces. LinuxEnv
@@ -73,12 +75,13 @@ type Announcer interface {
 	Announce(device string, addrs []netip.Addr, repeat int, interval time.Duration) error
 }
 
-// Runner runs commands without a shell.
+// Runner runs commands without a shell, as the user who names (empty: the
+// daemon's script_user).
 type Runner interface {
 	// Start starts argv and does not wait for it.
-	Start(argv []string) error
+	Start(argv []string, who runas.Who) error
 	// Run runs argv and waits at most timeout; nil means exit status 0.
-	Run(ctx context.Context, argv []string, timeout time.Duration) error
+	Run(ctx context.Context, argv []string, who runas.Who, timeout time.Duration) error
 }
 
 // Env bundles the seams. A nil field in Options.Env is filled from LinuxEnv.

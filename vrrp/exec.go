@@ -2,34 +2,28 @@ package vrrp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
-	"syscall"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
-// ExecRunner runs commands with os/exec, without a shell, each in its own
-// process group so that a timeout kills the whole group.
-type ExecRunner struct{}
-
-func command(ctx context.Context, argv []string) (*exec.Cmd, error) {
-	if len(argv) == 0 || argv[0] == "" {
-		return nil, errors.New("empty command")
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	return cmd, nil
+// ExecRunner runs commands through runas (no shell, each in its own
+// process group so that a timeout kills the whole group, as the configured
+// user, refused when enable_script_security finds them unsafe). A nil
+// Exec applies runas's zero policy: keepalived_script if that user
+// exists, else lbd's own user, no path check.
+type ExecRunner struct {
+	Exec *runas.Runner
 }
 
-// Start starts argv and reaps it in the background.
-func (ExecRunner) Start(argv []string) error {
-	cmd, err := command(context.Background(), argv)
+// Start starts argv as who and reaps it in the background.
+func (e ExecRunner) Start(argv []string, who runas.Who) error {
+	cmd, err := e.Exec.Command(context.Background(), argv, who)
 	if err != nil {
 		return err
 	}
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
@@ -37,17 +31,18 @@ func (ExecRunner) Start(argv []string) error {
 	return nil
 }
 
-// Run runs argv, killing it after timeout (0: no timeout).
-func (ExecRunner) Run(ctx context.Context, argv []string, timeout time.Duration) error {
+// Run runs argv as who, killing it after timeout (0: no timeout).
+func (e ExecRunner) Run(ctx context.Context, argv []string, who runas.Who, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	cmd, err := command(ctx, argv)
+	cmd, err := e.Exec.Command(ctx, argv, who)
 	if err != nil {
 		return err
 	}
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("running %s: %w", argv[0], ctx.Err())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // fakeLAN connects fake transports: a multicast reaches every other
@@ -306,14 +308,14 @@ type fakeRunner struct {
 
 func newFakeRunner() *fakeRunner { return &fakeRunner{results: map[string]bool{}} }
 
-func (r *fakeRunner) Start(argv []string) error {
+func (r *fakeRunner) Start(argv []string, _ runas.Who) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.started = append(r.started, slices.Clone(argv))
 	return nil
 }
 
-func (r *fakeRunner) Run(ctx context.Context, argv []string, timeout time.Duration) error {
+func (r *fakeRunner) Run(ctx context.Context, argv []string, _ runas.Who, timeout time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ran = append(r.ran, slices.Clone(argv))

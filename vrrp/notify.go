@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // notifier starts notify commands in order without holding the loop; STOP
@@ -23,6 +25,7 @@ type notifier struct {
 
 type noteJob struct {
 	argv []string
+	who  runas.Who
 	wait bool
 }
 
@@ -32,9 +35,9 @@ func newNotifier(run Runner, log *slog.Logger) *notifier {
 	return n
 }
 
-func (n *notifier) add(argv []string, wait bool) {
+func (n *notifier) add(argv []string, who runas.Who, wait bool) {
 	n.mu.Lock()
-	n.q = append(n.q, noteJob{argv, wait})
+	n.q = append(n.q, noteJob{argv, who, wait})
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -54,13 +57,13 @@ func (n *notifier) loop() {
 				n.wg.Add(1)
 				go func() {
 					defer n.wg.Done()
-					if err := n.run.Run(context.Background(), j.argv, time.Second); err != nil {
+					if err := n.run.Run(context.Background(), j.argv, j.who, time.Second); err != nil {
 						n.log.Warn("vrrp: notify command failed", "argv", j.argv, "err", err)
 					}
 				}()
 				continue
 			}
-			if err := n.run.Start(j.argv); err != nil {
+			if err := n.run.Start(j.argv, j.who); err != nil {
 				n.log.Warn("vrrp: starting notify command", "argv", j.argv, "err", err)
 			}
 		}

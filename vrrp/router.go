@@ -534,7 +534,7 @@ func (r *Router) runScript(ctx context.Context, s ScriptConfig) {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
 	for {
-		err := r.env.Runner.Run(ctx, s.Command, s.Timeout)
+		err := r.env.Runner.Run(ctx, s.Command, s.Who(), s.Timeout)
 		if ctx.Err() != nil {
 			return
 		}
@@ -897,11 +897,11 @@ func (r *Router) notify(n Notify, kind, name string, s State, prio uint8) {
 	}
 	wait := s == StateStopped
 	if len(argv) > 0 {
-		r.notes.add(slices.Clone(argv), wait)
+		r.notes.add(slices.Clone(argv), n.Who(), wait)
 	}
 	if len(n.Any) > 0 {
 		argv := append(slices.Clone(n.Any), kind, name, s.String(), strconv.Itoa(int(prio)))
-		r.notes.add(argv, wait)
+		r.notes.add(argv, n.Who(), wait)
 	}
 }
 

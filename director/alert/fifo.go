@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // FIFOConfig is one notify FIFO.
@@ -20,6 +23,9 @@ type FIFOConfig struct {
 	// path as its last argument, to read it (keepalived notify_fifo_script);
 	// it is sent SIGTERM at Close.
 	Script []string
+	// Exec starts Script (as script_user, under enable_script_security);
+	// nil: runas's zero policy.
+	Exec *runas.Runner
 }
 
 const (
@@ -201,7 +207,11 @@ func (w *fifoWriter) startScript() {
 		return
 	}
 	args := append(append([]string(nil), w.cfg.Script[1:]...), w.cfg.Path)
-	cmd := exec.Command(w.cfg.Script[0], args...)
+	cmd, err := w.cfg.Exec.Command(context.Background(), append([]string{w.cfg.Script[0]}, args...), runas.Who{})
+	if err != nil {
+		w.log.Error("notify fifo script: refused", "script", w.cfg.Script, "err", err)
+		return
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		w.log.Error("notify fifo script: cannot start", "script", w.cfg.Script, "err", err)

@@ -86,7 +86,8 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		d.warnIgnoredSettings(next)
 	}
 	d.commit(next, plan.Checks)
-	d.setNotifier(next) // before the VRRP components: their first notices
+	d.scripts.Set(scriptPolicy(next)) // before the FIFO scripts, checks and VRRP scripts run
+	d.setNotifier(next)               // before the VRRP components: their first notices
 	if opened {
 		d.mu.Lock()
 		d.ipvs = p

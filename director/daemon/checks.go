@@ -60,6 +60,8 @@ func checkSpec(vs *config.VirtualServer, rs *config.RealServer, c *config.Check,
 		TLSVerify:   c.TLSVerify,
 		Command:     slices.Clone([]string(c.Command)),
 		Dynamic:     c.Dynamic,
+		User:        c.User,
+		Group:       c.Group,
 	}
 	switch c.Type {
 	case config.CheckScript:

@@ -29,6 +29,7 @@ import (
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/httplimit"
+	"github.com/lvsd/lb/internal/runas"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -90,6 +91,9 @@ type Daemon struct {
 	loaded *config.Director          // read by New, applied by Run
 	mem    *memoryPolicy             // nil: none (Options.MemoryPolicy off, or the environment's)
 	exec   func(argv []string) error // starts notify commands (no shell, no wait)
+	// scripts runs every configured command: script_user and
+	// enable_script_security, set by each apply (scripts.go).
+	scripts *runas.Runner
 
 	applyMu sync.Mutex // serializes applies: start, reloads, stop
 
@@ -130,12 +134,14 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, exec: vrrp.ExecRunner{}.Start, started: time.Now(), cfg: &config.Director{},
+	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, started: time.Now(), cfg: &config.Director{},
 		checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
 		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
 	}
+	d.scripts = runas.NewRunner(scriptPolicy(cfg))
+	d.exec = func(argv []string) error { return vrrp.ExecRunner{Exec: d.scripts}.Start(argv, runas.Who{}) }
 	if d.opts.Go == nil {
 		d.opts.Go = func(f func()) { go f() }
 	}
@@ -147,6 +153,9 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	hopts := opts.Health
 	hopts.Logger = d.log
+	if hopts.Exec == nil {
+		hopts.Exec = d.scripts
+	}
 	hopts.OnTransition = func(t healthcheck.Transition) { d.onTransition(d.ctx(), t) }
 	d.sched = healthcheck.NewScheduler(hopts)
 	return d, nil

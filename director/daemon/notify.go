@@ -33,6 +33,9 @@ func (d *Daemon) setNotifier(next *config.Director) {
 	}
 	var n *alert.Notifier
 	if c := notifierConfig(next); len(c.FIFOs) > 0 || len(c.Mail.To) > 0 {
+		for i := range c.FIFOs {
+			c.FIFOs[i].Exec = d.scripts
+		}
 		n = alert.New(c)
 	}
 	d.notify = notifierState{n: n, cfg: next.Notify, routerID: next.Global.RouterID}

@@ -60,6 +60,9 @@ func (d *Daemon) startComponent(c Component) {
 		}
 		opts.Env = env
 	}
+	if opts.Env.Runner == nil {
+		opts.Env.Runner = vrrp.ExecRunner{Exec: d.scripts}
+	}
 	r, err := vrrp.New(opts)
 	if err != nil {
 		d.setVRRPErr(c.Name, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/director/metrics"
+	"github.com/lvsd/lb/internal/runas"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -81,8 +82,8 @@ func (noAnnounce) Announce(string, []netip.Addr, int, time.Duration) error { ret
 
 type okRunner struct{}
 
-func (okRunner) Start([]string) error                               { return nil }
-func (okRunner) Run(context.Context, []string, time.Duration) error { return nil }
+func (okRunner) Start([]string, runas.Who) error                               { return nil }
+func (okRunner) Run(context.Context, []string, runas.Who, time.Duration) error { return nil }
 
 func quietVRRPEnv(addrs *mapAddrs) func(*slog.Logger) (vrrp.Env, error) {
 	return func(*slog.Logger) (vrrp.Env, error) {

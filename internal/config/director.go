@@ -31,6 +31,14 @@ type Global struct {
 	PurgeUnmanaged bool          `yaml:"purge_unmanaged"` // remove IPVS services not in the config
 	FlushOnStop    bool          `yaml:"flush_on_stop"`   // remove managed services on stop
 	StateDir       string        `yaml:"state_dir"`       // default /var/lib/lbd
+
+	// Scripts (keepalived script_user, script_group, enable_script_security):
+	// the user and group scripts and notify commands run as by default (""
+	// = keepalived_script if it exists, else lbd's own user), and whether a
+	// script to run as root is refused when a non-root user could change it.
+	ScriptUser           string `yaml:"script_user"`
+	ScriptGroup          string `yaml:"script_group"`
+	EnableScriptSecurity bool   `yaml:"enable_script_security"`
 }
 
 // IPVS is kernel-wide IPVS settings.
@@ -158,6 +166,10 @@ type Check struct {
 	// script
 	Command Argv `yaml:"command"`
 	Dynamic bool `yaml:"dynamic"` // exit 2-255 sets weight to code-2
+
+	// script: the user it runs as (keepalived MISC_CHECK user)
+	User  string `yaml:"user"`  // default global.script_user
+	Group string `yaml:"group"` // default the user's
 
 	// dns
 	QueryType DNSType `yaml:"query_type"` // default SOA

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/runas"
 )
 
 // Defaults of lbd.yaml (keepalived's where it has one).
@@ -170,6 +171,24 @@ func (r *report) validateGlobal(g *Global) {
 	}
 	if g.ResyncInterval < time.Second {
 		r.errf(p+".resync_interval", "must be at least 1s, got %s", g.ResyncInterval)
+	}
+	r.scriptUser(p+".script_user", p+".script_group", g.ScriptUser, g.ScriptGroup)
+}
+
+// scriptUser checks that a script's user and group exist (keepalived
+// refuses the script otherwise); a group needs a user.
+func (r *report) scriptUser(userPath, groupPath, user, group string) {
+	switch {
+	case user == "" && group != "":
+		r.errf(groupPath, "needs a user (%s)", userPath[strings.LastIndex(userPath, ".")+1:])
+	case user != "":
+		if _, err := runas.Lookup(runas.Who{User: user, Group: group}); err != nil {
+			at := userPath
+			if strings.HasPrefix(err.Error(), "script group") {
+				at = groupPath
+			}
+			r.errf(at, "%v", err)
+		}
 	}
 }
 
@@ -445,7 +464,7 @@ func checkKeys(t CheckType) []string {
 	case CheckTCP:
 		return common
 	case CheckScript:
-		return []string{"type", "command", "dynamic"}
+		return []string{"type", "command", "dynamic", "user", "group"}
 	case CheckDNS:
 		return append(common, "query_type", "query_name")
 	case CheckUDP:
@@ -487,6 +506,7 @@ func (r *report) validateCheck(rs *RealServer, c *Check, p string) {
 		if !r.has(p + ".command") {
 			r.missing(p, "command")
 		}
+		r.scriptUser(p+".user", p+".group", c.User, c.Group)
 		return
 	case CheckHTTP, CheckHTTPS:
 		if !r.has(p + ".urls") {

@@ -49,7 +49,7 @@ var (
 	checkerCommon     = []string{"retry", "delay_before_retry", "warmup", "delay_loop", "alpha"}
 	checkerConnection = []string{"connect_ip", "connect_port", "bindto", "connect_timeout"} // not MISC_CHECK
 	checkerHTTP       = []string{"url", "nb_get_retry", "virtualhost", "enable_sni"}
-	checkerMisc       = []string{"misc_path", "misc_timeout", "misc_dynamic"}
+	checkerMisc       = []string{"misc_path", "misc_timeout", "misc_dynamic", "user"}
 	checkerDNS        = []string{"type", "name"}
 	checkerUDP        = []string{"payload", "require_reply", "min_reply_length", "max_reply_length"}
 	checkerSMTP       = []string{"helo_name", "host"}
@@ -122,6 +122,10 @@ func (m *mapper) checker(r *realBuild, n *Node) {
 		case "misc_dynamic":
 			if m.leaf(s, 0, 0) {
 				c.Dynamic = true
+			}
+		case "user":
+			if w, ok := m.user(s); ok {
+				c.User, c.Group = w.User, w.Group
 			}
 		case "type":
 			if m.leaf(s, 1, 1) {

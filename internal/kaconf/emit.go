@@ -49,6 +49,7 @@ func emit(m *mapper, source string) ([]byte, error) {
 				n.add("fall", num(s.Fall))
 			}
 			n.add("weight", num(s.Weight))
+			addUser(n, s.User, s.Group)
 			ss.add(s.Name, n.Node).HeadComment = "from " + oneLine(m.sources.scripts[s.Name].String())
 		}
 		vrrp.add("scripts", ss.Node)
@@ -134,6 +135,15 @@ func globalNode(m *mapper) ynode {
 	g := newMap()
 	if gl.RouterID != "" {
 		g.add("router_id", str(gl.RouterID))
+	}
+	if gl.ScriptUser != "" {
+		g.add("script_user", quotedIfNeeded(gl.ScriptUser)).LineComment = "keepalived script_user"
+		if gl.ScriptGroup != "" {
+			g.add("script_group", quotedIfNeeded(gl.ScriptGroup))
+		}
+	}
+	if gl.EnableScriptSecurity {
+		g.add("enable_script_security", boolean(true))
 	}
 	if gl.PurgeUnmanaged {
 		g.add("purge_unmanaged", boolean(true)).LineComment = "keepalived lvs_flush"
@@ -327,7 +337,18 @@ func notifyNode(nt vrrp.Notify) ynode {
 			n.add(e.key, argv(e.cmd))
 		}
 	}
+	addUser(n, nt.User, nt.Group)
 	return n
+}
+
+// addUser writes a command's user and group, if set.
+func addUser(n ynode, user, group string) {
+	if user != "" {
+		n.add("user", quotedIfNeeded(user))
+	}
+	if group != "" {
+		n.add("group", quotedIfNeeded(group))
+	}
 }
 
 func serviceNode(vs *config.VirtualServer, reals []Pos) *yaml.Node {
@@ -491,6 +512,7 @@ func checkNode(c *config.Check) *yaml.Node {
 	if c.Dynamic {
 		n.add("dynamic", boolean(true))
 	}
+	addUser(n, c.User, c.Group)
 	if c.QueryType != "" {
 		n.add("query_type", str(string(c.QueryType)))
 	}

@@ -71,7 +71,8 @@ func TestFullFixtureVRRP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := res.Director
-	if d.Global.RouterID != "LB_FULL" || !d.Global.PurgeUnmanaged || !d.Global.FlushOnStop {
+	if d.Global.RouterID != "LB_FULL" || !d.Global.PurgeUnmanaged || !d.Global.FlushOnStop ||
+		d.Global.ScriptUser != "root" || d.Global.ScriptGroup != "root" || !d.Global.EnableScriptSecurity {
 		t.Errorf("global %+v", d.Global)
 	}
 	if want := (config.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second}); d.IPVS.Timeouts != want {
@@ -135,7 +136,7 @@ func TestFullFixtureVRRP(t *testing.T) {
 		{Name: "chk_nginx", Command: []string{"/usr/bin/pgrep", "-x", "nginx"}, Interval: 2 * time.Second,
 			Timeout: 3 * time.Second, Rise: 2, Fall: 3, Weight: -50},
 		{Name: "chk_disk", Command: []string{"/usr/local/bin/check", "disk", "with space"},
-			Interval: 5 * time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1},
+			Interval: 5 * time.Second, Timeout: 5 * time.Second, Rise: 1, Fall: 1, User: "root"},
 	}
 	if diff := cmp.Diff(wantScripts, d.VRRP.Scripts); diff != "" {
 		t.Errorf("scripts (-want +got):\n%s", diff)
@@ -249,6 +250,9 @@ func TestFullFixtureOtherServices(t *testing.T) {
 	}
 	if got := fw.EffectiveCheck(f1, m1); got.ConnectTimeout != 7*time.Second || got.Retry != 0 {
 		t.Errorf("misc timing with misc_timeout %+v", got)
+	}
+	if m0.User != "" || m1.User != "root" || m1.Group != "" {
+		t.Errorf("MISC_CHECK users %q/%q, %q/%q; want none, root", m0.User, m0.Group, m1.User, m1.Group)
 	}
 
 	// UDP, NAT, one packet scheduling, DNS_CHECK.

@@ -25,6 +25,7 @@ var globalMapped = []string{
 	"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_interval",
 	"vrrp_skip_check_adv_addr", "lvs_timeouts", "lvs_sync_daemon", "lvs_flush",
 	"lvs_flush_on_stop", "lvs_flush_onstop", "vrrp_check_unicast_src",
+	"script_user", "enable_script_security",
 }
 
 func (m *mapper) globalDefs(n *Node) {
@@ -56,6 +57,14 @@ func (m *mapper) globalDefs(n *Node) {
 		case "vrrp_check_unicast_src":
 			if m.leaf(c, 0, 0) {
 				g.checkUnicastSrc = true // lbd's default: nothing to write
+			}
+		case "script_user":
+			if w, ok := m.user(c); ok {
+				m.d.Global.ScriptUser, m.d.Global.ScriptGroup = w.User, w.Group
+			}
+		case "enable_script_security":
+			if m.leaf(c, 0, 0) {
+				m.d.Global.EnableScriptSecurity = true
 			}
 		case "lvs_timeouts":
 			m.lvsTimeouts(c)

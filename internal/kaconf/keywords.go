@@ -11,7 +11,7 @@ const (
 	noFirewall   = "lbd does not manage firewall rules"
 	noFIFO       = "lbd's notify FIFO carries VRRP lines only (notify.fifo): no checker lines"
 	noTuning     = "keepalived process tuning: no lbd equivalent"
-	noUser       = "lbd runs commands as its own user"
+	noUser       = "only a MISC_CHECK runs a command as a user"
 	noVMAC       = "lbd has no VRRP virtual MAC (macvlan/ipvlan) support"
 	noStrict     = "VRRP strict mode is not supported"
 	noRoutes     = "lbd manages addresses only, not routes or rules"
@@ -49,8 +49,6 @@ var globalUnsupported = map[string]string{
 	"enable_snmp_rfcv2":             noSNMP,
 	"enable_snmp_rfcv3":             noSNMP,
 	"snmp_socket":                   noSNMP,
-	"script_user":                   noUser,
-	"enable_script_security":        noUser,
 	"vrrp_strict":                   noStrict,
 	"vrrp_mcast_group4":             "lbd uses the standard VRRP multicast group 224.0.0.18",
 	"vrrp_mcast_group6":             "lbd uses the standard VRRP multicast group ff02::12",
@@ -159,7 +157,6 @@ var instanceUnsupported = map[string]string{
 }
 
 var scriptUnsupported = map[string]string{
-	"user":      noUser,
 	"init_fail": noEquivalent,
 }
 
@@ -199,7 +196,7 @@ var checkerUnsupported = map[string]string{
 	"http_protocol":    noEquivalent,
 	"fast_recovery":    noEquivalent,
 	"tls_compliant":    noEquivalent,
-	"user":             noUser,
+	"user":             noUser, // a MISC_CHECK's is mapped
 	"sni_name": "not a keepalived keyword in any release up to 2.4.3: keepalived rejects it " +
 		"(with enable_sni it sends the virtualhost as SNI, and so does lbd)",
 }

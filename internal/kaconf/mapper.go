@@ -180,12 +180,8 @@ func (m *mapper) flag(n *Node) (bool, bool) {
 // (notify scripts), or are ignored by keepalived (script, misc_path); both
 // are reported.
 func (m *mapper) command(n *Node) (config.Argv, bool) {
-	if !m.leaf(n, 1, -1) {
-		return nil, false
-	}
-	argv, user, err := scriptWords(n)
-	if err != nil {
-		m.errorf(n.Pos, "%s: %v", n.Key, err)
+	argv, user, ok := m.commandUser(n)
+	if !ok {
 		return nil, false
 	}
 	switch {
@@ -194,9 +190,23 @@ func (m *mapper) command(n *Node) (config.Argv, bool) {
 		m.unmappedWord(n, n.Key, "keepalived ignores %q after the command (quote the whole command line): it runs %q only, and so does the import",
 			strings.Join(user, " "), strings.Join(argv, " "))
 	default:
-		m.unmappedWord(n, n.Key, "runs as user %q: lbd runs commands as its own user", strings.Join(user, " "))
+		m.unmappedWord(n, n.Key, "runs as user %q: lbd runs this command as global.script_user", strings.Join(user, " "))
 	}
 	return config.Argv(argv), true
+}
+
+// commandUser reads a script statement: the command and the words after it
+// (a user and group for the notify commands).
+func (m *mapper) commandUser(n *Node) (config.Argv, []string, bool) {
+	if !m.leaf(n, 1, -1) {
+		return nil, nil, false
+	}
+	argv, user, err := scriptWords(n)
+	if err != nil {
+		m.errorf(n.Pos, "%s: %v", n.Key, err)
+		return nil, nil, false
+	}
+	return config.Argv(argv), user, true
 }
 
 // other reports a statement that the block's handlers do not map: a known

@@ -41,7 +41,12 @@ var unmappedCases = []struct {
 	{"unknown unicast_peer option", instance("unicast_peer {\n 10.0.0.2 ttl 5\n}"), []string{"8:ttl"}, "unknown unicast_peer option"},
 	{"reverse weight", "vrrp_script s {\n script /bin/true\n}\n" + instance("track_script {\n s weight 10 reverse\n}"),
 		[]string{"11:reverse"}, "reverse"},
-	{"notify as another user", instance("notify_master /bin/n.sh nobody"), []string{"7:notify_master"}, `user "nobody"`},
+	{"notify commands of one block as different users", instance("notify_master /bin/n.sh nobody\n notify_backup /bin/b.sh"),
+		[]string{"8:notify_backup"}, `runs as script_user while the block's first notify command runs as nobody`},
+	{"real server notify as another user", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n notify_up /bin/true root\n}"),
+		[]string{"4:notify_up"}, `runs as user "root": lbd runs this command as global.script_user`},
+	{"user on a TCP_CHECK", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n TCP_CHECK {\n user nobody\n }\n}"),
+		[]string{"5:user"}, "only a MISC_CHECK"},
 	{"unquoted script command", "vrrp_script s {\n script killall -0 nginx\n}", []string{"2:script"}, `it runs "killall" only`},
 	{"vmac", instance("use_vmac"), []string{"7:use_vmac"}, "virtual MAC"},
 	{"instance without interface is not imported", "vrrp_instance VI_9 {\n virtual_router_id 9\n virtual_ipaddress {\n 10.0.0.9\n }\n}",
@@ -133,7 +138,7 @@ func TestUnmappedFormat(t *testing.T) {
 // includedFixture is a keepalived.conf (ka/keepalived.conf) that includes
 // another file.
 var includedFixture = map[string]string{
-	"ka/keepalived.conf": "global_defs {\n script_user nobody\n}\ninclude a.conf\nvrrp_strict_mode\n",
+	"ka/keepalived.conf": "global_defs {\n enable_snmp_vrrp\n}\ninclude a.conf\nvrrp_strict_mode\n",
 	"ka/a.conf":          "global_defs {\n enable_traps\n}\n",
 }
 
@@ -147,7 +152,7 @@ func TestUnmappedInIncludedFile(t *testing.T) {
 	for _, i := range res.Unmapped {
 		got = append(got, i.Pos.String()+":"+i.Keyword)
 	}
-	want := []string{"ka/keepalived.conf:2:script_user", "ka/a.conf:2:enable_traps", "ka/keepalived.conf:5:vrrp_strict_mode"}
+	want := []string{"ka/keepalived.conf:2:enable_snmp_vrrp", "ka/a.conf:2:enable_traps", "ka/keepalived.conf:5:vrrp_strict_mode"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -742,7 +742,7 @@ func (m *mapper) trackWeight(c *Node, where string) (int, bool, bool) {
 
 // notify maps notify_master/backup/fault/stop and notify.
 func (m *mapper) notify(nt *vrrp.Notify, c *Node) {
-	argv, ok := m.command(c)
+	argv, user, ok := m.commandUser(c)
 	if !ok {
 		return
 	}
@@ -754,10 +754,11 @@ func (m *mapper) notify(nt *vrrp.Notify, c *Node) {
 		m.notef(c.Pos, "%s given twice: keepalived keeps the first", c.Key)
 		return
 	}
+	m.notifyUser(nt, c, user)
 	*dst = argv
 }
 
-var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall"}
+var scriptMapped = []string{"script", "interval", "timeout", "weight", "rise", "fall", "user"}
 
 // kaScriptMaxSeconds is the largest vrrp_script interval and timeout
 // keepalived reads (whole seconds; UINT_MAX microseconds).
@@ -850,6 +851,10 @@ func (m *mapper) vrrpScript(n *Node) {
 						s.Fall = v
 					}
 				}
+			}
+		case "user":
+			if w, ok := m.user(c); ok {
+				s.User, s.Group = w.User, w.Group
 			}
 		default:
 			m.other(c, "vrrp_script", scriptUnsupported, scriptMapped)
