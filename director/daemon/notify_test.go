@@ -150,7 +150,13 @@ func TestDaemonNotices(t *testing.T) {
 	}
 	<-subjects
 	d.closeNotifier()
-	if c := d.NotifyCounters(); c.FIFOLines != 5 || c.MailSent != 3 || c.FIFODropped+c.MailFailed+c.MailDropped != 0 {
+	// The replaced notifier's last exchange (its QUIT after the sink saw
+	// the message) is counted by its background drain: wait for it.
+	c := d.NotifyCounters()
+	for end := time.Now().Add(10 * time.Second); (c.FIFOLines != 5 || c.MailSent != 3) && time.Now().Before(end); c = d.NotifyCounters() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c.FIFOLines != 5 || c.MailSent != 3 || c.FIFODropped+c.MailFailed+c.MailDropped != 0 {
 		t.Errorf("counters %+v, want 5 lines and 3 mails", c)
 	}
 }
