@@ -23,7 +23,6 @@ const (
 const noPrioChanges = "lbd writes the priority lines for every instance or none: notify.priority_changes (vrrp_notify_priority_changes)"
 
 var topUnsupported = map[string]string{
-	"virtual_server_group":     "virtual server groups are not supported: write one virtual_server per address",
 	"bfd_instance":             "lbd has no BFD",
 	"garp_group":               "GARP groups are not supported (use vrrp_garp_interval or garp_* per instance)",
 	"linkbeat_interfaces":      noEquivalent,

@@ -47,6 +47,7 @@ type serviceBuild struct {
 	quorumNode  *Node
 	sorry       *sorryBuild
 	reals       []*realBuild
+	group       string // the virtual_server_group member it was expanded for
 }
 
 type sorryBuild struct {
@@ -75,10 +76,26 @@ type realBuild struct {
 // virtualServer maps "virtual_server ADDR PORT { ... }" and
 // "virtual_server fwmark N { ... }".
 func (m *mapper) virtualServer(n *Node) {
+	if len(n.Args) > 0 && n.Args[0] == "group" {
+		m.virtualServerGroup(n)
+		return
+	}
 	b, ok := m.serviceHead(n)
 	if !ok {
 		return
 	}
+	m.serviceBody(b, n)
+	if len(b.reals) == 0 {
+		// keepalived ignores it ("has no real servers - ignoring"), and
+		// so does lbd: nothing is lost, so it is a note, not unmapped.
+		m.notef(n.Pos, "virtual_server %s has no real_server: keepalived ignores such a virtual server, and so does this file (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
+		return
+	}
+	m.addService(b)
+}
+
+// serviceBody reads the block of a virtual_server into b.
+func (m *mapper) serviceBody(b *serviceBuild, n *Node) {
 	for _, c := range n.Block {
 		switch {
 		case m.timing(&b.vs.Timing, c):
@@ -91,17 +108,10 @@ func (m *mapper) virtualServer(n *Node) {
 			m.other(c, "virtual_server", serviceUnsupported, serviceMapped)
 		}
 	}
-	if len(b.reals) == 0 {
-		// keepalived ignores it ("has no real servers - ignoring"), and
-		// so does lbd: nothing is lost, so it is a note, not unmapped.
-		m.notef(n.Pos, "virtual_server %s has no real_server: keepalived ignores such a virtual server, and so does this file (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
-		return
-	}
-	m.addService(b)
 }
 
 // serviceHead reads the arguments of virtual_server: an address and a
-// port, or "fwmark N" (groups are reported).
+// port, or "fwmark N" (virtualServerGroup reads groups).
 func (m *mapper) serviceHead(n *Node) (*serviceBuild, bool) {
 	if !m.block(n, 1, -1) {
 		return nil, false
@@ -109,9 +119,6 @@ func (m *mapper) serviceHead(n *Node) (*serviceBuild, bool) {
 	b := &serviceBuild{node: n, weight: 1}
 	vs := &b.vs
 	switch n.Args[0] {
-	case "group":
-		m.unmapped(n, "virtual server groups are not supported: write one virtual_server per address")
-		return nil, false
 	case "fwmark":
 		if len(n.Args) < 2 {
 			m.errorf(n.Pos, "virtual_server fwmark: missing mark")
@@ -320,6 +327,7 @@ func (m *mapper) addService(b *serviceBuild) {
 	}
 	m.sources.keys[key] = len(m.sources.services)
 	m.sources.services = append(m.sources.services, n.Pos)
+	m.sources.serviceGroup = append(m.sources.serviceGroup, b.group)
 	rp := make([]Pos, len(b.reals))
 	for i, r := range b.reals {
 		rp[i] = r.node.Pos
