@@ -1,0 +1,75 @@
+package kaconf
+
+import (
+	"strings"
+	"testing"
+)
+
+// keepalived.conf(5), "ADVANCED CONFIGURATION": conditional lines for a
+// config id and parameter substitution, read as keepalived reads them.
+func TestPreprocessor(t *testing.T) {
+	for _, tt := range []struct {
+		name, id, in, want string
+	}{
+		{"@ID kept for its id", "main", "@main router_id a\n@backup router_id b\n", "router_id(a)@1"},
+		{"@ID dropped for another", "backup", "@main router_id a\n@backup router_id b\n", "router_id(b)@2"},
+		{"@^ID kept for the others", "main", "p {\n @^main 1.2.3.4\n @^backup 1.2.3.5\n @^backup2 1.2.3.6\n}", "p@1{1.2.3.5@3 1.2.3.6@4}"},
+		{"no id: @ID dropped, @^ID kept", "", "@main a 1\n@^main b 2\n", "b(2)@2"},
+		{"tab after the id", "high", "@high\tscript /x.sh\n", "script(/x.sh)@1"},
+		{"@ID alone is dropped", "main", "@main\na 1\n", "a(1)@2"},
+		{"parameter", "", "$P=240\npriority $P\n", "priority(240)@2"},
+		{"braced parameter inside a word", "", "$B=10.2\naddr ${B}.0.1/32\n", "addr(10.2.0.1/32)@2"},
+		{"unbraced parameter glued to text is left", "", "$B=10\naddr $B.1\n", "addr($B.1)@2"},
+		{"undefined parameter is left", "", "notify \"/bin/echo $1 ${X}\"\n", "notify(/bin/echo $1 ${X})@1"},
+		{"substituted when used, not when defined", "",
+			"$A=10.2.${S}\n$S=0\nx ${A}.100/32\n$S=10\nx ${A}.100/32\n", "x(10.2.0.100/32)@3 x(10.2.10.100/32)@5"},
+		{"conditional definition", "backup", "@main $PRIO=240\n@backup $PRIO=200\npriority $PRIO\n", "priority(200)@3"},
+		{"parameter holding a condition", "main", "$IF_MAIN=@main\n$IF_MAIN priority 240\n", "priority(240)@2"},
+		{"parameter holding another condition", "backup", "$IF_MAIN=@main\n$IF_MAIN priority 240\nx 1\n", "x(1)@3"},
+		{"multi-line parameter", "low",
+			"$I= \\\nvi VI_${N} { \\\n @high priority 130 \\\n @low priority 120 \\\n}\n\n$N=0\n$I\n$N=1\n$I\n",
+			"vi(VI_0)@8{priority(120)@8} vi(VI_1)@10{priority(120)@10}"},
+		{"nested multi-line parameters", "",
+			"$RS= \\\nreal ${R} \\\n\n$VS= \\\nvs { \\\n $R=1 \\\n $RS \\\n $R=2 \\\n $RS \\\n}\n$VS\n",
+			"vs@11{real(1)@11 real(2)@11}"},
+		{"predefined", "lb1", "a ${_INSTANCE} ${_HASH}x ${_BANG}\n", "a(lb1,#x,!)@1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			nodes, _, errs := parseText(t, tt.in, &Options{ConfigID: tt.id})
+			if len(errs) > 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			if got := render(nodes); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPreprocessorLimits(t *testing.T) {
+	_, _, errs := parseText(t, "$A=x $A\ny $A\n", nil)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "k.conf:2: parameter substitution does not end") {
+		t.Fatalf("errors: %v", errs)
+	}
+}
+
+// The sample keepalived ships for conditional configuration converts for
+// either id it names, each keeping its own lines.
+func TestConditionalSample(t *testing.T) {
+	for id, want := range map[string]struct {
+		prio   int
+		script string
+	}{"high": {170, "check_high_VI_0.sh"}, "low": {85, "check_low_VI_0.sh"}} {
+		res, err := ConvertFile("testdata/samples/keepalived.conf.conditional_conf", &Options{ConfigID: id})
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		in := res.Director.VRRP.Instances[0]
+		if in.Priority != want.prio {
+			t.Errorf("%s: priority %d, want %d", id, in.Priority, want.prio)
+		}
+		if cmd := res.Director.VRRP.Scripts[0].Command; len(cmd) != 1 || !strings.HasSuffix(cmd[0], want.script) {
+			t.Errorf("%s: script %q, want %s", id, cmd, want.script)
+		}
+	}
+}
