@@ -82,6 +82,7 @@ var unmappedCases = []struct {
 		instance("track_interface {\n eth1 weight 5\n}\ntrack_script {\n s\n z\n}") +
 		"vrrp_sync_group G {\n group {\n VI_1\n }\n}", []string{"8:s"}, "keepalived ignores a weighted script there"},
 	{"fractional vrrp_script interval", "vrrp_script s {\n script /bin/true\n interval 1.5\n timeout 5000\n}", []string{"3:interval", "4:timeout"}, "whole seconds up to 4294"},
+	{"AH authentication", instance("authentication {\n auth_type AH\n auth_pass 1111\n}"), []string{"7:auth_type"}, "RFC 3768 removed VRRP authentication"},
 	{"sni_name", service("10.0.0.100 443", "protocol TCP\nreal_server 10.0.0.1 443 {\n SSL_GET {\n url {\n path /\n }\n sni_name a.example\n }\n}"),
 		[]string{"8:sni_name"}, "any release up to 2.4.3"},
 }
