@@ -112,7 +112,11 @@ func (m *mapper) groupFWMark(g *vsGroup, c *Node, words []string) {
 		m.errorf(c.Pos, "virtual_server_group %s: fwmark: missing mark", g.node.Args[0])
 		return
 	}
-	v, err := uintIn(1, 1<<32-1)(words[1])
+	v, err := uintIn(0, 1<<32-1)(words[1])
+	if err == nil && v == 0 {
+		m.unmappedWord(c, "fwmark", "fwmark 0 in virtual_server_group %s: a firewall-mark service needs a mark from 1 (IPVS and lbd); no service imported for it", g.node.Args[0])
+		return
+	}
 	if err != nil {
 		m.errorf(c.Pos, "virtual_server_group %s: fwmark: %v", g.node.Args[0], err)
 		return
@@ -225,7 +229,7 @@ func (m *mapper) virtualServerGroup(n *Node) {
 	}
 	g := m.vsGroups[n.Args[1]]
 	if g == nil {
-		m.unmapped(n, "virtual_server_group %s is not defined (keepalived ignores this virtual server): no service imported", n.Args[1])
+		m.unmapped(n, "virtual_server_group %s is not defined: no service imported", n.Args[1])
 		return
 	}
 	g.used = true

@@ -26,25 +26,36 @@ const groupBody = `virtual_server group G {
 }
 `
 
+// vsGroupExpandCases are group entries and the services they give (the
+// keepalived oracle reads them too).
+var vsGroupExpandCases = []struct {
+	name    string
+	entries string
+	want    []string
+}{
+	{"address and port", "10.0.0.1 8080", []string{"TCP 10.0.0.1:8080"}},
+	{"last-byte range", "10.0.0.1-3 80", []string{"TCP 10.0.0.1:80", "TCP 10.0.0.2:80", "TCP 10.0.0.3:80"}},
+	{"whole-address range", "10.0.0.254-10.0.1.1 80", []string{"TCP 10.0.0.254:80", "TCP 10.0.0.255:80", "TCP 10.0.1.0:80", "TCP 10.0.1.1:80"}},
+	{"prefix range", "10.0.0.4/31 80", []string{"TCP 10.0.0.4:80", "TCP 10.0.0.5:80"}},
+	{"fwmark", "fwmark 7", []string{"FWM 7 ipv4"}},
+	{"several entries", "10.0.0.1 80\n 10.0.0.1 443\n fwmark 2 inet", []string{"TCP 10.0.0.1:80", "TCP 10.0.0.1:443", "FWM 2 ipv4"}},
+}
+
+// vsGroupBadEntries are group entries keepalived skips with a message.
+var vsGroupBadEntries = []string{"10.0.0.9-3 80", "10.0.0.1 http", "10.0.0.1/24 80", "fwmark 1 ipx"}
+
+// vsGroupConf is a group of entries and a virtual server using it.
+func vsGroupConf(entries string) string {
+	return "virtual_server_group G {\n " + entries + "\n}\n" + groupBody
+}
+
 // A virtual_server_group becomes one virtual server per member, each with
 // the group's settings and real servers; ranges and fwmarks expand as
 // keepalived reads them.
 func TestVirtualServerGroupExpands(t *testing.T) {
-	tests := []struct {
-		name    string
-		entries string
-		want    []string
-	}{
-		{"address and port", "10.0.0.1 8080", []string{"TCP 10.0.0.1:8080"}},
-		{"last-byte range", "10.0.0.1-3 80", []string{"TCP 10.0.0.1:80", "TCP 10.0.0.2:80", "TCP 10.0.0.3:80"}},
-		{"whole-address range", "10.0.0.254-10.0.1.1 80", []string{"TCP 10.0.0.254:80", "TCP 10.0.0.255:80", "TCP 10.0.1.0:80", "TCP 10.0.1.1:80"}},
-		{"prefix range", "10.0.0.4/31 80", []string{"TCP 10.0.0.4:80", "TCP 10.0.0.5:80"}},
-		{"fwmark", "fwmark 7", []string{"FWM 7 ipv4"}},
-		{"several entries", "10.0.0.1 80\n 10.0.0.1 443\n fwmark 2 inet", []string{"TCP 10.0.0.1:80", "TCP 10.0.0.1:443", "FWM 2 ipv4"}},
-	}
-	for _, tt := range tests {
+	for _, tt := range vsGroupExpandCases {
 		t.Run(tt.name, func(t *testing.T) {
-			res := convert(t, "virtual_server_group G {\n "+tt.entries+"\n}\n"+groupBody)
+			res := convert(t, vsGroupConf(tt.entries))
 			got := serviceKeys(res)
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("services %q, want %q\nunmapped %v", got, tt.want, res.Unmapped)
@@ -76,15 +87,24 @@ func TestVirtualServerGroupProblems(t *testing.T) {
 			t.Fatalf("unmapped %q: %v", got, res.Unmapped)
 		}
 	})
+	t.Run("fwmark 0", func(t *testing.T) {
+		res := convert(t, vsGroupConf("fwmark 0\n 10.0.0.1 80"))
+		if got := serviceKeys(res); !slices.Equal(got, []string{"TCP 10.0.0.1:80"}) {
+			t.Fatalf("services %q", got)
+		}
+		if got := issueKeys(res); !slices.Equal(got, []string{"2:fwmark"}) {
+			t.Fatalf("unmapped %q: %v", got, res.Unmapped)
+		}
+	})
 	t.Run("unused group", func(t *testing.T) {
 		res := convert(t, "virtual_server_group G {\n 10.0.0.1 80\n}\n")
 		if !hasNote(res, "used by no virtual_server") {
 			t.Fatalf("no note: %v", res.Notes)
 		}
 	})
-	for _, bad := range []string{"10.0.0.9-3 80", "10.0.0.1 http", "10.0.0.1/24 80", "fwmark 0", "fwmark 1 ipx", "10.0.0.1-2001:db8::1 80", "10.0.0.0/8 80"} {
+	for _, bad := range append(vsGroupBadEntries, "10.0.0.0/8 80") {
 		t.Run("error "+bad, func(t *testing.T) {
-			_, err := Convert("keepalived.conf", []byte("virtual_server_group G {\n "+bad+"\n}\n"+groupBody), nil)
+			_, err := Convert("keepalived.conf", []byte(vsGroupConf(bad)), nil)
 			if err == nil || !strings.Contains(err.Error(), "keepalived.conf:2:") {
 				t.Fatalf("err = %v, want an error at line 2", err)
 			}
