@@ -390,6 +390,9 @@ func oracleFixtures(t *testing.T) []oracleFixture {
 	for _, tt := range syncDaemonCases {
 		text("sync daemon: "+tt.line, syncDaemonConf(tt.line))
 	}
+	for _, tt := range preprocConfs {
+		text("preprocessor: "+tt.name, tt.conf)
+	}
 	for _, tt := range vsGroupExpandCases {
 		text("virtual_server_group: "+tt.name, vsGroupConf(tt.entries))
 	}

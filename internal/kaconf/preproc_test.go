@@ -73,3 +73,31 @@ func TestConditionalSample(t *testing.T) {
 		}
 	}
 }
+
+// preprocConfs are whole configurations using the preprocessor, read by
+// keepalived too (the oracle, without -i: its config id is the host name,
+// which names no line here) and converted with no config id.
+var preprocConfs = []struct {
+	name, conf string
+	prio       int
+	vip        string
+}{
+	{"parameters", "$IF=eth0\n$VIP=10.0.0\n$P=150\nvrrp_instance VI_1 {\n interface $IF\n virtual_router_id 51\n priority $P\n virtual_ipaddress {\n  ${VIP}.100\n }\n}\n", 150, "10.0.0.100/32"},
+	{"conditional lines", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n@no-such-host priority 200\n@^no-such-host priority 120\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n", 120, "10.0.0.100/32"},
+	{"multi-line parameter", "$INST= \\\nvrrp_instance VI_${N} { \\\n interface eth0 \\\n virtual_router_id ${N} \\\n priority 1${N}0 \\\n virtual_ipaddress { \\\n  10.0.${N}.100 \\\n } \\\n}\n\n$N=5\n$INST\n", 150, "10.0.5.100/32"},
+}
+
+func TestPreprocessedConfigurations(t *testing.T) {
+	for _, tt := range preprocConfs {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convert(t, tt.conf)
+			if len(res.Unmapped) > 0 {
+				t.Fatalf("unmapped: %v", res.Unmapped)
+			}
+			in := res.Director.VRRP.Instances
+			if len(in) != 1 || in[0].Priority != tt.prio || len(in[0].VIPs) != 1 || in[0].VIPs[0].Prefix.String() != tt.vip {
+				t.Fatalf("instances %+v", in)
+			}
+		})
+	}
+}
