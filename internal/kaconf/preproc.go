@@ -11,7 +11,8 @@ import (
 // for a config id (keepalived -i), parameter definitions ($NAME=VALUE,
 // multi-line with a trailing backslash) and their substitution ($NAME
 // before white space, ',' , ')' or the line's end; ${NAME} anywhere).
-// ~SEQ and ~LST blocks, ${_RANDOM} and ${_ENV} are refused.
+// ~SEQ and ~LST repeat the rest of their line (loop.go); ${_RANDOM} and
+// ${_ENV} are refused.
 
 // maxExpansions bounds the substitutions of one line (a parameter whose
 // value names itself never ends).
@@ -48,35 +49,62 @@ func (p *preproc) line(lx *lexer, pos Pos, line string) []string {
 		p.configID = lx.opts.ConfigID
 	}
 	var out []string
-	queue := []string{line}
-	for len(queue) > 0 && len(out) < maxItems {
-		l := queue[0]
-		queue = queue[1:]
-		t, ok := p.conditional(lx, pos, strings.TrimLeft(l, whiteSpace))
-		if !ok {
-			continue
+	queue := []qitem{{text: line}}
+	for steps := 0; len(queue) > 0; steps++ {
+		if steps > maxItems || len(out) > maxItems {
+			lx.errs.add(&Error{Pos: pos, Msg: fmt.Sprintf("this line expands to more than %d lines", maxItems)})
+			return nil
 		}
-		if p.define(t) {
+		it := queue[0]
+		queue = queue[1:]
+		for _, d := range it.set {
+			p.setParam(d[0], d[1])
+		}
+		t, ok := p.conditional(lx, pos, strings.TrimLeft(it.text, whiteSpace))
+		if !ok || p.define(t) {
 			continue
 		}
 		if strings.HasPrefix(t, "~SEQ") || strings.HasPrefix(t, "~LST") {
-			lx.errs.add(&Error{Pos: pos, Msg: "~SEQ and ~LST are not supported: expand them first"})
-			return nil
+			items, err := p.loop(pos, t)
+			if err != nil {
+				lx.errs.add(&Error{Pos: pos, Msg: err.Error()})
+				return nil
+			}
+			queue = append(items, queue...)
+			continue
 		}
 		s, extra, err := p.substitute(pos, t)
 		if err != nil {
 			lx.errs.add(&Error{Pos: pos, Msg: err.Error()})
 			return nil
 		}
+		more := make([]qitem, 0, len(extra)+1)
 		if s != t && strings.HasPrefix(strings.TrimLeft(s, whiteSpace), "@") {
 			// $IF_MAIN=@main, then "$IF_MAIN priority 240" (keepalived.conf(5)).
-			queue = append(append([]string{s}, extra...), queue...)
-			continue
+			more = append(more, qitem{text: s})
+		} else {
+			out = append(out, s)
 		}
-		out = append(out, s)
-		queue = append(extra, queue...)
+		for _, e := range extra {
+			more = append(more, qitem{text: e})
+		}
+		queue = append(more, queue...)
 	}
 	return out
+}
+
+// qitem is a line waiting to be preprocessed, and the parameters a ~SEQ
+// or ~LST sets before it ([name, value] pairs).
+type qitem struct {
+	text string
+	set  [][2]string
+}
+
+func (p *preproc) setParam(name, value string) {
+	if p.defs == nil {
+		p.defs = map[string]*paramDef{}
+	}
+	p.defs[name] = &paramDef{lines: []string{value}}
 }
 
 // conditional resolves "@ID rest" and "@^ID rest": rest when the config id

@@ -32,6 +32,14 @@ func TestPreprocessor(t *testing.T) {
 		{"nested multi-line parameters", "",
 			"$RS= \\\nreal ${R} \\\n\n$VS= \\\nvs { \\\n $R=1 \\\n $RS \\\n $R=2 \\\n $RS \\\n}\n$VS\n",
 			"vs@11{real(1)@11 real(2)@11}"},
+		{"~SEQ", "", "~SEQ(N, 0, 2, 4) a 10.0.${N}.1\n", "a(10.0.0.1)@1 a(10.0.2.1)@1 a(10.0.4.1)@1"},
+		{"~SEQ counting down, defaults", "", "~SEQ(N, 3, 1) a $N\n~SEQ(M, 2) b $M\n", "a(3)@1 a(2)@1 a(1)@1 b(1)@2 b(2)@2"},
+		{"~SEQx", "", "~SEQx(X, 0x90, 0x10, 0xc0) a fe80::${X}:1\n", "a(fe80::90:1)@1 a(fe80::a0:1)@1 a(fe80::b0:1)@1 a(fe80::c0:1)@1"},
+		{"two ~SEQ on a line", "", "~SEQ(A, 1, 2) ~SEQ(B, 1, 2) a ${A}.${B}\n", "a(1.1)@1 a(1.2)@1 a(2.1)@1 a(2.2)@1"},
+		{"~SEQ bound by a parameter", "", "$LAST=2\n~SEQ(N, 1, $LAST) a $N\n", "a(1)@2 a(2)@2"},
+		{"~SEQ of a multi-line parameter", "", "$V= \\\nv$N { \\\n p $N \\\n}\n\n~SEQ(N, 1, 2) $V\n", "v1@6{p(1)@6} v2@6{p(2)@6}"},
+		{"~LST", "", "~LST(IP, 10, 20) a 192.168.${IP}.1\n", "a(192.168.10.1)@1 a(192.168.20.1)@1"},
+		{"~LST of pairs", "", "~LST({IP, IP1}, {10,1},{20,4},{5}) a 192.168.${IP}.${IP1}\n", "a(192.168.10.1)@1 a(192.168.20.4)@1 a(192.168.5.)@1"},
 		{"predefined", "lb1", "a ${_INSTANCE} ${_HASH}x ${_BANG}\n", "a(lb1,#x,!)@1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +92,7 @@ var preprocConfs = []struct {
 }{
 	{"parameters", "$IF=eth0\n$VIP=10.0.0\n$P=150\nvrrp_instance VI_1 {\n interface $IF\n virtual_router_id 51\n priority $P\n virtual_ipaddress {\n  ${VIP}.100\n }\n}\n", 150, "10.0.0.100/32"},
 	{"conditional lines", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n@no-such-host priority 200\n@^no-such-host priority 120\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n", 120, "10.0.0.100/32"},
+	{"~SEQ and ~LST", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n~LST(P, 130) priority $P\n virtual_ipaddress {\n~SEQ(N, 100, 50, 200) 10.0.0.${N}\n }\n}\n", 130, "10.0.0.100/32 10.0.0.150/32 10.0.0.200/32"},
 	{"multi-line parameter", "$INST= \\\nvrrp_instance VI_${N} { \\\n interface eth0 \\\n virtual_router_id ${N} \\\n priority 1${N}0 \\\n virtual_ipaddress { \\\n  10.0.${N}.100 \\\n } \\\n}\n\n$N=5\n$INST\n", 150, "10.0.5.100/32"},
 }
 
@@ -95,8 +104,15 @@ func TestPreprocessedConfigurations(t *testing.T) {
 				t.Fatalf("unmapped: %v", res.Unmapped)
 			}
 			in := res.Director.VRRP.Instances
-			if len(in) != 1 || in[0].Priority != tt.prio || len(in[0].VIPs) != 1 || in[0].VIPs[0].Prefix.String() != tt.vip {
+			if len(in) != 1 || in[0].Priority != tt.prio {
 				t.Fatalf("instances %+v", in)
+			}
+			var vips []string
+			for _, v := range in[0].VIPs {
+				vips = append(vips, v.Prefix.String())
+			}
+			if got := strings.Join(vips, " "); got != tt.vip {
+				t.Errorf("VIPs %s, want %s", got, tt.vip)
 			}
 		})
 	}
