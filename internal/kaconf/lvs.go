@@ -714,7 +714,7 @@ func (m *mapper) completeReals(b *serviceBuild) bool {
 		reals = append(reals, r)
 	}
 	if len(reals) == 0 {
-		m.unmapped(b.node, "virtual_server %s has no importable real_server: not imported", strings.Join(b.node.Args, " "))
+		m.unmapped(b.node, "%s has no importable real_server: not imported", b.describe())
 		return false
 	}
 	b.reals = reals
@@ -759,6 +759,14 @@ func (m *mapper) completeReal(b *serviceBuild, r *realBuild) bool {
 	}
 	if f := config.FamilyOf(rs.Address); f != vs.Family {
 		m.unmapped(r.node, "%s real server in an %s service: lbd needs one family per service", f, vs.Family)
+		return false
+	}
+	if p := config.RealServerAddressProblem(rs.Address); p != "" {
+		m.unmapped(r.node, "lbd refuses a real server at %s: %s", rs.Address, p)
+		return false
+	}
+	if vs.FWMark == 0 && rs.Address == vs.Address {
+		m.unmapped(r.node, "not imported into the service of %s: the real server is the service's own address, which lbd refuses (traffic would loop back to the director)", b.describe())
 		return false
 	}
 
@@ -852,4 +860,14 @@ func (m *mapper) completeSorry(b *serviceBuild, s *sorryBuild) {
 		m.unmappedWord(s.node, "sorry_server_lvs_method", "tunnel options of a sorry server are not supported (ipip is used)")
 	}
 	vs.SorryServer = ss
+}
+
+
+// describe names the service: its virtual_server line, or the group
+// member it was expanded for.
+func (b *serviceBuild) describe() string {
+	if b.group != "" {
+		return b.group
+	}
+	return "virtual_server " + strings.Join(b.node.Args, " ")
 }

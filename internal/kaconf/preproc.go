@@ -33,7 +33,7 @@ type preproc struct {
 	defs       map[string]*paramDef
 	pending    *paramDef // a multi-line definition being read
 	condNoted  bool
-	expansions int // substitutions of the current line
+	expansions int // substitutions of the current line (its queue item)
 }
 
 // line preprocesses one decommented line of file pos.File and returns the
@@ -44,7 +44,6 @@ func (p *preproc) line(lx *lexer, pos Pos, line string) []string {
 		p.continueDef(line)
 		return nil
 	}
-	p.expansions = 0
 	if lx.opts != nil {
 		p.configID = lx.opts.ConfigID
 	}
@@ -57,6 +56,7 @@ func (p *preproc) line(lx *lexer, pos Pos, line string) []string {
 		}
 		it := queue[0]
 		queue = queue[1:]
+		p.expansions = 0 // substitutions within this one line
 		for _, d := range it.set {
 			p.setParam(d[0], d[1])
 		}

@@ -117,3 +117,17 @@ func TestPreprocessedConfigurations(t *testing.T) {
 		})
 	}
 }
+
+// keepalived.conf(5)'s large example: nested ~SEQ over a multi-line
+// parameter, here 2 x 2 x 60 = 240 instances of 6 substitutions each.
+func TestPreprocessorManyExpansions(t *testing.T) {
+	conf := "$VI4= \\\nvrrp_instance vrrp4.${IF}.${NUM}.${ID} { \\\n interface eth${IF} \\\n virtual_router_id ${ID} \\\n" +
+		" priority 130 \\\n virtual_ipaddress { \\\n  10.${IF}.${NUM}.${ID}/24 \\\n } \\\n}\n\n~SEQ(IF,0,1) ~SEQ(NUM,0,1) ~SEQ(ID,1,60) $VI4\n"
+	nodes, _, errs := parseText(t, conf, nil)
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if len(nodes) != 240 || render(nodes[239:]) != "vrrp_instance(vrrp4.1.1.60)@11{interface(eth1)@11 virtual_router_id(60)@11 priority(130)@11 virtual_ipaddress@11{10.1.1.60/24@11}}" {
+		t.Fatalf("%d instances, the last %s", len(nodes), render(nodes[len(nodes)-1:]))
+	}
+}

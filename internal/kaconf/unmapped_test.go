@@ -65,6 +65,8 @@ var unmappedCases = []struct {
 	{"ha_suspend", service("10.0.0.100 80", "protocol TCP\nha_suspend\nreal_server 10.0.0.1 80 {\n}"), []string{"3:ha_suspend"}, noEquivalent},
 	{"real server of the other family", service("10.0.0.100 80", "protocol TCP\nreal_server 2001:db8::1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"3:real_server"}, "one family"},
+	{"real server at 0.0.0.0", service("fwmark 1", "real_server 0.0.0.0 {\n}\nreal_server 10.0.0.1 {\n}"), []string{"2:real_server"}, "lbd refuses a real server at 0.0.0.0"},
+	{"real server at its own VIP", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.100 80 {\n}\nreal_server 10.0.0.1 80 {\n}"), []string{"3:real_server"}, "the service's own address"},
 	{"duplicate real server", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"5:real_server"}, "listed twice"},
 	{"second virtual server for one service", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}") +

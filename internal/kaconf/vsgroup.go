@@ -248,9 +248,7 @@ func (m *mapper) virtualServerGroup(n *Node) {
 			}
 			return
 		}
-		if m.memberReals(b, mb) {
-			m.addService(b)
-		}
+		m.addService(b)
 		m.notes = dedupe(m.notes, notes, seen)
 		m.issues = dedupe(m.issues, issues, seen)
 	}
@@ -267,30 +265,4 @@ func dedupe[T fmt.Stringer](list []T, from int, seen map[string]bool) []T {
 		}
 	}
 	return out
-}
-
-// memberReals drops (and reports) the real servers lbd cannot hold in a
-// member's service: one at the member's own address, or of the other
-// address family. False, reported, when none is left.
-func (m *mapper) memberReals(b *serviceBuild, mb vsMember) bool {
-	if mb.fwmark != 0 {
-		return true
-	}
-	kept := b.reals[:0:0]
-	for _, r := range b.reals {
-		switch {
-		case r.rs.Address == mb.addr:
-			m.unmappedWord(r.node, "real_server", "not imported into the service of %s: the real server is the service's own address, which lbd refuses (traffic would loop back to the director)", b.group)
-		case r.rs.Address.Is4() != mb.addr.Is4():
-			m.unmappedWord(r.node, "real_server", "not imported into the service of %s: lbd keeps a service's real servers in its address family", b.group)
-		default:
-			kept = append(kept, r)
-		}
-	}
-	b.reals = kept
-	if len(kept) == 0 {
-		m.unmapped(b.node, "no service imported for %s: none of its real servers can be imported", b.group)
-		return false
-	}
-	return true
 }
