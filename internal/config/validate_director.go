@@ -615,3 +615,6 @@ func (r *report) validateUDPCheck(c *Check, p string) {
 // RealServerAddressProblem says why lbd check refuses a real server at a,
 // or "" (for importers that must not write what lbd refuses).
 func RealServerAddressProblem(a netip.Addr) string { return realServerAddressProblem(a) }
+
+// ServiceAddressProblem says why lbd check refuses a service at a, or "".
+func ServiceAddressProblem(a netip.Addr) string { return serviceAddressProblem(a) }

@@ -564,6 +564,10 @@ func (m *mapper) realServer(b *serviceBuild, n *Node) {
 // completeService applies keepalived's defaults and corrections to a
 // virtual server and its real servers; false when it cannot be imported.
 func (m *mapper) completeService(b *serviceBuild) bool {
+	if p := config.ServiceAddressProblem(b.vs.Address); b.vs.FWMark == 0 && p != "" {
+		m.unmapped(b.node, "%s not imported: lbd refuses a service at %s: %s", b.describe(), b.vs.Address, p)
+		return false
+	}
 	m.serviceDefaults(b)
 	if !m.serviceFamily(b) || !m.servicePersistence(b) {
 		return false
@@ -861,7 +865,6 @@ func (m *mapper) completeSorry(b *serviceBuild, s *sorryBuild) {
 	}
 	vs.SorryServer = ss
 }
-
 
 // describe names the service: its virtual_server line, or the group
 // member it was expanded for.

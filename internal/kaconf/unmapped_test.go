@@ -67,6 +67,7 @@ var unmappedCases = []struct {
 		[]string{"3:real_server"}, "one family"},
 	{"real server at 0.0.0.0", service("fwmark 1", "real_server 0.0.0.0 {\n}\nreal_server 10.0.0.1 {\n}"), []string{"2:real_server"}, "lbd refuses a real server at 0.0.0.0"},
 	{"real server at its own VIP", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.100 80 {\n}\nreal_server 10.0.0.1 80 {\n}"), []string{"3:real_server"}, "the service's own address"},
+	{"service at 0.0.0.0", service("0.0.0.0 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}"), []string{"1:virtual_server"}, "lbd refuses a service at 0.0.0.0"},
 	{"duplicate real server", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"5:real_server"}, "listed twice"},
 	{"second virtual server for one service", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}") +
