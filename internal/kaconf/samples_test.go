@@ -20,20 +20,15 @@ import (
 //     shrinks this table when it lands: delete the entry then;
 //   - sample: a mistake in the sample that keepalived ignores too.
 var sampleUnmapped = map[string][]string{
-	"keepalived.conf.IPv6":                  {"SMTP_CHECK"},                             // todo: SMTP_CHECK
-	"keepalived.conf.PING_CHECK":            {"PING_CHECK"},                             // todo: PING_CHECK
-	"keepalived.conf.SMTP_CHECK":            {"SMTP_CHECK", "SMTP_CHECK", "SMTP_CHECK"}, // todo: SMTP_CHECK
-	"keepalived.conf.SSL_GET":               {"auth_type"},                              // deliberate: AH authentication
-	"keepalived.conf.UDP_CHECK":             {"UDP_CHECK"},                              // todo: UDP_CHECK
-	"keepalived.conf.conditional_conf":      {"net_namespace", "use_vmac"},              // deliberate: net_namespace (run lbd in it); todo: use_vmac
-	"keepalived.conf.quorum":                {"omega"},                                  // todo: omega
-	"keepalived.conf.track_interface":       {"static_routes", "virtual_routes"},        // todo: routes
-	"keepalived.conf.virtual_server_group":  {"real_server"},                            // deliberate: a real server at its own VIP (group member 192.168.200.1 1358)
-	"keepalived.conf.vrrp":                  {"192.168.200.18"},                         // sample: the same VIP twice
-	"keepalived.conf.vrrp.lvs_syncd":        {"vrrp_sync_group", "VI_2", "VI_3"},        // sample: sync group without "group {}"
-	"keepalived.conf.vrrp.routes":           {"static_routes", "virtual_routes"},        // todo: routes
-	"keepalived.conf.vrrp.rules":            {"static_rules", "virtual_rules"},          // todo: rules
-	"keepalived.conf.vrrp.static_ipaddress": {"static_ipaddress", "virtual_routes"},     // todo: static addresses, routes
+	"keepalived.conf.SSL_GET":               {"auth_type"},                          // deliberate: AH authentication
+	"keepalived.conf.conditional_conf":      {"net_namespace", "use_vmac"},          // deliberate: net_namespace (run lbd in it); todo: use_vmac
+	"keepalived.conf.track_interface":       {"static_routes", "virtual_routes"},    // todo: routes
+	"keepalived.conf.virtual_server_group":  {"real_server"},                        // deliberate: a real server at its own VIP (group member 192.168.200.1 1358)
+	"keepalived.conf.vrrp":                  {"192.168.200.18"},                     // sample: the same VIP twice
+	"keepalived.conf.vrrp.lvs_syncd":        {"vrrp_sync_group", "VI_2", "VI_3"},    // sample: sync group without "group {}"
+	"keepalived.conf.vrrp.routes":           {"static_routes", "virtual_routes"},    // todo: routes
+	"keepalived.conf.vrrp.rules":            {"static_rules", "virtual_rules"},      // todo: rules
+	"keepalived.conf.vrrp.static_ipaddress": {"static_ipaddress", "virtual_routes"}, // todo: static addresses, routes
 }
 
 // sampleConfigIDs are the config ids a sample is converted for (keepalived
