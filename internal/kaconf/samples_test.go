@@ -20,15 +20,13 @@ import (
 //     shrinks this table when it lands: delete the entry then;
 //   - sample: a mistake in the sample that keepalived ignores too.
 var sampleUnmapped = map[string][]string{
-	"keepalived.conf.SSL_GET":               {"auth_type"},                          // deliberate: AH authentication
-	"keepalived.conf.conditional_conf":      {"net_namespace", "use_vmac"},          // deliberate: net_namespace (run lbd in it); todo: use_vmac
-	"keepalived.conf.track_interface":       {"static_routes", "virtual_routes"},    // todo: routes
-	"keepalived.conf.virtual_server_group":  {"real_server"},                        // deliberate: a real server at its own VIP (group member 192.168.200.1 1358)
-	"keepalived.conf.vrrp":                  {"192.168.200.18"},                     // sample: the same VIP twice
-	"keepalived.conf.vrrp.lvs_syncd":        {"vrrp_sync_group", "VI_2", "VI_3"},    // sample: sync group without "group {}"
-	"keepalived.conf.vrrp.routes":           {"static_routes", "virtual_routes"},    // todo: routes
-	"keepalived.conf.vrrp.rules":            {"static_rules", "virtual_rules"},      // todo: rules
-	"keepalived.conf.vrrp.static_ipaddress": {"static_ipaddress", "virtual_routes"}, // todo: static addresses, routes
+	"keepalived.conf.SSL_GET":              {"auth_type"},                       // deliberate: AH authentication
+	"keepalived.conf.conditional_conf":     {"net_namespace", "use_vmac"},       // deliberate: net_namespace (run lbd in it); todo: use_vmac
+	"keepalived.conf.virtual_server_group": {"real_server"},                     // deliberate: a real server at its own VIP (group member 192.168.200.1 1358)
+	"keepalived.conf.vrrp":                 {"192.168.200.18"},                  // sample: the same VIP twice
+	"keepalived.conf.vrrp.lvs_syncd":       {"vrrp_sync_group", "VI_2", "VI_3"}, // sample: sync group without "group {}"
+	"keepalived.conf.vrrp.routes":          {"192.168.113.0/24"},                // deliberate: a virtual route with alternative gateways (or)
+	"keepalived.conf.vrrp.rules":           {"to", "to"},                        // sample: "192.168.100./24" is not an address (keepalived skips the line too)
 }
 
 // sampleConfigIDs are the config ids a sample is converted for (keepalived
