@@ -8,12 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lvsd/lb/cmd/internal/cli"
 	"github.com/lvsd/lb/internal/kaconf"
 )
 
-const importUsage = `usage: lbctl import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
+const importUsage = `usage: lbctl import-keepalived [-o FILE] [--strict] [--config-id ID] KEEPALIVED.CONF
 
 Converts a keepalived configuration (and the files it includes) into lbd.yaml.
 Keywords that cannot be carried over are listed on stderr, one per line, as
@@ -23,6 +24,10 @@ defaults and corrections written out. The output passes "lbd check".
 
   -o FILE    write the YAML to FILE (mode 0600) instead of standard output
   --strict   exit with status 3 when a keyword is not mapped
+  --config-id ID
+             keep the conditional lines (@ID, @^OTHER) meant for ID, as
+             keepalived -i ID does (default: this host's name up to its
+             first dot, keepalived's default)
 
 Exit status: 0 converted (even with unmapped keywords, unless --strict);
 1 the file is malformed or cannot be read (errors as FILE:LINE: message);
@@ -37,6 +42,7 @@ func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
 	out := fs.String("o", "", "output file")
 	strict := fs.Bool("strict", false, "exit 3 when something is not mapped")
+	configID := fs.String("config-id", defaultConfigID(), "config id for conditional lines (keepalived -i)")
 	// Flags may come before or after the file name.
 	var files []string
 	for {
@@ -60,7 +66,7 @@ func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writ
 	var res *kaconf.Result
 	err := cli.Interruptible(ctx, func() error {
 		var err error
-		res, err = kaconf.ConvertFile(files[0], nil)
+		res, err = kaconf.ConvertFile(files[0], &kaconf.Options{ConfigID: *configID})
 		return err
 	})
 	if errors.Is(err, cli.ErrInterrupted) {
@@ -95,6 +101,17 @@ func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 3
 	}
 	return 0
+}
+
+// defaultConfigID is keepalived's default config id: the host name up to
+// its first dot ("" when it cannot be read).
+func defaultConfigID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(h, ".")
+	return id
 }
 
 // printCapped prints the first kaconf.MaxErrors of list, one per line, and

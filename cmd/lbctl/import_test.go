@@ -118,3 +118,43 @@ func TestImportVRRPOnly(t *testing.T) {
 		t.Errorf("instance %+v", in)
 	}
 }
+
+// --strict fails (exit 3) on any keyword left out, each printed with its
+// file:line; without it the same list is printed and the import succeeds.
+// --config-id picks the conditional lines (keepalived -i).
+func TestImportStrictAndConfigID(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	text := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n" +
+		"@lb1 priority 150\n@lb2 priority 100\n@^lb1 bogus_keyword\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		code     int
+		priority string
+		dropped  bool
+	}{
+		{"lb1", []string{"--config-id", "lb1", conf}, 0, "priority: 150", false},
+		{"lb1 strict", []string{"--strict", "--config-id", "lb1", conf}, 0, "priority: 150", false},
+		{"lb2", []string{"--config-id", "lb2", conf}, 0, "priority: 100", true},
+		{"lb2 strict", []string{conf, "--config-id", "lb2", "--strict"}, 3, "priority: 100", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := importKeepalived(context.Background(), tt.args, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, errb.String())
+			}
+			if !strings.Contains(out.String(), tt.priority) {
+				t.Errorf("no %q in:\n%s", tt.priority, out.String())
+			}
+			line := conf + `:6: keyword "bogus_keyword" not mapped`
+			if got := strings.Contains(errb.String(), line); got != tt.dropped {
+				t.Errorf("stderr has %q: %v, want %v:\n%s", line, got, tt.dropped, errb.String())
+			}
+		})
+	}
+}

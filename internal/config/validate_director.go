@@ -631,3 +631,10 @@ func (r *report) validateUDPCheck(c *Check, p string) {
 		r.errf(p+".min_reply_length", "%d is more than max_reply_length %d", lo, hi)
 	}
 }
+
+// RealServerAddressProblem says why lbd check refuses a real server at a,
+// or "" (for importers that must not write what lbd refuses).
+func RealServerAddressProblem(a netip.Addr) string { return realServerAddressProblem(a) }
+
+// ServiceAddressProblem says why lbd check refuses a service at a, or "".
+func ServiceAddressProblem(a netip.Addr) string { return serviceAddressProblem(a) }

@@ -11,10 +11,12 @@
 //     spaces, and "include" splices in other files (glob patterns, relative
 //     to the including file). The result is a tree of Nodes that remember
 //     their file and line. Structural mistakes (a missing or extra brace, an
-//     unterminated quote, an include loop) are errors, and so are the
-//     preprocessor lines this reader does not expand ($NAME= definitions,
-//     @CONFIG_ID conditions, ~SEQ).
-//   - global.go, vrrp.go, lvs.go and check.go map the tree onto
+//     unterminated quote, an include loop) are errors. keepalived's
+//     preprocessor runs first on each line (preproc.go, loop.go): @ID and
+//     @^ID lines for Options.ConfigID, $NAME=VALUE parameters (multi-line
+//     too) and their substitution, ~SEQ/~SEQx/~LST repetitions.
+//   - global.go, vrrp.go, lvs.go (vsgroup.go: a virtual_server_group
+//     becomes one virtual server per member) and check.go map the tree onto
 //     config.Director. Where keepalived's default differs from lbd's (the
 //     forwarding method, a missing protocol, a priority derived from the
 //     state, checker retry counts, delays and warm-up) the keepalived value

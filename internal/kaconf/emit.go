@@ -101,6 +101,9 @@ func encodeServices(buf *bytes.Buffer, m *mapper) error {
 	for i := range m.d.VirtualServers {
 		n := serviceNode(&m.d.VirtualServers[i], m.sources.reals[i])
 		n.HeadComment = "from " + oneLine(m.sources.services[i].String())
+		if g := m.sources.serviceGroup[i]; g != "" {
+			n.HeadComment += ", " + oneLine(g)
+		}
 		one.Reset()
 		if err := encode(&one, ynode{&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}}); err != nil {
 			return err

@@ -16,6 +16,9 @@ import (
 type Options struct {
 	ReadFile func(name string) ([]byte, error)      // reads included files; nil: os.ReadFile
 	Glob     func(pattern string) ([]string, error) // expands include patterns; nil: filepath.Glob
+	// ConfigID resolves conditional lines (@ID, @^ID) as keepalived -i
+	// ID does; "" is no id: @ID lines are dropped, @^ID lines kept.
+	ConfigID string
 }
 
 // readFile reads name with the hook, or as boundedfile.Read does: regular

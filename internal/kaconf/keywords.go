@@ -18,12 +18,16 @@ const (
 	noTrackOther = "lbd tracks interfaces, scripts, processes and files only (write a vrrp_script that checks this)"
 )
 
+// noAH is why auth_type AH is not imported.
+const noAH = "AH authentication is deliberately unsupported: lbd does PASS (VRRPv2) only, since RFC 3768 removed VRRP authentication, " +
+	"VRRPv3 (RFC 5798) has none and keepalived's own manual marks AH \"not recommended\" (its IPsec-AH-like header is keepalived-only); " +
+	"the instance is imported without authentication, so a keepalived peer still on AH drops lbd's adverts: move the pair to PASS or none first"
+
 // noPrioChanges is the reason for a per-instance or per-group
 // notify_priority_changes.
 const noPrioChanges = "lbd writes the priority lines for every instance or none: notify.priority_changes (vrrp_notify_priority_changes)"
 
 var topUnsupported = map[string]string{
-	"virtual_server_group":     "virtual server groups are not supported: write one virtual_server per address",
 	"bfd_instance":             "lbd has no BFD",
 	"garp_group":               "GARP groups are not supported (use vrrp_garp_interval or garp_* per instance)",
 	"linkbeat_interfaces":      noEquivalent,

@@ -65,6 +65,7 @@ type lexer struct {
 	read    int64    // bytes of every file read
 	stopped bool     // too many items: reading stopped
 	stack   []string // files being read, for loop detection
+	pre     preproc  // conditional lines and parameters
 	lines   []Pos    // every line in reading order, includes spliced in
 }
 
@@ -98,31 +99,34 @@ func (lx *lexer) lexFile(name string, data []byte) {
 					"non-ASCII white space (%U) read as a space in this file; keepalived would take it as part of a word", r)})
 			}
 		}
-		if msg := unsupportedLine(line); msg != "" {
-			lx.errs.add(&Error{Pos: pos, Msg: msg})
-			continue
-		}
-		pieces := splitBraces(line, maxItems+1-len(lx.items))
-		if len(pieces) > 0 && pieces[0] != "{" && pieces[0] != "}" {
-			if w := splitWords(pieces[0]); len(w) > 0 && slices.Contains(includeKeywords, w[0]) {
-				lx.include(pos, w)
-				pieces = pieces[1:]
-			}
-		}
-		for _, p := range pieces {
-			switch p {
-			case "{":
-				lx.items = append(lx.items, item{kind: itemOpen, pos: pos})
-			case "}":
-				lx.items = append(lx.items, item{kind: itemClose, pos: pos})
-			default:
-				if w := splitWords(p); len(w) > 0 {
-					lx.items = append(lx.items, item{kind: itemStmt, pos: pos, words: w, text: strings.TrimSpace(p)})
-				}
-			}
+		for _, l := range lx.pre.line(lx, pos, line) {
+			lx.lexLine(pos, l)
 		}
 	}
 	lx.stop(name) // the last line may have filled the budget
+}
+
+// lexLine appends the items of one line (after the preprocessor).
+func (lx *lexer) lexLine(pos Pos, line string) {
+	pieces := splitBraces(line, maxItems+1-len(lx.items))
+	if len(pieces) > 0 && pieces[0] != "{" && pieces[0] != "}" {
+		if w := splitWords(pieces[0]); len(w) > 0 && slices.Contains(includeKeywords, w[0]) {
+			lx.include(pos, w)
+			pieces = pieces[1:]
+		}
+	}
+	for _, p := range pieces {
+		switch p {
+		case "{":
+			lx.items = append(lx.items, item{kind: itemOpen, pos: pos})
+		case "}":
+			lx.items = append(lx.items, item{kind: itemClose, pos: pos})
+		default:
+			if w := splitWords(p); len(w) > 0 {
+				lx.items = append(lx.items, item{kind: itemStmt, pos: pos, words: w, text: strings.TrimSpace(p)})
+			}
+		}
+	}
 }
 
 // stop reports whether reading must stop: too many statements, or so many
@@ -213,24 +217,6 @@ func (lx *lexer) include(pos Pos, words []string) {
 		}
 		lx.lexFile(m, data)
 	}
-}
-
-// unsupportedLine explains why a line of keepalived's preprocessor
-// (parameter definitions, conditional lines, sequences) cannot be read, or
-// returns "".
-func unsupportedLine(line string) string {
-	t := strings.TrimLeft(line, whiteSpace)
-	switch {
-	case strings.HasPrefix(t, "$"):
-		if name, _, ok := strings.Cut(t, "="); ok && !strings.ContainsAny(name, whiteSpace) {
-			return "parameter definitions ($NAME=...) are not supported: expand them first"
-		}
-	case strings.HasPrefix(t, "@"):
-		return "conditional configuration (@CONFIG_ID ...) is not supported: keep the lines meant for this host, without the @ prefix"
-	case strings.HasPrefix(t, "~SEQ") || strings.HasPrefix(t, "~LST"):
-		return "~SEQ and ~LST are not supported: expand them first"
-	}
-	return ""
 }
 
 // asciiSpaces replaces non-ASCII white space (the no-break spaces of text

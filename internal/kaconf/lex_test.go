@@ -100,10 +100,10 @@ func TestStructuralErrors(t *testing.T) {
 		{"brace without keyword", "{\n a\n}", []string{`k.conf:1: unexpected "{" (no keyword before it)`}},
 		{"second block for one statement", "a { } {\n}", []string{`k.conf:1: unexpected "{" (no keyword before it)`}},
 		{"unterminated quote", "a {\n b \"x\n}", []string{`k.conf:2: unterminated double quote`}},
-		{"preprocessor lines", "$PRIO=100\n@lb1 priority 200\n~SEQ(i,1,3) x\nfoo $x=1\n", []string{
-			"k.conf:1: parameter definitions ($NAME=...) are not supported: expand them first",
-			"k.conf:2: conditional configuration (@CONFIG_ID ...) is not supported: keep the lines meant for this host, without the @ prefix",
-			"k.conf:3: ~SEQ and ~LST are not supported: expand them first"}},
+		{"preprocessor lines not supported", "$PRIO=100\n@lb1 priority 200\n~SEQ(i,5,1,3) x\nfoo $x=1\n~LST({a},{1,2}) x\nr ${_RANDOM 1 5}\n", []string{
+			"k.conf:3: ~SEQ(i,5,1,3): the step never reaches the end",
+			"k.conf:5: ~LST({a},{1,2}): more values than variables in \"1,2\"",
+			"k.conf:6: ${_RANDOM 1 5} is not supported: its value is not known where the file is imported; replace it"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, errs := parseText(t, tt.in, nil)

@@ -47,6 +47,7 @@ type serviceBuild struct {
 	quorumNode  *Node
 	sorry       *sorryBuild
 	reals       []*realBuild
+	group       string // the virtual_server_group member it was expanded for
 }
 
 type sorryBuild struct {
@@ -75,10 +76,26 @@ type realBuild struct {
 // virtualServer maps "virtual_server ADDR PORT { ... }" and
 // "virtual_server fwmark N { ... }".
 func (m *mapper) virtualServer(n *Node) {
+	if len(n.Args) > 0 && n.Args[0] == "group" {
+		m.virtualServerGroup(n)
+		return
+	}
 	b, ok := m.serviceHead(n)
 	if !ok {
 		return
 	}
+	m.serviceBody(b, n)
+	if len(b.reals) == 0 {
+		// keepalived ignores it ("has no real servers - ignoring"), and
+		// so does lbd: nothing is lost, so it is a note, not unmapped.
+		m.notef(n.Pos, "virtual_server %s has no real_server: keepalived ignores such a virtual server, and so does this file (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
+		return
+	}
+	m.addService(b)
+}
+
+// serviceBody reads the block of a virtual_server into b.
+func (m *mapper) serviceBody(b *serviceBuild, n *Node) {
 	for _, c := range n.Block {
 		switch {
 		case m.timing(&b.vs.Timing, c):
@@ -91,17 +108,10 @@ func (m *mapper) virtualServer(n *Node) {
 			m.other(c, "virtual_server", serviceUnsupported, serviceMapped)
 		}
 	}
-	if len(b.reals) == 0 {
-		// keepalived ignores it ("has no real servers - ignoring"), and
-		// so does lbd: nothing is lost, so it is a note, not unmapped.
-		m.notef(n.Pos, "virtual_server %s has no real_server: keepalived ignores such a virtual server, and so does this file (a table built by hand with ipvsadm is left alone)", strings.Join(n.Args, " "))
-		return
-	}
-	m.addService(b)
 }
 
 // serviceHead reads the arguments of virtual_server: an address and a
-// port, or "fwmark N" (groups are reported).
+// port, or "fwmark N" (virtualServerGroup reads groups).
 func (m *mapper) serviceHead(n *Node) (*serviceBuild, bool) {
 	if !m.block(n, 1, -1) {
 		return nil, false
@@ -109,9 +119,6 @@ func (m *mapper) serviceHead(n *Node) (*serviceBuild, bool) {
 	b := &serviceBuild{node: n, weight: 1}
 	vs := &b.vs
 	switch n.Args[0] {
-	case "group":
-		m.unmapped(n, "virtual server groups are not supported: write one virtual_server per address")
-		return nil, false
 	case "fwmark":
 		if len(n.Args) < 2 {
 			m.errorf(n.Pos, "virtual_server fwmark: missing mark")
@@ -320,6 +327,7 @@ func (m *mapper) addService(b *serviceBuild) {
 	}
 	m.sources.keys[key] = len(m.sources.services)
 	m.sources.services = append(m.sources.services, n.Pos)
+	m.sources.serviceGroup = append(m.sources.serviceGroup, b.group)
 	rp := make([]Pos, len(b.reals))
 	for i, r := range b.reals {
 		rp[i] = r.node.Pos
@@ -556,6 +564,10 @@ func (m *mapper) realServer(b *serviceBuild, n *Node) {
 // completeService applies keepalived's defaults and corrections to a
 // virtual server and its real servers; false when it cannot be imported.
 func (m *mapper) completeService(b *serviceBuild) bool {
+	if p := config.ServiceAddressProblem(b.vs.Address); b.vs.FWMark == 0 && p != "" {
+		m.unmapped(b.node, "%s not imported: lbd refuses a service at %s: %s", b.describe(), b.vs.Address, p)
+		return false
+	}
 	m.serviceDefaults(b)
 	if !m.serviceFamily(b) || !m.servicePersistence(b) {
 		return false
@@ -706,7 +718,7 @@ func (m *mapper) completeReals(b *serviceBuild) bool {
 		reals = append(reals, r)
 	}
 	if len(reals) == 0 {
-		m.unmapped(b.node, "virtual_server %s has no importable real_server: not imported", strings.Join(b.node.Args, " "))
+		m.unmapped(b.node, "%s has no importable real_server: not imported", b.describe())
 		return false
 	}
 	b.reals = reals
@@ -751,6 +763,14 @@ func (m *mapper) completeReal(b *serviceBuild, r *realBuild) bool {
 	}
 	if f := config.FamilyOf(rs.Address); f != vs.Family {
 		m.unmapped(r.node, "%s real server in an %s service: lbd needs one family per service", f, vs.Family)
+		return false
+	}
+	if p := config.RealServerAddressProblem(rs.Address); p != "" {
+		m.unmapped(r.node, "lbd refuses a real server at %s: %s", rs.Address, p)
+		return false
+	}
+	if vs.FWMark == 0 && rs.Address == vs.Address {
+		m.unmapped(r.node, "not imported into the service of %s: the real server is the service's own address, which lbd refuses (traffic would loop back to the director)", b.describe())
 		return false
 	}
 
@@ -844,4 +864,13 @@ func (m *mapper) completeSorry(b *serviceBuild, s *sorryBuild) {
 		m.unmappedWord(s.node, "sorry_server_lvs_method", "tunnel options of a sorry server are not supported (ipip is used)")
 	}
 	vs.SorryServer = ss
+}
+
+// describe names the service: its virtual_server line, or the group
+// member it was expanded for.
+func (b *serviceBuild) describe() string {
+	if b.group != "" {
+		return b.group
+	}
+	return "virtual_server " + strings.Join(b.node.Args, " ")
 }

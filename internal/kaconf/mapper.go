@@ -31,6 +31,8 @@ type mapper struct {
 	// rulesUnnumbered counts the rules without a preference, by family
 	// (IPv4, IPv6): keepalived numbers them down from 16384.
 	rulesUnnumbered [2]int
+
+	vsGroups map[string]*vsGroup // virtual_server_group NAME -> its members
 }
 
 // globals are the global_defs values that are defaults for the instances.
@@ -51,6 +53,9 @@ type sources struct {
 	keys      map[string]int // a service's Key -> its index in services
 	reals     [][]Pos
 	syncd     Pos
+
+	serviceGroup []string // per service: the virtual_server_group member it expands, or ""
+
 }
 
 func newMapper() *mapper {
@@ -283,6 +288,7 @@ func (m *mapper) mapTop(nodes []*Node) {
 			m.globalDefs(n)
 		}
 	}
+	m.virtualServerGroups(nodes)
 	for _, n := range nodes {
 		switch n.Key {
 		case "vrrp_script":
@@ -297,7 +303,7 @@ func (m *mapper) mapTop(nodes []*Node) {
 			m.trackFile(n)
 		case "static_ipaddress", "static_routes", "static_rules":
 			m.staticBlock(n)
-		case "global_defs", "vrrp_sync_group":
+		case "global_defs", "vrrp_sync_group", "virtual_server_group":
 		default:
 			m.other(n, "top-level", topUnsupported, []string{"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server",
 				"vrrp_track_process", "track_file", "vrrp_track_file", "static_ipaddress", "static_routes", "static_rules"})
@@ -308,6 +314,7 @@ func (m *mapper) mapTop(nodes []*Node) {
 			m.syncGroup(n)
 		}
 	}
+	m.unusedGroups(nodes)
 	m.resolveSyncDaemon()
 	if len(m.d.VirtualServers) > 0 && !m.flush {
 		m.d.Global.FlushOnStop = true

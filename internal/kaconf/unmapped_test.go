@@ -53,8 +53,8 @@ var unmappedCases = []struct {
 		[]string{"1:vrrp_instance"}, "no interface"},
 	{"script without command", "vrrp_script s {\n interval 2\n}", []string{"1:vrrp_script"}, "no script"},
 	{"sync group of unknown instance", "vrrp_sync_group G {\n group {\n VI_X\n }\n}", []string{"3:VI_X", "1:vrrp_sync_group"}, "VI_X"},
-	{"virtual server group", "virtual_server_group G {\n 10.0.0.1 80\n}\nvirtual_server group G {\n real_server 10.0.0.2 80 {\n }\n}",
-		[]string{"1:virtual_server_group", "4:virtual_server"}, "groups"},
+	{"virtual server of an undefined group", "virtual_server_group G {\n 10.0.0.1 80\n}\nvirtual_server group H {\n real_server 10.0.0.2 80 {\n }\n}",
+		[]string{"4:virtual_server"}, "virtual_server_group H is not defined"},
 	{"checker lbd lacks", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n BFD_CHECK {\n }\n}"),
 		[]string{"4:BFD_CHECK"}, "no BFD check"},
 	{"UDP_CHECK max_reply_length 0", service("10.0.0.100 53", "protocol UDP\nreal_server 10.0.0.1 53 {\n UDP_CHECK {\n require_reply\n max_reply_length 0\n }\n}"),
@@ -70,6 +70,9 @@ var unmappedCases = []struct {
 	{"ha_suspend", service("10.0.0.100 80", "protocol TCP\nha_suspend\nreal_server 10.0.0.1 80 {\n}"), []string{"3:ha_suspend"}, noEquivalent},
 	{"real server of the other family", service("10.0.0.100 80", "protocol TCP\nreal_server 2001:db8::1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"3:real_server"}, "one family"},
+	{"real server at 0.0.0.0", service("fwmark 1", "real_server 0.0.0.0 {\n}\nreal_server 10.0.0.1 {\n}"), []string{"2:real_server"}, "lbd refuses a real server at 0.0.0.0"},
+	{"real server at its own VIP", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.100 80 {\n}\nreal_server 10.0.0.1 80 {\n}"), []string{"3:real_server"}, "the service's own address"},
+	{"service at 0.0.0.0", service("0.0.0.0 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}"), []string{"1:virtual_server"}, "lbd refuses a service at 0.0.0.0"},
 	{"duplicate real server", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
 		[]string{"5:real_server"}, "listed twice"},
 	{"second virtual server for one service", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n}") +
@@ -87,6 +90,7 @@ var unmappedCases = []struct {
 		instance("track_interface {\n eth1 weight 5\n}\ntrack_script {\n s\n z\n}") +
 		"vrrp_sync_group G {\n group {\n VI_1\n }\n}", []string{"8:s"}, "keepalived ignores a weighted script there"},
 	{"fractional vrrp_script interval", "vrrp_script s {\n script /bin/true\n interval 1.5\n timeout 5000\n}", []string{"3:interval", "4:timeout"}, "whole seconds up to 4294"},
+	{"AH authentication", instance("authentication {\n auth_type AH\n auth_pass 1111\n}"), []string{"7:auth_type"}, "RFC 3768 removed VRRP authentication"},
 	{"sni_name", service("10.0.0.100 443", "protocol TCP\nreal_server 10.0.0.1 443 {\n SSL_GET {\n url {\n path /\n }\n sni_name a.example\n }\n}"),
 		[]string{"8:sni_name"}, "any release up to 2.4.3"},
 }

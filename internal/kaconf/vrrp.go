@@ -410,7 +410,7 @@ func (m *mapper) completeAuth(b *instanceBuild) {
 	case b.authType == "":
 		m.notef(b.authNode.Pos, "authentication without auth_type: keepalived uses none")
 	case b.authType == "AH":
-		m.unmappedWord(b.authNode, "auth_type", "AH authentication is not supported (only PASS): the instance is imported without authentication")
+		m.unmappedWord(b.authNode, "auth_type", "%s", noAH)
 	case in.Version == 3:
 		m.notef(b.authNode.Pos, "authentication with VRRP version 3: keepalived ignores it")
 	case b.authPass == "":
