@@ -38,6 +38,7 @@ type lab struct {
 	client *netnslab.Namespace
 	d      [2]*netnslab.Namespace // d1, d2
 	link1  *netnslab.Link         // d1's cable
+	web    []*netnslab.Namespace  // web1, web2
 	mac    [2]net.HardwareAddr    // d1's and d2's eth0
 	webs   []*http.Server
 }
@@ -87,6 +88,7 @@ func buildLab() (l *lab, err error) {
 		if err != nil {
 			return nil, err
 		}
+		l.web = append(l.web, ns)
 		if err := l.addWeb(ns, name); err != nil {
 			return nil, err
 		}
@@ -152,25 +154,32 @@ func (l *lab) close() {
 // get sends one GET / to addr:80 from ns over a new connection and
 // returns the answer's body.
 func get(ctx context.Context, ns *netnslab.Namespace, addr string) (string, error) {
+	body, _, err := getTimed(ctx, ns, addr)
+	return body, err
+}
+
+// getTimed is get that also says when the connection was established.
+func getTimed(ctx context.Context, ns *netnslab.Namespace, addr string) (body string, dialed time.Time, err error) {
 	c, err := ns.DialContext(ctx, "tcp4", net.JoinHostPort(addr, "80"))
 	if err != nil {
-		return "", err
+		return "", dialed, err
 	}
+	dialed = time.Now()
 	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
 	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: vip\r\n\r\n"); err != nil {
-		return "", err
+		return "", dialed, err
 	}
 	b, err := io.ReadAll(io.LimitReader(c, 4096))
 	if err != nil {
-		return "", err
+		return "", dialed, err
 	}
 	s := string(b)
 	if !strings.HasPrefix(s, "HTTP/1.0 200 ") && !strings.HasPrefix(s, "HTTP/1.1 200 ") {
-		return "", errors.New("not a 200 answer")
+		return "", dialed, errors.New("not a 200 answer")
 	}
-	_, body, _ := strings.Cut(s, "\r\n\r\n")
-	return body, nil
+	_, body, _ = strings.Cut(s, "\r\n\r\n")
+	return body, dialed, nil
 }

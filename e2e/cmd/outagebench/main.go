@@ -33,7 +33,7 @@
 // could not be measured (keepalived missing, a trial that never recovered
 // after two retries of its set-up).
 //
-//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived]
+//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived] [-v] [-trace]
 package main
 
 import (
@@ -55,6 +55,7 @@ type options struct {
 	every   time.Duration
 	timeout time.Duration
 	verbose bool
+	trace   bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.DurationVar(&o.every, "every", 10*time.Millisecond, "the prober's request interval")
 	flag.DurationVar(&o.timeout, "timeout", time.Second, "a request's timeout")
 	flag.BoolVar(&o.verbose, "v", false, "print the daemons' logs of each trial")
+	flag.BoolVar(&o.trace, "trace", false, "print each trial's frames around the fault as the client, d1, d2 and web1 saw them (tcpdump), and the slow requests")
 	flag.Parse()
 	o.faults = strings.Split(*faults, ",")
 	o.stacks = strings.Split(*stacks, ",")

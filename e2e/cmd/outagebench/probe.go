@@ -17,6 +17,7 @@ import (
 // probeResult is one request of the prober.
 type probeResult struct {
 	start, end time.Time
+	dialed     time.Time // the connection established (zero: never)
 	ok         bool
 }
 
@@ -56,10 +57,10 @@ func (p *prober) loop() {
 			defer p.wg.Done()
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-			_, err := get(ctx, p.ns, vipAddr)
+			_, dialed, err := getTimed(ctx, p.ns, vipAddr)
 			cancel()
 			p.mu.Lock()
-			p.results = append(p.results, probeResult{start: start, end: time.Now(), ok: err == nil})
+			p.results = append(p.results, probeResult{start: start, end: time.Now(), dialed: dialed, ok: err == nil})
 			p.mu.Unlock()
 		}()
 	}

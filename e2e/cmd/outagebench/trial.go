@@ -76,6 +76,14 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	if err := p.waitServing(20, 30*time.Second); err != nil {
 		return res, errSetup{err}
 	}
+	var tr *tracer
+	if o.trace {
+		nss := map[string]*netnslab.Namespace{"client": l.client, "d1": l.d[0], "d2": l.d[1], "web1": l.web[0]}
+		if tr, err = startTracer(nss, []string{"client", "d1", "d2", "web1"}); err != nil {
+			return res, err
+		}
+		defer tr.stop()
+	}
 	adv, err := sn.nextAdvert(netip.MustParseAddr(d1Addr), time.Now(), 5*advert)
 	if err != nil {
 		return res, errSetup{err}
@@ -99,6 +107,11 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		return res, err
 	}
 	res.timeline = timeline(sn.events(), p.snapshot(), at, l.mac[1])
+	if tr != nil {
+		tr.stop()
+		tr.print(at, at.Add(-50*time.Millisecond), at.Add(res.again+150*time.Millisecond))
+		printSlow(p.snapshot(), at)
+	}
 	if last, ok := lastAdvertBefore(sn.events(), netip.MustParseAddr(d1Addr), at); ok {
 		res.phase = at.Sub(last)
 	}
