@@ -23,20 +23,21 @@ type tracer struct {
 	names []string
 	cmds  []*exec.Cmd
 	outs  []*syncBuffer
+	errs  []*syncBuffer // tcpdump's stderr: shown when it captured nothing
 }
 
 func startTracer(nss map[string]*netnslab.Namespace, order []string) (*tracer, error) {
 	tr := &tracer{}
 	for _, name := range order {
-		cmd := nss[name].Command(context.Background(), "tcpdump", "-i", "eth0", "-n", "-tt", "-e", "-l", "-Q", "inout", traceFilter)
-		out := &syncBuffer{}
-		cmd.Stdout = out
+		cmd := nss[name].Command(context.Background(), "tcpdump", "-Z", "root", "-i", "eth0", "-n", "-tt", "-e", "-l", "-Q", "inout", traceFilter)
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, errOut
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			tr.stop()
 			return nil, fmt.Errorf("tcpdump in %s: %w", name, err)
 		}
-		tr.names, tr.cmds, tr.outs = append(tr.names, name), append(tr.cmds, cmd), append(tr.outs, out)
+		tr.names, tr.cmds, tr.outs, tr.errs = append(tr.names, name), append(tr.cmds, cmd), append(tr.outs, out), append(tr.errs, errOut)
 	}
 	time.Sleep(300 * time.Millisecond) // tcpdump attaches its filter
 	return tr, nil
@@ -47,6 +48,7 @@ func (tr *tracer) stop() {
 		_ = c.Process.Signal(syscall.SIGINT)
 		_ = c.Wait()
 	}
+	tr.cmds = nil // stopped: a second stop does nothing
 }
 
 // print writes every captured frame from from to to, merged by time, each
@@ -58,6 +60,9 @@ func (tr *tracer) print(at, from, to time.Time) {
 	}
 	var lines []line
 	for i, out := range tr.outs {
+		if out.String() == "" {
+			fmt.Printf("    --- tcpdump in %s captured nothing: %s\n", tr.names[i], strings.TrimSpace(tr.errs[i].String()))
+		}
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
 			ts, rest, ok := strings.Cut(sc.Text(), " ")
@@ -80,7 +85,7 @@ func (tr *tracer) print(at, from, to time.Time) {
 			lines[j], lines[j-1] = lines[j-1], lines[j]
 		}
 	}
-	fmt.Println("    --- trace (s from the fault; namespace; tcpdump -e):")
+	fmt.Printf("    --- trace (s from the fault; namespace; tcpdump -e; %d frames in the window):\n", len(lines))
 	for _, l := range lines {
 		fmt.Println("    " + l.text)
 	}
