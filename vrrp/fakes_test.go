@@ -163,15 +163,16 @@ func (t *fakeTransport) Close() error {
 
 // fakeAddrs is a host's address table.
 type fakeAddrs struct {
-	mu     sync.Mutex
-	held   map[netip.Prefix]string // prefix -> label
-	adds   int
-	events chan AddrEvent
-	jr     *journal // nil: not journalled
+	mu      sync.Mutex
+	held    map[netip.Prefix]string // prefix -> label
+	adds    int
+	removed map[netip.Prefix]time.Time // when each prefix was last removed
+	events  chan AddrEvent
+	jr      *journal // nil: not journalled
 }
 
 func newFakeAddrs() *fakeAddrs {
-	return &fakeAddrs{held: map[netip.Prefix]string{}, events: make(chan AddrEvent, 16)}
+	return &fakeAddrs{held: map[netip.Prefix]string{}, removed: map[netip.Prefix]time.Time{}, events: make(chan AddrEvent, 16)}
 }
 
 func (a *fakeAddrs) Add(v VIP) error {
@@ -188,7 +189,15 @@ func (a *fakeAddrs) Remove(v VIP) error {
 	defer a.mu.Unlock()
 	delete(a.held, v.Prefix)
 	a.jr.add("del addr " + v.Prefix.String() + " dev " + v.Device)
+	a.removed[v.Prefix] = time.Now()
 	return nil
+}
+
+// removedAt returns when p was last removed (zero: never).
+func (a *fakeAddrs) removedAt(p string) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.removed[netip.MustParsePrefix(p)]
 }
 
 func (a *fakeAddrs) Has(v VIP) (bool, error) {

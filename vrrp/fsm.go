@@ -83,7 +83,10 @@ type (
 	// Startup starts the machine (from StateInit).
 	Startup struct{}
 	// Shutdown stops it: a master sends a priority 0 advert and releases.
-	Shutdown struct{}
+	// Announced says the priority 0 advert has already gone out (the
+	// router's handoff sends it and holds the addresses until the backup
+	// takes over): the master then only releases.
+	Shutdown struct{ Announced bool }
 	// AdvertReceived is an advertisement that passed the receive checks.
 	AdvertReceived struct {
 		Priority uint8
@@ -464,7 +467,7 @@ func (m Machine) stepMaster(ev Event, now time.Time) (Machine, []Action) {
 	case AddressRemoved:
 		return m, []Action{AddVIPs{}, SendGARP{m.p.GARP.MasterRepeat}}
 	case Shutdown:
-		return m.leaveMaster(StateStopped, true)
+		return m.leaveMaster(StateStopped, !e.Announced)
 	}
 	return m, nil
 }

@@ -86,6 +86,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 	events := map[string]Event{
 		"startup":          Startup{},
 		"shutdown":         Shutdown{},
+		"shutdown-handoff": Shutdown{Announced: true},
 		"advert-higher":    adv(200, "10.0.0.1"),
 		"advert-eq-higher": adv(100, "10.0.0.3"),
 		"advert-eq-lower":  adv(100, "10.0.0.1"),
@@ -114,6 +115,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 		StateInit: {
 			"startup":          {StateBackup, []Action{SetTimer{TimerMasterDown, mdi100}, Transition{StateInit, StateBackup}}},
 			"shutdown":         none(StateStopped),
+			"shutdown-handoff": none(StateStopped),
 			"advert-higher":    none(StateInit),
 			"advert-eq-higher": none(StateInit),
 			"advert-eq-lower":  none(StateInit),
@@ -136,6 +138,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 		StateBackup: {
 			"startup":          none(StateBackup),
 			"shutdown":         {StateStopped, []Action{StopTimer{TimerMasterDown}, Transition{StateBackup, StateStopped}}},
+			"shutdown-handoff": {StateStopped, []Action{StopTimer{TimerMasterDown}, Transition{StateBackup, StateStopped}}},
 			"advert-higher":    {StateBackup, []Action{SetTimer{TimerMasterDown, mdi100}}},
 			"advert-eq-higher": {StateBackup, []Action{SetTimer{TimerMasterDown, mdi100}}},
 			"advert-eq-lower":  {StateBackup, []Action{SetTimer{TimerMasterDown, mdi100}}},
@@ -156,8 +159,10 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"address-removed":  none(StateBackup),
 		},
 		StateMaster: {
-			"startup":          none(StateMaster),
-			"shutdown":         {StateStopped, leaveMaster(StateStopped)},
+			"startup":  none(StateMaster),
+			"shutdown": {StateStopped, leaveMaster(StateStopped)},
+			// The router's handoff sent the priority 0 advert already.
+			"shutdown-handoff": {StateStopped, leaveMaster(StateStopped)[1:]},
 			"advert-higher":    {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
 			"advert-eq-higher": {StateBackup, append([]Action{SendAdvert{100}}, leaveMaster(StateBackup)...)},
 			"advert-eq-lower": {StateMaster, []Action{SendAdvert{100}, SendGARP{5}, SetTimer{TimerGARPDelay, 5 * time.Second},
@@ -182,6 +187,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 		StateFault: {
 			"startup":          none(StateFault),
 			"shutdown":         {StateStopped, []Action{Transition{StateFault, StateStopped}}},
+			"shutdown-handoff": {StateStopped, []Action{Transition{StateFault, StateStopped}}},
 			"advert-higher":    none(StateFault),
 			"advert-eq-higher": none(StateFault),
 			"advert-eq-lower":  none(StateFault),

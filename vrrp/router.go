@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -33,6 +34,12 @@ type Options struct {
 	OnNotice func(Notice)
 	// Env holds the system seams; nil fields are filled from LinuxEnv.
 	Env Env
+	// HandoffWait bounds how long a stopping master keeps its virtual
+	// addresses after its priority 0 advert, serving them until another
+	// router advertises as master (see Run). Zero means the default,
+	// handoffWait of the instance's advert interval; negative releases
+	// them right after the advert, keepalived's order.
+	HandoffWait time.Duration
 }
 
 // StateChange is one instance transition.
@@ -241,10 +248,10 @@ func (r *Router) Stats() Stats {
 }
 
 // Run opens the sockets, starts the instances and runs until ctx is done;
-// then it stops them as keepalived does (a master sends a priority 0
-// advert and releases its addresses, STOP notify scripts get up to a
-// second), closes everything and returns. Sockets are opened in the
-// calling goroutine's network namespace.
+// then it stops them (a master sends a priority 0 advert and releases its
+// addresses once the backup has taken over, see handoff; STOP notify
+// scripts get up to a second), closes everything and returns. Sockets are
+// opened in the calling goroutine's network namespace.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("vrrp: Run called twice")
@@ -925,11 +932,12 @@ func (r *Router) deliver() {
 }
 
 func (r *Router) shutdown() {
+	announced := r.handoff()
 	r.mu.Lock()
 	now := time.Now()
 	for _, in := range r.insts {
 		if in.started {
-			r.step(in, Shutdown{}, now)
+			r.step(in, Shutdown{Announced: announced[in]}, now)
 		} else {
 			in.m, _ = in.m.Step(Shutdown{}, now)
 		}
@@ -943,4 +951,87 @@ func (r *Router) shutdown() {
 	r.mu.Unlock()
 	r.deliver()
 	r.notes.close() // waits for STOP scripts (at most a second each)
+}
+
+// handoffFactor times an instance's advert interval is how long a stopping
+// master waits for the backup by default: the longest skew time a backup
+// can have (priority 1: 255/256 of the interval in VRRPv3, under a second
+// in VRRPv2, whose interval is whole seconds) and a margin for a busy host.
+const handoffFactor = 1.25
+
+// handoffWait is how long a stopping master of cfg waits for the backup.
+func (r *Router) handoffWait(cfg *Config) time.Duration {
+	if r.opts.HandoffWait != 0 {
+		return r.opts.HandoffWait
+	}
+	return time.Duration(float64(cfg.AdvertInterval) * handoffFactor)
+}
+
+// handoff is the first half of a master's graceful stop (RFC 5798's
+// Shutdown: the priority 0 advert). It sends the advert at once but keeps
+// the virtual addresses, and so keeps serving them through the IPVS table,
+// until another router advertises as master for the instance (the backup
+// takes over Skew_Time after the advert) or handoffWait passes; shutdown
+// then releases them. keepalived releases them right after the advert: the
+// requests clients send during the backup's skew time then reach a
+// director without the address, which drops them or, forwarding, holds
+// them until the new master answers ARP and delivers them in one late
+// burst. It returns the instances whose advert went out.
+func (r *Router) handoff() map[*instance]bool {
+	r.mu.Lock()
+	now := time.Now()
+	announced := map[*instance]bool{}
+	var wait time.Duration
+	for _, in := range r.insts {
+		if !in.started || in.m.State() != StateMaster || r.opts.HandoffWait < 0 {
+			continue
+		}
+		r.execute(in, []Action{StopTimer{TimerAdvert}, StopTimer{TimerGARPDelay}, StopTimer{TimerGARPRefresh}, SendAdvert{0}}, now)
+		announced[in] = true
+		wait = max(wait, r.handoffWait(&in.cfg))
+	}
+	r.mu.Unlock()
+	if len(announced) == 0 {
+		return announced
+	}
+	waiting := maps.Clone(announced)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for len(waiting) > 0 {
+		select {
+		case <-deadline.C:
+			for in := range waiting {
+				r.log.Info("vrrp: no router took over within the handoff wait, releasing the virtual addresses", "instance", in.cfg.Name, "wait", wait)
+			}
+			return announced
+		case m := <-r.inbox:
+			// Only adverts matter now: the instances are stopping.
+			if pm, ok := m.(pktMsg); ok {
+				r.mu.Lock()
+				if in := r.newMaster(pm); in != nil && waiting[in] {
+					r.log.Info("vrrp: another router took over, releasing the virtual addresses", "instance", in.cfg.Name, "master", pm.d.Src)
+					delete(waiting, in)
+				}
+				r.mu.Unlock()
+			}
+		}
+	}
+	return announced
+}
+
+// newMaster returns the instance for which the packet is a valid advert
+// from another router with a priority above 0 (a master), nil otherwise.
+func (r *Router) newMaster(m pktMsg) *instance {
+	if len(m.d.Payload) < headerLen {
+		return nil
+	}
+	in := m.s.byVRID[m.d.Payload[1]]
+	if in == nil {
+		return nil
+	}
+	p, _, ok, _ := in.chk.check(m.d)
+	if !ok || p.Priority == 0 || m.d.Src == in.src {
+		return nil
+	}
+	return in
 }

@@ -640,3 +640,85 @@ func TestRouterPreparesAnnouncerAtStart(t *testing.T) {
 		t.Errorf("announcer calls %q, want %q: prepared at start, for eth0 only, before the first announcement", got, want)
 	}
 }
+
+// TestRouterStopHandsOff proves a stopping master's order: the priority 0
+// advert at once, the virtual address kept (served) until another router
+// advertises as master, then released; without a backup, released once
+// the handoff wait has passed; with a negative HandoffWait, released right
+// after the advert (keepalived's order). Before the handoff the address
+// went with the advert, so clients lost the whole skew time.
+func TestRouterStopHandsOff(t *testing.T) {
+	const vip = "192.168.56.90/32"
+	// A slower advert than fastConfig's, so that the backup's skew time
+	// (60% of it at priority 100) dwarfs the scheduling noise of a busy
+	// machine on the old order's side.
+	slow := func(prio int) Config {
+		c := fastConfig("VI_1", prio)
+		c.AdvertInterval = 200 * time.Millisecond
+		return c
+	}
+	tests := []struct {
+		name   string
+		backup bool          // a priority 100 backup runs
+		wait   time.Duration // Options.HandoffWait of the master
+	}{
+		{name: "the backup takes over, then the master releases", backup: true},
+		{name: "no backup: released after the wait", backup: false},
+		{name: "no backup, HandoffWait negative: released at once", backup: false, wait: -1},
+		{name: "no backup, HandoffWait 300ms: held for it", backup: false, wait: 300 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lan := newFakeLAN()
+			a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{slow(200)}, HandoffWait: tc.wait})
+			var b *running
+			if tc.backup {
+				b = start(t, lan, newFakeHost(lan, "10.0.0.2"), Options{Instances: []Config{slow(100)}})
+				waitState(t, b, "VI_1", StateBackup)
+			}
+			waitState(t, a, "VI_1", StateMaster)
+			eventually(t, "the VIP on the master", func() bool { return a.host.addrs.has(vip) })
+			var bRec *changes
+			if b != nil {
+				bRec = recordChanges(t, b)
+			}
+
+			stopAt := time.Now()
+			a.stop(t)
+			removed := a.host.addrs.removedAt(vip)
+			if a.host.addrs.has(vip) || removed.IsZero() {
+				t.Fatal("the stopped master kept the VIP")
+			}
+			as := a.r.Stats().Instances[0]
+			if as.PriorityZeroSent != 1 || as.State != StateStopped {
+				t.Fatalf("stopped master: %d priority 0 adverts (want 1), state %v", as.PriorityZeroSent, as.State)
+			}
+			switch {
+			case b != nil:
+				// The backup's takeover is before the release: clients
+				// always had a director holding the VIP.
+				waitState(t, b, "VI_1", StateMaster)
+				took := bRec.to(StateMaster)
+				if len(took) == 0 {
+					t.Fatal("no takeover recorded")
+				}
+				if removed.Before(took[0].At) {
+					t.Fatalf("the master released the VIP %v before the backup took over", took[0].At.Sub(removed))
+				}
+				if got := b.r.Stats().Instances[0].PriorityZeroReceived; got != 1 {
+					t.Fatalf("the backup received %d priority 0 adverts, want 1", got)
+				}
+			case tc.wait >= 0:
+				// Nobody took over: the VIP was kept for the whole wait
+				// (a timer never fires early).
+				want := tc.wait
+				if want == 0 {
+					want = time.Duration(float64(slow(200).AdvertInterval) * handoffFactor)
+				}
+				if held := removed.Sub(stopAt); held < want {
+					t.Fatalf("the VIP was released %v after the stop, before the handoff wait of %v", held, want)
+				}
+			}
+		})
+	}
+}
