@@ -270,3 +270,23 @@ func normalizeDest(svc table.Service, d table.Destination) table.Destination {
 	d.ActiveConns, d.InactConns, d.PersistConns, d.Stats = 0, 0, 0, table.Stats{}
 	return d
 }
+
+// CanServe reports whether a director holding addrs could serve them from
+// t: false only when services sit on those addresses and none of them has
+// a real server with a weight (every one failed its checks, or is
+// inhibited). Addresses no service uses are not the table's to judge.
+func CanServe(t table.Table, addrs []netip.Addr) bool {
+	found := false
+	for _, s := range t.Services {
+		if s.FWMark != 0 || !slices.Contains(addrs, s.Address) {
+			continue
+		}
+		found = true
+		for _, d := range s.Destinations {
+			if d.Weight > 0 {
+				return true
+			}
+		}
+	}
+	return !found
+}

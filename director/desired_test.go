@@ -1,6 +1,8 @@
 package director_test
 
 import (
+	"fmt"
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -191,5 +193,39 @@ func TestEnsureSyncDaemon(t *testing.T) {
 	director.EnsureSyncDaemon(k, nil)
 	if ds, _ := k.Daemons(); len(ds) != 0 {
 		t.Errorf("left %+v", ds)
+	}
+}
+
+func TestCanServe(t *testing.T) {
+	vip := netip.MustParseAddr("192.168.56.90")
+	other := netip.MustParseAddr("192.168.56.91")
+	svc := func(addr string, weights ...uint32) table.Service {
+		s := tabletest.Service(table.ProtoTCP, addr, "rr")
+		for i, w := range weights {
+			s.Destinations = append(s.Destinations, tabletest.Dest(fmt.Sprintf("192.168.56.%d:80", 200+i), table.ForwardRoute, w))
+		}
+		return s
+	}
+	tests := []struct {
+		name  string
+		svcs  []table.Service
+		addrs []netip.Addr
+		want  bool
+	}{
+		{"no service on the addresses: not the table's to judge", []table.Service{svc("192.168.56.91:80")}, []netip.Addr{vip}, true},
+		{"empty table", nil, []netip.Addr{vip}, true},
+		{"a real server with a weight", []table.Service{svc("192.168.56.90:80", 0, 1)}, []netip.Addr{vip}, true},
+		{"every real server gone", []table.Service{svc("192.168.56.90:80")}, []netip.Addr{vip}, false},
+		{"every real server inhibited (weight 0)", []table.Service{svc("192.168.56.90:80", 0, 0)}, []netip.Addr{vip}, false},
+		{"one of the VIP's services can", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.90:443", 1)}, []netip.Addr{vip}, true},
+		{"another address can, ours cannot", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip}, false},
+		{"two VIPs, the second can", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip, other}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := director.CanServe(table.Table{Services: tc.svcs}, tc.addrs); got != tc.want {
+				t.Fatalf("CanServe = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

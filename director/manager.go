@@ -3,6 +3,7 @@ package director
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/lvsd/lb/director/table"
@@ -247,4 +248,11 @@ func diffVerdicts(before, after HealthView) []HealthChange {
 func realServerID(svc table.Service, d table.Destination) RealServerID {
 	n := normalizeDest(svc, d)
 	return RealServerID{Service: svc.Key(), Address: n.Address, Port: n.Port}
+}
+
+// CanServe is CanServe on the last desired table.
+func (m *Manager) CanServe(addrs []netip.Addr) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return CanServe(m.desired.Table, addrs)
 }

@@ -141,6 +141,10 @@ type (
 	RemoveVIPs struct{}
 	// SendGARP sends Repeat gratuitous ARPs (or unsolicited NAs) per VIP.
 	SendGARP struct{ Repeat int }
+	// RefreshGARP is a master's later burst (garp_master_delay after
+	// taking over, and every garp_master_refresh): SendGARP, unless the
+	// host says it cannot serve the addresses (Options.Serves).
+	RefreshGARP struct{ Repeat int }
 	// Transition reports a state change (notify scripts, subscribers).
 	Transition struct{ From, To State }
 	// RequestMaster says a sync group member wants MASTER; the group
@@ -168,6 +172,7 @@ func (StopTimer) action()     {}
 func (AddVIPs) action()       {}
 func (RemoveVIPs) action()    {}
 func (SendGARP) action()      {}
+func (RefreshGARP) action()   {}
 func (Transition) action()    {}
 func (RequestMaster) action() {}
 func (OtherMaster) action()   {}
@@ -424,9 +429,9 @@ func (m Machine) stepMaster(ev Event, now time.Time) (Machine, []Action) {
 		case TimerAdvert:
 			return m, []Action{SendAdvert{m.prio}, SetTimer{TimerAdvert, m.p.AdvertInterval}}
 		case TimerGARPDelay:
-			return m, []Action{SendGARP{m.p.GARP.MasterRepeat}}
+			return m, []Action{RefreshGARP{m.p.GARP.MasterRepeat}}
 		case TimerGARPRefresh:
-			return m, []Action{SendGARP{m.p.GARP.MasterRefreshRepeat}, SetTimer{TimerGARPRefresh, m.p.GARP.MasterRefresh}}
+			return m, []Action{RefreshGARP{m.p.GARP.MasterRefreshRepeat}, SetTimer{TimerGARPRefresh, m.p.GARP.MasterRefresh}}
 		}
 		return m, nil
 	case AdvertReceived:

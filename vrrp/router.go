@@ -40,6 +40,17 @@ type Options struct {
 	// handoffWait of the instance's advert interval; negative releases
 	// them right after the advert, keepalived's order.
 	HandoffWait time.Duration
+	// Serves, if set, says whether this host can serve an instance's
+	// addresses now (lbd: its IPVS table has a real server for them). While
+	// it says no, a master skips its later gratuitous ARP bursts
+	// (garp_master_delay, garp_master_refresh), never the one on taking
+	// over nor one asserting itself against a lower priority master. A
+	// backup cut off from the master (no carrier lost) takes over, its
+	// checks failing too; the heal can come just before its delayed burst,
+	// which would point the clients at a director with nothing behind the
+	// address until the master's next advert made it step down. It is
+	// called from the router's goroutine and must not block.
+	Serves func(instance string) bool
 }
 
 // StateChange is one instance transition.
@@ -776,6 +787,13 @@ func (r *Router) do(in *instance, a Action, at time.Time) {
 		case RemoveVIPs:
 			r.removeHeld(in)
 		case SendGARP:
+			r.garp(in, a.Repeat)
+		case RefreshGARP:
+			if r.opts.Serves != nil && !r.opts.Serves(in.cfg.Name) {
+				r.log.Info("vrrp: later gratuitous ARP burst skipped: this host cannot serve the instance's addresses", "instance", in.cfg.Name)
+				in.stats.GARPSkipped++
+				break
+			}
 			r.garp(in, a.Repeat)
 		case Transition:
 			r.transition(in, a, at)

@@ -722,3 +722,49 @@ func TestRouterStopHandsOff(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterLaterGARPNeedsServes: a master's delayed gratuitous ARP burst
+// goes out only while Options.Serves says the host can serve the
+// instance's addresses; the burst on taking over always does. (The soak's
+// split-brain backup, healed just before its delayed burst with no real
+// server left, pointed the client at itself: one request refused.)
+func TestRouterLaterGARPNeedsServes(t *testing.T) {
+	tests := []struct {
+		name   string
+		serves func(string) bool // nil: not set
+		bursts int               // Announce calls after the delay: 1 on taking over, +1 for the delayed one
+		skip   uint64
+	}{
+		{name: "no Serves: keepalived's bursts", serves: nil, bursts: 2},
+		{name: "serves", serves: func(string) bool { return true }, bursts: 2},
+		{name: "cannot serve: the delayed burst is skipped", serves: func(string) bool { return false }, bursts: 1, skip: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lan := newFakeLAN()
+			c := fastConfig("VI_1", 200)
+			c.GARP.MasterDelay = 3 * fastAdvert
+			var asked sync.Map
+			serves := tc.serves
+			if serves != nil {
+				inner := serves
+				serves = func(name string) bool { asked.Store(name, true); return inner(name) }
+			}
+			a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c}, Serves: serves})
+			waitState(t, a, "VI_1", StateMaster)
+			// The delayed burst is due 3 adverts after the takeover; 10
+			// adverts later it has long been handled (or skipped).
+			base := a.r.Stats().Instances[0].AdvertsSent
+			eventually(t, "10 more adverts", func() bool { return a.r.Stats().Instances[0].AdvertsSent >= base+10 })
+			if got := a.host.ann.count(); got != tc.bursts {
+				t.Errorf("%d gratuitous ARP bursts, want %d", got, tc.bursts)
+			}
+			if got := a.r.Stats().Instances[0].GARPSkipped; got != tc.skip {
+				t.Errorf("GARPSkipped %d, want %d", got, tc.skip)
+			}
+			if _, ok := asked.Load("VI_1"); tc.serves != nil && !ok {
+				t.Error("Serves was not asked about VI_1")
+			}
+		})
+	}
+}

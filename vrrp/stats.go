@@ -30,6 +30,7 @@ type InstanceStats struct {
 	BecameMaster          uint64
 	ReleasedMaster        uint64
 	AddressListMismatches uint64 // adverts whose address list differs from ours (logged, not dropped)
+	GARPSkipped           uint64 // later gratuitous ARP bursts skipped: the host could not serve (Options.Serves)
 	Drops                 map[DropReason]uint64
 
 	// SplitBrains counts split-brain episodes: as MASTER, another master

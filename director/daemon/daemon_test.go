@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/vrrp"
 )
 
 // syncBuf is a goroutine-safe log sink.
@@ -331,5 +332,39 @@ func TestDaemonAdoptsMatchingTable(t *testing.T) {
 	f.done <- nil // let the cleanup's wait return
 	if f.k.Writes() != 0 {
 		t.Errorf("restart on a matching table wrote: %v", f.k.Log())
+	}
+}
+
+// TestDaemonServesFollowsHealth: the routers' Options.Serves says an
+// instance's VIP can be served while its service has a live real server,
+// and no longer once every one failed its checks (a later gratuitous ARP
+// burst is then skipped); a VIP with no service is always served.
+func TestDaemonServesFollowsHealth(t *testing.T) {
+	f := start(t, false)
+	serves := f.d.serves([]vrrp.Config{
+		{Name: "VI_1", VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.0.2.10/32")}}},
+		{Name: "VI_2", VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.0.2.99/32")}}},
+	})
+	waitFor(t, "table programmed", func() bool {
+		return eqDests(f.dests(), map[string]uint32{"198.51.100.1": 3, "198.51.100.2": 1})
+	})
+	if !serves("VI_1") || !serves("VI_2") {
+		t.Fatalf("serves with both real servers up: VI_1 %v, VI_2 %v; want true, true", serves("VI_1"), serves("VI_2"))
+	}
+	backends[0].fail.Store(true)
+	waitFor(t, "server 1 removed", func() bool { return eqDests(f.dests(), map[string]uint32{"198.51.100.2": 1}) })
+	if !serves("VI_1") {
+		t.Fatal("serves false with one real server up")
+	}
+	backends[1].fail.Store(true)
+	waitFor(t, "every server removed", func() bool { return len(f.dests()) == 0 })
+	if serves("VI_1") || !serves("VI_2") {
+		t.Fatalf("serves with every real server down: VI_1 %v, VI_2 %v; want false, true", serves("VI_1"), serves("VI_2"))
+	}
+	backends[0].fail.Store(false)
+	backends[1].fail.Store(false)
+	waitFor(t, "servers restored", func() bool { return len(f.dests()) == 2 })
+	if !serves("VI_1") {
+		t.Fatal("serves false after the real servers came back")
 	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ func (d *Daemon) startComponent(c Component) {
 	opts := vrrp.Options{
 		Instances: c.Set.Instances, Scripts: c.Set.Scripts, SyncGroups: c.Set.SyncGroups,
 		TrackProcesses: c.Set.TrackProcesses, TrackFiles: c.Set.TrackFiles,
-		Logger: log, OnStateChange: d.onVRRP,
+		Logger: log, OnStateChange: d.onVRRP, Serves: d.serves(c.Set.Instances),
 	}
 	opts.OnNotice = d.onNotice
 	if d.opts.VRRPEnv != nil {
@@ -230,4 +231,22 @@ func (d *Daemon) Transitions() map[string]map[string]uint64 {
 		out[k.instance][k.to] = n
 	}
 	return out
+}
+
+// serves is the routers' Options.Serves: an instance's VIPs can be served
+// unless IPVS services sit on them and none has a real server with a
+// weight; a master then skips its later gratuitous ARP bursts, which would
+// only draw clients to nothing (a backup cut off from the master and from
+// the real servers, healed just before its delayed burst).
+func (d *Daemon) serves(insts []vrrp.Config) func(string) bool {
+	vips := map[string][]netip.Addr{}
+	for _, in := range insts {
+		for _, v := range in.VIPs {
+			vips[in.Name] = append(vips[in.Name], v.Prefix.Addr())
+		}
+	}
+	return func(name string) bool {
+		p := d.ipvsNow()
+		return p == nil || p.mgr.CanServe(vips[name]) // VRRP only: no table to judge
+	}
 }

@@ -130,24 +130,8 @@ func (s *soak) cut(kind string, sd *soakDir) {
 	s.mu.Unlock()
 	if hit {
 		s.explain(soakWindow{kind: kind, from: start, to: end.Add(soakFailover)})
-	} else if kind == "partition" {
-		s.explain(soakWindow{kind: "partition-heal", from: end, to: end.Add(soakDualMax)})
 	}
 }
-
-// A partition of the director not holding the VIP explains failures from
-// its heal for as long as two MASTERs are allowed after one (soakDualMax).
-// Cut off without losing carrier, the backup takes over (its checks cannot
-// reach the real servers either, so its table has none), and its delayed
-// gratuitous ARP burst (garp_master_delay, 5 s after that takeover) can
-// fall after the heal, before the master's next advert makes it step down:
-// the client then sends to a director whose IPVS service has no
-// destination and gets "connection refused" until the master, hearing the
-// backup's last advert, re-announces. Seen with seed 20261207 (t=436.65 s,
-// 0.6 s after a 7.7 s partition of d2): one SYN refused, the kernel logging
-// "IPVS: rr: TCP VIP:80 - no destination available" at that instant, d1's
-// table being full. keepalived has the same timers. A link flap of the
-// backup does not do this: with its carrier lost it goes FAULT, not MASTER.
 
 // portState sets the bridge port of d's link to state (0 disabled, 3
 // forwarding): frames stop without the carrier going down.
