@@ -272,21 +272,29 @@ func normalizeDest(svc table.Service, d table.Destination) table.Destination {
 }
 
 // CanServe reports whether a director holding addrs could serve them from
-// t: false only when services sit on those addresses and none of them has
-// a real server with a weight (every one failed its checks, or is
-// inhibited). Addresses no service uses are not the table's to judge.
-func CanServe(t table.Table, addrs []netip.Addr) bool {
-	found := false
+// t, built from specs: false only when health-checked services sit on
+// those addresses and none of them has a real server with a weight left
+// (every one failed its checks, or is inhibited). A service none of whose
+// real servers is checked says nothing (its servers are "up" whether they
+// answer or not), nor do addresses no service uses.
+func CanServe(specs []ServiceSpec, t table.Table, addrs []netip.Addr) bool {
+	checked := map[table.ServiceKey]bool{}
+	for i := range specs {
+		if slices.ContainsFunc(specs[i].RealServers, func(rs RealServerSpec) bool { return len(rs.Checks) > 0 }) {
+			checked[specs[i].Service.Key()] = true
+		}
+	}
+	judged := false
 	for _, s := range t.Services {
-		if s.FWMark != 0 || !slices.Contains(addrs, s.Address) {
+		if s.FWMark != 0 || !slices.Contains(addrs, s.Address) || !checked[s.Key()] {
 			continue
 		}
-		found = true
+		judged = true
 		for _, d := range s.Destinations {
 			if d.Weight > 0 {
 				return true
 			}
 		}
 	}
-	return !found
+	return !judged
 }

@@ -199,31 +199,58 @@ func TestEnsureSyncDaemon(t *testing.T) {
 func TestCanServe(t *testing.T) {
 	vip := netip.MustParseAddr("192.168.56.90")
 	other := netip.MustParseAddr("192.168.56.91")
-	svc := func(addr string, weights ...uint32) table.Service {
-		s := tabletest.Service(table.ProtoTCP, addr, "rr")
-		for i, w := range weights {
-			s.Destinations = append(s.Destinations, tabletest.Dest(fmt.Sprintf("192.168.56.%d:80", 200+i), table.ForwardRoute, w))
+	// svc is a service at addr whose real servers have weights (the desired
+	// table's) and are health-checked when checked.
+	type svcDef struct {
+		addr    string
+		checked bool
+		weights []uint32
+	}
+	svc := func(addr string, weights ...uint32) svcDef { return svcDef{addr, true, weights} }
+	unchecked := func(addr string, weights ...uint32) svcDef { return svcDef{addr, false, weights} }
+	build := func(defs []svcDef) ([]director.ServiceSpec, table.Table) {
+		var specs []director.ServiceSpec
+		var tab table.Table
+		for _, d := range defs {
+			s := tabletest.Service(table.ProtoTCP, d.addr, "rr")
+			spec := director.ServiceSpec{Service: s}
+			for i := range 2 { // two configured real servers, checked or not
+				rs := director.RealServerSpec{Dest: tabletest.Dest(fmt.Sprintf("192.168.56.%d:80", 200+i), table.ForwardRoute, 1)}
+				if d.checked {
+					rs.Checks = []director.CheckRef{{ID: fmt.Sprintf("c%d", i)}}
+				}
+				spec.RealServers = append(spec.RealServers, rs)
+			}
+			for i, w := range d.weights {
+				s.Destinations = append(s.Destinations, tabletest.Dest(fmt.Sprintf("192.168.56.%d:80", 200+i), table.ForwardRoute, w))
+			}
+			specs = append(specs, spec)
+			tab.Services = append(tab.Services, s)
 		}
-		return s
+		return specs, tab
 	}
 	tests := []struct {
 		name  string
-		svcs  []table.Service
+		svcs  []svcDef
 		addrs []netip.Addr
 		want  bool
 	}{
-		{"no service on the addresses: not the table's to judge", []table.Service{svc("192.168.56.91:80")}, []netip.Addr{vip}, true},
+		{"no service on the addresses: not the table's to judge", []svcDef{svc("192.168.56.91:80")}, []netip.Addr{vip}, true},
 		{"empty table", nil, []netip.Addr{vip}, true},
-		{"a real server with a weight", []table.Service{svc("192.168.56.90:80", 0, 1)}, []netip.Addr{vip}, true},
-		{"every real server gone", []table.Service{svc("192.168.56.90:80")}, []netip.Addr{vip}, false},
-		{"every real server inhibited (weight 0)", []table.Service{svc("192.168.56.90:80", 0, 0)}, []netip.Addr{vip}, false},
-		{"one of the VIP's services can", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.90:443", 1)}, []netip.Addr{vip}, true},
-		{"another address can, ours cannot", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip}, false},
-		{"two VIPs, the second can", []table.Service{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip, other}, true},
+		{"a real server with a weight", []svcDef{svc("192.168.56.90:80", 0, 1)}, []netip.Addr{vip}, true},
+		{"every real server gone", []svcDef{svc("192.168.56.90:80")}, []netip.Addr{vip}, false},
+		{"every real server inhibited (weight 0)", []svcDef{svc("192.168.56.90:80", 0, 0)}, []netip.Addr{vip}, false},
+		{"one of the VIP's checked services can", []svcDef{svc("192.168.56.90:80"), svc("192.168.56.90:443", 1)}, []netip.Addr{vip}, true},
+		// The soak's case: VIP:80 checked and empty, VIP:8081 unchecked and full.
+		{"an unchecked service says nothing", []svcDef{svc("192.168.56.90:80"), unchecked("192.168.56.90:8081", 1, 1)}, []netip.Addr{vip}, false},
+		{"only unchecked services: not the table's to judge", []svcDef{unchecked("192.168.56.90:8081")}, []netip.Addr{vip}, true},
+		{"another address can, ours cannot", []svcDef{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip}, false},
+		{"two VIPs, the second can", []svcDef{svc("192.168.56.90:80"), svc("192.168.56.91:80", 1)}, []netip.Addr{vip, other}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := director.CanServe(table.Table{Services: tc.svcs}, tc.addrs); got != tc.want {
+			specs, tab := build(tc.svcs)
+			if got := director.CanServe(specs, tab, tc.addrs); got != tc.want {
 				t.Fatalf("CanServe = %v, want %v", got, tc.want)
 			}
 		})

@@ -250,9 +250,9 @@ func realServerID(svc table.Service, d table.Destination) RealServerID {
 	return RealServerID{Service: svc.Key(), Address: n.Address, Port: n.Port}
 }
 
-// CanServe is CanServe on the last desired table.
+// CanServe is CanServe on the specs and the last desired table.
 func (m *Manager) CanServe(addrs []netip.Addr) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return CanServe(m.desired.Table, addrs)
+	return CanServe(m.specs, m.desired.Table, addrs)
 }

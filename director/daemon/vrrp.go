@@ -233,11 +233,12 @@ func (d *Daemon) Transitions() map[string]map[string]uint64 {
 	return out
 }
 
-// serves is the routers' Options.Serves: an instance's VIPs can be served
-// unless IPVS services sit on them and none has a real server with a
-// weight; a master then skips its later gratuitous ARP bursts, which would
-// only draw clients to nothing (a backup cut off from the master and from
-// the real servers, healed just before its delayed burst).
+// serves is the routers' Options.Serves (director.CanServe): an
+// instance's VIPs can be served unless health-checked IPVS services sit on
+// them and none has a real server with a weight; a master then skips its
+// later gratuitous ARP bursts, which would only draw clients to nothing (a
+// backup cut off from the master and from the real servers, healed just
+// before its delayed burst).
 func (d *Daemon) serves(insts []vrrp.Config) func(string) bool {
 	vips := map[string][]netip.Addr{}
 	for _, in := range insts {
