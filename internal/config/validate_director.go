@@ -575,10 +575,12 @@ func serviceAddressProblem(a netip.Addr) string {
 }
 
 // realServerAddressProblem says why a real server cannot be at a, or "".
-// The kernel refuses (EINVAL) a destination that is not unicast: 0.0.0.0/8
+// The kernel refuses (EINVAL) a destination that is not unicast: 0.0.0.0
 // and 255.255.255.255 (its "broadcast"), multicast, IPv6 unspecified and
-// link-local (director/kernel/fake, Conform); loopback is refused here too:
-// IPVS would deliver to this director, not to a real server.
+// link-local (director/kernel/fake, Conform). Refused here too: the rest
+// of 0.0.0.0/8 ("this network", RFC 6890: no destination), which the
+// kernel accepts since Linux 5.3, and loopback: IPVS would deliver to this
+// director, not to a real server.
 func realServerAddressProblem(a netip.Addr) string {
 	switch {
 	case a.Is4() && a.As4()[0] == 0:

@@ -205,6 +205,7 @@ func (f fixtures) serviceSteps() []step {
 	v6p64 := vary(f.v6, func(s *table.Service) { s.Netmask = 64 })
 	fwmTCP := vary(f.fwm, func(s *table.Service) { s.Protocol, s.Scheduler = table.ProtoTCP, "rr" })
 	fwmKey := table.ServiceKey{FWMark: f.fwm.FWMark, Family: f.fwm.Family}
+	zeronet := vary(f.tcp, func(s *table.Service) { s.Address = netip.MustParseAddr("0.1.0.0") })
 	return []step{
 		write("service create", table.OpCreateService, f.tcp, table.Destination{}, nil),
 		write("service create twice", table.OpCreateService, f.tcp, table.Destination{}, syscall.EEXIST),
@@ -225,6 +226,8 @@ func (f fixtures) serviceSteps() []step {
 			return wantService(k, fwmKey, vary(withHashed(f.fwm), func(s *table.Service) { s.ServiceKey = fwmKey }))
 		}),
 		check("zero timeouts left unchanged", zeroTimeoutsUnchanged),
+		write("service create, address in 0.0.0.0/8 (the kernel checks no service address)", table.OpCreateService, zeronet, table.Destination{}, nil),
+		write("service remove, address in 0.0.0.0/8", table.OpRemoveService, zeronet, table.Destination{}, nil),
 	}
 }
 
@@ -237,6 +240,7 @@ func (f fixtures) destSteps() []step {
 	badRange := d(func(d *table.Destination) { d.LowerThreshold = 5 })
 	d2w := vary(f.d2, func(d *table.Destination) { d.Weight = 9 })
 	local := table.Destination{Address: f.env.Local, Port: 80, Forward: table.ForwardRoute, Weight: 1}
+	zeronet := d(func(d *table.Destination) { d.Address = netip.MustParseAddr("0.1.0.0") })
 	return []step{
 		write("destination create", table.OpCreateDest, f.tcp, f.d1, nil),
 		write("destination create twice", table.OpCreateDest, f.tcp, f.d1, syscall.EEXIST),
@@ -251,6 +255,12 @@ func (f fixtures) destSteps() []step {
 			d.Port, d.TunnelType = 84, table.TunnelGUE
 		}), syscall.EINVAL),
 		write("destination create, multicast address", table.OpCreateDest, f.tcp, d(func(d *table.Destination) { d.Address = netip.MustParseAddr("224.0.0.1") }), syscall.EINVAL),
+		write("destination create, unspecified address", table.OpCreateDest, f.tcp, d(func(d *table.Destination) { d.Address = netip.IPv4Unspecified() }), syscall.EINVAL),
+		write("destination create, limited broadcast address", table.OpCreateDest, f.tcp, d(func(d *table.Destination) { d.Address = netip.AddrFrom4([4]byte{255, 255, 255, 255}) }), syscall.EINVAL),
+		// Since Linux 5.3 only 0.0.0.0 of 0.0.0.0/8 is refused (lbd check
+		// refuses the whole block, internal/config).
+		write("destination create, other address in 0.0.0.0/8", table.OpCreateDest, f.tcp, zeronet, nil),
+		write("destination remove, other address in 0.0.0.0/8", table.OpRemoveDest, f.tcp, zeronet, nil),
 		write("destination create, IPv6 link-local address", table.OpCreateDest, f.v6, d(func(d *table.Destination) { d.Address = netip.MustParseAddr("fe80::1") }), syscall.EINVAL),
 		write("destination create, IPv4 in IPv6 service, direct routing", table.OpCreateDest, f.v6, vary(f.tun4, func(d *table.Destination) { d.Forward = table.ForwardRoute }), syscall.EINVAL),
 		write("destination create, IPv4 in IPv6 service, tunnel", table.OpCreateDest, f.v6, f.tun4, nil),

@@ -107,3 +107,46 @@ func TestLoadAndTable(t *testing.T) {
 		t.Errorf("default timeouts %+v", to)
 	}
 }
+
+// TestNewDestinationAddresses: the fake refuses a new destination where
+// the kernel does (EINVAL: not unicast, as its inet_addr_type and
+// ipv6_addr_type say; the conformance script checks the same against the
+// real kernel). lbd check refuses more (internal/config,
+// realServerAddressProblem): loopback, and all of 0.0.0.0/8, of which the
+// kernel refuses only 0.0.0.0 since Linux 5.3.
+func TestNewDestinationAddresses(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		want error
+	}{
+		{"0.0.0.0", syscall.EINVAL},
+		{"0.1.0.0", nil},
+		{"0.255.255.255", nil},
+		{"255.255.255.255", syscall.EINVAL},
+		{"224.0.0.18", syscall.EINVAL},
+		{"239.255.255.255", syscall.EINVAL},
+		{"1.0.0.0", nil},
+		{"10.9.1.1", nil},
+		{"127.0.0.1", nil},
+		{"255.255.255.254", nil},
+		{"::", syscall.EINVAL},
+		{"ff02::1", syscall.EINVAL},
+		{"fe80::1", syscall.EINVAL},
+		{"::ffff:255.255.255.255", syscall.EINVAL},
+		{"2001:db8::1", nil},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			k := fake.New()
+			a := netip.MustParseAddr(c.addr)
+			s := table.Service{ServiceKey: table.ServiceKey{Family: table.FamilyOf(a.Unmap()), Protocol: table.ProtoTCP, Address: a.Unmap(), Port: 80},
+				Scheduler: "rr"}
+			if err := k.CreateService(s); err != nil {
+				t.Fatal(err)
+			}
+			err := k.CreateDestination(s, table.Destination{Address: a, Port: 80, Forward: table.ForwardMasq, Weight: 1})
+			if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+				t.Errorf("create destination %s: %v, want %v", a, err, c.want)
+			}
+		})
+	}
+}
