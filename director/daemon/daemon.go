@@ -261,7 +261,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 // function stops both.
 func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 	g := d.Config().Global
-	srv := control.NewServer(control.ServerConfig{Path: g.ControlSocket, Group: g.ControlGroup, Daemon: d, Logger: d.log})
+	srv := control.NewServer(control.ServerConfig{Path: g.ControlSocket, Group: g.ControlGroup, Daemon: d, Logger: d.log,
+		Limits: g.ControlLimits()})
 	ln, err := srv.Listen()
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)

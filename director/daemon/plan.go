@@ -143,6 +143,9 @@ func restartNeeded(og, ng config.Global) []string {
 	if og.ControlSocket != ng.ControlSocket || og.ControlGroup != ng.ControlGroup {
 		out = append(out, "global.control_socket/control_group")
 	}
+	if og.ControlLimits() != ng.ControlLimits() {
+		out = append(out, "global.control_max_connections/control_*_timeout")
+	}
 	if og.MetricsAddress != ng.MetricsAddress {
 		out = append(out, "global.metrics_address")
 	}

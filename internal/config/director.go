@@ -39,6 +39,16 @@ type Global struct {
 	ScriptUser           string `yaml:"script_user"`
 	ScriptGroup          string `yaml:"script_group"`
 	EnableScriptSecurity bool   `yaml:"enable_script_security"`
+
+	// The control socket's bounds on its clients (internal/httplimit):
+	// connections served at once, and how long a connection may sit idle
+	// between requests, take to send a request's headers and body, and go
+	// without progress in a response write. Applied at start (control.go).
+	ControlMaxConnections int           `yaml:"control_max_connections"` // default 64
+	ControlIdleTimeout    time.Duration `yaml:"control_idle_timeout"`    // default 30s
+	ControlHeaderTimeout  time.Duration `yaml:"control_header_timeout"`  // default 5s
+	ControlBodyTimeout    time.Duration `yaml:"control_body_timeout"`    // default 10s
+	ControlWriteTimeout   time.Duration `yaml:"control_write_timeout"`   // default 10s
 }
 
 // IPVS is kernel-wide IPVS settings.

@@ -856,6 +856,12 @@ virtual_servers:
 		LogLevel:       "info",
 		ResyncInterval: 30 * time.Second,
 		StateDir:       "/var/lib/lbd",
+
+		ControlMaxConnections: 64,
+		ControlIdleTimeout:    30 * time.Second,
+		ControlHeaderTimeout:  5 * time.Second,
+		ControlBodyTimeout:    10 * time.Second,
+		ControlWriteTimeout:   10 * time.Second,
 	}
 	if d.Global != wantGlobal {
 		t.Errorf("Global = %+v\nwant %+v", d.Global, wantGlobal)

@@ -55,6 +55,7 @@ func (r *report) directorDefaults(d *Director) {
 	if g.StateDir == "" {
 		g.StateDir = DefaultStateDir
 	}
+	r.controlDefaults(g)
 	if sd := d.IPVS.SyncDaemon; sd != nil && sd.Role == "" {
 		sd.Role = SyncAuto
 	}
@@ -173,6 +174,7 @@ func (r *report) validateGlobal(g *Global) {
 		r.errf(p+".resync_interval", "must be at least 1s, got %s", g.ResyncInterval)
 	}
 	r.scriptUser(p+".script_user", p+".script_group", g.ScriptUser, g.ScriptGroup)
+	r.validateControl(g)
 }
 
 // scriptUser checks that a script's user and group exist (keepalived
