@@ -64,10 +64,10 @@ type checker struct {
 	version  uint8
 	ipv6     bool
 	unicast  bool
-	checkSrc bool         // unicast: the source must be one of peers
-	peers    []netip.Addr // unicast peers, unzoned and unmapped
-	minTTL   int          // unicast TTL bounds, 0 = none
-	maxTTL   int
+	checkSrc bool                     // unicast: the source must be one of peers
+	peers    []netip.Addr             // unicast peers, unzoned and unmapped
+	ttl      ttlBounds                // unicast TTL bounds
+	peerTTL  map[netip.Addr]ttlBounds // a peer's own bounds, in place of ttl
 	authType uint8
 	auth     [authLen]byte
 	interval time.Duration
@@ -80,12 +80,17 @@ func newChecker(c *Config) checker {
 		ipv6:     c.ipv6(),
 		unicast:  len(c.UnicastPeers) > 0,
 		checkSrc: c.checksUnicastSrc(),
-		minTTL:   c.UnicastMinTTL,
-		maxTTL:   c.UnicastMaxTTL,
+		ttl:      ttlBounds{c.UnicastMinTTL, c.UnicastMaxTTL},
 		interval: c.AdvertInterval,
 	}
 	for _, a := range c.UnicastPeers {
 		k.peers = append(k.peers, a.WithZone("").Unmap())
+	}
+	for _, t := range c.UnicastPeerTTLs {
+		if k.peerTTL == nil {
+			k.peerTTL = map[netip.Addr]ttlBounds{}
+		}
+		k.peerTTL[peerKey(t.Address)] = ttlBounds{t.MinTTL, t.MaxTTL}
 	}
 	if pw := c.password(); pw != "" {
 		k.authType = AuthPass
@@ -151,7 +156,7 @@ func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch b
 		if k.checkSrc && !slices.Contains(k.peers, d.Src.WithZone("").Unmap()) {
 			return p, DropSource, false, false
 		}
-		if d.TTL >= 0 && (d.TTL < k.minTTL || (k.maxTTL != 0 && d.TTL > k.maxTTL)) {
+		if !k.ttlAllowed(d.Src, d.TTL) {
 			return p, DropTTL, false, false
 		}
 	}
@@ -165,6 +170,17 @@ func (k *checker) check(d Datagram) (p Packet, reason DropReason, ok, mismatch b
 		}
 	}
 	return p, 0, true, mismatch
+}
+
+// ttlAllowed reports whether a unicast advert from src may have TTL ttl
+// (-1: unknown): within src's own bounds (unicast_peer_ttls), else the
+// instance's.
+func (k *checker) ttlAllowed(src netip.Addr, ttl int) bool {
+	b, ok := k.peerTTL[peerKey(src)]
+	if !ok {
+		b = k.ttl
+	}
+	return b.allows(ttl)
 }
 
 // ofFamily reports whether a is an address of the instance's family.

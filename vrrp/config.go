@@ -68,6 +68,10 @@ type Config struct {
 	// advert must always have TTL 255.
 	UnicastMinTTL int `yaml:"unicast_min_ttl"`
 	UnicastMaxTTL int `yaml:"unicast_max_ttl"`
+	// UnicastPeerTTLs give peers their own TTL bounds in place of
+	// UnicastMinTTL/UnicastMaxTTL (keepalived's per-peer "unicast_peer {
+	// ADDR min_ttl N max_ttl M }"); a peer not listed takes the instance's.
+	UnicastPeerTTLs []PeerTTL `yaml:"unicast_peer_ttls"`
 
 	VIPs []VIP `yaml:"virtual_ipaddresses"` // at least one; all of one family (IPv6 needs version 3)
 
@@ -528,6 +532,7 @@ func (c *Config) validatePeers(f fields) {
 	if c.UnicastMaxTTL != 0 && c.UnicastMinTTL > c.UnicastMaxTTL {
 		f.add("unicast_min_ttl", "%d is above unicast_max_ttl %d: every advert would be dropped", c.UnicastMinTTL, c.UnicastMaxTTL)
 	}
+	c.validatePeerTTLs(f)
 }
 
 // checksUnicastSrc reports whether unicast sources are checked (the

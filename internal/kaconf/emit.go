@@ -328,6 +328,21 @@ func addUnicast(n ynode, in *vrrp.Config) {
 	if in.UnicastMaxTTL != 0 {
 		n.add("unicast_max_ttl", num(in.UnicastMaxTTL))
 	}
+	if len(in.UnicastPeerTTLs) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, t := range in.UnicastPeerTTLs {
+			e := newMap()
+			e.add("address", str(t.Address.String()))
+			if t.MinTTL != 0 {
+				e.add("min_ttl", num(t.MinTTL))
+			}
+			if t.MaxTTL != 0 {
+				e.add("max_ttl", num(t.MaxTTL))
+			}
+			l.Content = append(l.Content, e.Node)
+		}
+		n.add("unicast_peer_ttls", l)
+	}
 }
 
 func notifyNode(nt vrrp.Notify) ynode {

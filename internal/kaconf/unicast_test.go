@@ -1,8 +1,12 @@
 package kaconf
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvsd/lb/vrrp"
 )
 
 // TestUnicastChecksMapped: keepalived's check_unicast_src (global or per
@@ -29,6 +33,9 @@ func TestUnicastChecksMapped(t *testing.T) {
 		{"max_ttl 255 is no bound", instance("unicast_peer {\n 10.0.0.2 min_ttl 255\n}"), 255, 0, false,
 			[]string{"unicast_min_ttl: 255"}, []string{"unicast_max_ttl"}},
 		{"multicast instance", instance("check_unicast_src"), 0, 0, false, nil, []string{"check_unicast_src"}},
+		{"the peers' ranges differ: each its own", instance("unicast_peer {\n 10.0.0.2 min_ttl 255\n 10.0.0.3\n 10.0.0.4 min_ttl 60 max_ttl 64\n}"), 0, 0, false,
+			[]string{"unicast_peer_ttls:\n", "- address: 10.0.0.2\n", "min_ttl: 255\n", "- address: 10.0.0.4\n", "min_ttl: 60\n", "max_ttl: 64\n"},
+			[]string{"unicast_min_ttl", "unicast_max_ttl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := convert(t, tc.conf)
@@ -56,5 +63,24 @@ func TestUnicastChecksMapped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPeerTTLsImported: peers whose keepalived TTL ranges differ each get
+// their own bounds (unicast_peer_ttls); a peer without a range keeps
+// keepalived's 0-255, which is no entry (the instance has no bounds), and
+// max_ttl 255 is no upper bound.
+func TestPeerTTLsImported(t *testing.T) {
+	res := convert(t, instance("unicast_peer {\n 10.0.0.2 min_ttl 255\n 10.0.0.3\n 10.0.0.4 min_ttl 60 max_ttl 64\n}"))
+	in := res.Director.VRRP.Instance("VI_1")
+	want := []vrrp.PeerTTL{
+		{Address: netip.MustParseAddr("10.0.0.2"), MinTTL: 255},
+		{Address: netip.MustParseAddr("10.0.0.4"), MinTTL: 60, MaxTTL: 64},
+	}
+	if !slices.Equal(in.UnicastPeerTTLs, want) || in.UnicastMinTTL != 0 || in.UnicastMaxTTL != 0 {
+		t.Errorf("peer TTLs %+v, instance %d..%d; want %+v, 0..0", in.UnicastPeerTTLs, in.UnicastMinTTL, in.UnicastMaxTTL, want)
+	}
+	if len(res.Unmapped) > 0 {
+		t.Errorf("unmapped %v", res.Unmapped)
 	}
 }

@@ -34,8 +34,8 @@ var unmappedCases = []struct {
 	{"unicast instances sharing a VRID", instance("unicast_peer {\n 10.0.0.2\n}") +
 		"vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 10.0.0.200\n }\n unicast_peer {\n 10.0.0.3\n }\n}",
 		[]string{"11:vrrp_instance"}, "different peers"},
-	{"unicast TTL ranges that differ by peer", instance("unicast_peer {\n 10.0.0.2 min_ttl 255\n 10.0.0.3\n}"),
-		[]string{"8:min_ttl"}, "one range per instance"},
+	{"unicast max_ttl 0", instance("unicast_peer {\n 10.0.0.2 min_ttl 255\n 10.0.0.3 max_ttl 0\n}"),
+		[]string{"9:max_ttl"}, "none arrives with TTL 0"},
 	{"unicast min_ttl above max_ttl", instance("unicast_peer {\n 10.0.0.2 min_ttl 200 max_ttl 100\n}"),
 		[]string{"8:min_ttl"}, "discards every advert"},
 	{"unknown unicast_peer option", instance("unicast_peer {\n 10.0.0.2 ttl 5\n}"), []string{"8:ttl"}, "unknown unicast_peer option"},

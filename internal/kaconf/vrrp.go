@@ -603,10 +603,12 @@ func (m *mapper) peerTTL(c *Node) (r [2]int, given bool) {
 	return r, given
 }
 
-// completeUnicastChecks carries the peers' TTL ranges over when lbd can say
-// the same (one range for the instance), and writes check_unicast_src: false
-// (with a note) where keepalived would not check the source of unicast
-// adverts: lbd does by default.
+// completeUnicastChecks carries the peers' TTL ranges over: as the
+// instance's range when they agree, else as each peer's own
+// (unicast_peer_ttls; a peer without one keeps 0-255, no bound, as in
+// keepalived); and writes check_unicast_src: false (with a note) where
+// keepalived would not check the source of unicast adverts: lbd does by
+// default.
 func (m *mapper) completeUnicastChecks(b *instanceBuild) {
 	in := &b.in
 	if len(in.UnicastPeers) == 0 {
@@ -621,26 +623,36 @@ func (m *mapper) completeUnicastChecks(b *instanceBuild) {
 		}
 		return
 	}
-	var r [2]int
+	ranges, same := make([][2]int, len(in.UnicastPeers)), true
 	for i, p := range in.UnicastPeers {
-		pr, ok := b.peerTTL[p]
+		r, ok := b.peerTTL[p]
 		if !ok {
-			pr = [2]int{0, 255}
+			r = [2]int{0, 255}
 		}
-		if i > 0 && pr != r {
-			m.unmappedWord(b.ttlNode, "min_ttl", "the peers' TTL ranges differ: lbd has one range per instance "+
-				"(unicast_min_ttl, unicast_max_ttl), so none is imported")
+		switch {
+		case r[0] > r[1]:
+			m.unmappedWord(b.ttlNode, "min_ttl", "min_ttl %d above max_ttl %d: keepalived discards every advert; not imported", r[0], r[1])
+			return
+		case r[1] == 0: // lbd's max 0 is no bound
+			m.unmappedWord(b.ttlNode, "max_ttl", "max_ttl 0: keepalived discards every advert from %s (none arrives with TTL 0); not imported", p)
 			return
 		}
-		r = pr
+		ranges[i], same = r, same && (i == 0 || r == ranges[0])
 	}
-	if r[0] > r[1] {
-		m.unmappedWord(b.ttlNode, "min_ttl", "min_ttl %d above max_ttl %d: keepalived discards every advert; not imported", r[0], r[1])
+	noMax := func(v int) int { // 255 is no bound: lbd's 0
+		if v == 255 {
+			return 0
+		}
+		return v
+	}
+	if same {
+		in.UnicastMinTTL, in.UnicastMaxTTL = ranges[0][0], noMax(ranges[0][1])
 		return
 	}
-	in.UnicastMinTTL = r[0]
-	if r[1] != 255 {
-		in.UnicastMaxTTL = r[1]
+	for i, p := range in.UnicastPeers {
+		if r := ranges[i]; r != [2]int{0, 255} {
+			in.UnicastPeerTTLs = append(in.UnicastPeerTTLs, vrrp.PeerTTL{Address: p, MinTTL: r[0], MaxTTL: noMax(r[1])})
+		}
 	}
 }
 
