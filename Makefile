@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx soak install clean
+.PHONY: all deps build test test-unit test-netns test-zookeeper test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx soak install clean
 
 all: build
 
@@ -17,8 +17,9 @@ deps:
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
-## test: every test: static checks, unit tests, netns tests (root) and the real-kernel VM scenarios.
-test: deps fmt-check vet test-unit test-netns test-vm
+## test: every test: static checks, unit tests, netns tests (root), the real ZooKeeper ensemble and the
+## real-kernel VM scenarios.
+test: deps fmt-check vet test-unit test-netns test-zookeeper test-vm
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
@@ -27,6 +28,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags 'netns testbed' ./...
 	$(GO) vet -tags testbed_guest ./...
+	$(GO) vet -tags zookeeper ./discovery/
 	$(GO) vet -tags 'testbed_guest testbed_soak' ./e2e/scenarios/
 
 test-unit:
@@ -35,6 +37,11 @@ test-unit:
 # Needs root: network namespaces on the host (no IPVS needed).
 test-netns: deps
 	$(GO) test -count=1 -p 1 -tags netns -run 'Netns' ./...
+
+# A real 3-node ZooKeeper ensemble on localhost (Debian's zookeeperd: java, the jars; no root needed),
+# started by the tests themselves (internal/zklab): discovery's watcher against it.
+test-zookeeper: deps
+	$(GO) test -count=1 -tags zookeeper -run 'ZooKeeper' ./discovery/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps

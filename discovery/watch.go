@@ -26,6 +26,9 @@ type Conn interface {
 // blocking the client) on every session event; the watcher then reads
 // the Conn's State, so no transition is lost to a full channel.
 func Dial(servers []string, sessionTimeout time.Duration, log *slog.Logger) (*zk.Conn, <-chan struct{}, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	kick := make(chan struct{}, 1)
 	cb := func(ev zk.Event) {
 		if ev.Type != zk.EventSession {

@@ -1,0 +1,163 @@
+//go:build zookeeper
+
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/lvsd/lb/internal/zklab"
+)
+
+// appServer registers like the seed's Java AppServer: its own session,
+// an EPHEMERAL_SEQUENTIAL child /sgroup/sub holding "host:port".
+// It returns its session, its znode and when it asked to create it.
+func appServer(t *testing.T, servers []string, addr string) (*zk.Conn, string, time.Time) {
+	t.Helper()
+	c, _, err := zk.Connect(servers, 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSession(t, c)
+	start := time.Now()
+	p, err := c.Create("/sgroup/sub", []byte(addr), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		c.Close()
+		t.Fatalf("AppServer %s: create: %v", addr, err)
+	}
+	return c, p, start
+}
+
+// quiet drops the test clients' log lines (the watcher's go to slog).
+var quiet = zk.WithLogger(nopLogger{})
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+func waitSession(t *testing.T, c *zk.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); c.State() != zk.StateHasSession; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no session: %v", c.State())
+		}
+	}
+}
+
+// zkWatch runs a watcher of /sgroup on the ensemble; updates come on the
+// returned channel.
+func zkWatch(t *testing.T, e *zklab.Ensemble) (*Watcher, *zk.Conn, chan Update) {
+	t.Helper()
+	conn, kick, err := Dial(e.Servers(), 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	updates := make(chan Update, 1000)
+	w, err := NewWatcher(conn, kick, WatchConfig{Path: "/sgroup", Format: FormatSeed, Defaults: Defaults{Weight: 1},
+		Policy: Policy{HoldShare: 1}, Retry: 200 * time.Millisecond, OnUpdate: func(u Update) { updates <- u }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w, conn, updates
+}
+
+// await waits for an update listing exactly want (znode paths' data) and
+// returns when it came.
+func await(t *testing.T, updates chan Update, want ...string) time.Time {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	var last []string
+	for {
+		select {
+		case u := <-updates:
+			last = addrsOf(u.Members)
+			if slices.Equal(last, want) {
+				return time.Now()
+			}
+		case <-deadline:
+			t.Fatalf("no update with members %v; last %v", want, last)
+		}
+	}
+}
+
+// TestZooKeeperSeedLayout: a real 3-node ensemble; AppServers register as
+// the seed's Java does; the watcher follows joins and a closed session's
+// leave; one ensemble node killed (the watcher's own) changes nothing.
+func TestZooKeeperSeedLayout(t *testing.T) {
+	e := zklab.Start(t, zklab.Options{})
+	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Create("/sgroup", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create /sgroup: %v", err)
+	}
+	w, conn, updates := zkWatch(t, e)
+	await(t, updates) // the empty group
+
+	var apps []*zk.Conn
+	var want []string
+	for i := 1; i <= 3; i++ {
+		addr := fmt.Sprintf("127.0.0.%d:418%d", i, i)
+		c, p, start := appServer(t, e.Servers(), addr)
+		defer c.Close()
+		apps = append(apps, c)
+		want = append(want, addr)
+		got := await(t, updates, want...)
+		t.Logf("AppServer %s registered as %s: create to the watcher's list %v", addr, p, got.Sub(start))
+	}
+	if st := w.Status(); len(st.Applied) != 3 || st.Applied[0].Znode[:3] != "sub" {
+		t.Fatalf("applied %+v", st.Applied)
+	}
+
+	start := time.Now()
+	apps[1].Close() // a graceful AppServer exit: its session and its znode go
+	got := await(t, updates, want[0], want[2])
+	t.Logf("AppServer %s closed its session: out of the list after %v", want[1], got.Sub(start))
+
+	checkNodeLoss(t, e, w, conn, updates, []string{want[0], want[2]})
+}
+
+// checkNodeLoss kills the ensemble node the watcher is connected to: the
+// client moves to another, the re-list changes nothing, and a new
+// registration still arrives.
+func checkNodeLoss(t *testing.T, e *zklab.Ensemble, w *Watcher, conn *zk.Conn, updates chan Update, members []string) {
+	t.Helper()
+	victim := slices.Index(e.Servers(), conn.Server())
+	if victim < 0 {
+		t.Fatalf("watcher connected to %q, not an ensemble node", conn.Server())
+	}
+	before := w.Status().Applied
+	e.Kill(victim)
+	t.Logf("killed node %d (%s), the watcher's", victim+1, conn.Server())
+	deadline := time.After(6 * time.Second) // past the 2 s session timeout
+	for done := false; !done; {
+		select {
+		case u := <-updates:
+			if !u.Result.Apply.Empty() || u.Result.Held {
+				t.Fatalf("node loss changed the members: %+v", u.Result)
+			}
+		case <-deadline:
+			done = true
+		}
+	}
+	if st := w.Status(); st.Stale || !slices.Equal(addrsOf(st.Applied), addrsOf(before)) {
+		t.Fatalf("after the node loss: %+v, want fresh with %v", st, addrsOf(before))
+	}
+	if conn.State() != zk.StateHasSession || conn.Server() == e.Nodes[victim].Client {
+		t.Fatalf("watcher's client %v on %s", conn.State(), conn.Server())
+	}
+	c, _, _ := appServer(t, e.Servers(), "127.0.0.9:80")
+	defer c.Close()
+	await(t, updates, slices.Concat(members, []string{"127.0.0.9:80"})...)
+}
