@@ -161,3 +161,76 @@ func checkNodeLoss(t *testing.T, e *zklab.Ensemble, w *Watcher, conn *zk.Conn, u
 	defer c.Close()
 	await(t, updates, slices.Concat(members, []string{"127.0.0.9:80"})...)
 }
+
+// TestZooKeeperQuorumLoss: a follower killed, then the leader: quorum
+// lost, the watcher keeps its members and reports stale; an AppServer
+// dies meanwhile; quorum back -> fresh, and its leave comes as a diff.
+func TestZooKeeperQuorumLoss(t *testing.T) {
+	e := zklab.Start(t, zklab.Options{})
+	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Create("/sgroup", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create /sgroup: %v", err)
+	}
+	w, _, updates := zkWatch(t, e)
+	want := []string{"127.0.0.1:80", "127.0.0.2:80", "127.0.0.3:80"}
+	var apps []*zk.Conn
+	for _, a := range want {
+		c, _, _ := appServer(t, e.Servers(), a)
+		defer c.Close()
+		apps = append(apps, c)
+	}
+	await(t, updates, want...)
+
+	leader := e.Leader()
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	follower := (leader + 1) % 3
+	e.Kill(follower)
+	e.Kill(leader)
+	lost := time.Now()
+	t.Logf("killed node %d (follower) then node %d (leader): quorum lost", follower+1, leader+1)
+	for !w.Status().Stale {
+		if time.Since(lost) > 20*time.Second {
+			t.Fatal("never stale after the quorum loss")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("watcher stale %v after the quorum loss", time.Since(lost))
+	apps[1].Close() // an AppServer dies while nobody can record it
+	time.Sleep(3 * time.Second)
+	if st := w.Status(); !st.Stale || !slices.Equal(addrsOf(st.Applied), want) {
+		t.Fatalf("during the quorum loss: %+v, want stale with %v", st, want)
+	}
+	drainNoChange(t, updates)
+
+	e.StartNode(follower)
+	e.StartNode(leader)
+	back := time.Now()
+	e.WaitServing(60*time.Second, e.Nodes...)
+	t.Logf("quorum back after %v", time.Since(back))
+	got := await(t, updates, want[0], want[2])
+	t.Logf("the dead AppServer's leave applied %v after the restart", got.Sub(back))
+	if st := w.Status(); st.Stale {
+		t.Fatalf("still stale after recovery: %+v", st)
+	}
+}
+
+// drainNoChange fails on any queued update that changed the members.
+func drainNoChange(t *testing.T, updates chan Update) {
+	t.Helper()
+	for {
+		select {
+		case u := <-updates:
+			if !u.Result.Apply.Empty() {
+				t.Fatalf("members changed while stale: %+v", u.Result)
+			}
+		default:
+			return
+		}
+	}
+}
