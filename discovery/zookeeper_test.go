@@ -5,7 +5,9 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,5 +234,74 @@ func drainNoChange(t *testing.T, updates chan Update) {
 		default:
 			return
 		}
+	}
+}
+
+// severable is a dialer whose connections can all be cut at once, after
+// which it refuses to dial: an AppServer's host dying (kill -9, power off)
+// as ZooKeeper sees it, with no closeSession sent.
+type severable struct {
+	mu    sync.Mutex
+	dead  bool
+	conns []net.Conn
+}
+
+func (s *severable) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead {
+		return nil, fmt.Errorf("host is dead")
+	}
+	c, err := net.DialTimeout(network, addr, timeout)
+	if err == nil {
+		s.conns = append(s.conns, c)
+	}
+	return c, err
+}
+
+func (s *severable) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dead = true
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// TestZooKeeperDeadAppServer: an AppServer that vanishes without closing
+// its session leaves the list once the session times out (2 s), within
+// the timeout + 1 s.
+func TestZooKeeperDeadAppServer(t *testing.T) {
+	e := zklab.Start(t, zklab.Options{})
+	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Create("/sgroup", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create /sgroup: %v", err)
+	}
+	_, _, updates := zkWatch(t, e)
+	live, _, _ := appServer(t, e.Servers(), "127.0.0.1:80")
+	defer live.Close()
+	host := &severable{}
+	dying, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet, zk.WithDialer(host.dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dying.Close()
+	waitSession(t, dying)
+	if _, err := dying.Create("/sgroup/sub", []byte("127.0.0.2:80"), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, updates, "127.0.0.1:80", "127.0.0.2:80")
+	timeout := 2 * time.Second // asked; the ensemble grants 0.5-5 s (2-20 ticks of 250 ms)
+	host.kill()
+	died := time.Now()
+	got := await(t, updates, "127.0.0.1:80")
+	lag := got.Sub(died)
+	t.Logf("dead AppServer out of the list %v after its death (session timeout %v)", lag, timeout)
+	if lag > timeout+time.Second {
+		t.Fatalf("left after %v, more than the session timeout %v + 1 s", lag, timeout)
 	}
 }
