@@ -305,3 +305,59 @@ func TestZooKeeperDeadAppServer(t *testing.T) {
 		t.Fatalf("left after %v, more than the session timeout %v + 1 s", lag, timeout)
 	}
 }
+
+// TestZooKeeperThousandMembers: 1,000 members registered at once (16
+// writers on one session) -> time until the watcher lists them all, and
+// how many lists it took. A figure for the benchmark (the IPVS side
+// is not here), asserted only as convergence.
+func TestZooKeeperThousandMembers(t *testing.T) {
+	e := zklab.Start(t, zklab.Options{})
+	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	waitSession(t, admin)
+	if _, err := admin.Create("/sgroup", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create /sgroup: %v", err)
+	}
+	w, _, updates := zkWatch(t, e)
+	await(t, updates)
+	const n = 1000
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := g; i < n; i += 16 {
+				addr := fmt.Sprintf("10.%d.%d.1:80", i/256, i%256)
+				if _, err := admin.Create("/sgroup/sub", []byte(addr), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	written := time.Since(start)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	lists := 0
+	for deadline := time.After(30 * time.Second); ; {
+		select {
+		case u := <-updates:
+			lists++
+			if len(u.Members) == n {
+				t.Logf("%d members: written in %v, all in the watcher's list %v after the first create, in %d lists",
+					n, written, time.Since(start), lists)
+				if st := w.Status(); len(st.Applied) != n {
+					t.Fatalf("applied %d", len(st.Applied))
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("after 30 s: %d lists, applied %d of %d", lists, len(w.Status().Applied), n)
+		}
+	}
+}
