@@ -104,6 +104,10 @@ type Config struct {
 	// (keepalived smtp_alert); nil follows notify.email.alert. The router
 	// ignores it: lbd's notifier reads it.
 	SMTPAlert *bool `yaml:"smtp_alert"`
+
+	// VMAC puts the virtual addresses on a macvlan with the VRRP virtual
+	// MAC (keepalived use_vmac, vmac_xmit_base); config_vmac.go.
+	VMAC VMACConfig `yaml:"vmac"`
 }
 
 // StartState is the state an instance starts in (keepalived "state").
@@ -305,6 +309,7 @@ func (c *Config) SetDefaults(given Given) {
 			v.Device = c.Interface
 		}
 	}
+	c.setVMACDefaults()
 	// A zero master_delay is meaningful (no second burst): only a file
 	// that leaves it out gets keepalived's 5 s.
 	if !given.has("garp.master_delay", true) {
@@ -373,6 +378,7 @@ func (c *Config) validate(given Given, f fields, isScript func(name string) bool
 		f.add("garp", "durations must not be negative")
 	}
 	validateNotify(f.at("notify"), c.Notify)
+	c.validateVMAC(f)
 }
 
 // validateRouter checks what identifies and times the virtual router.

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
@@ -30,6 +31,9 @@ type TransportConfig struct {
 	Interface string
 	IPv6      bool
 	Multicast bool // join the VRRP group
+	// SourceInterface, if set, is the interface whose addresses Primary
+	// reads (a vmac's parent); default Interface.
+	SourceInterface string
 }
 
 // Addresses adds and removes virtual addresses and reports removals.
@@ -98,6 +102,29 @@ type Env struct {
 	// Routes is needed only when an instance holds routes or rules; nil
 	// means LinuxEnv's.
 	Routes Routes
+	// VMACs is needed only when an instance uses a vmac; nil means
+	// LinuxVMACs.
+	VMACs VMACs
+}
+
+// VMACs creates and removes the instances' macvlans (use_vmac).
+// LinuxVMACs is the real one.
+type VMACs interface {
+	// Create makes the macvlan (replacing a leftover macvlan of that name
+	// on the same parent), sets keepalived's sysctls on it and its
+	// parent, and brings it up.
+	Create(spec VMACSpec) error
+	// Remove deletes the macvlan and restores what Create changed on the
+	// parent.
+	Remove(spec VMACSpec) error
+}
+
+// VMACSpec is one instance's macvlan.
+type VMACSpec struct {
+	Name   string
+	Parent string
+	MAC    net.HardwareAddr
+	IPv6   bool
 }
 
 // Processes reads the process table and reports its changes (tracked

@@ -88,6 +88,7 @@ type Router struct {
 	notes        *notifier
 	publish      []StateChange // collected under mu, delivered after
 	notices      []Notice      // collected under mu, delivered after
+	vmacs        []VMACSpec    // created by open, removed when Run returns
 }
 
 type instance struct {
@@ -274,6 +275,7 @@ func (r *Router) Run(ctx context.Context) error {
 		cancel()
 		r.closeSockets()
 		wg.Wait()
+		r.removeVMACs()
 		if c, ok := r.env.Announcer.(io.Closer); ok && r.ownAnnouncer {
 			c.Close()
 		}
@@ -284,6 +286,7 @@ func (r *Router) Run(ctx context.Context) error {
 	if err := r.fillEnv(); err != nil {
 		return err
 	}
+	r.fillVMACs()
 	r.notes = newNotifier(r.env.Runner, r.log)
 	if err := r.open(); err != nil {
 		return err
@@ -387,6 +390,19 @@ func (r *Router) fillEnv() error {
 	return nil
 }
 
+// fillVMACs fills the VMACs seam when an instance needs it.
+func (r *Router) fillVMACs() {
+	if r.env.VMACs != nil {
+		return
+	}
+	for _, in := range r.insts {
+		if in.cfg.VMAC.Enabled {
+			r.env.VMACs = &LinuxVMACs{}
+			return
+		}
+	}
+}
+
 // open opens one socket per interface and family and resolves each
 // instance's source and destinations.
 func (r *Router) open() error {
@@ -396,13 +412,16 @@ func (r *Router) open() error {
 		iface string
 		six   bool
 	}
+	if err := r.createVMACs(); err != nil {
+		return err
+	}
 	socks := map[key]*socket{}
 	for _, in := range r.insts {
-		k := key{in.cfg.Interface, in.cfg.ipv6()}
+		k := key{in.cfg.advertDevice(), in.cfg.ipv6()}
 		s := socks[k]
 		if s == nil {
 			s = &socket{
-				cfg:    TransportConfig{Interface: k.iface, IPv6: k.six},
+				cfg:    TransportConfig{Interface: k.iface, IPv6: k.six, SourceInterface: in.cfg.Interface},
 				byVRID: map[uint8]*instance{},
 				stats:  SocketStats{Interface: k.iface, IPv6: k.six, Drops: map[DropReason]uint64{}},
 			}

@@ -20,6 +20,7 @@ import (
 // rawTransport is a raw IP socket of protocol 112 bound to one interface.
 type rawTransport struct {
 	ifi  *net.Interface
+	src  int // index of the interface Primary reads
 	ipv6 bool
 	pc   net.PacketConn
 	p4   *ipv4.PacketConn
@@ -53,7 +54,14 @@ func ListenRaw(cfg TransportConfig) (Transport, error) {
 		}
 		return nil
 	}}
-	t := &rawTransport{ifi: ifi, ipv6: cfg.IPv6, buf: make([]byte, 65536), oob: make([]byte, 512)}
+	t := &rawTransport{ifi: ifi, src: ifi.Index, ipv6: cfg.IPv6, buf: make([]byte, 65536), oob: make([]byte, 512)}
+	if cfg.SourceInterface != "" && cfg.SourceInterface != cfg.Interface {
+		si, err := net.InterfaceByName(cfg.SourceInterface)
+		if err != nil {
+			return nil, fmt.Errorf("looking up interface %s: %w", cfg.SourceInterface, err)
+		}
+		t.src = si.Index
+	}
 	network, any := "ip4:112", "0.0.0.0"
 	if cfg.IPv6 {
 		network, any = "ip6:112", "::"
@@ -226,7 +234,7 @@ func (t *rawTransport) Send(msg []byte, src, dst netip.Addr) error {
 // address that is not secondary (in the kernel's order), for IPv6 the first
 // link-local address; addresses in exclude are skipped.
 func (t *rawTransport) Primary(exclude []netip.Addr) (netip.Addr, error) {
-	return primaryAddr(t.ifi.Index, t.ipv6, exclude)
+	return primaryAddr(t.src, t.ipv6, exclude)
 }
 
 func primaryAddr(ifindex int, six bool, exclude []netip.Addr) (netip.Addr, error) {
