@@ -88,3 +88,16 @@ func (c *Config) advertDevice() string {
 func (c *Config) vmacSpec() VMACSpec {
 	return VMACSpec{Name: c.VMAC.Name, Parent: c.Interface, MAC: VirtualMAC(c.vrid(), c.ipv6()), IPv6: c.ipv6()}
 }
+
+// checkVMACName reports a macvlan name two instances would share.
+func checkVMACName(f fields, in *Config, p string, seen map[string]string) {
+	if !in.VMAC.Enabled || in.VMAC.Name == "" {
+		return
+	}
+	vp := join(p, "vmac.name")
+	if first, dup := seen[in.VMAC.Name]; dup {
+		f.duplicate(vp, first, "duplicate vmac %s (give each instance its own vmac.name)", in.VMAC.Name)
+		return
+	}
+	seen[in.VMAC.Name] = vp
+}

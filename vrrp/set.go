@@ -61,6 +61,7 @@ func (s *Set) Validate(given Given) error {
 	s.validateNames(f)
 	routers := map[routerKey]string{} // -> path of the first instance
 	vips := map[netip.Addr]string{}   // -> path of the first address
+	vmacs := map[string]string{}      // -> path of the first vmac
 	for i := range s.Instances {
 		in := &s.Instances[i]
 		p := instancePath(in.Name)
@@ -89,6 +90,7 @@ func (s *Set) Validate(given Given) error {
 				vips[v.Prefix.Addr()] = vp
 			}
 		}
+		checkVMACName(f, in, p, vmacs)
 		if in.Interface == "" || in.VRID == 0 {
 			continue
 		}
