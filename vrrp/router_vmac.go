@@ -14,7 +14,7 @@ func (r *Router) createVMACs() error {
 			r.removeVMACsLocked()
 			return fmt.Errorf("vrrp: instance %s: creating vmac %s on %s: %w", in.cfg.Name, spec.Name, spec.Parent, err)
 		}
-		r.log.Info("vrrp: vmac created", "instance", in.cfg.Name, "vmac", spec.Name, "interface", spec.Parent, "mac", spec.MAC)
+		r.log.Info("vrrp: vmac created", "instance", in.cfg.Name, "vmac", spec.Name, "interface", spec.Parent, "mac", spec.MAC.String())
 		r.vmacs = append(r.vmacs, spec)
 	}
 	return nil

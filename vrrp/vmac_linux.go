@@ -31,10 +31,14 @@ type parentSysctls struct {
 
 // keepalived's settings (vrrp_if_config.c): the macvlan answers ARP only
 // for its own addresses and hears its peers' adverts; the parent no longer
-// answers ARP for the virtual addresses.
+// answers ARP for the virtual addresses. lbd also sets the parent's
+// arp_announce to 2: traffic from a VIP to a host of the parent's subnet
+// leaves by the parent, and with keepalived's settings the parent's ARP
+// requests named the VIP as their sender, which moved the client's entry
+// for the VIP from the virtual MAC to the parent's MAC.
 var (
 	vmacSysctls   = map[string]string{"arp_ignore": "1", "accept_local": "1", "rp_filter": "0"}
-	parentSysctl4 = []string{"arp_ignore", "arp_filter"}
+	parentSysctl4 = map[string]string{"arp_ignore": "1", "arp_filter": "1", "arp_announce": "2"}
 )
 
 func sysctlPath(iface, key string) string {
@@ -174,7 +178,7 @@ func (l *LinuxVMACs) setSysctls(spec VMACSpec) error {
 	ps := l.saved[spec.Parent]
 	if ps == nil {
 		ps = &parentSysctls{values: map[string]string{}}
-		for _, k := range parentSysctl4 {
+		for k := range parentSysctl4 {
 			p := sysctlPath(spec.Parent, k)
 			v, err := readSysctl(p)
 			if err != nil {
@@ -185,8 +189,8 @@ func (l *LinuxVMACs) setSysctls(spec VMACSpec) error {
 		l.saved[spec.Parent] = ps
 	}
 	ps.users++
-	for _, k := range parentSysctl4 {
-		if err := writeSysctl(sysctlPath(spec.Parent, k), "1"); err != nil {
+	for k, v := range parentSysctl4 {
+		if err := writeSysctl(sysctlPath(spec.Parent, k), v); err != nil {
 			l.restoreLocked(spec.Parent)
 			return err
 		}

@@ -1,0 +1,166 @@
+//go:build netns
+
+package vrrp_test
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/vrrp"
+	"github.com/lvsd/lb/vrrp/internal/vrrplab"
+)
+
+// withVMAC gives the instance a vmac (xmit_base as asked); labels name the
+// base interface, so they go.
+func withVMAC(xmitBase bool) func(*vrrp.Config) {
+	return func(c *vrrp.Config) {
+		c.VMAC = vrrp.VMACConfig{Enabled: true, XmitBase: xmitBase}
+		for i := range c.VIPs {
+			c.VIPs[i].Label = ""
+		}
+	}
+}
+
+// sysctl reads an IPv4 interface sysctl in host h.
+func sysctl(t *testing.T, h *vrrplab.Host, iface, key string) string {
+	t.Helper()
+	out, err := h.NS.Run(t.Context(), "cat", "/proc/sys/net/ipv4/conf/"+iface+"/"+key)
+	if err != nil {
+		t.Fatalf("reading %s %s on %s: %v", iface, key, h.Name, err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// checkVMAC checks host h's macvlan as keepalived makes it: private mode,
+// the virtual MAC, up, with the VIP on it (when master) and keepalived's
+// sysctls on it and its parent.
+func checkVMAC(t *testing.T, h *vrrplab.Host, master bool) {
+	t.Helper()
+	out, err := h.NS.Run(t.Context(), "ip", "-d", "addr", "show", "dev", "vrrp.51")
+	if err != nil {
+		t.Fatalf("%s has no vrrp.51: %v\n%s", h.Name, err, out)
+	}
+	for _, want := range []string{"link/ether 00:00:5e:00:01:33", "macvlan mode private", "state UP"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s's vrrp.51 lacks %q:\n%s", h.Name, want, out)
+		}
+	}
+	if strings.Contains(out, vip.String()) != master {
+		t.Errorf("%s (master %v): VIP on vrrp.51 is %v:\n%s", h.Name, master, !master, out)
+	}
+	for _, c := range []struct{ iface, key, want string }{
+		{"vrrp.51", "arp_ignore", "1"}, {"vrrp.51", "accept_local", "1"}, {"vrrp.51", "rp_filter", "0"},
+		{"eth0", "arp_ignore", "1"}, {"eth0", "arp_filter", "1"}, {"eth0", "arp_announce", "2"},
+	} {
+		if got := sysctl(t, h, c.iface, c.key); got != c.want {
+			t.Errorf("%s: %s %s = %s, want %s", h.Name, c.iface, c.key, got, c.want)
+		}
+	}
+}
+
+// checkNoVMAC checks that host h's macvlan is gone and its parent's
+// sysctls are as before.
+func checkNoVMAC(t *testing.T, h *vrrplab.Host, before map[string]string) {
+	t.Helper()
+	err := vrrplab.Eventually(settle, func() error {
+		if out, err := h.NS.Run(t.Context(), "ip", "link", "show", "dev", "vrrp.51"); err == nil {
+			return fmt.Errorf("%s still has vrrp.51:\n%s", h.Name, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range before {
+		if got := sysctl(t, h, "eth0", k); got != v {
+			t.Errorf("%s: eth0 %s = %s after stop, want %s as before", h.Name, k, got, v)
+		}
+	}
+}
+
+// TestNetnsVMACTakeover: both directors use a vmac; the client's ARP entry
+// for the VIP is the virtual MAC and stays it when the master stops and
+// the backup takes over, and the client still reaches the VIP. Adverts
+// leave from the virtual MAC, or from the base interface's with xmit_base.
+func TestNetnsVMACTakeover(t *testing.T) {
+	for _, xmitBase := range []bool{false, true} {
+		t.Run(map[bool]string{false: "adverts on vmac", true: "xmit_base"}[xmitBase], func(t *testing.T) {
+			bn := newBench(t)
+			before := map[string]string{}
+			for _, k := range []string{"arp_ignore", "arp_filter", "arp_announce"} {
+				before[k] = sysctl(t, bn.a, "eth0", k)
+			}
+			sn, err := bn.Sniff()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sn.Close()
+			a := bn.ours(t, bn.a, vrrplab.Config{Instances: []vrrp.Config{instance(200, withVMAC(xmitBase))}})
+			b := bn.ours(t, bn.b, vrrplab.Config{Instances: []vrrp.Config{instance(100, withVMAC(xmitBase))}})
+			waitState(t, a, vrrp.StateMaster, 5*time.Second)
+			waitState(t, b, vrrp.StateBackup, 5*time.Second)
+			checkVMAC(t, bn.a, true)
+			checkVMAC(t, bn.b, false)
+			vmac := vrrp.VirtualMAC(51, false).String()
+			advertMAC := vmac
+			if xmitBase {
+				advertMAC = bn.a.MAC.String()
+			}
+			since := time.Now()
+			if err := waitWire(sn, since, 3, func(c vrrplab.Capture) bool {
+				return c.IsAdvert(addrA.Addr(), 51) && c.HWSrc.String() == advertMAC
+			}); err != nil {
+				t.Fatalf("adverts from %s's %s: %v", bn.a.Name, advertMAC, err)
+			}
+
+			ping, err := bn.Ping(bn.c, vip.Addr(), 10*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ping.Close()
+			if _, err := ping.WaitReplyAfter(time.Now(), settle); err != nil {
+				t.Fatal(err)
+			}
+			clientSeesMAC(t, bn, vip.Addr(), vmac)
+
+			if err := a.Stop(5 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			waitState(t, b, vrrp.StateMaster, settle)
+			checkVMAC(t, bn.b, true)
+			checkNoVMAC(t, bn.a, before)
+			if _, err := ping.WaitReplyAfter(time.Now(), settle); err != nil {
+				t.Fatalf("client lost the VIP after the takeover: %v", err)
+			}
+			clientSeesMAC(t, bn, vip.Addr(), vmac)
+			// The entry never left the virtual MAC: the ARPs the client
+			// saw for the VIP all said so.
+			for _, c := range sn.Captures() {
+				if c.VRRP == nil && c.Src == vip.Addr() && c.HWSrc.String() != vmac {
+					t.Errorf("ARP for %v from %v, not the virtual MAC: %+v (a %v b %v c %v)", vip.Addr(), c.HWSrc, c, bn.a.MAC, bn.b.MAC, bn.c.MAC)
+				}
+			}
+		})
+	}
+}
+
+// clientSeesMAC waits until the client's ARP entry for ip is mac.
+func clientSeesMAC(t *testing.T, bn *bench, ip netip.Addr, mac string) {
+	t.Helper()
+	err := vrrplab.Eventually(settle, func() error {
+		got, err := bn.Neighbour(bn.c, ip)
+		if err != nil {
+			return err
+		}
+		if got.String() != mac {
+			return fmt.Errorf("client's ARP entry for %v is %v, want %v", ip, got, mac)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
