@@ -14,9 +14,9 @@ import (
 // XmitBase. The macvlan is created when the router starts, stays up while
 // it runs, whatever the instance's state, and is removed at stop.
 type VMACConfig struct {
-	Enabled bool   `yaml:"enabled"`
-	Name    string `yaml:"name"`      // the macvlan's name; default vrrp.VRID (keepalived's)
-	XmitBase bool  `yaml:"xmit_base"` // adverts go out and come in on the base interface
+	Enabled  bool   `yaml:"enabled"`
+	Name     string `yaml:"name"`      // the macvlan's name; default vrrp.VRID (keepalived's)
+	XmitBase bool   `yaml:"xmit_base"` // adverts go out and come in on the base interface
 }
 
 // maxIfName is the longest interface name the kernel takes (IFNAMSIZ-1).

@@ -304,6 +304,7 @@ func instanceNode(in *vrrp.Config) *yaml.Node {
 	if in.SMTPAlert != nil {
 		n.add("smtp_alert", boolean(*in.SMTPAlert))
 	}
+	addVMAC(n, in)
 	return n.Node
 }
 

@@ -12,7 +12,7 @@ const (
 	noFIFO       = "lbd's notify FIFO carries VRRP lines only (notify.fifo): no checker lines"
 	noTuning     = "keepalived process tuning: no lbd equivalent"
 	noUser       = "only a MISC_CHECK runs a command as a user"
-	noVMAC       = "lbd has no VRRP virtual MAC (macvlan/ipvlan) support"
+	noVMAC       = "lbd's virtual MAC is the instance's own macvlan only (use_vmac): no ipvlan, no per-address vmacs"
 	noStrict     = "VRRP strict mode is not supported"
 	noRoutes     = "lbd manages addresses only, not routes or rules"
 	noTrackOther = "lbd tracks interfaces, scripts, processes and files only (write a vrrp_script that checks this)"
@@ -123,9 +123,7 @@ var globalUnsupported = map[string]string{
 
 var instanceUnsupported = map[string]string{
 	"no_virtual_ipaddress":       "lbd needs at least one virtual address per instance",
-	"use_vmac":                   noVMAC,
 	"use_vmac_addr":              noVMAC,
-	"vmac_xmit_base":             noVMAC,
 	"use_ipvlan":                 noVMAC,
 	"vrf":                        noEquivalent,
 	"native_ipv6":                "deprecated in keepalived: the family follows the virtual addresses",

@@ -48,7 +48,7 @@ var unmappedCases = []struct {
 	{"user on a TCP_CHECK", service("10.0.0.100 80", "protocol TCP\nreal_server 10.0.0.1 80 {\n TCP_CHECK {\n user nobody\n }\n}"),
 		[]string{"5:user"}, "only a MISC_CHECK"},
 	{"unquoted script command", "vrrp_script s {\n script killall -0 nginx\n}", []string{"2:script"}, `it runs "killall" only`},
-	{"vmac", instance("use_vmac"), []string{"7:use_vmac"}, "virtual MAC"},
+	{"vmac per address", instance("use_vmac_addr"), []string{"7:use_vmac_addr"}, "virtual MAC"},
 	{"instance without interface is not imported", "vrrp_instance VI_9 {\n virtual_router_id 9\n virtual_ipaddress {\n 10.0.0.9\n }\n}",
 		[]string{"1:vrrp_instance"}, "no interface"},
 	{"script without command", "vrrp_script s {\n interval 2\n}", []string{"1:vrrp_script"}, "no script"},

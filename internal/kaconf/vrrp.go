@@ -21,6 +21,7 @@ var instanceMapped = []string{
 	"smtp_alert",
 	"track_process", "track_file",
 	"virtual_ipaddress_excluded", "virtual_routes", "virtual_rules",
+	"use_vmac", "vmac_xmit_base",
 }
 
 // instanceBuild is a vrrp_instance being read.
@@ -50,6 +51,8 @@ type instanceBuild struct {
 	// last such statement.
 	peerTTL map[netip.Addr][2]int
 	ttlNode *Node
+	// xmitBase is the vmac_xmit_base statement, if any.
+	xmitBase *Node
 }
 
 // vrrpInstance maps "vrrp_instance NAME { ... }".
@@ -224,6 +227,12 @@ func (m *mapper) instanceOption(b *instanceBuild, c *Node) bool {
 		m.syncd = &syncDaemonSpec{node: c, iface: c.Args[0], instance: in.Name, syncID: -1}
 	case "lvs_sync_daemon_inteface":
 		b.misspelt = c
+	case "use_vmac":
+		m.useVMAC(b, c)
+	case "vmac_xmit_base":
+		if m.leaf(c, 0, 0) {
+			in.VMAC.XmitBase, b.xmitBase = true, c
+		}
 	default:
 		return false
 	}
@@ -293,6 +302,7 @@ func (m *mapper) completeInstance(b *instanceBuild) {
 	m.completeAuth(b)
 	m.completePeers(b)
 	m.completeUnicastChecks(b)
+	m.completeVMAC(b)
 }
 
 // completeVersion: the global default, and version 3 for IPv6.
