@@ -164,3 +164,79 @@ func clientSeesMAC(t *testing.T, bn *bench, ip netip.Addr, mac string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNetnsVMACKeepalivedInterop: lbd itself (lbd.yaml's vmac key) and
+// keepalived, both with use_vmac: they elect one master, the client's ARP
+// entry for the VIP is the virtual MAC whichever holds it, through lbd's
+// stop (keepalived takes over), its return (it preempts) and keepalived's
+// stop.
+func TestNetnsVMACKeepalivedInterop(t *testing.T) {
+	bn := newBench(t)
+	bin, err := vrrplab.BuildLbd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn.Lbd = bin
+	in := func(prio int) vrrplab.KAInstance {
+		return vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: 3, Priority: prio, Advert: 100 * time.Millisecond,
+			VIPs: []netip.Prefix{vip}, VMAC: true}
+	}
+	startLbd := func() *vrrplab.Proc {
+		p, err := bn.StartLbd(bn.a, "lbd-a", vrrplab.LbdConf(bn.Dir, "lbd-a", in(200)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bn.procs = append(bn.procs, p)
+		return p
+	}
+	lbd := startLbd()
+	ka := bn.keepalived(t, bn.b, in(100))
+	waitState(t, lbd, vrrp.StateMaster, settle)
+	waitState(t, ka, vrrp.StateBackup, settle)
+	checkVMAC(t, bn.a, true)
+	if out, err := bn.b.NS.Run(t.Context(), "ip", "-d", "link", "show", "dev", "vrrp.51"); err != nil || !strings.Contains(out, "00:00:5e:00:01:33") {
+		t.Fatalf("keepalived's vmac: %v\n%s", err, out)
+	}
+	vmac := vrrp.VirtualMAC(51, false).String()
+	ping, err := bn.Ping(bn.c, vip.Addr(), 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ping.Close()
+	reach := func(who string) {
+		t.Helper()
+		if _, err := ping.WaitReplyAfter(time.Now(), settle); err != nil {
+			t.Fatalf("client cannot reach the VIP with %s master: %v", who, err)
+		}
+		clientSeesMAC(t, bn, vip.Addr(), vmac)
+	}
+	reach("lbd")
+
+	if err := lbd.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, ka, vrrp.StateMaster, settle)
+	bn.holdsVIPOn(t, bn.b, "vrrp.51")
+	reach("keepalived")
+
+	lbd = startLbd()
+	waitState(t, lbd, vrrp.StateMaster, settle)
+	waitState(t, ka, vrrp.StateBackup, settle)
+	checkVMAC(t, bn.a, true)
+	reach("lbd back")
+}
+
+// holdsVIPOn waits until host h holds the VIP on device dev.
+func (bn *bench) holdsVIPOn(t *testing.T, h *vrrplab.Host, dev string) {
+	t.Helper()
+	err := vrrplab.Eventually(settle, func() error {
+		out, err := h.NS.Run(t.Context(), "ip", "-4", "addr", "show", "dev", dev)
+		if err != nil || !strings.Contains(out, vip.String()) {
+			return fmt.Errorf("%s: %v not on %s: %v\n%s", h.Name, vip, dev, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

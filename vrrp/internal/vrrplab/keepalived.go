@@ -23,6 +23,8 @@ type KAInstance struct {
 	Label        bool // label the IPv4 VIPs IFACE:N
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
+	VMAC         bool // use_vmac (default name vrrp.VRID)
+	VMACXmitBase bool // vmac_xmit_base
 }
 
 // KeepalivedConf renders a VRRP-only keepalived.conf.
@@ -46,6 +48,12 @@ func KeepalivedConf(routerID string, insts ...KAInstance) string {
 		fmt.Fprintf(&b, "  advert_int %s\n", strconv.FormatFloat(in.Advert.Seconds(), 'f', -1, 64))
 		if in.NoPreempt {
 			b.WriteString("  nopreempt\n")
+		}
+		if in.VMAC {
+			b.WriteString("  use_vmac\n")
+		}
+		if in.VMACXmitBase {
+			b.WriteString("  vmac_xmit_base\n")
 		}
 		if in.AuthPass != "" {
 			fmt.Fprintf(&b, "  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", in.AuthPass)

@@ -58,6 +58,9 @@ func LbdConf(dir, name string, insts ...KAInstance) string {
 		if in.NoPreempt {
 			b.WriteString("      nopreempt: true\n")
 		}
+		if in.VMAC {
+			fmt.Fprintf(&b, "      vmac: {enabled: true, xmit_base: %t}\n", in.VMACXmitBase)
+		}
 		if in.AuthPass != "" {
 			fmt.Fprintf(&b, "      authentication: {type: PASS, password: %q}\n", in.AuthPass)
 		}
