@@ -26,7 +26,8 @@
 //     protocol 112 via golang.org/x/net, addresses and links via
 //     vishvananda/netlink, gratuitous ARP via mdlayher/arp, the process
 //     table via /proc and the netlink process events connector, files via
-//     inotify).
+//     inotify, an instance's vmac as a netlink macvlan with its sysctls:
+//     VMACs, config_vmac.go, router_vmac.go).
 //
 // A director builds a Router with New(Options), runs it with Run(ctx),
 // follows state changes with Options.OnStateChange and reads counters
