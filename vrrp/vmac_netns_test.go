@@ -240,3 +240,55 @@ func (bn *bench) holdsVIPOn(t *testing.T, h *vrrplab.Host, dev string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNetnsVMACIPv6: an IPv6 instance's vmac has the IPv6 virtual MAC
+// 00:00:5e:00:02:VRID, no link-local address of its own but its parent's
+// (the adverts' source), and the client's neighbour entry for the VIP
+// moves to the virtual MAC and stays it across a takeover.
+func TestNetnsVMACIPv6(t *testing.T) {
+	bn := newBench(t)
+	vip6 := netip.MustParsePrefix("2001:db8:77::100/128")
+	six := func(c *vrrp.Config) {
+		c.VIPs = []vrrp.VIP{{Prefix: vip6}}
+		c.VMAC = vrrp.VMACConfig{Enabled: true}
+	}
+	a := bn.ours(t, bn.a, vrrplab.Config{Instances: []vrrp.Config{instance(200, six)}})
+	b := bn.ours(t, bn.b, vrrplab.Config{Instances: []vrrp.Config{instance(100, six)}})
+	waitState(t, a, vrrp.StateMaster, settle)
+	waitState(t, b, vrrp.StateBackup, settle)
+	base, err := bn.a.NS.Run(t.Context(), "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := bn.a.NS.Run(t.Context(), "ip", "-6", "-d", "addr", "show", "dev", "vrrp.51")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll := strings.Fields(base[strings.Index(base, "inet6 "):])[1]
+	for _, want := range []string{"link/ether 00:00:5e:00:02:33", "macvlan mode private", ll, vip6.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("a's vrrp.51 lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "scope link"); n != 1 {
+		t.Errorf("a's vrrp.51 has %d link-local addresses, want only eth0's %s:\n%s", n, ll, out)
+	}
+	s, err := b.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := s.Instances[0]; in.AdvertsReceived == 0 || in.Master.String()+"/64" != ll {
+		t.Errorf("backup's stats %+v: want adverts from a's %s", in, ll)
+	}
+	// The client's entry points at a's base MAC; the master's unsolicited
+	// neighbour advertisement (override flag) moves it to the virtual MAC.
+	if _, err := bn.c.NS.Run(t.Context(), "ip", "-6", "neigh", "replace", vip6.Addr().String(),
+		"lladdr", bn.a.MAC.String(), "dev", "eth0", "nud", "stale"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b, vrrp.StateMaster, settle)
+	clientSeesMAC(t, bn, vip6.Addr(), vrrp.VirtualMAC(51, true).String())
+}
