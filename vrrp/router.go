@@ -397,7 +397,7 @@ func (r *Router) fillVMACs() {
 	}
 	for _, in := range r.insts {
 		if in.cfg.VMAC.Enabled {
-			r.env.VMACs = &LinuxVMACs{}
+			r.env.VMACs = LinuxVMACs{}
 			return
 		}
 	}

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -16,18 +15,15 @@ import (
 
 // LinuxVMACs creates macvlans with netlink and sets their sysctls under
 // /proc/sys, in the calling thread's network namespace (that of the
-// Router's Run).
-type LinuxVMACs struct {
-	mu sync.Mutex
-	// saved holds a parent's sysctls as found before the first Create on
-	// it, and how many macvlans use it.
-	saved map[string]*parentSysctls
-}
+// Router's Run). It keeps no state: each macvlan's alias carries the
+// parent's sysctls as they were before the first of our macvlans on it,
+// so that routers sharing a parent (lbd's VRRP components) and a restart
+// after a crash restore what the parent had, once its last macvlan goes.
+type LinuxVMACs struct{}
 
-type parentSysctls struct {
-	users  int
-	values map[string]string // sysctl path -> value found
-}
+// vmacAlias starts the alias of our macvlans; the parent's original
+// sysctls follow as KEY=VALUE words (IPv4 macvlans only).
+const vmacAlias = "lbd-vmac"
 
 // keepalived's settings (vrrp_if_config.c): the macvlan answers ARP only
 // for its own addresses and hears its peers' adverts; the parent no longer
@@ -37,30 +33,32 @@ type parentSysctls struct {
 // requests named the VIP as their sender, which moved the client's entry
 // for the VIP from the virtual MAC to the parent's MAC.
 var (
-	vmacSysctls   = map[string]string{"arp_ignore": "1", "accept_local": "1", "rp_filter": "0"}
-	parentSysctl4 = map[string]string{"arp_ignore": "1", "arp_filter": "1", "arp_announce": "2"}
+	vmacSysctls   = [][2]string{{"arp_ignore", "1"}, {"accept_local", "1"}, {"rp_filter", "0"}}
+	parentSysctl4 = [][2]string{{"arp_ignore", "1"}, {"arp_filter", "1"}, {"arp_announce", "2"}}
 )
 
 func sysctlPath(iface, key string) string {
 	return filepath.Join("/proc/sys/net/ipv4/conf", iface, key)
 }
 
-func readSysctl(path string) (string, error) {
-	b, err := os.ReadFile(path)
+func readSysctl(iface, key string) (string, error) {
+	p := sysctlPath(iface, key)
+	b, err := os.ReadFile(p)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
+		return "", fmt.Errorf("reading %s: %w", p, err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
 
-func writeSysctl(path, v string) error {
-	if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+func writeSysctl(iface, key, v string) error {
+	p := sysctlPath(iface, key)
+	if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil
 }
 
-// handle opens netlink in the calling thread's network namespace.
+// nsHandle opens netlink in the calling thread's network namespace.
 func nsHandle() (*netlink.Handle, error) {
 	ns, err := netns.Get()
 	if err != nil {
@@ -74,8 +72,46 @@ func nsHandle() (*netlink.Handle, error) {
 	return h, nil
 }
 
+// ourVMACs returns our IPv4 macvlans on the parent (their aliases carry
+// its original sysctls), but skip.
+func ourVMACs(h *netlink.Handle, parentIndex int, skip string) ([]netlink.Link, error) {
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	var out []netlink.Link
+	for _, l := range links {
+		a := l.Attrs()
+		if l.Type() == "macvlan" && a.ParentIndex == parentIndex && a.Name != skip && strings.HasPrefix(a.Alias, vmacAlias+" ") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// originals returns the parent's sysctls before our first macvlan: from
+// one of ours (the leftover of this name included), else as they are now.
+func originals(h *netlink.Handle, spec VMACSpec, parentIndex int) (string, error) {
+	ours, err := ourVMACs(h, parentIndex, "")
+	if err != nil {
+		return "", err
+	}
+	if len(ours) > 0 {
+		return ours[0].Attrs().Alias, nil
+	}
+	words := []string{vmacAlias}
+	for _, kv := range parentSysctl4 {
+		v, err := readSysctl(spec.Parent, kv[0])
+		if err != nil {
+			return "", err
+		}
+		words = append(words, kv[0]+"="+v)
+	}
+	return strings.Join(words, " "), nil
+}
+
 // Create implements VMACs.
-func (l *LinuxVMACs) Create(spec VMACSpec) (err error) {
+func (LinuxVMACs) Create(spec VMACSpec) (err error) {
 	h, err := nsHandle()
 	if err != nil {
 		return err
@@ -84,6 +120,12 @@ func (l *LinuxVMACs) Create(spec VMACSpec) (err error) {
 	parent, err := h.LinkByName(spec.Parent)
 	if err != nil {
 		return fmt.Errorf("looking up %s: %w", spec.Parent, err)
+	}
+	alias := vmacAlias
+	if !spec.IPv6 {
+		if alias, err = originals(h, spec, parent.Attrs().Index); err != nil {
+			return err
+		}
 	}
 	if err := removeLeftover(h, spec, parent.Attrs().Index); err != nil {
 		return err
@@ -104,15 +146,18 @@ func (l *LinuxVMACs) Create(spec VMACSpec) (err error) {
 	if err != nil {
 		return fmt.Errorf("looking up %s: %w", spec.Name, err)
 	}
+	if err := h.LinkSetAlias(link, alias); err != nil {
+		return fmt.Errorf("setting the alias of %s: %w", spec.Name, err)
+	}
 	if spec.IPv6 {
-		if err := vmacLinkLocal(h, link, parent); err != nil {
-			return err
-		}
-	} else if err := l.setSysctls(spec); err != nil {
+		err = vmacLinkLocal(h, link, parent)
+	} else {
+		err = setSysctls(spec)
+	}
+	if err != nil {
 		return err
 	}
 	if err := h.LinkSetUp(link); err != nil {
-		l.restore(spec)
 		return fmt.Errorf("bringing %s up: %w", spec.Name, err)
 	}
 	return nil
@@ -162,90 +207,64 @@ func vmacLinkLocal(h *netlink.Handle, link, parent netlink.Link) error {
 	return fmt.Errorf("%s has no IPv6 link-local address", parent.Attrs().Name)
 }
 
-// setSysctls sets keepalived's sysctls on the macvlan and, remembering
-// what it found, on the parent.
-func (l *LinuxVMACs) setSysctls(spec VMACSpec) error {
-	for k, v := range vmacSysctls {
-		if err := writeSysctl(sysctlPath(spec.Name, k), v); err != nil {
+// setSysctls sets keepalived's sysctls on the macvlan and the parent.
+func setSysctls(spec VMACSpec) error {
+	for _, kv := range vmacSysctls {
+		if err := writeSysctl(spec.Name, kv[0], kv[1]); err != nil {
 			return err
 		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.saved == nil {
-		l.saved = map[string]*parentSysctls{}
-	}
-	ps := l.saved[spec.Parent]
-	if ps == nil {
-		ps = &parentSysctls{values: map[string]string{}}
-		for k := range parentSysctl4 {
-			p := sysctlPath(spec.Parent, k)
-			v, err := readSysctl(p)
-			if err != nil {
-				return err
-			}
-			ps.values[p] = v
-		}
-		l.saved[spec.Parent] = ps
-	}
-	ps.users++
-	for k, v := range parentSysctl4 {
-		if err := writeSysctl(sysctlPath(spec.Parent, k), v); err != nil {
-			l.restoreLocked(spec.Parent)
+	for _, kv := range parentSysctl4 {
+		if err := writeSysctl(spec.Parent, kv[0], kv[1]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// restore puts back the parent's sysctls once its last macvlan is gone.
-func (l *LinuxVMACs) restore(spec VMACSpec) error {
-	if spec.IPv6 {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.restoreLocked(spec.Parent)
-}
-
-func (l *LinuxVMACs) restoreLocked(parent string) error {
-	ps := l.saved[parent]
-	if ps == nil {
-		return nil
-	}
-	if ps.users--; ps.users > 0 {
-		return nil
-	}
-	delete(l.saved, parent)
-	var errs []error
-	for p, v := range ps.values {
-		if _, err := strconv.Atoi(v); err != nil {
-			continue
-		}
-		errs = append(errs, writeSysctl(p, v))
-	}
-	return errors.Join(errs...)
-}
-
-// Remove implements VMACs.
-func (l *LinuxVMACs) Remove(spec VMACSpec) error {
+// Remove implements VMACs: it deletes the macvlan and, when it was our
+// last IPv4 one on the parent, puts back the parent's sysctls its alias
+// carries.
+func (LinuxVMACs) Remove(spec VMACSpec) error {
 	h, err := nsHandle()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	var errs []error
 	link, err := h.LinkByName(spec.Name)
 	var nf netlink.LinkNotFoundError
 	switch {
 	case errors.As(err, &nf):
+		return nil
 	case err != nil:
-		errs = append(errs, fmt.Errorf("looking up %s: %w", spec.Name, err))
-	default:
-		if err := h.LinkDel(link); err != nil {
-			errs = append(errs, fmt.Errorf("removing macvlan %s: %w", spec.Name, err))
-		}
+		return fmt.Errorf("looking up %s: %w", spec.Name, err)
 	}
-	errs = append(errs, l.restore(spec))
+	if err := h.LinkDel(link); err != nil {
+		return fmt.Errorf("removing macvlan %s: %w", spec.Name, err)
+	}
+	if spec.IPv6 {
+		return nil
+	}
+	others, err := ourVMACs(h, link.Attrs().ParentIndex, spec.Name)
+	if err != nil || len(others) > 0 {
+		return err
+	}
+	return restoreSysctls(spec.Parent, link.Attrs().Alias)
+}
+
+// restoreSysctls writes back the KEY=VALUE words of alias we set.
+func restoreSysctls(parent, alias string) error {
+	words := strings.Fields(alias)
+	if len(words) == 0 || words[0] != vmacAlias {
+		return fmt.Errorf("%s's original sysctls are lost (the macvlan's alias is %q): left as they are", parent, alias)
+	}
+	var errs []error
+	for _, w := range words[1:] {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok || !slices.ContainsFunc(parentSysctl4, func(kv [2]string) bool { return kv[0] == k }) {
+			continue
+		}
+		errs = append(errs, writeSysctl(parent, k, v))
+	}
 	return errors.Join(errs...)
 }

@@ -292,3 +292,65 @@ func TestNetnsVMACIPv6(t *testing.T) {
 	waitState(t, b, vrrp.StateMaster, settle)
 	clientSeesMAC(t, bn, vip6.Addr(), vrrp.VirtualMAC(51, true).String())
 }
+
+// TestNetnsVMACSharedParentAndCrash: two routers (as lbd's VRRP
+// components) with vmacs on one interface: the first to stop leaves the
+// interface's sysctls for the other's vmac, the last puts back what the
+// interface had before either. A router killed with its vmac in place:
+// the next start replaces the leftover and its stop still restores the
+// interface's own values, not the ones the dead router had set.
+func TestNetnsVMACSharedParentAndCrash(t *testing.T) {
+	bn := newBench(t)
+	// Values of the operator's that differ from both the kernel's defaults
+	// and what a vmac needs.
+	orig := map[string]string{"arp_ignore": "2", "arp_filter": "0", "arp_announce": "1"}
+	for k, v := range orig {
+		if _, err := bn.a.NS.Run(t.Context(), "sysctl", "-qw", "net.ipv4.conf.eth0."+k+"="+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vip2 := netip.MustParsePrefix("10.77.0.101/32")
+	second := func(c *vrrp.Config) { c.Name, c.VRID, c.VIPs = "VI_2", 52, []vrrp.VIP{{Prefix: vip2}} }
+	start := func(name string, c vrrp.Config) *vrrplab.Proc {
+		p, err := bn.StartOurs(bn.a, name, vrrplab.Config{Instances: []vrrp.Config{c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bn.procs = append(bn.procs, p)
+		return p
+	}
+	p1 := start("ours-a1", instance(200, withVMAC(false)))
+	waitState(t, p1, vrrp.StateMaster, settle)
+	p2 := start("ours-a2", instance(200, withVMAC(false), second))
+	if err := p2.WaitState("VI_2", vrrp.StateMaster, settle); err != nil {
+		t.Fatal(err)
+	}
+	checkVMAC(t, bn.a, true)
+	if err := p1.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkNoVMAC(t, bn.a, nil)
+	for k, want := range map[string]string{"arp_ignore": "1", "arp_filter": "1", "arp_announce": "2"} {
+		if got := sysctl(t, bn.a, "eth0", k); got != want {
+			t.Errorf("eth0 %s = %s with vrrp.52 still up, want %s", k, got, want)
+		}
+	}
+	if err := p2.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkNoVMAC(t, bn.a, orig)
+
+	crashed := start("ours-a3", instance(200, withVMAC(false)))
+	waitState(t, crashed, vrrp.StateMaster, settle)
+	crashed.Kill()
+	if out, err := bn.a.NS.Run(t.Context(), "ip", "link", "show", "dev", "vrrp.51"); err != nil {
+		t.Fatalf("the killed router's vmac is gone (the test needs a leftover): %v\n%s", err, out)
+	}
+	again := start("ours-a4", instance(200, withVMAC(false)))
+	waitState(t, again, vrrp.StateMaster, settle)
+	checkVMAC(t, bn.a, true)
+	if err := again.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkNoVMAC(t, bn.a, orig)
+}
