@@ -548,7 +548,10 @@ func forward[E any](ctx context.Context, r *Router, ch <-chan E, wrap func(E) an
 
 func (r *Router) read(ctx context.Context, s *socket) {
 	for {
-		d, err := s.tr.Recv()
+		r.mu.Lock()
+		tr := s.tr // replaced when a vmac is made again (router_vmac.go)
+		r.mu.Unlock()
+		d, err := tr.Recv()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -614,6 +617,7 @@ func (r *Router) handle(m any) {
 			}
 		}
 	case linkMsg:
+		r.vmacEvent(LinkEvent(m))
 		now := time.Now()
 		st := trackDown
 		if m.Up {

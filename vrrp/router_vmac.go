@@ -1,6 +1,9 @@
 package vrrp
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // createVMACs creates the instances' macvlans before the sockets are
 // opened on them; on an error it removes those it made.
@@ -36,4 +39,52 @@ func (r *Router) removeVMACsLocked() {
 		}
 	}
 	r.vmacs = nil
+}
+
+// vmacEvent puts back a vmac that went down or away while the router
+// runs (keepalived keeps its vmacs up): it is made again and, if its
+// instance is master, the instance's addresses are put back on it.
+func (r *Router) vmacEvent(e LinkEvent) {
+	if e.Up {
+		return
+	}
+	for _, spec := range r.vmacs {
+		if spec.Name != e.Name {
+			continue
+		}
+		if up, err := r.env.Links.Up(spec.Name); err == nil && up {
+			return // a stale event (our own re-creation)
+		}
+		r.log.Warn("vrrp: vmac went down or away, making it again", "vmac", spec.Name, "interface", spec.Parent)
+		if err := r.env.VMACs.Create(spec); err != nil {
+			r.log.Error("vrrp: making a vmac again", "vmac", spec.Name, "interface", spec.Parent, "err", err)
+			return
+		}
+		r.reopenSockets(spec.Name)
+		for _, in := range r.insts {
+			if in.cfg.VMAC.Enabled && in.cfg.VMAC.Name == spec.Name && in.m.State() == StateMaster {
+				r.step(in, AddressRemoved{}, time.Now())
+			}
+		}
+		return
+	}
+}
+
+// reopenSockets opens the VRRP sockets on a device made again (a socket
+// stays bound to the device it was opened on); the readers move to the
+// new one when the old one's Recv fails on Close.
+func (r *Router) reopenSockets(device string) {
+	for _, s := range r.socks {
+		if s.cfg.Interface != device {
+			continue
+		}
+		tr, err := r.env.Listen(s.cfg)
+		if err != nil {
+			r.log.Error("vrrp: opening the VRRP socket again", "interface", device, "err", err)
+			continue
+		}
+		old := s.tr
+		s.tr = tr
+		old.Close()
+	}
 }

@@ -354,3 +354,54 @@ func TestNetnsVMACSharedParentAndCrash(t *testing.T) {
 	}
 	checkNoVMAC(t, bn.a, orig)
 }
+
+// TestNetnsVMACPutBack: the master's vmac deleted or set down behind its
+// back is made again, up, with the VIP on it, and the master's adverts
+// flow again (the backup stays or returns to BACKUP; the client still
+// reaches the VIP at the virtual MAC).
+func TestNetnsVMACPutBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"deleted", []string{"link", "del", "dev", "vrrp.51"}},
+		{"set down", []string{"link", "set", "dev", "vrrp.51", "down"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bn := newBench(t)
+			a := bn.ours(t, bn.a, vrrplab.Config{Instances: []vrrp.Config{instance(200, withVMAC(false))}})
+			b := bn.ours(t, bn.b, vrrplab.Config{Instances: []vrrp.Config{instance(100, withVMAC(false))}})
+			waitState(t, a, vrrp.StateMaster, settle)
+			waitState(t, b, vrrp.StateBackup, settle)
+			if _, err := bn.a.NS.Run(t.Context(), "ip", tc.args...); err != nil {
+				t.Fatal(err)
+			}
+			err := vrrplab.Eventually(settle, func() error {
+				out, err := bn.a.NS.Run(t.Context(), "ip", "addr", "show", "dev", "vrrp.51")
+				if err != nil || !strings.Contains(out, "state UP") || !strings.Contains(out, vip.String()) {
+					return fmt.Errorf("vrrp.51 not back up with the VIP: %v\n%s", err, out)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkVMAC(t, bn.a, true)
+			since := time.Now()
+			waitAdverts(t, b, 10)
+			waitState(t, b, vrrp.StateBackup, settle)
+			if st := a.State("VI_1"); st != vrrp.StateMaster {
+				t.Fatalf("a is %v after its vmac came back (since %v)", st, since)
+			}
+			ping, err := bn.Ping(bn.c, vip.Addr(), 10*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ping.Close()
+			if _, err := ping.WaitReplyAfter(time.Now(), settle); err != nil {
+				t.Fatal(err)
+			}
+			clientSeesMAC(t, bn, vip.Addr(), vrrp.VirtualMAC(51, false).String())
+		})
+	}
+}
