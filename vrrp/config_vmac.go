@@ -37,7 +37,7 @@ func VirtualMAC(vrid uint8, ipv6 bool) net.HardwareAddr {
 
 // setVMACDefaults names the macvlan and moves onto it the virtual
 // addresses on the instance's interface (as keepalived: those that name
-// no other device).
+// no other device, and the excluded ones of the instance's family).
 func (c *Config) setVMACDefaults() {
 	if !c.VMAC.Enabled {
 		return
@@ -45,8 +45,19 @@ func (c *Config) setVMACDefaults() {
 	if c.VMAC.Name == "" && c.VRID > 0 && c.VRID < 256 {
 		c.VMAC.Name = DefaultVMACName(c.VRID)
 	}
+	if c.VMAC.Name == "" {
+		return
+	}
 	for i := range c.VIPs {
-		if v := &c.VIPs[i]; v.Device == c.Interface && c.VMAC.Name != "" {
+		if v := &c.VIPs[i]; v.Device == c.Interface {
+			v.Device = c.VMAC.Name
+		}
+	}
+	// Excluded addresses of the instance's family too; one of the other
+	// family stays on the interface (the vmac's MAC is not its family's).
+	for i := range c.ExcludedVIPs {
+		v := &c.ExcludedVIPs[i]
+		if v.Device == c.Interface && v.Prefix.IsValid() && familyOf(v.Prefix.Addr()) == c.Family() {
 			v.Device = c.VMAC.Name
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,6 +22,7 @@ func TestVMACDefaults(t *testing.T) {
 	}{
 		{"off", VMACConfig{}, []VIP{vip("10.0.0.1/32")}, "", []string{"eth0"}, "eth0"},
 		{"default name", VMACConfig{Enabled: true}, []VIP{vip("10.0.0.1/32")}, "vrrp.51", []string{"vrrp.51"}, "vrrp.51"},
+		{"excluded addresses of the family", VMACConfig{Enabled: true}, []VIP{vip("10.0.0.1/32")}, "vrrp.51", []string{"vrrp.51", "vrrp.51", "eth0", "eth1"}, "vrrp.51"},
 		{"own name, xmit_base", VMACConfig{Enabled: true, Name: "vm51", XmitBase: true},
 			[]VIP{vip("10.0.0.1/32"), {Prefix: netip.MustParsePrefix("10.0.0.2/32"), Device: "eth0"}, {Prefix: netip.MustParsePrefix("10.0.0.3/32"), Device: "eth1"}},
 			"vm51", []string{"vm51", "vm51", "eth1"}, "eth0"},
@@ -28,9 +30,12 @@ func TestVMACDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Config{Name: "VI_1", Interface: "eth0", VRID: 51, VIPs: tt.vips, VMAC: tt.vmac}
+			if strings.HasPrefix(tt.name, "excluded") {
+				c.ExcludedVIPs = []VIP{vip("10.0.0.9/32"), vip("2001:db8::9/128"), {Prefix: netip.MustParsePrefix("10.0.0.8/32"), Device: "eth1"}}
+			}
 			c.SetDefaults(nil)
 			var devs []string
-			for _, v := range c.VIPs {
+			for _, v := range append(c.VIPs, c.ExcludedVIPs...) {
 				devs = append(devs, v.Device)
 			}
 			if c.VMAC.Name != tt.wantName || !slices.Equal(devs, tt.wantDevs) || c.advertDevice() != tt.wantAdvert {

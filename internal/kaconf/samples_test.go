@@ -21,7 +21,7 @@ import (
 //   - sample: a mistake in the sample that keepalived ignores too.
 var sampleUnmapped = map[string][]string{
 	"keepalived.conf.SSL_GET":              {"auth_type"},                       // deliberate: AH authentication
-	"keepalived.conf.conditional_conf":     {"net_namespace", "use_vmac"},       // deliberate: net_namespace (run lbd in it); todo: use_vmac
+	"keepalived.conf.conditional_conf":     {"net_namespace"},                   // deliberate: net_namespace (run lbd in it)
 	"keepalived.conf.virtual_server_group": {"real_server"},                     // deliberate: a real server at its own VIP (group member 192.168.200.1 1358)
 	"keepalived.conf.vrrp":                 {"192.168.200.18"},                  // sample: the same VIP twice
 	"keepalived.conf.vrrp.lvs_syncd":       {"vrrp_sync_group", "VI_2", "VI_3"}, // sample: sync group without "group {}"
