@@ -168,20 +168,28 @@ func clientSeesMAC(t *testing.T, bn *bench, ip netip.Addr, mac string) {
 }
 
 // TestNetnsVMACKeepalivedInterop: lbd itself (lbd.yaml's vmac key) and
-// keepalived, both with use_vmac: they elect one master, the client's ARP
-// entry for the VIP is the virtual MAC whichever holds it, through lbd's
-// stop (keepalived takes over), its return (it preempts) and keepalived's
-// stop.
+// keepalived, both with use_vmac (and both with vmac_xmit_base): they
+// elect one master, the client's ARP entry for the VIP is the virtual MAC
+// whichever holds it, through lbd's stop (keepalived takes over), its
+// return (it preempts) and keepalived's stop.
 func TestNetnsVMACKeepalivedInterop(t *testing.T) {
-	bn := newBench(t)
 	bin, err := vrrplab.BuildLbd(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bn.Lbd = bin
+	for _, xmitBase := range []bool{false, true} {
+		t.Run(map[bool]string{false: "adverts on vmac", true: "xmit_base"}[xmitBase], func(t *testing.T) {
+			vmacInterop(t, bin, xmitBase)
+		})
+	}
+}
+
+func vmacInterop(t *testing.T, lbdBin string, xmitBase bool) {
+	bn := newBench(t)
+	bn.Lbd = lbdBin
 	in := func(prio int) vrrplab.KAInstance {
 		return vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: 3, Priority: prio, Advert: 100 * time.Millisecond,
-			VIPs: []netip.Prefix{vip}, VMAC: true}
+			VIPs: []netip.Prefix{vip}, VMAC: true, VMACXmitBase: xmitBase}
 	}
 	startLbd := func() *vrrplab.Proc {
 		p, err := bn.StartLbd(bn.a, "lbd-a", vrrplab.LbdConf(bn.Dir, "lbd-a", in(200)))
@@ -190,6 +198,14 @@ func TestNetnsVMACKeepalivedInterop(t *testing.T) {
 		}
 		bn.procs = append(bn.procs, p)
 		return p
+	}
+	// keepalived does not set arp_announce on the vmac's parent (lbd does):
+	// its host's replies from the VIP leave by eth0, whose ARP requests
+	// then name the VIP with eth0's MAC and move the client's entry off
+	// the virtual MAC (seen in this test). An operator running keepalived
+	// with use_vmac sets it, as here.
+	if _, err := bn.b.NS.Run(t.Context(), "sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2"); err != nil {
+		t.Fatal(err)
 	}
 	lbd := startLbd()
 	ka := bn.keepalived(t, bn.b, in(100))
