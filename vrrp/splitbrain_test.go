@@ -98,18 +98,24 @@ func TestRouterSplitBrainCountedOnce(t *testing.T) {
 	lan := newFakeLAN()
 	var mu sync.Mutex
 	var notices []Notice
-	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{fastConfig("VI_1", 200)},
+	// Slower adverts than fastConfig's: an episode ends after a silence of
+	// Master_Down_Interval, and on a loaded host this loop's sleeps can
+	// stall past 3 x 40 ms; 3 x 200 ms they do not.
+	const interval = 200 * time.Millisecond
+	c := fastConfig("VI_1", 200)
+	c.AdvertInterval = interval
+	a := start(t, lan, newFakeHost(lan, "10.0.0.1"), Options{Instances: []Config{c},
 		OnNotice: func(n Notice) { mu.Lock(); notices = append(notices, n); mu.Unlock() }})
 	waitState(t, a, "VI_1", StateMaster)
 	src := netip.MustParseAddr("10.0.0.9")
-	p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 100, Interval: fastAdvert, Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}}
+	p := Packet{Version: 3, Type: 1, VRID: 51, Priority: 100, Interval: interval, Addresses: []netip.Addr{netip.MustParseAddr("192.168.56.90")}}
 	b, err := p.Marshal(src, groupV4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 6 {
 		lan.inject(Datagram{Payload: b, Src: src, Dst: groupV4, TTL: 255})
-		time.Sleep(fastAdvert)
+		time.Sleep(interval)
 	}
 	eventually(t, "six adverts", func() bool { return a.r.Stats().Instances[0].AdvertsReceived >= 6 })
 	s := a.r.Stats().Instances[0]
