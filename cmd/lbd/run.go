@@ -33,6 +33,7 @@ func runRun(ctx context.Context, args []string) error {
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
+	ensureProcs()
 	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level, ForceStart: *force, MemoryPolicy: true})
 	if err != nil {
 		if cli.PrintConfigErrors(os.Stderr, err) {
