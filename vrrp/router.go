@@ -343,6 +343,11 @@ func (r *Router) Run(ctx context.Context) error {
 		return err
 	}
 
+	restore, err := raiseLoopPriority()
+	if err != nil {
+		r.log.Debug("vrrp: event loop priority unchanged", "err", err)
+	}
+	defer restore()
 	for {
 		select {
 		case <-ctx.Done():
