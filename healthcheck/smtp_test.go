@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// smtpServer starts testdata/smtpserver.py, a real SMTP server process, in
-// mode; it returns the server's address and a channel of the HELO names
+// smtpServer starts director/alert/testdata/smtpsink.py (the SMTP server the
+// alert mailer's tests use too), a real SMTP server process, in mode; it returns the server's address and a channel of the HELO names
 // it receives.
 func smtpServer(t *testing.T, mode string) (netip.AddrPort, <-chan string) {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatalf("the SMTP check's tests need python3 (a real SMTP server process): %v", err)
 	}
-	cmd := exec.Command("python3", "testdata/smtpserver.py", mode)
+	cmd := exec.Command("python3", "../director/alert/testdata/smtpsink.py", mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func smtpServer(t *testing.T, mode string) (netip.AddrPort, <-chan string) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "PORT ") {
-		t.Fatalf("smtpserver.py: %q %v", sc.Text(), sc.Err())
+		t.Fatalf("smtpsink.py: %q %v", sc.Text(), sc.Err())
 	}
 	ap := netip.MustParseAddrPort("127.0.0.1:" + strings.TrimPrefix(sc.Text(), "PORT "))
 	helos := make(chan string, 16)
@@ -53,7 +53,7 @@ func TestSMTPChecker(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		mode       string // smtpserver.py's mode; "" for the closed port
+		mode       string // smtpsink.py's mode; "" for the closed port
 		helo       string
 		timeout    time.Duration
 		wantOK     bool

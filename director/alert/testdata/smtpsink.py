@@ -1,23 +1,43 @@
 #!/usr/bin/env python3
-"""A minimal SMTP server for lbd's alert tests (Python's smtpd is gone in 3.12).
+"""A minimal SMTP server for lbd's tests (Python's smtpd is gone in 3.12):
+the alert mailer's sink and the SMTP health check's server.
+
+Usage: smtpsink.py [MODE], MODE one of:
+  ok         (default) 220 greeting, 250 to HELO/EHLO, accepts mail, 221 to QUIT
+  multiline  the same with multi-line (NNN-) greeting and HELO replies
+  greet554   greets "554 no service" (refuses the session)
+  helo550    220 greeting, then 550 to HELO
+  silent     accepts and never says anything
 
 Listens on 127.0.0.1 (an ephemeral port, printed first as "PORT <n>"), speaks
-enough SMTP for a plain client (HELO/EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
-and prints each message received as one JSON line on stdout:
+enough SMTP for a plain client (HELO/EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT),
+prints each HELO/EHLO argument it receives as "HELO <name>" and each message
+received as one JSON line on stdout:
 {"helo": ..., "from": ..., "to": [...], "data": "..."}.
 """
 import json
 import socketserver
 import sys
+import time
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
 
 
 class Handler(socketserver.StreamRequestHandler):
-    def reply(self, line):
-        self.wfile.write((line + "\r\n").encode())
+    def reply(self, *lines):
+        self.wfile.write("".join(l + "\r\n" for l in lines).encode())
         self.wfile.flush()
 
     def handle(self):
-        self.reply("220 smtpsink ready")
+        if MODE == "silent":
+            time.sleep(30)
+            return
+        if MODE == "greet554":
+            self.reply("554 no service")
+        elif MODE == "multiline":
+            self.reply("220-smtpsink ready", "220-second line", "220 last line")
+        else:
+            self.reply("220 smtpsink ready")
         helo, sender, rcpts = "", "", []
         while True:
             raw = self.rfile.readline()
@@ -28,7 +48,13 @@ class Handler(socketserver.StreamRequestHandler):
             arg = line[5:] if len(line) > 5 else ""
             if verb in ("HELO", "EHLO"):
                 helo = arg
-                self.reply("250 smtpsink")
+                print("HELO %s" % line[5:], flush=True)
+                if MODE == "helo550":
+                    self.reply("550 go away")
+                elif MODE == "multiline":
+                    self.reply("250-smtpsink", "250 PIPELINING")
+                else:
+                    self.reply("250 smtpsink")
             elif verb == "MAIL":
                 sender = arg.split(":", 1)[1].strip().strip("<>")
                 self.reply("250 OK")
