@@ -7,15 +7,12 @@
 package vrrplab
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/lvsd/lb/internal/netnslab"
@@ -136,18 +133,7 @@ func (l *Lab) HasAddr(h *Host, ip netip.Addr) (bool, error) {
 
 // BuildVrrpd compiles vrrpd into dir and returns its path.
 func BuildVrrpd(dir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out := filepath.Join(dir, "vrrpd")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/lvsd/lb/vrrp/cmd/vrrpd")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building vrrpd: %w\n%s", err, b)
-	}
-	return out, nil
+	return netnslab.GoBuild(dir, "github.com/lvsd/lb/vrrp/cmd/vrrpd")
 }
 
 func (l *Lab) writeFile(name string, v any) (string, error) {

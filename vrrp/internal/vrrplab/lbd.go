@@ -1,34 +1,20 @@
 package vrrplab
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
+
+	"github.com/lvsd/lb/internal/netnslab"
 )
 
 // lbd itself as a VRRP speaker: `lbd run` with a VRRP-only lbd.yaml (no
 // virtual_servers, so no IPVS: these namespaces' kernel may have none).
 // Its transitions come from its JSON log ("vrrp transition").
 
-// BuildLbd compiles cmd/lbd into dir and returns its path.
+// BuildLbd compiles cmd/lbd (static: CGO_ENABLED=0) into dir and returns its path.
 func BuildLbd(dir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out := filepath.Join(dir, "lbd")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/lvsd/lb/cmd/lbd")
-	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building lbd: %w\n%s", err, b)
-	}
-	return out, nil
+	return netnslab.GoBuild(dir, "github.com/lvsd/lb/cmd/lbd", "CGO_ENABLED=0")
 }
 
 // LbdConf renders a VRRP-only lbd.yaml with the instances as KeepalivedConf
