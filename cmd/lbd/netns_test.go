@@ -235,19 +235,8 @@ func TestNetnsVRRPOnlyNeedsNoIPVS(t *testing.T) {
 		t.Log("this kernel has IPVS: the test shows VRRP-only mode works, not that it needs no IPVS")
 	}
 	lbdBin, lbctlBin := buildCmd(t, "lbd"), buildCmd(t, "lbctl")
-	lab := netnslab.NewT(t, "vo")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns1, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns2, err := lab.AddHost("d2", lan, netip.MustParsePrefix("10.9.0.2/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, nss := netnslab.LANT(t, "vo", 2)
+	ns1, ns2 := nss[0], nss[1]
 	d1 := startLbd(t, lbdBin, ns1, 200)
 	d2 := startLbd(t, lbdBin, ns2, 100)
 	waitFor(t, "d1 MASTER with the VIP, d2 BACKUP", func() bool {
@@ -330,15 +319,8 @@ func TestNetnsImportedVRRPOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-keepalived: %v", err)
 	}
-	lab := netnslab.NewT(t, "vi")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, nss := netnslab.LANT(t, "vi", 1)
+	ns := nss[0]
 	dir := t.TempDir()
 	p := &lbdProc{name: ns.Name(), dir: dir, cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"),
 		ns: ns, logs: &logBuf{}, done: make(chan error, 1)}

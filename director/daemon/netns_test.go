@@ -69,8 +69,16 @@ func startNetnsDirector(t *testing.T, ns *netnslab.Namespace, prio int) *netnsDi
 func startNetnsDirectorPass(t *testing.T, ns *netnslab.Namespace, prio int, pass string) *netnsDirector {
 	t.Helper()
 	dir := t.TempDir()
+	return runNetnsDirector(t, ns, dir, netnsConfig(dir, prio, 1, pass, backends[0].addrPort(), backends[1].addrPort()))
+}
+
+// runNetnsDirector writes yaml to dir/lbd.yaml (its control socket must be
+// dir/lbd.sock) and runs that lbd in-process with ns as its VRRP namespace
+// until the test ends, logging its logs if the test failed.
+func runNetnsDirector(t *testing.T, ns *netnslab.Namespace, dir, yaml string) *netnsDirector {
+	t.Helper()
 	n := &netnsDirector{ns: ns, k: fake.New(), cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
-	if err := os.WriteFile(n.cfg, []byte(netnsConfig(dir, prio, 1, pass, backends[0].addrPort(), backends[1].addrPort())), 0o600); err != nil {
+	if err := os.WriteFile(n.cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
@@ -147,19 +155,8 @@ func TestNetnsDaemonComposition(t *testing.T) {
 		t.Fatal("needs root")
 	}
 	backends[0], backends[1] = newBackend(t), newBackend(t)
-	lab := netnslab.NewT(t, "lbd")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns1, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns2, err := lab.AddHost("d2", lan, netip.MustParsePrefix("10.9.0.2/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lab, lan, nss := netnslab.LANT(t, "lbd", 2)
+	ns1, ns2 := nss[0], nss[1]
 	d1 := startNetnsDirector(t, ns1, 200)
 	d2 := startNetnsDirector(t, ns2, 100)
 

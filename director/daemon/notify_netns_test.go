@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/internal/netnslab"
 )
 
@@ -24,27 +23,7 @@ import (
 func startNotifyDirector(t *testing.T, ns *netnslab.Namespace, prio int, extra func(dir string) string) *netnsDirector {
 	t.Helper()
 	dir := t.TempDir()
-	n := &netnsDirector{ns: ns, k: fake.New(), cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
-	y := netnsConfig(dir, prio, 1, "1111", backends[0].addrPort(), backends[1].addrPort()) + extra(dir)
-	if err := os.WriteFile(n.cfg, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
-		Go: func(f func()) { go func() { _ = ns.Do(func() error { f(); return nil }) }() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		n.stop(t)
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", ns.Name(), n.logs.String())
-		}
-	})
-	return n
+	return runNetnsDirector(t, ns, dir, netnsConfig(dir, prio, 1, "1111", backends[0].addrPort(), backends[1].addrPort())+extra(dir))
 }
 
 // fifoReader collects a notify FIFO's lines with the time each was read.
@@ -104,19 +83,8 @@ func TestNetnsDaemonNotifyAndSplitBrain(t *testing.T) {
 	}
 	backends[0], backends[1] = newBackend(t), newBackend(t)
 	smtp, subjects := smtpSink(t)
-	lab := netnslab.NewT(t, "lbn")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns1, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns2, err := lab.AddHost("d2", lan, netip.MustParsePrefix("10.9.0.2/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lab, _, nss := netnslab.LANT(t, "lbn", 2)
+	ns1, ns2 := nss[0], nss[1]
 	var fifo string
 	d1 := startNotifyDirector(t, ns1, 200, func(dir string) string {
 		fifo = filepath.Join(dir, "notify.fifo")

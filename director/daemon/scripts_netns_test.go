@@ -5,7 +5,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,17 +100,9 @@ func TestNetnsRootDaemonScriptUser(t *testing.T) {
 func TestNetnsDaemonVRRPScriptsAsUsers(t *testing.T) {
 	track, trackOut := runastest.IDScript(t)
 	notify, notifyOut := runastest.IDScript(t)
-	lab := netnslab.NewT(t, "lbdscr")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, nss := netnslab.LANT(t, "lbdscr", 1)
+	ns := nss[0]
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "lbd.yaml")
 	yaml := fmt.Sprintf(`global:
   control_socket: %[1]s/lbd.sock
   state_dir: %[1]s
@@ -130,25 +121,7 @@ vrrp:
       track_scripts: [{name: chk}]
       notify: {master: [%[4]s, %[5]s], user: nobody, group: daemon}
 `, dir, track, trackOut, notify, notifyOut)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &netnsDirector{ns: ns, k: fake.New(), cfg: cfg, sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
-	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
-		Go: func(f func()) { go func() { _ = ns.Do(func() error { f(); return nil }) }() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		n.stop(t)
-		if t.Failed() {
-			t.Logf("logs:\n%s", n.logs.String())
-		}
-	})
+	runNetnsDirector(t, ns, dir, yaml)
 	if got := runastest.ID(t, trackOut, 20*time.Second); got != "65534:65534" {
 		t.Fatalf("track script ran as %q, want 65534:65534 (script_user nobody)", got)
 	}

@@ -3,16 +3,13 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/lvsd/lb/director/kernel/fake"
 	"github.com/lvsd/lb/internal/netnslab"
 )
 
@@ -23,18 +20,10 @@ func TestNetnsDaemonTracking(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root")
 	}
-	lab := netnslab.NewT(t, "lbdtrk")
-	lan, err := lab.AddSwitch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := lab.AddHost("d1", lan, netip.MustParsePrefix("10.9.0.1/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, nss := netnslab.LANT(t, "lbdtrk", 1)
+	ns := nss[0]
 	dir := t.TempDir()
 	bin, comm := copiedSleep(t, dir)
-	cfg := filepath.Join(dir, "lbd.yaml")
 	yaml := fmt.Sprintf(`global:
   control_socket: %[1]s/lbd.sock
   state_dir: %[1]s
@@ -53,25 +42,7 @@ vrrp:
       track_files: [{name: w}]
       track_processes: [{name: p}]
 `, dir, comm)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &netnsDirector{ns: ns, k: fake.New(), cfg: cfg, sock: filepath.Join(dir, "lbd.sock"), logs: &syncBuf{}}
-	d, err := New(n.cfg, Options{Kernel: n.k, LogOutput: n.logs, Notify: func(string) {},
-		Go: func(f func()) { go func() { _ = ns.Do(func() error { f(); return nil }) }() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		n.stop(t)
-		if t.Failed() {
-			t.Logf("logs:\n%s", n.logs.String())
-		}
-	})
+	n := runNetnsDirector(t, ns, dir, yaml)
 	prio := func() int {
 		in, err := n.vrrpInstance()
 		if err != nil {

@@ -90,6 +90,26 @@ func NewT(tb testing.TB, prefix string) *Lab {
 	return l
 }
 
+// LANT is NewT with one switch, "lan", and hosts d1..dN on it at
+// 10.9.0.1/24..10.9.0.N/24 (the directors of the lbd tests): it fails tb
+// at once on error.
+func LANT(tb testing.TB, prefix string, hosts int) (*Lab, *Switch, []*Namespace) {
+	tb.Helper()
+	l := NewT(tb, prefix)
+	lan, err := l.AddSwitch("lan")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nss := make([]*Namespace, hosts)
+	for i := range nss {
+		addr := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 9, 0, byte(i + 1)}), 24)
+		if nss[i], err = l.AddHost(fmt.Sprintf("d%d", i+1), lan, addr); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return l, lan, nss
+}
+
 func newLabIn(dir, prefix string) (*Lab, error) {
 	if !labPrefixRE.MatchString(prefix) {
 		return nil, fmt.Errorf("lab prefix %q: want 1-8 lower-case letters or digits starting with a letter", prefix)
