@@ -4,45 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// trackedBinary copies sleep under a name of its own, so that no other
-// process on the host matches it.
-func trackedBinary(t *testing.T) (path, comm string) {
-	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatalf("sleep is needed: %v", err)
-	}
-	comm = fmt.Sprintf("lbdtrk%d", os.Getpid()%100000)
-	path = filepath.Join(t.TempDir(), comm)
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
-}
+	"github.com/lvsd/lb/internal/proctest"
+)
 
 func startProcess(t *testing.T, argv ...string) *exec.Cmd {
 	t.Helper()
@@ -89,7 +59,7 @@ func quietLogTo(w *lockedBuffer) *slog.Logger { return slog.New(slog.NewTextHand
 // Without the process events connector (not root, a container), the
 // table is read every PollInterval instead, and the log says so.
 func TestLinuxProcessesFallbackPolls(t *testing.T) {
-	bin, comm := trackedBinary(t)
+	bin, comm := proctest.CopiedSleep(t, t.TempDir(), "lbdtrk")
 	var logs lockedBuffer
 	procs := &LinuxProcesses{PollInterval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		subscribe: func() (*procConn, error) { return nil, errors.New("no connector (test)") }}

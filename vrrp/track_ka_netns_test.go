@@ -4,17 +4,15 @@ package vrrp_test
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/internal/proctest"
 	"github.com/lvsd/lb/vrrp"
 	"github.com/lvsd/lb/vrrp/internal/vrrplab"
 )
@@ -28,7 +26,7 @@ import (
 // time from the kill to each instance's FAULT.
 func TestNetnsTrackProcessVsKeepalived(t *testing.T) {
 	bn := newBench(t)
-	bin, comm := sleepCopy(t)
+	bin, comm := proctest.CopiedSleep(t, t.TempDir(), "lbdka")
 	const rounds = 5
 	withProc := func(c *vrrp.Config) { c.TrackProcesses = []vrrp.TrackProcess{{Name: "p"}} }
 	withScript := func(c *vrrp.Config) {
@@ -135,33 +133,6 @@ func (bn *bench) keepalivedTracking(t *testing.T, comm string) *vrrplab.Proc {
 	}
 	bn.procs = append(bn.procs, p)
 	return p
-}
-
-// sleepCopy copies sleep under a name no other process has.
-func sleepCopy(t *testing.T) (path, comm string) {
-	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	comm = fmt.Sprintf("lbdka%d", os.Getpid()%100000)
-	path = filepath.Join(t.TempDir(), comm)
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
 }
 
 func startSleep(t *testing.T, bin string) *exec.Cmd {

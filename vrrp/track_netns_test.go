@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/internal/proctest"
 )
 
 // These tests follow real processes (the kernel's process events
@@ -60,7 +62,7 @@ func awaitPriority(t *testing.T, run *running, want uint8, within time.Duration)
 }
 
 func TestNetnsTrackProcessEvents(t *testing.T) {
-	bin, comm := trackedBinary(t)
+	bin, comm := proctest.CopiedSleep(t, t.TempDir(), "lbdtrk")
 	procs := &LinuxProcesses{PollInterval: time.Hour, Log: quietLog()}
 	c := fastConfig("VI_1", 200)
 	c.TrackProcesses = []TrackProcess{{Name: "byname"}, {Name: "byargv"}}
@@ -131,7 +133,7 @@ func TestNetnsTrackFileInotify(t *testing.T) {
 // script run every second (pgrep, fall 1), each kill at a random point of
 // the script's period.
 func TestNetnsTrackProcessLatency(t *testing.T) {
-	bin, comm := trackedBinary(t)
+	bin, comm := proctest.CopiedSleep(t, t.TempDir(), "lbdtrk")
 	const rounds = 6
 	measure := func(t *testing.T, opts Options, _ Config, procs *LinuxProcesses) []time.Duration {
 		run := startAlone(t, opts, procs)

@@ -4,13 +4,13 @@ package daemon
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/lvsd/lb/internal/netnslab"
+	"github.com/lvsd/lb/internal/proctest"
 )
 
 // TestNetnsDaemonTracking: lbd (in a namespace, as in production in its
@@ -23,7 +23,7 @@ func TestNetnsDaemonTracking(t *testing.T) {
 	_, _, nss := netnslab.LANT(t, "lbdtrk", 1)
 	ns := nss[0]
 	dir := t.TempDir()
-	bin, comm := copiedSleep(t, dir)
+	bin, comm := proctest.CopiedSleep(t, dir, "lbdd")
 	yaml := fmt.Sprintf(`global:
   control_socket: %[1]s/lbd.sock
   state_dir: %[1]s
@@ -63,31 +63,4 @@ vrrp:
 	waitFor(t, "priority 60 (file -40)", func() bool { return prio() == 60 })
 	_ = p.Process.Kill()
 	waitFor(t, "priority 10 (the process is gone)", func() bool { return prio() == 10 })
-}
-
-// copiedSleep copies sleep under a name no other process has.
-func copiedSleep(t *testing.T, dir string) (path, comm string) {
-	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	comm = fmt.Sprintf("lbdd%d", os.Getpid()%100000)
-	path = filepath.Join(dir, comm)
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
 }
