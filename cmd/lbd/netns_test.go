@@ -186,16 +186,11 @@ func (p *lbdProc) state() string {
 }
 
 func (p *lbdProc) hasVIP(t *testing.T) bool {
-	addrs, err := p.ns.Addresses("eth0")
+	has, err := p.ns.HasAddress("eth0", netip.MustParseAddr("10.9.0.100"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range addrs {
-		if a.Addr() == netip.MustParseAddr("10.9.0.100") {
-			return true
-		}
-	}
-	return false
+	return has
 }
 
 func (p *lbdProc) isMasterFile() bool {

@@ -116,16 +116,11 @@ func (n *netnsDirector) stop(t *testing.T) {
 }
 
 func (n *netnsDirector) hasVIP(t *testing.T) bool {
-	addrs, err := n.ns.Addresses("eth0")
+	has, err := n.ns.HasAddress("eth0", netip.MustParseAddr("10.9.0.100"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range addrs {
-		if a.Addr() == netip.MustParseAddr("10.9.0.100") {
-			return true
-		}
-	}
-	return false
+	return has
 }
 
 func (n *netnsDirector) vrrpState(t *testing.T) string {

@@ -338,6 +338,18 @@ func TestNetnsLabelsAndRoutes(t *testing.T) {
 	if !found {
 		t.Fatalf("VIP %s not on lo: %v", vip, as)
 	}
+	for _, tt := range []struct {
+		dev  string
+		ip   string
+		want bool
+	}{{"lo", "192.168.56.90", true}, {"eth0", "fd00:9::1", true}, {"eth0", "192.168.56.90", false}, {"lo", "fd00:9::1", false}} {
+		if got, err := a.HasAddress(tt.dev, netip.MustParseAddr(tt.ip)); err != nil || got != tt.want {
+			t.Errorf("HasAddress(%s, %s) = %t, %v; want %t", tt.dev, tt.ip, got, err, tt.want)
+		}
+	}
+	if _, err := a.HasAddress("nosuch0", vip.Addr()); err == nil {
+		t.Error("HasAddress on a missing device: no error")
+	}
 	if err := a.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("10.9.0.254"), ""); err != nil {
 		t.Fatal(err)
 	}

@@ -223,6 +223,20 @@ func (n *Namespace) DelAddress(dev string, prefix netip.Prefix) error {
 	return nil
 }
 
+// HasAddress reports whether ip is one of dev's addresses.
+func (n *Namespace) HasAddress(dev string, ip netip.Addr) (bool, error) {
+	ps, err := n.Addresses(dev)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ps {
+		if p.Addr() == ip {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Addresses lists the addresses on dev (all families).
 func (n *Namespace) Addresses(dev string) ([]netip.Prefix, error) {
 	lk, err := n.link(dev)

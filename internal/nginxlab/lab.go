@@ -147,16 +147,7 @@ func (l *Lab) Proxies() []*Proxy { return []*Proxy{l.D1, l.D2} }
 
 // HasVIP reports whether the VIP is on the proxy's LAN interface.
 func (p *Proxy) HasVIP() (bool, error) {
-	addrs, err := p.NS.Addresses(Interface)
-	if err != nil {
-		return false, err
-	}
-	for _, a := range addrs {
-		if a.Addr() == VIP {
-			return true, nil
-		}
-	}
-	return false, nil
+	return p.NS.HasAddress(Interface, VIP)
 }
 
 // VIPHolders returns the names of the proxies holding the VIP, d1 first.

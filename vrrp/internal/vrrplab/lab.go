@@ -119,16 +119,7 @@ func (l *Lab) Neighbour(h *Host, ip netip.Addr) (net.HardwareAddr, error) {
 
 // HasAddr reports whether host h holds ip on eth0.
 func (l *Lab) HasAddr(h *Host, ip netip.Addr) (bool, error) {
-	ps, err := h.NS.Addresses("eth0")
-	if err != nil {
-		return false, err
-	}
-	for _, p := range ps {
-		if p.Addr() == ip {
-			return true, nil
-		}
-	}
-	return false, nil
+	return h.NS.HasAddress("eth0", ip)
 }
 
 // BuildVrrpd compiles vrrpd into dir and returns its path.
