@@ -121,10 +121,7 @@ func buildRequest(path, host string) []byte {
 
 func (c *httpChecker) Check(ctx context.Context) Result {
 	start := time.Now()
-	budget := time.Duration(0)
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	var last Result
 	for i := range c.urls {
 		last = c.checkURL(ctx, &c.urls[i], budget)

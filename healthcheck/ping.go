@@ -69,21 +69,13 @@ func (c *pingChecker) listen() (conn *icmp.PacketConn, raw bool, err error) {
 }
 
 func (c *pingChecker) check(ctx context.Context, start time.Time) Result {
-	budget := time.Duration(0)
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	conn, raw, err := c.listen()
 	if err != nil {
 		return failResult(KindError, "%v", err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	if hasDeadline {
-		_ = conn.SetDeadline(dl)
-	}
+	defer boundConn(ctx, conn)()
 	var idSeq [4]byte
 	_, _ = rand.Read(idSeq[:])
 	id, seq := int(binary.BigEndian.Uint16(idSeq[:2])), int(binary.BigEndian.Uint16(idSeq[2:]))

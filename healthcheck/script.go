@@ -35,10 +35,7 @@ const maxScriptOutput = 512
 
 func (c *scriptChecker) Check(ctx context.Context) Result {
 	start := time.Now()
-	budget := time.Duration(0)
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	// runas kills the whole group (the script and anything it started)
 	// when ctx ends.
 	cmd, err := c.exec.Command(ctx, c.argv, c.who)

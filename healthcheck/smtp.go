@@ -43,21 +43,13 @@ func (c *smtpChecker) Check(ctx context.Context) Result {
 }
 
 func (c *smtpChecker) check(ctx context.Context, start time.Time) Result {
-	budget := time.Duration(0)
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	conn, err := c.dialer.DialContext(ctx, "tcp", c.target)
 	if err != nil {
 		return classifyNetErr(err, phaseConnect, budget)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	if hasDeadline {
-		_ = conn.SetDeadline(dl)
-	}
+	defer boundConn(ctx, conn)()
 	rd := bufio.NewReaderSize(conn, 1024)
 	steps := []struct {
 		send string // sent before reading the reply; "" for the greeting

@@ -28,10 +28,7 @@ func newTCPChecker(s Spec) *tcpChecker {
 
 func (c *tcpChecker) Check(ctx context.Context) Result {
 	start := time.Now()
-	budget := time.Duration(0)
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	conn, err := c.dialer.DialContext(ctx, "tcp", c.target)
 	if err != nil {
 		r := classifyNetErr(err, phaseConnect, budget)

@@ -38,21 +38,13 @@ func (c *udpChecker) Check(ctx context.Context) Result {
 }
 
 func (c *udpChecker) check(ctx context.Context, start time.Time) Result {
-	budget := time.Duration(0)
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		budget = dl.Sub(start).Round(time.Millisecond)
-	}
+	budget := checkBudget(ctx, start)
 	conn, err := c.dialer.DialContext(ctx, "udp", c.target)
 	if err != nil {
 		return udpErr(err, phaseConnect, budget)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	if hasDeadline {
-		_ = conn.SetDeadline(dl)
-	}
+	defer boundConn(ctx, conn)()
 	payload := c.spec.Payload
 	if len(payload) == 0 {
 		payload = make([]byte, 32)
