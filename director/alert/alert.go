@@ -179,3 +179,30 @@ func (n *Notifier) Close(deadline time.Time) {
 	}
 	wg.Wait()
 }
+
+// serveQueue is the loop of the FIFO writers and the mailer: each item of q
+// goes to send until stop closes; from then on, what is still queued (the
+// item in hand included) goes to drain, whose deadline decides, and the
+// loop returns once q is empty.
+func serveQueue[T any](q <-chan T, stop <-chan struct{}, send, drain func(T)) {
+	for {
+		select {
+		case item := <-q:
+			select {
+			case <-stop:
+				drain(item)
+			default:
+				send(item)
+			}
+		case <-stop:
+			for {
+				select {
+				case item := <-q:
+					drain(item)
+				default:
+					return
+				}
+			}
+		}
+	}
+}

@@ -95,26 +95,7 @@ func (w *fifoWriter) counters() (written, dropped uint64) { return w.written.Loa
 
 func (w *fifoWriter) run() {
 	defer close(w.done)
-	for {
-		select {
-		case line := <-w.q:
-			select {
-			case <-w.stop: // stopping: the drain's deadline holds for this one too
-				w.drainOne(line)
-			default:
-				w.write(line, time.Now().Add(fifoWriteTimeout))
-			}
-		case <-w.stop:
-			for {
-				select {
-				case line := <-w.q:
-					w.drainOne(line)
-				default:
-					return
-				}
-			}
-		}
-	}
+	serveQueue(w.q, w.stop, func(line string) { w.write(line, time.Now().Add(fifoWriteTimeout)) }, w.drainOne)
 }
 
 // drainOne writes a line queued before close, if the deadline allows.

@@ -87,26 +87,7 @@ func (m *mailer) enqueue(msg Message) {
 
 func (m *mailer) run() {
 	defer close(m.done)
-	for {
-		select {
-		case msg := <-m.q:
-			select {
-			case <-m.stop: // stopping: the drain's deadline holds for this one too
-				m.drainOne(msg)
-			default:
-				m.deliver(msg, time.Time{})
-			}
-		case <-m.stop:
-			for {
-				select {
-				case msg := <-m.q:
-					m.drainOne(msg)
-				default:
-					return
-				}
-			}
-		}
-	}
+	serveQueue(m.q, m.stop, func(msg Message) { m.deliver(msg, time.Time{}) }, m.drainOne)
 }
 
 // drainOne sends a message queued before Close, if the deadline allows.
