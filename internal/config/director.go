@@ -123,6 +123,9 @@ type VirtualServer struct {
 	SorryServer        *SorryServer    `yaml:"sorry_server"`
 	Timing             `yaml:",inline"`
 	RealServers        []RealServer `yaml:"real_servers"`
+	// Discovery takes (more) real servers from a ZooKeeper registry
+	// (discovery.go); nil = the static real servers only.
+	Discovery *Discovery `yaml:"discovery"`
 }
 
 // SorryServer replaces the real servers while none is up (or quorum is lost).
@@ -148,6 +151,10 @@ type RealServer struct {
 	NotifyDown       Argv       `yaml:"notify_down"`
 	Timing           `yaml:",inline"`
 	Checks           []Check `yaml:"checks"` // all must pass; none = always up
+	// Source is where the real server comes from: "" for the file, the
+	// member's znode ("/sgroup/sub0000000001") for a discovered one. Never
+	// read from the file.
+	Source string `yaml:"-"`
 }
 
 // Tunnel is the encapsulation of a TUN real server.

@@ -125,6 +125,7 @@ func (r *report) directorDefaults(d *Director) {
 				r.checkDefaults(&rs.Checks[k], itemPath(rp+".checks", k))
 			}
 		}
+		r.discoveryDefaults(vs, p)
 	}
 }
 
@@ -340,6 +341,7 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 	}
 	r.validateSorryServer(vs, p)
 	r.validateTiming(p, &vs.Timing)
+	r.validateDiscovery(vs, p)
 
 	type rsKey struct {
 		a    netip.Addr
