@@ -16,6 +16,10 @@ type CheckRef struct {
 	ID string
 	// Name labels the check in reasons: "http#0" (type and position).
 	Name string
+	// DownUntilReport: before its first report the check counts as down,
+	// not up (a discovered member not trusted yet: it gets no traffic, and
+	// costs no write, before its first check passes).
+	DownUntilReport bool
 }
 
 // CheckState is what a check last reported.
@@ -29,7 +33,8 @@ type CheckState struct {
 }
 
 // Health is a real server's verdict. A real server without checks, or
-// whose checks have not reported yet, is up with its configured weight.
+// whose checks have not reported yet (DownUntilReport ones aside), is up
+// with its configured weight.
 type Health struct {
 	Down bool `json:"down"`
 	// Weight, if set, replaces the configured weight.
@@ -64,6 +69,9 @@ func verdict(checks []CheckRef, states map[string]CheckState) Health {
 	for _, c := range checks {
 		st, known := states[c.ID]
 		if !known {
+			if c.DownUntilReport && !h.Down {
+				h.Down, h.Reason = true, c.Name+": not checked yet"
+			}
 			continue // before its first report a check counts as up
 		}
 		if !st.Up && !h.Down {

@@ -3,7 +3,8 @@
 // and the Client that lbctl uses. The server asks one Daemon, which lbd
 // implements, for each answer.
 //
-// Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync.
+// Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
+// /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer).
 package control
 
 import (
@@ -22,6 +23,41 @@ type Status struct {
 	RealServers []RealServer    `json:"real_servers,omitempty"`
 	Checks      []CheckStatus   `json:"checks,omitempty"`
 	VRRP        []VRRPInstance  `json:"vrrp,omitempty"`
+	// Discovery is each service with a discovery section (issue 15).
+	Discovery []Discovery `json:"discovery,omitempty"`
+}
+
+// Discovery is one service's ZooKeeper discovery: where it watches, the
+// session, the members applied and an update held by the hold rule.
+type Discovery struct {
+	Service   table.ServiceKey `json:"service"`
+	ZooKeeper []string         `json:"zookeeper"`
+	Path      string           `json:"path"`
+	// Session is the ZooKeeper client's state (StateHasSession when
+	// connected; "none" when the connection could not be made).
+	Session string `json:"session"`
+	// Stale: the registry is lost; the members are the last known ones.
+	Stale      bool      `json:"stale,omitempty"`
+	StaleSince time.Time `json:"stale_since,omitzero"`
+	// Members is how many members are applied.
+	Members int `json:"members"`
+	// Held is an update held because it removes too large a share of the
+	// pool (lbctl discovery confirm releases it); nil when none is held.
+	Held *DiscoveryHeld `json:"held,omitempty"`
+}
+
+// DiscoveryHeld is a held discovery update.
+type DiscoveryHeld struct {
+	Remove  int       `json:"remove"`  // members it removes
+	Add     int       `json:"add"`     // members it adds
+	Members int       `json:"members"` // members it lists
+	Since   time.Time `json:"since"`
+}
+
+// DiscoveryConfirmRequest is the body of POST /v1/discovery/confirm.
+type DiscoveryConfirmRequest struct {
+	// Service is as status shows it: "TCP 192.0.2.10:80".
+	Service string `json:"service"`
 }
 
 // DaemonInfo describes the running lbd.
@@ -100,6 +136,9 @@ type RealServer struct {
 	KernelWeight *uint32 `json:"kernel_weight"`
 	// Reason explains a difference (health down, inhibited, quorum lost...).
 	Reason string `json:"reason,omitempty"`
+	// Source is where the real server comes from: "static" (the file) or
+	// "zk:" and its znode (discovery); empty for a sorry server.
+	Source string `json:"source,omitempty"`
 }
 
 // CheckStatus is one health check of a real server of a service: its

@@ -61,6 +61,18 @@ func (c *Client) Reload(ctx context.Context, req ReloadRequest) (ReloadResult, e
 	return r, err
 }
 
+// ConfirmDiscovery releases the held discovery update of service ("TCP
+// 192.0.2.10:80") and applies it; refused when nothing is held.
+func (c *Client) ConfirmDiscovery(ctx context.Context, service string) (ReloadResult, error) {
+	var r ReloadResult
+	body, err := json.Marshal(DiscoveryConfirmRequest{Service: service})
+	if err != nil {
+		return r, fmt.Errorf("encode discovery confirm request: %w", err)
+	}
+	err = c.doBody(ctx, http.MethodPost, "/v1/discovery/confirm", body, &r)
+	return r, err
+}
+
 // Resync asks the daemon to repair the kernel table now.
 func (c *Client) Resync(ctx context.Context) (ApplyResult, error) {
 	var r ApplyResult

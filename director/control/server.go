@@ -59,6 +59,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("GET /v1/status", s.status)
 	s.mux.HandleFunc("POST /v1/reload", s.reload)
 	s.mux.HandleFunc("POST /v1/resync", s.resync)
+	s.mux.HandleFunc("POST /v1/discovery/confirm", s.confirmDiscovery)
 	return s
 }
 
@@ -270,4 +271,35 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		<-done
 		return nil
 	}
+}
+
+// DiscoveryConfirmer is the Daemon's optional discovery command: release
+// a held discovery update of one service and apply it.
+type DiscoveryConfirmer interface {
+	ConfirmDiscovery(ctx context.Context, service string) (ReloadResult, error)
+}
+
+func (s *Server) confirmDiscovery(w http.ResponseWriter, r *http.Request) {
+	dc, ok := s.cfg.Daemon.(DiscoveryConfirmer)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, errorBody{Error: "discovery confirm is not available"})
+		return
+	}
+	var req DiscoveryConfirmRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, MaxReloadRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || req.Service == "" {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("invalid discovery confirm request (want {\"service\": \"TCP 192.0.2.10:80\"}): %v", err)})
+		return
+	}
+	res, err := dc.ConfirmDiscovery(r.Context(), req.Service)
+	if err != nil {
+		s.log.Warn("discovery confirm over the control socket refused", "service", req.Service, "err", err)
+		writeJSON(w, http.StatusConflict, struct {
+			errorBody
+			Result ReloadResult `json:"result"`
+		}{errorBody{err.Error()}, res})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -37,7 +37,14 @@ var errStopping = errors.New("lbd is stopping")
 // IPVS is opened for the first configuration that needs it and closed
 // after the one that no longer does (ipvs.go): without it, the settings
 // and the table are left out (VRRP-only mode).
-func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force bool) (res control.ReloadResult, err error) {
+//
+// A discovery update (discovery.go) comes through here too, as mode
+// applyDiscovery: its next is the file in force with the services' last
+// discovered members; it changes real servers only, so the removal guard
+// (which counts services and VRRP instances) has nothing to say about it:
+// the discovery hold rule (max_removal_share) guards it instead.
+func (d *Daemon) apply(ctx context.Context, next *config.Director, mode applyMode, force bool) (res control.ReloadResult, err error) {
+	start := mode == applyStart
 	res = control.ReloadResult{ConfigFile: d.path}
 	old := d.Config()
 	p, opened, err := d.ipvsFor(next)
@@ -52,8 +59,10 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 			}
 		}()
 	}
-	if err := d.guard(p, old, next, start, force); err != nil {
-		return res, err
+	if mode != applyDiscovery {
+		if err := d.guard(p, old, next, start, force); err != nil {
+			return res, err
+		}
 	}
 	plan := PlanApply(old, next)
 	if start {
@@ -85,7 +94,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 	} else {
 		d.warnIgnoredSettings(next)
 	}
-	d.commit(next, plan.Checks)
+	d.commit(next, plan.Checks, mode)
 	d.scripts.Set(scriptPolicy(next)) // before the FIFO scripts, checks and VRRP scripts run
 	d.setNotifier(next)               // before the VRRP components: their first notices
 	if opened {
@@ -97,7 +106,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 
 	var ar director.Result
 	if p != nil {
-		if ar, err = d.applyTable(ctx, p, specs, &res, start); err != nil {
+		if ar, err = d.applyTable(ctx, p, specs, &res, mode); err != nil {
 			if start {
 				return res, fail("applying the IPVS table", err)
 			}
@@ -123,35 +132,48 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, start, force 
 		d.log.Info("no virtual servers: IPVS closed, lbd runs VRRP only")
 	}
 	d.setLevel(next)
-	d.report(plan, next, ar, start)
+	d.report(plan, next, ar, mode)
 	return res, errors.Join(errs...)
+}
+
+// applyMode is why apply runs: the start, a reload, a discovery update.
+type applyMode int
+
+const (
+	applyStart applyMode = iota
+	applyReload
+	applyDiscovery
+)
+
+func (m applyMode) String() string {
+	return [...]string{"start", "reload", "discovery"}[m]
 }
 
 // applyTable applies the table of specs (a reload's answer gets the
 // result) and logs what the health of the real servers became.
-func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.ServiceSpec, res *control.ReloadResult, start bool) (director.Result, error) {
+func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.ServiceSpec, res *control.ReloadResult, mode applyMode) (director.Result, error) {
 	changes, ar, err := p.mgr.SetSpecs(ctx, specs)
-	if !start { // lbctl's answer; a start has none
+	if mode != applyStart { // lbctl's answer; a start has none
 		cr := ControlResult(ar)
 		res.Apply = &cr
 	}
 	d.logHealthChanges(changes, nil)
-	on := "reload"
-	if start {
-		on = "start"
-	}
-	d.log.Info("ipvs table applied", "on", on, "writes", ar.Writes, "ops", ar.OpCount())
+	d.log.Info("ipvs table applied", "on", mode.String(), "writes", ar.Writes, "ops", ar.OpCount())
 	return ar, err
 }
 
-// commit makes next the configuration in force, with its subscriptions.
-func (d *Daemon) commit(next *config.Director, subs []CheckSub) {
+// commit makes next the configuration in force, with its subscriptions
+// (a discovery update is not a reload: the last reload's time stays).
+func (d *Daemon) commit(next *config.Director, subs []CheckSub, mode applyMode) {
 	byID := make(map[healthcheck.ID]subRef, len(subs))
 	for _, s := range subs {
 		byID[s.ID] = subRef{Server: s.Server, Name: s.Name, Index: s.Index}
 	}
 	d.mu.Lock()
-	d.cfg, d.checks, d.lastReload = next, byID, time.Now()
+	d.cfg, d.checks = next, byID
+	if mode != applyDiscovery {
+		d.lastReload = time.Now()
+	}
 	d.mu.Unlock()
 }
 
@@ -184,8 +206,12 @@ func (d *Daemon) setLevel(cfg *config.Director) {
 }
 
 // report logs what an apply did.
-func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, start bool) {
-	if start {
+func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mode applyMode) {
+	switch mode {
+	case applyDiscovery:
+		d.log.Debug("discovery applied", "changes", len(plan.Changes), "ipvs_writes", ar.Writes)
+		return
+	case applyStart:
 		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
 			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket,
 			"vrrp_only", d.ipvsNow() == nil)
@@ -229,7 +255,7 @@ func (d *Daemon) reload(ctx context.Context, req control.ReloadRequest) (control
 	// The run's context, not the request's: a client that goes away must
 	// not leave a reload half applied.
 	defer d.mem.settle()
-	return d.apply(d.ctx(), next, false, req.Force)
+	return d.applyFile(d.ctx(), next, applyReload, req.Force)
 }
 
 // invalidError marks a reload whose file could not be read or is invalid.

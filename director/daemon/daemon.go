@@ -72,6 +72,10 @@ type Options struct {
 	// ForceStart lets the start remove what the removal guard would refuse
 	// (lbd run --force); reloads stay guarded.
 	ForceStart bool
+	// Discovery dials a ZooKeeper ensemble for the virtual servers with a
+	// discovery section; default go-zookeeper/zk (discovery.Dial). Tests
+	// pass discoverytest's fake.
+	Discovery DiscoveryDialer
 	// MemoryPolicy sets lbd's soft memory limit, which follows the live
 	// heap (memory.go), unless GOMEMLIMIT or GOGC is set; lbd run sets it.
 	// It is the process's: tests leave it off.
@@ -101,6 +105,7 @@ type Daemon struct {
 	runCtx     context.Context
 	stopping   bool
 	cfg        *config.Director // in force; the empty configuration before Run
+	file       *config.Director // the file in force: cfg without the discovered members
 	lastReload time.Time
 	checks     map[healthcheck.ID]subRef // subscriptions in force
 	comps      map[string]*runningComp
@@ -117,6 +122,8 @@ type Daemon struct {
 	// reconciler counters of the halves closed before.
 	ipvs                    *ipvsPart
 	pastWrites, pastRepairs uint64
+
+	disc *discoveryState // discovery.go: ZooKeeper connections, watches, members
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
@@ -135,7 +142,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, started: time.Now(), cfg: &config.Director{},
-		checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
+		file: &config.Director{}, disc: newDiscoveryState(), checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
 		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
@@ -147,6 +154,9 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	if d.opts.Notify == nil {
 		d.opts.Notify = func(state string) { _, _ = sddaemon.SdNotify(false, state) }
+	}
+	if d.opts.Discovery == nil {
+		d.opts.Discovery = zkDialer(d.log)
 	}
 	if err := d.startIPVS(); err != nil {
 		return nil, err
@@ -221,18 +231,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		goFn(func() { d.mem.run(ctx, d.log) })
 	}
 
+	goFn(func() { d.runDiscoveryApplier(ctx) })
+
 	d.mem.settle() // the file's YAML tree is garbage: before the table is built
 	d.applyMu.Lock()
-	_, err := d.apply(ctx, d.loaded, true, d.opts.ForceStart)
+	_, err := d.applyFile(ctx, d.loaded, applyStart, d.opts.ForceStart)
 	d.applyMu.Unlock()
 	d.mem.settle()
 	if err != nil {
 		d.stopAll()
+		d.stopDiscovery()
 		return err
 	}
 	stopListeners, err := d.listen(goFn)
 	if err != nil {
 		d.stopAll()
+		d.stopDiscovery()
 		return err
 	}
 	d.opts.Notify(sddaemon.SdNotifyReady)
@@ -246,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.applyMu.Lock() // and one under way finishes first
 	defer d.applyMu.Unlock()
 	d.stopAll()
+	d.stopDiscovery() // the members stay in the table, like the rest
 	d.applyStatic(oldVRRP(d.Config()), nil)
 	d.closeNotifier() // after the routers' STOP notices
 	stopSched()

@@ -116,7 +116,7 @@ func guardDaemon(t *testing.T, k *fake.Kernel, dir, yaml string, force bool) (*D
 	}
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
-	_, err = d.apply(context.Background(), d.loaded, true, d.opts.ForceStart)
+	_, err = d.apply(context.Background(), d.loaded, applyStart, d.opts.ForceStart)
 	return d, logs, err
 }
 

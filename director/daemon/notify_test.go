@@ -98,7 +98,7 @@ func TestDaemonNotices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.commit(d.loaded, nil)
+	d.commit(d.loaded, nil, applyReload)
 	d.setNotifier(d.loaded)
 	r, err := os.Open(fifo)
 	if err != nil {
@@ -137,7 +137,7 @@ func TestDaemonNotices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.commit(next, nil)
+	d.commit(next, nil, applyReload)
 	d.setNotifier(next)
 	r2, err := os.Open(fifo2)
 	if err != nil {

@@ -56,7 +56,11 @@ func TestNetnsRootDaemonScriptUser(t *testing.T) {
 		}
 		d.applyMu.Lock()
 		defer d.applyMu.Unlock()
-		if _, err := d.apply(ctx, cfg, start, false); err != nil {
+		mode := applyReload
+		if start {
+			mode = applyStart
+		}
+		if _, err := d.apply(ctx, cfg, mode, false); err != nil {
 			t.Fatal(err)
 		}
 	}

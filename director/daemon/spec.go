@@ -27,7 +27,13 @@ func SpecsFromConfig(vss []config.VirtualServer, subs []CheckSub) ([]director.Se
 		}
 		for j := range s.RealServers {
 			rs := &vss[i].RealServers[j]
-			s.RealServers[j].Checks = refs[director.RealServerID{Service: s.Service.Key(), Address: rs.Address, Port: rs.Port}]
+			checks := refs[director.RealServerID{Service: s.Service.Key(), Address: rs.Address, Port: rs.Port}]
+			if rs.Source != "" && rs.Alpha != nil && *rs.Alpha {
+				// A discovered member not trusted yet: down (no write) until
+				// its first check passes.
+				checks = untrusted(checks)
+			}
+			s.RealServers[j].Checks = checks
 		}
 		specs = append(specs, s)
 	}
@@ -175,4 +181,14 @@ func SettingsFromConfig(c config.IPVS) director.Settings {
 		s.Sysctls = append(s.Sysctls, director.SysctlSetting{Name: "net.ipv4.vs.conn_reuse_mode", Value: strconv.Itoa(*sc.ConnReuseMode)})
 	}
 	return s
+}
+
+// untrusted is checks, each down until its first report.
+func untrusted(checks []director.CheckRef) []director.CheckRef {
+	out := make([]director.CheckRef, len(checks))
+	for i, c := range checks {
+		c.DownUntilReport = true
+		out[i] = c
+	}
+	return out
 }

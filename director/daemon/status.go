@@ -30,7 +30,14 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		kt, kerr := table.Read(p.kern)
 		st.IPVS = d.ipvsStatus(p, kt, kerr)
 		st.Services, st.RealServers = healthStatus(p, kt, kerr)
+		src := sources(d.Config())
+		for i := range st.RealServers {
+			if rs := &st.RealServers[i]; !rs.Sorry {
+				rs.Source = src[director.RealServerID{Service: rs.Service, Address: rs.Address, Port: rs.Port}]
+			}
+		}
 	}
+	st.Discovery = d.discoveryStatus()
 	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
 	st.VRRP = d.vrrpStatus()
 	return st

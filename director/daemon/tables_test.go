@@ -73,7 +73,7 @@ func applied(t *testing.T, y string) (*Daemon, *fake.Kernel) {
 	}
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
-	if _, err := d.apply(context.Background(), d.loaded, true, false); err != nil {
+	if _, err := d.apply(context.Background(), d.loaded, applyStart, false); err != nil {
 		t.Fatal(err)
 	}
 	return d, k

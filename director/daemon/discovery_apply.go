@@ -1,0 +1,281 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/lvsd/lb/director"
+	"path"
+	"time"
+
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/discovery"
+	"github.com/lvsd/lb/internal/config"
+)
+
+// Discovery events counted per service (metrics.DiscoveryEvents).
+const (
+	discEventApplied   = "applied"   // a list changed the members
+	discEventHeld      = "held"      // a list removed too much: held
+	discEventConfirmed = "confirmed" // an operator released a held update
+	discEventStale     = "stale"     // the registry was lost (members kept)
+	discEventInvalid   = "invalid"   // a child that does not parse, or cannot be a real server
+)
+
+// onDiscoveryUpdate takes a watch's list: the members applied (the apply
+// itself is the applier's, coalesced), or an update held.
+func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
+	svc := dw.service.String()
+	d.disc.mu.Lock()
+	if d.disc.watches[dw.service] != dw { // stopped by a reload: its lists are not ours
+		d.disc.mu.Unlock()
+		return
+	}
+	wasStale := dw.stale
+	dw.stale = false
+	if u.Result.Held {
+		first := !dw.heldSince.Equal(u.Status.HeldSince) // a re-list of the same hold logs nothing
+		dw.heldSince = u.Status.HeldSince
+		if first {
+			d.disc.events[discEventKey{svc, discEventHeld}]++
+		}
+		d.disc.mu.Unlock()
+		if !first {
+			return
+		}
+		c := discovery.Diff(u.Status.Applied, u.Members)
+		d.log.Warn("discovery: update held: it would remove too large a share of the pool", "service", svc,
+			"path", dw.path, "remove", len(c.Removed), "add", len(c.Added), "applied", len(u.Status.Applied),
+			"since", u.Status.HeldSince, "release", "lbctl discovery confirm '"+svc+"'")
+		return
+	}
+	_, had := d.disc.members[dw.service]
+	d.disc.members[dw.service] = u.Status.Applied
+	changed := !had || !u.Result.Apply.Empty()
+	if changed {
+		d.disc.events[discEventKey{svc, discEventApplied}]++
+	}
+	d.disc.events[discEventKey{svc, discEventInvalid}] += uint64(len(u.Errs))
+	d.disc.mu.Unlock()
+	if wasStale {
+		d.log.Info("discovery: fresh again (re-listed)", "service", svc, "path", dw.path, "members", len(u.Members))
+	}
+	for _, err := range u.Errs {
+		d.log.Warn("discovery: member ignored", "service", svc, "path", dw.path, "err", err)
+	}
+	d.logChange(dw, u.Result.Apply)
+	if changed {
+		d.kickDiscovery()
+	}
+}
+
+// logChange logs each member added, removed or changed, and a member that
+// cannot be a real server of the service.
+func (d *Daemon) logChange(dw *discWatch, c discovery.Change) {
+	svc := dw.service.String()
+	vs := d.fileService(dw.service)
+	for _, m := range c.Added {
+		znode := path.Join(dw.path, m.Znode)
+		if vs != nil && vs.Discovery != nil {
+			if _, why := memberServer(vs, m); why != "" {
+				d.log.Warn("discovery: member left out", "service", svc, "znode", znode, "server", m.Addr.String(), "why", why)
+				continue
+			}
+		}
+		d.log.Info("discovery: member added", "service", svc, "znode", znode, "server", m.Addr.String(), "weight", m.Weight)
+	}
+	for _, m := range c.Removed {
+		d.log.Info("discovery: member removed", "service", svc, "znode", path.Join(dw.path, m.Znode), "server", m.Addr.String())
+	}
+	for _, m := range c.Changed {
+		d.log.Info("discovery: member changed", "service", svc, "znode", path.Join(dw.path, m.Znode), "server", m.Addr.String(),
+			"weight", m.Weight, "forwarding", m.Forwarding)
+	}
+}
+
+// onDiscoveryStale: the registry is lost; the members stay.
+func (d *Daemon) onDiscoveryStale(dw *discWatch, st discovery.Status) {
+	svc := dw.service.String()
+	d.disc.mu.Lock()
+	if d.disc.watches[dw.service] != dw {
+		d.disc.mu.Unlock()
+		return
+	}
+	first := !dw.stale
+	dw.stale = true
+	if first {
+		d.disc.events[discEventKey{svc, discEventStale}]++
+	}
+	d.disc.mu.Unlock()
+	if first {
+		d.log.Warn("discovery stale: ZooKeeper lost, members kept and still checked", "service", svc, "path", dw.path,
+			"since", st.StaleSince, "members", len(st.Applied), "session", dw.conn.conn.State().String())
+	}
+}
+
+// kickDiscovery asks the applier for an apply (coalesced).
+func (d *Daemon) kickDiscovery() {
+	select {
+	case d.disc.kick <- struct{}{}:
+	default:
+	}
+}
+
+// runDiscoveryApplier applies the discovered members, one apply at a
+// time, each taking the newest members.
+func (d *Daemon) runDiscoveryApplier(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.disc.kick:
+		}
+		if _, err := d.applyDiscovered(ctx); err != nil && !errors.Is(err, errStopping) {
+			d.log.Error("discovery: applying the members", "err", err)
+		}
+	}
+}
+
+// applyDiscovered applies the file in force with the newest discovered
+// members, through the one apply path.
+func (d *Daemon) applyDiscovered(ctx context.Context) (control.ReloadResult, error) {
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
+	if d.isStopping() {
+		return control.ReloadResult{}, errStopping
+	}
+	file := d.fileConfig()
+	start := time.Now()
+	res, err := d.apply(ctx, d.merge(file), applyDiscovery, false)
+	writes := 0
+	if res.Apply != nil {
+		writes = res.Apply.Writes
+	}
+	d.log.Info("discovery applied", "writes", writes, "took", time.Since(start).Round(time.Microsecond))
+	return res, err
+}
+
+// fileConfig is the file in force (without the discovered members).
+func (d *Daemon) fileConfig() *config.Director {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.file
+}
+
+// fileService is the file's virtual server key, or nil.
+func (d *Daemon) fileService(key table.ServiceKey) *config.VirtualServer {
+	f := d.fileConfig()
+	for i := range f.VirtualServers {
+		if ServiceKeyOf(&f.VirtualServers[i]) == key {
+			return &f.VirtualServers[i]
+		}
+	}
+	return nil
+}
+
+// applyFile applies file (the start's or a reload's) with the discovered
+// members, and on success makes the watches follow it. d.applyMu is held.
+func (d *Daemon) applyFile(ctx context.Context, file *config.Director, mode applyMode, force bool) (control.ReloadResult, error) {
+	next := d.merge(file)
+	res, err := d.apply(ctx, next, mode, force)
+	if d.Config() != next {
+		return res, err // refused: nothing changed
+	}
+	d.mu.Lock()
+	d.file = file
+	d.mu.Unlock()
+	d.syncDiscovery(d.ctx(), file)
+	return res, err
+}
+
+// errNothingHeld refuses a confirm with nothing to release.
+var errNothingHeld = errors.New("no discovery update is held")
+
+// ConfirmDiscovery releases the held update of the service named service
+// (as status shows it: "TCP 192.0.2.10:80") and applies it.
+func (d *Daemon) ConfirmDiscovery(ctx context.Context, service string) (control.ReloadResult, error) {
+	d.disc.mu.Lock()
+	var dw *discWatch
+	var names []string
+	for k, w := range d.disc.watches {
+		names = append(names, k.String())
+		if k.String() == service {
+			dw = w
+		}
+	}
+	d.disc.mu.Unlock()
+	if dw == nil {
+		return control.ReloadResult{}, fmt.Errorf("service %q has no discovery (services with discovery: %v)", service, names)
+	}
+	c, ok := dw.w.Confirm()
+	if !ok {
+		return control.ReloadResult{}, fmt.Errorf("service %s: %w", service, errNothingHeld)
+	}
+	st := dw.w.Status()
+	d.disc.mu.Lock()
+	if d.disc.watches[dw.service] == dw {
+		d.disc.members[dw.service] = st.Applied
+		d.disc.events[discEventKey{service, discEventConfirmed}]++
+	}
+	d.disc.mu.Unlock()
+	d.log.Warn("discovery: held update confirmed by the operator", "service", service, "remove", len(c.Removed),
+		"add", len(c.Added), "members", len(st.Applied))
+	d.logChange(dw, c)
+	return d.applyDiscovered(ctx)
+}
+
+// discoveryStatus is each watch's state, in the configuration's order.
+func (d *Daemon) discoveryStatus() []control.Discovery {
+	file := d.fileConfig()
+	d.disc.mu.Lock()
+	type entry struct {
+		dw    *discWatch
+		stale bool
+	}
+	ws := map[table.ServiceKey]entry{}
+	for k, w := range d.disc.watches {
+		ws[k] = entry{w, w.stale}
+	}
+	d.disc.mu.Unlock()
+	var out []control.Discovery
+	for i := range file.VirtualServers {
+		vs := &file.VirtualServers[i]
+		if vs.Discovery == nil {
+			continue
+		}
+		key := ServiceKeyOf(vs)
+		ds := control.Discovery{Service: key, ZooKeeper: vs.Discovery.ZooKeeper, Path: vs.Discovery.Path, Session: "none"}
+		if e, ok := ws[key]; ok {
+			st := e.dw.w.Status()
+			ds.Session = e.dw.conn.conn.State().String()
+			ds.Stale, ds.StaleSince = st.Stale, st.StaleSince
+			ds.Members = len(st.Applied)
+			if st.Holding {
+				c := discovery.Diff(st.Applied, st.Held)
+				ds.Held = &control.DiscoveryHeld{Remove: len(c.Removed), Add: len(c.Added), Members: len(st.Held), Since: st.HeldSince}
+			}
+		}
+		out = append(out, ds)
+	}
+	return out
+}
+
+// sources maps each real server of cfg to its source: "static", or "zk:"
+// and its znode.
+func sources(cfg *config.Director) map[director.RealServerID]string {
+	out := map[director.RealServerID]string{}
+	for i := range cfg.VirtualServers {
+		vs := &cfg.VirtualServers[i]
+		key := ServiceKeyOf(vs)
+		for j := range vs.RealServers {
+			rs := &vs.RealServers[j]
+			src := "static"
+			if rs.Source != "" {
+				src = "zk:" + rs.Source
+			}
+			out[director.RealServerID{Service: key, Address: rs.Address, Port: rs.Port}] = src
+		}
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/discovery/discoverytest"
+)
+
+// discFixture is lbd on the fake kernel with its discovery on the fake
+// ZooKeeper: one service, one static real server, members from /sgroup
+// checked (tcp) against a local listener.
+type discFixture struct {
+	*fixture
+	zk    *discoverytest.ZK
+	check string // host:port of the checks' listener
+}
+
+func discoveryConfig(dir, check, discovery string) string {
+	host, port, _ := net.SplitHostPort(check)
+	return fmt.Sprintf(`global:
+  control_socket: %s/lbd.sock
+  state_dir: %s
+  metrics_address: ""
+  resync_interval: 1h
+virtual_servers:
+  - address: 192.0.2.10
+    port: 80
+    scheduler: rr
+    real_servers:
+      - address: 198.51.100.1
+    discovery:
+      zookeeper: ["zk1:2181", "zk2:2181", "zk3:2181"]
+      path: /sgroup
+      delay_loop: 50ms
+      connect_timeout: 1s
+      retry: 0
+      checks:
+        - type: tcp
+          connect_ip: %s
+          connect_port: %s
+%s`, dir, dir, host, port, discovery)
+}
+
+func startDiscovery(t *testing.T, extra string) *discFixture {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	f := &discFixture{fixture: &fixture{dir: dir, cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"),
+		k: fake.New(), logs: &syncBuf{}}, zk: discoverytest.New(), check: ln.Addr().String()}
+	f.zk.Mkdir("/sgroup")
+	f.write(t, extra)
+	d, err := New(f.cfg, Options{Kernel: f.k, LogOutput: f.logs, LogLevel: "debug", Notify: func(string) {},
+		Discovery: f.zk.Dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.done = make(chan error, 1)
+	go func() { f.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-f.done:
+		case <-time.After(10 * time.Second):
+			t.Error("daemon did not stop")
+		}
+		if t.Failed() {
+			t.Logf("logs:\n%s", f.logs.String())
+		}
+	})
+	waitFor(t, "control socket", func() bool { _, err := os.Stat(f.sock); return err == nil })
+	return f
+}
+
+func (f *discFixture) write(t *testing.T, extra string) {
+	t.Helper()
+	if err := os.WriteFile(f.cfg, []byte(discoveryConfig(f.dir, f.check, extra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitDests waits until the table holds exactly addrs (weight 1 each).
+func (f *discFixture) awaitDests(t *testing.T, addrs ...string) {
+	t.Helper()
+	want := map[string]uint32{}
+	for _, a := range addrs {
+		want[a] = 1
+	}
+	waitFor(t, fmt.Sprintf("destinations %v", addrs), func() bool { return eqDests(f.dests(), want) })
+}
+
+// settle waits until the table has not been written for a while.
+func (f *discFixture) settle() {
+	last, stable := f.k.Writes(), 0
+	for stable < 5 {
+		time.Sleep(40 * time.Millisecond)
+		if w := f.k.Writes(); w != last {
+			last, stable = w, 0
+			continue
+		}
+		stable++
+	}
+}
+
+// TestDaemonDiscoveryFollowsRegistry: members registered as the seed's
+// AppServer does enter the table, each join and leave one IPVS write; the
+// registry lost changes nothing and is stale; back, the diff is applied; a
+// removal of too large a share is held until confirmed.
+func TestDaemonDiscoveryFollowsRegistry(t *testing.T) {
+	f := startDiscovery(t, "")
+	f.awaitDests(t, "198.51.100.1")
+
+	var znodes []string
+	for i := 2; i <= 4; i++ {
+		f.settle()
+		f.k.ResetCounters()
+		znodes = append(znodes, f.zk.Create("/sgroup", "sub", fmt.Sprintf("198.51.100.%d:80", i)))
+		want := []string{}
+		for j := 1; j <= i; j++ {
+			want = append(want, fmt.Sprintf("198.51.100.%d", j))
+		}
+		f.awaitDests(t, want...)
+		f.settle()
+		if w := f.k.Writes(); w != 1 {
+			t.Errorf("join of member %d: %d IPVS writes, want 1 (%v)", i, w, f.k.Log())
+		}
+	}
+	st := f.d.Status(context.Background())
+	sources := map[string]string{}
+	for _, rs := range st.RealServers {
+		sources[rs.Address.String()] = rs.Source
+	}
+	if sources["198.51.100.1"] != "static" || sources["198.51.100.2"] != "zk:/sgroup/"+znodes[0] {
+		t.Errorf("sources %v", sources)
+	}
+
+	// One leave: one write.
+	f.settle()
+	f.k.ResetCounters()
+	f.zk.Delete("/sgroup", znodes[2])
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.3")
+	f.settle()
+	if w := f.k.Writes(); w != 1 {
+		t.Errorf("leave: %d IPVS writes, want 1 (%v)", w, f.k.Log())
+	}
+
+	// The registry lost: nothing changes, the state is stale.
+	f.zk.SetState(zk.StateDisconnected)
+	waitFor(t, "stale", func() bool { return discStatus(f).Stale })
+	f.zk.Delete("/sgroup", znodes[1]) // unseen while lost
+	time.Sleep(300 * time.Millisecond)
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.3")
+	if !strings.Contains(f.logs.String(), "discovery stale") {
+		t.Error("no \"discovery stale\" log")
+	}
+	// Back: re-listed, the diff applied.
+	f.zk.SetState(zk.StateHasSession)
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
+	waitFor(t, "fresh", func() bool { return !discStatus(f).Stale })
+
+	// Confirm with nothing held is refused.
+	if _, err := f.d.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80"); !errors.Is(err, errNothingHeld) {
+		t.Errorf("confirm with nothing held: %v, want %v", err, errNothingHeld)
+	}
+	// 2 of a pool of 3 (1 static) vanishing is 2/3 > 1/2: held...
+	f.zk.Create("/sgroup", "sub", "198.51.100.5:80")
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.5")
+	f.settle()
+	f.zk.Delete("/sgroup", f.zk.Children("/sgroup")...)
+	waitFor(t, "held", func() bool { return discStatus(f).Held != nil })
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.5")
+	if h := discStatus(f).Held; h.Remove != 2 {
+		t.Errorf("held update removes %d, want 2", h.Remove)
+	}
+	// ... until an operator confirms it.
+	if _, err := f.d.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80"); err != nil {
+		t.Fatal(err)
+	}
+	f.awaitDests(t, "198.51.100.1")
+	if discStatus(f).Held != nil {
+		t.Error("still held after confirm")
+	}
+}
+
+// discStatus is the first service's discovery status.
+func discStatus(f *discFixture) control.Discovery {
+	ds := f.d.Status(context.Background()).Discovery
+	if len(ds) == 0 {
+		return control.Discovery{}
+	}
+	return ds[0]
+}
