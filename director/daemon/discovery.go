@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/discovery"
 	"github.com/lvsd/lb/internal/config"
@@ -114,6 +115,7 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 	if len(members) == 0 {
 		return file
 	}
+	up := d.upServers()
 	next := *file
 	next.VirtualServers = slices.Clone(file.VirtualServers)
 	for i := range next.VirtualServers {
@@ -124,8 +126,10 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 		}
 		rss := make([]config.RealServer, 0, len(vs.RealServers)+len(set))
 		rss = append(rss, vs.RealServers...)
+		key := ServiceKeyOf(vs)
 		for _, m := range set {
-			if rs, why := memberServer(vs, m); why == "" {
+			trusted := up[director.RealServerID{Service: key, Address: m.Addr.Addr(), Port: m.Addr.Port()}]
+			if rs, why := memberServer(vs, m, trusted); why == "" {
 				rss = append(rss, rs)
 			}
 		}
@@ -134,9 +138,28 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 	return &next
 }
 
+// upServers is the real servers the health verdict has up now.
+func (d *Daemon) upServers() map[director.RealServerID]bool {
+	p := d.ipvsNow()
+	if p == nil {
+		return nil
+	}
+	out := map[director.RealServerID]bool{}
+	for _, r := range p.mgr.Desired().RealServers {
+		if r.Up && !r.Sorry {
+			out[r.ID] = true
+		}
+	}
+	return out
+}
+
 // memberServer makes member m a real server of vs, or says why it cannot
 // be one (the static one wins; an address the service cannot have).
-func memberServer(vs *config.VirtualServer, m discovery.Member) (config.RealServer, string) {
+// Unless the service trusts new members, a member not yet trusted (not up
+// now) gets alpha checks: down, with no write, until its first check
+// passes. A member up is trusted: a reload that changes the check
+// templates re-checks it without taking it out first.
+func memberServer(vs *config.VirtualServer, m discovery.Member, trusted bool) (config.RealServer, string) {
 	dc := vs.Discovery
 	a, port := m.Addr.Addr(), m.Addr.Port()
 	for i := range vs.RealServers {
@@ -164,7 +187,7 @@ func memberServer(vs *config.VirtualServer, m discovery.Member) (config.RealServ
 	if fwd == config.TUN {
 		rs.Tunnel = &config.Tunnel{Type: config.TunnelIPIP, Checksum: config.ChecksumNone}
 	}
-	if !dc.TrustNew {
+	if !dc.TrustNew && !trusted {
 		alpha := true
 		rs.Alpha = &alpha // down until its first check passes
 	}
@@ -197,10 +220,7 @@ func (d *Daemon) syncDiscovery(ctx context.Context, file *config.Director) {
 		}
 	}
 	d.disc.mu.Unlock()
-	for _, w := range stop {
-		d.log.Info("discovery: unsubscribing", "service", w.service.String(), "path", w.path)
-		d.stopWatch(w)
-	}
+	// The new watches first: an ensemble that stays keeps its connection.
 	keys := make([]table.ServiceKey, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -210,6 +230,10 @@ func (d *Daemon) syncDiscovery(ctx context.Context, file *config.Director) {
 		if err := d.startWatch(ctx, want[k]); err != nil {
 			d.log.Error("discovery: cannot subscribe", "service", k.String(), "err", err)
 		}
+	}
+	for _, w := range stop {
+		d.log.Info("discovery: unsubscribing", "service", w.service.String(), "path", w.path)
+		d.stopWatch(w)
 	}
 }
 

@@ -78,7 +78,7 @@ func (d *Daemon) logChange(dw *discWatch, c discovery.Change) {
 	for _, m := range c.Added {
 		znode := path.Join(dw.path, m.Znode)
 		if vs != nil && vs.Discovery != nil {
-			if _, why := memberServer(vs, m); why != "" {
+			if _, why := memberServer(vs, m, true); why != "" {
 				d.log.Warn("discovery: member left out", "service", svc, "znode", znode, "server", m.Addr.String(), "why", why)
 				continue
 			}

@@ -217,3 +217,58 @@ func discStatus(f *discFixture) control.Discovery {
 	}
 	return ds[0]
 }
+
+// TestDaemonDiscoveryReload: a reload that leaves the discovery settings
+// unchanged (or changes only the check templates) keeps the watch and the
+// connection, and the members stay; a new path re-subscribes on the same
+// connection; removing discovery drops the members and closes it.
+func TestDaemonDiscoveryReload(t *testing.T) {
+	f := startDiscovery(t, "")
+	f.zk.Create("/sgroup", "sub", "198.51.100.2:80")
+	f.zk.Create("/other", "sub", "198.51.100.7:80")
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
+	reload := func(cfg string) {
+		t.Helper()
+		if err := os.WriteFile(f.cfg, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.d.Reload(context.Background(), control.ReloadRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := discoveryConfig(f.dir, f.check, "")
+	f.settle()
+	f.k.ResetCounters()
+	reload(base) // unchanged
+	reload(strings.Replace(base, "retry: 0", "retry: 1", 1))
+	f.settle()
+	if w := f.k.Writes(); w != 0 {
+		t.Errorf("reloads that keep the discovery: %d writes, want 0 (%v)", w, f.k.Log())
+	}
+	if dials, closed := f.zk.Dials(); dials != 1 || closed != 0 {
+		t.Errorf("after unchanged reloads: %d dials, %d closed; want 1, 0", dials, closed)
+	}
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
+
+	reload(strings.Replace(base, "path: /sgroup", "path: /other", 1))
+	f.awaitDests(t, "198.51.100.1", "198.51.100.7")
+	if dials, closed := f.zk.Dials(); dials != 1 || closed != 0 {
+		t.Errorf("after a new path: %d dials, %d closed; want 1, 0 (the same ensemble)", dials, closed)
+	}
+	st := f.d.Status(context.Background())
+	for _, rs := range st.RealServers {
+		if rs.Address.String() == "198.51.100.7" && rs.Source != "zk:/other/sub0000000002" {
+			t.Errorf("source %q", rs.Source)
+		}
+	}
+
+	noDisc := base[:strings.Index(base, "    discovery:")]
+	reload(noDisc)
+	f.awaitDests(t, "198.51.100.1")
+	if dials, closed := f.zk.Dials(); dials != 1 || closed != 1 {
+		t.Errorf("after removing discovery: %d dials, %d closed; want 1, 1", dials, closed)
+	}
+	if ds := f.d.Status(context.Background()).Discovery; len(ds) != 0 {
+		t.Errorf("discovery status after removing it: %+v", ds)
+	}
+}
