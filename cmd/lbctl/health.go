@@ -24,6 +24,7 @@ func writeHealth(w io.Writer, st control.Status, now time.Time) error {
 		writeRealServers(tw, st.RealServers)
 	}
 	writeChecks(tw, st.Checks, now)
+	writeDiscovery(tw, st.Discovery)
 	writeQuorum(tw, st.Services)
 	writePending(tw, st.IPVS)
 	return tw.Flush()
@@ -72,7 +73,7 @@ func writeRealServers(tw io.Writer, servers []control.RealServer) {
 		fmt.Fprintln(tw, "  (none)")
 		return
 	}
-	fmt.Fprintln(tw, "  Service\tRemoteAddress:Port\tHealth\tConfigured\tDesired\tKernel\tReason")
+	fmt.Fprintln(tw, "  Service\tRemoteAddress:Port\tHealth\tConfigured\tDesired\tKernel\tReason\tSource")
 	for _, rs := range servers {
 		health := "up"
 		if !rs.Up {
@@ -88,8 +89,12 @@ func writeRealServers(tw io.Writer, servers []control.RealServer) {
 			}
 			reason += "kernel differs from desired (resync pending)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", rs.Service, addrPort(rs), health, rs.ConfiguredWeight,
-			weightStr(rs.DesiredWeight), weightStr(rs.KernelWeight), reason)
+		source := rs.Source
+		if source == "" {
+			source = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", rs.Service, addrPort(rs), health, rs.ConfiguredWeight,
+			weightStr(rs.DesiredWeight), weightStr(rs.KernelWeight), reason, source)
 	}
 }
 
@@ -231,4 +236,30 @@ func splitBrainStr(v control.VRRPInstance) string {
 	}
 	return fmt.Sprintf("; SPLIT BRAIN: %d episode(s), last at %s: master %s (priority %d) does not hear this one; winner: %s",
 		v.SplitBrains, sb.At.Format(time.RFC3339), sb.Peer, sb.PeerPriority, sb.Winner)
+}
+
+// writeDiscovery prints each service's ZooKeeper discovery: the session,
+// the members, "discovery stale since T" while the registry is lost, and
+// an update held by the hold rule.
+func writeDiscovery(tw io.Writer, ds []control.Discovery) {
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "Discovery")
+	fmt.Fprintln(tw, "  Service\tPath\tSession\tMembers\tState\tZooKeeper")
+	for _, d := range ds {
+		state := "fresh"
+		if d.Stale {
+			state = "discovery stale since " + d.StaleSince.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", d.Service, d.Path, d.Session, d.Members, state,
+			strings.Join(d.ZooKeeper, ","))
+	}
+	for _, d := range ds {
+		if h := d.Held; h != nil {
+			fmt.Fprintf(tw, "  %s: update held since %s: it removes %d of %d members (adds %d); apply it with: lbctl discovery confirm '%s'\n",
+				d.Service, h.Since.Format(time.RFC3339), h.Remove, d.Members, h.Add, d.Service)
+		}
+	}
 }

@@ -38,6 +38,8 @@ type env struct {
 	status func(ctx context.Context, socket string) (control.Status, error)
 	reload func(ctx context.Context, socket string, req control.ReloadRequest) (control.ReloadResult, error)
 	resync func(ctx context.Context, socket string) (control.ApplyResult, error)
+	// confirm releases a held discovery update of a service.
+	confirm func(ctx context.Context, socket, service string) (control.ReloadResult, error)
 	// kernel reads the kernel directly.
 	kernel func() (kernelView, error)
 	// conns reads /proc/net/ip_vs_conn.
@@ -61,6 +63,9 @@ func systemEnv() env {
 		},
 		resync: func(ctx context.Context, s string) (control.ApplyResult, error) {
 			return control.NewClient(s).Resync(ctx)
+		},
+		confirm: func(ctx context.Context, s, service string) (control.ReloadResult, error) {
+			return control.NewClient(s).ConfirmDiscovery(ctx, service)
 		},
 		kernel: readKernel,
 		conns:  func() ([]table.Conn, error) { return kernel.ReadConns("") },
@@ -112,6 +117,9 @@ commands:
                                 would remove every managed IPVS service or VRRP
                                 instance, or more than removal_guard.max_percent)
   resync   ask lbd to repair the IPVS table now
+  discovery confirm SERVICE
+           apply the discovery update lbd holds for SERVICE ("TCP 192.0.2.10:80"):
+           one that removes more than discovery.max_removal_share of the pool
   genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
@@ -162,6 +170,9 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return action(ctx, "resync", args, *socket, stdout, stderr, nil, func(ctx context.Context, s string) (any, error) {
 				return e.resync(ctx, s)
 			})
+		}),
+		cmd("discovery", nil, func(ctx context.Context, args []string) int {
+			return discoveryCmd(ctx, args, *socket, stdout, stderr, e)
 		}),
 		cmd("genhash", nil, func(ctx context.Context, args []string) int {
 			return genhash(ctx, args, stdout, stderr)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -185,9 +184,14 @@ func TestDaemonDiscoveryFollowsRegistry(t *testing.T) {
 	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
 	waitFor(t, "fresh", func() bool { return !discStatus(f).Stale })
 
-	// Confirm with nothing held is refused.
-	if _, err := f.d.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80"); !errors.Is(err, errNothingHeld) {
+	// Confirm with nothing held is refused (over the control socket, as
+	// lbctl asks).
+	client := control.NewClient(f.sock)
+	if _, err := client.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80"); err == nil || !strings.Contains(err.Error(), errNothingHeld.Error()) {
 		t.Errorf("confirm with nothing held: %v, want %v", err, errNothingHeld)
+	}
+	if _, err := client.ConfirmDiscovery(context.Background(), "TCP 192.0.2.99:80"); err == nil || !strings.Contains(err.Error(), "has no discovery") {
+		t.Errorf("confirm of a service without discovery: %v", err)
 	}
 	// 2 of a pool of 3 (1 static) vanishing is 2/3 > 1/2: held...
 	f.zk.Create("/sgroup", "sub", "198.51.100.5:80")
@@ -200,8 +204,12 @@ func TestDaemonDiscoveryFollowsRegistry(t *testing.T) {
 		t.Errorf("held update removes %d, want 2", h.Remove)
 	}
 	// ... until an operator confirms it.
-	if _, err := f.d.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80"); err != nil {
+	res, err := client.ConfirmDiscovery(context.Background(), "TCP 192.0.2.10:80")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Apply == nil || res.Apply.Writes != 2 {
+		t.Errorf("confirm applied %+v, want 2 writes (2 members removed)", res.Apply)
 	}
 	f.awaitDests(t, "198.51.100.1")
 	if discStatus(f).Held != nil {
