@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lvsd/lb/director"
 	"path"
 	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/lvsd/lb/director"
+	"github.com/lvsd/lb/director/metrics"
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/table"
@@ -276,6 +279,29 @@ func sources(cfg *config.Director) map[director.RealServerID]string {
 			}
 			out[director.RealServerID{Service: key, Address: rs.Address, Port: rs.Port}] = src
 		}
+	}
+	return out
+}
+
+// discoveryMetrics is each service's discovery for the metrics.
+func (d *Daemon) discoveryMetrics() []metrics.Discovery {
+	file := d.fileConfig()
+	static := map[string]int{}
+	for i := range file.VirtualServers {
+		static[ServiceKeyOf(&file.VirtualServers[i]).String()] = len(file.VirtualServers[i].RealServers)
+	}
+	var out []metrics.Discovery
+	for _, ds := range d.discoveryStatus() {
+		svc := ds.Service.String()
+		m := metrics.Discovery{Service: svc, Path: ds.Path, Static: static[svc], Members: ds.Members,
+			SessionUp: ds.Session == zk.StateHasSession.String(), Stale: ds.Stale, StaleSince: ds.StaleSince,
+			Held: ds.Held != nil, Events: map[string]uint64{}}
+		d.disc.mu.Lock()
+		for _, e := range metrics.DiscoveryEvents {
+			m.Events[e] = d.disc.events[discEventKey{svc, e}]
+		}
+		d.disc.mu.Unlock()
+		out = append(out, m)
 	}
 	return out
 }

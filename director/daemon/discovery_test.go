@@ -179,6 +179,10 @@ func TestDaemonDiscoveryFollowsRegistry(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "discovery stale") {
 		t.Error("no \"discovery stale\" log")
 	}
+	if ms := f.d.discoveryMetrics(); len(ms) != 1 || !ms[0].Stale || ms[0].SessionUp || ms[0].Members != 2 || ms[0].Static != 1 ||
+		ms[0].Events["stale"] != 1 || ms[0].Events["applied"] < 4 {
+		t.Errorf("metrics while stale: %+v", ms)
+	}
 	// Back: re-listed, the diff applied.
 	f.zk.SetState(zk.StateHasSession)
 	f.awaitDests(t, "198.51.100.1", "198.51.100.2")

@@ -17,6 +17,7 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		Reconciler:  d.counters,
 		Reloads:     d.Reloads,
 		Notify:      d.NotifyCounters,
+		Discovery:   d.discoveryMetrics,
 	}
 }
 

@@ -48,6 +48,8 @@ type Sources struct {
 	Reloads func() map[string]uint64
 	// Notify returns the notifier's counters (alerts.go).
 	Notify func() alert.Counters
+	// Discovery is each service's ZooKeeper discovery (discovery.go).
+	Discovery func() []Discovery
 }
 
 // ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is
@@ -257,7 +259,7 @@ func serviceLabels(k table.ServiceKey) []string {
 // the Go runtime and process collectors.
 func NewRegistry(src Sources) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), newAlertCollector(src),
+	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -301,3 +301,40 @@ func TestScrapeAlerts(t *testing.T) {
 		}
 	}
 }
+
+func TestScrapeDiscovery(t *testing.T) {
+	since := time.Unix(1_800_000_000, 0)
+	src := Sources{Discovery: func() []Discovery {
+		return []Discovery{{Service: "TCP 192.0.2.10:80", Path: "/sgroup", Static: 1, Members: 3, Stale: true, StaleSince: since,
+			Held: true, Events: map[string]uint64{"applied": 4, "stale": 1}}}
+	}}
+	got, _ := scrape(t, src)
+	l := `path="/sgroup",service="TCP 192.0.2.10:80"`
+	for _, want := range []string{
+		`lbd_discovery_members{path="/sgroup",service="TCP 192.0.2.10:80",source="static"} 1`,
+		`lbd_discovery_members{path="/sgroup",service="TCP 192.0.2.10:80",source="zookeeper"} 3`,
+		`lbd_discovery_session_up{` + l + `} 0`,
+		`lbd_discovery_stale{` + l + `} 1`,
+		`lbd_discovery_stale_since_seconds{` + l + `} 1.8e+09`,
+		`lbd_discovery_held{` + l + `} 1`,
+		`lbd_discovery_events_total{event="applied",` + l + `} 4`,
+		`lbd_discovery_events_total{event="confirmed",` + l + `} 0`,
+		`lbd_discovery_events_total{event="stale",` + l + `} 1`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	doc := readDoc(t)
+	for _, line := range strings.Split(got, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE lbd_discovery"); ok {
+			name = "lbd_discovery" + strings.Fields(name)[0]
+			if !strings.Contains(doc, "`"+name+"`") {
+				t.Errorf("docs/metrics.md does not document %s", name)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("scrape:\n%s", got)
+	}
+}
