@@ -28,7 +28,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags 'netns testbed' ./...
 	$(GO) vet -tags testbed_guest ./...
-	$(GO) vet -tags zookeeper ./discovery/
+	$(GO) vet -tags zookeeper ./discovery/ ./director/daemon/
 	$(GO) vet -tags 'testbed_guest testbed_soak' ./e2e/scenarios/
 
 test-unit:
@@ -39,9 +39,9 @@ test-netns: deps
 	$(GO) test -count=1 -p 1 -tags netns -run 'Netns' ./...
 
 # A real 3-node ZooKeeper ensemble on localhost (Debian's zookeeperd: java, the jars; no root needed),
-# started by the tests themselves (internal/zklab): discovery's watcher against it.
+# started by the tests themselves (internal/zklab): discovery's watcher, and lbd's discovery (fake kernel), against it.
 test-zookeeper: deps
-	$(GO) test -count=1 -tags zookeeper -run 'ZooKeeper' ./discovery/
+	$(GO) test -count=1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps

@@ -24,6 +24,7 @@ type discFixture struct {
 	*fixture
 	zk    *discoverytest.ZK
 	check string // host:port of the checks' listener
+	edit  func(string) string
 }
 
 func discoveryConfig(dir, check, discovery string) string {
@@ -54,6 +55,15 @@ virtual_servers:
 
 func startDiscovery(t *testing.T, extra string) *discFixture {
 	t.Helper()
+	z := discoverytest.New()
+	z.Mkdir("/sgroup")
+	return startDiscoveryOn(t, z.Dial, z, func(c string) string { return c }, extra)
+}
+
+// startDiscoveryOn starts lbd with dial as its ZooKeeper dialer; edit
+// changes the configuration written (the ensemble's addresses).
+func startDiscoveryOn(t *testing.T, dial DiscoveryDialer, z *discoverytest.ZK, edit func(string) string, extra string) *discFixture {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,11 +80,10 @@ func startDiscovery(t *testing.T, extra string) *discFixture {
 	}()
 	dir := t.TempDir()
 	f := &discFixture{fixture: &fixture{dir: dir, cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"),
-		k: fake.New(), logs: &syncBuf{}}, zk: discoverytest.New(), check: ln.Addr().String()}
-	f.zk.Mkdir("/sgroup")
+		k: fake.New(), logs: &syncBuf{}}, zk: z, check: ln.Addr().String(), edit: edit}
 	f.write(t, extra)
 	d, err := New(f.cfg, Options{Kernel: f.k, LogOutput: f.logs, LogLevel: "debug", Notify: func(string) {},
-		Discovery: f.zk.Dial})
+		Discovery: dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +109,7 @@ func startDiscovery(t *testing.T, extra string) *discFixture {
 
 func (f *discFixture) write(t *testing.T, extra string) {
 	t.Helper()
-	if err := os.WriteFile(f.cfg, []byte(discoveryConfig(f.dir, f.check, extra)), 0o600); err != nil {
+	if err := os.WriteFile(f.cfg, []byte(f.edit(discoveryConfig(f.dir, f.check, extra))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
