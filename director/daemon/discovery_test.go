@@ -293,3 +293,37 @@ func TestDaemonDiscoveryReload(t *testing.T) {
 		t.Errorf("discovery status after removing it: %+v", ds)
 	}
 }
+
+// TestDaemonDiscoveryThousandMembers: 1,000 members registering at once
+// reach the table with one IPVS write each (the applies coalesce); the
+// time is logged.
+func TestDaemonDiscoveryThousandMembers(t *testing.T) {
+	f := startDiscovery(t, "")
+	f.awaitDests(t, "198.51.100.1")
+	f.settle()
+	f.k.ResetCounters()
+	const n = 1000
+	start := time.Now()
+	for i := range n {
+		f.zk.Create("/sgroup", "sub", fmt.Sprintf("10.1.%d.%d:80", i/250, i%250+1))
+	}
+	waitFor(t, "1,000 members in the table", func() bool { return len(f.dests()) == n+1 })
+	took := time.Since(start)
+	f.settle()
+	if w := f.k.Writes(); w != n {
+		t.Errorf("%d IPVS writes for %d joins, want %d", w, n, n)
+	}
+	applies, longest := 0, time.Duration(0)
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, `msg="discovery applied" writes=`); ok {
+			if _, d, ok := strings.Cut(rest, "took="); ok {
+				if dd, err := time.ParseDuration(d); err == nil {
+					applies++
+					longest = max(longest, dd)
+				}
+			}
+		}
+	}
+	t.Logf("%d members: in the table %v after the first registration; %d IPVS writes; %d discovery applies, the longest %v",
+		n, took, f.k.Writes(), applies, longest)
+}
