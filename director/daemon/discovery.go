@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path"
 	"slices"
 	"sync"
@@ -57,6 +58,9 @@ type discoveryState struct {
 	members map[table.ServiceKey]discovery.Set
 	events  map[discEventKey]uint64
 	kick    chan struct{} // an apply is wanted (buffered 1: coalesced)
+	// trusted is the members found serving in the kernel at start
+	// (seedFromKernel), until the start's apply is done.
+	trusted map[director.RealServerID]bool
 }
 
 type discEventKey struct{ Service, Event string }
@@ -91,6 +95,7 @@ type discWatch struct {
 	// last logged as held began to be held.
 	stale     bool
 	heldSince time.Time
+	listed    bool // a first list came
 }
 
 // watchIdent is what makes a service's watch: the ensemble, the path and
@@ -111,6 +116,7 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 	for k, s := range d.disc.members {
 		members[k] = s
 	}
+	kernel := d.disc.trusted
 	d.disc.mu.Unlock()
 	if len(members) == 0 {
 		return file
@@ -128,7 +134,8 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 		rss = append(rss, vs.RealServers...)
 		key := ServiceKeyOf(vs)
 		for _, m := range set {
-			trusted := up[director.RealServerID{Service: key, Address: m.Addr.Addr(), Port: m.Addr.Port()}]
+			rid := director.RealServerID{Service: key, Address: m.Addr.Addr(), Port: m.Addr.Port()}
+			trusted := up[rid] || kernel[rid]
 			if rs, why := memberServer(vs, m, trusted); why == "" {
 				rss = append(rss, rs)
 			}
@@ -376,4 +383,73 @@ func (d *Daemon) stopDiscovery() {
 	for _, w := range ws {
 		d.stopWatch(w)
 	}
+}
+
+// seedFromKernel runs at start, before any list: the destinations the
+// kernel holds for a service with discovery, other than its static real
+// servers and sorry server, are taken as its members, trusted (they are
+// serving). A restart of lbd, even with ZooKeeper down, so removes
+// nothing; the first list then replaces them, as a diff.
+func (d *Daemon) seedFromKernel(file *config.Director) {
+	p := d.ipvsNow()
+	if p == nil || !slices.ContainsFunc(file.VirtualServers, func(vs config.VirtualServer) bool { return vs.Discovery != nil }) {
+		return
+	}
+	kt, err := table.Read(p.kern)
+	if err != nil {
+		d.log.Warn("discovery: cannot read the kernel's table to keep its members until the first list", "err", err)
+		return
+	}
+	d.disc.mu.Lock()
+	defer d.disc.mu.Unlock()
+	d.disc.trusted = map[director.RealServerID]bool{}
+	for i := range file.VirtualServers {
+		vs := &file.VirtualServers[i]
+		key := ServiceKeyOf(vs)
+		svc, ok := kt.Find(key)
+		if vs.Discovery == nil || !ok {
+			continue
+		}
+		set := kernelMembers(vs, svc)
+		for _, m := range set {
+			d.disc.trusted[director.RealServerID{Service: key, Address: m.Addr.Addr(), Port: m.Addr.Port()}] = true
+		}
+		if len(set) > 0 {
+			d.disc.members[key] = set
+			d.log.Info("discovery: the kernel's members kept until the first list", "service", key.String(), "members", len(set))
+		}
+	}
+}
+
+// kernelMembers is the destinations of svc (the kernel's) that are not
+// vs's static real servers nor its sorry server, as members in the stable
+// order.
+func kernelMembers(vs *config.VirtualServer, svc table.Service) discovery.Set {
+	known := map[netip.AddrPort]bool{}
+	for _, rs := range vs.RealServers {
+		known[netip.AddrPortFrom(rs.Address, rs.Port)] = true
+	}
+	if ss := vs.SorryServer; ss != nil {
+		known[netip.AddrPortFrom(ss.Address, ss.Port)] = true
+	}
+	var set discovery.Set
+	for _, kd := range svc.Destinations {
+		ap := netip.AddrPortFrom(kd.Address, kd.Port)
+		if known[ap] {
+			continue
+		}
+		w := int(kd.Weight)
+		if w == 0 {
+			w = vs.Discovery.Weight
+		}
+		fwd := map[table.Forward]string{table.ForwardMasq: "NAT", table.ForwardTunnel: "TUN", table.ForwardRoute: "DR"}[kd.Forward]
+		set = append(set, discovery.Member{Addr: ap, Weight: w, Forwarding: fwd})
+	}
+	slices.SortFunc(set, func(a, b discovery.Member) int {
+		if c := a.Addr.Addr().Compare(b.Addr.Addr()); c != 0 {
+			return c
+		}
+		return int(a.Addr.Port()) - int(b.Addr.Port())
+	})
+	return set
 }

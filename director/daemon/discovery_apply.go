@@ -36,7 +36,7 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 		return
 	}
 	wasStale := dw.stale
-	dw.stale = false
+	dw.stale, dw.listed = false, true
 	if u.Result.Held {
 		first := !dw.heldSince.Equal(u.Status.HeldSince) // a re-list of the same hold logs nothing
 		dw.heldSince = u.Status.HeldSince
@@ -53,9 +53,11 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 			"since", u.Status.HeldSince, "release", "lbctl discovery confirm '"+svc+"'")
 		return
 	}
-	_, had := d.disc.members[dw.service]
+	prev, had := d.disc.members[dw.service]
 	d.disc.members[dw.service] = u.Status.Applied
-	changed := !had || !u.Result.Apply.Empty()
+	// (After a start the previous members may be the kernel's: compared,
+	// not taken from the tracker's change.)
+	changed := !had || !discovery.Diff(prev, u.Status.Applied).Empty()
 	if changed {
 		d.disc.events[discEventKey{svc, discEventApplied}]++
 	}
@@ -180,6 +182,14 @@ func (d *Daemon) fileService(key table.ServiceKey) *config.VirtualServer {
 // applyFile applies file (the start's or a reload's) with the discovered
 // members, and on success makes the watches follow it. d.applyMu is held.
 func (d *Daemon) applyFile(ctx context.Context, file *config.Director, mode applyMode, force bool) (control.ReloadResult, error) {
+	if mode == applyStart {
+		d.seedFromKernel(file)
+		defer func() {
+			d.disc.mu.Lock()
+			d.disc.trusted = nil // from now on, trusted is up
+			d.disc.mu.Unlock()
+		}()
+	}
 	next := d.merge(file)
 	res, err := d.apply(ctx, next, mode, force)
 	if d.Config() != next {
@@ -233,12 +243,12 @@ func (d *Daemon) discoveryStatus() []control.Discovery {
 	file := d.fileConfig()
 	d.disc.mu.Lock()
 	type entry struct {
-		dw    *discWatch
-		stale bool
+		dw     *discWatch
+		listed bool
 	}
 	ws := map[table.ServiceKey]entry{}
 	for k, w := range d.disc.watches {
-		ws[k] = entry{w, w.stale}
+		ws[k] = entry{w, w.listed}
 	}
 	d.disc.mu.Unlock()
 	var out []control.Discovery
@@ -253,6 +263,11 @@ func (d *Daemon) discoveryStatus() []control.Discovery {
 			st := e.dw.w.Status()
 			ds.Session = e.dw.conn.conn.State().String()
 			ds.Stale, ds.StaleSince = st.Stale, st.StaleSince
+			if !e.listed && ds.Session != zk.StateHasSession.String() {
+				// Never listed, no session: the members (the kernel's, kept
+				// at start) are unconfirmed since the watch began.
+				ds.Stale, ds.StaleSince = true, e.dw.started
+			}
 			ds.Members = len(st.Applied)
 			if st.Holding {
 				c := discovery.Diff(st.Applied, st.Held)

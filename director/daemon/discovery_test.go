@@ -327,3 +327,49 @@ func TestDaemonDiscoveryThousandMembers(t *testing.T) {
 	t.Logf("%d members: in the table %v after the first registration; %d IPVS writes; %d discovery applies, the longest %v",
 		n, took, f.k.Writes(), applies, longest)
 }
+
+// TestDaemonDiscoveryRestartKeepsMembers: lbd restarted while ZooKeeper is
+// unreachable keeps the members the kernel holds (no write, not stale
+// removal); when ZooKeeper answers, the first list applies the difference
+// only.
+func TestDaemonDiscoveryRestartKeepsMembers(t *testing.T) {
+	f := startDiscovery(t, "")
+	f.zk.Create("/sgroup", "sub", "198.51.100.2:80")
+	f.zk.Create("/sgroup", "sub", "198.51.100.3:80")
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.3")
+	f.settle()
+	f.cancel()
+	if err := <-f.done; err != nil {
+		t.Fatal(err)
+	}
+	f.done <- nil // for the first fixture's cleanup
+
+	// lbd starts again on the same kernel, ZooKeeper lost.
+	f.zk.SetState(zk.StateDisconnected)
+	f.k.ResetCounters()
+	d, err := New(f.cfg, Options{Kernel: f.k, LogOutput: f.logs, LogLevel: "debug", Notify: func(string) {}, Discovery: f.zk.Dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "stale", func() bool {
+		ds := d.Status(context.Background()).Discovery
+		return len(ds) == 1 && ds[0].Stale
+	})
+	time.Sleep(300 * time.Millisecond)
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.3")
+	if w := f.k.Writes(); w != 0 {
+		t.Errorf("restart with ZooKeeper lost: %d writes, want 0 (%v)", w, f.k.Log())
+	}
+	// ZooKeeper back, one member gone meanwhile: one write.
+	f.zk.Delete("/sgroup", f.zk.Children("/sgroup")[0])
+	f.zk.SetState(zk.StateHasSession)
+	f.awaitDests(t, "198.51.100.1", "198.51.100.3")
+	f.settle()
+	if w := f.k.Writes(); w != 1 {
+		t.Errorf("first list after the restart: %d writes, want 1 (%v)", w, f.k.Log())
+	}
+}
