@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -51,6 +52,7 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 		d.log.Warn("discovery: update held: it would remove too large a share of the pool", "service", svc,
 			"path", dw.path, "remove", len(c.Removed), "add", len(c.Added), "applied", len(u.Status.Applied),
 			"since", u.Status.HeldSince, "release", "lbctl discovery confirm '"+svc+"'")
+		d.confirmByHealth()
 		return
 	}
 	prev, had := d.disc.members[dw.service]
@@ -221,21 +223,64 @@ func (d *Daemon) ConfirmDiscovery(ctx context.Context, service string) (control.
 	if dw == nil {
 		return control.ReloadResult{}, fmt.Errorf("service %q has no discovery (services with discovery: %v)", service, names)
 	}
-	c, ok := dw.w.Confirm()
-	if !ok {
+	if !d.confirm(dw, "the operator") {
 		return control.ReloadResult{}, fmt.Errorf("service %s: %w", service, errNothingHeld)
 	}
+	return d.applyDiscovered(ctx)
+}
+
+// confirm releases dw's held update (by: who agreed) into the members to
+// apply; false when nothing is held.
+func (d *Daemon) confirm(dw *discWatch, by string) bool {
+	c, ok := dw.w.Confirm()
+	if !ok {
+		return false
+	}
+	svc := dw.service.String()
 	st := dw.w.Status()
 	d.disc.mu.Lock()
 	if d.disc.watches[dw.service] == dw {
 		d.disc.members[dw.service] = st.Applied
-		d.disc.events[discEventKey{service, discEventConfirmed}]++
+		d.disc.events[discEventKey{svc, discEventConfirmed}]++
 	}
 	d.disc.mu.Unlock()
-	d.log.Warn("discovery: held update confirmed by the operator", "service", service, "remove", len(c.Removed),
+	d.log.Warn("discovery: held update confirmed by "+by, "service", svc, "remove", len(c.Removed),
 		"add", len(c.Added), "members", len(st.Applied))
 	d.logChange(dw, c)
-	return d.applyDiscovered(ctx)
+	return true
+}
+
+// confirmByHealth releases each held update whose every removed member
+// the health checks already have down: the checks confirm the registry.
+// (A member without checks is always up: only an operator releases it.)
+func (d *Daemon) confirmByHealth() {
+	d.disc.mu.Lock()
+	ws := make([]*discWatch, 0, len(d.disc.watches))
+	for _, w := range d.disc.watches {
+		ws = append(ws, w)
+	}
+	d.disc.mu.Unlock()
+	var up map[director.RealServerID]bool
+	kick := false
+	for _, dw := range ws {
+		st := dw.w.Status()
+		if !st.Holding {
+			continue
+		}
+		if up == nil {
+			up = d.upServers()
+		}
+		c := discovery.Diff(st.Applied, st.Held)
+		if slices.ContainsFunc(c.Removed, func(m discovery.Member) bool {
+			return up[director.RealServerID{Service: dw.service, Address: m.Addr.Addr(), Port: m.Addr.Port()}]
+		}) {
+			continue
+		}
+		kick = d.confirm(dw, "health checks (every member it removes is down)") || kick
+	}
+	if kick {
+		d.kickDiscovery()
+	}
 }
 
 // discoveryStatus is each watch's state, in the configuration's order.

@@ -23,7 +23,8 @@ import (
 type discFixture struct {
 	*fixture
 	zk    *discoverytest.ZK
-	check string // host:port of the checks' listener
+	check string       // host:port of the checks' listener
+	ln    net.Listener // the checks' listener: closed, every member's check fails
 	edit  func(string) string
 }
 
@@ -80,7 +81,7 @@ func startDiscoveryOn(t *testing.T, dial DiscoveryDialer, z *discoverytest.ZK, e
 	}()
 	dir := t.TempDir()
 	f := &discFixture{fixture: &fixture{dir: dir, cfg: filepath.Join(dir, "lbd.yaml"), sock: filepath.Join(dir, "lbd.sock"),
-		k: fake.New(), logs: &syncBuf{}}, zk: z, check: ln.Addr().String(), edit: edit}
+		k: fake.New(), logs: &syncBuf{}}, zk: z, check: ln.Addr().String(), ln: ln, edit: edit}
 	f.write(t, extra)
 	d, err := New(f.cfg, Options{Kernel: f.k, LogOutput: f.logs, LogLevel: "debug", Notify: func(string) {},
 		Discovery: dial})
@@ -371,5 +372,29 @@ func TestDaemonDiscoveryRestartKeepsMembers(t *testing.T) {
 	f.settle()
 	if w := f.k.Writes(); w != 1 {
 		t.Errorf("first list after the restart: %d writes, want 1 (%v)", w, f.k.Log())
+	}
+}
+
+// TestDaemonDiscoveryHeldConfirmedByHealth: an update held by the hold
+// rule is released by itself when the health checks already have every
+// member it removes down.
+func TestDaemonDiscoveryHeldConfirmedByHealth(t *testing.T) {
+	f := startDiscovery(t, "")
+	for i := 2; i <= 4; i++ {
+		f.zk.Create("/sgroup", "sub", fmt.Sprintf("198.51.100.%d:80", i))
+	}
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4")
+	f.ln.Close() // the members' checks fail: they leave the table (the static one has none)
+	f.awaitDests(t, "198.51.100.1")
+	f.zk.Delete("/sgroup", f.zk.Children("/sgroup")...) // 3 of 4: beyond the hold rule
+	waitFor(t, "the members gone", func() bool { return discStatus(f).Members == 0 })
+	if ds := discStatus(f); ds.Held != nil {
+		t.Errorf("still held: %+v", ds.Held)
+	}
+	if ms := f.d.discoveryMetrics(); ms[0].Events["held"] != 1 || ms[0].Events["confirmed"] != 1 {
+		t.Errorf("events %v, want held 1, confirmed 1", ms[0].Events)
+	}
+	if !strings.Contains(f.logs.String(), "confirmed by health checks") {
+		t.Error("no log of the confirmation by health checks")
 	}
 }

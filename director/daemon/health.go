@@ -37,6 +37,9 @@ func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 	st := director.CheckState{Up: t.Up, Weight: t.Weight, Reason: t.Result.Reason}
 	changes, res, err := p.mgr.ReportChecks(ctx, ids, st)
 	d.logHealthChanges(changes, d.serverNotify)
+	if !t.Up && len(changes) > 0 {
+		d.confirmByHealth() // a held discovery update the checks now confirm
+	}
 	if err != nil {
 		d.log.Error("applying real server health", "err", err)
 		return
