@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/discovery"
 	"github.com/lvsd/lb/discovery/discoverytest"
+	"github.com/lvsd/lb/internal/config"
 )
 
 // discFixture is lbd on the fake kernel with its discovery on the fake
@@ -396,5 +399,50 @@ func TestDaemonDiscoveryHeldConfirmedByHealth(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "confirmed by health checks") {
 		t.Error("no log of the confirmation by health checks")
+	}
+}
+
+func TestMemberServer(t *testing.T) {
+	vs := config.VirtualServer{Address: netip.MustParseAddr("192.0.2.10"), Port: 80, Family: config.IPv4, Forwarding: config.DR,
+		RealServers: []config.RealServer{{Address: netip.MustParseAddr("198.51.100.1"), Port: 80}},
+		Discovery:   &config.Discovery{Path: "/sgroup", Forwarding: config.DR, Checks: []config.Check{{Type: config.CheckTCP}}}}
+	member := func(ap, fwd string) discovery.Member {
+		return discovery.Member{Znode: "sub0000000001", Addr: netip.MustParseAddrPort(ap), Weight: 2, Forwarding: fwd}
+	}
+	for _, tt := range []struct {
+		name     string
+		m        discovery.Member
+		trustNew bool
+		trusted  bool
+		why      string // "" = a real server
+		alpha    bool
+	}{
+		{name: "new member: alpha", m: member("198.51.100.2:80", ""), alpha: true},
+		{name: "trusted (up): no alpha", m: member("198.51.100.2:80", ""), trusted: true},
+		{name: "trust_new: no alpha", m: member("198.51.100.2:80", ""), trustNew: true},
+		{name: "the static one wins", m: member("198.51.100.1:80", ""), why: "a static real server has the same address and port"},
+		{name: "another family", m: member("[2001:db8::1]:80", ""), why: "ipv6 member in an ipv4 service"},
+		{name: "loopback", m: member("127.0.0.1:80", ""), why: "not a real server's address"},
+		{name: "the VIP", m: member("192.0.2.10:80", ""), why: "the service's own address"},
+		{name: "DR port differs", m: member("198.51.100.2:8080", ""), why: "DR port 8080 differs from the service port 80"},
+		{name: "NAT may change the port", m: member("198.51.100.2:8080", "NAT"), alpha: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := vs
+			dc := *vs.Discovery
+			dc.TrustNew = tt.trustNew
+			v.Discovery = &dc
+			rs, why := memberServer(&v, tt.m, tt.trusted)
+			if !strings.HasPrefix(why, tt.why) || (tt.why == "") != (why == "") {
+				t.Fatalf("why %q, want %q", why, tt.why)
+			}
+			if why != "" {
+				return
+			}
+			if rs.Source != "/sgroup/sub0000000001" || rs.Weight != 2 || len(rs.Checks) != 1 || (rs.Alpha != nil && *rs.Alpha) != tt.alpha {
+				t.Errorf("real server %+v (alpha %v), want source /sgroup/sub0000000001, weight 2, the template, alpha %v",
+					rs, rs.Alpha != nil && *rs.Alpha, tt.alpha)
+			}
+		})
 	}
 }
