@@ -388,3 +388,40 @@ func rawPost(t *testing.T, path, url, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// confirmer is a Daemon with the discovery command.
+type confirmer struct {
+	sources
+	asked string
+}
+
+func (c *confirmer) ConfirmDiscovery(_ context.Context, service string) (control.ReloadResult, error) {
+	c.asked = service
+	if service != "TCP 192.168.56.90:80" {
+		return control.ReloadResult{}, errors.New("service " + service + ": no discovery update is held")
+	}
+	return control.ReloadResult{Apply: &control.ApplyResult{Kind: "apply", Writes: 3}}, nil
+}
+
+func TestDiscoveryConfirm(t *testing.T) {
+	ctx := context.Background()
+	src := &confirmer{}
+	c, stop := serve(t, control.ServerConfig{Path: filepath.Join(t.TempDir(), "lbd.sock"), Daemon: src})
+	defer stop()
+	res, err := c.ConfirmDiscovery(ctx, "TCP 192.168.56.90:80")
+	if err != nil || res.Apply == nil || res.Apply.Writes != 3 || src.asked != "TCP 192.168.56.90:80" {
+		t.Errorf("confirm: %+v %v (asked %q)", res, err, src.asked)
+	}
+	if _, err := c.ConfirmDiscovery(ctx, "TCP 10.0.0.1:80"); err == nil || err.Error() != "lbd: service TCP 10.0.0.1:80: no discovery update is held" {
+		t.Errorf("confirm with nothing held: %v", err)
+	}
+	if _, err := c.ConfirmDiscovery(ctx, ""); err == nil || !strings.Contains(err.Error(), "invalid discovery confirm request") {
+		t.Errorf("confirm without a service: %v", err)
+	}
+	// A daemon without the command answers 501.
+	c2, stop2 := serve(t, control.ServerConfig{Path: filepath.Join(t.TempDir(), "lbd.sock"), Daemon: &sources{}})
+	defer stop2()
+	if _, err := c2.ConfirmDiscovery(ctx, "TCP 192.168.56.90:80"); err == nil || err.Error() != "lbd: discovery confirm is not available" {
+		t.Errorf("confirm on a daemon without it: %v", err)
+	}
+}
