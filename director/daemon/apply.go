@@ -209,8 +209,7 @@ func (d *Daemon) setLevel(cfg *config.Director) {
 func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mode applyMode) {
 	switch mode {
 	case applyDiscovery:
-		d.log.Debug("discovery applied", "changes", len(plan.Changes), "ipvs_writes", ar.Writes)
-		return
+		return // applyDiscovered logs it
 	case applyStart:
 		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
 			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket,
