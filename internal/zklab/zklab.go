@@ -2,7 +2,9 @@
 // run from Debian's zookeeper package (java, QuorumPeerMain), each node
 // with its own configuration and data directory under the test's temporary
 // directory and its own free localhost ports, like the seed's 3-node
-// ensemble on one host. Nodes can be killed (SIGKILL) and started again.
+// ensemble on one host (3 nodes by default, or 5 to lose two and keep a
+// quorum). Nodes can be killed (SIGKILL) and started again. It runs under
+// a test (testing.TB) or a benchmark command (any TB).
 package zklab
 
 import (
@@ -14,9 +16,19 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is what the ensemble needs of its runner: testing.TB has it, and a
+// command (a benchmark) gives an adapter of its own (Fatalf must not
+// return: a test's ends the test, a command's exits after its cleanups).
+type TB interface {
+	Helper()
+	Logf(format string, a ...any)
+	Fatalf(format string, a ...any)
+	TempDir() string
+	Cleanup(f func())
+}
 
 // Debian's jars: zookeeper.jar's manifest names its dependencies;
 // slf4j-simple gives its log a binding (to the node's log file).
@@ -29,7 +41,7 @@ const (
 // Options shape the ensemble. TickMillis bounds the session timeouts the
 // servers grant: from 2 to 20 ticks.
 type Options struct {
-	Nodes      int // default 3
+	Nodes      int // default 3; 5 keeps a quorum with two nodes down
 	TickMillis int // default 250 (sessions of 0.5-5 s)
 }
 
@@ -44,7 +56,7 @@ type Node struct {
 
 // Ensemble is the running nodes.
 type Ensemble struct {
-	t     testing.TB
+	t     TB
 	Nodes []*Node
 }
 
@@ -63,7 +75,7 @@ func Available() error {
 
 // Start runs an ensemble and waits until every node serves (one leader);
 // the test's cleanup kills it. A missing installation fails the test.
-func Start(t testing.TB, o Options) *Ensemble {
+func Start(t TB, o Options) *Ensemble {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Fatalf("zookeeper ensemble: %v", err)
@@ -94,32 +106,32 @@ func Start(t testing.TB, o Options) *Ensemble {
 	return e
 }
 
-func writeConfig(t testing.TB, n *Node, clientPort, tick int, servers string) {
+func writeConfig(t TB, n *Node, clientPort, tick int, servers string) {
 	t.Helper()
 	data := filepath.Join(n.dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
+		t.Fatalf("zookeeper ensemble: %v", err)
 	}
 	cfg := fmt.Sprintf("tickTime=%d\ninitLimit=40\nsyncLimit=10\ndataDir=%s\nclientPort=%d\n"+
 		"clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\n%s",
 		tick, data, clientPort, servers)
 	if err := os.WriteFile(filepath.Join(n.dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("zookeeper ensemble: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", n.ID)), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("zookeeper ensemble: %v", err)
 	}
 }
 
 // freePorts returns n localhost ports free a moment ago.
-func freePorts(t testing.TB, n int) []int {
+func freePorts(t TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("zookeeper ensemble: %v", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
@@ -146,7 +158,7 @@ func (e *Ensemble) StartNode(i int) {
 	n := e.Nodes[i]
 	log, err := os.OpenFile(filepath.Join(n.dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("zookeeper node %d: log: %v", n.ID, err)
 	}
 	defer log.Close()
 	cmd := exec.Command("java", "-Xmx96m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -210,6 +222,31 @@ func (e *Ensemble) Leader() int {
 		}
 	}
 	return -1
+}
+
+// Follower returns the index of a running node that answers as a
+// follower, -1 when none does.
+func (e *Ensemble) Follower() int {
+	for i, n := range e.Nodes {
+		if n.cmd == nil {
+			continue
+		}
+		if m, err := e.Mode(i); err == nil && m == "follower" {
+			return i
+		}
+	}
+	return -1
+}
+
+// Running returns the nodes not killed.
+func (e *Ensemble) Running() []*Node {
+	var r []*Node
+	for _, n := range e.Nodes {
+		if n.cmd != nil {
+			r = append(r, n)
+		}
+	}
+	return r
 }
 
 // WaitServing waits until every node given answers as leader or
