@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/lvsd/lb/director/kernel/fake"
 )
 
 // burstResult is figure (a): members registering within a window.
@@ -18,8 +17,7 @@ type burstResult struct {
 	converge time.Duration // first create to the table holding every member
 	floor    time.Duration // first create to the floor watcher listing every member
 	inTable  int           // members in the table at the end
-	writes   int           // IPVS writes (ops) from the first create on
-	batches  int           // of which batched requests (each carrying many ops)
+	writes   counts        // IPVS writes from the first create on
 	floorOK  bool
 }
 
@@ -28,7 +26,7 @@ type burstResult struct {
 type scene struct {
 	servers      []string
 	path         string
-	k            *fake.Kernel
+	k            *probeKernel
 	kRec, fRec   *recorder
 	sessions     []*zk.Conn
 	stop, stopFl func()
@@ -109,8 +107,7 @@ func runBurst(ctx context.Context, servers []string, start startTarget, o option
 		return burstResult{}, err
 	}
 	defer s.close()
-	s.k.ResetCounters()
-	batches0 := s.k.Batches()
+	before := s.k.counts()
 	n := o.members
 	evs := make([]event, n)
 	for i := range n {
@@ -119,7 +116,7 @@ func runBurst(ctx context.Context, servers []string, start startTarget, o option
 	first := time.Now()
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	writers := o.sessions * 4
+	writers := o.sessions * 8
 	for w := range writers {
 		wg.Go(func() {
 			for i := w; i < n; i += writers {
@@ -143,6 +140,6 @@ func runBurst(ctx context.Context, servers []string, start startTarget, o option
 	res.converge = last.Sub(first)
 	flast, _ := s.fRec.last(evs)
 	res.floor = flast.Sub(first)
-	res.inTable, res.writes, res.batches = s.inTable(), s.k.Writes(), s.k.Batches()-batches0
+	res.inTable, res.writes = s.inTable(), s.k.counts().minus(before)
 	return res, nil
 }

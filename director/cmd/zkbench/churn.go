@@ -16,7 +16,7 @@ type churnResult struct {
 	over            []time.Duration // per change: the table's time minus the floor's
 	missed          int             // changes never seen in the table
 	floorMissed     int
-	writes, batches int
+	writes          counts
 }
 
 func (r churnResult) changes() int { return r.joins + r.leaves }
@@ -93,8 +93,7 @@ func runChurn(ctx context.Context, servers []string, start startTarget, o option
 		return churnResult{}, fmt.Errorf("the pool of %d never reached the table (%d there)", o.pool, s.inTable())
 	}
 	time.Sleep(o.settle)
-	s.k.ResetCounters()
-	batches0 := s.k.Batches()
+	before := s.k.counts()
 	c.done = map[event]time.Time{}
 	took := c.drive(o)
 	if c.err != nil {
@@ -105,7 +104,7 @@ func runChurn(ctx context.Context, servers []string, start startTarget, o option
 	s.kRec.waitAll(evs, 10*time.Second)
 	s.fRec.waitAll(evs, time.Second)
 	time.Sleep(o.settle)
-	res.writes, res.batches = s.k.Writes(), s.k.Batches()-batches0
+	res.writes = s.k.counts().minus(before)
 	for _, ev := range evs {
 		if ev.verb == "create" {
 			res.joins++

@@ -74,9 +74,10 @@ func session(servers []string, timeout time.Duration) (*zk.Conn, error) {
 }
 
 // memberAddr is the n-th member's address ("host:port", the seed's data)
-// of a block: 10.block.x.y, never .0 nor .255.
+// of a block (1 or 2, 3.1 million members each): 10.w.x.y, x and y never
+// 0 nor 255.
 func memberAddr(block, n int) string {
-	return fmt.Sprintf("10.%d.%d.%d:80", block+n/(250*250), n/250%250+1, n%250+1)
+	return fmt.Sprintf("10.%d.%d.%d:80", 50*block+n/(250*250), n/250%250+1, n%250+1)
 }
 
 // verbOf reads a fake kernel write's description: "create-destination

@@ -25,11 +25,11 @@ func layerNames() []string {
 func printBurst(o options, b burstResult) {
 	fmt.Printf("(a) burst: %d members registered (EPHEMERAL_SEQUENTIAL, seed data) over %v from %d sessions; writes done in %v\n",
 		b.members, o.window, o.sessions, b.written.Round(time.Millisecond))
-	fmt.Printf("    table holds %d of %d; the last in the table %v after the first create\n",
-		b.inTable, b.members, b.converge.Round(time.Millisecond))
-	fmt.Printf("    floor (a watcher's own list): the last listed %v after the first create\n", b.floor.Round(time.Millisecond))
-	fmt.Printf("    IPVS writes: %d ops (%.3f per member), in %d batched requests\n\n",
-		b.writes, float64(b.writes)/float64(b.members), b.batches)
+	fmt.Printf("    table holds %d of %d; the last in the table %v after the first create (%v after the last create returned)\n",
+		b.inTable, b.members, b.converge.Round(time.Millisecond), (b.converge - b.written).Round(time.Millisecond))
+	fmt.Printf("    floor (a watcher's own list): the last listed %v after the first create (%v after the last create returned); ratio %.2f\n",
+		b.floor.Round(time.Millisecond), (b.floor - b.written).Round(time.Millisecond), ratio(b.converge, b.floor))
+	fmt.Printf("    IPVS writes: %v; %.3f ops per member\n\n", b.writes, float64(b.writes.ops)/float64(b.members))
 }
 
 func printChurn(o options, c churnResult) {
@@ -42,8 +42,7 @@ func printChurn(o options, c churnResult) {
 	fmt.Printf("    ratio director/floor: median %.2f, p99 %.2f; added by the director per change: median %.1f ms, p99 %.1f ms\n",
 		ratio(quantile(c.lags, 0.5), quantile(c.floorLags, 0.5)), ratio(quantile(c.lags, 0.99), quantile(c.floorLags, 0.99)),
 		ms(quantile(c.over, 0.5)), ms(quantile(c.over, 0.99)))
-	fmt.Printf("    IPVS writes: %d ops for %d changes (%.3f per change), in %d batched requests\n\n",
-		c.writes, c.changes(), perChange(c.writes, c.changes()), c.batches)
+	fmt.Printf("    IPVS writes: %v for %d changes; %.3f ops per change\n\n", c.writes, c.changes(), perChange(c.writes.ops, c.changes()))
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -66,9 +65,11 @@ func verdict(o options, b burstResult, c churnResult) error {
 	fmt.Println("verdict:")
 	s.Check(b.inTable == b.members && b.converge <= o.converge, "burst: all %d members in the table within %v of the first create (%d in %v)",
 		b.members, o.converge, b.inTable, b.converge.Round(time.Millisecond))
-	s.Check(b.writes <= b.members, "burst: IPVS writes per member <= 1.0 (%.3f)", float64(b.writes)/float64(b.members))
+	s.Check(b.writes.ops <= b.members, "burst: IPVS writes per member <= 1.0 (%.3f ops; %d kernel requests)",
+		float64(b.writes.ops)/float64(b.members), b.writes.requests())
 	s.Check(c.missed == 0 && c.changes() > 0, "churn: every change reached the table (%d of %d)", c.changes()-c.missed, c.changes())
-	s.Check(c.writes <= c.changes(), "churn: IPVS writes per change <= 1.0 (%.3f)", perChange(c.writes, c.changes()))
+	s.Check(c.writes.ops <= c.changes(), "churn: IPVS writes per change <= 1.0 (%.3f ops; %d kernel requests)",
+		perChange(c.writes.ops, c.changes()), c.writes.requests())
 	s.Check(quantile(c.lags, 0.99) <= o.p99, "churn: p99 lag <= %v (%.1f ms)", o.p99, ms(quantile(c.lags, 0.99)))
 	if !b.floorOK || c.floorMissed > 0 {
 		return fmt.Errorf("the floor watcher: %w (burst complete %v, churn missed %d)", benchverdict.ErrNotMeasured, b.floorOK, c.floorMissed)

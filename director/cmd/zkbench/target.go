@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/lvsd/lb/director"
@@ -19,10 +20,17 @@ const sessionTimeout = 5 * time.Second
 // vip is the virtual service the discovered members serve.
 var vip = netip.MustParseAddrPort("192.0.2.80:80")
 
-// kernelProbe is a fake kernel whose destination writes are recorded
-// (when each member's destination was created or removed).
-func kernelProbe(rec *recorder) *fake.Kernel {
-	k := fake.New()
+// probeKernel is the fake kernel, whose destination writes are recorded
+// (when each member's destination was created or removed), with the ops
+// that went in batches counted: the kernel requests are the batches plus
+// the other writes.
+type probeKernel struct {
+	*fake.Kernel
+	batchedOps atomic.Int64
+}
+
+func kernelProbe(rec *recorder) *probeKernel {
+	k := &probeKernel{Kernel: fake.New()}
 	k.FailWrite = func(what string) error { // called under the fake's lock: record only
 		if verb, addr, ok := verbOf(what); ok {
 			rec.note(event{verb, addr}, time.Now())
@@ -32,15 +40,40 @@ func kernelProbe(rec *recorder) *fake.Kernel {
 	return k
 }
 
+// WriteBatch implements director.BatchWriter.
+func (k *probeKernel) WriteBatch(ops []table.Op) []error {
+	k.batchedOps.Add(int64(len(ops)))
+	return k.Kernel.WriteBatch(ops)
+}
+
+// counts are the writes so far: ops, and the kernel requests carrying them.
+type counts struct{ ops, batches, batchedOps int }
+
+func (k *probeKernel) counts() counts {
+	return counts{ops: k.Writes(), batches: k.Batches(), batchedOps: int(k.batchedOps.Load())}
+}
+
+func (c counts) minus(o counts) counts {
+	return counts{ops: c.ops - o.ops, batches: c.batches - o.batches, batchedOps: c.batchedOps - o.batchedOps}
+}
+
+// requests is how many kernel requests carried the ops.
+func (c counts) requests() int { return c.ops - c.batchedOps + c.batches }
+
+func (c counts) String() string {
+	return fmt.Sprintf("%d ops in %d kernel requests (%d batches carrying %d ops, %d single writes)",
+		c.ops, c.requests(), c.batches, c.batchedOps, c.ops-c.batchedOps)
+}
+
 // startTarget runs the director under test: it follows path on the
 // ensemble and programs k. The returned stop ends it.
-type startTarget func(ctx context.Context, servers []string, path string, k *fake.Kernel) (stop func(), err error)
+type startTarget func(ctx context.Context, servers []string, path string, k director.Kernel) (stop func(), err error)
 
 // startCore is the director's core fed by discovery's watcher directly:
 // each update's applied members become the service's real servers
 // (director.Manager.SetSpecs, as the daemon applies a configuration), the
 // reconciler writes the fake kernel. No health checks (members trusted).
-func startCore(ctx context.Context, servers []string, path string, k *fake.Kernel) (func(), error) {
+func startCore(ctx context.Context, servers []string, path string, k director.Kernel) (func(), error) {
 	log := slog.New(slog.DiscardHandler)
 	rec, err := director.NewReconciler(director.ReconcilerConfig{Kernel: k, Logger: log})
 	if err != nil {
