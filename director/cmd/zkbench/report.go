@@ -10,7 +10,7 @@ import (
 )
 
 // layers are the directors under test, by -layer.
-var layers = map[string]startTarget{"core": startCore}
+var layers = map[string]startTarget{"daemon": startDaemon, "core": startCore}
 
 func layerNames() []string {
 	return slices.Sorted(func(yield func(string) bool) {
