@@ -22,8 +22,12 @@
 // floor; the report gives the director's lag against it (a ratio) and what
 // the director adds per change.
 //
-// The director under test (-layer): "core" is discovery's watcher feeding
-// the director's core (director.Manager, Reconciler) directly.
+// The director under test (-layer): "daemon" is lbd's daemon
+// (director/daemon, the code of `lbd run`) in-process, with a virtual
+// service whose real servers come from the registry (its discovery keys,
+// trust_new and no checks: the figure is discovery's path to the table);
+// "core" is discovery's watcher feeding the director's core
+// (director.Manager, Reconciler) directly, a lower layer.
 //
 // Verdict (internal/benchverdict): PASS when every member reached the table
 // within -converge of the first create, writes per member and per change
@@ -31,7 +35,7 @@
 // within -p99; FAIL otherwise (exit 1); exit 2 when the floor could not be
 // measured or the run could not be made (no java, no zookeeper jars).
 //
-//	zkbench [-members 1000] [-window 1s] [-rate 100] [-duration 60s] [-pool 200] [-quick]
+//	zkbench [-layer core|daemon] [-members 1000] [-window 1s] [-rate 100] [-duration 60s] [-pool 200] [-quick]
 package main
 
 import (
