@@ -39,9 +39,10 @@ test-netns: deps
 	$(GO) test -count=1 -p 1 -tags netns -run 'Netns' ./...
 
 # A real 3-node ZooKeeper ensemble on localhost (Debian's zookeeperd: java, the jars; no root needed),
-# started by the tests themselves (internal/zklab): discovery's watcher, and lbd's discovery (fake kernel), against it.
+# started by the tests themselves (internal/zklab): discovery's watcher and lbd's daemon (on the fake kernel)
+# against it, ensemble nodes killed and restarted. -p 1: one ensemble at a time.
 test-zookeeper: deps
-	$(GO) test -count=1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/
+	$(GO) test -count=1 -p 1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps

@@ -77,7 +77,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.settle, "settle", time.Second, "wait after the last change before counting writes")
 	flag.DurationVar(&o.converge, "converge", 5*time.Second, "goal: every burst member in the table within this of the first create")
 	flag.DurationVar(&o.p99, "p99", time.Second, "goal: the churn's p99 lag (znode change to table change)")
-	flag.StringVar(&o.layer, "layer", "core", "the director under test: daemon (lbd's daemon, its discovery config) or core (discovery's watcher -> director.Manager)")
+	flag.StringVar(&o.layer, "layer", "daemon", "the director under test: daemon (lbd's daemon, its discovery config) or core (discovery's watcher -> director.Manager)")
 	flag.Parse()
 	if *quick {
 		o.duration = 10 * time.Second
