@@ -35,7 +35,7 @@
 // within -p99; FAIL otherwise (exit 1); exit 2 when the floor could not be
 // measured or the run could not be made (no java, no zookeeper jars).
 //
-//	zkbench [-layer core|daemon] [-members 1000] [-window 1s] [-rate 100] [-duration 60s] [-pool 200] [-quick]
+//	zkbench [-layer daemon|core] [-members 1000] [-window 1s] [-rate 100] [-duration 60s] [-pool 200] [-quick]
 package main
 
 import (
