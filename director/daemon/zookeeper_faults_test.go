@@ -101,13 +101,13 @@ virtual_servers:
 			t.Error("daemon did not stop")
 		}
 		if t.Failed() {
-			t.Logf("logs:\n%s", tail(f.logs.String(), 8000))
+			t.Logf("logs:\n%s", zkTail(f.logs.String(), 8000))
 		}
 	})
 	return f
 }
 
-func tail(s string, n int) string {
+func zkTail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
@@ -170,7 +170,7 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 				want = append(want, fmt.Sprintf("10.0.0.%d", i+1))
 			}
 			slices.Sort(want)
-			waitForLong(t, "the 8 members in the table", func() bool { return slices.Equal(f.addrs(), want) })
+			zkWaitFor(t, "the 8 members in the table", func() bool { return slices.Equal(f.addrs(), want) })
 			time.Sleep(time.Second) // writes of the start done
 			f.k.ResetCounters()
 			var killed []int
@@ -190,7 +190,7 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 				t.Fatalf("table after the faults %v, want %v", got, want)
 			}
 			zkRegister(t, e.Servers(), "10.0.0.99:80")
-			waitForLong(t, "the new member in the table", func() bool { return slices.Contains(f.addrs(), "10.0.0.99") })
+			zkWaitFor(t, "the new member in the table", func() bool { return slices.Contains(f.addrs(), "10.0.0.99") })
 			if w := f.k.Writes(); w != 1 {
 				t.Errorf("the new member took %d writes, want 1: %v", w, f.k.Log())
 			}
@@ -198,8 +198,8 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 	}
 }
 
-// waitForLong is waitFor with room for a loaded machine (a JVM ensemble).
-func waitForLong(t *testing.T, what string, cond func() bool) {
+// zkWaitFor is waitFor with room for a loaded machine (a JVM ensemble).
+func zkWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
