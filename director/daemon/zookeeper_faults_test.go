@@ -114,6 +114,19 @@ func zkTail(s string, n int) string {
 	return s
 }
 
+// staleEvents counts the times the daemon's discovery lost the registry.
+func (f *fixture) staleEvents() uint64 {
+	f.d.disc.mu.Lock()
+	defer f.d.disc.mu.Unlock()
+	var n uint64
+	for k, v := range f.d.disc.events {
+		if k.Event == discEventStale {
+			n += v
+		}
+	}
+	return n
+}
+
 // addrs returns the fake kernel's destination addresses, sorted.
 func (f *fixture) addrs() []string {
 	return slices.Sorted(maps.Keys(f.dests()))
@@ -173,6 +186,7 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 			zkWaitFor(t, "the 8 members in the table", func() bool { return slices.Equal(f.addrs(), want) })
 			time.Sleep(time.Second) // writes of the start done
 			f.k.ResetCounters()
+			stale0 := f.staleEvents() // the session's own start counts one
 			var killed []int
 			for _, s := range tc.steps {
 				i := s.do(e, &killed)
@@ -181,7 +195,8 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 				}
 				e.WaitServing(60*time.Second, e.Running()...)
 				time.Sleep(zkSession + 2*time.Second) // an expired session would show
-				t.Logf("node %d %s: %d IPVS writes since the members were in, table %v", i+1, s.name, f.k.Writes(), f.addrs())
+				t.Logf("node %d %s: %d IPVS writes since the members were in, table %v; the daemon's discovery went stale %d times since",
+					i+1, s.name, f.k.Writes(), f.addrs(), f.staleEvents()-stale0)
 				if w := f.k.Writes(); w != 0 {
 					t.Fatalf("the ensemble fault wrote the table: %d writes %v", w, f.k.Log())
 				}
