@@ -29,6 +29,31 @@ type Agent struct {
 	ResyncInterval time.Duration `yaml:"resync_interval"` // default 30s, >= 1s
 	LogFormat      LogFormat     `yaml:"log_format"`      // default text
 	LogLevel       LogLevel      `yaml:"log_level"`       // default info
+	// Register, when set, registers the node in a ZooKeeper registry
+	// once its VIPs are in place (the seed's AppServer).
+	Register *AgentRegister `yaml:"register"`
+}
+
+// Defaults of lbrs.yaml's register section.
+const (
+	DefaultRegisterSessionTimeout = 5 * time.Second
+	DefaultRegisterPrefix         = "sub"
+	DefaultRegisterDrainTimeout   = 30 * time.Second
+)
+
+// AgentRegister is lbrs.yaml's register section: where and how the node
+// publishes itself.
+type AgentRegister struct {
+	ZooKeeper      []string      `yaml:"zookeeper"`       // required: the ensemble, host:port each
+	SessionTimeout time.Duration `yaml:"session_timeout"` // default 5s
+	Path           string        `yaml:"path"`            // required: the base path, absolute
+	Name           string        `yaml:"name"`            // "" = EPHEMERAL_SEQUENTIAL Prefix+seq; else a stable ephemeral name
+	Prefix         string        `yaml:"prefix"`          // default "sub" (the seed's)
+	Format         string        `yaml:"format"`          // seed (default) or json
+	Address        netip.Addr    `yaml:"address"`         // required: the address published
+	Port           int           `yaml:"port"`            // required
+	Weight         int           `yaml:"weight"`          // json only; default 1
+	DrainTimeout   time.Duration `yaml:"drain_timeout"`   // default 30s: bound of the graceful-stop drain
 }
 
 // AgentSysctls are the per-interface sysctls the agent sets (on Interface and
@@ -95,6 +120,128 @@ func (r *report) agentDefaults(a *Agent) {
 	if a.LogLevel == "" {
 		a.LogLevel = "info"
 	}
+	if a.Register != nil {
+		r.registerDefaults(a.Register)
+	}
+}
+
+func (r *report) registerDefaults(g *AgentRegister) {
+	if !r.has("register.session_timeout") {
+		g.SessionTimeout = DefaultRegisterSessionTimeout
+	}
+	if !r.has("register.prefix") {
+		g.Prefix = DefaultRegisterPrefix
+	}
+	if g.Format == "" {
+		g.Format = "seed"
+	}
+	if !r.has("register.weight") {
+		g.Weight = 1
+	}
+	if !r.has("register.drain_timeout") {
+		g.DrainTimeout = DefaultRegisterDrainTimeout
+	}
+}
+
+// validateRegister checks the register section. ZooKeeper's own rules for
+// a path: absolute, no empty, "." or ".." component, no trailing slash.
+func (r *report) validateRegister(g *AgentRegister) {
+	const p = "register"
+	if len(g.ZooKeeper) == 0 {
+		if !r.has(p + ".zookeeper") {
+			r.missing(p, "zookeeper")
+		} else {
+			r.errf(p+".zookeeper", "at least one ensemble address required")
+		}
+	}
+	for i, s := range g.ZooKeeper {
+		if why := hostPortProblem(s); why != "" {
+			r.errf(itemPath(p+".zookeeper", i), "%q is not host:port: %s", s, why)
+		}
+	}
+	if g.SessionTimeout < time.Second || g.SessionTimeout > time.Minute {
+		r.errf(p+".session_timeout", "must be between 1s and 1m, got %s", g.SessionTimeout)
+	}
+	switch {
+	case !r.has(p + ".path"):
+		r.missing(p, "path")
+	default:
+		if why := znodePathProblem(g.Path); why != "" {
+			r.errf(p+".path", "%q is not a ZooKeeper path: %s", g.Path, why)
+		}
+	}
+	r.validateRegisterName(g)
+	if g.Format != "seed" && g.Format != "json" {
+		r.errf(p+".format", "unknown format %q (want one of seed, json)", g.Format)
+	}
+	switch {
+	case !r.has(p + ".address"):
+		r.missing(p, "address")
+	case g.Address.IsValid() && (g.Address.IsUnspecified() || g.Address.IsMulticast()):
+		r.errf(p+".address", "%s cannot be a real server's address", g.Address)
+	}
+	if !r.has(p + ".port") {
+		r.missing(p, "port")
+	} else {
+		r.intRange(p+".port", g.Port, 1, 65535)
+	}
+	if g.Format == "seed" && r.has(p+".weight") {
+		r.errf(p+".weight", "weight is published in format json only (the seed's data is host:port)")
+	} else {
+		r.intRange(p+".weight", g.Weight, 0, 65535)
+	}
+}
+
+func (r *report) validateRegisterName(g *AgentRegister) {
+	const p = "register"
+	if g.Name != "" {
+		if why := znodeNameProblem(g.Name); why != "" {
+			r.errf(p+".name", "%q is not a znode name: %s", g.Name, why)
+		}
+		if r.has(p + ".prefix") {
+			r.errf(p+".prefix", "prefix names sequential nodes only; name is set")
+		}
+		return
+	}
+	if g.Prefix != "" {
+		if why := znodeNameProblem(g.Prefix); why != "" {
+			r.errf(p+".prefix", "%q is not a znode name: %s", g.Prefix, why)
+		}
+	}
+}
+
+// znodePathProblem says why s is not an absolute ZooKeeper path ("" when
+// it is one).
+func znodePathProblem(s string) string {
+	switch {
+	case !strings.HasPrefix(s, "/"):
+		return "must be absolute"
+	case s == "/":
+		return "the root holds no members"
+	case strings.HasSuffix(s, "/"):
+		return "must not end with /"
+	}
+	for _, c := range strings.Split(s[1:], "/") {
+		if why := znodeNameProblem(c); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// znodeNameProblem says why s is not one znode name ("" when it is one).
+func znodeNameProblem(s string) string {
+	switch {
+	case s == "":
+		return "empty name"
+	case s == "." || s == "..":
+		return ". and .. are not names"
+	case strings.Contains(s, "/"):
+		return "contains /"
+	case strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+		return "contains a control character"
+	}
+	return ""
 }
 
 func (r *report) validateAgent(a *Agent) {
@@ -151,5 +298,8 @@ func (r *report) validateAgent(a *Agent) {
 	r.absPath("state_file", a.StateFile)
 	if a.ResyncInterval < time.Second {
 		r.errf("resync_interval", "must be at least 1s, got %s", a.ResyncInterval)
+	}
+	if a.Register != nil {
+		r.validateRegister(a.Register)
 	}
 }

@@ -212,3 +212,130 @@ func TestAgentHelpers(t *testing.T) {
 		t.Errorf("dr labels = %q, %q", d.Label(0), d.Label(3))
 	}
 }
+
+func TestAgentRegisterErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "valid seed",
+			yaml: `
+vips: [192.168.56.90]
+register: {zookeeper: ["127.0.0.1:4180"], path: /sgroup, address: 10.0.0.11, port: 80}
+`,
+		},
+		{
+			name: "valid json with a stable name",
+			yaml: `
+vips: [192.168.56.90]
+register: {zookeeper: ["zk1:2181", "[::1]:2181"], path: /lb/web, name: web1, format: json, address: "2001:db8::11", port: 8080, weight: 0, drain_timeout: 0s}
+`,
+		},
+		{
+			name: "required keys",
+			yaml: `
+vips: [192.168.56.90]
+register:
+  session_timeout: 5s
+`,
+			want: []string{
+				`t.yaml:2: register: missing required field "zookeeper"`,
+				`t.yaml:2: register: missing required field "path"`,
+				`t.yaml:2: register: missing required field "address"`,
+				`t.yaml:2: register: missing required field "port"`,
+			},
+		},
+		{
+			name: "everything wrong",
+			yaml: `
+vips: [192.168.56.90]
+register:
+  zookeeper: ["127.0.0.1", "127.0.0.1:0", ":2181"]
+  session_timeout: 100ms
+  path: sgroup
+  prefix: "a/b"
+  format: xml
+  address: 0.0.0.0
+  port: 70000
+  weight: -1
+  drain_timeout: -1s
+  nmae: x
+`,
+			want: []string{
+				`t.yaml:3: register.zookeeper[0]: "127.0.0.1" is not host:port: address 127.0.0.1: missing port in address`,
+				`t.yaml:3: register.zookeeper[1]: "127.0.0.1:0" is not host:port: the port must be 1-65535`,
+				`t.yaml:3: register.zookeeper[2]: ":2181" is not host:port: no host`,
+				`t.yaml:4: register.session_timeout: must be between 1s and 1m, got 100ms`,
+				`t.yaml:5: register.path: "sgroup" is not a ZooKeeper path: must be absolute`,
+				`t.yaml:6: register.prefix: "a/b" is not a znode name: contains /`,
+				`t.yaml:7: register.format: unknown format "xml" (want one of seed, json)`,
+				`t.yaml:8: register.address: 0.0.0.0 cannot be a real server's address`,
+				`t.yaml:9: register.port: must be between 1 and 65535, got 70000`,
+				`t.yaml:10: register.weight: must be between 0 and 65535, got -1`,
+				`t.yaml:11: register.drain_timeout: invalid duration "-1s": must not be negative`,
+				`t.yaml:12: register: unknown field "nmae"`,
+			},
+		},
+		{
+			name: "paths and names",
+			yaml: `
+vips: [192.168.56.90]
+register:
+  zookeeper: ["127.0.0.1:4180"]
+  path: /sgroup/
+  name: ".."
+  prefix: sub
+  address: 10.0.0.11
+  port: 80
+  weight: 2
+`,
+			want: []string{
+				`t.yaml:4: register.path: "/sgroup/" is not a ZooKeeper path: must not end with /`,
+				`t.yaml:5: register.name: ".." is not a znode name: . and .. are not names`,
+				`t.yaml:6: register.prefix: prefix names sequential nodes only; name is set`,
+				`t.yaml:9: register.weight: weight is published in format json only (the seed's data is host:port)`,
+			},
+		},
+		{
+			name: "root and empty component",
+			yaml: `
+vips: [192.168.56.90]
+register: {zookeeper: [], path: "/a//b", address: 10.0.0.11, port: 80}
+`,
+			want: []string{
+				`t.yaml:2: register.zookeeper: at least one ensemble address required`,
+				`t.yaml:2: register.path: "/a//b" is not a ZooKeeper path: empty name`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseAgent("t.yaml", src(tt.yaml))
+			diffLines(t, errLines(t, err), tt.want)
+			if (err == nil) != (a != nil) {
+				t.Errorf("ParseAgent returned config %v and error %v: want exactly one", a != nil, err)
+			}
+		})
+	}
+}
+
+func TestAgentRegisterDefaults(t *testing.T) {
+	a, err := ParseAgent("t.yaml", []byte("vips: [192.168.56.90]\nregister: {zookeeper: [\"127.0.0.1:4180\"], path: /sgroup, address: 10.0.0.11, port: 80}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AgentRegister{ZooKeeper: []string{"127.0.0.1:4180"}, SessionTimeout: 5 * time.Second, Path: "/sgroup",
+		Prefix: "sub", Format: "seed", Address: netip.MustParseAddr("10.0.0.11"), Port: 80, Weight: 1, DrainTimeout: 30 * time.Second}
+	if a.Register == nil || !reflect.DeepEqual(*a.Register, want) {
+		t.Errorf("register = %+v\nwant       %+v", a.Register, want)
+	}
+	b, err := ParseAgent("t.yaml", []byte("vips: [192.168.56.90]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Register != nil {
+		t.Errorf("register without the section = %+v, want nil", b.Register)
+	}
+}
