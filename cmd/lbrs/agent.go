@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"syscall"
 	"time"
@@ -42,9 +43,10 @@ func agentCommands() []cli.Command {
 // agentFlags are the flags shared by the agent subcommands, and the kernel
 // access the agent is opened on.
 type agentFlags struct {
-	fs      *flag.FlagSet
-	config  *string
-	openSys systemOpener
+	fs       *flag.FlagSet
+	config   *string
+	openSys  systemOpener
+	register *config.AgentRegister // the loaded file's register section (open sets it)
 }
 
 // systemOpener opens the kernel access the agent works through, and the
@@ -74,22 +76,29 @@ func newAgentFlags(name, usage string) agentFlags {
 // logger configured from it. Config errors are printed one per line and
 // become exit status exitConfig.
 func loadSpec(path string, stderr io.Writer) (realserver.Spec, *slog.Logger, error) {
+	spec, _, log, err := loadAgent(path, stderr)
+	return spec, log, err
+}
+
+// loadAgent is loadSpec that also returns the register section (nil when
+// the file has none).
+func loadAgent(path string, stderr io.Writer) (realserver.Spec, *config.AgentRegister, *slog.Logger, error) {
 	cfg, err := config.LoadAgent(path)
 	if err != nil {
 		if cli.PrintConfigErrors(stderr, err) {
-			return realserver.Spec{}, nil, cli.ExitCode(exitConfig)
+			return realserver.Spec{}, nil, nil, cli.ExitCode(exitConfig)
 		}
-		return realserver.Spec{}, nil, err
+		return realserver.Spec{}, nil, nil, err
 	}
 	spec, err := specFromConfig(cfg)
 	if err != nil {
-		return realserver.Spec{}, nil, err
+		return realserver.Spec{}, nil, nil, err
 	}
 	log, _, err := logging.New(stderr, string(cfg.LogFormat), string(cfg.LogLevel))
 	if err != nil {
-		return realserver.Spec{}, nil, err
+		return realserver.Spec{}, nil, nil, err
 	}
-	return spec, log, nil
+	return spec, cfg.Register, log, nil
 }
 
 // specFromConfig translates the YAML model into realserver.Spec.
@@ -138,11 +147,11 @@ func openAgent(spec realserver.Spec, log *slog.Logger, openSys systemOpener) (*r
 // state file's lock when lock is set (every subcommand that changes the
 // node), and opens the agent. closeAgent closes the agent, then releases the
 // lock; on error nothing is left open.
-func (f agentFlags) open(args []string, lock bool) (spec realserver.Spec, log *slog.Logger, agent *realserver.Agent, closeAgent func(), err error) {
+func (f *agentFlags) open(args []string, lock bool) (spec realserver.Spec, log *slog.Logger, agent *realserver.Agent, closeAgent func(), err error) {
 	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return spec, nil, nil, nil, err
 	}
-	spec, log, err = loadSpec(*f.config, os.Stderr)
+	spec, f.register, log, err = loadAgent(*f.config, os.Stderr)
 	if err != nil {
 		return spec, nil, nil, nil, err
 	}
@@ -192,7 +201,9 @@ func runDaemon(ctx context.Context, args []string, openSys systemOpener) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	applied := true
 	if err := agent.Apply(ctx); err != nil {
+		applied = false
 		if isBadState(err) {
 			// Never READY: without its state lbrs cannot put the VIPs in
 			// place safely, and a node without its VIPs must not look up.
@@ -213,6 +224,10 @@ func runDaemon(ctx context.Context, args []string, openSys systemOpener) error {
 	}
 	notify(log, daemon.SdNotifyReady)
 	log.Info("lbrs running", "mode", spec.Mode.String(), "vips", fmt.Sprint(spec.VIPs), "state_file", spec.StateFile)
+	var reg *pendingRegistration
+	if f.register != nil {
+		reg = registerWhenReady(ctx, *f.register, agent, applied, log)
+	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan error, 1)
@@ -222,27 +237,44 @@ func runDaemon(ctx context.Context, args []string, openSys systemOpener) error {
 		select {
 		case <-hup:
 			notify(log, fmt.Sprintf("%s\nMONOTONIC_USEC=%d", daemon.SdNotifyReloading, monotonicUsec()))
-			reload(ctx, agent, *f.config, log)
+			reload(ctx, agent, *f.config, f.register, log)
 			notify(log, daemon.SdNotifyReady)
 		case <-ctx.Done():
 			notify(log, daemon.SdNotifyStopping)
 			log.Info("stopping: restoring what lbrs changed")
 			stopWatch()
 			<-watchDone
-			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := agent.Restore(rctx); err != nil {
-				return fmt.Errorf("restore on stop: %w", err)
-			}
-			log.Info("restored; exiting")
-			return nil
+			return stopDaemon(agent, spec, reg.stop(), log)
 		}
 	}
 }
 
-func reload(ctx context.Context, agent *realserver.Agent, path string, log *slog.Logger) {
+// stopDaemon is the graceful stop: with a registration, its steps (see
+// gracefulStop) end with the restore; without, the restore alone.
+func stopDaemon(agent *realserver.Agent, spec realserver.Spec, reg *registration, log *slog.Logger) error {
+	bound := 30 * time.Second
+	if reg != nil {
+		bound += reg.cfg.DrainTimeout
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	var err error
+	if reg != nil {
+		err = reg.stopWith(spec.VIPs, agent.Restore).run(rctx)
+		reg.shutdown()
+	} else {
+		err = agent.Restore(rctx)
+	}
+	if err != nil {
+		return fmt.Errorf("restore on stop: %w", err)
+	}
+	log.Info("restored; exiting")
+	return nil
+}
+
+func reload(ctx context.Context, agent *realserver.Agent, path string, register *config.AgentRegister, log *slog.Logger) {
 	log.Info("SIGHUP: reloading", "config", path)
-	spec, _, err := loadSpec(path, logWriter{log})
+	spec, reg, _, err := loadAgent(path, logWriter{log})
 	if err != nil {
 		log.Error("reload: configuration not loaded, keeping the old one", "err", err)
 		return
@@ -252,6 +284,9 @@ func reload(ctx context.Context, agent *realserver.Agent, path string, log *slog
 		return
 	}
 	log.Info("reloaded", "vips", fmt.Sprint(spec.VIPs))
+	if !reflect.DeepEqual(reg, register) {
+		log.Warn("reload: the register section changed; it takes effect when lbrs restarts (the node stays registered as it is)")
+	}
 }
 
 // logWriter sends config error lines to the log on reload.
