@@ -29,6 +29,7 @@ vet:
 	$(GO) vet -tags 'netns testbed' ./...
 	$(GO) vet -tags testbed_guest ./...
 	$(GO) vet -tags zookeeper ./discovery/ ./director/daemon/
+	$(GO) vet -tags 'zookeeper netns' ./cmd/lbrs/ ./internal/zklab/
 	$(GO) vet -tags 'testbed_guest testbed_soak' ./e2e/scenarios/
 
 test-unit:
@@ -39,10 +40,13 @@ test-netns: deps
 	$(GO) test -count=1 -p 1 -tags netns -run 'Netns' ./...
 
 # A real 3-node ZooKeeper ensemble on localhost (Debian's zookeeperd: java, the jars; no root needed),
-# started by the tests themselves (internal/zklab): discovery's watcher and lbd's daemon (on the fake kernel)
-# against it, ensemble nodes killed and restarted. -p 1: one ensemble at a time.
+# started by the tests themselves (internal/zklab): discovery's watcher and registrar, and lbd's daemon (on
+# the fake kernel) against it, ensemble nodes killed and restarted. -p 1: one ensemble at a time. The lbrs
+# tests (TestNetnsZooKeeper...) need root too: lbrs runs in a network namespace, reaching the ensemble
+# through forwarders listening inside it.
 test-zookeeper: deps
 	$(GO) test -count=1 -p 1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/
+	$(GO) test -count=1 -p 1 -tags 'zookeeper netns' -run 'NetnsZooKeeper' ./cmd/lbrs/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps

@@ -1,0 +1,296 @@
+//go:build zookeeper && netns
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/lvsd/lb/discovery"
+	"github.com/lvsd/lb/internal/netnslab"
+	"github.com/lvsd/lb/internal/zklab"
+)
+
+// These tests run the real lbrs binary in a network namespace of this host
+// (root: the netns tag) against a real 3-node ZooKeeper ensemble on the
+// host's 127.0.0.1 (the zookeeper tag), reached from the namespace through
+// forwarders whose listening sockets live in the namespace.
+
+var vip = netip.MustParseAddr("10.9.0.100")
+
+const sessionTimeout = 2 * time.Second
+
+// zkRig is the ensemble, an admin client on the host and a namespace whose
+// 127.0.0.1 ports lead to the ensemble.
+type zkRig struct {
+	admin *zk.Conn
+	ns    *netnslab.Namespace
+	via   []string // the ensemble, as seen from the namespace
+	bin   string
+}
+
+func newZKRig(t *testing.T) *zkRig {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root: lbrs changes the namespace's lo and sysctls")
+	}
+	e := zklab.Start(t, zklab.Options{})
+	admin, _, err := zk.Connect(e.Servers(), sessionTimeout, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	lab := netnslab.NewT(t, "zr")
+	ns, err := lab.AddNamespace("rs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := zklab.ForwardEnsemble(e, func() (net.Listener, error) { return ns.Listen("tcp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &zkRig{admin: admin, ns: ns}
+	for _, f := range fwd {
+		t.Cleanup(func() { f.Close() })
+		r.via = append(r.via, f.Addr())
+	}
+	if r.bin, err = netnslab.GoBuild(t.TempDir(), "github.com/lvsd/lb/cmd/lbrs", "CGO_ENABLED=0"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// syncBuf is a goroutine-safe output sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *syncBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// lbrsProc is one `lbrs run` in the namespace.
+type lbrsProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuf
+	done chan struct{} // closed when it exited; err is then its exit
+	err  error
+}
+
+// startLbrs runs lbrs with a register section in format f.
+func (r *zkRig) startLbrs(t *testing.T, f string, drain time.Duration) *lbrsProc {
+	t.Helper()
+	dir := t.TempDir()
+	weight := ""
+	if f == "json" {
+		weight = "\n  weight: 2"
+	}
+	cfg := fmt.Sprintf(`vips: [%s]
+state_file: %s/state.json
+register:
+  zookeeper: ["%s"]
+  session_timeout: %s
+  path: /sgroup
+  format: %s
+  address: 10.9.1.1
+  port: 80%s
+  drain_timeout: %s
+`, vip, dir, strings.Join(r.via, `", "`), sessionTimeout, f, weight, drain)
+	file := filepath.Join(dir, "lbrs.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &lbrsProc{cmd: r.ns.Command(context.Background(), r.bin, "run", "-c", file), logs: &syncBuf{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("lbrs log:\n%s", p.logs.String())
+		}
+	})
+	return p
+}
+
+// members reads /sgroup as a director does; nil when /sgroup is missing.
+func (r *zkRig) members(t *testing.T, f discovery.Format) discovery.Set {
+	t.Helper()
+	kids, _, err := r.admin.Children("/sgroup")
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("children of /sgroup: %v", err)
+	}
+	data := map[string][]byte{}
+	for _, k := range kids {
+		if d, _, err := r.admin.Get(path.Join("/sgroup", k)); err == nil {
+			data[k] = d
+		}
+	}
+	set, errs := discovery.Build(f, data, discovery.Defaults{Port: 80, Weight: 1})
+	if len(errs) > 0 {
+		t.Fatalf("members: %v", errs)
+	}
+	return set
+}
+
+func (r *zkRig) hasVIP(t *testing.T) bool {
+	t.Helper()
+	ok, err := r.ns.HasAddress("lo", vip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// waitFor polls cond every 10 ms up to limit and returns when it held.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+	}
+}
+
+// holdConn opens a TCP connection to the VIP inside the namespace (both
+// ends' local address is the VIP: 2 sockets to drain) and returns its
+// closer.
+func (r *zkRig) holdConn(t *testing.T) func() {
+	t.Helper()
+	l, err := r.ns.Listen("tcp", netip.AddrPortFrom(vip, 8080).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.ns.DialContext(context.Background(), "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return func() { c.Close(); s.Close() }
+}
+
+// TestNetnsZooKeeperLbrsSeed: lbrs registers the seed's layout
+// (/sgroup/subNNNNNNNNNN holding host:port) only after its VIP is in
+// place; a graceful stop deletes the node first and removes the VIP only
+// once the connection to it ended; a second lbrs killed with SIGKILL loses
+// its node within the session timeout + 1 s.
+func TestNetnsZooKeeperLbrsSeed(t *testing.T) {
+	r := newZKRig(t)
+	p := r.startLbrs(t, "seed", 20*time.Second)
+	waitFor(t, 20*time.Second, "registration", func() bool { return len(r.members(t, discovery.FormatSeed)) == 1 })
+	m := r.members(t, discovery.FormatSeed)[0]
+	if !r.hasVIP(t) || m.Addr.String() != "10.9.1.1:80" || !strings.HasPrefix(m.Znode, "sub") || len(m.Znode) != 13 {
+		t.Fatalf("registered %+v, VIP in place %v", m, r.hasVIP(t))
+	}
+	logs := p.logs.String()
+	if i, j := strings.Index(logs, "lbrs running"), strings.Index(logs, "VIPs and sysctls in place (READY)"); i < 0 || j < i {
+		t.Errorf("registration not after the VIPs (lbrs running at %d, READY at %d):\n%s", i, j, logs)
+	}
+
+	release := r.holdConn(t)
+	term := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	deleted := waitFor(t, 10*time.Second, "node deleted on SIGTERM", func() bool { return len(r.members(t, discovery.FormatSeed)) == 0 })
+	if !r.hasVIP(t) {
+		t.Fatal("the VIP went with the node: established connections would break")
+	}
+	time.Sleep(500 * time.Millisecond) // the drain waits for the held connection
+	if !r.hasVIP(t) {
+		t.Fatal("the VIP went while a connection to it was established")
+	}
+	closed := time.Now()
+	release()
+	gone := waitFor(t, 10*time.Second, "VIP removed after the drain", func() bool { return !r.hasVIP(t) })
+	if <-p.done; p.err != nil {
+		t.Fatalf("lbrs exit: %v", p.err)
+	}
+	t.Logf("graceful stop (seed): node deleted %v after SIGTERM; connection closed at %v, VIP removed %v after it",
+		deleted.Sub(term).Round(time.Millisecond), closed.Sub(term).Round(time.Millisecond), gone.Sub(closed).Round(time.Millisecond))
+
+	k := r.startLbrs(t, "seed", 20*time.Second)
+	waitFor(t, 20*time.Second, "registration", func() bool { return len(r.members(t, discovery.FormatSeed)) == 1 })
+	kill := time.Now()
+	k.cmd.Process.Signal(syscall.SIGKILL)
+	<-k.done
+	lost := waitFor(t, 20*time.Second, "node gone after SIGKILL", func() bool { return len(r.members(t, discovery.FormatSeed)) == 0 })
+	took := lost.Sub(kill)
+	t.Logf("SIGKILL: node gone after %v (session timeout %v)", took.Round(time.Millisecond), sessionTimeout)
+	if took > sessionTimeout+time.Second {
+		t.Errorf("node gone %v after SIGKILL, more than the session timeout + 1 s", took)
+	}
+}
+
+// TestNetnsZooKeeperLbrsJSON: the json format carries the weight; a
+// graceful stop publishes weight 0 first, keeps the node while the
+// connection to the VIP lasts, deletes it once drained, and only then
+// removes the VIP.
+func TestNetnsZooKeeperLbrsJSON(t *testing.T) {
+	r := newZKRig(t)
+	p := r.startLbrs(t, "json", 20*time.Second)
+	waitFor(t, 20*time.Second, "registration", func() bool { return len(r.members(t, discovery.FormatJSON)) == 1 })
+	m := r.members(t, discovery.FormatJSON)[0]
+	if m.Addr.String() != "10.9.1.1:80" || m.Weight != 2 || m.Forwarding != "DR" || !r.hasVIP(t) {
+		t.Fatalf("registered %+v, VIP %v", m, r.hasVIP(t))
+	}
+	release := r.holdConn(t)
+	term := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	zero := waitFor(t, 10*time.Second, "weight 0", func() bool {
+		s := r.members(t, discovery.FormatJSON)
+		return len(s) == 1 && s[0].Weight == 0
+	})
+	time.Sleep(500 * time.Millisecond) // the drain waits for the held connection
+	if len(r.members(t, discovery.FormatJSON)) != 1 || !r.hasVIP(t) {
+		t.Fatal("the node or the VIP went while a connection to the VIP was established")
+	}
+	closed := time.Now()
+	release()
+	deleted := waitFor(t, 10*time.Second, "node deleted after the drain", func() bool { return len(r.members(t, discovery.FormatJSON)) == 0 })
+	gone := waitFor(t, 10*time.Second, "VIP removed", func() bool { return !r.hasVIP(t) })
+	if <-p.done; p.err != nil {
+		t.Fatalf("lbrs exit: %v", p.err)
+	}
+	logs, at := p.logs.String(), -1
+	for _, step := range []string{"stop: weight 0 published", "stop: draining", "stop: drained", "stop: node deleted", "stop: VIPs removed"} {
+		i := strings.Index(logs, step)
+		if i < at {
+			t.Errorf("log: %q missing or out of order", step)
+		}
+		at = i
+	}
+	t.Logf("graceful stop (json): weight 0 %v after SIGTERM; connection closed at %v; node deleted %v and VIP removed %v after the close",
+		zero.Sub(term).Round(time.Millisecond), closed.Sub(term).Round(time.Millisecond),
+		deleted.Sub(closed).Round(time.Millisecond), gone.Sub(closed).Round(time.Millisecond))
+}
