@@ -41,6 +41,7 @@ type zkRig struct {
 	admin *zk.Conn
 	ns    *netnslab.Namespace
 	via   []string // the ensemble, as seen from the namespace
+	fwd   []*zklab.Forwarder
 	bin   string
 }
 
@@ -64,7 +65,7 @@ func newZKRig(t *testing.T) *zkRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &zkRig{admin: admin, ns: ns}
+	r := &zkRig{admin: admin, ns: ns, fwd: fwd}
 	for _, f := range fwd {
 		t.Cleanup(func() { f.Close() })
 		r.via = append(r.via, f.Addr())
@@ -293,4 +294,35 @@ func TestNetnsZooKeeperLbrsJSON(t *testing.T) {
 	t.Logf("graceful stop (json): weight 0 %v after SIGTERM; connection closed at %v; node deleted %v and VIP removed %v after the close",
 		zero.Sub(term).Round(time.Millisecond), closed.Sub(term).Round(time.Millisecond),
 		deleted.Sub(closed).Round(time.Millisecond), gone.Sub(closed).Round(time.Millisecond))
+}
+
+// TestNetnsZooKeeperLbrsUnreachable: with the ensemble unreachable from
+// the node, lbrs still puts its VIP in place and says READY; it registers
+// once the ensemble is reachable, without a restart.
+func TestNetnsZooKeeperLbrsUnreachable(t *testing.T) {
+	r := newZKRig(t)
+	for _, f := range r.fwd {
+		f.Pause()
+	}
+	p := r.startLbrs(t, "seed", time.Second)
+	waitFor(t, 20*time.Second, "VIP in place with the ensemble unreachable", func() bool { return r.hasVIP(t) })
+	waitFor(t, 20*time.Second, "READY logged", func() bool {
+		return strings.Contains(p.logs.String(), "VIPs and sysctls in place (READY)")
+	})
+	time.Sleep(3 * time.Second) // several connection attempts
+	if m := r.members(t, discovery.FormatSeed); len(m) != 0 {
+		t.Fatalf("registered through a cut: %+v", m)
+	}
+	if !strings.Contains(p.logs.String(), "not registered") {
+		t.Errorf("the log does not say the node is not registered:\n%s", p.logs.String())
+	}
+	open := time.Now()
+	for _, f := range r.fwd {
+		f.Resume()
+	}
+	got := waitFor(t, 20*time.Second, "registration once reachable", func() bool { return len(r.members(t, discovery.FormatSeed)) == 1 })
+	t.Logf("ensemble reachable again: registered %v later", got.Sub(open).Round(time.Millisecond))
+	if !r.hasVIP(t) {
+		t.Error("VIP gone")
+	}
 }

@@ -2,7 +2,10 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -337,5 +340,28 @@ func TestAgentRegisterDefaults(t *testing.T) {
 	}
 	if b.Register != nil {
 		t.Errorf("register without the section = %+v, want nil", b.Register)
+	}
+}
+
+// The example's commented register section is valid once uncommented.
+func TestAgentExampleRegister(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(examplesDir, "lbrs-web.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(data), "\n# register:")
+	if !ok {
+		t.Fatal("no commented register section in the example")
+	}
+	var lines []string
+	for _, l := range strings.Split("# register:"+block, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "# "))
+	}
+	a, err := ParseAgent("lbrs-web.yaml", []byte("vips: [192.168.56.90]\n"+strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := a.Register; g == nil || g.Path != "/sgroup" || len(g.ZooKeeper) != 3 || g.Port != 80 || g.Format != "seed" {
+		t.Errorf("register = %+v", g)
 	}
 }
