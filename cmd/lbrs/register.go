@@ -66,12 +66,12 @@ func startRegistration(g config.AgentRegister, mode realserver.Mode, log *slog.L
 	return r, nil
 }
 
-// shutdown stops registering and closes the session (which deletes any
-// node left, at once).
+// shutdown closes the session (which deletes any node left, at once, and
+// fails any request still waiting for a server), then stops registering.
 func (r *registration) shutdown() {
+	r.close()
 	r.cancel()
 	<-r.done
-	r.close()
 }
 
 // stopRegistrar is what the graceful stop needs of the registration.
@@ -92,6 +92,7 @@ type gracefulStop struct {
 	conns   func() (int, error) // established connections to the VIPs
 	timeout time.Duration       // drain bound
 	poll    time.Duration
+	opWait  time.Duration // bound of one ZooKeeper step (a request waits while no server answers)
 	restore func(context.Context) error
 	log     *slog.Logger
 	now     func() time.Time
@@ -102,7 +103,7 @@ func (g gracefulStop) run(ctx context.Context) error {
 	start := g.now()
 	node := g.reg.Status().Node
 	if g.format == discovery.FormatJSON {
-		if err := g.reg.SetWeight(0); err != nil {
+		if err := g.bounded(func() error { return g.reg.SetWeight(0) }); err != nil {
 			g.log.Warn("stop: setting weight 0 failed; draining anyway", "node", node, "err", err)
 		} else {
 			g.log.Info("stop: weight 0 published", "node", node, "after", g.now().Sub(start))
@@ -119,11 +120,27 @@ func (g gracefulStop) run(ctx context.Context) error {
 }
 
 func (g gracefulStop) deregister(node string, start time.Time) {
-	if err := g.reg.Deregister(); err != nil {
+	if err := g.bounded(g.reg.Deregister); err != nil {
 		g.log.Warn("stop: deleting the node failed; it goes when the session closes", "node", node, "err", err)
 		return
 	}
 	g.log.Info("stop: node deleted", "node", node, "after", g.now().Sub(start))
+}
+
+// bounded runs a ZooKeeper step for at most opWait: a request made while
+// no server answers waits for one, and the stop must go on (the session's
+// close, or its expiry, takes the node then).
+func (g gracefulStop) bounded(step func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- step() }()
+	t := time.NewTimer(g.opWait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("no answer from ZooKeeper in %v", g.opWait)
+	}
 }
 
 // drain waits until no connection to the VIPs is left, or the timeout.
@@ -159,7 +176,8 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // VIPs.
 func (r *registration) stopWith(vips []netip.Addr, restore func(context.Context) error) gracefulStop {
 	return gracefulStop{format: r.format, reg: r.reg, timeout: r.cfg.DrainTimeout, poll: 200 * time.Millisecond,
-		conns: func() (int, error) { return realserver.EstablishedToVIPs(vips) }, restore: restore, log: r.log,
+		opWait: max(r.cfg.SessionTimeout, 2*time.Second),
+		conns:  func() (int, error) { return realserver.EstablishedToVIPs(vips) }, restore: restore, log: r.log,
 		now: time.Now, sleep: sleepCtx}
 }
 

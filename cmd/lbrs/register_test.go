@@ -33,7 +33,7 @@ func (s *stopLog) Status() discovery.RegStatus {
 }
 
 func (s *stopLog) stop(f discovery.Format, timeout time.Duration) gracefulStop {
-	return gracefulStop{format: f, reg: s, timeout: timeout, poll: time.Second, log: slog.New(slog.DiscardHandler),
+	return gracefulStop{format: f, reg: s, timeout: timeout, poll: time.Second, opWait: time.Minute, log: slog.New(slog.DiscardHandler),
 		conns: func() (int, error) {
 			n := s.conns[0]
 			if len(s.conns) > 1 {
@@ -111,5 +111,31 @@ func TestRegistrarFor(t *testing.T) {
 	}
 	if d, _ := discovery.MemberData(rc.Format, rc.Member); string(d) != "10.0.0.11:80" || rc.Path != "/sgroup" || rc.Prefix != "sub" {
 		t.Errorf("seed data = %s, config %+v", d, rc)
+	}
+}
+
+// hungRegistrar never answers: ZooKeeper unreachable at stop time.
+type hungRegistrar struct{ stopLog }
+
+func (h *hungRegistrar) SetWeight(int) error { select {} }
+func (h *hungRegistrar) Deregister() error   { select {} }
+
+// A ZooKeeper that does not answer at stop time bounds each step: the
+// drain and the VIPs' removal still happen.
+func TestGracefulStopZooKeeperHung(t *testing.T) {
+	for _, f := range []discovery.Format{discovery.FormatJSON, discovery.FormatSeed} {
+		h := &hungRegistrar{stopLog{conns: []int{0}, clock: time.Unix(1000, 0)}}
+		g := h.stop(f, time.Second)
+		g.reg, g.opWait = h, 20*time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- g.run(context.Background()) }()
+		select {
+		case err := <-done:
+			if err != nil || !slices.Equal(h.steps, []string{"conns 0", "restore"}) {
+				t.Errorf("%v: steps %q, %v; want the drain and the restore", f, h.steps, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v: the stop hangs on a ZooKeeper that does not answer", f)
+		}
 	}
 }
