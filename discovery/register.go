@@ -89,7 +89,9 @@ type Registrar struct {
 	owner   int64      // the session the node belongs to
 	member  Member
 	stopped bool
-	status  RegStatus
+
+	stMu   sync.Mutex // guards status alone: Status never waits for a request
+	status RegStatus
 }
 
 // NewRegistrar returns a registrar on conn; session is kicked on every
@@ -123,9 +125,22 @@ func NewRegistrar(conn RegConn, session <-chan struct{}, cfg RegisterConfig) (*R
 
 // Status returns the registration's state.
 func (r *Registrar) Status() RegStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.stMu.Lock()
+	defer r.stMu.Unlock()
 	return r.status
+}
+
+// setStatus changes the status under its own lock.
+func (r *Registrar) setStatus(fn func(*RegStatus)) {
+	r.stMu.Lock()
+	defer r.stMu.Unlock()
+	fn(&r.status)
+}
+
+// forget drops the node (gone, or about to be).
+func (r *Registrar) forget() {
+	r.node = ""
+	r.setStatus(func(st *RegStatus) { st.Node, st.Registered = "", false })
 }
 
 // Run keeps the node registered until ctx ends or Deregister is called:
@@ -164,15 +179,17 @@ func (r *Registrar) Ensure() error {
 	if r.node != "" {
 		r.cfg.Log.Info("register: session changed; the old node went with it", "node", r.node,
 			"old_session", fmt.Sprintf("%#x", r.owner), "session", fmt.Sprintf("%#x", sid))
-		r.node, r.status.Node, r.status.Registered = "", "", false
+		r.forget()
 	}
 	node, err := r.create(sid)
 	if err != nil {
-		r.status.Err, r.status.Since = err.Error(), r.cfg.Now()
+		r.setStatus(func(st *RegStatus) { st.Err, st.Since = err.Error(), r.cfg.Now() })
 		return err
 	}
 	r.node, r.owner = node, sid
-	r.status = RegStatus{Node: node, Registered: true, Since: r.cfg.Now(), Weight: r.member.Weight}
+	r.setStatus(func(st *RegStatus) {
+		*st = RegStatus{Node: node, Registered: true, Since: r.cfg.Now(), Weight: r.member.Weight}
+	})
 	r.cfg.Log.Info("register: node created", "node", node, "session", fmt.Sprintf("%#x", sid), "data", string(r.data()))
 	return nil
 }
@@ -276,7 +293,8 @@ func (r *Registrar) SetWeight(w int) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.member, r.status.Weight = m, w
+	r.member = m
+	r.setStatus(func(st *RegStatus) { st.Weight = w })
 	if r.node == "" || r.conn.State() != zk.StateHasSession || r.owner != r.conn.SessionID() {
 		return nil // the next registration carries it
 	}
@@ -291,16 +309,17 @@ func (r *Registrar) SetWeight(w int) error {
 func (r *Registrar) Deregister() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.stopped, r.status.Stopped = true, true
+	r.stopped = true
+	r.setStatus(func(st *RegStatus) { st.Stopped = true })
 	node := r.node
 	if node == "" || r.owner != r.conn.SessionID() {
-		r.node, r.status.Node, r.status.Registered = "", "", false
+		r.forget()
 		return nil
 	}
 	err := r.conn.Delete(node, -1)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return fmt.Errorf("delete %s: %w", node, err)
 	}
-	r.node, r.status.Node, r.status.Registered = "", "", false
+	r.forget()
 	return nil
 }

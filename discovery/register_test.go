@@ -24,6 +24,7 @@ type fakeTree struct {
 	session int64
 	ops     []string // "create /a", "set /a", "delete /a"
 	failNth map[string]error
+	block   chan struct{} // Create waits for it (no server answering) when set
 }
 
 type fakeNode struct {
@@ -44,6 +45,9 @@ func (f *fakeTree) up() error {
 func (f *fakeTree) fail(op string) error { return f.failNth[op] }
 
 func (f *fakeTree) Create(p string, data []byte, flags int32, _ []zk.ACL) (string, error) {
+	if f.block != nil {
+		<-f.block
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.up(); err != nil {
@@ -434,5 +438,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met in 5 s")
 		}
+	}
+}
+
+// Status answers while a request waits for a server (the stop and the
+// log read it; they must not hang on an unreachable ensemble).
+func TestRegistrarStatusNeverWaits(t *testing.T) {
+	f := newFakeTree()
+	f.block = make(chan struct{})
+	r := newReg(t, f, RegisterConfig{})
+	done := make(chan error, 1)
+	go func() { done <- r.Ensure() }()
+	got := make(chan RegStatus, 1)
+	go func() { time.Sleep(10 * time.Millisecond); got <- r.Status() }()
+	select {
+	case st := <-got:
+		if st.Registered {
+			t.Errorf("registered before the create answered: %+v", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Status waits for a request in flight")
+	}
+	close(f.block)
+	if err := <-done; err != nil || !r.Status().Registered {
+		t.Errorf("after the answer: %v, %+v", err, r.Status())
 	}
 }
