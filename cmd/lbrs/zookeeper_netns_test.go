@@ -325,4 +325,25 @@ func TestNetnsZooKeeperLbrsUnreachable(t *testing.T) {
 	if !r.hasVIP(t) {
 		t.Error("VIP gone")
 	}
+
+	// The ensemble unreachable again, then SIGTERM: each ZooKeeper step is
+	// bounded, the VIP still goes, lbrs exits; the node goes with its
+	// session's expiry.
+	for _, f := range r.fwd {
+		f.Pause()
+	}
+	term := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("lbrs did not exit within 30 s of SIGTERM with the ensemble unreachable")
+	}
+	exited := time.Since(term)
+	if p.err != nil || r.hasVIP(t) {
+		t.Fatalf("exit %v, VIP still there %v", p.err, r.hasVIP(t))
+	}
+	gone := waitFor(t, 20*time.Second, "node gone by expiry", func() bool { return len(r.members(t, discovery.FormatSeed)) == 0 })
+	t.Logf("SIGTERM with the ensemble unreachable: exited after %v (VIP removed); node gone %v after SIGTERM",
+		exited.Round(time.Millisecond), gone.Sub(term).Round(time.Millisecond))
 }
