@@ -81,6 +81,7 @@ func TestZooKeeperRegistrar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
+	waitSession(t, admin)
 
 	seed, _ := runRegistrar(t, e.Servers(), RegisterConfig{Path: "/sgroup", Prefix: "sub", Format: FormatSeed,
 		Member: Member{Addr: netip.MustParseAddrPort("10.0.0.11:80")}})
@@ -132,6 +133,7 @@ func TestZooKeeperRegistrarExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
+	waitSession(t, admin)
 	fwd, err := zklab.ForwardEnsemble(e, func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
 	if err != nil {
 		t.Fatal(err)

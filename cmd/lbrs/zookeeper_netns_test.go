@@ -56,6 +56,11 @@ func newZKRig(t *testing.T) *zkRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(admin.Close)
+	for deadline := time.Now().Add(20 * time.Second); admin.State() != zk.StateHasSession; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("admin client: no session: %v", admin.State())
+		}
+	}
 	lab := netnslab.NewT(t, "zr")
 	ns, err := lab.AddNamespace("rs1")
 	if err != nil {
@@ -139,12 +144,19 @@ register:
 // members reads /sgroup as a director does; nil when /sgroup is missing.
 func (r *zkRig) members(t *testing.T, f discovery.Format) discovery.Set {
 	t.Helper()
-	kids, _, err := r.admin.Children("/sgroup")
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("children of /sgroup: %v", err)
+	var kids []string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		kids, _, err = r.admin.Children("/sgroup")
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) { // the admin's session may be moving between servers
+			t.Fatalf("children of /sgroup: %v", err)
+		}
 	}
 	data := map[string][]byte{}
 	for _, k := range kids {
