@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/e2e/vm"
+	"github.com/lvsd/lb/internal/zklab"
 )
 
 // logWriter sends slog output to t.Log.
@@ -33,7 +34,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 // whose test binary does not build fails its subtest
 // (TestTestbed/director_kernel) with the compiler's output while the
 // others still run; so does a VM bench that does not build
-// (TestTestbed/bench/ipvsbench). A VM that dies or times out fails the
+// (TestTestbed/bench/ipvsbench). A run selecting a ZooKeeper test
+// (vm.NeedsZooKeeper) first starts a host ensemble (internal/zklab) that
+// the guest reaches over qemu's user network. A VM that dies or times out fails the
 // test with the tail of the console.
 func TestTestbed(t *testing.T) {
 	buildOpts, runOpts, err := vm.OptionsFromEnv()
@@ -66,6 +69,13 @@ func TestTestbed(t *testing.T) {
 	}
 	if vm.PlannedTests(plan) == 0 && len(vm.Outcomes(plan, &vm.Result{})) == 0 {
 		t.Fatalf("no guest test matches E2E_RUN=%q in packages %v", runOpts.Run, guests)
+	}
+	if vm.NeedsZooKeeper(plan) {
+		e := zklab.Start(t, zklab.Options{}) // fails the run when zookeeperd is missing
+		if runOpts, err = vm.WithZooKeeper(runOpts, e.Servers()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ZooKeeper ensemble %v for the guest (%s=%s)", e.Servers(), vm.ZooKeeperEnv, runOpts.Env[vm.ZooKeeperEnv])
 	}
 	res, runnable, bootErr := boot(t, img, plan, runOpts)
 	judgePlan(t, plan, res)

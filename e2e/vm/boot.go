@@ -55,6 +55,11 @@ type RunOptions struct {
 	MemoryMB int
 	// CPUs is the number of vCPUs (default 1).
 	CPUs int
+	// HostNet gives the guest a NIC on qemu's user network (slirp): the
+	// guest's root namespace gets eth0 10.0.2.15/24, with no default route,
+	// and reaches the host's loopback services as HostFromGuest (10.0.2.2),
+	// e.g. the ZooKeeper ensemble of the ZooKeeper scenarios. Off: no NIC.
+	HostNet bool
 	// OnLine, when set, receives each console line as it arrives
 	// (carriage returns and terminal escapes removed).
 	OnLine func(line string)
@@ -117,6 +122,9 @@ const maxCmdline = 2047
 func guestVars(opts RunOptions, guestTimeout time.Duration) (map[string]string, error) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	vars := map[string]string{"E2E_MODE": string(opts.Mode)}
+	if opts.HostNet {
+		vars["E2E_NET"] = "1"
+	}
 	switch opts.Mode {
 	case ModeCommand:
 		if strings.TrimSpace(opts.Command) == "" {
@@ -179,23 +187,28 @@ func kernelCmdline(vars, env map[string]string) (string, error) {
 }
 
 // testbedVars are the guest variables the testbed sets itself.
-var testbedVars = map[string]bool{"E2E_MODE": true, "E2E_RUN": true, "E2E_SUB": true, "E2E_PKGS": true, "E2E_TIMEOUT": true, "E2E_CMD": true}
+var testbedVars = map[string]bool{"E2E_NET": true, "E2E_MODE": true, "E2E_RUN": true, "E2E_SUB": true, "E2E_PKGS": true, "E2E_TIMEOUT": true, "E2E_CMD": true}
 
 // qemuArgs is the qemu command line: TCG (a KVM boot hung on this kind of
-// host), no NIC, serial console on stdio.
-func qemuArgs(img *Image, memMB, cpus int, cmdline string) []string {
-	return []string{
+// host), no NIC (or, with hostNet, a virtio NIC on qemu's user network),
+// serial console on stdio.
+func qemuArgs(img *Image, memMB, cpus int, hostNet bool, cmdline string) []string {
+	nic := []string{"-nic", "none"}
+	if hostNet {
+		nic = hostNIC
+	}
+	return append(append([]string{
 		"-machine", "q35,accel=tcg",
 		"-cpu", "max",
 		"-m", fmt.Sprint(memMB),
 		"-smp", fmt.Sprint(cpus),
 		"-nographic",
 		"-no-reboot",
-		"-nic", "none",
+	}, nic...),
 		"-kernel", img.Kernel.Image,
 		"-initrd", img.Initrd,
 		"-append", cmdline,
-	}
+	)
 }
 
 // Boot starts qemu on img and, in ModeTest and ModeCommand, streams the
@@ -292,7 +305,7 @@ func bootArgs(img *Image, opts *RunOptions) (args []string, cmdline string, err 
 	if cmdline, err = kernelCmdline(vars, opts.Env); err != nil {
 		return nil, "", err
 	}
-	return qemuArgs(img, opts.MemoryMB, opts.CPUs, cmdline), cmdline, nil
+	return qemuArgs(img, opts.MemoryMB, opts.CPUs, opts.HostNet, cmdline), cmdline, nil
 }
 
 // bootShell runs qemu with the console on this process's terminal.

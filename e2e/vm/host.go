@@ -243,6 +243,7 @@ func guestModules() []guestModule {
 		{"gre", false}, {"ip_gre", false}, {"fou", false},
 		{"tunnel6", false}, {"ip6_tunnel", false},
 		{"macvlan", false}, {"dummy", false}, {"sch_netem", false},
+		{"virtio_pci", false}, {"virtio_net", false}, // RunOptions.HostNet's NIC
 	}
 }
 

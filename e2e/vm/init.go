@@ -27,7 +27,8 @@ const (
 // initScript is the image's /init. The kernel hands unknown "NAME=value"
 // command-line words to it as environment variables: E2E_MODE (test, cmd
 // or shell), the runner's variables (see runnerScript), E2E_CMD (base64 of
-// the shell command of ModeCommand) and any E2E_* the host adds.
+// the shell command of ModeCommand), E2E_NET=1 (RunOptions.HostNet: bring
+// the NIC up as guestNetAddr) and any E2E_* the host adds.
 const initScript = `#!/bin/sh
 # /init of the lbtestbed initramfs, written by e2e/vm.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -52,6 +53,18 @@ while read -r mod params; do
 	fi
 done < /etc/lbtestbed/modules
 ip link set lo up
+if [ "${E2E_NET:-}" = 1 ]; then
+	# qemu's user network (RunOptions.HostNet): the host's loopback is ` + HostFromGuest + `.
+	nic=
+	for d in /sys/class/net/*; do
+		[ -e "$d/device" ] && { nic=${d##*/}; break; } # a device, not a tunnel's fallback interface
+	done
+	if [ -n "$nic" ] && ip link set "$nic" up && ip addr add ` + guestNetAddr + ` dev "$nic"; then
+		echo "lbtestbed: $nic ` + guestNetAddr + ` (the host is ` + HostFromGuest + `)"
+	else
+		echo "lbtestbed: no network interface for E2E_NET=1 (virtio_net missing?)"
+	fi
+fi
 rc=0
 case "${E2E_MODE:-test}" in
 shell)

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lb/e2e/vm"
+	"github.com/lvsd/lb/internal/zklab"
 )
 
 // demoRun selects the scenarios "make demo" shows: the director pair of
@@ -286,6 +287,14 @@ func runTests(ctx context.Context, img *vm.Image, opts vm.RunOptions, stdout, st
 	}
 	res := &vm.Result{ExitCode: -1}
 	var bootErr error
+	if runnable > 0 && vm.NeedsZooKeeper(plan) {
+		var stop func()
+		if opts, stop, err = withEnsemble(opts, stdout); err != nil {
+			fmt.Fprintln(stderr, "testbed:", err)
+			return 1
+		}
+		defer stop()
+	}
 	if runnable > 0 {
 		opts.OnLine = p.line
 		res, bootErr = vm.Boot(ctx, img, opts)
@@ -320,6 +329,24 @@ func runTests(ctx context.Context, img *vm.Image, opts vm.RunOptions, stdout, st
 		return 1
 	}
 	return 0
+}
+
+// withEnsemble starts the host's ZooKeeper ensemble (internal/zklab) for
+// a run whose plan holds ZooKeeper tests, and returns opts giving it to the
+// guest, and what stops it.
+func withEnsemble(opts vm.RunOptions, stdout io.Writer) (vm.RunOptions, func(), error) {
+	start := time.Now()
+	e, stop, err := zklab.Launch(zklab.Options{})
+	if err != nil {
+		return opts, nil, fmt.Errorf("the ZooKeeper tests need the host's ensemble: %w", err)
+	}
+	if opts, err = vm.WithZooKeeper(opts, e.Servers()); err != nil {
+		stop()
+		return opts, nil, err
+	}
+	fmt.Fprintf(stdout, "testbed: ZooKeeper ensemble %s up in %s; the guest dials %s\n",
+		strings.Join(e.Servers(), ","), time.Since(start).Round(10*time.Millisecond), opts.Env[vm.ZooKeeperEnv])
+	return opts, stop, nil
 }
 
 // runBenches boots once and runs the benches one after another, printing
