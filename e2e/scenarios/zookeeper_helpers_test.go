@@ -6,16 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/lvsd/lb/internal/netnslab"
+	"github.com/lvsd/lb/internal/zklab"
 )
 
 // Helpers of the ZooKeeper scenarios (TestScenarioZooKeeper...): the host
@@ -46,89 +45,25 @@ const seedZKPort = 4180
 
 // zkProxy listens in ns on 127.0.0.1:4180, 4181... (one port per server,
 // the seed's ensemble addresses) and relays each connection to the
-// matching server from the root namespace. It returns the addresses to
-// configure in ns. The listeners and relayed connections close at the end
-// of the test; cut closes the relayed connections of the moment (as a
-// network failure would).
-func zkProxy(t *testing.T, ns *netnslab.Namespace, servers []string) (local []string, cut func()) {
+// matching server from the root namespace (zklab.Forward). It returns the
+// addresses to configure in ns and the forwarders (Pause cuts the
+// namespace off the ensemble). They close at the end of the test.
+func zkProxy(t *testing.T, ns *netnslab.Namespace, servers []string) ([]string, []*zklab.Forwarder) {
 	t.Helper()
-	p := &relay{conns: map[net.Conn]bool{}}
-	var ls []net.Listener
-	t.Cleanup(func() {
-		for _, l := range ls {
-			l.Close()
-		}
-		p.cutAll()
-		p.wg.Wait()
-	})
+	var local []string
+	var fs []*zklab.Forwarder
 	for i, s := range servers {
 		addr := fmt.Sprintf("127.0.0.1:%d", seedZKPort+i)
 		l, err := ns.Listen("tcp", addr)
 		if err != nil {
 			t.Fatalf("zk proxy in %s on %s: %v", ns.Name(), addr, err)
 		}
-		ls = append(ls, l)
+		f := zklab.Forward(l, s)
+		t.Cleanup(func() { f.Close() })
 		local = append(local, addr)
-		p.wg.Add(1)
-		go p.serve(l, s)
+		fs = append(fs, f)
 	}
-	return local, p.cutAll
-}
-
-// relay is zkProxy's state: the live connections, both sides.
-type relay struct {
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func (p *relay) serve(l net.Listener, upstream string) {
-	defer p.wg.Done()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		u, err := net.DialTimeout("tcp", upstream, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.track(c, u)
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			go func() { io.Copy(u, c); u.Close(); c.Close() }()
-			io.Copy(c, u)
-			c.Close()
-			u.Close()
-			p.untrack(c, u)
-		}()
-	}
-}
-
-func (p *relay) track(cs ...net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range cs {
-		p.conns[c] = true
-	}
-}
-
-func (p *relay) untrack(cs ...net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range cs {
-		delete(p.conns, c)
-	}
-}
-
-func (p *relay) cutAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
+	return local, fs
 }
 
 // zkQuiet drops the go-zookeeper client's log lines.
