@@ -77,30 +77,60 @@ func TestScenarioZooKeeperMembers(t *testing.T) {
 
 // TestScenarioZooKeeperGracefulLeave is the graceful leave of issue 15
 // (Deliver 2) on the real kernel: lbd and two web nodes' lbrs on our
-// format (json, which carries a weight). SIGTERM to web1's lbrs while a
-// client sends a request every 20 ms, a new connection each: lbrs
-// publishes weight 0, waits for its connections to the VIP to end, deletes
-// its znode, then removes the VIP; lbd takes the member out of the table;
-// no request fails. The times are printed (MEASURE), with the margin by
-// which the VIP outlived the member in the table.
+// format (json, which carries a weight). A client holds a keep-alive
+// connection on web1 while another sends a request every 20 ms, a new
+// connection each. SIGTERM to web1's lbrs: it publishes weight 0 (the
+// table shows web1 at weight 0), and waits for its connections to the VIP
+// to end: the held connection is still served by web1, five requests 100
+// ms apart, then the client closes it; lbrs deletes its znode, lbd takes
+// the member out of the table, lbrs removes the VIP and exits 0. No request
+// fails. The times are printed (MEASURE), with the margin by which the VIP
+// outlived the member in the table.
 func TestScenarioZooKeeperGracefulLeave(t *testing.T) {
 	n := newNarrator(t)
 	l, d, lbrs := setupZKMembers(t, n, "zkleave", "json", 2)
-
-	n.Step("Graceful leave: SIGTERM to web1's lbrs while the client sends a new connection every 20 ms")
-	load := startLoad(t, l, l.client, 20*time.Millisecond)
+	n.Step("A client holds a keep-alive connection on web1; another sends a new connection every 20 ms")
+	h := holdOn(t, l, "web1")
+	load := startLoad(t, l, l.addClient(t, n, "client2", "192.168.56.11"), 20*time.Millisecond)
 	time.Sleep(time.Second)
+
+	n.Step("Graceful leave: SIGTERM to web1's lbrs")
 	goneAt := watchMemberGone(t, l, "web1")
 	termAt := time.Now()
-	took, err := lbrs["web1"].stop(t, syscall.SIGTERM)
-	if err != nil {
-		t.Errorf("lbrs on web1 exited with %v after SIGTERM, want 0", err)
+	must(t, lbrs["web1"].cmd.Process.Signal(syscall.SIGTERM))
+	svc := "TCP " + seedVIP + ":80"
+	out, w0, ok := waitIPVS(t, l.director, settle, func(s map[string]*ipvsService) bool {
+		r, in := s[svc].dest(l.web("web1").addr + ":80")
+		return in && r.weight == 0
+	})
+	if !ok {
+		t.Fatalf("web1 not at weight 0 in the table %v after SIGTERM to its lbrs:\n%s", w0, out)
+	}
+	n.Note("web1 at weight 0 in the table %v after SIGTERM (lbrs drains):", w0.Round(time.Millisecond))
+	n.Block(out)
+	for i := range 5 {
+		if got, err := h.get(); err != nil || got != "web1" {
+			t.Errorf("request %d on the held connection while web1 drains: %q, %v; want web1", i+1, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n.Note("the held connection was served by web1 during the drain (5 requests); the client closes it")
+	closedAt := time.Now()
+	h.c.Close()
+	select {
+	case <-lbrs["web1"].done:
+	case <-time.After(settle):
+		t.Fatalf("lbrs on web1 still running %v after the held connection closed", settle)
+	}
+	if lbrs["web1"].err != nil {
+		t.Errorf("lbrs on web1 exited with %v after SIGTERM, want 0", lbrs["web1"].err)
 	}
 	gone := goneAt().Sub(termAt)
 	if at, ok := removedAt(d, l.web("web1")); ok {
 		gone = at.Sub(termAt) // lbd's write, not the poll that saw it
 	}
-	n.Note("lbrs exited %v after SIGTERM; lbd took the member out of the table %v after it", took.Round(time.Millisecond), gone.Round(time.Millisecond))
+	n.Note("lbrs exited %v after the close; lbd took the member out of the table %v after SIGTERM",
+		lbrs["web1"].exitAt.Sub(closedAt).Round(time.Millisecond), gone.Round(time.Millisecond))
 	n.Block(strings.Join(d.logLines("discovery: member", l.web("web1").addr), "\n"))
 	stopLog := lbrs["web1"].logLines("stop:")
 	n.Block(strings.Join(stopLog, "\n"))
@@ -113,16 +143,28 @@ func TestScenarioZooKeeperGracefulLeave(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	res := load.stop()
-	fmt.Printf("MEASURE zk_graceful_leave=%.3fs zk_graceful_vip_margin=%s zk_graceful_requests=%d zk_graceful_failed=%d\n",
-		gone.Seconds(), margin, len(res), len(failedOf(res)))
+	fmt.Printf("MEASURE zk_graceful_weight0=%.3fs zk_graceful_leave=%.3fs zk_graceful_vip_margin=%s zk_graceful_requests=%d zk_graceful_failed=%d\n",
+		w0.Seconds(), gone.Seconds(), margin, len(res), len(failedOf(res)))
 	reportLoad(t, n, res, "the graceful leave", 0, time.Time{})
-
 	n.Step("Afterwards web2 alone serves: 4 requests")
-	counts, seq := l.sendRequests(t, l.client, vipURL, 4)
-	n.Note("%s", seq)
-	if counts["web2"] != 4 {
-		t.Errorf("answers %v after web1 left, want web2 4", counts)
+	if counts, seq := l.sendRequests(t, l.client, vipURL, 4); counts["web2"] != 4 {
+		t.Errorf("answers %s after web1 left, want web2 4", seq)
 	}
+}
+
+// holdOn opens keep-alive connections from the client to the VIP until
+// one lands on web (rr: within as many tries as there are web nodes).
+func holdOn(t *testing.T, l *lbdLab, web string) *heldConn {
+	t.Helper()
+	for range l.webs {
+		h := l.holdConn(t, l.client, seedVIP+":80")
+		if h.server == web {
+			return h
+		}
+		h.c.Close()
+	}
+	t.Fatalf("no held connection landed on %s (rr over %d)", web, len(l.webs))
+	return nil
 }
 
 // setupZKMembers builds the lab with webs web nodes, starts lbd with a
