@@ -45,7 +45,7 @@ test-netns: deps
 # tests (TestNetnsZooKeeper...) need root too: lbrs runs in a network namespace, reaching the ensemble
 # through forwarders listening inside it.
 test-zookeeper: deps
-	$(GO) test -count=1 -p 1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/
+	$(GO) test -count=1 -p 1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/ ./internal/zklab/
 	$(GO) test -count=1 -p 1 -tags 'zookeeper netns' -run 'NetnsZooKeeper' ./cmd/lbrs/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.

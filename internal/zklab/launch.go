@@ -15,6 +15,11 @@ import (
 // exit on the first failure may give Start a TB of its own instead
 // (zkbench does).
 func Launch(o Options) (e *Ensemble, stop func(), err error) {
+	return launch(o, Start)
+}
+
+// launch is Launch over start (Start; the tests' double).
+func launch(o Options, start func(TB, Options) *Ensemble) (e *Ensemble, stop func(), err error) {
 	h := &hostTB{}
 	defer func() {
 		r := recover()
@@ -28,7 +33,7 @@ func Launch(o Options) (e *Ensemble, stop func(), err error) {
 		h.cleanup()
 		e, stop, err = nil, nil, errors.New(string(f))
 	}()
-	e = Start(h, o)
+	e = start(h, o)
 	return e, h.cleanup, nil
 }
 
