@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/lvsd/lb/internal/netnslab"
+	"github.com/lvsd/lb/internal/zklab"
 )
 
 // zkMembersPath is the seed's base path (AppServer's /sgroup).
@@ -41,7 +42,8 @@ const zkSessionTimeout = 5 * time.Second
 // The times are printed (MEASURE).
 func TestScenarioZooKeeperMembers(t *testing.T) {
 	n := newNarrator(t)
-	l, d, lbrs := setupZKMembers(t, n, "zkmem", "seed", 3)
+	z := setupZKMembers(t, n, "zkmem", "seed", 3)
+	l, d, lbrs := z.lab, z.lbd, z.lbrs
 
 	n.Step("Dead node: kill -9 of web2's lbrs (its session is left to expire, %v) while the client sends a new connection every 20 ms", zkSessionTimeout)
 	load := startLoad(t, l, l.client, 20*time.Millisecond)
@@ -88,7 +90,8 @@ func TestScenarioZooKeeperMembers(t *testing.T) {
 // outlived the member in the table.
 func TestScenarioZooKeeperGracefulLeave(t *testing.T) {
 	n := newNarrator(t)
-	l, d, lbrs := setupZKMembers(t, n, "zkleave", "json", 2)
+	z := setupZKMembers(t, n, "zkleave", "json", 2)
+	l, d, lbrs := z.lab, z.lbd, z.lbrs
 	n.Step("A client holds a keep-alive connection on web1; another sends a new connection every 20 ms")
 	h := holdOn(t, l, "web1")
 	load := startLoad(t, l, l.addClient(t, n, "client2", "192.168.56.11"), 20*time.Millisecond)
@@ -167,11 +170,21 @@ func holdOn(t *testing.T, l *lbdLab, web string) *heldConn {
 	return nil
 }
 
+// zkMembers is a lab whose lbd takes its real servers from ZooKeeper.
+type zkMembers struct {
+	lab      *lbdLab
+	node     *lbdNode
+	lbd      *lbdDaemon
+	lbrs     map[string]*lbrsDaemon // by web node
+	root     *zk.Conn               // the test's own session, from the root namespace
+	director []*zklab.Forwarder     // the director's way to the ensemble (Pause cuts it off)
+}
+
 // setupZKMembers builds the lab with webs web nodes, starts lbd with a
 // discovery-only service in format and "lbrs run" registering in that
 // format on every web node, and checks the members serve (see
 // checkMembersServe).
-func setupZKMembers(t *testing.T, n *narrator, prefix, format string, webs int) (*lbdLab, *lbdDaemon, map[string]*lbrsDaemon) {
+func setupZKMembers(t *testing.T, n *narrator, prefix, format string, webs int) *zkMembers {
 	t.Helper()
 	servers := zkServers(t)
 	l := buildZKLab(t, n, prefix, webs)
@@ -180,7 +193,7 @@ func setupZKMembers(t *testing.T, n *narrator, prefix, format string, webs int) 
 	zkClearChildren(t, root, zkMembersPath)
 
 	n.Step("lbd on the director: TCP %s:80 rr DR, no real_servers, discovery from %s (format %s, a TCP check each)", seedVIP, zkMembersPath, format)
-	dirZK, _ := zkProxy(t, l.director, servers)
+	dirZK, fwds := zkProxy(t, l.director, servers)
 	node := newLbdNode(t, "lbd-zk", l.director)
 	node.writeConfig(t, "", lbdIPVSYAML+zkServiceYAML(dirZK, format))
 	n.Block(node.yaml)
@@ -193,7 +206,7 @@ func setupZKMembers(t *testing.T, n *narrator, prefix, format string, webs int) 
 	started := time.Now()
 	lbrs := startZKWebs(t, n, l, servers, format)
 	checkMembersServe(t, n, l, node, root, started)
-	return l, d, lbrs
+	return &zkMembers{lab: l, node: node, lbd: d, lbrs: lbrs, root: root, director: fwds}
 }
 
 // buildZKLab builds the seed's LAN with webs web nodes (web1 at .200...),
