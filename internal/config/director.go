@@ -17,6 +17,7 @@ type Director struct {
 	VRRP           vrrp.Set        `yaml:"vrrp"` // instances, scripts and sync groups: vrrp owns their defaults and rules
 	VirtualServers []VirtualServer `yaml:"virtual_servers"`
 	Notify         Notify          `yaml:"notify"` // notify.go: notify FIFOs and e-mail alerts
+	BGP            *BGP            `yaml:"bgp"`    // bgp.go: announce VIPs to routers (ECMP); nil = none
 }
 
 // Global is the daemon-wide settings (keepalived global_defs).
@@ -126,6 +127,9 @@ type VirtualServer struct {
 	// Discovery takes (more) real servers from a ZooKeeper registry
 	// (discovery.go); nil = the static real servers only.
 	Discovery *Discovery `yaml:"discovery"`
+	// Announce: announce the address with BGP (bgp.go) while this
+	// director is ready for it.
+	Announce bool `yaml:"announce"`
 }
 
 // SorryServer replaces the real servers while none is up (or quorum is lost).

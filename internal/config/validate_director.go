@@ -127,6 +127,7 @@ func (r *report) directorDefaults(d *Director) {
 		}
 		r.discoveryDefaults(vs, p)
 	}
+	r.bgpDefaults(d)
 }
 
 func (r *report) checkDefaults(c *Check, p string) {
@@ -158,6 +159,7 @@ func (r *report) validateDirector(d *Director) {
 	r.validateVRRP(d)
 	r.validateVirtualServers(d)
 	r.validateNotify(&d.Notify)
+	r.validateBGP(d)
 }
 
 func (r *report) validateGlobal(g *Global) {
