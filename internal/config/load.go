@@ -54,6 +54,7 @@ func (r *report) parseDirector(data []byte) (*Director, error) {
 		return nil, r.result()
 	}
 	r.directorDefaults(d)
+	r.bgpDefaults(d)
 	r.guardDefaults(d)
 	r.validateDirector(d)
 	r.validateGuard(d)

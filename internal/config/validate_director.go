@@ -127,7 +127,6 @@ func (r *report) directorDefaults(d *Director) {
 		}
 		r.discoveryDefaults(vs, p)
 	}
-	r.bgpDefaults(d)
 }
 
 func (r *report) checkDefaults(c *Check, p string) {
