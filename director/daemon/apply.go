@@ -126,6 +126,12 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, mode applyMod
 		d.startComponent(c)
 	}
 	d.ensureSyncDaemon(next)
+	if err := d.applyBGP(ctx, next, start); err != nil { // bgp.go: last, once the table is programmed
+		if start {
+			return res, fail("starting BGP", err)
+		}
+		errs = append(errs, fail("applying BGP", err))
+	}
 	if p != nil && !NeedsIPVS(next) && len(errs) == 0 {
 		// The managed services are gone: back to VRRP only.
 		d.closeIPVS(p)

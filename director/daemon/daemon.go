@@ -22,6 +22,7 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/lvsd/lb/bgp"
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/control"
@@ -80,6 +81,12 @@ type Options struct {
 	// heap (memory.go), unless GOMEMLIMIT or GOGC is set; lbd run sets it.
 	// It is the process's: tests leave it off.
 	MemoryPolicy bool
+	// BGPSpeaker makes the BGP speaker when the file has a bgp section
+	// (bgp.go); default GoBGP embedded. Tests pass bgptest's fake.
+	BGPSpeaker func(log *slog.Logger) bgp.Speaker
+	// BGPAddrs puts the announced VIPs on bgp.vip_device; default netlink
+	// (vipaddr.go).
+	BGPAddrs VIPAddrs
 }
 
 // Daemon is a running (or ready to run) lbd.
@@ -124,6 +131,7 @@ type Daemon struct {
 	pastWrites, pastRepairs uint64
 
 	disc *discoveryState // discovery.go: ZooKeeper connections, watches, members
+	bgp  *bgpState       // bgp.go: the speaker, the VIPs on their device, the announcer
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
@@ -142,7 +150,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, started: time.Now(), cfg: &config.Director{},
-		file: &config.Director{}, disc: newDiscoveryState(), checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
+		file: &config.Director{}, disc: newDiscoveryState(), bgp: newBGPState(), checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
 		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
@@ -154,6 +162,12 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	if d.opts.Notify == nil {
 		d.opts.Notify = func(state string) { _, _ = sddaemon.SdNotify(false, state) }
+	}
+	if d.opts.BGPSpeaker == nil {
+		d.opts.BGPSpeaker = defaultSpeaker
+	}
+	if d.opts.BGPAddrs == nil {
+		d.opts.BGPAddrs = newNetlinkVIPs()
 	}
 	if d.opts.Discovery == nil {
 		d.opts.Discovery = zkDialer(d.log)
@@ -209,6 +223,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.closeIPVS(p)
 		}
 	}()
+	defer d.closeBGP(context.Background()) // after the drain: sessions end, VIPs off their device
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.mu.Lock()
@@ -232,6 +247,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	goFn(func() { d.runDiscoveryApplier(ctx) })
+	goFn(func() { d.runBGP(ctx) })
 
 	d.mem.settle() // the file's YAML tree is garbage: before the table is built
 	d.applyMu.Lock()
@@ -259,6 +275,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.applyMu.Lock() // and one under way finishes first
 	defer d.applyMu.Unlock()
+	d.withdrawForStop(context.Background()) // first: the routers move the flows while lbd still serves them
 	d.stopAll()
 	d.stopDiscovery() // the members stay in the table, like the rest
 	d.applyStatic(oldVRRP(d.Config()), nil)

@@ -134,6 +134,7 @@ func (d *Daemon) onQuorum(key table.ServiceKey, up bool) {
 		what = "quorum up"
 	}
 	d.log.Warn(what, "service", key.String())
+	d.kickBGP() // bgp.go: a VIP whose service lost quorum is withdrawn
 	d.run(argv, "quorum command failed to start", "service", key.String())
 }
 

@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/bgp"
+	"github.com/lvsd/lb/bgp/bgptest"
+	"github.com/lvsd/lb/director/kernel/fake"
+)
+
+// fakeVIPs records the VIPs put on devices.
+type fakeVIPs struct {
+	mu  sync.Mutex
+	on  map[netip.Prefix]string
+	log []string
+}
+
+func (f *fakeVIPs) Add(dev string, p netip.Prefix) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.on[p] = dev
+	f.log = append(f.log, "add "+p.String()+" "+dev)
+	return true, nil
+}
+
+func (f *fakeVIPs) Remove(dev string, p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.on, p)
+	f.log = append(f.log, "remove "+p.String()+" "+dev)
+	return nil
+}
+
+func (f *fakeVIPs) Log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
+}
+
+const bgpSection = `bgp:
+  asn: 65001
+  router_id: 10.0.0.9
+  drain_period: 300ms
+  announce: [192.0.2.10]
+  peers:
+    - address: 10.0.0.1
+      asn: 65000
+      hold_time: 3s
+`
+
+// TestDaemonBGP: the VIP is announced once its service is programmed,
+// withdrawn when the service loses quorum and announced again when it is
+// back; a graceful stop withdraws, waits the drain period and only then
+// stops the speaker and takes the VIP off its device.
+func TestDaemonBGP(t *testing.T) {
+	backends[0], backends[1] = newBackend(t), newBackend(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbd.yaml")
+	writeConfig(t, cfg, dir, 3, false, bgpSection)
+	sp, vips, logs := &bgptest.Speaker{}, &fakeVIPs{on: map[netip.Prefix]string{}}, &syncBuf{}
+	d, err := New(cfg, Options{Kernel: fake.New(), LogOutput: logs, LogLevel: "debug", Notify: func(string) {},
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }, BGPAddrs: vips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	vip := netip.MustParsePrefix("192.0.2.10/32")
+	announced := func() bool { r := sp.Routes(); return len(r) == 1 && r[0].Prefix == vip }
+	waitFor(t, "VIP announced", announced)
+	if running, g := sp.Running(); !running || g.ASN != 65001 || g.RouterID != netip.MustParseAddr("10.0.0.9") {
+		t.Errorf("speaker running %v as %+v", running, g)
+	}
+	if p := sp.PeerConfigs(); len(p) != 1 || p[0].HoldTime != 3*time.Second || p[0].Keepalive != time.Second || p[0].Port != 179 {
+		t.Errorf("peers %+v", p)
+	}
+	if got := vips.Log(); !reflect.DeepEqual(got, []string{"add 192.0.2.10/32 lo"}) {
+		t.Errorf("VIP device: %q", got)
+	}
+
+	backends[0].fail.Store(true)
+	backends[1].fail.Store(true)
+	waitFor(t, "VIP withdrawn on quorum loss", func() bool { return len(sp.Routes()) == 0 })
+	st, err := d.bgpStatus(context.Background())
+	if err != nil || st == nil || len(st.Prefixes) != 1 || st.Prefixes[0].Reason != bgp.QuorumLost {
+		t.Errorf("status after quorum loss: %+v, %v", st, err)
+	}
+	backends[0].fail.Store(false)
+	waitFor(t, "VIP announced again", announced)
+
+	sp.Calls()
+	stopAt := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(stopAt)
+	done <- nil // for the deferred wait
+	calls := sp.Calls()
+	if len(calls) < 2 || calls[0] != "Withdraw 192.0.2.10/32" || calls[len(calls)-1] != "Stop " {
+		t.Errorf("stop calls %q: want the withdraw first and the speaker's stop last", calls)
+	}
+	if took < 300*time.Millisecond {
+		t.Errorf("the stop took %s: less than the drain period", took)
+	}
+	if got := vips.Log(); got[len(got)-1] != "remove 192.0.2.10/32 lo" {
+		t.Errorf("VIP device at stop: %q", got)
+	}
+	if !strings.Contains(logs.String(), "routes withdrawn for the stop") {
+		t.Errorf("no drain log")
+	}
+}
