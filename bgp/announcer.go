@@ -43,8 +43,8 @@ type Input struct {
 // Decision is the set of prefixes to announce and the reason each other
 // configured VIP is withdrawn.
 type Decision struct {
-	Announce  []netip.Prefix            // sorted
-	Withdrawn map[netip.Prefix]Reason   // nil when none
+	Announce  []netip.Prefix          // sorted
+	Withdrawn map[netip.Prefix]Reason // nil when none
 }
 
 // Prefix is a VIP's host route: /32 or /128.
