@@ -25,6 +25,7 @@ func writeHealth(w io.Writer, st control.Status, now time.Time) error {
 	}
 	writeChecks(tw, st.Checks, now)
 	writeDiscovery(tw, st.Discovery)
+	writeBGP(tw, st.BGP, now)
 	writeQuorum(tw, st.Services)
 	writePending(tw, st.IPVS)
 	return tw.Flush()

@@ -25,6 +25,8 @@ type Status struct {
 	VRRP        []VRRPInstance  `json:"vrrp,omitempty"`
 	// Discovery is each service with a discovery section (issue 15).
 	Discovery []Discovery `json:"discovery,omitempty"`
+	// BGP is the speaker's state (bgp.go); nil without a bgp section.
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // Discovery is one service's ZooKeeper discovery: where it watches, the

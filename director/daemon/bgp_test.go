@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsd/lb/bgp"
 	"github.com/lvsd/lb/bgp/bgptest"
+	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
 )
 
@@ -93,6 +94,18 @@ func TestDaemonBGP(t *testing.T) {
 	}
 	if got := vips.Log(); !reflect.DeepEqual(got, []string{"add 192.0.2.10/32 lo"}) {
 		t.Errorf("VIP device: %q", got)
+	}
+
+	cst, err := control.NewClient(filepath.Join(dir, "lbd.sock")).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cst.BGP; b == nil || b.ASN != 65001 || len(b.Peers) != 1 || b.Peers[0].State != bgp.Established ||
+		len(b.Prefixes) != 1 || !b.Prefixes[0].Announced {
+		t.Errorf("control status BGP: %+v", cst.BGP)
+	}
+	if m := d.bgpMetrics(); m == nil || len(m.Prefixes) != 1 || !m.Prefixes[0].Announced || m.Peers[0].State != "established" {
+		t.Errorf("metrics BGP: %+v", m)
 	}
 
 	backends[0].fail.Store(true)

@@ -18,6 +18,7 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		Reloads:     d.Reloads,
 		Notify:      d.NotifyCounters,
 		Discovery:   d.discoveryMetrics,
+		BGP:         d.bgpMetrics,
 	}
 }
 

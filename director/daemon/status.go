@@ -38,6 +38,7 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		}
 	}
 	st.Discovery = d.discoveryStatus()
+	st.BGP = d.bgpControlStatus(ctx)
 	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
 	st.VRRP = d.vrrpStatus()
 	return st

@@ -50,6 +50,8 @@ type Sources struct {
 	Notify func() alert.Counters
 	// Discovery is each service's ZooKeeper discovery (discovery.go).
 	Discovery func() []Discovery
+	// BGP is the BGP speaker (bgp.go); nil (or a nil answer) without BGP.
+	BGP func() *BGP
 }
 
 // ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is
@@ -259,7 +261,7 @@ func serviceLabels(k table.ServiceKey) []string {
 // the Go runtime and process collectors.
 func NewRegistry(src Sources) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src),
+	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src), newBGPCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -338,3 +338,41 @@ func TestScrapeDiscovery(t *testing.T) {
 		t.Logf("scrape:\n%s", got)
 	}
 }
+
+func TestScrapeBGP(t *testing.T) {
+	src := Sources{BGP: func() *BGP {
+		return &BGP{Peers: []BGPPeer{{Address: "10.0.0.1", State: "established", Since: time.Now().Add(-time.Minute)}, {Address: "10.0.0.2", State: "active"}},
+			Prefixes:    []BGPPrefix{{Prefix: "192.0.2.10/32", Announced: true}, {Prefix: "192.0.2.11/32", Reason: "quorum lost"}},
+			Withdrawals: map[string]uint64{"quorum lost": 2}}
+	}}
+	got, _ := scrape(t, src)
+	for _, want := range []string{
+		`lbd_bgp_peer_up{peer="10.0.0.1"} 1`,
+		`lbd_bgp_peer_up{peer="10.0.0.2"} 0`,
+		`lbd_bgp_peer_state{peer="10.0.0.2",state="active"} 1`,
+		`lbd_bgp_peer_state{peer="10.0.0.2",state="established"} 0`,
+		`lbd_bgp_peer_uptime_seconds{peer="10.0.0.2"} 0`,
+		`lbd_bgp_prefix_announced{prefix="192.0.2.10/32",reason=""} 1`,
+		`lbd_bgp_prefix_announced{prefix="192.0.2.11/32",reason="quorum lost"} 0`,
+		`lbd_bgp_withdrawals_total{reason="quorum lost"} 2`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if !strings.Contains(got, `lbd_bgp_peer_uptime_seconds{peer="10.0.0.1"} 6`) {
+		t.Errorf("uptime of the established peer is not about 60s")
+	}
+	doc := readDoc(t)
+	for _, line := range strings.Split(got, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE lbd_bgp"); ok {
+			name = "lbd_bgp" + strings.Fields(name)[0]
+			if !strings.Contains(doc, "`"+name+"`") {
+				t.Errorf("docs/metrics.md does not document %s", name)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("scrape:\n%s", got)
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/director/control"
+)
+
+// lbctl status --health shows the BGP peers (state, uptime, hold time)
+// and each VIP's route with the reason it is withdrawn; --json carries
+// the same.
+func TestStatusHealthBGP(t *testing.T) {
+	st := control.Status{IPVS: sampleIPVS()}
+	since := time.Now().Add(-90 * time.Second)
+	st.BGP = &control.BGP{ASN: 65001, RouterID: netip.MustParseAddr("10.9.0.1"),
+		Peers: []control.BGPPeer{
+			{Address: netip.MustParseAddr("10.9.0.254"), ASN: 65000, State: "established", Since: since, HoldTime: 3 * time.Second},
+			{Address: netip.MustParseAddr("10.9.0.253"), ASN: 65000, State: "active"},
+		},
+		Prefixes: []control.BGPPrefix{
+			{Prefix: netip.MustParsePrefix("192.168.56.90/32"), Announced: true, Since: since},
+			{Prefix: netip.MustParsePrefix("192.168.56.91/32"), Reason: "quorum lost"},
+		}}
+	f := &fakeEnv{running: true, status: st}
+	code, out, errs := runCmd(f, "status", "-n", "--health")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	for _, re := range []string{
+		`BGP \(AS 65001, router id 10\.9\.0\.1\)`,
+		`10\.9\.0\.254\s+65000\s+established\s+1m3\ds\s+3s`,
+		`10\.9\.0\.253\s+65000\s+active\s+-\s+-`,
+		`192\.168\.56\.90/32\s+announced\s+\d{4}-`,
+		`192\.168\.56\.91/32\s+withdrawn: quorum lost\s+-`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no %s in:\n%s", re, out)
+		}
+	}
+	code, out, _ = runCmd(f, "status", "--json")
+	var back control.Status
+	if code != 0 || json.Unmarshal([]byte(out), &back) != nil || back.BGP == nil || len(back.BGP.Prefixes) != 2 ||
+		back.BGP.Prefixes[1].Reason != "quorum lost" || !strings.Contains(out, `"state": "established"`) && !strings.Contains(out, `"state":"established"`) {
+		t.Errorf("status --json (code %d):\n%s", code, out)
+	}
+}
