@@ -10,6 +10,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/lvsd/lb/cmd/internal/cli"
@@ -21,7 +22,15 @@ const defaultConfigPath = "/etc/lbd/lbd.yaml"
 
 // commands lists lbd's subcommands, in the order "lbd help" shows them.
 func commands() []cli.Command {
-	load := func(path string) error { _, err := config.LoadDirector(path); return err }
+	load := func(path string) error {
+		d, err := config.LoadDirector(path)
+		if err == nil {
+			for _, w := range d.Warnings { // valid, but worth changing (bgp: consistency across directors)
+				fmt.Fprintln(os.Stderr, "warning: "+w.Error())
+			}
+		}
+		return err
+	}
 	return []cli.Command{
 		cli.CheckCommand("lbd", "a director configuration", defaultConfigPath, load, os.Stdout, os.Stderr),
 		{Name: "run", Summary: "run the director daemon (SIGHUP reloads)", Run: runRun},

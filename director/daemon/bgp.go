@@ -129,6 +129,11 @@ func (d *Daemon) applyBGP(ctx context.Context, next *config.Director, start bool
 		d.closeBGP(ctx)
 		return nil
 	}
+	if start {
+		for _, w := range next.Warnings {
+			d.log.Warn("configuration", "warning", w.Error())
+		}
+	}
 	vips := next.AnnouncedVIPs()
 	bc, err := bgpConfig(next.BGP, vips, interfaceAddrs)
 	if err != nil {

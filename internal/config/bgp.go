@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,4 +216,46 @@ func (d *Director) AnnouncedVIPs() []netip.Addr {
 		add(a)
 	}
 	return out
+}
+
+// bgpWarnings are the consistency warnings of an announced configuration
+// (lbd check prints them; the file is still valid): every director behind
+// ECMP must pick the same real server for a flow that moves to it, which
+// takes mh (or sh) with its fallback flag (a server at weight 0 keeps its
+// slots otherwise), and must accept a flow that started elsewhere
+// (sloppy_tcp).
+func (r *report) bgpWarnings(d *Director) []Error {
+	vips := map[netip.Addr]bool{}
+	for _, a := range d.AnnouncedVIPs() {
+		vips[a] = true
+	}
+	var ws []Error
+	warn := func(path, format string, args ...any) {
+		ws = append(ws, Error{File: r.file, Line: r.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	for i := range d.VirtualServers {
+		vs := &d.VirtualServers[i]
+		if !vips[vs.Address] {
+			continue
+		}
+		p := itemPath("virtual_servers", i)
+		switch s := string(vs.Scheduler); s {
+		case "mh", "sh":
+			if !slices.Contains(vs.SchedulerFlags, SchedulerFlag(s+"-fallback")) {
+				warn(p+".scheduler_flags", "announced with BGP: add %s-fallback, or a real server at weight 0 keeps its slots and its flows fail on every director", s)
+			}
+		default:
+			warn(p+".scheduler", "announced with BGP: scheduler %s picks a different real server on each director for a flow the routers move; use mh (or sh) with its fallback flag", s)
+		}
+	}
+	if len(vips) > 0 {
+		if s := d.IPVS.Sysctls.SloppyTCP; s == nil || !*s {
+			path := "ipvs.sysctls.sloppy_tcp"
+			if !r.has(path) {
+				path = "bgp"
+			}
+			warn(path, "announced with BGP: set ipvs.sysctls.sloppy_tcp: true, or a director drops the flows another one started when the routers move them to it")
+		}
+	}
+	return ws
 }

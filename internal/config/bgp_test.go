@@ -170,3 +170,61 @@ func TestParseCommunity(t *testing.T) {
 		}
 	}
 }
+
+func TestBGPWarnings(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       []string
+	}{
+		{name: "consistent: mh with fallback, sloppy_tcp on", file: `
+ipvs:
+  sysctls: {sloppy_tcp: true}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    announce: true
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`},
+		{name: "not announced: no warning", file: `
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`},
+		{name: "every warning", file: `
+ipvs:
+  sysctls: {sloppy_tcp: false}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    announce: true
+  - address: 192.168.56.90
+    port: 443
+    scheduler: sh
+  - address: 192.168.56.91
+    port: 443
+    scheduler: sh
+    scheduler_flags: [sh-fallback]
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}], announce: [192.168.56.91]}
+`, want: []string{
+			`t.yaml:4: virtual_servers[0].scheduler: announced with BGP: scheduler wlc picks a different real server on each director for a flow the routers move; use mh (or sh) with its fallback flag`,
+			`t.yaml:7: virtual_servers[1].scheduler_flags: announced with BGP: add sh-fallback, or a real server at weight 0 keeps its slots and its flows fail on every director`,
+			`t.yaml:2: ipvs.sysctls.sloppy_tcp: announced with BGP: set ipvs.sysctls.sloppy_tcp: true, or a director drops the flows another one started when the routers move them to it`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ParseDirector("t.yaml", src(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range d.Warnings {
+				got = append(got, w.Error())
+			}
+			diffLines(t, got, tt.want)
+		})
+	}
+}

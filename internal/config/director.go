@@ -18,6 +18,9 @@ type Director struct {
 	VirtualServers []VirtualServer `yaml:"virtual_servers"`
 	Notify         Notify          `yaml:"notify"` // notify.go: notify FIFOs and e-mail alerts
 	BGP            *BGP            `yaml:"bgp"`    // bgp.go: announce VIPs to routers (ECMP); nil = none
+	// Warnings are what a valid file should still change (lbd check
+	// prints them), each at its file:line. Never read from the file.
+	Warnings []Error `yaml:"-"`
 }
 
 // Global is the daemon-wide settings (keepalived global_defs).

@@ -61,6 +61,7 @@ func (r *report) parseDirector(data []byte) (*Director, error) {
 	if err := r.result(); err != nil {
 		return nil, err
 	}
+	d.Warnings = r.bgpWarnings(d)
 	return d, nil
 }
 
