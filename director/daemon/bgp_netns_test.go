@@ -235,6 +235,15 @@ func TestNetnsBGPECMP(t *testing.T) {
 	}
 	up := waitHops(t, r, hops(1, 2, 3), 60*time.Second)
 	t.Logf("the router has one route to %s with 3 next hops after %s", bgpVIP, up)
+	// The VIP is on lo in each director, with ARP kept quiet for it.
+	for i, ns := range nss {
+		on, err := ns.HasAddress("lo", netip.MustParseAddr(bgpVIP))
+		ignore, _ := ns.ReadSysctl("net.ipv4.conf.all.arp_ignore")
+		announce, _ := ns.ReadSysctl("net.ipv4.conf.all.arp_announce")
+		if err != nil || !on || ignore != "1" || announce != "2" {
+			t.Errorf("director %d: VIP on lo %v (%v), arp_ignore %s, arp_announce %s", i+1, on, err, ignore, announce)
+		}
+	}
 
 	// Graceful stop of director 3: withdrawn while it still runs (drain 2s).
 	stopAt := time.Now()
@@ -252,6 +261,9 @@ func TestNetnsBGPECMP(t *testing.T) {
 		t.Fatal("director 3 did not exit after SIGTERM")
 	}
 	exitAfter := time.Since(stopAt)
+	if on, err := nss[2].HasAddress("lo", netip.MustParseAddr(bgpVIP)); err != nil || on {
+		t.Errorf("director 3 left the VIP on lo after its stop (%v)", err)
+	}
 	if !strings.Contains(ds[2].logs.String(), "routes withdrawn for the stop") {
 		t.Errorf("director 3 logged no withdraw for the stop")
 	}

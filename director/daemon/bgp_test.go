@@ -140,3 +140,56 @@ func TestDaemonBGP(t *testing.T) {
 		t.Errorf("no drain log")
 	}
 }
+
+// TestDaemonBGPReload: a reload applies only what changed (a new peer is
+// added, the routes stay), and one that drops the bgp section withdraws
+// every route, stops the speaker and takes the VIP off its device.
+func TestDaemonBGPReload(t *testing.T) {
+	backends[0], backends[1] = newBackend(t), newBackend(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbd.yaml")
+	writeConfig(t, cfg, dir, 3, false, bgpSection)
+	sp, vips, logs := &bgptest.Speaker{}, &fakeVIPs{on: map[netip.Prefix]string{}}, &syncBuf{}
+	d, err := New(cfg, Options{Kernel: fake.New(), LogOutput: logs, LogLevel: "debug", Notify: func(string) {},
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }, BGPAddrs: vips})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	waitFor(t, "VIP announced", func() bool { return len(sp.Routes()) == 1 })
+	sp.Calls()
+
+	writeConfig(t, cfg, dir, 3, false, bgpSection+"    - address: 10.0.0.2\n      asn: 65000\n")
+	if _, err := d.Reload(ctx, control.ReloadRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sp.Calls(); !reflect.DeepEqual(got, []string{"AddPeer 10.0.0.2"}) {
+		t.Errorf("reload adding a peer called %q", got)
+	}
+
+	writeConfig(t, cfg, dir, 3, false, "")
+	if _, err := d.Reload(ctx, control.ReloadRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sp.Calls(); !reflect.DeepEqual(got, []string{"Withdraw 192.0.2.10/32", "Stop "}) {
+		t.Errorf("reload dropping bgp called %q", got)
+	}
+	if running, _ := sp.Running(); running {
+		t.Error("the speaker still runs")
+	}
+	if got := vips.Log(); got[len(got)-1] != "remove 192.0.2.10/32 lo" {
+		t.Errorf("VIP device: %q", got)
+	}
+	if st := d.Status(ctx); st.BGP != nil {
+		t.Errorf("status still has BGP: %+v", st.BGP)
+	}
+}
