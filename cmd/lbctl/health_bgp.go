@@ -15,7 +15,11 @@ func writeBGP(tw io.Writer, b *control.BGP, now time.Time) {
 		return
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintf(tw, "BGP (AS %d, router id %s)\n", b.ASN, b.RouterID)
+	drain := ""
+	if b.Draining {
+		drain = "; DRAINING: every route withdrawn (lbctl drain-director --undo)"
+	}
+	fmt.Fprintf(tw, "BGP (AS %d, router id %s%s)\n", b.ASN, b.RouterID, drain)
 	if b.Error != "" {
 		fmt.Fprintf(tw, "  peers unreadable: %s\n", b.Error)
 	}

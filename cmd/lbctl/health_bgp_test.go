@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +50,35 @@ func TestStatusHealthBGP(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &back) != nil || back.BGP == nil || len(back.BGP.Prefixes) != 2 ||
 		back.BGP.Prefixes[1].Reason != "quorum lost" || !strings.Contains(out, `"state": "established"`) && !strings.Contains(out, `"state":"established"`) {
 		t.Errorf("status --json (code %d):\n%s", code, out)
+	}
+}
+
+func TestDrainDirectorCommand(t *testing.T) {
+	var asked []bool
+	e := env{drain: func(_ context.Context, s string, drain bool) (*control.BGP, error) {
+		asked = append(asked, drain)
+		if s == "/none" {
+			return nil, errors.New("no bgp section: this director announces nothing")
+		}
+		return &control.BGP{ASN: 1, Draining: drain, Prefixes: []control.BGPPrefix{{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Announced: !drain, Reason: map[bool]string{true: "draining"}[drain]}}}, nil
+	}}
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"drain-director"}, 0, "withdrawn: draining"},
+		{[]string{"drain-director", "--undo"}, 0, "drain undone"},
+		{[]string{"-s", "/none", "drain-director"}, 1, ""},
+		{[]string{"drain-director", "extra"}, 2, ""},
+	} {
+		var out, errs strings.Builder
+		code := run(context.Background(), tt.args, &out, &errs, e)
+		if code != tt.code || !strings.Contains(out.String(), tt.out) {
+			t.Errorf("%v: code %d, out %q, err %q", tt.args, code, out.String(), errs.String())
+		}
+	}
+	if want := []bool{true, false, true}; !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
 	}
 }

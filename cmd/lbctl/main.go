@@ -40,6 +40,8 @@ type env struct {
 	resync func(ctx context.Context, socket string) (control.ApplyResult, error)
 	// confirm releases a held discovery update of a service.
 	confirm func(ctx context.Context, socket, service string) (control.ReloadResult, error)
+	// drain withdraws (or re-announces) this director's BGP routes.
+	drain func(ctx context.Context, socket string, drain bool) (*control.BGP, error)
 	// kernel reads the kernel directly.
 	kernel func() (kernelView, error)
 	// conns reads /proc/net/ip_vs_conn.
@@ -66,6 +68,9 @@ func systemEnv() env {
 		},
 		confirm: func(ctx context.Context, s, service string) (control.ReloadResult, error) {
 			return control.NewClient(s).ConfirmDiscovery(ctx, service)
+		},
+		drain: func(ctx context.Context, s string, drain bool) (*control.BGP, error) {
+			return control.NewClient(s).DrainDirector(ctx, drain)
 		},
 		kernel: readKernel,
 		conns:  func() ([]table.Conn, error) { return kernel.ReadConns("") },
@@ -120,6 +125,9 @@ commands:
   discovery confirm SERVICE
            apply the discovery update lbd holds for SERVICE ("TCP 192.0.2.10:80"):
            one that removes more than discovery.max_removal_share of the pool
+  drain-director [--undo]
+           withdraw every BGP route of this director (it keeps serving what
+           still reaches it); --undo announces them again
   genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
@@ -173,6 +181,9 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		}),
 		cmd("discovery", nil, func(ctx context.Context, args []string) int {
 			return discoveryCmd(ctx, args, *socket, stdout, stderr, e)
+		}),
+		cmd("drain-director", nil, func(ctx context.Context, args []string) int {
+			return drainCmd(ctx, args, *socket, stdout, stderr, e)
 		}),
 		cmd("genhash", nil, func(ctx context.Context, args []string) int {
 			return genhash(ctx, args, stdout, stderr)

@@ -4,7 +4,8 @@
 // implements, for each answer.
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
-// /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer).
+// /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), POST
+// /v1/bgp/drain (when it is a DirectorDrainer).
 package control
 
 import (

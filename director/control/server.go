@@ -60,6 +60,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("POST /v1/reload", s.reload)
 	s.mux.HandleFunc("POST /v1/resync", s.resync)
 	s.mux.HandleFunc("POST /v1/discovery/confirm", s.confirmDiscovery)
+	s.mux.HandleFunc("POST /v1/bgp/drain", s.drainDirector) // bgp.go
 	return s
 }
 

@@ -29,6 +29,7 @@ type bgpState struct {
 	drain    time.Duration
 	stopping bool
 	draining bool
+	routerID netip.Addr // in force (the file's, or the host's default)
 	added    map[netip.Prefix]string // VIP -> the device lbd added it to
 	kick     chan struct{}
 }
@@ -144,6 +145,7 @@ func (d *Daemon) applyBGP(ctx context.Context, next *config.Director, start bool
 		b.ctl = bgp.NewController(d.opts.BGPSpeaker(d.log), d.log)
 	}
 	b.drain = next.BGP.DrainPeriod
+	b.routerID = bc.Global.RouterID
 	ctl := b.ctl
 	b.mu.Unlock()
 	d.syncVIPs(next.BGP.VIPDevice, vips)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lvsd/lb/director/control"
@@ -23,7 +24,10 @@ func (d *Daemon) bgpControlStatus(ctx context.Context) *control.BGP {
 	if st == nil {
 		return nil
 	}
-	out := &control.BGP{ASN: cfg.BGP.ASN, RouterID: cfg.BGP.RouterID}
+	d.bgp.mu.Lock()
+	draining, id := d.bgp.draining, d.bgp.routerID
+	d.bgp.mu.Unlock()
+	out := &control.BGP{ASN: cfg.BGP.ASN, RouterID: id, Draining: draining}
 	if err != nil {
 		out.Error = err.Error()
 	}
@@ -56,4 +60,23 @@ func (d *Daemon) bgpMetrics() *metrics.BGP {
 		m.Prefixes = append(m.Prefixes, metrics.BGPPrefix{Prefix: p.Prefix.String(), Announced: p.Announced, Reason: p.Reason})
 	}
 	return m
+}
+
+// errNoBGP refuses lbctl drain-director without a bgp section.
+var errNoBGP = errors.New("no bgp section: this director announces nothing")
+
+// DrainDirector implements control.DirectorDrainer: drain withdraws every
+// route (reason draining) while lbd keeps serving what still reaches it;
+// !drain lets the announcer announce again. The state lasts until undone
+// or lbd restarts (reloads keep it).
+func (d *Daemon) DrainDirector(ctx context.Context, drain bool) (*control.BGP, error) {
+	if d.Config().BGP == nil {
+		return nil, errNoBGP
+	}
+	d.bgp.mu.Lock()
+	d.bgp.draining = drain
+	d.bgp.mu.Unlock()
+	d.log.Warn("bgp: director drain", "drain", drain)
+	d.announce(ctx)
+	return d.bgpControlStatus(ctx), nil
 }

@@ -118,6 +118,21 @@ func TestDaemonBGP(t *testing.T) {
 	backends[0].fail.Store(false)
 	waitFor(t, "VIP announced again", announced)
 
+	// lbctl drain-director over the socket: withdrawn (draining), then back.
+	cl := control.NewClient(filepath.Join(dir, "lbd.sock"))
+	if st, err := cl.DrainDirector(context.Background(), true); err != nil || !st.Draining || len(st.Prefixes) != 1 || st.Prefixes[0].Reason != string(bgp.Draining) {
+		t.Errorf("drain: %+v, %v", st, err)
+	}
+	if len(sp.Routes()) != 0 {
+		t.Errorf("routes while draining: %v", sp.Routes())
+	}
+	if st, err := cl.DrainDirector(context.Background(), false); err != nil || st.Draining || !st.Prefixes[0].Announced {
+		t.Errorf("drain undone: %+v, %v", st, err)
+	}
+	if !announced() {
+		t.Errorf("not announced after the drain was undone")
+	}
+
 	sp.Calls()
 	stopAt := time.Now()
 	cancel()
