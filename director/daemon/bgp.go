@@ -29,7 +29,7 @@ type bgpState struct {
 	drain    time.Duration
 	stopping bool
 	draining bool
-	routerID netip.Addr // in force (the file's, or the host's default)
+	routerID netip.Addr              // in force (the file's, or the host's default)
 	added    map[netip.Prefix]string // VIP -> the device lbd added it to
 	kick     chan struct{}
 }
