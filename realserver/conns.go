@@ -14,7 +14,11 @@ import (
 )
 
 // TCP socket states as /proc/net/tcp numbers them (include/net/tcp_states.h).
-const tcpEstablished = 0x01
+const (
+	tcpEstablished = 0x01
+	tcpSynRecv     = 0x03
+	tcpListen      = 0x0A
+)
 
 // maxProcLine bounds one line of /proc/net/tcp (about 150 bytes).
 const maxProcLine = 512
@@ -118,33 +122,102 @@ func CountEstablished(socks []Socket, vips []netip.Addr) int {
 	return n
 }
 
+// ConnKey is a TCP connection's identity: its 4-tuple, IPv4-mapped
+// addresses unmapped. (The inode is no identity: sockets in SYN_RECV and
+// TIME_WAIT show inode 0.)
+type ConnKey struct{ Local, Remote netip.AddrPort }
+
+// VIPConns is one snapshot of the TCP sockets whose local address is a
+// VIP, listeners left out: each connection's state by its 4-tuple.
+type VIPConns map[ConnKey]uint8
+
+// SnapshotVIPs keeps the sockets to vips (all states but LISTEN).
+func SnapshotVIPs(socks []Socket, vips []netip.Addr) VIPConns {
+	out := VIPConns{}
+	for _, s := range socks {
+		if s.State == tcpListen {
+			continue
+		}
+		la := s.Local.Addr().Unmap()
+		for _, v := range vips {
+			if la == v.Unmap() {
+				k := ConnKey{netip.AddrPortFrom(la, s.Local.Port()), netip.AddrPortFrom(s.Remote.Addr().Unmap(), s.Remote.Port())}
+				out[k] = s.State
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Established counts the snapshot's established connections.
+func (c VIPConns) Established() int {
+	n := 0
+	for _, st := range c {
+		if st == tcpEstablished {
+			n++
+		}
+	}
+	return n
+}
+
+// opening reports whether a state is that of a connection being set up or
+// in use (SYN_RECV, ESTABLISHED), not one closing.
+func opening(st uint8) bool { return st == tcpSynRecv || st == tcpEstablished }
+
+// Arrivals counts the connections in cur that are new since prev: a
+// 4-tuple prev did not hold, in any state (one that came and already
+// closed shows as TIME_WAIT or a closing state), or one prev held closing
+// that is opening again (the 4-tuple reused by a new connection). A
+// SYN_RECV counts: a connection arriving is what the drain waits out.
+func Arrivals(prev, cur VIPConns) int {
+	n := 0
+	for k, st := range cur {
+		was, ok := prev[k]
+		if !ok || (opening(st) && !opening(was)) {
+			n++
+		}
+	}
+	return n
+}
+
 // EstablishedToVIPs counts this network namespace's established TCP
 // connections to vips, from /proc/net/tcp and /proc/net/tcp6 (a file that
 // does not exist, as tcp6 without IPv6, counts none).
 func EstablishedToVIPs(vips []netip.Addr) (int, error) {
-	total := 0
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		n, err := countFile(f, vips)
-		if err != nil {
-			return total, err
-		}
-		total += n
-	}
-	return total, nil
+	c, err := VIPConnsNow(vips)
+	return c.Established(), err
 }
 
-func countFile(name string, vips []netip.Addr) (int, error) {
+// VIPConnsNow is this network namespace's snapshot of the TCP sockets to
+// vips, from /proc/net/tcp and /proc/net/tcp6 (a file that does not
+// exist, as tcp6 without IPv6, holds none).
+func VIPConnsNow(vips []netip.Addr) (VIPConns, error) {
+	out := VIPConns{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		socks, err := readProcFile(f)
+		if err != nil {
+			return out, err
+		}
+		for k, st := range SnapshotVIPs(socks, vips) {
+			out[k] = st
+		}
+	}
+	return out, nil
+}
+
+func readProcFile(name string) ([]Socket, error) {
 	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("connections: %w", err)
+		return nil, fmt.Errorf("connections: %w", err)
 	}
 	defer f.Close()
 	socks, err := ParseProcNetTCP(f)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return CountEstablished(socks, vips), nil
+	return socks, nil
 }

@@ -1,6 +1,7 @@
 package realserver
 
 import (
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -94,6 +95,85 @@ func TestCountEstablished(t *testing.T) {
 	}
 }
 
+// The snapshot keeps every socket to a VIP but the listeners, by its
+// 4-tuple with mapped addresses unmapped; Established counts state 1 only.
+func TestSnapshotVIPs(t *testing.T) {
+	vip4, vip6 := netip.MustParseAddr("192.168.56.90"), netip.MustParseAddr("2001:db8::90")
+	s := func(local, remote string, st uint8) Socket {
+		return Socket{Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote), State: st}
+	}
+	k := func(local, remote string) ConnKey {
+		return ConnKey{netip.MustParseAddrPort(local), netip.MustParseAddrPort(remote)}
+	}
+	socks := []Socket{
+		s("192.168.56.90:80", "10.0.0.1:1", 1),
+		s("192.168.56.90:80", "0.0.0.0:0", 0x0A),  // listener: no
+		s("192.168.56.90:80", "10.0.0.1:2", 0x06), // TIME_WAIT: kept
+		s("192.168.56.90:80", "10.0.0.1:3", 0x03), // SYN_RECV: kept
+		s("10.0.0.2:80", "10.0.0.1:4", 1),         // not a VIP
+		s("[::ffff:192.168.56.90]:80", "[::ffff:10.0.0.1]:5", 1),
+		s("[2001:db8::90]:443", "[2001:db8::1]:6", 0x08), // CLOSE_WAIT
+	}
+	tests := []struct {
+		name string
+		vips []netip.Addr
+		want VIPConns
+		est  int
+	}{
+		{"no vips", nil, VIPConns{}, 0},
+		{"ipv4", []netip.Addr{vip4}, VIPConns{
+			k("192.168.56.90:80", "10.0.0.1:1"): 1, k("192.168.56.90:80", "10.0.0.1:2"): 6,
+			k("192.168.56.90:80", "10.0.0.1:3"): 3, k("192.168.56.90:80", "10.0.0.1:5"): 1}, 2},
+		{"ipv6", []netip.Addr{vip6}, VIPConns{k("[2001:db8::90]:443", "[2001:db8::1]:6"): 8}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SnapshotVIPs(socks, tt.vips)
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("SnapshotVIPs = %v\nwant %v", got, tt.want)
+			}
+			if got.Established() != tt.est {
+				t.Errorf("Established() = %d, want %d", got.Established(), tt.est)
+			}
+		})
+	}
+}
+
+// Arrivals counts what is new between two snapshots: an unseen 4-tuple in
+// any state (a short connection caught already closing), or a 4-tuple
+// seen closing that opens again; a connection only changing state, or
+// going, is none.
+func TestArrivals(t *testing.T) {
+	k := func(port uint16) ConnKey {
+		return ConnKey{netip.MustParseAddrPort("192.168.56.90:80"), netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port)}
+	}
+	tests := []struct {
+		name      string
+		prev, cur VIPConns
+		want      int
+	}{
+		{"both empty", VIPConns{}, VIPConns{}, 0},
+		{"nothing before", nil, VIPConns{k(1): 1, k(2): 3}, 2},
+		{"unchanged", VIPConns{k(1): 1}, VIPConns{k(1): 1}, 0},
+		{"gone", VIPConns{k(1): 1, k(2): 1}, VIPConns{k(1): 1}, 0},
+		{"established to closing", VIPConns{k(1): 1}, VIPConns{k(1): 8}, 0},
+		{"syn_recv to established", VIPConns{k(1): 3}, VIPConns{k(1): 1}, 0},
+		{"new established", VIPConns{k(1): 1}, VIPConns{k(1): 1, k(2): 1}, 1},
+		{"new syn_recv", VIPConns{}, VIPConns{k(2): 3}, 1},
+		{"new already in time_wait", VIPConns{k(1): 1}, VIPConns{k(9): 6}, 1},
+		{"time_wait reused", VIPConns{k(1): 6}, VIPConns{k(1): 3}, 1},
+		{"close_wait reused", VIPConns{k(1): 8}, VIPConns{k(1): 1}, 1},
+		{"several", VIPConns{k(1): 1, k(2): 6}, VIPConns{k(2): 1, k(3): 1, k(4): 6}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Arrivals(tt.prev, tt.cur); got != tt.want {
+				t.Errorf("Arrivals(%v, %v) = %d, want %d", tt.prev, tt.cur, got, tt.want)
+			}
+		})
+	}
+}
+
 // The parser reads this kernel's table: a loopback connection made here is
 // found, established, with the listener's port (read only; no root).
 func TestProcNetTCPLive(t *testing.T) {
@@ -130,6 +210,10 @@ func TestProcNetTCPLive(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the accepted connection %v <- %v is not in /proc/net/tcp (%d sockets)", s.LocalAddr(), c.LocalAddr(), len(socks))
+	}
+	snap, err := VIPConnsNow([]netip.Addr{netip.MustParseAddr("127.0.0.1")})
+	if st, ok := snap[ConnKey{want, netip.MustParseAddrPort(c.LocalAddr().String())}]; err != nil || !ok || st != tcpEstablished {
+		t.Errorf("VIPConnsNow(127.0.0.1) has the accepted connection in state %d (found %v), %v; want established", st, ok, err)
 	}
 	if n, err := EstablishedToVIPs([]netip.Addr{netip.MustParseAddr("127.0.0.1")}); err != nil || n < 2 {
 		t.Errorf("EstablishedToVIPs(127.0.0.1) = %d, %v; want at least the 2 ends", n, err)

@@ -89,8 +89,9 @@ type stopRegistrar interface {
 type gracefulStop struct {
 	format  discovery.Format
 	reg     stopRegistrar
-	conns   func() (int, error) // established connections to the VIPs
-	timeout time.Duration       // drain bound
+	conns   func() (realserver.VIPConns, error) // the sockets to the VIPs
+	timeout time.Duration                       // drain bound
+	quiet   time.Duration                       // the drain ends after this long with no new connection (and none left)
 	poll    time.Duration
 	opWait  time.Duration // bound of one ZooKeeper step (a request waits while no server answers)
 	restore func(context.Context) error
@@ -143,22 +144,43 @@ func (g gracefulStop) bounded(step func() error) error {
 	}
 }
 
-// drain waits until no connection to the VIPs is left, or the timeout.
+// drain waits until no connection to the VIPs is left and none has
+// arrived for the quiet period (a director that has not applied the
+// weight 0, or the removal, yet still sends new ones), or the timeout. The
+// quiet period counts from the drain's start, so the director has at
+// least that long to apply the change.
 func (g gracefulStop) drain(ctx context.Context, start time.Time) {
 	t0 := g.now()
-	n, err := g.conns()
-	g.log.Info("stop: draining", "connections", n, "timeout", g.timeout, "err", err)
+	prev, err := g.conns()
+	have := err == nil
+	n, arrived, lastNew := prev.Established(), 0, t0
+	g.log.Info("stop: draining", "connections", n, "quiet", g.quiet, "timeout", g.timeout, "err", err)
 	for {
+		now := g.now()
+		if err == nil && n == 0 && now.Sub(lastNew) >= g.quiet {
+			g.log.Info("stop: drained", "connections", 0, "new_connections", arrived, "quiet", now.Sub(lastNew),
+				"waited", now.Sub(t0), "after", now.Sub(start))
+			return
+		}
+		if now.Sub(t0) >= g.timeout || ctx.Err() != nil {
+			g.log.Warn("stop: drain ended by timeout; going on", "connections", n, "new_connections", arrived,
+				"last_new_ago", now.Sub(lastNew), "waited", now.Sub(t0), "err", err)
+			return
+		}
+		wait := min(g.poll, g.timeout-now.Sub(t0))
 		if err == nil && n == 0 {
-			g.log.Info("stop: drained", "connections", 0, "waited", g.now().Sub(t0), "after", g.now().Sub(start))
-			return
+			wait = min(wait, g.quiet-now.Sub(lastNew))
 		}
-		if g.now().Sub(t0) >= g.timeout || ctx.Err() != nil {
-			g.log.Warn("stop: drain timeout; going on", "connections", n, "waited", g.now().Sub(t0), "err", err)
-			return
+		g.sleep(ctx, wait)
+		var cur realserver.VIPConns
+		if cur, err = g.conns(); err != nil {
+			continue
 		}
-		g.sleep(ctx, min(g.poll, g.timeout-g.now().Sub(t0)))
-		n, err = g.conns()
+		if a := realserver.Arrivals(prev, cur); have && a > 0 {
+			arrived += a
+			lastNew = g.now()
+		}
+		prev, have, n = cur, true, cur.Established()
 	}
 }
 
@@ -172,12 +194,17 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
+// drainPoll is how often the drain reads the sockets to the VIPs: short,
+// so that a short connection is still seen (as TIME_WAIT or closing) and
+// counts as an arrival.
+const drainPoll = 100 * time.Millisecond
+
 // stopWith builds the graceful stop of this registration over the agent's
 // VIPs.
 func (r *registration) stopWith(vips []netip.Addr, restore func(context.Context) error) gracefulStop {
-	return gracefulStop{format: r.format, reg: r.reg, timeout: r.cfg.DrainTimeout, poll: 200 * time.Millisecond,
-		opWait: max(r.cfg.SessionTimeout, 2*time.Second),
-		conns:  func() (int, error) { return realserver.EstablishedToVIPs(vips) }, restore: restore, log: r.log,
+	return gracefulStop{format: r.format, reg: r.reg, timeout: r.cfg.DrainTimeout, quiet: r.cfg.DrainQuiet,
+		poll: drainPoll, opWait: max(r.cfg.SessionTimeout, 2*time.Second),
+		conns: func() (realserver.VIPConns, error) { return realserver.VIPConnsNow(vips) }, restore: restore, log: r.log,
 		now: time.Now, sleep: sleepCtx}
 }
 

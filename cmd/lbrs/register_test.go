@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/lvsd/lb/discovery"
 	"github.com/lvsd/lb/internal/config"
@@ -18,7 +19,7 @@ import (
 // stopLog records the graceful stop's steps in order.
 type stopLog struct {
 	steps  []string
-	conns  []int // counts conns returns, one per call (the last repeats)
+	conns  []string // snapshots conns returns, one per call (the last repeats): see snap
 	clock  time.Time
 	setErr error
 }
@@ -32,15 +33,32 @@ func (s *stopLog) Status() discovery.RegStatus {
 	return discovery.RegStatus{Node: "/sgroup/sub0000000001", Registered: true}
 }
 
-func (s *stopLog) stop(f discovery.Format, timeout time.Duration) gracefulStop {
-	return gracefulStop{format: f, reg: s, timeout: timeout, poll: time.Second, opWait: time.Minute, log: slog.New(slog.DiscardHandler),
-		conns: func() (int, error) {
-			n := s.conns[0]
+// snap is a fake snapshot of the sockets to the VIP: each letter is one
+// connection (its client port), lowercase established, uppercase the
+// same connection closed (TIME_WAIT).
+func snap(s string) realserver.VIPConns {
+	out := realserver.VIPConns{}
+	for _, c := range s {
+		st := uint8(1)
+		if unicode.IsUpper(c) {
+			st, c = 6, unicode.ToLower(c)
+		}
+		out[realserver.ConnKey{Local: netip.MustParseAddrPort("192.168.56.90:80"),
+			Remote: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(c))}] = st
+	}
+	return out
+}
+
+func (s *stopLog) stop(f discovery.Format, timeout, quiet time.Duration) gracefulStop {
+	return gracefulStop{format: f, reg: s, timeout: timeout, quiet: quiet, poll: time.Second, opWait: time.Minute,
+		log: slog.New(slog.DiscardHandler),
+		conns: func() (realserver.VIPConns, error) {
+			c := s.conns[0]
 			if len(s.conns) > 1 {
 				s.conns = s.conns[1:]
 			}
-			s.steps = append(s.steps, fmt.Sprintf("conns %d", n))
-			return n, nil
+			s.steps = append(s.steps, "conns "+c)
+			return snap(c), nil
 		},
 		restore: func(context.Context) error { s.steps = append(s.steps, "restore"); return nil },
 		now:     func() time.Time { return s.clock },
@@ -50,35 +68,52 @@ func (s *stopLog) stop(f discovery.Format, timeout time.Duration) gracefulStop {
 
 // The order of the stop steps: json sets weight 0, drains, deletes the
 // node, then the VIPs go; seed deletes the node first (no weight), then
-// drains; the drain ends at 0 connections or at the timeout, whichever
-// comes first; a failed weight write still drains.
+// drains; a failed weight write still drains. The drain ends once no
+// connection is left and none has arrived for the quiet period (counted
+// from the drain's start, reset by each new connection), or at the
+// timeout, whichever comes first. Polls are 1 s apart; the clock is fake.
 func TestGracefulStopOrder(t *testing.T) {
+	const q = 2 * time.Second
 	tests := []struct {
-		name    string
-		format  discovery.Format
-		conns   []int
-		timeout time.Duration
-		setErr  error
-		want    []string
-		elapsed time.Duration
+		name           string
+		format         discovery.Format
+		conns          []string
+		timeout, quiet time.Duration
+		setErr         error
+		want           []string
+		elapsed        time.Duration
 	}{
-		{"json drained", discovery.FormatJSON, []int{3, 1, 0}, 30 * time.Second, nil,
-			[]string{"weight 0", "conns 3", "conns 1", "conns 0", "delete", "restore"}, 2 * time.Second},
-		{"seed drained", discovery.FormatSeed, []int{2, 0}, 30 * time.Second, nil,
-			[]string{"delete", "conns 2", "conns 0", "restore"}, time.Second},
-		{"json nothing to drain", discovery.FormatJSON, []int{0}, 30 * time.Second, nil,
-			[]string{"weight 0", "conns 0", "delete", "restore"}, 0},
-		{"json timeout", discovery.FormatJSON, []int{5}, 2500 * time.Millisecond, nil,
-			[]string{"weight 0", "conns 5", "conns 5", "conns 5", "conns 5", "delete", "restore"}, 2500 * time.Millisecond},
-		{"seed timeout 0", discovery.FormatSeed, []int{5}, 0, nil,
-			[]string{"delete", "conns 5", "restore"}, 0},
-		{"json weight write fails", discovery.FormatJSON, []int{0}, time.Second, errors.New("no session"),
-			[]string{"weight 0", "conns 0", "delete", "restore"}, 0},
+		{"json drained no quiet", discovery.FormatJSON, []string{"abc", "c", ""}, 30 * time.Second, 0, nil,
+			[]string{"weight 0", "conns abc", "conns c", "conns ", "delete", "restore"}, 2 * time.Second},
+		{"seed drained no quiet", discovery.FormatSeed, []string{"ab", ""}, 30 * time.Second, 0, nil,
+			[]string{"delete", "conns ab", "conns ", "restore"}, time.Second},
+		{"json nothing to drain: the quiet period", discovery.FormatJSON, []string{""}, 30 * time.Second, q, nil,
+			[]string{"weight 0", "conns ", "conns ", "conns ", "delete", "restore"}, q},
+		{"json drained, quiet since the start", discovery.FormatJSON, []string{"ab", "b", "B"}, 30 * time.Second, q, nil,
+			[]string{"weight 0", "conns ab", "conns b", "conns B", "delete", "restore"}, q},
+		{"a new connection resets the quiet", discovery.FormatJSON, []string{"", "", "C", "C"}, 30 * time.Second, q, nil,
+			[]string{"weight 0", "conns ", "conns ", "conns C", "conns C", "conns C", "delete", "restore"}, 4 * time.Second},
+		{"new connections keep coming: the timeout", discovery.FormatSeed, []string{"", "A", "AB", "ABC", "ABCD", "ABCDE"},
+			4500 * time.Millisecond, q, nil,
+			[]string{"delete", "conns ", "conns A", "conns AB", "conns ABC", "conns ABCD", "conns ABCDE", "restore"},
+			4500 * time.Millisecond},
+		{"a closing connection opening again is new", discovery.FormatJSON, []string{"A", "A", "a", "A"}, 30 * time.Second, q, nil,
+			[]string{"weight 0", "conns A", "conns A", "conns a", "conns A", "conns A", "delete", "restore"},
+			4 * time.Second},
+		{"json timeout", discovery.FormatJSON, []string{"abcde"}, 2500 * time.Millisecond, q, nil,
+			[]string{"weight 0", "conns abcde", "conns abcde", "conns abcde", "conns abcde", "delete", "restore"},
+			2500 * time.Millisecond},
+		{"seed timeout 0", discovery.FormatSeed, []string{"abcde"}, 0, q, nil,
+			[]string{"delete", "conns abcde", "restore"}, 0},
+		{"timeout 0 wins over quiet", discovery.FormatSeed, []string{""}, 0, q, nil,
+			[]string{"delete", "conns ", "restore"}, 0},
+		{"json weight write fails", discovery.FormatJSON, []string{""}, time.Second, 0, errors.New("no session"),
+			[]string{"weight 0", "conns ", "delete", "restore"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &stopLog{conns: tt.conns, clock: time.Unix(1000, 0), setErr: tt.setErr}
-			if err := s.stop(tt.format, tt.timeout).run(context.Background()); err != nil {
+			if err := s.stop(tt.format, tt.timeout, tt.quiet).run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(s.steps, tt.want) {
@@ -124,14 +159,14 @@ func (h *hungRegistrar) Deregister() error   { select {} }
 // drain and the VIPs' removal still happen.
 func TestGracefulStopZooKeeperHung(t *testing.T) {
 	for _, f := range []discovery.Format{discovery.FormatJSON, discovery.FormatSeed} {
-		h := &hungRegistrar{stopLog{conns: []int{0}, clock: time.Unix(1000, 0)}}
-		g := h.stop(f, time.Second)
+		h := &hungRegistrar{stopLog{conns: []string{""}, clock: time.Unix(1000, 0)}}
+		g := h.stop(f, time.Second, 0)
 		g.reg, g.opWait = h, 20*time.Millisecond
 		done := make(chan error, 1)
 		go func() { done <- g.run(context.Background()) }()
 		select {
 		case err := <-done:
-			if err != nil || !slices.Equal(h.steps, []string{"conns 0", "restore"}) {
+			if err != nil || !slices.Equal(h.steps, []string{"conns ", "restore"}) {
 				t.Errorf("%v: steps %q, %v; want the drain and the restore", f, h.steps, err)
 			}
 		case <-time.After(10 * time.Second):

@@ -359,3 +359,91 @@ func TestNetnsZooKeeperLbrsUnreachable(t *testing.T) {
 	t.Logf("SIGTERM with the ensemble unreachable: exited after %v (VIP removed); node gone %v after SIGTERM",
 		exited.Round(time.Millisecond), gone.Sub(term).Round(time.Millisecond))
 }
+
+// churn opens and closes a new connection to the VIP every 50 ms (inside
+// the namespace: a short connection, caught as TIME_WAIT) until stop is
+// called; stop returns how many were made.
+func (r *zkRig) churn(t *testing.T) (stop func() int) {
+	t.Helper()
+	l, err := r.ns.Listen("tcp", netip.AddrPortFrom(vip, 8081).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	quit, done, n := make(chan struct{}), make(chan struct{}), 0
+	go func() {
+		defer close(done)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if c, err := r.ns.DialContext(ctx, "tcp", l.Addr().String()); err == nil {
+				n++
+				c.Close()
+			}
+			cancel()
+			select {
+			case <-quit:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int { close(quit); <-done; l.Close(); return n }
+}
+
+// TestNetnsZooKeeperLbrsDrainQuiet: the drain waits for the director.
+// With no connection established but new ones arriving every 50 ms (a
+// director that has not applied the weight 0), lbrs keeps its VIP and its
+// node; once they stop, it ends the drain after drain_quiet (the default,
+// 2 s) with none new. When they never stop (a director that never sees
+// the change), the drain ends at drain_timeout, logged as such. On the
+// former drain (ends on the first zero count) the VIP went at once.
+func TestNetnsZooKeeperLbrsDrainQuiet(t *testing.T) {
+	r := newZKRig(t)
+	const quiet, timeout = 2 * time.Second, 4 * time.Second
+	for _, endless := range []bool{false, true} {
+		p := r.startLbrs(t, "json", timeout)
+		waitFor(t, 20*time.Second, "registration", func() bool { return len(r.members(t, discovery.FormatJSON)) == 1 })
+		stop := r.churn(t)
+		time.Sleep(300 * time.Millisecond)
+		term := time.Now()
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		var gone time.Time
+		if endless {
+			gone = waitFor(t, timeout+5*time.Second, "VIP removed", func() bool { return !r.hasVIP(t) })
+			n := stop()
+			if took := gone.Sub(term); took < timeout {
+				t.Errorf("endless arrivals: VIP removed %v after SIGTERM, before drain_timeout %v", took, timeout)
+			}
+			t.Logf("endless arrivals (%d connections): VIP removed %v after SIGTERM (drain_timeout %v)",
+				n, gone.Sub(term).Round(time.Millisecond), timeout)
+		} else {
+			time.Sleep(1500 * time.Millisecond)
+			if !r.hasVIP(t) || len(r.members(t, discovery.FormatJSON)) != 1 {
+				t.Fatalf("the VIP or the node went %v after SIGTERM while new connections arrived",
+					time.Since(term).Round(time.Millisecond))
+			}
+			stopped, n := time.Now(), stop()
+			gone = waitFor(t, quiet+5*time.Second, "VIP removed after the quiet period", func() bool { return !r.hasVIP(t) })
+			if took := gone.Sub(stopped); took < quiet-200*time.Millisecond {
+				t.Errorf("VIP removed %v after the last arrival, before the quiet period %v", took, quiet)
+			}
+			t.Logf("arrivals stopped (%d connections) %v after SIGTERM; VIP removed %v after that (drain_quiet %v)",
+				n, stopped.Sub(term).Round(time.Millisecond), gone.Sub(stopped).Round(time.Millisecond), quiet)
+		}
+		if <-p.done; p.err != nil {
+			t.Fatalf("lbrs exit: %v", p.err)
+		}
+		want := map[bool]string{false: "stop: drained", true: "stop: drain ended by timeout"}[endless]
+		if logs := p.logs.String(); !strings.Contains(logs, want) || strings.Contains(logs, "new_connections=0") {
+			t.Errorf("log: want %q with new connections counted:\n%s", want, logs)
+		}
+	}
+}

@@ -39,6 +39,7 @@ const (
 	DefaultRegisterSessionTimeout = 5 * time.Second
 	DefaultRegisterPrefix         = "sub"
 	DefaultRegisterDrainTimeout   = 30 * time.Second
+	DefaultRegisterDrainQuiet     = 2 * time.Second
 )
 
 // AgentRegister is lbrs.yaml's register section: where and how the node
@@ -54,6 +55,7 @@ type AgentRegister struct {
 	Port           int           `yaml:"port"`            // required
 	Weight         int           `yaml:"weight"`          // json only; default 1
 	DrainTimeout   time.Duration `yaml:"drain_timeout"`   // default 30s: bound of the graceful-stop drain
+	DrainQuiet     time.Duration `yaml:"drain_quiet"`     // default 2s: the drain ends after this long with no new connection (and none left)
 }
 
 // AgentSysctls are the per-interface sysctls the agent sets (on Interface and
@@ -140,6 +142,9 @@ func (r *report) registerDefaults(g *AgentRegister) {
 	}
 	if !r.has("register.drain_timeout") {
 		g.DrainTimeout = DefaultRegisterDrainTimeout
+	}
+	if !r.has("register.drain_quiet") {
+		g.DrainQuiet = DefaultRegisterDrainQuiet
 	}
 }
 

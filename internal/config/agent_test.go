@@ -233,7 +233,7 @@ register: {zookeeper: ["127.0.0.1:4180"], path: /sgroup, address: 10.0.0.11, por
 			name: "valid json with a stable name",
 			yaml: `
 vips: [192.168.56.90]
-register: {zookeeper: ["zk1:2181", "[::1]:2181"], path: /lb/web, name: web1, format: json, address: "2001:db8::11", port: 8080, weight: 0, drain_timeout: 0s}
+register: {zookeeper: ["zk1:2181", "[::1]:2181"], path: /lb/web, name: web1, format: json, address: "2001:db8::11", port: 8080, weight: 0, drain_timeout: 0s, drain_quiet: 0s}
 `,
 		},
 		{
@@ -265,6 +265,7 @@ register:
   weight: -1
   drain_timeout: -1s
   nmae: x
+  drain_quiet: -2s
 `,
 			want: []string{
 				`t.yaml:3: register.zookeeper[0]: "127.0.0.1" is not host:port: address 127.0.0.1: missing port in address`,
@@ -279,6 +280,7 @@ register:
 				`t.yaml:10: register.weight: must be between 0 and 65535, got -1`,
 				`t.yaml:11: register.drain_timeout: invalid duration "-1s": must not be negative`,
 				`t.yaml:12: register: unknown field "nmae"`,
+				`t.yaml:13: register.drain_quiet: invalid duration "-2s": must not be negative`,
 			},
 		},
 		{
@@ -330,7 +332,8 @@ func TestAgentRegisterDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := AgentRegister{ZooKeeper: []string{"127.0.0.1:4180"}, SessionTimeout: 5 * time.Second, Path: "/sgroup",
-		Prefix: "sub", Format: "seed", Address: netip.MustParseAddr("10.0.0.11"), Port: 80, Weight: 1, DrainTimeout: 30 * time.Second}
+		Prefix: "sub", Format: "seed", Address: netip.MustParseAddr("10.0.0.11"), Port: 80, Weight: 1, DrainTimeout: 30 * time.Second,
+		DrainQuiet: 2 * time.Second}
 	if a.Register == nil || !reflect.DeepEqual(*a.Register, want) {
 		t.Errorf("register = %+v\nwant       %+v", a.Register, want)
 	}
