@@ -1,0 +1,67 @@
+//go:build testbed_guest
+
+package scenarios
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestScenarioZooKeeperSeedLeave is the graceful leave in the seed's
+// format, which carries no weight: SIGTERM to web1's lbrs deletes its
+// znode first, then waits for its connections to the VIP to end (bounded
+// by drain_timeout), then removes the VIP. The client holds a keep-alive
+// connection on web1 and sends a request on it every 100 ms, while a
+// second client opens a new connection every 20 ms. Wanted: no request
+// fails, on either: the director must stop sending web1 new connections
+// but keep forwarding the established one while web1 drains. (IPVS drops
+// every packet of a removed destination's connections: removing the
+// destination at once cuts the held connection.)
+func TestScenarioZooKeeperSeedLeave(t *testing.T) {
+	n := newNarrator(t)
+	l, d, lbrs := setupZKMembers(t, n, "zkseed", "seed", 2)
+
+	n.Step("A client holds a keep-alive connection on web1; another opens a new connection every 20 ms")
+	var h *heldConn
+	for range 2 {
+		if h = l.holdConn(t, l.client, seedVIP+":80"); h.server == "web1" {
+			break
+		}
+	}
+	if h.server != "web1" {
+		t.Fatalf("no held connection landed on web1 (rr over 2)")
+	}
+	other := l.addClient(t, n, "client2", "192.168.56.11")
+	load := startLoad(t, l, other, 20*time.Millisecond)
+	time.Sleep(time.Second)
+
+	n.Step("SIGTERM to web1's lbrs (format seed: delete the znode, drain, remove the VIP); a request on the held connection every 100 ms")
+	goneAt := watchMemberGone(t, l, "web1")
+	termAt := time.Now()
+	must(t, lbrs["web1"].cmd.Process.Signal(syscall.SIGTERM))
+	gone := goneAt().Sub(termAt)
+	if at, ok := removedAt(d, l.web("web1")); ok {
+		gone = at.Sub(termAt)
+	}
+	n.Note("lbd took web1 out of the table %v after SIGTERM", gone.Round(time.Millisecond))
+	heldOK, heldFailed := 0, 0
+	for i := range 10 {
+		got, err := h.get()
+		if err != nil {
+			heldFailed++
+			t.Errorf("request %d on the held connection to web1 after web1 left the table: %v", i+1, err)
+			break
+		}
+		heldOK++
+		if got != "web1" {
+			t.Errorf("held connection answered by %s, want web1", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res := load.stop()
+	fmt.Printf("MEASURE zk_seed_leave=%.3fs zk_seed_held_ok=%d zk_seed_held_failed=%d zk_seed_requests=%d zk_seed_failed=%d\n",
+		gone.Seconds(), heldOK, heldFailed, len(res), len(failedOf(res)))
+	reportLoad(t, n, res, "the seed-format leave", 0, time.Time{})
+}
