@@ -21,7 +21,8 @@ import (
 // destination at once cuts the held connection.)
 func TestScenarioZooKeeperSeedLeave(t *testing.T) {
 	n := newNarrator(t)
-	l, d, lbrs := setupZKMembers(t, n, "zkseed", "seed", 2)
+	z := setupZKMembers(t, n, "zkseed", "seed", 2)
+	l, d, lbrs := z.lab, z.lbd, z.lbrs
 
 	n.Step("A client holds a keep-alive connection on web1; another opens a new connection every 20 ms")
 	var h *heldConn
