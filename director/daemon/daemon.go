@@ -248,6 +248,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	goFn(func() { d.runDiscoveryApplier(ctx) })
 	goFn(func() { d.runBGP(ctx) })
+	goFn(func() { d.runLeavePoll(ctx) })
 
 	d.mem.settle() // the file's YAML tree is garbage: before the table is built
 	d.applyMu.Lock()

@@ -56,6 +56,9 @@ type discoveryState struct {
 	conns   map[string]*zkConn
 	watches map[table.ServiceKey]*discWatch
 	members map[table.ServiceKey]discovery.Set
+	// leaving is the members gone from the registry whose destinations
+	// stay, at weight 0, until their connections end (discovery_leave.go).
+	leaving map[table.ServiceKey]map[netip.AddrPort]*leaver
 	events  map[discEventKey]uint64
 	kick    chan struct{} // an apply is wanted (buffered 1: coalesced)
 	// trusted is the members found serving in the kernel at start
@@ -67,7 +70,7 @@ type discEventKey struct{ Service, Event string }
 
 func newDiscoveryState() *discoveryState {
 	return &discoveryState{conns: map[string]*zkConn{}, watches: map[table.ServiceKey]*discWatch{},
-		members: map[table.ServiceKey]discovery.Set{}, events: map[discEventKey]uint64{}, kick: make(chan struct{}, 1)}
+		members: map[table.ServiceKey]discovery.Set{}, leaving: map[table.ServiceKey]map[netip.AddrPort]*leaver{}, events: map[discEventKey]uint64{}, kick: make(chan struct{}, 1)}
 }
 
 // zkConn is one ensemble's connection, shared by its watches: its session
@@ -114,7 +117,12 @@ func (d *Daemon) merge(file *config.Director) *config.Director {
 	d.disc.mu.Lock()
 	members := make(map[table.ServiceKey]discovery.Set, len(d.disc.members))
 	for k, s := range d.disc.members {
-		members[k] = s
+		members[k] = d.withLeaving(k, s)
+	}
+	for k := range d.disc.leaving {
+		if _, ok := members[k]; !ok {
+			members[k] = d.withLeaving(k, nil)
+		}
 	}
 	kernel := d.disc.trusted
 	d.disc.mu.Unlock()
@@ -224,6 +232,7 @@ func (d *Daemon) syncDiscovery(ctx context.Context, file *config.Director) {
 		delete(d.disc.watches, k)
 		if !ok {
 			delete(d.disc.members, k)
+			delete(d.disc.leaving, k)
 		}
 	}
 	d.disc.mu.Unlock()

@@ -31,6 +31,7 @@ const (
 // itself is the applier's, coalesced), or an update held.
 func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 	svc := dw.service.String()
+	timeout := d.leaveTimeout(dw.service)
 	d.disc.mu.Lock()
 	if d.disc.watches[dw.service] != dw { // stopped by a reload: its lists are not ours
 		d.disc.mu.Unlock()
@@ -56,7 +57,7 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 		return
 	}
 	prev, had := d.disc.members[dw.service]
-	d.disc.members[dw.service] = u.Status.Applied
+	d.setMembers(dw.service, u.Status.Applied, timeout, time.Now())
 	// (After a start the previous members may be the kernel's: compared,
 	// not taken from the tracker's change.)
 	changed := !had || !discovery.Diff(prev, u.Status.Applied).Empty()
@@ -152,6 +153,15 @@ func (d *Daemon) applyDiscovered(ctx context.Context) (control.ReloadResult, err
 	if d.isStopping() {
 		return control.ReloadResult{}, errStopping
 	}
+	if _, err := d.pruneLeaving(time.Now()); err != nil {
+		d.log.Warn("discovery: leaving members kept", "err", err)
+	}
+	return d.applyLocked(ctx)
+}
+
+// applyLocked applies the file in force with the newest discovered
+// members. d.applyMu is held.
+func (d *Daemon) applyLocked(ctx context.Context) (control.ReloadResult, error) {
 	file := d.fileConfig()
 	start := time.Now()
 	res, err := d.apply(ctx, d.merge(file), applyDiscovery, false)
@@ -238,9 +248,10 @@ func (d *Daemon) confirm(dw *discWatch, by string) bool {
 	}
 	svc := dw.service.String()
 	st := dw.w.Status()
+	timeout := d.leaveTimeout(dw.service)
 	d.disc.mu.Lock()
 	if d.disc.watches[dw.service] == dw {
-		d.disc.members[dw.service] = st.Applied
+		d.setMembers(dw.service, st.Applied, timeout, time.Now())
 		d.disc.events[discEventKey{svc, discEventConfirmed}]++
 	}
 	d.disc.mu.Unlock()

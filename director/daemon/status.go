@@ -31,6 +31,7 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		st.IPVS = d.ipvsStatus(p, kt, kerr)
 		st.Services, st.RealServers = healthStatus(p, kt, kerr)
 		src := sources(d.Config())
+		d.leavingSources(src)
 		for i := range st.RealServers {
 			if rs := &st.RealServers[i]; !rs.Sorry {
 				rs.Source = src[director.RealServerID{Service: rs.Service, Address: rs.Address, Port: rs.Port}]

@@ -13,6 +13,7 @@ import (
 const (
 	DefaultDiscoverySessionTimeout  = 5 * time.Second
 	DefaultDiscoveryMaxRemovalShare = 0.5
+	DefaultDiscoveryLeaveTimeout    = 30 * time.Second
 )
 
 // Discovery is a virtual server's real servers taken from a ZooKeeper
@@ -32,8 +33,12 @@ type Discovery struct {
 	MaxRemovalShare float64 `yaml:"max_removal_share"` // default 0.5
 	// TrustNew: a new member gets traffic at once, before its first
 	// check passes (default: it starts down, alpha).
-	TrustNew bool    `yaml:"trust_new"`
-	Checks   []Check `yaml:"checks"` // templates every member gets
+	TrustNew bool `yaml:"trust_new"`
+	// LeaveTimeout: a member that leaves the registry keeps its
+	// destination at weight 0 (no new connections) until the kernel
+	// counts no connection on it, at most this long; 0 removes it at once.
+	LeaveTimeout time.Duration `yaml:"leave_timeout"` // default 30s
+	Checks       []Check       `yaml:"checks"`        // templates every member gets
 	Timing   `yaml:",inline"`
 }
 
@@ -87,6 +92,9 @@ func (r *report) discoveryDefaults(vs *VirtualServer, p string) {
 	if !r.has(dp + ".max_removal_share") {
 		d.MaxRemovalShare = DefaultDiscoveryMaxRemovalShare
 	}
+	if !r.has(dp + ".leave_timeout") {
+		d.LeaveTimeout = DefaultDiscoveryLeaveTimeout
+	}
 	for k := range d.Checks {
 		r.checkDefaults(&d.Checks[k], itemPath(dp+".checks", k))
 	}
@@ -122,6 +130,9 @@ func (r *report) validateDiscovery(vs *VirtualServer, p string) {
 	r.intRange(dp+".weight", d.Weight, 0, 65535)
 	if r.ok(dp+".max_removal_share") && !(d.MaxRemovalShare > 0 && d.MaxRemovalShare <= 1) {
 		r.errf(dp+".max_removal_share", "must be more than 0 and at most 1, got %v", d.MaxRemovalShare)
+	}
+	if r.ok(dp+".leave_timeout") && (d.LeaveTimeout < 0 || d.LeaveTimeout > time.Hour) {
+		r.errf(dp+".leave_timeout", "must be 0 (remove at once) to 1h, got %s", d.LeaveTimeout)
 	}
 	r.validateTiming(dp, &d.Timing)
 	// The checks are a real server's: a member always has a port (its data

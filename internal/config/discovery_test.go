@@ -35,6 +35,7 @@ func TestDiscoveryErrors(t *testing.T) {
       weight: 3
       forwarding: nat
       max_removal_share: 1
+      leave_timeout: 0s
       trust_new: true
       delay_loop: 2s
       rise: 2
@@ -75,6 +76,13 @@ func TestDiscoveryErrors(t *testing.T) {
 `, want: []string{
 			`t.yaml:6: virtual_servers[0].discovery.zookeeper: at least one ZooKeeper server (host:port) required`,
 			`t.yaml:8: virtual_servers[0].discovery.max_removal_share: must be more than 0 and at most 1, got 1.5`,
+		}},
+		{name: "leave_timeout out of range", section: `
+      zookeeper: ["h:2181"]
+      path: /sgroup
+      leave_timeout: 2h
+`, want: []string{
+			`t.yaml:8: virtual_servers[0].discovery.leave_timeout: must be 0 (remove at once) to 1h, got 2h0m0s`,
 		}},
 		{name: "checks validated like a real server's", section: `
       zookeeper: ["h:2181"]
@@ -120,7 +128,7 @@ virtual_servers:
 	}
 	got := *d.VirtualServers[0].Discovery
 	want := Discovery{ZooKeeper: []string{"127.0.0.1:4180"}, SessionTimeout: 5 * time.Second, Path: "/sgroup",
-		Format: FormatSeed, Port: 8080, Weight: 1, Forwarding: TUN, MaxRemovalShare: 0.5,
+		Format: FormatSeed, Port: 8080, Weight: 1, Forwarding: TUN, MaxRemovalShare: 0.5, LeaveTimeout: 30 * time.Second,
 		Checks: []Check{{Type: CheckDNS, QueryType: "SOA", QueryName: "."}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("discovery defaults:\n got %+v\nwant %+v", got, want)

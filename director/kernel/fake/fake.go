@@ -514,3 +514,22 @@ func (k *Kernel) Batches() int {
 	defer k.mu.Unlock()
 	return k.batches
 }
+
+// SetConns sets the connection counters of the destination dest of the
+// service key, as the kernel's traffic would (no write counted); false
+// when there is no such destination.
+func (k *Kernel) SetConns(key table.ServiceKey, dest table.DestKey, active, inactive uint32) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	i := k.find(key)
+	if i < 0 {
+		return false
+	}
+	svc := &k.services[i]
+	j := slices.IndexFunc(svc.Destinations, func(x table.Destination) bool { return x.Key() == dest })
+	if j < 0 {
+		return false
+	}
+	svc.Destinations[j].ActiveConns, svc.Destinations[j].InactConns = active, inactive
+	return true
+}
