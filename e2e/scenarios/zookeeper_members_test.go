@@ -35,10 +35,11 @@ const zkSessionTimeout = 5 * time.Second
 // (ipvsadm -ln) as DR destinations, lbctl names their znodes, and rr
 // spreads a client's requests over them exactly. (2) kill -9 of web2's
 // lbrs while a client sends a request every 20 ms, a new connection each:
-// the member leaves the table within the session timeout + 1 s, and every
-// request is answered but at most the one in flight when the member left
-// (IPVS drops the packets of a removed destination's connections: a node
-// that is really dead loses it anyway). web1 and web3 serve afterwards.
+// the member is out of rotation (weight 0, drained: its web server still
+// runs) within the session timeout + 1 s, and every request is answered
+// (the one in flight when it left included: lbd keeps the destination
+// while the kernel counts its connections, bounded by leave_timeout; a
+// node really dead would lose it anyway). web1 and web3 serve afterwards.
 // The times are printed (MEASURE).
 func TestScenarioZooKeeperMembers(t *testing.T) {
 	n := newNarrator(t)
@@ -66,8 +67,8 @@ func TestScenarioZooKeeperMembers(t *testing.T) {
 		t.Errorf("web2 left the table %v after kill -9 of its lbrs, want within the session timeout + 1 s (%v)", gone, zkSessionTimeout+time.Second)
 	}
 	// The client is sequential: one request at most is in flight when the
-	// destination goes, and it started before the table was seen without it.
-	reportLoad(t, n, res, "the kill -9", 1, seenGone)
+	// member leaves; drained (weight 0, its connections kept), it is served.
+	reportLoad(t, n, res, "the kill -9", 0, seenGone)
 
 	n.Step("Afterwards web1 and web3 serve: 6 requests")
 	counts, seq := l.sendRequests(t, l.client, vipURL, 6)
@@ -254,10 +255,15 @@ func zkServiceYAML(zk []string, format string) string {
       format: %s
       delay_loop: 1s
       connect_timeout: 1s
+      leave_timeout: %v
       checks:
         - type: tcp
-`, seedVIP, strings.Join(zk, `", "`), zkSessionTimeout, zkMembersPath, format)
+`, seedVIP, strings.Join(zk, `", "`), zkSessionTimeout, zkMembersPath, format, zkLeaveTimeout)
 }
+
+// zkLeaveTimeout bounds how long lbd drains a member that left (its
+// destination at weight 0 while the kernel counts connections on it).
+const zkLeaveTimeout = 10 * time.Second
 
 // startZKWebs starts "lbrs run" with a register section in format on
 // every web node and waits until each has applied (its VIP and sysctls in
@@ -434,9 +440,11 @@ func reportLoad(t *testing.T, n *narrator, res []loadResult, during string, allo
 }
 
 // watchMemberGone polls the VIP's table from now on, every 50 ms, and
-// returns what waits for web's destination to be gone and returns when it
-// was first seen gone; the test fails when the member is still there after
-// two session timeouts and settle.
+// returns what waits for web's destination to be out of rotation (gone,
+// or at weight 0: lbd drains a member that left the registry, see
+// discovery.leave_timeout) and returns when it was first seen so; the test
+// fails when the member is still in rotation after two session timeouts
+// and settle.
 func watchMemberGone(t *testing.T, l *lbdLab, web string) func() time.Time {
 	t.Helper()
 	addr := l.web(web).addr + ":80"
@@ -459,7 +467,7 @@ func watchMemberGone(t *testing.T, l *lbdLab, web string) func() time.Time {
 			case !strings.Contains(out, "TCP  "+seedVIP+":80"):
 				ch <- seen{err: "the service " + svc + " left the table:\n" + out}
 				return
-			case !strings.Contains(out, "-> "+addr+" "):
+			case !strings.Contains(out, "-> "+addr+" ") || destWeight(out, addr) == "0":
 				ch <- seen{at: at}
 				return
 			case time.Since(start) > 2*zkSessionTimeout+settle:
@@ -479,10 +487,38 @@ func watchMemberGone(t *testing.T, l *lbdLab, web string) func() time.Time {
 	}
 }
 
-// removedAt returns when lbd logged its removal of web's destination
-// from the VIP's service (the write's own log line).
+// destWeight is the weight column of the destination addr in ipvsadm
+// -ln's output out ("" when absent).
+func destWeight(out, addr string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "->" && f[1] == addr {
+			return f[3]
+		}
+	}
+	return ""
+}
+
+// removedAt returns when lbd logged that it took web's destination out of
+// the VIP's rotation (the write's own log line): set to weight 0 (a member
+// that left the registry drains) or removed, whichever came first.
 func removedAt(d *lbdDaemon, web *lbdWeb) (time.Time, bool) {
-	return logTime(d.logLines("op=remove-destination", "-r "+web.addr+":80"))
+	w0, ok0 := firstLogTime(d.logLines("op=update-destination", "-r "+web.addr+":80", " -w 0 "))
+	rm, okr := firstLogTime(d.logLines("op=remove-destination", "-r "+web.addr+":80"))
+	switch {
+	case ok0 && (!okr || w0.Before(rm)):
+		return w0, true
+	case okr:
+		return rm, true
+	}
+	return time.Time{}, false
+}
+
+// firstLogTime returns the time= of the first of lines.
+func firstLogTime(lines []string) (time.Time, bool) {
+	if len(lines) == 0 {
+		return time.Time{}, false
+	}
+	return logTime(lines[:1])
 }
 
 // logTime returns the time= of the last of lines (slog's text format).

@@ -4,6 +4,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +19,11 @@ import (
 // fails, on either: the director must stop sending web1 new connections
 // but keep forwarding the established one while web1 drains. (IPVS drops
 // every packet of a removed destination's connections: removing the
-// destination at once cuts the held connection.)
+// destination at once cuts the held connection.) lbd drains it: weight 0
+// at once, the destination removed when the kernel counts no connection
+// on it or after discovery.leave_timeout (zkLeaveTimeout here): the
+// client closes the held connection, and the member leaves the table
+// within that bound.
 func TestScenarioZooKeeperSeedLeave(t *testing.T) {
 	n := newNarrator(t)
 	z := setupZKMembers(t, n, "zkseed", "seed", 2)
@@ -46,7 +51,7 @@ func TestScenarioZooKeeperSeedLeave(t *testing.T) {
 	if at, ok := removedAt(d, l.web("web1")); ok {
 		gone = at.Sub(termAt)
 	}
-	n.Note("lbd took web1 out of the table %v after SIGTERM", gone.Round(time.Millisecond))
+	n.Note("lbd took web1 out of rotation %v after SIGTERM", gone.Round(time.Millisecond))
 	heldOK, heldFailed := 0, 0
 	for i := range 10 {
 		got, err := h.get()
@@ -61,8 +66,25 @@ func TestScenarioZooKeeperSeedLeave(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	n.Step("The client closes the held connection: lbd removes web1's destination within leave_timeout (%v)", zkLeaveTimeout)
+
+	h.c.Close()
+	svc := "TCP " + seedVIP + ":80"
+	out, took, ok := waitIPVS(t, l.director, zkLeaveTimeout+settle, func(s map[string]*ipvsService) bool {
+		_, in := s[svc].dest(l.web("web1").addr + ":80")
+		return !in
+	})
+	if !ok {
+		t.Errorf("web1 still in the table %v after the held connection closed (leave_timeout %v):\n%s", took, zkLeaveTimeout, out)
+	}
+	removed := time.Since(termAt)
+	if at, ok := logTime(d.logLines("op=remove-destination", "-r "+l.web("web1").addr+":80")); ok {
+		removed = at.Sub(termAt)
+	}
+	n.Note("web1's destination removed %v after SIGTERM (%v after the close):", removed.Round(time.Millisecond), took.Round(time.Millisecond))
+	n.Block(strings.Join(d.logLines("discovery: leaving member", l.web("web1").addr), "\n"))
 	res := load.stop()
-	fmt.Printf("MEASURE zk_seed_leave=%.3fs zk_seed_held_ok=%d zk_seed_held_failed=%d zk_seed_requests=%d zk_seed_failed=%d\n",
-		gone.Seconds(), heldOK, heldFailed, len(res), len(failedOf(res)))
+	fmt.Printf("MEASURE zk_seed_leave=%.3fs zk_seed_removed=%.3fs zk_seed_held_ok=%d zk_seed_held_failed=%d zk_seed_requests=%d zk_seed_failed=%d\n",
+		gone.Seconds(), removed.Seconds(), heldOK, heldFailed, len(res), len(failedOf(res)))
 	reportLoad(t, n, res, "the seed-format leave", 0, time.Time{})
 }
