@@ -364,7 +364,7 @@ func (d *Daemon) discoveryMetrics() []metrics.Discovery {
 	var out []metrics.Discovery
 	for _, ds := range d.discoveryStatus() {
 		svc := ds.Service.String()
-		m := metrics.Discovery{Service: svc, Path: ds.Path, Static: static[svc], Members: ds.Members,
+		m := metrics.Discovery{Service: svc, Path: ds.Path, Static: static[svc], Members: ds.Members, Leaving: d.leavingCount(ds.Service),
 			SessionUp: ds.Session == zk.StateHasSession.String(), Stale: ds.Stale, StaleSince: ds.StaleSince,
 			Held: ds.Held != nil, Events: map[string]uint64{}}
 		d.disc.mu.Lock()

@@ -70,6 +70,9 @@ func TestDaemonDiscoveryLeaveDrains(t *testing.T) {
 			f.awaitWeights(t, drained)
 			f.settle()
 			waitFor(t, "status leaving", func() bool { return strings.Contains(f.source(leaver), "leaving (3 connections)") })
+			if ms := f.d.discoveryMetrics(); len(ms) != 1 || ms[0].Leaving != 1 || ms[0].Members != 1 {
+				t.Errorf("metrics while leaving: %+v, want 1 leaving, 1 member", ms)
+			}
 			if w := f.k.Writes(); w != 1 {
 				t.Errorf("leave with connections: %d writes, want 1 (weight 0) (%v)", w, f.k.Log())
 			}
@@ -81,6 +84,9 @@ func TestDaemonDiscoveryLeaveDrains(t *testing.T) {
 			f.k.ResetCounters()
 			f.setConns(t, leaver, 0, 0)
 			f.awaitWeights(t, gone)
+			if ms := f.d.discoveryMetrics(); len(ms) != 1 || ms[0].Leaving != 0 {
+				t.Errorf("metrics after the leave: %+v, want none leaving", ms)
+			}
 		}},
 		{name: "leave_timeout bounds the wait", extra: "      leave_timeout: 1500ms\n", conns: [2]uint32{5, 0},
 			then: func(t *testing.T, f *discFixture) {

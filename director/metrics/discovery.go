@@ -12,6 +12,7 @@ type Discovery struct {
 	Path       string
 	Static     int  // static real servers of the service
 	Members    int  // discovered members applied
+	Leaving    int  // members gone from the registry, drained at weight 0 until their connections end
 	SessionUp  bool // the ZooKeeper session is established
 	Stale      bool // the registry is lost: the members are the last known
 	StaleSince time.Time
@@ -37,7 +38,7 @@ func newDiscoveryCollector(src Sources) *discoveryCollector {
 	sp := []string{"service", "path"}
 	return &discoveryCollector{
 		src:        src,
-		members:    desc("discovery_members", "Real servers of a service with discovery, by source: static (the file) or zookeeper (members applied).", "service", "path", "source"),
+		members:    desc("discovery_members", "Real servers of a service with discovery, by source: static (the file), zookeeper (members applied) or leaving (gone from the registry, at weight 0 until their connections end).", "service", "path", "source"),
 		session:    desc("discovery_session_up", "1 while the ZooKeeper session of the service's discovery is established.", sp...),
 		stale:      desc("discovery_stale", "1 while the registry is lost: the members are the last known ones (kept, still checked).", sp...),
 		staleSince: desc("discovery_stale_since_seconds", "Unix time since which the discovery is stale; 0 when it is fresh.", sp...),
@@ -68,6 +69,7 @@ func (c *discoveryCollector) Collect(ch chan<- prometheus.Metric) {
 		l := []string{d.Service, d.Path}
 		ch <- newMetric(c.members, gauge, float64(d.Static), d.Service, d.Path, "static")
 		ch <- newMetric(c.members, gauge, float64(d.Members), d.Service, d.Path, "zookeeper")
+		ch <- newMetric(c.members, gauge, float64(d.Leaving), d.Service, d.Path, "leaving")
 		ch <- newMetric(c.session, gauge, b2f(d.SessionUp), l...)
 		ch <- newMetric(c.stale, gauge, b2f(d.Stale), l...)
 		since := 0.0

@@ -305,7 +305,7 @@ func TestScrapeAlerts(t *testing.T) {
 func TestScrapeDiscovery(t *testing.T) {
 	since := time.Unix(1_800_000_000, 0)
 	src := Sources{Discovery: func() []Discovery {
-		return []Discovery{{Service: "TCP 192.0.2.10:80", Path: "/sgroup", Static: 1, Members: 3, Stale: true, StaleSince: since,
+		return []Discovery{{Service: "TCP 192.0.2.10:80", Path: "/sgroup", Static: 1, Members: 3, Leaving: 2, Stale: true, StaleSince: since,
 			Held: true, Events: map[string]uint64{"applied": 4, "stale": 1}}}
 	}}
 	got, _ := scrape(t, src)
@@ -313,6 +313,7 @@ func TestScrapeDiscovery(t *testing.T) {
 	for _, want := range []string{
 		`lbd_discovery_members{path="/sgroup",service="TCP 192.0.2.10:80",source="static"} 1`,
 		`lbd_discovery_members{path="/sgroup",service="TCP 192.0.2.10:80",source="zookeeper"} 3`,
+		`lbd_discovery_members{path="/sgroup",service="TCP 192.0.2.10:80",source="leaving"} 2`,
 		`lbd_discovery_session_up{` + l + `} 0`,
 		`lbd_discovery_stale{` + l + `} 1`,
 		`lbd_discovery_stale_since_seconds{` + l + `} 1.8e+09`,
