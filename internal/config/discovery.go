@@ -39,7 +39,7 @@ type Discovery struct {
 	// counts no connection on it, at most this long; 0 removes it at once.
 	LeaveTimeout time.Duration `yaml:"leave_timeout"` // default 30s
 	Checks       []Check       `yaml:"checks"`        // templates every member gets
-	Timing   `yaml:",inline"`
+	Timing       `yaml:",inline"`
 }
 
 // DiscoveryFormat is how a member's znode data is written.
