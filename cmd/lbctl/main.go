@@ -121,6 +121,11 @@ commands:
              --force            apply it even if the removal guard refuses it (it
                                 would remove every managed IPVS service or VRRP
                                 instance, or more than removal_guard.max_percent)
+             --dry-run          print what it would do and change nothing: the IPVS
+                                writes in ipvsadm syntax, VRRP instances started,
+                                restarted, stopped or kept, checks added or removed,
+                                a summary line; exit 0 no change, 1 changes, 3 error
+                                or refused by the removal guard (--json: as JSON)
   resync   ask lbd to repair the IPVS table now
   discovery confirm SERVICE
            apply the discovery update lbd holds for SERVICE ("TCP 192.0.2.10:80"):
@@ -166,9 +171,13 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return status(ctx, args, *socket, stdout, stderr, e, true)
 		}),
 		cmd("reload", nil, func(ctx context.Context, args []string) int {
+			if isDryRun(args) {
+				return reloadDryRun(ctx, args, *socket, stdout, stderr, e) // plan.go
+			}
 			var req control.ReloadRequest
 			flags := func(fs *flag.FlagSet) {
 				fs.BoolVar(&req.Force, "force", false, "apply even what the removal guard refuses")
+				fs.Bool("dry-run", false, "print what a reload would do (IPVS writes as ipvsadm rules, VRRP, checks); change nothing")
 			}
 			return action(ctx, "reload", args, *socket, stdout, stderr, flags, func(ctx context.Context, s string) (any, error) {
 				return e.reload(ctx, s, req)

@@ -226,6 +226,9 @@ type ReloadRequest struct {
 	// instance, or more than removal_guard.max_percent of them): lbctl
 	// reload --force.
 	Force bool `json:"force,omitempty"`
+	// DryRun computes what the reload would do and writes nothing: the
+	// answer's Plan (lbctl reload --dry-run).
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // MaxReloadRequest bounds the body of POST /v1/reload.
@@ -236,6 +239,8 @@ type ReloadResult struct {
 	ConfigFile string       `json:"config_file,omitempty"`
 	Changes    []string     `json:"changes,omitempty"`
 	Apply      *ApplyResult `json:"apply,omitempty"`
+	// Plan is a dry run's answer.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // Daemon is what the socket serves: lbd's whole status, read at the time

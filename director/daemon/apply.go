@@ -226,7 +226,7 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mod
 		d.log.Info("reload change", "change", c)
 	}
 	d.log.Info("reloaded", "config", d.path, "changes", len(plan.Changes), "ipvs_writes", ar.Writes,
-		"vrrp_kept", len(plan.KeepComponents), "checks_kept", plan.KeepChecks)
+		"vrrp_kept", len(plan.KeepComponents), "checks_kept", plan.KeepChecks, "summary", appliedSummary(plan, ar))
 }
 
 // Reload re-reads the configuration file and applies the difference. An
@@ -234,6 +234,9 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mod
 // changes nothing: every error is logged and returned. SIGHUP reloads with
 // the zero request: guarded.
 func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
+	if req.DryRun {
+		return d.dryRunReload(ctx, req) // dryrun.go: not a reload, not counted
+	}
 	res, err := d.reload(ctx, req)
 	d.countReload(err)
 	return res, err
