@@ -5,7 +5,8 @@
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
 // /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), POST
-// /v1/bgp/drain (when it is a DirectorDrainer).
+// /v1/bgp/drain (when it is a DirectorDrainer), GET /v1/events (when it
+// is an EventSource; events.go).
 package control
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/logging"
@@ -165,6 +166,7 @@ func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.S
 	}
 	d.logHealthChanges(changes, nil)
 	d.log.Info("ipvs table applied", "on", mode.String(), "writes", ar.Writes, "ops", ar.OpCount())
+	d.emitApply(mode.String(), ar, err)
 	return ar, err
 }
 
@@ -220,6 +222,8 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mod
 		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
 			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket,
 			"vrrp_only", d.ipvsNow() == nil)
+		d.ev.Emit(events.Event{Kind: events.KindDaemon, Subject: d.path, Message: fmt.Sprintf("lbd started: %d services, %d checks, %d VRRP instances",
+			len(cfg.VirtualServers), len(plan.Checks), len(cfg.VRRP.Instances))})
 		return
 	}
 	for _, c := range plan.Changes {
@@ -239,6 +243,7 @@ func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control
 	}
 	res, err := d.reload(ctx, req)
 	d.countReload(err)
+	d.emitReload(res, reloadResult(err), err)
 	return res, err
 }
 

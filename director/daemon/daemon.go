@@ -26,6 +26,7 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
@@ -42,6 +43,9 @@ type Kernel = director.Kernel
 type Options struct {
 	// LogFormat ("text" or "json") and LogLevel override the file's.
 	LogFormat, LogLevel string
+	// EventHistory is how many events lbd keeps for lbctl events and the
+	// status page (default events.DefaultCapacity).
+	EventHistory int
 	// LogOutput receives the logs; default os.Stderr.
 	LogOutput io.Writer
 	// Kernel replaces the real IPVS (kernel.Open); tests pass a fake.
@@ -98,6 +102,7 @@ type Daemon struct {
 	started time.Time
 
 	sched *healthcheck.Scheduler
+	ev    *events.Log // the event history (events.go)
 
 	loaded *config.Director          // read by New, applied by Run
 	mem    *memoryPolicy             // nil: none (Options.MemoryPolicy off, or the environment's)
@@ -151,7 +156,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, started: time.Now(), cfg: &config.Director{},
 		file: &config.Director{}, disc: newDiscoveryState(), bgp: newBGPState(), checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
-		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
+		trans: map[transKey]uint64{}, reloads: map[string]uint64{}, ev: events.New(opts.EventHistory, nil)}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -270,6 +275,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.opts.Notify(sddaemon.SdNotifyStopping)
 	d.log.Info("lbd stopping")
+	d.ev.Emit(events.Event{Kind: events.KindDaemon, Subject: d.path, Message: "lbd stopping"})
 	d.mu.Lock()
 	d.stopping = true // reloads from now on are refused
 	d.mu.Unlock()
