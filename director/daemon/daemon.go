@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/director/metrics"
+	"github.com/lvsd/lb/director/statuspage"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/httplimit"
@@ -322,7 +324,12 @@ func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 	}
 	// The same bounds as the control socket: a scraper (or anyone who can
 	// reach the port) holds at most 64 connections, idle ones closed.
-	msrv, mll := httplimit.Server(ml, metrics.Handler(d.metricsSources()), httplimit.Limits{})
+	// The status page (director/statuspage, read-only) shares the listener:
+	// bound to localhost by default, off with it.
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler(d.metricsSources()))
+	mux.Handle("/", statuspage.New(d, nil))
+	msrv, mll := httplimit.Server(ml, mux, httplimit.Limits{})
 	goFn(func() { _ = msrv.Serve(mll) })
 	d.log.Info("metrics listening", "address", ml.Addr().String())
 	return func() { stopCtl(); _ = msrv.Close() }, nil
