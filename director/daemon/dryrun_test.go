@@ -274,3 +274,34 @@ func TestPlanStartMatchesTheStartsWrites(t *testing.T) {
 		t.Errorf("the start wrote %q, the plan said %q", got, planned)
 	}
 }
+
+// The plan's VRRP lines come from PlanApply's components: a changed
+// instance is restarted (not started and stopped), a new one started, a
+// removed one stopped, the others kept.
+func TestDryRunVRRPLines(t *testing.T) {
+	old := parse(t, baseYAML)
+	changed := strings.Replace(baseYAML, "priority: 200", "priority: 150", 1)
+	changed = strings.Replace(changed, `    VI_3:
+      interface: eth1
+      virtual_router_id: 53
+      virtual_ipaddresses: [{address: 10.0.1.90}]
+`, "", 1)
+	changed = strings.Replace(changed, "G: {instances: [VI_2, VI_3]}", "G: {instances: [VI_2]}", 1)
+	changed = strings.Replace(changed, "  scripts:", `    VI_4:
+      interface: eth2
+      virtual_router_id: 54
+      virtual_ipaddresses: [{address: 10.0.2.90}]
+  scripts:`, 1)
+	next := parse(t, changed)
+	var pl control.Plan
+	fillPlan(&pl, PlanApply(old, next))
+	got := fmt.Sprintf("start %v restart %v stop %v keep %v", pl.VRRPStart, pl.VRRPRestart, pl.VRRPStop, pl.VRRPKeep)
+	if want := "start [VI_2 VI_4] restart [VI_1] stop [VI_2,VI_3] keep []"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	var same control.Plan
+	fillPlan(&same, PlanApply(old, parse(t, baseYAML)))
+	if same.Changed() || len(same.VRRPKeep) != 2 || same.ChecksKeep != 3 {
+		t.Errorf("same file: %+v", same)
+	}
+}
