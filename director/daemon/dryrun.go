@@ -80,6 +80,9 @@ func (d *Daemon) dryRun(next *config.Director, start, force bool) (control.Plan,
 		pl.Refused = err.Error()
 	}
 	plan := PlanApply(old, next)
+	if start {
+		plan.Restart = nil // from nothing: every global setting "changed", none needs a restart
+	}
 	fillPlan(&pl, plan)
 	if p == nil {
 		return pl, nil

@@ -261,7 +261,7 @@ func TestPlanStartMatchesTheStartsWrites(t *testing.T) {
 		planned = append(planned, w.Rule)
 	}
 	want := []string{"-D -t 10.0.0.1:80", "-e -t 10.0.0.3:80 -r 10.1.0.4:80 -g -w 5"}
-	if !slices.Equal(planned, want) || pl.Against != "kernel" || len(pl.ChecksAdd) != 0 || pl.Refused != "" {
+	if !slices.Equal(planned, want) || pl.Against != "kernel" || len(pl.ChecksAdd) != 0 || pl.Refused != "" || len(pl.Restart) != 0 {
 		t.Fatalf("plan %q, want %q (%+v)", planned, want, pl)
 	}
 	if got := k.rules(); len(got) != 0 {
