@@ -64,7 +64,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("POST /v1/resync", s.resync)
 	s.mux.HandleFunc("POST /v1/discovery/confirm", s.confirmDiscovery)
 	s.mux.HandleFunc("POST /v1/bgp/drain", s.drainDirector) // bgp.go
-	s.mux.HandleFunc("GET /v1/events", s.events) // events.go
+	s.mux.HandleFunc("GET /v1/events", s.events)            // events.go
 	return s
 }
 
