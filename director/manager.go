@@ -70,17 +70,7 @@ func (m *Manager) SetSpecs(ctx context.Context, specs []ServiceSpec) ([]HealthCh
 	m.mu.Lock()
 	before := m.verdicts()
 	m.specs = specs
-	kept := make(map[string]CheckState, len(m.checks))
-	for _, s := range specs {
-		for _, rs := range s.RealServers {
-			for _, c := range rs.Checks {
-				if st, ok := m.checks[c.ID]; ok {
-					kept[c.ID] = st
-				}
-			}
-		}
-	}
-	m.checks = kept
+	m.checks = keptStates(specs, m.checks)
 	m.byCheck = indexChecks(specs)
 	changes := diffVerdicts(before, m.verdicts())
 	quorum := m.rebuild()

@@ -263,7 +263,7 @@ func (r *Reconciler) Resync(ctx context.Context) (Result, error) {
 	defer r.mu.Unlock()
 	var errs []error
 	if r.settings != nil {
-		if _, err := r.applySettings(*r.settings, true); err != nil {
+		if _, err := r.settingsDiff(*r.settings, true, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -722,10 +722,13 @@ func (r *Reconciler) ApplySettings(s Settings) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settings = &s
-	return r.applySettings(s, false)
+	return r.settingsDiff(s, false, false)
 }
 
-func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
+// settingsDiff sets the settings of s that differ from the kernel's
+// (none when dry: only what would change is returned) and returns what it
+// changed.
+func (r *Reconciler) settingsDiff(s Settings, repair, dry bool) ([]string, error) {
 	var changed []string
 	var errs []error
 	t := s.Timeouts
@@ -734,8 +737,10 @@ func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
 		if err != nil {
 			errs = append(errs, err)
 		} else if (t.TCP != 0 && t.TCP != cur.TCP) || (t.TCPFin != 0 && t.TCPFin != cur.TCPFin) || (t.UDP != 0 && t.UDP != cur.UDP) {
-			r.writes++
-			if err := r.cfg.Kernel.SetTimeouts(t); err != nil {
+			if !dry {
+				r.writes++
+			}
+			if err := r.setTimeouts(t, dry); err != nil {
 				errs = append(errs, err)
 			} else {
 				changed = append(changed, fmt.Sprintf("timeouts (tcp tcpfin udp) %d %d %d -> %d %d %d",
@@ -755,7 +760,7 @@ func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
 			if cur == sc.Value {
 				continue
 			}
-			if err := r.cfg.Sysctls.Set(sc.Name, sc.Value); err != nil {
+			if err := r.setSysctl(sc, dry); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -763,6 +768,9 @@ func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
 		}
 	}
 	for _, c := range changed {
+		if dry {
+			break
+		}
 		if repair {
 			r.log.Warn("repaired IPVS setting", "change", c)
 		} else {
@@ -770,6 +778,20 @@ func (r *Reconciler) applySettings(s Settings, repair bool) ([]string, error) {
 		}
 	}
 	return changed, errors.Join(errs...)
+}
+
+func (r *Reconciler) setTimeouts(t table.Timeouts, dry bool) error {
+	if dry {
+		return nil
+	}
+	return r.cfg.Kernel.SetTimeouts(t)
+}
+
+func (r *Reconciler) setSysctl(sc SysctlSetting, dry bool) error {
+	if dry {
+		return nil
+	}
+	return r.cfg.Sysctls.Set(sc.Name, sc.Value)
 }
 
 func or(a, b uint32) uint32 {

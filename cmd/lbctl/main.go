@@ -23,6 +23,7 @@ import (
 
 	"github.com/lvsd/lb/cmd/internal/cli"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/director/kernel"
 	"github.com/lvsd/lb/director/table"
 )
@@ -42,6 +43,8 @@ type env struct {
 	confirm func(ctx context.Context, socket, service string) (control.ReloadResult, error)
 	// drain withdraws (or re-announces) this director's BGP routes.
 	drain func(ctx context.Context, socket string, drain bool) (*control.BGP, error)
+	// events reads lbd's event history (events.go).
+	events func(ctx context.Context, socket string, since uint64, follow bool, fn func(events.Event) error) error
 	// kernel reads the kernel directly.
 	kernel func() (kernelView, error)
 	// conns reads /proc/net/ip_vs_conn.
@@ -73,6 +76,7 @@ func systemEnv() env {
 			return control.NewClient(s).DrainDirector(ctx, drain)
 		},
 		kernel: readKernel,
+		events: systemEvents,
 		conns:  func() ([]table.Conn, error) { return kernel.ReadConns("") },
 		resolver: func() table.Resolver {
 			return table.NewSystemResolver()
@@ -121,7 +125,17 @@ commands:
              --force            apply it even if the removal guard refuses it (it
                                 would remove every managed IPVS service or VRRP
                                 instance, or more than removal_guard.max_percent)
+             --dry-run          print what it would do and change nothing: the IPVS
+                                writes in ipvsadm syntax, VRRP instances started,
+                                restarted, stopped or kept, checks added or removed,
+                                a summary line; exit 0 no change, 1 changes, 3 error
+                                or refused by the removal guard (--json: as JSON)
   resync   ask lbd to repair the IPVS table now
+  events   lbd's events, oldest first: VRRP and check transitions (with the reason),
+           IPVS writes per apply, reloads, discovery changes
+             --json             one JSON object per line, with its seq
+             --since N          only the events after seq N (resume)
+             --follow, -f       go on with each new event until interrupted
   discovery confirm SERVICE
            apply the discovery update lbd holds for SERVICE ("TCP 192.0.2.10:80"):
            one that removes more than discovery.max_removal_share of the pool
@@ -166,9 +180,13 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return status(ctx, args, *socket, stdout, stderr, e, true)
 		}),
 		cmd("reload", nil, func(ctx context.Context, args []string) int {
+			if isDryRun(args) {
+				return reloadDryRun(ctx, args, *socket, stdout, stderr, e) // plan.go
+			}
 			var req control.ReloadRequest
 			flags := func(fs *flag.FlagSet) {
 				fs.BoolVar(&req.Force, "force", false, "apply even what the removal guard refuses")
+				fs.Bool("dry-run", false, "print what a reload would do (IPVS writes as ipvsadm rules, VRRP, checks); change nothing")
 			}
 			return action(ctx, "reload", args, *socket, stdout, stderr, flags, func(ctx context.Context, s string) (any, error) {
 				return e.reload(ctx, s, req)
@@ -178,6 +196,9 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return action(ctx, "resync", args, *socket, stdout, stderr, nil, func(ctx context.Context, s string) (any, error) {
 				return e.resync(ctx, s)
 			})
+		}),
+		cmd("events", nil, func(ctx context.Context, args []string) int {
+			return eventsCmd(ctx, args, *socket, stdout, stderr, e)
 		}),
 		cmd("discovery", nil, func(ctx context.Context, args []string) int {
 			return discoveryCmd(ctx, args, *socket, stdout, stderr, e)

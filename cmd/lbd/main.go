@@ -34,6 +34,7 @@ func commands() []cli.Command {
 	return []cli.Command{
 		cli.CheckCommand("lbd", "a director configuration", defaultConfigPath, load, os.Stdout, os.Stderr),
 		{Name: "run", Summary: "run the director daemon (SIGHUP reloads)", Run: runRun},
+		planCommand(), // plan.go
 	}
 }
 

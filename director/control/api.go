@@ -5,7 +5,8 @@
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
 // /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), POST
-// /v1/bgp/drain (when it is a DirectorDrainer).
+// /v1/bgp/drain (when it is a DirectorDrainer), GET /v1/events (when it
+// is an EventSource; events.go).
 package control
 
 import (
@@ -226,6 +227,9 @@ type ReloadRequest struct {
 	// instance, or more than removal_guard.max_percent of them): lbctl
 	// reload --force.
 	Force bool `json:"force,omitempty"`
+	// DryRun computes what the reload would do and writes nothing: the
+	// answer's Plan (lbctl reload --dry-run).
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // MaxReloadRequest bounds the body of POST /v1/reload.
@@ -236,6 +240,8 @@ type ReloadResult struct {
 	ConfigFile string       `json:"config_file,omitempty"`
 	Changes    []string     `json:"changes,omitempty"`
 	Apply      *ApplyResult `json:"apply,omitempty"`
+	// Plan is a dry run's answer.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // Daemon is what the socket serves: lbd's whole status, read at the time

@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/lvsd/lb/internal/httplimit"
@@ -45,6 +46,8 @@ type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
 	mux *http.ServeMux
+	// followers counts the event streams followed (events.go).
+	followers atomic.Int32
 }
 
 // NewServer returns a Server; ListenAndServe starts it.
@@ -61,6 +64,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("POST /v1/resync", s.resync)
 	s.mux.HandleFunc("POST /v1/discovery/confirm", s.confirmDiscovery)
 	s.mux.HandleFunc("POST /v1/bgp/drain", s.drainDirector) // bgp.go
+	s.mux.HandleFunc("GET /v1/events", s.events)            // events.go
 	return s
 }
 

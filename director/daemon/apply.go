@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/logging"
@@ -165,6 +166,7 @@ func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.S
 	}
 	d.logHealthChanges(changes, nil)
 	d.log.Info("ipvs table applied", "on", mode.String(), "writes", ar.Writes, "ops", ar.OpCount())
+	d.emitApply(mode.String(), ar, err)
 	return ar, err
 }
 
@@ -220,13 +222,15 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mod
 		d.log.Info("lbd started", "config", d.path, "services", len(cfg.VirtualServers),
 			"checks", len(plan.Checks), "vrrp_instances", len(cfg.VRRP.Instances), "control_socket", cfg.Global.ControlSocket,
 			"vrrp_only", d.ipvsNow() == nil)
+		d.ev.Emit(events.Event{Kind: events.KindDaemon, Subject: d.path, Message: fmt.Sprintf("lbd started: %d services, %d checks, %d VRRP instances",
+			len(cfg.VirtualServers), len(plan.Checks), len(cfg.VRRP.Instances))})
 		return
 	}
 	for _, c := range plan.Changes {
 		d.log.Info("reload change", "change", c)
 	}
 	d.log.Info("reloaded", "config", d.path, "changes", len(plan.Changes), "ipvs_writes", ar.Writes,
-		"vrrp_kept", len(plan.KeepComponents), "checks_kept", plan.KeepChecks)
+		"vrrp_kept", len(plan.KeepComponents), "checks_kept", plan.KeepChecks, "summary", appliedSummary(plan, ar))
 }
 
 // Reload re-reads the configuration file and applies the difference. An
@@ -234,8 +238,12 @@ func (d *Daemon) report(plan Plan, cfg *config.Director, ar director.Result, mod
 // changes nothing: every error is logged and returned. SIGHUP reloads with
 // the zero request: guarded.
 func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
+	if req.DryRun {
+		return d.dryRunReload(ctx, req) // dryrun.go: not a reload, not counted
+	}
 	res, err := d.reload(ctx, req)
 	d.countReload(err)
+	d.emitReload(res, reloadResult(err), err)
 	return res, err
 }
 

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -26,7 +27,9 @@ import (
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/director/metrics"
+	"github.com/lvsd/lb/director/statuspage"
 	"github.com/lvsd/lb/healthcheck"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/httplimit"
@@ -42,6 +45,9 @@ type Kernel = director.Kernel
 type Options struct {
 	// LogFormat ("text" or "json") and LogLevel override the file's.
 	LogFormat, LogLevel string
+	// EventHistory is how many events lbd keeps for lbctl events and the
+	// status page (default events.DefaultCapacity).
+	EventHistory int
 	// LogOutput receives the logs; default os.Stderr.
 	LogOutput io.Writer
 	// Kernel replaces the real IPVS (kernel.Open); tests pass a fake.
@@ -98,6 +104,7 @@ type Daemon struct {
 	started time.Time
 
 	sched *healthcheck.Scheduler
+	ev    *events.Log // the event history (events.go)
 
 	loaded *config.Director          // read by New, applied by Run
 	mem    *memoryPolicy             // nil: none (Options.MemoryPolicy off, or the environment's)
@@ -151,7 +158,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{path: cfgPath, opts: opts, loaded: cfg, mem: mem, started: time.Now(), cfg: &config.Director{},
 		file: &config.Director{}, disc: newDiscoveryState(), bgp: newBGPState(), checks: map[healthcheck.ID]subRef{}, comps: map[string]*runningComp{}, vrrpErr: map[string]string{},
-		trans: map[transKey]uint64{}, reloads: map[string]uint64{}}
+		trans: map[transKey]uint64{}, reloads: map[string]uint64{}, ev: events.New(opts.EventHistory, nil)}
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -271,6 +278,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.opts.Notify(sddaemon.SdNotifyStopping)
 	d.log.Info("lbd stopping")
+	d.ev.Emit(events.Event{Kind: events.KindDaemon, Subject: d.path, Message: "lbd stopping"})
 	d.mu.Lock()
 	d.stopping = true // reloads from now on are refused
 	d.mu.Unlock()
@@ -317,7 +325,12 @@ func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 	}
 	// The same bounds as the control socket: a scraper (or anyone who can
 	// reach the port) holds at most 64 connections, idle ones closed.
-	msrv, mll := httplimit.Server(ml, metrics.Handler(d.metricsSources()), httplimit.Limits{})
+	// The status page (director/statuspage, read-only) shares the listener:
+	// bound to localhost by default, off with it.
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler(d.metricsSources()))
+	mux.Handle("/", statuspage.New(d, nil))
+	msrv, mll := httplimit.Server(ml, mux, httplimit.Limits{})
 	goFn(func() { _ = msrv.Serve(mll) })
 	d.log.Info("metrics listening", "address", ml.Addr().String())
 	return func() { stopCtl(); _ = msrv.Close() }, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -53,6 +54,8 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 		d.log.Warn("discovery: update held: it would remove too large a share of the pool", "service", svc,
 			"path", dw.path, "remove", len(c.Removed), "add", len(c.Added), "applied", len(u.Status.Applied),
 			"since", u.Status.HeldSince, "release", "lbctl discovery confirm '"+svc+"'")
+		d.emitDiscovery(svc, discEventHeld, fmt.Sprintf("update held: it would remove %d of %d members (lbctl discovery confirm)",
+			len(c.Removed), len(u.Status.Applied)), map[string]string{"remove": strconv.Itoa(len(c.Removed)), "add": strconv.Itoa(len(c.Added))})
 		d.confirmByHealth()
 		return
 	}
@@ -68,11 +71,16 @@ func (d *Daemon) onDiscoveryUpdate(dw *discWatch, u discovery.Update) {
 	d.disc.mu.Unlock()
 	if wasStale {
 		d.log.Info("discovery: fresh again (re-listed)", "service", svc, "path", dw.path, "members", len(u.Members))
+		d.emitDiscovery(svc, "fresh", fmt.Sprintf("fresh again: %d members listed", len(u.Members)), nil)
 	}
 	for _, err := range u.Errs {
 		d.log.Warn("discovery: member ignored", "service", svc, "path", dw.path, "err", err)
 	}
 	d.logChange(dw, u.Result.Apply)
+	if c := u.Result.Apply; changed && !c.Empty() {
+		d.emitDiscovery(svc, discEventApplied, fmt.Sprintf("members: %d added, %d removed, %d changed; %d now",
+			len(c.Added), len(c.Removed), len(c.Changed), len(u.Status.Applied)), nil)
+	}
 	if changed {
 		d.kickDiscovery()
 	}
@@ -119,6 +127,7 @@ func (d *Daemon) onDiscoveryStale(dw *discWatch, st discovery.Status) {
 	if first {
 		d.log.Warn("discovery stale: ZooKeeper lost, members kept and still checked", "service", svc, "path", dw.path,
 			"since", st.StaleSince, "members", len(st.Applied), "session", dw.conn.conn.State().String())
+		d.emitDiscovery(svc, discEventStale, fmt.Sprintf("stale: ZooKeeper lost, the %d members kept", len(st.Applied)), nil)
 	}
 }
 
@@ -257,6 +266,7 @@ func (d *Daemon) confirm(dw *discWatch, by string) bool {
 	d.disc.mu.Unlock()
 	d.log.Warn("discovery: held update confirmed by "+by, "service", svc, "remove", len(c.Removed),
 		"add", len(c.Added), "members", len(st.Applied))
+	d.emitDiscovery(svc, discEventConfirmed, fmt.Sprintf("held update confirmed by %s: %d removed, %d added", by, len(c.Removed), len(c.Added)), nil)
 	d.logChange(dw, c)
 	return true
 }

@@ -397,9 +397,10 @@ func TestDaemonDiscoveryHeldConfirmedByHealth(t *testing.T) {
 	if ms := f.d.discoveryMetrics(); ms[0].Events["held"] != 1 || ms[0].Events["confirmed"] != 1 {
 		t.Errorf("events %v, want held 1, confirmed 1", ms[0].Events)
 	}
-	if !strings.Contains(f.logs.String(), "confirmed by health checks") {
-		t.Error("no log of the confirmation by health checks")
-	}
+	// The log line follows the state change (written after its lock): wait for it.
+	waitFor(t, "the log of the confirmation by health checks", func() bool {
+		return strings.Contains(f.logs.String(), "confirmed by health checks")
+	})
 }
 
 func TestMemberServer(t *testing.T) {

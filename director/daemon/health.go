@@ -40,6 +40,7 @@ func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 	if !t.Up && len(changes) > 0 {
 		d.confirmByHealth() // a held discovery update the checks now confirm
 	}
+	d.emitApply("health", res, err)
 	if err != nil {
 		d.log.Error("applying real server health", "err", err)
 		return
@@ -67,6 +68,7 @@ func (d *Daemon) logCheck(ctx context.Context, s subRef, t healthcheck.Transitio
 		attrs = append(attrs, "initial", true)
 	}
 	d.log.Log(ctx, lvl, msg, attrs...)
+	d.emitCheck(s, t)
 }
 
 // logHealthChanges logs each real server's new verdict and, when notify
@@ -85,16 +87,19 @@ func (d *Daemon) logHealthChanges(changes []director.HealthChange, notify func(d
 		switch {
 		case c.To.Down && !c.From.Down:
 			d.log.Warn("real server down", attrs...)
+			d.emitHealth(c, "down")
 			if notify != nil {
 				_, argv = notify(c.Server)
 			}
 		case !c.To.Down && c.From.Down:
 			d.log.Info("real server up", attrs...)
+			d.emitHealth(c, "up")
 			if notify != nil {
 				argv, _ = notify(c.Server)
 			}
 		default:
 			d.log.Info("real server weight set by check", attrs...)
+			d.emitHealth(c, "weight set by check")
 		}
 		d.run(argv, "notify command failed to start", "service", c.Server.Service.String(), "server", serverString(c.Server))
 	}

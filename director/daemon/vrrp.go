@@ -135,6 +135,7 @@ func (d *Daemon) onVRRP(sc vrrp.StateChange) {
 		attrs = append(attrs, "group", sc.Group)
 	}
 	d.log.Info("vrrp transition", attrs...)
+	d.emitVRRP(sc, vips)
 	d.mu.Lock()
 	d.trans[transKey{sc.Instance, sc.To.String()}]++
 	cfg := d.cfg
