@@ -132,6 +132,7 @@ commands:
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
            convert a keepalived configuration into lbd.yaml
+  version  print the version, VCS revision and date, and Go version (also --version)
 `
 
 // run runs the lbctl command line on the shared frame: the global -s

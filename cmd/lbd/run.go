@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/daemon"
+	"github.com/lvsd/lb/internal/buildinfo"
 )
 
 // runRun is "lbd run": the director daemon. SIGHUP reloads the
@@ -34,7 +35,9 @@ func runRun(ctx context.Context, args []string) error {
 		return err
 	}
 	ensureProcs()
-	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level, ForceStart: *force, MemoryPolicy: true})
+	build := buildinfo.Read()
+	d, err := daemon.New(*file, daemon.Options{LogFormat: *format, LogLevel: *level, ForceStart: *force, MemoryPolicy: true,
+		Version: build.Version, Build: build})
 	if err != nil {
 		if cli.PrintConfigErrors(os.Stderr, err) {
 			return cli.ExitCode(1)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/lvsd/lb/internal/buildinfo"
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -54,6 +55,24 @@ type Program struct {
 	// Usage, if set, writes the usage text in place of the list of
 	// Commands and their Summary.
 	Usage func(w io.Writer)
+	// Build, if set, replaces buildinfo.Read for "PROG version" (tests).
+	Build func() buildinfo.Info
+}
+
+// isVersion reports whether arg asks for the version: the "version"
+// command, or --version (-version) in the command's place.
+func isVersion(arg string) bool {
+	return arg == "version" || arg == "--version" || arg == "-version"
+}
+
+// version prints "PROG VERSION (revision R, date D, goX)" on w.
+func (p Program) version(w io.Writer) int {
+	read := p.Build
+	if read == nil {
+		read = buildinfo.Read
+	}
+	fmt.Fprintln(w, read().Line(p.Name))
+	return 0
 }
 
 // Main runs the subcommand named by os.Args[1] with a context cancelled by
@@ -74,8 +93,12 @@ func Dispatch(ctx context.Context, prog string, cmds []Command, args []string, s
 // Run parses the global flags, runs the subcommand named by the first
 // argument left and returns the exit status: 0 success, 1 failure, 2 usage
 // error, or the command's own ExitCode. "help", -h, -help and --help in
-// the command's place print the usage on stdout.
+// the command's place print the usage on stdout; "version", --version and
+// -version print the version (before the global flags too).
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isVersion(args[0]) {
+		return p.version(stdout)
+	}
 	if p.Flags != nil {
 		p.Flags.SetOutput(stderr)
 		p.Flags.Usage = func() { p.usage(stderr) }
@@ -92,6 +115,9 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	case "help", "-h", "-help", "--help":
 		p.usage(stdout)
 		return 0
+	}
+	if isVersion(args[0]) {
+		return p.version(stdout)
 	}
 	c, ok := p.command(args[0])
 	if !ok {
@@ -130,6 +156,7 @@ func (p Program) usage(w io.Writer) {
 	for _, c := range p.Commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
 	}
+	fmt.Fprintf(w, "  %-10s %s\n", "version", "print the version, VCS revision and date, and Go version")
 	fmt.Fprintf(w, "\nRun \"%s COMMAND -h\" for a command's flags.\n", p.Name)
 }
 
