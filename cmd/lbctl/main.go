@@ -138,15 +138,20 @@ commands:
 // run runs the lbctl command line on the shared frame: the global -s
 // SOCKET, then a command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
+	return program(stdout, stderr, e).Run(ctx, args, stdout, stderr)
+}
+
+// program is lbctl on the shared frame.
+func program(stdout, stderr io.Writer, e env) cli.Program {
 	global := flag.NewFlagSet("lbctl", flag.ContinueOnError)
-	socket := global.String("s", control.DefaultSocket, "control socket of lbd")
-	p := cli.Program{
+	socket := global.String("s", control.DefaultSocket, "control `socket` of lbd")
+	return cli.Program{
 		Name:     "lbctl",
+		Summary:  "control lbd: the IPVS table like ipvsadm, health, reload, import from keepalived",
 		Flags:    global,
 		Usage:    func(w io.Writer) { fmt.Fprint(w, usage) },
 		Commands: commands(socket, stdout, stderr, e),
 	}
-	return p.Run(ctx, args, stdout, stderr)
 }
 
 // commands lists lbctl's commands (the usage text describes them); socket
@@ -159,7 +164,7 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return cli.ExitStatus(run(ctx, args))
 		}}
 	}
-	return []cli.Command{
+	return describe([]cli.Command{
 		cmd("status", []string{"list", "ls"}, func(ctx context.Context, args []string) int {
 			return status(ctx, args, *socket, stdout, stderr, e, false)
 		}),
@@ -192,7 +197,39 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		cmd("import-keepalived", nil, func(ctx context.Context, args []string) int {
 			return importKeepalived(ctx, args, stdout, stderr)
 		}),
+	}, *socket, stderr)
+}
+
+// describe adds to each command its summary and flag set (for the man
+// page and the completion, cmd/internal/cli's Spec), defined by the same
+// functions the commands run.
+func describe(cmds []cli.Command, socket string, stderr io.Writer) []cli.Command {
+	forceFlag := func(fs *flag.FlagSet) { fs.Bool("force", false, "apply even what the removal guard refuses") }
+	info := map[string]struct {
+		summary string
+		args    []string
+		flags   func() *flag.FlagSet
+	}{
+		"status": {"print the IPVS table like ipvsadm -L (-n: -ln); --health, --json: lbd's state", nil,
+			func() *flag.FlagSet { fs, _ := statusFlagSet(socket, false, stderr); return fs }},
+		"save": {"print the table like ipvsadm -S", nil,
+			func() *flag.FlagSet { fs, _ := statusFlagSet(socket, true, stderr); return fs }},
+		"reload": {"ask lbd to reload its configuration", nil,
+			func() *flag.FlagSet { fs, _ := actionFlags("reload", &socket, stderr, forceFlag); return fs }},
+		"resync": {"ask lbd to repair the IPVS table now", nil,
+			func() *flag.FlagSet { fs, _ := actionFlags("resync", &socket, stderr, nil); return fs }},
+		"discovery": {"confirm SERVICE: apply the discovery update lbd holds for SERVICE", []string{"confirm"},
+			func() *flag.FlagSet { fs, _ := discoveryFlags(&socket, stderr); return fs }},
+		"genhash": {"print the status, headers and MD5SUM of URL (keepalived --genhash)", nil,
+			func() *flag.FlagSet { fs, _, _, _, _ := genhashFlags(stderr); return fs }},
+		"import-keepalived": {"convert a keepalived configuration into lbd.yaml", nil,
+			func() *flag.FlagSet { fs, _, _, _ := importFlags(stderr, "HOST"); return fs }},
 	}
+	for i, c := range cmds {
+		in := info[c.Name]
+		cmds[i].Summary, cmds[i].Args, cmds[i].Flags = in.summary, in.args, in.flags
+	}
+	return cmds
 }
 
 // action runs reload or resync: flags (if set) adds the command's own
@@ -200,13 +237,7 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 // when lbd also reports an error.
 func action(ctx context.Context, name string, args []string, socket string, stdout, stderr io.Writer,
 	flags func(fs *flag.FlagSet), do func(ctx context.Context, socket string) (any, error)) int {
-	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if flags != nil {
-		flags(fs)
-	}
+	fs, asJSON := actionFlags(name, &socket, stderr, flags)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -274,4 +305,17 @@ func omitted(w io.Writer, n int, what string) {
 	if n > 0 {
 		fmt.Fprintf(w, "  %s... and %d more not kept\n", what, n)
 	}
+}
+
+// actionFlags defines the flags of reload or resync (also for their man
+// page): -s (sets *socket), --json and the command's own (flags).
+func actionFlags(name string, socket *string, stderr io.Writer, flags func(fs *flag.FlagSet)) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if flags != nil {
+		flags(fs)
+	}
+	return fs, asJSON
 }

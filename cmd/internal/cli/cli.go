@@ -26,6 +26,13 @@ type Command struct {
 	Aliases []string // other names that run it ("lbctl ls" for status)
 	Summary string   // one line for "PROG help"
 	Run     func(ctx context.Context, args []string) error
+	// Flags, if set, returns a flag set with the command's flags defined
+	// as Run defines them: for the man page and the shell completion
+	// (Program.Spec), never parsed.
+	Flags func() *flag.FlagSet
+	// Args are the words the command takes first ("confirm"), for the
+	// completion.
+	Args []string
 }
 
 // ExitCode is an error carrying only an exit status: the command has
@@ -45,7 +52,9 @@ func ExitStatus(code int) error {
 
 // Program is a command made of subcommands.
 type Program struct {
-	Name     string
+	Name string
+	// Summary is what the program is, in one line (its man page's NAME).
+	Summary  string
 	Commands []Command
 	// Flags, if set, are global flags, parsed before the command name
 	// ("lbctl -s SOCKET status"). Run sends their messages to stderr and
@@ -78,8 +87,13 @@ func (p Program) version(w io.Writer) int {
 // Main runs the subcommand named by os.Args[1] with a context cancelled by
 // SIGINT or SIGTERM, and exits with its status.
 func Main(prog string, cmds []Command) {
+	MainProgram(Program{Name: prog, Commands: cmds})
+}
+
+// MainProgram is Main for a Program (with a Summary, global flags...).
+func MainProgram(p Program) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Dispatch(ctx, prog, cmds, os.Args[1:], os.Stdout, os.Stderr)
+	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -98,6 +112,9 @@ func Dispatch(ctx context.Context, prog string, cmds []Command, args []string, s
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isVersion(args[0]) {
 		return p.version(stdout)
+	}
+	if len(args) == 1 && args[0] == SpecArg {
+		return p.printSpec(stdout, stderr)
 	}
 	if p.Flags != nil {
 		p.Flags.SetOutput(stderr)
@@ -204,7 +221,7 @@ func Interruptible(ctx context.Context, work func() error) error {
 // per line (FILE:LINE: PATH: message), exiting 1; or "FILE: OK" and 0.
 // SIGINT and SIGTERM (ctx) stop it at once, with ExitInterrupted.
 func CheckCommand(prog, what, defaultPath string, load func(path string) error, stdout, stderr io.Writer) Command {
-	run := func(ctx context.Context, args []string) error {
+	flags := func() (*flag.FlagSet, *string) {
 		fs := flag.NewFlagSet(prog+" check", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		file := fs.String("c", defaultPath, "configuration `file` to validate")
@@ -212,6 +229,10 @@ func CheckCommand(prog, what, defaultPath string, load func(path string) error, 
 			fmt.Fprintf(fs.Output(), "Usage: %s check [-c FILE]\n\nValidate %s and exit.\n\n", prog, what)
 			fs.PrintDefaults()
 		}
+		return fs, file
+	}
+	run := func(ctx context.Context, args []string) error {
+		fs, file := flags()
 		if err := ParseFlags(fs, args); err != nil {
 			return err
 		}
@@ -229,7 +250,8 @@ func CheckCommand(prog, what, defaultPath string, load func(path string) error, 
 		fmt.Fprintf(stdout, "%s: OK\n", *file)
 		return nil
 	}
-	return Command{Name: "check", Summary: "validate a configuration file and exit", Run: run}
+	return Command{Name: "check", Summary: "validate a configuration file and exit", Run: run,
+		Flags: func() *flag.FlagSet { fs, _ := flags(); return fs }}
 }
 
 // PrintConfigErrors prints each file:line error of a configuration that did
