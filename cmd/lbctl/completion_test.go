@@ -55,3 +55,17 @@ func TestBashCompletion(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryCommandDescribed: each of lbctl's commands has a summary and
+// flags for its man page and completion (describe), so a new command
+// cannot be left out of them.
+func TestEveryCommandDescribed(t *testing.T) {
+	for _, c := range program(io.Discard, io.Discard, env{}).Spec().Commands {
+		if c.Summary == "" {
+			t.Errorf("command %s has no summary (describe in main.go)", c.Name)
+		}
+		if c.Name != "version" && c.Name != "help" && len(c.Flags) == 0 {
+			t.Errorf("command %s has no flags described (describe in main.go)", c.Name)
+		}
+	}
+}
