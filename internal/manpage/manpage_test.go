@@ -90,7 +90,7 @@ func TestPagesRender(t *testing.T) {
 	dir := t.TempDir()
 	prog := Program{Name: "lbctl", Summary: "control lbd", Usage: "usage: lbctl [-s SOCKET] COMMAND\n.odd line\n",
 		Globals: []Flag{{Name: "s", Arg: "SOCKET", Usage: "control socket", Default: "/run/lbd/lbd.sock"}},
-		Commands: []Command{{Name: "status", Aliases: []string{"ls"}, Summary: "print the table",
+		Commands: []Command{{Name: "status", Aliases: []string{"list", "ls"}, Summary: "print the table",
 			Flags: []Flag{{Name: "n", Usage: "numeric"}, {Name: "json", Usage: "JSON"}}}}}
 	pages := map[string]string{"lbctl.8": CommandPage(Page{Name: "lbctl", Section: "8", Date: "2026-12-07", Source: "lb t"}, prog, "")}
 	for _, name := range []string{"lbd.yaml", "lbrs.yaml"} {
@@ -112,6 +112,12 @@ func TestPagesRender(t *testing.T) {
 		out, err := cmd.Output()
 		if err != nil || stderr.Len() > 0 {
 			t.Errorf("man -l %s: %v\n%s", name, err, stderr.String())
+		}
+		if name == "lbctl.8" && !strings.Contains(string(out), "Also called list, ls.") {
+			t.Errorf("man -l lbctl.8 does not show the alias:\n%s", out)
+		}
+		if strings.Contains(string(out), `\f`) {
+			t.Errorf("man -l %s shows a raw font escape:\n%s", name, out)
 		}
 		if !strings.Contains(string(out), "NAME") {
 			t.Errorf("man -l %s shows no NAME:\n%.400s", name, out)

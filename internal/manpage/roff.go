@@ -97,7 +97,7 @@ func CommandPage(page Page, p Program, extra string) string {
 			b.WriteString(inline(upperFirst(c.Summary)) + ".\n")
 		}
 		if len(c.Aliases) > 0 {
-			fmt.Fprintf(&b, "Also called \\fB%s\\fR.\n", escape(strings.Join(c.Aliases, `\fR, \fB`)))
+			fmt.Fprintf(&b, "Also called \\fB%s\\fR.\n", strings.Join(escapeAll(c.Aliases), `\fR, \fB`))
 		}
 		writeFlags(&b, c.Flags)
 	}
@@ -127,4 +127,12 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func escapeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = escape(s)
+	}
+	return out
 }
