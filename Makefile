@@ -15,7 +15,7 @@ deps:
 	@bash .ci/deps
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/...
 
 ## test: every test: static checks, unit tests, netns tests (root), the real ZooKeeper ensemble and the
 ## real-kernel VM scenarios.
