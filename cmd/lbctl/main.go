@@ -220,6 +220,8 @@ func describe(cmds []cli.Command, socket string, stderr io.Writer) []cli.Command
 			func() *flag.FlagSet { fs, _ := actionFlags("resync", &socket, stderr, nil); return fs }},
 		"discovery": {"confirm SERVICE: apply the discovery update lbd holds for SERVICE", []string{"confirm"},
 			func() *flag.FlagSet { fs, _ := discoveryFlags(&socket, stderr); return fs }},
+		"drain-director": {"withdraw every BGP route of this director; --undo announces them again", nil,
+			func() *flag.FlagSet { fs, _, _ := drainFlags(&socket, stderr); return fs }},
 		"genhash": {"print the status, headers and MD5SUM of URL (keepalived --genhash)", nil,
 			func() *flag.FlagSet { fs, _, _, _, _ := genhashFlags(stderr); return fs }},
 		"import-keepalived": {"convert a keepalived configuration into lbd.yaml", nil,
