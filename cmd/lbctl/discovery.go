@@ -13,10 +13,7 @@ import (
 // discovery update of SERVICE (as status shows it: "TCP 192.0.2.10:80",
 // one argument or two) and apply it.
 func discoveryCmd(ctx context.Context, args []string, socket string, stdout, stderr io.Writer, e env) int {
-	fs := flag.NewFlagSet("lbctl discovery", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs, asJSON := discoveryFlags(&socket, stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -40,4 +37,13 @@ func discoveryCmd(ctx context.Context, args []string, socket string, stdout, std
 		return 1
 	}
 	return 0
+}
+
+// discoveryFlags defines the flags of "lbctl discovery" (also for its man
+// page); -s sets *socket.
+func discoveryFlags(socket *string, stderr io.Writer) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet("lbctl discovery", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	return fs, fs.Bool("json", false, "print the result as JSON")
 }

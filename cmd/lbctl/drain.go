@@ -13,11 +13,7 @@ import (
 // drainCmd runs "lbctl drain-director [--undo]": withdraw every BGP route
 // of this director, or announce them again, and print the BGP state.
 func drainCmd(ctx context.Context, args []string, socket string, stdout, stderr io.Writer, e env) int {
-	fs := flag.NewFlagSet("lbctl drain-director", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	undo := fs.Bool("undo", false, "announce the routes again")
-	asJSON := fs.Bool("json", false, "print the BGP state as JSON")
+	fs, undo, asJSON := drainFlags(&socket, stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,4 +47,15 @@ func exitOf(err error) int {
 		return 1
 	}
 	return 0
+}
+
+// drainFlags defines the flags of "lbctl drain-director" (also for its man
+// page); -s sets *socket.
+func drainFlags(socket *string, stderr io.Writer) (fs *flag.FlagSet, undo, asJSON *bool) {
+	fs = flag.NewFlagSet("lbctl drain-director", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	undo = fs.Bool("undo", false, "announce the routes again")
+	asJSON = fs.Bool("json", false, "print the BGP state as JSON")
+	return fs, undo, asJSON
 }

@@ -15,6 +15,27 @@ import (
 	"github.com/lvsd/lb/director/events"
 )
 
+// eventsFlags are the flags of "lbctl events" (also for its man page);
+// -s sets *socket.
+type eventsFlags struct {
+	fs             *flag.FlagSet
+	asJSON, follow *bool
+	since          *uint64
+}
+
+func newEventsFlags(socket *string, stderr io.Writer) eventsFlags {
+	fs := flag.NewFlagSet("lbctl events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control socket of lbd")
+	ef := eventsFlags{fs: fs,
+		asJSON: fs.Bool("json", false, "one JSON object per line"),
+		since:  fs.Uint64("since", 0, "only the events after this sequence number"),
+		follow: fs.Bool("follow", false, "go on with each new event until interrupted"),
+	}
+	fs.BoolVar(ef.follow, "f", false, "same as --follow")
+	return ef
+}
+
 // eventsCmd is "lbctl events [--json] [--since N] [--follow]": lbd's event
 // history (VRRP and check transitions, IPVS applies, reloads, discovery),
 // oldest first; --follow goes on with each new event until interrupted.
@@ -22,13 +43,8 @@ import (
 // --since N resumes after event N. A gap marker says how many events this
 // reader missed (it fell behind the history lbd keeps).
 func eventsCmd(ctx context.Context, args []string, socket string, stdout, stderr io.Writer, e env) int {
-	fs := flag.NewFlagSet("lbctl events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	asJSON := fs.Bool("json", false, "one JSON object per line")
-	since := fs.Uint64("since", 0, "only the events after this sequence number")
-	follow := fs.Bool("follow", false, "go on with each new event until interrupted")
-	fs.BoolVar(follow, "f", false, "same as --follow")
+	ef := newEventsFlags(&socket, stderr)
+	fs, asJSON, since, follow := ef.fs, ef.asJSON, ef.since, ef.follow
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -15,16 +15,7 @@ import (
 // keepalived --genhash, the status line, the headers and the MD5 of the
 // body to paste into a check's urls[].digest.
 func genhash(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lbctl genhash", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	vhost := fs.String("virtualhost", "", "Host header (and TLS server name)")
-	connectIP := fs.String("connect-ip", "", "connect to this address instead of resolving the URL's host")
-	verify := fs.Bool("verify", false, "verify the server certificate (https)")
-	timeout := fs.Duration("timeout", 5*time.Second, "timeout of the whole fetch")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lbctl genhash URL [--virtualhost H] [--connect-ip IP] [--verify] [--timeout D]")
-		fs.PrintDefaults()
-	}
+	fs, vhost, connectIP, verify, timeout := genhashFlags(stderr)
 	// Flags may come before or after the URL.
 	var url string
 	for {
@@ -65,4 +56,19 @@ func genhash(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "MD5SUM = %s\n", res.MD5)
 	return 0
+}
+
+// genhashFlags defines the flags of "lbctl genhash" (also for its man page).
+func genhashFlags(stderr io.Writer) (fs *flag.FlagSet, vhost, connectIP *string, verify *bool, timeout *time.Duration) {
+	fs = flag.NewFlagSet("lbctl genhash", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	vhost = fs.String("virtualhost", "", "Host header (and TLS server name)")
+	connectIP = fs.String("connect-ip", "", "connect to this address instead of resolving the URL's host")
+	verify = fs.Bool("verify", false, "verify the server certificate (https)")
+	timeout = fs.Duration("timeout", 5*time.Second, "timeout of the whole fetch")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: lbctl genhash URL [--virtualhost H] [--connect-ip IP] [--verify] [--timeout D]")
+		fs.PrintDefaults()
+	}
+	return fs, vhost, connectIP, verify, timeout
 }

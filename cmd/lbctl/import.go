@@ -37,12 +37,7 @@ Exit status: 0 converted (even with unmapped keywords, unless --strict);
 // importKeepalived runs "lbctl import-keepalived". SIGINT and SIGTERM
 // (ctx) stop it at once.
 func importKeepalived(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lbctl import-keepalived", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
-	out := fs.String("o", "", "output file")
-	strict := fs.Bool("strict", false, "exit 3 when something is not mapped")
-	configID := fs.String("config-id", defaultConfigID(), "config id for conditional lines (keepalived -i)")
+	fs, out, strict, configID := importFlags(stderr, defaultConfigID())
 	// Flags may come before or after the file name.
 	var files []string
 	for {
@@ -149,4 +144,17 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// importFlags defines the flags of "lbctl import-keepalived"; configID is
+// the default of --config-id (the host name's first label; a placeholder
+// for the man page).
+func importFlags(stderr io.Writer, configID string) (fs *flag.FlagSet, out *string, strict *bool, id *string) {
+	fs = flag.NewFlagSet("lbctl import-keepalived", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
+	out = fs.String("o", "", "output `file`")
+	strict = fs.Bool("strict", false, "exit 3 when something is not mapped")
+	id = fs.String("config-id", configID, "config `id` for conditional lines (keepalived -i)")
+	return fs, out, strict, id
 }

@@ -146,20 +146,26 @@ commands:
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
            convert a keepalived configuration into lbd.yaml
+  version  print the version, VCS revision and date, and Go version (also --version)
 `
 
 // run runs the lbctl command line on the shared frame: the global -s
 // SOCKET, then a command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) int {
+	return program(stdout, stderr, e).Run(ctx, args, stdout, stderr)
+}
+
+// program is lbctl on the shared frame.
+func program(stdout, stderr io.Writer, e env) cli.Program {
 	global := flag.NewFlagSet("lbctl", flag.ContinueOnError)
-	socket := global.String("s", control.DefaultSocket, "control socket of lbd")
-	p := cli.Program{
+	socket := global.String("s", control.DefaultSocket, "control `socket` of lbd")
+	return cli.Program{
 		Name:     "lbctl",
+		Summary:  "control lbd: the IPVS table like ipvsadm, health, reload, import from keepalived",
 		Flags:    global,
 		Usage:    func(w io.Writer) { fmt.Fprint(w, usage) },
 		Commands: commands(socket, stdout, stderr, e),
 	}
-	return p.Run(ctx, args, stdout, stderr)
 }
 
 // commands lists lbctl's commands (the usage text describes them); socket
@@ -172,7 +178,7 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 			return cli.ExitStatus(run(ctx, args))
 		}}
 	}
-	return []cli.Command{
+	return describe([]cli.Command{
 		cmd("status", []string{"list", "ls"}, func(ctx context.Context, args []string) int {
 			return status(ctx, args, *socket, stdout, stderr, e, false)
 		}),
@@ -184,11 +190,7 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 				return reloadDryRun(ctx, args, *socket, stdout, stderr, e) // plan.go
 			}
 			var req control.ReloadRequest
-			flags := func(fs *flag.FlagSet) {
-				fs.BoolVar(&req.Force, "force", false, "apply even what the removal guard refuses")
-				fs.Bool("dry-run", false, "print what a reload would do (IPVS writes as ipvsadm rules, VRRP, checks); change nothing")
-			}
-			return action(ctx, "reload", args, *socket, stdout, stderr, flags, func(ctx context.Context, s string) (any, error) {
+			return action(ctx, "reload", args, *socket, stdout, stderr, reloadFlags(&req), func(ctx context.Context, s string) (any, error) {
 				return e.reload(ctx, s, req)
 			})
 		}),
@@ -212,6 +214,53 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		cmd("import-keepalived", nil, func(ctx context.Context, args []string) int {
 			return importKeepalived(ctx, args, stdout, stderr)
 		}),
+	}, *socket, stderr)
+}
+
+// describe adds to each command its summary and flag set (for the man
+// page and the completion, cmd/internal/cli's Spec), defined by the same
+// functions the commands run.
+func describe(cmds []cli.Command, socket string, stderr io.Writer) []cli.Command {
+	info := map[string]struct {
+		summary string
+		args    []string
+		flags   func() *flag.FlagSet
+	}{
+		"status": {"print the IPVS table like ipvsadm -L (-n: -ln); --health, --json: lbd's state", nil,
+			func() *flag.FlagSet { fs, _ := statusFlagSet(socket, false, stderr); return fs }},
+		"save": {"print the table like ipvsadm -S", nil,
+			func() *flag.FlagSet { fs, _ := statusFlagSet(socket, true, stderr); return fs }},
+		"reload": {"ask lbd to reload its configuration", nil,
+			func() *flag.FlagSet {
+				fs, _ := actionFlags("reload", &socket, stderr, reloadFlags(new(control.ReloadRequest)))
+				return fs
+			}},
+		"resync": {"ask lbd to repair the IPVS table now", nil,
+			func() *flag.FlagSet { fs, _ := actionFlags("resync", &socket, stderr, nil); return fs }},
+		"events": {"print lbd's events, oldest first (VRRP and check transitions, IPVS applies, reloads, discovery)", nil,
+			func() *flag.FlagSet { return newEventsFlags(&socket, stderr).fs }},
+		"discovery": {"confirm SERVICE: apply the discovery update lbd holds for SERVICE", []string{"confirm"},
+			func() *flag.FlagSet { fs, _ := discoveryFlags(&socket, stderr); return fs }},
+		"drain-director": {"withdraw every BGP route of this director; --undo announces them again", nil,
+			func() *flag.FlagSet { fs, _, _ := drainFlags(&socket, stderr); return fs }},
+		"genhash": {"print the status, headers and MD5SUM of URL (keepalived --genhash)", nil,
+			func() *flag.FlagSet { fs, _, _, _, _ := genhashFlags(stderr); return fs }},
+		"import-keepalived": {"convert a keepalived configuration into lbd.yaml", nil,
+			func() *flag.FlagSet { fs, _, _, _ := importFlags(stderr, "HOST"); return fs }},
+	}
+	for i, c := range cmds {
+		in := info[c.Name]
+		cmds[i].Summary, cmds[i].Args, cmds[i].Flags = in.summary, in.args, in.flags
+	}
+	return cmds
+}
+
+// reloadFlags adds lbctl reload's own flags (--dry-run is handled by
+// reloadDryRun, plan.go).
+func reloadFlags(req *control.ReloadRequest) func(fs *flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.BoolVar(&req.Force, "force", false, "apply even what the removal guard refuses")
+		fs.Bool("dry-run", false, "print what a reload would do (IPVS writes as ipvsadm rules, VRRP, checks); change nothing")
 	}
 }
 
@@ -220,13 +269,7 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 // when lbd also reports an error.
 func action(ctx context.Context, name string, args []string, socket string, stdout, stderr io.Writer,
 	flags func(fs *flag.FlagSet), do func(ctx context.Context, socket string) (any, error)) int {
-	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if flags != nil {
-		flags(fs)
-	}
+	fs, asJSON := actionFlags(name, &socket, stderr, flags)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -294,4 +337,17 @@ func omitted(w io.Writer, n int, what string) {
 	if n > 0 {
 		fmt.Fprintf(w, "  %s... and %d more not kept\n", what, n)
 	}
+}
+
+// actionFlags defines the flags of reload or resync (also for their man
+// page): -s (sets *socket), --json and the command's own (flags).
+func actionFlags(name string, socket *string, stderr io.Writer, flags func(fs *flag.FlagSet)) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if flags != nil {
+		flags(fs)
+	}
+	return fs, asJSON
 }

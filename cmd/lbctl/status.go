@@ -108,11 +108,25 @@ func statusVRRPOnly(stdout, stderr io.Writer, st control.Status, f statusFlags, 
 // fewer); socket is the global -s, which -s after the command overrides.
 // A usage error is reported and gives exit status 2.
 func parseStatusFlags(args []string, socket string, save bool, stderr io.Writer) (statusFlags, int) {
+	fs, f := statusFlagSet(socket, save, stderr)
+	if err := fs.Parse(args); err != nil {
+		return *f, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lbctl: unexpected argument %q\n", fs.Arg(0))
+		return *f, 2
+	}
+	return f.check(stderr)
+}
+
+// statusFlagSet defines the flags of status or save (also for their man
+// page); socket is the default of -s.
+func statusFlagSet(socket string, save bool, stderr io.Writer) (*flag.FlagSet, *statusFlags) {
 	fs := flag.NewFlagSet("lbctl status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	f := statusFlags{save: save}
-	fs.StringVar(&f.socket, "s", socket, "control socket of lbd")
+	f := &statusFlags{save: save}
+	fs.StringVar(&f.socket, "s", socket, "control `socket` of lbd")
 	fs.BoolVar(&f.numeric, "n", false, "numeric output")
 	if !save {
 		fs.BoolVar(&f.stats, "stats", false, "statistics")
@@ -129,13 +143,11 @@ func parseStatusFlags(args []string, socket string, save bool, stderr io.Writer)
 		fs.BoolVar(&f.json, "json", false, "JSON")
 	}
 	fs.BoolVar(&f.kernelOnly, "kernel", false, "read the kernel only")
-	if err := fs.Parse(args); err != nil {
-		return f, 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "lbctl: unexpected argument %q\n", fs.Arg(0))
-		return f, 2
-	}
+	return fs, f
+}
+
+// check applies ipvsadm's rule on the options that go together.
+func (f statusFlags) check(stderr io.Writer) (statusFlags, int) {
 	// ipvsadm's own rule for the list command.
 	if (f.conns || f.timeout || f.daemon) && (f.stats || f.rate || f.thresholds) ||
 		(f.timeout || f.daemon) && f.persistent {

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -33,9 +34,13 @@ func commands() []cli.Command {
 	}
 	return []cli.Command{
 		cli.CheckCommand("lbd", "a director configuration", defaultConfigPath, load, os.Stdout, os.Stderr),
-		{Name: "run", Summary: "run the director daemon (SIGHUP reloads)", Run: runRun},
+		{Name: "run", Summary: "run the director daemon (SIGHUP reloads)", Run: runRun,
+			Flags: func() *flag.FlagSet { fs, _, _, _, _ := runFlags(); return fs }},
 		planCommand(), // plan.go
 	}
 }
 
-func main() { cli.Main("lbd", commands()) }
+// summary is what lbd is, in one line (its man page's NAME).
+const summary = "load-balancer director: IPVS, VRRP and health checks"
+
+func main() { cli.MainProgram(cli.Program{Name: "lbd", Summary: summary, Commands: commands()}) }

@@ -27,15 +27,32 @@ func planCommand() cli.Command {
 	return cli.Command{Name: "plan", Summary: "print what lbd would do with a configuration (IPVS writes, VRRP, checks); change nothing",
 		Run: func(ctx context.Context, args []string) error {
 			return cli.ExitStatus(runPlan(ctx, args, os.Stdout, os.Stderr))
-		}}
+		},
+		Flags: func() *flag.FlagSet { return newPlanFlags().fs }}
+}
+
+// planFlags are lbd plan's flags: one definition for the command and its
+// man page.
+type planFlags struct {
+	fs     *flag.FlagSet
+	file   *string
+	socket *string
+	asJSON *bool
+}
+
+func newPlanFlags() planFlags {
+	fs := flag.NewFlagSet("lbd plan", flag.ContinueOnError)
+	return planFlags{fs: fs,
+		file:   fs.String("c", defaultConfigPath, "configuration file"),
+		socket: fs.String("s", "", "control socket of a running lbd (default: the file's global.control_socket)"),
+		asJSON: fs.Bool("json", false, "print the plan as JSON"),
+	}
 }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lbd plan", flag.ContinueOnError)
+	pf := newPlanFlags()
+	fs, file, socket, asJSON := pf.fs, pf.file, pf.socket, pf.asJSON
 	fs.SetOutput(stderr)
-	file := fs.String("c", defaultConfigPath, "configuration file")
-	socket := fs.String("s", "", "control socket of a running lbd (default: the file's global.control_socket)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		if err == nil {
 			fmt.Fprintf(stderr, "lbd plan: unexpected argument %q\n", fs.Arg(0))

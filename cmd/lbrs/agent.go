@@ -32,11 +32,15 @@ const exitConfig = 78
 // agentCommands are the real-server agent's subcommands, registered in
 // main.go's table.
 func agentCommands() []cli.Command {
+	flags := func(name string) func() *flag.FlagSet {
+		return func() *flag.FlagSet { return newAgentFlags(name, "").fs }
+	}
+	restoreFlags := func() *flag.FlagSet { f, _ := newRestoreFlags(); return f.fs }
 	return []cli.Command{
-		{Name: "run", Summary: "apply the configuration, keep it in place, restore it on SIGTERM", Run: runRun},
-		{Name: "apply", Summary: "apply the configuration once (the seed's lvs-rs.sh start)", Run: runApply},
-		{Name: "restore", Summary: "undo what lbrs applied, from its state file (lvs-rs.sh stop)", Run: runRestore},
-		{Name: "status", Summary: "show each VIP and sysctl: expected, actual, OK/DIFFERS, owner", Run: runStatus},
+		{Name: "run", Summary: "apply the configuration, keep it in place, restore it on SIGTERM", Run: runRun, Flags: flags("run")},
+		{Name: "apply", Summary: "apply the configuration once (the seed's lvs-rs.sh start)", Run: runApply, Flags: flags("apply")},
+		{Name: "restore", Summary: "undo what lbrs applied, from its state file (lvs-rs.sh stop)", Run: runRestore, Flags: restoreFlags},
+		{Name: "status", Summary: "show each VIP and sysctl: expected, actual, OK/DIFFERS, owner", Run: runStatus, Flags: flags("status")},
 	}
 }
 
@@ -335,8 +339,7 @@ func runApply(ctx context.Context, args []string) error {
 // longer names the devices the records concern: then only lo, dummy and
 // tunnel devices are acted on). A state file lbrs refuses changes nothing.
 func runRestore(ctx context.Context, args []string) error {
-	f := newAgentFlags("restore", "restore [-c FILE | -state FILE]\n\nRemove the VIPs lbrs added and put back the original sysctls, from the state file.")
-	stateFile := f.fs.String("state", "", "state `file` to restore from (instead of the one named in the config)")
+	f, stateFile := newRestoreFlags()
 	if err := cli.ParseFlags(f.fs, args); err != nil {
 		return err
 	}
@@ -385,4 +388,10 @@ func runStatus(ctx context.Context, args []string) error {
 		return cli.ExitCode(1)
 	}
 	return nil
+}
+
+// newRestoreFlags defines the flags of "lbrs restore".
+func newRestoreFlags() (agentFlags, *string) {
+	f := newAgentFlags("restore", "restore [-c FILE | -state FILE]\n\nRemove the VIPs lbrs added and put back the original sysctls, from the state file.")
+	return f, f.fs.String("state", "", "state `file` to restore from (instead of the one named in the config)")
 }

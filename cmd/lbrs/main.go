@@ -29,4 +29,7 @@ func commands() []cli.Command {
 	}, agentCommands()...) // run, apply, restore, status: agent.go
 }
 
-func main() { cli.Main("lbrs", commands()) }
+// summary is what lbrs is, in one line (its man page's NAME).
+const summary = "load-balancer real-server agent: VIPs on lo or the tunnel, ARP sysctls"
+
+func main() { cli.MainProgram(cli.Program{Name: "lbrs", Summary: summary, Commands: commands()}) }

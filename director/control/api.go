@@ -66,8 +66,14 @@ type DiscoveryConfirmRequest struct {
 
 // DaemonInfo describes the running lbd.
 type DaemonInfo struct {
-	PID        int       `json:"pid"`
-	Version    string    `json:"version,omitempty"`
+	PID     int    `json:"pid"`
+	Version string `json:"version,omitempty"`
+	// Revision is the VCS commit lbd was built from (+dirty, or
+	// "unknown": see internal/buildinfo), Date the commit's time, GoVersion
+	// the toolchain's: what "lbd version" prints.
+	Revision   string    `json:"revision,omitempty"`
+	Date       string    `json:"date,omitempty"`
+	GoVersion  string    `json:"go_version,omitempty"`
 	RouterID   string    `json:"router_id,omitempty"`
 	ConfigFile string    `json:"config_file,omitempty"`
 	Started    time.Time `json:"started"`

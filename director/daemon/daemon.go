@@ -31,6 +31,7 @@ import (
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/director/statuspage"
 	"github.com/lvsd/lb/healthcheck"
+	"github.com/lvsd/lb/internal/buildinfo"
 	"github.com/lvsd/lb/internal/config"
 	"github.com/lvsd/lb/internal/httplimit"
 	"github.com/lvsd/lb/internal/runas"
@@ -76,6 +77,9 @@ type Options struct {
 	Health healthcheck.Options
 	// Version is reported on the control socket.
 	Version string
+	// Build is lbd's build information (lbd run: buildinfo.Read): on the
+	// control socket, as lbd_build_info and in the first log line.
+	Build buildinfo.Info
 	// ForceStart lets the start remove what the removal guard would refuse
 	// (lbd run --force); reloads stay guarded.
 	ForceStart bool
@@ -162,6 +166,9 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	if d.log, d.level, err = newLogger(cfg, opts); err != nil {
 		return nil, err
 	}
+	b := opts.Build
+	d.log.Info("lbd "+b.Version, "version", b.Version, "revision", b.RevisionString(), "date", b.TimeString(),
+		"go", b.GoVersion, "config", cfgPath)
 	d.scripts = runas.NewRunner(scriptPolicy(cfg))
 	d.exec = func(argv []string) error { return vrrp.ExecRunner{Exec: d.scripts}.Start(argv, runas.Who{}) }
 	if d.opts.Go == nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsd/lb/director/control"
 	"github.com/lvsd/lb/director/kernel/fake"
+	"github.com/lvsd/lb/internal/buildinfo"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -366,5 +367,30 @@ func TestDaemonServesFollowsHealth(t *testing.T) {
 	waitFor(t, "servers restored", func() bool { return len(f.dests()) == 2 })
 	if !serves("VI_1") {
 		t.Fatal("serves false after the real servers came back")
+	}
+}
+
+// TestDaemonBuildInfo: lbd's first log line names its build, and the
+// control socket's status reports it (lbctl status --json).
+func TestDaemonBuildInfo(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lbd.yaml")
+	if err := os.WriteFile(cfg, []byte("global:\n  router_id: t\n  metrics_address: \"\"\nremoval_guard:\n  allow_remove_all: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	b := buildinfo.Info{Version: "v1.2.0", Revision: "abc123", Dirty: true, Time: "2026-12-07T10:33:58Z", GoVersion: "go1.26.8"}
+	d, err := New(cfg, Options{Kernel: fake.New(), LogOutput: logs, Notify: func(string) {}, Version: b.Version, Build: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(logs.String(), "\n")
+	for _, want := range []string{`msg="lbd v1.2.0"`, "version=v1.2.0", "revision=abc123+dirty", "date=2026-12-07T10:33:58Z", "go=go1.26.8"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first log line %q lacks %q", first, want)
+		}
+	}
+	got := d.Status(context.Background()).Daemon
+	if got.Version != "v1.2.0" || got.Revision != "abc123+dirty" || got.Date != "2026-12-07T10:33:58Z" || got.GoVersion != "go1.26.8" {
+		t.Errorf("status daemon = %+v", got)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"github.com/lvsd/lb/director/metrics"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/buildinfo"
 )
 
 // metricsSources wires the collector to the daemon's parts; everything is
@@ -19,6 +20,7 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		Notify:      d.NotifyCounters,
 		Discovery:   d.discoveryMetrics,
 		BGP:         d.bgpMetrics,
+		Build:       func() buildinfo.Info { return d.opts.Build },
 	}
 }
 

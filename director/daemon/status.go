@@ -21,7 +21,9 @@ import (
 // Status implements control.Daemon.
 func (d *Daemon) Status(ctx context.Context) control.Status {
 	d.mu.Lock()
+	b := d.opts.Build
 	info := control.DaemonInfo{PID: os.Getpid(), Version: d.opts.Version, RouterID: d.cfg.Global.RouterID,
+		Revision: b.RevisionString(), Date: b.TimeString(), GoVersion: b.GoVersion,
 		ConfigFile: d.path, Started: d.started, LastReload: d.lastReload}
 	d.mu.Unlock()
 	subs := d.subscriptions()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsd/lb/director/alert"
 	"github.com/lvsd/lb/director/table"
+	"github.com/lvsd/lb/internal/buildinfo"
 	"github.com/lvsd/lb/vrrp"
 )
 
@@ -52,6 +53,8 @@ type Sources struct {
 	Discovery func() []Discovery
 	// BGP is the BGP speaker (bgp.go); nil (or a nil answer) without BGP.
 	BGP func() *BGP
+	// Build is lbd's build information: lbd_build_info (build.go).
+	Build func() buildinfo.Info
 }
 
 // ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is
@@ -261,7 +264,7 @@ func serviceLabels(k table.ServiceKey) []string {
 // the Go runtime and process collectors.
 func NewRegistry(src Sources) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src), newBGPCollector(src),
+	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src), newBGPCollector(src), newBuildCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/lvsd/lb/internal/buildinfo"
+
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -375,5 +377,22 @@ func TestScrapeBGP(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("scrape:\n%s", got)
+	}
+}
+
+func TestScrapeBuildInfo(t *testing.T) {
+	src := Sources{Build: func() buildinfo.Info {
+		return buildinfo.Info{Version: "v1.2.0", Revision: "abc123", Dirty: true, GoVersion: "go1.26.8"}
+	}}
+	got, _ := scrape(t, src)
+	want := `lbd_build_info{goversion="go1.26.8",revision="abc123+dirty",version="v1.2.0"} 1`
+	if !strings.Contains(got, want+"\n") {
+		t.Errorf("scrape lacks %q:\n%s", want, got)
+	}
+	if !strings.Contains(readDoc(t), "`lbd_build_info`") {
+		t.Error("docs/metrics.md does not document lbd_build_info")
+	}
+	if got, _ := scrape(t, Sources{}); strings.Contains(got, "lbd_build_info") {
+		t.Error("lbd_build_info without a Build source")
 	}
 }

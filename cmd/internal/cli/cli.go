@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/lvsd/lb/internal/buildinfo"
 	"github.com/lvsd/lb/internal/config"
 )
 
@@ -25,6 +26,13 @@ type Command struct {
 	Aliases []string // other names that run it ("lbctl ls" for status)
 	Summary string   // one line for "PROG help"
 	Run     func(ctx context.Context, args []string) error
+	// Flags, if set, returns a flag set with the command's flags defined
+	// as Run defines them: for the man page and the shell completion
+	// (Program.Spec), never parsed.
+	Flags func() *flag.FlagSet
+	// Args are the words the command takes first ("confirm"), for the
+	// completion.
+	Args []string
 }
 
 // ExitCode is an error carrying only an exit status: the command has
@@ -44,7 +52,9 @@ func ExitStatus(code int) error {
 
 // Program is a command made of subcommands.
 type Program struct {
-	Name     string
+	Name string
+	// Summary is what the program is, in one line (its man page's NAME).
+	Summary  string
 	Commands []Command
 	// Flags, if set, are global flags, parsed before the command name
 	// ("lbctl -s SOCKET status"). Run sends their messages to stderr and
@@ -54,13 +64,36 @@ type Program struct {
 	// Usage, if set, writes the usage text in place of the list of
 	// Commands and their Summary.
 	Usage func(w io.Writer)
+	// Build, if set, replaces buildinfo.Read for "PROG version" (tests).
+	Build func() buildinfo.Info
+}
+
+// isVersion reports whether arg asks for the version: the "version"
+// command, or --version (-version) in the command's place.
+func isVersion(arg string) bool {
+	return arg == "version" || arg == "--version" || arg == "-version"
+}
+
+// version prints "PROG VERSION (revision R, date D, goX)" on w.
+func (p Program) version(w io.Writer) int {
+	read := p.Build
+	if read == nil {
+		read = buildinfo.Read
+	}
+	fmt.Fprintln(w, read().Line(p.Name))
+	return 0
 }
 
 // Main runs the subcommand named by os.Args[1] with a context cancelled by
 // SIGINT or SIGTERM, and exits with its status.
 func Main(prog string, cmds []Command) {
+	MainProgram(Program{Name: prog, Commands: cmds})
+}
+
+// MainProgram is Main for a Program (with a Summary, global flags...).
+func MainProgram(p Program) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Dispatch(ctx, prog, cmds, os.Args[1:], os.Stdout, os.Stderr)
+	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -74,8 +107,15 @@ func Dispatch(ctx context.Context, prog string, cmds []Command, args []string, s
 // Run parses the global flags, runs the subcommand named by the first
 // argument left and returns the exit status: 0 success, 1 failure, 2 usage
 // error, or the command's own ExitCode. "help", -h, -help and --help in
-// the command's place print the usage on stdout.
+// the command's place print the usage on stdout; "version", --version and
+// -version print the version (before the global flags too).
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isVersion(args[0]) {
+		return p.version(stdout)
+	}
+	if len(args) == 1 && args[0] == SpecArg {
+		return p.printSpec(stdout, stderr)
+	}
 	if p.Flags != nil {
 		p.Flags.SetOutput(stderr)
 		p.Flags.Usage = func() { p.usage(stderr) }
@@ -92,6 +132,9 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	case "help", "-h", "-help", "--help":
 		p.usage(stdout)
 		return 0
+	}
+	if isVersion(args[0]) {
+		return p.version(stdout)
 	}
 	c, ok := p.command(args[0])
 	if !ok {
@@ -130,6 +173,7 @@ func (p Program) usage(w io.Writer) {
 	for _, c := range p.Commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Summary)
 	}
+	fmt.Fprintf(w, "  %-10s %s\n", "version", "print the version, VCS revision and date, and Go version")
 	fmt.Fprintf(w, "\nRun \"%s COMMAND -h\" for a command's flags.\n", p.Name)
 }
 
@@ -177,7 +221,7 @@ func Interruptible(ctx context.Context, work func() error) error {
 // per line (FILE:LINE: PATH: message), exiting 1; or "FILE: OK" and 0.
 // SIGINT and SIGTERM (ctx) stop it at once, with ExitInterrupted.
 func CheckCommand(prog, what, defaultPath string, load func(path string) error, stdout, stderr io.Writer) Command {
-	run := func(ctx context.Context, args []string) error {
+	flags := func() (*flag.FlagSet, *string) {
 		fs := flag.NewFlagSet(prog+" check", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		file := fs.String("c", defaultPath, "configuration `file` to validate")
@@ -185,6 +229,10 @@ func CheckCommand(prog, what, defaultPath string, load func(path string) error, 
 			fmt.Fprintf(fs.Output(), "Usage: %s check [-c FILE]\n\nValidate %s and exit.\n\n", prog, what)
 			fs.PrintDefaults()
 		}
+		return fs, file
+	}
+	run := func(ctx context.Context, args []string) error {
+		fs, file := flags()
 		if err := ParseFlags(fs, args); err != nil {
 			return err
 		}
@@ -202,7 +250,8 @@ func CheckCommand(prog, what, defaultPath string, load func(path string) error, 
 		fmt.Fprintf(stdout, "%s: OK\n", *file)
 		return nil
 	}
-	return Command{Name: "check", Summary: "validate a configuration file and exit", Run: run}
+	return Command{Name: "check", Summary: "validate a configuration file and exit", Run: run,
+		Flags: func() *flag.FlagSet { fs, _ := flags(); return fs }}
 }
 
 // PrintConfigErrors prints each file:line error of a configuration that did

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/lvsd/lb/internal/buildinfo"
+
 	"bytes"
 	"context"
 	"errors"
@@ -84,6 +86,9 @@ func TestProgramGlobalFlags(t *testing.T) {
 		{name: "help", args: []string{"help"}, wantOut: "USAGE\n"},
 		{name: "unknown command", args: []string{"nope"}, code: 2, wantErr: "prog: unknown command \"nope\"\nUSAGE\n"},
 		{name: "a flag after the command is the command's", args: []string{"show", "-s", "/z"}, wantOut: "show s=def args=[-s /z]\n", wantRan: "show"},
+		{name: "version", args: []string{"version"}, wantOut: "prog v1.2.0 (revision abc+dirty, date 2026-12-07T10:33:58Z, go1.26.8)\n"},
+		{name: "--version before the global flags", args: []string{"--version"}, wantOut: "prog v1.2.0 (revision abc+dirty, date 2026-12-07T10:33:58Z, go1.26.8)\n"},
+		{name: "version after the global flags", args: []string{"-s", "/x", "version"}, wantOut: "prog v1.2.0 (revision abc+dirty, date 2026-12-07T10:33:58Z, go1.26.8)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +100,9 @@ func TestProgramGlobalFlags(t *testing.T) {
 				Name:  "prog",
 				Flags: fs,
 				Usage: func(w io.Writer) { fmt.Fprintln(w, "USAGE") },
+				Build: func() buildinfo.Info {
+					return buildinfo.Info{Version: "v1.2.0", Revision: "abc", Dirty: true, Time: "2026-12-07T10:33:58Z", GoVersion: "go1.26.8"}
+				},
 				Commands: []Command{
 					{Name: "show", Aliases: []string{"ls", "list"}, Run: func(_ context.Context, args []string) error {
 						ran = "show"
