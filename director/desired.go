@@ -1,6 +1,7 @@
 package director
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -31,6 +32,8 @@ type RealServerSpec struct {
 	// Checks are the server's health checks; it is up only while all
 	// pass. None: always up.
 	Checks []CheckRef
+	// SlowStart ramps the weight of the server when it comes back.
+	SlowStart SlowStart
 }
 
 // SorrySpec is a service's sorry server.
@@ -63,6 +66,10 @@ type RealServerState struct {
 	// Reason explains a difference: "health down: ...", "inhibited: ...",
 	// "quorum lost: sorry server in use", "weight set by check", ...
 	Reason string `json:"reason,omitempty"`
+	// State is up, down, draining, maintenance or slow-starting (the
+	// State* constants); Override is the operator's, if any.
+	State    string     `json:"state"`
+	Override AdminState `json:"override,omitempty"`
 }
 
 // ServiceState is the quorum state of one service.
@@ -102,16 +109,30 @@ func (d Desired) QuorumStates() map[table.ServiceKey]bool {
 // previous Build's QuorumStates (nil at start: the quorum is up when the
 // live weight reaches it). Build is pure.
 func Build(specs []ServiceSpec, health HealthView, prevQuorum map[table.ServiceKey]bool) Desired {
-	return build(specs, func(id RealServerID, _ *RealServerSpec) Health { return health[id] }, prevQuorum)
+	return BuildAdmin(specs, health, nil, prevQuorum)
 }
 
-// healthOf is a real server's verdict, for build.
-type healthOf func(id RealServerID, rs *RealServerSpec) Health
+// BuildAdmin is Build with the operators' overrides and the slow starts'
+// steps (admin, by real server): a drained server is in the table with
+// weight 0, one in maintenance is out whatever its health, and a slow
+// starting one has its weight at the step of its ramp. Neither counts
+// toward the live weight while overridden. BuildAdmin is pure.
+func BuildAdmin(specs []ServiceSpec, health HealthView, admin map[RealServerID]Admin, prevQuorum map[table.ServiceKey]bool) Desired {
+	return build(specs, func(id RealServerID, _ *RealServerSpec) Health { return health[id] },
+		func(id RealServerID, _ *RealServerSpec) Admin { return admin[id] }, prevQuorum)
+}
+
+// healthOf is a real server's verdict, for build; adminOf its override
+// and ramp step.
+type (
+	healthOf func(id RealServerID, rs *RealServerSpec) Health
+	adminOf  func(id RealServerID, rs *RealServerSpec) Admin
+)
 
 // build is Build with the verdicts asked for one by one (the Manager
 // derives them as it goes: no map of 10,000 verdicts per rebuild), and its
 // slices made to size.
-func build(specs []ServiceSpec, health healthOf, prevQuorum map[table.ServiceKey]bool) Desired {
+func build(specs []ServiceSpec, health healthOf, admin adminOf, prevQuorum map[table.ServiceKey]bool) Desired {
 	n := 0
 	for i := range specs {
 		n += len(specs[i].RealServers) + 1
@@ -122,7 +143,7 @@ func build(specs []ServiceSpec, health healthOf, prevQuorum map[table.ServiceKey
 		svc := spec.Service.WithoutDestinations()
 		svc.ServiceKey = svc.Key()
 		svc.Stats = table.Stats{}
-		calcs, live := weigh(svc, spec.RealServers, health)
+		calcs, live := weigh(svc, spec.RealServers, health, admin)
 		svc.Destinations = make([]table.Destination, 0, len(calcs)+1)
 		prev, known := prevQuorum[svc.ServiceKey]
 		up := quorumUp(spec, live, prev, known)
@@ -155,24 +176,29 @@ type rsCalc struct {
 	dest   table.Destination // weight: the configured one or the check's
 	inhib  bool
 	health Health
+	admin  Admin
 }
 
 // weigh applies the health to a service's real servers and returns them
 // with the live weight (the sum of the weights of the servers up).
-func weigh(svc table.Service, rss []RealServerSpec, health healthOf) ([]rsCalc, uint64) {
+func weigh(svc table.Service, rss []RealServerSpec, health healthOf, admin adminOf) ([]rsCalc, uint64) {
 	calcs := make([]rsCalc, 0, len(rss))
 	var live uint64
 	for i := range rss {
 		rs := &rss[i]
 		dst := normalizeDest(svc, rs.Dest)
 		id := RealServerID{Service: svc.ServiceKey, Address: dst.Address, Port: dst.Port}
-		h := health(id, rs)
-		c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h}
-		c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight}
+		h, a := health(id, rs), admin(id, rs)
+		c := rsCalc{dest: dst, inhib: rs.InhibitOnFailure, health: h, admin: a}
+		c.state = RealServerState{ID: id, Up: !h.Down, ConfiguredWeight: rs.Dest.Weight, State: stateOf(h, a),
+			Override: a.State}
 		if h.Weight != nil {
 			c.dest.Weight = *h.Weight
 		}
-		if !h.Down {
+		if a.Ramp != nil && a.State == AdminNone {
+			c.dest.Weight = a.Ramp.Weight(c.dest.Weight)
+		}
+		if !h.Down && a.State == AdminNone {
 			live += uint64(c.dest.Weight)
 		}
 		calcs = append(calcs, c)
@@ -201,6 +227,8 @@ func quorumUp(spec ServiceSpec, live uint64, prev, known bool) bool {
 func (c *rsCalc) place(sorryActive bool) RealServerState {
 	st := c.state
 	switch {
+	case c.admin.State == AdminMaintenance:
+		st.Reason = "maintenance (operator)"
 	case c.health.Down && c.inhib:
 		c.dest.Weight = 0
 		st.InTable = true
@@ -209,9 +237,14 @@ func (c *rsCalc) place(sorryActive bool) RealServerState {
 		st.Reason = downReason(c.health)
 	case sorryActive:
 		st.Reason = "quorum lost: sorry server in use"
+	case c.admin.State == AdminDrain:
+		c.dest.Weight = 0
+		st.InTable, st.Reason = true, "draining (operator)"
 	default:
 		st.InTable = true
-		if c.health.Weight != nil && *c.health.Weight != st.ConfiguredWeight {
+		if c.admin.Ramp != nil {
+			st.Reason = fmt.Sprintf("slow start: step %d of %d", c.admin.Ramp.Step, c.admin.Ramp.Steps)
+		} else if c.health.Weight != nil && *c.health.Weight != st.ConfiguredWeight {
 			st.Reason = "weight set by check"
 			if c.health.Reason != "" {
 				st.Reason += ": " + c.health.Reason
@@ -232,6 +265,7 @@ func placeSorry(svc table.Service, sorry *SorrySpec, active bool) (RealServerSta
 		ID:               RealServerID{Service: svc.ServiceKey, Address: dst.Address, Port: dst.Port},
 		Sorry:            true,
 		Up:               true,
+		State:            StateUp,
 		ConfiguredWeight: dst.Weight,
 	}
 	switch {
@@ -244,6 +278,21 @@ func placeSorry(svc table.Service, sorry *SorrySpec, active bool) (RealServerSta
 		st.Reason = "idle (quorum is up)"
 	}
 	return st, dst
+}
+
+// stateOf is the state a real server shows.
+func stateOf(h Health, a Admin) string {
+	switch {
+	case a.State == AdminMaintenance:
+		return StateMaintenance
+	case h.Down:
+		return StateDown
+	case a.State == AdminDrain:
+		return StateDraining
+	case a.Ramp != nil:
+		return StateSlowStarting
+	}
+	return StateUp
 }
 
 func downReason(h Health) string {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/lvsd/lb/director/table"
 )
@@ -36,7 +37,19 @@ type Manager struct {
 	byCheck map[string][]rsRef
 	desired Desired
 	built   bool
+
+	// overrides are the operators' (override.go); ramps, when each slow
+	// start began (slowstart.go), with the timer of the next step.
+	overrides map[RealServerID]Override
+	ramps     map[RealServerID]time.Time
+	timer     Stopper
+	stopped   bool
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) Stopper
 }
+
+// Stopper stops a timer (*time.Timer).
+type Stopper interface{ Stop() bool }
 
 // rsRef is a real server of the specs: specs[s].RealServers[r].
 type rsRef struct{ s, r int }
@@ -50,13 +63,24 @@ type ManagerConfig struct {
 	// caused it, outside the Manager's lock: concurrent changes may call
 	// it concurrently.
 	OnQuorumChange func(key table.ServiceKey, up bool)
+	// Now and AfterFunc are the slow starts' clock and timer; default
+	// time.Now and time.AfterFunc.
+	Now       func() time.Time
+	AfterFunc func(d time.Duration, f func()) Stopper
 }
 
 // NewManager returns a Manager with no services; call SetSpecs.
 func NewManager(cfg ManagerConfig) *Manager {
-	m := &Manager{rec: cfg.Reconciler, log: cfg.Logger, onQuorum: cfg.OnQuorumChange, checks: map[string]CheckState{}}
+	m := &Manager{rec: cfg.Reconciler, log: cfg.Logger, onQuorum: cfg.OnQuorumChange, checks: map[string]CheckState{},
+		overrides: map[RealServerID]Override{}, ramps: map[RealServerID]time.Time{}, now: cfg.Now, afterFunc: cfg.AfterFunc}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.afterFunc == nil {
+		m.afterFunc = func(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
 	}
 	return m
 }
@@ -72,12 +96,26 @@ func (m *Manager) SetSpecs(ctx context.Context, specs []ServiceSpec) ([]HealthCh
 	m.specs = specs
 	m.checks = keptStates(specs, m.checks)
 	m.byCheck = indexChecks(specs)
+	m.dropGone()
 	changes := diffVerdicts(before, m.verdicts())
+	m.rampRecovered(changes)
 	quorum := m.rebuild()
 	m.mu.Unlock()
 	m.quorumChanged(quorum)
+	m.scheduleRamp()
 	res, err := m.rec.ApplyLatest(ctx, m.latest)
 	return changes, res, err
+}
+
+// rampRecovered starts the slow start of the servers that came up. m.mu
+// is held.
+func (m *Manager) rampRecovered(changes []HealthChange) {
+	now := m.now()
+	for _, c := range changes {
+		if c.From.Down && !c.To.Down && m.overrides[c.Server].State == AdminNone {
+			m.startRamp(c.Server, now)
+		}
+	}
 }
 
 // ReportChecks records that the checks ids (one check shared by several
@@ -92,9 +130,11 @@ func (m *Manager) ReportChecks(ctx context.Context, ids []string, st CheckState)
 		m.mu.Unlock()
 		return nil, Result{Kind: "apply"}, nil
 	}
+	m.rampRecovered(changes)
 	quorum := m.rebuild()
 	m.mu.Unlock()
 	m.quorumChanged(quorum)
+	m.scheduleRamp()
 	res, err := m.rec.ApplyLatest(ctx, m.latest)
 	return changes, res, err
 }
@@ -199,7 +239,11 @@ func (m *Manager) rebuild() []quorumChange {
 	if m.built {
 		prev = m.desired.QuorumStates()
 	}
-	d := build(m.specs, m.verdictOf, prev)
+	now := m.now()
+	m.pruneRamps(now)
+	d := build(m.specs, m.verdictOf, func(id RealServerID, rs *RealServerSpec) Admin {
+		return Admin{State: m.overrides[id].State, Ramp: m.rampOf(id, rs, now)}
+	}, prev)
 	var changed []quorumChange
 	for _, s := range d.Services {
 		if old, ok := prev[s.Key]; ok && old != s.QuorumUp {
