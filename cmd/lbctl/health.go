@@ -20,6 +20,9 @@ import (
 func writeHealth(w io.Writer, st control.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	writeVRRP(tw, st.VRRP)
+	if st.Director != nil && st.Director.Drained {
+		fmt.Fprintf(tw, "  director drained since %s: it stays BACKUP (lbctl undrain-director)\n", st.Director.Since.Format(time.RFC3339))
+	}
 	if !st.IPVS.VRRPOnly { // no services, so no real servers
 		writeRealServers(tw, st.RealServers)
 	}
@@ -79,6 +82,9 @@ func writeRealServers(tw io.Writer, servers []control.RealServer) {
 		health := "up"
 		if !rs.Up {
 			health = "down"
+		}
+		if rs.State != "" {
+			health = rs.State // up, down, draining, maintenance, slow-starting
 		}
 		if rs.Sorry {
 			health = "sorry"

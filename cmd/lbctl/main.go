@@ -53,6 +53,11 @@ type env struct {
 	resolver func() table.Resolver
 	// now is the clock for "Ns ago"; nil: time.Now.
 	now func() time.Time
+	// override sets a real server's override (drain.go); drainDirector
+	// drains the director; sleep waits between two reads of drain --wait.
+	override      func(ctx context.Context, socket string, req control.OverrideRequest) (control.OverrideResult, error)
+	drainDirector func(ctx context.Context, socket string, req control.DirectorDrainRequest) (control.DirectorDrain, error)
+	sleep         func(ctx context.Context, d time.Duration) error
 }
 
 // kernelView is what lbctl shows from a direct kernel read.
@@ -75,6 +80,13 @@ func systemEnv() env {
 		drain: func(ctx context.Context, s string, drain bool) (*control.BGP, error) {
 			return control.NewClient(s).DrainDirector(ctx, drain)
 		},
+		override: func(ctx context.Context, s string, req control.OverrideRequest) (control.OverrideResult, error) {
+			return control.NewClient(s).SetOverride(ctx, req)
+		},
+		drainDirector: func(ctx context.Context, s string, req control.DirectorDrainRequest) (control.DirectorDrain, error) {
+			return control.NewClient(s).SetDirectorDrain(ctx, req)
+		},
+		sleep:  sleepCtx,
 		kernel: readKernel,
 		events: systemEvents,
 		conns:  func() ([]table.Conn, error) { return kernel.ReadConns("") },
@@ -142,6 +154,17 @@ commands:
   drain-director [--undo]
            withdraw every BGP route of this director (it keeps serving what
            still reaches it); --undo announces them again
+  drain SERVICE REALSERVER [--wait] [--timeout D] [--remove]
+           give the real server weight 0 (no new connection; lbd keeps it across
+           reloads and restarts); --wait: until its active and inactive
+           connections and persistence templates are 0 (progress printed; exit 1
+           after --timeout, default 10m); --remove: then take it out (maintenance).
+           SERVICE as status shows it ("TCP 192.0.2.10:80" or tcp:192.0.2.10:80),
+           REALSERVER ADDRESS[:PORT]
+  undrain SERVICE REALSERVER
+           lift a drain or a maintenance (with slow_start its weight ramps back)
+  maintenance SERVICE REALSERVER [--off]
+           take the real server out of the table whatever its checks say
   genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
@@ -207,6 +230,15 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		}),
 		cmd("drain-director", nil, func(ctx context.Context, args []string) int {
 			return drainCmd(ctx, args, *socket, stdout, stderr, e)
+		}),
+		cmd("drain", nil, func(ctx context.Context, args []string) int {
+			return overrideCmd(ctx, "drain", args, *socket, stdout, stderr, e)
+		}),
+		cmd("undrain", nil, func(ctx context.Context, args []string) int {
+			return overrideCmd(ctx, "undrain", args, *socket, stdout, stderr, e)
+		}),
+		cmd("maintenance", nil, func(ctx context.Context, args []string) int {
+			return overrideCmd(ctx, "maintenance", args, *socket, stdout, stderr, e)
 		}),
 		cmd("genhash", nil, func(ctx context.Context, args []string) int {
 			return genhash(ctx, args, stdout, stderr)

@@ -6,7 +6,8 @@
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
 // /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), POST
 // /v1/bgp/drain (when it is a DirectorDrainer), GET /v1/events (when it
-// is an EventSource; events.go).
+// is an EventSource; events.go), POST /v1/realserver/state and POST
+// /v1/director/drain (when it is an Overrider: override.go).
 package control
 
 import (
@@ -29,6 +30,9 @@ type Status struct {
 	Discovery []Discovery `json:"discovery,omitempty"`
 	// BGP is the speaker's state (bgp.go); nil without a bgp section.
 	BGP *BGP `json:"bgp,omitempty"`
+	// Director is this director's drain (lbctl drain-director); nil when
+	// it is not drained.
+	Director *DirectorDrain `json:"director,omitempty"`
 }
 
 // Discovery is one service's ZooKeeper discovery: where it watches, the
@@ -149,6 +153,11 @@ type RealServer struct {
 	// Source is where the real server comes from: "static" (the file) or
 	// "zk:" and its znode (discovery); empty for a sorry server.
 	Source string `json:"source,omitempty"`
+	// State is up, down, draining, maintenance or slow-starting; Override
+	// is the operator's (drain, maintenance) and OverrideSince its time.
+	State         string    `json:"state,omitempty"`
+	Override      string    `json:"override,omitempty"`
+	OverrideSince time.Time `json:"override_since,omitzero"`
 }
 
 // CheckStatus is one health check of a real server of a service: its

@@ -143,6 +143,8 @@ type Daemon struct {
 
 	disc *discoveryState // discovery.go: ZooKeeper connections, watches, members
 	bgp  *bgpState       // bgp.go: the speaker, the VIPs on their device, the announcer
+
+	ovr *overrideStore // overrides.go: the operators' drains and maintenances, saved in state_dir
 }
 
 // New loads the configuration at cfgPath and prepares the daemon: logging,
@@ -169,6 +171,9 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	b := opts.Build
 	d.log.Info("lbd "+b.Version, "version", b.Version, "revision", b.RevisionString(), "date", b.TimeString(),
 		"go", b.GoVersion, "config", cfgPath)
+	if d.ovr, err = loadOverrides(cfg.Global.StateDir); err != nil {
+		return nil, err
+	}
 	d.scripts = runas.NewRunner(scriptPolicy(cfg))
 	d.exec = func(argv []string) error { return vrrp.ExecRunner{Exec: d.scripts}.Start(argv, runas.Who{}) }
 	if d.opts.Go == nil {

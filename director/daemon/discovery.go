@@ -197,7 +197,7 @@ func memberServer(vs *config.VirtualServer, m discovery.Member, trusted bool) (c
 		return config.RealServer{}, fmt.Sprintf("%s port %d differs from the service port %d (only NAT can change the port)", fwd, port, vs.Port)
 	}
 	rs := config.RealServer{Address: a, Port: port, Weight: m.Weight, Forwarding: fwd,
-		InhibitOnFailure: vs.InhibitOnFailure, Timing: dc.Timing, Checks: dc.Checks,
+		InhibitOnFailure: vs.InhibitOnFailure, SlowStart: vs.SlowStart, Timing: dc.Timing, Checks: dc.Checks,
 		Source: path.Join(dc.Path, m.Znode)}
 	if fwd == config.TUN {
 		rs.Tunnel = &config.Tunnel{Type: config.TunnelIPIP, Checksum: config.ChecksumNone}

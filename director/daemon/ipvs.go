@@ -112,6 +112,8 @@ func (d *Daemon) openIPVS() (*ipvsPart, error) {
 		return nil, fmt.Errorf("starting the reconciler: %w", err)
 	}
 	mgr := director.NewManager(director.ManagerConfig{Reconciler: rec, Logger: d.log, OnQuorumChange: d.onQuorum})
+	servers, _ := d.ovr.snapshot()
+	mgr.RestoreOverrides(servers)
 	return &ipvsPart{kern: k, close: closeFn, rec: rec, mgr: mgr}, nil
 }
 
@@ -171,6 +173,7 @@ func (d *Daemon) ipvsFor(next *config.Director) (p *ipvsPart, opened bool, err e
 // counters are kept for the metrics and the status. d.applyMu is held
 // (or Run is ending).
 func (d *Daemon) closeIPVS(p *ipvsPart) {
+	p.mgr.Stop() // no slow-start step after this
 	if p.stop != nil {
 		p.stop()
 		<-p.done

@@ -21,7 +21,22 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		Discovery:   d.discoveryMetrics,
 		BGP:         d.bgpMetrics,
 		Build:       func() buildinfo.Info { return d.opts.Build },
+		Operator:    d.operatorMetrics,
 	}
+}
+
+// operatorMetrics is each real server's state and the director's drain.
+func (d *Daemon) operatorMetrics() metrics.Operator {
+	_, dr := d.ovr.snapshot()
+	o := metrics.Operator{DirectorDrained: dr.Drained}
+	if p := d.ipvsNow(); p != nil {
+		for _, rs := range p.mgr.Desired().RealServers {
+			if !rs.Sorry {
+				o.Servers = append(o.Servers, metrics.ServerState{Service: rs.ID.Service.String(), Server: serverString(rs.ID), State: rs.State})
+			}
+		}
+	}
+	return o
 }
 
 // readTable reads the kernel's table; in VRRP-only mode it answers

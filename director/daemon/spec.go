@@ -105,7 +105,8 @@ func specFromConfig(vs *config.VirtualServer) (director.ServiceSpec, error) {
 		}
 		d.UpperThreshold = uint32(max(rs.UpperThreshold, 0))
 		d.LowerThreshold = uint32(max(rs.LowerThreshold, 0))
-		spec.RealServers = append(spec.RealServers, director.RealServerSpec{Dest: d, InhibitOnFailure: rs.InhibitOnFailure})
+		spec.RealServers = append(spec.RealServers, director.RealServerSpec{Dest: d, InhibitOnFailure: rs.InhibitOnFailure,
+			SlowStart: director.SlowStart{Duration: rs.SlowStart.Duration, Steps: rs.SlowStart.Steps}})
 	}
 	if ss := vs.SorryServer; ss != nil {
 		port := ss.Port

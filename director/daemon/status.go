@@ -44,6 +44,7 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 	st.BGP = d.bgpControlStatus(ctx)
 	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
 	st.VRRP = d.vrrpStatus()
+	st.Director = d.directorDrainStatus()
 	return st
 }
 
@@ -91,7 +92,7 @@ func (d *Daemon) ipvsStatus(p *ipvsPart, kt table.Table, kerr error) control.IPV
 // healthStatus is each service's quorum and each real server's configured,
 // desired and kernel weight, with the reason they differ.
 func healthStatus(p *ipvsPart, kt table.Table, kerr error) ([]control.ServiceQuorum, []control.RealServer) {
-	desired := p.mgr.Desired()
+	desired, ovr := p.mgr.Desired(), p.mgr.Overrides()
 	var qs []control.ServiceQuorum
 	for _, sv := range desired.Services {
 		qs = append(qs, control.ServiceQuorum{Service: sv.Key, LiveWeight: sv.LiveWeight, Quorum: sv.Quorum,
@@ -100,7 +101,10 @@ func healthStatus(p *ipvsPart, kt table.Table, kerr error) ([]control.ServiceQuo
 	var rss []control.RealServer
 	for _, r := range desired.RealServers {
 		rs := control.RealServer{Service: r.ID.Service, Address: r.ID.Address, Port: r.ID.Port, Sorry: r.Sorry, Up: r.Up,
-			ConfiguredWeight: r.ConfiguredWeight, Reason: r.Reason}
+			ConfiguredWeight: r.ConfiguredWeight, Reason: r.Reason, State: r.State, Override: string(r.Override)}
+		if !r.Sorry {
+			rs.OverrideSince = ovr[r.ID].Since
+		}
 		if r.InTable {
 			w := r.DesiredWeight
 			rs.DesiredWeight = &w

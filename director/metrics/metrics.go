@@ -55,6 +55,9 @@ type Sources struct {
 	BGP func() *BGP
 	// Build is lbd's build information: lbd_build_info (build.go).
 	Build func() buildinfo.Info
+	// Operator is each real server's state and the director's drain
+	// (servers.go).
+	Operator func() Operator
 }
 
 // ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is
@@ -265,6 +268,7 @@ func serviceLabels(k table.ServiceKey) []string {
 func NewRegistry(src Sources) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(src), newAlertCollector(src), newDiscoveryCollector(src), newBGPCollector(src), newBuildCollector(src),
+		newOperatorCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

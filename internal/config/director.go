@@ -124,6 +124,7 @@ type VirtualServer struct {
 	QuorumDown         Argv            `yaml:"quorum_down"`
 	Omega              bool            `yaml:"omega"`              // on stop, run notify_down of the servers up and quorum_down
 	InhibitOnFailure   bool            `yaml:"inhibit_on_failure"` // default for real servers
+	SlowStart          `yaml:",inline"`                               // default for real servers
 	SorryServer        *SorryServer    `yaml:"sorry_server"`
 	Timing             `yaml:",inline"`
 	RealServers        []RealServer `yaml:"real_servers"`
@@ -154,6 +155,7 @@ type RealServer struct {
 	UpperThreshold   int        `yaml:"upper_threshold"`    // 0 = none
 	LowerThreshold   int        `yaml:"lower_threshold"`    // 0 = none
 	InhibitOnFailure bool       `yaml:"inhibit_on_failure"` // default: service's
+	SlowStart        `yaml:",inline"`                          // default: service's
 	NotifyUp         Argv       `yaml:"notify_up"`
 	NotifyDown       Argv       `yaml:"notify_down"`
 	Timing           `yaml:",inline"`

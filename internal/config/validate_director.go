@@ -110,6 +110,7 @@ func (r *report) directorDefaults(d *Director) {
 			if !r.has(rp + ".inhibit_on_failure") {
 				rs.InhibitOnFailure = vs.InhibitOnFailure
 			}
+			r.slowStartDefaults(&rs.SlowStart, &vs.SlowStart, rp)
 			if rs.Tunnel == nil && rs.Forwarding == TUN {
 				rs.Tunnel = &Tunnel{}
 			}
@@ -341,6 +342,7 @@ func (r *report) validateService(vs *VirtualServer, p string) bool {
 		r.errf(p+".hysteresis", "must not be negative, got %d", vs.Hysteresis)
 	}
 	r.validateSorryServer(vs, p)
+	r.validateSlowStart(p, vs.SlowStart)
 	r.validateTiming(p, &vs.Timing)
 	r.validateDiscovery(vs, p)
 
@@ -407,6 +409,7 @@ func (r *report) validateRealServer(vs *VirtualServer, rs *RealServer, p string)
 	}
 	r.samePort(p, vs, rs.Forwarding, rs.Port)
 	r.intRange(p+".weight", rs.Weight, 0, 65535)
+	r.validateSlowStart(p, rs.SlowStart)
 	if rs.UpperThreshold < 0 {
 		r.errf(p+".upper_threshold", "must not be negative, got %d", rs.UpperThreshold)
 	}
