@@ -107,25 +107,25 @@ type Timing struct {
 // VirtualServer is one IPVS service and its real servers (keepalived
 // virtual_server).
 type VirtualServer struct {
-	Address            netip.Addr      `yaml:"address"`  // zero for fwmark services
-	Port               uint16          `yaml:"port"`     // 0 only with persistence
-	Protocol           Protocol        `yaml:"protocol"` // default TCP; "" for fwmark services
-	FWMark             uint32          `yaml:"fwmark"`   // > 0: fwmark service
-	Family             Family          `yaml:"family"`   // always set: from Address, or default ipv4 with fwmark
-	Scheduler          Scheduler       `yaml:"scheduler"`
-	SchedulerFlags     []SchedulerFlag `yaml:"scheduler_flags"`
-	PersistenceTimeout time.Duration   `yaml:"persistence_timeout"` // 0 = not persistent; whole seconds
-	PersistenceNetmask Netmask         `yaml:"persistence_netmask"` // prefix length; default 32 or 128
-	OnePacket          bool            `yaml:"one_packet"`          // UDP only
-	Forwarding         Forwarding      `yaml:"forwarding"`          // default for real servers, default DR
-	Quorum             int             `yaml:"quorum"`              // default 1
-	Hysteresis         int             `yaml:"hysteresis"`
-	QuorumUp           Argv            `yaml:"quorum_up"`
-	QuorumDown         Argv            `yaml:"quorum_down"`
-	Omega              bool            `yaml:"omega"`              // on stop, run notify_down of the servers up and quorum_down
-	InhibitOnFailure   bool            `yaml:"inhibit_on_failure"` // default for real servers
-	SlowStart          `yaml:",inline"`                               // default for real servers
-	SorryServer        *SorryServer    `yaml:"sorry_server"`
+	Address            netip.Addr       `yaml:"address"`  // zero for fwmark services
+	Port               uint16           `yaml:"port"`     // 0 only with persistence
+	Protocol           Protocol         `yaml:"protocol"` // default TCP; "" for fwmark services
+	FWMark             uint32           `yaml:"fwmark"`   // > 0: fwmark service
+	Family             Family           `yaml:"family"`   // always set: from Address, or default ipv4 with fwmark
+	Scheduler          Scheduler        `yaml:"scheduler"`
+	SchedulerFlags     []SchedulerFlag  `yaml:"scheduler_flags"`
+	PersistenceTimeout time.Duration    `yaml:"persistence_timeout"` // 0 = not persistent; whole seconds
+	PersistenceNetmask Netmask          `yaml:"persistence_netmask"` // prefix length; default 32 or 128
+	OnePacket          bool             `yaml:"one_packet"`          // UDP only
+	Forwarding         Forwarding       `yaml:"forwarding"`          // default for real servers, default DR
+	Quorum             int              `yaml:"quorum"`              // default 1
+	Hysteresis         int              `yaml:"hysteresis"`
+	QuorumUp           Argv             `yaml:"quorum_up"`
+	QuorumDown         Argv             `yaml:"quorum_down"`
+	Omega              bool             `yaml:"omega"`              // on stop, run notify_down of the servers up and quorum_down
+	InhibitOnFailure   bool             `yaml:"inhibit_on_failure"` // default for real servers
+	SlowStart          `yaml:",inline"` // default for real servers
+	SorryServer        *SorryServer     `yaml:"sorry_server"`
 	Timing             `yaml:",inline"`
 	RealServers        []RealServer `yaml:"real_servers"`
 	// Discovery takes (more) real servers from a ZooKeeper registry
@@ -147,17 +147,17 @@ type SorryServer struct {
 // RealServer is one IPVS destination (keepalived real_server). Port, Weight,
 // Forwarding and InhibitOnFailure hold effective values after loading.
 type RealServer struct {
-	Address          netip.Addr `yaml:"address"`            // required
-	Port             uint16     `yaml:"port"`               // default: service port
-	Weight           int        `yaml:"weight"`             // 0-65535, default 1
-	Forwarding       Forwarding `yaml:"forwarding"`         // default: service forwarding
-	Tunnel           *Tunnel    `yaml:"tunnel"`             // TUN only; nil = ipip
-	UpperThreshold   int        `yaml:"upper_threshold"`    // 0 = none
-	LowerThreshold   int        `yaml:"lower_threshold"`    // 0 = none
-	InhibitOnFailure bool       `yaml:"inhibit_on_failure"` // default: service's
-	SlowStart        `yaml:",inline"`                          // default: service's
-	NotifyUp         Argv       `yaml:"notify_up"`
-	NotifyDown       Argv       `yaml:"notify_down"`
+	Address          netip.Addr       `yaml:"address"`            // required
+	Port             uint16           `yaml:"port"`               // default: service port
+	Weight           int              `yaml:"weight"`             // 0-65535, default 1
+	Forwarding       Forwarding       `yaml:"forwarding"`         // default: service forwarding
+	Tunnel           *Tunnel          `yaml:"tunnel"`             // TUN only; nil = ipip
+	UpperThreshold   int              `yaml:"upper_threshold"`    // 0 = none
+	LowerThreshold   int              `yaml:"lower_threshold"`    // 0 = none
+	InhibitOnFailure bool             `yaml:"inhibit_on_failure"` // default: service's
+	SlowStart        `yaml:",inline"` // default: service's
+	NotifyUp         Argv             `yaml:"notify_up"`
+	NotifyDown       Argv             `yaml:"notify_down"`
 	Timing           `yaml:",inline"`
 	Checks           []Check `yaml:"checks"` // all must pass; none = always up
 	// Source is where the real server comes from: "" for the file, the

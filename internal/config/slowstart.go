@@ -18,6 +18,15 @@ const MaxSlowStart = time.Hour
 // MaxSlowStartSteps bounds slow_start_steps.
 const MaxSlowStartSteps = 100
 
+// inherit gives the real server at p the service's defaults it does not
+// set: inhibit_on_failure and the slow start keys.
+func (r *report) inherit(rs *RealServer, vs *VirtualServer, p string) {
+	if !r.has(p + ".inhibit_on_failure") {
+		rs.InhibitOnFailure = vs.InhibitOnFailure
+	}
+	r.slowStartDefaults(&rs.SlowStart, &vs.SlowStart, p)
+}
+
 // slowStartDefaults gives the real server at p the service's keys it does
 // not set.
 func (r *report) slowStartDefaults(rs, vs *SlowStart, p string) {

@@ -107,10 +107,7 @@ func (r *report) directorDefaults(d *Director) {
 			if rs.Forwarding == "" {
 				rs.Forwarding = vs.Forwarding
 			}
-			if !r.has(rp + ".inhibit_on_failure") {
-				rs.InhibitOnFailure = vs.InhibitOnFailure
-			}
-			r.slowStartDefaults(&rs.SlowStart, &vs.SlowStart, rp)
+			r.inherit(rs, vs, rp)
 			if rs.Tunnel == nil && rs.Forwarding == TUN {
 				rs.Tunnel = &Tunnel{}
 			}
