@@ -160,3 +160,59 @@ func TestLoadOverridesRefusesBadFiles(t *testing.T) {
 		t.Errorf("no file: %v %v", s, err)
 	}
 }
+
+// An undrained server with slow_start gets its weight back in 4 steps,
+// one write each, driven by the Manager's timer.
+func TestDaemonUndrainSlowStart(t *testing.T) {
+	f := start(t, false)
+	writeConfig(t, f.cfg, f.dir, 8, false, "")
+	b, _ := os.ReadFile(f.cfg)
+	y := strings.Replace(string(b), "    inhibit_on_failure: false\n", "    inhibit_on_failure: false\n    slow_start: 600ms\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl := control.NewClient(f.sock)
+	ctx := context.Background()
+	if _, err := cl.Reload(ctx, control.ReloadRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "table programmed", func() bool {
+		return eqDests(f.dests(), map[string]uint32{"198.51.100.1": 8, "198.51.100.2": 1})
+	})
+	req := control.OverrideRequest{Service: "TCP 192.0.2.10:80", Server: "198.51.100.1", State: "drain"}
+	if _, err := cl.SetOverride(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	f.k.ResetCounters()
+	req.State = "none"
+	res, err := cl.SetOverride(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.dests()["198.51.100.1"] != 2 || res.Apply.Writes != 1 {
+		t.Errorf("undrain with slow start: weight %d at once (want 2 of 8), %d writes", f.dests()["198.51.100.1"], res.Apply.Writes)
+	}
+	if rs := f.serverState(t, "198.51.100.1"); rs.State != "slow-starting" {
+		t.Errorf("state %q, want slow-starting (%+v)", rs.State, rs)
+	}
+	var seen []uint32
+	waitFor(t, "full weight", func() bool {
+		w := f.dests()["198.51.100.1"]
+		if len(seen) == 0 || seen[len(seen)-1] != w {
+			seen = append(seen, w)
+		}
+		return w == 8
+	})
+	if f.k.Writes() != 4 {
+		t.Errorf("the ramp took %d writes, want 4: %v (weights seen %v)", f.k.Writes(), f.k.Log(), seen)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] < seen[i-1] {
+			t.Errorf("weights went down: %v", seen)
+		}
+	}
+	if rs := f.serverState(t, "198.51.100.1"); rs.State != "up" {
+		t.Errorf("after the ramp: %q", rs.State)
+	}
+	t.Logf("weights seen: %v", seen)
+}
