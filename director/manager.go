@@ -227,6 +227,14 @@ func (m *Manager) verdictOf(_ RealServerID, rs *RealServerSpec) Health {
 	return verdict(rs.Checks, m.checks)
 }
 
+// adminAt is each real server's override and slow-start step at now, for
+// build. m.mu is held while build runs.
+func (m *Manager) adminAt(now time.Time) adminOf {
+	return func(id RealServerID, rs *RealServerSpec) Admin {
+		return Admin{State: m.overrides[id].State, Ramp: m.rampOf(id, rs, now)}
+	}
+}
+
 // quorumChange is a service whose quorum state changed in a rebuild.
 type quorumChange struct {
 	state ServiceState
@@ -241,9 +249,7 @@ func (m *Manager) rebuild() []quorumChange {
 	}
 	now := m.now()
 	m.pruneRamps(now)
-	d := build(m.specs, m.verdictOf, func(id RealServerID, rs *RealServerSpec) Admin {
-		return Admin{State: m.overrides[id].State, Ramp: m.rampOf(id, rs, now)}
-	}, prev)
+	d := build(m.specs, m.verdictOf, m.adminAt(now), prev)
 	var changed []quorumChange
 	for _, s := range d.Services {
 		if old, ok := prev[s.Key]; ok && old != s.QuorumUp {

@@ -29,7 +29,7 @@ func (m *Manager) Preview(specs []ServiceSpec) Desired {
 			return Health{}
 		}
 		return verdict(rs.Checks, kept)
-	}, prev)
+	}, m.adminAt(m.now()), prev) // the operators' overrides and the slow starts, as SetSpecs keeps them
 }
 
 // keptStates is the states of checks that specs still has.

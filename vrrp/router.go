@@ -89,6 +89,7 @@ type Router struct {
 	publish      []StateChange // collected under mu, delivered after
 	notices      []Notice      // collected under mu, delivered after
 	vmacs        []VMACSpec    // created by open, removed when Run returns
+	drained      bool          // drain.go: priorities capped at DrainPriority
 }
 
 type instance struct {
@@ -647,6 +648,8 @@ func (r *Router) handle(m any) {
 		r.processChanged(m)
 	case fileMsg:
 		r.fileChanged(m)
+	case drainMsg:
+		r.setDrained(m.drained)
 	}
 	r.mu.Unlock()
 	r.deliver()
@@ -699,6 +702,7 @@ func (r *Router) retrack(in *instance, now time.Time) {
 			waitFirst: t.process != "" || t.file != "", file: t.file != "", value: t.value}
 	}
 	prio, fault, pending := trackResult(in.cfg.basePriority(), items)
+	prio = r.drainCap(prio)
 	if !in.started {
 		if pending {
 			return

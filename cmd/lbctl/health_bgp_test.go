@@ -55,12 +55,14 @@ func TestStatusHealthBGP(t *testing.T) {
 
 func TestDrainDirectorCommand(t *testing.T) {
 	var asked []bool
-	e := env{drain: func(_ context.Context, s string, drain bool) (*control.BGP, error) {
+	e := env{drainDirector: func(_ context.Context, s string, req control.DirectorDrainRequest) (control.DirectorDrain, error) {
+		drain := req.Drain
 		asked = append(asked, drain)
 		if s == "/none" {
-			return nil, errors.New("no bgp section: this director announces nothing")
+			return control.DirectorDrain{}, errors.New("this director runs no VRRP instance and no bgp section: there is nothing to give up")
 		}
-		return &control.BGP{ASN: 1, Draining: drain, Prefixes: []control.BGPPrefix{{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Announced: !drain, Reason: map[bool]string{true: "draining"}[drain]}}}, nil
+		return control.DirectorDrain{Drained: drain, Changed: true, BGP: &control.BGP{ASN: 1, Draining: drain,
+			Prefixes: []control.BGPPrefix{{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Announced: !drain, Reason: map[bool]string{true: "draining"}[drain]}}}}, nil
 	}}
 	for _, tt := range []struct {
 		args []string

@@ -41,8 +41,6 @@ type env struct {
 	resync func(ctx context.Context, socket string) (control.ApplyResult, error)
 	// confirm releases a held discovery update of a service.
 	confirm func(ctx context.Context, socket, service string) (control.ReloadResult, error)
-	// drain withdraws (or re-announces) this director's BGP routes.
-	drain func(ctx context.Context, socket string, drain bool) (*control.BGP, error)
 	// events reads lbd's event history (events.go).
 	events func(ctx context.Context, socket string, since uint64, follow bool, fn func(events.Event) error) error
 	// kernel reads the kernel directly.
@@ -76,9 +74,6 @@ func systemEnv() env {
 		},
 		confirm: func(ctx context.Context, s, service string) (control.ReloadResult, error) {
 			return control.NewClient(s).ConfirmDiscovery(ctx, service)
-		},
-		drain: func(ctx context.Context, s string, drain bool) (*control.BGP, error) {
-			return control.NewClient(s).DrainDirector(ctx, drain)
 		},
 		override: func(ctx context.Context, s string, req control.OverrideRequest) (control.OverrideResult, error) {
 			return control.NewClient(s).SetOverride(ctx, req)
@@ -151,9 +146,6 @@ commands:
   discovery confirm SERVICE
            apply the discovery update lbd holds for SERVICE ("TCP 192.0.2.10:80"):
            one that removes more than discovery.max_removal_share of the pool
-  drain-director [--undo]
-           withdraw every BGP route of this director (it keeps serving what
-           still reaches it); --undo announces them again
   drain SERVICE REALSERVER [--wait] [--timeout D] [--remove]
            give the real server weight 0 (no new connection; lbd keeps it across
            reloads and restarts); --wait: until its active and inactive
@@ -165,6 +157,14 @@ commands:
            lift a drain or a maintenance (with slow_start its weight ramps back)
   maintenance SERVICE REALSERVER [--off]
            take the real server out of the table whatever its checks say
+  drain-director [--undo]
+           give up this director's traffic gracefully, kept across reloads and
+           restarts: VRRP: the peer takes over first (a priority 0 advert; the
+           addresses are kept until its first advert), then this director stays
+           BACKUP (priority 1); BGP: every route withdrawn (it keeps serving what
+           still reaches it). Exit 1 if an instance is still MASTER (no peer took
+           over). --undo (or undrain-director): back in the election, routes
+           announced again
   genhash URL [--virtualhost H] [--connect-ip IP] [--verify]
            print the status, headers and MD5SUM of URL (keepalived --genhash)
   import-keepalived [-o FILE] [--strict] KEEPALIVED.CONF
@@ -228,9 +228,6 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		cmd("discovery", nil, func(ctx context.Context, args []string) int {
 			return discoveryCmd(ctx, args, *socket, stdout, stderr, e)
 		}),
-		cmd("drain-director", nil, func(ctx context.Context, args []string) int {
-			return drainCmd(ctx, args, *socket, stdout, stderr, e)
-		}),
 		cmd("drain", nil, func(ctx context.Context, args []string) int {
 			return overrideCmd(ctx, "drain", args, *socket, stdout, stderr, e)
 		}),
@@ -239,6 +236,12 @@ func commands(socket *string, stdout, stderr io.Writer, e env) []cli.Command {
 		}),
 		cmd("maintenance", nil, func(ctx context.Context, args []string) int {
 			return overrideCmd(ctx, "maintenance", args, *socket, stdout, stderr, e)
+		}),
+		cmd("drain-director", nil, func(ctx context.Context, args []string) int {
+			return drainDirectorCmd(ctx, "drain-director", true, args, *socket, stdout, stderr, e)
+		}),
+		cmd("undrain-director", nil, func(ctx context.Context, args []string) int { // drain-director --undo
+			return drainDirectorCmd(ctx, "undrain-director", false, args, *socket, stdout, stderr, e)
 		}),
 		cmd("genhash", nil, func(ctx context.Context, args []string) int {
 			return genhash(ctx, args, stdout, stderr)

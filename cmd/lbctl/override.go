@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/lvsd/lb/director/control"
@@ -205,5 +206,71 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// drainDirectorCmd runs drain-director (drain true; --undo: false) and
+// undrain-director: lbd gives up (or takes back) its VRRP mastership and
+// withdraws (or announces again) its BGP routes. It exits 1 when, drained,
+// an instance is still MASTER: no peer took over, and this director keeps
+// the addresses.
+func drainDirectorCmd(ctx context.Context, name string, drain bool, args []string, socket string, stdout, stderr io.Writer, e env) int {
+	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&socket, "s", socket, "control socket of lbd")
+	asJSON := fs.Bool("json", false, "print lbd's answer as JSON")
+	undo := false
+	if drain {
+		fs.BoolVar(&undo, "undo", false, "undrain: back in the VRRP election, BGP routes announced again")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lbctl %s: unexpected argument %q\n", name, fs.Arg(0))
+		return 2
+	}
+	drain = drain && !undo
+	res, err := e.drainDirector(ctx, socket, control.DirectorDrainRequest{Drain: drain})
+	if err != nil {
+		fmt.Fprintf(stderr, "lbctl: %s: %v\n", name, err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	} else {
+		printDirectorDrain(stdout, res, drain)
+	}
+	if drain {
+		for _, in := range res.Instances {
+			if in.State == "MASTER" {
+				fmt.Fprintf(stderr, "lbctl: %s: %s is still MASTER: no other router took over, this director keeps its addresses\n", name, in.Name)
+				return 1
+			}
+		}
+	}
+	return 0
+}
+
+// printDirectorDrain prints the answer of drain-director: the VRRP
+// instances, then the BGP routes.
+func printDirectorDrain(w io.Writer, res control.DirectorDrain, drain bool) {
+	what := "drained: VRRP BACKUP while another router is master, BGP routes withdrawn"
+	if !drain {
+		what = "drain undone: back in the VRRP election, BGP routes announced again while ready"
+	}
+	if !res.Changed {
+		what = "already " + what
+	}
+	fmt.Fprintf(w, "director %s\n", what)
+	for _, in := range res.Instances {
+		fmt.Fprintf(w, "  %s: %s, priority %d (configured %d)\n", in.Name, in.State, in.EffectivePriority, in.Priority)
+	}
+	if res.BGP != nil {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		writeBGP(tw, res.BGP, time.Now())
+		tw.Flush()
 	}
 }

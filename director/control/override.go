@@ -58,6 +58,9 @@ type DirectorDrain struct {
 	Since     time.Time      `json:"since,omitzero"`
 	Changed   bool           `json:"changed,omitempty"`
 	Instances []VRRPInstance `json:"instances,omitempty"`
+	// BGP is the speaker's state after the request (every route withdrawn
+	// while drained); nil without a bgp section.
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // Overrider is the Daemon's optional operators' commands.

@@ -174,6 +174,7 @@ func New(cfgPath string, opts Options) (*Daemon, error) {
 	if d.ovr, err = loadOverrides(cfg.Global.StateDir); err != nil {
 		return nil, err
 	}
+	d.bgp.draining = d.directorDrained() // lbctl drain-director, kept across restarts
 	d.scripts = runas.NewRunner(scriptPolicy(cfg))
 	d.exec = func(argv []string) error { return vrrp.ExecRunner{Exec: d.scripts}.Start(argv, runas.Who{}) }
 	if d.opts.Go == nil {

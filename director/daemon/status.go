@@ -44,7 +44,11 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 	st.BGP = d.bgpControlStatus(ctx)
 	st.Checks = checkStatuses(d.sched.Snapshot(), subs)
 	st.VRRP = d.vrrpStatus()
-	st.Director = d.directorDrainStatus()
+	if st.Director = d.directorDrainStatus(); st.Director != nil {
+		for i := range st.VRRP {
+			st.VRRP[i].Reason = joinReason(st.VRRP[i].Reason, "drained (lbctl drain-director)")
+		}
+	}
 	return st
 }
 

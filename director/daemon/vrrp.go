@@ -70,6 +70,7 @@ func (d *Daemon) startComponent(c Component) {
 		log.Error("vrrp configuration refused", "err", err)
 		return
 	}
+	r.SetDrained(d.directorDrained()) // lbctl drain-director, kept across reloads and restarts
 	ctx, cancel := context.WithCancel(context.Background())
 	rc := &runningComp{router: r, cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
