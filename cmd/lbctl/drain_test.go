@@ -170,3 +170,36 @@ func TestStatusHealthShowsOverrides(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainDirectorCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		state string // VI_1's after the request
+		code  int
+		want  control.DirectorDrainRequest
+		out   string
+	}{
+		{"drained", []string{"drain-director"}, "BACKUP", 0, control.DirectorDrainRequest{Drain: true}, "director drained: it stays BACKUP"},
+		{"no peer took over", []string{"drain-director"}, "MASTER", 1, control.DirectorDrainRequest{Drain: true}, "VI_1: MASTER, priority 1 (configured 200)"},
+		{"undrained", []string{"undrain-director"}, "MASTER", 0, control.DirectorDrainRequest{}, "director undrained"},
+		{"argument", []string{"drain-director", "now"}, "", 2, control.DirectorDrainRequest{}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []control.DirectorDrainRequest
+			e := env{drainDirector: func(_ context.Context, _ string, req control.DirectorDrainRequest) (control.DirectorDrain, error) {
+				got = append(got, req)
+				return control.DirectorDrain{Drained: req.Drain, Changed: true,
+					Instances: []control.VRRPInstance{{Name: "VI_1", State: tt.state, Priority: 200, EffectivePriority: 1}}}, nil
+			}}
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errb, e)
+			if code != tt.code || !strings.Contains(out.String(), tt.out) {
+				t.Errorf("exit %d (want %d)\nout:\n%s\nerr:\n%s", code, tt.code, out.String(), errb.String())
+			}
+			if tt.code != 2 && (len(got) != 1 || got[0] != tt.want) {
+				t.Errorf("requests %+v", got)
+			}
+		})
+	}
+}
