@@ -92,6 +92,10 @@ func (w *lbdWeb) serve(t *testing.T) {
 	w.setHealth(healthBody)
 	serveHTTP(t, w.ns, "0.0.0.0:80", func(rw http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body) // a client's upload, read to the end
+		if r.URL.Path == "/download" {
+			w.download(rw, r) // a long download (lbd_drain_test.go)
+			return
+		}
 		if r.URL.Path == "/health.html" {
 			body := *w.health.Load()
 			w.mu.Lock()
