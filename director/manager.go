@@ -96,7 +96,7 @@ func (m *Manager) SetSpecs(ctx context.Context, specs []ServiceSpec) ([]HealthCh
 	m.specs = specs
 	m.checks = keptStates(specs, m.checks)
 	m.byCheck = indexChecks(specs)
-	m.dropGone()
+	m.dropGoneRamps()
 	changes := diffVerdicts(before, m.verdicts())
 	m.rampRecovered(changes)
 	quorum := m.rebuild()

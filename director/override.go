@@ -124,27 +124,50 @@ func (m *Manager) hasServer(id RealServerID) bool {
 	return false
 }
 
-// dropGone forgets the overrides and ramps of servers no longer
-// configured (a reload removed them). m.mu is held.
-func (m *Manager) dropGone() {
+// dropGoneRamps forgets the ramps of servers no longer configured. m.mu
+// is held.
+func (m *Manager) dropGoneRamps() {
+	known := m.configured()
+	for id := range m.ramps {
+		if !known[id] {
+			delete(m.ramps, id)
+		}
+	}
+}
+
+// configured is the set of configured real servers. m.mu is held.
+func (m *Manager) configured() map[RealServerID]bool {
 	known := map[RealServerID]bool{}
 	for _, s := range m.specs {
 		for _, rs := range s.RealServers {
 			known[realServerID(s.Service, rs.Dest)] = true
 		}
 	}
-	for id := range m.overrides {
-		if !known[id] {
-			m.log.Info("override dropped: the real server is no longer configured", "service", id.Service.String(),
-				"server", serverText(id), "override", string(m.overrides[id].State))
-			delete(m.overrides, id)
+	return known
+}
+
+// DropGoneOverrides forgets the overrides of real servers no longer
+// configured (a reload removed them), except those keep (if set) keeps:
+// the daemon keeps, at start and on discovery updates, those of services
+// with discovery, whose members come and go. It returns the servers
+// whose override it dropped; an override of a server not configured has
+// no effect on the table.
+func (m *Manager) DropGoneOverrides(keep func(RealServerID) bool) []RealServerID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	known := m.configured()
+	var dropped []RealServerID
+	for id, o := range m.overrides {
+		if known[id] || (keep != nil && keep(id)) {
+			continue
 		}
+		m.log.Info("override dropped: the real server is no longer configured", "service", id.Service.String(),
+			"server", serverText(id), "override", string(o.State))
+		delete(m.overrides, id)
+		dropped = append(dropped, id)
 	}
-	for id := range m.ramps {
-		if !known[id] {
-			delete(m.ramps, id)
-		}
-	}
+	slices.SortFunc(dropped, RealServerID.Compare)
+	return dropped
 }
 
 func serverText(id RealServerID) string {

@@ -176,6 +176,13 @@ func TestManagerOverridesAcrossReloadAndRestart(t *testing.T) {
 	if _, _, err := m2.SetSpecs(ctx, []director.ServiceSpec{s2}); err != nil {
 		t.Fatal(err)
 	}
+	// Kept while keep says so (a service with discovery, at start).
+	if dropped := m2.DropGoneOverrides(func(id director.RealServerID) bool { return id.Service == s.Service.Key() }); len(dropped) != 0 {
+		t.Errorf("kept overrides dropped: %v", dropped)
+	}
+	if dropped := m2.DropGoneOverrides(nil); len(dropped) != 1 || dropped[0] != b {
+		t.Errorf("dropped %v, want %v", dropped, b)
+	}
 	got := m2.Overrides()
 	if len(got) != 1 || got[a].State != director.AdminDrain {
 		t.Errorf("after the reload: %v", got)

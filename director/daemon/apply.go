@@ -165,7 +165,7 @@ func (d *Daemon) applyTable(ctx context.Context, p *ipvsPart, specs []director.S
 		res.Apply = &cr
 	}
 	d.logHealthChanges(changes, nil)
-	_ = d.persistOverrides(p) // a removed server's override is gone (logged on failure)
+	d.dropGoneOverrides(p, mode)
 	d.log.Info("ipvs table applied", "on", mode.String(), "writes", ar.Writes, "ops", ar.OpCount())
 	d.emitApply(mode.String(), ar, err)
 	return ar, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/internal/boundedfile"
 )
 
@@ -203,6 +204,27 @@ func (d *Daemon) persistOverrides(p *ipvsPart) error {
 		return err
 	}
 	return nil
+}
+
+// dropGoneOverrides drops the overrides of the real servers the apply
+// removed and saves the result. A reload drops every one; a start or a
+// discovery update keeps those of services with discovery (a member not
+// listed yet at start, or gone for a while, keeps its drain when it comes
+// back). The configuration in force is the apply's.
+func (d *Daemon) dropGoneOverrides(p *ipvsPart, mode applyMode) {
+	var keep func(director.RealServerID) bool
+	if mode != applyReload {
+		disc := map[table.ServiceKey]bool{}
+		cfg := d.Config()
+		for i := range cfg.VirtualServers {
+			if vs := &cfg.VirtualServers[i]; vs.Discovery != nil {
+				disc[ServiceKeyOf(vs)] = true
+			}
+		}
+		keep = func(id director.RealServerID) bool { return disc[id.Service] }
+	}
+	p.mgr.DropGoneOverrides(keep)
+	_ = d.persistOverrides(p) // logged on failure
 }
 
 // adminStates maps lbctl's words to the Manager's states.

@@ -216,3 +216,31 @@ func TestDaemonUndrainSlowStart(t *testing.T) {
 	}
 	t.Logf("weights seen: %v", seen)
 }
+
+// A drained discovered member that leaves the registry and comes back is
+// still drained (a discovery update keeps the overrides of its service); a
+// reload while it is gone drops the override.
+func TestDaemonDiscoveredMemberKeepsDrain(t *testing.T) {
+	f := startDiscovery(t, "")
+	kid := f.zk.Create("/sgroup", "sub", "198.51.100.2:80")
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
+	cl := control.NewClient(f.sock)
+	ctx := context.Background()
+	req := control.OverrideRequest{Service: "TCP 192.0.2.10:80", Server: "198.51.100.2", State: "drain"}
+	if _, err := cl.SetOverride(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "drained", func() bool { return eqDests(f.dests(), map[string]uint32{"198.51.100.1": 1, "198.51.100.2": 0}) })
+	f.zk.Delete("/sgroup", kid)
+	f.awaitDests(t, "198.51.100.1")
+	kid = f.zk.Create("/sgroup", "sub", "198.51.100.2:80")
+	waitFor(t, "back, still drained", func() bool { return eqDests(f.dests(), map[string]uint32{"198.51.100.1": 1, "198.51.100.2": 0}) })
+	// Gone again, then a reload: the override goes with it.
+	f.zk.Delete("/sgroup", kid)
+	f.awaitDests(t, "198.51.100.1")
+	if _, err := cl.Reload(ctx, control.ReloadRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	f.zk.Create("/sgroup", "sub", "198.51.100.2:80")
+	f.awaitDests(t, "198.51.100.1", "198.51.100.2")
+}
