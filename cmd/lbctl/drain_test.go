@@ -171,7 +171,7 @@ func TestStatusHealthShowsOverrides(t *testing.T) {
 	}
 }
 
-func TestDrainDirectorCommand(t *testing.T) {
+func TestDrainDirectorVRRPCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		args  []string
@@ -180,9 +180,10 @@ func TestDrainDirectorCommand(t *testing.T) {
 		want  control.DirectorDrainRequest
 		out   string
 	}{
-		{"drained", []string{"drain-director"}, "BACKUP", 0, control.DirectorDrainRequest{Drain: true}, "director drained: it stays BACKUP"},
+		{"drained", []string{"drain-director"}, "BACKUP", 0, control.DirectorDrainRequest{Drain: true}, "director drained: VRRP BACKUP while another router is master"},
 		{"no peer took over", []string{"drain-director"}, "MASTER", 1, control.DirectorDrainRequest{Drain: true}, "VI_1: MASTER, priority 1 (configured 200)"},
-		{"undrained", []string{"undrain-director"}, "MASTER", 0, control.DirectorDrainRequest{}, "director undrained"},
+		{"undrained", []string{"undrain-director"}, "MASTER", 0, control.DirectorDrainRequest{}, "director drain undone"},
+		{"--undo", []string{"drain-director", "--undo"}, "MASTER", 0, control.DirectorDrainRequest{}, "director drain undone"},
 		{"argument", []string{"drain-director", "now"}, "", 2, control.DirectorDrainRequest{}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -132,6 +133,19 @@ func TestDaemonBGP(t *testing.T) {
 	if !announced() {
 		t.Errorf("not announced after the drain was undone")
 	}
+	// The whole director's drain (POST /v1/director/drain, lbctl
+	// drain-director) withdraws the routes too, saved in state_dir.
+	dd, err := cl.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{Drain: true})
+	if err != nil || !dd.Drained || dd.BGP == nil || !dd.BGP.Draining || len(sp.Routes()) != 0 {
+		t.Errorf("director drain: %+v (routes %v), %v", dd, sp.Routes(), err)
+	}
+	if saved, err := os.ReadFile(filepath.Join(dir, overridesFileName)); err != nil || !strings.Contains(string(saved), `"drained": true`) {
+		t.Errorf("director drain not saved: %s %v", saved, err)
+	}
+	if dd, err := cl.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{}); err != nil || dd.BGP == nil || dd.BGP.Draining {
+		t.Errorf("director undrain: %+v, %v", dd, err)
+	}
+	waitFor(t, "announced after the director's drain was undone", announced)
 
 	sp.Calls()
 	stopAt := time.Now()

@@ -47,7 +47,7 @@ func TestNetnsDrainDirector(t *testing.T) {
 		return d1.vrrpState(t) == "MASTER" && d2.vrrpState(t) == "BACKUP" && d1.hasVIP(t) && !d2.hasVIP(t)
 	})
 	ctx := context.Background()
-	res, err := control.NewClient(d1.sock).DrainDirector(ctx, control.DirectorDrainRequest{Drain: true})
+	res, err := control.NewClient(d1.sock).SetDirectorDrain(ctx, control.DirectorDrainRequest{Drain: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestNetnsDrainDirector(t *testing.T) {
 		t.Fatalf("d2 is %s", d2.vrrpState(t))
 	}
 	// Undrain: d1 preempts.
-	if _, err := control.NewClient(d1.sock).DrainDirector(ctx, control.DirectorDrainRequest{Drain: false}); err != nil {
+	if _, err := control.NewClient(d1.sock).SetDirectorDrain(ctx, control.DirectorDrainRequest{Drain: false}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "d1 MASTER again", func() bool {

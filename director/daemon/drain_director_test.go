@@ -19,7 +19,7 @@ func TestDaemonDrainDirectorPersists(t *testing.T) {
 	y := vrrpOnlyYAML(dir, false)
 	f := runVRRPOnly(t, dir, y, Options{})
 	ctx := context.Background()
-	res, err := f.d.DrainDirector(ctx, control.DirectorDrainRequest{Drain: true})
+	res, err := f.d.SetDirectorDrain(ctx, control.DirectorDrainRequest{Drain: true})
 	if err != nil || !res.Drained || !res.Changed || len(res.Instances) != 1 {
 		t.Fatalf("drain: %+v %v", res, err)
 	}
@@ -43,7 +43,7 @@ func TestDaemonDrainDirectorPersists(t *testing.T) {
 		st := g.d.Status(ctx)
 		return len(st.VRRP) == 1 && st.VRRP[0].EffectivePriority == 1 && st.Director != nil
 	})
-	res, err = g.d.DrainDirector(ctx, control.DirectorDrainRequest{Drain: false})
+	res, err = g.d.SetDirectorDrain(ctx, control.DirectorDrainRequest{Drain: false})
 	if err != nil || res.Drained || !res.Changed {
 		t.Fatalf("undrain: %+v %v", res, err)
 	}
@@ -59,7 +59,7 @@ func TestDaemonDrainDirectorPersists(t *testing.T) {
 
 func TestDaemonDrainDirectorWithoutVRRP(t *testing.T) {
 	f := start(t, false)
-	if _, err := f.d.DrainDirector(context.Background(), control.DirectorDrainRequest{Drain: true}); !errors.Is(err, errNoVRRP) {
+	if _, err := f.d.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{Drain: true}); !errors.Is(err, errNoVRRP) {
 		t.Errorf("drain-director without VRRP: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, overridesFileName)); err == nil {
