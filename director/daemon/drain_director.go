@@ -63,6 +63,11 @@ func (d *Daemon) SetDirectorDrain(ctx context.Context, req control.DirectorDrain
 		}
 		dr = next
 		d.log.Warn("director drain set by the operator", "drained", req.Drain)
+		from, to := "none", "drain"
+		if !req.Drain {
+			from, to = to, from
+		}
+		d.emitDrain("director", from, to, 0)
 	}
 	res.Since = dr.Since
 	for _, r := range routers {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/control"
+	"github.com/lvsd/lb/director/events"
 	"github.com/lvsd/lb/director/table"
 	"github.com/lvsd/lb/internal/boundedfile"
 )
@@ -227,6 +228,20 @@ func (d *Daemon) dropGoneOverrides(p *ipvsPart, mode applyMode) {
 	_ = d.persistOverrides(p) // logged on failure
 }
 
+// emitDrain records an override change in the event stream (from/to:
+// drain, maintenance, none).
+func (d *Daemon) emitDrain(subject, from, to string, writes int) {
+	name := func(s string) string {
+		if s == "" {
+			return "none"
+		}
+		return s
+	}
+	msg := map[string]string{"drain": "drained by the operator", "maintenance": "in maintenance (operator)", "none": "override lifted by the operator"}[name(to)]
+	d.Emit(events.Event{Kind: events.KindDrain, Subject: subject, Message: msg,
+		Fields: map[string]string{"from": name(from), "to": name(to), "writes": fmt.Sprint(writes)}})
+}
+
 // adminStates maps lbctl's words to the Manager's states.
 var adminStates = map[string]director.AdminState{
 	"drain": director.AdminDrain, "maintenance": director.AdminMaintenance, "none": director.AdminNone, "": director.AdminNone,
@@ -265,6 +280,7 @@ func (d *Daemon) SetOverride(ctx context.Context, req control.OverrideRequest) (
 	if changed {
 		d.log.Warn("real server override set by the operator", "service", key.String(), "server", serverString(id),
 			"from", string(before), "to", string(st), "writes", ar.Writes)
+		d.emitDrain(key.String()+" "+serverString(id), string(before), string(st), ar.Writes)
 		if serr := d.persistOverrides(p); serr != nil {
 			_, _, _ = p.mgr.SetOverride(ctx, id, before) // not saved: undone
 			return res, fmt.Errorf("override not saved, undone: %w", serr)

@@ -66,6 +66,15 @@ func TestDaemonOverridesSurviveReloadAndRestart(t *testing.T) {
 	if rs := f.serverState(t, "198.51.100.2"); rs.State != "draining" || rs.Override != "drain" || rs.OverrideSince.IsZero() {
 		t.Errorf("drained server's status: %+v", rs)
 	}
+	var drains []string
+	for _, e := range f.d.Events().Read(0, 1000) {
+		if e.Kind == "drain" {
+			drains = append(drains, e.Subject+" "+e.Fields["from"]+"->"+e.Fields["to"]+" writes "+e.Fields["writes"])
+		}
+	}
+	if want := []string{"TCP 192.0.2.10:80 198.51.100.2:80 none->drain writes 1"}; strings.Join(drains, "|") != strings.Join(want, "|") {
+		t.Errorf("drain events %q, want %q", drains, want)
+	}
 	f.k.ResetCounters()
 	if _, err := cl.SetOverride(ctx, control.OverrideRequest{Service: "tcp:192.0.2.10:80", Server: "198.51.100.1:80", State: "maintenance"}); err != nil {
 		t.Fatal(err)
