@@ -276,8 +276,22 @@ func describe(cmds []cli.Command, socket string, stderr io.Writer) []cli.Command
 			func() *flag.FlagSet { return newEventsFlags(&socket, stderr).fs }},
 		"discovery": {"confirm SERVICE: apply the discovery update lbd holds for SERVICE", []string{"confirm"},
 			func() *flag.FlagSet { fs, _ := discoveryFlags(&socket, stderr); return fs }},
-		"drain-director": {"withdraw every BGP route of this director; --undo announces them again", nil,
-			func() *flag.FlagSet { fs, _, _ := drainFlags(&socket, stderr); return fs }},
+		"drain": {"SERVICE REALSERVER: weight 0 at once (--wait: until no connection is left; --remove: then out)", nil,
+			overrideFlagSet("drain", socket, stderr)},
+		"undrain": {"SERVICE REALSERVER: lift a drain or a maintenance (slow_start ramps the weight back)", nil,
+			overrideFlagSet("undrain", socket, stderr)},
+		"maintenance": {"SERVICE REALSERVER: out of the table whatever its checks (--off lifts it)", nil,
+			overrideFlagSet("maintenance", socket, stderr)},
+		"drain-director": {"give up VRRP mastership gracefully and withdraw the BGP routes; --undo takes them back", nil,
+			func() *flag.FlagSet {
+				fs, _, _ := drainDirectorFlags("drain-director", true, &socket, stderr)
+				return fs
+			}},
+		"undrain-director": {"drain-director --undo: back in the VRRP election, BGP routes announced again", nil,
+			func() *flag.FlagSet {
+				fs, _, _ := drainDirectorFlags("undrain-director", false, &socket, stderr)
+				return fs
+			}},
 		"genhash": {"print the status, headers and MD5SUM of URL (keepalived --genhash)", nil,
 			func() *flag.FlagSet { fs, _, _, _, _ := genhashFlags(stderr); return fs }},
 		"import-keepalived": {"convert a keepalived configuration into lbd.yaml", nil,
@@ -288,6 +302,12 @@ func describe(cmds []cli.Command, socket string, stderr io.Writer) []cli.Command
 		cmds[i].Summary, cmds[i].Args, cmds[i].Flags = in.summary, in.args, in.flags
 	}
 	return cmds
+}
+
+// overrideFlagSet is the flag set of drain, undrain or maintenance, for
+// describe.
+func overrideFlagSet(name, socket string, stderr io.Writer) func() *flag.FlagSet {
+	return func() *flag.FlagSet { return overrideFlags(name, &socket, stderr, new(drainOpts), new(bool)) }
 }
 
 // reloadFlags adds lbctl reload's own flags (--dry-run is handled by

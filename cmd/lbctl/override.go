@@ -66,21 +66,9 @@ func serviceAndServer(pos []string) (service, server string, err error) {
 // overrideCmd runs drain (state "drain"), undrain ("none") and
 // maintenance ("maintenance", or "none" with --off).
 func overrideCmd(ctx context.Context, name string, args []string, socket string, stdout, stderr io.Writer, e env) int {
-	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
 	var o drainOpts
-	fs.BoolVar(&o.asJSON, "json", false, "print lbd's answer as JSON")
 	off := false
-	switch name {
-	case "drain":
-		fs.BoolVar(&o.wait, "wait", false, "wait until the server has no connection left (active, inactive, persistence templates)")
-		fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "with --wait: give up (exit 1) after this long")
-		fs.BoolVar(&o.remove, "remove", false, "after the wait, take the server out of the table (maintenance); implies --wait")
-		fs.DurationVar(&o.interval, "interval", time.Second, "with --wait: how often to read the connections")
-	case "maintenance":
-		fs.BoolVar(&off, "off", false, "lift the maintenance (like undrain)")
-	}
+	fs := overrideFlags(name, &socket, stderr, &o, &off)
 	flags, pos := splitArgs(args, map[string]bool{"s": true, "timeout": true, "interval": true})
 	if err := fs.Parse(flags); err != nil {
 		return 2
@@ -117,6 +105,25 @@ func overrideCmd(ctx context.Context, name string, args []string, socket string,
 	}
 	printOverride(stdout, res, o.asJSON)
 	return 0
+}
+
+// overrideFlags defines the flags of drain, undrain and maintenance (also
+// for their man pages) into o and off; -s sets *socket.
+func overrideFlags(name string, socket *string, stderr io.Writer, o *drainOpts, off *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	fs.BoolVar(&o.asJSON, "json", false, "print lbd's answer as JSON")
+	switch name {
+	case "drain":
+		fs.BoolVar(&o.wait, "wait", false, "wait until the server has no connection left (active, inactive, persistence templates)")
+		fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "with --wait: give up (exit 1) after this `duration`")
+		fs.BoolVar(&o.remove, "remove", false, "after the wait, take the server out of the table (maintenance); implies --wait")
+		fs.DurationVar(&o.interval, "interval", time.Second, "with --wait: how often to read the connections (`duration`)")
+	case "maintenance":
+		fs.BoolVar(off, "off", false, "lift the maintenance (like undrain)")
+	}
+	return fs
 }
 
 func printOverride(w io.Writer, res control.OverrideResult, asJSON bool) {
@@ -215,14 +222,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // an instance is still MASTER: no peer took over, and this director keeps
 // the addresses.
 func drainDirectorCmd(ctx context.Context, name string, drain bool, args []string, socket string, stdout, stderr io.Writer, e env) int {
-	fs := flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&socket, "s", socket, "control socket of lbd")
-	asJSON := fs.Bool("json", false, "print lbd's answer as JSON")
-	undo := false
-	if drain {
-		fs.BoolVar(&undo, "undo", false, "undrain: back in the VRRP election, BGP routes announced again")
-	}
+	fs, undo, asJSON := drainDirectorFlags(name, drain, &socket, stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -230,7 +230,7 @@ func drainDirectorCmd(ctx context.Context, name string, drain bool, args []strin
 		fmt.Fprintf(stderr, "lbctl %s: unexpected argument %q\n", name, fs.Arg(0))
 		return 2
 	}
-	drain = drain && !undo
+	drain = drain && !*undo
 	res, err := e.drainDirector(ctx, socket, control.DirectorDrainRequest{Drain: drain})
 	if err != nil {
 		fmt.Fprintf(stderr, "lbctl: %s: %v\n", name, err)
@@ -252,6 +252,20 @@ func drainDirectorCmd(ctx context.Context, name string, drain bool, args []strin
 		}
 	}
 	return 0
+}
+
+// drainDirectorFlags defines the flags of drain-director (with --undo)
+// and undrain-director (also for their man pages); -s sets *socket.
+func drainDirectorFlags(name string, withUndo bool, socket *string, stderr io.Writer) (fs *flag.FlagSet, undo, asJSON *bool) {
+	fs = flag.NewFlagSet("lbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(socket, "s", *socket, "control `socket` of lbd")
+	asJSON = fs.Bool("json", false, "print lbd's answer as JSON")
+	undo = new(bool)
+	if withUndo {
+		fs.BoolVar(undo, "undo", false, "undrain: back in the VRRP election, BGP routes announced again")
+	}
+	return fs, undo, asJSON
 }
 
 // printDirectorDrain prints the answer of drain-director: the VRRP
