@@ -124,6 +124,8 @@ func hostTools() []tool {
 		{name: "bridge", pkg: "iproute2", guest: true},
 		{name: "tcpdump", pkg: "tcpdump", guest: true},
 		{name: "keepalived", pkg: "keepalived", guest: true},
+		{name: "bird", pkg: "bird2", guest: true},  // the upstream router of the BGP/ECMP scenarios
+		{name: "birdc", pkg: "bird2", guest: true}, // its control client
 	}
 }
 

@@ -1,0 +1,441 @@
+//go:build testbed_guest
+
+package scenarios
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/internal/netnslab"
+)
+
+// Helpers of the BGP/ECMP scenarios (issue 16): a router namespace runs
+// Debian's bird2 with merge paths (one multipath route in its kernel, L4
+// hash), three directors each run the real lbd on their own IPVS table and
+// announce one VIP with BGP, three DR real servers run lbrs, and a client
+// sits behind the router on another subnet.
+//
+//	client 10.20.0.2 --front-- router 10.20.0.1 | 10.9.0.254 --lan-- d1..d3 10.9.0.1-3
+//	                                                                 web1..3 10.9.0.11-13
+
+const (
+	ecmpVIP    = "192.0.2.10"
+	ecmpRouter = "10.9.0.254"
+	ecmpClient = "10.20.0.2"
+)
+
+// ecmpDirector is one director: its namespace, lbd node and daemon, and
+// its link to the LAN.
+type ecmpDirector struct {
+	id   int
+	addr string
+	ns   *netnslab.Namespace
+	link *netnslab.Link
+	node *lbdNode
+	lbd  *lbdDaemon
+}
+
+type ecmpLab struct {
+	lab       *netnslab.Lab
+	router    *netnslab.Namespace
+	client    *netnslab.Namespace
+	directors []*ecmpDirector
+	webs      map[string]string // address -> name
+	birdSock  string
+}
+
+// ecmpBirdConfig is the router's bird.conf: a passive BGP session per
+// director, hold 3 s, and merge paths so the kernel gets one route with a
+// next hop per director.
+func ecmpBirdConfig(directors int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `router id %s;
+protocol device { scan time 10; }
+protocol kernel {
+  ipv4 { import none; export all; };
+  merge paths on;
+}
+template bgp director {
+  local %s as 65000;
+  passive on;
+  hold time 3;
+  keepalive time 1;
+  error wait time 1, 5;
+  ipv4 { import all; export none; };
+}
+`, ecmpRouter, ecmpRouter)
+	for i := 1; i <= directors; i++ {
+		fmt.Fprintf(&b, "protocol bgp d%d from director { neighbor 10.9.0.%d as 65001; }\n", i, i)
+	}
+	return b.String()
+}
+
+// ecmpLbdBody is a director's lbd.yaml after the global section.
+func ecmpLbdBody(i int, sloppy bool) string {
+	var rs strings.Builder
+	for w := 1; w <= 3; w++ {
+		fmt.Fprintf(&rs, "      - address: 10.9.0.%d\n        checks: [{type: tcp}]\n", 10+w)
+	}
+	return fmt.Sprintf(`ipvs:
+  sysctls:
+    sloppy_tcp: %t
+bgp:
+  asn: 65001
+  router_id: 10.9.0.%d
+  drain_period: 2s
+  peers:
+    - address: %s
+      asn: 65000
+      hold_time: 3s
+virtual_servers:
+  - address: %s
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback, mh-port]
+    forwarding: DR
+    announce: true
+    delay_loop: 1s
+    real_servers:
+%s`, sloppy, i, ecmpRouter, ecmpVIP, rs.String())
+}
+
+// buildECMPLab builds the topology, starts bird2, the real servers (HTTP
+// answering their name, lbrs dr) and the three lbd, and waits for the
+// router's route to hold three next hops.
+func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLab {
+	t.Helper()
+	commandPath(t, "bird")
+	commandPath(t, "lbrs")
+	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}}
+	front, err := l.lab.AddSwitch("front")
+	must(t, err)
+	lan, err := l.lab.AddSwitch("lan")
+	must(t, err)
+	n.Step("Topology: client %s behind router (bird2, ECMP, fib_multipath_hash_policy=1); 3 directors and 3 DR real servers on 10.9.0.0/24", ecmpClient)
+	l.client, err = l.lab.AddHost("client", front, netip.MustParsePrefix(ecmpClient+"/24"))
+	must(t, err)
+	must(t, l.client.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("10.20.0.1"), ""))
+	l.router, err = l.lab.AddHost("router", front, netip.MustParsePrefix("10.20.0.1/24"))
+	must(t, err)
+	_, err = l.lab.Connect(l.router, lan, netnslab.Port{Name: "eth1", Addrs: []netip.Prefix{netip.MustParsePrefix(ecmpRouter + "/24")}})
+	must(t, err)
+	must(t, l.router.Sysctl("net.ipv4.ip_forward", "1"))
+	must(t, l.router.Sysctl("net.ipv4.fib_multipath_hash_policy", "1"))
+	l.startBird(t)
+	for w := 1; w <= 3; w++ {
+		name, addr := fmt.Sprintf("web%d", w), fmt.Sprintf("10.9.0.%d", 10+w)
+		ns, err := l.lab.AddHost(name, lan, netip.MustParsePrefix(addr+"/24"))
+		must(t, err)
+		must(t, ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
+		serveName(t, ns, "0.0.0.0:80", name)
+		l.webs[addr] = name
+		startECMPLbrs(t, ns, name)
+	}
+	for i := 1; i <= 3; i++ {
+		d := &ecmpDirector{id: i, addr: fmt.Sprintf("10.9.0.%d", i)}
+		d.ns, err = l.lab.AddNamespace(fmt.Sprintf("d%d", i))
+		must(t, err)
+		d.link, err = l.lab.Connect(d.ns, lan, netnslab.Port{Addrs: []netip.Prefix{netip.MustParsePrefix(d.addr + "/24")}})
+		must(t, err)
+		d.node = newLbdNode(t, fmt.Sprintf("d%d", i), d.ns)
+		d.node.writeConfig(t, "", ecmpLbdBody(i, sloppy))
+		l.directors = append(l.directors, d)
+	}
+	n.Note("d1's lbd.yaml:")
+	n.Block(l.directors[0].node.yaml)
+	out, err := l.directors[0].ns.Run(t.Context(), commandPath(t, "lbd"), "check", "-c", l.directors[0].node.config)
+	n.Note("lbd check: %s", strings.TrimSpace(out))
+	if err != nil || (sloppy && strings.Contains(out, "warning")) {
+		t.Errorf("lbd check of d1's config (sloppy_tcp %t): %v\n%s", sloppy, err, out)
+	}
+	if !sloppy && !strings.Contains(out, "sloppy_tcp") {
+		t.Errorf("lbd check with sloppy_tcp off gave no warning about it:\n%s", out)
+	}
+	for _, d := range l.directors {
+		d.lbd = d.node.start(t)
+	}
+	for _, d := range l.directors {
+		_, took := d.lbd.waitReady(t)
+		n.Note("d%d ready after %v", d.id, took.Round(time.Millisecond))
+	}
+	up := l.waitHops(t, []int{1, 2, 3}, 60*time.Second)
+	n.Note("the router has one route to %s with 3 next hops %v after the directors were ready:", ecmpVIP, up.Round(time.Millisecond))
+	n.Block(run(t, l.router, "ip", "route", "show", ecmpVIP+"/32"))
+	return l
+}
+
+func (l *ecmpLab) startBird(t *testing.T) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "bird")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	conf := filepath.Join(dir, "bird.conf")
+	must(t, os.WriteFile(conf, []byte(ecmpBirdConfig(3)), 0o644))
+	l.birdSock = filepath.Join(dir, "bird.ctl")
+	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
+}
+
+// startECMPLbrs runs "lbrs run" in dr mode for the VIP on a real server.
+func startECMPLbrs(t *testing.T, ns *netnslab.Namespace, name string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "lbrs")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	nd := &lbrsNode{name: name, ns: ns, config: filepath.Join(dir, "lbrs.yaml"), state: filepath.Join(dir, "state.json")}
+	nd.yaml = fmt.Sprintf("mode: dr\nvips:\n  - %s\nsysctls:\n  arp_ignore: 1\n  arp_announce: 2\nstate_file: %s\nlog_level: info\n", ecmpVIP, nd.state)
+	must(t, os.WriteFile(nd.config, []byte(nd.yaml), 0o644))
+	d := startLbrs(t, nd)
+	d.waitApplied(t)
+}
+
+// nextHops is the router's next hops for the VIP, as director ids.
+func (l *ecmpLab) nextHops(t *testing.T) []int {
+	t.Helper()
+	out := run(t, l.router, "ip", "route", "show", ecmpVIP+"/32")
+	var ids []int
+	for _, m := range regexp.MustCompile(`via 10\.9\.0\.(\d+)`).FindAllStringSubmatch(out, -1) {
+		var id int
+		fmt.Sscan(m[1], &id)
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// waitHops polls the router's route until its next hops are want and
+// returns how long that took.
+func (l *ecmpLab) waitHops(t *testing.T, want []int, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := l.nextHops(t)
+		if slices.Equal(got, want) {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			birdc, _ := l.router.Run(context.Background(), commandPath(t, "birdc"), "-s", l.birdSock, "show", "protocols")
+			t.Fatalf("router next hops for %s: directors %v, want %v after %v\n%s\n%s", ecmpVIP, got, want, limit,
+				run(t, l.router, "ip", "route"), birdc)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pin sends everything the router forwards from the front to the VIP
+// through director id alone (a policy rule and table 100, which bird does
+// not touch); id 0 removes the pin.
+func (l *ecmpLab) pin(t *testing.T, id int) {
+	t.Helper()
+	l.router.Run(context.Background(), "ip", "rule", "del", "pref", "100")
+	if id == 0 {
+		return
+	}
+	run(t, l.router, "ip", "route", "replace", ecmpVIP+"/32", "via", fmt.Sprintf("10.9.0.%d", id), "table", "100")
+	run(t, l.router, "ip", "rule", "add", "pref", "100", "iif", "eth0", "lookup", "100")
+}
+
+// ecmpConn is one IPVS connection entry: client source port, state, real server.
+type ecmpConn struct {
+	port  int
+	state string
+	dest  string
+}
+
+var ipvsConnRE = regexp.MustCompile(`(?m)^TCP\s+\S+\s+(\S+)\s+` + regexp.QuoteMeta(ecmpClient) + `:(\d+)\s+` + regexp.QuoteMeta(ecmpVIP) + `:80\s+(\S+):80`)
+
+// conns lists the director's IPVS connections from the client.
+func (d *ecmpDirector) conns(t *testing.T) map[int]ecmpConn {
+	t.Helper()
+	out := run(t, d.ns, "ipvsadm", "-Lnc")
+	m := map[int]ecmpConn{}
+	for _, f := range ipvsConnRE.FindAllStringSubmatch(out, -1) {
+		var port int
+		fmt.Sscan(f[2], &port)
+		m[port] = ecmpConn{port: port, state: f[1], dest: f[3]}
+	}
+	return m
+}
+
+// carrier returns the director whose IPVS holds an ESTABLISHED connection
+// from the client's port, waiting for it up to settle.
+func (l *ecmpLab) carrier(t *testing.T, port int, not ...*ecmpDirector) *ecmpDirector {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		for _, d := range l.directors {
+			if slices.Contains(not, d) || d.lbd.exited() {
+				continue
+			}
+			if c, ok := d.conns(t)[port]; ok && c.state == "ESTABLISHED" {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no director holds an ESTABLISHED connection from port %d", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dialFrom connects from the client's fixed source port to the VIP.
+func (l *ecmpLab) dialFrom(ctx context.Context, port int) (*net.TCPConn, error) {
+	var c net.Conn
+	err := l.client.Do(func() error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}}
+		var err error
+		c, err = d.DialContext(ctx, "tcp", ecmpVIP+":80")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dialing %s:80 from port %d: %w", ecmpVIP, port, err)
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// once makes one request from a fixed source port and returns the real
+// server's name. With reset the connection ends with a reset (linger 0) so
+// no TIME_WAIT keeps the port: the same 5-tuple can come again at once.
+func (l *ecmpLab) once(t *testing.T, port int, reset bool) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), settle)
+	defer cancel()
+	c, err := l.dialFrom(ctx, port)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if reset {
+			c.SetLinger(0)
+		}
+		c.Close()
+	}()
+	h := &heldConn{c: c, br: bufio.NewReader(c)}
+	return h.get()
+}
+
+// flow is a long download over one connection: a request every 20 ms on a
+// keep-alive connection, each answer the real server's name; every answer
+// time is kept.
+type flow struct {
+	h    *heldConn
+	port int
+	stop chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	at   []time.Time
+	errs []error
+	srv  map[string]int
+}
+
+func (l *ecmpLab) startFlow(t *testing.T, port int) *flow {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), settle)
+	defer cancel()
+	c, err := l.dialFrom(ctx, port)
+	must(t, err)
+	t.Cleanup(func() { c.Close() })
+	f := &flow{h: &heldConn{c: c, br: bufio.NewReader(c)}, port: port, stop: make(chan struct{}), srv: map[string]int{}}
+	if f.h.server, err = f.h.get(); err != nil {
+		t.Fatalf("first request of the flow: %v", err)
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			got, err := f.h.get()
+			f.mu.Lock()
+			if err != nil {
+				f.errs = append(f.errs, err)
+				f.mu.Unlock()
+				return
+			}
+			f.at = append(f.at, time.Now())
+			f.srv[got]++
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(f.end)
+	return f
+}
+
+func (f *flow) end() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	f.wg.Wait()
+}
+
+// answeredAfter waits until the flow has answered n requests after since
+// (failing on an error) and returns the time of the first of them.
+func (f *flow) answeredAfter(t *testing.T, since time.Time, n int) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(3 * settle)
+	for {
+		f.mu.Lock()
+		var after []time.Time
+		for _, a := range f.at {
+			if a.After(since) {
+				after = append(after, a)
+			}
+		}
+		errs := slices.Clone(f.errs)
+		f.mu.Unlock()
+		if len(errs) > 0 {
+			t.Fatalf("the flow from port %d broke: %v", f.port, errs)
+		}
+		if len(after) >= n {
+			return after[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the flow from port %d answered %d requests in %v after the fault, want %d", f.port, len(after), 3*settle, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitBroken waits for the flow's request to fail and returns the error.
+func (f *flow) waitBroken(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		errs := slices.Clone(f.errs)
+		f.mu.Unlock()
+		if len(errs) > 0 {
+			return errs[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// gapAround returns the longest time the flow went without an answer,
+// from its last answer before since to its latest answer.
+func (f *flow) gapAround(since time.Time) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var gap time.Duration
+	for i := 1; i < len(f.at); i++ {
+		if f.at[i].After(since) {
+			gap = max(gap, f.at[i].Sub(f.at[i-1]))
+		}
+	}
+	return gap
+}
