@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,6 +127,14 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 	l.client, err = l.lab.AddHost("client", front, netip.MustParsePrefix(ecmpClient+"/24"))
 	must(t, err)
 	must(t, l.client.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("10.20.0.1"), ""))
+	// The client's packets reach the router still carrying its socket's
+	// hash (veth keeps skb->hash), and policy 1 uses an L4 hash already
+	// there instead of the headers'. The socket draws a new one on every
+	// retransmission timeout (a slow SYN under TCG), which would move a
+	// flow to another director with the same route. A real router
+	// hashes the headers: txrehash=0 keeps each flow's hash for its life,
+	// so only a route change moves a flow, as on a real network.
+	must(t, l.client.Sysctl("net.core.txrehash", "0"))
 	l.router, err = l.lab.AddHost("router", front, netip.MustParsePrefix("10.20.0.1/24"))
 	must(t, err)
 	_, err = l.lab.Connect(l.router, lan, netnslab.Port{Name: "eth1", Addrs: []netip.Prefix{netip.MustParsePrefix(ecmpRouter + "/24")}})
@@ -148,6 +157,7 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 		must(t, err)
 		d.link, err = l.lab.Connect(d.ns, lan, netnslab.Port{Addrs: []netip.Prefix{netip.MustParsePrefix(d.addr + "/24")}})
 		must(t, err)
+		must(t, d.ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
 		d.node = newLbdNode(t, fmt.Sprintf("d%d", i), d.ns)
 		d.node.writeConfig(t, "", ecmpLbdBody(i, sloppy))
 		l.directors = append(l.directors, d)
@@ -292,7 +302,7 @@ func (l *ecmpLab) carrier(t *testing.T, port int, not ...*ecmpDirector) *ecmpDir
 func (l *ecmpLab) dialFrom(ctx context.Context, port int) (*net.TCPConn, error) {
 	var c net.Conn
 	err := l.client.Do(func() error {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}}
+		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}, Control: noTxRehash}
 		var err error
 		c, err = d.DialContext(ctx, "tcp", ecmpVIP+":80")
 		return err
@@ -301,6 +311,21 @@ func (l *ecmpLab) dialFrom(ctx context.Context, port int) (*net.TCPConn, error) 
 		return nil, fmt.Errorf("dialing %s:80 from port %d: %w", ecmpVIP, port, err)
 	}
 	return c.(*net.TCPConn), nil
+}
+
+// soTxRehash is SO_TXREHASH (Linux 5.17): 0 keeps the socket's hash for
+// its life (see the client's net.core.txrehash in buildECMPLab).
+const soTxRehash = 74
+
+func noTxRehash(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soTxRehash, 0) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("setsockopt SO_TXREHASH 0: %w", serr)
+	}
+	return nil
 }
 
 // once makes one request from a fixed source port and returns the real
@@ -427,15 +452,17 @@ func (f *flow) waitBroken(limit time.Duration) error {
 }
 
 // gapAround returns the longest time the flow went without an answer,
-// from its last answer before since to its latest answer.
-func (f *flow) gapAround(since time.Time) time.Duration {
+// from its last answer before since to its latest answer, and the time of
+// the answer that ended it.
+func (f *flow) gapAround(since time.Time) (time.Duration, time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var gap time.Duration
+	var end time.Time
 	for i := 1; i < len(f.at); i++ {
-		if f.at[i].After(since) {
-			gap = max(gap, f.at[i].Sub(f.at[i-1]))
+		if f.at[i].After(since) && f.at[i].Sub(f.at[i-1]) > gap {
+			gap, end = f.at[i].Sub(f.at[i-1]), f.at[i]
 		}
 	}
-	return gap
+	return gap, end
 }

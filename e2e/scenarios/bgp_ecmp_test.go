@@ -55,7 +55,7 @@ func ecmpSpread(t *testing.T, n *narrator, l *ecmpLab) {
 				continue
 			}
 			if prev, dup := owner[port]; dup {
-				t.Errorf("port %d is in the IPVS tables of d%d and d%d", port, prev, d.id)
+				t.Errorf("port %d is in the IPVS tables of d%d and d%d (%+v)", port, prev, d.id, c)
 			}
 			owner[port] = d.id
 			perDirector[d.id]++
@@ -138,7 +138,7 @@ func ecmpSurvives(t *testing.T, n *narrator, l *ecmpLab) *ecmpDirector {
 	withdraw := l.waitHops(t, ids(rest), 15*time.Second)
 	first := f.answeredAfter(t, t0.Add(withdraw), 10)
 	c2 := l.carrier(t, port, c1)
-	gap := f.gapAround(t0)
+	gap, _ := f.gapAround(t0)
 	n.Note("router next hop d%d gone %v after the drain; the flow moved to d%d, longest gap between answers %v (first answer after the route change %v later)",
 		c1.id, withdraw.Round(time.Millisecond), c2.id, gap.Round(time.Millisecond), first.Sub(t0.Add(withdraw)).Round(time.Millisecond))
 	fmt.Printf("MEASURE ecmp_drain_withdraw=%.3fs ecmp_drain_gap=%.3fs\n", withdraw.Seconds(), gap.Seconds())
@@ -148,11 +148,11 @@ func ecmpSurvives(t *testing.T, n *narrator, l *ecmpLab) *ecmpDirector {
 	t1 := time.Now()
 	must(t, c2.link.Cut())
 	gone := l.waitHops(t, ids(others(l, c1, c2)), 15*time.Second)
-	first = f.answeredAfter(t, t1, 10)
+	f.answeredAfter(t, t1, 10)
 	c3 := l.carrier(t, port, c1, c2)
-	gap = f.gapAround(t1)
-	resume := first.Sub(t1)
-	n.Note("router next hop d%d gone %v after the kill; the flow resumed on d%d %v after the kill; longest gap %v",
+	gap, back := f.gapAround(t1)
+	resume := back.Sub(t1)
+	n.Note("router next hop d%d gone %v after the kill; the flow resumed on d%d %v after the kill (the answer ending its longest gap, %v)",
 		c2.id, gone.Round(time.Millisecond), c3.id, resume.Round(time.Millisecond), gap.Round(time.Millisecond))
 	fmt.Printf("MEASURE ecmp_kill_route_gone=%.3fs ecmp_kill_resume=%.3fs ecmp_kill_gap=%.3fs\n", gone.Seconds(), resume.Seconds(), gap.Seconds())
 	f.end()
@@ -177,9 +177,21 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
 			drained = d
 		}
 	}
-	n.Step("Control: sloppy_tcp=0 on d%d and d%d, d%d announced again (drain-director --undo)", drained.id, alive.id, drained.id)
+	n.Step("Control: sloppy_tcp: false in lbd.yaml of d%d and d%d (lbctl reload), d%d announced again (drain-director --undo)", drained.id, alive.id, drained.id)
 	for _, d := range []*ecmpDirector{drained, alive} {
-		must(t, d.ns.Sysctl("net.ipv4.vs.sloppy_tcp", "0"))
+		d.node.writeConfig(t, "", ecmpLbdBody(d.id, false))
+		if out, errOut, code := d.node.lbctl(t, "reload"); code != 0 {
+			t.Fatalf("d%d: lbctl reload: exit %d %s%s", d.id, code, out, errOut)
+		}
+	}
+	for _, d := range []*ecmpDirector{drained, alive} {
+		deadline := time.Now().Add(settle)
+		for v, _ := d.ns.ReadSysctl("net.ipv4.vs.sloppy_tcp"); v != "0"; v, _ = d.ns.ReadSysctl("net.ipv4.vs.sloppy_tcp") {
+			if time.Now().After(deadline) {
+				t.Fatalf("d%d: sloppy_tcp = %s %v after the reload, want 0", d.id, v, settle)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if out, errOut, code := drained.node.lbctl(t, "drain-director", "--undo"); code != 0 {
 		t.Fatalf("lbctl drain-director --undo: exit %d %s%s", code, out, errOut)
