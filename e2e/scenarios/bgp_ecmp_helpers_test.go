@@ -130,10 +130,12 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 	// The client's packets reach the router still carrying its socket's
 	// hash (veth keeps skb->hash), and policy 1 uses an L4 hash already
 	// there instead of the headers'. The socket draws a new one on every
-	// retransmission timeout (a slow SYN under TCG), which would move a
-	// flow to another director with the same route. A real router
-	// hashes the headers: txrehash=0 keeps each flow's hash for its life,
-	// so only a route change moves a flow, as on a real network.
+	// retransmission timeout (a slow SYN under TCG), which moved flows to
+	// another director with the same route (seen: 2-3 of 60 flows in two
+	// directors' tables). A real router hashes the headers: the dialer sets
+	// SO_TXREHASH 0 (noTxRehash) and the namespace's default is 0 too, so
+	// each flow keeps its hash for its life and only a route change moves
+	// it, as on a real network.
 	must(t, l.client.Sysctl("net.core.txrehash", "0"))
 	l.router, err = l.lab.AddHost("router", front, netip.MustParsePrefix("10.20.0.1/24"))
 	must(t, err)
