@@ -180,6 +180,7 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
 	n.Step("Control: sloppy_tcp: false in lbd.yaml of d%d and d%d (lbctl reload), d%d announced again (drain-director --undo)", drained.id, alive.id, drained.id)
 	for _, d := range []*ecmpDirector{drained, alive} {
 		d.node.writeConfig(t, "", ecmpLbdBody(d.id, false))
+		d.check(t, n, true)
 		if out, errOut, code := d.node.lbctl(t, "reload"); code != 0 {
 			t.Fatalf("d%d: lbctl reload: exit %d %s%s", d.id, code, out, errOut)
 		}
