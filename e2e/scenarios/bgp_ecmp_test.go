@@ -20,15 +20,18 @@ import (
 // 5-tuple lands on the same real server through each director (the route
 // pinned to each in turn); a long flow survives its director being drained
 // (lbctl drain-director: BGP withdraw) and then its next director being
-// killed (kill -9 and its link cut), resuming on the others with no reset;
-// and, the control, with sloppy_tcp off a moved flow is reset.
+// killed (kill -9 and its link cut: routed around after the hold time),
+// resuming on the others with no reset; a flow survives kill -9 alone (the
+// session closed by the kernel) and the killed lbd comes back; and, the
+// control, with sloppy_tcp off a moved flow is reset.
 func TestScenarioBGPECMP(t *testing.T) {
 	n := newNarrator(t)
 	l := buildECMPLab(t, n, "ecmp", true)
 	ecmpSpread(t, n, l)
 	ecmpSameServer(t, n, l)
 	moved := ecmpSurvives(t, n, l)
-	ecmpControl(t, n, l, moved)
+	a, b := ecmpKillOnly(t, n, l, moved)
+	ecmpControl(t, n, l, a, b)
 }
 
 // ecmpSpread makes 60 connections from 60 source ports and requires each
@@ -165,11 +168,12 @@ func ecmpSurvives(t *testing.T, n *narrator, l *ecmpLab) *ecmpDirector {
 	return c3
 }
 
-// ecmpControl turns sloppy_tcp off on the directors left, brings the
-// drained one back, and drains the carrier of a new flow: the director
-// the flow moves to does not take a mid-stream packet, and the client is
-// reset.
-func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
+// ecmpKillOnly brings the drained director back, runs a new long flow
+// and kills its director with kill -9 alone (the link up: its kernel
+// closes the BGP session at once, though its IPVS table stays): the flow
+// resumes on the other with no error. Then it restarts the killed lbd and
+// returns the two directors announcing the VIP.
+func ecmpKillOnly(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) (*ecmpDirector, *ecmpDirector) {
 	t.Helper()
 	var drained *ecmpDirector
 	for _, d := range l.directors {
@@ -177,15 +181,55 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
 			drained = d
 		}
 	}
-	n.Step("Control: sloppy_tcp: false in lbd.yaml of d%d and d%d (lbctl reload), d%d announced again (drain-director --undo)", drained.id, alive.id, drained.id)
-	for _, d := range []*ecmpDirector{drained, alive} {
+	n.Step("kill -9 alone: d%d announced again (drain-director --undo), a new long flow, its director killed with its link up", drained.id)
+	if out, errOut, code := drained.node.lbctl(t, "drain-director", "--undo"); code != 0 {
+		t.Fatalf("lbctl drain-director --undo: exit %d %s%s", code, out, errOut)
+	}
+	l.waitHops(t, ids([]*ecmpDirector{drained, alive}), 15*time.Second)
+	const port = 32001
+	f := l.startFlow(t, port)
+	x := l.carrier(t, port)
+	f.answeredAfter(t, time.Now(), 5)
+	y := map[bool]*ecmpDirector{true: alive, false: drained}[x == drained]
+	must(t, x.lbd.cmd.Process.Signal(syscall.SIGKILL))
+	t2 := time.Now()
+	gone := l.waitHops(t, ids([]*ecmpDirector{y}), 15*time.Second)
+	f.answeredAfter(t, t2, 10)
+	if c := l.carrier(t, port, x); c != y {
+		t.Errorf("after d%d's kill the flow is on d%d, want d%d", x.id, c.id, y.id)
+	}
+	gap, back := f.gapAround(t2)
+	n.Note("flow from port %d on d%d; kill -9: router next hop gone %v after the kill; the flow on d%d, longest gap %v (ended %v after the kill)",
+		port, x.id, gone.Round(time.Millisecond), y.id, gap.Round(time.Millisecond), back.Sub(t2).Round(time.Millisecond))
+	fmt.Printf("MEASURE ecmp_kill_only_route_gone=%.3fs ecmp_kill_only_gap=%.3fs\n", gone.Seconds(), gap.Seconds())
+	f.end()
+	f.mu.Lock()
+	if len(f.errs) > 0 || len(f.srv) != 1 || f.srv[f.h.server] == 0 {
+		t.Errorf("the flow: errors %v, answered by %v, want only %s", f.errs, f.srv, f.h.server)
+	}
+	f.mu.Unlock()
+	n.Step("lbd restarted on d%d: it announces again", x.id)
+	x.lbd = x.node.start(t)
+	x.lbd.waitReady(t)
+	up := l.waitHops(t, ids([]*ecmpDirector{x, y}), 30*time.Second)
+	n.Note("d%d back in the router's route %v after it was ready", x.id, up.Round(time.Millisecond))
+	return x, y
+}
+
+// ecmpControl turns sloppy_tcp off on the two directors announcing the
+// VIP and drains the carrier of a new flow: the director the flow moves to
+// does not take a mid-stream packet, and the client is reset.
+func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, a, b *ecmpDirector) {
+	t.Helper()
+	n.Step("Control: sloppy_tcp: false in lbd.yaml of d%d and d%d (lbctl reload)", a.id, b.id)
+	for _, d := range []*ecmpDirector{a, b} {
 		d.node.writeConfig(t, "", ecmpLbdBody(d.id, false))
 		d.check(t, n, true)
 		if out, errOut, code := d.node.lbctl(t, "reload"); code != 0 {
 			t.Fatalf("d%d: lbctl reload: exit %d %s%s", d.id, code, out, errOut)
 		}
 	}
-	for _, d := range []*ecmpDirector{drained, alive} {
+	for _, d := range []*ecmpDirector{a, b} {
 		deadline := time.Now().Add(settle)
 		for v, _ := d.ns.ReadSysctl("net.ipv4.vs.sloppy_tcp"); v != "0"; v, _ = d.ns.ReadSysctl("net.ipv4.vs.sloppy_tcp") {
 			if time.Now().After(deadline) {
@@ -194,15 +238,11 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	if out, errOut, code := drained.node.lbctl(t, "drain-director", "--undo"); code != 0 {
-		t.Fatalf("lbctl drain-director --undo: exit %d %s%s", code, out, errOut)
-	}
-	l.waitHops(t, ids([]*ecmpDirector{drained, alive}), 15*time.Second)
-	const port = 32001
+	const port = 32002
 	f := l.startFlow(t, port)
 	c := l.carrier(t, port)
 	f.answeredAfter(t, time.Now(), 5)
-	for _, d := range []*ecmpDirector{drained, alive} {
+	for _, d := range []*ecmpDirector{a, b} {
 		if v, _ := d.ns.ReadSysctl("net.ipv4.vs.sloppy_tcp"); v != "0" {
 			t.Fatalf("d%d: sloppy_tcp = %s before the control's drain, want 0", d.id, v)
 		}
@@ -212,7 +252,7 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, alive *ecmpDirector) {
 		t.Fatalf("lbctl drain-director: exit %d %s%s", code, out, errOut)
 	}
 	var left *ecmpDirector
-	for _, d := range []*ecmpDirector{drained, alive} {
+	for _, d := range []*ecmpDirector{a, b} {
 		if d != c {
 			left = d
 		}
