@@ -337,9 +337,9 @@ func noTxRehash(_, _ string, rc syscall.RawConn) error {
 }
 
 // once makes one request from a fixed source port and returns the real
-// server's name. With reset the connection ends with a reset (linger 0) so
-// no TIME_WAIT keeps the port: the same 5-tuple can come again at once.
-func (l *ecmpLab) once(t *testing.T, port int, reset bool) (string, error) {
+// server's name. The connection ends with a reset (linger 0), so no
+// TIME_WAIT keeps the port: the same 5-tuple can come again at once.
+func (l *ecmpLab) once(t *testing.T, port int) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), settle)
 	defer cancel()
@@ -348,9 +348,7 @@ func (l *ecmpLab) once(t *testing.T, port int, reset bool) (string, error) {
 		return "", err
 	}
 	defer func() {
-		if reset {
-			c.SetLinger(0)
-		}
+		c.SetLinger(0)
 		c.Close()
 	}()
 	h := &heldConn{c: c, br: bufio.NewReader(c)}
