@@ -336,23 +336,40 @@ func noTxRehash(_, _ string, rc syscall.RawConn) error {
 	return nil
 }
 
-// once makes one request from a fixed source port and returns the real
-// server's name. The connection ends with a reset (linger 0), so no
-// TIME_WAIT keeps the port: the same 5-tuple can come again at once.
-func (l *ecmpLab) once(t *testing.T, port int) (string, error) {
+// openFlows opens count connections from source ports base, base+1, ...
+// with one request each, and returns who answered each port and a func
+// that resets them all (linger 0: no TIME_WAIT keeps a port, so the same
+// 5-tuple can come again at once). Open, the directors' IPVS tables hold
+// them ESTABLISHED while they are counted.
+// A closing socket's last ACK may leave without the socket's hash (see
+// buildECMPLab) and take another director, where sloppy_tcp would make a
+// second entry.
+func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func()) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), settle)
-	defer cancel()
-	c, err := l.dialFrom(ctx, port)
-	if err != nil {
-		return "", err
+	answers := map[int]string{}
+	var open []*net.TCPConn
+	reset := func() {
+		for _, c := range open {
+			c.SetLinger(0)
+			c.Close()
+		}
+		open = nil
 	}
-	defer func() {
-		c.SetLinger(0)
-		c.Close()
-	}()
-	h := &heldConn{c: c, br: bufio.NewReader(c)}
-	return h.get()
+	t.Cleanup(reset)
+	for p := base; p < base+count; p++ {
+		ctx, cancel := context.WithTimeout(t.Context(), settle)
+		c, err := l.dialFrom(ctx, p)
+		cancel()
+		if err != nil {
+			t.Fatalf("connection from port %d: %v", p, err)
+		}
+		open = append(open, c)
+		h := &heldConn{c: c, br: bufio.NewReader(c)}
+		if answers[p], err = h.get(); err != nil {
+			t.Fatalf("request from port %d: %v", p, err)
+		}
+	}
+	return answers, reset
 }
 
 // flow is a long download over one connection: a request every 20 ms on a

@@ -3,11 +3,8 @@
 package scenarios
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"syscall"
 	"testing"
@@ -23,7 +20,7 @@ import (
 // 5-tuple lands on the same real server through each director (the route
 // pinned to each in turn); a long flow survives its director being drained
 // (lbctl drain-director: BGP withdraw) and then its next director being
-// killed (kill -9 and its link cut: routed around after the hold time),
+// killed (its link cut, then kill -9: routed around after the hold time),
 // resuming on the others with no reset; a flow survives kill -9 alone (the
 // session closed by the kernel) and the killed lbd comes back; and, the
 // control, with sloppy_tcp off a moved flow is reset.
@@ -47,27 +44,8 @@ func ecmpSpread(t *testing.T, n *narrator, l *ecmpLab) {
 	// Kept open: a closing socket's last ACKs may be sent without its
 	// hash (TIME_WAIT) and take another next hop, where sloppy_tcp makes a
 	// second entry.
-	answers := map[int]string{}
-	var open []*net.TCPConn
-	defer func() {
-		for _, c := range open {
-			c.SetLinger(0)
-			c.Close()
-		}
-	}()
-	for p := base; p < base+flows; p++ {
-		ctx, cancel := context.WithTimeout(t.Context(), settle)
-		c, err := l.dialFrom(ctx, p)
-		cancel()
-		if err != nil {
-			t.Fatalf("connection from port %d: %v", p, err)
-		}
-		open = append(open, c)
-		h := &heldConn{c: c, br: bufio.NewReader(c)}
-		if answers[p], err = h.get(); err != nil {
-			t.Fatalf("request from port %d: %v", p, err)
-		}
-	}
+	answers, reset := l.openFlows(t, base, flows)
+	defer reset()
 	perDirector := map[int]int{}
 	perWeb := map[string]int{}
 	owner := map[int]int{}
@@ -112,15 +90,14 @@ func ecmpSameServer(t *testing.T, n *narrator, l *ecmpLab) {
 	got := map[int][]string{}
 	for _, d := range l.directors {
 		l.pin(t, d.id)
+		open, reset := l.openFlows(t, base, ports)
+		conns := d.conns(t)
+		reset()
 		for p := base; p < base+ports; p++ {
-			web, err := l.once(t, p)
-			if err != nil {
-				t.Fatalf("port %d pinned to d%d: %v", p, d.id, err)
+			if c, ok := conns[p]; !ok || l.webs[c.dest] != open[p] {
+				t.Errorf("port %d pinned to d%d: d%d's IPVS entry %+v (present %v), answered by %s", p, d.id, d.id, c, ok, open[p])
 			}
-			if _, ok := d.conns(t)[p]; !ok {
-				t.Errorf("port %d pinned to d%d: not in d%d's IPVS table", p, d.id, d.id)
-			}
-			got[p] = append(got[p], web)
+			got[p] = append(got[p], open[p])
 		}
 	}
 	l.pin(t, 0)
@@ -138,8 +115,8 @@ func ecmpSameServer(t *testing.T, n *narrator, l *ecmpLab) {
 }
 
 // ecmpSurvives runs a long flow (a request every 20 ms on one connection)
-// and drains its director, then kills the next one (kill -9 and its link
-// cut): the flow resumes on the others with no error and the same real
+// and drains its director, then kills the next one (its link cut, then
+// kill -9): the flow resumes on the others with no error and the same real
 // server. It returns the director that carries it in the end.
 func ecmpSurvives(t *testing.T, n *narrator, l *ecmpLab) *ecmpDirector {
 	t.Helper()
@@ -165,16 +142,19 @@ func ecmpSurvives(t *testing.T, n *narrator, l *ecmpLab) *ecmpDirector {
 		c1.id, withdraw.Round(time.Millisecond), c2.id, gap.Round(time.Millisecond), first.Sub(t0.Add(withdraw)).Round(time.Millisecond))
 	fmt.Printf("MEASURE ecmp_drain_withdraw=%.3fs ecmp_drain_gap=%.3fs\n", withdraw.Seconds(), gap.Seconds())
 
-	n.Step("kill -9 of d%d (now carrying the flow) and its link cut", c2.id)
-	must(t, c2.lbd.cmd.Process.Signal(syscall.SIGKILL))
-	t1 := time.Now()
+	// The link first: the session's FIN from the kill never reaches the
+	// router (a director that dies silently), so the hold time ends it.
+	// Killed first, the FIN sometimes got out before the cut (0.07 s).
+	n.Step("d%d (now carrying the flow): its link cut, then kill -9", c2.id)
 	must(t, c2.link.Cut())
+	t1 := time.Now()
+	must(t, c2.lbd.cmd.Process.Signal(syscall.SIGKILL))
 	gone := l.waitHops(t, ids(others(l, c1, c2)), 15*time.Second)
 	f.answeredAfter(t, t1, 10)
 	c3 := l.carrier(t, port, c1, c2)
 	gap, back := f.gapAround(t1)
 	resume := back.Sub(t1)
-	n.Note("router next hop d%d gone %v after the kill; the flow resumed on d%d %v after the kill (the answer ending its longest gap, %v)",
+	n.Note("router next hop d%d gone %v after the cut; the flow resumed on d%d %v after the cut (the answer ending its longest gap, %v)",
 		c2.id, gone.Round(time.Millisecond), c3.id, resume.Round(time.Millisecond), gap.Round(time.Millisecond))
 	fmt.Printf("MEASURE ecmp_kill_route_gone=%.3fs ecmp_kill_resume=%.3fs ecmp_kill_gap=%.3fs\n", gone.Seconds(), resume.Seconds(), gap.Seconds())
 	f.end()
