@@ -303,6 +303,13 @@ func (r *report) bgpWarnings(d *Director) []Error {
 			warn(p+".scheduler", "announced with BGP: scheduler %s picks a different real server on each director for a flow the routers move; use mh (or sh) with its fallback flag", s)
 		}
 	}
+	if sd := d.IPVS.SyncDaemon; len(vips) > 0 && sd != nil && sd.Role != SyncBoth {
+		path := "ipvs.sync_daemon.role"
+		if !r.has(path) {
+			path = "ipvs.sync_daemon"
+		}
+		warn(path, "announced with BGP: every director is active; with role %s a director does not both send its connections and receive the others' (role: both)", sd.Role)
+	}
 	if len(vips) > 0 {
 		if s := d.IPVS.Sysctls.SloppyTCP; s == nil || !*s {
 			path := "ipvs.sysctls.sloppy_tcp"

@@ -216,6 +216,32 @@ virtual_servers:
     announce: true
 bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
 `},
+		{name: "sync daemon: role both, no warning", file: `
+ipvs:
+  sysctls: {sloppy_tcp: true}
+  sync_daemon: {interface: eth1, role: both}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    announce: true
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`},
+		{name: "sync daemon: one role", file: `
+ipvs:
+  sysctls: {sloppy_tcp: true}
+  sync_daemon: {interface: eth1, role: master}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    announce: true
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`, want: []string{
+			`t.yaml:3: ipvs.sync_daemon.role: announced with BGP: every director is active; with role master a director does not both send its connections and receive the others' (role: both)`,
+		}},
 		{name: "not announced: no warning", file: `
 virtual_servers:
   - address: 192.168.56.90
