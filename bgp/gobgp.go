@@ -26,8 +26,16 @@ type GoBGP struct {
 	Logger *slog.Logger
 	Level  *slog.LevelVar
 
-	mu  sync.Mutex
-	srv *server.BgpServer
+	mu     sync.Mutex
+	srv    *server.BgpServer
+	cancel context.CancelFunc // the peer watch
+
+	// peerOps serializes adding and deleting peers (AddPeer, DeletePeer
+	// and the BFD renewal); pmu guards the maps.
+	peerOps  sync.Mutex
+	pmu      sync.Mutex
+	bfdPeers map[netip.Addr]Peer // the peers added with BFD
+	up       map[netip.Addr]bool // established, as last seen
 }
 
 func (g *GoBGP) server() (*server.BgpServer, error) {
@@ -60,19 +68,29 @@ func (g *GoBGP) Start(ctx context.Context, gl Global) error {
 		s.Stop()
 		return fmt.Errorf("gobgp start: %w", err)
 	}
-	g.srv = s
+	wctx, cancel := context.WithCancel(context.Background())
+	g.pmu.Lock()
+	g.bfdPeers, g.up = map[netip.Addr]Peer{}, map[netip.Addr]bool{}
+	g.pmu.Unlock()
+	if err := g.watchPeers(wctx, s); err != nil {
+		cancel()
+		_ = s.StopBgp(ctx, &api.StopBgpRequest{})
+		return fmt.Errorf("gobgp watch peers: %w", err)
+	}
+	g.srv, g.cancel = s, cancel
 	return nil
 }
 
 // Stop implements Speaker: every peer gets a Cease notification.
 func (g *GoBGP) Stop(ctx context.Context) error {
 	g.mu.Lock()
-	s := g.srv
-	g.srv = nil
+	s, cancel := g.srv, g.cancel
+	g.srv, g.cancel = nil, nil
 	g.mu.Unlock()
 	if s == nil {
 		return nil
 	}
+	cancel()
 	if err := s.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
 		return fmt.Errorf("gobgp stop: %w", err)
 	}
@@ -94,6 +112,12 @@ func (g *GoBGP) AddPeer(ctx context.Context, p Peer) error {
 	if err != nil {
 		return err
 	}
+	g.peerOps.Lock()
+	defer g.peerOps.Unlock()
+	return g.addPeer(ctx, s, p)
+}
+
+func (g *GoBGP) addPeer(ctx context.Context, s *server.BgpServer, p Peer) error {
 	ap := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.ASN, AuthPassword: p.Password},
 		Timers: &api.Timers{Config: &api.TimersConfig{ConnectRetry: uint64(connectRetry / time.Second),
@@ -101,11 +125,20 @@ func (g *GoBGP) AddPeer(ctx context.Context, p Peer) error {
 		Transport: &api.Transport{RemotePort: uint32(p.Port)},
 		AfiSafis:  families(),
 	}
+	if p.BFD.Enabled {
+		ap.Bfd = &api.BfdPeerConfig{Enabled: true, DesiredMinimumTxInterval: uint32(p.BFD.MinTx / time.Microsecond),
+			RequiredMinimumReceive: uint32(p.BFD.MinRx / time.Microsecond), DetectionMultiplier: uint32(p.BFD.Multiplier)}
+	}
 	if p.MultihopTTL > 0 {
 		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.MultihopTTL)}
 	}
 	if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: ap}); err != nil {
 		return fmt.Errorf("gobgp add peer %s: %w", p.Address, err)
+	}
+	if p.BFD.Enabled {
+		g.pmu.Lock()
+		g.bfdPeers[p.Address] = p
+		g.pmu.Unlock()
 	}
 	return nil
 }
@@ -116,6 +149,16 @@ func (g *GoBGP) DeletePeer(ctx context.Context, a netip.Addr) error {
 	if err != nil {
 		return err
 	}
+	g.peerOps.Lock()
+	defer g.peerOps.Unlock()
+	return g.deletePeer(ctx, s, a)
+}
+
+func (g *GoBGP) deletePeer(ctx context.Context, s *server.BgpServer, a netip.Addr) error {
+	g.pmu.Lock()
+	delete(g.bfdPeers, a)
+	delete(g.up, a)
+	g.pmu.Unlock()
 	if err := s.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()}); err != nil {
 		return fmt.Errorf("gobgp delete peer %s: %w", a, err)
 	}
@@ -200,6 +243,9 @@ func (g *GoBGP) Peers(ctx context.Context) ([]PeerStatus, error) {
 		}
 		if st := p.GetState(); st != nil && st.SessionState != api.PeerState_SESSION_STATE_UNSPECIFIED {
 			ps.State = strings.ToLower(strings.TrimPrefix(st.SessionState.String(), "SESSION_STATE_"))
+		}
+		if bs := p.GetState().GetBfdState(); bs != nil && bs.SessionState != api.BfdSessionState_BFD_SESSION_STATE_UNSPECIFIED {
+			ps.BFD = strings.ToLower(strings.TrimPrefix(bs.SessionState.String(), "BFD_SESSION_STATE_"))
 		}
 		if ts := p.GetTimers().GetState(); ts != nil && ps.State == Established {
 			ps.HoldTime = time.Duration(ts.NegotiatedHoldTime) * time.Second

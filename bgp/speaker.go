@@ -23,6 +23,15 @@ type Peer struct {
 	HoldTime    time.Duration
 	Keepalive   time.Duration
 	MultihopTTL int // 0 = directly connected
+	BFD         BFD
+}
+
+// BFD is a peer's BFD session (RFC 5880/5881, single hop): when the peer's
+// packets stop for Multiplier intervals the BGP session is dropped.
+type BFD struct {
+	Enabled      bool
+	MinRx, MinTx time.Duration
+	Multiplier   int
 }
 
 // Route is one announced prefix with its attributes.
@@ -43,6 +52,9 @@ type PeerStatus struct {
 	Since time.Time `json:"since,omitzero"`
 	// HoldTime is the negotiated hold time (0 before the session is up).
 	HoldTime time.Duration `json:"hold_time,omitempty"`
+	// BFD is the BFD session's state (up, down, init, admin_down); ""
+	// without BFD.
+	BFD string `json:"bfd,omitempty"`
 }
 
 // Established is the state of a session that exchanges routes.

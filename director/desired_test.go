@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lvsd/lb/director"
@@ -254,5 +255,30 @@ func TestCanServe(t *testing.T) {
 				t.Fatalf("CanServe = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Role both: a master and a backup daemon at once (each of N active
+// directors sends its connections and receives the others'); going back to
+// one role stops only the other daemon.
+func TestEnsureSyncDaemonsBoth(t *testing.T) {
+	k := fake.New()
+	master := table.Daemon{State: table.DaemonMaster, Interface: "eth1", SyncID: 7}
+	backup := table.Daemon{State: table.DaemonBackup, Interface: "eth1", SyncID: 7}
+	if ch, err := director.EnsureSyncDaemons(k, []table.Daemon{backup, master}); err != nil || len(ch) != 2 {
+		t.Fatalf("both: %v %v", ch, err)
+	}
+	if ds, _ := k.Daemons(); len(ds) != 2 {
+		t.Fatalf("daemons %+v, want a master and a backup", ds)
+	}
+	k.ResetCounters()
+	if ch, err := director.EnsureSyncDaemons(k, []table.Daemon{backup, master}); err != nil || len(ch) != 0 || k.Writes() != 0 {
+		t.Errorf("idempotent: %v %v %d writes", ch, err, k.Writes())
+	}
+	if ch, err := director.EnsureSyncDaemons(k, []table.Daemon{backup}); err != nil || len(ch) != 1 || !strings.Contains(ch[0], "stopped master") {
+		t.Errorf("back to backup: %v %v", ch, err)
+	}
+	if ds, _ := k.Daemons(); len(ds) != 1 || ds[0].State != table.DaemonBackup {
+		t.Errorf("daemons %+v, want the backup", ds)
 	}
 }

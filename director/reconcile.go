@@ -334,7 +334,7 @@ func (r *Reconciler) Drift(want, actual table.Table) []table.Op {
 }
 
 func (r *Reconciler) diffOptions() table.DiffOptions {
-	return table.DiffOptions{Purge: r.cfg.Purge, Managed: func(k table.ServiceKey) bool { return r.managed[k] }}
+	return table.DiffOptions{Purge: r.cfg.Purge, Managed: func(k table.ServiceKey) bool { return r.managed[k] }, KernelOrder: true}
 }
 
 // Managed returns the keys of the services this daemon manages, sorted.

@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lvsd/lb/director/table"
 )
@@ -13,16 +14,28 @@ import (
 // runs the master daemon on the VRRP master, the backup one elsewhere).
 // It returns what it changed.
 func EnsureSyncDaemon(k SyncDaemons, want *table.Daemon) ([]string, error) {
+	if want == nil {
+		return EnsureSyncDaemons(k, nil)
+	}
+	return EnsureSyncDaemons(k, []table.Daemon{*want})
+}
+
+// EnsureSyncDaemons makes want the running sync daemons (at most one per
+// state: a master, a backup, or both at once, as each of N active
+// directors runs them), stopping and starting only those that differ.
+func EnsureSyncDaemons(k SyncDaemons, want []table.Daemon) ([]string, error) {
 	running, err := k.Daemons()
 	if err != nil {
 		return nil, err
 	}
 	var changed []string
 	var errs []error
-	keep := false
+	keep := map[table.DaemonState]bool{}
 	for _, d := range running {
-		if want != nil && d.State == want.State && d.Interface == want.Interface && d.SyncID == want.SyncID {
-			keep = true
+		if slices.ContainsFunc(want, func(w table.Daemon) bool {
+			return d.State == w.State && d.Interface == w.Interface && d.SyncID == w.SyncID
+		}) {
+			keep[d.State] = true
 			continue
 		}
 		if err := k.StopDaemon(d.State); err != nil {
@@ -31,11 +44,14 @@ func EnsureSyncDaemon(k SyncDaemons, want *table.Daemon) ([]string, error) {
 		}
 		changed = append(changed, fmt.Sprintf("stopped %s sync daemon (mcast=%s, syncid=%d)", d.State, d.Interface, d.SyncID))
 	}
-	if want != nil && !keep {
-		if err := k.StartDaemon(*want); err != nil {
+	for _, w := range want {
+		if keep[w.State] {
+			continue
+		}
+		if err := k.StartDaemon(w); err != nil {
 			errs = append(errs, err)
 		} else {
-			changed = append(changed, fmt.Sprintf("started %s sync daemon (mcast=%s, syncid=%d)", want.State, want.Interface, want.SyncID))
+			changed = append(changed, fmt.Sprintf("started %s sync daemon (mcast=%s, syncid=%d)", w.State, w.Interface, w.SyncID))
 		}
 	}
 	return changed, errors.Join(errs...)

@@ -23,14 +23,18 @@ func writeBGP(tw io.Writer, b *control.BGP, now time.Time) {
 	if b.Error != "" {
 		fmt.Fprintf(tw, "  peers unreadable: %s\n", b.Error)
 	}
-	fmt.Fprintln(tw, "  Peer\tAS\tState\tUp for\tHold")
+	fmt.Fprintln(tw, "  Peer\tAS\tState\tUp for\tHold\tBFD")
 	for _, p := range b.Peers {
 		up, hold := "-", "-"
 		if p.State == "established" && !p.Since.IsZero() {
 			up = now.Sub(p.Since).Truncate(time.Second).String()
 			hold = p.HoldTime.String()
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", p.Address, p.ASN, p.State, up, hold)
+		bfd := p.BFD
+		if bfd == "" {
+			bfd = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", p.Address, p.ASN, p.State, up, hold, bfd)
 	}
 	fmt.Fprintln(tw, "  Prefix\tRoute\tSince")
 	for _, p := range b.Prefixes {

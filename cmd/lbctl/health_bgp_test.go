@@ -22,7 +22,7 @@ func TestStatusHealthBGP(t *testing.T) {
 	since := time.Now().Add(-90 * time.Second)
 	st.BGP = &control.BGP{ASN: 65001, RouterID: netip.MustParseAddr("10.9.0.1"),
 		Peers: []control.BGPPeer{
-			{Address: netip.MustParseAddr("10.9.0.254"), ASN: 65000, State: "established", Since: since, HoldTime: 3 * time.Second},
+			{Address: netip.MustParseAddr("10.9.0.254"), ASN: 65000, State: "established", Since: since, HoldTime: 3 * time.Second, BFD: "up"},
 			{Address: netip.MustParseAddr("10.9.0.253"), ASN: 65000, State: "active"},
 		},
 		Prefixes: []control.BGPPrefix{
@@ -36,8 +36,8 @@ func TestStatusHealthBGP(t *testing.T) {
 	}
 	for _, re := range []string{
 		`BGP \(AS 65001, router id 10\.9\.0\.1\)`,
-		`10\.9\.0\.254\s+65000\s+established\s+1m3\ds\s+3s`,
-		`10\.9\.0\.253\s+65000\s+active\s+-\s+-`,
+		`10\.9\.0\.254\s+65000\s+established\s+1m3\ds\s+3s\s+up`,
+		`10\.9\.0\.253\s+65000\s+active\s+-\s+-\s+-`,
 		`192\.168\.56\.90/32\s+announced\s+\d{4}-`,
 		`192\.168\.56\.91/32\s+withdrawn: quorum lost\s+-`,
 	} {

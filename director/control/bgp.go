@@ -35,6 +35,9 @@ type BGPPeer struct {
 	State    string        `json:"state"`
 	Since    time.Time     `json:"since,omitzero"` // established since
 	HoldTime time.Duration `json:"hold_time,omitempty"`
+	// BFD is the BFD session's state (up, down, init, admin_down); ""
+	// without BFD.
+	BFD string `json:"bfd,omitempty"`
 }
 
 // BGPPrefix is one configured VIP's route: announced, or withdrawn with a

@@ -81,9 +81,17 @@ func bgpConfig(b *config.BGP, vips []netip.Addr, hostAddrs func() ([]netip.Addr,
 	}
 	for _, p := range b.Peers {
 		c.Peers = append(c.Peers, bgp.Peer{Address: p.Address, ASN: p.ASN, Port: p.Port, Password: p.Password,
-			HoldTime: p.HoldTime, Keepalive: p.Keepalive, MultihopTTL: p.MultihopTTL})
+			HoldTime: p.HoldTime, Keepalive: p.Keepalive, MultihopTTL: p.MultihopTTL, BFD: bfdOf(p.BFD)})
 	}
 	return c, nil
+}
+
+// bfdOf is a peer's BFD settings for the speaker (none: disabled).
+func bfdOf(f *config.BGPBFD) bgp.BFD {
+	if f == nil || !f.Enabled {
+		return bgp.BFD{}
+	}
+	return bgp.BFD{Enabled: true, MinRx: f.MinRx, MinTx: f.MinTx, Multiplier: f.Multiplier}
 }
 
 func defaultRouterID(vips []netip.Addr, hostAddrs func() ([]netip.Addr, error)) (netip.Addr, error) {

@@ -32,7 +32,7 @@ func (d *Daemon) bgpControlStatus(ctx context.Context) *control.BGP {
 		out.Error = err.Error()
 	}
 	for _, p := range st.Peers {
-		out.Peers = append(out.Peers, control.BGPPeer{Address: p.Address, ASN: p.ASN, State: p.State, Since: p.Since, HoldTime: p.HoldTime})
+		out.Peers = append(out.Peers, control.BGPPeer{Address: p.Address, ASN: p.ASN, State: p.State, Since: p.Since, HoldTime: p.HoldTime, BFD: p.BFD})
 	}
 	for _, p := range st.Prefixes {
 		out.Prefixes = append(out.Prefixes, control.BGPPrefix{Prefix: p.Prefix, Announced: p.Announced, Reason: string(p.Reason), Since: p.Since})

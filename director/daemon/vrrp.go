@@ -175,15 +175,18 @@ func (d *Daemon) setSyncDaemon(cfg *config.Director, state vrrp.State) {
 	if !ok {
 		return
 	}
-	var want *table.Daemon
+	var want []table.Daemon
 	if sd := cfg.IPVS.SyncDaemon; sd != nil {
 		role := table.DaemonBackup
 		if sd.Role == config.SyncMaster || sd.Role == config.SyncAuto && state == vrrp.StateMaster {
 			role = table.DaemonMaster
 		}
-		want = &table.Daemon{State: role, Interface: sd.Interface, SyncID: uint32(sd.SyncID)}
+		want = []table.Daemon{{State: role, Interface: sd.Interface, SyncID: uint32(sd.SyncID)}}
+		if sd.Role == config.SyncBoth {
+			want = append(want, table.Daemon{State: table.DaemonMaster, Interface: sd.Interface, SyncID: uint32(sd.SyncID)})
+		}
 	}
-	changes, err := director.EnsureSyncDaemon(sdk, want)
+	changes, err := director.EnsureSyncDaemons(sdk, want)
 	for _, c := range changes {
 		d.log.Info("ipvs sync daemon", "change", c)
 	}

@@ -94,6 +94,12 @@ type DiffOptions struct {
 	// remove (for instance: it was in the previous configuration). Nil means
 	// none is.
 	Managed func(ServiceKey) bool
+	// KernelOrder says actual lists each service's destinations in the
+	// kernel's order (its netlink dump order, the order of the service's
+	// list: newest first), as read from the kernel. Diff then keeps the
+	// destinations of an order-sensitive service (OrderSensitive) in the
+	// deterministic order: see ReorderDests.
+	KernelOrder bool
 }
 
 // Diff returns the writes that turn actual into desired, in order: services
@@ -137,7 +143,11 @@ func Diff(desired, actual Table, opts DiffOptions) []Op {
 			if ch := ServiceChanges(d, a); len(ch) > 0 {
 				ops = append(ops, Op{Kind: OpUpdateService, Service: d.WithoutDestinations(), Changes: ch})
 			}
-			ops = append(ops, diffDests(d.WithoutDestinations(), d.Destinations, a.Destinations)...)
+			var redo map[DestKey]bool
+			if opts.KernelOrder && OrderSensitive(d.Scheduler) {
+				redo = ReorderDests(d.Destinations, a.Destinations)
+			}
+			ops = append(ops, diffDests(d.WithoutDestinations(), d.Destinations, a.Destinations, redo)...)
 		case inA:
 			if opts.Purge || (opts.Managed != nil && opts.Managed(k)) {
 				ops = append(ops, Op{Kind: OpRemoveService, Service: a.WithoutDestinations()})
@@ -176,8 +186,10 @@ func sortedDests(ds []Destination) []Destination {
 }
 
 // diffDests walks the two destination lists in key order side by side (no
-// map: this is most of a full diff's work, once per service).
-func diffDests(svc Service, desired, actual []Destination) []Op {
+// map: this is most of a full diff's work, once per service). A kept
+// destination in redo is removed and created again, just before it would be
+// created (so all creates stay in key order and every other server stays).
+func diffDests(svc Service, desired, actual []Destination, redo map[DestKey]bool) []Op {
 	des, act := sortedDests(desired), sortedDests(actual)
 	var updates, creates, removes []Op
 	i, j := 0, 0
@@ -196,6 +208,10 @@ func diffDests(svc Service, desired, actual []Destination) []Op {
 		case c > 0:
 			removes = append(removes, Op{Kind: OpRemoveDest, Service: svc, Dest: act[j]})
 			j = nextKey(act, j)
+		case redo[des[i].Key()]:
+			creates = append(creates, Op{Kind: OpRemoveDest, Service: svc, Dest: act[j], Changes: []string{reorderNote}},
+				Op{Kind: OpCreateDest, Service: svc, Dest: des[i], Changes: []string{reorderNote}})
+			i, j = nextKey(des, i), nextKey(act, j)
 		default:
 			if ch := DestChanges(des[i], act[j]); len(ch) > 0 {
 				updates = append(updates, Op{Kind: OpUpdateDest, Service: svc, Dest: des[i], Changes: ch})

@@ -17,6 +17,12 @@ const (
 	DefaultBGPVIPDevice   = "lo"
 	// MinBGPHoldTime is RFC 4271's least non-zero hold time.
 	MinBGPHoldTime = 3 * time.Second
+	// BFD on a peer (bfd:): the intervals and multiplier bird2 and the
+	// anchor of issue 16 use, detecting a dead peer in 300 ms.
+	DefaultBFDInterval   = 100 * time.Millisecond
+	DefaultBFDMultiplier = 3
+	MinBFDInterval       = 10 * time.Millisecond
+	MaxBFDInterval       = 60 * time.Second
 )
 
 // BGP announces the virtual servers' addresses to upstream routers, so
@@ -56,6 +62,22 @@ type BGPPeer struct {
 	// MultihopTTL: 0 (default) = a directly connected peer (eBGP TTL 1);
 	// 1-255 = eBGP multihop with this TTL.
 	MultihopTTL int `yaml:"multihop_ttl"`
+	// BFD runs Bidirectional Forwarding Detection (RFC 5880/5881, single
+	// hop) with the peer: the session drops when the peer's BFD packets
+	// stop, well before the hold time. nil = none.
+	BFD *BGPBFD `yaml:"bfd"`
+}
+
+// BGPBFD is a peer's BFD session.
+type BGPBFD struct {
+	Enabled bool `yaml:"enabled"` // default true (the bfd key turns it on)
+	// MinRx is the required minimum receive interval, MinTx the desired
+	// minimum transmit interval; default 100ms each.
+	MinRx time.Duration `yaml:"min_rx"`
+	MinTx time.Duration `yaml:"min_tx"`
+	// Multiplier is the detection multiplier: the session is down after
+	// this many intervals without a packet; default 3.
+	Multiplier int `yaml:"multiplier"`
 }
 
 // bgpDefaults fills the bgp section.
@@ -81,6 +103,20 @@ func (r *report) bgpDefaults(d *Director) {
 		}
 		if !r.has(p + ".keepalive") {
 			pp.Keepalive = pp.HoldTime / 3
+		}
+		if f := pp.BFD; f != nil {
+			if !r.has(p + ".bfd.enabled") {
+				f.Enabled = true
+			}
+			if !r.has(p + ".bfd.min_rx") {
+				f.MinRx = DefaultBFDInterval
+			}
+			if !r.has(p + ".bfd.min_tx") {
+				f.MinTx = DefaultBFDInterval
+			}
+			if !r.has(p + ".bfd.multiplier") {
+				f.Multiplier = DefaultBFDMultiplier
+			}
 		}
 	}
 }
@@ -178,6 +214,25 @@ func (r *report) validateBGPPeer(pp *BGPPeer, p string) {
 		}
 	}
 	r.intRange(p+".multihop_ttl", pp.MultihopTTL, 0, 255)
+	if pp.BFD != nil {
+		r.validateBFD(pp, p+".bfd")
+	}
+}
+
+func (r *report) validateBFD(pp *BGPPeer, p string) {
+	f := pp.BFD
+	for _, k := range []struct {
+		key string
+		v   time.Duration
+	}{{"min_rx", f.MinRx}, {"min_tx", f.MinTx}} {
+		if r.ok(p+"."+k.key) && (k.v < MinBFDInterval || k.v > MaxBFDInterval || k.v%time.Microsecond != 0) {
+			r.errf(p+"."+k.key, "must be %s-%s in whole microseconds, got %s", MinBFDInterval, MaxBFDInterval, k.v)
+		}
+	}
+	r.intRange(p+".multiplier", f.Multiplier, 1, 255)
+	if f.Enabled && pp.MultihopTTL > 0 && r.ok(p) {
+		r.errf(p, "BFD here is single hop (RFC 5881, TTL 255): not with multihop_ttl %d", pp.MultihopTTL)
+	}
 }
 
 // ParseCommunity parses a standard community "ASN:value" (each 0-65535)
@@ -247,6 +302,13 @@ func (r *report) bgpWarnings(d *Director) []Error {
 		default:
 			warn(p+".scheduler", "announced with BGP: scheduler %s picks a different real server on each director for a flow the routers move; use mh (or sh) with its fallback flag", s)
 		}
+	}
+	if sd := d.IPVS.SyncDaemon; len(vips) > 0 && sd != nil && sd.Role != SyncBoth {
+		path := "ipvs.sync_daemon.role"
+		if !r.has(path) {
+			path = "ipvs.sync_daemon"
+		}
+		warn(path, "announced with BGP: every director is active; with role %s a director does not both send its connections and receive the others' (role: both)", sd.Role)
 	}
 	if len(vips) > 0 {
 		if s := d.IPVS.Sysctls.SloppyTCP; s == nil || !*s {

@@ -43,6 +43,7 @@ func TestBGPErrors(t *testing.T) {
     - address: "fd00::1"
       asn: 65000
       hold_time: 0s
+      bfd: {enabled: true, min_rx: 50ms, min_tx: 300ms, multiplier: 5}
   announce: [192.168.56.90]
   communities: ["65000:100", "0:65535"]
   med: 10
@@ -95,6 +96,27 @@ func TestBGPErrors(t *testing.T) {
 			`t.yaml:25: bgp.vip_device: not a network device name: "a b"`,
 			`t.yaml:26: bgp: unknown field "other"`,
 		}},
+		{name: "bad bfd", announce: "true", section: `
+  asn: 1
+  peers:
+    - address: 10.0.0.1
+      asn: 2
+      bfd: {min_rx: 5ms, min_tx: 61s, multiplier: 0}
+    - address: 10.0.0.2
+      asn: 2
+      multihop_ttl: 2
+      bfd: {}
+    - address: 10.0.0.3
+      asn: 2
+      multihop_ttl: 2
+      bfd: {enabled: false, min_tx: 1500ns}
+`, want: []string{
+			`t.yaml:11: bgp.peers[0].bfd.min_rx: must be 10ms-1m0s in whole microseconds, got 5ms`,
+			`t.yaml:11: bgp.peers[0].bfd.min_tx: must be 10ms-1m0s in whole microseconds, got 1m1s`,
+			`t.yaml:11: bgp.peers[0].bfd.multiplier: must be between 1 and 255, got 0`,
+			`t.yaml:15: bgp.peers[1].bfd: BFD here is single hop (RFC 5881, TTL 255): not with multihop_ttl 2`,
+			`t.yaml:19: bgp.peers[2].bfd.min_tx: must be 10ms-1m0s in whole microseconds, got 1.5µs`,
+		}},
 		{name: "no peers", announce: "true", section: `
   asn: 1
   peers: []
@@ -140,6 +162,10 @@ bgp:
     - address: 10.0.0.2
       asn: 65000
       hold_time: 3s
+      bfd: {}
+    - address: 10.0.0.3
+      asn: 65000
+      bfd: {enabled: false, multiplier: 5}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +173,10 @@ bgp:
 	want := BGP{ASN: 65001, Announce: []netip.Addr{netip.MustParseAddr("192.168.56.91"), netip.MustParseAddr("192.168.56.90")},
 		Peers: []BGPPeer{
 			{Address: netip.MustParseAddr("10.0.0.1"), ASN: 65000, Port: 179, HoldTime: 90 * time.Second, Keepalive: 30 * time.Second},
-			{Address: netip.MustParseAddr("10.0.0.2"), ASN: 65000, Port: 179, HoldTime: 3 * time.Second, Keepalive: time.Second},
+			{Address: netip.MustParseAddr("10.0.0.2"), ASN: 65000, Port: 179, HoldTime: 3 * time.Second, Keepalive: time.Second,
+				BFD: &BGPBFD{Enabled: true, MinRx: 100 * time.Millisecond, MinTx: 100 * time.Millisecond, Multiplier: 3}},
+			{Address: netip.MustParseAddr("10.0.0.3"), ASN: 65000, Port: 179, HoldTime: 90 * time.Second, Keepalive: 30 * time.Second,
+				BFD: &BGPBFD{MinRx: 100 * time.Millisecond, MinTx: 100 * time.Millisecond, Multiplier: 5}},
 		}, DrainPeriod: 5 * time.Second, VIPDevice: "lo"}
 	if !reflect.DeepEqual(*d.BGP, want) {
 		t.Errorf("bgp defaults:\n got %+v\nwant %+v", *d.BGP, want)
@@ -187,6 +216,32 @@ virtual_servers:
     announce: true
 bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
 `},
+		{name: "sync daemon: role both, no warning", file: `
+ipvs:
+  sysctls: {sloppy_tcp: true}
+  sync_daemon: {interface: eth1, role: both}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    announce: true
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`},
+		{name: "sync daemon: one role", file: `
+ipvs:
+  sysctls: {sloppy_tcp: true}
+  sync_daemon: {interface: eth1, role: master}
+virtual_servers:
+  - address: 192.168.56.90
+    port: 80
+    scheduler: mh
+    scheduler_flags: [mh-fallback]
+    announce: true
+bgp: {asn: 1, peers: [{address: 10.0.0.1, asn: 2}]}
+`, want: []string{
+			`t.yaml:3: ipvs.sync_daemon.role: announced with BGP: every director is active; with role master a director does not both send its connections and receive the others' (role: both)`,
+		}},
 		{name: "not announced: no warning", file: `
 virtual_servers:
   - address: 192.168.56.90

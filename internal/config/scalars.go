@@ -139,7 +139,9 @@ func (c *CheckType) decodeYAML(n *yaml.Node) error {
 }
 
 // SyncRole says what drives the IPVS sync daemon: "auto" (the state of a
-// VRRP instance), or a fixed "master" or "backup".
+// VRRP instance), a fixed "master" or "backup", or "both" (a master and a
+// backup daemon at once: each of N active directors behind ECMP sends its
+// connections and receives the others').
 type SyncRole string
 
 // Sync daemon roles.
@@ -147,10 +149,11 @@ const (
 	SyncAuto   SyncRole = "auto"
 	SyncMaster SyncRole = "master"
 	SyncBackup SyncRole = "backup"
+	SyncBoth   SyncRole = "both"
 )
 
 func (r *SyncRole) decodeYAML(n *yaml.Node) error {
-	return decodeOneOf(r, n, "sync daemon role", "auto", "master", "backup")
+	return decodeOneOf(r, n, "sync daemon role", "auto", "master", "backup", "both")
 }
 
 // TunnelType is the encapsulation of a TUN real server.
