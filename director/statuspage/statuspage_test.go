@@ -195,3 +195,38 @@ func TestEventsPushAStateChange(t *testing.T) {
 		t.Errorf("the re-rendered part does not show the change:\n%s", body)
 	}
 }
+
+// Each real server's state from the operator's overrides and slow start
+// shows as its row's class and label, with configured, desired and kernel
+// weight.
+func TestPageServerStates(t *testing.T) {
+	since := t0.Add(-30 * time.Second)
+	for _, tc := range []struct {
+		name string
+		rs   func(*control.RealServer)
+		want []string
+	}{
+		{"draining", func(rs *control.RealServer) {
+			rs.State, rs.Override, rs.OverrideSince, rs.DesiredWeight, rs.KernelWeight = "draining", "drain", since, u32(0), u32(0)
+		}, []string{`<tr class="draining" data-server="10.1.0.1:80">`, `<td class="state">draining since 14:59:30</td>`, "3 / 0 / 0"}},
+		{"maintenance", func(rs *control.RealServer) {
+			rs.State, rs.Override, rs.OverrideSince, rs.DesiredWeight, rs.KernelWeight = "maintenance", "maintenance", since, nil, nil
+		}, []string{`<tr class="maintenance" data-server="10.1.0.1:80">`, `<td class="state">maintenance since 14:59:30</td>`, "3 / - / -"}},
+		{"slow-starting", func(rs *control.RealServer) {
+			rs.State, rs.DesiredWeight, rs.KernelWeight = "slow-starting", u32(2), u32(1)
+		}, []string{`<tr class="slowstart" data-server="10.1.0.1:80">`, `<td class="state">slow start 1/3</td>`, "3 / 2 / 1"}},
+		{"up", func(rs *control.RealServer) { rs.State = "up" },
+			[]string{`<tr class="up" data-server="10.1.0.1:80">`, `<td class="state">up</td>`, "3 / 3 / 3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, srv := newServer(t)
+			src.set(func(st *control.Status) { tc.rs(&st.RealServers[0]) })
+			_, _, body := get(t, srv.URL+"/status")
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+		})
+	}
+}

@@ -57,7 +57,10 @@ type ServiceView struct {
 // ServerRow is one real server.
 type ServerRow struct {
 	Addr       string
-	State      string // up, down, weight0, absent
+	// State is the row's css class: up, down, weight0, absent, draining,
+	// maintenance, slowstart (the operator's overrides and slow start
+	// first, as in control status).
+	State      string
 	Label      string
 	Configured uint32
 	Desired    string
@@ -193,9 +196,19 @@ func serverRow(rs control.RealServer, checks []CheckRow) ServerRow {
 	row := ServerRow{Addr: netip.AddrPortFrom(rs.Address, rs.Port).String(), Configured: rs.ConfiguredWeight,
 		Desired: weight(rs.DesiredWeight), Kernel: weight(rs.KernelWeight), Reason: rs.Reason, Source: rs.Source,
 		Sorry: rs.Sorry, Checks: checks}
+	since := ""
+	if !rs.OverrideSince.IsZero() {
+		since = " since " + rs.OverrideSince.UTC().Format("15:04:05")
+	}
 	switch {
+	case rs.State == "maintenance":
+		row.State, row.Label = "maintenance", "maintenance"+since
+	case rs.State == "draining":
+		row.State, row.Label = "draining", "draining"+since
 	case !rs.Up:
 		row.State, row.Label = "down", "down"
+	case rs.State == "slow-starting":
+		row.State, row.Label = "slowstart", "slow start "+weight(rs.KernelWeight)+"/"+strconv.FormatUint(uint64(rs.ConfiguredWeight), 10)
 	case rs.DesiredWeight == nil:
 		row.State, row.Label = "absent", "out of the table"
 	case *rs.DesiredWeight == 0:
