@@ -56,7 +56,7 @@ type ServiceView struct {
 
 // ServerRow is one real server.
 type ServerRow struct {
-	Addr       string
+	Addr string
 	// State is the row's css class: up, down, weight0, absent, draining,
 	// maintenance, slowstart (the operator's overrides and slow start
 	// first, as in control status).
