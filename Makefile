@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-zookeeper test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx bench-zookeeper soak install clean
+.PHONY: all deps build test test-unit test-netns test-zookeeper test-browser test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx bench-zookeeper soak install clean
 
 all: build
 
@@ -19,7 +19,7 @@ build:
 
 ## test: every test: static checks, unit tests, netns tests (root), the real ZooKeeper ensemble and the
 ## real-kernel VM scenarios.
-test: deps fmt-check vet test-unit test-netns test-zookeeper test-vm test-deb
+test: deps fmt-check vet test-unit test-netns test-zookeeper test-browser test-vm test-deb
 
 fmt-check:
 	@bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
@@ -31,6 +31,7 @@ vet:
 	$(GO) vet -tags zookeeper ./discovery/ ./director/daemon/
 	$(GO) vet -tags 'zookeeper netns' ./cmd/lbrs/ ./internal/zklab/
 	$(GO) vet -tags 'testbed_guest testbed_soak' ./e2e/scenarios/
+	$(GO) vet -tags browser ./director/daemon/
 
 test-unit:
 	$(GO) test -count=1 ./...
@@ -47,6 +48,11 @@ test-netns: deps
 test-zookeeper: deps
 	$(GO) test -count=1 -p 1 -tags zookeeper -run 'ZooKeeper' ./discovery/ ./director/daemon/ ./internal/zklab/
 	$(GO) test -count=1 -p 1 -tags 'zookeeper netns' -run 'NetnsZooKeeper' ./cmd/lbrs/
+
+# The status page in a real browser: Debian's chromium, headless, driven by chromedp against lbd run
+# in-process on the fake kernel (no root needed; as root chromium runs with --no-sandbox).
+test-browser: deps
+	$(GO) test -count=1 -tags browser -run 'TestBrowser' -v ./director/daemon/
 
 # Needs root and qemu: boots the Debian kernel once and runs every scenario inside.
 test-vm: deps
