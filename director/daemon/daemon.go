@@ -338,15 +338,40 @@ func (d *Daemon) listen(goFn func(func())) (stop func(), err error) {
 	}
 	// The same bounds as the control socket: a scraper (or anyone who can
 	// reach the port) holds at most 64 connections, idle ones closed.
-	// The status page (director/statuspage, read-only) shares the listener:
-	// bound to localhost by default, off with it.
+	// The status page (director/statuspage: read-only unless
+	// status_page_token_file enables its admin actions) shares the
+	// listener: bound to localhost by default, off with it.
+	page, err := d.statusPage(g.StatusPageTokenFile)
+	if err != nil {
+		stopCtl()
+		_ = ml.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metrics.Handler(d.metricsSources()))
-	mux.Handle("/", statuspage.New(d, nil))
+	mux.Handle("/", page)
 	msrv, mll := httplimit.Server(ml, mux, httplimit.Limits{})
 	goFn(func() { _ = msrv.Serve(mll) })
 	d.log.Info("metrics listening", "address", ml.Addr().String())
 	return func() { stopCtl(); _ = msrv.Close() }, nil
+}
+
+// statusPage is the status page, with its admin actions when tokenFile
+// (global.status_page_token_file, read once at start) is set.
+func (d *Daemon) statusPage(tokenFile string) (*statuspage.Handler, error) {
+	page := statuspage.New(d, nil)
+	if tokenFile == "" {
+		return page, nil
+	}
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("global.status_page_token_file: %w", err)
+	}
+	if err := page.EnableAdmin(string(b), d); err != nil {
+		return nil, fmt.Errorf("global.status_page_token_file %s: %w", tokenFile, err)
+	}
+	d.log.Info("status page admin actions enabled", "token_file", tokenFile)
+	return page, nil
 }
 
 // leaveTable clears the managed services when flush_on_stop asks for it;

@@ -4,7 +4,8 @@
 // JavaScript, coloured per state), "/status.json" (the same as JSON) and
 // "/events" (server-sent events: each new event of the daemon's history,
 // which a few lines of script on the page use to re-render its live part
-// within a second, with no page reload). Read-only.
+// within a second, with no page reload). Read-only unless EnableAdmin
+// turns on the drain, undrain and maintenance buttons (POST with a token).
 package statuspage
 
 import (
@@ -48,6 +49,9 @@ type Handler struct {
 	tmpl    *template.Template
 	mux     *http.ServeMux
 	streams atomic.Int32
+	// token and admin are set by EnableAdmin (admin.go); nil: read-only.
+	token []byte
+	admin Overrider
 }
 
 // New returns the page's handler.
@@ -70,6 +74,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // page renders the whole page, or (?fragment=1) its live part only.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	p := h.build(r.Context())
+	p.Admin = h.admin != nil
 	name := "page.html"
 	if r.URL.Query().Get("fragment") == "1" {
 		name = "live"

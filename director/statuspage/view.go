@@ -33,6 +33,8 @@ type Page struct {
 	// Events are the recent events, newest first; LastSeq the newest's.
 	Events  []events.Event
 	LastSeq uint64
+	// Admin is whether the admin actions are on (the buttons show).
+	Admin bool
 }
 
 // VRRPRow is one VRRP instance.
@@ -74,6 +76,8 @@ type ServerRow struct {
 	Source     string
 	Sorry      bool
 	Checks     []CheckRow
+	// Override is the operator's (drain, maintenance) or "".
+	Override string
 }
 
 // CheckRow is one check of a real server.
@@ -195,7 +199,7 @@ func services(st control.Status, now time.Time) []ServiceView {
 func serverRow(rs control.RealServer, checks []CheckRow) ServerRow {
 	row := ServerRow{Addr: netip.AddrPortFrom(rs.Address, rs.Port).String(), Configured: rs.ConfiguredWeight,
 		Desired: weight(rs.DesiredWeight), Kernel: weight(rs.KernelWeight), Reason: rs.Reason, Source: rs.Source,
-		Sorry: rs.Sorry, Checks: checks}
+		Sorry: rs.Sorry, Checks: checks, Override: rs.Override}
 	since := ""
 	if !rs.OverrideSince.IsZero() {
 		since = " since " + rs.OverrideSince.UTC().Format("15:04:05")

@@ -35,6 +35,10 @@ type Global struct {
 	PurgeUnmanaged bool          `yaml:"purge_unmanaged"` // remove IPVS services not in the config
 	FlushOnStop    bool          `yaml:"flush_on_stop"`   // remove managed services on stop
 	StateDir       string        `yaml:"state_dir"`       // default /var/lib/lbd
+	// StatusPageTokenFile (absolute; "" = off) enables the status page's
+	// admin actions (drain, undrain, maintenance by POST): the file holds
+	// the token each action must carry, read at start.
+	StatusPageTokenFile string `yaml:"status_page_token_file"`
 
 	// Scripts (keepalived script_user, script_group, enable_script_security):
 	// the user and group scripts and notify commands run as by default (""

@@ -628,6 +628,7 @@ global:
   log_format: xml
   resync_interval: 500ms
   state_dir: ""
+  status_page_token_file: page.token
 ipvs:
   timeouts: {tcp: 1.5, tcpfin: 2m, udp: -1}
   sync_daemon:
@@ -640,10 +641,11 @@ ipvs:
 				`t.yaml:3: global.metrics_address: invalid listen address "localhost" (want host:port, or "" to disable)`,
 				`t.yaml:4: global.log_format: unknown log format "xml" (want one of text, json)`,
 				`t.yaml:5: global.resync_interval: must be at least 1s, got 500ms`,
-				`t.yaml:8: ipvs.timeouts.udp: invalid duration "-1": must not be negative`,
-				`t.yaml:8: ipvs.timeouts.tcp: must be whole seconds, got 1.5s`,
-				`t.yaml:11: ipvs.sync_daemon.sync_id: must be between 0 and 255, got 256`,
-				`t.yaml:12: ipvs.sync_daemon.instance: unknown VRRP instance "VI_9"`,
+				`t.yaml:7: global.status_page_token_file: must be an absolute path, got "page.token"`,
+				`t.yaml:9: ipvs.timeouts.udp: invalid duration "-1": must not be negative`,
+				`t.yaml:9: ipvs.timeouts.tcp: must be whole seconds, got 1.5s`,
+				`t.yaml:12: ipvs.sync_daemon.sync_id: must be between 0 and 255, got 256`,
+				`t.yaml:13: ipvs.sync_daemon.instance: unknown VRRP instance "VI_9"`,
 			},
 		},
 		{

@@ -163,6 +163,9 @@ func (r *report) validateGlobal(g *Global) {
 	const p = "global"
 	r.absPath(p+".control_socket", g.ControlSocket)
 	r.absPath(p+".state_dir", g.StateDir)
+	if g.StatusPageTokenFile != "" {
+		r.absPath(p+".status_page_token_file", g.StatusPageTokenFile)
+	}
 	if g.MetricsAddress != "" {
 		_, port, err := net.SplitHostPort(g.MetricsAddress)
 		n, perr := strconv.Atoi(port)
