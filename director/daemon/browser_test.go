@@ -227,3 +227,44 @@ func noScript(t *testing.T, parent context.Context, f *pageFixture) {
 		t.Errorf("the served HTML lacks the red row:\n%s", b)
 	}
 }
+
+// With status_page_token_file the page's buttons act: the operator types
+// the token and clicks maintenance on a row, the daemon puts that server
+// in maintenance and the page shows it. LBD_SCREENSHOT=FILE.png saves
+// the page afterwards (docs/status-page.png).
+func TestBrowserAdminActions(t *testing.T) {
+	tokFile := filepath.Join(t.TempDir(), "page.token")
+	const tok = "browser-token-0123456789"
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := startForPage(t, "  status_page_token_file: "+tokFile+"\n")
+	f.back[0].fail.Store(true)
+	ctx := browser(t)
+	button := `button[value="maintenance|TCP 192.0.2.10:80|198.51.100.2:80"]`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(button)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), tok),
+		chromedp.Click(chromedp.CSS(button)),
+		chromedp.WaitVisible(chromedp.CSS(`tr.maintenance[data-server="198.51.100.2:80"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr.down[data-server="198.51.100.1:80"]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range f.d.Status(context.Background()).RealServers {
+		if rs.Address.String() == "198.51.100.2" && rs.State != "maintenance" {
+			t.Errorf("the daemon's state after the click: %q", rs.State)
+		}
+	}
+	if out := os.Getenv("LBD_SCREENSHOT"); out != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
