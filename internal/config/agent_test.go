@@ -10,12 +10,31 @@ import (
 	"time"
 )
 
+// agentErrorCase is one file for ParseAgent and the errors it must give
+// (none for a valid file).
+type agentErrorCase struct {
+	name string
+	yaml string
+	want []string
+}
+
+// runAgentErrors parses each case's file: its errors must be want, and
+// ParseAgent must return a config or an error, never both.
+func runAgentErrors(t *testing.T, tests []agentErrorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseAgent("t.yaml", src(tt.yaml))
+			diffLines(t, errLines(t, err), tt.want)
+			if (err == nil) != (a != nil) {
+				t.Errorf("ParseAgent returned config %v and error %v: want exactly one", a != nil, err)
+			}
+		})
+	}
+}
+
 func TestAgentErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		yaml string
-		want []string
-	}{
+	runAgentErrors(t, []agentErrorCase{
 		{
 			name: "valid",
 			yaml: `
@@ -114,16 +133,7 @@ vips: 192.168.56.90
 `,
 			want: []string{`t.yaml:1: vips: expected a list, got "192.168.56.90"`},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, err := ParseAgent("t.yaml", src(tt.yaml))
-			diffLines(t, errLines(t, err), tt.want)
-			if (err == nil) != (a != nil) {
-				t.Errorf("ParseAgent returned config %v and error %v: want exactly one", a != nil, err)
-			}
-		})
-	}
+	})
 }
 
 func TestAgentDefaults(t *testing.T) {
@@ -217,11 +227,7 @@ func TestAgentHelpers(t *testing.T) {
 }
 
 func TestAgentRegisterErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		yaml string
-		want []string
-	}{
+	runAgentErrors(t, []agentErrorCase{
 		{
 			name: "valid seed",
 			yaml: `
@@ -314,16 +320,7 @@ register: {zookeeper: [], path: "/a//b", address: 10.0.0.11, port: 80}
 				`t.yaml:2: register.path: "/a//b" is not a ZooKeeper path: empty name`,
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, err := ParseAgent("t.yaml", src(tt.yaml))
-			diffLines(t, errLines(t, err), tt.want)
-			if (err == nil) != (a != nil) {
-				t.Errorf("ParseAgent returned config %v and error %v: want exactly one", a != nil, err)
-			}
-		})
-	}
+	})
 }
 
 func TestAgentRegisterDefaults(t *testing.T) {
