@@ -74,16 +74,7 @@ func TestDaemonBGP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	}()
+	cancel, done := runDaemon(t, d, logs.String)
 	vip := netip.MustParsePrefix("192.0.2.10/32")
 	announced := func() bool { r := sp.Routes(); return len(r) == 1 && r[0].Prefix == vip }
 	waitFor(t, "VIP announced", announced)
@@ -154,7 +145,7 @@ func TestDaemonBGP(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(stopAt)
-	done <- nil // for the deferred wait
+	done <- nil // for the cleanup's wait
 	calls := sp.Calls()
 	if len(calls) < 2 || calls[0] != "Withdraw 192.0.2.10/32" || calls[len(calls)-1] != "Stop " {
 		t.Errorf("stop calls %q: want the withdraw first and the speaker's stop last", calls)
@@ -184,21 +175,12 @@ func TestDaemonBGPReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	}()
+	runDaemon(t, d, logs.String)
 	waitFor(t, "VIP announced", func() bool { return len(sp.Routes()) == 1 })
 	sp.Calls()
 
 	writeConfig(t, cfg, dir, 3, false, bgpSection+"    - address: 10.0.0.2\n      asn: 65000\n")
-	if _, err := d.Reload(ctx, control.ReloadRequest{}); err != nil {
+	if _, err := d.Reload(context.Background(), control.ReloadRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sp.Calls(); !reflect.DeepEqual(got, []string{"AddPeer 10.0.0.2"}) {
@@ -206,7 +188,7 @@ func TestDaemonBGPReload(t *testing.T) {
 	}
 
 	writeConfig(t, cfg, dir, 3, false, "")
-	if _, err := d.Reload(ctx, control.ReloadRequest{}); err != nil {
+	if _, err := d.Reload(context.Background(), control.ReloadRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sp.Calls(); !reflect.DeepEqual(got, []string{"Withdraw 192.0.2.10/32", "Stop "}) {
@@ -218,7 +200,7 @@ func TestDaemonBGPReload(t *testing.T) {
 	if got := vips.Log(); got[len(got)-1] != "remove 192.0.2.10/32 lo" {
 		t.Errorf("VIP device: %q", got)
 	}
-	if st := d.Status(ctx); st.BGP != nil {
+	if st := d.Status(context.Background()); st.BGP != nil {
 		t.Errorf("status still has BGP: %+v", st.BGP)
 	}
 }

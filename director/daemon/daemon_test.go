@@ -128,23 +128,32 @@ func start(t *testing.T, inhibit bool) *fixture {
 		t.Fatal(err)
 	}
 	f.d = d
+	f.cancel, f.done = runDaemon(t, d, f.logs.String)
+	waitFor(t, "control socket", func() bool { _, err := os.Stat(f.sock); return err == nil })
+	return f
+}
+
+// runDaemon runs d in a goroutine until the test ends: the cleanup cancels
+// it, waits up to 10 s for Run to return and, if the test failed, logs
+// what logs returns (logs may be nil). A test that stops the daemon itself
+// reads done and then puts a value back for the cleanup.
+func runDaemon(t *testing.T, d *Daemon, logs func() string) (context.CancelFunc, chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
-	f.done = make(chan error, 1)
-	go func() { f.done <- d.Run(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-f.done:
+		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Error("daemon did not stop")
 		}
-		if t.Failed() {
-			t.Logf("logs:\n%s", f.logs.String())
+		if t.Failed() && logs != nil {
+			t.Logf("logs:\n%s", logs())
 		}
 	})
-	waitFor(t, "control socket", func() bool { _, err := os.Stat(f.sock); return err == nil })
-	return f
+	return cancel, done
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -92,21 +92,7 @@ func startDiscoveryOn(t *testing.T, dial DiscoveryDialer, z *discoverytest.ZK, e
 		t.Fatal(err)
 	}
 	f.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
-	f.done = make(chan error, 1)
-	go func() { f.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-f.done:
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop")
-		}
-		if t.Failed() {
-			t.Logf("logs:\n%s", f.logs.String())
-		}
-	})
+	f.cancel, f.done = runDaemon(t, d, f.logs.String)
 	waitFor(t, "control socket", func() bool { _, err := os.Stat(f.sock); return err == nil })
 	return f
 }
@@ -355,10 +341,7 @@ func TestDaemonDiscoveryRestartKeepsMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runDaemon(t, d, nil) // the first fixture's cleanup shows the shared log
 	waitFor(t, "stale", func() bool {
 		ds := d.Status(context.Background()).Discovery
 		return len(ds) == 1 && ds[0].Stale

@@ -19,14 +19,13 @@ func (f *fixture) restart(t *testing.T) {
 	if err := <-f.done; err != nil {
 		t.Fatalf("stop: %v", err)
 	}
+	f.done <- nil // for the first daemon's cleanup
 	d, err := New(f.cfg, Options{Kernel: f.k, LogOutput: f.logs, LogLevel: "debug", Notify: func(string) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.d, f.cancel, f.done = d, cancel, make(chan error, 1)
-	t.Cleanup(cancel) // before the fixture's cleanup, which cancels the first daemon only
-	go func() { f.done <- d.Run(ctx) }()
+	f.d = d
+	f.cancel, f.done = runDaemon(t, d, nil) // the first daemon's cleanup shows the shared log
 	waitFor(t, "control socket", func() bool { _, err := os.Stat(f.sock); return err == nil })
 }
 

@@ -3,7 +3,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -90,20 +89,7 @@ virtual_servers:
 		t.Fatal(err)
 	}
 	f.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel, f.done = cancel, make(chan error, 1)
-	go func() { f.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-f.done:
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop")
-		}
-		if t.Failed() {
-			t.Logf("logs:\n%s", zkTail(f.logs.String(), 8000))
-		}
-	})
+	f.cancel, f.done = runDaemon(t, d, func() string { return zkTail(f.logs.String(), 8000) })
 	return f
 }
 
