@@ -328,10 +328,18 @@ func TestScrapeDiscovery(t *testing.T) {
 			t.Errorf("scrape lacks %q", want)
 		}
 	}
+	checkDocumented(t, got, "lbd_discovery")
+}
+
+// checkDocumented: every family of the scrape got whose name starts with
+// prefix is in docs/metrics.md; on any failure of the test so far the
+// scrape is logged.
+func checkDocumented(t *testing.T, got, prefix string) {
+	t.Helper()
 	doc := readDoc(t)
 	for _, line := range strings.Split(got, "\n") {
-		if name, ok := strings.CutPrefix(line, "# TYPE lbd_discovery"); ok {
-			name = "lbd_discovery" + strings.Fields(name)[0]
+		if name, ok := strings.CutPrefix(line, "# TYPE "+prefix); ok {
+			name = prefix + strings.Fields(name)[0]
 			if !strings.Contains(doc, "`"+name+"`") {
 				t.Errorf("docs/metrics.md does not document %s", name)
 			}
@@ -366,18 +374,7 @@ func TestScrapeBGP(t *testing.T) {
 	if !strings.Contains(got, `lbd_bgp_peer_uptime_seconds{peer="10.0.0.1"} 6`) {
 		t.Errorf("uptime of the established peer is not about 60s")
 	}
-	doc := readDoc(t)
-	for _, line := range strings.Split(got, "\n") {
-		if name, ok := strings.CutPrefix(line, "# TYPE lbd_bgp"); ok {
-			name = "lbd_bgp" + strings.Fields(name)[0]
-			if !strings.Contains(doc, "`"+name+"`") {
-				t.Errorf("docs/metrics.md does not document %s", name)
-			}
-		}
-	}
-	if t.Failed() {
-		t.Logf("scrape:\n%s", got)
-	}
+	checkDocumented(t, got, "lbd_bgp")
 }
 
 func TestScrapeBuildInfo(t *testing.T) {
