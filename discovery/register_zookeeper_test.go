@@ -76,12 +76,7 @@ func readMembers(t *testing.T, c *zk.Conn, base string, f Format) Set {
 // name with its weight, SetWeight(0) seen by a reader; Deregister deletes.
 func TestZooKeeperRegistrar(t *testing.T) {
 	e := zklab.Start(t, zklab.Options{})
-	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	waitSession(t, admin)
+	admin := zkAdmin(t, e)
 
 	seed, _ := runRegistrar(t, e.Servers(), RegisterConfig{Path: "/sgroup", Prefix: "sub", Format: FormatSeed,
 		Member: Member{Addr: netip.MustParseAddrPort("10.0.0.11:80")}})
@@ -128,12 +123,7 @@ func TestZooKeeperRegistrar(t *testing.T) {
 // sequential node under a new sequence, a stable name under the same.
 func TestZooKeeperRegistrarExpiry(t *testing.T) {
 	e := zklab.Start(t, zklab.Options{})
-	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	waitSession(t, admin)
+	admin := zkAdmin(t, e)
 	fwd, err := zklab.ForwardEnsemble(e, func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
 	if err != nil {
 		t.Fatal(err)

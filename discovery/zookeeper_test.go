@@ -50,6 +50,19 @@ func waitSession(t *testing.T, c *zk.Conn) {
 	}
 }
 
+// zkAdmin is a test client of the ensemble with a session, closed when the
+// test ends.
+func zkAdmin(t *testing.T, e *zklab.Ensemble) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitSession(t, c)
+	return c
+}
+
 // zkWatch runs a watcher of /sgroup on the ensemble; updates come on the
 // returned channel.
 func zkWatch(t *testing.T, e *zklab.Ensemble) (*Watcher, *zk.Conn, chan Update) {
@@ -312,12 +325,7 @@ func TestZooKeeperDeadAppServer(t *testing.T) {
 // is not here), asserted only as convergence.
 func TestZooKeeperThousandMembers(t *testing.T) {
 	e := zklab.Start(t, zklab.Options{})
-	admin, _, err := zk.Connect(e.Servers(), 2*time.Second, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	waitSession(t, admin)
+	admin := zkAdmin(t, e)
 	if _, err := admin.Create("/sgroup", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create /sgroup: %v", err)
 	}
