@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/internal/birdconf"
 	"github.com/lvsd/lb/internal/netnslab"
 )
 
@@ -31,37 +32,6 @@ const (
 	routerIP  = "10.9.0.254"
 	checkPort = 8080
 )
-
-// birdConfig is the router: one BGP session per director, passive, hold 3 s;
-// with bfd, a BFD session on each (100 ms x 3, the anchor's).
-func birdConfig(directors int, bfd bool) string {
-	var b strings.Builder
-	bfdProto, bfdOn := "", ""
-	if bfd {
-		bfdProto = "log stderr all;\nprotocol bfd { debug all; interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }\n"
-		bfdOn = "bfd on;"
-	}
-	fmt.Fprintf(&b, `router id %s;
-protocol device { scan time 10; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;
-}
-template bgp director {
-  local %s as 65000;
-  passive on;
-  hold time 3;
-  keepalive time 1;
-  error wait time 1, 5;
-  %s
-  ipv4 { import all; export none; };
-}
-%s`, routerIP, routerIP, bfdOn, bfdProto)
-	for i := 1; i <= directors; i++ {
-		fmt.Fprintf(&b, "protocol bgp d%d from director { neighbor 10.9.0.%d as 65001; }\n", i, i)
-	}
-	return b.String()
-}
 
 // bgpDirectorConfig is director i's lbd.yaml: one service at the VIP whose
 // one real server's check connects to 127.0.0.1:8080 in the director's
@@ -152,8 +122,12 @@ func hops(ids ...int) []string {
 
 func startBird(t *testing.T, r *netnslab.Namespace, dir string, directors int, bfd bool) {
 	t.Helper()
+	var ids []int
+	for i := 1; i <= directors; i++ {
+		ids = append(ids, i)
+	}
 	conf := filepath.Join(dir, "bird.conf")
-	if err := os.WriteFile(conf, []byte(birdConfig(directors, bfd)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(birdconf.Router(routerIP, hops(ids...), bfd)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := exec.LookPath("bird"); err != nil {

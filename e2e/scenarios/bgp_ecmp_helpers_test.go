@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lb/internal/birdconf"
 	"github.com/lvsd/lb/internal/netnslab"
 )
 
@@ -54,32 +55,6 @@ type ecmpLab struct {
 	directors []*ecmpDirector
 	webs      map[string]string // address -> name
 	birdSock  string
-}
-
-// ecmpBirdConfig is the router's bird.conf: a passive BGP session per
-// director, hold 3 s, and merge paths so the kernel gets one route with a
-// next hop per director.
-func ecmpBirdConfig(directors int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `router id %s;
-protocol device { scan time 10; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;
-}
-template bgp director {
-  local %s as 65000;
-  passive on;
-  hold time 3;
-  keepalive time 1;
-  error wait time 1, 5;
-  ipv4 { import all; export none; };
-}
-`, ecmpRouter, ecmpRouter)
-	for i := 1; i <= directors; i++ {
-		fmt.Fprintf(&b, "protocol bgp d%d from director { neighbor 10.9.0.%d as 65001; }\n", i, i)
-	}
-	return b.String()
 }
 
 // ecmpLbdBody is a director's lbd.yaml after the global section.
@@ -199,7 +174,7 @@ func (l *ecmpLab) startBird(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	conf := filepath.Join(dir, "bird.conf")
-	must(t, os.WriteFile(conf, []byte(ecmpBirdConfig(3)), 0o644))
+	must(t, os.WriteFile(conf, []byte(birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, false)), 0o644))
 	l.birdSock = filepath.Join(dir, "bird.ctl")
 	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
 }
