@@ -74,16 +74,7 @@ func startForPage(t *testing.T, extraGlobal string) *pageFixture {
 		t.Fatal(err)
 	}
 	f.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
+	runDaemon(t, d, logs.String)
 	re := regexp.MustCompile(`msg="metrics listening" address=(\S+)`)
 	waitFor(t, "metrics listener", func() bool {
 		if m := re.FindStringSubmatch(logs.String()); m != nil {

@@ -36,13 +36,7 @@ func TestStatusPageOnTheMetricsListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runDaemon(t, d, logs.String)
 	re := regexp.MustCompile(`msg="metrics listening" address=(\S+)`)
 	var addr string
 	waitFor(t, "metrics listener", func() bool {
@@ -98,13 +92,7 @@ func TestStatusPageAdminActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runDaemon(t, d, logs.String)
 	weight := func() int {
 		for _, s := range k.Table().Services {
 			for _, dst := range s.Destinations {
