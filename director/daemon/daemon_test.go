@@ -158,7 +158,14 @@ func runDaemon(t *testing.T, d *Daemon, logs func() string) (context.CancelFunc,
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitForLong(t, 10*time.Second, what, cond)
+}
+
+// waitForLong polls cond every 20 ms until it holds, failing the test
+// after d.
+func waitForLong(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -21,6 +21,9 @@ import (
 // AppServers' (the ensemble grants 0.5-5 s).
 const zkSession = 5 * time.Second
 
+// zkWait is waitFor's bound with room for a loaded machine (a JVM ensemble).
+const zkWait = 30 * time.Second
+
 // zkQuiet drops the test clients' log lines.
 var zkQuiet = zk.WithLogger(zkNopLogger{})
 
@@ -169,7 +172,7 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 				want = append(want, fmt.Sprintf("10.0.0.%d", i+1))
 			}
 			slices.Sort(want)
-			zkWaitFor(t, "the 8 members in the table", func() bool { return slices.Equal(f.addrs(), want) })
+			waitForLong(t, zkWait, "the 8 members in the table", func() bool { return slices.Equal(f.addrs(), want) })
 			time.Sleep(time.Second) // writes of the start done
 			f.k.ResetCounters()
 			stale0 := f.staleEvents() // the session's own start counts one
@@ -191,22 +194,10 @@ func TestZooKeeperDaemonEnsembleFaults(t *testing.T) {
 				t.Fatalf("table after the faults %v, want %v", got, want)
 			}
 			zkRegister(t, e.Servers(), "10.0.0.99:80")
-			zkWaitFor(t, "the new member in the table", func() bool { return slices.Contains(f.addrs(), "10.0.0.99") })
+			waitForLong(t, zkWait, "the new member in the table", func() bool { return slices.Contains(f.addrs(), "10.0.0.99") })
 			if w := f.k.Writes(); w != 1 {
 				t.Errorf("the new member took %d writes, want 1: %v", w, f.k.Log())
 			}
 		})
-	}
-}
-
-// zkWaitFor is waitFor with room for a loaded machine (a JVM ensemble).
-func zkWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -149,14 +149,3 @@ func TestZooKeeperDaemonFollowsEnsemble(t *testing.T) {
 	f.awaitDests(t, "198.51.100.1", "198.51.100.7")
 	t.Logf("confirmed: %d writes", res.Apply.Writes)
 }
-
-func waitForLong(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
