@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,12 +36,7 @@ func startForPage(t *testing.T, extraGlobal string) *pageFixture {
 	t.Helper()
 	f := &pageFixture{back: [2]*backend{newBackend(t), newBackend(t)}}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port (the file refuses port 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	free := l.Addr().String()
-	l.Close()
+	free := freeAddr(t)
 	b1, b2 := f.back[0].addrPort(), f.back[1].addrPort()
 	y := fmt.Sprintf(`global:
   control_socket: %s/lbd.sock

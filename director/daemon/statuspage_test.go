@@ -17,15 +17,22 @@ import (
 )
 
 // The status page is served on the metrics listener, beside /metrics.
-func TestStatusPageOnTheMetricsListener(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "lbd.yaml")
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port (the file refuses port 0)
+// freeAddr is a free 127.0.0.1 port, for a listener lbd opens (the file
+// refuses port 0).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	free := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestStatusPageOnTheMetricsListener(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lbd.yaml")
+	free := freeAddr(t)
 	y := fmt.Sprintf("global:\n  control_socket: %s/lbd.sock\n  state_dir: %s\n  metrics_address: %s\n  resync_interval: 1h\n"+
 		"virtual_servers:\n  - address: 10.0.0.1\n    port: 80\n    real_servers: [{address: 10.1.0.1}]\n", dir, dir, free)
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
@@ -74,12 +81,7 @@ func TestStatusPageAdminActions(t *testing.T) {
 	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	free := l.Addr().String()
-	l.Close()
+	free := freeAddr(t)
 	path := filepath.Join(dir, "lbd.yaml")
 	y := fmt.Sprintf("global:\n  control_socket: %s/lbd.sock\n  state_dir: %s\n  metrics_address: %s\n  resync_interval: 1h\n  status_page_token_file: %s\n"+
 		"virtual_servers:\n  - address: 10.0.0.1\n    port: 80\n    real_servers: [{address: 10.1.0.1, weight: 2}]\n", dir, dir, free, tokFile)
@@ -142,12 +144,7 @@ func TestStatusPageBadTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, file := range []string{filepath.Join(dir, "missing.token"), short} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		free := l.Addr().String()
-		l.Close()
+		free := freeAddr(t)
 		path := filepath.Join(dir, "lbd.yaml")
 		y := fmt.Sprintf("global:\n  control_socket: %s/lbd.sock\n  state_dir: %s\n  metrics_address: %s\n  status_page_token_file: %s\n"+
 			"virtual_servers:\n  - address: 10.0.0.1\n    port: 80\n    real_servers: [{address: 10.1.0.1}]\n", dir, dir, free, file)
