@@ -35,6 +35,9 @@ var vip = netip.MustParseAddr("10.9.0.100")
 
 const sessionTimeout = 2 * time.Second
 
+// adminSessionTimeout is the test's own reading client's (zklab grants at most 5 s).
+const adminSessionTimeout = 20 * time.Second
+
 // zkRig is the ensemble, an admin client on the host and a namespace whose
 // 127.0.0.1 ports lead to the ensemble.
 type zkRig struct {
@@ -51,7 +54,9 @@ func newZKRig(t *testing.T) *zkRig {
 		t.Fatal("needs root: lbrs changes the namespace's lo and sysctls")
 	}
 	e := zklab.Start(t, zklab.Options{})
-	admin, _, err := zk.Connect(e.Servers(), sessionTimeout, zk.WithLogger(nopLogger{}))
+	// The admin only reads: a long session, so a busy host's stall never
+	// expires it (the lbrs under test keeps the short one).
+	admin, _, err := zk.Connect(e.Servers(), adminSessionTimeout, zk.WithLogger(nopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +151,7 @@ func (r *zkRig) members(t *testing.T, f discovery.Format) discovery.Set {
 	t.Helper()
 	var kids []string
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		kids, _, err = r.admin.Children("/sgroup")
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
