@@ -4,9 +4,8 @@
 // implements, for each answer.
 //
 // Endpoints: GET /v1/status, POST /v1/reload, POST /v1/resync, POST
-// /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), POST
-// /v1/bgp/drain (when it is a DirectorDrainer), GET /v1/events (when it
-// is an EventSource; events.go), POST /v1/realserver/state and POST
+// /v1/discovery/confirm (when the Daemon is a DiscoveryConfirmer), GET
+// /v1/events (when it is an EventSource; events.go), POST /v1/realserver/state and POST
 // /v1/director/drain (when it is an Overrider: override.go).
 package control
 

@@ -63,8 +63,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.mux.HandleFunc("POST /v1/reload", s.reload)
 	s.mux.HandleFunc("POST /v1/resync", s.resync)
 	s.mux.HandleFunc("POST /v1/discovery/confirm", s.confirmDiscovery)
-	s.mux.HandleFunc("POST /v1/bgp/drain", s.drainDirector) // bgp.go
-	s.mux.HandleFunc("GET /v1/events", s.events)            // events.go
+	s.mux.HandleFunc("GET /v1/events", s.events) // events.go
 	s.mux.HandleFunc("POST /v1/realserver/state", s.setOverride)
 	s.mux.HandleFunc("POST /v1/director/drain", s.setDirectorDrain)
 	return s

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/lvsd/lb/director/control"
@@ -62,21 +61,14 @@ func (d *Daemon) bgpMetrics() *metrics.BGP {
 	return m
 }
 
-// errNoBGP refuses lbctl drain-director without a bgp section.
-var errNoBGP = errors.New("no bgp section: this director announces nothing")
-
-// DrainDirector implements control.DirectorDrainer: drain withdraws every
-// route (reason draining) while lbd keeps serving what still reaches it;
-// !drain lets the announcer announce again. The state lasts until undone
-// or lbd restarts (reloads keep it).
-func (d *Daemon) DrainDirector(ctx context.Context, drain bool) (*control.BGP, error) {
-	if d.Config().BGP == nil {
-		return nil, errNoBGP
-	}
+// drainBGP is the BGP half of the director's drain (drain_director.go):
+// drain withdraws every route (reason draining) while lbd keeps serving
+// what still reaches it; !drain lets the announcer announce again.
+func (d *Daemon) drainBGP(ctx context.Context, drain bool) *control.BGP {
 	d.bgp.mu.Lock()
 	d.bgp.draining = drain
 	d.bgp.mu.Unlock()
 	d.log.Warn("bgp: director drain", "drain", drain)
 	d.announce(ctx)
-	return d.bgpControlStatus(ctx), nil
+	return d.bgpControlStatus(ctx)
 }

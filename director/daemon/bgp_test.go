@@ -110,30 +110,18 @@ func TestDaemonBGP(t *testing.T) {
 	backends[0].fail.Store(false)
 	waitFor(t, "VIP announced again", announced)
 
-	// lbctl drain-director over the socket: withdrawn (draining), then back.
+	// lbctl drain-director over the socket (POST /v1/director/drain):
+	// every route withdrawn (draining), saved in state_dir, then back.
 	cl := control.NewClient(filepath.Join(dir, "lbd.sock"))
-	if st, err := cl.DrainDirector(context.Background(), true); err != nil || !st.Draining || len(st.Prefixes) != 1 || st.Prefixes[0].Reason != string(bgp.Draining) {
-		t.Errorf("drain: %+v, %v", st, err)
-	}
-	if len(sp.Routes()) != 0 {
-		t.Errorf("routes while draining: %v", sp.Routes())
-	}
-	if st, err := cl.DrainDirector(context.Background(), false); err != nil || st.Draining || !st.Prefixes[0].Announced {
-		t.Errorf("drain undone: %+v, %v", st, err)
-	}
-	if !announced() {
-		t.Errorf("not announced after the drain was undone")
-	}
-	// The whole director's drain (POST /v1/director/drain, lbctl
-	// drain-director) withdraws the routes too, saved in state_dir.
 	dd, err := cl.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{Drain: true})
-	if err != nil || !dd.Drained || dd.BGP == nil || !dd.BGP.Draining || len(sp.Routes()) != 0 {
+	if err != nil || !dd.Drained || dd.BGP == nil || !dd.BGP.Draining || len(sp.Routes()) != 0 ||
+		len(dd.BGP.Prefixes) != 1 || dd.BGP.Prefixes[0].Reason != string(bgp.Draining) {
 		t.Errorf("director drain: %+v (routes %v), %v", dd, sp.Routes(), err)
 	}
 	if saved, err := os.ReadFile(filepath.Join(dir, overridesFileName)); err != nil || !strings.Contains(string(saved), `"drained": true`) {
 		t.Errorf("director drain not saved: %s %v", saved, err)
 	}
-	if dd, err := cl.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{}); err != nil || dd.BGP == nil || dd.BGP.Draining {
+	if dd, err := cl.SetDirectorDrain(context.Background(), control.DirectorDrainRequest{}); err != nil || dd.BGP == nil || dd.BGP.Draining || !dd.BGP.Prefixes[0].Announced {
 		t.Errorf("director undrain: %+v, %v", dd, err)
 	}
 	waitFor(t, "announced after the director's drain was undone", announced)

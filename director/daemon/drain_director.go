@@ -86,14 +86,13 @@ func (d *Daemon) SetDirectorDrain(ctx context.Context, req control.DirectorDrain
 }
 
 // drainRouting drains the other way this director attracts traffic: with
-// a bgp section it withdraws every route (bgp_status.go's DrainDirector,
-// also served alone on POST /v1/bgp/drain), and announces them again on
-// undrain. Without one it does nothing.
+// a bgp section it withdraws every route (bgp_status.go's drainBGP), and
+// announces them again on undrain. Without one it does nothing.
 func (d *Daemon) drainRouting(ctx context.Context, drain bool) (*control.BGP, error) {
 	if d.Config().BGP == nil {
 		return nil, nil
 	}
-	return d.DrainDirector(ctx, drain)
+	return d.drainBGP(ctx, drain), nil
 }
 
 // waitNotMaster waits until no instance is MASTER, at most wait.
