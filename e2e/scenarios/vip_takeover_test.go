@@ -90,7 +90,11 @@ func vipCheckStopHandoff(t *testing.T, n *narrator, client *netnslab.Namespace, 
 		return time.Time{}, false
 	}
 	held, answered := 0, 0
-	var failed []string
+	type failure struct {
+		end  time.Time
+		what string
+	}
+	var failed []failure
 	for time.Since(zero.at) < vipHandoffMax {
 		if _, ok := d2Advertised(); ok {
 			break
@@ -108,15 +112,14 @@ func vipCheckStopHandoff(t *testing.T, n *narrator, client *netnslab.Namespace, 
 		held++
 		start := time.Now()
 		_, err := vipProbe(t.Context(), client, 900*time.Millisecond)
-		_, took := d2Advertised()
 		switch {
 		case err == nil:
 			answered++
 			if first.IsZero() {
 				first = time.Now()
 			}
-		case !took: // over before the switch: nothing explains it
-			failed = append(failed, fmt.Sprintf("sent %s after the priority-0 advert: %v", start.Sub(zero.at).Round(time.Millisecond), err))
+		default: // judged below, against d2's first advert's receive time
+			failed = append(failed, failure{time.Now(), fmt.Sprintf("sent %s after the priority-0 advert: %v", start.Sub(zero.at).Round(time.Millisecond), err)})
 		}
 	}
 	at, took := d2Advertised()
@@ -129,8 +132,14 @@ func vipCheckStopHandoff(t *testing.T, n *narrator, client *netnslab.Namespace, 
 	if held == 0 || answered == 0 {
 		t.Errorf("d1 held the VIP in %d samples and answered %d requests between its priority-0 advert and d2's first advert, want some", held, answered)
 	}
+	// A request that failed before d2's first advert reached the client
+	// (the kernel's receive time) failed while d1 alone held the VIP:
+	// nothing explains it. One still open at the switch may be reset by d2,
+	// which has no entry for it (that is the takeover, not the handoff).
 	for _, f := range failed {
-		t.Errorf("a request failed while d1 still held the VIP and d2 had not advertised: %s", f)
+		if f.end.Before(at) {
+			t.Errorf("a request failed while d1 still held the VIP and d2 had not advertised: %s", f.what)
+		}
 	}
 	return first, !first.IsZero()
 }
