@@ -17,7 +17,7 @@ type CheckRef struct {
 	// Name labels the check in reasons: "http#0" (type and position).
 	Name string
 	// DownUntilReport: before its first report the check counts as down,
-	// not up (a discovered member not trusted yet: it gets no traffic, and
+	// not up (alpha, on a real server not trusted: it gets no traffic, and
 	// costs no write, before its first check passes).
 	DownUntilReport bool
 }
@@ -41,11 +41,14 @@ type Health struct {
 	Weight *uint32 `json:"weight,omitempty"`
 	// Reason says why: the first failing check and its reason.
 	Reason string `json:"reason,omitempty"`
+	// Pending: down only because a DownUntilReport check (alpha) has not
+	// reported yet.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Equal reports whether two verdicts are the same.
 func (h Health) Equal(o Health) bool {
-	if h.Down != o.Down || h.Reason != o.Reason || (h.Weight == nil) != (o.Weight == nil) {
+	if h.Down != o.Down || h.Pending != o.Pending || h.Reason != o.Reason || (h.Weight == nil) != (o.Weight == nil) {
 		return false
 	}
 	return h.Weight == nil || *h.Weight == *o.Weight
@@ -70,7 +73,7 @@ func verdict(checks []CheckRef, states map[string]CheckState) Health {
 		st, known := states[c.ID]
 		if !known {
 			if c.DownUntilReport && !h.Down {
-				h.Down, h.Reason = true, c.Name+": not checked yet"
+				h.Down, h.Pending, h.Reason = true, true, c.Name+": not checked yet"
 			}
 			continue // before its first report a check counts as up
 		}

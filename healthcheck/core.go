@@ -16,7 +16,8 @@ type ID string
 
 // Transition reports a check's state to its subscribers: once per
 // subscription when it is added (Initial), then on every change of Up or of
-// the dynamic weight.
+// the dynamic weight. A check that starts down (alpha) also reports its
+// first failure before any other report: down, confirmed by a check.
 type Transition struct {
 	// IDs are the subscriptions fed by this check, sorted.
 	IDs []ID
@@ -29,6 +30,10 @@ type Transition struct {
 	// Initial marks the first event of a new subscription: the current
 	// state, which may come from checks run for earlier subscribers.
 	Initial bool
+	// Pending marks an Initial event of a check that has reported nothing
+	// yet: Up is only its starting state (down with alpha), no check's
+	// verdict.
+	Pending bool
 	// Weight is the last weight set by a dynamic script (nil: none yet).
 	Weight *int
 	// Result is the result that caused the change (zero in an Initial
@@ -58,6 +63,9 @@ type runner struct {
 	since  time.Time // last change of Up (or the start)
 	checks uint64
 	fails  uint64
+	// reported: a check's result has been reported (a transition from
+	// complete); until then an Initial event is Pending.
+	reported bool
 
 	next     time.Time
 	due      time.Time // when the attempt in flight was due
@@ -88,7 +96,7 @@ func (r *runner) ids() []ID {
 func (r *runner) transition(initial bool, at time.Time) Transition {
 	return Transition{
 		IDs: r.ids(), Key: r.Key(), Type: r.spec.Type, Target: r.spec.Target,
-		Up: r.health.Up, Initial: initial, Weight: r.weight, Result: r.last, At: at,
+		Up: r.health.Up, Initial: initial, Pending: initial && !r.reported, Weight: r.weight, Result: r.last, At: at,
 	}
 }
 
@@ -234,9 +242,13 @@ func (t *table) complete(r *runner, res Result, now time.Time) (Transition, bool
 	if changed {
 		r.since = now
 	}
-	if !changed && !weightChanged {
+	// A check that started down (alpha) and has reported nothing yet
+	// reports its failure: down is then a check's verdict, not its start.
+	confirmed := !r.reported && !res.OK && !next.Up
+	if !changed && !weightChanged && !confirmed {
 		return Transition{}, false
 	}
+	r.reported = true
 	return r.transition(false, now), true
 }
 

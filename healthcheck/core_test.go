@@ -89,11 +89,39 @@ func TestTableHonoursTiming(t *testing.T) {
 			wantUp:  []bool{false},
 		},
 		{
-			name:    "alpha: starts down, up after first pass",
+			name:    "alpha: starts down, its first failure reported (confirmed down), up after a pass",
 			tm:      Timing{DelayLoop: 3 * s, ConnectTimeout: s, Retry: 1, DelayBeforeRetry: s, Alpha: true},
 			results: []bool{false, true, true},
 			wantAt:  []time.Duration{0, 3 * s, 6 * s},
-			wantUp:  []bool{true},
+			wantUp:  []bool{false, true},
+		},
+		{
+			name:    "alpha: passes first, up at once, no down report before",
+			tm:      Timing{DelayLoop: 3 * s, ConnectTimeout: s, Retry: 1, DelayBeforeRetry: s, Alpha: true},
+			results: []bool{true, false, false},
+			wantAt:  []time.Duration{0, 3 * s, 4 * s},
+			wantUp:  []bool{true, false},
+		},
+		{
+			name:    "alpha: only the first failure is reported while down",
+			tm:      Timing{DelayLoop: 3 * s, ConnectTimeout: s, Retry: 1, DelayBeforeRetry: s, Alpha: true},
+			results: []bool{false, false, false},
+			wantAt:  []time.Duration{0, 3 * s, 6 * s},
+			wantUp:  []bool{false},
+		},
+		{
+			name:    "alpha rise 2: a pass short of rise reports nothing, the failure after it reports down",
+			tm:      Timing{DelayLoop: 3 * s, ConnectTimeout: s, Retry: 1, DelayBeforeRetry: s, Alpha: true, Rise: 2},
+			results: []bool{true, false, true, true},
+			wantAt:  []time.Duration{0, 3 * s, 6 * s, 9 * s},
+			wantUp:  []bool{false, true},
+		},
+		{
+			name:    "no alpha: a first failure short of fall reports nothing",
+			tm:      Timing{DelayLoop: 3 * s, ConnectTimeout: s, Retry: 1, DelayBeforeRetry: s},
+			results: []bool{false, true},
+			wantAt:  []time.Duration{0, s},
+			wantUp:  nil,
 		},
 		{
 			name:    "rise 2 fall 1",
@@ -268,6 +296,52 @@ func TestTableNextCheckTime(t *testing.T) {
 			tab.complete(r, Result{OK: tt.ok}, t0.Add(tt.took))
 			if next, _ := tab.nextAt(); !next.Equal(t0.Add(tt.wantNext)) {
 				t.Errorf("next check at %v, want %v", next.Sub(t0), tt.wantNext)
+			}
+		})
+	}
+}
+
+// TestTableInitialPending: an Initial event is Pending until the check has
+// reported a result; a subscriber added after that gets the check's verdict.
+func TestTableInitialPending(t *testing.T) {
+	s := time.Second
+	for _, tt := range []struct {
+		name        string
+		tm          Timing
+		results     []bool
+		wantPending bool
+		wantUp      bool
+	}{
+		{"alpha, not checked yet", Timing{DelayLoop: s, ConnectTimeout: s, Alpha: true}, nil, true, false},
+		{"alpha, a pass short of rise", Timing{DelayLoop: s, ConnectTimeout: s, Alpha: true, Rise: 2}, []bool{true}, true, false},
+		{"alpha, confirmed down", Timing{DelayLoop: s, ConnectTimeout: s, Alpha: true}, []bool{false}, false, false},
+		{"alpha, up", Timing{DelayLoop: s, ConnectTimeout: s, Alpha: true}, []bool{true}, false, true},
+		{"no alpha, not checked yet", Timing{DelayLoop: s, ConnectTimeout: s, Retry: 1}, nil, true, true},
+		{"no alpha, down", Timing{DelayLoop: s, ConnectTimeout: s}, []bool{false}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			created := 0
+			tab := newTable(halfJitter)
+			tr, _, err := tab.add("a", httpSpec("10.0.0.1:80"), tt.tm, t0, nopFactory(&created))
+			if err != nil || !tr.Pending || tr.Up != !tt.tm.Alpha {
+				t.Fatalf("first subscriber's initial event %+v (%v): want pending, up %v", tr, err, !tt.tm.Alpha)
+			}
+			now := t0
+			for _, ok := range tt.results {
+				due := tab.due(now)
+				if len(due) != 1 {
+					t.Fatalf("due at %v: %d runners", now, len(due))
+				}
+				res := Result{OK: ok, Kind: KindOK}
+				if !ok {
+					res = Result{Kind: KindRefused, Reason: "connection refused"}
+				}
+				tab.complete(due[0], res, now)
+				now = now.Add(time.Hour)
+			}
+			tr, _, err = tab.add("b", httpSpec("10.0.0.1:80"), tt.tm, now, nopFactory(&created))
+			if err != nil || !tr.Initial || tr.Pending != tt.wantPending || tr.Up != tt.wantUp {
+				t.Errorf("second subscriber's initial event %+v (%v): want pending %v, up %v", tr, err, tt.wantPending, tt.wantUp)
 			}
 		})
 	}

@@ -69,7 +69,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, mode applyMod
 	if start {
 		plan.Changes = nil // a reload's answer and log; at 1,000 x 10 a start's are 11,000 lines of "add"
 	}
-	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
+	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks, d.trustedServers(p, next, plan.Checks, start))
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
 	}

@@ -87,7 +87,7 @@ func (d *Daemon) dryRun(next *config.Director, start, force bool) (control.Plan,
 	if p == nil {
 		return pl, nil
 	}
-	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks)
+	specs, err := SpecsFromConfig(next.VirtualServers, plan.Checks, d.trustedServers(p, next, plan.Checks, start))
 	if err != nil {
 		return pl, fmt.Errorf("translating virtual servers: %w", err)
 	}

@@ -34,6 +34,11 @@ func (d *Daemon) onTransition(ctx context.Context, t healthcheck.Transition) {
 	if p == nil { // a last result of a check the return to VRRP only removed
 		return
 	}
+	if t.Pending {
+		// Not a check's verdict yet, only its starting state (alpha: down):
+		// the Manager counts it as not reported (CheckRef.DownUntilReport).
+		return
+	}
 	st := director.CheckState{Up: t.Up, Weight: t.Weight, Reason: t.Result.Reason}
 	changes, res, err := p.mgr.ReportChecks(ctx, ids, st)
 	d.logHealthChanges(changes, d.serverNotify)
@@ -86,6 +91,14 @@ func (d *Daemon) logHealthChanges(changes []director.HealthChange, notify func(d
 		var argv []string
 		switch {
 		case c.To.Down && !c.From.Down:
+			d.log.Warn("real server down", attrs...)
+			d.emitHealth(c, "down")
+			if notify != nil {
+				_, argv = notify(c.Server)
+			}
+		case c.To.Down && c.From.Pending && !c.To.Pending:
+			// Down before its alpha check reported, now confirmed down by
+			// it: keepalived's first-run notify_down.
 			d.log.Warn("real server down", attrs...)
 			d.emitHealth(c, "down")
 			if notify != nil {

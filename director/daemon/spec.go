@@ -14,10 +14,17 @@ import (
 // SpecsFromConfig translates the configured virtual servers (defaults
 // filled in by the config loader) into builder specs; each real server
 // gets its checks among subs (Checks of the same virtual servers).
-func SpecsFromConfig(vss []config.VirtualServer, subs []CheckSub) ([]director.ServiceSpec, error) {
+//
+// A check whose effective timing has alpha counts as down until its first
+// report (CheckRef.DownUntilReport), static and discovered real servers
+// alike, unless its real server is in trusted: up now, or found serving in
+// the kernel at start (trust.go). A trusted server keeps its place until a
+// check reports it down.
+func SpecsFromConfig(vss []config.VirtualServer, subs []CheckSub, trusted map[director.RealServerID]bool) ([]director.ServiceSpec, error) {
 	refs := map[director.RealServerID][]director.CheckRef{}
 	for _, s := range subs {
-		refs[s.Server] = append(refs[s.Server], director.CheckRef{ID: string(s.ID), Name: s.Name})
+		refs[s.Server] = append(refs[s.Server], director.CheckRef{ID: string(s.ID), Name: s.Name,
+			DownUntilReport: s.Timing.Alpha && !trusted[s.Server]})
 	}
 	specs := make([]director.ServiceSpec, 0, len(vss))
 	for i := range vss {
@@ -27,13 +34,7 @@ func SpecsFromConfig(vss []config.VirtualServer, subs []CheckSub) ([]director.Se
 		}
 		for j := range s.RealServers {
 			rs := &vss[i].RealServers[j]
-			checks := refs[director.RealServerID{Service: s.Service.Key(), Address: rs.Address, Port: rs.Port}]
-			if rs.Source != "" && rs.Alpha != nil && *rs.Alpha {
-				// A discovered member not trusted yet: down (no write) until
-				// its first check passes.
-				checks = untrusted(checks)
-			}
-			s.RealServers[j].Checks = checks
+			s.RealServers[j].Checks = refs[director.RealServerID{Service: s.Service.Key(), Address: rs.Address, Port: rs.Port}]
 		}
 		specs = append(specs, s)
 	}
@@ -182,14 +183,4 @@ func SettingsFromConfig(c config.IPVS) director.Settings {
 		s.Sysctls = append(s.Sysctls, director.SysctlSetting{Name: "net.ipv4.vs.conn_reuse_mode", Value: strconv.Itoa(*sc.ConnReuseMode)})
 	}
 	return s
-}
-
-// untrusted is checks, each down until its first report.
-func untrusted(checks []director.CheckRef) []director.CheckRef {
-	out := make([]director.CheckRef, len(checks))
-	for i, c := range checks {
-		c.DownUntilReport = true
-		out[i] = c
-	}
-	return out
 }

@@ -62,7 +62,7 @@ func TestSpecsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, err := SpecsFromConfig(cfg.VirtualServers, nil)
+	specs, err := SpecsFromConfig(cfg.VirtualServers, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
