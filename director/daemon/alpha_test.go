@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,4 +246,94 @@ func fakeWeight(k *fake.Kernel, server string) uint32 {
 		}
 	}
 	return 0
+}
+
+// TestDaemonAlphaReload: a reload that gives a real server up now a new
+// check with alpha (another target: a new check) re-checks it without
+// taking it out first: no write until the new check reports, then one
+// removal if it reports down.
+func TestDaemonAlphaReload(t *testing.T) {
+	const server = "198.51.100.1"
+	for _, tt := range []struct {
+		name        string
+		fail        bool
+		after       uint32
+		writesAfter int
+	}{
+		{name: "the new check passes: kept, no write", after: 2, writesAfter: 0},
+		{name: "the new check fails: kept until it reports, then removed", fail: true, after: 0, writesAfter: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg, sock := filepath.Join(dir, "lbd.yaml"), filepath.Join(dir, "lbd.sock")
+			k := fake.New()
+			b1, b2 := newGatedBackend(t), newGatedBackend(t)
+			b1.open(false)
+			writeAlphaConfig(t, cfg, dir, b1, true, true)
+			runAlphaDaemon(t, cfg, sock, k, func() {
+				waitFor(t, "the server up after its first check", func() bool { return fakeWeight(k, server) == 2 })
+				k.ResetCounters()
+				writeAlphaConfig(t, cfg, dir, b2, true, true)
+				if _, err := control.NewClient(sock).Reload(context.Background(), control.ReloadRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-b2.arrived:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the new check never reached its backend")
+				}
+				time.Sleep(300 * time.Millisecond) // an initial event would have been applied by now
+				if w, n := fakeWeight(k, server), writesFor(k, server); w != 2 || n != 0 {
+					t.Errorf("before the new check reports: %s at weight %d after %d writes naming it, want 2 after 0; writes %v",
+						server, w, n, k.Log())
+				}
+				b2.open(tt.fail)
+				waitFor(t, "the new check's report applied", func() bool {
+					rs, ok := serverStatus(t, sock, server)
+					return ok && checkRan(sock, server) && rs.Up == !tt.fail
+				})
+				if w, n := fakeWeight(k, server), writesFor(k, server); w != tt.after || n != tt.writesAfter {
+					t.Errorf("after the new check reported: %s at weight %d after %d writes naming it, want %d after %d; writes %v",
+						server, w, n, tt.after, tt.writesAfter, k.Log())
+				}
+			})
+		})
+	}
+}
+
+// TestPlanStartAlpha: lbd plan says what the start writes: on an empty
+// kernel, no destination for the alpha server (it waits for its check);
+// on a kernel that serves it, nothing.
+func TestPlanStartAlpha(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		restart bool
+		want    []string
+	}{
+		{name: "first start", want: []string{"-A -t 192.0.2.10:80 -s rr", "-a -t 192.0.2.10:80 -r 198.51.100.2:80 -g -w 1"}},
+		{name: "restart", restart: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg, sock := filepath.Join(dir, "lbd.yaml"), filepath.Join(dir, "lbd.sock")
+			k := fake.New()
+			b := newGatedBackend(t)
+			if tt.restart {
+				writeAlphaConfig(t, cfg, dir, b, false, false)
+				runAlphaDaemon(t, cfg, sock, k, func() {})
+			}
+			writeAlphaConfig(t, cfg, dir, b, true, true)
+			pl, err := PlanStart(cfg, Options{Kernel: k, LogOutput: &syncBuf{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var planned []string
+			for _, w := range pl.Writes {
+				planned = append(planned, w.Rule)
+			}
+			if !slices.Equal(planned, tt.want) {
+				t.Errorf("plan %q, want %q", planned, tt.want)
+			}
+		})
+	}
 }
