@@ -134,18 +134,20 @@ func TestDaemonAlphaStartAndRestart(t *testing.T) {
 		name    string
 		alpha   bool
 		restart bool // the kernel already serves the server (a first lbd put it there)
+		drain   bool // the first lbd drained it (weight 0 in the kernel, the override saved)
 		fail    bool // the check's first report: down (else up)
-		// The server's weight in the kernel (0: absent) and the writes that
+		// The server's weight in the kernel (-1: absent) and the writes that
 		// name it, before the check reports and after.
-		before, after             uint32
+		before, after             int
 		writesBefore, writesAfter int
 	}{
-		{name: "first start, alpha, passes: added after the pass", alpha: true, before: 0, after: 2, writesBefore: 0, writesAfter: 1},
-		{name: "first start, alpha, fails: never added", alpha: true, fail: true, before: 0, after: 0, writesBefore: 0, writesAfter: 0},
+		{name: "first start, alpha, passes: added after the pass", alpha: true, before: -1, after: 2, writesBefore: 0, writesAfter: 1},
+		{name: "first start, alpha, fails: never added", alpha: true, fail: true, before: -1, after: -1, writesBefore: 0, writesAfter: 0},
 		{name: "first start, no alpha: added at once", before: 2, after: 2, writesBefore: 1, writesAfter: 1},
-		{name: "first start, no alpha, fails: added, removed on the report", fail: true, before: 2, after: 0, writesBefore: 1, writesAfter: 2},
+		{name: "first start, no alpha, fails: added, removed on the report", fail: true, before: 2, after: -1, writesBefore: 1, writesAfter: 2},
 		{name: "restart, alpha, passes: kept, no write", alpha: true, restart: true, before: 2, after: 2, writesBefore: 0, writesAfter: 0},
-		{name: "restart, alpha, fails: kept until the report, then removed", alpha: true, restart: true, fail: true, before: 2, after: 0, writesBefore: 0, writesAfter: 1},
+		{name: "restart, alpha, fails: kept until the report, then removed", alpha: true, restart: true, fail: true, before: 2, after: -1, writesBefore: 0, writesAfter: 1},
+		{name: "restart, alpha, drained (weight 0 in the kernel): kept, no write", alpha: true, restart: true, drain: true, before: 0, after: 0, writesBefore: 0, writesAfter: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -155,9 +157,17 @@ func TestDaemonAlphaStartAndRestart(t *testing.T) {
 			if tt.restart {
 				// A first lbd programs the table (the server unchecked), then stops.
 				writeAlphaConfig(t, cfg, dir, b, false, false)
-				runAlphaDaemon(t, cfg, sock, k, func() {})
-				if w := fakeWeight(k, server); w != 2 {
-					t.Fatalf("the first lbd left %s at weight %d, want 2", server, w)
+				runAlphaDaemon(t, cfg, sock, k, func() {
+					if !tt.drain {
+						return
+					}
+					if _, err := control.NewClient(sock).SetOverride(context.Background(),
+						control.OverrideRequest{Service: "TCP 192.0.2.10:80", Server: server, State: "drain"}); err != nil {
+						t.Fatal(err)
+					}
+				})
+				if w, want := fakeWeight(k, server), map[bool]int{false: 2, true: 0}[tt.drain]; w != want {
+					t.Fatalf("the first lbd left %s at weight %d, want %d", server, w, want)
 				}
 			}
 			k.ResetCounters()
@@ -171,7 +181,7 @@ func TestDaemonAlphaStartAndRestart(t *testing.T) {
 				}
 				time.Sleep(300 * time.Millisecond) // an initial event would have been applied by now
 				if w, n := fakeWeight(k, server), writesFor(k, server); w != tt.before || n != tt.writesBefore {
-					t.Errorf("before the check reports: %s at weight %d (0: absent) after %d writes naming it, want %d after %d; writes %v",
+					t.Errorf("before the check reports: %s at weight %d (-1: absent) after %d writes naming it, want %d after %d; writes %v",
 						server, w, n, tt.before, tt.writesBefore, k.Log())
 				}
 				b.open(tt.fail)
@@ -180,7 +190,7 @@ func TestDaemonAlphaStartAndRestart(t *testing.T) {
 					return ok && checkRan(sock, server) && rs.Up == !tt.fail && !strings.Contains(rs.Reason, "not checked yet")
 				})
 				if w, n := fakeWeight(k, server), writesFor(k, server); w != tt.after || n != tt.writesAfter {
-					t.Errorf("after the check reported: %s at weight %d (0: absent) after %d writes naming it, want %d after %d; writes %v",
+					t.Errorf("after the check reported: %s at weight %d (-1: absent) after %d writes naming it, want %d after %d; writes %v",
 						server, w, n, tt.after, tt.writesAfter, k.Log())
 				}
 			})
@@ -236,16 +246,16 @@ func checkRan(sock, server string) bool {
 	return false
 }
 
-// fakeWeight is the server's weight in k's table (0 when absent).
-func fakeWeight(k *fake.Kernel, server string) uint32 {
+// fakeWeight is the server's weight in k's table (-1 when absent).
+func fakeWeight(k *fake.Kernel, server string) int {
 	for _, s := range k.Table().Services {
 		for _, d := range s.Destinations {
 			if d.Address.String() == server {
-				return d.Weight
+				return int(d.Weight)
 			}
 		}
 	}
-	return 0
+	return -1
 }
 
 // TestDaemonAlphaReload: a reload that gives a real server up now a new
@@ -257,11 +267,11 @@ func TestDaemonAlphaReload(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		fail        bool
-		after       uint32
+		after       int
 		writesAfter int
 	}{
 		{name: "the new check passes: kept, no write", after: 2, writesAfter: 0},
-		{name: "the new check fails: kept until it reports, then removed", fail: true, after: 0, writesAfter: 1},
+		{name: "the new check fails: kept until it reports, then removed", fail: true, after: -1, writesAfter: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

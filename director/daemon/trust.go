@@ -14,8 +14,10 @@ import (
 // alpha). A trusted real server is exempt: its alpha checks count as up
 // until they report, and it stays until one reports it down. Trusted are
 // the servers up now (a reload that re-checks them does not take them out
-// first) and, at start, those the kernel already serves with a weight
-// above 0 (a restart of lbd adopts them with no write). The same rule
+// first) and, at start, those the kernel already holds as up: with a
+// weight above 0, or at weight 0 when that is their up weight (configured
+// 0, drained by the operator); a restart of lbd adopts them with no write.
+// One the kernel holds at weight 0 otherwise (inhibited) is not trusted. The same rule
 // holds for static real servers and discovered members (whose alpha comes
 // from trust_new: memberServer).
 
@@ -38,15 +40,20 @@ func (d *Daemon) trustedServers(p *ipvsPart, next *config.Director, subs []Check
 		d.log.Warn("cannot read the kernel's table: real servers with alpha checks start down", "err", err)
 		return trusted
 	}
-	for id := range kernelServing(next.VirtualServers, kt) {
+	drained := map[director.RealServerID]bool{}
+	for id, o := range p.mgr.Overrides() {
+		drained[id] = o.State == director.AdminDrain
+	}
+	for id := range kernelServing(next.VirtualServers, kt, drained) {
 		trusted[id] = true
 	}
 	return trusted
 }
 
 // kernelServing is the real servers of vss that kt (the kernel's table)
-// holds with a weight above 0.
-func kernelServing(vss []config.VirtualServer, kt table.Table) map[director.RealServerID]bool {
+// holds as they would be up: with a weight above 0, or at weight 0 when
+// that is their up weight (configured 0, or drained by the operator).
+func kernelServing(vss []config.VirtualServer, kt table.Table, drained map[director.RealServerID]bool) map[director.RealServerID]bool {
 	out := map[director.RealServerID]bool{}
 	for i := range vss {
 		vs := &vss[i]
@@ -57,10 +64,12 @@ func kernelServing(vss []config.VirtualServer, kt table.Table) map[director.Real
 		}
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
+			id := director.RealServerID{Service: key, Address: rs.Address, Port: rs.Port}
 			if slices.ContainsFunc(svc.Destinations, func(kd table.Destination) bool {
-				return kd.Weight > 0 && kd.Address.Unmap() == rs.Address.Unmap() && kd.Port == rs.Port
+				return kd.Address.Unmap() == rs.Address.Unmap() && kd.Port == rs.Port &&
+					(kd.Weight > 0 || rs.Weight == 0 || drained[id])
 			}) {
-				out[director.RealServerID{Service: key, Address: rs.Address, Port: rs.Port}] = true
+				out[id] = true
 			}
 		}
 	}

@@ -136,9 +136,10 @@ func TestSpecsFromConfigAlpha(t *testing.T) {
 	}
 }
 
-// TestKernelServing: the real servers the kernel holds with a weight above
-// 0 are trusted at start; one at weight 0, one absent, and a destination
-// that is no configured real server are not.
+// TestKernelServing: the real servers the kernel holds as up are trusted at
+// start: with a weight above 0, or at weight 0 when drained or configured
+// at 0; one at weight 0 otherwise (inhibited), one absent, and a
+// destination that is no configured real server are not.
 func TestKernelServing(t *testing.T) {
 	cfg, err := config.ParseDirector("lbd.yaml", []byte(fmt.Sprintf(alphaYAML, "true")))
 	if err != nil {
@@ -148,24 +149,36 @@ func TestKernelServing(t *testing.T) {
 	dest := func(a string, w uint32) table.Destination {
 		return table.Destination{Address: netip.MustParseAddr(a), Port: 80, Weight: w, Forward: table.ForwardRoute, Family: table.FamilyIPv4}
 	}
+	id := func(a string) director.RealServerID {
+		return director.RealServerID{Service: key, Address: netip.MustParseAddr(a), Port: 80}
+	}
+	cfg.VirtualServers[0].RealServers[3].Weight = 0 // 198.51.100.4: up at weight 0
 	for _, tt := range []struct {
-		name  string
-		kt    table.Table
-		wants []string
+		name    string
+		kt      table.Table
+		drained []string
+		wants   []string
 	}{
-		{"empty kernel", table.Table{}, nil},
-		{"serving, at weight 0, unknown", table.Table{Services: []table.Service{{ServiceKey: key, Scheduler: "wlc",
+		{"empty kernel", table.Table{}, nil, nil},
+		{"serving; at weight 0 (inhibited); unknown", table.Table{Services: []table.Service{{ServiceKey: key, Scheduler: "wlc",
 			Destinations: []table.Destination{dest("198.51.100.1", 1), dest("198.51.100.2", 0), dest("198.51.100.9", 5)}}}},
-			[]string{"198.51.100.1"}},
+			nil, []string{"198.51.100.1"}},
+		{"at weight 0: drained, or configured 0", table.Table{Services: []table.Service{{ServiceKey: key, Scheduler: "wlc",
+			Destinations: []table.Destination{dest("198.51.100.2", 0), dest("198.51.100.3", 0), dest("198.51.100.4", 0)}}}},
+			[]string{"198.51.100.2"}, []string{"198.51.100.2", "198.51.100.4"}},
 		{"another service", table.Table{Services: []table.Service{{ServiceKey: table.ServiceKey{Family: table.FamilyIPv4,
 			Protocol: table.ProtoTCP, Address: netip.MustParseAddr("192.0.2.11"), Port: 80}, Scheduler: "wlc",
-			Destinations: []table.Destination{dest("198.51.100.1", 1)}}}}, nil},
+			Destinations: []table.Destination{dest("198.51.100.1", 1)}}}}, nil, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := kernelServing(cfg.VirtualServers, tt.kt)
+			drained := map[director.RealServerID]bool{}
+			for _, a := range tt.drained {
+				drained[id(a)] = true
+			}
+			got := kernelServing(cfg.VirtualServers, tt.kt, drained)
 			want := map[director.RealServerID]bool{}
 			for _, a := range tt.wants {
-				want[director.RealServerID{Service: key, Address: netip.MustParseAddr(a), Port: 80}] = true
+				want[id(a)] = true
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("kernelServing = %v, want %v", got, want)

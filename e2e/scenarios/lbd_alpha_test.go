@@ -15,10 +15,11 @@ import (
 // tests count the writes on the fake one). Both real servers' HTTP checks
 // have alpha; web2 serves a broken health page. At the first start web2
 // never enters the table (ipvsadm -ln polled until its check has failed
-// twice) while web1 enters after its first pass. lbd is stopped (SIGTERM:
+// twice) while web1 enters after its first pass: 2 writes (the service and
+// web1; main made 6: web2 added then removed, web1 removed and re-added). lbd is stopped (SIGTERM:
 // the table stays) and started again: it adopts web1, which the kernel
 // serves, with zero writes, and keeps it once its check passed; web2 stays
-// out, also with no write.
+// out, also with no write (main made 4).
 func TestScenarioLbdAlphaRestart(t *testing.T) {
 	n := newNarrator(t)
 	l := buildLbdLab(t, n, "lbdalpha", "DR")
@@ -57,6 +58,10 @@ func TestScenarioLbdAlphaRestart(t *testing.T) {
 		if err == nil && web1In && checksRan(st.Checks, 2) {
 			n.Note("web1 in the table, web2 never seen in it; lbd's writes since its start: %d", st.IPVS.Writes)
 			fmt.Printf("MEASURE lbd_alpha_first_start_writes=%d\n", st.IPVS.Writes)
+			if st.IPVS.Writes != 2 {
+				t.Errorf("the first start made %d IPVS writes, want 2 (the service, web1 after its pass; none for web2); log:\n%s",
+					st.IPVS.Writes, d.log.String())
+			}
 			break
 		}
 		if time.Now().After(deadline) {
