@@ -40,9 +40,9 @@ func TestPacketRoundTrip(t *testing.T) {
 func TestPacketWire(t *testing.T) {
 	b := validPacket().Append(nil)
 	want := []byte{
-		0x21,       // version 1, diag 1
-		0xe0,       // state Up (3<<6), P
-		3, 24,      // detect mult, length
+		0x21,  // version 1, diag 1
+		0xe0,  // state Up (3<<6), P
+		3, 24, // detect mult, length
 		1, 2, 3, 4, // my discriminator
 		0x0a, 0x0b, 0x0c, 0x0d,
 		0, 0x01, 0x86, 0xa0, // 100000 us

@@ -182,7 +182,6 @@ func (s Session) SetAdminDown(down bool, now time.Time) (Session, Output) {
 		s.diag = DiagAdminDown
 		s = s.enter(StateAdminDown)
 		s.detectAt = time.Time{}
-		s.remoteDiscr = 0
 	case !down && s.state == StateAdminDown:
 		s.diag = DiagNone
 		s = s.enter(StateDown)
