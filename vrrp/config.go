@@ -108,6 +108,10 @@ type Config struct {
 	// VMAC puts the virtual addresses on a macvlan with the VRRP virtual
 	// MAC (keepalived use_vmac, vmac_xmit_base); config_vmac.go.
 	VMAC VMACConfig `yaml:"vmac"`
+
+	// BFD, when set, runs BFD sessions to the peers for fast failure
+	// detection (config_bfd.go).
+	BFD *BFDConfig `yaml:"bfd"`
 }
 
 // StartState is the state an instance starts in (keepalived "state").
@@ -310,6 +314,7 @@ func (c *Config) SetDefaults(given Given) {
 		}
 	}
 	c.setVMACDefaults()
+	c.setBFDDefaults(given)
 	// A zero master_delay is meaningful (no second burst): only a file
 	// that leaves it out gets keepalived's 5 s.
 	if !given.has("garp.master_delay", true) {
@@ -350,6 +355,7 @@ func (c *Config) validate(given Given, f fields, isScript func(name string) bool
 	c.validateExcluded(given, f)
 	c.validateRoutes(given, f)
 	c.validatePeers(f)
+	c.validateBFD(f)
 	for j, t := range c.TrackInterfaces {
 		switch tp := "track_interfaces" + item(j); {
 		case !given.has(tp+".name", t.Name != ""):

@@ -108,6 +108,12 @@ type (
 	GroupBackup struct{}
 	// AddressRemoved says a VIP was removed behind our back.
 	AddressRemoved struct{}
+	// PeerDown says a fast failure detector (BFD) saw Peer die: its
+	// session was Up and the peer went silent. A BACKUP whose master is
+	// Peer takes it as the Master_Down_Timer's expiry; every other state
+	// ignores it (a MASTER only answers BFD). A master that was alive after
+	// all still wins back with its next advert of higher priority.
+	PeerDown struct{ Peer netip.Addr }
 )
 
 func (Startup) event()           {}
@@ -120,6 +126,7 @@ func (GroupFaultChanged) event() {}
 func (GroupMaster) event()       {}
 func (GroupBackup) event()       {}
 func (AddressRemoved) event()    {}
+func (PeerDown) event()          {}
 
 // Action is an output of Machine.Step, to be carried out in order.
 type Action interface{ action() }
@@ -409,17 +416,29 @@ func (m Machine) stepBackup(ev Event, now time.Time) (Machine, []Action) {
 		if e.Timer != TimerMasterDown {
 			return m, nil
 		}
-		if m.p.InGroup {
-			m.wantMaster = true
-			return m, []Action{RequestMaster{}, SetTimer{TimerMasterDown, m.MasterDownInterval()}}
+		return m.masterDown()
+	case PeerDown:
+		if !e.Peer.IsValid() || e.Peer != m.master || m.wantMaster {
+			return m, nil
 		}
-		return m.becomeMaster()
+		return m.masterDown()
 	case GroupMaster:
 		return m.becomeMaster()
 	case Shutdown:
 		return m.to(StateStopped, []Action{StopTimer{TimerMasterDown}})
 	}
 	return m, nil
+}
+
+// masterDown is a BACKUP's reaction to its master's death (RFC 5798
+// 6.4.2, Master_Down_Timer fires): MASTER, or for a sync group member, a
+// request to the group.
+func (m Machine) masterDown() (Machine, []Action) {
+	if m.p.InGroup {
+		m.wantMaster = true
+		return m, []Action{RequestMaster{}, SetTimer{TimerMasterDown, m.MasterDownInterval()}}
+	}
+	return m.becomeMaster()
 }
 
 func (m Machine) stepMaster(ev Event, now time.Time) (Machine, []Action) {

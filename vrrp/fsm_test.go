@@ -105,6 +105,9 @@ func TestStepEveryStateEvent(t *testing.T) {
 		"group-master":     GroupMaster{},
 		"group-backup":     GroupBackup{},
 		"address-removed":  AddressRemoved{},
+		// No master heard yet in any of these states: a BFD failure of a
+		// peer changes nothing (TestStepPeerDown has the master's).
+		"peer-down": PeerDown{netip.MustParseAddr("10.0.0.1")},
 	}
 	type want struct {
 		state State
@@ -134,6 +137,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"group-master":     none(StateInit),
 			"group-backup":     none(StateInit),
 			"address-removed":  none(StateInit),
+			"peer-down":        none(StateInit),
 		},
 		StateBackup: {
 			"startup":          none(StateBackup),
@@ -157,6 +161,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"group-master":     {StateMaster, becomeMaster(StateBackup)},
 			"group-backup":     none(StateBackup),
 			"address-removed":  none(StateBackup),
+			"peer-down":        none(StateBackup),
 		},
 		StateMaster: {
 			"startup":  none(StateMaster),
@@ -183,6 +188,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"group-master":     none(StateMaster),
 			"group-backup":     {StateBackup, leaveMaster(StateBackup)},
 			"address-removed":  {StateMaster, []Action{AddVIPs{}, SendGARP{5}}},
+			"peer-down":        none(StateMaster),
 		},
 		StateFault: {
 			"startup":          none(StateFault),
@@ -206,6 +212,7 @@ func TestStepEveryStateEvent(t *testing.T) {
 			"group-master":     none(StateFault),
 			"group-backup":     none(StateFault),
 			"address-removed":  none(StateFault),
+			"peer-down":        none(StateFault),
 		},
 		StateStopped: {},
 	}
@@ -424,7 +431,8 @@ func TestStepInvariants(t *testing.T) {
 		adv(0, "10.0.0.3"), TimerExpired{TimerMasterDown}, TimerExpired{TimerAdvert}, TimerExpired{TimerGARPDelay},
 		TimerExpired{TimerGARPRefresh}, PriorityChanged{150}, PriorityChanged{100}, PriorityChanged{40},
 		FaultChanged{true}, FaultChanged{false}, GroupFaultChanged{true}, GroupFaultChanged{false},
-		GroupMaster{}, GroupBackup{}, AddressRemoved{},
+		GroupMaster{}, GroupBackup{}, AddressRemoved{}, PeerDown{netip.MustParseAddr("10.0.0.1")},
+		PeerDown{netip.MustParseAddr("10.0.0.3")},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for run := range 2000 {
@@ -510,5 +518,64 @@ func TestStateText(t *testing.T) {
 	var s State
 	if err := s.UnmarshalText([]byte("LEADER")); err == nil {
 		t.Error("unknown state accepted")
+	}
+}
+
+// TestStepPeerDown: a BFD failure of the master a BACKUP follows is
+// Master_Down_Timer's expiry (MASTER at once, or the sync group's
+// request); of anyone else, or in another state, it is nothing. A master
+// that was alive after all wins back with its next advert.
+func TestStepPeerDown(t *testing.T) {
+	master := netip.MustParseAddr("10.0.0.1")
+	for _, c := range []struct {
+		name    string
+		inGroup bool
+		prep    []Event
+		ev      PeerDown
+		state   State
+		acts    []Action
+	}{
+		{name: "the master", prep: []Event{adv(200, "10.0.0.1")}, ev: PeerDown{master},
+			state: StateMaster, acts: becomeMaster(StateBackup)},
+		{name: "the master, in a sync group", inGroup: true, prep: []Event{adv(200, "10.0.0.1")}, ev: PeerDown{master},
+			state: StateBackup, acts: []Action{RequestMaster{}, SetTimer{TimerMasterDown, mdi100}}},
+		{name: "another peer", prep: []Event{adv(200, "10.0.0.1")}, ev: PeerDown{netip.MustParseAddr("10.0.0.3")},
+			state: StateBackup},
+		{name: "no master heard", ev: PeerDown{master}, state: StateBackup},
+		{name: "invalid address", ev: PeerDown{}, state: StateBackup},
+		{name: "the master, once a newer one took over", prep: []Event{adv(200, "10.0.0.1"), adv(200, "10.0.0.4")},
+			ev: PeerDown{master}, state: StateBackup},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := baseParams()
+			p.InGroup = c.inGroup
+			m := machineIn(t, p, StateBackup)
+			for _, e := range c.prep {
+				m, _ = m.Step(e, t0)
+			}
+			next, acts := m.Step(c.ev, t0)
+			if next.State() != c.state {
+				t.Errorf("state %v, want %v", next.State(), c.state)
+			}
+			if diff := cmp.Diff(c.acts, acts, cmpNetip); diff != "" {
+				t.Errorf("actions (-want +got):\n%s", diff)
+			}
+			if c.inGroup {
+				if again, acts := next.Step(c.ev, t0); len(acts) != 0 || again.State() != StateBackup {
+					t.Errorf("a second PeerDown while waiting for the group: %v", acts)
+				}
+			}
+		})
+	}
+	// The master was alive (a lost BFD session, not a dead peer): its next
+	// advert of higher priority makes the new master step back.
+	m := machineIn(t, baseParams(), StateBackup)
+	m, _ = m.Step(adv(200, "10.0.0.1"), t0)
+	m, _ = m.Step(PeerDown{master}, t0)
+	if m.State() != StateMaster {
+		t.Fatalf("state %v after PeerDown", m.State())
+	}
+	if m, _ = m.Step(adv(200, "10.0.0.1"), t0.Add(time.Second)); m.State() != StateBackup || m.MasterAddr() != master {
+		t.Errorf("after the live master's advert: %v, master %v; want BACKUP under %v", m.State(), m.MasterAddr(), master)
 	}
 }

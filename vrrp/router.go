@@ -51,6 +51,9 @@ type Options struct {
 	// address until the master's next advert made it step down. It is
 	// called from the router's goroutine and must not block.
 	Serves func(instance string) bool
+	// PeerMonitor runs the BFD sessions of the instances with a bfd
+	// section (router_bfd.go); without it they run on VRRP's timers alone.
+	PeerMonitor PeerMonitor
 }
 
 // StateChange is one instance transition.
@@ -106,6 +109,7 @@ type instance struct {
 	started bool
 	stats   InstanceStats
 	logged  bool // address list mismatch already logged
+	bfd     map[netip.Addr]*bfdWatch
 }
 
 type trackRef struct {
@@ -331,9 +335,11 @@ func (r *Router) Run(ctx context.Context) error {
 	now := time.Now()
 	for _, in := range r.insts {
 		r.retrack(in, now)
+		r.startBFD(in)
 	}
 	r.mu.Unlock()
 	r.deliver()
+	defer r.stopBFD()
 
 	for name := range r.scriptS {
 		s := r.scripts[name]
@@ -650,6 +656,8 @@ func (r *Router) handle(m any) {
 		r.fileChanged(m)
 	case drainMsg:
 		r.setDrained(m.drained)
+	case bfdMsg:
+		r.bfdEvent(m.in, m.ev)
 	}
 	r.mu.Unlock()
 	r.deliver()
@@ -688,6 +696,9 @@ func (r *Router) receive(s *socket, d Datagram) {
 	}
 	if !in.started {
 		return
+	}
+	if p.Priority != 0 {
+		r.bfdLearn(in, d.Src)
 	}
 	r.step(in, AdvertReceived{Priority: p.Priority, Src: d.Src, Interval: p.Interval}, d.At)
 }

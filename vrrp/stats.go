@@ -43,6 +43,12 @@ type InstanceStats struct {
 	// SplitBrainWinner says who wins the election and why (RFC 3768
 	// 6.4.3): this router, by priority or, at equal priority, by address.
 	SplitBrainWinner string
+
+	// BFD lists the instance's BFD sessions (router_bfd.go), by peer;
+	// BFDTakeovers counts the times it left BACKUP (or asked its sync group
+	// to) because BFD saw its master fail.
+	BFD          []PeerSession
+	BFDTakeovers uint64
 }
 
 // SocketStats counts the packets of one socket that no instance could be
@@ -88,5 +94,6 @@ func (s Stats) Dropped() map[DropReason]uint64 {
 func (i InstanceStats) clone() InstanceStats {
 	i.Drops = maps.Clone(i.Drops)
 	i.VIPs = append([]netip.Prefix(nil), i.VIPs...)
+	i.BFD = append([]PeerSession(nil), i.BFD...)
 	return i
 }

@@ -66,7 +66,29 @@ func writeVRRP(tw io.Writer, instances []control.VRRPInstance) {
 	for _, v := range instances {
 		fmt.Fprintf(tw, "  %s: adverts sent=%d received=%d; drops: %s%s\n", v.Name, v.AdvertsSent, v.AdvertsReceived,
 			dropsStr(v.Drops), splitBrainStr(v))
+		if b := bfdStr(v); b != "" {
+			fmt.Fprintf(tw, "  %s: %s\n", v.Name, b)
+		}
 	}
+}
+
+// bfdStr is an instance's BFD sessions: "bfd: 10.0.0.1 Up since T (1
+// failure); 1 takeover(s) by BFD", or nothing without bfd.
+func bfdStr(v control.VRRPInstance) string {
+	if len(v.BFD) == 0 {
+		return ""
+	}
+	parts := make([]string, len(v.BFD))
+	for i, b := range v.BFD {
+		parts[i] = fmt.Sprintf("%s %s", b.Peer, b.State)
+		if !b.Since.IsZero() {
+			parts[i] += " since " + b.Since.Format(time.RFC3339)
+		}
+		if b.Failures > 0 {
+			parts[i] += fmt.Sprintf(" (%d failure(s))", b.Failures)
+		}
+	}
+	return fmt.Sprintf("bfd: %s; %d takeover(s) by BFD", strings.Join(parts, ", "), v.BFDTakeovers)
 }
 
 // writeRealServers prints each real server's health and weights.

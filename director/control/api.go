@@ -223,6 +223,20 @@ type VRRPInstance struct {
 	// hear this one). SplitBrain is the last one.
 	SplitBrains uint64      `json:"split_brains,omitempty"`
 	SplitBrain  *SplitBrain `json:"split_brain,omitempty"`
+	// BFD is the instance's BFD sessions, by peer (instances with a bfd
+	// section); BFDTakeovers counts the times BFD's word that the master
+	// failed made it take over.
+	BFD          []BFDSession `json:"bfd,omitempty"`
+	BFDTakeovers uint64       `json:"bfd_takeovers,omitempty"`
+}
+
+// BFDSession is one BFD session of a VRRP instance.
+type BFDSession struct {
+	Peer  netip.Addr `json:"peer"`
+	State string     `json:"state"` // Down, Init, Up, AdminDown
+	Since time.Time  `json:"since,omitzero"`
+	// Failures counts the times the session left Up by the peer's silence.
+	Failures uint64 `json:"failures"`
 }
 
 // SplitBrain is a split-brain episode: the other master and who wins.

@@ -23,6 +23,7 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/lvsd/lb/bfd"
 	"github.com/lvsd/lb/bgp"
 	"github.com/lvsd/lb/director"
 	"github.com/lvsd/lb/director/alert"
@@ -66,6 +67,9 @@ type Options struct {
 	// VRRPEnv, if set, builds the seams of each VRRP router (default: the
 	// Linux ones, in the namespace of the goroutine running Run).
 	VRRPEnv func(log *slog.Logger) (vrrp.Env, error)
+	// BFDConn opens the BFD sockets (default bfd.ListenUDP, in the
+	// namespace of the goroutines Go starts).
+	BFDConn func() (bfd.Conn, error)
 	// Go starts the daemon's long-running goroutines; default the go
 	// statement. Tests use it to run them in a network namespace.
 	Go func(f func())
@@ -127,6 +131,7 @@ type Daemon struct {
 	lastReload time.Time
 	checks     map[healthcheck.ID]subRef // subscriptions in force
 	comps      map[string]*runningComp
+	bfd        *bfdMonitor       // the BFD runner the routers share, from the first instance with bfd (bfd.go)
 	vrrpErr    map[string]string // components that could not start, and why
 	trans      map[transKey]uint64
 	reloads    map[string]uint64 // by result, see countReload
@@ -258,6 +263,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// The scheduler outlives ctx until the VRRP routers have stopped.
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	defer func() { cancel(); stopSched(); wg.Wait() }()
+	defer d.stopBFD() // first: every path out has stopped the routers
 	goFn(func() { _ = d.sched.Run(schedCtx) })
 	if p := d.ipvsNow(); p != nil {
 		d.runResync(ctx, p)

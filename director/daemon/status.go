@@ -186,6 +186,10 @@ func vrrpInstanceStatus(in vrrp.InstanceStats) control.VRRPInstance {
 		ci.SplitBrain = &control.SplitBrain{Peer: in.SplitBrainPeer, PeerPriority: int(in.SplitBrainPeerPriority),
 			At: in.SplitBrainAt, Winner: in.SplitBrainWinner}
 	}
+	for _, b := range in.BFD {
+		ci.BFD = append(ci.BFD, control.BFDSession{Peer: b.Peer, State: b.State, Since: b.Since, Failures: b.Failures})
+	}
+	ci.BFDTakeovers = in.BFDTakeovers
 	var reasons []string
 	if in.Priority != in.BasePriority {
 		reasons = append(reasons, fmt.Sprintf("priority %d -> %d by tracking", in.BasePriority, in.Priority))

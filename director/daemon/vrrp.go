@@ -52,6 +52,7 @@ func (d *Daemon) startComponent(c Component) {
 		Logger: log, OnStateChange: d.onVRRP, Serves: d.serves(c.Set.Instances),
 	}
 	opts.OnNotice = d.onNotice
+	opts.PeerMonitor = d.peerMonitor(c.Set)
 	if d.opts.VRRPEnv != nil {
 		env, err := d.opts.VRRPEnv(log)
 		if err != nil {

@@ -72,3 +72,19 @@ func TestVRRPInstanceSplitBrainStatus(t *testing.T) {
 		t.Errorf("no split brain: %+v", got)
 	}
 }
+
+// TestVRRPInstanceBFDStatus: an instance's BFD sessions and takeovers
+// reach the control socket's view.
+func TestVRRPInstanceBFDStatus(t *testing.T) {
+	at := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	peer := netip.MustParseAddr("10.0.0.1")
+	got := vrrpInstanceStatus(vrrp.InstanceStats{Name: "VI_1", BFDTakeovers: 1,
+		BFD: []vrrp.PeerSession{{Peer: peer, State: "Up", Since: at, Failures: 2}}})
+	want := []control.BFDSession{{Peer: peer, State: "Up", Since: at, Failures: 2}}
+	if len(got.BFD) != 1 || got.BFD[0] != want[0] || got.BFDTakeovers != 1 {
+		t.Fatalf("bfd %+v takeovers %d, want %+v 1", got.BFD, got.BFDTakeovers, want)
+	}
+	if got := vrrpInstanceStatus(vrrp.InstanceStats{Name: "VI_1"}); got.BFD != nil {
+		t.Errorf("bfd %+v without bfd", got.BFD)
+	}
+}

@@ -12,6 +12,7 @@ type alertCollector struct {
 	src                               Sources
 	splitBrains, fifoLines, fifoDrops *prometheus.Desc
 	mails                             *prometheus.Desc
+	bfdUp, bfdFailures, bfdTakeovers  *prometheus.Desc
 }
 
 // MailResults are the results lbd_notify_mails_total counts.
@@ -24,12 +25,18 @@ func newAlertCollector(src Sources) *alertCollector {
 			"instance", "iface", "vrid"),
 		fifoLines: desc("notify_fifo_lines_total", "Lines written to the notify FIFOs."),
 		fifoDrops: desc("notify_fifo_dropped_total", "Notify FIFO lines dropped: queue full, no reader draining the FIFO, or the FIFO unusable."),
-		mails:     desc("notify_mails_total", "E-mail alerts by result: sent, failed (the SMTP server refused or could not be reached), dropped (queue full).", "result"),
+		bfdUp: desc("vrrp_bfd_session_up", "1 while the instance's BFD session to the peer is Up, else 0.",
+			"instance", "iface", "vrid", "peer"),
+		bfdFailures: desc("vrrp_bfd_session_failures_total", "Times the instance's BFD session to the peer left Up by the peer's silence.",
+			"instance", "iface", "vrid", "peer"),
+		bfdTakeovers: desc("vrrp_bfd_takeovers_total", "Times BFD's word that the master failed made the instance take over.",
+			"instance", "iface", "vrid"),
+		mails: desc("notify_mails_total", "E-mail alerts by result: sent, failed (the SMTP server refused or could not be reached), dropped (queue full).", "result"),
 	}
 }
 
 func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.splitBrains, c.fifoLines, c.fifoDrops, c.mails} {
+	for _, d := range []*prometheus.Desc{c.splitBrains, c.fifoLines, c.fifoDrops, c.mails, c.bfdUp, c.bfdFailures, c.bfdTakeovers} {
 		ch <- d
 	}
 }
@@ -37,7 +44,19 @@ func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.VRRP != nil {
 		for _, in := range c.src.VRRP().Instances {
-			ch <- newMetric(c.splitBrains, prometheus.CounterValue, float64(in.SplitBrains), in.Name, in.Interface, strconv.Itoa(int(in.VRID)))
+			vrid := strconv.Itoa(int(in.VRID))
+			ch <- newMetric(c.splitBrains, prometheus.CounterValue, float64(in.SplitBrains), in.Name, in.Interface, vrid)
+			if len(in.BFD) > 0 {
+				ch <- newMetric(c.bfdTakeovers, prometheus.CounterValue, float64(in.BFDTakeovers), in.Name, in.Interface, vrid)
+			}
+			for _, b := range in.BFD {
+				up := 0.0
+				if b.State == "Up" {
+					up = 1
+				}
+				ch <- newMetric(c.bfdUp, prometheus.GaugeValue, up, in.Name, in.Interface, vrid, b.Peer.String())
+				ch <- newMetric(c.bfdFailures, prometheus.CounterValue, float64(b.Failures), in.Name, in.Interface, vrid, b.Peer.String())
+			}
 		}
 	}
 	if c.src.Notify != nil {

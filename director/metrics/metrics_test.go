@@ -304,6 +304,40 @@ func TestScrapeAlerts(t *testing.T) {
 	}
 }
 
+// TestScrapeBFD: an instance's BFD sessions are scraped per peer (up,
+// failures) with its takeovers by BFD, and documented.
+func TestScrapeBFD(t *testing.T) {
+	src := sampleSources()
+	vrrpStats := src.VRRP
+	src.VRRP = func() vrrp.Stats {
+		s := vrrpStats()
+		s.Instances[0].BFD = []vrrp.PeerSession{
+			{Peer: netip.MustParseAddr("10.0.0.1"), State: "Up", Failures: 2},
+			{Peer: netip.MustParseAddr("10.0.0.3"), State: "Down"},
+		}
+		s.Instances[0].BFDTakeovers = 1
+		return s
+	}
+	got, _ := scrape(t, src)
+	l := `iface="eth0",instance="VI_1"`
+	for _, want := range []string{
+		`lbd_vrrp_bfd_session_up{` + l + `,peer="10.0.0.1",vrid="51"} 1`,
+		`lbd_vrrp_bfd_session_up{` + l + `,peer="10.0.0.3",vrid="51"} 0`,
+		`lbd_vrrp_bfd_session_failures_total{` + l + `,peer="10.0.0.1",vrid="51"} 2`,
+		`lbd_vrrp_bfd_takeovers_total{` + l + `,vrid="51"} 1`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	doc := readDoc(t)
+	for _, name := range []string{"lbd_vrrp_bfd_session_up", "lbd_vrrp_bfd_session_failures_total", "lbd_vrrp_bfd_takeovers_total"} {
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/metrics.md does not document %s", name)
+		}
+	}
+}
+
 func TestScrapeDiscovery(t *testing.T) {
 	since := time.Unix(1_800_000_000, 0)
 	src := Sources{Discovery: func() []Discovery {

@@ -82,12 +82,12 @@ func rules() []rule {
 		{"director/table is pure: it imports nothing of the module", func(e edge) bool {
 			return e.from == "director/table"
 		}, edge{from: "director/table", to: "vrrp"}},
-		{"the protocol packages (vrrp, healthcheck, realserver, discovery, bgp) import none of director, internal/config, internal/kaconf, e2e, nor each other", func(e edge) bool {
-			for _, p := range []string{"vrrp", "healthcheck", "realserver", "discovery", "bgp"} {
+		{"the protocol packages (vrrp, healthcheck, realserver, discovery, bgp, bfd) import none of director, internal/config, internal/kaconf, e2e, nor each other", func(e edge) bool {
+			for _, p := range []string{"vrrp", "healthcheck", "realserver", "discovery", "bgp", "bfd"} {
 				if !under(e.from, p) {
 					continue
 				}
-				for _, q := range []string{"director", "internal/config", "internal/kaconf", "e2e", "vrrp", "healthcheck", "realserver", "discovery", "bgp"} {
+				for _, q := range []string{"director", "internal/config", "internal/kaconf", "e2e", "vrrp", "healthcheck", "realserver", "discovery", "bgp", "bfd"} {
 					if under(e.to, q) && q != p {
 						return true
 					}

@@ -25,6 +25,9 @@ type KAInstance struct {
 	UnicastPeers []netip.Addr
 	VMAC         bool // use_vmac (default name vrrp.VRID)
 	VMACXmitBase bool // vmac_xmit_base
+	// BFDInterval, when set, gives lbd's instance a bfd section (interval,
+	// multiplier 3): lbd only, keepalived.conf leaves it out.
+	BFDInterval time.Duration
 }
 
 // KeepalivedConf renders a VRRP-only keepalived.conf.

@@ -47,6 +47,9 @@ func LbdConf(dir, name string, insts ...KAInstance) string {
 		if in.VMAC {
 			fmt.Fprintf(&b, "      vmac: {enabled: true, xmit_base: %t}\n", in.VMACXmitBase)
 		}
+		if in.BFDInterval > 0 {
+			fmt.Fprintf(&b, "      bfd: {interval: %s, multiplier: 3}\n", in.BFDInterval)
+		}
 		if in.AuthPass != "" {
 			fmt.Fprintf(&b, "      authentication: {type: PASS, password: %q}\n", in.AuthPass)
 		}
