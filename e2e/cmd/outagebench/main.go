@@ -33,7 +33,12 @@
 // could not be measured (keepalived missing, a trial that never recovered
 // after two retries of its set-up).
 //
-//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived] [-v] [-trace]
+// A third stack, "lbd+bfd" (-stacks lbd,keepalived,lbd+bfd), is lbd with
+// bfd (100ms x 3) on both directors: it is judged against keepalived on
+// the raw outage (BFD's detection runs from d1's last BFD packet, every
+// ~100 ms, not from its last advert).
+//
+//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived[,lbd+bfd]] [-v] [-trace]
 package main
 
 import (
@@ -62,7 +67,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.trials, "trials", 7, "trials per stack and fault")
 	faults := flag.String("faults", "cut,stop", "faults to inject: cut (d1's link down), stop (SIGTERM to d1's daemon)")
-	stacks := flag.String("stacks", "lbd,keepalived", "stacks to measure; a comparison without keepalived has no verdict")
+	stacks := flag.String("stacks", "lbd,keepalived", "stacks to measure (lbd, keepalived, lbd+bfd: lbd with bfd 100ms x 3); a comparison without keepalived has no verdict")
 	flag.DurationVar(&o.every, "every", 10*time.Millisecond, "the prober's request interval")
 	flag.DurationVar(&o.timeout, "timeout", time.Second, "a request's timeout")
 	flag.BoolVar(&o.verbose, "v", false, "print the daemons' logs of each trial")
@@ -91,8 +96,8 @@ func validate(o options) error {
 		}
 	}
 	for _, s := range o.stacks {
-		if s != stackLbd && s != stackKeepalived {
-			return fmt.Errorf("-stacks: unknown stack %q (lbd, keepalived)", s)
+		if s != stackLbd && s != stackLbdBFD && s != stackKeepalived {
+			return fmt.Errorf("-stacks: unknown stack %q (lbd, lbd+bfd, keepalived)", s)
 		}
 	}
 	if o.every <= 0 || o.timeout <= 0 {

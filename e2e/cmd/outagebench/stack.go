@@ -20,6 +20,7 @@ import (
 // The stacks and faults.
 const (
 	stackLbd        = "lbd"
+	stackLbdBFD     = "lbd+bfd" // lbd with bfd (100ms x 3) on both directors
 	stackKeepalived = "keepalived"
 	faultCut        = "cut"
 	faultStop       = "stop"
@@ -40,8 +41,12 @@ func healthDigest() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// lbdConfig is lbd.yaml for d, its socket and state in dir.
-func lbdConfig(d director, dir string) string {
+// bfdSection is lbd+bfd's instance key: BFD at 100ms x 3.
+const bfdSection = "      bfd: {interval: 100ms, multiplier: 3}\n"
+
+// lbdConfig is lbd.yaml for d, its socket and state in dir; withBFD adds
+// the instance's bfd section.
+func lbdConfig(d director, dir string, withBFD bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  router_id: %s\n  log_level: info\n  control_socket: %s\n  state_dir: %s\n  metrics_address: \"\"\n",
 		d.name, filepath.Join(dir, "lbd.sock"), dir)
@@ -49,6 +54,9 @@ func lbdConfig(d director, dir string) string {
 		"      advert_interval: %d\n      authentication:\n        type: PASS\n        password: \"1111\"\n"+
 		"      virtual_ipaddresses:\n        - address: %s\n          device: eth0\n          label: \"eth0:0\"\n",
 		d.state, vrid, d.priority, int(advert.Seconds()), vipAddr)
+	if withBFD {
+		b.WriteString(bfdSection)
+	}
 	fmt.Fprintf(&b, "virtual_servers:\n  - address: %s\n    port: 80\n    protocol: TCP\n    scheduler: rr\n    forwarding: DR\n    delay_loop: 1\n    real_servers:\n", vipAddr)
 	for _, rs := range []string{web1Addr, web2Addr} {
 		fmt.Fprintf(&b, "      - address: %s\n        port: 80\n        weight: 1\n        checks:\n          - type: http\n"+
@@ -90,9 +98,9 @@ func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string, v
 	var args []string
 	var bin string
 	switch stack {
-	case stackLbd:
+	case stackLbd, stackLbdBFD:
 		conf := filepath.Join(dir, "lbd.yaml")
-		if err := os.WriteFile(conf, []byte(lbdConfig(d, dir)), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(lbdConfig(d, dir, stack == stackLbdBFD)), 0o600); err != nil {
 			return nil, fmt.Errorf("write lbd.yaml: %w", err)
 		}
 		bin, args = "lbd", []string{"run", "-c", conf}
@@ -116,6 +124,16 @@ func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string, v
 	}
 	go func() { _ = dm.cmd.Wait(); close(dm.done) }()
 	return dm, nil
+}
+
+// bfdUp reports whether the daemon (lbd+bfd) logged a BFD session Up.
+func (dm *daemon) bfdUp() bool {
+	for _, l := range strings.Split(dm.log.String(), "\n") {
+		if strings.Contains(l, "bfd: session state changed") && (strings.Contains(l, "to=Up") || strings.Contains(l, `"to":"Up"`)) {
+			return true
+		}
+	}
+	return false
 }
 
 // exited reports whether the daemon has exited.

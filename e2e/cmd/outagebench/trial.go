@@ -65,6 +65,11 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	if err := l.waitReady(ds, 30*time.Second); err != nil {
 		return res, errSetup{err}
 	}
+	if stack == stackLbdBFD {
+		if err := waitBFD(ds[1], 20*time.Second); err != nil {
+			return res, errSetup{err}
+		}
+	}
 	res.ready = time.Since(start)
 	sn, err := startSniffer(l.client)
 	if err != nil {
@@ -116,6 +121,20 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		res.phase = at.Sub(last)
 	}
 	return res, nil
+}
+
+// waitBFD waits for d2's BFD session to d1 to come Up, then for the Poll
+// Sequences that put 100ms in force.
+func waitBFD(d *daemon, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for !d.bfdUp() {
+		if d.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("%s: no BFD session Up within %v", d.name, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	return nil
 }
 
 // errSetup is a trial that failed before its fault was injected (a

@@ -86,10 +86,32 @@ func judge(w io.Writer, res results, o options, missing []string) error {
 			median(ours, outageOf).Seconds()/median(peer, outageOf).Seconds())
 		sheet.Check(ratio <= 1, "%s: lbd's median %s is at most keepalived's: ratio %.3f <= 1.0", f, what, ratio)
 	}
+	judgeBFD(w, res, o, sheet)
 	if err := sheet.Err(); err != nil {
-		fmt.Fprintf(w, "outagebench: FAIL (%d of %d goals missed)\n", len(sheet.Failed()), len(o.faults))
+		fmt.Fprintf(w, "outagebench: FAIL (%d goal(s) missed)\n", len(sheet.Failed()))
 		return err
 	}
 	fmt.Fprintln(w, "outagebench: PASS")
 	return nil
+}
+
+// judgeBFD compares lbd+bfd with keepalived when -stacks has it: on the
+// raw outage (the client's longest gap), BFD's detection not being tied to
+// d1's advert cycle.
+func judgeBFD(w io.Writer, res results, o options, sheet *benchverdict.Sheet) {
+	if !slices.Contains(o.stacks, stackLbdBFD) {
+		return
+	}
+	for _, f := range o.faults {
+		ours, peer := res[key(stackLbdBFD, f)], res[key(stackKeepalived, f)]
+		if len(ours) < o.trials || len(peer) < o.trials {
+			sheet.Check(false, "%s: lbd+bfd %d and keepalived %d trials of %d", f, len(ours), len(peer), o.trials)
+			continue
+		}
+		mo, mp := median(ours, outageOf), median(peer, outageOf)
+		ratio := mo.Seconds() / mp.Seconds()
+		fmt.Fprintf(w, "ratio lbd+bfd/keepalived, %s: median outage %.3fs / %.3fs = %.3f (served again %.3fs / %.3fs)\n",
+			f, mo.Seconds(), mp.Seconds(), ratio, median(ours, againOf).Seconds(), median(peer, againOf).Seconds())
+		sheet.Check(ratio <= 1, "%s: lbd+bfd's median outage is at most keepalived's: ratio %.3f <= 1.0", f, ratio)
+	}
 }

@@ -84,10 +84,10 @@ func TestJudge(t *testing.T) {
 		{name: "a cut is judged from d1's last advert: lbd's shorter raw outage came from later cuts",
 			res: results{"lbd cut": {{outcome: outcome{outage: 2900 * time.Millisecond}, phase: 800 * time.Millisecond}, {outcome: outcome{outage: 3000 * time.Millisecond}, phase: 700 * time.Millisecond}, {outcome: outcome{outage: 3100 * time.Millisecond}, phase: 600 * time.Millisecond}},
 				"keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
-			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 goal(s) missed)"},
 		{name: "lbd slower after a stop",
 			res:     results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.9, 1.7, 1.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
-			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 of 2 goals missed)"},
+			wantErr: benchverdict.ErrFailed, wantVerdict: "outagebench: FAIL (1 goal(s) missed)"},
 		{name: "a trial not measured: no verdict",
 			res:     results{"lbd cut": tr(3.0, 3.2), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd stop": tr(0.7, 0.7, 0.8), "keepalived stop": tr(0.7, 0.9, 0.9)},
 			missing: []string{"lbd cut trial 3: not ready"}, wantErr: benchverdict.ErrNotMeasured,
@@ -111,10 +111,52 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+// TestJudgeBFD: with lbd+bfd in -stacks, its median raw outage is judged
+// against keepalived's for each fault, next to lbd's.
+func TestJudgeBFD(t *testing.T) {
+	o := options{trials: 3, faults: []string{faultCut}, stacks: []string{stackLbd, stackKeepalived, stackLbdBFD}}
+	tr := func(outages ...float64) []trialResult {
+		var out []trialResult
+		for _, s := range outages {
+			d := time.Duration(s * float64(time.Second))
+			out = append(out, trialResult{outcome: outcome{outage: d, again: d}, phase: 100 * time.Millisecond})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name        string
+		res         results
+		wantErr     error
+		wantVerdict string
+	}{
+		{"lbd+bfd faster", results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd+bfd cut": tr(0.5, 0.6, 0.7)},
+			nil, "outagebench: PASS"},
+		{"lbd+bfd slower", results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd+bfd cut": tr(3.5, 3.6, 3.7)},
+			benchverdict.ErrFailed, "outagebench: FAIL (1 goal(s) missed)"},
+		{"lbd+bfd short of trials", results{"lbd cut": tr(3.0, 3.2, 3.3), "keepalived cut": tr(3.1, 3.2, 3.3), "lbd+bfd cut": tr(0.5)},
+			benchverdict.ErrFailed, "outagebench: FAIL (1 goal(s) missed)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := judge(&out, tt.res, o, nil)
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("judge = %v, want %v", err, tt.wantErr)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if last := lines[len(lines)-1]; last != tt.wantVerdict {
+				t.Errorf("last line %q, want %q\n%s", last, tt.wantVerdict, out.String())
+			}
+			if !strings.Contains(out.String(), "ratio lbd+bfd/keepalived, cut") && tt.res["lbd+bfd cut"] != nil && len(tt.res["lbd+bfd cut"]) == 3 {
+				t.Errorf("no lbd+bfd ratio:\n%s", out.String())
+			}
+		})
+	}
+}
+
 func TestConfigsAgree(t *testing.T) {
 	// Both stacks get the same instance, timers, service and checks.
 	for _, d := range directors {
-		lbd, ka := lbdConfig(d, "/x"), keepalivedConfig(d)
+		lbd, ka := lbdConfig(d, "/x", false), keepalivedConfig(d)
 		for _, want := range []string{"priority: " + itoa(d.priority), "virtual_router_id: 51", "advert_interval: 1", "delay_loop: 1", "retry: 1", healthDigest()} {
 			if !strings.Contains(lbd, want) {
 				t.Errorf("lbd.yaml of %s lacks %q:\n%s", d.name, want, lbd)
@@ -131,13 +173,19 @@ func TestConfigsAgree(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestLbdConfigValid(t *testing.T) {
-	for _, d := range directors {
-		path := filepath.Join(t.TempDir(), "lbd.yaml")
-		if err := os.WriteFile(path, []byte(lbdConfig(d, t.TempDir())), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := config.LoadDirector(path); err != nil {
-			t.Errorf("lbd.yaml of %s: %v", d.name, err)
+	for _, withBFD := range []bool{false, true} {
+		for _, d := range directors {
+			path := filepath.Join(t.TempDir(), "lbd.yaml")
+			if err := os.WriteFile(path, []byte(lbdConfig(d, t.TempDir(), withBFD)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := config.LoadDirector(path)
+			if err != nil {
+				t.Fatalf("lbd.yaml of %s (bfd %v): %v", d.name, withBFD, err)
+			}
+			if b := c.VRRP.Instance("VI_1").BFD; (b != nil) != withBFD || withBFD && (b.Interval != 100*time.Millisecond || b.Multiplier != 3) {
+				t.Errorf("lbd.yaml of %s: bfd %+v, want it %v at 100ms x 3", d.name, b, withBFD)
+			}
 		}
 	}
 }

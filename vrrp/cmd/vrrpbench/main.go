@@ -23,7 +23,11 @@
 //     not depend on the phase and its median is one over all trials.
 //
 // Each of ours is paired with keepalived at the same timers (VRRPv2 at 1 s,
-// VRRPv3 at 100 ms), measured in the same run. It prints every trial, the
+// VRRPv3 at 100 ms), measured in the same run. A third side, "ours+bfd",
+// is lbd at VRRPv2 1 s with bfd (100ms x 3) on both directors, for the link
+// cut only (a graceful stop is VRRP's priority 0 advert, BFD takes no
+// part): paired with the same keepalived results, it shows what BFD's
+// detection buys over the protocol's Master_Down_Interval. It prints every trial, the
 // medians, the ratios ours/keepalived and then the acceptance checks; it
 // exits 1 when a check fails and 2 when it could not measure: a setup
 // error, or a pair missing its peer (-only leaves one side out: the run
@@ -66,6 +70,19 @@ type impl struct {
 	version int
 	advert  time.Duration
 	ka      bool
+	bfd     bool // lbd with bfd: {interval: 100ms, multiplier: 3}
+}
+
+// bfdInterval is the BFD interval of ours+bfd (multiplier 3).
+const bfdInterval = 100 * time.Millisecond
+
+// scenarios are the events measured for im: BFD changes nothing in a
+// graceful stop, so ours+bfd runs the cut only.
+func (im impl) scenarios() []string {
+	if im.bfd {
+		return []string{"cut"}
+	}
+	return []string{"cut", "stop"}
 }
 
 // pair is one of ours and its peer, keepalived at the same timers.
@@ -76,8 +93,9 @@ type pair struct {
 // pairs are the implementations measured, each of ours with its peer.
 func pairs() []pair {
 	return []pair{
-		{impl{"ours", 2, time.Second, false}, impl{"keepalived", 2, time.Second, true}},
-		{impl{"ours v3 100ms", 3, 100 * time.Millisecond, false}, impl{"keepalived v3 100ms", 3, 100 * time.Millisecond, true}},
+		{impl{"ours", 2, time.Second, false, false}, impl{"keepalived", 2, time.Second, true, false}},
+		{impl{"ours v3 100ms", 3, 100 * time.Millisecond, false, false}, impl{"keepalived v3 100ms", 3, 100 * time.Millisecond, true, false}},
+		{impl{"ours+bfd", 2, time.Second, false, true}, impl{"keepalived", 2, time.Second, true, false}},
 	}
 }
 
@@ -111,12 +129,13 @@ func main() {
 }
 
 // selected returns the implementations whose names contain only ("v2"
-// selects the VRRPv2 ones), in pairs' order.
+// selects the VRRPv2 ones), in pairs' order, each once.
 func selected(only string) []impl {
 	var out []impl
 	for _, p := range pairs() {
 		for _, im := range []impl{p.ours, p.peer} {
-			if strings.Contains(im.name, only) || only == "v2" && im.version == 2 {
+			if (strings.Contains(im.name, only) || only == "v2" && im.version == 2) &&
+				!slices.ContainsFunc(out, func(o impl) bool { return o.name == im.name }) {
 				out = append(out, im)
 			}
 		}
@@ -144,7 +163,7 @@ func run(n int, bin string, only string, wrap []string) error {
 	defer b.close()
 	var results []result
 	for _, im := range impls {
-		for _, sc := range []string{"cut", "stop"} {
+		for _, sc := range im.scenarios() {
 			fmt.Fprintf(os.Stderr, "%s, %s: %d trials\n", im.name, sc, n)
 			r, err := b.measure(im, sc, n)
 			if err != nil {
@@ -210,6 +229,7 @@ type bencher struct {
 	sn     *vrrplab.Sniffer
 	ping   *vrrplab.Pinger
 	serial int
+	bfdUps int // ours+bfd: the backup's BFD sessions Up so far
 }
 
 // start runs im on h at priority prio: keepalived, or lbd run with the
@@ -219,6 +239,9 @@ func (bn *bencher) start(im impl, h *vrrplab.Host, prio int) (*vrrplab.Proc, err
 	bn.serial++
 	name := fmt.Sprintf("%s-%d", h.Name, bn.serial)
 	in := vrrplab.KAInstance{Name: "VI_1", VRID: 51, Version: im.version, Priority: prio, Advert: im.advert, VIPs: []netip.Prefix{vip}, Label: true}
+	if im.bfd {
+		in.BFDInterval = bfdInterval
+	}
 	if im.version == 2 {
 		in.AuthPass = "1111"
 	}
@@ -239,14 +262,41 @@ func (bn *bencher) steady(im impl, m, k *vrrplab.Proc) error {
 		return err
 	}
 	time.Sleep(max(3*im.advert, time.Second))
+	if im.bfd {
+		// b's session to a Up again (a new one since the last cut), and
+		// its Poll Sequences done: 100ms in force.
+		err := vrrplab.Eventually(15*time.Second, func() error {
+			if n := bfdUps(k); n <= bn.bfdUps {
+				return fmt.Errorf("%s: no new BFD session Up (%d so far)", k.Name, n)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		bn.bfdUps = bfdUps(k)
+		time.Sleep(time.Second)
+	}
 	if _, err := bn.ping.WaitReplyAfter(time.Now(), 5*time.Second); err != nil {
 		return fmt.Errorf("client cannot reach the VIP: %w", err)
 	}
 	return nil
 }
 
+// bfdUps counts the BFD sessions lbd's log reports Up.
+func bfdUps(p *vrrplab.Proc) int {
+	n := 0
+	for _, l := range strings.Split(p.Log(), "\n") {
+		if strings.Contains(l, `"msg":"bfd: session state changed"`) && strings.Contains(l, `"to":"Up"`) {
+			n++
+		}
+	}
+	return n
+}
+
 func (bn *bencher) measure(im impl, scenario string, n int) (result, error) {
 	res := result{impl: im, scenario: scenario}
+	bn.bfdUps = 0
 	skew := 156 * im.advert / 256
 	if im.version == 2 {
 		skew = 156 * time.Second / 256
@@ -379,6 +429,10 @@ func report(w io.Writer, results []result) error {
 	for _, p := range pairs() {
 		fmt.Fprintf(w, "\n%s vs %s (same timers: VRRPv%d, advert %v)\n", p.ours.name, p.peer.name, p.ours.version, p.ours.advert)
 		for _, sc := range []string{"cut", "stop"} {
+			if !slices.Contains(p.ours.scenarios(), sc) {
+				fmt.Fprintf(w, "  %-5s not run for %s (BFD takes no part in a graceful stop)\n", sc, p.ours.name)
+				continue
+			}
 			o, k := find(p.ours.name, sc), find(p.peer.name, sc)
 			switch {
 			case o == nil && k == nil:
@@ -435,10 +489,14 @@ func judgePair(w io.Writer, sc string, p pair, o, k *result, check func(bool, st
 		ow.Seconds(), kw.Seconds(), ow.Seconds()/kw.Seconds(),
 		ov.Seconds(), kv.Seconds(), ov.Seconds()/kv.Seconds(),
 		oo.Seconds(), ko.Seconds(), oo.Seconds()/ko.Seconds())
-	if p.ours.version == 2 {
+	switch {
+	case p.ours.bfd:
+		check(ow < o.limit, "%s: %s takes over before Master_Down_Interval (wire %.4f s < %.4f s)", sc, p.ours.name, ow.Seconds(), o.limit.Seconds())
+		check(oo.Seconds()/ko.Seconds() <= 1.0, "%s: the client's outage %s/%s = %.4f <= 1.0", sc, p.ours.name, p.peer.name, oo.Seconds()/ko.Seconds())
+	case p.ours.version == 2:
 		d := ow - o.limit
 		check(d.Abs() <= 5*time.Millisecond, "%s: %s on the wire %.4f s is within 5 ms of %.4f s (%+.2f ms)", sc, p.ours.name, ow.Seconds(), o.limit.Seconds(), float64(d)/1e6)
-	} else {
+	default:
 		check(ow < 500*time.Millisecond && ov < 500*time.Millisecond, "%s: %s takes over in under 0.5 s (wire %.4f s, VIP %.4f s)", sc, p.ours.name, ow.Seconds(), ov.Seconds())
 	}
 	check(ov.Seconds()/kv.Seconds() <= 1.0, "%s: at the VIP %s/%s = %.4f <= 1.0", sc, p.ours.name, p.peer.name, ov.Seconds()/kv.Seconds())

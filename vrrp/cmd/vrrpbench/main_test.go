@@ -35,6 +35,7 @@ func allResults(oursVIP time.Duration) []result {
 		res("ours v3 100ms", "stop", 60*ms, 61*ms, 61*ms),
 		res("keepalived v3 100ms", "cut", 360*ms, 362*ms, 363*ms),
 		res("keepalived v3 100ms", "stop", 60*ms, 62*ms, 63*ms),
+		res("ours+bfd", "cut", 3609*ms, 800*ms, 810*ms),
 	}
 }
 
@@ -49,6 +50,7 @@ func without(rs []result, name string) []result {
 }
 
 func TestReport(t *testing.T) {
+	const ms = time.Millisecond
 	tests := []struct {
 		name        string
 		results     []result
@@ -58,10 +60,12 @@ func TestReport(t *testing.T) {
 		{"every pair measured, ours faster", allResults(3610 * time.Millisecond), nil, "vrrpbench: PASS"},
 		{"ours slower than keepalived at the VIP", allResults(3620 * time.Millisecond), benchverdict.ErrFailed, "vrrpbench: FAIL (1 check(s))"},
 		{"-only ours: no peer", without(without(allResults(3610*time.Millisecond), "keepalived"), "keepalived v3 100ms"), benchverdict.ErrNotMeasured,
-			"vrrpbench: NO VERDICT: the comparison needs keepalived cut, keepalived stop, keepalived v3 100ms cut, keepalived v3 100ms stop"},
-		{"-only keepalived: not ours", without(without(allResults(3610*time.Millisecond), "ours"), "ours v3 100ms"), benchverdict.ErrNotMeasured,
-			"vrrpbench: NO VERDICT: the comparison needs ours cut, ours stop, ours v3 100ms cut, ours v3 100ms stop"},
-		{"-only v2: the v3 pair left out whole", allResults(3610 * time.Millisecond)[:4], nil, "vrrpbench: PASS"},
+			"vrrpbench: NO VERDICT: the comparison needs keepalived cut, keepalived stop, keepalived v3 100ms cut, keepalived v3 100ms stop, keepalived cut"},
+		{"-only keepalived: not ours", without(without(without(allResults(3610*time.Millisecond), "ours"), "ours v3 100ms"), "ours+bfd"), benchverdict.ErrNotMeasured,
+			"vrrpbench: NO VERDICT: the comparison needs ours cut, ours stop, ours v3 100ms cut, ours v3 100ms stop, ours+bfd cut"},
+		{"-only v2: the v3 pair left out whole", without(without(allResults(3610*time.Millisecond), "ours v3 100ms"), "keepalived v3 100ms"), nil, "vrrpbench: PASS"},
+		{"ours+bfd slower than keepalived", append(without(allResults(3610*time.Millisecond), "ours+bfd"), res("ours+bfd", "cut", 3609*ms, 3700*ms, 3700*ms)),
+			benchverdict.ErrFailed, "vrrpbench: FAIL (3 check(s))"},
 		{"nothing", nil, benchverdict.ErrNotMeasured, ""},
 	}
 	for _, tt := range tests {
@@ -81,11 +85,12 @@ func TestReport(t *testing.T) {
 
 func TestSelected(t *testing.T) {
 	for only, want := range map[string]string{
-		"":           "ours,keepalived,ours v3 100ms,keepalived v3 100ms",
-		"ours":       "ours,ours v3 100ms",
+		"":           "ours,keepalived,ours v3 100ms,keepalived v3 100ms,ours+bfd",
+		"ours":       "ours,ours v3 100ms,ours+bfd",
 		"keepalived": "keepalived,keepalived v3 100ms",
 		"v3":         "ours v3 100ms,keepalived v3 100ms",
-		"v2":         "ours,keepalived",
+		"v2":         "ours,keepalived,ours+bfd",
+		"bfd":        "ours+bfd",
 		"nope":       "",
 	} {
 		var names []string
