@@ -103,6 +103,7 @@ const (
 	DropSessionAdmn DropReason = "admin_down"   // the session is AdminDown: everything is discarded
 	DropRead        DropReason = "read_error"   // the socket failed to deliver (counted, not a packet)
 	DropUnknownSrc  DropReason = "unknown_peer" // Your Discriminator zero from an address with no session
+	DropTooMany     DropReason = "too_many"     // a new passive session past the bound
 )
 
 // DecodeError is a packet Decode refused, with the reason.

@@ -53,8 +53,12 @@ type RunnerOptions struct {
 }
 
 // passiveLinger is how long a passive session stays Down without a packet
-// before it is forgotten.
-const passiveLinger = 10 * time.Second
+// before it is forgotten; maxPassive bounds the sessions peers may start
+// (a host on the link cannot make the runner grow without bound).
+const (
+	passiveLinger = 10 * time.Second
+	maxPassive    = 256
+)
 
 // Runner runs the BFD sessions of a process over one Conn: it sends each
 // session's packets on its jittered schedule, feeds received ones to their
@@ -345,10 +349,24 @@ func (r *Runner) lookup(p Packet, d Datagram) *entry {
 		r.drops[DropUnknownSrc]++
 		return nil
 	}
+	if r.passiveCount() >= maxPassive {
+		r.drops[DropTooMany]++
+		return nil
+	}
 	e := r.newEntry(d.Dst, d.Src, r.passive)
 	e.st.Passive = true
 	r.log.Info("bfd: answering a session a peer started", "peer", d.Src, "local", d.Dst)
 	return e
+}
+
+func (r *Runner) passiveCount() int {
+	n := 0
+	for _, e := range r.peers {
+		if e.st.Passive {
+			n++
+		}
+	}
+	return n
 }
 
 // changed records a state change and queues it for the watchers. r.mu

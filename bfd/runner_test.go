@@ -197,6 +197,20 @@ func TestRunnerDrops(t *testing.T) {
 	}
 }
 
+// TestRunnerPassiveBound: peers can start at most maxPassive sessions;
+// the rest are dropped and counted.
+func TestRunnerPassiveBound(t *testing.T) {
+	r := NewRunner(nil, RunnerOptions{Passive: Timing{Interval: time.Second, DetectMult: 3}})
+	p := Packet{State: StateDown, DetectMult: 3, MyDiscr: 5, DesiredMinTx: time.Second, RequiredMinRx: time.Second}
+	for i := range maxPassive + 10 {
+		src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		r.receive(Datagram{Payload: p.Append(nil), Src: src, Dst: netip.MustParseAddr("10.0.0.1"), TTL: 255}, time.Now())
+	}
+	if len(r.peers) != maxPassive || r.drops[DropTooMany] != 10 {
+		t.Fatalf("%d sessions, drops %v; want %d and 10 too_many", len(r.peers), r.drops, maxPassive)
+	}
+}
+
 // TestRunnerStopSignalsAdminDown: a runner that stops tells its peers
 // AdminDown; their session goes Down with diag 3, not 1 (not a failure).
 func TestRunnerStopSignalsAdminDown(t *testing.T) {
