@@ -96,15 +96,20 @@ func (d *Daemon) stopBFD() {
 	}
 }
 
-// bfdSessions is every BFD session's state, for status and metrics.
-func (d *Daemon) bfdSessions() []bfd.SessionStatus {
+// bfdDrops counts the BFD packets the runner dropped, by reason (the
+// metrics' lbd_bfd_drops_total); nil before a bfd instance started it.
+func (d *Daemon) bfdDrops() map[string]uint64 {
 	d.mu.Lock()
 	m := d.bfd
 	d.mu.Unlock()
 	if m == nil {
 		return nil
 	}
-	return m.r.Sessions()
+	out := map[string]uint64{}
+	for r, n := range m.r.Drops() {
+		out[string(r)] = n
+	}
+	return out
 }
 
 func timing(c vrrp.BFDConfig) bfd.Timing {

@@ -22,6 +22,7 @@ func (d *Daemon) metricsSources() metrics.Sources {
 		BGP:         d.bgpMetrics,
 		Build:       func() buildinfo.Info { return d.opts.Build },
 		Operator:    d.operatorMetrics,
+		BFDDrops:    d.bfdDrops,
 	}
 }
 

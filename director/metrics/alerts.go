@@ -13,6 +13,7 @@ type alertCollector struct {
 	splitBrains, fifoLines, fifoDrops *prometheus.Desc
 	mails                             *prometheus.Desc
 	bfdUp, bfdFailures, bfdTakeovers  *prometheus.Desc
+	bfdDrops                          *prometheus.Desc
 }
 
 // MailResults are the results lbd_notify_mails_total counts.
@@ -31,12 +32,14 @@ func newAlertCollector(src Sources) *alertCollector {
 			"instance", "iface", "vrid", "peer"),
 		bfdTakeovers: desc("vrrp_bfd_takeovers_total", "Times BFD's word that the master failed made the instance take over.",
 			"instance", "iface", "vrid"),
+		bfdDrops: desc("bfd_drops_total", "BFD packets dropped, by reason (ttl, short, version, length, detect_mult, multipoint, my_discr, your_discr, auth, demand, no_session, unknown_peer, admin_down, too_many).",
+			"reason"),
 		mails: desc("notify_mails_total", "E-mail alerts by result: sent, failed (the SMTP server refused or could not be reached), dropped (queue full).", "result"),
 	}
 }
 
 func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.splitBrains, c.fifoLines, c.fifoDrops, c.mails, c.bfdUp, c.bfdFailures, c.bfdTakeovers} {
+	for _, d := range []*prometheus.Desc{c.splitBrains, c.fifoLines, c.fifoDrops, c.mails, c.bfdUp, c.bfdFailures, c.bfdTakeovers, c.bfdDrops} {
 		ch <- d
 	}
 }
@@ -57,6 +60,11 @@ func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- newMetric(c.bfdUp, prometheus.GaugeValue, up, in.Name, in.Interface, vrid, b.Peer.String())
 				ch <- newMetric(c.bfdFailures, prometheus.CounterValue, float64(b.Failures), in.Name, in.Interface, vrid, b.Peer.String())
 			}
+		}
+	}
+	if c.src.BFDDrops != nil {
+		for r, n := range c.src.BFDDrops() {
+			ch <- newMetric(c.bfdDrops, prometheus.CounterValue, float64(n), r)
 		}
 	}
 	if c.src.Notify != nil {

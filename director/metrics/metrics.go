@@ -58,6 +58,9 @@ type Sources struct {
 	// Operator is each real server's state and the director's drain
 	// (servers.go).
 	Operator func() Operator
+	// BFDDrops counts the BFD packets dropped by reason (alerts.go); nil
+	// or an empty answer without bfd.
+	BFDDrops func() map[string]uint64
 }
 
 // ErrNoIPVS is what Sources.IPVS returns when lbd runs VRRP only: there is

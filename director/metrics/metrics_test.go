@@ -318,6 +318,7 @@ func TestScrapeBFD(t *testing.T) {
 		s.Instances[0].BFDTakeovers = 1
 		return s
 	}
+	src.BFDDrops = func() map[string]uint64 { return map[string]uint64{"ttl": 3} }
 	got, _ := scrape(t, src)
 	l := `iface="eth0",instance="VI_1"`
 	for _, want := range []string{
@@ -325,13 +326,14 @@ func TestScrapeBFD(t *testing.T) {
 		`lbd_vrrp_bfd_session_up{` + l + `,peer="10.0.0.3",vrid="51"} 0`,
 		`lbd_vrrp_bfd_session_failures_total{` + l + `,peer="10.0.0.1",vrid="51"} 2`,
 		`lbd_vrrp_bfd_takeovers_total{` + l + `,vrid="51"} 1`,
+		`lbd_bfd_drops_total{reason="ttl"} 3`,
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("scrape lacks %q", want)
 		}
 	}
 	doc := readDoc(t)
-	for _, name := range []string{"lbd_vrrp_bfd_session_up", "lbd_vrrp_bfd_session_failures_total", "lbd_vrrp_bfd_takeovers_total"} {
+	for _, name := range []string{"lbd_vrrp_bfd_session_up", "lbd_vrrp_bfd_session_failures_total", "lbd_vrrp_bfd_takeovers_total", "lbd_bfd_drops_total"} {
 		if !strings.Contains(doc, "`"+name+"`") {
 			t.Errorf("docs/metrics.md does not document %s", name)
 		}
