@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin
 # Static binaries: they run on any director or web node and inside the testbed's initramfs.
 
-.PHONY: all deps build test test-unit test-netns test-zookeeper test-browser test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-nginx bench-zookeeper soak install clean
+.PHONY: all deps build test test-unit test-netns test-zookeeper test-browser test-vm vet fmt-check fuzz demo bench bench-vrrp bench-check bench-ipvs bench-rss bench-outage bench-ecmp bench-nginx bench-zookeeper soak install clean
 
 all: build
 
@@ -76,7 +76,7 @@ demo: deps
 ## bench: benchmarks (kept out of make test). Each prints its figure and its peer's measured in the
 ## same run and their ratio, then PASS or FAIL; it exits non-zero on FAIL and when the peer could
 ## not be measured.
-bench: bench-ipvs bench-check bench-vrrp bench-rss bench-outage bench-nginx bench-zookeeper
+bench: bench-ipvs bench-check bench-vrrp bench-rss bench-outage bench-ecmp bench-nginx bench-zookeeper
 
 # IPVS apply of 1,000 services x 10 real servers vs ipvsadm -R, reload and restart write counts (in the VM).
 bench-ipvs: deps
@@ -100,6 +100,14 @@ bench-rss:
 # graceful stop, lbd vs keepalived, 7 trials each (in the VM).
 bench-outage: deps
 	$(GO) run ./e2e/cmd/testbed bench outagebench
+
+# Scale-out (issue 16): three lbd directors behind a bird2 ECMP router, 60 long-lived flows: share broken by
+# lbctl drain-director and by a director's kill -9 with its link cut (sloppy_tcp on), time until its flows are
+# served again and the router's route change, BGP hold 3 s and BFD 100ms x 3; side by side with the keepalived
+# VRRP pair's takeover and bird2 announcing the VIP itself, 3 trials each (in the VM). A 1-trial run:
+# go run ./e2e/cmd/testbed exec ecmpbench -quick
+bench-ecmp: deps
+	$(GO) run ./e2e/cmd/testbed bench ecmpbench
 
 # VRRP takeover after a link cut and a graceful stop, lbd vs keepalived, in network namespaces: real
 # `lbd run` processes with VRRP-only configurations (no IPVS needed), keepalived with the same timers.

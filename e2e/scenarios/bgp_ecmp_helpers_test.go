@@ -7,18 +7,15 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/lvsd/lb/internal/birdconf"
+	"github.com/lvsd/lb/e2e/ecmplab"
 	"github.com/lvsd/lb/internal/netnslab"
 )
 
@@ -32,9 +29,9 @@ import (
 //	                                                                 web1..3 10.9.0.11-13
 
 const (
-	ecmpVIP    = "192.0.2.10"
-	ecmpRouter = "10.9.0.254"
-	ecmpClient = "10.20.0.2"
+	ecmpVIP    = ecmplab.VIP
+	ecmpRouter = ecmplab.Router
+	ecmpClient = ecmplab.Client
 )
 
 // ecmpDirector is one director: its namespace, lbd node and daemon, and
@@ -50,6 +47,7 @@ type ecmpDirector struct {
 
 type ecmpLab struct {
 	lab       *netnslab.Lab
+	tp        *ecmplab.Topology
 	router    *netnslab.Namespace
 	client    *netnslab.Namespace
 	directors []*ecmpDirector
@@ -59,31 +57,7 @@ type ecmpLab struct {
 
 // ecmpLbdBody is a director's lbd.yaml after the global section.
 func ecmpLbdBody(i int, sloppy bool) string {
-	var rs strings.Builder
-	for w := 1; w <= 3; w++ {
-		fmt.Fprintf(&rs, "      - address: 10.9.0.%d\n        checks: [{type: tcp}]\n", 10+w)
-	}
-	return fmt.Sprintf(`ipvs:
-  sysctls:
-    sloppy_tcp: %t
-bgp:
-  asn: 65001
-  router_id: 10.9.0.%d
-  drain_period: 2s
-  peers:
-    - address: %s
-      asn: 65000
-      hold_time: 3s
-virtual_servers:
-  - address: %s
-    port: 80
-    scheduler: mh
-    scheduler_flags: [mh-fallback, mh-port]
-    forwarding: DR
-    announce: true
-    delay_loop: 1s
-    real_servers:
-%s`, sloppy, i, ecmpRouter, ecmpVIP, rs.String())
+	return ecmplab.LbdBody(i, ecmplab.LbdOptions{Sloppy: sloppy})
 }
 
 // buildECMPLab builds the topology, starts bird2, the real servers (HTTP
@@ -94,49 +68,20 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 	commandPath(t, "bird")
 	commandPath(t, "lbrs")
 	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}}
-	front, err := l.lab.AddSwitch("front")
-	must(t, err)
-	lan, err := l.lab.AddSwitch("lan")
-	must(t, err)
 	n.Step("Topology: client %s behind router (bird2, ECMP, fib_multipath_hash_policy=1); 3 directors and 3 DR real servers on 10.9.0.0/24", ecmpClient)
-	l.client, err = l.lab.AddHost("client", front, netip.MustParsePrefix(ecmpClient+"/24"))
+	tp, err := ecmplab.Build(l.lab)
 	must(t, err)
-	must(t, l.client.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr("10.20.0.1"), ""))
-	// The client's packets reach the router still carrying its socket's
-	// hash (veth keeps skb->hash), and policy 1 uses an L4 hash already
-	// there instead of the headers'. The socket draws a new one on every
-	// retransmission timeout (a slow SYN under TCG), which moved flows to
-	// another director with the same route (seen: 2-3 of 60 flows in two
-	// directors' tables). A real router hashes the headers: the dialer sets
-	// SO_TXREHASH 0 (noTxRehash) and the namespace's default is 0 too, so
-	// each flow keeps its hash for its life and only a route change moves
-	// it, as on a real network.
-	must(t, l.client.Sysctl("net.core.txrehash", "0"))
-	l.router, err = l.lab.AddHost("router", front, netip.MustParsePrefix("10.20.0.1/24"))
-	must(t, err)
-	_, err = l.lab.Connect(l.router, lan, netnslab.Port{Name: "eth1", Addrs: []netip.Prefix{netip.MustParsePrefix(ecmpRouter + "/24")}})
-	must(t, err)
-	must(t, l.router.Sysctl("net.ipv4.ip_forward", "1"))
-	must(t, l.router.Sysctl("net.ipv4.fib_multipath_hash_policy", "1"))
+	l.tp, l.client, l.router = tp, tp.Client, tp.Router
 	l.startBird(t)
-	for w := 1; w <= 3; w++ {
-		name, addr := fmt.Sprintf("web%d", w), fmt.Sprintf("10.9.0.%d", 10+w)
-		ns, err := l.lab.AddHost(name, lan, netip.MustParsePrefix(addr+"/24"))
-		must(t, err)
-		must(t, ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
-		serveName(t, ns, "0.0.0.0:80", name)
-		l.webs[addr] = name
-		startECMPLbrs(t, ns, name)
+	for _, w := range tp.Webs {
+		serveName(t, w.NS, "0.0.0.0:80", w.Name)
+		l.webs[w.Addr] = w.Name
+		startECMPLbrs(t, w.NS, w.Name)
 	}
-	for i := 1; i <= 3; i++ {
-		d := &ecmpDirector{id: i, addr: fmt.Sprintf("10.9.0.%d", i)}
-		d.ns, err = l.lab.AddNamespace(fmt.Sprintf("d%d", i))
-		must(t, err)
-		d.link, err = l.lab.Connect(d.ns, lan, netnslab.Port{Addrs: []netip.Prefix{netip.MustParsePrefix(d.addr + "/24")}})
-		must(t, err)
-		must(t, d.ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
-		d.node = newLbdNode(t, fmt.Sprintf("d%d", i), d.ns)
-		d.node.writeConfig(t, "", ecmpLbdBody(i, sloppy))
+	for _, td := range tp.Directors {
+		d := &ecmpDirector{id: td.ID, addr: td.Addr, ns: td.NS, link: td.Link}
+		d.node = newLbdNode(t, fmt.Sprintf("d%d", td.ID), d.ns)
+		d.node.writeConfig(t, "", ecmpLbdBody(td.ID, sloppy))
 		l.directors = append(l.directors, d)
 	}
 	n.Note("d1's lbd.yaml:")
@@ -174,7 +119,7 @@ func (l *ecmpLab) startBird(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	conf := filepath.Join(dir, "bird.conf")
-	must(t, os.WriteFile(conf, []byte(birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, false)), 0o644))
+	must(t, os.WriteFile(conf, []byte(ecmplab.RouterConf(false)), 0o644))
 	l.birdSock = filepath.Join(dir, "bird.ctl")
 	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
 }
@@ -195,15 +140,7 @@ func startECMPLbrs(t *testing.T, ns *netnslab.Namespace, name string) {
 // nextHops is the router's next hops for the VIP, as director ids.
 func (l *ecmpLab) nextHops(t *testing.T) []int {
 	t.Helper()
-	out := run(t, l.router, "ip", "route", "show", ecmpVIP+"/32")
-	var ids []int
-	for _, m := range regexp.MustCompile(`via 10\.9\.0\.(\d+)`).FindAllStringSubmatch(out, -1) {
-		var id int
-		fmt.Sscan(m[1], &id)
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return ecmplab.ParseNextHops(run(t, l.router, "ip", "route", "show", ecmpVIP+"/32"))
 }
 
 // waitHops polls the router's route until its next hops are want and
@@ -239,25 +176,12 @@ func (l *ecmpLab) pin(t *testing.T, id int) {
 }
 
 // ecmpConn is one IPVS connection entry: client source port, state, real server.
-type ecmpConn struct {
-	port  int
-	state string
-	dest  string
-}
-
-var ipvsConnRE = regexp.MustCompile(`(?m)^TCP\s+\S+\s+(\S+)\s+` + regexp.QuoteMeta(ecmpClient) + `:(\d+)\s+` + regexp.QuoteMeta(ecmpVIP) + `:80\s+(\S+):80`)
+type ecmpConn = ecmplab.Conn
 
 // conns lists the director's IPVS connections from the client.
 func (d *ecmpDirector) conns(t *testing.T) map[int]ecmpConn {
 	t.Helper()
-	out := run(t, d.ns, "ipvsadm", "-Lnc")
-	m := map[int]ecmpConn{}
-	for _, f := range ipvsConnRE.FindAllStringSubmatch(out, -1) {
-		var port int
-		fmt.Sscan(f[2], &port)
-		m[port] = ecmpConn{port: port, state: f[1], dest: f[3]}
-	}
-	return m
+	return ecmplab.ParseConns(run(t, d.ns, "ipvsadm", "-Lnc"))
 }
 
 // carrier returns the director whose IPVS holds an ESTABLISHED connection
@@ -270,7 +194,7 @@ func (l *ecmpLab) carrier(t *testing.T, port int, not ...*ecmpDirector) *ecmpDir
 			if slices.Contains(not, d) || d.lbd.exited() {
 				continue
 			}
-			if c, ok := d.conns(t)[port]; ok && c.state == "ESTABLISHED" {
+			if c, ok := d.conns(t)[port]; ok && c.State == "ESTABLISHED" {
 				return d
 			}
 		}
@@ -283,32 +207,7 @@ func (l *ecmpLab) carrier(t *testing.T, port int, not ...*ecmpDirector) *ecmpDir
 
 // dialFrom connects from the client's fixed source port to the VIP.
 func (l *ecmpLab) dialFrom(ctx context.Context, port int) (*net.TCPConn, error) {
-	var c net.Conn
-	err := l.client.Do(func() error {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}, Control: noTxRehash}
-		var err error
-		c, err = d.DialContext(ctx, "tcp", ecmpVIP+":80")
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dialing %s:80 from port %d: %w", ecmpVIP, port, err)
-	}
-	return c.(*net.TCPConn), nil
-}
-
-// soTxRehash is SO_TXREHASH (Linux 5.17): 0 keeps the socket's hash for
-// its life (see the client's net.core.txrehash in buildECMPLab).
-const soTxRehash = 74
-
-func noTxRehash(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soTxRehash, 0) }); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("setsockopt SO_TXREHASH 0: %w", serr)
-	}
-	return nil
+	return l.tp.Dial(ctx, port)
 }
 
 // openFlows opens count connections from source ports base, base+1, ...

@@ -59,8 +59,8 @@ func ecmpSpread(t *testing.T, n *narrator, l *ecmpLab) {
 			}
 			owner[port] = d.id
 			perDirector[d.id]++
-			if l.webs[c.dest] != answers[port] {
-				t.Errorf("port %d: d%d's IPVS sent it to %s, but %s answered", port, d.id, c.dest, answers[port])
+			if l.webs[c.Dest] != answers[port] {
+				t.Errorf("port %d: d%d's IPVS sent it to %s, but %s answered", port, d.id, c.Dest, answers[port])
 			}
 		}
 	}
@@ -94,7 +94,7 @@ func ecmpSameServer(t *testing.T, n *narrator, l *ecmpLab) {
 		conns := d.conns(t)
 		reset()
 		for p := base; p < base+ports; p++ {
-			if c, ok := conns[p]; !ok || l.webs[c.dest] != open[p] {
+			if c, ok := conns[p]; !ok || l.webs[c.Dest] != open[p] {
 				t.Errorf("port %d pinned to d%d: d%d's IPVS entry %+v (present %v), answered by %s", p, d.id, d.id, c, ok, open[p])
 			}
 			got[p] = append(got[p], open[p])

@@ -36,6 +36,12 @@ func Benches() []Bench {
 			Args:    []string{"-trials", "7"},
 			Doc:     "client-visible outage (a request every 10 ms) after a master link cut and a graceful stop, lbd vs keepalived, medians and ratio",
 		},
+		{
+			Name:    "ecmpbench",
+			Package: "./e2e/cmd/ecmpbench",
+			Args:    []string{"-trials", "3"},
+			Doc:     "three lbd behind a bird2 ECMP router: flows broken by a drain and a kill -9 (hold 3 s, BFD), time to served again, vs the keepalived pair's takeover and bird2 announcing itself",
+		},
 	}
 }
 

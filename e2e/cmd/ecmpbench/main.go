@@ -1,0 +1,206 @@
+// Command ecmpbench measures issue 16's scale-out on a real kernel (run it
+// in the testbed VM: `testbed bench ecmpbench`, `make bench-ecmp`): what
+// the client's established flows see when one of three lbd directors
+// behind a bird2 ECMP router is drained or dies, against the keepalived
+// VRRP pair's takeover and bird2 announcing the VIP itself, in one run.
+//
+//   - the topology is the VM scenario's (e2e/ecmplab): a client behind a
+//     router running bird2 with merge paths (one route, a next hop per
+//     director, fib_multipath_hash_policy=1), three directors announcing
+//     the VIP with BGP (hold 3 s), three DR real servers;
+//   - the client holds -flows long-lived TCP connections from distinct
+//     source ports, each sending a line every -every and reading the real
+//     server's answer: a reset or a stall shows;
+//   - lbd drain: lbctl drain-director on one director (BGP withdraw);
+//     lbd kill: its link cut, then kill -9 (the router notices only by the
+//     hold time, 3 s, or BFD, 100ms x 3), sloppy_tcp on; each trial's
+//     victim is the next director;
+//   - keepalived: two directors with keepalived (VRRP advert 1 s, the VIP
+//     on eth0, the same IPVS service: mh, mh-port, mh-fallback, DR,
+//     sloppy_tcp on), the router's route to the VIP on its LAN; the
+//     master's link cut, then kill -9;
+//   - bird2: bird2 on each director announcing the VIP (a static route),
+//     one cut and killed: the time for the router to drop it, hold 3 s
+//     and BFD (no flows: the anchor of the route change).
+//
+// Each trial prints the share of established flows broken (reset, or not
+// answered again within 20 s), the time until the last of the faulted
+// director's flows was answered again, and the router's route change; then
+// the medians per series, the ratios ours/peer and the verdict: PASS when
+// no flow broke on lbd's drain or kill, lbd's flows were served again no
+// later than keepalived's, and the router dropped a killed lbd no later
+// than a killed bird2 (10% slack); FAIL (exit 1); 2 when a series could
+// not be measured.
+//
+//	ecmpbench [-trials 3] [-quick] [-flows 60] [-every 50ms] [-peers keepalived,bird] [-v]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lb/e2e/ecmplab"
+	"github.com/lvsd/lb/internal/benchverdict"
+)
+
+// options are the command's flags.
+type options struct {
+	trials  int
+	flows   int
+	every   time.Duration
+	peers   []string
+	verbose bool
+}
+
+const (
+	peerKeepalived = "keepalived"
+	peerBird       = "bird"
+)
+
+func main() {
+	var o options
+	flag.IntVar(&o.trials, "trials", 3, "trials per series")
+	quick := flag.Bool("quick", false, "one trial per series")
+	flag.IntVar(&o.flows, "flows", 60, "long-lived connections the client holds in each trial")
+	flag.DurationVar(&o.every, "every", 50*time.Millisecond, "each flow's interval between two exchanges")
+	peers := flag.String("peers", "keepalived,bird", "peers to measure (keepalived, bird); without both there is no verdict")
+	flag.BoolVar(&o.verbose, "v", false, "print the daemons' logs")
+	flag.Parse()
+	if *quick {
+		o.trials = 1
+	}
+	if *peers != "" {
+		o.peers = strings.Split(*peers, ",")
+	}
+	if err := validate(o); err != nil {
+		fmt.Fprintln(os.Stderr, "ecmpbench:", err)
+		os.Exit(2)
+	}
+	err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ecmpbench:", err)
+	}
+	os.Exit(benchverdict.ExitStatus(err))
+}
+
+func validate(o options) error {
+	if o.trials < 1 {
+		return fmt.Errorf("-trials %d: at least 1", o.trials)
+	}
+	if o.flows < 3 || o.flows > 1000 {
+		return fmt.Errorf("-flows %d: 3 to 1000", o.flows)
+	}
+	if o.every <= 0 {
+		return fmt.Errorf("-every must be positive")
+	}
+	for _, p := range o.peers {
+		if p != peerKeepalived && p != peerBird {
+			return fmt.Errorf("-peers: unknown peer %q (keepalived, bird)", p)
+		}
+	}
+	return nil
+}
+
+// wanted is the series a run with o measures, all of which the verdict
+// needs.
+func wanted(o options) []string {
+	want := []string{seriesDrain, seriesKillHold, seriesKillBFD}
+	if slices.Contains(o.peers, peerKeepalived) {
+		want = append(want, seriesKeepalived)
+	}
+	if slices.Contains(o.peers, peerBird) {
+		want = append(want, seriesBirdHold, seriesBirdBFD)
+	}
+	return want
+}
+
+// run builds the lab, runs every series and judges.
+func run(o options) error {
+	l, err := buildLab()
+	if err != nil {
+		return fmt.Errorf("%w: building the lab: %w", benchverdict.ErrNotMeasured, err)
+	}
+	defer l.close()
+	fmt.Printf("ecmpbench: client %s -> router (bird2, merge paths, L4 hash) -> VIP %s:80 on d1..d3 %v -> DR mh to %s, %s, %s\n",
+		ecmplab.Client, ecmplab.VIP, ecmplab.DirectorAddrs(), ecmplab.WebAddr(1), ecmplab.WebAddr(2), ecmplab.WebAddr(3))
+	fmt.Printf("flows: %d long-lived connections per trial from distinct source ports, a line every %v each; %d trials per series\n",
+		o.flows, o.every, o.trials)
+	res := results{}
+	var missing []string
+	note := func(series string, trial int, out outcome, err error) {
+		if err != nil {
+			fmt.Printf("%-16s trial %d: NOT MEASURED: %v\n", series, trial, err)
+			missing = append(missing, fmt.Sprintf("%s trial %d: %v", series, trial, err))
+			return
+		}
+		fmt.Printf("%-16s trial %d: %s\n", series, trial, out)
+		res.add(series, out)
+	}
+	for _, bfd := range []bool{false, true} {
+		if err := l.bgpSeries(o, bfd, note); err != nil {
+			missing = append(missing, err.Error())
+		}
+	}
+	if slices.Contains(o.peers, peerKeepalived) {
+		if err := l.keepalivedSeries(o, note); err != nil {
+			missing = append(missing, err.Error())
+		}
+	}
+	return judge(os.Stdout, res, wanted(o), missing)
+}
+
+// noteFunc records one trial's outcome, or why it was not measured.
+type noteFunc func(series string, trial int, out outcome, err error)
+
+// bgpSeries runs bird2 on the router (with BFD or not), then lbd's trials
+// (the drain only without BFD: it does not depend on failure detection),
+// then the bird2 anchor's.
+func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
+	router, err := l.startRouterBird(bfd)
+	if err != nil {
+		return err
+	}
+	defer router.stop()
+	killSeries, birdSeries := seriesKillHold, seriesBirdHold
+	if bfd {
+		killSeries, birdSeries = seriesKillBFD, seriesBirdBFD
+	}
+	s, err := startLbdStack(l, bfd)
+	if err != nil {
+		return fmt.Errorf("%s: starting lbd: %w", killSeries, err)
+	}
+	for i := range o.trials {
+		v := i%ecmplab.Size + 1
+		if !bfd {
+			out, err := l.drainTrial(s, o, v, 20000+i*1000)
+			note(seriesDrain, i+1, out, err)
+		}
+		out, err := l.killTrial(s, o, v, 20500+i*1000+boolInt(bfd)*10000)
+		note(killSeries, i+1, out, err)
+		if err != nil {
+			break
+		}
+	}
+	if o.verbose {
+		fmt.Print(s.logs())
+	}
+	s.stop()
+	if err := l.cleanDirectors(); err != nil {
+		return err
+	}
+	if slices.Contains(o.peers, peerBird) {
+		l.birdTrials(o, bfd, birdSeries, note)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
