@@ -54,6 +54,8 @@ func startLbdStack(l *lab, bfd bool) (*lbdStack, error) {
 	return s, nil
 }
 
+func (s *lbdStack) kill(v int) { s.ds[v-1].kill() }
+
 func (s *lbdStack) stop() {
 	for _, d := range s.ds {
 		d.stop()

@@ -23,9 +23,15 @@ type outcome struct {
 	// answered again (every flow it carried served again); resumeMedian
 	// the median over them.
 	resume, resumeMedian time.Duration
+	// gap is the longest a moved flow went without an answer, over
+	// answers after the fault (the interval before each included).
+	gap time.Duration
 	// routeGone is from the fault until the router's route lost the
 	// director (BGP); 0 when not measured (VRRP).
 	routeGone time.Duration
+	// command is how long the command injecting the fault ran (lbctl
+	// drain-director), 0 for a kill.
+	command time.Duration
 }
 
 func (o outcome) brokenShare() float64 {
@@ -36,13 +42,13 @@ func (o outcome) brokenShare() float64 {
 }
 
 func (o outcome) String() string {
-	if o.total == 0 {
-		return fmt.Sprintf("route without it after %.3fs", o.routeGone.Seconds())
-	}
-	s := fmt.Sprintf("broken %d/%d (%.1f%%); its %d flows served again after %.3fs (median %.3fs)",
-		o.broken, o.total, 100*o.brokenShare(), o.moved, o.resume.Seconds(), o.resumeMedian.Seconds())
+	s := fmt.Sprintf("broken %d/%d (%.1f%%); its %d flows served again after %.3fs (median %.3fs), longest gap %.3fs",
+		o.broken, o.total, 100*o.brokenShare(), o.moved, o.resume.Seconds(), o.resumeMedian.Seconds(), o.gap.Seconds())
 	if o.routeGone > 0 {
 		s += fmt.Sprintf("; route without it after %.3fs", o.routeGone.Seconds())
+	}
+	if o.command > 0 {
+		s += fmt.Sprintf(" (lbctl drain-director returned after %.3fs)", o.command.Seconds())
 	}
 	return s
 }
@@ -70,6 +76,7 @@ func measure(recs []flowRecord, carried map[int]bool, at time.Time) outcome {
 			continue
 		}
 		resumes = append(resumes, first.Sub(at))
+		o.gap = max(o.gap, longestGap(r.answers, at))
 	}
 	if len(resumes) > 0 {
 		slices.Sort(resumes)
@@ -79,6 +86,18 @@ func measure(recs []flowRecord, carried map[int]bool, at time.Time) outcome {
 		o.resume = -1
 	}
 	return o
+}
+
+// longestGap is the longest interval between two answers, the later
+// after at.
+func longestGap(ts []time.Time, at time.Time) time.Duration {
+	var gap time.Duration
+	for i := 1; i < len(ts); i++ {
+		if ts[i].After(at) {
+			gap = max(gap, ts[i].Sub(ts[i-1]))
+		}
+	}
+	return gap
 }
 
 func firstAfter(ts []time.Time, at time.Time) (time.Time, bool) {

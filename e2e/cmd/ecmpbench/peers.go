@@ -15,66 +15,83 @@ import (
 	"github.com/lvsd/lb/internal/birdconf"
 )
 
-// birdTrials is the anchor: bird2 on each director announcing the VIP,
-// one cut and killed per trial; the figure is the router's route change.
-func (l *lab) birdTrials(o options, bfd bool, series string, note noteFunc) {
-	ds := make([]*daemon, ecmplab.Size)
-	start := func(i int) error {
-		var err error
-		ds[i-1], err = l.startBird(l.tp.Directors[i-1].NS, fmt.Sprintf("d%d", i),
-			birdconf.Director(ecmplab.DirectorAddr(i), ecmplab.Router, ecmplab.VIP, bfd))
-		return err
-	}
-	defer func() {
-		for _, d := range ds {
-			d.stop()
+// birdStack is the anchor, what operators build by hand today: on each
+// director bird2 announcing the VIP (a static route) and the IPVS service
+// lbd programs set up with ipvsadm (mh, mh-port, mh-fallback, DR to the
+// three real servers, in the same order on every director), the VIP on lo
+// with the ARP sysctls, sloppy_tcp on.
+type birdStack struct {
+	l   *lab
+	bfd bool
+	ds  []*daemon
+}
+
+func startBirdStack(l *lab, bfd bool) (*birdStack, error) {
+	s := &birdStack{l: l, bfd: bfd, ds: make([]*daemon, ecmplab.Size)}
+	for _, d := range l.tp.Directors {
+		if err := setUpByHand(d); err != nil {
+			return nil, fmt.Errorf("d%d: %w", d.ID, err)
 		}
-		if err := l.cleanDirectors(); err != nil {
-			fmt.Println("ecmpbench: after bird2's trials:", err)
-		}
-	}()
-	for i := 1; i <= ecmplab.Size; i++ {
-		if err := start(i); err != nil {
-			note(series, 1, outcome{}, err)
-			return
+		if err := s.start(d.ID); err != nil {
+			s.stop()
+			return nil, err
 		}
 	}
 	if _, err := l.waitHops(all(), 60*time.Second); err != nil {
-		note(series, 1, outcome{}, err)
-		return
+		s.stop()
+		return nil, fmt.Errorf("%w\n%s", err, s.logs())
 	}
-	for t := range o.trials {
-		v := t%ecmplab.Size + 1
-		out, err := l.birdKill(ds, v, start)
-		note(series, t+1, out, err)
-		if err != nil {
-			return
+	return s, nil
+}
+
+// setUpByHand gives director d the VIP and the IPVS service.
+func setUpByHand(d *ecmplab.Director) error {
+	if err := d.NS.AddAddress("lo", netip.MustParsePrefix(ecmplab.VIP+"/32"), ""); err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "2"} {
+		if err := d.NS.Sysctl(k, v); err != nil {
+			return err
 		}
+	}
+	svc := ecmplab.VIP + ":80"
+	if _, err := runIn(d.NS, "ipvsadm", "-A", "-t", svc, "-s", "mh", "-b", "mh-fallback,mh-port"); err != nil {
+		return err
+	}
+	for w := 1; w <= ecmplab.Size; w++ {
+		if _, err := runIn(d.NS, "ipvsadm", "-a", "-t", svc, "-r", ecmplab.WebAddr(w)+":80", "-g", "-w", "1"); err != nil {
+			return err
+		}
+	}
+	return d.NS.Sysctl("net.ipv4.vs.sloppy_tcp", "1")
+}
+
+func (s *birdStack) start(v int) error {
+	dm, err := s.l.startBird(s.l.tp.Directors[v-1].NS, fmt.Sprintf("d%d", v),
+		birdconf.Director(ecmplab.DirectorAddr(v), ecmplab.Router, ecmplab.VIP, s.bfd))
+	if err != nil {
+		return err
+	}
+	s.ds[v-1] = dm
+	return nil
+}
+
+func (s *birdStack) kill(v int) { s.ds[v-1].kill() }
+
+func (s *birdStack) stop() {
+	for _, d := range s.ds {
+		d.stop()
 	}
 }
 
-func (l *lab) birdKill(ds []*daemon, v int, start func(int) error) (outcome, error) {
-	d := l.tp.Directors[v-1]
-	if err := d.Link.Cut(); err != nil {
-		return outcome{}, err
+func (s *birdStack) logs() string {
+	var out string
+	for _, d := range s.ds {
+		if d != nil {
+			out += fmt.Sprintf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 30))
+		}
 	}
-	at := time.Now()
-	ds[v-1].kill()
-	gone, err := l.waitHopsSince(at, others(v), 20*time.Second)
-	if err != nil {
-		return outcome{}, err
-	}
-	out := outcome{routeGone: gone}
-	if err := d.Link.Restore(); err != nil {
-		return out, err
-	}
-	if err := start(v); err != nil {
-		return out, err
-	}
-	if _, err := l.waitHops(all(), 60*time.Second); err != nil {
-		return out, fmt.Errorf("after bird2's restart on d%d: %w", v, err)
-	}
-	return out, nil
+	return out
 }
 
 // VRRP settings of the keepalived pair (d1 master, d2 backup).

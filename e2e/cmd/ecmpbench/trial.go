@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,17 +55,24 @@ func (l *lab) drainTrial(s *lbdStack, o options, v, base int) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
+	if err := l.requireAll(); err != nil {
+		return outcome{}, err
+	}
+	// lbctl runs while the route is polled: under a starved VM its own
+	// start takes a second or more, which the route change includes.
 	at := time.Now()
-	if err := s.lbctl(v, "drain-director"); err != nil {
-		return outcome{}, err
-	}
+	lbctl := make(chan error, 1)
+	var took time.Duration
+	go func() { err := s.lbctl(v, "drain-director"); took = time.Since(at); lbctl <- err }()
 	gone, err := l.waitHopsSince(at, others(v), 20*time.Second)
-	if err != nil {
-		return outcome{}, err
+	if lerr := <-lbctl; lerr != nil || err != nil {
+		return outcome{}, errors.Join(lerr, err)
 	}
+	// Served again counts from the route change: until then the drained
+	// director still forwards.
 	fs.waitSettled(at.Add(gone), settleLimit)
-	res := measure(fs.records(), carried, at)
-	res.routeGone = gone
+	res := measure(fs.records(), carried, at.Add(gone))
+	res.routeGone, res.command = gone, took
 	fs.close()
 	if err := s.lbctl(v, "drain-director", "--undo"); err != nil {
 		return res, err
@@ -74,10 +83,18 @@ func (l *lab) drainTrial(s *lbdStack, o options, v, base int) (outcome, error) {
 	return res, nil
 }
 
-// killTrial cuts director v's link and kills its lbd (kill -9): the router
-// notices only by the hold time or BFD. Then it restores the link and
-// restarts lbd.
-func (l *lab) killTrial(s *lbdStack, o options, v, base int) (outcome, error) {
+// stack is the daemons announcing the VIP on the three directors: lbd,
+// or bird2 (the anchor).
+type stack interface {
+	kill(v int)        // kill -9 director v's daemon
+	start(v int) error // start it again
+	logs() string
+}
+
+// killTrial cuts director v's link and kills its daemon (kill -9): the
+// router notices only by the hold time or BFD. Then it restores the link
+// and restarts the daemon.
+func (l *lab) killTrial(s stack, o options, v, base int) (outcome, error) {
 	fs, err := l.openTrialFlows(o, base)
 	if err != nil {
 		return outcome{}, err
@@ -88,11 +105,14 @@ func (l *lab) killTrial(s *lbdStack, o options, v, base int) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
+	if err := l.requireAll(); err != nil {
+		return outcome{}, err
+	}
 	if err := d.Link.Cut(); err != nil {
 		return outcome{}, err
 	}
 	at := time.Now()
-	s.ds[v-1].kill()
+	s.kill(v)
 	gone, err := l.waitHopsSince(at, others(v), 20*time.Second)
 	if err != nil {
 		return outcome{}, err
@@ -113,8 +133,22 @@ func (l *lab) killTrial(s *lbdStack, o options, v, base int) (outcome, error) {
 	return res, nil
 }
 
+// requireAll checks, right before a fault, that the router's route has
+// every director (a session that flapped under a starved VM would make
+// the route change look instant): a set-up failure, tried again.
+func (l *lab) requireAll() error {
+	hops, err := l.tp.NextHops()
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(hops, all()) {
+		return errSetup{fmt.Errorf("before the fault the router's next hops are directors %v, want %v", hops, all())}
+	}
+	return nil
+}
+
 // errSetup is a trial that failed before its fault (the client's flows
-// could not be opened).
+// could not be opened, a director's route missing): it is tried again.
 type errSetup struct{ error }
 
 func (e errSetup) Unwrap() error { return e.error }

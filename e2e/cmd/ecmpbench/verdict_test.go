@@ -28,7 +28,7 @@ func TestMeasure(t *testing.T) {
 				{port: 4, answers: []time.Time{ms(-20), ms(400)}},
 			},
 			carried: map[int]bool{2: true, 3: true, 4: true},
-			want:    outcome{total: 4, moved: 3, resume: 900 * time.Millisecond, resumeMedian: 400 * time.Millisecond},
+			want:    outcome{total: 4, moved: 3, resume: 900 * time.Millisecond, resumeMedian: 400 * time.Millisecond, gap: 930 * time.Millisecond},
 		},
 		{
 			name: "a reset moved flow is broken and the resume unknown",
@@ -38,7 +38,7 @@ func TestMeasure(t *testing.T) {
 				{port: 3, answers: []time.Time{ms(-30), ms(500)}},
 			},
 			carried: map[int]bool{2: true, 3: true},
-			want:    outcome{total: 3, broken: 1, moved: 2, resume: -1, resumeMedian: 500 * time.Millisecond},
+			want:    outcome{total: 3, broken: 1, moved: 2, resume: -1, resumeMedian: 500 * time.Millisecond, gap: 530 * time.Millisecond},
 		},
 		{
 			name: "a flow never answered after the fault is broken, carried or not",
@@ -47,7 +47,7 @@ func TestMeasure(t *testing.T) {
 				{port: 2, answers: []time.Time{ms(-40), ms(200)}},
 			},
 			carried: map[int]bool{2: true},
-			want:    outcome{total: 2, broken: 1, moved: 1, resume: 200 * time.Millisecond, resumeMedian: 200 * time.Millisecond},
+			want:    outcome{total: 2, broken: 1, moved: 1, resume: 200 * time.Millisecond, resumeMedian: 200 * time.Millisecond, gap: 240 * time.Millisecond},
 		},
 		{
 			name: "a reset after the last answer still breaks the flow",
@@ -75,8 +75,8 @@ func TestJudge(t *testing.T) {
 		seriesKillHold:   {good(3200*time.Millisecond, 2500*time.Millisecond), good(3400*time.Millisecond, 2700*time.Millisecond), good(3000*time.Millisecond, 2300*time.Millisecond)},
 		seriesKillBFD:    {good(600*time.Millisecond, 300*time.Millisecond)},
 		seriesKeepalived: {{total: 60, moved: 60, resume: 4200 * time.Millisecond}},
-		seriesBirdHold:   {{routeGone: 2500 * time.Millisecond}},
-		seriesBirdBFD:    {{routeGone: 290 * time.Millisecond}},
+		seriesBirdHold:   {good(3300*time.Millisecond, 2500*time.Millisecond)},
+		seriesBirdBFD:    {good(580*time.Millisecond, 290*time.Millisecond)},
 	}
 	with := func(series string, o outcome) results {
 		r := results{}
@@ -95,11 +95,14 @@ func TestJudge(t *testing.T) {
 		wantText []string
 	}{
 		{name: "all goals met", res: pass, want: all,
-			wantText: []string{"ratio lbd kill hold / keepalived kill, served again: 3.200s / 4.200s = 0.762", "ratio lbd kill bfd / bird kill bfd, route: 0.300s / 0.290s = 1.034", "bird kill bfd    broken -  served again -  route 0.290s", "ecmpbench: PASS"}},
+			wantText: []string{"ratio lbd kill hold / keepalived kill, served again: 3.200s / 4.200s = 0.762", "ratio lbd kill bfd / bird kill bfd, route: 0.300s / 0.290s = 1.034", "bird kill bfd    broken 0/60  served again 0.580s  route 0.290s",
+				"ratio lbd kill hold / keepalived kill, served again: 3.200s / 4.200s = 0.762\n  [info] not a goal", "ecmpbench: PASS"}},
+		{name: "served again later than bird2", res: with(seriesKillHold, good(6200*time.Millisecond, 2500*time.Millisecond)), want: all,
+			wantErr: benchverdict.ErrFailed, wantText: []string{"[FAIL] served again: lbd kill hold's median at most bird kill hold's: ratio 1.879 <= 1.10"}},
 		{name: "a flow broken by the drain", res: with(seriesDrain, outcome{total: 60, broken: 1, moved: 20, resume: -1}), want: all,
 			wantErr: benchverdict.ErrFailed, wantText: []string{"[FAIL] lbd drain: 1 of 60 established flows broken (goal 0)"}},
 		{name: "served again later than keepalived", res: with(seriesKillBFD, good(5*time.Second, 300*time.Millisecond)), want: all,
-			wantErr: benchverdict.ErrFailed, wantText: []string{"[FAIL] served again: lbd kill bfd's median at most keepalived kill's: ratio 1.190"}},
+			wantErr: benchverdict.ErrFailed, wantText: []string{"[FAIL] served again: lbd kill bfd's median at most keepalived kill's: ratio 1.190 <= 1.00"}},
 		{name: "route dropped much later than bird2", res: with(seriesKillBFD, good(600*time.Millisecond, 400*time.Millisecond)), want: all,
 			wantErr: benchverdict.ErrFailed, wantText: []string{"[FAIL] route: lbd kill bfd's median at most bird kill bfd's: ratio 1.379 <= 1.10"}},
 		{name: "a series missing", res: with(seriesKeepalived, outcome{}), want: all[:3], missing: []string{"lbd kill bfd trial 1: no route"},
