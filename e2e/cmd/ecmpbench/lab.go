@@ -26,6 +26,10 @@ type lab struct {
 	tp  *ecmplab.Topology
 	lns []net.Listener
 	dir string
+	// routerBFD and routerSock are the router's bird2: BFD on, its
+	// control socket.
+	routerBFD  bool
+	routerSock string
 }
 
 func buildLab() (l *lab, err error) {
@@ -200,6 +204,7 @@ func (dm *daemon) stop() {
 
 // startRouterBird starts bird2 on the router, with or without BFD.
 func (l *lab) startRouterBird(bfd bool) (*daemon, error) {
+	l.routerBFD, l.routerSock = bfd, filepath.Join(l.dir, "bird-router", "bird.ctl")
 	return l.startBird(l.tp.Router, "router", ecmplab.RouterConf(bfd))
 }
 

@@ -34,7 +34,7 @@
 // judged: see comparisons); FAIL (exit 1); 2 when a series could not be
 // measured.
 //
-//	ecmpbench [-trials 3] [-quick] [-flows 60] [-every 50ms] [-peers keepalived,bird] [-v]
+//	ecmpbench [-trials 3] [-quick] [-flows 60] [-every 100ms] [-peers keepalived,bird] [-v]
 package main
 
 import (
@@ -68,7 +68,7 @@ func main() {
 	flag.IntVar(&o.trials, "trials", 3, "trials per series")
 	quick := flag.Bool("quick", false, "one trial per series")
 	flag.IntVar(&o.flows, "flows", 60, "long-lived connections the client holds in each trial")
-	flag.DurationVar(&o.every, "every", 50*time.Millisecond, "each flow's interval between two exchanges")
+	flag.DurationVar(&o.every, "every", 100*time.Millisecond, "each flow's interval between two exchanges")
 	peers := flag.String("peers", "keepalived,bird", "peers to measure (keepalived, bird); without both there is no verdict")
 	flag.BoolVar(&o.verbose, "v", false, "print the daemons' logs")
 	flag.Parse()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,18 +134,61 @@ func (l *lab) killTrial(s stack, o options, v, base int) (outcome, error) {
 	return res, nil
 }
 
-// requireAll checks, right before a fault, that the router's route has
-// every director (a session that flapped under a starved VM would make
-// the route change look instant): a set-up failure, tried again.
+// requireAll waits, right before a fault, until the router's route has
+// every director and, with BFD, its BFD session with each is up (a session
+// that flapped under a starved VM would make the route change look instant,
+// or leave only the hold time to notice): after 30 s, a set-up failure,
+// tried again.
 func (l *lab) requireAll() error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		why, err := l.notAll()
+		if err != nil || why == "" {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errSetup{fmt.Errorf("before the fault: %s", why)}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (l *lab) notAll() (string, error) {
 	hops, err := l.tp.NextHops()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !slices.Equal(hops, all()) {
-		return errSetup{fmt.Errorf("before the fault the router's next hops are directors %v, want %v", hops, all())}
+		return fmt.Sprintf("the router's next hops are directors %v, want %v", hops, all()), nil
 	}
-	return nil
+	if !l.routerBFD {
+		return "", nil
+	}
+	out, err := runIn(l.tp.Router, "birdc", "-s", l.routerSock, "show", "bfd", "sessions")
+	if err != nil {
+		return "", err
+	}
+	if up := bfdUp(out); !slices.Equal(up, all()) {
+		return fmt.Sprintf("the router's BFD sessions up are with directors %v, want %v", up, all()), nil
+	}
+	return "", nil
+}
+
+// bfdUp reads birdc's "show bfd sessions" and returns the directors whose
+// session is up, sorted.
+func bfdUp(out string) []int {
+	var ids []int
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != "Up" || !strings.HasPrefix(f[0], "10.9.0.") {
+			continue
+		}
+		if id, err := strconv.Atoi(strings.TrimPrefix(f[0], "10.9.0.")); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // errSetup is a trial that failed before its fault (the client's flows

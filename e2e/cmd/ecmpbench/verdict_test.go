@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,21 @@ func TestValidate(t *testing.T) {
 	}
 	if got := wanted(options{}); len(got) != 3 {
 		t.Errorf("wanted without peers = %v, want lbd's three series", got)
+	}
+}
+
+func TestBFDUp(t *testing.T) {
+	out := `BIRD 2.0.12 ready.
+bfd1:
+IP address                Interface  State      Since         Interval  Timeout
+10.9.0.1                  eth1       Up         17:54:18.123    0.100    0.300
+10.9.0.2                  eth1       Down       17:54:17.967    1.000    0.000
+10.9.0.3                  eth1       Up         17:54:01.002    0.100    0.300
+`
+	if got := bfdUp(out); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("bfdUp = %v, want [1 3]", got)
+	}
+	if got := bfdUp("BIRD 2.0.12 ready.\nbfd1:\nIP address                Interface  State      Since         Interval  Timeout\n"); len(got) != 0 {
+		t.Errorf("bfdUp of no session = %v", got)
 	}
 }
