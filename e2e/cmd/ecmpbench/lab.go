@@ -30,6 +30,7 @@ type lab struct {
 	// control socket.
 	routerBFD  bool
 	routerSock string
+	kills      int // faults injected by killTrial
 }
 
 func buildLab() (l *lab, err error) {

@@ -41,6 +41,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -182,7 +183,11 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 		out, err := l.drainTrial(s, o, i%ecmplab.Size+1, 20000+i*1000)
 		note(seriesDrain, i+1, out, err)
 	}
-	l.killSeries(s, o, killSeries, 20500+boolInt(bfd)*10000, note)
+	mark := len(router.log.String())
+	kills := l.killSeries(s, o, killSeries, 20500+boolInt(bfd)*10000, note)
+	if bfd {
+		printFlaps(killSeries, router.log.String()[mark:], kills)
+	}
 	if o.verbose {
 		fmt.Print(s.logs())
 	}
@@ -195,7 +200,11 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 		if err != nil {
 			return fmt.Errorf("%s: starting bird2 on the directors: %w", birdSeries, err)
 		}
-		l.killSeries(bs, o, birdSeries, 40500+boolInt(bfd)*10000, note)
+		mark := len(router.log.String())
+		kills := l.killSeries(bs, o, birdSeries, 40500+boolInt(bfd)*10000, note)
+		if bfd {
+			printFlaps(birdSeries, router.log.String()[mark:], kills)
+		}
 		if o.verbose {
 			fmt.Print(bs.logs())
 		}
@@ -212,8 +221,10 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 
 // killSeries runs o.trials kill trials on s, the victim the next director
 // each time, a trial whose set-up failed tried again twice; it stops at a
-// trial that could not be measured.
-func (l *lab) killSeries(s stack, o options, series string, base int, note noteFunc) {
+// trial that could not be measured. It returns the kills made.
+func (l *lab) killSeries(s stack, o options, series string, base int, note noteFunc) (kills int) {
+	start := l.kills
+	defer func() { kills = l.kills - start }()
 	for i := range o.trials {
 		v := i%ecmplab.Size + 1
 		out, err := l.killTrial(s, o, v, base+i*1000)
@@ -226,6 +237,21 @@ func (l *lab) killSeries(s stack, o options, series string, base int, note noteF
 			return
 		}
 	}
+	return
+}
+
+// bfdDownRE is the router's bird2 log line of a BFD session going down
+// (protocol bfd with debug all).
+var bfdDownRE = regexp.MustCompile(`Session to 10\.9\.0\.\d+ changed state from Up to Down`)
+
+// bfdDowns counts the BFD sessions gone down in the router's log.
+func bfdDowns(routerLog string) int { return len(bfdDownRE.FindAllString(routerLog, -1)) }
+
+// printFlaps says how many of the router's BFD sessions went down during a
+// series, beyond the kills: sessions that flapped (a starved VM).
+func printFlaps(series, routerLog string, kills int) {
+	downs := bfdDowns(routerLog)
+	fmt.Printf("%-16s the router's BFD sessions went down %d times in the series: %d kills, %d flaps\n", series, downs, kills, max(downs-kills, 0))
 }
 
 func boolInt(b bool) int {

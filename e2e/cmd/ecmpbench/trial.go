@@ -114,6 +114,7 @@ func (l *lab) killTrial(s stack, o options, v, base int) (outcome, error) {
 	}
 	at := time.Now()
 	s.kill(v)
+	l.kills++
 	gone, err := l.waitHopsSince(at, others(v), 20*time.Second)
 	if err != nil {
 		return outcome{}, err

@@ -167,3 +167,16 @@ IP address                Interface  State      Since         Interval  Timeout
 		t.Errorf("bfdUp of no session = %v", got)
 	}
 }
+
+func TestBFDDowns(t *testing.T) {
+	log := `2026-12-07 17:54:17.929 <TRACE> bfd1: Sending CTL to 10.9.0.2 [Up]
+2026-12-07 17:54:17.940 <TRACE> bfd1: Session to 10.9.0.2 changed state from Up to Down
+2026-12-07 17:54:17.967 <TRACE> bfd1: Session to 10.9.0.2 removed
+2026-12-07 17:54:19.001 <TRACE> bfd1: Session to 10.9.0.2 changed state from Down to Init
+2026-12-07 17:54:19.101 <TRACE> bfd1: Session to 10.9.0.2 changed state from Init to Up
+2026-12-07 17:54:25.300 <TRACE> bfd1: Session to 10.9.0.3 changed state from Up to Down
+`
+	if got := bfdDowns(log); got != 2 {
+		t.Errorf("bfdDowns = %d, want 2", got)
+	}
+}
