@@ -170,7 +170,7 @@ func (l *lab) notAll() (string, error) {
 		return "", err
 	}
 	if up := bfdUp(out); !slices.Equal(up, all()) {
-		return fmt.Sprintf("the router's BFD sessions up are with directors %v, want %v", up, all()), nil
+		return fmt.Sprintf("the router's BFD sessions up are with directors %v, want %v:\n%s", up, all(), strings.TrimSpace(out)), nil
 	}
 	return "", nil
 }

@@ -20,28 +20,28 @@ const (
 	seriesBirdBFD    = "bird kill bfd"   // the same with BFD 100ms x 3
 )
 
-// comparisons are the ratios ours/peer printed, each a goal unless its
-// limit is 0 (then printed with its info).
+// comparisons are the ratios ours/peer printed. Each is a goal, ours's
+// median at most the peer's plus slack, unless info is set (then printed
+// with it). Against bird2 the slack is one interval of the dead director's
+// sender (a BGP keepalive, 1 s; a BFD packet, 100 ms): the router notices
+// it a detection time after its last packet, and where the fault falls in
+// the interval is chance, so either side's route change (and the flows'
+// next retransmission after it) spreads over one interval (seen: 0.207 to
+// 0.289 s over six BFD trials of both).
 var comparisons = []struct {
 	ours, peer, what string
-	limit            float64
+	slack            time.Duration
 	info             string
 }{
-	{seriesKillHold, seriesBirdHold, "route", routeSlack, ""},
-	{seriesKillBFD, seriesBirdBFD, "route", routeSlack, ""},
-	{seriesKillHold, seriesBirdHold, "served again", routeSlack, ""},
-	{seriesKillBFD, seriesBirdBFD, "served again", routeSlack, ""},
-	{seriesKillBFD, seriesKeepalived, "served again", 1, ""},
+	{seriesKillHold, seriesBirdHold, "route", time.Second, ""},
+	{seriesKillBFD, seriesBirdBFD, "route", 100 * time.Millisecond, ""},
+	{seriesKillHold, seriesBirdHold, "served again", time.Second, ""},
+	{seriesKillBFD, seriesBirdBFD, "served again", 100 * time.Millisecond, ""},
+	{seriesKillBFD, seriesKeepalived, "served again", 0, ""},
 	{seriesKillHold, seriesKeepalived, "served again", 0, "not a goal: hold 3 s against VRRP's 3.6 s Master_Down_Interval, and the moved flows " +
 		"resume at their next TCP retransmission after the route change (back-off 0.2, 0.6, 1.4, 3.0, 6.2 s after the loss), while VRRP's " +
 		"takeover flushes the router's ARP queue at once; BFD is the setting for fast failover"},
 }
-
-// routeSlack is how much later than bird2's our median route change (and
-// the flows served again) may come and still match it: the router's route is polled every 5 ms, and
-// after a hold-time expiry the detection depends on when the last
-// keepalive arrived (a spread of a keepalive interval, 1 s).
-const routeSlack = 1.10
 
 // results are the trials' outcomes by series.
 type results map[string][]outcome
@@ -80,7 +80,7 @@ func brokenSum(ts []outcome) (broken, total int, lost bool) {
 // judge prints the medians side by side, the ratios ours/peer and the
 // goals, and returns the verdict: PASS when no flow broke on a drain or a
 // kill of lbd, the router dropped a killed lbd and its flows were served
-// again no later than with bird2 (routeSlack), with hold time and with
+// again no later than with bird2 (comparisons' slack), with hold time and with
 // BFD, and with BFD no later than after the keepalived pair's takeover; no
 // verdict when a series wanted is missing.
 func judge(w io.Writer, res results, want []string, missing []string) error {
@@ -123,11 +123,11 @@ func judge(w io.Writer, res results, want []string, missing []string) error {
 		mo, mp := medianOf(res[c.ours], f), medianOf(res[c.peer], f)
 		ratio := mo.Seconds() / mp.Seconds()
 		fmt.Fprintf(w, "ratio %s / %s, %s: %.3fs / %.3fs = %.3f\n", c.ours, c.peer, c.what, mo.Seconds(), mp.Seconds(), ratio)
-		if c.limit == 0 {
+		if c.info != "" {
 			fmt.Fprintf(w, "  [info] %s\n", c.info)
 			continue
 		}
-		sheet.Check(mo >= 0 && mp > 0 && ratio <= c.limit, "%s: %s's median at most %s's: ratio %.3f <= %.2f", c.what, c.ours, c.peer, ratio, c.limit)
+		sheet.Check(mo >= 0 && mp > 0 && mo <= mp+c.slack, "%s: %s's median at most %s's + %v: %.3fs <= %.3fs", c.what, c.ours, c.peer, c.slack, mo.Seconds(), (mp + c.slack).Seconds())
 	}
 	if err := sheet.Err(); err != nil {
 		fmt.Fprintf(w, "ecmpbench: FAIL (%d goals missed)\n", len(sheet.Failed()))
