@@ -104,7 +104,7 @@ bench-outage: deps
 # Scale-out (issue 16): three lbd directors behind a bird2 ECMP router, 60 long-lived flows: share broken by
 # lbctl drain-director and by a director's kill -9 with its link cut (sloppy_tcp on), time until its flows are
 # served again and the router's route change, BGP hold 3 s and BFD 100ms x 3; side by side with the keepalived
-# VRRP pair's takeover and bird2 announcing the VIP itself, 3 trials each (in the VM). A 1-trial run:
+# VRRP pair's takeover and bird2 announcing the VIP itself, 5 trials each (in the VM, about 10 min). A 1-trial run:
 # go run ./e2e/cmd/testbed exec ecmpbench -quick
 bench-ecmp: deps
 	$(GO) run ./e2e/cmd/testbed bench ecmpbench

@@ -39,7 +39,7 @@ func Benches() []Bench {
 		{
 			Name:    "ecmpbench",
 			Package: "./e2e/cmd/ecmpbench",
-			Args:    []string{"-trials", "3"},
+			Args:    []string{"-trials", "5"},
 			Doc:     "three lbd behind a bird2 ECMP router: flows broken by a drain and a kill -9 (hold 3 s, BFD), time to served again, vs the keepalived pair's takeover and bird2 announcing itself",
 		},
 	}
