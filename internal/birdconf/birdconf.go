@@ -46,7 +46,8 @@ template bgp director {
 // router by itself, the anchor operators build by hand: router id and
 // local address id, AS 65001, one BGP session to the router in AS 65000
 // (hold 3 s, keepalive 1 s) exporting a static route to the VIP (its next
-// hop the director, eBGP), and with bfd BFD 100 ms x 3 on the session.
+// hop the director, eBGP), and with bfd BFD 100 ms x 3 on the session;
+// bird's log on stderr.
 func Director(id, router, vip string, bfd bool) string {
 	var b strings.Builder
 	bfdOn, bfdProto := "", ""
@@ -54,7 +55,8 @@ func Director(id, router, vip string, bfd bool) string {
 		bfdOn = "  bfd on;\n"
 		bfdProto = "protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }\n"
 	}
-	fmt.Fprintf(&b, `router id %s;
+	fmt.Fprintf(&b, `log stderr all;
+router id %s;
 protocol device { scan time 10; }
 protocol static { ipv4; route %s/32 blackhole; }
 %sprotocol bgp uplink {

@@ -40,7 +40,7 @@ func TestDirector(t *testing.T) {
 		want    []string
 		wantNot []string
 	}{
-		{name: "plain", want: []string{"router id 10.9.0.1;\n", "route 192.0.2.10/32 blackhole;", "local 10.9.0.1 as 65001;",
+		{name: "plain", want: []string{"log stderr all;\nrouter id 10.9.0.1;\n", "route 192.0.2.10/32 blackhole;", "local 10.9.0.1 as 65001;",
 			"neighbor 10.9.0.254 as 65000;", "hold time 3;", "export all;"}, wantNot: []string{"bfd"}},
 		{name: "bfd", bfd: true, want: []string{"  bfd on;\n  ipv4 {", "protocol bfd {", "multiplier 3;"}},
 	} {

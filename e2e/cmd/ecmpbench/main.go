@@ -41,6 +41,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -138,6 +139,11 @@ func run(o options) error {
 	res := results{}
 	var missing []string
 	note := func(series string, trial int, out outcome, err error) {
+		var restore errRestore
+		if errors.As(err, &restore) {
+			fmt.Printf("%-16s trial %d: measured, but the lab was not put back: %v\n", series, trial, restore.error)
+			err = nil
+		}
 		if err != nil {
 			fmt.Printf("%-16s trial %d: NOT MEASURED: %v\n", series, trial, err)
 			missing = append(missing, fmt.Sprintf("%s trial %d: %v", series, trial, err))
@@ -236,7 +242,7 @@ func (l *lab) killSeries(s stack, o options, series string, base int, note noteF
 			out, err = l.killTrial(s, o, v, base+i*1000+retry*200)
 		}
 		note(series, i+1, out, err)
-		if err != nil {
+		if err != nil && !errors.As(err, new(errRestore)) {
 			return
 		}
 	}

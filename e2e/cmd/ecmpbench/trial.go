@@ -76,10 +76,10 @@ func (l *lab) drainTrial(s *lbdStack, o options, v, base int) (outcome, error) {
 	res.routeGone, res.command = gone, took
 	fs.close()
 	if err := s.lbctl(v, "drain-director", "--undo"); err != nil {
-		return res, err
+		return res, errRestore{err}
 	}
-	if _, err := l.waitHops(all(), 30*time.Second); err != nil {
-		return res, fmt.Errorf("after the drain's undo: %w", err)
+	if _, err := l.waitHops(all(), 60*time.Second); err != nil {
+		return res, errRestore{fmt.Errorf("after the drain's undo: %w", err)}
 	}
 	return res, nil
 }
@@ -124,16 +124,24 @@ func (l *lab) killTrial(s stack, o options, v, base int) (outcome, error) {
 	res.routeGone = gone
 	fs.close()
 	if err := d.Link.Restore(); err != nil {
-		return res, err
+		return res, errRestore{err}
 	}
 	if err := s.start(v); err != nil {
-		return res, err
+		return res, errRestore{err}
 	}
 	if _, err := l.waitHops(all(), 60*time.Second); err != nil {
-		return res, fmt.Errorf("after d%d's restart: %w\n%s", v, err, s.logs())
+		return res, errRestore{fmt.Errorf("after d%d's restart: %w\n%s", v, err, s.logs())}
 	}
 	return res, nil
 }
+
+// errRestore is a trial measured whose lab could not be put back as it
+// was (the director not back in the route within a minute: a starved VM's
+// sessions flapping): the trial counts, and the next one waits for the
+// route (requireAll) or is not measured.
+type errRestore struct{ error }
+
+func (e errRestore) Unwrap() error { return e.error }
 
 // requireAll waits, right before a fault, until the router's route has
 // every director and, with BFD, its BFD session with each is up (a session
