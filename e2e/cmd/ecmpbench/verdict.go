@@ -39,7 +39,7 @@ var comparisons = []struct {
 	{seriesKillBFD, seriesBirdBFD, "served again", 100 * time.Millisecond, ""},
 	{seriesKillBFD, seriesKeepalived, "served again", 0, ""},
 	{seriesKillHold, seriesKeepalived, "served again", 0, "not a goal: hold 3 s against VRRP's 3.6 s Master_Down_Interval, and the moved flows " +
-		"resume at their next TCP retransmission after the route change (back-off 0.2, 0.6, 1.4, 3.0, 6.2 s after the loss), while VRRP's " +
+		"resume at their next TCP retransmission after the route change (back-off from about 0.2 s, doubling each time), while VRRP's " +
 		"takeover flushes the router's ARP queue at once; BFD is the setting for fast failover"},
 }
 
