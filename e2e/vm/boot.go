@@ -197,7 +197,7 @@ func qemuArgs(img *Image, memMB, cpus int, hostNet bool, cmdline string) []strin
 	if hostNet {
 		nic = hostNIC
 	}
-	return append(append([]string{
+	args := append(append([]string{
 		"-machine", "q35,accel=tcg",
 		"-cpu", "max",
 		"-m", fmt.Sprint(memMB),
@@ -209,6 +209,12 @@ func qemuArgs(img *Image, memMB, cpus int, hostNet bool, cmdline string) []strin
 		"-initrd", img.Initrd,
 		"-append", cmdline,
 	)
+	if img.Disk != "" {
+		// snapshot=on: the guest's writes go to a temporary file, the
+		// cached disk image stays as built.
+		args = append(args, "-drive", "file="+img.Disk+",if=virtio,format=raw,snapshot=on")
+	}
+	return args
 }
 
 // Boot starts qemu on img and, in ModeTest and ModeCommand, streams the

@@ -83,6 +83,10 @@ type Image struct {
 	Modules     []string // module files, in load order
 	Skipped     []string // optional modules or tools not available on this host
 	CacheDir    string
+	// Disk is a raw disk image attached as the guest's virtio disk
+	// (/dev/vda) with qemu's snapshot=on; empty: none. The systemd kind of
+	// VM (BuildSystemd) boots from it.
+	Disk string
 }
 
 // DefaultCacheDir is $E2E_CACHE, else $XDG_CACHE_HOME/lbtestbed, else
@@ -245,7 +249,7 @@ func imageTree(ctx context.Context, rep *HostReport, k Kernel, binDir string, im
 		}
 		img.Tools = append(img.Tools, tl.name)
 	}
-	if err := addModules(ctx, t, rep.Tools["modprobe"], k, img); err != nil {
+	if err := addModules(ctx, t, rep.Tools["modprobe"], k, img, guestModules()); err != nil {
 		return nil, err
 	}
 	addGoBinaries(t, binDir, img)
@@ -256,8 +260,8 @@ func imageTree(ctx context.Context, rep *HostReport, k Kernel, binDir string, im
 
 // addModules adds the guest kernel modules in load order and their list
 // /etc/lbtestbed/modules (path and parameters, for /init's insmod).
-func addModules(ctx context.Context, t *tree, modprobe string, k Kernel, img *Image) error {
-	steps, skippedMods, err := resolveModules(ctx, modprobe, k)
+func addModules(ctx context.Context, t *tree, modprobe string, k Kernel, img *Image, mods []guestModule) error {
+	steps, skippedMods, err := resolveModules(ctx, modprobe, k, mods)
 	if err != nil {
 		return err
 	}

@@ -249,12 +249,12 @@ func guestModules() []guestModule {
 	}
 }
 
-// resolveModules runs modprobe --show-depends for every guest module and
+// resolveModules runs modprobe --show-depends for every module of mods and
 // returns the deduplicated load order, plus the optional modules that were
 // not found.
-func resolveModules(ctx context.Context, modprobe string, k Kernel) (steps []insmodStep, skipped []string, err error) {
+func resolveModules(ctx context.Context, modprobe string, k Kernel, mods []guestModule) (steps []insmodStep, skipped []string, err error) {
 	seen := map[string]bool{}
-	for _, m := range guestModules() {
+	for _, m := range mods {
 		cmd := exec.CommandContext(ctx, modprobe, "-S", k.Version, "--show-depends", m.name)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

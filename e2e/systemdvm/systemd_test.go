@@ -1,0 +1,455 @@
+//go:build testbed_systemd
+
+package systemdvm
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lb/director/control"
+)
+
+// TestSystemdInstall installs the two packages with dpkg on a system with
+// systemd as PID 1: the units are in place and neither is enabled or
+// started by the installation.
+func TestSystemdInstall(t *testing.T) {
+	if out, _ := run("cat", "/proc/1/comm"); strings.TrimSpace(out) != "systemd" {
+		t.Fatalf("PID 1 is %q, want systemd", strings.TrimSpace(out))
+	}
+	ensureInstalled(t)
+	for _, unit := range []string{"lbd.service", "lbrs.service"} {
+		p := show(t, unit, "FragmentPath", "UnitFileState", "ActiveState", "Type")
+		t.Logf("%s: %v", unit, p)
+		if p["FragmentPath"] != "/lib/systemd/system/"+unit || p["Type"] != "notify" {
+			t.Errorf("%s: %v, want FragmentPath /lib/systemd/system/%s and Type notify", unit, p, unit)
+		}
+		if p["UnitFileState"] != "disabled" || p["ActiveState"] != "inactive" {
+			t.Errorf("%s after dpkg -i: %v, want disabled and inactive (nothing enabled or started by surprise)", unit, p)
+		}
+	}
+	if out, err := run("systemd-analyze", "verify", "lbd.service", "lbrs.service"); err != nil {
+		t.Errorf("systemd-analyze verify: %v", err)
+	} else if strings.TrimSpace(out) != "" {
+		t.Logf("systemd-analyze verify said:\n%s", out)
+	}
+}
+
+// The director's addresses: lbd0 (VRRP, the VIP) is one end of a veth pair
+// whose other end sits in the namespace lbpeer, where tcpdump watches the
+// wire; the two real servers are this test's HTTP servers on lo.
+const (
+	dirAddr = "10.77.0.1/24"
+	vip     = "10.77.0.100"
+	web1    = "10.77.1.10"
+	web2    = "10.77.1.11"
+)
+
+// lbdYAML is the director's file: a VRRP instance holding the VIP, the sync
+// daemon following it, one service with an HTTP check on each real server
+// and, on web1, a script check run as nobody.
+func lbdYAML(weight1 int) string {
+	return fmt.Sprintf(`global:
+  router_id: systemd-vm
+ipvs:
+  sync_daemon:
+    interface: lbd0
+    sync_id: 51
+    role: auto
+    instance: VI_1
+vrrp:
+  instances:
+    VI_1:
+      state: MASTER
+      interface: lbd0
+      virtual_router_id: 51
+      priority: 200
+      advert_interval: 1
+      virtual_ipaddresses:
+        - address: %[1]s
+          device: lbd0
+virtual_servers:
+  - address: %[1]s
+    port: 80
+    protocol: TCP
+    scheduler: rr
+    forwarding: DR
+    delay_loop: 1
+    real_servers:
+      - address: %[2]s
+        weight: %[4]d
+        checks:
+          - type: http
+            urls:
+              - path: /health
+            connect_timeout: 1
+          - type: script
+            command: ["/bin/true"]
+            user: nobody
+      - address: %[3]s
+        weight: 1
+        checks:
+          - type: http
+            urls:
+              - path: /health
+            connect_timeout: 1
+`, vip, web1, web2, weight1)
+}
+
+// setupDirectorNet makes lbd0, the peer namespace and the real servers'
+// addresses, removed at the end of the test with the IPVS table.
+func setupDirectorNet(t *testing.T) {
+	t.Helper()
+	t.Cleanup(func() {
+		run("systemctl", "stop", "lbd")
+		run("ipvsadm", "-C")
+		run("ipvsadm", "--stop-daemon", "master")
+		run("ipvsadm", "--stop-daemon", "backup")
+		run("ip", "link", "del", "lbd0")
+		run("ip", "netns", "del", "lbpeer")
+		run("ip", "addr", "del", web1+"/32", "dev", "lo")
+		run("ip", "addr", "del", web2+"/32", "dev", "lo")
+	})
+	must(t, "ip", "netns", "add", "lbpeer")
+	must(t, "ip", "link", "add", "lbd0", "type", "veth", "peer", "name", "lbpeer0", "netns", "lbpeer")
+	must(t, "ip", "addr", "add", dirAddr, "dev", "lbd0")
+	must(t, "ip", "link", "set", "lbd0", "up")
+	must(t, "ip", "-n", "lbpeer", "link", "set", "lo", "up")
+	must(t, "ip", "-n", "lbpeer", "addr", "add", "10.77.0.2/24", "dev", "lbpeer0")
+	must(t, "ip", "-n", "lbpeer", "link", "set", "lbpeer0", "up")
+	must(t, "ip", "addr", "add", web1+"/32", "dev", "lo")
+	must(t, "ip", "addr", "add", web2+"/32", "dev", "lo")
+}
+
+// TestSystemdLbd drives lbd.service as installed by the package: start
+// through READY=1, the hardening in force with VRRP (adverts and GARP on
+// the wire), the sync daemon and the checks working, reload (a change
+// applied; a broken file refused, lbd running on, the reason in systemctl
+// status), kill -9 (Restart=always, zero IPVS writes) and stop (the table
+// stays).
+func TestSystemdLbd(t *testing.T) {
+	ensureInstalled(t)
+	setupDirectorNet(t)
+	w1, w2 := startWeb(t, web1+":80"), startWeb(t, web2+":80")
+	_ = w1
+	wire := startCapture(t, "ip", "netns", "exec", "lbpeer", "tcpdump", "-l", "-n", "-i", "lbpeer0", "vrrp or arp")
+	writeFile(t, "/etc/lbd/lbd.yaml", lbdYAML(1), 0o600)
+
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"start", testLbdStart},
+		{"hardening", testLbdHardening},
+		{"vrrp", func(t *testing.T) { testLbdVRRP(t, wire) }},
+		{"checks", func(t *testing.T) { testLbdChecks(t, w2) }},
+		{"reload", testLbdReload},
+		{"reload-broken", testLbdReloadBroken},
+		{"kill9", testLbdKill9},
+		{"stop", testLbdStop},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.fn) {
+			t.Logf("journal of lbd:\n%s", journal("lbd"))
+			return
+		}
+	}
+}
+
+func journal(unit string) string {
+	out, _ := run("journalctl", "-u", unit, "--no-pager", "-o", "short-monotonic", "-n", "60")
+	return out
+}
+
+// testLbdStart: systemctl start returns once lbd said READY=1, which it
+// says after its first apply: the table is in place when start returns.
+func testLbdStart(t *testing.T) {
+	start := time.Now()
+	must(t, "systemctl", "start", "lbd")
+	took := time.Since(start)
+	table := ipvsSave(t)
+	p := show(t, "lbd", "ActiveState", "SubState", "Type", "NotifyAccess", "MainPID", "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+	t.Logf("systemctl start lbd returned after %s: %v; ipvsadm -Sn:\n%s", took.Round(time.Millisecond), p, table)
+	if p["ActiveState"] != "active" || p["SubState"] != "running" || p["Type"] != "notify" {
+		t.Fatalf("after systemctl start: %v, want active (running), Type=notify", p)
+	}
+	if !strings.Contains(table, "-A -t "+vip+":80 -s rr") || !strings.Contains(table, "-a -t "+vip+":80 -r "+web1+":80 -g -w 1") {
+		t.Errorf("the table when systemctl start returned (READY=1 comes after the first apply):\n%s", table)
+	}
+	execAt, _ := strconv.ParseInt(p["ExecMainStartTimestampMonotonic"], 10, 64)
+	activeAt, _ := strconv.ParseInt(p["ActiveEnterTimestampMonotonic"], 10, 64)
+	t.Logf("READY=1 %s after the exec", time.Duration(activeAt-execAt)*time.Microsecond)
+	if activeAt <= execAt {
+		t.Errorf("active at %d µs, not after the exec at %d µs: not through READY=1", activeAt, execAt)
+	}
+	if out, _ := run("journalctl", "-u", "lbd", "--no-pager", "-o", "cat"); !strings.Contains(out, "Started lbd.service") && !strings.Contains(out, "Started lbd") {
+		t.Errorf("the journal has no start of lbd:\n%s", out)
+	}
+}
+
+// testLbdHardening: the unit's sandbox is in force on the running lbd.
+func testLbdHardening(t *testing.T) {
+	pid := show(t, "lbd", "MainPID")["MainPID"]
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"CapBnd:":     "0000000000013000", // CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_MODULE
+		"NoNewPrivs:": "1",
+		"Seccomp:":    "2", // RestrictAddressFamilies and friends are seccomp filters
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 {
+			if w, ok := want[f[0]]; ok {
+				if f[1] != w {
+					t.Errorf("lbd's %s %s, want %s", f[0], f[1], w)
+				}
+				delete(want, f[0])
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not in /proc/%s/status: %v", pid, want)
+	}
+	mounts, err := os.ReadFile("/proc/" + pid + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roUsr := false
+	for _, l := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 5 && f[4] == "/usr" && strings.HasPrefix(f[5], "ro") {
+			roUsr = true
+		}
+	}
+	if !roUsr {
+		t.Errorf("ProtectSystem: /usr is not read-only in lbd's mounts:\n%s", mounts)
+	}
+}
+
+// testLbdVRRP: the instance becomes MASTER, adds the VIP, and its adverts
+// and gratuitous ARP reach the wire; the sync daemon follows it.
+func testLbdVRRP(t *testing.T, wire *capture) {
+	waitFor(t, "VI_1 MASTER with the VIP on lbd0", 30*time.Second, func() (bool, string) {
+		out, _ := run("ip", "-o", "addr", "show", "dev", "lbd0")
+		st, err := lbdStatus()
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(st.VRRP) == 1 && st.VRRP[0].State == "MASTER" && strings.Contains(out, " "+vip+"/32 "), fmt.Sprintf("%+v %s", st.VRRP, out)
+	})
+	waitFor(t, "adverts and GARP on the wire", 20*time.Second, func() (bool, string) {
+		adv := wire.lines("VRRPv2, Advertisement, vrid 51")
+		garp := wire.lines("ARP", vip)
+		return len(adv) >= 3 && len(garp) >= 1, fmt.Sprintf("%d adverts, GARP %q", len(adv), garp)
+	})
+	t.Logf("on the wire: %q ... %q", wire.lines("VRRPv2")[0], wire.lines("ARP", vip))
+	sent, err := metric("lbd_vrrp_adverts_sent_total")
+	if err != nil || sent < 3 {
+		t.Errorf("lbd_vrrp_adverts_sent_total %v (%v), want >= 3", sent, err)
+	}
+	waitFor(t, "the master sync daemon on lbd0", 20*time.Second, func() (bool, string) {
+		out, _ := run("ipvsadm", "-L", "--daemon")
+		return strings.Contains(out, "master sync daemon") && strings.Contains(out, "syncid=51"), out
+	})
+}
+
+// realServer returns the status of the real server at addr.
+func realServer(st control.Status, addr string) (control.RealServer, bool) {
+	for _, rs := range st.RealServers {
+		if rs.Address.String() == addr {
+			return rs, true
+		}
+	}
+	return control.RealServer{}, false
+}
+
+// testLbdChecks: both real servers up (web1's script check runs as nobody),
+// web2 failing its HTTP check goes down, and up again when it recovers.
+func testLbdChecks(t *testing.T, w2 *webServer) {
+	state := func(addr string, up bool) func() (bool, string) {
+		return func() (bool, string) {
+			st, err := lbdStatus()
+			if err != nil {
+				return false, err.Error()
+			}
+			rs, ok := realServer(st, addr)
+			inKernel := rs.KernelWeight != nil && *rs.KernelWeight > 0
+			return ok && rs.Up == up && inKernel == up, fmt.Sprintf("%+v checks %+v", rs, st.Checks)
+		}
+	}
+	waitFor(t, "web1 and web2 up", 30*time.Second, func() (bool, string) {
+		ok1, s1 := state(web1, true)()
+		ok2, s2 := state(web2, true)()
+		return ok1 && ok2, s1 + " | " + s2
+	})
+	w2.setFailing(true)
+	waitFor(t, "web2 down after its check failed", 30*time.Second, state(web2, false))
+	w2.setFailing(false)
+	waitFor(t, "web2 up again", 30*time.Second, state(web2, true))
+}
+
+// testLbdReload: systemctl reload applies a changed weight.
+func testLbdReload(t *testing.T) {
+	pid := show(t, "lbd", "MainPID")["MainPID"]
+	writeFile(t, "/etc/lbd/lbd.yaml", lbdYAML(3), 0o600)
+	must(t, "systemctl", "reload", "lbd")
+	want := "-a -t " + vip + ":80 -r " + web1 + ":80 -g -w 3"
+	waitFor(t, "web1 at weight 3 after systemctl reload", 20*time.Second, func() (bool, string) {
+		out := ipvsSave(t)
+		return strings.Contains(out, want), out
+	})
+	if p := show(t, "lbd", "MainPID", "ActiveState"); p["MainPID"] != pid || p["ActiveState"] != "active" {
+		t.Errorf("after the reload: %v, want the same pid %s, active", p, pid)
+	}
+}
+
+// testLbdReloadBroken: a broken file is refused: lbd runs on with the old
+// table, and systemctl status shows why.
+func testLbdReloadBroken(t *testing.T) {
+	pid := show(t, "lbd", "MainPID")["MainPID"]
+	before := ipvsSave(t)
+	writeFile(t, "/etc/lbd/lbd.yaml", lbdYAML(5)+"no_such_key: 1\n", 0o600)
+	must(t, "systemctl", "reload", "lbd")
+	var status string
+	waitFor(t, "the refusal in systemctl status", 20*time.Second, func() (bool, string) {
+		status, _ = run("systemctl", "status", "lbd", "--no-pager", "-l", "-n", "20")
+		return strings.Contains(status, "reload refused") && strings.Contains(status, "no_such_key"), status
+	})
+	t.Logf("systemctl status lbd:\n%s", status)
+	if !strings.Contains(status, "/etc/lbd/lbd.yaml:") {
+		t.Errorf("systemctl status does not name the file and line:\n%s", status)
+	}
+	if !strings.Contains(status, "active (running)") {
+		t.Errorf("lbd is not active (running) after the broken reload:\n%s", status)
+	}
+	if p := show(t, "lbd", "MainPID"); p["MainPID"] != pid {
+		t.Errorf("MainPID %s after the broken reload, want %s", p["MainPID"], pid)
+	}
+	if after := ipvsSave(t); after != before {
+		t.Errorf("the table changed on a broken reload:\n%s\nwant:\n%s", after, before)
+	}
+	writeFile(t, "/etc/lbd/lbd.yaml", lbdYAML(3), 0o600)
+	must(t, "systemctl", "reload", "lbd")
+}
+
+// testLbdKill9: Restart=always brings a killed lbd back, and the new one
+// adopts the table with zero IPVS writes.
+func testLbdKill9(t *testing.T) {
+	waitFor(t, "lbd in sync before the kill", 20*time.Second, func() (bool, string) {
+		st, err := lbdStatus()
+		return err == nil && st.IPVS.InSync, fmt.Sprintf("%+v %v", st.IPVS.Pending, err)
+	})
+	before := ipvsSave(t)
+	p := show(t, "lbd", "MainPID", "NRestarts")
+	must(t, "kill", "-9", p["MainPID"])
+	killed := time.Now()
+	var now map[string]string
+	waitFor(t, "lbd restarted by systemd", 30*time.Second, func() (bool, string) {
+		now = show(t, "lbd", "MainPID", "NRestarts", "ActiveState", "SubState")
+		return now["MainPID"] != p["MainPID"] && now["MainPID"] != "0" && now["ActiveState"] == "active" && now["SubState"] == "running", fmt.Sprint(now)
+	})
+	t.Logf("restarted %s after the kill: %v (before %v)", time.Since(killed).Round(time.Millisecond), now, p)
+	n0, _ := strconv.Atoi(p["NRestarts"])
+	if n, _ := strconv.Atoi(now["NRestarts"]); n != n0+1 {
+		t.Errorf("NRestarts %d, want %d", n, n0+1)
+	}
+	var st control.Status
+	waitFor(t, "the new lbd's status after its first apply", 20*time.Second, func() (bool, string) {
+		var err error
+		st, err = lbdStatus()
+		return err == nil && strconv.Itoa(st.Daemon.PID) == now["MainPID"] && st.IPVS.LastApply != nil, fmt.Sprint(err)
+	})
+	t.Logf("the new lbd: writes %d, last apply %+v, in sync %v", st.IPVS.Writes, st.IPVS.LastApply, st.IPVS.InSync)
+	if st.IPVS.Writes != 0 || st.IPVS.LastApply.Writes != 0 {
+		t.Errorf("the restarted lbd made %d IPVS writes (last apply %+v), want 0", st.IPVS.Writes, st.IPVS.LastApply)
+	}
+	if after := ipvsSave(t); after != before {
+		t.Errorf("the table after the restart:\n%s\nwant as before:\n%s", after, before)
+	}
+}
+
+// testLbdStop: systemctl stop ends lbd cleanly and leaves the table.
+func testLbdStop(t *testing.T) {
+	before := ipvsSave(t)
+	must(t, "systemctl", "stop", "lbd")
+	p := show(t, "lbd", "ActiveState", "Result", "ExecMainStatus")
+	t.Logf("after systemctl stop: %v", p)
+	if p["ActiveState"] != "inactive" || p["Result"] != "success" {
+		t.Errorf("after systemctl stop: %v, want inactive, result success", p)
+	}
+	if after := ipvsSave(t); after != before || !strings.Contains(after, "-A -t "+vip+":80") {
+		t.Errorf("the table after systemctl stop:\n%s\nwant as before:\n%s", after, before)
+	}
+}
+
+// sysctl reads or writes a sysctl.
+func sysctl(t *testing.T, name string, value ...string) string {
+	t.Helper()
+	p := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	if len(value) > 0 {
+		writeFile(t, p, value[0], 0o644)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestSystemdLbrs: lbrs.service puts the VIP on lo and sets the ARP
+// sysctls; systemctl stop lbrs restores the node as it found it.
+func TestSystemdLbrs(t *testing.T) {
+	ensureInstalled(t)
+	const rsVIP = "10.77.2.100"
+	names := []string{"net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce", "net.ipv4.conf.lo.arp_ignore", "net.ipv4.conf.lo.arp_announce"}
+	orig := map[string]string{}
+	for _, n := range names {
+		orig[n] = sysctl(t, n)
+	}
+	t.Cleanup(func() {
+		run("systemctl", "stop", "lbrs")
+		for n, v := range orig {
+			os.WriteFile("/proc/sys/"+strings.ReplaceAll(n, ".", "/"), []byte(v), 0o644)
+		}
+		run("ip", "addr", "del", rsVIP+"/32", "dev", "lo")
+	})
+	// A value that is not the default, to see it come back rather than 0.
+	sysctl(t, "net.ipv4.conf.all.arp_announce", "1")
+	found := map[string]string{}
+	for _, n := range names {
+		found[n] = sysctl(t, n)
+	}
+	writeFile(t, "/etc/lbrs/lbrs.yaml", "mode: dr\nvips:\n  - "+rsVIP+"\nsysctls:\n  arp_ignore: 1\n  arp_announce: 2\n", 0o644)
+	must(t, "systemctl", "start", "lbrs")
+	if p := show(t, "lbrs", "ActiveState", "SubState"); p["ActiveState"] != "active" || p["SubState"] != "running" {
+		t.Fatalf("after systemctl start lbrs: %v\n%s", p, journal("lbrs"))
+	}
+	if out := must(t, "ip", "-o", "addr", "show", "dev", "lo"); !strings.Contains(out, " "+rsVIP+"/32 ") {
+		t.Errorf("the VIP is not on lo while lbrs runs:\n%s", out)
+	}
+	for n, want := range map[string]string{names[0]: "1", names[1]: "2", names[2]: "1", names[3]: "2"} {
+		if got := sysctl(t, n); got != want {
+			t.Errorf("while lbrs runs %s = %s, want %s", n, got, want)
+		}
+	}
+	must(t, "systemctl", "stop", "lbrs")
+	p := show(t, "lbrs", "ActiveState", "Result")
+	t.Logf("after systemctl stop lbrs: %v", p)
+	if p["ActiveState"] != "inactive" || p["Result"] != "success" {
+		t.Errorf("after systemctl stop lbrs: %v, want inactive, result success\n%s", p, journal("lbrs"))
+	}
+	if out := must(t, "ip", "-o", "addr", "show", "dev", "lo"); strings.Contains(out, rsVIP) {
+		t.Errorf("the VIP is still on lo after systemctl stop lbrs:\n%s", out)
+	}
+	for _, n := range names {
+		if got := sysctl(t, n); got != found[n] {
+			t.Errorf("after systemctl stop lbrs %s = %s, want %s as before", n, got, found[n])
+		}
+	}
+}
