@@ -26,12 +26,12 @@ func LinuxEnv(log *slog.Logger) (Env, error) {
 	if err != nil {
 		return Env{}, fmt.Errorf("vrrp: getting the network namespace: %w", err)
 	}
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	h, sub, err := openRoute(ns)
 	if err != nil {
 		ns.Close()
 		return Env{}, fmt.Errorf("vrrp: opening netlink: %w", err)
 	}
-	nl := &netlinkEnv{ns: ns, h: h, log: log}
+	nl := &netlinkEnv{ns: ns, sub: sub, h: h, log: log}
 	return Env{
 		Listen:    ListenRaw,
 		Addresses: nl,
@@ -45,6 +45,7 @@ func LinuxEnv(log *slog.Logger) (Env, error) {
 // netlinkEnv implements Addresses and Links with vishvananda/netlink.
 type netlinkEnv struct {
 	ns  netns.NsHandle
+	sub *netns.NsHandle // the namespace subscriptions name (openRoute)
 	h   *netlink.Handle
 	log *slog.Logger
 
@@ -155,7 +156,7 @@ func (e *netlinkEnv) Has(v VIP) (bool, error) {
 func (e *netlinkEnv) Watch(ctx context.Context) (<-chan AddrEvent, error) {
 	return watchNetlink(ctx, e.log, "address",
 		func(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
-			return netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{Namespace: &e.ns, ErrorCallback: onErr})
+			return netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{Namespace: e.sub, ErrorCallback: onErr})
 		},
 		func(u netlink.AddrUpdate) (AddrEvent, bool) {
 			if u.NewAddr {
@@ -267,7 +268,7 @@ func (l netlinkLinks) Watch(ctx context.Context) (<-chan LinkEvent, error) {
 func (e *netlinkEnv) watchLinks(ctx context.Context) (<-chan LinkEvent, error) {
 	return watchNetlink(ctx, e.log, "link",
 		func(ch chan<- netlink.LinkUpdate, done <-chan struct{}, onErr func(error)) error {
-			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{Namespace: &e.ns, ErrorCallback: onErr})
+			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{Namespace: e.sub, ErrorCallback: onErr})
 		},
 		func(u netlink.LinkUpdate) (LinkEvent, bool) {
 			up := linkUp(u.Link) && u.Header.Type != unix.RTM_DELLINK

@@ -162,11 +162,11 @@ func ApplyStaticLinux(log *slog.Logger, prev, next *Set) error {
 		return fmt.Errorf("vrrp: getting the network namespace: %w", err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	h, sub, err := openRoute(ns)
 	if err != nil {
 		return fmt.Errorf("vrrp: opening netlink: %w", err)
 	}
 	defer h.Close()
-	nl := &netlinkEnv{ns: ns, h: h, log: log}
+	nl := &netlinkEnv{ns: ns, sub: sub, h: h, log: log}
 	return ApplyStatic(Env{Addresses: nl, Routes: nl}, prev, next)
 }

@@ -65,7 +65,7 @@ func nsHandle() (*netlink.Handle, error) {
 		return nil, fmt.Errorf("getting the network namespace: %w", err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	h, _, err := openRoute(ns)
 	if err != nil {
 		return nil, fmt.Errorf("opening netlink: %w", err)
 	}
