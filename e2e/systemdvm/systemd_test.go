@@ -48,9 +48,10 @@ const (
 	web2    = "10.77.1.11"
 )
 
-// lbdYAML is the director's file: a VRRP instance holding the VIP, the sync
-// daemon following it, one service with an HTTP check on each real server
-// and, on web1, a script check run as nobody.
+// lbdYAML is the director's file: a VRRP instance holding the VIP with a
+// track script run as nobody that always times out, the sync daemon
+// following it, one service with an HTTP check on each real server and,
+// on web1, a script check run as nobody.
 func lbdYAML(weight1 int) string {
 	return fmt.Sprintf(`global:
   router_id: systemd-vm
@@ -71,6 +72,16 @@ vrrp:
       virtual_ipaddresses:
         - address: %[1]s
           device: lbd0
+      track_scripts:
+        - name: chk_slow
+  # Times out every time, as nobody: lbd must kill it (priority 200-10).
+  scripts:
+    chk_slow:
+      command: ["/bin/sleep", "30"]
+      interval: 2s
+      timeout: 1s
+      weight: -10
+      user: nobody
 virtual_servers:
   - address: %[1]s
     port: 80
@@ -146,6 +157,7 @@ func TestSystemdLbd(t *testing.T) {
 		{"hardening", testLbdHardening},
 		{"vrrp", func(t *testing.T) { testLbdVRRP(t, wire) }},
 		{"checks", func(t *testing.T) { testLbdChecks(t, w2) }},
+		{"script-timeout", testLbdScriptTimeout},
 		{"reload", testLbdReload},
 		{"reload-broken", testLbdReloadBroken},
 		{"kill9", testLbdKill9},
@@ -292,6 +304,21 @@ func testLbdChecks(t *testing.T, w2 *webServer) {
 	waitFor(t, "web2 down after its check failed", 30*time.Second, state(web2, false))
 	w2.setFailing(false)
 	waitFor(t, "web2 up again", 30*time.Second, state(web2, true))
+}
+
+// testLbdScriptTimeout: the track script run as nobody times out every
+// 2 s; lbd kills each one (at most one sleep at a time) and the instance
+// runs at priority 190.
+func testLbdScriptTimeout(t *testing.T) {
+	waitFor(t, "VI_1 at priority 190 (chk_slow failing)", 30*time.Second, func() (bool, string) {
+		st, err := lbdStatus()
+		return err == nil && len(st.VRRP) == 1 && st.VRRP[0].EffectivePriority == 190, fmt.Sprintf("%+v %v", st.VRRP, err)
+	})
+	time.Sleep(7 * time.Second) // three or four timeouts
+	out, _ := run("pgrep", "-u", "nobody", "-a", "sleep")
+	if n := len(strings.FieldsFunc(out, func(r rune) bool { return r == '\n' })); n > 1 {
+		t.Errorf("%d timed-out scripts left running (lbd could not kill them):\n%s\n%s", n, out, journal("lbd"))
+	}
 }
 
 // testLbdReload: systemctl reload applies a changed weight.
