@@ -163,3 +163,11 @@ deb: deps
 ## with a tmpfs upper, chroot): the host's own system is never changed.
 test-deb: deps
 	$(GO) test -count=1 -tags deb -run 'TestDeb' -v ./deploy/cmd/mkdeb/
+
+## test-systemd: needs root, qemu and mmdebstrap. The systemd kind of VM (e2e/README.md, "The systemd
+## VM"): a Debian 12 root with systemd as PID 1 (built once with mmdebstrap, cached), the packages of
+## make deb installed by dpkg in it, lbd.service and lbrs.service driven with systemctl. Kept out of
+## make test (its own boot and a package build); .ci/run runs it after make test.
+.PHONY: test-systemd
+test-systemd: deps
+	$(GO) test -count=1 -tags testbed -timeout 30m -v -run 'TestSystemdVM' ./e2e/
