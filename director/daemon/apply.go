@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -245,7 +246,25 @@ func (d *Daemon) Reload(ctx context.Context, req control.ReloadRequest) (control
 	res, err := d.reload(ctx, req)
 	d.countReload(err)
 	d.emitReload(res, reloadResult(err), err)
+	d.opts.Notify(reloadStatus(reloadResult(err), len(res.Changes), err, time.Now()))
 	return res, err
+}
+
+// reloadStatus is the STATUS= notification after a reload: systemctl
+// status shows it as "Status:" until the next reload, so a refused file's
+// reason (file:line) stays in view when the journal lines it also went to
+// have scrolled away. One line: the result, its time, the error or the
+// number of changes.
+func reloadStatus(result string, changes int, err error, at time.Time) string {
+	s := fmt.Sprintf("reload %s at %s: %d changes", result, at.Format(time.TimeOnly), changes)
+	if err != nil {
+		s = fmt.Sprintf("reload %s at %s: %s", result, at.Format(time.TimeOnly), err)
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 400 {
+		s = string(r[:399]) + "…"
+	}
+	return "STATUS=" + s
 }
 
 func (d *Daemon) reload(ctx context.Context, req control.ReloadRequest) (control.ReloadResult, error) {
