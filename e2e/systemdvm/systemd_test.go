@@ -359,6 +359,10 @@ func testLbdReloadBroken(t *testing.T) {
 	if !strings.Contains(status, "/etc/lbd/lbd.yaml:") {
 		t.Errorf("systemctl status does not name the file and line:\n%s", status)
 	}
+	// lbd's STATUS= (Status: in systemctl status) keeps the reason in view.
+	if st := show(t, "lbd", "StatusText")["StatusText"]; !strings.Contains(st, "reload invalid") || !strings.Contains(st, "/etc/lbd/lbd.yaml:") {
+		t.Errorf("StatusText %q, want the refused reload with the file and line", st)
+	}
 	if !strings.Contains(status, "active (running)") {
 		t.Errorf("lbd is not active (running) after the broken reload:\n%s", status)
 	}
