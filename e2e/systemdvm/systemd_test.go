@@ -5,6 +5,7 @@ package systemdvm
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -488,6 +489,70 @@ func TestSystemdLbrs(t *testing.T) {
 	for _, n := range names {
 		if got := sysctl(t, n); got != found[n] {
 			t.Errorf("after systemctl stop lbrs %s = %s, want %s as before", n, got, found[n])
+		}
+	}
+}
+
+// TestSystemdPackageLifecycle runs the maintainer scripts' systemd branches
+// (taken only when /run/systemd/system exists, so the throwaway-root test
+// of deploy/cmd/mkdeb never reaches them) on lbd: with lbd enabled and
+// running, installing the package again (an upgrade: postinst configure
+// with the old version) keeps it enabled and try-restarts it, and the new
+// lbd adopts the table with zero writes and the operator's lbd.yaml;
+// dpkg -r stops it (prerm) and leaves the table and lbd.yaml; dpkg -P
+// removes /etc/lbd and /var/lib/lbd.
+func TestSystemdPackageLifecycle(t *testing.T) {
+	ensureInstalled(t)
+	t.Cleanup(func() {
+		run("systemctl", "disable", "--now", "lbd")
+		run("ipvsadm", "-C")
+	})
+	const conf = "/etc/lbd/lbd.yaml"
+	yaml := "virtual_servers:\n  - address: 10.77.3.100\n    port: 80\n    protocol: TCP\n    scheduler: wrr\n    real_servers:\n      - address: 10.77.3.10\n        weight: 2\n"
+	writeFile(t, conf, yaml, 0o600)
+	must(t, "systemctl", "enable", "--now", "lbd")
+	before := show(t, "lbd", "MainPID", "UnitFileState", "ActiveState")
+	table := ipvsSave(t)
+	if before["ActiveState"] != "active" || before["UnitFileState"] != "enabled" || !strings.Contains(table, "-A -t 10.77.3.100:80 -s wrr") {
+		t.Fatalf("after systemctl enable --now lbd: %v\n%s", before, table)
+	}
+	debs, _ := filepath.Glob(filepath.Join(guestDir, "lbd_*.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("lbd's package in %s: %v", guestDir, debs)
+	}
+	t.Log(must(t, "dpkg", "--force-unsafe-io", "-i", debs[0]))
+	after := show(t, "lbd", "MainPID", "UnitFileState", "ActiveState")
+	t.Logf("lbd before the upgrade %v, after %v", before, after)
+	if after["UnitFileState"] != "enabled" || after["ActiveState"] != "active" || after["MainPID"] == before["MainPID"] {
+		t.Errorf("after the upgrade: %v, want enabled, active and a new pid (try-restart; before %v)", after, before)
+	}
+	var st control.Status
+	waitFor(t, "the restarted lbd's first apply", 20*time.Second, func() (bool, string) {
+		var err error
+		st, err = lbdStatus()
+		return err == nil && strconv.Itoa(st.Daemon.PID) == after["MainPID"] && st.IPVS.LastApply != nil, fmt.Sprint(err)
+	})
+	if st.IPVS.Writes != 0 {
+		t.Errorf("the lbd restarted by the upgrade made %d IPVS writes (last apply %+v), want 0", st.IPVS.Writes, st.IPVS.LastApply)
+	}
+	if b, err := os.ReadFile(conf); err != nil || string(b) != yaml {
+		t.Errorf("%s after the upgrade: %q (%v), want the operator's file", conf, b, err)
+	}
+
+	t.Log(must(t, "dpkg", "-r", "lbd"))
+	if p := show(t, "lbd", "ActiveState"); p["ActiveState"] != "inactive" {
+		t.Errorf("after dpkg -r lbd: %v, want inactive (prerm stops it)", p)
+	}
+	if got := ipvsSave(t); got != table {
+		t.Errorf("the table after dpkg -r lbd:\n%s\nwant as before:\n%s", got, table)
+	}
+	if _, err := os.Stat(conf); err != nil {
+		t.Errorf("dpkg -r removed the operator's %s: %v", conf, err)
+	}
+	t.Log(must(t, "dpkg", "-P", "lbd"))
+	for _, p := range []string{"/etc/lbd", "/var/lib/lbd"} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s after dpkg -P lbd: %v, want it gone", p, err)
 		}
 	}
 }
