@@ -389,7 +389,7 @@ func testLbdKill9(t *testing.T) {
 	must(t, "kill", "-9", p["MainPID"])
 	killed := time.Now()
 	var now map[string]string
-	waitFor(t, "lbd restarted by systemd", 30*time.Second, func() (bool, string) {
+	waitFor(t, "lbd restarted by systemd", time.Minute, func() (bool, string) {
 		now = show(t, "lbd", "MainPID", "NRestarts", "ActiveState", "SubState")
 		return now["MainPID"] != p["MainPID"] && now["MainPID"] != "0" && now["ActiveState"] == "active" && now["SubState"] == "running", fmt.Sprint(now)
 	})
