@@ -493,6 +493,55 @@ func TestSystemdLbrs(t *testing.T) {
 	}
 }
 
+// TestSystemdLbrsTun: lbrs.service in tun mode on a node without the ipip
+// module: lbrs loads it with modprobe inside the unit's sandbox
+// (CAP_SYS_MODULE, SystemCallFilter=@system-service @module, ProtectSystem
+// strict), puts the VIP on tunl0 with rp_filter 0, and systemctl stop
+// takes it off and restores rp_filter. The initramfs loaded every module
+// the testbed needs, ipip among them, and copied them to /lib/modules:
+// the test unloads ipip and runs depmod first.
+func TestSystemdLbrsTun(t *testing.T) {
+	ensureInstalled(t)
+	const rsVIP = "10.77.4.100"
+	must(t, "depmod", "-a")
+	if _, err := os.Stat("/sys/module/ipip"); err == nil {
+		must(t, "rmmod", "ipip")
+	}
+	if _, err := os.Stat("/sys/class/net/tunl0"); err == nil {
+		t.Fatalf("tunl0 exists with ipip unloaded")
+	}
+	names := []string{"net.ipv4.conf.all.rp_filter"}
+	orig := sysctl(t, names[0])
+	sysctl(t, names[0], "2") // not the value lbrs sets, to see it come back
+	t.Cleanup(func() {
+		run("systemctl", "stop", "lbrs")
+		os.WriteFile("/proc/sys/net/ipv4/conf/all/rp_filter", []byte(orig), 0o644)
+	})
+	writeFile(t, "/etc/lbrs/lbrs.yaml", "mode: tun\nvips:\n  - "+rsVIP+"\n", 0o644)
+	if _, err := run("systemctl", "start", "lbrs"); err != nil {
+		t.Fatalf("%v\n%s", err, journal("lbrs"))
+	}
+	if _, err := os.Stat("/sys/module/ipip"); err != nil {
+		t.Errorf("ipip not loaded by lbrs: %v\n%s", err, journal("lbrs"))
+	}
+	if out, _ := run("ip", "-o", "addr", "show", "dev", "tunl0"); !strings.Contains(out, " "+rsVIP+"/32 ") {
+		t.Errorf("the VIP is not on tunl0 while lbrs runs:\n%s\n%s", out, journal("lbrs"))
+	}
+	if got := sysctl(t, "net.ipv4.conf.tunl0.rp_filter"); got != "0" {
+		t.Errorf("tunl0 rp_filter %s while lbrs runs, want 0", got)
+	}
+	must(t, "systemctl", "stop", "lbrs")
+	if p := show(t, "lbrs", "ActiveState", "Result"); p["ActiveState"] != "inactive" || p["Result"] != "success" {
+		t.Errorf("after systemctl stop lbrs: %v\n%s", p, journal("lbrs"))
+	}
+	if out, _ := run("ip", "-o", "addr", "show", "dev", "tunl0"); strings.Contains(out, rsVIP) {
+		t.Errorf("the VIP is still on tunl0 after systemctl stop lbrs:\n%s", out)
+	}
+	if got := sysctl(t, names[0]); got != "2" {
+		t.Errorf("all.rp_filter %s after systemctl stop lbrs, want 2 as before", got)
+	}
+}
+
 // TestSystemdPackageLifecycle runs the maintainer scripts' systemd branches
 // (taken only when /run/systemd/system exists, so the throwaway-root test
 // of deploy/cmd/mkdeb never reaches them) on lbd: with lbd enabled and

@@ -359,6 +359,8 @@ mount -t ext4 /dev/vda /newroot || fail "cannot mount the root disk /dev/vda"
 dst=/newroot` + SystemdGuestDir + `
 mkdir -p "$dst" /newroot/etc/lbtestbed /newroot/etc/systemd/system/multi-user.target.wants || fail "cannot write the root disk"
 cp /lbsystemd/* "$dst"/ || fail "cannot copy the tests"
+# The modules, for modprobe in the guest (lbrs loads ipip in tun mode).
+mkdir -p /newroot/lib/modules && cp -a /lib/modules/. /newroot/lib/modules/ || fail "cannot copy the modules"
 env | grep '^E2E_' > /newroot/etc/lbtestbed/env
 mv "$dst/lbtestbed-systemd.service" /newroot/etc/systemd/system/
 ln -sf ../lbtestbed-systemd.service /newroot/etc/systemd/system/multi-user.target.wants/lbtestbed-systemd.service
