@@ -3,11 +3,14 @@
 package systemdvm
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,6 +80,7 @@ vrrp:
       virtual_router_id: 51
       priority: 200
       advert_interval: 1
+      bfd: {}
       virtual_ipaddresses:
         - address: %[1]s
           device: lbd0
@@ -164,6 +168,7 @@ func TestSystemdLbd(t *testing.T) {
 		{"start", testLbdStart},
 		{"hardening", testLbdHardening},
 		{"vrrp", func(t *testing.T) { testLbdVRRP(t, wire) }},
+		{"bfd", testLbdBFD},
 		{"checks", func(t *testing.T) { testLbdChecks(t, w2) }},
 		{"script-timeout", testLbdScriptTimeout},
 		{"reload", testLbdReload},
@@ -277,6 +282,71 @@ func testLbdVRRP(t *testing.T, wire *capture) {
 		out, _ := run("ipvsadm", "-L", "--daemon")
 		return strings.Contains(out, "master sync daemon") && strings.Contains(out, "syncid=51"), out
 	})
+}
+
+// peerYAML is a VRRP-only BACKUP of VI_1 with BFD, in the peer namespace:
+// it runs a BFD session to the master it hears, which the systemd lbd
+// answers on UDP 3784 from inside its sandbox.
+const peerYAML = `global:
+  router_id: peer
+  control_socket: /run/lbpeer.sock
+  metrics_address: ""
+vrrp:
+  instances:
+    VI_1:
+      state: BACKUP
+      interface: lbpeer0
+      virtual_router_id: 51
+      priority: 100
+      advert_interval: 1
+      bfd: {}
+      virtual_ipaddresses:
+        - address: ` + vip + `
+          device: lbpeer0
+`
+
+// testLbdBFD: a backup lbd (a plain process in the peer namespace) brings
+// its BFD session to the systemd lbd Up and stays BACKUP; it is stopped
+// before the next steps.
+func testLbdBFD(t *testing.T) {
+	writeFile(t, "/root/lbpeer.yaml", peerYAML, 0o600)
+	peer := exec.Command("ip", "netns", "exec", "lbpeer", "/usr/sbin/lbd", "run", "-c", "/root/lbpeer.yaml")
+	var out strings.Builder
+	peer.Stdout, peer.Stderr = &out, &out
+	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		peer.Process.Signal(syscall.SIGTERM)
+		peer.Wait()
+		if t.Failed() {
+			t.Logf("the peer's log:\n%s", out.String())
+		}
+	}()
+	waitFor(t, "the peer's BFD session to the systemd lbd Up", 60*time.Second, func() (bool, string) {
+		b, err := exec.Command("lbctl", "-s", "/run/lbpeer.sock", "status", "--json").Output()
+		if err != nil {
+			return false, err.Error()
+		}
+		var st control.Status
+		if err := json.Unmarshal(b, &st); err != nil {
+			return false, err.Error()
+		}
+		if len(st.VRRP) != 1 {
+			return false, string(b)
+		}
+		v := st.VRRP[0]
+		up := len(v.BFD) == 1 && v.BFD[0].Peer.String() == "10.77.0.1" && v.BFD[0].State == "Up"
+		return up && v.State == "BACKUP", fmt.Sprintf("state %s bfd %+v", v.State, v.BFD)
+	})
+	st, err := lbdStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the systemd lbd: VI_1 %s, BFD %+v", st.VRRP[0].State, st.VRRP[0].BFD)
+	if st.VRRP[0].State != "MASTER" {
+		t.Errorf("the systemd lbd is %s with the peer up, want MASTER", st.VRRP[0].State)
+	}
 }
 
 // realServer returns the status of the real server at addr.
