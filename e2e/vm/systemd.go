@@ -200,6 +200,9 @@ func systemdRootfs(ctx context.Context, cacheDir string, log *slog.Logger) (stri
 	root := filepath.Join(dir, "root")
 	log.Info("building the systemd VM's root file system", "suite", rootfsSuite, "packages", rootfsPackages)
 	args := []string{"--variant=minbase", "--include=" + strings.Join(rootfsPackages, ","), rootfsSuite, root}
+	if m := os.Getenv("E2E_DEBIAN_MIRROR"); m != "" {
+		args = append(args, m) // mmdebstrap's MIRROR: a URI or a "deb ..." line; default deb.debian.org
+	}
 	if b, err := exec.CommandContext(ctx, tools["mmdebstrap"], args...).CombinedOutput(); err != nil {
 		return "", false, fmt.Errorf("mmdebstrap %s: %w\n%s", strings.Join(args, " "), err, tail(b, 40))
 	}
