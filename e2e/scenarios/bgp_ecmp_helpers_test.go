@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -53,15 +54,36 @@ type ecmpLab struct {
 	router    *netnslab.Namespace
 	client    *netnslab.Namespace
 	directors []*ecmpDirector
-	webs      map[string]string // address -> name
+	webs      map[string]string       // address -> name
+	web       map[string]*http.Server // name -> its HTTP server
 	birdSock  string
 }
 
+// ecmpOpts are the knobs the ECMP scenarios turn in the directors'
+// lbd.yaml and the router's bird.conf.
+type ecmpOpts struct {
+	sloppy    bool // ipvs.sysctls.sloppy_tcp
+	bfd       bool // BFD (100 ms x 3) on the peer and in bird
+	checkFrom bool // each director's checks from its own check address (ecmpCheckAddr), which a scenario can take away
+}
+
+// ecmpCheckAddr is director i's second LAN address, the source of its
+// health checks with checkFrom.
+func ecmpCheckAddr(i int) string { return fmt.Sprintf("10.9.0.%d", 20+i) }
+
 // ecmpLbdBody is a director's lbd.yaml after the global section.
-func ecmpLbdBody(i int, sloppy bool) string {
+func ecmpLbdBody(i int, o ecmpOpts) string {
+	check := "{type: tcp}"
+	if o.checkFrom {
+		check = fmt.Sprintf("{type: tcp, bindto: %s}", ecmpCheckAddr(i))
+	}
+	bfd := ""
+	if o.bfd {
+		bfd = "\n      bfd: {min_rx: 100ms, min_tx: 100ms, multiplier: 3}"
+	}
 	var rs strings.Builder
 	for w := 1; w <= 3; w++ {
-		fmt.Fprintf(&rs, "      - address: 10.9.0.%d\n        checks: [{type: tcp}]\n", 10+w)
+		fmt.Fprintf(&rs, "      - address: 10.9.0.%d\n        checks: [%s]\n", 10+w, check)
 	}
 	return fmt.Sprintf(`ipvs:
   sysctls:
@@ -73,7 +95,7 @@ bgp:
   peers:
     - address: %s
       asn: 65000
-      hold_time: 3s
+      hold_time: 3s%s
 virtual_servers:
   - address: %s
     port: 80
@@ -83,17 +105,17 @@ virtual_servers:
     announce: true
     delay_loop: 1s
     real_servers:
-%s`, sloppy, i, ecmpRouter, ecmpVIP, rs.String())
+%s`, o.sloppy, i, ecmpRouter, bfd, ecmpVIP, rs.String())
 }
 
 // buildECMPLab builds the topology, starts bird2, the real servers (HTTP
 // answering their name, lbrs dr) and the three lbd, and waits for the
 // router's route to hold three next hops.
-func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLab {
+func buildECMPLab(t *testing.T, n *narrator, prefix string, o ecmpOpts) *ecmpLab {
 	t.Helper()
 	commandPath(t, "bird")
 	commandPath(t, "lbrs")
-	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}}
+	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}, web: map[string]*http.Server{}}
 	front, err := l.lab.AddSwitch("front")
 	must(t, err)
 	lan, err := l.lab.AddSwitch("lan")
@@ -118,13 +140,13 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 	must(t, err)
 	must(t, l.router.Sysctl("net.ipv4.ip_forward", "1"))
 	must(t, l.router.Sysctl("net.ipv4.fib_multipath_hash_policy", "1"))
-	l.startBird(t)
+	l.startBird(t, o.bfd)
 	for w := 1; w <= 3; w++ {
 		name, addr := fmt.Sprintf("web%d", w), fmt.Sprintf("10.9.0.%d", 10+w)
 		ns, err := l.lab.AddHost(name, lan, netip.MustParsePrefix(addr+"/24"))
 		must(t, err)
 		must(t, ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
-		serveName(t, ns, "0.0.0.0:80", name)
+		l.web[name] = serveName(t, ns, "0.0.0.0:80", name)
 		l.webs[addr] = name
 		startECMPLbrs(t, ns, name)
 	}
@@ -132,16 +154,20 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLa
 		d := &ecmpDirector{id: i, addr: fmt.Sprintf("10.9.0.%d", i)}
 		d.ns, err = l.lab.AddNamespace(fmt.Sprintf("d%d", i))
 		must(t, err)
-		d.link, err = l.lab.Connect(d.ns, lan, netnslab.Port{Addrs: []netip.Prefix{netip.MustParsePrefix(d.addr + "/24")}})
+		addrs := []netip.Prefix{netip.MustParsePrefix(d.addr + "/24")}
+		if o.checkFrom {
+			addrs = append(addrs, netip.MustParsePrefix(ecmpCheckAddr(i)+"/24"))
+		}
+		d.link, err = l.lab.Connect(d.ns, lan, netnslab.Port{Addrs: addrs})
 		must(t, err)
 		must(t, d.ns.AddRoute(netip.MustParsePrefix("0.0.0.0/0"), netip.MustParseAddr(ecmpRouter), ""))
 		d.node = newLbdNode(t, fmt.Sprintf("d%d", i), d.ns)
-		d.node.writeConfig(t, "", ecmpLbdBody(i, sloppy))
+		d.node.writeConfig(t, "", ecmpLbdBody(i, o))
 		l.directors = append(l.directors, d)
 	}
 	n.Note("d1's lbd.yaml:")
 	n.Block(l.directors[0].node.yaml)
-	l.directors[0].check(t, n, !sloppy)
+	l.directors[0].check(t, n, !o.sloppy)
 	for _, d := range l.directors {
 		d.lbd = d.node.start(t)
 	}
@@ -168,13 +194,13 @@ func (d *ecmpDirector) check(t *testing.T, n *narrator, wantWarn bool) {
 	}
 }
 
-func (l *ecmpLab) startBird(t *testing.T) {
+func (l *ecmpLab) startBird(t *testing.T, bfd bool) {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "bird")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	conf := filepath.Join(dir, "bird.conf")
-	must(t, os.WriteFile(conf, []byte(birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, false)), 0o644))
+	must(t, os.WriteFile(conf, []byte(birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, bfd)), 0o644))
 	l.birdSock = filepath.Join(dir, "bird.ctl")
 	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
 }
@@ -313,15 +339,28 @@ func noTxRehash(_, _ string, rc syscall.RawConn) error {
 
 // openFlows opens count connections from source ports base, base+1, ...
 // with one request each, and returns who answered each port and a func
-// that resets them all (linger 0: no TIME_WAIT keeps a port, so the same
-// 5-tuple can come again at once). Open, the directors' IPVS tables hold
-// them ESTABLISHED while they are counted.
+// that resets them all (see openHeld).
+func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func()) {
+	t.Helper()
+	held, reset := l.openHeld(t, base, count)
+	answers := map[int]string{}
+	for p, h := range held {
+		answers[p] = h.server
+	}
+	return answers, reset
+}
+
+// openHeld opens count connections from source ports base, base+1, ...
+// with one request each, and returns them by port (each with who answered)
+// and a func that resets them all (linger 0: no TIME_WAIT keeps a port, so
+// the same 5-tuple can come again at once). Open, the directors' IPVS
+// tables hold them ESTABLISHED while they are counted.
 // A closing socket's last ACK may leave without the socket's hash (see
 // buildECMPLab) and take another director, where sloppy_tcp would make a
 // second entry.
-func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func()) {
+func (l *ecmpLab) openHeld(t *testing.T, base, count int) (map[int]*heldConn, func()) {
 	t.Helper()
-	answers := map[int]string{}
+	held := map[int]*heldConn{}
 	var open []*net.TCPConn
 	reset := func() {
 		for _, c := range open {
@@ -340,11 +379,71 @@ func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func
 		}
 		open = append(open, c)
 		h := &heldConn{c: c, br: bufio.NewReader(c)}
-		if answers[p], err = h.get(); err != nil {
+		if h.server, err = h.get(); err != nil {
 			t.Fatalf("request from port %d: %v", p, err)
 		}
+		held[p] = h
 	}
-	return answers, reset
+	return held, reset
+}
+
+// throughEach opens connections from source ports base..base+count-1
+// through each director in turn (the router's route pinned to it), one
+// request each, and returns who answered each port through d1, d2, d3. It
+// requires each answer to come from the real server the pinned director's
+// IPVS entry names.
+func (l *ecmpLab) throughEach(t *testing.T, base, count int) map[int][]string {
+	t.Helper()
+	got := map[int][]string{}
+	for _, d := range l.directors {
+		l.pin(t, d.id)
+		open, reset := l.openFlows(t, base, count)
+		conns := d.conns(t)
+		reset()
+		for p := base; p < base+count; p++ {
+			if c, ok := conns[p]; !ok || l.webs[c.dest] != open[p] {
+				t.Errorf("port %d pinned to d%d: d%d's IPVS entry %+v (present %v), answered by %s", p, d.id, d.id, c, ok, open[p])
+			}
+			got[p] = append(got[p], open[p])
+		}
+	}
+	l.pin(t, 0)
+	return got
+}
+
+var ecmpDestRE = regexp.MustCompile(`(?m)^\s+->\s+(10\.9\.0\.\d+):80\s`)
+
+// dests lists the real servers (names) of the director's VIP service.
+func (d *ecmpDirector) dests(t *testing.T, l *ecmpLab) []string {
+	t.Helper()
+	var out []string
+	for _, m := range ecmpDestRE.FindAllStringSubmatch(run(t, d.ns, "ipvsadm", "-Ln", "-t", ecmpVIP+":80"), -1) {
+		out = append(out, l.webs[m[1]])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitDests waits until every director's service lists exactly want.
+func (l *ecmpLab) waitDests(t *testing.T, want []string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		done := true
+		var got [][]string
+		for _, d := range l.directors {
+			ds := d.dests(t, l)
+			got = append(got, ds)
+			done = done && slices.Equal(ds, want)
+		}
+		if done {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("the directors' real servers after %v: %v, want %v each", limit, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // flow is a long download over one connection: a request every 20 ms on a
@@ -463,4 +562,78 @@ func (f *flow) gapAround(since time.Time) (time.Duration, time.Time) {
 		}
 	}
 	return gap, end
+}
+
+// reqLoad is a client making requests continuously: each worker opens a new
+// connection (a fresh source port, so the router spreads them over the
+// directors) for one request, then the next after 10 ms.
+type reqLoad struct {
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	at    []time.Time // answers
+	fails []string    // failed requests: when and why
+}
+
+func (l *ecmpLab) startLoad(t *testing.T, workers int) *reqLoad {
+	t.Helper()
+	ld := &reqLoad{stop: make(chan struct{})}
+	for range workers {
+		c := newHTTPClient(l.client, settle)
+		ld.wg.Add(1)
+		go func() {
+			defer ld.wg.Done()
+			for {
+				select {
+				case <-ld.stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				_, err := get(c, "http://"+ecmpVIP+"/")
+				ld.mu.Lock()
+				now := time.Now() // under the lock: at stays in order
+				if err != nil {
+					ld.fails = append(ld.fails, fmt.Sprintf("%s: %v", now.Format("15:04:05.000"), err))
+				} else {
+					ld.at = append(ld.at, now)
+				}
+				ld.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(func() { ld.end() })
+	return ld
+}
+
+// waitAnswers waits until the client has had n answers after since.
+func (ld *reqLoad) waitAnswers(t *testing.T, since time.Time, n int) {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		ld.mu.Lock()
+		i, _ := slices.BinarySearchFunc(ld.at, since, func(a, b time.Time) int { return a.Compare(b) })
+		got := len(ld.at) - i
+		ld.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client had %d answers in %v, want %d", got, settle, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// end stops the client and returns the number of answers and the failed
+// requests.
+func (ld *reqLoad) end() (int, []string) {
+	select {
+	case <-ld.stop:
+	default:
+		close(ld.stop)
+	}
+	ld.wg.Wait()
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	return len(ld.at), slices.Clone(ld.fails)
 }

@@ -1,0 +1,198 @@
+//go:build testbed_guest
+
+package scenarios
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestScenarioBGPServerFail is issue 16's "a real server failing moves
+// only its own flows", on the ECMP topology (buildECMPLab): with 45
+// established flows spread over the three directors (mh, mh-fallback,
+// mh-port), web2's web server stops (its connections closed, its port
+// refusing), so its checks fail on every director. Every flow on web1 and
+// web3 answers a second request from the same real server, with no error;
+// only web2's flows break; every director removes web2 alone; and new
+// connections from a set of source ports reach the same real server (never
+// web2) through each of the three directors (the route pinned to each in
+// turn): they agree on the new mapping.
+func TestScenarioBGPServerFail(t *testing.T) {
+	n := newNarrator(t)
+	l := buildECMPLab(t, n, "ecmpsf", ecmpOpts{sloppy: true})
+	const flows, base, failed = 45, 33000, "web2"
+	n.Step("Client opens %d connections from source ports %d-%d, one request each, all kept open", flows, base, base+flows-1)
+	held, reset := l.openHeld(t, base, flows)
+	defer reset()
+	perDirector, perWeb := map[int]int{}, map[string]int{}
+	for _, d := range l.directors {
+		for p := range d.conns(t) {
+			if _, ok := held[p]; ok {
+				perDirector[d.id]++
+			}
+		}
+	}
+	for _, h := range held {
+		perWeb[h.server]++
+	}
+	n.Note("flows per director: d1 %d, d2 %d, d3 %d; per real server: web1 %d, web2 %d, web3 %d",
+		perDirector[1], perDirector[2], perDirector[3], perWeb["web1"], perWeb["web2"], perWeb["web3"])
+	for i := 1; i <= 3; i++ {
+		if perDirector[i] == 0 || perWeb[fmt.Sprintf("web%d", i)] == 0 {
+			t.Fatalf("the %d flows do not cover every director and real server: %v %v", flows, perDirector, perWeb)
+		}
+	}
+
+	n.Step("%s's web server stops (listener and connections closed): its checks fail on every director", failed)
+	must(t, l.web[failed].Close())
+	took := l.waitDests(t, []string{"web1", "web3"}, 30*time.Second)
+	n.Note("every director's table lists web1 and web3 alone %v after the stop", took.Round(time.Millisecond))
+
+	n.Step("A second request on each of the %d connections", flows)
+	kept, broken, moved := 0, 0, 0
+	for p := base; p < base+flows; p++ {
+		h := held[p]
+		got, err := h.get()
+		switch {
+		case h.server == failed && err != nil:
+			broken++
+		case h.server == failed:
+			moved++
+		case err != nil || got != h.server:
+			t.Errorf("port %d (on %s, not the failed server): second answer %q, %v; want %s again", p, h.server, got, err, h.server)
+		default:
+			kept++
+		}
+	}
+	n.Note("flows on web1/web3: %d of %d answered by the same real server; %s's %d flows: %d broken, %d moved", kept, flows-perWeb[failed], failed, perWeb[failed], broken, moved)
+	fmt.Printf("MEASURE ecmp_serverfail_flows=%d ecmp_serverfail_failed_server_flows=%d ecmp_serverfail_others_kept=%d ecmp_serverfail_broken=%d ecmp_serverfail_moved=%d\n",
+		flows, perWeb[failed], kept, broken, moved)
+
+	const ports, base2 = 12, 34000
+	n.Step("New connections from source ports %d-%d through each director (route pinned to d1, d2, d3 in turn)", base2, base2+ports-1)
+	got := l.throughEach(t, base2, ports)
+	for p := base2; p < base2+ports; p++ {
+		n.Note("port %d: d1 -> %s, d2 -> %s, d3 -> %s", p, got[p][0], got[p][1], got[p][2])
+		if got[p][0] != got[p][1] || got[p][0] != got[p][2] || got[p][0] == failed {
+			t.Errorf("port %d through d1, d2, d3: %v, want one real server, not %s", p, got[p], failed)
+		}
+	}
+}
+
+// TestScenarioBGPQuorum is issue 16's "a director losing quorum withdraws
+// and no client request fails": each director checks the real servers
+// from its own check address (bindto); d1's is taken away, so d1 alone
+// sees all three fail and loses its service's quorum, while a client
+// makes requests all through (a new connection from a fresh source port
+// for each, two at a time). d1 withdraws the VIP (the router's route loses
+// its next hop; lbctl status says why), d2 and d3 keep all three real
+// servers, and when the address is back d1 announces again. Not one
+// request fails.
+func TestScenarioBGPQuorum(t *testing.T) {
+	n := newNarrator(t)
+	l := buildECMPLab(t, n, "ecmpq", ecmpOpts{sloppy: true, checkFrom: true})
+	x := l.directors[0]
+	checkAddr := netip.MustParsePrefix(ecmpCheckAddr(x.id) + "/24")
+	n.Step("A client makes requests continuously: a new connection for each, two at a time")
+	ld := l.startLoad(t, 2)
+	ld.waitAnswers(t, time.Now(), 30)
+
+	n.Step("d%d's check address %s taken away: its checks of every real server fail (the other directors' pass)", x.id, checkAddr)
+	must(t, x.ns.DelAddress("eth0", checkAddr))
+	t0 := time.Now()
+	gone := l.waitHops(t, ids(others(l, x)), 30*time.Second)
+	n.Note("the router's route lost d%d %v after the address went", x.id, gone.Round(time.Millisecond))
+	out, errOut, code := x.node.lbctl(t, "status", "--health")
+	if code != 0 || !strings.Contains(out, "quorum lost") {
+		t.Errorf("lbctl status --health on d%d: exit %d, want a withdrawn VIP with reason quorum lost\n%s%s", x.id, code, out, errOut)
+	}
+	n.Note("d%d's real servers: %v; d2's: %v; d3's: %v", x.id, x.dests(t, l), l.directors[1].dests(t, l), l.directors[2].dests(t, l))
+	for _, d := range others(l, x) {
+		if ds := d.dests(t, l); len(ds) != 3 {
+			t.Errorf("d%d's real servers: %v, want all three (only d%d's checks fail)", d.id, ds, x.id)
+		}
+	}
+	ld.waitAnswers(t, time.Now(), 30)
+
+	n.Step("d%d's check address back", x.id)
+	must(t, x.ns.AddAddress("eth0", checkAddr, ""))
+	back := l.waitHops(t, []int{1, 2, 3}, 30*time.Second)
+	n.Note("d%d back in the router's route %v after the address", x.id, back.Round(time.Millisecond))
+	ld.waitAnswers(t, time.Now(), 30)
+	ok, fails := ld.end()
+	n.Note("requests: %d answered, %d failed (from %v before the fault to after the return)", ok, len(fails), time.Since(t0).Round(time.Second))
+	fmt.Printf("MEASURE ecmp_quorum_withdraw=%.3fs ecmp_quorum_back=%.3fs ecmp_quorum_requests=%d ecmp_quorum_failed=%d\n",
+		gone.Seconds(), back.Seconds(), ok+len(fails), len(fails))
+	if len(fails) > 0 {
+		t.Errorf("%d of %d requests failed while d%d lost and regained quorum: %v", len(fails), ok+len(fails), x.id, fails[:min(len(fails), 10)])
+	}
+}
+
+// TestScenarioBGPBFD is issue 16's fast failure detection in the VM: BFD
+// (100 ms x 3) on each director's peer and in bird, hold time 3 s. The
+// director carrying a long flow is frozen (SIGSTOP of lbd: no carrier
+// loss, no TCP reset, its kernel still forwards): the router drops its
+// next hop within a bound far under the hold time, and the flow goes on,
+// on another director, with no error and the same real server. Thawed,
+// the director is announced again.
+func TestScenarioBGPBFD(t *testing.T) {
+	n := newNarrator(t)
+	l := buildECMPLab(t, n, "ecmpbfd", ecmpOpts{sloppy: true, bfd: true})
+	l.waitBFDUp(t, 3, 30*time.Second)
+	const port = 35000
+	n.Step("A long flow from port %d: a request every 20 ms on one keep-alive connection", port)
+	f := l.startFlow(t, port)
+	c := l.carrier(t, port)
+	f.answeredAfter(t, time.Now(), 5)
+	n.Note("carried by d%d, served by %s", c.id, f.h.server)
+
+	n.Step("d%d frozen: SIGSTOP of its lbd", c.id)
+	t.Cleanup(func() { c.lbd.cmd.Process.Signal(syscall.SIGCONT) })
+	must(t, c.lbd.cmd.Process.Signal(syscall.SIGSTOP))
+	t0 := time.Now()
+	gone := l.waitHops(t, ids(others(l, c)), 10*time.Second)
+	// BFD's bound is 3 x 100 ms; the rest is slack for a busy TCG guest
+	// (bird, the kernel, our polling), still half the 3 s hold time.
+	const bound = 1500 * time.Millisecond
+	n.Note("the router dropped d%d's next hop %v after the freeze (BFD 100 ms x 3; hold time 3 s)", c.id, gone.Round(time.Millisecond))
+	if gone > bound {
+		t.Errorf("the router dropped the frozen director's next hop after %v, want under %v (BFD 100 ms x 3; the hold time is 3 s)", gone, bound)
+	}
+	f.answeredAfter(t, t0.Add(gone), 10)
+	c2 := l.carrier(t, port, c)
+	gap, _ := f.gapAround(t0)
+	n.Note("the flow goes on through d%d; longest gap between answers %v", c2.id, gap.Round(time.Millisecond))
+	fmt.Printf("MEASURE ecmp_bfd_route_gone=%.3fs ecmp_bfd_gap=%.3fs\n", gone.Seconds(), gap.Seconds())
+
+	n.Step("d%d thawed (SIGCONT): announced again", c.id)
+	must(t, c.lbd.cmd.Process.Signal(syscall.SIGCONT))
+	up := l.waitHops(t, []int{1, 2, 3}, 30*time.Second)
+	n.Note("d%d back in the route %v after the thaw", c.id, up.Round(time.Millisecond))
+	f.end()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) > 0 || len(f.srv) != 1 || f.srv[f.h.server] == 0 {
+		t.Errorf("the flow: errors %v, answered by %v, want only %s", f.errs, f.srv, f.h.server)
+	}
+	n.Note("the flow: %d answers, all from %s, no error", len(f.at), f.h.server)
+}
+
+// waitBFDUp waits until bird lists want BFD sessions Up.
+func (l *ecmpLab) waitBFDUp(t *testing.T, want int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		out := run(t, l.router, commandPath(t, "birdc"), "-s", l.birdSock, "show", "bfd", "sessions")
+		if strings.Count(out, " Up ") >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bird's BFD sessions after %v, want %d Up:\n%s", limit, want, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
