@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -259,6 +260,24 @@ func vipReadiness(cfg *config.Director, p *ipvsPart) []bgp.VIP {
 		out = append(out, v)
 	}
 	return out
+}
+
+// holdAnnounced gives each service at an announced VIP drain_period as its
+// quorum-loss hold (specs are in the order of cfg's virtual servers): when
+// it loses quorum its VIP is withdrawn at once and its last real servers
+// still serve what the routers send here until they have moved the flows
+// away; removed at once, a new connection that still came here found no
+// real server and was refused.
+func holdAnnounced(specs []director.ServiceSpec, cfg *config.Director) {
+	if cfg.BGP == nil {
+		return
+	}
+	vips := cfg.AnnouncedVIPs()
+	for i := range specs {
+		if i < len(cfg.VirtualServers) && slices.Contains(vips, cfg.VirtualServers[i].Address) {
+			specs[i].QuorumLossHold = cfg.BGP.DrainPeriod
+		}
+	}
 }
 
 // withdrawForStop is the first step of a graceful stop: withdraw every

@@ -149,6 +149,39 @@ func TestDaemonBGP(t *testing.T) {
 	}
 }
 
+// TestDaemonBGPQuorumLossHold: an announced service that loses quorum is
+// withdrawn at once and keeps its last real server in the table for
+// drain_period (what the routers still send meanwhile is served: removed
+// with the withdraw, it was refused), then the table follows the checks.
+func TestDaemonBGPQuorumLossHold(t *testing.T) {
+	backends[0], backends[1] = newBackend(t), newBackend(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbd.yaml")
+	writeConfig(t, cfg, dir, 3, false, strings.Replace(bgpSection, "drain_period: 300ms", "drain_period: 2s", 1))
+	k, sp, logs := fake.New(), &bgptest.Speaker{}, &syncBuf{}
+	d, err := New(cfg, Options{Kernel: k, LogOutput: logs, LogLevel: "debug", Notify: func(string) {},
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }, BGPAddrs: &fakeVIPs{on: map[netip.Prefix]string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDaemon(t, d, logs.String)
+	dests := func() int {
+		tb := k.Table()
+		if len(tb.Services) != 1 {
+			return -1
+		}
+		return len(tb.Services[0].Destinations)
+	}
+	waitFor(t, "VIP announced with both real servers", func() bool { return len(sp.Routes()) == 1 && dests() == 2 })
+	backends[0].fail.Store(true)
+	backends[1].fail.Store(true)
+	waitFor(t, "VIP withdrawn on quorum loss", func() bool { return len(sp.Routes()) == 0 })
+	if n := dests(); n < 1 {
+		t.Errorf("at the withdraw the service has %d real servers, want its last ones kept for drain_period (2s)", n)
+	}
+	waitFor(t, "the last real server removed after drain_period", func() bool { return dests() == 0 })
+}
+
 // TestDaemonBGPReload: a reload applies only what changed (a new peer is
 // added, the routes stay), and one that drops the bgp section withdraws
 // every route, stops the speaker and takes the VIP off its device.

@@ -98,7 +98,7 @@ func TestScenarioBGPQuorum(t *testing.T) {
 	x := l.directors[0]
 	checkAddr := netip.MustParsePrefix(ecmpCheckAddr(x.id) + "/24")
 	n.Step("A client makes requests continuously: a new connection for each, two at a time")
-	ld := l.startLoad(t, 2)
+	ld := l.startLoad(t, 8)
 	ld.waitAnswers(t, time.Now(), 30)
 
 	n.Step("d%d's check address %s taken away: its checks of every real server fail (the other directors' pass)", x.id, checkAddr)
@@ -116,6 +116,8 @@ func TestScenarioBGPQuorum(t *testing.T) {
 			t.Errorf("d%d's real servers: %v, want all three (only d%d's checks fail)", d.id, ds, x.id)
 		}
 	}
+	n.Note("d%d's log:", x.id)
+	n.Block(logLines(x.lbd.log.String(), "real server down", "quorum", "bgp route"))
 	ld.waitAnswers(t, time.Now(), 30)
 
 	n.Step("d%d's check address back", x.id)
@@ -195,4 +197,18 @@ func (l *ecmpLab) waitBFDUp(t *testing.T, want int, limit time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// logLines keeps the lines of a daemon's log that contain any of words.
+func logLines(log string, words ...string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(log, "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				b.WriteString(line + "\n")
+				break
+			}
+		}
+	}
+	return b.String()
 }
