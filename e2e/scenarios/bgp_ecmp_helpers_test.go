@@ -140,7 +140,7 @@ func buildECMPLab(t *testing.T, n *narrator, prefix string, o ecmpOpts) *ecmpLab
 	must(t, err)
 	must(t, l.router.Sysctl("net.ipv4.ip_forward", "1"))
 	must(t, l.router.Sysctl("net.ipv4.fib_multipath_hash_policy", "1"))
-	l.startBird(t, o.bfd)
+	l.startBird(t, n, o.bfd)
 	for w := 1; w <= 3; w++ {
 		name, addr := fmt.Sprintf("web%d", w), fmt.Sprintf("10.9.0.%d", 10+w)
 		ns, err := l.lab.AddHost(name, lan, netip.MustParsePrefix(addr+"/24"))
@@ -194,15 +194,36 @@ func (d *ecmpDirector) check(t *testing.T, n *narrator, wantWarn bool) {
 	}
 }
 
-func (l *ecmpLab) startBird(t *testing.T, bfd bool) {
+func (l *ecmpLab) startBird(t *testing.T, n *narrator, bfd bool) {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "bird")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	conf := filepath.Join(dir, "bird.conf")
-	must(t, os.WriteFile(conf, []byte(birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, bfd)), 0o644))
+	text := birdconf.Router(ecmpRouter, []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}, false)
+	if bfd {
+		var changes []string
+		text, changes, err = vipAdapt("bird-ecmp.conf", ecmpBirdExample)
+		must(t, err)
+		n.Note("the router runs deploy/examples/bird-ecmp.conf with: %s", strings.Join(changes, "; "))
+	}
+	must(t, os.WriteFile(conf, []byte(text), 0o644))
 	l.birdSock = filepath.Join(dir, "bird.ctl")
 	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
+}
+
+// ecmpBirdExample turns the operators' bird-ecmp.conf into the lab's
+// router: its addresses, BFD on (the example's commented lines), and a
+// session BFD ended restarted after 1 s instead of bird's 60 s.
+var ecmpBirdExample = []vipSubst{
+	{re: `(?m)^router id 192\.168\.56\.1;`, repl: "router id " + ecmpRouter + ";", n: 1},
+	{re: `local 192\.168\.56\.1 as`, repl: "local " + ecmpRouter + " as", n: 1,
+		why: "the lab's addresses (router 10.9.0.254, directors 10.9.0.1-3)"},
+	{re: `neighbor 192\.168\.56\.1(\d) as`, repl: "neighbor 10.9.0.${1} as", n: 3},
+	{re: `(?m)^# (protocol bfd .*)$`, repl: "$1", n: 1},
+	{re: `(?m)^  # bfd on;`, repl: "  bfd on;", n: 1, why: "BFD uncommented"},
+	{re: `(?m)^(  hold time 3;.*)$`, repl: "$1\n  error wait time 1, 5;", n: 1,
+		why: "error wait time 1, 5 (bird: 60 s before it takes a session BFD ended again; the scenario thaws the director)"},
 }
 
 // startECMPLbrs runs "lbrs run" in dr mode for the VIP on a real server.
