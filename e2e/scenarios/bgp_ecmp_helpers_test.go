@@ -65,6 +65,8 @@ type ecmpOpts struct {
 	sloppy    bool // ipvs.sysctls.sloppy_tcp
 	bfd       bool // BFD (100 ms x 3) on the peer and in bird
 	checkFrom bool // each director's checks from its own check address (ecmpCheckAddr), which a scenario can take away
+	sync      bool // ipvs.sync_daemon with role both (connection sync among the directors)
+	drained   int  // a real server (1-3) with weight 0: its connections go on, mh-fallback sends new ones elsewhere
 }
 
 // ecmpCheckAddr is director i's second LAN address, the source of its
@@ -83,11 +85,19 @@ func ecmpLbdBody(i int, o ecmpOpts) string {
 	}
 	var rs strings.Builder
 	for w := 1; w <= 3; w++ {
-		fmt.Fprintf(&rs, "      - address: 10.9.0.%d\n        checks: [%s]\n", 10+w, check)
+		weight := ""
+		if w == o.drained {
+			weight = "\n        weight: 0"
+		}
+		fmt.Fprintf(&rs, "      - address: 10.9.0.%d%s\n        checks: [%s]\n", 10+w, weight, check)
+	}
+	syncd := ""
+	if o.sync {
+		syncd = "\n  sync_daemon: {interface: eth0, sync_id: 52, role: both}"
 	}
 	return fmt.Sprintf(`ipvs:
   sysctls:
-    sloppy_tcp: %t
+    sloppy_tcp: %t%s
 bgp:
   asn: 65001
   router_id: 10.9.0.%d
@@ -105,7 +115,7 @@ virtual_servers:
     announce: true
     delay_loop: 1s
     real_servers:
-%s`, o.sloppy, i, ecmpRouter, bfd, ecmpVIP, rs.String())
+%s`, o.sloppy, syncd, i, ecmpRouter, bfd, ecmpVIP, rs.String())
 }
 
 // buildECMPLab builds the topology, starts bird2, the real servers (HTTP

@@ -5,6 +5,7 @@ package scenarios
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,4 +220,123 @@ func logLines(log string, words ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestScenarioBGPSync is issue 16's connection sync among N directors:
+// every director runs both sync daemons (ipvs.sync_daemon role both). With
+// the router's route pinned to d1, 30 flows are opened and d1's master
+// daemon sends them to the others' backup daemons (d2's ipvsadm -Lnc lists
+// them). web3 is then drained on every director (weight 0 in lbd.yaml,
+// lbctl reload: its connections go on): mh with mh-fallback now sends
+// web3's flows to web1 or web2. The route is pinned to d2: every flow,
+// web3's included, answers from its own real server with no error,
+// because d2's table has the synced connection. (A real server removed
+// outright would not do: IPVS drops the packets of a connection whose
+// real server is gone, on every director.)
+func TestScenarioBGPSync(t *testing.T) {
+	n := newNarrator(t)
+	o := ecmpOpts{sloppy: true, sync: true}
+	l := buildECMPLab(t, n, "ecmpsync", o)
+	d1, d2 := l.directors[0], l.directors[1]
+	const flows, base = 30, 37000
+	n.Step("Route pinned to d1; %d flows from source ports %d-%d, one request each, kept open", flows, base, base+flows-1)
+	l.pin(t, d1.id)
+	held, reset := l.openHeld(t, base, flows)
+	defer reset()
+	perWeb := map[string]int{}
+	for _, h := range held {
+		perWeb[h.server]++
+	}
+	n.Note("per real server: web1 %d, web2 %d, web3 %d", perWeb["web1"], perWeb["web2"], perWeb["web3"])
+	if perWeb["web3"] == 0 {
+		t.Fatalf("no flow on web3 among %d: %v", flows, perWeb)
+	}
+	synced := l.waitSynced(t, d2, held, settle)
+	n.Note("d2's ipvsadm -Lnc holds all %d connections, synced from d1 (%v after the last was opened), e.g.:\n%s", flows, synced.Round(time.Millisecond), d2.connLine(t, base))
+
+	n.Step("web3 drained on every director: weight 0 in lbd.yaml, lbctl reload")
+	o.drained = 3
+	for _, d := range l.directors {
+		d.node.writeConfig(t, "", ecmpLbdBody(d.id, o))
+		if out, errOut, code := d.node.lbctl(t, "reload"); code != 0 {
+			t.Fatalf("d%d: lbctl reload: exit %d %s%s", d.id, code, out, errOut)
+		}
+	}
+	for _, d := range l.directors {
+		waitWeight(t, d, "10.9.0.13", 0)
+	}
+
+	n.Step("Route pinned to d2: a second request on each flow")
+	l.pin(t, d2.id)
+	kept := map[string]int{}
+	for p := base; p < base+flows; p++ {
+		h := held[p]
+		got, err := h.get()
+		if err != nil || got != h.server {
+			t.Errorf("port %d (on %s): after the move to d2: %q, %v; want %s again", p, h.server, got, err, h.server)
+			continue
+		}
+		kept[got]++
+	}
+	if c, ok := d2.conns(t)[base]; ok {
+		n.Note("d2's entry for port %d: %s to %s", base, c.state, l.webs[c.dest])
+	}
+	n.Note("through d2: web1 %d/%d, web2 %d/%d, web3 %d/%d flows answered by their own real server",
+		kept["web1"], perWeb["web1"], kept["web2"], perWeb["web2"], kept["web3"], perWeb["web3"])
+	fmt.Printf("MEASURE ecmp_sync_flows=%d ecmp_sync_web3_flows=%d ecmp_sync_web3_kept=%d ecmp_sync_kept=%d\n",
+		flows, perWeb["web3"], kept["web3"], kept["web1"]+kept["web2"]+kept["web3"])
+	l.pin(t, 0)
+}
+
+// waitSynced waits until d's IPVS table holds every held connection with
+// the real server that answered it, and returns how long that took.
+func (l *ecmpLab) waitSynced(t *testing.T, d *ecmpDirector, held map[int]*heldConn, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		conns := d.conns(t)
+		missing := 0
+		for p, h := range held {
+			if c, ok := conns[p]; !ok || l.webs[c.dest] != h.server {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("d%d's IPVS table lacks %d of %d connections %v after they were opened:\n%s", d.id, missing, len(held), limit,
+				run(t, d.ns, "ipvsadm", "-Lnc"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// connLine is d's ipvsadm -Lnc line for the client's port.
+func (d *ecmpDirector) connLine(t *testing.T, port int) string {
+	t.Helper()
+	for _, line := range strings.Split(run(t, d.ns, "ipvsadm", "-Lnc"), "\n") {
+		if strings.Contains(line, fmt.Sprintf("%s:%d ", ecmpClient, port)) {
+			return line
+		}
+	}
+	return ""
+}
+
+// waitWeight waits until d's IPVS table has the real server addr with
+// weight w.
+func waitWeight(t *testing.T, d *ecmpDirector, addr string, w int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\s+->\s+` + regexp.QuoteMeta(addr) + `:80\s+\S+\s+(\d+)\s`)
+	deadline := time.Now().Add(settle)
+	for {
+		out := run(t, d.ns, "ipvsadm", "-Ln", "-t", ecmpVIP+":80")
+		if m := re.FindStringSubmatch(out); m != nil && m[1] == fmt.Sprint(w) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("d%d: %s not at weight %d after %v:\n%s", d.id, addr, w, settle, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
