@@ -603,7 +603,17 @@ type reqLoad struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	at    []time.Time // answers
-	fails []string    // failed requests: when and why
+	fails []failedReq
+}
+
+// failedReq is a request of reqLoad that failed.
+type failedReq struct {
+	start, at time.Time
+	err       error
+}
+
+func (f failedReq) String() string {
+	return fmt.Sprintf("started %s, failed %s: %v", f.start.Format("15:04:05.000"), f.at.Format("15:04:05.000"), f.err)
 }
 
 func (l *ecmpLab) startLoad(t *testing.T, workers int) *reqLoad {
@@ -620,11 +630,12 @@ func (l *ecmpLab) startLoad(t *testing.T, workers int) *reqLoad {
 					return
 				case <-time.After(10 * time.Millisecond):
 				}
+				start := time.Now()
 				_, err := get(c, "http://"+ecmpVIP+"/")
 				ld.mu.Lock()
 				now := time.Now() // under the lock: at stays in order
 				if err != nil {
-					ld.fails = append(ld.fails, fmt.Sprintf("%s: %v", now.Format("15:04:05.000"), err))
+					ld.fails = append(ld.fails, failedReq{start: start, at: now, err: err})
 				} else {
 					ld.at = append(ld.at, now)
 				}
@@ -657,7 +668,7 @@ func (ld *reqLoad) waitAnswers(t *testing.T, since time.Time, n int) {
 
 // end stops the client and returns the number of answers and the failed
 // requests.
-func (ld *reqLoad) end() (int, []string) {
+func (ld *reqLoad) end() (int, []failedReq) {
 	select {
 	case <-ld.stop:
 	default:
