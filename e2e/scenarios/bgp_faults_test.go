@@ -167,7 +167,7 @@ func TestScenarioBGPBFD(t *testing.T) {
 	l := buildECMPLab(t, n, "ecmpbfd", ecmpOpts{sloppy: true, bfd: true})
 	// GoBGP v4.8.0's BFD can flap at bring-up on a loaded TCG guest (a
 	// session it expires resets BGP, and it keeps the router's old
-	// discriminator); measured here 2 s to about 45 s before all three
+	// discriminator); measured here 0.1 s to about 45 s before all three
 	// are Up.
 	bringUp := l.waitBFDUp(t, 3, 60*time.Second)
 	n.Note("bird's three BFD sessions Up %v after the route had its three next hops", bringUp.Round(time.Millisecond))
