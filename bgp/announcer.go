@@ -22,6 +22,7 @@ const (
 	Draining      Reason = "draining"       // the operator drains the director
 	NotProgrammed Reason = "not programmed" // a service of the VIP is not (yet) in the kernel
 	QuorumLost    Reason = "quorum lost"    // a service of the VIP has lost quorum
+	Settling      Reason = "settling"       // ready only since a moment: the checks of the same round may still change the table
 )
 
 // VIP is one announced address's readiness on this director.
@@ -31,6 +32,9 @@ type VIP struct {
 	Programmed bool
 	// QuorumUp: every service at this address has its quorum.
 	QuorumUp bool
+	// Settling: programmed with quorum up only since a moment (the daemon
+	// waits for the rest of the checks' round before it announces).
+	Settling bool
 }
 
 // Input is what the announcer decides from.
@@ -54,8 +58,8 @@ func Prefix(a netip.Addr) netip.Prefix {
 
 // Decide is the announcer: a VIP is announced only while lbd runs, is not
 // drained, and every service at the address is programmed with its quorum
-// up; otherwise it is withdrawn with the first reason that holds
-// (stopping, draining, not programmed, quorum lost).
+// up, and not settling; otherwise it is withdrawn with the first reason
+// that holds (stopping, draining, not programmed, quorum lost, settling).
 func Decide(in Input) Decision {
 	var d Decision
 	for _, v := range in.VIPs {
@@ -73,6 +77,8 @@ func Decide(in Input) Decision {
 			why = NotProgrammed
 		case !v.QuorumUp:
 			why = QuorumLost
+		case v.Settling:
+			why = Settling
 		}
 		if why == "" {
 			if !slices.Contains(d.Announce, p) {

@@ -12,12 +12,12 @@ var (
 )
 
 // TestDecideExhaustive walks every combination of the inputs for one VIP
-// and checks the rule: announced iff running, not drained, programmed and
-// quorum up; otherwise the first reason in order.
+// and checks the rule: announced iff running, not drained, programmed,
+// quorum up and not settling; otherwise the first reason in order.
 func TestDecideExhaustive(t *testing.T) {
-	for mask := 0; mask < 16; mask++ {
-		stopping, draining, programmed, quorum := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0
-		in := Input{Stopping: stopping, Draining: draining, VIPs: []VIP{{Addr: vip4, Programmed: programmed, QuorumUp: quorum}}}
+	for mask := 0; mask < 32; mask++ {
+		stopping, draining, programmed, quorum, settling := mask&1 != 0, mask&2 != 0, mask&4 != 0, mask&8 != 0, mask&16 != 0
+		in := Input{Stopping: stopping, Draining: draining, VIPs: []VIP{{Addr: vip4, Programmed: programmed, QuorumUp: quorum, Settling: settling}}}
 		var want Decision
 		switch {
 		case stopping:
@@ -28,6 +28,8 @@ func TestDecideExhaustive(t *testing.T) {
 			want.Withdrawn = map[netip.Prefix]Reason{Prefix(vip4): NotProgrammed}
 		case !quorum:
 			want.Withdrawn = map[netip.Prefix]Reason{Prefix(vip4): QuorumLost}
+		case settling:
+			want.Withdrawn = map[netip.Prefix]Reason{Prefix(vip4): Settling}
 		default:
 			want.Announce = []netip.Prefix{Prefix(vip4)}
 		}

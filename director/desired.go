@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/lvsd/lb/director/table"
 )
@@ -20,6 +21,13 @@ type ServiceSpec struct {
 	RealServers []RealServerSpec
 	// Sorry, if set, replaces the live real servers while quorum is lost.
 	Sorry *SorrySpec
+	// QuorumLossHold, if set (and there is no Sorry), keeps the
+	// destinations the service had in the table when it lost quorum there
+	// for this long, while its quorum state is already down: a director
+	// whose VIP is announced with BGP withdraws it at once and still
+	// serves what reaches it while the routers move the flows away
+	// (the Manager applies it; Build alone ignores it).
+	QuorumLossHold time.Duration
 }
 
 // RealServerSpec is one configured real server.

@@ -42,6 +42,9 @@ type Manager struct {
 	// start began (slowstart.go), with the timer of the next step.
 	overrides map[RealServerID]Override
 	ramps     map[RealServerID]time.Time
+	// holds are the services that lost quorum with a QuorumLossHold
+	// (quorumhold.go): the destinations kept and until when.
+	holds     map[table.ServiceKey]quorumHold
 	timer     Stopper
 	stopped   bool
 	now       func() time.Time
@@ -72,7 +75,7 @@ type ManagerConfig struct {
 // NewManager returns a Manager with no services; call SetSpecs.
 func NewManager(cfg ManagerConfig) *Manager {
 	m := &Manager{rec: cfg.Reconciler, log: cfg.Logger, onQuorum: cfg.OnQuorumChange, checks: map[string]CheckState{},
-		overrides: map[RealServerID]Override{}, ramps: map[RealServerID]time.Time{}, now: cfg.Now, afterFunc: cfg.AfterFunc}
+		overrides: map[RealServerID]Override{}, ramps: map[RealServerID]time.Time{}, holds: map[table.ServiceKey]quorumHold{}, now: cfg.Now, afterFunc: cfg.AfterFunc}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -256,6 +259,7 @@ func (m *Manager) rebuild() []quorumChange {
 			changed = append(changed, quorumChange{s})
 		}
 	}
+	m.hold(&d, now)
 	m.desired, m.built = d, true
 	return changed
 }

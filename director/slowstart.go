@@ -125,6 +125,9 @@ func (m *Manager) scheduleRamp() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.pruneRamps(m.now())
+	if h := m.nextHoldEnd(); !h.IsZero() && (next.IsZero() || h.Before(next)) {
+		next = h // quorumhold.go: the table follows the health again
+	}
 	if m.timer != nil {
 		m.timer.Stop()
 		m.timer = nil

@@ -5,7 +5,8 @@ package examples
 
 import "embed"
 
-// Files holds deploy/examples/*.yaml.
+// Files holds deploy/examples/*.yaml and *.conf (the upstream router's
+// bird2 configuration for the ECMP example).
 //
-//go:embed *.yaml
+//go:embed *.yaml *.conf
 var Files embed.FS

@@ -74,6 +74,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Director, mode applyMod
 	if err != nil {
 		return res, fmt.Errorf("translating virtual servers: %w", err)
 	}
+	holdAnnounced(specs, next)
 	if !start {
 		res.Changes = plan.Changes
 	}

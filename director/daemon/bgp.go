@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,15 @@ import (
 // about (a service programmed after a failed apply) waits to be announced.
 const bgpRecheck = time.Second
 
+// bgpSettle is how long a VIP must stay ready (programmed, quorum up)
+// before it is announced: quorum comes back with the first real server
+// whose check passes, and the others' checks of the same round (they start
+// together) report within moments; announced at once, the director would
+// take flows with a table the other directors do not have (seen in the VM:
+// announced with no real server yet, then one: a flow the route moved to
+// it mid-flight went to another real server and was reset).
+const bgpSettle = time.Second
+
 // bgpState is the BGP half (issue 16): the controller while the file has
 // a bgp section, the VIPs lbd put on their device, and whether lbd is
 // stopping. Its own lock: the announcer runs from health callbacks too.
@@ -29,13 +39,14 @@ type bgpState struct {
 	drain    time.Duration
 	stopping bool
 	draining bool
-	routerID netip.Addr              // in force (the file's, or the host's default)
-	added    map[netip.Prefix]string // VIP -> the device lbd added it to
+	routerID netip.Addr               // in force (the file's, or the host's default)
+	added    map[netip.Prefix]string  // VIP -> the device lbd added it to
+	ready    map[netip.Addr]time.Time // VIP -> since when it has been ready (bgpSettle)
 	kick     chan struct{}
 }
 
 func newBGPState() *bgpState {
-	return &bgpState{added: map[netip.Prefix]string{}, kick: make(chan struct{}, 1)}
+	return &bgpState{added: map[netip.Prefix]string{}, ready: map[netip.Addr]time.Time{}, kick: make(chan struct{}, 1)}
 }
 
 // kickBGP asks the announcer loop to decide again (non-blocking).
@@ -211,9 +222,33 @@ func (d *Daemon) announce(ctx context.Context) {
 		return
 	}
 	cfg := d.Config()
-	in := bgp.Input{Stopping: stopping, Draining: draining, VIPs: vipReadiness(cfg, d.ipvsNow())}
+	vips := vipReadiness(cfg, d.ipvsNow())
+	d.settle(vips, time.Now())
+	in := bgp.Input{Stopping: stopping, Draining: draining, VIPs: vips}
 	if err := ctl.Apply(ctx, bgp.Decide(in)); err != nil {
 		d.log.Error("bgp", "err", err)
+	}
+}
+
+// settle marks Settling each VIP ready for less than bgpSettle (and asks
+// for a decision when that time is up); a VIP not ready starts again.
+func (d *Daemon) settle(vips []bgp.VIP, now time.Time) {
+	b := d.bgp
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range vips {
+		v := &vips[i]
+		if !v.Programmed || !v.QuorumUp {
+			delete(b.ready, v.Addr)
+			continue
+		}
+		since, ok := b.ready[v.Addr]
+		if !ok {
+			since = now
+			b.ready[v.Addr] = now
+			time.AfterFunc(bgpSettle, d.kickBGP)
+		}
+		v.Settling = now.Sub(since) < bgpSettle
 	}
 }
 
@@ -246,7 +281,9 @@ func vipReadiness(cfg *config.Director, p *ipvsPart) []bgp.VIP {
 			}
 			n++
 			k := ServiceKeyOf(vs).Normalize()
-			if _, ok := applied.Find(k); !ok || pending[k] {
+			got, ok := applied.Find(k)
+			want, _ := desired.Table.Find(k)
+			if !ok || pending[k] || !sameDestinations(got, want) {
 				v.Programmed = false
 			}
 			if up, ok := quorum[k]; !ok || !up {
@@ -259,6 +296,33 @@ func vipReadiness(cfg *config.Director, p *ipvsPart) []bgp.VIP {
 		out = append(out, v)
 	}
 	return out
+}
+
+// holdAnnounced gives each service at an announced VIP drain_period as its
+// quorum-loss hold (specs are in the order of cfg's virtual servers): when
+// it loses quorum its VIP is withdrawn at once and its last real servers
+// still serve what the routers send here until they have moved the flows
+// away; removed at once, a new connection that still came here found no
+// real server and was refused.
+func holdAnnounced(specs []director.ServiceSpec, cfg *config.Director) {
+	if cfg.BGP == nil {
+		return
+	}
+	vips := cfg.AnnouncedVIPs()
+	for i := range specs {
+		if i < len(cfg.VirtualServers) && slices.Contains(vips, cfg.VirtualServers[i].Address) {
+			specs[i].QuorumLossHold = cfg.BGP.DrainPeriod
+		}
+	}
+}
+
+// sameDestinations: the service applied has the manager's latest
+// destinations and weights (a health change is written just after the
+// quorum callback that asks for a decision).
+func sameDestinations(applied, latest table.Service) bool {
+	return slices.EqualFunc(applied.Destinations, latest.Destinations, func(a, b table.Destination) bool {
+		return a.Key() == b.Key() && a.Weight == b.Weight
+	})
 }
 
 // withdrawForStop is the first step of a graceful stop: withdraw every

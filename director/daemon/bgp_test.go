@@ -149,6 +149,75 @@ func TestDaemonBGP(t *testing.T) {
 	}
 }
 
+// announceCounter is the fake speaker that also records, at each
+// announce, how many real servers the kernel's service has.
+type announceCounter struct {
+	*bgptest.Speaker
+	dests func() int
+	mu    sync.Mutex
+	at    []int
+}
+
+func (s *announceCounter) Announce(ctx context.Context, r bgp.Route) error {
+	s.mu.Lock()
+	s.at = append(s.at, s.dests())
+	s.mu.Unlock()
+	return s.Speaker.Announce(ctx, r)
+}
+
+func (s *announceCounter) counts() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.at)
+}
+
+// TestDaemonBGPQuorumLossAndReturn: an announced service that loses
+// quorum is withdrawn at once and keeps its last real server in the table
+// for drain_period (what the routers still send meanwhile is served:
+// removed with the withdraw, it was refused), then the table follows the
+// checks; when its real servers come back the VIP is announced only with
+// both in the table (bgpSettle: announced at the first, the director took
+// flows with a table the other directors did not have).
+func TestDaemonBGPQuorumLossAndReturn(t *testing.T) {
+	backends[0], backends[1] = newBackend(t), newBackend(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbd.yaml")
+	writeConfig(t, cfg, dir, 3, false, strings.Replace(bgpSection, "drain_period: 300ms", "drain_period: 2s", 1))
+	k, logs := fake.New(), &syncBuf{}
+	dests := func() int {
+		tb := k.Table()
+		if len(tb.Services) != 1 {
+			return -1
+		}
+		return len(tb.Services[0].Destinations)
+	}
+	sp := &announceCounter{Speaker: &bgptest.Speaker{}, dests: dests}
+	d, err := New(cfg, Options{Kernel: k, LogOutput: logs, LogLevel: "debug", Notify: func(string) {},
+		BGPSpeaker: func(*slog.Logger) bgp.Speaker { return sp }, BGPAddrs: &fakeVIPs{on: map[netip.Prefix]string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDaemon(t, d, logs.String)
+	waitFor(t, "VIP announced with both real servers", func() bool { return len(sp.Routes()) == 1 && dests() == 2 })
+	backends[0].fail.Store(true)
+	backends[1].fail.Store(true)
+	waitFor(t, "VIP withdrawn on quorum loss", func() bool { return len(sp.Routes()) == 0 })
+	if n := dests(); n < 1 {
+		t.Errorf("at the withdraw the service has %d real servers, want its last ones kept for drain_period (2s)", n)
+	}
+	waitFor(t, "the last real server removed after drain_period", func() bool { return dests() == 0 })
+	// The first back brings the quorum back; the second follows well
+	// within bgpSettle.
+	backends[0].fail.Store(false)
+	waitFor(t, "the first real server back", func() bool { return dests() == 1 })
+	time.Sleep(200 * time.Millisecond)
+	backends[1].fail.Store(false)
+	waitFor(t, "VIP announced again", func() bool { return len(sp.Routes()) == 1 })
+	if got := sp.counts(); len(got) != 2 || got[0] != 2 || got[1] != 2 {
+		t.Errorf("real servers in the kernel at each announce: %v, want [2 2] (never announced with a table still filling)", got)
+	}
+}
+
 // TestDaemonBGPReload: a reload applies only what changed (a new peer is
 // added, the routes stay), and one that drops the bgp section withdraws
 // every route, stops the speaker and takes the VIP off its device.

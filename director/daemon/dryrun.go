@@ -91,6 +91,7 @@ func (d *Daemon) dryRun(next *config.Director, start, force bool) (control.Plan,
 	if err != nil {
 		return pl, fmt.Errorf("translating virtual servers: %w", err)
 	}
+	holdAnnounced(specs, next)
 	if NeedsIPVS(next) {
 		if pl.Settings, err = p.rec.PlanSettings(SettingsFromConfig(next.IPVS)); err != nil {
 			return pl, fmt.Errorf("reading the IPVS settings: %w", err)

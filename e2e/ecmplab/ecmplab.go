@@ -1,5 +1,5 @@
 // Package ecmplab builds issue 16's BGP/ECMP topology in network
-// namespaces, shared by the VM scenario (e2e/scenarios, TestScenarioBGPECMP)
+// namespaces, shared by the VM scenarios (e2e/scenarios, TestScenarioBGP*)
 // and the benchmark (e2e/cmd/ecmpbench): a client behind a router, and on
 // the router's LAN three directors and three DR real servers. It makes the
 // namespaces, links, addresses, routes and sysctls only; the callers start
@@ -147,6 +147,27 @@ func RouterConf(bfd bool) string { return birdconf.Router(Router, DirectorAddrs(
 type LbdOptions struct {
 	Sloppy bool // ipvs.sysctls.sloppy_tcp
 	BFD    bool // BFD 100ms x 3 with the router
+	// CheckFrom sends each director's health checks from its check address
+	// (CheckAddr), which the director must have (AddCheckAddr) and a
+	// scenario can take away to fail all its checks at once.
+	CheckFrom bool
+	Sync      bool // ipvs.sync_daemon with role both (connection sync among the directors)
+	// Drained is a real server (1-Size) given weight 0: its connections go
+	// on, mh-fallback sends new ones elsewhere; 0 drains none.
+	Drained int
+}
+
+// CheckAddr is director i's second LAN address, the source of its health
+// checks with LbdOptions.CheckFrom.
+func CheckAddr(i int) string { return fmt.Sprintf("10.9.0.%d", 20+i) }
+
+// AddCheckAddr gives the director its check address (CheckAddr/24 on
+// eth0, after its own address).
+func (d *Director) AddCheckAddr() error {
+	if err := d.NS.AddAddress("eth0", netip.MustParsePrefix(CheckAddr(d.ID)+"/24"), ""); err != nil {
+		return fmt.Errorf("d%d's check address: %w", d.ID, err)
+	}
+	return nil
 }
 
 // LbdBody is director i's lbd.yaml after the global section: BGP with the
@@ -154,17 +175,29 @@ type LbdOptions struct {
 // mh-fallback and mh-port, DR to the three real servers with TCP checks,
 // announced.
 func LbdBody(i int, o LbdOptions) string {
+	check := "{type: tcp}"
+	if o.CheckFrom {
+		check = fmt.Sprintf("{type: tcp, bindto: %s}", CheckAddr(i))
+	}
 	var rs strings.Builder
 	for w := 1; w <= Size; w++ {
-		fmt.Fprintf(&rs, "      - address: %s\n        checks: [{type: tcp}]\n", WebAddr(w))
+		weight := ""
+		if w == o.Drained {
+			weight = "\n        weight: 0"
+		}
+		fmt.Fprintf(&rs, "      - address: %s%s\n        checks: [%s]\n", WebAddr(w), weight, check)
 	}
 	bfd := ""
 	if o.BFD {
 		bfd = "      bfd: {min_rx: 100ms, min_tx: 100ms, multiplier: 3}\n"
 	}
+	syncd := ""
+	if o.Sync {
+		syncd = "\n  sync_daemon: {interface: eth0, sync_id: 52, role: both}"
+	}
 	return fmt.Sprintf(`ipvs:
   sysctls:
-    sloppy_tcp: %t
+    sloppy_tcp: %t%s
 bgp:
   asn: 65001
   router_id: %s
@@ -182,7 +215,7 @@ bgp:
     announce: true
     delay_loop: 1s
     real_servers:
-%s`, o.Sloppy, DirectorAddr(i), Router, bfd, VIP, rs.String())
+%s`, o.Sloppy, syncd, DirectorAddr(i), Router, bfd, VIP, rs.String())
 }
 
 var viaRE = regexp.MustCompile(`via 10\.9\.0\.(\d+)`)

@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -51,42 +53,41 @@ type ecmpLab struct {
 	router    *netnslab.Namespace
 	client    *netnslab.Namespace
 	directors []*ecmpDirector
-	webs      map[string]string // address -> name
+	webs      map[string]string       // address -> name
+	web       map[string]*http.Server // name -> its HTTP server
 	birdSock  string
-}
-
-// ecmpLbdBody is a director's lbd.yaml after the global section.
-func ecmpLbdBody(i int, sloppy bool) string {
-	return ecmplab.LbdBody(i, ecmplab.LbdOptions{Sloppy: sloppy})
 }
 
 // buildECMPLab builds the topology, starts bird2, the real servers (HTTP
 // answering their name, lbrs dr) and the three lbd, and waits for the
 // router's route to hold three next hops.
-func buildECMPLab(t *testing.T, n *narrator, prefix string, sloppy bool) *ecmpLab {
+func buildECMPLab(t *testing.T, n *narrator, prefix string, o ecmplab.LbdOptions) *ecmpLab {
 	t.Helper()
 	commandPath(t, "bird")
 	commandPath(t, "lbrs")
-	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}}
+	l := &ecmpLab{lab: netnslab.NewT(t, prefix), webs: map[string]string{}, web: map[string]*http.Server{}}
 	n.Step("Topology: client %s behind router (bird2, ECMP, fib_multipath_hash_policy=1); 3 directors and 3 DR real servers on 10.9.0.0/24", ecmpClient)
 	tp, err := ecmplab.Build(l.lab)
 	must(t, err)
 	l.tp, l.client, l.router = tp, tp.Client, tp.Router
-	l.startBird(t)
+	l.startBird(t, n, o.BFD)
 	for _, w := range tp.Webs {
-		serveName(t, w.NS, "0.0.0.0:80", w.Name)
+		l.web[w.Name] = serveName(t, w.NS, "0.0.0.0:80", w.Name)
 		l.webs[w.Addr] = w.Name
 		startECMPLbrs(t, w.NS, w.Name)
 	}
 	for _, td := range tp.Directors {
 		d := &ecmpDirector{id: td.ID, addr: td.Addr, ns: td.NS, link: td.Link}
+		if o.CheckFrom {
+			must(t, td.AddCheckAddr())
+		}
 		d.node = newLbdNode(t, fmt.Sprintf("d%d", td.ID), d.ns)
-		d.node.writeConfig(t, "", ecmpLbdBody(td.ID, sloppy))
+		d.node.writeConfig(t, "", ecmplab.LbdBody(td.ID, o))
 		l.directors = append(l.directors, d)
 	}
 	n.Note("d1's lbd.yaml:")
 	n.Block(l.directors[0].node.yaml)
-	l.directors[0].check(t, n, !sloppy)
+	l.directors[0].check(t, n, !o.Sloppy)
 	for _, d := range l.directors {
 		d.lbd = d.node.start(t)
 	}
@@ -113,15 +114,36 @@ func (d *ecmpDirector) check(t *testing.T, n *narrator, wantWarn bool) {
 	}
 }
 
-func (l *ecmpLab) startBird(t *testing.T) {
+func (l *ecmpLab) startBird(t *testing.T, n *narrator, bfd bool) {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "bird")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	conf := filepath.Join(dir, "bird.conf")
-	must(t, os.WriteFile(conf, []byte(ecmplab.RouterConf(false)), 0o644))
+	text := ecmplab.RouterConf(false)
+	if bfd {
+		var changes []string
+		text, changes, err = vipAdapt("bird-ecmp.conf", ecmpBirdExample)
+		must(t, err)
+		n.Note("the router runs deploy/examples/bird-ecmp.conf with: %s", strings.Join(changes, "; "))
+	}
+	must(t, os.WriteFile(conf, []byte(text), 0o644))
 	l.birdSock = filepath.Join(dir, "bird.ctl")
 	startDaemon(t, l.router, "bird on the router", commandPath(t, "bird"), "-f", "-c", conf, "-s", l.birdSock, "-P", filepath.Join(dir, "bird.pid"))
+}
+
+// ecmpBirdExample turns the operators' bird-ecmp.conf into the lab's
+// router: its addresses, BFD on (the example's commented lines), and a
+// session BFD ended restarted after 1 s instead of bird's 60 s.
+var ecmpBirdExample = []vipSubst{
+	{re: `(?m)^router id 192\.168\.56\.1;`, repl: "router id " + ecmpRouter + ";", n: 1},
+	{re: `local 192\.168\.56\.1 as`, repl: "local " + ecmpRouter + " as", n: 1,
+		why: "the lab's addresses (router 10.9.0.254, directors 10.9.0.1-3)"},
+	{re: `neighbor 192\.168\.56\.1(\d) as`, repl: "neighbor 10.9.0.${1} as", n: 3},
+	{re: `(?m)^# (protocol bfd .*)$`, repl: "$1", n: 1},
+	{re: `(?m)^  # bfd on;`, repl: "  bfd on;", n: 1, why: "BFD uncommented"},
+	{re: `(?m)^(  hold time 3;.*)$`, repl: "$1\n  error wait time 1, 5;", n: 1,
+		why: "error wait time 1, 5 (bird: 60 s before it takes a session BFD ended again; the scenario thaws the director)"},
 }
 
 // startECMPLbrs runs "lbrs run" in dr mode for the VIP on a real server.
@@ -212,15 +234,28 @@ func (l *ecmpLab) dialFrom(ctx context.Context, port int) (*net.TCPConn, error) 
 
 // openFlows opens count connections from source ports base, base+1, ...
 // with one request each, and returns who answered each port and a func
-// that resets them all (linger 0: no TIME_WAIT keeps a port, so the same
-// 5-tuple can come again at once). Open, the directors' IPVS tables hold
-// them ESTABLISHED while they are counted.
+// that resets them all (see openHeld).
+func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func()) {
+	t.Helper()
+	held, reset := l.openHeld(t, base, count)
+	answers := map[int]string{}
+	for p, h := range held {
+		answers[p] = h.server
+	}
+	return answers, reset
+}
+
+// openHeld opens count connections from source ports base, base+1, ...
+// with one request each, and returns them by port (each with who answered)
+// and a func that resets them all (linger 0: no TIME_WAIT keeps a port, so
+// the same 5-tuple can come again at once). Open, the directors' IPVS
+// tables hold them ESTABLISHED while they are counted.
 // A closing socket's last ACK may leave without the socket's hash (see
 // buildECMPLab) and take another director, where sloppy_tcp would make a
 // second entry.
-func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func()) {
+func (l *ecmpLab) openHeld(t *testing.T, base, count int) (map[int]*heldConn, func()) {
 	t.Helper()
-	answers := map[int]string{}
+	held := map[int]*heldConn{}
 	var open []*net.TCPConn
 	reset := func() {
 		for _, c := range open {
@@ -239,11 +274,71 @@ func (l *ecmpLab) openFlows(t *testing.T, base, count int) (map[int]string, func
 		}
 		open = append(open, c)
 		h := &heldConn{c: c, br: bufio.NewReader(c)}
-		if answers[p], err = h.get(); err != nil {
+		if h.server, err = h.get(); err != nil {
 			t.Fatalf("request from port %d: %v", p, err)
 		}
+		held[p] = h
 	}
-	return answers, reset
+	return held, reset
+}
+
+// throughEach opens connections from source ports base..base+count-1
+// through each director in turn (the router's route pinned to it), one
+// request each, and returns who answered each port through d1, d2, d3. It
+// requires each answer to come from the real server the pinned director's
+// IPVS entry names.
+func (l *ecmpLab) throughEach(t *testing.T, base, count int) map[int][]string {
+	t.Helper()
+	got := map[int][]string{}
+	for _, d := range l.directors {
+		l.pin(t, d.id)
+		open, reset := l.openFlows(t, base, count)
+		conns := d.conns(t)
+		reset()
+		for p := base; p < base+count; p++ {
+			if c, ok := conns[p]; !ok || l.webs[c.Dest] != open[p] {
+				t.Errorf("port %d pinned to d%d: d%d's IPVS entry %+v (present %v), answered by %s", p, d.id, d.id, c, ok, open[p])
+			}
+			got[p] = append(got[p], open[p])
+		}
+	}
+	l.pin(t, 0)
+	return got
+}
+
+var ecmpDestRE = regexp.MustCompile(`(?m)^\s+->\s+(10\.9\.0\.\d+):80\s`)
+
+// dests lists the real servers (names) of the director's VIP service.
+func (d *ecmpDirector) dests(t *testing.T, l *ecmpLab) []string {
+	t.Helper()
+	var out []string
+	for _, m := range ecmpDestRE.FindAllStringSubmatch(run(t, d.ns, "ipvsadm", "-Ln", "-t", ecmpVIP+":80"), -1) {
+		out = append(out, l.webs[m[1]])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitDests waits until every director's service lists exactly want.
+func (l *ecmpLab) waitDests(t *testing.T, want []string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		done := true
+		var got [][]string
+		for _, d := range l.directors {
+			ds := d.dests(t, l)
+			got = append(got, ds)
+			done = done && slices.Equal(ds, want)
+		}
+		if done {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("the directors' real servers after %v: %v, want %v each", limit, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // flow is a long download over one connection: a request every 20 ms on a
@@ -362,4 +457,89 @@ func (f *flow) gapAround(since time.Time) (time.Duration, time.Time) {
 		}
 	}
 	return gap, end
+}
+
+// reqLoad is a client making requests continuously: each worker opens a new
+// connection (a fresh source port, so the router spreads them over the
+// directors) for one request, then the next after 10 ms.
+type reqLoad struct {
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	at    []time.Time // answers
+	fails []failedReq
+}
+
+// failedReq is a request of reqLoad that failed.
+type failedReq struct {
+	start, at time.Time
+	err       error
+}
+
+func (f failedReq) String() string {
+	return fmt.Sprintf("started %s, failed %s: %v", f.start.Format("15:04:05.000"), f.at.Format("15:04:05.000"), f.err)
+}
+
+func (l *ecmpLab) startLoad(t *testing.T, workers int) *reqLoad {
+	t.Helper()
+	ld := &reqLoad{stop: make(chan struct{})}
+	for range workers {
+		c := newHTTPClient(l.client, settle)
+		ld.wg.Add(1)
+		go func() {
+			defer ld.wg.Done()
+			for {
+				select {
+				case <-ld.stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				start := time.Now()
+				_, err := get(c, "http://"+ecmpVIP+"/")
+				ld.mu.Lock()
+				now := time.Now() // under the lock: at stays in order
+				if err != nil {
+					ld.fails = append(ld.fails, failedReq{start: start, at: now, err: err})
+				} else {
+					ld.at = append(ld.at, now)
+				}
+				ld.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(func() { ld.end() })
+	return ld
+}
+
+// waitAnswers waits until the client has had n answers after since.
+func (ld *reqLoad) waitAnswers(t *testing.T, since time.Time, n int) {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		ld.mu.Lock()
+		i, _ := slices.BinarySearchFunc(ld.at, since, func(a, b time.Time) int { return a.Compare(b) })
+		got := len(ld.at) - i
+		ld.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client had %d answers in %v, want %d", got, settle, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// end stops the client and returns the number of answers and the failed
+// requests.
+func (ld *reqLoad) end() (int, []failedReq) {
+	select {
+	case <-ld.stop:
+	default:
+		close(ld.stop)
+	}
+	ld.wg.Wait()
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	return len(ld.at), slices.Clone(ld.fails)
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lb/e2e/ecmplab"
 )
 
 // TestScenarioBGPECMP is issue 16's real routing: a bird2 router with
@@ -26,7 +28,7 @@ import (
 // control, with sloppy_tcp off a moved flow is reset.
 func TestScenarioBGPECMP(t *testing.T) {
 	n := newNarrator(t)
-	l := buildECMPLab(t, n, "ecmp", true)
+	l := buildECMPLab(t, n, "ecmp", ecmplab.LbdOptions{Sloppy: true})
 	ecmpSpread(t, n, l)
 	ecmpSameServer(t, n, l)
 	moved := ecmpSurvives(t, n, l)
@@ -87,20 +89,7 @@ func ecmpSameServer(t *testing.T, n *narrator, l *ecmpLab) {
 	t.Helper()
 	const ports, base = 8, 31000
 	n.Step("Same 5-tuple through each director: the router pinned to d1, d2, d3 in turn (ip rule + table 100); source ports %d-%d", base, base+ports-1)
-	got := map[int][]string{}
-	for _, d := range l.directors {
-		l.pin(t, d.id)
-		open, reset := l.openFlows(t, base, ports)
-		conns := d.conns(t)
-		reset()
-		for p := base; p < base+ports; p++ {
-			if c, ok := conns[p]; !ok || l.webs[c.Dest] != open[p] {
-				t.Errorf("port %d pinned to d%d: d%d's IPVS entry %+v (present %v), answered by %s", p, d.id, d.id, c, ok, open[p])
-			}
-			got[p] = append(got[p], open[p])
-		}
-	}
-	l.pin(t, 0)
+	got := l.throughEach(t, base, ports)
 	webs := map[string]bool{}
 	for p := base; p < base+ports; p++ {
 		n.Note("port %d: d1 -> %s, d2 -> %s, d3 -> %s", p, got[p][0], got[p][1], got[p][2])
@@ -222,7 +211,7 @@ func ecmpControl(t *testing.T, n *narrator, l *ecmpLab, a, b *ecmpDirector) {
 	t.Helper()
 	n.Step("Control: sloppy_tcp: false in lbd.yaml of d%d and d%d (lbctl reload)", a.id, b.id)
 	for _, d := range []*ecmpDirector{a, b} {
-		d.node.writeConfig(t, "", ecmpLbdBody(d.id, false))
+		d.node.writeConfig(t, "", ecmplab.LbdBody(d.id, ecmplab.LbdOptions{}))
 		d.check(t, n, true)
 		if out, errOut, code := d.node.lbctl(t, "reload"); code != 0 {
 			t.Fatalf("d%d: lbctl reload: exit %d %s%s", d.id, code, out, errOut)

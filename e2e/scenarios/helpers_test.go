@@ -95,22 +95,24 @@ func must(t *testing.T, err error) {
 
 // serveName starts an HTTP server in ns on addr that answers every request
 // with name and a newline. It stops at the end of the test.
-func serveName(t *testing.T, ns *netnslab.Namespace, addr, name string) {
+func serveName(t *testing.T, ns *netnslab.Namespace, addr, name string) *http.Server {
 	t.Helper()
-	serveHTTP(t, ns, addr, func(w http.ResponseWriter, _ *http.Request) {
+	return serveHTTP(t, ns, addr, func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, name)
 	})
 }
 
 // serveHTTP starts an HTTP server in ns on addr that answers with h. It
-// stops at the end of the test.
-func serveHTTP(t *testing.T, ns *netnslab.Namespace, addr string, h http.HandlerFunc) {
+// stops at the end of the test (or when the test closes the server it
+// returns).
+func serveHTTP(t *testing.T, ns *netnslab.Namespace, addr string, h http.HandlerFunc) *http.Server {
 	t.Helper()
 	l, err := ns.Listen("tcp", addr)
 	must(t, err)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 // newHTTPClient returns a client whose connections start in ns, one new
