@@ -152,6 +152,10 @@ type (
 		t   Timer
 		gen uint64
 		at  time.Time
+		// fired is when the Go timer ran the callback, woke when the
+		// precise sleep ended and the message was posted: where a late
+		// expiry lost its time (see lateTimer).
+		fired, woke time.Time
 	}
 	scriptMsg struct {
 		name string
@@ -361,7 +365,13 @@ func (r *Router) Run(ctx context.Context) error {
 			r.shutdown()
 			return nil
 		case m := <-r.inbox:
+			start := time.Now()
 			r.handle(m)
+			// A message that holds the loop delays every timer and advert
+			// behind it.
+			if d := time.Since(start); d > slowAction {
+				r.log.Warn("vrrp: event loop busy", "message", fmt.Sprintf("%T", m), "took", d)
+			}
 		}
 	}
 }
@@ -612,6 +622,7 @@ func (r *Router) handle(m any) {
 	case timerMsg:
 		if m.in.timers[m.t].gen == m.gen && m.in.timers[m.t].t != nil {
 			m.in.timers[m.t].t = nil
+			r.lateTimer(m, time.Now())
 			r.step(m.in, TimerExpired{m.t}, m.at)
 		}
 	case scriptMsg:
@@ -795,6 +806,24 @@ func (r *Router) step(in *instance, ev Event, at time.Time) {
 	}
 }
 
+// lateTimerBound is how late a protocol timer may be handled before it is
+// logged: the skew of the lowest priority is 3.9 ms, a loaded host's
+// wake-ups take a few.
+const lateTimerBound = 20 * time.Millisecond
+
+// lateTimer logs a protocol timer handled lateTimerBound or more after its
+// time, with where the delay sat: the Go timer's callback (the runtime),
+// the precise sleep, or the wait for the event loop (a busy loop).
+func (r *Router) lateTimer(m timerMsg, now time.Time) {
+	late := now.Sub(m.at)
+	if late < lateTimerBound {
+		return
+	}
+	m.in.stats.LateTimers++
+	r.log.Warn("vrrp: protocol timer handled late", "instance", m.in.cfg.Name, "timer", m.t, "late", late,
+		"callback_late", m.fired.Sub(m.at.Add(-timerLead)), "sleep", m.woke.Sub(m.fired), "loop_wait", now.Sub(m.woke))
+}
+
 // slowAction is how long an action may take before it is logged.
 const slowAction = 100 * time.Millisecond
 
@@ -860,8 +889,9 @@ func (r *Router) arm(in *instance, t Timer, at time.Time) {
 	// the kernel, so that the protocol's timers are kept to the
 	// sub-millisecond.
 	lt.t = time.AfterFunc(time.Until(at)-timerLead, func() {
+		fired := time.Now()
 		preciseSleepUntil(at)
-		r.post(timerMsg{in, t, gen, at})
+		r.post(timerMsg{in, t, gen, at, fired, time.Now()})
 	})
 }
 

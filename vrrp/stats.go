@@ -31,6 +31,7 @@ type InstanceStats struct {
 	ReleasedMaster        uint64
 	AddressListMismatches uint64 // adverts whose address list differs from ours (logged, not dropped)
 	GARPSkipped           uint64 // later gratuitous ARP bursts skipped: the host could not serve (Options.Serves)
+	LateTimers            uint64 // protocol timers handled lateTimerBound or more after their time
 	Drops                 map[DropReason]uint64
 
 	// SplitBrains counts split-brain episodes: as MASTER, another master

@@ -61,6 +61,7 @@ type options struct {
 	timeout time.Duration
 	verbose bool
 	trace   bool
+	hogs    int
 }
 
 func main() {
@@ -72,6 +73,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", time.Second, "a request's timeout")
 	flag.BoolVar(&o.verbose, "v", false, "print the daemons' logs of each trial")
 	flag.BoolVar(&o.trace, "trace", false, "print each trial's frames around the fault as the client, d1, d2 and web1 saw them (tcpdump), and the slow requests")
+	flag.IntVar(&o.hogs, "hog", 0, "CPU hogs (busy shell loops) running through each trial, the same for every stack: a loaded host")
 	flag.Parse()
 	o.faults = strings.Split(*faults, ",")
 	o.stacks = strings.Split(*stacks, ",")
@@ -99,6 +101,9 @@ func validate(o options) error {
 		if s != stackLbd && s != stackLbdBFD && s != stackKeepalived {
 			return fmt.Errorf("-stacks: unknown stack %q (lbd, lbd+bfd, keepalived)", s)
 		}
+	}
+	if o.hogs < 0 || o.hogs > 16 {
+		return fmt.Errorf("-hog %d: 0 to 16", o.hogs)
 	}
 	if o.every <= 0 || o.timeout <= 0 {
 		return fmt.Errorf("-every and -timeout must be positive")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type trialResult struct {
 	// fault came: the aim, unless a starved VM slept longer.
 	phase time.Duration
 	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
+	fault time.Time     // when the fault was injected
 }
 
 func (t trialResult) String() string {
@@ -42,8 +44,18 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	}
 	defer os.RemoveAll(dir)
 	var ds [2]*daemon
+	stopHogs, err := startHogs(o.hogs)
+	if err != nil {
+		return res, err
+	}
+	defer stopHogs()
 	defer func() {
 		l.reset(ds)
+		if err == nil && !o.verbose && stack != stackKeepalived && res.fromAdvert() > masterDown+lateBy {
+			// A late takeover: what d2's VRRP loop said about it.
+			fmt.Printf("--- %s's VRRP log (fault at %s; the takeover came %.3fs after the bound):\n%s", ds[1].name,
+				res.fault.Format("15:04:05.000"), (res.fromAdvert() - masterDown).Seconds(), lastLines(grepLines(ds[1].log.String(), "vrrp:"), 12))
+		}
 		if err != nil || o.verbose {
 			for _, d := range ds {
 				if d != nil {
@@ -95,6 +107,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	}
 	time.Sleep(time.Until(adv.Add(phase)))
 	at := time.Now()
+	res.fault = at
 	if fault == faultCut {
 		err = l.link1.Cut()
 	} else {
@@ -242,6 +255,41 @@ func flushNeigh(ns *netnslab.Namespace) error {
 		}
 	}
 	return nil
+}
+
+// lateBy is how far past Master_Down_Interval (from d1's last advert as
+// the client saw it) a takeover is reported with d2's log.
+const lateBy = 100 * time.Millisecond
+
+// startHogs starts n busy loops; the returned func kills them.
+func startHogs(n int) (func(), error) {
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	for range n {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("start a CPU hog: %w", err)
+		}
+		cmds = append(cmds, c)
+	}
+	return stop, nil
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func lastLines(s string, n int) string {
