@@ -93,6 +93,7 @@ type Router struct {
 	notices      []Notice      // collected under mu, delivered after
 	vmacs        []VMACSpec    // created by open, removed when Run returns
 	drained      bool          // drain.go: priorities capped at DrainPriority
+	loopThread   bool          // Run's goroutine is locked to its thread (the loop runs)
 }
 
 type instance struct {
@@ -359,6 +360,8 @@ func (r *Router) Run(ctx context.Context) error {
 		r.log.Debug("vrrp: event loop priority unchanged", "err", err)
 	}
 	defer restore()
+	// From here on the loop runs locked to this thread (see execute).
+	r.loopThread = true
 	for {
 		select {
 		case <-ctx.Done():
@@ -830,12 +833,20 @@ const slowAction = 100 * time.Millisecond
 func (r *Router) execute(in *instance, acts []Action, at time.Time) {
 	for _, a := range acts {
 		start := time.Now()
+		var u0 threadUsage
+		if r.loopThread {
+			u0 = readThreadUsage()
+		}
 		r.do(in, a, at)
 		// Netlink and packet writes block the event loop; a slow one delays
 		// timers, so it is worth a line, but only past what a loaded host
 		// normally takes.
 		if d := time.Since(start); d > slowAction {
-			r.log.Warn("vrrp: slow action", "instance", in.cfg.Name, "action", fmt.Sprintf("%T", a), "took", d)
+			attrs := []any{"instance", in.cfg.Name, "action", fmt.Sprintf("%T", a), "took", d}
+			if r.loopThread {
+				attrs = append(attrs, readThreadUsage().logAttrs(u0)...)
+			}
+			r.log.Warn("vrrp: slow action", attrs...)
 		}
 	}
 }

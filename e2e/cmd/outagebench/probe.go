@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -186,6 +187,11 @@ func startSniffer(ns *netnslab.Namespace) (*sniffer, error) {
 			return fmt.Errorf("packet socket: %w", err)
 		}
 		s.fd = fd
+		// The kernel's receive time: on a loaded VM this loop reads
+		// frames hundreds of ms late, in bursts that would share a time.
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); err != nil {
+			return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+		}
 		return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &syscall.Timeval{Usec: 100000})
 	})
 	if err != nil {
@@ -201,24 +207,40 @@ func startSniffer(ns *netnslab.Namespace) (*sniffer, error) {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func (s *sniffer) loop() {
-	buf := make([]byte, 2048)
+	buf, oob := make([]byte, 2048), make([]byte, 128)
 	for {
 		select {
 		case <-s.done:
 			return
 		default:
 		}
-		n, _, err := syscall.Recvfrom(s.fd, buf, 0)
+		n, oobn, _, _, err := syscall.Recvmsg(s.fd, buf, oob, 0)
 		if err != nil {
 			continue
 		}
 		if ev, ok := parseFrame(buf[:n]); ok {
-			ev.at = time.Now()
+			ev.at = rxTime(oob[:oobn])
 			s.mu.Lock()
 			s.evs = append(s.evs, ev)
 			s.mu.Unlock()
 		}
 	}
+}
+
+// rxTime is the kernel's receive time in a packet's control messages
+// (SO_TIMESTAMPNS), or now without one.
+func rxTime(oob []byte) time.Time {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+				sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+				nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+				return time.Unix(sec, nsec)
+			}
+		}
+	}
+	return time.Now()
 }
 
 var vip4 = netip.MustParseAddr(vipAddr)
