@@ -23,15 +23,18 @@ type trialResult struct {
 	outcome
 	timeline string // what the client saw, from the fault on
 	// phase is how long after d1's last advert (as the client saw it) the
-	// fault came: the aim, unless a starved VM slept longer.
+	// fault came: the aim, unless a starved VM slept longer. It is
+	// negative when an advert of d1 still crossed after the fault was
+	// started (on a loaded host the cut's netlink call took that long).
 	phase time.Duration
+	took  time.Duration // how long injecting the fault took (the cut's netlink call)
 	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
 	fault time.Time     // when the fault was injected
 }
 
 func (t trialResult) String() string {
-	return fmt.Sprintf("outage %6.3fs, %.3fs from d1's last advert (fault %.3fs after it; served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)\n    %s",
-		t.outage.Seconds(), t.fromAdvert().Seconds(), t.phase.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds(), t.timeline)
+	return fmt.Sprintf("outage %6.3fs, %.3fs from d1's last advert (fault %.3fs after it, injected in %.3fs; served again %.3fs after the fault; %d of %d requests failed; stack ready in %.1fs)\n    %s",
+		t.outage.Seconds(), t.fromAdvert().Seconds(), t.phase.Seconds(), t.took.Seconds(), t.again.Seconds(), t.failed, t.total, t.ready.Seconds(), t.timeline)
 }
 
 // trial starts stack on both directors, waits for d1 to serve the VIP,
@@ -113,6 +116,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	} else {
 		err = ds[0].terminate()
 	}
+	res.took = time.Since(at)
 	if err != nil {
 		return res, fmt.Errorf("inject %s: %w", fault, err)
 	}
@@ -130,7 +134,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		tr.print(at, at.Add(-50*time.Millisecond), at.Add(res.again+150*time.Millisecond))
 		printSlow(p.snapshot(), at)
 	}
-	if last, ok := lastAdvertBefore(sn.events(), netip.MustParseAddr(d1Addr), at); ok {
+	if last, ok := lastAdvert(sn.events(), netip.MustParseAddr(d1Addr)); ok {
 		res.phase = at.Sub(last)
 	}
 	return res, nil
@@ -307,10 +311,14 @@ func lastLines(s string, n int) string {
 // compare.
 func (t trialResult) fromAdvert() time.Duration { return t.outage + t.phase }
 
-func lastAdvertBefore(evs []event, src netip.Addr, at time.Time) (time.Time, bool) {
+// lastAdvert is the last advert with a priority the client saw from src:
+// after a cut or a stop none comes, so it is the one the backup's
+// Master_Down_Interval runs from, even when it crossed after the fault was
+// started.
+func lastAdvert(evs []event, src netip.Addr) (time.Time, bool) {
 	var last time.Time
 	for _, e := range evs {
-		if e.kind == "advert" && e.src == src && e.prio > 0 && !e.at.After(at) {
+		if e.kind == "advert" && e.src == src && e.prio > 0 {
 			last = e.at
 		}
 	}
@@ -318,9 +326,10 @@ func lastAdvertBefore(evs []event, src netip.Addr, at time.Time) (time.Time, boo
 }
 
 // timeline is what the client saw around the fault at, in seconds from
-// it: d1's last advert before it (and its priority-0 advert), d2's first
-// advert, the first ARP from d2 for the VIP, its first SYN sent to d2's
-// MAC, and the first request started after the fault that was answered.
+// it: d1's last advert (after it if one crossed while the fault was
+// injected) and its priority-0 advert, d2's first advert, the first ARP
+// from d2 for the VIP, its first SYN sent to d2's MAC, and the first
+// request started after the fault that was answered.
 func timeline(evs []event, rs []probeResult, at time.Time, d2MAC net.HardwareAddr) string {
 	d1, d2 := netip.MustParseAddr(d1Addr), netip.MustParseAddr(d2Addr)
 	var parts []string
@@ -334,7 +343,7 @@ func timeline(evs []event, rs []probeResult, at time.Time, d2MAC net.HardwareAdd
 	var last, zero, first, garp, syn time.Time
 	for _, e := range evs {
 		switch {
-		case e.kind == "advert" && e.src == d1 && !e.at.After(at):
+		case e.kind == "advert" && e.src == d1 && e.prio > 0:
 			last = e.at
 		case e.kind == "advert" && e.src == d1 && e.prio == 0 && zero.IsZero():
 			zero = e.at
