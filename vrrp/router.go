@@ -896,9 +896,10 @@ func (r *Router) arm(in *instance, t Timer, at time.Time) {
 	}
 	gen := lt.gen
 	// Go's timers wake with millisecond granularity (the netpoller sleeps
-	// in whole milliseconds): fire a little early and sleep the rest in
-	// the kernel, so that the protocol's timers are kept to the
-	// sub-millisecond.
+	// in whole milliseconds), and late on a loaded host (their thread has
+	// the normal priority): fire timerLead early and sleep the rest in the
+	// kernel on a raised thread, so that the protocol's timers are kept to
+	// the sub-millisecond.
 	lt.t = time.AfterFunc(time.Until(at)-timerLead, func() {
 		fired := time.Now()
 		preciseSleepUntil(at)
