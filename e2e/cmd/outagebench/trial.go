@@ -28,8 +28,11 @@ type trialResult struct {
 	// started (on a loaded host the cut's netlink call took that long).
 	phase time.Duration
 	took  time.Duration // how long injecting the fault took (the cut's netlink call)
-	ready time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
-	fault time.Time     // when the fault was injected
+	// takeover is d1's last advert -> d2's first, as the client's kernel
+	// stamped them (0 when either is missing).
+	takeover time.Duration
+	ready    time.Duration // start of the daemons -> d1 MASTER, d2's table programmed
+	fault    time.Time     // when the fault was injected
 }
 
 func (t trialResult) String() string {
@@ -136,6 +139,9 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	}
 	if last, ok := lastAdvert(sn.events(), netip.MustParseAddr(d1Addr)); ok {
 		res.phase = at.Sub(last)
+		if first, ok := firstAdvertAfter(sn.events(), netip.MustParseAddr(d2Addr), at); ok {
+			res.takeover = first.Sub(last)
+		}
 	}
 	return res, nil
 }
@@ -323,6 +329,16 @@ func lastAdvert(evs []event, src netip.Addr) (time.Time, bool) {
 		}
 	}
 	return last, !last.IsZero()
+}
+
+// firstAdvertAfter is the first advert with a priority from src after at.
+func firstAdvertAfter(evs []event, src netip.Addr, at time.Time) (time.Time, bool) {
+	for _, e := range evs {
+		if e.kind == "advert" && e.src == src && e.prio > 0 && e.at.After(at) {
+			return e.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // timeline is what the client saw around the fault at, in seconds from

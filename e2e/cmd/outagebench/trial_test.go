@@ -48,3 +48,22 @@ func TestFromAdvertNegativePhase(t *testing.T) {
 		t.Fatalf("fromAdvert = %v, want %v", got, want)
 	}
 }
+
+func TestBeyondBound(t *testing.T) {
+	tr := func(ms int) trialResult { return trialResult{takeover: time.Duration(ms) * time.Millisecond} }
+	tests := []struct {
+		name string
+		ts   []trialResult
+		want string
+	}{
+		{"all on time", []trialResult{tr(3610), tr(3611), tr(3626)}, "0 of 3 beyond Master_Down_Interval 3.609s + 20ms (latest 3.626s)"},
+		{"one late, one unmeasured", []trialResult{tr(3610), tr(3677), tr(0)}, "1 of 2 beyond Master_Down_Interval 3.609s + 20ms (latest 3.677s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := beyondBound(tt.ts); got != tt.want {
+				t.Fatalf("beyondBound = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

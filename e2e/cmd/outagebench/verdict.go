@@ -47,6 +47,30 @@ func figure(fault string) (func(trialResult) time.Duration, string) {
 }
 func againOf(t trialResult) time.Duration { return t.again }
 
+func takeoverOf(t trialResult) time.Duration { return t.takeover }
+
+// takeoverSlack is how far past Master_Down_Interval a takeover may come
+// before it counts as beyond the protocol's bound: a loaded host's wake-up.
+const takeoverSlack = 20 * time.Millisecond
+
+// beyondBound says how many trials' takeovers came later than
+// Master_Down_Interval + takeoverSlack, and the latest.
+func beyondBound(ts []trialResult) string {
+	n, measured := 0, 0
+	var worst time.Duration
+	for _, t := range ts {
+		if t.takeover == 0 {
+			continue
+		}
+		measured++
+		worst = max(worst, t.takeover)
+		if t.takeover > masterDown+takeoverSlack {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d beyond Master_Down_Interval %.3fs + %v (latest %.3fs)", n, measured, masterDown.Seconds(), takeoverSlack, worst.Seconds())
+}
+
 // judge prints the medians and ratios and returns the verdict: PASS when
 // lbd's median outage is at most keepalived's for every fault; no verdict
 // when a trial could not be measured or a side is missing.
@@ -65,6 +89,12 @@ func judge(w io.Writer, res results, o options, missing []string) error {
 			}
 			fmt.Fprintf(w, "  %-10s %-4s outage %.3fs  from d1's last advert %.3fs  served again %.3fs  (%d trials, %d failed requests in all)\n",
 				s, f, median(ts, outageOf).Seconds(), median(ts, fromAdvertOf).Seconds(), median(ts, againOf).Seconds(), len(ts), failed)
+		}
+	}
+	for _, s := range o.stacks {
+		if ts := res[key(s, faultCut)]; len(ts) > 0 && s != stackLbdBFD {
+			fmt.Fprintf(w, "  %-10s cut  takeover (d1's last advert -> d2's first, kernel-stamped at the client) median %.3fs, %s\n",
+				s, median(ts, takeoverOf).Seconds(), beyondBound(ts))
 		}
 	}
 	if len(missing) > 0 {
