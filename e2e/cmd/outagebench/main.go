@@ -23,7 +23,14 @@
 //     aimed phase overshoots: so a cut is judged on the outage from d1's
 //     last advert (the outage plus the phase the client saw), a stop on the
 //     outage itself (the backup's wait runs from the priority-0 advert sent
-//     at the stop).
+//     at the stop). d1's last advert is the last one the client saw, also
+//     one that crossed after the fault's start (a slow cut on a loaded VM);
+//     the client's frames carry the kernel's receive time;
+//   - a cut also reports each side's takeover, d1's last advert to d2's
+//     first, and how many trials' came past Master_Down_Interval + 20 ms;
+//     an lbd takeover past the bound prints d2's VRRP log (late timers, a
+//     busy loop, slow actions). -hog N runs N busy loops in the VM through
+//     every trial, the same for both stacks: a loaded host on demand.
 //
 // It prints every trial with what the client saw (d1's last advert, its
 // priority-0 advert, d2's first advert, d2's gratuitous ARP, the client's
@@ -38,7 +45,7 @@
 // the raw outage (BFD's detection runs from d1's last BFD packet, every
 // ~100 ms, not from its last advert).
 //
-//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived[,lbd+bfd]] [-v] [-trace]
+//	outagebench [-trials 7] [-faults cut,stop] [-stacks lbd,keepalived[,lbd+bfd]] [-hog N] [-v] [-trace]
 package main
 
 import (
