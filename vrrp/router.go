@@ -362,11 +362,17 @@ func (r *Router) Run(ctx context.Context) error {
 	defer restore()
 	// From here on the loop runs locked to this thread (see execute).
 	r.loopThread = true
+	r.loop(ctx)
+	return nil
+}
+
+// loop handles the inbox until ctx is done, then shuts the instances down.
+func (r *Router) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			r.shutdown()
-			return nil
+			return
 		case m := <-r.inbox:
 			start := time.Now()
 			r.handle(m)

@@ -58,9 +58,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	defer func() {
 		l.reset(ds)
 		if err == nil && !o.verbose && stack != stackKeepalived && res.fromAdvert() > masterDown+lateBy {
-			// A late takeover: what d2's VRRP loop said about it.
-			fmt.Printf("--- %s's VRRP log (fault at %s; the takeover came %.3fs after the bound):\n%s", ds[1].name,
-				res.fault.Format("15:04:05.000"), (res.fromAdvert() - masterDown).Seconds(), lastLines(grepLines(ds[1].log.String(), "vrrp:"), 12))
+			printLate(ds[1], res)
 		}
 		if err != nil || o.verbose {
 			for _, d := range ds {
@@ -270,6 +268,12 @@ func flushNeigh(ns *netnslab.Namespace) error {
 // lateBy is how far past Master_Down_Interval (from d1's last advert as
 // the client saw it) a takeover is reported with d2's log.
 const lateBy = 100 * time.Millisecond
+
+// printLate prints what d2's VRRP loop said about a late takeover.
+func printLate(d2 *daemon, res trialResult) {
+	fmt.Printf("--- %s's VRRP log (fault at %s; the takeover came %.3fs after the bound):\n%s", d2.name,
+		res.fault.Format("15:04:05.000"), (res.fromAdvert() - masterDown).Seconds(), lastLines(grepLines(d2.log.String(), "vrrp:"), 12))
+}
 
 // startHogs starts n busy loops; the returned func kills them.
 func startHogs(n int) (func(), error) {
