@@ -3,13 +3,11 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +30,7 @@ func commandPath(t *testing.T, name string) string {
 type daemon struct {
 	what   string // "lbrs run on web1", for messages
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *netnslab.LogBuffer
 	done   chan struct{}
 	err    error     // Wait's result, once done is closed
 	exitAt time.Time // when Wait returned, once done is closed
@@ -44,7 +42,7 @@ type daemon struct {
 // failed.
 func startDaemon(t *testing.T, ns *netnslab.Namespace, what, name string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{what: what, log: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{what: what, log: &netnslab.LogBuffer{}, done: make(chan struct{})}
 	// Not t.Context(): it ends before the cleanups run, and its end would
 	// SIGKILL the daemon before it could clean up.
 	d.cmd = ns.Command(context.Background(), name, args...)
@@ -130,22 +128,4 @@ func (d *daemon) waitLog(limit time.Duration, words ...string) []string {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

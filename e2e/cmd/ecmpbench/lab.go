@@ -2,18 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/lvsd/lb/e2e/ecmplab"
@@ -134,74 +130,11 @@ func (l *lab) waitHopsSince(start time.Time, want []int, limit time.Duration) (t
 	return 0, fmt.Errorf("the router's next hops for %s are directors %v, want %v after %v", ecmplab.VIP, got, want, limit)
 }
 
-// daemon is one process in a namespace (lbd, keepalived, bird), in its
-// own process group.
-type daemon struct {
-	name string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-}
+// daemon is one process in a namespace (lbd, keepalived, bird).
+type daemon = netnslab.Daemon
 
-// syncBuffer is a bytes.Buffer safe for a daemon's two writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startDaemon(ns *netnslab.Namespace, name, bin string, args ...string) (*daemon, error) {
-	dm := &daemon{name: name, log: &syncBuffer{}, done: make(chan struct{})}
-	dm.cmd = ns.Command(context.Background(), bin, args...)
-	dm.cmd.Stdout, dm.cmd.Stderr = dm.log, dm.log
-	dm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := dm.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() { _ = dm.cmd.Wait(); close(dm.done) }()
-	return dm, nil
-}
-
-func (dm *daemon) exited() bool {
-	select {
-	case <-dm.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL to the daemon's process group and waits for it.
-func (dm *daemon) kill() {
-	_ = syscall.Kill(-dm.cmd.Process.Pid, syscall.SIGKILL)
-	<-dm.done
-}
-
-// stop ends the daemon: SIGTERM, then SIGKILL to the group after 10 s.
-func (dm *daemon) stop() {
-	if dm == nil {
-		return
-	}
-	if !dm.exited() {
-		_ = syscall.Kill(dm.cmd.Process.Pid, syscall.SIGTERM)
-	}
-	select {
-	case <-dm.done:
-	case <-time.After(10 * time.Second):
-	}
-	dm.kill()
-}
+// daemonGrace is how long a stopped daemon has before SIGKILL.
+const daemonGrace = 10 * time.Second
 
 // startRouterBird starts bird2 on the router, with or without BFD.
 func (l *lab) startRouterBird(bfd bool) (*daemon, error) {
@@ -218,7 +151,7 @@ func (l *lab) startBird(ns *netnslab.Namespace, name, conf string) (*daemon, err
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	return startDaemon(ns, "bird on "+name, "bird", "-f", "-c", path, "-s", filepath.Join(dir, "bird.ctl"), "-P", filepath.Join(dir, "bird.pid"))
+	return ns.StartDaemon("bird on "+name, "bird", "-f", "-c", path, "-s", filepath.Join(dir, "bird.ctl"), "-P", filepath.Join(dir, "bird.pid"))
 }
 
 // runIn runs a command in ns with a timeout.

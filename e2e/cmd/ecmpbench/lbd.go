@@ -31,7 +31,7 @@ func (s *lbdStack) start(i int) error {
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		return err
 	}
-	dm, err := startDaemon(s.l.tp.Directors[i-1].NS, fmt.Sprintf("lbd on d%d", i), "lbd", "run", "-c", conf)
+	dm, err := s.l.tp.Directors[i-1].NS.StartDaemon(fmt.Sprintf("lbd on d%d", i), "lbd", "run", "-c", conf)
 	if err != nil {
 		return err
 	}
@@ -54,11 +54,11 @@ func startLbdStack(l *lab, bfd bool) (*lbdStack, error) {
 	return s, nil
 }
 
-func (s *lbdStack) kill(v int) { s.ds[v-1].kill() }
+func (s *lbdStack) kill(v int) { s.ds[v-1].Kill() }
 
 func (s *lbdStack) stop() {
 	for _, d := range s.ds {
-		d.stop()
+		d.Stop(daemonGrace)
 	}
 }
 
@@ -66,7 +66,7 @@ func (s *lbdStack) logs() string {
 	var out string
 	for _, d := range s.ds {
 		if d != nil {
-			out += fmt.Sprintf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 30))
+			out += fmt.Sprintf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
 		}
 	}
 	return out

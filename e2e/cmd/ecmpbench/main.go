@@ -176,7 +176,7 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 	if err != nil {
 		return err
 	}
-	defer router.stop()
+	defer router.Stop(daemonGrace)
 	killSeries, birdSeries := seriesKillHold, seriesBirdHold
 	if bfd {
 		killSeries, birdSeries = seriesKillBFD, seriesBirdBFD
@@ -192,10 +192,10 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 		out, err := l.drainTrial(s, o, i%ecmplab.Size+1, 20000+i*1000)
 		note(seriesDrain, i+1, out, err)
 	}
-	mark := len(router.log.String())
+	mark := len(router.Log.String())
 	kills := l.killSeries(s, o, killSeries, 20500+boolInt(bfd)*10000, note)
 	if bfd {
-		printFlaps(killSeries, router.log.String()[mark:], kills)
+		printFlaps(killSeries, router.Log.String()[mark:], kills)
 	}
 	if o.verbose {
 		fmt.Print(s.logs())
@@ -209,10 +209,10 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 		if err != nil {
 			return fmt.Errorf("%s: starting bird2 on the directors: %w", birdSeries, err)
 		}
-		mark := len(router.log.String())
+		mark := len(router.Log.String())
 		kills := l.killSeries(bs, o, birdSeries, 40500+boolInt(bfd)*10000, note)
 		if bfd {
-			printFlaps(birdSeries, router.log.String()[mark:], kills)
+			printFlaps(birdSeries, router.Log.String()[mark:], kills)
 		}
 		if o.verbose {
 			fmt.Print(bs.logs())
@@ -223,7 +223,7 @@ func (l *lab) bgpSeries(o options, bfd bool, note noteFunc) error {
 		}
 	}
 	if o.verbose {
-		fmt.Printf("--- the router's bird2 log:\n%s", lastLines(router.log.String(), 60))
+		fmt.Printf("--- the router's bird2 log:\n%s", lastLines(router.Log.String(), 60))
 	}
 	return nil
 }

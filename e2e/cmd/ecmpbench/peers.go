@@ -76,11 +76,11 @@ func (s *birdStack) start(v int) error {
 	return nil
 }
 
-func (s *birdStack) kill(v int) { s.ds[v-1].kill() }
+func (s *birdStack) kill(v int) { s.ds[v-1].Kill() }
 
 func (s *birdStack) stop() {
 	for _, d := range s.ds {
-		d.stop()
+		d.Stop(daemonGrace)
 	}
 }
 
@@ -88,7 +88,7 @@ func (s *birdStack) logs() string {
 	var out string
 	for _, d := range s.ds {
 		if d != nil {
-			out += fmt.Sprintf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 30))
+			out += fmt.Sprintf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
 		}
 	}
 	return out
@@ -134,7 +134,7 @@ func (l *lab) startKeepalived(i int, verbose bool) (*daemon, error) {
 	if verbose {
 		args = append(args, "-l", "-D")
 	}
-	return startDaemon(l.tp.Directors[i-1].NS, fmt.Sprintf("keepalived on d%d", i), "keepalived", args...)
+	return l.tp.Directors[i-1].NS.StartDaemon(fmt.Sprintf("keepalived on d%d", i), "keepalived", args...)
 }
 
 // keepalivedSeries is the peer: the router's route to the VIP on its LAN
@@ -161,9 +161,9 @@ func (l *lab) keepalivedTrial(o options, base int) (res outcome, err error) {
 	defer func() {
 		for _, d := range ds {
 			if d != nil && (err != nil || o.verbose) {
-				fmt.Printf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 30))
+				fmt.Printf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
 			}
-			d.stop()
+			d.Stop(daemonGrace)
 		}
 		if cerr := l.cleanDirectors(); cerr != nil {
 			fmt.Println("ecmpbench: after keepalived's trial:", cerr)
@@ -194,7 +194,7 @@ func (l *lab) keepalivedTrial(o options, base int) (res outcome, err error) {
 		return res, err
 	}
 	at := time.Now()
-	ds[0].kill()
+	ds[0].Kill()
 	fs.waitSettled(at, settleLimit)
 	return measure(fs.records(), carried, at), nil
 }

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
 
 	"github.com/lvsd/lb/internal/netnslab"
 )
@@ -84,12 +78,7 @@ func keepalivedConfig(d director) string {
 }
 
 // daemon is one running lbd or keepalived (its own process group).
-type daemon struct {
-	name string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-}
+type daemon = netnslab.Daemon
 
 // startDaemon starts stack's daemon for d in ns, its files in dir.
 // keepalived logs to the console (the VM's serial line, where the bench's
@@ -115,71 +104,15 @@ func startDaemon(stack string, d director, ns *netnslab.Namespace, dir string, v
 			args = append(args, "-l", "-D")
 		}
 	}
-	dm := &daemon{name: stack + " on " + d.name, log: &syncBuffer{}, done: make(chan struct{})}
-	dm.cmd = ns.Command(context.Background(), bin, args...)
-	dm.cmd.Stdout, dm.cmd.Stderr = dm.log, dm.log
-	dm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := dm.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", dm.name, err)
-	}
-	go func() { _ = dm.cmd.Wait(); close(dm.done) }()
-	return dm, nil
+	return ns.StartDaemon(stack+" on "+d.name, bin, args...)
 }
 
 // bfdUp reports whether the daemon (lbd+bfd) logged a BFD session Up.
-func (dm *daemon) bfdUp() bool {
-	for _, l := range strings.Split(dm.log.String(), "\n") {
+func bfdUp(dm *daemon) bool {
+	for _, l := range strings.Split(dm.Log.String(), "\n") {
 		if strings.Contains(l, "bfd: session state changed") && (strings.Contains(l, "to=Up") || strings.Contains(l, `"to":"Up"`)) {
 			return true
 		}
 	}
 	return false
-}
-
-// exited reports whether the daemon has exited.
-func (dm *daemon) exited() bool {
-	select {
-	case <-dm.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// terminate sends SIGTERM to the daemon itself (nsenter exec'd it, so
-// the pid is the daemon's; keepalived's parent relays it to its children).
-func (dm *daemon) terminate() error {
-	return dm.cmd.Process.Signal(syscall.SIGTERM)
-}
-
-// stop ends the daemon and its children: SIGTERM, then SIGKILL to the
-// group after 5 s.
-func (dm *daemon) stop() {
-	if !dm.exited() {
-		_ = syscall.Kill(dm.cmd.Process.Pid, syscall.SIGTERM)
-	}
-	select {
-	case <-dm.done:
-	case <-time.After(5 * time.Second):
-	}
-	_ = syscall.Kill(-dm.cmd.Process.Pid, syscall.SIGKILL)
-	<-dm.done
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's two writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -22,15 +22,15 @@ const traceFilter = "vrrp or arp or icmp or (tcp and (tcp[tcpflags] & (tcp-syn|t
 type tracer struct {
 	names []string
 	cmds  []*exec.Cmd
-	outs  []*syncBuffer
-	errs  []*syncBuffer // tcpdump's stderr: shown when it captured nothing
+	outs  []*netnslab.LogBuffer
+	errs  []*netnslab.LogBuffer // tcpdump's stderr: shown when it captured nothing
 }
 
 func startTracer(nss map[string]*netnslab.Namespace, order []string) (*tracer, error) {
 	tr := &tracer{}
 	for _, name := range order {
 		cmd := nss[name].Command(context.Background(), "tcpdump", "-Z", "root", "-i", "eth0", "-n", "-tt", "-e", "-l", "-Q", "inout", traceFilter)
-		out, errOut := &syncBuffer{}, &syncBuffer{}
+		out, errOut := &netnslab.LogBuffer{}, &netnslab.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = out, errOut
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {

@@ -63,7 +63,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 		if err != nil || o.verbose {
 			for _, d := range ds {
 				if d != nil {
-					fmt.Printf("--- %s's log:\n%s", d.name, lastLines(d.log.String(), 40))
+					fmt.Printf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 40))
 				}
 			}
 		}
@@ -115,7 +115,7 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 	if fault == faultCut {
 		err = l.link1.Cut()
 	} else {
-		err = ds[0].terminate()
+		err = ds[0].Terminate()
 	}
 	res.took = time.Since(at)
 	if err != nil {
@@ -148,9 +148,9 @@ func (l *lab) trial(stack, fault string, phase time.Duration, o options) (res tr
 // Sequences that put 100ms in force.
 func waitBFD(d *daemon, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for !d.bfdUp() {
-		if d.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("%s: no BFD session Up within %v", d.name, limit)
+	for !bfdUp(d) {
+		if d.Exited() || time.Now().After(deadline) {
+			return fmt.Errorf("%s: no BFD session Up within %v", d.Name, limit)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -172,8 +172,8 @@ func (l *lab) waitReady(ds [2]*daemon, limit time.Duration) error {
 	var why string
 	for time.Now().Before(deadline) {
 		for _, d := range ds {
-			if d.exited() {
-				return fmt.Errorf("%s exited", d.name)
+			if d.Exited() {
+				return fmt.Errorf("%s exited", d.Name)
 			}
 		}
 		why = l.notReady()
@@ -223,7 +223,7 @@ func hasVIP(ns *netnslab.Namespace) (bool, error) {
 func (l *lab) reset(ds [2]*daemon) {
 	for _, d := range ds {
 		if d != nil {
-			d.stop()
+			d.Stop(5 * time.Second)
 		}
 	}
 	var errs []error
@@ -271,8 +271,8 @@ const lateBy = 100 * time.Millisecond
 
 // printLate prints what d2's VRRP loop said about a late takeover.
 func printLate(d2 *daemon, res trialResult) {
-	fmt.Printf("--- %s's VRRP log (fault at %s; the takeover came %.3fs after the bound):\n%s", d2.name,
-		res.fault.Format("15:04:05.000"), (res.fromAdvert() - masterDown).Seconds(), lastLines(grepLines(d2.log.String(), "vrrp:"), 12))
+	fmt.Printf("--- %s's VRRP log (fault at %s; the takeover came %.3fs after the bound):\n%s", d2.Name,
+		res.fault.Format("15:04:05.000"), (res.fromAdvert() - masterDown).Seconds(), lastLines(grepLines(d2.Log.String(), "vrrp:"), 12))
 }
 
 // startHogs starts n busy loops; the returned func kills them.
