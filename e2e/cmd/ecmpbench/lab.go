@@ -182,3 +182,25 @@ func (l *lab) cleanDirectors() error {
 	}
 	return errors.Join(errs...)
 }
+
+// directors are the daemons of a stack, one per director (d1 at index 0;
+// nil while not started); the lbd and bird2 stacks embed them.
+type directors struct{ ds []*daemon }
+
+func (s *directors) kill(v int) { s.ds[v-1].Kill() }
+
+func (s *directors) stop() {
+	for _, d := range s.ds {
+		d.Stop(daemonGrace)
+	}
+}
+
+func (s *directors) logs() string {
+	var out string
+	for _, d := range s.ds {
+		if d != nil {
+			out += fmt.Sprintf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
+		}
+	}
+	return out
+}

@@ -14,7 +14,7 @@ import (
 type lbdStack struct {
 	l   *lab
 	bfd bool
-	ds  []*daemon
+	directors
 }
 
 func (s *lbdStack) dir(i int) string { return filepath.Join(s.l.dir, fmt.Sprintf("lbd-d%d", i)) }
@@ -40,7 +40,7 @@ func (s *lbdStack) start(i int) error {
 }
 
 func startLbdStack(l *lab, bfd bool) (*lbdStack, error) {
-	s := &lbdStack{l: l, bfd: bfd, ds: make([]*daemon, ecmplab.Size)}
+	s := &lbdStack{l: l, bfd: bfd, directors: directors{make([]*daemon, ecmplab.Size)}}
 	for i := 1; i <= ecmplab.Size; i++ {
 		if err := s.start(i); err != nil {
 			s.stop()
@@ -52,24 +52,6 @@ func startLbdStack(l *lab, bfd bool) (*lbdStack, error) {
 		return nil, fmt.Errorf("%w\n%s", err, s.logs())
 	}
 	return s, nil
-}
-
-func (s *lbdStack) kill(v int) { s.ds[v-1].Kill() }
-
-func (s *lbdStack) stop() {
-	for _, d := range s.ds {
-		d.Stop(daemonGrace)
-	}
-}
-
-func (s *lbdStack) logs() string {
-	var out string
-	for _, d := range s.ds {
-		if d != nil {
-			out += fmt.Sprintf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
-		}
-	}
-	return out
 }
 
 // lbctl runs lbctl against director i's lbd.

@@ -23,11 +23,11 @@ import (
 type birdStack struct {
 	l   *lab
 	bfd bool
-	ds  []*daemon
+	directors
 }
 
 func startBirdStack(l *lab, bfd bool) (*birdStack, error) {
-	s := &birdStack{l: l, bfd: bfd, ds: make([]*daemon, ecmplab.Size)}
+	s := &birdStack{l: l, bfd: bfd, directors: directors{make([]*daemon, ecmplab.Size)}}
 	for _, d := range l.tp.Directors {
 		if err := setUpByHand(d); err != nil {
 			return nil, fmt.Errorf("d%d: %w", d.ID, err)
@@ -74,24 +74,6 @@ func (s *birdStack) start(v int) error {
 	}
 	s.ds[v-1] = dm
 	return nil
-}
-
-func (s *birdStack) kill(v int) { s.ds[v-1].Kill() }
-
-func (s *birdStack) stop() {
-	for _, d := range s.ds {
-		d.Stop(daemonGrace)
-	}
-}
-
-func (s *birdStack) logs() string {
-	var out string
-	for _, d := range s.ds {
-		if d != nil {
-			out += fmt.Sprintf("--- %s's log:\n%s", d.Name, lastLines(d.Log.String(), 30))
-		}
-	}
-	return out
 }
 
 // VRRP settings of the keepalived pair (d1 master, d2 backup).
