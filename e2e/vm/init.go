@@ -24,6 +24,20 @@ const (
 	guestTestsDir = "/etc/lbtestbed/tests"
 )
 
+// insmodModules loads the modules listed in /etc/lbtestbed/modules (one
+// per line, with parameters), in order; one already there is fine. Both
+// kinds of VM's /init run it.
+const insmodModules = `while read -r mod params; do
+	[ -n "$mod" ] || continue
+	if ! out=$(insmod "$mod" $params 2>&1); then
+		case "$out" in
+		*"File exists"*) ;;
+		*) echo "lbtestbed: insmod $mod failed: $out" ;;
+		esac
+	fi
+done < /etc/lbtestbed/modules
+`
+
 // initScript is the image's /init. The kernel hands unknown "NAME=value"
 // command-line words to it as environment variables: E2E_MODE (test, cmd
 // or shell), the runner's variables (see runnerScript), E2E_CMD (base64 of
@@ -43,16 +57,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /run/netns
 hostname lbtestbed
 echo "` + markerBoot + ` kernel $(uname -r), $(nproc) cpu(s), $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
-while read -r mod params; do
-	[ -n "$mod" ] || continue
-	if ! out=$(insmod "$mod" $params 2>&1); then
-		case "$out" in
-		*"File exists"*) ;;
-		*) echo "lbtestbed: insmod $mod failed: $out" ;;
-		esac
-	fi
-done < /etc/lbtestbed/modules
-ip link set lo up
+` + insmodModules + `ip link set lo up
 if [ "${E2E_NET:-}" = 1 ]; then
 	# qemu's user network (RunOptions.HostNet): the host's loopback is ` + HostFromGuest + `.
 	nic=

@@ -346,16 +346,7 @@ fail() {
 	echo "` + markerExit + ` 3"
 	poweroff -f
 }
-while read -r mod params; do
-	[ -n "$mod" ] || continue
-	if ! out=$(insmod "$mod" $params 2>&1); then
-		case "$out" in
-		*"File exists"*) ;;
-		*) echo "lbtestbed: insmod $mod failed: $out" ;;
-		esac
-	fi
-done < /etc/lbtestbed/modules
-i=0
+` + insmodModules + `i=0
 while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 mkdir -p /newroot
 mount -t ext4 /dev/vda /newroot || fail "cannot mount the root disk /dev/vda"
